@@ -1,0 +1,199 @@
+"""Read files and folders of references into canonical DataFrames plus a failures report."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from synth.corpus import detect
+from synth.corpus.encoding import decode_bytes
+from synth.corpus.model import (
+    EXTRACT_COLUMNS,
+    FAILURE_COLUMNS,
+    FULLTEXT_COLUMNS,
+    Failure,
+    Parsed,
+    ReadError,
+)
+from synth.corpus.normalise import normalise_records, records_frame
+from synth.corpus.readers import byte_reader, text_reader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileResult:
+    """One file read: its canonical records, failures and what was decided about it."""
+
+    path: Path
+    format: str
+    encoding: str | None
+    encoding_how: str | None
+    sha256: str
+    size: int
+    records: pd.DataFrame
+    failures: pd.DataFrame
+    extracts: pd.DataFrame
+    fulltexts: pd.DataFrame
+    database: str | None = None
+
+
+@dataclass
+class ReadResult:
+    """Records and failures from one or more files; unpacks as ``records, failures``."""
+
+    records: pd.DataFrame
+    failures: pd.DataFrame
+    extracts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXTRACT_COLUMNS))
+    fulltexts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FULLTEXT_COLUMNS))
+    files: list[FileResult] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        yield self.records
+        yield self.failures
+
+
+def failures_frame(failures: Iterable[Failure]) -> pd.DataFrame:
+    df = pd.DataFrame([f.as_dict() for f in failures], columns=FAILURE_COLUMNS)
+    df["line"] = pd.array(df["line"].tolist(), dtype="Int64")
+    df["record"] = pd.array(df["record"].tolist(), dtype="Int64")
+    return df
+
+
+def iter_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Expand folders (recursively, sorted) into the importable files they hold."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if (
+                    child.is_file()
+                    and not any(part.startswith(".") for part in child.relative_to(p).parts)
+                    and child.suffix.lower() in detect.IMPORTABLE_SUFFIXES
+                    and child.name.lower() != "readme.md"
+                ):
+                    out.append(child)
+        else:
+            out.append(p)
+    return out
+
+
+def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
+    """Read one file. Raises :class:`ReadError` (naming the file) if it cannot be read at all."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ReadError(path, "no such file") from exc
+    except IsADirectoryError as exc:
+        raise ReadError(path, "is a folder; pass it to read() to import the files inside") from exc
+    except OSError as exc:
+        raise ReadError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    sha = hashlib.sha256(data).hexdigest()
+    name = path.name
+    encoding = how = None
+    if fmt == "xlsx" or (fmt is None and detect.is_xlsx(data)):
+        fmt = "xlsx"
+        parsed = _run(byte_reader(fmt), data, name, path)
+    else:
+        decoded = decode_bytes(data, path)
+        encoding, how = decoded.encoding, decoded.how
+        if how == "guessed":
+            log.warning("%s: not UTF-8; decoded as %s (best guess)", path, encoding)
+        if not decoded.text.strip():
+            fmt = fmt or detect.format_from_extension(path) or "unknown"
+            parsed = Parsed(failures=[Failure(name, None, None, "file is empty", "")])
+        else:
+            fmt = fmt or detect.sniff(decoded.text, path.suffix)
+            if fmt is None:
+                raise ReadError(
+                    path,
+                    "format not recognised (expected BibTeX, RIS, PubMed/MEDLINE, Web of "
+                    "Science, EndNote, CSV/TSV/XLSX or Markdown extracts)",
+                )
+            parsed = _run(text_reader(fmt), decoded.text, name, path)
+    records = normalise_records(
+        parsed.records, source_file=name, source_format=fmt, database=parsed.database
+    )
+    extracts = pd.DataFrame(parsed.extracts, columns=EXTRACT_COLUMNS)
+    fulltexts = pd.DataFrame(parsed.fulltexts, columns=FULLTEXT_COLUMNS)
+    if not fulltexts.empty:
+        # full texts arrive keyed by their position in the file; give them the record id
+        by_pos = dict(zip(records["position"], records["record_id"], strict=True))
+        fulltexts["record_id"] = [by_pos.get(p, p) for p in fulltexts["record_id"]]
+        fulltexts["chars"] = fulltexts["text"].str.len()
+    return FileResult(
+        path=path,
+        format=fmt,
+        encoding=encoding,
+        encoding_how=how,
+        sha256=sha,
+        size=len(data),
+        records=records,
+        failures=failures_frame(parsed.failures),
+        extracts=extracts,
+        fulltexts=fulltexts,
+        database=parsed.database,
+    )
+
+
+def _run(reader, payload, name: str, path: Path) -> Parsed:  # type: ignore[no-untyped-def]
+    try:
+        return reader(payload, name)
+    except ReadError:
+        raise
+    except Exception as exc:  # a reader bug or hopeless file: one clear error, not a traceback
+        log.debug("reader failed on %s", path, exc_info=True)
+        raise ReadError(path, f"could not be parsed ({type(exc).__name__}: {exc})") from exc
+
+
+def read(
+    path: Path | str | Iterable[Path | str], *, progress: bool = False, strict: bool = False
+) -> ReadResult:
+    """Read files or folders into canonical records plus a failures report.
+
+    A file that cannot be read at all becomes one failure row naming it (or, with
+    ``strict=True``, raises :class:`ReadError`); one bad record never drops the others.
+    """
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    files = iter_files(paths)
+    results: list[FileResult] = []
+    file_failures: list[Failure] = []
+    iterator: Iterable[Path] = files
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(files, desc="reading", unit="file")
+    for f in iterator:
+        try:
+            results.append(read_file(f))
+        except ReadError as exc:
+            if strict:
+                raise
+            file_failures.append(Failure(f.name, None, None, exc.reason, ""))
+    return combine(results, file_failures)
+
+
+def combine(results: list[FileResult], extra_failures: list[Failure] | None = None) -> ReadResult:
+    frames = [r.records for r in results]
+    records = pd.concat(frames, ignore_index=True) if frames else records_frame([])
+    failures = pd.concat(
+        [r.failures for r in results] + [failures_frame(extra_failures or [])], ignore_index=True
+    )
+    failures = failures if len(failures) else failures_frame([])
+    extracts = pd.concat([r.extracts for r in results] or [pd.DataFrame(columns=EXTRACT_COLUMNS)])
+    fulltexts = pd.concat(
+        [r.fulltexts for r in results] or [pd.DataFrame(columns=FULLTEXT_COLUMNS)]
+    )
+    return ReadResult(
+        records=records,
+        failures=failures,
+        extracts=extracts.reset_index(drop=True),
+        fulltexts=fulltexts.reset_index(drop=True),
+        files=results,
+    )
