@@ -18,6 +18,7 @@ _BY_EXTENSION: dict[str, str] = {
     ".ciw": "wos",
     ".isi": "wos",
     ".enw": "endnote",
+    ".ref": "endnote",
     ".csv": "csv",
     ".tsv": "tsv",
     ".tab": "tsv",
@@ -30,9 +31,9 @@ _BY_EXTENSION: dict[str, str] = {
 IMPORTABLE_SUFFIXES = frozenset(_BY_EXTENSION) | {".txt"}
 
 _RIS = re.compile(r"^\s{0,2}TY\s{0,3}-", re.M)
-_MEDLINE = re.compile(r"^PMID-\s*\d", re.M)
+_MEDLINE = re.compile(r"^(?:PMID|PMC|PMCR|FAU|STAT|OWN)\s*-", re.M)
 _WOS = re.compile(r"^(FN |VR |PT [A-Z]\s*$)", re.M)
-_ENDNOTE = re.compile(r"^%0 \S", re.M)
+_ENDNOTE = re.compile(r"^%[0A-Z@] \S", re.M)
 _BIBTEX = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.M)
 _FRONT_MATTER = re.compile(r"\A\s*---\s*\n")
 
@@ -49,7 +50,7 @@ def sniff(text: str, suffix: str = "") -> str | None:
         return "wos"
     if _RIS.search(head):
         return "ris"
-    if _ENDNOTE.search(head[:4000]):
+    if len(_ENDNOTE.findall(head[:4000])) >= 2:
         return "endnote"
     if _BIBTEX.search(head):
         return "bibtex"

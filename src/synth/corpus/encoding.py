@@ -31,7 +31,7 @@ _DECLARED = [
 ]
 
 #: control bytes that never occur in text exports (tab, LF, CR, FF excluded)
-_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+_CONTROL = bytes(b for b in range(1, 32) if b not in (9, 10, 12, 13))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +77,8 @@ def looks_binary(data: bytes) -> bool:
     sample = data[:8192]
     if not sample:
         return False
-    if b"\x00" in sample:
-        return True
-    controls = sum(sample.count(bytes([c])) for c in _CONTROL)
+    # a stray NUL inside one record is that record's problem, not the whole file's
+    controls = sum(sample.count(bytes([c])) for c in _CONTROL) + sample.count(0)
     return controls / len(sample) > 0.02
 
 
@@ -99,31 +98,78 @@ def decode_bytes(data: bytes, path: object = "<bytes>") -> Decoded:
             return Decoded(data.decode(declared), declared, "declared")
         except UnicodeDecodeError:
             pass  # a wrong declaration is common (JabRef files re-saved); fall through
-    try:
-        return Decoded(data.decode("utf-8"), "utf-8", "utf-8")
-    except UnicodeDecodeError:
-        pass
+    # NUL bytes are valid UTF-8, so UTF-16 without a BOM must be recognised first
     utf16 = _utf16_without_bom(data)
     if utf16:
         try:
             return Decoded(data.decode(utf16), utf16, "utf-16-pattern")
         except UnicodeDecodeError:
             pass
+    try:
+        return Decoded(data.decode("utf-8"), "utf-8", "utf-8")
+    except UnicodeDecodeError:
+        pass
     if looks_binary(data):
         raise ReadError(path, "is binary, not a text export (NUL or control bytes)")
     return _guess(data, path)
 
 
+#: non-letters that Western text really uses (typographic quotes, dashes, NBSP, symbols)
+_WESTERN_PUNCT = frozenset(
+    "\u00a0\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2022\u2026"
+    "\u00a9\u00ae\u00b0\u00a3\u20ac\u00a7\u00b7\u00b1\u00bd\u00bc\u00e6\u2122\u00b5"
+)
+
+
+def _plausible_western(text: str) -> bool:
+    """Windows-1252 decodes any byte; this tells real Western text from mis-decoded CJK.
+
+    Real text has its accented letters inside words (rarely three in a row) and uses
+    only a few symbols; GBK or Shift-JIS read as cp1252 gives runs like ``¿\xadÈö²âÊÔ``.
+    """
+    run = 0
+    odd = total = 0
+    for ch in text:
+        if ord(ch) < 128:
+            run = 0
+            continue
+        total += 1
+        run += 1
+        if run >= 3 or not (ch.isalpha() or ch in _WESTERN_PUNCT):
+            odd += 1
+    return total == 0 or odd / total < 0.1
+
+
+def _all_han(text: str) -> bool:
+    """Decoded as Chinese, every non-ASCII character is a Han ideograph or CJK punctuation."""
+    wide = [c for c in text if ord(c) >= 128]
+    return bool(wide) and all(
+        "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+        for c in wide
+    )
+
+
 def _guess(data: bytes, path: object) -> Decoded:
+    """Not UTF-8: Windows-1252 if it reads as Western text, else GB18030 if it reads as
+    Chinese, else charset-normalizer's best guess. Tiny files defeat statistical
+    detectors, so the common cases are decided by these explicit rules first."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _plausible_western(text):
+        return Decoded(text, "cp1252", "guessed")
+    try:
+        han = data.decode("gb18030")
+    except UnicodeDecodeError:
+        han = None
+    if han is not None and _all_han(han):
+        return Decoded(han, "gb18030", "guessed")
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200_000]).best()
-    candidates: list[str] = []
-    if best is not None and best.encoding:
-        candidates.append(best.encoding)
-    # Windows-1252 is by far the commonest non-UTF-8 export encoding; Latin-1 decodes anything.
-    candidates += ["cp1252", "latin-1"]
-    for name in candidates:
+    candidates = [best.encoding] if best is not None and best.encoding else []
+    for name in [*candidates, "cp1252", "latin-1"]:
         try:
             return Decoded(data.decode(name), codecs.lookup(name).name, "guessed")
         except (UnicodeDecodeError, LookupError):

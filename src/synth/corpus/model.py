@@ -47,6 +47,7 @@ EXTRACT_COLUMNS: list[str] = [
     "ref",  # the reference it comes from: a record's source_key or a DOI
     "page",
     "kind",  # quote, finding, summary, citation
+    "section",  # where in the source document the passage sits (a heading), if known
     "text",
     "source_file",
     "line",

@@ -21,9 +21,9 @@ import yaml
 from synth.corpus.model import LIST_COLUMNS, RECORD_COLUMNS
 
 _DOI_RE = re.compile(r"10\.\d{4,9}/[^\s\"<>]+", re.I)
+_DOI_PARAM_RE = re.compile(r"[?&]doi=([^&#\s]+)", re.I)
 _YEAR_RE = re.compile(r"(?<!\d)(1[6-9]\d\d|20\d\d)(?!\d)")
 _PMID_RE = re.compile(r"^\d{1,9}$")
-_WS_RE = re.compile(r"\s+")
 _AUTHOR_SPLIT = re.compile(r"\s*;\s*|\s+and\s+|\n+", re.I)
 
 
@@ -35,6 +35,17 @@ def pub_type_table() -> dict[str, Any]:
 
 
 def canonical_pub_type(fmt: str, raw: Any) -> str | None:
+    if isinstance(raw, str):
+        return _canonical_pub_type(fmt, raw)
+    return _canonical_pub_type_uncached(fmt, raw)
+
+
+@cache
+def _canonical_pub_type(fmt: str, raw: str) -> str | None:
+    return _canonical_pub_type_uncached(fmt, raw)
+
+
+def _canonical_pub_type_uncached(fmt: str, raw: Any) -> str | None:
     """Map a format's own type code (``JOUR``, ``@article``, ``Journal Article``) to ours."""
     if raw is None or (isinstance(raw, float) and pd.isna(raw)):
         return None
@@ -61,16 +72,27 @@ def is_grey(pub_type: str | None) -> bool:
 
 
 def clean_text(value: Any) -> str | None:
-    """Collapse whitespace and drop empty values; NFC-normalise so equal text compares equal."""
-    if value is None:
+    """Collapse whitespace and drop empty values; NFC-normalise so equal text compares equal.
+
+    Called a few dozen times per record, so the common case (a plain str) is kept short.
+    """
+    if value is None or value is pd.NA:
         return None
-    if isinstance(value, float) and pd.isna(value):
+    if type(value) is not str:
+        if isinstance(value, float) and value != value:
+            return None
+        if isinstance(value, list | tuple):
+            value = " ".join(str(v) for v in value if v is not None)
+        else:
+            value = str(value)
+    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
+    if not value:
         return None
-    if isinstance(value, list | tuple):
-        value = " ".join(str(v) for v in value if v is not None)
-    text = unicodedata.normalize("NFC", str(value))
-    text = _WS_RE.sub(" ", text).strip()
-    return text or None
+    # already clean (the common case): no runs of spaces, no tabs/newlines, no edge spaces
+    if value[0] != " " and value[-1] != " " and "  " not in value and value.isprintable():
+        return value
+    return " ".join(value.split()) or None
 
 
 def normalise_doi(value: Any) -> str | None:
@@ -78,6 +100,9 @@ def normalise_doi(value: Any) -> str | None:
     text = clean_text(value)
     if not text:
         return None
+    query = _DOI_PARAM_RE.search(text)
+    if query:  # a link such as https://www.scopus.com/...&doi=10.1186%2fs13012-018-0784-z&...
+        text = query.group(1)
     text = unquote(text)
     m = _DOI_RE.search(text)
     if not m:
@@ -108,15 +133,17 @@ def normalise_pmid(value: Any) -> str | None:
 
 def split_list(value: Any, splitter: re.Pattern[str] = _AUTHOR_SPLIT) -> list[str]:
     """A list stays a list; a string is split on ``;``, `` and `` or newlines."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return []
     items = value if isinstance(value, list | tuple) else splitter.split(str(value))
     out: list[str] = []
     for item in items:
         text = clean_text(item)
         if text:
-            out.append(text.strip(" ,;"))
-    return [x for x in out if x]
+            text = text.strip(" ,;")
+            if text:
+                out.append(text)
+    return out
 
 
 _KEYWORD_SPLIT = re.compile(r"\s*[;\n]\s*")
@@ -193,17 +220,18 @@ def normalise_records(
 
 
 def _label(value: Any) -> int | None:
+    """1 included, 0 excluded; anything else (ASReview's -1, blank, "maybe") is unlabelled."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
     text = str(value).strip().lower()
     if text in {"1", "1.0", "true", "yes", "include", "included", "y"}:
         return 1
-    if text in {"0", "0.0", "false", "no", "exclude", "excluded", "n", "-1"}:
+    if text in {"0", "0.0", "false", "no", "exclude", "excluded", "n"}:
         return 0
     return None
 
 
-def records_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def records_frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """A DataFrame with exactly the canonical columns and dtypes (also for zero rows)."""
     df = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     for col in ("year", "position", "line", "label_included"):

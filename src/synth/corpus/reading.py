@@ -103,20 +103,24 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
     else:
         decoded = decode_bytes(data, path)
         encoding, how = decoded.encoding, decoded.how
+        # universal newlines, as Python's text mode: old Mac exports end lines with CR alone
+        text = decoded.text
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
         if how == "guessed":
             log.warning("%s: not UTF-8; decoded as %s (best guess)", path, encoding)
-        if not decoded.text.strip():
+        if not text.strip():
             fmt = fmt or detect.format_from_extension(path) or "unknown"
             parsed = Parsed(failures=[Failure(name, None, None, "file is empty", "")])
         else:
-            fmt = fmt or detect.sniff(decoded.text, path.suffix)
+            fmt = fmt or detect.sniff(text, path.suffix)
             if fmt is None:
                 raise ReadError(
                     path,
                     "format not recognised (expected BibTeX, RIS, PubMed/MEDLINE, Web of "
                     "Science, EndNote, CSV/TSV/XLSX or Markdown extracts)",
                 )
-            parsed = _run(text_reader(fmt), decoded.text, name, path)
+            parsed = _run(text_reader(fmt), text, name, path)
     records = normalise_records(
         parsed.records, source_file=name, source_format=fmt, database=parsed.database
     )
