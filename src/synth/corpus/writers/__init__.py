@@ -1,0 +1,1 @@
+"""Writers: canonical records back to the export formats reference managers import."""
