@@ -1,0 +1,194 @@
+"""Import benchmark: read + normalise + dedupe + store, against the bare parsers, same run.
+
+    python benchmarks/bench_import.py [--n 100000] [--workers 2] [--out-dir /tmp/x]
+
+Generates N realistic records (with planted near-duplicates) as RIS and as BibTeX, then
+times, each in a fresh process so peak memory is its own:
+  * bare ``rispy.load`` and bare ``bibtexparser.parse_string`` of the same files (baselines);
+  * synth's reader (decode + sniff + parse + normalise) of each file;
+  * synth's deduplication of the N records (recall/precision on the planted pairs);
+  * the end-to-end ``import_paths`` into a fresh SQLite store.
+Prints records/s, ratios to the baselines and peak RSS (process tree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+
+def _peak_rss_tree(stop: threading.Event, out: list[int]) -> None:
+    me = psutil.Process()
+    peak = 0
+    while not stop.is_set():
+        try:
+            procs = [me, *me.children(recursive=True)]
+            rss = 0
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    rss += p.memory_info().rss
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        stop.wait(0.05)
+    out.append(peak)
+
+
+def _child(fn_name: str, args: tuple[Any, ...], conn: Any) -> None:
+    stop = threading.Event()
+    peaks: list[int] = []
+    watcher = threading.Thread(target=_peak_rss_tree, args=(stop, peaks), daemon=True)
+    watcher.start()
+    t0 = time.perf_counter()
+    info = globals()[fn_name](*args)
+    seconds = time.perf_counter() - t0
+    stop.set()
+    watcher.join()
+    conn.send((seconds, peaks[0] if peaks else 0, info))
+
+
+def measure(fn: Callable[..., Any], *args: Any) -> tuple[float, int, Any]:
+    """Run ``fn(*args)`` in a fresh process: (seconds, peak RSS bytes, what fn returned)."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_child, args=(fn.__name__, args, child))
+    proc.start()
+    result = parent.recv()
+    proc.join()
+    return result
+
+
+# -- the measured steps (module-level so spawned processes can find them) -------------
+
+
+def bare_rispy(path: str) -> dict[str, Any]:
+    import rispy
+
+    with open(path, encoding="utf-8") as fh:
+        return {"records": len(rispy.load(fh))}
+
+
+def bare_bibtexparser(path: str) -> dict[str, Any]:
+    import bibtexparser
+
+    lib = bibtexparser.parse_string(Path(path).read_text("utf-8"))
+    return {"records": len(lib.entries), "failed": len(lib.failed_blocks)}
+
+
+def synth_read(path: str) -> dict[str, Any]:
+    from synth.corpus import read_file
+
+    result = read_file(path)
+    return {"records": len(result.records), "failed": len(result.failures)}
+
+
+def synth_dedupe(pickle_path: str) -> dict[str, Any]:
+    import pickle
+
+    from synth.corpus.dedupe import dedupe
+
+    with open(pickle_path, "rb") as fh:
+        records, planted = pickle.load(fh)
+    t0 = time.perf_counter()
+    result = dedupe(records)
+    seconds = time.perf_counter() - t0
+    found: set[frozenset[str]] = set()
+    for _, members in result.groups.groupby("group_id")["record_id"]:
+        found.update(frozenset(p) for p in combinations(sorted(members), 2))
+    hits = len(found & planted)
+    return {
+        "seconds_in": seconds,
+        "planted": len(planted),
+        "found_pairs": len(found),
+        "recall": hits / len(planted) if planted else 1.0,
+        "precision": hits / len(found) if found else 1.0,
+    }
+
+
+def synth_import(path: str, db: str) -> dict[str, Any]:
+    from synth.store import connect, import_paths
+
+    con = connect(db)
+    report = import_paths(con, [path])
+    con.close()
+    return {"records": report.totals["records"], "duplicates": report.totals["duplicates"]}
+
+
+# -- driver ------------------------------------------------------------------------------
+
+
+def generate(n: int, out: Path) -> tuple[Path, Path, Path, int]:
+    import pickle
+
+    from synth.corpus.synthetic import generate_records
+    from synth.corpus.writers.bibtex import write_bibtex
+    from synth.corpus.writers.ris import write_ris
+
+    records, planted = generate_records(n, seed=42)
+    ris, bib, pkl = out / f"records_{n}.ris", out / f"records_{n}.bib", out / f"records_{n}.pkl"
+    write_ris(records, ris)
+    write_bibtex(records, bib)
+    with open(pkl, "wb") as fh:
+        pickle.dump((records, planted), fh)
+    return ris, bib, pkl, len(planted)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--out-dir", type=Path, default=None)
+    args = parser.parse_args()
+    out = args.out_dir or Path(tempfile.mkdtemp(prefix="synth-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    ris, bib, pkl, planted = generate(args.n, out)
+    print(
+        f"generated {args.n:,} records ({planted:,} planted duplicate pairs) "
+        f"in {time.perf_counter() - t0:.1f}s: RIS {ris.stat().st_size / 1e6:.0f} MB, "
+        f"BibTeX {bib.stat().st_size / 1e6:.0f} MB"
+    )
+
+    def line(name: str, secs: float, peak: int, base: float | None = None) -> None:
+        ratio = f"  {secs / base:5.2f}x baseline" if base else ""
+        print(
+            f"  {name:<40} {secs:7.2f} s  {args.n / secs:9,.0f} rec/s  "
+            f"peak {peak / 2**20:6,.0f} MiB{ratio}"
+        )
+
+    print("RIS")
+    base_s, base_m, _ = measure(bare_rispy, str(ris))
+    line("bare rispy.load", base_s, base_m)
+    s, m, info = measure(synth_read, str(ris))
+    line(f"synth read ({info['records']:,} records)", s, m, base_s)
+    s, m, info = measure(synth_import, str(ris), str(out / "ris.sqlite"))
+    line("synth end to end (read+dedupe+store)", s, m, base_s)
+
+    print("BibTeX")
+    base_s, base_m, _ = measure(bare_bibtexparser, str(bib))
+    line("bare bibtexparser.parse_string", base_s, base_m)
+    s, m, info = measure(synth_read, str(bib))
+    line(f"synth read ({info['records']:,} records)", s, m, base_s)
+    s, m, info = measure(synth_import, str(bib), str(out / "bib.sqlite"))
+    line("synth end to end (read+dedupe+store)", s, m, base_s)
+
+    print("Deduplication")
+    s, m, info = measure(synth_dedupe, str(pkl))
+    print(
+        f"  dedupe {args.n:,} records: {info['seconds_in']:.2f} s, peak {m / 2**20:,.0f} MiB; "
+        f"recall {info['recall']:.4f}, precision {info['precision']:.4f} "
+        f"({info['planted']:,} planted pairs, {info['found_pairs']:,} pairs grouped)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""The ``synth`` command line: the same functions the notebooks call."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synth import __version__
+
+app = typer.Typer(
+    help="synth: evidence synthesis workbench for the co-production literature.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+export_app = typer.Typer(help="Export records from a review store.", no_args_is_help=True)
+dup_app = typer.Typer(help="Inspect and correct duplicate groups.", no_args_is_help=True)
+review_app = typer.Typer(help="Run a whole review.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(dup_app, name="duplicates")
+app.add_typer(review_app, name="review")
+
+# piped output (CI logs, papermill) gets a readable width instead of rich's 80 columns
+console = Console(width=None if Console().is_terminal else 120)
+err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 120)
+
+DbOption = Annotated[Path, typer.Option("--db", help="The review store (a SQLite file).")]
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@contextmanager
+def _clear_errors():  # type: ignore[no-untyped-def]
+    """Bad input ends in one clear message naming the file, never a traceback."""
+    from synth.corpus.model import ReadError
+    from synth.store.db import StoreError
+
+    try:
+        yield
+    except (ReadError, StoreError, FileNotFoundError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _table(df: pd.DataFrame, title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in df.columns:
+        numeric = pd.api.types.is_numeric_dtype(df[col])
+        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
+    for row in df.itertuples(index=False):
+        table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+    return table
+
+
+def _import(paths: list[Path], db: Path, progress: bool) -> None:
+    from synth.store import connect, import_paths
+
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    con = connect(db)
+    try:
+        report = import_paths(con, paths, progress=progress)
+    finally:
+        con.close()
+    summary = report.summary()
+    shown = summary.assign(
+        file=[_short(f, paths) for f in summary["file"]],
+        status=summary["status"].str.replace(" (imported before)", "", regex=False),
+    ).drop(columns=["database"])
+    console.print(_table(shown, title=f"Import into {db}"))
+    t = report.totals
+    console.print(
+        f"store: [bold]{t['records']}[/] records from {t['sources']} files; "
+        f"[bold]{t['duplicates']}[/] duplicates in groups ({t['groups']} unique records); "
+        f"{t['extracts']} extracts ({t.get('extracts_unlinked', 0)} unlinked), "
+        f"{t['fulltexts']} full texts; {t['failures']} failures reported"
+    )
+    if len(report.failures):
+        shown_f = report.failures.head(20).assign(raw=report.failures["raw"].str.slice(0, 60))
+        console.print(_table(shown_f, title="Failures (first 20; `synth failures` lists all)"))
+
+
+def _short(file: str, roots: list[Path]) -> str:
+    """A file's name relative to the folder it was imported from (TOTAL stays TOTAL)."""
+    path = Path(file)
+    for root in roots:
+        if root.is_dir() and path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return path.name if file != "TOTAL" else file
+
+
+@app.command("import")
+def import_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to import.")],
+    db: DbOption,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Import reference exports (BibTeX, RIS, PubMed, WoS, CSV/TSV/XLSX, extracts)."""
+    with _clear_errors():
+        _import(paths, db, progress)
+
+
+@app.command("failures")
+def failures_cmd(
+    db: DbOption,
+    out: Annotated[Path | None, typer.Option(help="Write the report as CSV.")] = None,
+) -> None:
+    """List every record or file that could not be read, with file, line and reason."""
+    from synth.store import connect, load_failures
+
+    with _clear_errors():
+        con = connect(db)
+        df = load_failures(con)
+        con.close()
+        if out:
+            df.to_csv(out, index=False)
+            console.print(f"wrote {len(df)} failures to {out}")
+        elif df.empty:
+            console.print("no failures")
+        else:
+            console.print(_table(df.assign(raw=df["raw"].str.slice(0, 80))))
+
+
+@export_app.command("records")
+def export_records_cmd(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="Output file: .csv, .ris or .bib")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, ris or bibtex (default: from --out)")
+    ] = None,
+    kept_only: Annotated[
+        bool, typer.Option("--kept-only", help="Only the kept record of each duplicate group.")
+    ] = False,
+) -> None:
+    """Export records with their duplicate group (CSV) or for reference managers (RIS, BibTeX)."""
+    from synth.exporting import export_records
+    from synth.store import connect
+
+    with _clear_errors():
+        con = connect(db)
+        n = export_records(con, out, fmt=fmt, kept_only=kept_only)
+        con.close()
+        console.print(f"wrote {n} records to {out}")
+
+
+@dup_app.command("pairs")
+def dup_pairs_cmd(
+    db: DbOption,
+    out: Annotated[Path | None, typer.Option(help="Write the pairs as CSV.")] = None,
+) -> None:
+    """Show each duplicate link with its rule and scores, so a wrong one can be split."""
+    from synth.store import connect, load_pairs
+
+    with _clear_errors():
+        con = connect(db)
+        df = load_pairs(con)
+        con.close()
+        if out:
+            df.to_csv(out, index=False)
+            console.print(f"wrote {len(df)} pairs to {out}")
+        else:
+            cols = ["group_id", "record_a", "record_b", "rule", "score", "title_a", "title_b"]
+            console.print(_table(df[cols].head(200)))
+
+
+@dup_app.command("split")
+def dup_split_cmd(
+    record_ids: Annotated[list[str], typer.Argument(help="Record ids to take out of their group.")],
+    db: DbOption,
+    reviewer: Annotated[str, typer.Option(help="Who is making the correction.")],
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+) -> None:
+    """Split records out of a wrong duplicate group (kept across later imports)."""
+    from synth.store import connect, split_records
+
+    with _clear_errors():
+        con = connect(db)
+        split_records(con, record_ids, reviewer=reviewer, note=note)
+        con.close()
+        console.print(f"split {len(record_ids)} record(s) out of their group")
+
+
+@review_app.command("run")
+def review_run_cmd(
+    corpus: Annotated[
+        Path, typer.Option(help="The corpus folder (references, extracts, full texts).")
+    ] = Path("corpus/kei-2020"),
+    db: Annotated[
+        Path | None, typer.Option(help="Review store (default: data/<corpus name>.sqlite).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run the review on a corpus: import it into the store and summarise what it holds."""
+    with _clear_errors():
+        if not corpus.is_dir():
+            raise FileNotFoundError(f"{corpus}: no such corpus folder")
+        db = db or Path("data") / f"{corpus.resolve().name}.sqlite"
+        _import([corpus], db, progress)
+        _describe(db)
+
+
+def _describe(db: Path) -> None:
+    from synth.store import connect, load_records
+
+    con = connect(db)
+    records = load_records(con, with_groups=True)
+    con.close()
+    kept = records[records["is_kept"].fillna(True).astype(bool)]
+    by_type = kept.groupby("pub_type", dropna=False).size().rename("records").reset_index()
+    console.print(_table(by_type, title="Unique records by publication type"))
+    grey = int(kept["grey"].fillna(False).astype(bool).sum())
+    console.print(f"{len(kept)} unique records: {len(kept) - grey} journal/book, {grey} grey")
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print synth's version."""
+    console.print(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

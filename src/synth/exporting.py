@@ -1,0 +1,88 @@
+"""Export the store's records for spreadsheets and reference managers.
+
+CSV carries the canonical columns plus each record's duplicate group; RIS and BibTeX
+round-trip every schema field through synth's own readers. Cells that a spreadsheet
+would run as a formula are neutralised: a title is data, never a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synth.corpus.model import RECORD_COLUMNS
+from synth.store.views import load_records
+
+EXPORT_FORMATS = ("csv", "ris", "bibtex")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: str) -> str:
+    """Prefix a cell that starts like a formula with ``'`` so spreadsheets show it as text."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, float) and pd.isna(value):
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+    return neutralise_formula(str(value))
+
+
+def write_csv(records: pd.DataFrame, path: Path | str) -> None:
+    """Canonical columns (then any extra columns, e.g. ``group_id``) as UTF-8 CSV."""
+    columns = [c for c in RECORD_COLUMNS if c in records] + [
+        c for c in records.columns if c not in RECORD_COLUMNS
+    ]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in records[columns].itertuples(index=False):
+            writer.writerow([_cell(v) for v in row])
+
+
+def format_for(path: Path, fmt: str | None) -> str:
+    if fmt:
+        fmt = fmt.lower()
+        fmt = {"bib": "bibtex"}.get(fmt, fmt)
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}")
+        return fmt
+    suffix = path.suffix.lower()
+    guessed = {".csv": "csv", ".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex"}.get(suffix)
+    if not guessed:
+        raise ValueError(f"{path}: cannot tell the format from {suffix!r}; pass --format")
+    return guessed
+
+
+def export_records(
+    con: sqlite3.Connection, out: Path | str, *, fmt: str | None = None, kept_only: bool = False
+) -> int:
+    """Write the store's records to ``out``; returns how many were written."""
+    out = Path(out)
+    fmt = format_for(out, fmt)
+    records = load_records(con, with_groups=True)
+    if kept_only:
+        records = records[records["is_kept"].fillna(True).astype(bool)].reset_index(drop=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        write_csv(records, out)
+    elif fmt == "ris":
+        from synth.corpus.writers.ris import write_ris
+
+        write_ris(records, out)
+    else:
+        from synth.corpus.writers.bibtex import write_bibtex
+
+        write_bibtex(records, out)
+    return len(records)

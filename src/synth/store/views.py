@@ -1,0 +1,73 @@
+"""DataFrame views of the review store: the store is the truth, frames are read from it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pandas as pd
+
+from synth.corpus.model import RECORD_COLUMNS
+from synth.corpus.normalise import records_frame
+
+
+def load_records(con: sqlite3.Connection, *, with_groups: bool = False) -> pd.DataFrame:
+    """All records in canonical columns (plus ``group_id``/``is_kept`` if asked)."""
+    cols = ", ".join(f"r.{c}" for c in RECORD_COLUMNS)
+    sql = f"SELECT {cols}"
+    if with_groups:
+        sql += ", g.group_id, g.is_kept"
+    sql += " FROM records r"
+    if with_groups:
+        sql += " LEFT JOIN duplicate_groups g ON g.record_id = r.record_id"
+    sql += " ORDER BY r.source_id, r.position, r.record_id"
+    rows = [dict(row) for row in con.execute(sql)]
+    for row in rows:
+        row["authors"] = json.loads(row["authors"])
+        row["keywords"] = json.loads(row["keywords"])
+        row["extra"] = json.loads(row["extra"])
+        if row["grey"] is not None:
+            row["grey"] = bool(row["grey"])
+    df = records_frame(rows)
+    if with_groups:
+        df["group_id"] = [r.get("group_id") for r in rows]
+        df["is_kept"] = pd.array(
+            [None if r.get("is_kept") is None else bool(r["is_kept"]) for r in rows],
+            dtype="boolean",
+        )
+    return df
+
+
+def load_failures(con: sqlite3.Connection) -> pd.DataFrame:
+    return pd.read_sql_query(
+        "SELECT file, line, record, reason, raw FROM import_failures ORDER BY failure_id", con
+    )
+
+
+def load_extracts(con: sqlite3.Connection) -> pd.DataFrame:
+    return pd.read_sql_query(
+        "SELECT extract_id, ref, record_id, page, kind, section, text, source_file, line"
+        " FROM extracts ORDER BY source_file, line",
+        con,
+    )
+
+
+def load_fulltexts(con: sqlite3.Connection) -> pd.DataFrame:
+    return pd.read_sql_query("SELECT record_id, text, chars FROM fulltexts", con)
+
+
+def load_sources(con: sqlite3.Connection) -> pd.DataFrame:
+    return pd.read_sql_query("SELECT * FROM sources ORDER BY source_id", con)
+
+
+def load_pairs(con: sqlite3.Connection) -> pd.DataFrame:
+    """Duplicate pairs with both titles, so a reviewer can judge each link."""
+    return pd.read_sql_query(
+        "SELECT p.*, g.group_id, a.title AS title_a, b.title AS title_b,"
+        " a.year AS year_a, b.year AS year_b, a.source_file AS file_a, b.source_file AS file_b"
+        " FROM duplicate_pairs p"
+        " JOIN records a ON a.record_id = p.record_a JOIN records b ON b.record_id = p.record_b"
+        " LEFT JOIN duplicate_groups g ON g.record_id = p.record_a"
+        " ORDER BY g.group_id, p.score",
+        con,
+    )

@@ -1,0 +1,204 @@
+"""The review store: migrations, one transaction per file, idempotent re-import, events."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from synth.store import (
+    StoreError,
+    connect,
+    import_paths,
+    load_extracts,
+    load_records,
+    schema_version,
+    split_records,
+)
+from synth.store import imports as imports_module
+
+RIS = """TY  - JOUR
+AU  - Armstrong, Natalie
+AU  - Herbert, Georgia
+TI  - Optimizing patient involvement in quality improvement
+JO  - Health Expectations
+PY  - 2013
+DO  - 10.1111/hex.12039
+ER  - 
+
+TY  - JOUR
+AU  - Boyd, Hazel
+TI  - Improving healthcare through the use of co-design
+JO  - N Z Med J
+PY  - 2012
+ER  - 
+"""
+
+BIB = """@article{armstrong2013,
+  author = {Armstrong, N. and Herbert, G.},
+  title = {Optimizing Patient Involvement in Quality Improvement},
+  journal = {Health Expectations},
+  year = {2013},
+  doi = {https://doi.org/10.1111/HEX.12039}
+}
+
+@techreport{cqc2018,
+  author = {{Care Quality Commission}},
+  title = {Quality improvement in hospital trusts},
+  institution = {CQC},
+  year = {2018}
+}
+"""
+
+EXTRACTS = """---
+kind: quote
+ref: cqc2018
+---
+Achieving performance targets comes as a result of tailoring improvement.
+---
+kind: finding
+doi: 10.1111/hex.12039
+---
+Early involvement helps shape the planned work.
+"""
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "scopus.ris").write_text(RIS, encoding="utf-8")
+    (folder / "refs.bib").write_text(BIB, encoding="utf-8")
+    (folder / "extracts.md").write_text(EXTRACTS, encoding="utf-8")
+    return folder
+
+
+def _counts(con: sqlite3.Connection) -> dict[str, int]:
+    tables = ["sources", "records", "extracts", "import_failures", "duplicate_groups"]
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def test_new_store_is_wal_and_at_current_schema(tmp_path: Path) -> None:
+    con = connect(tmp_path / "r.sqlite")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("PRAGMA user_version").fetchone()[0] == schema_version() >= 1
+    con.close()
+    # opening again applies nothing and keeps the version
+    con = connect(tmp_path / "r.sqlite")
+    assert con.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+
+
+def test_store_from_a_newer_synth_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite"
+    con = connect(path)
+    con.execute(f"PRAGMA user_version={schema_version() + 1}")
+    con.close()
+    with pytest.raises(StoreError, match="newer than this synth"):
+        connect(path)
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.sqlite"
+    bad.write_text("these are my notes, not a database " * 100)
+    with pytest.raises(StoreError, match=r"notes\.sqlite"):
+        connect(bad)
+
+
+def test_import_groups_duplicates_links_extracts_and_reimport_changes_nothing(
+    tmp_path: Path, corpus: Path
+) -> None:
+    con = connect(tmp_path / "r.sqlite")
+    report = import_paths(con, [corpus])
+    assert report.totals["records"] == 4
+    assert report.totals["duplicates"] == 1  # Armstrong 2013 is in both exports
+    assert report.totals["groups"] == 3
+    assert report.totals["extracts"] == 2
+    assert report.totals["extracts_unlinked"] == 0
+
+    records = load_records(con, with_groups=True)
+    armstrong = records[records.doi == "10.1111/hex.12039"]
+    assert armstrong.group_id.nunique() == 1 and len(armstrong) == 2
+    assert armstrong.is_kept.sum() == 1
+    assert set(armstrong.source_file) == {"scopus.ris", "refs.bib"}
+
+    extracts = load_extracts(con)
+    by_kind = dict(zip(extracts.kind, extracts.record_id, strict=True))
+    cqc = records.loc[records.source_key == "cqc2018", "record_id"].item()
+    assert by_kind["quote"] == cqc
+    assert by_kind["finding"] in set(armstrong.record_id)
+
+    before = _counts(con)
+    changes = con.total_changes
+    again = import_paths(con, [corpus])
+    assert set(again.files.status) == {"unchanged (imported before)"}
+    assert _counts(con) == before
+    # rebuilding the derived duplicate tables rewrites rows but the content is identical
+    assert load_records(con, with_groups=True).equals(records)
+    assert con.total_changes >= changes
+
+
+def test_a_file_is_stored_all_or_nothing(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con = connect(tmp_path / "r.sqlite")
+    real = imports_module._record_rows
+
+    def explode(*args: object, **kwargs: object) -> object:
+        rows = real(*args, **kwargs)  # type: ignore[arg-type]
+        return [*rows[:1], ("broken",)]  # a malformed row fails mid-insert
+
+    monkeypatch.setattr(imports_module, "_record_rows", explode)
+    with pytest.raises(sqlite3.ProgrammingError):
+        import_paths(con, [corpus / "scopus.ris"])
+    assert _counts(con)["sources"] == 0
+    assert _counts(con)["records"] == 0
+    monkeypatch.undo()
+    import_paths(con, [corpus / "scopus.ris"])
+    assert _counts(con)["records"] == 2
+
+
+def test_unreadable_file_is_reported_and_the_rest_import(tmp_path: Path, corpus: Path) -> None:
+    (corpus / "junk.ris").write_bytes(bytes(range(256)) * 50)
+    con = connect(tmp_path / "r.sqlite")
+    report = import_paths(con, [corpus])
+    junk = report.files[report.files.file.str.endswith("junk.ris")].iloc[0]
+    assert junk.status.startswith("not read: is binary")
+    assert report.totals["records"] == 4
+    assert report.failures.file.tolist() == ["junk.ris"]
+    import_paths(con, [corpus])  # reporting it again adds no second failure row
+    assert con.execute("SELECT count(*) FROM import_failures").fetchone()[0] == 1
+
+
+def test_decisions_are_append_only(tmp_path: Path, corpus: Path) -> None:
+    con = connect(tmp_path / "r.sqlite")
+    import_paths(con, [corpus])
+    rid = con.execute("SELECT record_id FROM records LIMIT 1").fetchone()[0]
+    con.execute(
+        "INSERT INTO decisions (stage, record_id, reviewer, decision, created_at)"
+        " VALUES ('title_abstract', ?, 'ana', 'include', '2026-01-01')",
+        (rid,),
+    )
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE decisions SET decision='exclude'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM decisions")
+    assert con.execute("SELECT decision FROM decisions").fetchone()[0] == "include"
+
+
+def test_split_survives_later_imports(tmp_path: Path, corpus: Path) -> None:
+    con = connect(tmp_path / "r.sqlite")
+    import_paths(con, [corpus])
+    records = load_records(con, with_groups=True)
+    bib_armstrong = records.loc[records.source_key == "armstrong2013", "record_id"].item()
+    split_records(con, [bib_armstrong], reviewer="ana", note="erratum, not the paper")
+    after = load_records(con, with_groups=True).set_index("record_id")
+    assert after.group_id.nunique() == 4
+    assert bool(after.loc[bib_armstrong, "is_kept"])
+    (corpus / "more.ris").write_text(RIS.replace("Boyd", "Boyde"), encoding="utf-8")
+    import_paths(con, [corpus / "more.ris"])
+    final = load_records(con, with_groups=True).set_index("record_id")
+    others = final[(final.doi == "10.1111/hex.12039") & (final.index != bib_armstrong)]
+    assert final.loc[bib_armstrong, "group_id"] not in set(others.group_id)
+    with pytest.raises(KeyError, match="not in any duplicate group"):
+        split_records(con, ["r-does-not-exist"], reviewer="ana")
