@@ -26,6 +26,7 @@ from synth.corpus.normalise import (
             "10.1186/s13012-018-0784-z",
         ),
         ("not a doi", None),
+        ("10.1000/}", None),
         (None, None),
         ("", None),
     ],

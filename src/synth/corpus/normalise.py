@@ -110,6 +110,8 @@ def normalise_doi(value: Any) -> str | None:
     doi = m.group(0).rstrip(".,;)]}>")
     if doi.count("(") < doi.count(")"):
         doi = doi.rstrip(")")
+    if doi.endswith("/"):  # "10.1000/}" leaves nothing after the prefix: not a DOI
+        return None
     return doi.lower()
 
 
