@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import io
 import random
-import time
 
 import pandas as pd
 import pytest
@@ -481,18 +479,12 @@ def _synthetic(n: int) -> str:
 
 
 @pytest.mark.slow
-def test_parse_is_about_as_fast_as_bare_rispy():
+def test_large_file_agrees_with_bare_rispy():
+    """Scale, not speed (benchmarks/bench_import.py measures speed): same records as rispy."""
     rispy = pytest.importorskip("rispy")
     text = _synthetic(20_000)
-    ours, theirs = [], []
-    for _ in range(3):  # alternate, best of three: machine load hits both alike
-        gc.collect()
-        t = time.perf_counter()
-        parsed = ris.parse(text, "big.ris")
-        ours.append(time.perf_counter() - t)
-        gc.collect()
-        t = time.perf_counter()
-        rispy.loads(text)
-        theirs.append(time.perf_counter() - t)
-    assert len(parsed.records) == 20_000
-    assert min(ours) < 1.5 * min(theirs), (min(ours), min(theirs))
+    parsed = ris.parse(text, "big.ris")
+    theirs = rispy.loads(text)
+    assert len(parsed.records) == len(theirs) == 20_000
+    assert [r["title"] for r in parsed.records] == [r["title"] for r in theirs]
+    assert [r["doi"] for r in parsed.records] == [r["doi"] for r in theirs]

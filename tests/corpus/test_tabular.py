@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -358,7 +357,8 @@ def test_alias_table_is_data_and_valid() -> None:
 
 
 @pytest.mark.slow
-def test_100k_rows_read_in_seconds() -> None:
+def test_100k_rows_with_multiline_fields_keep_their_lines() -> None:
+    """Scale, not speed (benchmarks/ measures speed): every row and its line are right."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["Authors", "Title", "Year", "Source title", "DOI", "Abstract", "EID"])
@@ -368,9 +368,6 @@ def test_100k_rows_read_in_seconds() -> None:
             ["Smith J., Jones K.", f"Title {i}", 2000 + i % 24, "J", f"10.1/{i}", abstract, i]
         )
     text = out.getvalue()
-    start = time.perf_counter()
     parsed = parse_csv(text, "big.csv")
-    seconds = time.perf_counter() - start
     assert len(parsed.records) == 100_000 and not parsed.failures
     assert parsed.records[-1]["line"] == 2 + 99_999 * 2  # each abstract spans two lines
-    assert seconds < 30, f"100,000 rows took {seconds:.1f}s"
