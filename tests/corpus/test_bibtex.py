@@ -477,13 +477,13 @@ def test_parallel_reading_with_threads_running_uses_a_fork_server():
     """In a Jupyter kernel other threads run, so workers must not be forked directly."""
     import threading
 
-    from synth.corpus.readers.bibtex import _mp_context
+    from synth.parallel import mp_context
 
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait, daemon=True)
     thread.start()
     try:
-        assert _mp_context().get_start_method() in {"forkserver", "spawn"}
+        assert mp_context().get_start_method() in {"forkserver", "spawn"}
         text = _many_entries(40)
         parsed = parse_bibtex(text, "t.bib", workers=2)
     finally:
@@ -494,12 +494,12 @@ def test_parallel_reading_with_threads_running_uses_a_fork_server():
 
 
 def test_no_worker_processes_falls_back_to_in_process(monkeypatch, caplog):
-    from synth.corpus.readers import bibtex
+    from synth import parallel
 
     def refuse(*args, **kwargs):
         raise OSError("no processes in this sandbox")
 
-    monkeypatch.setattr(bibtex, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", refuse)
     text = _many_entries(30)
     parsed = parse_bibtex(text, "t.bib", workers=2)
     assert parsed.records == parse_bibtex(text, "t.bib", workers=1).records

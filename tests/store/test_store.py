@@ -202,3 +202,16 @@ def test_split_survives_later_imports(tmp_path: Path, corpus: Path) -> None:
     assert final.loc[bib_armstrong, "group_id"] not in set(others.group_id)
     with pytest.raises(KeyError, match="not in any duplicate group"):
         split_records(con, ["r-does-not-exist"], reviewer="ana")
+
+
+def test_first_import_dedupes_in_memory_exactly_as_from_the_store(
+    tmp_path: Path, corpus: Path
+) -> None:
+    from synth.store import refresh_duplicates
+
+    con = connect(tmp_path / "r.sqlite")
+    import_paths(con, [corpus])  # empty store: groups computed from the frames just read
+    query = "SELECT record_id, group_id, is_kept FROM duplicate_groups ORDER BY record_id"
+    in_memory = con.execute(query).fetchall()
+    refresh_duplicates(con)  # the same, read back from the database
+    assert [tuple(r) for r in con.execute(query).fetchall()] == [tuple(r) for r in in_memory]

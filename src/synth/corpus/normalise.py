@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections import Counter
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -172,7 +171,6 @@ def normalise_records(
 ) -> pd.DataFrame:
     """Canonical DataFrame (columns :data:`RECORD_COLUMNS`) from a reader's raw dicts."""
     rows: list[dict[str, Any]] = []
-    seen: Counter[str] = Counter()
     for i, rec in enumerate(raw, start=1):
         extra = dict(rec.get("extra") or {})
         title = clean_text(rec.get("title"))
@@ -185,9 +183,6 @@ def normalise_records(
         grey = bool(grey) if grey is not None and not pd.isna(grey) else is_grey(pub_type)
         key = clean_text(rec.get("source_key"))
         rid = record_id(source_file, key, title, year)
-        seen[rid] += 1
-        if seen[rid] > 1:  # the same entry twice in one file: still two source records
-            rid = record_id(source_file, f"{key or ''}#{seen[rid]}", title, year)
         label = rec.get("label_included")
         rows.append(
             {
@@ -218,7 +213,22 @@ def normalise_records(
                 "extra": extra,
             }
         )
-    return records_frame(rows)
+    return disambiguate_ids(records_frame(rows))
+
+
+def disambiguate_ids(df: pd.DataFrame) -> pd.DataFrame:
+    """The same entry twice in one file is still two source records: the n-th repeat of an
+    id gets ``#n`` in its key basis. Run over a whole file (also one read in chunks)."""
+    repeats = df.groupby("record_id", sort=False).cumcount()
+    if not repeats.any():
+        return df
+    df = df.copy()
+    for i in repeats[repeats > 0].index:
+        row = df.loc[i]
+        key = f"{row.source_key or ''}#{repeats[i] + 1}"
+        year = None if row.year is pd.NA else row.year
+        df.at[i, "record_id"] = record_id(row.source_file, key, row.title, year)
+    return df
 
 
 def _label(value: Any) -> int | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from synth.corpus import detect
+from synth.corpus import chunked, detect
 from synth.corpus.encoding import decode_bytes
 from synth.corpus.model import (
     EXTRACT_COLUMNS,
@@ -97,6 +97,7 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
     sha = hashlib.sha256(data).hexdigest()
     name = path.name
     encoding = how = None
+    records: pd.DataFrame | None = None
     if fmt == "xlsx" or (fmt is None and detect.is_xlsx(data)):
         fmt = "xlsx"
         parsed = _run(byte_reader(fmt), data, name, path)
@@ -120,10 +121,14 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
                     "format not recognised (expected BibTeX, RIS, PubMed/MEDLINE, Web of "
                     "Science, EndNote, CSV/TSV/XLSX or Markdown extracts)",
                 )
-            parsed = _run(text_reader(fmt), text, name, path)
-    records = normalise_records(
-        parsed.records, source_file=name, source_format=fmt, database=parsed.database
-    )
+            if chunked.supports(fmt, text):
+                records, parsed = _read_chunked(text, fmt, name, path)
+            else:
+                parsed = _run(text_reader(fmt), text, name, path)
+    if records is None:
+        records = normalise_records(
+            parsed.records, source_file=name, source_format=fmt, database=parsed.database
+        )
     extracts = pd.DataFrame(parsed.extracts, columns=EXTRACT_COLUMNS)
     fulltexts = pd.DataFrame(parsed.fulltexts, columns=FULLTEXT_COLUMNS)
     if not fulltexts.empty:
@@ -154,6 +159,20 @@ def _run(reader, payload, name: str, path: Path) -> Parsed:  # type: ignore[no-u
     except Exception as exc:  # a reader bug or hopeless file: one clear error, not a traceback
         log.debug("reader failed on %s", path, exc_info=True)
         raise ReadError(path, f"could not be parsed ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_chunked(text: str, fmt: str, name: str, path: Path) -> tuple[pd.DataFrame, Parsed]:
+    try:
+        return chunked.read_chunked(text, fmt, name)
+    except ReadError:
+        raise
+    except Exception as exc:  # no worker processes here: read it in one piece instead
+        log.warning("%s: parallel reading failed (%r); reading in one process", path, exc)
+        parsed = _run(text_reader(fmt), text, name, path)
+        frame = normalise_records(
+            parsed.records, source_file=name, source_format=fmt, database=parsed.database
+        )
+        return frame, parsed
 
 
 def read(

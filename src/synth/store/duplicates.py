@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+import pandas as pd
+
 from synth.corpus.dedupe import dedupe
 from synth.store.db import now
 from synth.store.views import load_records
@@ -23,9 +25,16 @@ def cannot_links(con: sqlite3.Connection) -> list[tuple[str, str]]:
     return [k for k, kind in state.items() if kind == "split"]  # type: ignore[misc]
 
 
-def refresh_duplicates(con: sqlite3.Connection, *, progress: bool = False) -> dict[str, int]:
-    """Re-run deduplication over every record and replace the derived group tables."""
-    records = load_records(con)
+def refresh_duplicates(
+    con: sqlite3.Connection, *, progress: bool = False, records: pd.DataFrame | None = None
+) -> dict[str, int]:
+    """Re-run deduplication over every record and replace the derived group tables.
+
+    ``records`` may be passed when the caller holds exactly the store's records already
+    (a first import), to save reading them back.
+    """
+    if records is None:
+        records = load_records(con)
     result = dedupe(records, cannot_link=cannot_links(con), progress=progress)
     groups = result.groups
     pairs = result.pairs

@@ -60,20 +60,29 @@ def _none(value: Any) -> Any:
     return value
 
 
+_to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def _column(df: pd.DataFrame, name: str) -> list[Any]:
+    """A column as plain Python values with None for missing (what sqlite3 binds)."""
+    col = df[name]
+    if name in ("authors", "keywords", "extra"):
+        return [_to_json(v) for v in col]
+    if name in ("year", "position", "line", "label_included"):
+        return [None if v is pd.NA else int(v) for v in col.astype("Int64")]
+    if name == "grey":
+        return [None if v is pd.NA else int(bool(v)) for v in col.astype("boolean")]
+    values = col.astype(object)
+    return values.where(values.notna(), None).tolist()
+
+
 def _record_rows(df: pd.DataFrame, source_id: int) -> list[tuple[Any, ...]]:
-    rows = []
-    for rec in df.to_dict("records"):
-        rec["source_id"] = source_id
-        rec["authors"] = json.dumps(rec["authors"], ensure_ascii=False)
-        rec["keywords"] = json.dumps(rec["keywords"], ensure_ascii=False)
-        rec["extra"] = json.dumps(rec["extra"], ensure_ascii=False, default=str)
-        grey = _none(rec["grey"])
-        rec["grey"] = None if grey is None else int(bool(grey))
-        for k in ("year", "position", "line", "label_included"):
-            v = _none(rec[k])
-            rec[k] = None if v is None else int(v)
-        rows.append(tuple(_none(rec[f]) for f in _RECORD_FIELDS))
-    return rows
+    """Rows for ``executemany``, built column by column (per-cell pandas access is slow)."""
+    columns = [
+        [source_id] * len(df) if name == "source_id" else _column(df, name)
+        for name in _RECORD_FIELDS
+    ]
+    return list(zip(*columns, strict=True))
 
 
 def store_file(con: sqlite3.Connection, result: FileResult) -> dict[str, Any]:
@@ -167,6 +176,10 @@ def import_paths(
     other files still import.
     """
     files = iter_files(paths)
+    # into an empty store, the records just read are all there is: dedupe them in memory
+    # instead of reading them back from the database
+    empty_before = con.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+    fresh: list[pd.DataFrame] = []
     rows: list[dict[str, Any]] = []
     failures: list[pd.DataFrame] = []
     bar = None
@@ -189,15 +202,21 @@ def import_paths(
             )  # fmt: skip
             failures.append(pd.DataFrame([fail.as_dict()]))
         else:
-            rows.append(store_file(con, result))
+            row = store_file(con, result)
+            rows.append(row)
             failures.append(result.failures)
+            if row["status"] == "imported" and row["already"] == 0:
+                fresh.append(result.records)
+            else:
+                empty_before = False  # some rows were not inserted: read the store instead
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     totals: dict[str, int] = {}
     if dedupe:
-        totals.update(refresh_duplicates(con, progress=progress))
+        in_memory = pd.concat(fresh, ignore_index=True) if empty_before and fresh else None
+        totals.update(refresh_duplicates(con, progress=progress, records=in_memory))
     totals.update(link_extracts(con))
     totals.update(store_totals(con))
     files_df = pd.DataFrame(

@@ -8,7 +8,6 @@ import sqlite3
 import pandas as pd
 
 from synth.corpus.model import RECORD_COLUMNS
-from synth.corpus.normalise import records_frame
 
 
 def load_records(con: sqlite3.Connection, *, with_groups: bool = False) -> pd.DataFrame:
@@ -21,19 +20,23 @@ def load_records(con: sqlite3.Connection, *, with_groups: bool = False) -> pd.Da
     if with_groups:
         sql += " LEFT JOIN duplicate_groups g ON g.record_id = r.record_id"
     sql += " ORDER BY r.source_id, r.position, r.record_id"
-    rows = [dict(row) for row in con.execute(sql)]
-    for row in rows:
-        row["authors"] = json.loads(row["authors"])
-        row["keywords"] = json.loads(row["keywords"])
-        row["extra"] = json.loads(row["extra"])
-        if row["grey"] is not None:
-            row["grey"] = bool(row["grey"])
-    df = records_frame(rows)
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    loads = json.loads
+    for name in ("authors", "keywords", "extra"):
+        columns[name] = [loads(v) for v in columns[name]]
+    df = pd.DataFrame({c: columns[c] for c in RECORD_COLUMNS}, columns=RECORD_COLUMNS)
+    for name in ("year", "position", "line", "label_included"):
+        df[name] = pd.array(columns[name], dtype="Int64")
+    df["grey"] = pd.array(
+        [None if v is None else bool(v) for v in columns["grey"]], dtype="boolean"
+    )
     if with_groups:
-        df["group_id"] = [r.get("group_id") for r in rows]
+        df["group_id"] = columns["group_id"]
         df["is_kept"] = pd.array(
-            [None if r.get("is_kept") is None else bool(r["is_kept"]) for r in rows],
-            dtype="boolean",
+            [None if v is None else bool(v) for v in columns["is_kept"]], dtype="boolean"
         )
     return df
 

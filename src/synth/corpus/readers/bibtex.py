@@ -25,13 +25,8 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
-import os
 import re
-import sys
-import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -42,6 +37,7 @@ from bibtexparser import model as bm
 
 from synth.corpus.model import Failure, Parsed, ReadError
 from synth.corpus.readers._latex import bibtex_data, decode_latex, decode_verbatim
+from synth.parallel import default_workers, ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +156,7 @@ def parse_bibtex(text: str, source: str, workers: int | None = None) -> Parsed:
     targets = _crossref_targets(text)
     starts = _block_starts(text)
     if workers is None:
-        workers = _cpu_count() if len(starts) >= PARALLEL_MIN_BLOCKS else 1
+        workers = default_workers() if len(starts) >= PARALLEL_MIN_BLOCKS else 1
     n_chunks = -(-len(starts) // CHUNK_BLOCKS)
     results: list[list[tuple[Any, ...]]] | None = None
     if workers > 1 and len(starts) > 1 and not multiprocessing.current_process().daemon:
@@ -206,13 +202,6 @@ def _blank_commented_blocks(text: str) -> str:
     return text
 
 
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _block_starts(text: str) -> list[int]:
     """Offsets of lines starting with ``@type{``: safe places to cut the text."""
     starts = [m.start() + 1 for m in _BLOCK_AFTER_NEWLINE.finditer(text)]
@@ -233,20 +222,6 @@ def _chunk_bounds(text: str, starts: list[int], n_chunks: int) -> list[tuple[int
     return bounds
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """How to start workers: fork in a single-threaded Linux process (fast, and a script
-    without a ``__main__`` guard is not re-imported); forkserver where threads run (a
-    Jupyter kernel), since forking a threaded process can deadlock; spawn elsewhere."""
-    methods = multiprocessing.get_all_start_methods()
-    if sys.platform.startswith("linux") and threading.active_count() == 1 and "fork" in methods:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])  # each worker starts with this module loaded
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
 def _run_parallel(
     text: str,
     bounds: list[tuple[int, int, int]],
@@ -255,16 +230,9 @@ def _run_parallel(
     workers: int,
 ) -> list[list[tuple[Any, ...]]] | None:
     """Chunks parsed in worker processes, in order; ``None`` if processes are unavailable."""
-    results: list[list[tuple[Any, ...]]] = []
+    jobs = ((text[start:end], line0, macros, targets) for start, end, line0 in bounds)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
-            pending: deque[Future[list[tuple[Any, ...]]]] = deque()
-            for start, end, line0 in bounds:  # at most 2 chunks queued per worker (memory)
-                while len(pending) >= 2 * workers:
-                    results.append(pending.popleft().result())
-                pending.append(pool.submit(_parse_chunk, text[start:end], line0, macros, targets))
-            while pending:
-                results.append(pending.popleft().result())
+        results = list(ordered_map(_parse_chunk, jobs, workers=workers, preload=[__name__]))
     except Exception as exc:  # no processes here (sandbox, daemon): the caller reads in-process;
         # a real bug in _parse_chunk then raises again there, with its own traceback
         log.warning("BibTeX: worker processes failed (%r); reading in-process", exc)

@@ -1,0 +1,115 @@
+"""Read a large tagged export (RIS, MEDLINE, Web of Science, EndNote) on several cores.
+
+The text is cut only where a record starts, each chunk is parsed *and normalised* in a
+worker (sending back a DataFrame, not per-record dicts), and positions, line numbers and
+failure messages are shifted back to whole-file terms, so the result is the same as
+reading the file in one piece. BibTeX has its own parallel path (macros must be shared).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+
+from synth.corpus.model import Failure, Parsed
+from synth.corpus.normalise import disambiguate_ids, normalise_records
+from synth.corpus.readers import text_reader
+from synth.parallel import default_workers, ordered_map
+
+log = logging.getLogger(__name__)
+
+#: where a record may start, per format: a chunk boundary is only ever put here
+RECORD_START: dict[str, re.Pattern[str]] = {
+    "ris": re.compile(r"^TY {1,2}- ", re.M),
+    "medline": re.compile(r"^PMID- ", re.M),
+    "wos": re.compile(r"^PT [A-Z]\s*$", re.M),
+    "endnote": re.compile(r"^%0 ", re.M),
+}
+
+#: below this size one process is faster than starting workers
+PARALLEL_MIN_CHARS = 4_000_000
+CHUNK_CHARS = 8_000_000
+
+_REASON_PREFIX = re.compile(r"^record (\d+) \(line (\d+)\)")
+
+
+def supports(fmt: str, text: str, workers: int | None = None) -> bool:
+    """Whether reading ``text`` in chunks is both possible and worthwhile."""
+    workers = workers or default_workers()
+    return fmt in RECORD_START and workers > 1 and len(text) >= PARALLEL_MIN_CHARS
+
+
+def chunk_bounds(text: str, fmt: str, size: int = CHUNK_CHARS) -> list[tuple[int, int]]:
+    """(start, end) offsets covering ``text``, each cut at the start of a record."""
+    pattern = RECORD_START[fmt]
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        target = start + size
+        if target >= len(text):
+            bounds.append((start, len(text)))
+            break
+        m = pattern.search(text, target)
+        end = m.start() if m else len(text)
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+def _parse_chunk(fmt: str, chunk: str, source: str) -> tuple[pd.DataFrame, list[Failure], Any]:
+    parsed = text_reader(fmt)(chunk, source)
+    # every block (record or failure) has a position; the chunk's count is the largest
+    seen = max(
+        [r.get("position") or 0 for r in parsed.records]
+        + [f.record or 0 for f in parsed.failures]
+        + [0]
+    )
+    frame = normalise_records(
+        parsed.records, source_file=source, source_format=fmt, database=parsed.database
+    )
+    return frame, parsed.failures, (parsed.database, seen)
+
+
+def _shift(failure: Failure, positions: int, lines: int) -> Failure:
+    record = failure.record + positions if failure.record is not None else None
+    line = failure.line + lines if failure.line is not None else None
+    reason = failure.reason
+    m = _REASON_PREFIX.match(reason)
+    if m:
+        reason = (
+            f"record {int(m.group(1)) + positions} (line {int(m.group(2)) + lines})"
+            + (reason[m.end() :])
+        )
+    return replace(failure, record=record, line=line, reason=reason)
+
+
+def read_chunked(
+    text: str, fmt: str, source: str, *, workers: int | None = None
+) -> tuple[pd.DataFrame, Parsed]:
+    """Records (already normalised) and a ``Parsed`` holding failures and the database."""
+    workers = workers or default_workers()
+    bounds = chunk_bounds(text, fmt)
+    jobs = ((fmt, text[a:b], source) for a, b in bounds)
+    results = list(ordered_map(_parse_chunk, jobs, workers=workers, preload=[__name__]))
+    frames: list[pd.DataFrame] = []
+    failures: list[Failure] = []
+    database = None
+    positions = 0
+    for (start, _), (frame, chunk_failures, (chunk_db, seen)) in zip(bounds, results, strict=True):
+        lines = text.count("\n", 0, start)
+        if len(frame):
+            frame["position"] = frame["position"] + positions
+            frame["line"] = frame["line"] + lines
+        frames.append(frame)
+        failures += [_shift(f, positions, lines) for f in chunk_failures]
+        database = database or chunk_db
+        positions += seen
+    records = pd.concat(frames, ignore_index=True)
+    if database is not None:  # detected in one chunk: true of the whole file
+        records["database"] = records["database"].fillna(database)
+    log.info("%s: read in %d chunks on %d workers", source, len(bounds), workers)
+    return disambiguate_ids(records), Parsed(failures=failures, database=database)
