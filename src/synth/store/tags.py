@@ -1,0 +1,171 @@
+"""Tags, criteria assessments and suggestions in the store, and reviewers' overrides.
+
+A tagging run appends a ``runs`` row and its tags; the current view is the latest run
+with every reviewer override applied on top (latest override per record/facet/label
+wins). Overrides are events: re-tagging adds a run and never touches them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import pandas as pd
+
+from synth import __version__
+from synth.store.db import now
+
+TAG_COLUMNS = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
+VERDICTS = ("confirm", "reject", "set")
+
+_dumps = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def start_run(con: sqlite3.Connection, kind: str, params: dict[str, Any]) -> int:
+    cur = con.execute(
+        "INSERT INTO runs (kind, started_at, params, version) VALUES (?,?,?,?)",
+        (kind, now(), _dumps(params), __version__),
+    )
+    return int(cur.lastrowid)
+
+
+def save_tagging(
+    con: sqlite3.Connection,
+    tags: pd.DataFrame,
+    *,
+    params: dict[str, Any],
+    assessment: pd.DataFrame | None = None,
+    suggestions: pd.DataFrame | None = None,
+) -> int:
+    """Store one tagging run (tags, assessment, suggestions) in one transaction."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        run_id = start_run(con, "tag", params)
+        con.executemany(
+            "INSERT INTO tags (run_id, record_id, facet, label, score, evidence, source,"
+            " version) VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (run_id, t.record_id, t.facet, t.label, float(t.score), _dumps(t.evidence),
+                 t.source, t.version)
+                for t in tags.itertuples()
+            ],
+        )  # fmt: skip
+        if assessment is not None:
+            con.executemany(
+                "INSERT INTO criteria_assessments (run_id, record_id, criterion, kind, status,"
+                " score, evidence) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (run_id, a.record_id, a.criterion, a.kind, a.status,
+                     None if pd.isna(a.score) else float(a.score), _dumps(a.evidence))
+                    for a in assessment.itertuples()
+                ],
+            )  # fmt: skip
+        if suggestions is not None:
+            con.executemany(
+                "INSERT INTO suggestions (run_id, record_id, decision, reason, explanation)"
+                " VALUES (?,?,?,?,?)",
+                [
+                    (run_id, s.record_id, s.decision, s.reason, s.explanation)
+                    for s in suggestions.itertuples()
+                ],
+            )
+        con.execute("UPDATE runs SET finished_at=? WHERE run_id=?", (now(), run_id))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return run_id
+
+
+def latest_run(con: sqlite3.Connection, kind: str = "tag") -> int | None:
+    row = con.execute(
+        "SELECT max(run_id) FROM runs WHERE kind=? AND finished_at IS NOT NULL", (kind,)
+    ).fetchone()
+    return row[0]
+
+
+def load_run_tags(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:
+    """The tags one run wrote (default: the latest), evidence parsed."""
+    run_id = run_id if run_id is not None else latest_run(con)
+    if run_id is None:
+        return pd.DataFrame(columns=TAG_COLUMNS)
+    df = pd.read_sql_query(
+        f"SELECT {', '.join(TAG_COLUMNS)} FROM tags WHERE run_id=? ORDER BY tag_id",
+        con,
+        params=(run_id,),
+    )
+    df["evidence"] = [json.loads(e) for e in df["evidence"]]
+    return df
+
+
+def add_override(
+    con: sqlite3.Connection,
+    record_id: str,
+    facet: str,
+    label: str,
+    verdict: str,
+    *,
+    reviewer: str,
+    note: str | None = None,
+) -> int:
+    """A reviewer confirms, rejects or sets a tag: an appended event, committed at once."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+    if not con.execute("SELECT 1 FROM records WHERE record_id=?", (record_id,)).fetchone():
+        raise KeyError(f"no record {record_id!r} in this store")
+    cur = con.execute(
+        "INSERT INTO tag_overrides (record_id, facet, label, verdict, reviewer, note,"
+        " created_at) VALUES (?,?,?,?,?,?,?)",
+        (record_id, facet, label, verdict, reviewer, note, now()),
+    )
+    return int(cur.lastrowid)
+
+
+def load_overrides(con: sqlite3.Connection) -> pd.DataFrame:
+    return pd.read_sql_query("SELECT * FROM tag_overrides ORDER BY event_id", con)
+
+
+def current_tags(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:
+    """The latest run's tags with reviewers' overrides applied.
+
+    ``reject`` removes a tag, ``confirm`` keeps it as the reviewer's, ``set`` adds it
+    (score 1) if the rules missed it. Source says who stands behind each row.
+    """
+    tags = load_run_tags(con, run_id)
+    overrides = load_overrides(con)
+    if overrides.empty:
+        return tags
+    last = overrides.groupby(["record_id", "facet", "label"], sort=False).tail(1)
+    key = ["record_id", "facet", "label"]
+    merged = tags.merge(last[[*key, "verdict", "reviewer"]], on=key, how="outer")
+    merged = merged[merged["verdict"].fillna("") != "reject"].copy()
+    by_reviewer = merged["verdict"].isin(["confirm", "set"])
+    merged.loc[by_reviewer, "source"] = "reviewer:" + merged.loc[by_reviewer, "reviewer"]
+    added = merged["score"].isna()
+    merged.loc[added, "score"] = 1.0
+    merged.loc[added, "version"] = "reviewer"
+    merged["evidence"] = [e if isinstance(e, list) else [] for e in merged["evidence"]]
+    return merged[TAG_COLUMNS].reset_index(drop=True)
+
+
+def load_assessment(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:
+    run_id = run_id if run_id is not None else latest_run(con)
+    df = pd.read_sql_query(
+        "SELECT record_id, criterion, kind, status, score, evidence FROM criteria_assessments"
+        " WHERE run_id=? ORDER BY record_id, kind DESC, criterion",
+        con,
+        params=(run_id,),
+    )
+    df["evidence"] = [json.loads(e) for e in df["evidence"]]
+    return df
+
+
+def load_suggestions(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:
+    run_id = run_id if run_id is not None else latest_run(con)
+    return pd.read_sql_query(
+        "SELECT record_id, decision, reason, explanation FROM suggestions WHERE run_id=?"
+        " ORDER BY record_id",
+        con,
+        params=(run_id,),
+    )
