@@ -25,6 +25,11 @@ review_app = typer.Typer(help="Run a whole review.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(dup_app, name="duplicates")
 app.add_typer(review_app, name="review")
+tag_app = typer.Typer(
+    help="Tag records (setting, approach, design, country, criteria) with their evidence.",
+    invoke_without_command=True,
+)
+app.add_typer(tag_app, name="tag")
 
 # piped output (CI logs, papermill) gets a readable width instead of rich's 80 columns
 console = Console(width=None if Console().is_terminal else 120)
@@ -226,6 +231,141 @@ def _describe(db: Path) -> None:
     console.print(_table(by_type, title="Unique records by publication type"))
     grey = int(kept["grey"].fillna(False).astype(bool).sum())
     console.print(f"{len(kept)} unique records: {len(kept) - grey} journal/book, {grey} grey")
+
+
+@tag_app.callback()
+def tag_cmd(
+    ctx: typer.Context,
+    db: Annotated[Path | None, typer.Option("--db", help="The review store.")] = None,
+    codebook: Annotated[
+        Path | None, typer.Option(help="A codebook YAML (default: synth's own).")
+    ] = None,
+    review: Annotated[
+        Path | None,
+        typer.Option(help="review.yml with the criteria (default: beside the imported files)."),
+    ] = None,
+    n_process: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Tag every record in the store; `synth tag evaluate` and `describe` read the result."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if db is None:
+        err.print("[bold red]error:[/] --db is required", soft_wrap=True)
+        raise typer.Exit(2)
+    from synth.store import connect
+    from synth.tagging.codebook import CodebookError
+    from synth.tagging.workflow import tag_store
+
+    with _clear_errors():
+        con = connect(db)
+        try:
+            run = tag_store(
+                con, codebook_path=codebook, review_path=review, n_process=n_process,
+                progress=progress,
+            )  # fmt: skip
+        except CodebookError as exc:
+            raise ValueError(str(exc)) from exc
+        finally:
+            con.close()
+    tags = run.tags
+    counts = (
+        tags.groupby(["facet", "label"]).size().rename("records").reset_index()
+        if len(tags)
+        else pd.DataFrame(columns=["facet", "label", "records"])
+    )
+    console.print(_table(counts, title=f"Tagging run {run.run_id}: records per label"))
+    with_evidence = tags["record_id"].nunique() if len(tags) else 0
+    console.print(f"{len(tags)} tags with evidence on {with_evidence} records")
+    if run.suggestions is not None:
+        dec = run.suggestions["decision"].value_counts().to_dict()
+        console.print(
+            "suggested decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(dec.items()))
+        )
+
+
+@tag_app.command("evaluate")
+def tag_evaluate_cmd(
+    db: DbOption,
+    gold: Annotated[Path, typer.Option(help="Gold labels CSV (key, facet, label).")],
+    facet: Annotated[list[str] | None, typer.Option(help="Only these facets.")] = None,
+) -> None:
+    """Per-label precision, recall and F1 of the latest tags against a gold file."""
+    from synth.store import connect, load_records
+    from synth.store.tags import current_tags
+    from synth.tagging.evaluate import evaluate
+
+    with _clear_errors():
+        if not gold.is_file():
+            raise FileNotFoundError(f"{gold}: no such gold file")
+        con = connect(db)
+        tags = current_tags(con)
+        records = load_records(con)
+        con.close()
+        result = evaluate(tags, pd.read_csv(gold, dtype=str), records=records, facets=facet)
+        console.print(result.to_text(), highlight=False, soft_wrap=True)
+
+
+@tag_app.command("describe")
+def tag_describe_cmd(
+    db: DbOption,
+    review: Annotated[
+        Path | None, typer.Option(help="review.yml (default: beside the imported files).")
+    ] = None,
+) -> None:
+    """The corpus description regenerated from the tags, beside the review's own figures."""
+    from synth.store import connect, load_records
+    from synth.store.tags import current_tags
+    from synth.tagging.describe import describe_corpus, format_description
+    from synth.tagging.workflow import find_review, load_review
+
+    with _clear_errors():
+        con = connect(db)
+        review_path = review or find_review(con)
+        if review_path is None:
+            raise FileNotFoundError("no review.yml found; pass --review")
+        description = describe_corpus(
+            load_records(con, with_groups=True), current_tags(con), load_review(review_path)
+        )
+        con.close()
+        console.print(format_description(description), highlight=False, soft_wrap=True)
+
+
+@tag_app.command("override")
+def tag_override_cmd(
+    record_id: Annotated[str, typer.Argument(help="The record.")],
+    facet: Annotated[str, typer.Argument(help="setting, approach, design, country, ...")],
+    label: Annotated[str, typer.Argument(help="The label.")],
+    db: DbOption,
+    verdict: Annotated[str, typer.Option(help="confirm, reject or set.")],
+    reviewer: Annotated[str, typer.Option(help="Who decides.")],
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+) -> None:
+    """Confirm, reject or set a tag: an event that re-tagging never overwrites."""
+    from synth.store import connect
+    from synth.store.tags import add_override
+
+    with _clear_errors():
+        con = connect(db)
+        add_override(con, record_id, facet, label, verdict, reviewer=reviewer, note=note)
+        con.close()
+        console.print(f"{verdict}: {record_id} {facet}={label} by {reviewer}")
+
+
+@export_app.command("tags")
+def export_tags_cmd(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="Output CSV.")],
+) -> None:
+    """Tags with score, evidence and source (rule, model or reviewer) as CSV."""
+    from synth.exporting import export_tags
+    from synth.store import connect
+
+    with _clear_errors():
+        con = connect(db)
+        n = export_tags(con, out)
+        con.close()
+        console.print(f"wrote {n} tags to {out}")
 
 
 @app.command("version")

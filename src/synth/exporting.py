@@ -86,3 +86,26 @@ def export_records(
 
         write_bibtex(records, out)
     return len(records)
+
+
+TAG_EXPORT_COLUMNS = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
+
+
+def _evidence_text(evidence: list[dict[str, Any]]) -> str:
+    """Evidence as a reader wants it in a cell: each sentence with its field and cue."""
+    parts = []
+    for e in evidence:
+        neg = " (negated)" if e.get("negated") else ""
+        parts.append(f"[{e.get('field')}] {e.get('sentence') or e.get('match')}{neg}")
+    return " | ".join(parts)
+
+
+def export_tags(con: sqlite3.Connection, out: Path | str) -> int:
+    """The current tags (latest run, reviewers' overrides applied) as CSV."""
+    from synth.store.tags import current_tags
+
+    tags = current_tags(con).copy()
+    tags["evidence"] = [_evidence_text(e) for e in tags["evidence"]]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_csv(tags[TAG_EXPORT_COLUMNS], out)
+    return len(tags)

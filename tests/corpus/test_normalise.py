@@ -82,3 +82,9 @@ def test_record_ids_are_stable_and_distinct_for_repeated_entries() -> None:
     assert list(a.record_id) == list(b.record_id)
     assert a.record_id.nunique() == 2
     assert record_id("f.ris", None, "Same", 2010) == a.record_id[0]
+
+
+def test_repeated_untitled_entries_get_distinct_ids() -> None:
+    raw = [{"abstract": "no title here", "position": i, "line": i} for i in (1, 2, 3)]
+    df = normalise_records(raw, source_file="f.csv", source_format="csv")
+    assert df.record_id.is_unique

@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from synth.corpus.model import ReadError
 
@@ -175,16 +174,3 @@ def _guess(data: bytes, path: object) -> Decoded:
         except (UnicodeDecodeError, LookupError):
             continue
     raise ReadError(path, "cannot be decoded as text in any known encoding")  # pragma: no cover
-
-
-def read_text(path: Path) -> Decoded:
-    """Read and decode a file, turning OS errors into a :class:`ReadError` naming it."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise ReadError(path, "no such file") from exc
-    except IsADirectoryError as exc:
-        raise ReadError(path, "is a folder, not a file") from exc
-    except OSError as exc:
-        raise ReadError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    return decode_bytes(data, path)

@@ -225,9 +225,11 @@ def disambiguate_ids(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for i in repeats[repeats > 0].index:
         row = df.loc[i]
-        key = f"{row.source_key or ''}#{repeats[i] + 1}"
-        year = None if row.year is pd.NA else row.year
-        df.at[i, "record_id"] = record_id(row.source_file, key, row.title, year)
+        source_key = row.source_key if isinstance(row.source_key, str) else ""
+        title = row.title if isinstance(row.title, str) else None
+        year = None if pd.isna(row.year) else int(row.year)
+        key = f"{source_key}#{repeats[i] + 1}"
+        df.at[i, "record_id"] = record_id(row.source_file, key, title, year)
     return df
 
 

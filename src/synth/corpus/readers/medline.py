@@ -16,13 +16,13 @@ from functools import cache
 from typing import Any
 
 from synth.corpus.model import Failure, Parsed, ReadError
-from synth.corpus.readers.ris import tag_table
+from synth.corpus.readers._tagged import CONTROL as _CONTROL
+from synth.corpus.readers._tagged import YEAR as _YEAR
+from synth.corpus.readers._tagged import tag_table
 
 log = logging.getLogger(__name__)
 
 _TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3})\s*-(?:\s|$)?(.*)$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")  # C0 controls: binary junk
-_YEAR = re.compile(r"(?<!\d)(1[6-9]\d\d|20\d\d)(?!\d)")
 _DOI = re.compile(r"10\.\d{4,9}/\S+")
 
 

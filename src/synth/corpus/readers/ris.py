@@ -24,12 +24,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
-
 from synth.corpus.model import Failure, Parsed, ReadError
+from synth.corpus.readers._tagged import CONTROL as _CONTROL
+from synth.corpus.readers._tagged import DIGITS as _DIGITS
+from synth.corpus.readers._tagged import YEAR as _YEAR
+from synth.corpus.readers._tagged import tag_table
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +43,16 @@ _FIRST_TY = re.compile(r"^[ \t\ufeff]{0,2}TY([ \t]{0,3})-(?:[ \t]|$)", re.M)
 _SPACE_OR_END = ("", " ", "\t")
 _UNTAGGED = "_untagged"  # where text between TY and the first real tag goes
 #: C0 control characters never found in a text export (tab, LF, FF, CR allowed)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _CONTROL_BYTES = bytes(c for c in range(32) if c not in (9, 10, 12, 13))
-_YEAR = re.compile(r"(?<!\d)(1[6-9]\d\d|20\d\d)(?!\d)")
 _DOI_ANY = re.compile(r"10\.\d{4,9}/\S")
 _DOI_FALLBACK = re.compile(r"(?:^|\bdoi:?\s*|doi\.org/)(10\.\d{4,9}/\S+)", re.I)
 _PMID_MARKED = re.compile(r"^\s*(\d{1,9})\s*\[pmid\]\s*$", re.I)
 _PMID_URL = re.compile(r"pubmed(?:\.ncbi\.nlm\.nih\.gov/|/)(\d{1,9})\b", re.I)
-_DIGITS = re.compile(r"^\d{1,9}$")
 _URL_SPLIT = re.compile(r"\s*;\s*(?=https?://|ftp://|www\.)", re.I)
 _HTML_P = re.compile(r"^\s*<p>|</p>\s*$", re.I)
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGIT_CHARS = "0123456789"
 _SAMPLE = 200  # records looked at to recognise the file's database
-
-
-@cache
-def tag_table(name: str) -> dict[str, Any]:
-    """The tag map ``data/<name>_tags.yml`` (package data, read once)."""
-    text = resources.files("synth.data").joinpath(f"{name}_tags.yml").read_text("utf-8")
-    return yaml.safe_load(text)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from synth.corpus.normalise import canonical_pub_type
-from synth.corpus.readers.ris import tag_table
+from synth.corpus.readers._tagged import tag_table
 
 _RIS_TAG = re.compile(r"^[A-Z][A-Z0-9]$")
 _WS = re.compile(r"\s+")

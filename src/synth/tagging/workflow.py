@@ -1,0 +1,102 @@
+"""Tag a review store end to end: the one function the CLI and the notebooks call.
+
+Reads records, extracts and full texts from the store, runs the rule tagger, assesses
+the review's criteria, suggests decisions, and stores all of it as one tagging run.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from synth.store.tags import save_tagging
+from synth.store.views import load_extracts, load_fulltexts, load_records
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TagRun:
+    """What a tagging run stored."""
+
+    run_id: int
+    tags: pd.DataFrame
+    assessment: pd.DataFrame | None
+    suggestions: pd.DataFrame | None
+    review_path: Path | None
+
+
+def find_review(con: sqlite3.Connection) -> Path | None:
+    """The ``review.yml`` beside (or above) the files imported into this store, if any."""
+    seen: set[Path] = set()
+    for (path,) in con.execute("SELECT DISTINCT path FROM sources WHERE path IS NOT NULL"):
+        folder = Path(path).resolve().parent
+        for candidate in (folder, *folder.parents):
+            if candidate in seen:
+                break
+            seen.add(candidate)
+            review = candidate / "review.yml"
+            if review.is_file():
+                return review
+    return None
+
+
+def load_review(path: Path) -> dict[str, Any]:
+    """A review definition (questions, criteria, stated figures) from YAML."""
+    try:
+        review = yaml.safe_load(Path(path).read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the review definition ({exc})") from exc
+    if not isinstance(review, dict) or "inclusion_criteria" not in review:
+        raise ValueError(f"{path}: not a review definition (no inclusion_criteria)")
+    return review
+
+
+def tag_store(
+    con: sqlite3.Connection,
+    *,
+    codebook_path: Path | None = None,
+    review_path: Path | None = None,
+    n_process: int = 1,
+    progress: bool = False,
+) -> TagRun:
+    """Tag every record in the store and save the run; returns what was stored."""
+    from synth.tagging.codebook import load_codebook
+    from synth.tagging.criteria import assess, suggest
+    from synth.tagging.tagger import tag
+
+    codebook = load_codebook(codebook_path)
+    records = load_records(con)
+    extracts = load_extracts(con)
+    fulltexts = load_fulltexts(con)
+    tags = tag(
+        records,
+        extracts=extracts,
+        fulltexts=fulltexts,
+        codebook=codebook,
+        n_process=n_process,
+        progress=progress,
+    )
+    review_path = review_path or find_review(con)
+    assessment = suggestions = None
+    if review_path is not None:
+        review = load_review(review_path)
+        assessment = assess(records, tags, review)
+        suggestions = suggest(assessment)
+    else:
+        log.warning("no review.yml found beside the imported files: criteria not assessed")
+    params = {
+        "codebook_version": codebook.version,
+        "codebook_sha256": codebook.sha256,
+        "review": str(review_path) if review_path else None,
+        "n_process": n_process,
+        "records": len(records),
+    }
+    run_id = save_tagging(con, tags, params=params, assessment=assessment, suggestions=suggestions)
+    return TagRun(run_id, tags, assessment, suggestions, review_path)
