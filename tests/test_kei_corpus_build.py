@@ -83,7 +83,8 @@ def test_build_equals_committed_corpus(seeds: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    built, committed = _tree(out), _tree(CORPUS)
+    built = _tree(out)
+    committed = _tree(CORPUS)
     assert sorted(built) == sorted(committed)
     changed = [name for name in built if built[name] != committed[name]]
     assert changed == [], f"rebuild differs from the committed corpus: {changed}"
