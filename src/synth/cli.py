@@ -211,13 +211,27 @@ def review_run_cmd(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Run the review on a corpus: import it into the store and summarise what it holds."""
+    """Run the review on a corpus: import, deduplicate, tag, and describe the corpus."""
+    from synth.store import connect
+    from synth.tagging.workflow import tag_store
+
     with _clear_errors():
         if not corpus.is_dir():
             raise FileNotFoundError(f"{corpus}: no such corpus folder")
         db = db or Path("data") / f"{corpus.resolve().name}.sqlite"
         _import([corpus], db, progress)
         _describe(db)
+        con = connect(db)
+        try:
+            run = tag_store(con, progress=progress)
+        finally:
+            con.close()
+        console.print(
+            f"tagging run {run.run_id}: {len(run.tags)} tags with evidence on "
+            f"{run.tags['record_id'].nunique() if len(run.tags) else 0} records"
+        )
+        if run.review_path is not None:
+            tag_describe_cmd(db=db, review=run.review_path)
 
 
 def _describe(db: Path) -> None:

@@ -58,7 +58,7 @@ def _tags(ids: list[str], label: str = "ebcd") -> pd.DataFrame:
                 "source": "rule",
                 "version": "rules:1:abc",
             },
-        ]  # fmt: skip
+        ]
     )
 
 
