@@ -1,0 +1,758 @@
+"""The tagger's codebook: facets, labels and cues, loaded from YAML and validated.
+
+The rules are data (``synth/data/codebook.yml`` by default), so a reviewer can read and
+change them without touching code, and every tag row records which rules made it (the
+codebook's version and the sha256 of its bytes). A malformed codebook fails on load with a
+:class:`CodebookError` naming the file, the facet/label and the problem, never later in the
+middle of a tagging run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Where a hit can come from; evidence rows carry one of these as ``field``.
+FIELDS: tuple[str, ...] = (
+    "title",
+    "keywords",
+    "abstract",
+    "extract",
+    "fulltext",
+    "venue",
+    "metadata",
+)
+#: Record columns a metadata rule may test.
+META_COLUMNS: tuple[str, ...] = ("pub_type", "grey", "venue", "publisher", "url", "language")
+META_TESTS: tuple[str, ...] = ("equals", "in", "contains", "domain", "present")
+
+_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_TOP_KEYS = {
+    "version",
+    "name",
+    "description",
+    "field_weights",
+    "scoring",
+    "negation",
+    "matching",
+    "language",
+    "facets",
+}
+_FACET_KEYS = {"definition", "description", "multi", "fields", "labels"}
+_LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outranks"}
+_CUE_KEYS = {"phrase", "weight", "case", "fields"}
+_META_KEYS = {"column", "weight", *META_TESTS}
+_PATTERN_ATTRS = {"LOWER", "ORTH", "TEXT"}
+_MAX_EXPANSIONS = 500
+
+
+class CodebookError(ValueError):
+    """A codebook that cannot be used; the message names the file, where, and what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One phrase that suggests (kind ``cue``) or counts against (kind ``negative``) a label."""
+
+    facet: str
+    label: str
+    kind: str
+    phrase: str
+    weight: float = 1.0
+    #: (token index, exact text) pairs that must match with case (``case: true``, ORTH)
+    case: tuple[tuple[int, str], ...] = ()
+    #: fields where the cue counts; None means every field of its facet
+    fields: frozenset[str] | None = None
+
+    @property
+    def id(self) -> str:
+        """``facet|label|kind|phrase``: the span-ruler pattern id, readable in evidence."""
+        return f"{self.facet}|{self.label}|{self.kind}|{self.phrase}"
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataRule:
+    """A test on a record column (pub_type, grey, venue, publisher, url, language)."""
+
+    facet: str
+    label: str
+    column: str
+    test: str
+    values: tuple[Any, ...]
+    weight: float = 1.0
+
+    def match(self, value: Any) -> str | None:
+        """The part of ``value`` that satisfied the rule, or None."""
+        if value is None or (isinstance(value, float) and value != value):
+            return None
+        if self.test == "present":
+            text = str(value).strip()
+            return text if text and bool(self.values[0]) else None
+        if self.test == "equals":
+            if isinstance(self.values[0], bool):
+                truth = _truthy(value)
+                return str(value).lower() if truth is not None and truth == self.values[0] else None
+            return str(value) if str(value).lower() == str(self.values[0]).lower() else None
+        text = str(value).strip().lower()
+        if self.test == "in":
+            return text if text in self.values else None
+        if self.test == "contains":
+            return next((v for v in self.values if v in text), None)
+        if self.test == "domain":
+            host = _host(text)
+            for v in self.values:
+                if host == v.lstrip(".") or host.endswith(v if v.startswith(".") else "." + v):
+                    return host
+            return None
+        raise AssertionError(self.test)  # pragma: no cover - validated on load
+
+    @property
+    def description(self) -> str:
+        vals = ", ".join(str(v) for v in self.values)
+        return f"{self.column} {self.test} {vals}"
+
+
+@dataclass(frozen=True)
+class Label:
+    facet: str
+    id: str
+    definition: str
+    cues: tuple[Cue, ...]
+    negative: tuple[Cue, ...] = ()
+    metadata: tuple[MetadataRule, ...] = ()
+    #: labels of the same facet this one replaces when it scores at least as high ("an
+    #: EBCD paper is ebcd, not also co-design")
+    outranks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Facet:
+    id: str
+    definition: str
+    multi: bool
+    fields: frozenset[str]
+    labels: dict[str, Label]
+
+
+@dataclass(frozen=True)
+class Negation:
+    """Negation triggers: a trigger at most ``window`` tokens before a cue (its own window
+    if it has one), with no terminator between, negates the cue; a pseudo-negation
+    ("not only") that contains a trigger cancels it."""
+
+    window: int
+    triggers: tuple[tuple[str, int], ...]  # (phrase, window)
+    pseudo: tuple[str, ...]
+    terminators: frozenset[str]
+
+    def patterns(self) -> list[dict[str, str]]:
+        """Span-ruler patterns for triggers and pseudo-negations (ids start ``~negation``)."""
+        out = [
+            {"label": "negation/trigger", "pattern": p, "id": f"~negation|trigger|{p}"}
+            for p, _ in self.triggers
+        ]
+        out += [
+            {"label": "negation/pseudo", "pattern": p, "id": f"~negation|pseudo|{p}"}
+            for p in self.pseudo
+        ]
+        return out
+
+
+@dataclass(frozen=True)
+class Scoring:
+    scale: float = 2.5
+    min_score: float = 0.1
+    max_evidence: int = 5
+    max_sentence_chars: int = 400
+    field_caps: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LanguageCheck:
+    english_words: frozenset[str]
+    min_words: int = 25
+    min_ratio: float = 0.08
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """Validated rules. ``sha256`` is the hash of the file's bytes; both it and ``version``
+    go into every tag row (see :attr:`tag_version`)."""
+
+    path: Path | None
+    version: str
+    sha256: str
+    name: str
+    description: str
+    facets: dict[str, Facet]
+    field_weights: dict[str, float]
+    scoring: Scoring
+    negation: Negation
+    language: LanguageCheck
+    hyphen_variants: bool = True
+    keep_hyphen_after: frozenset[str] = frozenset()
+    _cue_index: dict[str, Cue] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def tag_version(self) -> str:
+        """``rules:<version>:<sha256[:12]>``, the ``version`` column of every tag row."""
+        return f"rules:{self.version}:{self.sha256[:12]}"
+
+    def labels(self, facet: str) -> list[str]:
+        return list(self.facets[facet].labels)
+
+    def cues(self) -> Iterator[Cue]:
+        """Every cue, negative cues included, spelling variants and pattern expansions too."""
+        return iter(self._cue_index.values())
+
+    def cue(self, cue_id: str) -> Cue | None:
+        return self._cue_index.get(cue_id)
+
+    def patterns(self) -> list[dict[str, str]]:
+        """Span-ruler phrase patterns: one per cue (label ``facet/label``, id
+        :attr:`Cue.id`), then the negation triggers (see :meth:`Negation.patterns`)."""
+        cues = [
+            {"label": f"{c.facet}/{c.label}", "pattern": c.phrase, "id": c.id}
+            for c in self._cue_index.values()
+        ]
+        return cues + self.negation.patterns()
+
+    def metadata_rules(self) -> list[MetadataRule]:
+        return [
+            rule
+            for facet in self.facets.values()
+            for label in facet.labels.values()
+            for rule in label.metadata
+        ]
+
+
+def default_path() -> Path:
+    return Path(str(resources.files("synth.data").joinpath("codebook.yml")))
+
+
+def load_codebook(path: Path | str | None = None) -> Codebook:
+    """Read and validate a codebook (default: the package's ``codebook.yml``).
+
+    Loads are cached by path, size and modification time, so building many pipelines
+    (one per worker process) reads the file once.
+
+    Raises
+    ------
+    CodebookError
+        The file is missing, is not valid YAML, or breaks a rule; the message names the file,
+        the facet/label and the problem.
+    """
+    p = Path(path) if path is not None else default_path()
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise CodebookError(f"{p}: cannot read the codebook ({exc.strerror or exc})") from exc
+    return _load_cached(str(p), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _load_cached(path: str, size: int, mtime: int) -> Codebook:
+    p = Path(path)
+    return parse_codebook(p.read_bytes(), source=p)
+
+
+def parse_codebook(data: bytes | str, *, source: Path | str = "<codebook>") -> Codebook:
+    """Validate codebook YAML given as bytes or text; ``source`` names it in errors."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return _Builder(raw, source).build()
+
+
+# --------------------------------------------------------------------------- YAML loading
+
+
+class _Map(dict):
+    """A mapping that remembers duplicate keys and key lines (PyYAML silently keeps the last)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.duplicates: list[tuple[Any, int, int]] = []  # key, line, first line
+        self.lines: dict[Any, int] = {}
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    out = _Map()
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        value = loader.construct_object(value_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in out:
+            out.duplicates.append((key, line, out.lines[key]))
+            continue
+        out[key] = value
+        out.lines[key] = line
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+
+
+def _truthy(value: Any) -> bool | None:
+    """True/False for yes/no-like values; None when unknown (pandas.NA and friends)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"true", "yes", "1", "y"}:
+            return True
+        return False if text in {"false", "no", "0", "n"} else None
+    try:
+        return bool(value)
+    except (TypeError, ValueError):
+        return None
+
+
+_HOST_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?([^/?#:\s]+)")
+
+
+def _host(url: str) -> str:
+    m = _HOST_RE.match(url.strip().lower())
+    return m.group(1) if m else ""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Builder:
+    """Turns the parsed YAML into a :class:`Codebook`, raising on the first problem."""
+
+    def __init__(self, raw: bytes, source: Path | str) -> None:
+        self.raw = raw
+        self.source = str(source)
+        self.path = Path(source) if isinstance(source, Path) else None
+        self.index: dict[str, Cue] = {}
+
+    def fail(self, where: str, problem: str, line: int | None = None) -> CodebookError:
+        at = f" (line {line})" if line else ""
+        where = f" {where}" if where else ""
+        return CodebookError(f"{self.source}:{where}{at}: {problem}")
+
+    def build(self) -> Codebook:
+        try:
+            doc = yaml.load(self.raw.decode("utf-8"), Loader=_Loader)
+        except UnicodeDecodeError as exc:
+            raise self.fail("", f"not UTF-8 text ({exc.reason})") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise self.fail("", f"YAML syntax error: {problem}", line) from exc
+        if not isinstance(doc, dict):
+            raise self.fail("", "the codebook must be a mapping with a `facets` key")
+        self.check_keys(doc, _TOP_KEYS, "top level")
+        facets_raw = doc.get("facets")
+        if not isinstance(facets_raw, dict) or not facets_raw:
+            raise self.fail("", "`facets` must be a non-empty mapping of facet ids to facets")
+        self.check_keys(facets_raw, None, "facets")
+        field_weights = self.field_weights(doc.get("field_weights"))
+        matching = doc.get("matching") or {}
+        if not isinstance(matching, dict):
+            raise self.fail("matching", "must be a mapping")
+        self.check_keys(matching, {"hyphen_variants", "keep_hyphen_after"}, "matching")
+        hyphen_variants = bool(matching.get("hyphen_variants", True))
+        facets = {
+            fid: self.facet(fid, f, hyphen_variants, facets_raw.lines.get(fid))
+            for fid, f in facets_raw.items()
+        }
+        version = doc.get("version")
+        if version is None or not str(version).strip():
+            raise self.fail("version", "the codebook needs a `version`")
+        return Codebook(
+            path=self.path,
+            version=str(version),
+            sha256=hashlib.sha256(self.raw).hexdigest(),
+            name=str(doc.get("name") or ""),
+            description=str(doc.get("description") or ""),
+            facets=facets,
+            field_weights=field_weights,
+            scoring=self.scoring(doc.get("scoring") or {}),
+            negation=self.negation(doc.get("negation") or {}),
+            language=self.language(doc.get("language") or {}),
+            hyphen_variants=hyphen_variants,
+            keep_hyphen_after=frozenset(
+                str(p).lower() for p in self.str_list(matching.get("keep_hyphen_after"), "matching")
+            ),
+            _cue_index=self.index,
+        )
+
+    # -- sections -------------------------------------------------------------------------
+
+    def check_keys(self, mapping: dict, allowed: set[str] | None, where: str) -> None:
+        dups = getattr(mapping, "duplicates", [])
+        if dups:
+            key, line, first = dups[0]
+            raise self.fail(where, f"duplicate key {key!r} (first at line {first})", line)
+        if allowed is None:
+            return
+        unknown = [k for k in mapping if k not in allowed]
+        if unknown:
+            line = getattr(mapping, "lines", {}).get(unknown[0])
+            raise self.fail(
+                where,
+                f"unknown key {unknown[0]!r} (expected one of: {', '.join(sorted(allowed))})",
+                line,
+            )
+
+    def number(self, value: Any, where: str, *, positive: bool = False) -> float:
+        if not _is_number(value):
+            raise self.fail(where, f"weight must be a number, got {value!r}")
+        if value < 0 or (positive and value == 0):
+            raise self.fail(where, f"must be {'positive' if positive else '>= 0'}, got {value!r}")
+        return float(value)
+
+    def str_list(self, value: Any, where: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            hint = ""
+            if isinstance(value, list) and any(isinstance(v, bool) for v in value):
+                hint = " (YAML reads unquoted yes/no/on/off as true/false: quote them)"
+            raise self.fail(where, f"must be a list of strings, got {value!r}{hint}")
+        return value
+
+    def field_weights(self, raw: Any) -> dict[str, float]:
+        weights = {"title": 3.0, "keywords": 2.0, "abstract": 2.0, "extract": 1.5}
+        weights |= {"fulltext": 0.5, "venue": 1.5, "metadata": 2.0}
+        if raw is None:
+            return weights
+        if not isinstance(raw, dict):
+            raise self.fail("field_weights", "must be a mapping of field to weight")
+        self.check_keys(raw, set(FIELDS), "field_weights")
+        for k, v in raw.items():
+            weights[k] = self.number(v, f"field_weights.{k}")
+        return weights
+
+    def scoring(self, raw: Any) -> Scoring:
+        if not isinstance(raw, dict):
+            raise self.fail("scoring", "must be a mapping")
+        keys = {"scale", "min_score", "max_evidence", "max_sentence_chars", "field_caps"}
+        self.check_keys(raw, keys, "scoring")
+        caps_raw = raw.get("field_caps") or {}
+        if not isinstance(caps_raw, dict):
+            raise self.fail("scoring.field_caps", "must be a mapping of field to cap")
+        self.check_keys(caps_raw, set(FIELDS), "scoring.field_caps")
+        d = Scoring()
+        return Scoring(
+            scale=self.number(raw.get("scale", d.scale), "scoring.scale", positive=True),
+            min_score=self.number(raw.get("min_score", d.min_score), "scoring.min_score"),
+            max_evidence=int(
+                self.number(raw.get("max_evidence", d.max_evidence), "scoring.max_evidence")
+            ),
+            max_sentence_chars=int(
+                self.number(
+                    raw.get("max_sentence_chars", d.max_sentence_chars),
+                    "scoring.max_sentence_chars",
+                    positive=True,
+                )
+            ),
+            field_caps={
+                k: self.number(v, f"scoring.field_caps.{k}", positive=True)
+                for k, v in caps_raw.items()
+            },
+        )
+
+    def negation(self, raw: Any) -> Negation:
+        if not isinstance(raw, dict):
+            raise self.fail("negation", "must be a mapping")
+        self.check_keys(raw, {"window", "triggers", "pseudo", "terminators"}, "negation")
+        window = self.window(raw.get("window", 4), "negation.window")
+        triggers: list[tuple[str, int]] = []
+        for i, item in enumerate(self.list_of(raw.get("triggers"), "negation", "triggers")):
+            where = f"negation, trigger {i + 1}"
+            own = window
+            if isinstance(item, dict):
+                self.check_keys(item, {"phrase", "window"}, where)
+                own = self.window(item.get("window", window), f"{where}, window")
+                item = item.get("phrase")
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail(where, f"a trigger must be a phrase, got {item!r}")
+            triggers.append((" ".join(item.split()), own))
+        return Negation(
+            window=window,
+            triggers=tuple(triggers),
+            pseudo=tuple(
+                " ".join(p.split()) for p in self.str_list(raw.get("pseudo"), "negation.pseudo")
+            ),
+            terminators=frozenset(
+                t.lower() for t in self.str_list(raw.get("terminators"), "negation.terminators")
+            ),
+        )
+
+    def window(self, value: Any, where: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise self.fail(where, f"must be a whole number >= 0, got {value!r}")
+        return value
+
+    def language(self, raw: Any) -> LanguageCheck:
+        if not isinstance(raw, dict):
+            raise self.fail("language", "must be a mapping")
+        self.check_keys(raw, {"english_words", "min_words", "min_ratio"}, "language")
+        words = self.str_list(raw.get("english_words"), "language.english_words")
+        return LanguageCheck(
+            english_words=frozenset(w.lower() for w in words),
+            min_words=int(self.number(raw.get("min_words", 25), "language.min_words")),
+            min_ratio=self.number(raw.get("min_ratio", 0.08), "language.min_ratio"),
+        )
+
+    def facet(self, fid: Any, raw: Any, variants: bool, line: int | None) -> Facet:
+        where = f"facet {fid!r}"
+        if not isinstance(fid, str) or not _ID_RE.match(fid):
+            raise self.fail(where, "facet ids must be kebab-case (a-z, 0-9, '-')", line)
+        if not isinstance(raw, dict):
+            raise self.fail(where, "must be a mapping with `labels`", line)
+        self.check_keys(raw, _FACET_KEYS, where)
+        multi = raw.get("multi", True)
+        if not isinstance(multi, bool):
+            raise self.fail(where, f"`multi` must be true or false, got {multi!r}")
+        fields = self.str_list(raw.get("fields"), f"{where}, fields") or list(FIELDS)
+        bad = [f for f in fields if f not in FIELDS]
+        if bad:
+            raise self.fail(where, f"unknown field {bad[0]!r} (fields: {', '.join(FIELDS)})")
+        labels_raw = raw.get("labels")
+        if not isinstance(labels_raw, dict) or not labels_raw:
+            raise self.fail(where, "`labels` must be a non-empty mapping of label ids to labels")
+        dups = getattr(labels_raw, "duplicates", [])
+        if dups:
+            key, dline, first = dups[0]
+            raise self.fail(where, f"duplicate label id {key!r} (first at line {first})", dline)
+        labels = {}
+        for lid, lraw in labels_raw.items():
+            labels[lid] = self.label(fid, lid, lraw, variants, labels_raw.lines.get(lid))
+        for lid, label in labels.items():
+            unknown = [o for o in label.outranks if o not in labels or o == lid]
+            if unknown:
+                raise self.fail(
+                    f"{where}, label {lid!r}",
+                    f"`outranks` names {unknown[0]!r}, which is not another label of this facet",
+                )
+        return Facet(
+            id=fid,
+            definition=str(raw.get("definition") or raw.get("description") or ""),
+            multi=multi,
+            fields=frozenset(fields),
+            labels=labels,
+        )
+
+    def label(self, fid: str, lid: Any, raw: Any, variants: bool, line: int | None) -> Label:
+        where = f"facet {fid!r}, label {lid!r}"
+        if not isinstance(lid, str) or not _ID_RE.match(lid):
+            raise self.fail(where, "label ids must be kebab-case (a-z, 0-9, '-')", line)
+        if not isinstance(raw, dict):
+            raise self.fail(where, "must be a mapping with `definition` and `cues`", line)
+        self.check_keys(raw, _LABEL_KEYS, where)
+        cues: list[Cue] = []
+        for i, item in enumerate(self.list_of(raw.get("cues"), where, "cues")):
+            cues.extend(self.cue(fid, lid, "cue", item, f"{where}, cue {i + 1}", variants))
+        for i, pat in enumerate(self.list_of(raw.get("patterns"), where, "patterns")):
+            cues.extend(self.pattern(fid, lid, pat, f"{where}, pattern {i + 1}"))
+        negative: list[Cue] = []
+        for i, item in enumerate(self.list_of(raw.get("negative"), where, "negative")):
+            negative.extend(
+                self.cue(fid, lid, "negative", item, f"{where}, negative cue {i + 1}", variants)
+            )
+        metadata = tuple(
+            self.meta_rule(fid, lid, r, f"{where}, metadata rule {i + 1}")
+            for i, r in enumerate(self.list_of(raw.get("metadata"), where, "metadata"))
+        )
+        if not cues and not metadata:
+            raise self.fail(where, "label has no cues (give `cues`, `patterns` or `metadata`)")
+        return Label(
+            facet=fid,
+            id=lid,
+            definition=str(raw.get("definition") or ""),
+            cues=tuple(cues),
+            negative=tuple(negative),
+            metadata=metadata,
+            outranks=tuple(self.str_list(raw.get("outranks"), f"{where}, outranks")),
+        )
+
+    def list_of(self, value: Any, where: str, key: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(where, f"`{key}` must be a list, got {type(value).__name__}")
+        return value
+
+    def cue(
+        self, fid: str, lid: str, kind: str, item: Any, where: str, variants: bool
+    ) -> list[Cue]:
+        weight, case, fields = 1.0, False, None
+        if isinstance(item, dict):
+            self.check_keys(item, _CUE_KEYS, where)
+            phrase = item.get("phrase")
+            if "weight" in item:
+                weight = self.number(item["weight"], f"{where}, weight")
+            case = item.get("case", False)
+            if not isinstance(case, bool):
+                raise self.fail(where, f"`case` must be true or false, got {case!r}")
+            if "fields" in item:
+                fl = self.str_list(item["fields"], f"{where}, fields")
+                bad = [f for f in fl if f not in FIELDS]
+                if bad or not fl:
+                    raise self.fail(where, f"unknown field {bad[0] if bad else None!r}")
+                fields = frozenset(fl)
+        else:
+            phrase = item
+        if not isinstance(phrase, str) or not phrase.strip():
+            hint = " (quote yes/no/on/off in YAML)" if isinstance(phrase, bool) else ""
+            raise self.fail(
+                where,
+                f"a cue must be a phrase (string) or a mapping with `phrase`, got {item!r}{hint}",
+            )
+        phrase = " ".join(phrase.split())
+        if "|" in phrase:
+            raise self.fail(where, f"cue {phrase!r} may not contain '|'")
+        spellings = [phrase]
+        if variants and "-" in phrase and not case:
+            spellings += _hyphen_variants(phrase)
+        out = []
+        for spelling in spellings:
+            exact = tuple(enumerate(_words_exact(spelling))) if case else ()
+            out.extend(self.add(Cue(fid, lid, kind, spelling, weight, exact, fields)))
+        return out
+
+    def add(self, cue: Cue) -> list[Cue]:
+        """Register a cue once: the same phrase twice in one label is one cue."""
+        if cue.id in self.index:
+            return []
+        self.index[cue.id] = cue
+        return [cue]
+
+    def pattern(self, fid: str, lid: str, pattern: Any, where: str) -> list[Cue]:
+        if not isinstance(pattern, list) or not pattern:
+            raise self.fail(where, f"a token pattern must be a non-empty list, got {pattern!r}")
+        errors = _spacy_pattern_errors(pattern)
+        if errors:
+            raise self.fail(where, f"bad token pattern: {errors[0]}")
+        options: list[list[tuple[str, bool] | None]] = []
+        for i, token in enumerate(pattern):
+            spec = {str(k).upper(): v for k, v in token.items()}
+            op = spec.pop("OP", None)
+            if op not in (None, "?"):
+                raise self.fail(
+                    where, f"token {i + 1}: operator {op!r} (only '?' can be expanded to phrases)"
+                )
+            if len(spec) != 1 or next(iter(spec)) not in _PATTERN_ATTRS:
+                raise self.fail(
+                    where,
+                    f"token {i + 1}: use exactly one of LOWER, ORTH, TEXT (got "
+                    f"{', '.join(spec) or 'none'}); other attributes cannot run as phrases",
+                )
+            attr, value = next(iter(spec.items()))
+            if isinstance(value, dict):
+                if set(value) != {"IN"} or not isinstance(value["IN"], list):
+                    raise self.fail(where, f"token {i + 1}: only {{IN: [...]}} is supported")
+                values = value["IN"]
+            else:
+                values = [value]
+            if not values or not all(isinstance(v, str) and v.strip() for v in values):
+                raise self.fail(where, f"token {i + 1}: values must be non-empty strings")
+            exact = attr != "LOWER"
+            opts: list[tuple[str, bool] | None] = [(v, exact) for v in values]
+            if op == "?":
+                opts.append(None)
+            options.append(opts)
+        total = 1
+        for opts in options:
+            total *= len(opts)
+        if total > _MAX_EXPANSIONS:
+            raise self.fail(
+                where, f"pattern expands to {total} phrases (at most {_MAX_EXPANSIONS})"
+            )
+        out: list[Cue] = []
+        for combo in itertools.product(*options):
+            tokens = [t for t in combo if t is not None]
+            if not tokens:
+                continue
+            phrase = _join_tokens([t[0] for t in tokens])
+            exact = tuple((j, t[0]) for j, t in enumerate(tokens) if t[1])
+            out.extend(self.add(Cue(fid, lid, "cue", phrase, 1.0, exact, None)))
+        return out
+
+    def meta_rule(self, fid: str, lid: str, raw: Any, where: str) -> MetadataRule:
+        if not isinstance(raw, dict):
+            raise self.fail(where, f"must be a mapping with `column` and a test, got {raw!r}")
+        self.check_keys(raw, _META_KEYS, where)
+        column = raw.get("column")
+        if column not in META_COLUMNS:
+            raise self.fail(where, f"`column` must be one of {', '.join(META_COLUMNS)}")
+        tests = [t for t in META_TESTS if t in raw]
+        if len(tests) != 1:
+            raise self.fail(where, f"give exactly one test of: {', '.join(META_TESTS)}")
+        test = tests[0]
+        value = raw[test]
+        if test in ("in", "contains", "domain"):
+            values = tuple(v.lower() for v in self.str_list(value, f"{where}, {test}"))
+            if not values:
+                raise self.fail(where, f"`{test}` needs at least one value")
+        else:
+            values = (value,)
+        weight = self.number(raw.get("weight", 1.0), f"{where}, weight")
+        return MetadataRule(fid, lid, column, test, values, weight)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _words_exact(phrase: str) -> list[str]:
+    """The tokens spaCy's English tokenizer makes of a phrase (for case-sensitive cues)."""
+    from synth.tagging.pipeline import tokenizer_words  # spaCy is needed only here
+
+    return tokenizer_words(phrase)
+
+
+def _join_tokens(tokens: list[str]) -> str:
+    out = ""
+    for tok in tokens:
+        if out and not (tok == "-" or out.endswith("-")):
+            out += " "
+        out += tok
+    return out
+
+
+def _hyphen_variants(phrase: str) -> list[str]:
+    """``co-design`` -> ``co design``, ``codesign``: each hyphen spaced, and closed up
+    after a short prefix (co, non, re: "codesign", not "experiencebased")."""
+    parts = phrase.split("-")
+    if len(parts) > 4:  # 3 hyphens -> 27 spellings; beyond that list them by hand
+        return []
+    options = []
+    for before in parts[:-1]:
+        last_word = before.rsplit(" ", 1)[-1]
+        options.append(["-", " ", ""] if 0 < len(last_word) <= 3 else ["-", " "])
+    out = []
+    for joins in itertools.product(*options):
+        if all(j == "-" for j in joins):
+            continue
+        text = parts[0]
+        for j, part in zip(joins, parts[1:], strict=True):
+            text += j + part
+        if text.strip() and "  " not in text:
+            out.append(text)
+    return out
+
+
+def _spacy_pattern_errors(pattern: list[Any]) -> list[str]:
+    """spaCy's own validation of a token pattern (unknown attributes, bad operators ...)."""
+    if not all(isinstance(t, dict) for t in pattern):
+        return [f"each token must be a mapping, got {pattern!r}"]
+    from spacy.schemas import validate_token_pattern
+
+    return [str(e) for e in validate_token_pattern(pattern)]

@@ -1,0 +1,531 @@
+"""The tagger as a spaCy pipeline: a blank English tokenizer, the codebook's cues as a
+span ruler, and ``synth_doc_labels_v1``, which turns cue spans into labelled hits.
+
+Importing this module registers the two factories (``synth_cue_ruler_v1`` and
+``synth_doc_labels_v1``; spaCy forbids '.' in factory names, so the version is written
+``_v1``); importing :mod:`synth` does not import spaCy at all.
+
+Why the pipeline looks the way it does (measured on ~220-word abstracts, one core):
+
+- Every cue is a phrase pattern matched on ``LOWER``. spaCy's token-pattern ``Matcher``
+  cost more than the tokenizer itself even with two patterns, so the codebook's token
+  patterns are expanded into phrases on load, and case-sensitive cues (``US``, ``NICE``) are
+  checked in Python on the few spans that matched.
+- ``synth_cue_ruler_v1`` is spaCy's ``SpanRuler`` (same patterns, same ``doc.spans`` output,
+  same serialisation) with a leaner ``match``: the stock one builds every span through
+  string lookups and a sorted set, which cost about as much as tokenising. A stock
+  ``span_ruler`` with the same patterns works with ``synth_doc_labels_v1`` too.
+- No sentencizer by default: it touches every token, while only the sentences that hold a
+  cue are needed; ``synth_doc_labels_v1`` finds those from the text around each hit (and
+  uses ``span.sent`` when a sentencizer or parser has already set sentence boundaries).
+- Negation triggers are phrase patterns too, so finding them costs nothing extra; a cue is
+  negated by a trigger a few tokens before it in the same sentence.
+- Both components label a whole batch in ``pipe`` (``nlp.pipe`` otherwise walks each Doc
+  through every component in turn), and the hits are kept as tuples: ``doc._.synth_labels``
+  builds the dicts only when read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.pipeline import SpanRuler
+from spacy.tokens import Doc, Span
+from spacy.util import minibatch
+
+from synth.tagging.codebook import FIELDS, Codebook, Cue, load_codebook
+
+log = logging.getLogger(__name__)
+
+#: ``doc.spans`` key the cue ruler writes and ``synth_doc_labels_v1`` reads.
+CUE_SPANS_KEY = "synth_cues"
+#: ``doc.user_data`` keys a caller may set before the pipeline runs: the exact text the doc
+#: was made from (saves rebuilding it from tokens) and its segments, a list of
+#: ``(start_char, end_char, field)``; a segment is a sentence boundary on both sides.
+TEXT_KEY = "synth_text"
+SEGMENTS_KEY = "synth_segments"
+#: ``doc.user_data`` key where the cue ruler leaves raw matches (per spans key).
+MATCHES_KEY = "synth_matches"
+LABELS_ATTR = "synth_labels"
+#: ``doc.user_data`` key of the compact hits (tuples laid out as :data:`HIT_FIELDS`).
+HITS_KEY = "synth_hits"
+#: Registered factory names.
+CUE_RULER = "synth_cue_ruler_v1"
+DOC_LABELS = "synth_doc_labels_v1"
+
+
+@cache
+def _blank() -> Language:
+    return spacy.blank("en")
+
+
+def tokenizer_words(text: str) -> list[str]:
+    """The tokens spaCy's blank English tokenizer makes of ``text``."""
+    return [t.text for t in _blank().make_doc(text)]
+
+
+@Language.factory(
+    CUE_RULER,
+    default_config={
+        "spans_key": CUE_SPANS_KEY,
+        "phrase_matcher_attr": "LOWER",
+        "validate": False,
+        "overwrite": True,
+        "write_spans": True,
+    },
+)
+def make_cue_ruler(
+    nlp: Language, name: str, spans_key: str, phrase_matcher_attr: str, validate: bool,
+    overwrite: bool, write_spans: bool,
+) -> CueRuler:  # fmt: skip
+    ruler = CueRuler(
+        nlp,
+        name,
+        spans_key=spans_key,
+        phrase_matcher_attr=phrase_matcher_attr,
+        validate=validate,
+        overwrite=overwrite,
+        annotate_ents=False,
+        spans_filter=None,
+    )
+    ruler.write_spans = write_spans
+    return ruler
+
+
+class CueRuler(SpanRuler):
+    """spaCy's ``SpanRuler`` with a faster path for many phrase patterns.
+
+    Besides ``doc.spans[spans_key]`` it leaves the raw matches in
+    ``doc.user_data[MATCHES_KEY][spans_key]`` as ``(start, -end, span id hash)`` sorted (by
+    start, longest first), which ``synth_doc_labels_v1`` reads without building a ``Span``
+    per match. With ``write_spans=False`` (what :func:`synth.tagging.tag` uses) it writes
+    only those: a ``Span`` costs several microseconds and a dense abstract has dozens of
+    matches. Pattern format and serialisation are the ``SpanRuler``'s.
+    """
+
+    write_spans: bool = True
+
+    def __call__(self, doc: Doc) -> Doc:
+        raw = self.raw_matches(doc)
+        doc.user_data.setdefault(MATCHES_KEY, {})[self.key] = raw
+        if self.write_spans:
+            self.set_annotations(doc, self._spans(doc, raw))
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Match a whole batch before handing it on (see :func:`_batched`)."""
+        return _batched(self, stream, batch_size)
+
+    def match(self, doc: Doc) -> list[Span]:
+        return self._spans(doc, self.raw_matches(doc))
+
+    def _spans(self, doc: Doc, raw: list[tuple[int, int, int]]) -> list[Span]:
+        labels = self._labels()
+        return [Span(doc, s, -ne, label=labels[i], span_id=i) for s, ne, i in raw]
+
+    def raw_matches(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """``(start, -end, span id hash)`` sorted: by start, longest first."""
+        self._require_patterns()
+        found = self.phrase_matcher(doc)
+        if len(self.matcher):
+            found = list(dict.fromkeys([*found, *self.matcher(doc, allow_missing=True)]))
+        if not found:
+            return []
+        ids = self._ids()
+        raw = [(s, -e, ids[m]) for m, s, e in found if s != e]
+        raw.sort()
+        return raw
+
+    def _labels(self) -> dict[int, int]:
+        """Span id hash -> label hash."""
+        cached = getattr(self, "_label_cache", None)
+        if cached is None or len(cached) != len(self._match_label_id_map):
+            ids = self._ids()
+            strings = self.nlp.vocab.strings
+            cached = {
+                ids[m_id]: strings.add(v["label"]) for m_id, v in self._match_label_id_map.items()
+            }
+            self._label_cache = cached
+        return cached
+
+    def _ids(self) -> dict[int, int]:
+        """Match id -> span id hash (the pattern's id, or its label when it has none)."""
+        cached = getattr(self, "_id_cache", None)
+        if cached is None or len(cached) != len(self._match_label_id_map):
+            strings = self.nlp.vocab.strings
+            cached = {
+                m_id: strings.add(v["id"] or v["label"])
+                for m_id, v in self._match_label_id_map.items()
+            }
+            self._id_cache = cached
+        return cached
+
+    def clear(self) -> None:
+        super().clear()
+        self._id_cache = None
+        self._label_cache = None
+
+
+@dataclass(frozen=True, slots=True)
+class _CueInfo:
+    facet: str
+    label: str
+    kind: str
+    phrase: str
+    #: signed weight per field (cue weight x field weight; negative for negative cues);
+    #: a field missing here is one where the cue does not count
+    weights: dict[str, float]
+    case: tuple[tuple[int, str], ...]
+
+
+@Language.factory(
+    DOC_LABELS,
+    default_config={"spans_key": CUE_SPANS_KEY, "codebook": None, "default_field": "abstract"},
+)
+def make_doc_labels(
+    nlp: Language, name: str, spans_key: str, codebook: str | None, default_field: str
+) -> DocLabels:
+    return DocLabels(nlp, name, spans_key=spans_key, codebook=codebook, default_field=default_field)
+
+
+class DocLabels:
+    """Turn cue matches into labelled hits: ``doc._.synth_labels`` is a list of dicts with
+    ``facet, label, cue, match, sentence, negated, weight, field, start, end``.
+
+    ``weight`` is the cue's weight times its field's weight, negative when the hit counts
+    against the label (a negated cue, or one of the label's ``negative`` cues); ``start`` and
+    ``end`` are character offsets. Cues nested inside a longer cue of the same facet are
+    dropped ("experience-based co-design" is EBCD, not also co-design; "New South Wales" is
+    not Wales). Set ``doc.user_data`` ``synth_text``/``synth_segments`` (see
+    :data:`TEXT_KEY`) to name each part's field; otherwise the whole doc is
+    ``default_field``.
+
+    The hits are kept compact (tuples, :data:`HITS_KEY`) and become dicts only when
+    ``doc._.synth_labels`` is read; the tagger reads the tuples and builds evidence only
+    for the hits it reports.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str = DOC_LABELS,
+        *,
+        spans_key: str = CUE_SPANS_KEY,
+        codebook: str | Path | Codebook | None = None,
+        default_field: str = "abstract",
+    ) -> None:
+        if default_field not in FIELDS:
+            raise ValueError(f"default_field must be one of {FIELDS}, got {default_field!r}")
+        self.name = name
+        self.vocab = nlp.vocab
+        self.spans_key = spans_key
+        self.default_field = default_field
+        self._codebook_ref = codebook
+        self._cb: Codebook | None = codebook if isinstance(codebook, Codebook) else None
+        self._infos: dict[int, _CueInfo | int] | None = None
+        self._max_window = 0
+        if not Doc.has_extension(LABELS_ATTR):
+            Doc.set_extension(LABELS_ATTR, getter=hit_dicts)
+
+    # -- codebook -------------------------------------------------------------------------
+
+    @property
+    def codebook(self) -> Codebook:
+        if self._cb is None:
+            ref = self._codebook_ref
+            self._cb = load_codebook(Path(ref) if isinstance(ref, str | Path) else None)
+        return self._cb
+
+    def use_codebook(self, codebook: Codebook) -> None:
+        """Use an already loaded codebook (saves a reload, allows one built from text)."""
+        self._cb = codebook
+        self._infos = None
+
+    def _cue_infos(self) -> dict[int, _CueInfo | int]:
+        if self._infos is None:
+            cb = self.codebook
+            strings = self.vocab.strings
+            infos: dict[int, _CueInfo | int] = {
+                strings.add(cue.id): self._info(cue) for cue in cb.cues()
+            }
+            neg = cb.negation
+            windows = dict(neg.triggers)
+            for pattern in neg.patterns():  # negation entries: the trigger's window, or -1
+                kind, phrase = pattern["id"].split("|")[1:]
+                window = windows.get(phrase, neg.window) if kind == "trigger" else -1
+                infos[strings.add(pattern["id"])] = window
+            self._max_window = max([neg.window, *windows.values()])
+            self._infos = infos
+        return self._infos
+
+    def _info(self, cue: Cue) -> _CueInfo:
+        cb = self.codebook
+        facet = cb.facets.get(cue.facet)
+        fields = facet.fields if facet is not None else frozenset(FIELDS)
+        if cue.fields is not None:
+            fields = fields & cue.fields
+        sign = -1.0 if cue.kind == "negative" else 1.0
+        weights = {f: sign * cue.weight * cb.field_weights.get(f, 1.0) for f in fields}
+        return _CueInfo(cue.facet, cue.label, cue.kind, cue.phrase, weights, cue.case)
+
+    def _unknown(self, doc: Doc, start: int, end: int, span_id: int) -> _CueInfo:
+        """A match from someone else's patterns: facet/label from its id or its label."""
+        try:
+            ident = self.vocab.strings[span_id] if span_id else ""
+        except KeyError:
+            ident = ""
+        parts = ident.split("|")
+        if len(parts) == 4:
+            facet, label, kind, phrase = parts
+        else:
+            label_text = ident
+            if "/" not in label_text and self.spans_key in doc.spans:
+                for s in doc.spans[self.spans_key]:
+                    if (s.start, s.end, s.id) == (start, end, span_id):
+                        label_text = s.label_
+                        break
+            facet, _, label = label_text.partition("/")
+            kind, phrase = "cue", doc[start:end].text.lower()
+        cue = Cue(facet or "unknown", label or facet or "unknown", kind, phrase)
+        info = self._info(cue)
+        self._cue_infos()[span_id] = info
+        return info
+
+    # -- the component --------------------------------------------------------------------
+
+    def __call__(self, doc: Doc) -> Doc:
+        raw = doc.user_data.get(MATCHES_KEY)
+        matches = raw.get(self.spans_key) if isinstance(raw, dict) else None
+        if matches is None:  # spans from a stock span_ruler or the caller's own component
+            spans = doc.spans.get(self.spans_key, ())
+            matches = sorted({(s.start, -s.end, s.id) for s in spans})
+        hits = self.compact_hits(doc, matches) if matches else []
+        doc.user_data[HITS_KEY] = hits
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Label a whole batch before handing it on (see :func:`_batched`)."""
+        return _batched(self, stream, batch_size)
+
+    def compact_hits(self, doc: Doc, matches: list[tuple[int, int, int]]) -> list[tuple]:
+        """Hits as tuples (see :data:`HIT_FIELDS`) from matches ``(start, -end, id hash)``
+        sorted by start and longest first.
+
+        Matches come in text order, so the current segment and sentence only ever move
+        forward: they are tracked, not looked up, per match.
+        """
+        infos = self._cue_infos()
+        terminators = self.codebook.negation.terminators
+        max_window = self._max_window
+        limit = self.codebook.scoring.max_sentence_chars
+        text = doc.user_data.get(TEXT_KEY)
+        if text is None:
+            text = doc.text
+        segments = doc.user_data.get(SEGMENTS_KEY) or [(0, len(text), self.default_field)]
+        # sentence boundaries set by a sentencizer/parser? (O(1): they set every token)
+        use_sents = len(doc) > 1 and doc[1].is_sent_start is not None
+        reach: dict[str, tuple[int, int, str]] = {}  # facet -> furthest-reaching kept cue
+        triggers: list[tuple[int, int, int]] = []  # (start, end, window)
+        pseudo = (-1, -1)
+        seg = -1
+        seg_start = seg_end = -1
+        field = ""
+        bounds: list[int] = []
+        k = 0
+        s0 = s1 = -1
+        sentence = ""
+        out: list[tuple] = []
+        for start, neg_end, sid in matches:
+            end = -neg_end
+            info = infos.get(sid)
+            if info is None:
+                info = self._unknown(doc, start, end, sid)
+            if type(info) is int:  # a negation trigger (its window) or pseudo-negation (-1)
+                if info < 0:
+                    pseudo = (start, end)
+                elif not pseudo[0] <= start < pseudo[1]:
+                    triggers.append((start, end, info))
+                continue
+            if info.case and not all(doc[start + j].text == t for j, t in info.case):
+                continue
+            facet = info.facet
+            prev = reach.get(facet)
+            if prev is not None and end <= prev[1]:
+                if start != prev[0] or end != prev[1] or prev[2] == info.label:
+                    continue  # nested in a longer cue of this facet
+            else:
+                reach[facet] = (start, end, info.label)
+            first = doc[start]
+            start_char = first.idx
+            if start_char >= seg_end:  # move on to the segment holding this match
+                while seg + 1 < len(segments) and segments[seg + 1][0] <= start_char:
+                    seg += 1
+                seg_start, seg_end, field = segments[seg] if seg >= 0 else (0, 0, "")
+                bounds, k, s0, s1 = [], 0, -1, -1
+                if start_char >= seg_end:
+                    continue  # between segments (a separator)
+            weight = info.weights.get(field)
+            if weight is None:
+                continue
+            last = first if end - start == 1 else doc[end - 1]
+            end_char = last.idx + len(last)
+            if use_sents:
+                sent = doc[start:end].sent
+                a, b = max(sent.start_char, seg_start), min(sent.end_char, seg_end)
+                if a != s0:
+                    s0, s1 = a, b
+                    sentence = _clip(text[s0:s1], limit, start_char - s0)
+            elif start_char >= s1:  # move on to the sentence holding this match
+                if not bounds:
+                    bounds = _sentence_bounds(text, seg_start, seg_end)
+                while bounds[k + 1] <= start_char:
+                    k += 1
+                s0, s1 = bounds[k], bounds[k + 1]
+                sentence = _clip(text[s0:s1], limit, start_char - s0)
+            negated = False
+            for t_start, t_end, t_window in reversed(triggers):
+                gap = start - t_end
+                if gap < 0:
+                    continue  # the trigger is part of this cue ("not equal")
+                if gap > max_window:
+                    break
+                if gap > t_window or doc[t_start].idx < s0:
+                    continue
+                if any(doc[j].lower_ in terminators for j in range(t_end, start)):
+                    break
+                negated = True
+                break
+            if negated:
+                if info.kind == "negative":
+                    continue  # "not tokenistic" says nothing either way
+                weight = -weight
+            out.append(
+                (facet, info.label, field, weight, negated, info.phrase,
+                 start_char, text[start_char:end_char], sentence)
+            )  # fmt: skip
+        return out
+
+
+def _sentence_bounds(text: str, start: int, end: int) -> list[int]:
+    """Sentence starts in ``text[start:end]``, then ``end``: after ". ", "? " or "! " when the
+    next word does not start in lower case ("e.g. the" goes on), and after a blank line.
+    ``str.find`` is several times faster here than a regular expression."""
+    cuts = []
+    find = text.find
+    for mark in (". ", "? ", "! "):
+        pos = find(mark, start, end)
+        while pos >= 0:
+            k = pos + 2
+            while k < end and text[k] == " ":
+                k += 1
+            if k < end and not text[k].islower():
+                cuts.append(k)
+            pos = find(mark, k, end)
+    pos = find("\n", start, end)
+    while pos >= 0:
+        k = pos + 1
+        while k < end and text[k] in " \t\r":
+            k += 1
+        if k < end and text[k] == "\n":
+            while k < end and text[k].isspace():
+                k += 1
+            cuts.append(k)
+        pos = find("\n", k, end)
+    if not cuts:
+        return [start, end]
+    cuts.sort()
+    return [start, *cuts, end]
+
+
+def _batched(component: Any, stream: Iterable[Doc], batch_size: int) -> Iterator[Doc]:
+    """Run ``component`` over ``batch_size`` docs, then yield them.
+
+    ``nlp.pipe`` chains components as generators, so a component without a batching
+    ``pipe`` sees one doc, hands it on, and sees the next: each doc then goes through the
+    tokenizer, the matcher's tables and the labeller's dicts in turn, and every stage finds
+    the CPU caches full of the others' data. A batch per stage runs markedly faster.
+    """
+    for batch in minibatch(stream, size=max(1, batch_size)):
+        for doc in batch:
+            component(doc)
+        yield from batch
+
+
+#: The positions in a compact hit tuple.
+HIT_FIELDS: tuple[str, ...] = (
+    "facet", "label", "field", "weight", "negated", "cue", "start", "match", "sentence",
+)  # fmt: skip
+
+
+def hit_dict(hit: tuple) -> dict[str, Any]:
+    """A compact hit as the dict ``doc._.synth_labels`` shows."""
+    facet, label, field, weight, negated, cue, start, match, sentence = hit
+    return {
+        "facet": facet,
+        "label": label,
+        "cue": cue,
+        "match": match,
+        "sentence": sentence,
+        "negated": negated,
+        "weight": weight,
+        "field": field,
+        "start": start,
+        "end": start + len(match),
+    }
+
+
+def hit_dicts(doc: Doc) -> list[dict[str, Any]]:
+    """Getter of ``doc._.synth_labels``."""
+    return [hit_dict(h) for h in doc.user_data.get(HITS_KEY) or ()]
+
+
+def _clip(sentence: str, limit: int, at: int) -> str:
+    """A sentence with whitespace collapsed, cut to ``limit`` characters around ``at``."""
+    if len(sentence) <= limit and "\n" not in sentence and "  " not in sentence:
+        return sentence.strip()  # the common case: already one clean line
+    lead = len(sentence) - len(sentence.lstrip())
+    at = len(" ".join(sentence[:at].split())) + 1 if at > lead else 0
+    sentence = " ".join(sentence.split())
+    if len(sentence) <= limit:
+        return sentence
+    lo = max(0, min(at - limit // 2, len(sentence) - limit))
+    hi = lo + limit
+    cut = sentence[lo:hi]
+    if lo > 0:
+        cut = "… " + cut.split(" ", 1)[-1]
+    if hi < len(sentence):
+        cut = cut.rsplit(" ", 1)[0] + " …"
+    return cut
+
+
+def build_nlp(
+    codebook: Codebook | None = None, *, sentencizer: bool = False, write_spans: bool = True
+) -> Language:
+    """A blank English pipeline that tags with ``codebook`` (default: the package's).
+
+    ``cue ruler`` (``synth_cue_ruler_v1``, span key ``synth_cues``) then
+    ``synth_doc_labels_v1``; ``sentencizer=True`` adds spaCy's sentencizer first, for callers
+    who want ``doc.sents`` (hits then use its sentences; tagging is slower).
+    ``write_spans=False`` leaves ``doc.spans["synth_cues"]`` unset (the hits are the same;
+    :func:`synth.tagging.tag` uses it for speed).
+    """
+    cb = codebook or load_codebook()
+    nlp = spacy.blank("en")
+    if sentencizer:
+        nlp.add_pipe("sentencizer")
+    ruler = nlp.add_pipe(CUE_RULER, config={"write_spans": write_spans})
+    ruler.add_patterns(cb.patterns())
+    labels = nlp.add_pipe(
+        "synth_doc_labels_v1",
+        config={"codebook": str(cb.path) if cb.path is not None else None},
+    )
+    labels.use_codebook(cb)
+    log.debug("built tagger pipeline: %d cue patterns", len(ruler.patterns))
+    return nlp

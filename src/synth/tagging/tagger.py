@@ -1,0 +1,665 @@
+"""Tag records with the codebook's rules: one row per (record, facet, label), with evidence.
+
+:func:`tag` is the first pass a reviewer checks: it suggests each paper's setting,
+approach, design, country, publication type and which review criteria its text speaks to,
+and shows the sentence behind every suggestion. Scores are a monotone squash of weighted
+evidence, so they rank and threshold, and a reviewer can see why a score is what it is.
+
+How the text is fed to spaCy (the choices that keep it fast and bounded):
+
+- one Doc per record for title, keywords, abstract and extracts, each a segment with its
+  field, so per-Doc overhead is paid once per record; sentences never cross segments;
+- venue and publisher strings repeat across records, so each distinct one is tagged once;
+- full texts are cleaned (line-break hyphens, whitespace) and cut into chunks well under
+  spaCy's ``max_length``, each chunk a Doc; a 300,000-word text is a few dozen Docs;
+- the pipeline's components label a whole batch of Docs before handing it on (better for
+  the CPU caches than one Doc through every stage at a time); hits stay compact tuples
+  and become evidence dicts only for the rows reported;
+- ``n_process > 1`` splits the records into chunks, and each worker process builds its own
+  pipeline once and sends back tag rows, never Docs.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from synth.corpus.normalise import normalise_doi
+from synth.parallel import default_workers, ordered_map
+from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
+from synth.tagging.pipeline import HITS_KEY, SEGMENTS_KEY, TEXT_KEY, build_nlp
+
+log = logging.getLogger(__name__)
+
+#: The output columns (the contract every later stage codes against).
+TAG_COLUMNS: list[str] = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
+EVIDENCE_KEYS: tuple[str, ...] = ("field", "sentence", "match", "cue", "negated", "weight")
+
+#: Full texts are cut into chunks of at most this many characters (spaCy's default
+#: ``max_length`` is 1,000,000; smaller chunks keep memory flat and batches even).
+MAX_CHUNK_CHARS = 100_000
+_VENUE_CACHE_MAX = 100_000
+_FIELD_ORDER = {f: i for i, f in enumerate(FIELDS)}
+_ENGLISH_CODES = {"en", "eng", "english", "en-gb", "en-us", "en_gb", "en_us"}
+
+_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u00ad": None})
+_ODD_HYPHEN_CHARS = ("\u2010", "\u2011", "\u2012", "\u00ad")
+_BROKEN_WORD = re.compile(r"([A-Za-z]+)-[ \t]*\r?\n\s*(?=[A-Za-z])")
+
+
+class _Rec(NamedTuple):
+    """What a worker needs of one record (plain values: cheap to pickle)."""
+
+    record_id: Any
+    title: Any
+    keywords: Any
+    abstract: Any
+    venue: Any
+    publisher: Any
+    pub_type: Any
+    grey: Any
+    url: Any
+    language: Any
+    extracts: tuple[str, ...]
+    fulltexts: tuple[str, ...]
+
+
+def tag(
+    records: pd.DataFrame,
+    *,
+    extracts: pd.DataFrame | None = None,
+    fulltexts: pd.DataFrame | None = None,
+    codebook: Codebook | None = None,
+    n_process: int = 1,
+    progress: bool = False,
+    batch_size: int = 256,
+) -> pd.DataFrame:
+    """Tag records with the codebook's rules.
+
+    Parameters
+    ----------
+    records
+        Canonical records (``record_id`` required; title, keywords, abstract, venue,
+        publisher, pub_type, grey, url and language are used when present).
+    extracts
+        Passages from the papers: a ``text`` column and either ``record_id`` (as the
+        store's ``load_extracts`` gives) or ``ref``, a record's ``source_key`` (BibTeX key)
+        or DOI (as ``synth.corpus.read(...).extracts`` gives).
+    fulltexts
+        Full texts: ``record_id`` and ``text``. Any length; long texts are chunked.
+    codebook
+        The rules (default: the package's ``codebook.yml``).
+    n_process
+        Worker processes (``-1``: one per available core). Results are identical for any
+        value.
+    progress
+        Show a progress bar over records.
+    batch_size
+        Docs per ``nlp.pipe`` batch.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TAG_COLUMNS`: ``record_id``, ``facet``, ``label``, ``score`` (0-1),
+        ``evidence`` (list of dicts with ``field, sentence, match, cue, negated, weight``;
+        ``weight`` is negative when a hit counts against the label), ``source`` ("rule"),
+        ``version`` (``rules:<codebook version>:<sha256[:12]>``). One row per (record,
+        facet, label) whose score reaches the codebook's ``min_score``, in record order,
+        facets in codebook order, best label first. Single-label facets (``multi: false``)
+        keep only their best label, and a label the codebook says ``outranks`` another
+        (EBCD over co-design) drops it when it scores at least as high.
+        ``attrs["notes"]`` lists records whose text looks non-English (tagged all the same).
+
+    Notes
+    -----
+    A hit weighs its cue's weight times its field's weight (title 3, abstract 2, ... full
+    text 0.5, from the codebook), negative when negated or a ``negative`` cue. Per field
+    the hits add up as ``w * log2(1 + sum / w)`` (capped per field: a long full text's
+    mentions saturate), the fields add up to ``E``, and ``score = 1 - exp(-E / scale)``.
+    """
+    cb = codebook or load_codebook()
+    recs = _payloads(records, extracts, fulltexts)
+    workers = default_workers() if n_process in (0, -1) else max(1, int(n_process))
+    workers = min(workers, max(1, len(recs) // 50))
+    if workers > 1:
+        try:
+            rows, notes = _run_parallel(cb, recs, workers, batch_size, progress)
+        except (OSError, BrokenProcessPool) as exc:  # no worker processes here: do it inline
+            log.warning("tagging in worker processes failed (%s); tagging in this process", exc)
+            rows, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
+    else:
+        rows, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
+    with _gc_paused():
+        out = pd.DataFrame(rows, columns=TAG_COLUMNS)
+        out["score"] = out["score"].astype(float)
+    out.attrs["notes"] = notes
+    if notes:
+        log.info("%d record(s) look non-English; tagged all the same", len(notes))
+    return out
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _column(df: pd.DataFrame, name: str) -> list[Any]:
+    if name not in df.columns:
+        return [None] * len(df)
+    return df[name].tolist()
+
+
+def _payloads(
+    records: pd.DataFrame, extracts: pd.DataFrame | None, fulltexts: pd.DataFrame | None
+) -> list[_Rec]:
+    if "record_id" not in records.columns:
+        raise ValueError(
+            "records need a record_id column (as synth.corpus.read() and load_records() give)"
+        )
+    ids = _column(records, "record_id")
+    ext = _extract_map(records, extracts)
+    full: dict[Any, list[str]] = {}
+    if fulltexts is not None and len(fulltexts):
+        for rid, text in zip(
+            _column(fulltexts, "record_id"), _column(fulltexts, "text"), strict=True
+        ):
+            if isinstance(text, str) and text.strip():
+                full.setdefault(rid, []).append(text)
+    cols = [
+        _column(records, c)
+        for c in (
+            "title",
+            "keywords",
+            "abstract",
+            "venue",
+            "publisher",
+            "pub_type",
+            "grey",
+            "url",
+            "language",
+        )
+    ]
+    return [
+        _Rec(rid, *vals, tuple(ext.get(rid, ())), tuple(full.get(rid, ())))
+        for rid, *vals in zip(ids, *cols, strict=True)
+    ]
+
+
+def _extract_map(records: pd.DataFrame, extracts: pd.DataFrame | None) -> dict[Any, list[str]]:
+    """Extract texts per record id: by ``record_id`` if given, else ``ref`` -> source_key/DOI."""
+    if extracts is None or not len(extracts):
+        return {}
+    texts = _column(extracts, "text")
+    rids = _column(extracts, "record_id")
+    refs = _column(extracts, "ref")
+    by_key: dict[str, list[Any]] = {}
+    by_doi: dict[str, list[Any]] = {}
+    for rid, key, doi in zip(
+        _column(records, "record_id"),
+        _column(records, "source_key"),
+        _column(records, "doi"),
+        strict=True,
+    ):
+        if isinstance(key, str) and key:
+            by_key.setdefault(key.strip().casefold(), []).append(rid)
+        if isinstance(doi, str) and doi:
+            by_doi.setdefault(doi.lower(), []).append(rid)
+    out: dict[Any, list[str]] = {}
+    unmatched: list[str] = []
+    for text, rid, ref in zip(texts, rids, refs, strict=True):
+        if not isinstance(text, str) or not text.strip():
+            continue
+        if rid is not None and not (isinstance(rid, float) and rid != rid):
+            targets = [rid]
+        elif isinstance(ref, str) and ref.strip():
+            doi = normalise_doi(ref) if "10." in ref else None
+            targets = by_doi.get(doi, []) if doi else []
+            targets = targets or by_key.get(ref.strip().casefold(), [])
+            if not targets:
+                unmatched.append(ref)
+        else:
+            targets = []
+        for t in dict.fromkeys(targets):
+            out.setdefault(t, []).append(text)
+    if unmatched:
+        log.warning(
+            "%d extract(s) name no record (ref not a source_key or DOI of these records): %s",
+            len(unmatched),
+            ", ".join(sorted(set(unmatched))[:5]),
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- parallel
+
+
+def _chunks(recs: Sequence[_Rec], workers: int) -> Iterator[list[_Rec]]:
+    """Chunks small enough to balance the workers, and bounded in text so a run of long
+    full texts does not make one huge job."""
+    size = max(50, min(2000, math.ceil(len(recs) / (workers * 8))))
+    chunk: list[_Rec] = []
+    chars = 0
+    for rec in recs:
+        chunk.append(rec)
+        chars += sum(len(t) for t in rec.fulltexts) + sum(len(t) for t in rec.extracts)
+        if len(chunk) >= size or chars > 4_000_000:
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
+        yield chunk
+
+
+def _tag_chunk(
+    cb: Codebook, recs: list[_Rec], batch_size: int
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    """Worker entry point: tag rows for one chunk (the pipeline is built once per process)."""
+    return _engine(cb).run(recs, batch_size=batch_size)
+
+
+def _run_parallel(
+    cb: Codebook, recs: list[_Rec], workers: int, batch_size: int, progress: bool
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    rows: list[tuple[Any, ...]] = []
+    notes: list[dict[str, Any]] = []
+    chunks = list(_chunks(recs, workers))
+    bar = _progress(len(recs), progress)
+    jobs = ((cb, chunk, batch_size) for chunk in chunks)
+    results = ordered_map(_tag_chunk, jobs, workers=workers, preload=["synth.tagging.tagger"])
+    with _gc_paused():  # unpickling the rows makes as many objects as tagging them did
+        for chunk, (chunk_rows, chunk_notes) in zip(chunks, results, strict=True):
+            rows.extend(chunk_rows)
+            notes.extend(chunk_notes)
+            if bar is not None:
+                bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return rows, notes
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="rec", desc="tagging")
+
+
+# --------------------------------------------------------------------------- the engine
+
+_ENGINES: dict[str, _Engine] = {}
+
+
+def _engine(cb: Codebook) -> _Engine:
+    """One engine (pipeline, caches) per codebook per process."""
+    key = f"{cb.sha256}:{cb.path}"
+    eng = _ENGINES.get(key)
+    if eng is None:
+        if len(_ENGINES) > 4:
+            _ENGINES.clear()
+        eng = _ENGINES[key] = _Engine(cb)
+    return eng
+
+
+class _Engine:
+    def __init__(self, cb: Codebook) -> None:
+        self.cb = cb
+        self.nlp = build_nlp(cb, write_spans=False)
+        self.procs = [proc for _, proc in self.nlp.pipeline]
+        self.version = cb.tag_version
+        self.meta_rules: dict[str, list[MetadataRule]] = {}
+        for rule in cb.metadata_rules():
+            if "metadata" in cb.facets[rule.facet].fields:
+                self.meta_rules.setdefault(rule.column, []).append(rule)
+        self.rank = {
+            (f, lab): (i, j)
+            for i, (f, facet) in enumerate(cb.facets.items())
+            for j, lab in enumerate(facet.labels)
+        }
+        self.multi = {f: facet.multi for f, facet in cb.facets.items()}
+        self.outranks = {
+            (f, lab.id): lab.outranks
+            for f, facet in cb.facets.items()
+            for lab in facet.labels.values()
+            if lab.outranks
+        }
+        self.field_weights = cb.field_weights
+        self.caps = cb.scoring.field_caps
+        self.scale = cb.scoring.scale
+        self.min_score = cb.scoring.min_score
+        self.max_evidence = max(1, cb.scoring.max_evidence)
+        self._single: dict[tuple[str, float], float] = {}
+        self._english = [f" {w} " for w in sorted(cb.language.english_words)]
+        self.venue_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        keep = cb.keep_hyphen_after
+        self._join = lambda m: m.group(1) + ("-" if m.group(1).lower() in keep else "")
+
+    # -- text -----------------------------------------------------------------------------
+
+    def clean(self, text: Any, *, broken_lines: bool = False) -> str:
+        if not isinstance(text, str):
+            if text is None or (isinstance(text, float) and text != text):
+                return ""
+            text = str(text)
+        if not text.isascii() and any(c in text for c in _ODD_HYPHEN_CHARS):
+            text = text.translate(_HYPHENS)
+        if broken_lines and ("-\n" in text or "- \n" in text):
+            text = _BROKEN_WORD.sub(self._join, text)
+        # str methods, not a regex: this runs on every field of every record
+        if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\xa0" in text:
+            return " ".join(text.split())
+        return text.strip()
+
+    def main_doc(self, rec: _Rec) -> Any:
+        """Title, keywords, abstract and extracts as one Doc with a segment per part."""
+        parts: list[tuple[str, str]] = [("title", self.clean(rec.title))]
+        kw = rec.keywords
+        if isinstance(kw, str):
+            kw = [k for k in re.split(r"\s*[;\n]\s*", kw)]
+        if isinstance(kw, list | tuple):
+            parts.extend(("keywords", self.clean(k)) for k in kw)
+        parts.append(("abstract", self.clean(rec.abstract)))
+        parts.extend(("extract", self.clean(e, broken_lines=True)) for e in rec.extracts)
+        text = ""
+        segments = []
+        for field, part in parts:
+            if not part:
+                continue
+            if text:
+                text += "\n\n"
+            start = len(text)
+            text += part
+            segments.append((start, len(text), field))
+        doc = self.nlp.make_doc(text)
+        doc.user_data[TEXT_KEY] = text
+        doc.user_data[SEGMENTS_KEY] = segments
+        return doc
+
+    def fulltext_docs(self, rec: _Rec) -> Iterator[Any]:
+        for raw in rec.fulltexts:
+            text = self.clean(raw, broken_lines=True)
+            for chunk in _split(text, MAX_CHUNK_CHARS):
+                doc = self.nlp.make_doc(chunk)
+                doc.user_data[TEXT_KEY] = chunk
+                doc.user_data[SEGMENTS_KEY] = [(0, len(chunk), "fulltext")]
+                yield doc
+
+    def short_hits(self, text: Any, field: str) -> list[tuple]:
+        """Hits in a venue or publisher string, cached: they repeat across records."""
+        if not isinstance(text, str) or not text:
+            return []
+        key = (field, text)
+        hits = self.venue_cache.get(key)
+        if hits is None:
+            clean = self.clean(text)
+            doc = self.nlp.make_doc(clean)
+            doc.user_data[TEXT_KEY] = clean
+            doc.user_data[SEGMENTS_KEY] = [(0, len(clean), field)]
+            for proc in self.procs:
+                doc = proc(doc)
+            hits = doc.user_data.get(HITS_KEY) or []
+            if len(self.venue_cache) >= _VENUE_CACHE_MAX:
+                self.venue_cache.clear()
+            self.venue_cache[key] = hits
+        return hits
+
+    def meta_hits(self, rec: _Rec) -> list[tuple]:
+        hits = []
+        w = self.field_weights.get("metadata", 1.0)
+        for column, rules in self.meta_rules.items():
+            value = getattr(rec, column)
+            if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+                continue
+            for rule in rules:
+                matched = rule.match(value)
+                if matched is None:
+                    continue
+                sentence = f"{column}: {value}"
+                hits.append(
+                    (rule.facet, rule.label, "metadata", rule.weight * w, False,
+                     rule.description, -1, matched, sentence)
+                )  # fmt: skip
+        return hits
+
+    # -- running --------------------------------------------------------------------------
+
+    def docs(self, recs: Sequence[_Rec]) -> Iterator[tuple[Any, int]]:
+        for i, rec in enumerate(recs):
+            yield self.main_doc(rec), i
+            for doc in self.fulltext_docs(rec):
+                yield doc, i
+
+    def run(
+        self, recs: Sequence[_Rec], *, batch_size: int = 256, progress: bool = False
+    ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+        rows: list[tuple[Any, ...]] = []
+        notes: list[dict[str, Any]] = []
+        bar = _progress(len(recs), progress)
+        current = -1
+        hits: list[tuple] = []
+        with _gc_paused():
+            docs = self.nlp.pipe(self.docs(recs), as_tuples=True, batch_size=batch_size)
+            for doc, i in docs:
+                if i != current:
+                    if current >= 0:
+                        self.finish(recs[current], hits, rows, notes)
+                        if bar is not None:
+                            bar.update(1)
+                    current, hits = i, []
+                found = doc.user_data.get(HITS_KEY)
+                if found:
+                    hits.extend(found)
+            if current >= 0:
+                self.finish(recs[current], hits, rows, notes)
+        if bar is not None:
+            bar.update(len(recs) - bar.n)
+            bar.close()
+        return rows, notes
+
+    def finish(
+        self,
+        rec: _Rec,
+        hits: list[tuple],
+        rows: list[tuple[Any, ...]],
+        notes: list[dict[str, Any]],
+    ) -> None:
+        hits.extend(self.short_hits(rec.venue, "venue"))
+        hits.extend(self.short_hits(rec.publisher, "metadata"))
+        hits.extend(self.meta_hits(rec))
+        note = self.language_note(rec)
+        if note:
+            notes.append({"record_id": rec.record_id, "note": note})
+        if hits:
+            self.rows(rec.record_id, hits, rows)
+
+    def language_note(self, rec: _Rec) -> str | None:
+        lang = rec.language
+        if isinstance(lang, str) and lang.strip() and lang.strip().lower() not in _ENGLISH_CODES:
+            return f"language is {lang.strip()!r}"
+        text = rec.abstract if isinstance(rec.abstract, str) else ""
+        if not text and rec.fulltexts:
+            text = rec.fulltexts[0][:20_000]
+        if not text:
+            return None
+        check = self.cb.language
+        sample = text[:1000].lower()  # a sample is enough
+        if "\n" in sample or "\t" in sample or "  " in sample:
+            sample = " ".join(sample.split())
+        sample = f" {sample} "
+        n_words = sample.count(" ") - 1
+        if n_words < check.min_words:
+            return None
+        ratio = sum(sample.count(w) for w in self._english) / n_words
+        if ratio < check.min_ratio:
+            return f"text looks non-English ({ratio:.0%} common English words)"
+        return None
+
+    # -- scoring --------------------------------------------------------------------------
+
+    def rows(self, record_id: Any, hits: list[tuple], out: list[tuple[Any, ...]]) -> None:
+        """Append the record's tag rows to ``out``: facets in codebook order, labels by
+        score (ties in codebook order); a single-label facet keeps only its best label."""
+        groups: dict[tuple[str, str], list[tuple]] = {}
+        for h in hits:
+            key = (h[0], h[1])
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [h]
+            else:
+                g.append(h)
+        scored = []
+        min_score = self.min_score
+        rank = self.rank
+        for key, group in groups.items():
+            score = self.score(group)
+            if score >= min_score and score > 0:
+                scored.append((rank.get(key, _LAST), -score, key, group))
+        if not scored:
+            return
+        if self.outranks:
+            scored = self._outrank(scored)
+        scored.sort(key=_row_order)
+        single_done: set[str] = set()
+        version = self.version
+        multi = self.multi
+        for _, neg_score, (facet, label), group in scored:
+            if not multi.get(facet, True):
+                if facet in single_done:
+                    continue
+                single_done.add(facet)
+            evidence = self.evidence(group)
+            out.append((record_id, facet, label, -neg_score, evidence, "rule", version))
+
+    def _outrank(self, scored: list[tuple]) -> list[tuple]:
+        """Drop labels that a label of the same facet outranks and scores at least as high."""
+        scores = {s[2]: -s[1] for s in scored}
+        dropped = set()
+        for (facet, label), score in scores.items():
+            for other in self.outranks.get((facet, label), ()):
+                if scores.get((facet, other), 2.0) <= score:
+                    dropped.add((facet, other))
+        return [s for s in scored if s[2] not in dropped] if dropped else scored
+
+    def score(self, group: list[tuple]) -> float:
+        """Sum over fields of ``w * log2(1 + net/w)`` (capped per field), squashed to 0-1;
+        0 when nothing in the group counts for the label."""
+        if len(group) == 1:  # the common case: one hit, a score that depends on field/weight
+            h = group[0]
+            if h[3] <= 0:
+                return 0.0
+            key = (h[2], h[3])
+            score = self._single.get(key)
+            if score is None:
+                score = self._single[key] = self._squash({h[2]: h[3]})
+            return score
+        else:
+            per_field = {}
+            positive = False
+            for h in group:
+                w = h[3]
+                if w > 0:
+                    positive = True
+                per_field[h[2]] = per_field.get(h[2], 0.0) + w
+            if not positive:
+                return 0.0
+        return self._squash(per_field)
+
+    def _squash(self, per_field: dict[str, float]) -> float:
+        total = 0.0
+        for field, net in per_field.items():
+            w = self.field_weights.get(field, 1.0)
+            if w <= 0 or net == 0:
+                continue
+            part = math.copysign(w * math.log2(1.0 + abs(net) / w), net)
+            cap = self.caps.get(field)
+            if cap is not None:
+                part = max(-cap, min(cap, part))
+            total += part
+        if total <= 0:
+            return 0.0
+        return round(1.0 - math.exp(-total / self.scale), 4)
+
+    def evidence(self, group: list[tuple]) -> list[dict[str, Any]]:
+        """The strongest hits (one per sentence and cue), and the strongest against, if any;
+        a group that fits whole keeps field order (title first)."""
+        if len(group) > 1:
+            if len(group) > self.max_evidence or any(h[3] < 0 for h in group):
+                group = sorted(group, key=_evidence_order)
+            chosen: list[tuple] = []
+            seen = set()
+            against = None
+            for h in group:
+                key = (h[8], h[5])
+                if key in seen:
+                    continue
+                seen.add(key)
+                if against is None and h[3] < 0:
+                    against = h
+                if len(chosen) < self.max_evidence:
+                    chosen.append(h)
+                elif against is not None:
+                    break
+            if against is not None and against not in chosen:
+                chosen[-1] = against
+            group = chosen
+        return [
+            {
+                "field": h[2],
+                "sentence": h[8],
+                "match": h[7],
+                "cue": h[5],
+                "negated": h[4],
+                "weight": h[3],
+            }
+            for h in group
+        ]
+
+
+def _row_order(s: tuple) -> tuple:
+    return (s[0][0], s[1], s[0][1], s[2])
+
+
+_LAST = (1_000_000, 1_000_000)
+
+
+def _evidence_order(h: tuple) -> tuple[float, int, int]:
+    return (-abs(h[3]), _FIELD_ORDER.get(h[2], 99), h[6])
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while tagging.
+
+    Tagging makes millions of small acyclic objects (hits, rows, evidence) that reference
+    counting frees; the cyclic collector would re-scan the growing result list over and
+    over, which cost a fifth of the run. It is re-enabled (if it was on) when done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _split(text: str, limit: int) -> Iterable[str]:
+    """Cut text into pieces of at most ``limit`` chars, at a sentence end where possible."""
+    start = 0
+    n = len(text)
+    while n - start > limit:
+        end = start + limit
+        cut = text.rfind(". ", start + limit // 2, end)
+        if cut < 0:
+            cut = text.rfind(" ", start + limit // 2, end)
+        cut = end if cut < 0 else cut + 1
+        yield text[start:cut].strip()
+        start = cut
+    if start < n:
+        piece = text[start:].strip()
+        if piece:
+            yield piece

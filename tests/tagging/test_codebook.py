@@ -1,0 +1,239 @@
+"""The codebook loads, validates, and says exactly what is wrong with a broken one."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from synth.tagging.codebook import CodebookError, default_path, load_codebook, parse_codebook
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "tagging"
+MINI = FIXTURES / "mini_codebook.yml"
+
+BASE = """\
+version: "t1"
+facets:
+  approach:
+    multi: true
+    labels:
+      ebcd:
+        definition: Experience-based co-design.
+        cues: [experience-based co-design, EBCD]
+      co-design:
+        definition: Co-design.
+        cues: [co-design]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "codebook.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(CodebookError) as info:
+        load_codebook(path)
+    message = str(info.value)
+    assert str(path) in message  # every message names the file
+    return message
+
+
+# -- the bundled codebook -------------------------------------------------------------------
+
+
+def test_default_codebook_has_the_facets_and_labels_of_the_design() -> None:
+    cb = load_codebook()
+    assert list(cb.facets) == [
+        "setting",
+        "approach",
+        "design",
+        "country",
+        "publication",
+        "criterion",
+    ]
+    assert set(cb.labels("setting")) == {
+        "acute-care",
+        "mental-health",
+        "primary-care",
+        "paediatrics-maternity",
+        "community",
+        "social-care",
+        "multiple-mixed",
+        "not-applicable",
+    }
+    assert {"ebcd", "always-events", "co-design", "co-production", "ppi"} <= set(
+        cb.labels("approach")
+    )
+    assert {"uk", "usa", "canada", "australia", "new-zealand", "norway", "netherlands"} <= set(
+        cb.labels("country")
+    )
+    assert {"journal", "grey"} <= set(cb.labels("publication"))
+    assert not cb.facets["publication"].multi
+    assert cb.facets["country"].multi and cb.facets["setting"].multi
+
+
+def test_criterion_labels_are_the_review_criteria_ids() -> None:
+    import yaml
+
+    review_path = Path(__file__).resolve().parents[2] / "corpus" / "kei-2020" / "review.yml"
+    review = yaml.safe_load(review_path.read_text(encoding="utf-8"))
+    ids = {c["id"] for c in review["inclusion_criteria"] + review["exclusion_criteria"]}
+    ids.discard("years")  # computed from the year field, not from text
+    assert set(load_codebook().labels("criterion")) == ids
+
+
+def test_every_default_label_has_a_definition_and_cues() -> None:
+    cb = load_codebook()
+    for facet in cb.facets.values():
+        for label in facet.labels.values():
+            assert label.definition, f"{facet.id}/{label.id} has no definition"
+            assert label.cues or label.metadata, f"{facet.id}/{label.id} has no cues"
+
+
+def test_hash_and_version_identify_the_file() -> None:
+    cb = load_codebook()
+    assert cb.sha256 == hashlib.sha256(default_path().read_bytes()).hexdigest()
+    assert cb.tag_version == f"rules:{cb.version}:{cb.sha256[:12]}"
+
+
+def test_spelling_variants_and_patterns_become_phrases() -> None:
+    cb = load_codebook(MINI)
+    phrases = {c.phrase for c in cb.cues() if c.label == "co-design"}
+    assert {"co-design", "co design", "codesign", "co-designed"} <= phrases
+    ebcd = {c.phrase for c in cb.cues() if c.label == "ebcd"}
+    assert {"trigger films", "trigger", "touchpoint films", "touchpoint"} <= ebcd
+    us = next(c for c in cb.cues() if c.phrase == "US")
+    assert us.case == ((0, "US"),)
+    bmj = next(c for c in cb.cues() if c.phrase == "BMJ")
+    assert bmj.fields == frozenset({"venue"})
+
+
+def test_patterns_for_the_span_ruler_carry_facet_label_and_cue() -> None:
+    cb = load_codebook(MINI)
+    patterns = cb.patterns()
+    ebcd = next(p for p in patterns if p["pattern"] == "EBCD")
+    assert ebcd == {"label": "approach/ebcd", "pattern": "EBCD", "id": "approach|ebcd|cue|EBCD"}
+    assert any(p["id"] == "~negation|trigger|without" for p in patterns)
+    assert any(p["id"] == "~negation|pseudo|not only" for p in patterns)
+
+
+def test_parse_codebook_from_text() -> None:
+    cb = parse_codebook(BASE, source="inline")
+    assert cb.version == "t1" and cb.path is None
+    assert cb.labels("approach") == ["ebcd", "co-design"]
+
+
+# -- errors: one test per problem ---------------------------------------------------------
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE + "      bad: [unclosed\n")
+    assert "YAML syntax error" in message
+    assert "line" in message
+
+
+def test_unknown_facet_key(tmp_path: Path) -> None:
+    message = error_for(
+        tmp_path, BASE.replace("    multi: true", "    multi: true\n    lables: {}")
+    )
+    assert "facet 'approach'" in message
+    assert "unknown key 'lables'" in message
+
+
+def test_unknown_label_key(tmp_path: Path) -> None:
+    text = BASE.replace("        cues: [co-design]", "        cues: [co-design]\n        cue: [x]")
+    message = error_for(tmp_path, text)
+    assert "facet 'approach', label 'co-design'" in message
+    assert "unknown key 'cue'" in message
+
+
+def test_label_without_cues(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("        cues: [co-design]\n", ""))
+    assert "facet 'approach', label 'co-design'" in message
+    assert "no cues" in message
+
+
+def test_cue_that_is_not_a_phrase(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("[co-design]", "[co-design, 42]"))
+    assert "facet 'approach', label 'co-design', cue 2" in message
+    assert "must be a phrase" in message
+    message = error_for(tmp_path, BASE.replace("[co-design]", "[[co, design]]"))
+    assert "label 'co-design', cue 1" in message
+
+
+def test_unquoted_yaml_boolean_cue_gets_a_hint(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("[co-design]", "[co-design, no]"))
+    assert "quote" in message
+
+
+def test_bad_token_pattern(tmp_path: Path) -> None:
+    bad_attr = BASE.replace(
+        "        cues: [co-design]", "        cues: [co-design]\n        patterns: [[{LOWR: co}]]"
+    )
+    message = error_for(tmp_path, bad_attr)
+    assert "facet 'approach', label 'co-design', pattern 1" in message
+    assert "bad token pattern" in message
+    bad_op = BASE.replace(
+        "        cues: [co-design]",
+        "        cues: [co-design]\n        patterns: [[{LOWER: co, OP: '+'}]]",
+    )
+    message = error_for(tmp_path, bad_op)
+    assert "pattern 1" in message and "operator '+'" in message
+
+
+def test_duplicate_label_ids(tmp_path: Path) -> None:
+    text = BASE + "      ebcd:\n        definition: again\n        cues: [EBD]\n"
+    message = error_for(tmp_path, text)
+    assert "facet 'approach'" in message
+    assert "duplicate label id 'ebcd'" in message
+
+
+def test_weights_must_be_numbers(tmp_path: Path) -> None:
+    message = error_for(tmp_path, "field_weights:\n  title: high\n" + BASE)
+    assert "field_weights.title" in message and "must be a number" in message
+    text = BASE.replace("[co-design]", "[{phrase: co-design, weight: heavy}]")
+    message = error_for(tmp_path, text)
+    assert "facet 'approach', label 'co-design', cue 1" in message
+    assert "must be a number" in message
+
+
+def test_unknown_field_in_a_cue(tmp_path: Path) -> None:
+    text = BASE.replace("[co-design]", "[{phrase: co-design, fields: [abstrct]}]")
+    message = error_for(tmp_path, text)
+    assert "label 'co-design', cue 1" in message and "abstrct" in message
+
+
+def test_ids_must_be_kebab_case(tmp_path: Path) -> None:
+    message = error_for(tmp_path, BASE.replace("      co-design:", "      Co_Design:"))
+    assert "label 'Co_Design'" in message and "kebab-case" in message
+
+
+def test_missing_file_and_wrong_shape(tmp_path: Path) -> None:
+    with pytest.raises(CodebookError, match="cannot read the codebook"):
+        load_codebook(tmp_path / "nope.yml")
+    message = error_for(tmp_path, "- just\n- a list\n")
+    assert "mapping" in message
+    message = error_for(tmp_path, BASE.replace('version: "t1"\n', ""))
+    assert "version" in message
+
+
+def test_bad_metadata_rule(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "        cues: [co-design]",
+        "        cues: [co-design]\n        metadata: [{column: colour, equals: red}]",
+    )
+    message = error_for(tmp_path, text)
+    assert "label 'co-design', metadata rule 1" in message and "column" in message
+
+
+def test_outranks_must_name_another_label_of_the_facet(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "        cues: [experience-based co-design, EBCD]",
+        "        cues: [experience-based co-design, EBCD]\n        outranks: [codesign]",
+    )
+    message = error_for(tmp_path, text)
+    assert "facet 'approach', label 'ebcd'" in message and "'codesign'" in message
