@@ -9,7 +9,8 @@ titles, ~220-word structured abstracts, keywords, venues) and prints, for each N
     keywords and abstract of each record), and over the abstracts alone;
   * ``tag(records)`` in one process: records/s, words/s, and its ratio to the tokenizer
     (target: at least 1/3 of the tokenizer's records/s);
-  * on the largest N, ``tag(records, n_process=2)`` against one process (target: 1.6x).
+  * on the largest N, ``tag(records, n_process=2)`` against one process (target: 1.6x;
+    the one-process run is repeated right after, and the faster of the two is used).
 
 Both sides are warmed up first on 2,000 other records (the tokenizer keeps a per-word
 cache; the tagger builds its pipeline once per process). The machine's load average is
@@ -74,17 +75,26 @@ def bench(n: int, seed: int, parallel: bool) -> dict[str, float]:
     nlp = spacy.blank("en")
     for _ in nlp.tokenizer.pipe(_texts(warm)[0]):
         pass
-    t_tok, _ = _timed(lambda: sum(1 for _ in nlp.tokenizer.pipe(texts)))
-    t_abs, _ = _timed(lambda: sum(1 for _ in nlp.tokenizer.pipe(abstracts)))
-
     codebook = load_codebook()
     tag(warm, codebook=codebook)
+
+    def tokenize() -> int:
+        return sum(1 for _ in nlp.tokenizer.pipe(texts))
+
+    # the machine's speed drifts (shared cores): time the baseline before and after tag()
+    t_before, _ = _timed(tokenize)
     t_tag, tags = _timed(tag, records, codebook=codebook)
+    t_after, _ = _timed(tokenize)
+    t_abs, _ = _timed(lambda: sum(1 for _ in nlp.tokenizer.pipe(abstracts)))
     rows = len(tags)
     del tags
+    t_tok = (t_before + t_after) / 2
 
     tok_rate, tag_rate = n / t_tok, n / t_tag
-    print(f"bare tokenizer, same texts : {tok_rate:9,.0f} records/s {words / t_tok:12,.0f} words/s")
+    print(
+        f"bare tokenizer, same texts : {tok_rate:9,.0f} records/s {words / t_tok:12,.0f} words/s"
+        f"  (before {n / t_before:,.0f}, after {n / t_after:,.0f})"
+    )
     print(f"bare tokenizer, abstracts  : {len(abstracts) / t_abs:9,.0f} abstracts/s")
     print(f"tag(), 1 process           : {tag_rate:9,.0f} records/s {words / t_tag:12,.0f} words/s")
     print(f"  {rows:,} tag rows ({rows / n:.1f} per record)")
@@ -95,7 +105,10 @@ def bench(n: int, seed: int, parallel: bool) -> dict[str, float]:
     if parallel:
         t_two, tags = _timed(tag, records, codebook=codebook, n_process=2)
         del tags
-        speedup = t_tag / t_two
+        t_one, tags = _timed(tag, records, codebook=codebook)  # again, right beside it
+        del tags
+        t_one = min(t_one, t_tag)
+        speedup = t_one / t_two
         verdict = "meets" if speedup >= 1.6 else "misses"
         print(f"tag(), 2 processes         : {n / t_two:9,.0f} records/s")
         print(f"  speed-up over 1 process  : {speedup:.2f}x ({verdict} the 1.6x target)")
