@@ -21,19 +21,17 @@ How the text is fed to spaCy (the choices that keep it fast and bounded):
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import pandas as pd
 
 from synth.corpus.normalise import normalise_doi
-from synth.parallel import default_workers, ordered_map
+from synth.parallel import default_workers, gc_paused, ordered_map
 from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
 from synth.tagging.pipeline import HITS_KEY, SEGMENTS_KEY, TEXT_KEY, build_nlp
 
@@ -137,7 +135,7 @@ def tag(
             rows, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
     else:
         rows, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
-    with _gc_paused():
+    with gc_paused():
         out = pd.DataFrame(rows, columns=TAG_COLUMNS)
         out["score"] = out["score"].astype(float)
     out.attrs["notes"] = notes
@@ -271,7 +269,7 @@ def _run_parallel(
     bar = _progress(len(recs), progress)
     jobs = ((cb, chunk, batch_size) for chunk in chunks)
     results = ordered_map(_tag_chunk, jobs, workers=workers, preload=["synth.tagging.tagger"])
-    with _gc_paused():  # unpickling the rows makes as many objects as tagging them did
+    with gc_paused():  # unpickling the rows makes as many objects as tagging them did
         for chunk, (chunk_rows, chunk_notes) in zip(chunks, results, strict=True):
             rows.extend(chunk_rows)
             notes.extend(chunk_notes)
@@ -442,7 +440,7 @@ class _Engine:
         bar = _progress(len(recs), progress)
         current = -1
         hits: list[tuple] = []
-        with _gc_paused():
+        with gc_paused():
             docs = self.nlp.pipe(self.docs(recs), as_tuples=True, batch_size=batch_size)
             for doc, i in docs:
                 if i != current:
@@ -629,22 +627,6 @@ _LAST = (1_000_000, 1_000_000)
 
 def _evidence_order(h: tuple) -> tuple[float, int, int]:
     return (-abs(h[3]), _FIELD_ORDER.get(h[2], 99), h[6])
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while tagging.
-
-    Tagging makes millions of small acyclic objects (hits, rows, evidence) that reference
-    counting frees; the cyclic collector would re-scan the growing result list over and
-    over, which cost a fifth of the run. It is re-enabled (if it was on) when done."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _split(text: str, limit: int) -> Iterable[str]:

@@ -18,7 +18,7 @@ from typing import Any
 from synth.corpus.model import Failure, Parsed, ReadError
 from synth.corpus.readers._tagged import CONTROL as _CONTROL
 from synth.corpus.readers._tagged import YEAR as _YEAR
-from synth.corpus.readers._tagged import tag_table
+from synth.corpus.readers._tagged import leftover_extra, tag_table
 
 log = logging.getLogger(__name__)
 
@@ -188,14 +188,7 @@ def build_record(fields: dict[str, list[str]], spec: _Spec | None = None) -> dic
     if types:
         lower = {t.lower(): t for t in types}
         rec["pub_type_raw"] = next((lower[p] for p in spec.pt_priority if p in lower), types[0])
-    extra: dict[str, Any] = {}
-    for tag, vals in fields.items():
-        if tag in spec.consumed:
-            continue
-        d = drop.get(tag)
-        keep = [v for v in vals if v and (d is None or v not in d)]
-        if keep:
-            extra[tag] = keep[0] if len(keep) == 1 else keep
+    extra = leftover_extra(fields, spec.consumed, drop)
     if extra:
         rec["extra"] = extra
     return rec

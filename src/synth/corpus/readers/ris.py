@@ -14,14 +14,12 @@ take the good records down with them.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -31,6 +29,7 @@ from synth.corpus.readers._tagged import CONTROL as _CONTROL
 from synth.corpus.readers._tagged import DIGITS as _DIGITS
 from synth.corpus.readers._tagged import YEAR as _YEAR
 from synth.corpus.readers._tagged import tag_table
+from synth.parallel import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -191,25 +190,8 @@ def parse(text: str, source: str) -> Parsed:
     ReadError
         When the text holds no RIS tag line at all.
     """
-    with _gc_paused():
+    with gc_paused():
         return _Scanner(text, source).run()
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while records are built.
-
-    A 100,000-record file creates millions of small lists and dicts and no reference
-    cycles; the collector would walk the growing heap again and again for nothing
-    (a third of the parse time, measured). Reference counting still frees everything.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Scanner:

@@ -21,7 +21,7 @@ from synth.corpus.normalise import canonical_pub_type
 from synth.corpus.readers._tagged import CONTROL as _CONTROL
 from synth.corpus.readers._tagged import DIGITS as _DIGITS
 from synth.corpus.readers._tagged import YEAR as _YEAR
-from synth.corpus.readers._tagged import tag_table
+from synth.corpus.readers._tagged import leftover_extra, tag_table
 
 log = logging.getLogger(__name__)
 
@@ -256,14 +256,7 @@ def build_record(fields: dict[str, list[str]], spec: _Spec | None = None) -> dic
     else:
         take("pages", spec.page_fallback)
 
-    extra: dict[str, Any] = {}
-    for tag, vals in fields.items():
-        if tag in consumed:
-            continue
-        d = drop.get(tag)
-        keep = [v for v in vals if v and (d is None or v not in d)]
-        if keep:
-            extra[tag] = keep[0] if len(keep) == 1 else keep
+    extra = leftover_extra(fields, consumed, drop)
     if extra:
         rec["extra"] = extra
     return rec
