@@ -1,0 +1,1 @@
+"""Reports: evidence maps, PRISMA flow, and the papermill review run."""

@@ -1,0 +1,1 @@
+"""Screening: decisions as events, prioritisation by active learning, stopping, simulation."""
