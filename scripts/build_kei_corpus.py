@@ -957,6 +957,14 @@ def build_review(
         "month": header["month"],
         "source": {"seed": seed.name, "sha256": sha256(seed)},
         "references": {"file": "references.bib", "entries": n_refs},
+        # The reference list is the review's included set: every paper in it was selected
+        # after full-text review. `synth review run` records that as the published review's
+        # own decisions, so PRISMA counts are derived from the store like any review's.
+        "published_decisions": {
+            "reviewer": f"{header['author']} ({header['year']}, published review)",
+            "include_file": "references.bib",
+            "stages": ["title_abstract", "full_text"],
+        },
         "questions": questions,
     }
     review.update(parse_criteria(section_blocks(blocks, "How the papers were selected"), meta))
