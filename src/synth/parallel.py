@@ -7,6 +7,7 @@ reader and the tagger all behave the same in a script, in CI and in a Jupyter ke
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing
 import multiprocessing.context
 import os
@@ -15,8 +16,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def default_workers() -> int:
@@ -48,20 +52,47 @@ def ordered_map(
     workers: int,
     preload: Iterable[str] = (),
     queued_per_worker: int = 2,
+    in_process_fallback: bool = False,
 ) -> Iterator[Any]:
     """``fn(*job)`` for each job in worker processes, results in job order.
 
     At most ``queued_per_worker`` jobs per worker are in flight, so a huge input is never
-    all pickled at once. Raises whatever a job raised (callers may fall back to in-process).
+    all pickled at once. ``workers <= 1`` runs the jobs in this process, with no pool.
+
+    When the workers cannot start or die (a sandbox without processes or ``/dev/shm``, a
+    worker killed for memory), ``in_process_fallback=True`` runs the jobs not yet returned
+    in this process, in order, with a warning; otherwise the error is raised (callers may
+    fall back themselves). Whatever ``fn`` itself raises is raised either way.
     """
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(preload)) as pool:
-        pending: deque[Future[Any]] = deque()
+    if workers <= 1:
         for job in jobs:
-            while len(pending) >= queued_per_worker * workers:
-                yield pending.popleft().result()
-            pending.append(pool.submit(fn, *job))
-        while pending:
-            yield pending.popleft().result()
+            yield fn(*job)
+        return
+    todo = iter(jobs)
+    pending: deque[tuple[Future[Any], tuple[Any, ...]]] = deque()
+    waiting: list[tuple[Any, ...]] = []  # the job taken from ``jobs`` but not yet submitted
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(preload)) as pool:
+            for job in todo:
+                waiting = [job]
+                while len(pending) >= queued_per_worker * workers:
+                    result = pending[0][0].result()
+                    pending.popleft()
+                    yield result
+                pending.append((pool.submit(fn, *job), job))
+                waiting = []
+            while pending:
+                result = pending[0][0].result()
+                pending.popleft()
+                yield result
+    except (OSError, BrokenProcessPool) as exc:
+        if not in_process_fallback:
+            raise
+        log.warning("worker processes failed (%r); running the remaining jobs here", exc)
+        for job in [*(job for _, job in pending), *waiting]:
+            yield fn(*job)
+        for job in todo:
+            yield fn(*job)
 
 
 @contextmanager

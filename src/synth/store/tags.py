@@ -1,8 +1,11 @@
 """Tags, criteria assessments and suggestions in the store, and reviewers' overrides.
 
-A tagging run appends a ``runs`` row and its tags; the current view is the latest run
-with every reviewer override applied on top (latest override per record/facet/label
-wins). Overrides are events: re-tagging adds a run and never touches them.
+A tagging run appends a ``runs`` row and its tags: rule rows (``source="rule"``, version
+``rules:<codebook version>:<sha>``) and, when refined, model rows beside them
+(``source="model"``, version ``TagRefiner/<scikit-learn>/<hash>``). The current view is the
+latest run with every reviewer override applied on top (latest override per
+record/facet/label wins); :func:`current_tags` decides which machine row stands for a tag.
+Overrides are events: re-tagging adds a run and never touches them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from synth.store.db import now
 
 TAG_COLUMNS = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
 VERDICTS = ("confirm", "reject", "set")
+#: What :func:`current_tags` can show (see there).
+SOURCES = ("best", "all", "rule", "model")
+#: From this probability on, ``current_tags(source="best")`` prefers the model's row.
+MODEL_CONFIDENT = 0.8
 
 _dumps = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
@@ -126,18 +133,58 @@ def load_overrides(con: sqlite3.Connection) -> pd.DataFrame:
     return pd.read_sql_query("SELECT * FROM tag_overrides ORDER BY event_id", con)
 
 
-def current_tags(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:
+def current_tags(
+    con: sqlite3.Connection,
+    run_id: int | None = None,
+    *,
+    source: str = "best",
+    confident: float = MODEL_CONFIDENT,
+) -> pd.DataFrame:
     """The latest run's tags with reviewers' overrides applied.
 
-    ``reject`` removes a tag, ``confirm`` keeps it as the reviewer's, ``set`` adds it
-    (score 1) if the rules missed it. Source says who stands behind each row.
+    Parameters
+    ----------
+    con
+        The store.
+    run_id
+        A tagging run (default: the latest).
+    source
+        Which machine rows to show under the reviewers' verdicts:
+
+        - ``"best"`` (default, what evaluation, descriptions and exports see): one row per
+          (record, facet, label): the model's when it is confident (score >= ``confident``)
+          and scores above the rules (or the rules missed the label), else the rules'.
+          The rules are the floor: the model adds and raises, never removes; only a
+          reviewer removes. A model row keeps the rule row's evidence sentences.
+        - ``"all"``: rule and model rows side by side (``source`` tells them apart).
+        - ``"rule"`` or ``"model"``: only that layer.
+    confident
+        The model probability from which ``"best"`` prefers the model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TAG_COLUMNS`. ``reject`` removes a tag, ``confirm`` keeps it as the
+        reviewer's, ``set`` adds it (score 1) if no machine row has it; a reviewed tag is
+        one row, ``source`` ``reviewer:<name>``, whatever the machine rows said.
     """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     tags = load_run_tags(con, run_id)
+    if source == "best":
+        tags = _best(tags, confident)
+    elif source != "all":
+        tags = tags[tags["source"] == source].reset_index(drop=True)
     overrides = load_overrides(con)
     if overrides.empty:
         return tags
-    last = overrides.groupby(["record_id", "facet", "label"], sort=False).tail(1)
     key = ["record_id", "facet", "label"]
+    last = overrides.groupby(key, sort=False).tail(1)
+    # one row per reviewed tag: the first machine row (rules before model) stands for it
+    reviewed = tags.merge(last[key], on=key, how="left", indicator=True)["_merge"] == "both"
+    tags = pd.concat(
+        [tags[~reviewed.to_numpy()], tags[reviewed.to_numpy()].drop_duplicates(key)],
+    ).sort_index()
     merged = tags.merge(last[[*key, "verdict", "reviewer"]], on=key, how="outer")
     merged = merged[merged["verdict"].fillna("") != "reject"].copy()
     by_reviewer = merged["verdict"].isin(["confirm", "set"])
@@ -147,6 +194,38 @@ def current_tags(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataF
     merged.loc[added, "version"] = "reviewer"
     merged["evidence"] = [e if isinstance(e, list) else [] for e in merged["evidence"]]
     return merged[TAG_COLUMNS].reset_index(drop=True)
+
+
+def _best(tags: pd.DataFrame, confident: float) -> pd.DataFrame:
+    """One row per (record, facet, label): a confident model row above the rules, else
+    the rule row (rows of any other source pass through)."""
+    is_model = tags["source"] == "model"
+    if not is_model.any():
+        return tags
+    key = ["record_id", "facet", "label"]
+    model = tags[is_model]
+    rest = tags[~is_model].reset_index(drop=True)
+    rule = rest[rest["source"] == "rule"]
+    joined = model.merge(
+        rule[[*key, "score", "evidence"]], on=key, how="left", suffixes=("", "_rule")
+    )
+    wins = (joined["score"] >= confident) & ~(joined["score"] <= joined["score_rule"])
+    winners = joined[wins.to_numpy()]
+    evidence = [
+        r if isinstance(r, list) and r else (m if isinstance(m, list) else [])
+        for m, r in zip(winners["evidence"], winners["evidence_rule"], strict=True)
+    ]
+    winners = winners[TAG_COLUMNS].assign(evidence=evidence)
+    beaten = rest.merge(winners[key], on=key, how="left", indicator=True)["_merge"] == "both"
+    kept = rest[~beaten.to_numpy()]
+    # keep the rule rows' order; a model row takes its rule row's place or goes after
+    keys = zip(rest["record_id"], rest["facet"], rest["label"], strict=True)
+    order = {k: i for i, k in enumerate(keys)}
+    won = zip(winners["record_id"], winners["facet"], winners["label"], strict=True)
+    positions = [order.get(k, len(rest) + i) for i, k in enumerate(won)]
+    out = pd.concat([kept.assign(_pos=kept.index), winners.assign(_pos=positions)])
+    out = out.sort_values("_pos", kind="stable").drop(columns="_pos")
+    return out[TAG_COLUMNS].reset_index(drop=True)
 
 
 def load_assessment(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Tagging records with the codebook's rules: setting, approach, design, country,
-publication type and review criteria, each tag with the sentences behind it.
+publication type and review criteria, each tag with the sentences behind it; and the
+learnable layer that refines the rules from reviewers' verdicts (``model_tags``).
 
 Importing :mod:`synth` does not import spaCy; importing this package does (lazily: the
 names below load their module on first use).
@@ -19,6 +20,10 @@ _EXPORTS = {
     "CUE_SPANS_KEY": "synth.tagging.pipeline",
     "tag": "synth.tagging.tagger",
     "TAG_COLUMNS": "synth.tagging.tagger",
+    "TagRefiner": "synth.tagging.learn",
+    "model_tags": "synth.tagging.refine",
+    "RefineParams": "synth.tagging.refine",
+    "REFINE_FACETS": "synth.tagging.refine",
 }
 
 __all__ = sorted(_EXPORTS)

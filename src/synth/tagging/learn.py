@@ -80,7 +80,9 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
     ``y`` 1-D: one label (binary or single-choice multi-class). ``y`` 2-D 0/1 (a
     DataFrame whose columns are label names, or an array): multi-label, one logistic
     regression per column; a column with a single value is predicted as that constant.
-    A single-column 2-D ``y`` is treated as 1-D.
+    A single-column 2-D ``y`` is treated as 1-D. A 2-D float ``y`` may hold NaN where a
+    label is unknown for a record (the rules unsure and no reviewer verdict): each label's
+    regression is then fitted on its known rows only (see :mod:`synth.tagging.refine`).
     """
 
     def __init__(
@@ -148,7 +150,9 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
             sample_weight = np.asarray(sample_weight, dtype=float)
         self._y_dtype = y_arr.dtype
 
-        if y_arr.ndim == 2:
+        if y_arr.ndim == 2 and _has_missing(y_arr):
+            self._fit_masked(features, y, y_arr, sample_weight)
+        elif y_arr.ndim == 2:
             if type_of_target(y_arr) != "multilabel-indicator":
                 raise ValueError(
                     "a 2-D y must be a 0/1 label indicator (one column per label), "
@@ -169,6 +173,32 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
         fitted = [m for m in self.estimators_ if not isinstance(m, int)]
         self.n_iter_ = np.asarray([int(np.max(m.n_iter_)) for m in fitted] or [0], dtype=np.int32)
         return self
+
+    def _fit_masked(
+        self, features: sparse.csr_matrix, y: Any, y_arr: np.ndarray, sample_weight: Any
+    ) -> None:
+        """Multi-label with unknown entries (NaN): each label learns from its known rows.
+
+        This is how rule output and reviewers' verdicts combine: a record can be a
+        confident negative for one label and unknown (the rules unsure, no reviewer) for
+        another. A label with no known row is predicted as 0.
+        """
+        Y = np.asarray(y_arr, dtype=float)
+        known = ~np.isnan(Y)
+        if not np.isin(Y[known], (0.0, 1.0)).all():
+            raise ValueError("a 2-D y with missing entries must hold 0, 1 or NaN")
+        self.multilabel_ = True
+        self._y_dtype = np.dtype(int)
+        names = list(y.columns) if isinstance(y, pd.DataFrame) else list(range(Y.shape[1]))
+        self.classes_ = np.asarray(names, dtype=object if isinstance(y, pd.DataFrame) else int)
+        self.estimators_ = []
+        for j in range(Y.shape[1]):
+            rows = np.flatnonzero(known[:, j])
+            if not len(rows):
+                self.estimators_.append(0)
+                continue
+            sw = None if sample_weight is None else sample_weight[rows]
+            self.estimators_.append(self._fit_one(features[rows], Y[rows, j].astype(int), sw))
 
     def _new_model(self) -> LogisticRegression:
         return LogisticRegression(
@@ -297,6 +327,10 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
         return [c for c in X.columns if str(c).startswith(SCORE_PREFIX)]
 
 
+def _has_missing(y: np.ndarray) -> bool:
+    return y.dtype.kind == "f" and bool(np.isnan(y).any())
+
+
 def _as_target(y: Any) -> np.ndarray:
     arr = y.to_numpy() if isinstance(y, pd.DataFrame | pd.Series) else np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -373,6 +407,17 @@ def feature_frame(
 def _extract_text(records: pd.DataFrame, extracts: pd.DataFrame | None) -> list[str]:
     if extracts is None or extracts.empty:
         return [""] * len(records)
+    if "record_id" in extracts.columns and extracts["record_id"].notna().any():
+        # the store's extracts name their record: use that, and refs for the rest
+        linked = extracts[extracts["record_id"].notna()]
+        by_id = linked.groupby("record_id")["text"].agg(lambda s: "\n".join(map(_cell_text, s)))
+        rest = extracts[extracts["record_id"].isna()]
+        refs = _extract_text(records, rest.drop(columns="record_id")) if len(rest) else None
+        ids = records["record_id"].tolist()
+        return [
+            "\n".join(t for t in (by_id.get(rid, ""), refs[i] if refs else "") if t)
+            for i, rid in enumerate(ids)
+        ]
     by_ref = extracts.groupby("ref")["text"].agg(lambda s: "\n".join(map(_cell_text, s)))
     keys = records["source_key"] if "source_key" in records.columns else [None] * len(records)
     dois = records["doi"] if "doi" in records.columns else [None] * len(records)

@@ -390,7 +390,7 @@ class DocLabels:
                 s0, s1 = bounds[k], bounds[k + 1]
                 sentence = _clip(text[s0:s1], limit, start_char - s0)
             negated = False
-            for t_start, t_end, t_window in reversed(triggers):
+            for t_start, t_end, t_window in reversed(triggers) if triggers else ():
                 gap = start - t_end
                 if gap < 0:
                     continue  # the trigger is part of this cue ("not equal")

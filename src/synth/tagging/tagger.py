@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -128,11 +129,7 @@ def tag(
     workers = default_workers() if n_process in (0, -1) else max(1, int(n_process))
     workers = min(workers, max(1, len(recs) // 50))
     if workers > 1:
-        try:
-            rows, notes = _run_parallel(cb, recs, workers, batch_size, progress)
-        except (OSError, BrokenProcessPool) as exc:  # no worker processes here: do it inline
-            log.warning("tagging in worker processes failed (%s); tagging in this process", exc)
-            rows, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
+        rows, notes = _run_parallel(cb, recs, workers, batch_size, progress)
     else:
         rows, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
     with gc_paused():
@@ -268,7 +265,13 @@ def _run_parallel(
     chunks = list(_chunks(recs, workers))
     bar = _progress(len(recs), progress)
     jobs = ((cb, chunk, batch_size) for chunk in chunks)
-    results = ordered_map(_tag_chunk, jobs, workers=workers, preload=["synth.tagging.tagger"])
+    results = ordered_map(
+        _tag_chunk,
+        jobs,
+        workers=workers,
+        preload=["synth.tagging.tagger"],
+        in_process_fallback=True,  # no worker processes here: tag the rest in this one
+    )
     with gc_paused():  # unpickling the rows makes as many objects as tagging them did
         for chunk, (chunk_rows, chunk_notes) in zip(chunks, results, strict=True):
             rows.extend(chunk_rows)
@@ -332,8 +335,13 @@ class _Engine:
         self.min_score = cb.scoring.min_score
         self.max_evidence = max(1, cb.scoring.max_evidence)
         self._single: dict[tuple[str, float], float] = {}
+        self._profiles: dict[tuple[tuple[str, float], ...], float] = {}
         self._english = [f" {w} " for w in sorted(cb.language.english_words)]
-        self.venue_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._english_set = frozenset(w for w in cb.language.english_words if " " not in w)
+        if len(self._english_set) != len(cb.language.english_words):  # phrases: count them
+            self._english_count = lambda sample: sum(sample.count(w) for w in self._english)
+        self.venue_cache: dict[tuple[str, str], list[tuple]] = {}
+        self.meta_cache: dict[tuple[str, type, Any], list[tuple]] = {}
         keep = cb.keep_hyphen_after
         self._join = lambda m: m.group(1) + ("-" if m.group(1).lower() in keep else "")
 
@@ -407,21 +415,41 @@ class _Engine:
         return hits
 
     def meta_hits(self, rec: _Rec) -> list[tuple]:
-        hits = []
-        w = self.field_weights.get("metadata", 1.0)
+        """Hits of the codebook's metadata rules (publication type, grey flag, URL domain,
+        ...); values repeat across records (``journal-article``), so each distinct
+        (column, value) is judged once."""
+        hits: list[tuple] = []
+        cache = self.meta_cache
         for column, rules in self.meta_rules.items():
             value = getattr(rec, column)
             if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                 continue
-            for rule in rules:
-                matched = rule.match(value)
-                if matched is None:
-                    continue
-                sentence = f"{column}: {value}"
-                hits.append(
-                    (rule.facet, rule.label, "metadata", rule.weight * w, False,
-                     rule.description, -1, matched, sentence)
-                )  # fmt: skip
+            key = (column, type(value), value)
+            try:
+                found = cache.get(key)
+            except TypeError:  # unhashable (a list): judge it each time
+                hits.extend(self._meta_column(column, rules, value))
+                continue
+            if found is None:
+                if len(cache) >= _VENUE_CACHE_MAX:
+                    cache.clear()
+                found = cache[key] = self._meta_column(column, rules, value)
+            if found:
+                hits.extend(found)
+        return hits
+
+    def _meta_column(self, column: str, rules: list[MetadataRule], value: Any) -> list[tuple]:
+        w = self.field_weights.get("metadata", 1.0)
+        hits = []
+        for rule in rules:
+            matched = rule.match(value)
+            if matched is None:
+                continue
+            sentence = f"{column}: {value}"
+            hits.append(
+                (rule.facet, rule.label, "metadata", rule.weight * w, False,
+                 rule.description, -1, matched, sentence)
+            )  # fmt: skip
         return hits
 
     # -- running --------------------------------------------------------------------------
@@ -492,16 +520,35 @@ class _Engine:
         n_words = sample.count(" ") - 1
         if n_words < check.min_words:
             return None
-        ratio = sum(sample.count(w) for w in self._english) / n_words
+        # English text shows itself early: when the sample's first words already hold
+        # enough common words the whole sample does too (its count can only be higher)
+        cut = sample.rfind(" ", 0, 400)
+        if cut > 0 and self._english_count(sample[: cut + 1]) / n_words >= check.min_ratio:
+            return None
+        ratio = self._english_count(sample) / n_words
         if ratio < check.min_ratio:
             return f"text looks non-English ({ratio:.0%} common English words)"
         return None
+
+    def _english_count(self, sample: str) -> int:
+        """How often the common English words stand in ``sample`` (space-delimited, as
+        ``str.count(" the ")`` counts them: a run of the same word counts every other one).
+
+        One set lookup per word; the ``str.count`` per word is kept for the rare sample
+        where a word follows itself, so the count is exactly what it always was."""
+        words = sample.split(" ")
+        if any(map(operator.eq, words, islice(words, 1, None))):
+            return sum(sample.count(w) for w in self._english)
+        return sum(map(self._english_set.__contains__, words))
 
     # -- scoring --------------------------------------------------------------------------
 
     def rows(self, record_id: Any, hits: list[tuple], out: list[tuple[Any, ...]]) -> None:
         """Append the record's tag rows to ``out``: facets in codebook order, labels by
-        score (ties in codebook order); a single-label facet keeps only its best label."""
+        score (ties in codebook order); a single-label facet keeps only its best label.
+
+        This runs once per record over every hit, so it is written flat: grouping,
+        scoring (cached per distinct evidence profile) and the one-hit evidence inline."""
         groups: dict[tuple[str, str], list[tuple]] = {}
         for h in hits:
             key = (h[0], h[1])
@@ -513,59 +560,81 @@ class _Engine:
         scored = []
         min_score = self.min_score
         rank = self.rank
+        single = self._single
+        profiles = self._profiles
+        squash = self._squash
         for key, group in groups.items():
-            score = self.score(group)
+            if len(group) == 1:  # the common case: a score that depends on field and weight
+                h = group[0]
+                w = h[3]
+                if w <= 0:
+                    continue
+                score = single.get((h[2], w))
+                if score is None:
+                    score = single[(h[2], w)] = squash({h[2]: w})
+            else:
+                per_field: dict[str, float] = {}
+                positive = False
+                for h in group:
+                    w = h[3]
+                    if w > 0:
+                        positive = True
+                    f = h[2]
+                    per_field[f] = per_field.get(f, 0.0) + w
+                if not positive:
+                    continue
+                profile = tuple(per_field.items())
+                score = profiles.get(profile)
+                if score is None:
+                    if len(profiles) >= _PROFILE_CACHE_MAX:
+                        profiles.clear()
+                    score = profiles[profile] = squash(per_field)
             if score >= min_score and score > 0:
-                scored.append((rank.get(key, _LAST), -score, key, group))
+                r = rank.get(key, _LAST)
+                scored.append((r[0], -score, r[1], key, group))
         if not scored:
             return
         if self.outranks:
             scored = self._outrank(scored)
-        scored.sort(key=_row_order)
+        scored.sort()  # facet rank, best score, label rank (keys are unique: groups unseen)
         single_done: set[str] = set()
         version = self.version
         multi = self.multi
-        for _, neg_score, (facet, label), group in scored:
+        evidence = self.evidence
+        for _, neg_score, _, (facet, label), group in scored:
             if not multi.get(facet, True):
                 if facet in single_done:
                     continue
                 single_done.add(facet)
-            evidence = self.evidence(group)
-            out.append((record_id, facet, label, -neg_score, evidence, "rule", version))
+            if len(group) == 1:
+                h = group[0]
+                ev = [{"field": h[2], "sentence": h[8], "match": h[7], "cue": h[5],
+                       "negated": h[4], "weight": h[3]}]  # fmt: skip
+            else:
+                ev = evidence(group)
+            out.append((record_id, facet, label, -neg_score, ev, "rule", version))
 
     def _outrank(self, scored: list[tuple]) -> list[tuple]:
         """Drop labels that a label of the same facet outranks and scores at least as high."""
-        scores = {s[2]: -s[1] for s in scored}
+        scores = {s[3]: -s[1] for s in scored}
         dropped = set()
         for (facet, label), score in scores.items():
             for other in self.outranks.get((facet, label), ()):
                 if scores.get((facet, other), 2.0) <= score:
                     dropped.add((facet, other))
-        return [s for s in scored if s[2] not in dropped] if dropped else scored
+        return [s for s in scored if s[3] not in dropped] if dropped else scored
 
     def score(self, group: list[tuple]) -> float:
         """Sum over fields of ``w * log2(1 + net/w)`` (capped per field), squashed to 0-1;
-        0 when nothing in the group counts for the label."""
-        if len(group) == 1:  # the common case: one hit, a score that depends on field/weight
-            h = group[0]
-            if h[3] <= 0:
-                return 0.0
-            key = (h[2], h[3])
-            score = self._single.get(key)
-            if score is None:
-                score = self._single[key] = self._squash({h[2]: h[3]})
-            return score
-        else:
-            per_field = {}
-            positive = False
-            for h in group:
-                w = h[3]
-                if w > 0:
-                    positive = True
-                per_field[h[2]] = per_field.get(h[2], 0.0) + w
-            if not positive:
-                return 0.0
-        return self._squash(per_field)
+        0 when nothing in the group counts for the label. (:meth:`rows` inlines this.)"""
+        per_field: dict[str, float] = {}
+        positive = False
+        for h in group:
+            w = h[3]
+            if w > 0:
+                positive = True
+            per_field[h[2]] = per_field.get(h[2], 0.0) + w
+        return self._squash(per_field) if positive else 0.0
 
     def _squash(self, per_field: dict[str, float]) -> float:
         total = 0.0
@@ -586,7 +655,7 @@ class _Engine:
         """The strongest hits (one per sentence and cue), and the strongest against, if any;
         a group that fits whole keeps field order (title first)."""
         if len(group) > 1:
-            if len(group) > self.max_evidence or any(h[3] < 0 for h in group):
+            if len(group) > self.max_evidence or min([h[3] for h in group]) < 0:
                 group = sorted(group, key=_evidence_order)
             chosen: list[tuple] = []
             seen = set()
@@ -618,11 +687,8 @@ class _Engine:
         ]
 
 
-def _row_order(s: tuple) -> tuple:
-    return (s[0][0], s[1], s[0][1], s[2])
-
-
 _LAST = (1_000_000, 1_000_000)
+_PROFILE_CACHE_MAX = 200_000
 
 
 def _evidence_order(h: tuple) -> tuple[float, int, int]:

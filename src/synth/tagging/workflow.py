@@ -1,7 +1,9 @@
 """Tag a review store end to end: the one function the CLI and the notebooks call.
 
-Reads records, extracts and full texts from the store, runs the rule tagger, assesses
-the review's criteria, suggests decisions, and stores all of it as one tagging run.
+Reads records, extracts and full texts from the store, runs the rule tagger, refines its
+output with the learnable layer (model rows beside the rule rows, trained on reviewers'
+verdicts and the rules' confident output), assesses the review's criteria, suggests
+decisions, and stores all of it as one tagging run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from synth.store.tags import save_tagging
+from synth.store.tags import load_overrides, save_tagging
 from synth.store.views import load_extracts, load_fulltexts, load_records
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,15 @@ class TagRun:
     """What a tagging run stored."""
 
     run_id: int
+    #: the rule rows (``source="rule"``)
     tags: pd.DataFrame
     assessment: pd.DataFrame | None
     suggestions: pd.DataFrame | None
     review_path: Path | None
+    #: the learnable layer's rows (``source="model"``), None when not refined
+    model_tags: pd.DataFrame | None = None
+    #: per refined facet: model version, labels fitted and skipped, training counts
+    model_info: dict[str, Any] | None = None
 
 
 def find_review(con: sqlite3.Connection) -> Path | None:
@@ -65,10 +72,20 @@ def tag_store(
     review_path: Path | None = None,
     n_process: int = 1,
     progress: bool = False,
+    refine: bool = True,
+    refine_facets: tuple[str, ...] | None = None,
 ) -> TagRun:
-    """Tag every record in the store and save the run; returns what was stored."""
+    """Tag every record in the store and save the run; returns what was stored.
+
+    With ``refine`` (the default) a :class:`~synth.tagging.learn.TagRefiner` per facet in
+    ``refine_facets`` (default :data:`~synth.tagging.refine.REFINE_FACETS`) learns from
+    the reviewers' verdicts so far (and the rules' confident output while those are few)
+    and its rows are stored beside the rule rows, in the same run. The criteria are
+    assessed on the rule rows, whose evidence they quote.
+    """
     from synth.tagging.codebook import load_codebook
     from synth.tagging.criteria import assess, suggest
+    from synth.tagging.refine import REFINE_FACETS, RefineParams, model_tags
     from synth.tagging.tagger import tag
 
     codebook = load_codebook(codebook_path)
@@ -91,12 +108,30 @@ def tag_store(
         suggestions = suggest(assessment)
     else:
         log.warning("no review.yml found beside the imported files: criteria not assessed")
-    params = {
+    params: dict[str, Any] = {
         "codebook_version": codebook.version,
         "codebook_sha256": codebook.sha256,
+        "rule_version": codebook.tag_version,
         "review": str(review_path) if review_path else None,
         "n_process": n_process,
         "records": len(records),
     }
-    run_id = save_tagging(con, tags, params=params, assessment=assessment, suggestions=suggestions)
-    return TagRun(run_id, tags, assessment, suggestions, review_path)
+    model = info = None
+    stored = tags
+    if refine and len(records):
+        refine_params = RefineParams()
+        model, info = model_tags(
+            records,
+            tags,
+            load_overrides(con),
+            codebook,
+            facets=refine_facets or REFINE_FACETS,
+            extracts=extracts,
+            params=refine_params,
+        )
+        params["model"] = {"params": refine_params.as_dict(), "facets": info}
+        stored = pd.concat([tags, model], ignore_index=True) if len(model) else tags
+    run_id = save_tagging(
+        con, stored, params=params, assessment=assessment, suggestions=suggestions
+    )
+    return TagRun(run_id, tags, assessment, suggestions, review_path, model, info)

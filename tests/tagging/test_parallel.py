@@ -1,0 +1,59 @@
+"""One process pool (synth.parallel.ordered_map) for the tagger: order, inline runs, fallback."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pandas as pd
+import pytest
+
+from synth import parallel
+from synth.parallel import ordered_map
+from synth.tagging import tag
+
+
+def _square_or_die(x: int, parent: int) -> tuple[int, int]:
+    """In a worker, the third job kills its process (as the OOM killer would)."""
+    if x == 3 and os.getpid() != parent:
+        os._exit(1)
+    return x, x * x
+
+
+def test_results_come_back_in_job_order() -> None:
+    jobs = [(x, os.getpid()) for x in range(20)]
+    assert list(ordered_map(pow, [(x, 2) for x in range(20)], workers=2)) == [
+        x * x for x in range(20)
+    ]
+    assert list(ordered_map(_square_or_die, jobs, workers=1)) == [(x, x * x) for x in range(20)]
+
+
+def test_a_dead_worker_raises_unless_asked_to_fall_back(caplog) -> None:
+    jobs = [(x, os.getpid()) for x in range(10)]
+    with pytest.raises(parallel.BrokenProcessPool):
+        list(ordered_map(_square_or_die, jobs, workers=2))
+    with caplog.at_level(logging.WARNING, logger="synth.parallel"):
+        out = list(ordered_map(_square_or_die, jobs, workers=2, in_process_fallback=True))
+    assert out == [(x, x * x) for x in range(10)]
+    assert "running the remaining jobs here" in caplog.text
+
+
+def test_errors_of_the_job_itself_are_raised() -> None:
+    with pytest.raises(ZeroDivisionError):
+        list(ordered_map(divmod, [(1, 1), (1, 0)], workers=2, in_process_fallback=True))
+
+
+def test_tagging_without_worker_processes_tags_in_this_one(monkeypatch, caplog) -> None:
+    from synth.corpus.synthetic import generate_records
+
+    recs, _ = generate_records(150, seed=5)
+    expected = tag(recs)
+
+    def refuse(*args, **kwargs):
+        raise OSError("no processes in this sandbox")
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", refuse)
+    with caplog.at_level(logging.WARNING, logger="synth.parallel"):
+        got = tag(recs, n_process=2)
+    pd.testing.assert_frame_equal(got, expected)
+    assert "running the remaining jobs here" in caplog.text
