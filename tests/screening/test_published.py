@@ -1,0 +1,78 @@
+"""The published review's reference list taken in as its included set."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synth.screening.prisma import prisma_counts
+from synth.screening.published import record_published_decisions
+from synth.store import connect
+from tests.screening import KEI, kei_store
+
+REVIEW = KEI / "review.yml"
+
+
+@pytest.fixture
+def store(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template")
+
+
+def _bib_entries() -> int:
+    """Entries in the review's reference list, counted from the file's text alone."""
+    text = (KEI / "references.bib").read_text("utf-8")
+    return len(re.findall(r"^@\w+\s*\{", text, flags=re.MULTILINE))
+
+
+def test_prisma_included_is_the_reference_list(store: Path) -> None:
+    review = yaml.safe_load(REVIEW.read_text("utf-8"))
+    con = connect(store)
+    try:
+        added = record_published_decisions(con, review, REVIEW)
+        counts = prisma_counts(con)
+        assert added == 2 * _bib_entries()  # both stages
+        assert counts.included == _bib_entries()
+        # the other files (extracts, full texts not in the list) still await screening
+        assert counts.awaiting_screening == counts.identified - counts.duplicates_removed - (
+            counts.screened
+        )
+        assert counts.awaiting_screening > 0
+        # idempotent: a second run adds nothing
+        assert record_published_decisions(con, review, REVIEW) == 0
+        assert prisma_counts(con).included == counts.included
+    finally:
+        con.close()
+
+
+def test_a_review_without_the_section_records_nothing(store: Path) -> None:
+    review = yaml.safe_load(REVIEW.read_text("utf-8"))
+    review.pop("published_decisions")
+    con = connect(store)
+    try:
+        assert record_published_decisions(con, review, REVIEW) == 0
+        assert prisma_counts(con).included == 0
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"include_file": "references.bib"}, "'reviewer' is missing"),
+        ({"reviewer": "x", "include_file": "nope.bib"}, "not found beside the review"),
+        ({"reviewer": "x", "include_file": "references.bib", "stages": ["tiab"]}, "'stages'"),
+    ],
+)
+def test_a_bad_section_is_named(store: Path, section: dict, message: str) -> None:
+    review = yaml.safe_load(REVIEW.read_text("utf-8"))
+    review["published_decisions"] = section
+    con = connect(store)
+    try:
+        with pytest.raises(ValueError, match=message) as info:
+            record_published_decisions(con, review, REVIEW)
+        assert "review.yml: published_decisions" in str(info.value)
+    finally:
+        con.close()
