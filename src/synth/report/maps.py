@@ -1,0 +1,587 @@
+"""Evidence maps: where the papers are (setting × approach), and what kind they are.
+
+Every figure is a plain :class:`plotly.graph_objects.Figure` that still works as static
+HTML: filters are ``updatemenus`` buttons toggling precomputed traces, so no Python
+kernel is needed to use them. Corpus strings (citations, titles) reach plotly only
+escaped, because plotly renders a subset of HTML in hover labels and text. Colours come
+from ``palette.yml`` (colour-blind-safe, and readable when printed in grey).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from synth.report.maps_data import (
+    UNTAGGED,
+    Corpus,
+    best_evidence,
+    cells,
+    counts_by_label,
+    evidence_matrix,
+    label_members,
+    prepare,
+    year_band_members,
+)
+from synth.report.palette import Palette, load_palette
+
+__all__ = [
+    "MAP_DIV_ID",
+    "PLOT_CONFIG",
+    "countries_figure",
+    "design_by_setting_figure",
+    "evidence_map_figure",
+    "evidence_matrix",
+    "paper_table_html",
+    "publication_figure",
+    "years_figure",
+]
+
+#: The HTML id of the evidence map's plot div in the standalone file.
+MAP_DIV_ID = "evidence-map"
+#: plotly config for every figure synth writes: no "Share chart" upload to Plotly Cloud
+#: (plotly.js 3 shows one by default; it would send the corpus off the machine), no logo
+#: link, images saved as SVG. Pass it as ``config=`` to ``to_html``/``show``.
+PLOT_CONFIG: dict[str, Any] = {
+    "displaylogo": False,
+    "showSendToCloud": False,
+    "showEditInChartStudio": False,
+    "plotlyServerURL": "",
+    "showLink": False,
+    "responsive": True,
+    "scrollZoom": False,
+    "modeBarButtonsToRemove": [
+        "sendChartToCloud", "select2d", "lasso2d", "zoom2d", "pan2d", "autoScale2d",
+    ],
+    "toImageButtonOptions": {"format": "svg", "filename": "synth-figure"},
+}  # fmt: skip
+#: Citations listed in one hover label before "… and N more".
+HOVER_MAX = 15
+_MAX_BUBBLE_PX = 46
+
+
+def esc(value: Any) -> str:
+    """Escape a corpus string for HTML and for plotly's label markup: a title is data.
+
+    Quotes become numeric references (``&#34;``, ``&#39;``), the only form both an HTML
+    attribute and plotly's entity decoder (which knows no ``&quot;``) read back as quotes.
+    """
+    text = html.escape("" if value is None else str(value), quote=False)
+    return text.replace('"', "&#34;").replace("'", "&#39;")
+
+
+def _name(pal: Palette, facet: str, label: str) -> str:
+    return esc("Not tagged" if label == UNTAGGED else pal.label_name(facet, label))
+
+
+def _hover_list(cites: Sequence[str], limit: int = HOVER_MAX) -> str:
+    shown = [esc(c) for c in cites[:limit]]
+    if len(cites) > limit:
+        shown.append(f"… and {len(cites) - limit} more")
+    return "<br>".join(shown)
+
+
+def _wrap(text: str, width: int = 18) -> str:
+    """Break a long (already escaped) tick label onto lines of about ``width`` characters."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+def _papers(n: int) -> str:
+    return f"{n} paper" if n == 1 else f"{n} papers"
+
+
+def _base_layout(pal: Palette, title: str, **kw: Any) -> dict[str, Any]:
+    """Layout shared by every figure: no plotly template (it is big and not print-safe)."""
+    return dict(
+        template=None,
+        title={"text": esc(title), "x": 0.0, "xanchor": "left", "font": {"size": 17}},
+        font={"family": pal.font_family, "size": pal.font_size, "color": pal.neutral["text"]},
+        paper_bgcolor=pal.neutral["background"],
+        plot_bgcolor=pal.neutral["background"],
+        hoverlabel={"bgcolor": "#FFFFFF", "bordercolor": pal.neutral["outline"],
+                    "font": {"color": pal.neutral["text"]}, "align": "left"},
+        **kw,
+    )  # fmt: skip
+
+
+def _text_colours(values: Sequence[float], cmax: float) -> list[str]:
+    """Dark text on light fills, white on dark ones (the scale darkens with the count)."""
+    return ["#fff" if cmax and v / cmax > 0.45 else "#111" for v in values]
+
+
+# --------------------------------------------------------------------------- evidence map
+
+
+def _filters(corpus: Corpus, pal: Palette) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """The map's dropdowns: (menu title, [(option, record ids)]) for publication, design,
+    year band; options with no papers are left out."""
+    menus = []
+    pubs = label_members(corpus, "publication")
+    if pubs:
+        menus.append(
+            ("Publication", [(pal.label_name("publication", k), v) for k, v in pubs.items()])
+        )
+    designs = label_members(corpus, "design")
+    if designs:
+        menus.append(
+            ("Study design", [(pal.label_name("design", k), v) for k, v in designs.items()])
+        )
+    bands = year_band_members(corpus)
+    if bands:
+        menus.append(("Years", list(bands.items())))
+    return menus  # fmt: skip
+
+
+def _bubble_trace(
+    matrix: pd.DataFrame,
+    pal: Palette,
+    rows: str,
+    cols: str,
+    *,
+    name: str,
+    cmax: int,
+    visible: bool,
+) -> go.Scatter:
+    """Bubbles of the non-empty cells. Positions are category indices (the axes carry
+    the names as tick text), so the many filter traces do not repeat every label."""
+    m = matrix[matrix["n"] > 0]
+    row_pos = {r: i for i, r in enumerate(dict.fromkeys(matrix["row"]))}
+    col_pos = {c: i for i, c in enumerate(dict.fromkeys(matrix["col"]))}
+    hover = [
+        f"{_name(pal, rows, r)} × {_name(pal, cols, c)}: <b>{_papers(n)}</b><br>"
+        + _hover_list(cites)
+        for r, c, n, cites in zip(m["row"], m["col"], m["n"], m["citations"], strict=True)
+    ]
+    sizeref = 2.0 * max(cmax, 1) / (_MAX_BUBBLE_PX**2)
+    return go.Scatter(
+        x=[col_pos[c] for c in m["col"]],
+        y=[row_pos[r] for r in m["row"]],
+        mode="markers+text",
+        name=esc(name),
+        visible=visible,
+        text=[str(n) for n in m["n"]],
+        textfont={"color": _text_colours(list(m["n"]), cmax), "size": 12},
+        textposition="middle center",
+        hovertext=hover,
+        hoverinfo="text",
+        customdata=[" ".join(ids) for ids in m["record_ids"]],
+        marker={
+            "size": list(m["n"]),
+            "sizemode": "area",
+            "sizeref": sizeref,
+            "sizemin": 12,
+            "color": list(m["n"]),
+            "coloraxis": "coloraxis",
+            "line": {"color": pal.neutral["outline"], "width": 1},
+        },
+        showlegend=False,
+    )
+
+
+def evidence_map_figure(
+    records: pd.DataFrame,
+    tags: pd.DataFrame,
+    *,
+    rows: str = "setting",
+    cols: str = "approach",
+    filters: bool = True,
+    title: str | None = None,
+) -> go.Figure:
+    """The setting × approach bubble map: bubble area and colour = number of papers.
+
+    Every label pair has a grid dot, so an empty cell reads as a gap, not as a missing row.
+    Hover lists the cell's papers (escaped citations); each bubble's ``customdata`` is its
+    record ids joined by spaces (the standalone page uses it to show them in the table).
+    With ``filters``, dropdowns (publication type, study design, year band) switch to
+    precomputed traces; choosing in one dropdown resets the others to "All papers", so the
+    dropdowns never disagree with what is drawn.
+
+    Trace order: 0 = grid of all cells, 1 = all papers, then one trace per filter option in
+    menu order.
+    """
+    pal = load_palette()
+    corpus = prepare(records, tags)
+    full = cells(corpus, rows, cols)
+    row_order = list(dict.fromkeys(full["row"]))
+    col_order = list(dict.fromkeys(full["col"]))
+    row_names = [_name(pal, rows, r) for r in row_order]
+    col_names = [_wrap(_name(pal, cols, c)) for c in col_order]
+    cmax = int(full["n"].max()) if len(full) else 0
+    n_papers = len(corpus.records)
+
+    grid = go.Scatter(
+        x=[i for _ in row_order for i in range(len(col_order))],
+        y=[j for j in range(len(row_order)) for _ in col_order],
+        mode="markers",
+        marker={"size": 5, "color": pal.neutral["empty"], "symbol": "circle"},
+        hoverinfo="skip",
+        showlegend=False,
+        name="cells",
+    )
+    traces: list[go.Scatter] = [
+        grid,
+        _bubble_trace(full, pal, rows, cols, name="All papers", cmax=cmax, visible=True),
+    ]
+    menus_spec = _filters(corpus, pal) if filters else []
+    spans: list[tuple[int, int]] = []  # first, last trace index of each menu's options
+    for _, options in menus_spec:
+        first = len(traces)
+        for option, ids in options:
+            m = cells(corpus, rows, cols, only=ids)
+            traces.append(_bubble_trace(m, pal, rows, cols, name=option, cmax=cmax, visible=False))
+        spans.append((first, len(traces) - 1))
+
+    fig = go.Figure(traces)
+    total = len(traces)
+    updatemenus = []
+    for k, ((menu_title, options), (first, _)) in enumerate(zip(menus_spec, spans, strict=True)):
+        reset = {f"updatemenus[{j}].active": 0 for j in range(len(menus_spec)) if j != k}
+        all_vis = [i <= 1 for i in range(total)]
+        buttons = [
+            {
+                "label": f"{esc(menu_title)}: all",
+                "method": "update",
+                "args": [{"visible": all_vis}, reset],
+            }
+        ]
+        for j, (option, ids) in enumerate(options):
+            vis = [i == 0 or i == first + j for i in range(total)]
+            buttons.append(
+                {
+                    "label": f"{esc(option)} ({len(ids)})",
+                    "method": "update",
+                    "args": [{"visible": vis}, reset],
+                }
+            )
+        updatemenus.append(
+            {
+                "type": "dropdown",
+                "buttons": buttons,
+                "active": 0,
+                "direction": "down",
+                "showactive": True,
+                "x": k * 0.27,
+                "xanchor": "left",
+                "y": 1.0,
+                "yanchor": "bottom",
+                "pad": {"t": 4, "b": 8},
+                "bgcolor": "#FFFFFF",
+                "bordercolor": pal.neutral["muted"],
+                "font": {"size": 12},
+            }
+        )
+
+    axis = {
+        "type": "linear",
+        "tickmode": "array",
+        "showgrid": True,
+        "gridcolor": pal.neutral["grid"],
+        "zeroline": False,
+        "showline": True,
+        "linecolor": pal.neutral["grid"],
+        "mirror": True,
+        "ticks": "",
+        "fixedrange": True,
+    }
+    heading = title or (
+        f"Evidence map: {pal.facet_name(rows).lower()} × {pal.facet_name(cols).lower()}"
+        f" ({_papers(n_papers)}; bubble size = number of papers)"
+    )
+    top = 110 if updatemenus else 70
+    fig.update_layout(
+        **_base_layout(pal, heading),
+        height=top + 90 + 56 * max(len(row_order), 1),
+        margin={"l": 10, "r": 20, "t": top, "b": 10},
+        xaxis={**axis, "tickvals": list(range(len(col_names))), "ticktext": col_names,
+               "range": [-0.6, len(col_names) - 0.4], "side": "bottom", "tickangle": 0,
+               "title": {"text": esc(pal.facet_name(cols))}, "automargin": True},
+        yaxis={**axis, "tickvals": list(range(len(row_names))), "ticktext": row_names,
+               "range": [len(row_names) - 0.5, -0.5],
+               "title": {"text": esc(pal.facet_name(rows))}, "automargin": True},
+        updatemenus=updatemenus,
+        coloraxis={"cmin": 0, "cmax": max(cmax, 1), "colorscale": pal.colorscale(),
+                   "showscale": False},
+        hovermode="closest",
+        dragmode=False,
+    )  # fmt: skip
+    return fig
+
+
+# --------------------------------------------------------------------------- other figures
+
+
+def design_by_setting_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
+    """Heat map of study design (rows) by setting (columns); empty cells left blank."""
+    pal = load_palette()
+    corpus = prepare(records, tags)
+    m = cells(corpus, "design", "setting")
+    row_order = list(dict.fromkeys(m["row"]))
+    col_order = list(dict.fromkeys(m["col"]))
+    by_cell = {
+        (r, c): (n, cites)
+        for r, c, n, cites in zip(m["row"], m["col"], m["n"], m["citations"], strict=True)
+    }
+    z, text, hover = [], [], []
+    for r in row_order:
+        zr, tr, hr = [], [], []
+        for c in col_order:
+            n, cites = by_cell[(r, c)]
+            zr.append(n if n else None)
+            tr.append(str(n) if n else "")
+            hr.append(
+                f"<b>{_name(pal, 'design', r)}</b> × <b>{_name(pal, 'setting', c)}</b><br>"
+                f"{_papers(n)}" + (f"<br>{_hover_list(cites)}" if n else "")
+            )
+        z.append(zr)
+        text.append(tr)
+        hover.append(hr)
+    cmax = int(m["n"].max()) if len(m) else 1
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[_name(pal, "setting", c) for c in col_order],
+            y=[_name(pal, "design", r) for r in row_order],
+            text=text,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hoverinfo="text",
+            colorscale=pal.colorscale(),
+            zmin=0,
+            zmax=max(cmax, 1),
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": "papers"}, "thickness": 12},
+        )
+    )
+    fig.update_layout(
+        **_base_layout(pal, f"Study design by setting ({_papers(len(corpus.records))})"),
+        height=140 + 40 * len(row_order),
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        xaxis={"type": "category", "tickangle": -25, "automargin": True, "fixedrange": True,
+               "title": {"text": pal.facet_name("setting")}, "showgrid": False},
+        yaxis={"type": "category", "autorange": "reversed", "automargin": True,
+               "fixedrange": True, "title": {"text": pal.facet_name("design")},
+               "showgrid": False},
+    )  # fmt: skip
+    fig.update_layout(plot_bgcolor=pal.neutral["box"])
+    return fig
+
+
+def _bar_figure(
+    corpus: Corpus, facet: str, pal: Palette, title: str, *, horizontal: bool
+) -> go.Figure:
+    counts = counts_by_label(corpus, facet)
+    if horizontal:
+        counts = counts.sort_values("n", ascending=True, kind="stable")
+    names = [_name(pal, facet, lab) for lab in counts["label"]]
+    colours = [
+        pal.neutral["empty"] if lab == UNTAGGED else pal.series_colour(facet, lab, 0)
+        for lab in counts["label"]
+    ]
+    patterns = [pal.pattern(i) if facet == "publication" else "" for i in range(len(counts))]
+    hover = [
+        f"<b>{nm}</b><br>{_papers(n)}<br>{_hover_list(c)}"
+        for nm, n, c in zip(names, counts["n"], counts["citations"], strict=True)
+    ]
+    bar = go.Bar(
+        x=list(counts["n"]) if horizontal else names,
+        y=names if horizontal else list(counts["n"]),
+        orientation="h" if horizontal else "v",
+        text=[str(n) for n in counts["n"]],
+        textposition="outside",
+        hovertext=hover,
+        hoverinfo="text",
+        customdata=[" ".join(ids) for ids in counts["record_ids"]],
+        marker={"color": colours, "line": {"color": pal.neutral["outline"], "width": 1},
+                "pattern": {"shape": patterns, "fgcolor": "#FFFFFF", "solidity": 0.25}},
+    )  # fmt: skip
+    fig = go.Figure(bar)
+    value_axis = {"title": {"text": "papers"}, "gridcolor": pal.neutral["grid"],
+                  "rangemode": "tozero", "fixedrange": True}  # fmt: skip
+    cat_axis = {"type": "category", "automargin": True, "fixedrange": True}
+    fig.update_layout(
+        **_base_layout(pal, title),
+        height=max(300, 120 + 28 * len(counts)) if horizontal else 380,
+        margin={"l": 10, "r": 30, "t": 60, "b": 10},
+        xaxis=value_axis if horizontal else cat_axis,
+        yaxis=cat_axis if horizontal else value_axis,
+        showlegend=False,
+    )
+    return fig
+
+
+def countries_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
+    """Papers per country (a paper about two countries counts for both)."""
+    pal = load_palette()
+    corpus = prepare(records, tags)
+    return _bar_figure(
+        corpus, "country", pal, f"Countries ({_papers(len(corpus.records))})", horizontal=True
+    )
+
+
+def publication_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
+    """Journal articles, grey literature and books: colour and pattern per type."""
+    pal = load_palette()
+    corpus = prepare(records, tags)
+    return _bar_figure(
+        corpus,
+        "publication",
+        pal,
+        f"Journal articles and grey literature ({_papers(len(corpus.records))})",
+        horizontal=False,
+    )
+
+
+def years_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
+    """Papers per publication year, stacked by publication type (colour and pattern)."""
+    pal = load_palette()
+    corpus = prepare(records, tags)
+    pub = corpus.main_label("publication")
+    year_col = corpus.records["year"] if "year" in corpus.records.columns else None
+    years = pd.to_numeric(
+        year_col if year_col is not None else pd.Series(pd.NA, index=corpus.records.index),
+        errors="coerce",
+    )
+    df = pd.DataFrame({"year": years, "pub": pub, "cite": corpus.citation[corpus.records.index]})
+    df = df.dropna(subset=["year"])
+    df["year"] = df["year"].astype(int)
+    span = list(range(int(df["year"].min()), int(df["year"].max()) + 1)) if len(df) else []
+    present = set(df["pub"])
+    order = [lab for lab in [*label_members(corpus, "publication"), UNTAGGED] if lab in present]
+    fig = go.Figure()
+    for i, lab in enumerate(order):
+        sub = df[df["pub"] == lab]
+        groups = {y: sorted(g["cite"]) for y, g in sub.groupby("year")}
+        name = _name(pal, "publication", lab)
+        colour = (
+            pal.neutral["empty"] if lab == UNTAGGED else pal.series_colour("publication", lab, i)
+        )
+        fig.add_bar(
+            x=span,
+            y=[len(groups.get(y, [])) for y in span],
+            name=name,
+            hovertext=[
+                f"<b>{y}</b> · {name}<br>{_papers(len(groups.get(y, [])))}"
+                + (f"<br>{_hover_list(groups[y])}" if groups.get(y) else "")
+                for y in span
+            ],
+            hoverinfo="text",
+            marker={"color": colour, "line": {"color": pal.neutral["outline"], "width": 1},
+                    "pattern": {"shape": pal.pattern(i), "fgcolor": "#FFFFFF", "solidity": 0.25}},
+        )  # fmt: skip
+    missing = int(len(corpus.records) - len(df))
+    title = f"Publication years ({_papers(len(df))}"
+    title += f"; {missing} without a year)" if missing else ")"
+    fig.update_layout(
+        **_base_layout(pal, title),
+        barmode="stack",
+        height=380,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        xaxis={"title": {"text": "year"}, "dtick": 1 if len(span) <= 20 else 2,
+               "tickangle": -45, "fixedrange": True},
+        yaxis={"title": {"text": "papers"}, "gridcolor": pal.neutral["grid"], "fixedrange": True},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+    )  # fmt: skip
+    return fig
+
+
+# --------------------------------------------------------------------------- paper table
+
+_TABLE_FACETS = ("setting", "approach", "design")
+
+
+def _safe_href(url: Any, doi: Any) -> str | None:
+    """An http(s) link for a paper, or None: ``javascript:`` and other schemes never link."""
+    if isinstance(doi, str) and doi.strip():
+        return "https://doi.org/" + doi.strip()
+    if isinstance(url, str):
+        try:
+            scheme = urlsplit(url.strip()).scheme.lower()
+        except ValueError:
+            return None
+        if scheme in ("http", "https"):
+            return url.strip()
+    return None
+
+
+def paper_table_html(records: pd.DataFrame, tags: pd.DataFrame, *, table_id: str = "papers") -> str:
+    """The papers as an HTML table, every corpus string escaped.
+
+    Columns: citation, title (linked to its DOI or http(s) URL only), year, venue, setting,
+    approach, design and, per tag of those facets, its strongest evidence sentence. Each row
+    has ``id="paper-<record id>"`` and ``data-record`` so a click on the map can find it.
+    """
+    pal = load_palette()
+    corpus = prepare(records, tags)
+    labels = {f: corpus.labels_of(f) for f in _TABLE_FACETS}
+    evidence = {
+        (t.record_id, t.facet, t.label): t.evidence
+        for t in corpus.tags[corpus.tags["facet"].isin(_TABLE_FACETS)].itertuples()
+    }
+    recs = corpus.records.assign(_cite=corpus.citation[corpus.records.index].to_numpy())
+    recs = recs.sort_values("_cite", key=lambda s: s.str.lower(), kind="stable")
+    head = ["Citation", "Title", "Year", "Venue"] + [pal.facet_name(f) for f in _TABLE_FACETS]
+    out = [
+        f'<table class="synth-papers" id="{esc(table_id)}">',
+        "<thead><tr>" + "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
+        + '<th scope="col">Evidence</th></tr></thead>',
+        "<tbody>",
+    ]  # fmt: skip
+    for rid, rec in recs.iterrows():
+        title = esc(rec.get("title") or "(no title)")
+        href = _safe_href(rec.get("url"), rec.get("doi"))
+        if href:
+            title = f'<a href="{esc(href)}" rel="noopener noreferrer">{title}</a>'
+        year = rec.get("year")
+        year_text = "" if year is None or pd.isna(year) else str(int(year))
+        venue = rec.get("venue")
+        if not isinstance(venue, str) or not venue.strip():
+            venue = rec.get("publisher") if isinstance(rec.get("publisher"), str) else ""
+        cols = [
+            f"<td>{esc(rec['_cite'])}</td>",
+            f"<td>{title}</td>",
+            f"<td>{year_text}</td>",
+            f"<td>{esc(venue)}</td>",
+        ]
+        quotes: list[str] = []
+        seen: set[str] = set()
+        for f in _TABLE_FACETS:
+            labs = labels[f].get(rid, [])
+            cols.append("<td>" + esc("; ".join(pal.label_name(f, lab) for lab in labs)) + "</td>")
+            for lab in labs:
+                best = best_evidence(evidence.get((rid, f, lab)))
+                if best is None or best[0] in seen:
+                    continue
+                seen.add(best[0])
+                name = esc(pal.label_name(f, lab))
+                if best[1] == "title":  # the title is in its own column: do not repeat it
+                    quotes.append(f'<li><b>{name}</b> <span class="field">(title)</span></li>')
+                    continue
+                quotes.append(
+                    f"<li><b>{name}</b>: “{esc(best[0])}”"
+                    f' <span class="field">({esc(best[1])})</span></li>'
+                )
+        cols.append(
+            f'<td><ul class="evidence">{"".join(quotes)}</ul></td>' if quotes else "<td></td>"
+        )
+        out.append(f'<tr id="paper-{esc(rid)}" data-record="{esc(rid)}">{"".join(cols)}</tr>')
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def figure_height(fig: go.Figure) -> int:
+    """The layout height a figure asks for (for embedding it in a page)."""
+    h = fig.layout.height
+    return int(h) if h is not None and not math.isnan(h) else 450

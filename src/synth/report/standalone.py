@@ -1,0 +1,231 @@
+"""The evidence map as ONE self-contained HTML file a reviewer can e-mail.
+
+plotly.js is inlined, the figure travels as escaped JSON in a non-executed ``<script
+type="application/json">`` block, and a small inline script links the map to the paper
+table (click a bubble -> its papers). A Content-Security-Policy in the page allows only
+those two scripts (by their sha256) and no network at all, so even a corpus string that
+slipped past escaping could neither run nor phone home.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synth.report.maps import (
+    MAP_DIV_ID,
+    PLOT_CONFIG,
+    esc,
+    evidence_map_figure,
+    figure_height,
+    paper_table_html,
+)
+
+log = logging.getLogger(__name__)
+
+#: The size the standalone file must stay under (bytes): small enough to e-mail.
+MAX_BYTES = 5_000_000
+
+_CSS = """
+body{font-family:Helvetica,Arial,'Liberation Sans',sans-serif;color:#222;margin:0 auto;
+max-width:1400px;padding:0 1.2rem 2rem;line-height:1.4}
+h1{font-size:1.5rem;margin:1rem 0 .2rem}h2{font-size:1.2rem;margin:1.5rem 0 .3rem}
+.meta,.help{color:#555;margin:.2rem 0}
+.plot{width:100%;border:1px solid #d9d9d9}
+#selection-bar{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+button{font:inherit;padding:.2rem .7rem;border:1px solid #6b6b6b;background:#fff;cursor:pointer}
+table.synth-papers{border-collapse:collapse;width:100%;font-size:.85rem}
+.synth-papers th,.synth-papers td{border-bottom:1px solid #d9d9d9;padding:.35rem .4rem;
+text-align:left;vertical-align:top}
+.synth-papers thead th{position:sticky;top:0;background:#f2f2f2}
+.synth-papers tr.hit{background:#fff3b0}
+.synth-papers ul.evidence{margin:0;padding-left:1rem}.synth-papers .field{color:#6b6b6b}
+@media print{.plot{border:0}.synth-papers thead th{position:static}}
+"""
+
+# Links the map to the table. Reads only data-* attributes and the JSON block; writes
+# with textContent and the hidden property, never innerHTML.
+_LINK_JS = """(function () {
+  "use strict";
+  var blob = JSON.parse(document.getElementById("evidence-map-data").textContent);
+  var gd = document.getElementById("%(div)s");
+  var rows = Array.prototype.slice.call(document.querySelectorAll("#papers tbody tr"));
+  var caption = document.getElementById("selection-caption");
+  var reset = document.getElementById("show-all");
+  function papers(n) { return n === 1 ? "1 paper" : n + " papers"; }
+  function showAll() {
+    rows.forEach(function (tr) { tr.hidden = false; tr.classList.remove("hit"); });
+    caption.textContent = "All " + papers(rows.length) + ".";
+    reset.hidden = true;
+  }
+  function show(ids, what) {
+    var want = {};
+    ids.forEach(function (id) { want[id] = true; });
+    var shown = 0;
+    rows.forEach(function (tr) {
+      var hit = want[tr.getAttribute("data-record")] === true;
+      tr.hidden = !hit;
+      tr.classList.toggle("hit", hit);
+      if (hit) { shown += 1; }
+    });
+    caption.textContent = what + ": " + papers(shown) + ".";
+    reset.hidden = false;
+  }
+  window.synthShowPapers = show;
+  reset.addEventListener("click", showAll);
+  showAll();
+  Plotly.newPlot(gd, blob.figure.data, blob.figure.layout, blob.config).then(function () {
+    gd.on("plotly_click", function (ev) {
+      var p = ev && ev.points && ev.points[0];
+      if (!p || typeof p.customdata !== "string" || p.customdata === "") { return; }
+      var what = (blob.rows[p.y] || "") + " \\u00d7 " + (blob.cols[p.x] || "");
+      var trace = blob.filters[p.curveNumber];
+      if (trace) { what += " (" + trace + ")"; }
+      show(p.customdata.split(" "), what);
+      document.getElementById("selection").scrollIntoView({block: "start"});
+    });
+    document.body.setAttribute("data-plot-ready", "1");
+  });
+})();
+"""
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside a ``<script>`` element: ``<``, ``>``, ``&``, ``/`` and the
+    JavaScript line separators are written as ``\\u`` escapes (still the same JSON), so no
+    string in it can close the element or open a comment."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for ch, rep in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("/", "\\u002f"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(ch, rep)
+    return text
+
+
+def _csp_hash(script: str) -> str:
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def _plain(text: str) -> str:
+    """Undo :func:`synth.report.maps.esc` for strings only ever set as textContent."""
+    import html
+
+    return html.unescape(text)
+
+
+def evidence_map_html(
+    records: pd.DataFrame,
+    tags: pd.DataFrame,
+    *,
+    title: str = "Evidence map",
+    rows: str = "setting",
+    cols: str = "approach",
+    plotlyjs: str | None = None,
+) -> str:
+    """The standalone page as a string (see :func:`write_evidence_map`).
+
+    ``plotlyjs`` replaces the inlined plotly.js (tests use a stub to stay fast).
+    """
+    from synth import __version__
+
+    fig = evidence_map_figure(records, tags, rows=rows, cols=cols)
+    fig_dict = json.loads(fig.to_json())  # plotly's encoder turns numpy/pandas into JSON
+    table = paper_table_html(records, tags, table_id="papers")
+    layout = fig_dict["layout"]
+    blob = {
+        "figure": fig_dict,
+        "config": {
+            **PLOT_CONFIG,
+            "toImageButtonOptions": {"format": "svg", "filename": "evidence-map"},
+        },
+        "rows": [_plain(t) for t in layout["yaxis"]["ticktext"]],
+        "cols": [_plain(t.replace("<br>", " ")) for t in layout["xaxis"]["ticktext"]],
+        "filters": [None, None, *[_plain(t.get("name") or "") for t in fig_dict["data"][2:]]],
+    }
+    if plotlyjs is None:
+        from plotly.offline import get_plotlyjs
+
+        plotlyjs = get_plotlyjs()
+    if "</script" in plotlyjs.lower():  # pragma: no cover - guards a future plotly.js
+        raise ValueError("plotly.js holds '</script' and cannot be inlined safely")
+    link_js = _LINK_JS % {"div": MAP_DIV_ID}
+    csp = (
+        "default-src 'none'; "
+        f"script-src {_csp_hash(plotlyjs)} {_csp_hash(link_js)}; "
+        "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    n_papers = table.count("<tr id=")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+            f'<meta name="generator" content="synth {esc(__version__)}">\n',
+            f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n",
+            f"<header><h1>{esc(title)}</h1>\n",
+            f'<p class="meta">{n_papers} papers · made by synth {esc(__version__)} on {stamp}'
+            " · opens offline</p></header>\n<main>\n",
+            '<p class="help">Hover a bubble for its papers; click it to list them in the table'
+            " below. The dropdowns filter the map by publication type, study design or"
+            " years.</p>\n",
+            f'<div id="{MAP_DIV_ID}" class="plot" style="height:{figure_height(fig)}px"></div>\n',
+            '<section id="selection">\n<h2>Papers</h2>\n<div id="selection-bar">',
+            '<p id="selection-caption" aria-live="polite"></p>',
+            '<button id="show-all" type="button" hidden>Show all papers</button></div>\n',
+            table,
+            "\n</section>\n</main>\n",
+            f"<script>{plotlyjs}</script>\n",
+            '<script type="application/json" id="evidence-map-data">',
+            script_json(blob),
+            "</script>\n",
+            f"<script>{link_js}</script>\n</body>\n</html>\n",
+        ]
+    )
+
+
+def write_evidence_map(
+    path: Path | str,
+    records: pd.DataFrame,
+    tags: pd.DataFrame,
+    *,
+    title: str = "Evidence map",
+    rows: str = "setting",
+    cols: str = "approach",
+) -> Path:
+    """Write the self-contained evidence map (map, dropdown filters, linked paper table).
+
+    The file needs no network when viewed: plotly.js is inside it, and its
+    Content-Security-Policy forbids every fetch. Logs a warning if it exceeds
+    :data:`MAX_BYTES` (a very large corpus: the table grows with the papers).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    path = Path(path)
+    page = evidence_map_html(records, tags, title=title, rows=rows, cols=cols)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = page.encode("utf-8")
+    path.write_bytes(data)
+    if len(data) > MAX_BYTES:
+        log.warning("%s is %.2f MB, over the %.1f MB e-mail budget", path, len(data) / 1e6,
+                    MAX_BYTES / 1e6)  # fmt: skip
+    else:
+        log.info("wrote %s (%.2f MB)", path, len(data) / 1e6)
+    return path

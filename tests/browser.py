@@ -1,0 +1,132 @@
+"""Headless Debian chromium for tests, driven by Selenium with the system chromedriver.
+
+Shared by the report tests (evidence map, report pages). Use the ``browser`` fixture from
+``tests/report/conftest.py``; this module holds the plumbing:
+
+- :func:`chromium_paths` finds the browser and driver (env ``SYNTH_CHROMIUM`` /
+  ``SYNTH_CHROMEDRIVER`` override ``/usr/bin/chromium`` and ``/usr/bin/chromedriver``);
+- :func:`start_browser` starts a fresh, isolated, offline-quiet headless session;
+- :func:`console_errors` returns the SEVERE console entries since the last call;
+- :func:`resource_urls` lists every resource the page loaded (to prove no network).
+
+Where chromium is absent the tests skip with the reason, unless ``SYNTH_REQUIRE_BROWSER=1``
+(set by ``.ci/run``), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+    "--window-size=1400,1000",
+)
+
+
+def _find(env: str, default: str, *names: str) -> str | None:
+    given = os.environ.get(env)
+    if given:
+        return given if Path(given).exists() else None
+    if Path(default).exists():
+        return default
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def chromium_paths() -> tuple[str | None, str | None]:
+    """(chromium binary, chromedriver), each None when not found."""
+    binary = _find("SYNTH_CHROMIUM", "/usr/bin/chromium", "chromium", "chromium-browser")
+    driver = _find("SYNTH_CHROMEDRIVER", "/usr/bin/chromedriver", "chromedriver")
+    return binary, driver
+
+
+def browser_required() -> bool:
+    return os.environ.get("SYNTH_REQUIRE_BROWSER", "") not in ("", "0")
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail where CI demands a browser (``SYNTH_REQUIRE_BROWSER=1``)."""
+    if browser_required():
+        pytest.fail(f"{reason} (SYNTH_REQUIRE_BROWSER is set, so this is a failure)")
+    pytest.skip(reason)
+
+
+@contextmanager
+def start_browser() -> Iterator[Any]:
+    """A headless chromium WebDriver with its own throw-away profile; quits on exit."""
+    binary, driver_path = chromium_paths()
+    if binary is None or driver_path is None:
+        unavailable("headless chromium/chromedriver not found (install Debian chromium)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        unavailable("selenium is not installed (pip install the test extra)")
+    with tempfile.TemporaryDirectory(prefix="synth-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = binary
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={profile}")
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        try:
+            driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+        except Exception as exc:
+            unavailable(f"headless chromium did not start: {exc}")
+        try:
+            driver.set_page_load_timeout(60)
+            driver.set_script_timeout(30)
+            yield driver
+        finally:
+            driver.quit()
+
+
+def console_errors(driver: Any) -> list[dict[str, Any]]:
+    """SEVERE browser-console entries (errors, CSP violations, failed loads) since last call."""
+    return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def resource_urls(driver: Any) -> list[str]:
+    """URLs of every resource the current page fetched (Resource Timing), plus the page."""
+    return driver.execute_script(
+        "return performance.getEntriesByType('navigation').concat("
+        "performance.getEntriesByType('resource')).map(function (e) { return e.name; });"
+    )
+
+
+def network_urls(driver: Any) -> list[str]:
+    """Resource URLs that are not local (anything but file:, data:, blob:, about:)."""
+    local = ("file:", "data:", "blob:", "about:")
+    return [u for u in resource_urls(driver) if not u.startswith(local)]
+
+
+def dialog_open(driver: Any) -> bool:
+    """True if an alert/confirm/prompt is showing (a hostile payload would open one)."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        driver.switch_to.alert.text  # noqa: B018 - raises when there is no dialog
+    except NoAlertPresentException:
+        return False
+    return True

@@ -1,0 +1,194 @@
+"""The standalone evidence map in a real headless chromium: drawn, filterable, linked to
+its table, silent in the console, offline, and deaf to hostile titles."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synth.report.standalone import write_evidence_map
+from tests.browser import console_errors, dialog_open, network_urls, resource_urls
+
+from .conftest import HOSTILE_CITATION
+
+pytestmark = pytest.mark.browser
+
+VISIBLE = "return document.getElementById('evidence-map')._fullData.map(t => t.visible === true)"
+
+
+def wait_for(driver: Any, script: str, timeout: float = 30) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for: {script}")
+
+
+@pytest.fixture(scope="module")
+def map_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from .conftest import make_map_records, make_map_tags
+
+    records, tags = make_map_records(), make_map_tags()
+    out = tmp_path_factory.mktemp("map") / "evidence-map.html"
+    return write_evidence_map(out, records, tags, title="Hostile <script>window.__pwned=7</script>")
+
+
+@pytest.fixture(scope="module")
+def opened(browser: Any, map_file: Path) -> Any:
+    console_errors(browser)  # drop anything logged before this page
+    browser.get(map_file.as_uri())
+    wait_for(browser, "return document.body.getAttribute('data-plot-ready') === '1'")
+    return browser
+
+
+def test_plot_is_drawn_without_console_errors(opened):
+    assert opened.execute_script("return document.querySelectorAll('.main-svg').length") >= 1
+    n_points = opened.execute_script(
+        "return document.querySelectorAll('.scatterlayer .point').length"
+    )
+    fig_points = opened.execute_script(
+        "var d = document.getElementById('evidence-map').data;return d[0].x.length + d[1].x.length;"
+    )
+    assert n_points == fig_points > 0  # grid dots + all-papers bubbles
+    assert (
+        opened.execute_script("return document.querySelectorAll('.updatemenu-header-group').length")
+        == 3
+    )
+    assert console_errors(opened) == []
+
+
+def test_no_network_and_no_hostile_script_ran(opened):
+    assert network_urls(opened) == []
+    assert all(u.startswith("file:") for u in resource_urls(opened))
+    assert opened.execute_script("return typeof window.__pwned") == "undefined"
+    assert not dialog_open(opened)
+    assert (
+        opened.execute_script("return document.querySelectorAll('img, iframe, object').length") == 0
+    )
+    # the hostile strings are on the page as text
+    assert "window.__pwned = 1" in opened.find_element("id", "papers").text
+    assert opened.title == "Hostile <script>window.__pwned=7</script>"
+
+
+def test_hover_shows_hostile_citation_as_text(opened):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    # r11's only cell: Community × Always Events
+    idx = opened.execute_script(
+        "return document.getElementById('evidence-map').data[1].customdata.indexOf('r11');"
+    )
+    assert idx >= 0
+    point = opened.find_elements("css selector", ".scatterlayer .trace")[1].find_elements(
+        "css selector", ".point"
+    )[idx]
+    ActionChains(opened).move_to_element(point).pause(0.3).perform()
+    label = wait_for(opened, "var h = document.querySelector('.hoverlayer .hovertext');"
+                             "return h && h.textContent;")  # fmt: skip
+    assert HOSTILE_CITATION + " 2020" in label
+    assert (
+        opened.execute_script("return document.querySelectorAll('.hoverlayer image, img').length")
+        == 0
+    )
+    assert opened.execute_script("return typeof window.__pwned") == "undefined"
+
+
+def test_dropdown_changes_visible_traces(opened):
+    before = opened.execute_script(VISIBLE)
+    assert before[:2] == [True, True] and sum(before) == 2
+    opened.find_elements("css selector", ".updatemenu-header-group")[0].click()
+    buttons = wait_for(
+        opened, "return document.querySelectorAll('.updatemenu-dropdown-button').length"
+    )
+    assert buttons >= 2
+    options = opened.find_elements("css selector", ".updatemenu-dropdown-button")
+    grey = next(o for o in options if o.text.startswith("Grey literature"))
+    grey.click()
+    wait_for(opened, "return document.getElementById('evidence-map')._fullData[1].visible !== true")
+    after = opened.execute_script(VISIBLE)
+    assert after[0] is True and sum(after) == 2 and after != before
+    shown = after.index(True, 1)
+    ids = opened.execute_script(
+        f"return document.getElementById('evidence-map').data[{shown}].customdata.join(' ');"
+    )
+    assert set(ids.split()) == {"r04", "r06", "r07"}  # the grey papers only
+    # the bubbles drawn are that trace's (grid dots + grey cells)
+    drawn = opened.execute_script(
+        "return Array.from(document.querySelectorAll('.scatterlayer .trace'))"
+        ".filter(t => t.style.opacity !== '0' && t.getAttribute('display') !== 'none')"
+        ".map(t => t.querySelectorAll('.point').length);"
+    )
+    grid = opened.execute_script("return document.getElementById('evidence-map').data[0].x.length")
+    n_grey = opened.execute_script(
+        f"return document.getElementById('evidence-map').data[{shown}].x.length"
+    )
+    assert sorted(drawn) == sorted([grid, n_grey])
+    assert console_errors(opened) == []
+
+
+def test_click_on_bubble_shows_its_papers_in_the_table(opened):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    # back to all papers
+    opened.find_elements("css selector", ".updatemenu-header-group")[0].click()
+    wait_for(opened, "return document.querySelectorAll('.updatemenu-dropdown-button').length")
+    opened.find_elements("css selector", ".updatemenu-dropdown-button")[0].click()
+    wait_for(opened, "var d = document.getElementById('evidence-map')._fullData;"
+                     "return d[1].visible === true;")  # fmt: skip
+    cd = opened.execute_script("return document.getElementById('evidence-map').data[1].customdata;")
+    idx = max(range(len(cd)), key=lambda i: len(cd[i].split()))  # the fullest cell
+    point = opened.find_elements("css selector", ".scatterlayer .trace")[1].find_elements(
+        "css selector", ".point"
+    )[idx]
+    ActionChains(opened).move_to_element(point).pause(0.3).click().perform()
+    wait_for(opened, "return !document.getElementById('show-all').hidden")
+    rows = opened.execute_script(
+        "return Array.from(document.querySelectorAll('#papers tbody tr'))"
+        ".filter(tr => !tr.hidden).map(tr => tr.dataset.record);"
+    )
+    assert sorted(rows) == sorted(cd[idx].split())
+    caption = opened.find_element("id", "selection-caption").text
+    assert caption.endswith(f"{len(rows)} papers.") or caption.endswith("1 paper.")
+    opened.find_element("id", "show-all").click()
+    n_all = opened.execute_script(
+        "return Array.from(document.querySelectorAll('#papers tbody tr')).filter(tr => !tr.hidden).length;"  # noqa: E501
+    )
+    assert n_all == 10
+    assert console_errors(opened) == []
+    assert opened.execute_script("return typeof window.__pwned") == "undefined"
+
+
+def test_escaping_holds_without_the_csp(browser, map_file, tmp_path):
+    """The page's CSP would block an injected script anyway; with it removed, nothing
+    from the corpus may run either: the escaping alone must hold."""
+    page = map_file.read_text(encoding="utf-8")
+    start = page.index('<meta http-equiv="Content-Security-Policy"')
+    bare = page[:start] + page[page.index(">", start) + 1 :]
+    assert "Content-Security-Policy" not in bare
+    out = tmp_path / "no-csp.html"
+    out.write_text(bare, encoding="utf-8")
+    console_errors(browser)
+    browser.get(out.as_uri())
+    wait_for(browser, "return document.body.getAttribute('data-plot-ready') === '1'")
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert not dialog_open(browser)
+    assert browser.execute_script("return document.querySelectorAll('img, svg image').length") == 0
+    assert browser.execute_script("return document.scripts.length") == 3
+    assert network_urls(browser) == []
+    assert console_errors(browser) == []
+
+
+def test_missing_chromium_skips_or_fails_as_ci_demands(monkeypatch):
+    from tests.browser import start_browser
+
+    monkeypatch.setenv("SYNTH_CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.delenv("SYNTH_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not found"), start_browser():
+        pass
+    monkeypatch.setenv("SYNTH_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="SYNTH_REQUIRE_BROWSER"), start_browser():
+        pass
