@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from synth import __version__
+from synth.screening.cli import screen_app
 
 app = typer.Typer(
     help="synth: evidence synthesis workbench for the co-production literature.",
@@ -30,6 +31,7 @@ tag_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(tag_app, name="tag")
+app.add_typer(screen_app, name="screen")
 
 # piped output (CI logs, papermill) gets a readable width instead of rich's 80 columns
 console = Console(width=None if Console().is_terminal else 120)
@@ -204,34 +206,49 @@ def dup_split_cmd(
 @review_app.command("run")
 def review_run_cmd(
     corpus: Annotated[
-        Path, typer.Option(help="The corpus folder (references, extracts, full texts).")
-    ] = Path("corpus/kei-2020"),
+        Path | None,
+        typer.Option(help="The corpus folder (default: corpus/kei-2020 without --config)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="A run configuration (or a review.yml with a report: section)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="The report folder.")] = Path("data/reports"),
     db: Annotated[
         Path | None, typer.Option(help="Review store (default: data/<corpus name>.sqlite).")
     ] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    notebook: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this report notebook (repeatable), e.g. 04_evidence_map."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Notebooks executed at a time (default 2 on 2+ cores).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
-    """Run the review on a corpus: import, deduplicate, tag, and describe the corpus."""
-    from synth.store import connect
-    from synth.tagging.workflow import tag_store
+    """Run the review: import, deduplicate, tag, execute the notebooks, write the HTML report."""
+    from synth.report.run import ReviewRunError, run_review
 
+    if corpus is None and config is None:
+        corpus = Path("corpus/kei-2020")
     with _clear_errors():
-        if not corpus.is_dir():
-            raise FileNotFoundError(f"{corpus}: no such corpus folder")
-        db = db or Path("data") / f"{corpus.resolve().name}.sqlite"
-        _import([corpus], db, progress)
-        _describe(db)
-        con = connect(db)
         try:
-            run = tag_store(con, progress=progress)
-        finally:
-            con.close()
+            result = run_review(
+                corpus=corpus, config=config, out=out, db=db, progress=progress,
+                notebooks=notebook or None, workers=workers,
+            )  # fmt: skip
+        except ReviewRunError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        t = result.totals
         console.print(
-            f"tagging run {run.run_id}: {len(run.tags)} tags with evidence on "
-            f"{run.tags['record_id'].nunique() if len(run.tags) else 0} records"
+            f"{t.get('records', 0)} records from {t.get('sources', 0)} files, "
+            f"{t.get('duplicates', 0)} duplicates, {t.get('failures', 0)} failures"
         )
-        if run.review_path is not None:
-            tag_describe_cmd(db=db, review=run.review_path)
+        _describe(result.db)
+        tag_describe_cmd(db=result.db, review=None)
+        seconds = sum(result.timings.values())
+        console.print(f"report: {result.index} ({len(result.pages)} pages, {seconds:.1f} s)")
 
 
 def _describe(db: Path) -> None:

@@ -33,7 +33,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, float) and pd.isna(value):
         return ""
     if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
+        return neutralise_formula("; ".join(str(v) for v in value))
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
     return neutralise_formula(str(value))

@@ -1,0 +1,287 @@
+"""The small views the report notebooks share: which papers a report covers, and counts.
+
+Every notebook of a run applies the same filters (stage, included only, years, settings)
+through :func:`select_records`, so the overview, the themes and the maps always talk
+about the same set of papers, and each page says which set that is.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from synth.store.tags import current_tags
+from synth.store.views import load_records
+
+log = logging.getLogger(__name__)
+
+#: Papers listed in a report page's table: the page must stay small (< 1 MB) to open
+#: quickly; the self-contained evidence map and ``synth export`` carry every paper.
+PAGE_TABLE_ROWS = 300
+#: Tags below this score do not count (as in :func:`synth.tagging.describe.describe_corpus`).
+TAG_THRESHOLD = 0.5
+
+
+@dataclass
+class Selection:
+    """The papers a report covers: unique records after the run's filters, and their tags."""
+
+    records: pd.DataFrame
+    tags: pd.DataFrame
+    all_records: pd.DataFrame
+    filters: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def record_ids(self) -> list[str]:
+        return self.records["record_id"].astype(str).tolist()
+
+    @property
+    def with_duplicates(self) -> pd.DataFrame:
+        """The selected records plus their duplicates (whose extracts and full texts count
+        for the kept record), with ``is_kept``/``group_id``."""
+        from synth.tagging.describe import unique_record_ids
+
+        counted_as = unique_record_ids(self.all_records)
+        keep = set(self.record_ids)
+        ids = self.all_records["record_id"].astype(str)
+        mask = ids.map(lambda r: counted_as.get(r) in keep)
+        return self.all_records[mask.to_numpy(dtype=bool)].reset_index(drop=True)
+
+    def describe(self) -> str:
+        """One sentence saying which papers the page shows (for the top of each page)."""
+        n_unique = int(_kept_mask(self.all_records).sum())
+        f = self.filters
+        applied = []
+        if f.get("included_only"):
+            applied.append(f"included at the {str(f.get('stage', '')).replace('_', '-')} stage")
+        lo, hi = f.get("year_min"), f.get("year_max")
+        if lo is not None or hi is not None:
+            applied.append(
+                f"published {lo if lo is not None else '…'}–{hi if hi is not None else '…'}"
+            )
+        if f.get("settings"):
+            applied.append("settings: " + ", ".join(map(str, f["settings"])))
+        text = f"{len(self.records)} of {n_unique} unique records"
+        if applied:
+            text += " (" + "; ".join(applied) + ")"
+        return ". ".join([text, *self.notes]) + "."
+
+
+def _kept_mask(records: pd.DataFrame) -> pd.Series:
+    if "is_kept" not in records.columns:
+        return pd.Series(True, index=records.index)
+    return records["is_kept"].astype("boolean").fillna(True).astype(bool)
+
+
+def included_ids(con: sqlite3.Connection, stage: str) -> tuple[set[str] | None, str]:
+    """Record ids whose standing decision at ``stage`` is include, and which stage was used.
+
+    With no decision at ``full_text`` the title-abstract includes stand in; with no
+    decision at all, None (the caller shows every unique record and says so).
+    """
+    from synth.screening.decisions import final_decisions
+
+    stages = [stage] + (["title_abstract"] if stage == "full_text" else [])
+    for st in stages:
+        final = final_decisions(con, stage=st)
+        if len(final):
+            return set(final.loc[final["decision"] == "include", "record_id"].astype(str)), st
+    return None, stage
+
+
+def select_records(
+    con: sqlite3.Connection,
+    *,
+    stage: str = "full_text",
+    included_only: bool = True,
+    year_min: int | None = None,
+    year_max: int | None = None,
+    settings: Sequence[str] | None = None,
+) -> Selection:
+    """The unique records a report covers, with their current tags.
+
+    Parameters
+    ----------
+    con
+        The review store.
+    stage
+        Screening stage whose decisions define "included" (``title_abstract`` or
+        ``full_text``).
+    included_only
+        Keep only records included at ``stage``. A store with no screening decisions yet
+        (e.g. a corpus that is itself the included set) keeps every unique record, and the
+        selection's notes say so.
+    year_min, year_max
+        Publication-year bounds (inclusive); records without a year drop out when a bound
+        is set.
+    settings
+        Setting labels (the tagger's ``setting`` facet); a record stays if any of its
+        setting tags is listed.
+    """
+    all_records = load_records(con, with_groups=True)
+    tags = current_tags(con)
+    records = all_records[_kept_mask(all_records)]
+    notes: list[str] = []
+    if included_only:
+        ids, used = included_ids(con, stage)
+        if ids is None:
+            notes.append("No screening decisions are recorded yet, so every unique record is shown")
+        else:
+            if used != stage:
+                wanted, shown = stage.replace("_", "-"), used.replace("_", "-")
+                notes.append(f"No {wanted} decisions yet: {shown} includes shown")
+            records = records[records["record_id"].astype(str).isin(ids)]
+    years = pd.to_numeric(records["year"], errors="coerce")
+    if year_min is not None:
+        records = records[years.loc[records.index] >= int(year_min)]
+    if year_max is not None:
+        records = records[years.loc[records.index] <= int(year_max)]
+    if settings:
+        strong = tags[pd.to_numeric(tags["score"], errors="coerce").fillna(0) >= TAG_THRESHOLD]
+        with_setting = strong[(strong["facet"] == "setting") & strong["label"].isin(list(settings))]
+        records = records[records["record_id"].isin(set(with_setting["record_id"]))]
+    records = records.reset_index(drop=True)
+    keep = set(records["record_id"])
+    filters = {
+        "stage": stage,
+        "included_only": bool(included_only),
+        "year_min": year_min,
+        "year_max": year_max,
+        "settings": list(settings or []),
+    }
+    return Selection(
+        records=records,
+        tags=pooled_tags(tags, all_records, keep),
+        all_records=all_records,
+        filters=filters,
+        notes=notes,
+    )
+
+
+def pooled_tags(tags: pd.DataFrame, all_records: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
+    """Tags of the kept records, a duplicate's tags counted for its kept record (once).
+
+    Where a record and its duplicate both carry a label, the higher-scoring row stays.
+    """
+    from synth.tagging.describe import unique_record_ids
+
+    counted_as = unique_record_ids(all_records)
+    target = tags["record_id"].astype(str).map(counted_as)
+    pooled = tags.assign(record_id=target)[target.isin(keep).to_numpy(dtype=bool)]
+    pooled = pooled.assign(_score=pd.to_numeric(pooled["score"], errors="coerce").fillna(0.0))
+    pooled = pooled.sort_values("_score", ascending=False, kind="stable")
+    pooled = pooled.drop_duplicates(["record_id", "facet", "label"]).drop(columns="_score")
+    return pooled.sort_index().reset_index(drop=True)
+
+
+def table_records(
+    records: pd.DataFrame, limit: int = PAGE_TABLE_ROWS
+) -> tuple[pd.DataFrame, str | None]:
+    """The papers a page's table lists (newest first when there are more than ``limit``),
+    and a note saying how many were left out (None when all are listed)."""
+    if len(records) <= limit:
+        return records, None
+    years = pd.to_numeric(records["year"], errors="coerce").fillna(-1)
+    order = records.assign(_y=years).sort_values(["_y", "title"], ascending=[False, True])
+    shown = order.drop(columns="_y").head(limit)
+    note = (
+        f"The table lists the {limit} most recent of {len(records)} papers; "
+        "the evidence map file and `synth export records` hold them all."
+    )
+    return shown, note
+
+
+def import_summary(con: sqlite3.Connection) -> pd.DataFrame:
+    """One row per imported file (most records first): format, database, records,
+    failures, new records."""
+    return pd.read_sql_query(
+        "SELECT name AS file, format, database, n_records AS records, n_failures AS failures,"
+        " n_new AS new FROM sources ORDER BY n_records DESC, name",
+        con,
+    )
+
+
+def dedup_summary(records: pd.DataFrame) -> pd.DataFrame:
+    """Records read, duplicates removed, unique records (from ``load_records(with_groups)``)."""
+    kept = _kept_mask(records)
+    grouped = records["group_id"].notna() if "group_id" in records.columns else kept & False
+    rows = [
+        ("records read", len(records)),
+        ("in duplicate groups", int(grouped.sum())),
+        ("duplicates removed", int((~kept).sum())),
+        ("unique records", int(kept.sum())),
+    ]
+    return pd.DataFrame(rows, columns=["step", "records"])
+
+
+def type_counts(records: pd.DataFrame) -> pd.DataFrame:
+    """Unique records per publication type, journal vs grey literature."""
+    grey = records["grey"].astype("boolean").fillna(False).astype(bool)
+    df = records.assign(
+        pub_type=records["pub_type"].fillna("(unknown)"),
+        literature=["grey" if g else "journal/book" for g in grey],
+    )
+    out = df.groupby(["literature", "pub_type"]).size().rename("records").reset_index()
+    return out.sort_values(["literature", "records"], ascending=[False, False], ignore_index=True)
+
+
+def label_counts(
+    records: pd.DataFrame, tags: pd.DataFrame, facets: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Papers per facet and label (tags at or above the threshold), most papers first."""
+    strong = tags[pd.to_numeric(tags["score"], errors="coerce").fillna(0) >= TAG_THRESHOLD]
+    strong = strong[strong["record_id"].isin(set(records["record_id"]))]
+    if facets is not None:
+        strong = strong[strong["facet"].isin(list(facets))]
+    if strong.empty:
+        return pd.DataFrame(columns=["facet", "label", "papers", "by reviewer"])
+    by_rev = strong["source"].fillna("").str.startswith("reviewer:")
+    out = (
+        strong.assign(by_reviewer=by_rev)
+        .groupby(["facet", "label"])
+        .agg(papers=("record_id", "nunique"), by_reviewer=("by_reviewer", "sum"))
+        .reset_index()
+        .rename(columns={"by_reviewer": "by reviewer"})
+    )
+    return out.sort_values(
+        ["facet", "papers", "label"], ascending=[True, False, True], ignore_index=True
+    )
+
+
+def criteria_summary(assessment: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """Per criterion, how many of the papers meet it, do not, or are unclear."""
+    if assessment is None or assessment.empty:
+        return pd.DataFrame(columns=["criterion", "kind"])
+    sub = assessment[assessment["record_id"].isin(set(records["record_id"]))]
+    table = sub.pivot_table(
+        index=["criterion", "kind"],
+        columns="status",
+        values="record_id",
+        aggfunc="count",
+        fill_value=0,
+    )
+    table.columns = [str(c) for c in table.columns]
+    return table.reset_index().sort_values(
+        ["kind", "criterion"], ascending=[False, True], ignore_index=True
+    )
+
+
+def suggestion_counts(suggestions: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """Suggested decisions (include, exclude, unclear) over the papers, with the reasons."""
+    if suggestions is None or suggestions.empty:
+        return pd.DataFrame(columns=["decision", "reason", "papers"])
+    sub = suggestions[suggestions["record_id"].isin(set(records["record_id"]))]
+    out = (
+        sub.assign(reason=sub["reason"].fillna(""))
+        .groupby(["decision", "reason"])
+        .size()
+        .rename("papers")
+        .reset_index()
+    )
+    return out.sort_values("papers", ascending=False, ignore_index=True)

@@ -1,0 +1,494 @@
+"""``synth review run``: the whole review, from corpus folder to HTML report, in one call.
+
+Stages: import the corpus into the store, tag it, execute the report notebooks with
+papermill (parameters injected), render each as an HTML page without code, and write the
+shared ``plotly.min.js``, the self-contained ``evidence-map.html``, the PRISMA flow
+(``prisma.svg``), ``index.html`` and ``manifest.json``.
+
+Run configuration (``--config FILE``, or the ``report:`` section of a corpus's
+``review.yml``); every key is optional, paths are relative to the file that names them::
+
+    report:
+      corpus: .                   # the corpus folder (default: the config file's folder)
+      review: review.yml          # the review definition (default: <corpus>/review.yml)
+      db: ../../data/kei.sqlite   # the store (default: data/<corpus name>.sqlite)
+      out: ../../data/reports     # the report folder (default: data/reports)
+      title: My review            # default: the review's title
+      codebook: codebook.yml      # the tagger's codebook (default: synth's own)
+      themes: themes.yml          # the theme codebook (default: synth's own)
+      notebooks: [01_corpus_overview, 04_evidence_map]   # default: every report notebook
+      workers: 2                  # notebooks run at a time
+      filters:
+        stage: full_text          # decisions that define "included"
+        included_only: true
+        year_min: 2008
+        year_max: 2020
+        settings: [acute-care]    # setting labels to keep
+
+A config file that is not a review definition can hold just the ``report:`` keys (or
+the same keys at its top level).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from synth import __version__
+from synth.report import manifest as mf
+from synth.report import pages
+from synth.report.notebooks import NotebookResult, execute_all, find_notebooks, render_body
+
+log = logging.getLogger(__name__)
+
+FILTER_KEYS = ("stage", "included_only", "year_min", "year_max", "settings")
+DEFAULT_FILTERS: dict[str, Any] = {
+    "stage": "full_text",
+    "included_only": True,
+    "year_min": None,
+    "year_max": None,
+    "settings": [],
+}
+CONFIG_KEYS = {
+    "corpus", "review", "db", "out", "title", "codebook", "themes", "notebooks", "workers",
+    "filters",
+}  # fmt: skip
+EVIDENCE_MAP = "evidence-map.html"
+DEFAULT_OUT = Path("data/reports")
+MANIFEST = "manifest.json"
+
+
+class ReviewRunError(RuntimeError):
+    """A notebook failed; the report was still written (the failing page shows the error)."""
+
+
+@dataclass
+class RunConfig:
+    """Where a run reads and writes, and the filters every notebook applies."""
+
+    corpus: Path
+    db: Path
+    out: Path
+    review: Path | None = None
+    title: str | None = None
+    codebook: Path | None = None
+    themes: Path | None = None
+    notebooks: list[str] | None = None
+    workers: int | None = None
+    filters: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_FILTERS))
+    config_file: Path | None = None
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the index, every page, and the time each stage took."""
+
+    out: Path
+    index: Path
+    manifest: Path
+    pages: dict[str, Path]
+    notebooks: list[NotebookResult]
+    evidence_map: Path | None
+    prisma: dict[str, Path]
+    timings: dict[str, float]
+    sizes: dict[str, int]
+    db: Path
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def kernel_seconds(self) -> float:
+        return sum(r.kernel_seconds or 0.0 for r in self.notebooks)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the run configuration ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping")
+    return data
+
+
+def _section(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The run keys of a config file: its ``report:`` section, else its top-level run keys."""
+    if isinstance(data.get("report"), dict):
+        section = data["report"]
+    elif "inclusion_criteria" in data:  # a review definition without a report section
+        section = {}
+    else:
+        section = {k: v for k, v in data.items() if k in CONFIG_KEYS}
+    unknown = set(section) - CONFIG_KEYS
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown run key(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(CONFIG_KEYS))}"
+        )
+    filters = section.get("filters") or {}
+    if not isinstance(filters, dict) or set(filters) - set(FILTER_KEYS):
+        raise ValueError(f"{path}: filters take {', '.join(FILTER_KEYS)}")
+    return section
+
+
+def resolve_config(
+    *,
+    corpus: Path | None = None,
+    config: Path | None = None,
+    out: Path | None = None,
+    db: Path | None = None,
+    notebooks: Sequence[str] | None = None,
+) -> RunConfig:
+    """Combine the arguments with the config file (arguments win) into a :class:`RunConfig`.
+
+    ``corpus`` alone reads ``corpus/review.yml``'s ``report:`` section when present.
+    """
+    section: dict[str, Any] = {}
+    base = Path.cwd()
+    config_file = None
+    if config is not None:
+        config = Path(config)
+        if not config.is_file():
+            raise FileNotFoundError(f"{config}: no such config file")
+        config_file = config.resolve()
+        data = _read_yaml(config)
+        section = _section(data, config)
+        base = config_file.parent
+        if corpus is None:
+            corpus = base / section["corpus"] if "corpus" in section else base
+        if "inclusion_criteria" in data and "review" not in section:
+            section["review"] = config_file.name
+    elif corpus is not None and (Path(corpus) / "review.yml").is_file():
+        review_yml = Path(corpus) / "review.yml"
+        section = _section(_read_yaml(review_yml), review_yml)
+        base = Path(corpus).resolve()
+        config_file = review_yml.resolve()
+    if corpus is None:
+        raise ValueError("give a corpus folder (--corpus) or a run configuration (--config)")
+    corpus = Path(corpus).resolve()
+    if not corpus.is_dir():
+        raise FileNotFoundError(f"{corpus}: no such corpus folder")
+
+    def rel(key: str) -> Path | None:
+        value = section.get(key)
+        return (base / str(value)).resolve() if value not in (None, "") else None
+
+    review = rel("review") or (corpus / "review.yml")
+    filters = dict(DEFAULT_FILTERS)
+    filters.update(section.get("filters") or {})
+    filters["settings"] = list(filters.get("settings") or [])
+    return RunConfig(
+        corpus=corpus,
+        db=Path(db) if db is not None else rel("db") or Path("data") / f"{corpus.name}.sqlite",
+        out=Path(out) if out is not None else rel("out") or DEFAULT_OUT,
+        review=review if review.is_file() else None,
+        title=section.get("title"),
+        codebook=rel("codebook"),
+        themes=rel("themes"),
+        notebooks=list(notebooks) if notebooks is not None else section.get("notebooks"),
+        workers=int(section["workers"]) if section.get("workers") else None,
+        filters=filters,
+        config_file=config_file,
+    )
+
+
+class _Stages:
+    """Times each stage and shows one line per stage on stderr (when ``progress``)."""
+
+    def __init__(self, progress: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self.console = None
+        if progress:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+
+    @contextmanager
+    def stage(self, name: str, what: str) -> Iterator[None]:
+        if self.console is not None:
+            self.console.print(f"[bold]{what}[/] ...", highlight=False)
+        start = time.perf_counter()
+        yield
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+        if self.console is not None:
+            self.console.print(f"  {what}: {self.timings[name]:.1f} s", highlight=False)
+
+    def note(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(f"  {text}", highlight=False, markup=False)
+
+
+def run_review(
+    *,
+    corpus: Path | None = None,
+    config: Path | None = None,
+    out: Path = DEFAULT_OUT,
+    db: Path | None = None,
+    progress: bool = True,
+    notebooks: Sequence[str] | None = None,
+    workers: int | None = None,
+    retag: bool = True,
+) -> RunResult:
+    """Run the review on a corpus and write its HTML report.
+
+    Parameters
+    ----------
+    corpus
+        The corpus folder (references, extracts, full texts, review.yml).
+    config
+        A run configuration (see the module docstring); ``corpus`` and ``db`` override it.
+    out
+        The report folder (default ``data/reports``; a config's ``out`` is used when this
+        is left at its default).
+    db
+        The review store (default ``data/<corpus name>.sqlite``).
+    progress
+        Show each stage and the import/tagging progress bars on stderr.
+    notebooks
+        Only these report notebooks (file stems), in this order.
+    workers
+        Notebooks executed at a time (default: the config's, else 2 on two or more cores).
+    retag
+        Tag the store again (the tagger may have changed); False reuses the latest run.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ReviewRunError
+        A notebook failed; everything else was written and the page shows the error.
+    """
+    cfg = resolve_config(
+        corpus=corpus,
+        config=config,
+        out=None if out == DEFAULT_OUT else out,
+        db=db,
+        notebooks=notebooks,
+    )
+    if workers is not None:
+        cfg.workers = workers
+    if cfg.workers is None:
+        cfg.workers = default_workers()
+    stages = _Stages(progress)
+    out_dir = cfg.out.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg.db.parent.mkdir(parents=True, exist_ok=True)
+    specs = find_notebooks(names=cfg.notebooks)
+
+    from synth.store import connect, import_paths
+    from synth.store.tags import latest_run
+    from synth.tagging.workflow import load_review, tag_store
+
+    review = load_review(cfg.review) if cfg.review else {}
+    title = str(cfg.title or review.get("title") or cfg.corpus.name)
+    con = connect(cfg.db)
+    try:
+        with stages.stage("import", "import and deduplicate"):
+            report = import_paths(con, [cfg.corpus], progress=progress)
+            t = totals = report.totals
+            stages.note(
+                f"{t['records']} records from {t['sources']} files, {t['duplicates']} duplicates,"
+                f" {t['failures']} failures"
+            )
+            if cfg.review:
+                from synth.screening.published import record_published_decisions
+
+                added = record_published_decisions(con, review, cfg.review)
+                if added:
+                    stages.note(f"{added} decisions from the published review recorded")
+        with stages.stage("tag", "tag and assess criteria"):
+            if retag or latest_run(con) is None:
+                run = tag_store(
+                    con,
+                    codebook_path=cfg.codebook,
+                    review_path=cfg.review,
+                    progress=progress,
+                )
+                stages.note(f"tagging run {run.run_id}: {len(run.tags)} tags")
+    finally:
+        con.close()
+
+    parameters = {
+        "db": str(cfg.db.resolve()),
+        "corpus": str(cfg.corpus),
+        "review": str(cfg.review) if cfg.review else None,
+        "themes": str(cfg.themes) if cfg.themes else None,
+        "out_dir": str(out_dir),
+        **{k: cfg.filters.get(k) for k in FILTER_KEYS},
+    }
+    nb_dir = out_dir / "notebooks"
+    with stages.stage("notebooks", f"execute {len(specs)} notebooks"):
+
+        def done(r: NotebookResult) -> None:
+            flag = "FAILED" if r.error else "ok"
+            stages.note(f"{r.spec.name}: {r.seconds:.1f} s {flag}")
+
+        results = execute_all(
+            specs, nb_dir, parameters, workers=cfg.workers, on_done=done,
+            expected_seconds=_last_timings(out_dir / MANIFEST),
+        )  # fmt: skip
+
+    sizes: dict[str, int] = {}
+    page_paths: dict[str, Path] = {}
+    links = [pages.PageLink(s.page, s.title, s.description) for s in specs]
+    footer = f"{title} · generated by synth {__version__} · manifest.json lists every input"
+    with stages.stage("render", "render pages"):
+        pages.write_plotly_js(out_dir)
+        for r in results:
+            nonce = pages.new_nonce()
+            body = render_body(r.nb, nonce)
+            page = pages.page_html(
+                body, title=r.spec.title, review_title=title, links=links,
+                current=r.spec.page, footer=footer, nonce=nonce,
+            )  # fmt: skip
+            path = out_dir / r.spec.page
+            sizes[r.spec.page] = pages.write_page(path, page)
+            page_paths[r.spec.name] = path
+
+    evidence_map, prisma = None, {}
+    with stages.stage("extras", "evidence map file and PRISMA flow"):
+        evidence_map, prisma = _write_extras(cfg, out_dir, title)
+        if evidence_map is not None:
+            sizes[EVIDENCE_MAP] = evidence_map.stat().st_size
+
+    with stages.stage("index", "index and manifest"):
+        extras = []
+        if evidence_map is not None:
+            about = "self-contained: plotly.js inside, opens offline, can be e-mailed"
+            extras.append(pages.PageLink(EVIDENCE_MAP, "Evidence map (one file)", about))
+        for kind, path in sorted(prisma.items()):
+            extras.append(
+                pages.PageLink(path.name, f"PRISMA flow diagram ({kind.upper()})", "for a paper")
+            )
+        extras.append(pages.PageLink(MANIFEST, "Manifest", "parameters, versions and input hashes"))
+        extras.append(pages.PageLink("notebooks/", "Executed notebooks", "open in JupyterLab"))
+        index = out_dir / "index.html"
+        sizes["index.html"] = pages.write_page(
+            index,
+            pages.index_html(
+                review_title=title, subtitle=review.get("subtitle"), pages=links,
+                extras=extras, footer=footer,
+            ),
+        )  # fmt: skip
+        manifest_path = out_dir / MANIFEST
+        mf.write_manifest(
+            manifest_path,
+            mf.build_manifest(
+                parameters={
+                    **parameters,
+                    "notebooks": [s.name for s in specs],
+                    "workers": cfg.workers,
+                    "config": str(cfg.config_file or ""),
+                },
+                inputs=_inputs(cfg, specs),
+                outputs={
+                    "pages": {k: str(v.relative_to(out_dir)) for k, v in page_paths.items()},
+                    "sizes_bytes": sizes,
+                    "summaries": {r.spec.name: r.summary for r in results},
+                    "errors": {r.spec.name: r.error for r in results if r.error},
+                },
+                timings={
+                    **stages.timings,
+                    **{f"notebook:{r.spec.name}": r.seconds for r in results},
+                },
+            ),
+        )
+    result = RunResult(
+        out=out_dir, index=index, manifest=manifest_path, pages=page_paths, notebooks=results,
+        evidence_map=evidence_map, prisma=prisma, timings=stages.timings, sizes=sizes, db=cfg.db,
+        totals=totals,
+    )  # fmt: skip
+    failed = [r.error for r in results if r.error]
+    if failed:
+        raise ReviewRunError("; ".join(failed) + f" (report written to {out_dir})")
+    return result
+
+
+def _write_extras(cfg: RunConfig, out_dir: Path, title: str) -> tuple[Path | None, dict[str, Path]]:
+    """The self-contained evidence map and the PRISMA SVG (from the same selection)."""
+    from synth.report.overview import select_records
+    from synth.store import connect
+
+    con = connect(cfg.db)
+    try:
+        sel = select_records(con, **{k: cfg.filters.get(k) for k in FILTER_KEYS})
+        counts = None
+        try:
+            from synth.screening.prisma import prisma_counts
+
+            counts = prisma_counts(con)
+        except ImportError:  # pragma: no cover - screening not installed
+            log.warning("synth.screening.prisma is missing: no PRISMA diagram")
+    finally:
+        con.close()
+    evidence_map = None
+    try:
+        from synth.report.standalone import write_evidence_map
+
+        evidence_map = write_evidence_map(
+            out_dir / EVIDENCE_MAP, sel.records, sel.tags, title=f"{title}: evidence map"
+        )
+    except ImportError:  # pragma: no cover
+        log.warning("synth.report.standalone is missing: no evidence-map.html")
+    prisma: dict[str, Path] = {}
+    if counts is not None:
+        try:
+            from synth.report.prisma_figure import write_prisma
+
+            prisma = dict(write_prisma(counts, out_dir, png=False))
+        except ImportError:  # pragma: no cover
+            log.warning("synth.report.prisma_figure is missing: no prisma.svg")
+    return evidence_map, prisma
+
+
+def _inputs(cfg: RunConfig, specs: Sequence[Any]) -> dict[str, dict[str, str]]:
+    """Every file the report depends on, grouped, with its SHA-256."""
+    from importlib import resources
+
+    data = Path(str(resources.files("synth.data")))
+    corpus_files = [
+        p for p in sorted(cfg.corpus.rglob("*")) if p.is_file() and p.name != "review.yml"
+    ]
+    groups: dict[str, list[Path]] = {
+        "corpus": corpus_files,
+        "review": [cfg.review] if cfg.review else [],
+        "codebook": [cfg.codebook or data / "codebook.yml"],
+        "criteria_rules": [data / "criteria_rules.yml"],
+        "themes": [cfg.themes or data / "themes.yml"],
+        "rules": [p for p in sorted(data.glob("*.yml"))
+                  if p.name not in {"codebook.yml", "criteria_rules.yml", "themes.yml"}],
+        "notebooks": [s.path for s in specs],
+    }  # fmt: skip
+    if cfg.config_file and cfg.config_file != cfg.review:
+        groups["config"] = [cfg.config_file]
+    return mf.hash_inputs(groups, relative_to=cfg.corpus.parent)
+
+
+def _last_timings(path: Path) -> dict[str, float]:
+    """Each notebook's seconds in the previous run's manifest (empty if none)."""
+    try:
+        timings = json.loads(path.read_text("utf-8")).get("timings_seconds", {})
+    except (OSError, ValueError):
+        return {}
+    return {k.split(":", 1)[1]: float(v) for k, v in timings.items() if k.startswith("notebook:")}
+
+
+def default_workers() -> int:
+    """Notebooks run at a time: two where this process may use two or more cores.
+
+    Measured on the 2-core machine (benchmarks/bench_review_run.py): two at a time
+    shortens the notebook stage, since each notebook spends part of its time starting a
+    kernel and waiting on it.
+    """
+    from synth.parallel import default_workers as cores
+
+    return 2 if cores() >= 2 else 1
