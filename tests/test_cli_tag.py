@@ -74,3 +74,43 @@ def test_bad_gold_path_is_one_clear_error(kei_db: Path, tmp_path: Path) -> None:
         app, ["tag", "evaluate", "--db", str(kei_db), "--gold", str(tmp_path / "no.csv")]
     )
     assert result.exit_code == 2 and "no.csv: no such gold file" in result.output
+
+
+def test_describe_covers_the_included_papers(kei_db: Path) -> None:
+    import re
+    import sqlite3
+
+    bib = (KEI / "references.bib").read_text("utf-8")
+    entries = len(re.findall(r"^@\w+\s*\{", bib, flags=re.MULTILINE))
+    with sqlite3.connect(kei_db) as con:
+        unique = con.execute("SELECT count(*) FROM duplicate_groups WHERE is_kept = 1").fetchone()
+    included = runner.invoke(app, ["tag", "describe", "--db", str(kei_db)])
+    assert included.exit_code == 0, included.output
+    assert f"describing the {entries} papers included at full-text" in included.output
+    assert re.search(rf"papers included\s+\d+\s+{entries}\s", included.output)
+    every = runner.invoke(app, ["tag", "describe", "--db", str(kei_db), "--all"])
+    assert every.exit_code == 0, every.output
+    assert re.search(rf"papers included\s+\d+\s+{unique[0]}\s", every.output)
+    assert unique[0] > entries
+
+
+def test_screen_status_prints_prisma_counts(kei_db: Path) -> None:
+    import re
+
+    from synth.screening.prisma import prisma_counts
+    from synth.store import connect
+
+    con = connect(kei_db)
+    counts = prisma_counts(con)
+    con.close()
+    result = runner.invoke(app, ["screen", "status", "--db", str(kei_db)])
+    assert result.exit_code == 0, result.output
+    for step, n in [
+        ("identified: references.bib", counts.identified_by_source["references.bib"]),
+        ("duplicates removed", counts.duplicates_removed),
+        ("awaiting screening", counts.awaiting_screening),
+        ("included", counts.included),
+    ]:
+        assert re.search(rf"{re.escape(step)}\s*\S\s*{n}\b", result.output), step
+    assert counts.included > 0
+    assert "title_abstract: 0 open conflicts" in result.output

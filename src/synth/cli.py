@@ -246,7 +246,7 @@ def review_run_cmd(
             f"{t.get('duplicates', 0)} duplicates, {t.get('failures', 0)} failures"
         )
         _describe(result.db)
-        tag_describe_cmd(db=result.db, review=None)
+        tag_describe_cmd(db=result.db, review=None, every_record=False)
         seconds = sum(result.timings.values())
         console.print(f"report: {result.index} ({len(result.pages)} pages, {seconds:.1f} s)")
 
@@ -343,8 +343,16 @@ def tag_describe_cmd(
     review: Annotated[
         Path | None, typer.Option(help="review.yml (default: beside the imported files).")
     ] = None,
+    every_record: Annotated[
+        bool,
+        typer.Option("--all", help="Describe every unique record, not only the included ones."),
+    ] = False,
 ) -> None:
-    """The corpus description regenerated from the tags, beside the review's own figures."""
+    """The corpus description regenerated from the tags, beside the review's own figures.
+
+    Once the store holds screening decisions it describes the included papers (full-text
+    includes, else title/abstract includes), as the review describes its included set.
+    """
     from synth.store import connect, load_records
     from synth.store.tags import current_tags
     from synth.tagging.describe import describe_corpus, format_description
@@ -355,11 +363,32 @@ def tag_describe_cmd(
         review_path = review or find_review(con)
         if review_path is None:
             raise FileNotFoundError("no review.yml found; pass --review")
-        description = describe_corpus(
-            load_records(con, with_groups=True), current_tags(con), load_review(review_path)
-        )
+        records = load_records(con, with_groups=True)
+        if not every_record:
+            records, note = _included_records(con, records)
+            if note:
+                console.print(note, highlight=False)
+        tags = current_tags(con)
+        tags = tags[tags["record_id"].isin(set(records["record_id"]))]
+        description = describe_corpus(records, tags, load_review(review_path))
         con.close()
         console.print(format_description(description), highlight=False, soft_wrap=True)
+
+
+def _included_records(con: object, records: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """The records of included papers (every member of their duplicate groups) and a note."""
+    from synth.report.overview import included_ids
+
+    ids, stage = included_ids(con, "full_text")  # type: ignore[arg-type]
+    if ids is None:
+        return records, None
+    kept = records[records["is_kept"].fillna(True).astype(bool)]
+    kept_of = dict(zip(kept["group_id"], kept["record_id"], strict=False))
+    paper = records["group_id"].map(kept_of).fillna(records["record_id"])
+    chosen = records[paper.isin(ids)]
+    n = int(chosen["is_kept"].fillna(True).astype(bool).sum())
+    note = f"describing the {n} papers included at {stage.replace('_', '-')} (--all: every record)"
+    return chosen, note
 
 
 @tag_app.command("override")
