@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import operator
+import pickle
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
@@ -129,12 +130,11 @@ def tag(
     workers = default_workers() if n_process in (0, -1) else max(1, int(n_process))
     workers = min(workers, max(1, len(recs) // 50))
     if workers > 1:
-        rows, notes = _run_parallel(cb, recs, workers, batch_size, progress)
+        cols, notes = _run_parallel(cb, recs, workers, batch_size, progress)
     else:
-        rows, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
+        cols, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
     with gc_paused():
-        out = pd.DataFrame(rows, columns=TAG_COLUMNS)
-        out["score"] = out["score"].astype(float)
+        out = cols.frame(cb.tag_version)
     out.attrs["notes"] = notes
     if notes:
         log.info("%d record(s) look non-English; tagged all the same", len(notes))
@@ -231,6 +231,86 @@ def _extract_map(records: pd.DataFrame, extracts: pd.DataFrame | None) -> dict[A
     return out
 
 
+# --------------------------------------------------------------------------- output
+
+
+class _Cols:
+    """Tag rows column by column (``source`` and ``version`` are the same in every row).
+
+    ``evidence`` holds per row a list of dicts, or, in a worker process
+    (``as_dicts=False``), a list of ``(field, sentence, match, cue, negated, weight)``
+    tuples: they pickle and unpickle several times faster than dicts, and the parent makes
+    the dicts once (:meth:`extend`)."""
+
+    __slots__ = ("as_dicts", "evidence", "facet", "label", "record_id", "score")
+
+    def __init__(self, *, as_dicts: bool = True) -> None:
+        self.record_id: list[Any] = []
+        self.facet: list[str] = []
+        self.label: list[str] = []
+        self.score: list[float] = []
+        self.evidence: list[list[Any]] = []
+        self.as_dicts = as_dicts
+
+    def __len__(self) -> int:
+        return len(self.record_id)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.record_id, self.facet, self.label, self.score, self.evidence,
+                self.as_dicts)  # fmt: skip
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (self.record_id, self.facet, self.label, self.score, self.evidence,
+         self.as_dicts) = state  # fmt: skip
+
+    def extend(self, other: _Cols) -> None:
+        """Append ``other``'s rows, making its evidence tuples dicts."""
+        self.record_id.extend(other.record_id)
+        self.facet.extend(other.facet)
+        self.label.extend(other.label)
+        self.score.extend(other.score)
+        if other.as_dicts or not self.as_dicts:
+            self.evidence.extend(other.evidence)
+        else:
+            self.evidence.extend(
+                [
+                    [{"field": f, "sentence": s, "match": m, "cue": c, "negated": neg,
+                      "weight": w} for f, s, m, c, neg, w in ev]
+                    for ev in other.evidence
+                ]
+            )  # fmt: skip
+
+    def frame(self, version: str) -> pd.DataFrame:
+        """The rows as the :data:`TAG_COLUMNS` frame."""
+        n = len(self.record_id)
+        if not n:
+            out = pd.DataFrame([], columns=TAG_COLUMNS)
+            out["score"] = out["score"].astype(float)
+            return out
+        evidence = self.evidence
+        if not self.as_dicts:
+            evidence = [_evidence_dicts(ev) for ev in evidence]
+        data = {
+            "record_id": self.record_id,
+            "facet": self.facet,
+            "label": self.label,
+            "score": self.score,
+            "evidence": evidence,
+            "source": ["rule"] * n,
+            "version": [version] * n,
+        }
+        out = pd.DataFrame(data, columns=TAG_COLUMNS)
+        out["score"] = out["score"].astype(float)
+        return out
+
+
+def _evidence_dicts(items: list[tuple]) -> list[dict[str, Any]]:
+    return [
+        {"field": f, "sentence": s, "match": m, "cue": c, "negated": neg, "weight": w}
+        for f, s, m, c, neg, w in items
+    ]
+
+
 # --------------------------------------------------------------------------- parallel
 
 
@@ -251,20 +331,33 @@ def _chunks(recs: Sequence[_Rec], workers: int) -> Iterator[list[_Rec]]:
 
 
 def _tag_chunk(
-    cb: Codebook, recs: list[_Rec], batch_size: int
-) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
-    """Worker entry point: tag rows for one chunk (the pipeline is built once per process)."""
-    return _engine(cb).run(recs, batch_size=batch_size)
+    cb: Codebook | tuple[str, bytes], recs: list[_Rec], batch_size: int
+) -> tuple[_Cols, list[dict[str, Any]]]:
+    """Worker entry point: tag rows for one chunk (the pipeline is built once per process),
+    the evidence as tuples (see :class:`_Cols`).
+
+    ``cb`` is the codebook or ``(engine key, pickled codebook)``: a codebook is a few
+    hundred kB, and unpickling it for every chunk cost as much as tagging a few dozen
+    records; the bytes are unpickled only by a process that has no engine for it yet."""
+    if isinstance(cb, tuple):
+        key, blob = cb
+        eng = _ENGINES.get(key)
+        if eng is None:
+            eng = _engine(pickle.loads(blob))
+    else:
+        eng = _engine(cb)
+    return eng.run(recs, batch_size=batch_size, as_dicts=False)
 
 
 def _run_parallel(
     cb: Codebook, recs: list[_Rec], workers: int, batch_size: int, progress: bool
-) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
-    rows: list[tuple[Any, ...]] = []
+) -> tuple[_Cols, list[dict[str, Any]]]:
+    rows = _Cols()
     notes: list[dict[str, Any]] = []
     chunks = list(_chunks(recs, workers))
     bar = _progress(len(recs), progress)
-    jobs = ((cb, chunk, batch_size) for chunk in chunks)
+    packed = (_engine_key(cb), pickle.dumps(cb, protocol=pickle.HIGHEST_PROTOCOL))
+    jobs = ((packed, chunk, batch_size) for chunk in chunks)
     results = ordered_map(
         _tag_chunk,
         jobs,
@@ -298,13 +391,17 @@ _ENGINES: dict[str, _Engine] = {}
 
 def _engine(cb: Codebook) -> _Engine:
     """One engine (pipeline, caches) per codebook per process."""
-    key = f"{cb.sha256}:{cb.path}"
+    key = _engine_key(cb)
     eng = _ENGINES.get(key)
     if eng is None:
         if len(_ENGINES) > 4:
             _ENGINES.clear()
         eng = _ENGINES[key] = _Engine(cb)
     return eng
+
+
+def _engine_key(cb: Codebook) -> str:
+    return f"{cb.sha256}:{cb.path}"
 
 
 class _Engine:
@@ -461,9 +558,14 @@ class _Engine:
                 yield doc, i
 
     def run(
-        self, recs: Sequence[_Rec], *, batch_size: int = 256, progress: bool = False
-    ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
-        rows: list[tuple[Any, ...]] = []
+        self,
+        recs: Sequence[_Rec],
+        *,
+        batch_size: int = 256,
+        progress: bool = False,
+        as_dicts: bool = True,
+    ) -> tuple[_Cols, list[dict[str, Any]]]:
+        rows = _Cols(as_dicts=as_dicts)
         notes: list[dict[str, Any]] = []
         bar = _progress(len(recs), progress)
         current = -1
@@ -491,7 +593,7 @@ class _Engine:
         self,
         rec: _Rec,
         hits: list[tuple],
-        rows: list[tuple[Any, ...]],
+        rows: _Cols,
         notes: list[dict[str, Any]],
     ) -> None:
         hits.extend(self.short_hits(rec.venue, "venue"))
@@ -543,12 +645,13 @@ class _Engine:
 
     # -- scoring --------------------------------------------------------------------------
 
-    def rows(self, record_id: Any, hits: list[tuple], out: list[tuple[Any, ...]]) -> None:
+    def rows(self, record_id: Any, hits: list[tuple], out: _Cols) -> None:
         """Append the record's tag rows to ``out``: facets in codebook order, labels by
         score (ties in codebook order); a single-label facet keeps only its best label.
 
         This runs once per record over every hit, so it is written flat: grouping,
-        scoring (cached per distinct evidence profile) and the one-hit evidence inline."""
+        scoring (cached per sequence of (field, weight) of a group's hits: the score is a
+        function of that sequence) and the evidence of small groups inline."""
         groups: dict[tuple[str, str], list[tuple]] = {}
         for h in hits:
             key = (h[0], h[1])
@@ -562,60 +665,62 @@ class _Engine:
         rank = self.rank
         single = self._single
         profiles = self._profiles
-        squash = self._squash
         for key, group in groups.items():
             if len(group) == 1:  # the common case: a score that depends on field and weight
                 h = group[0]
-                w = h[3]
-                if w <= 0:
-                    continue
-                score = single.get((h[2], w))
+                pkey = (h[2], h[3])
+                score = single.get(pkey)
                 if score is None:
-                    score = single[(h[2], w)] = squash({h[2]: w})
+                    score = single[pkey] = self._group_score([h])
             else:
-                per_field: dict[str, float] = {}
-                positive = False
-                for h in group:
-                    w = h[3]
-                    if w > 0:
-                        positive = True
-                    f = h[2]
-                    per_field[f] = per_field.get(f, 0.0) + w
-                if not positive:
-                    continue
-                profile = tuple(per_field.items())
-                score = profiles.get(profile)
+                pkey = tuple([(h[2], h[3]) for h in group])
+                score = profiles.get(pkey)
                 if score is None:
                     if len(profiles) >= _PROFILE_CACHE_MAX:
                         profiles.clear()
-                    score = profiles[profile] = squash(per_field)
+                    score = profiles[pkey] = self._group_score(group)
             if score >= min_score and score > 0:
                 r = rank.get(key, _LAST)
                 scored.append((r[0], -score, r[1], key, group))
         if not scored:
             return
-        if self.outranks:
+        if self.outranks and len(scored) > 1:
             scored = self._outrank(scored)
         scored.sort()  # facet rank, best score, label rank (keys are unique: groups unseen)
         single_done: set[str] = set()
-        version = self.version
         multi = self.multi
-        evidence = self.evidence
+        max_ev = self.max_evidence
+        as_dicts = out.as_dicts
         for _, neg_score, _, (facet, label), group in scored:
             if not multi.get(facet, True):
                 if facet in single_done:
                     continue
                 single_done.add(facet)
-            if len(group) == 1:
-                h = group[0]
-                ev = [{"field": h[2], "sentence": h[8], "match": h[7], "cue": h[5],
-                       "negated": h[4], "weight": h[3]}]  # fmt: skip
+            if len(group) > 1 and (
+                len(group) > max_ev
+                or len({(h[8], h[5]) for h in group}) != len(group)
+                or min([h[3] for h in group]) < 0
+            ):
+                group = self._choose_evidence(group)
+            if as_dicts:
+                ev = [
+                    {"field": h[2], "sentence": h[8], "match": h[7], "cue": h[5],
+                     "negated": h[4], "weight": h[3]}
+                    for h in group
+                ]  # fmt: skip
             else:
-                ev = evidence(group)
-            out.append((record_id, facet, label, -neg_score, ev, "rule", version))
+                ev = [(h[2], h[8], h[7], h[5], h[4], h[3]) for h in group]
+            out.record_id.append(record_id)
+            out.facet.append(facet)
+            out.label.append(label)
+            out.score.append(-neg_score)
+            out.evidence.append(ev)
 
     def _outrank(self, scored: list[tuple]) -> list[tuple]:
         """Drop labels that a label of the same facet outranks and scores at least as high."""
+        outranks = self.outranks
+        if not any(s[3] in outranks for s in scored):
+            return scored
         scores = {s[3]: -s[1] for s in scored}
         dropped = set()
         for (facet, label), score in scores.items():
@@ -651,29 +756,37 @@ class _Engine:
             return 0.0
         return round(1.0 - math.exp(-total / self.scale), 4)
 
-    def evidence(self, group: list[tuple]) -> list[dict[str, Any]]:
+    def _group_score(self, group: list[tuple]) -> float:
+        """The score of a group of hits; 0 when nothing in it counts for the label."""
+        return self.score(group)
+
+    def _choose_evidence(self, group: list[tuple]) -> list[tuple]:
         """The strongest hits (one per sentence and cue), and the strongest against, if any;
         a group that fits whole keeps field order (title first)."""
-        if len(group) > 1:
-            if len(group) > self.max_evidence or min([h[3] for h in group]) < 0:
-                group = sorted(group, key=_evidence_order)
-            chosen: list[tuple] = []
-            seen = set()
-            against = None
-            for h in group:
-                key = (h[8], h[5])
-                if key in seen:
-                    continue
-                seen.add(key)
-                if against is None and h[3] < 0:
-                    against = h
-                if len(chosen) < self.max_evidence:
-                    chosen.append(h)
-                elif against is not None:
-                    break
-            if against is not None and against not in chosen:
-                chosen[-1] = against
-            group = chosen
+        if len(group) <= 1:
+            return group
+        if len(group) > self.max_evidence or min([h[3] for h in group]) < 0:
+            group = sorted(group, key=_evidence_order)
+        chosen: list[tuple] = []
+        seen = set()
+        against = None
+        for h in group:
+            key = (h[8], h[5])
+            if key in seen:
+                continue
+            seen.add(key)
+            if against is None and h[3] < 0:
+                against = h
+            if len(chosen) < self.max_evidence:
+                chosen.append(h)
+            elif against is not None:
+                break
+        if against is not None and against not in chosen:
+            chosen[-1] = against
+        return chosen
+
+    def evidence(self, group: list[tuple]) -> list[dict[str, Any]]:
+        """The evidence dicts of a group of hits (see :meth:`_choose_evidence`)."""
         return [
             {
                 "field": h[2],
@@ -683,7 +796,7 @@ class _Engine:
                 "negated": h[4],
                 "weight": h[3],
             }
-            for h in group
+            for h in self._choose_evidence(group)
         ]
 
 

@@ -1,0 +1,222 @@
+"""The tagger's fast paths give what the straightforward code gives.
+
+``_Engine.rows`` caches scores per (field, weight) sequence and skips evidence selection
+for small clean groups; worker processes send evidence as tuples and the codebook once
+as bytes; the output frame is built column by column. Each is checked here against the
+plain computation, on tricky inputs (negation, duplicates, more hits than evidence
+slots, long full texts, empty abstracts, non-English text).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+
+import pandas as pd
+import pytest
+
+from synth.tagging.codebook import load_codebook
+from synth.tagging.tagger import (
+    EVIDENCE_KEYS,
+    TAG_COLUMNS,
+    _Cols,
+    _engine,
+    _engine_key,
+    _payloads,
+    _tag_chunk,
+    tag,
+)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return _engine(load_codebook())
+
+
+def _reference_rows(eng, record_id, hits):
+    """The scoring and evidence rules written plainly: group, sum per field, squash,
+    sort, outrank, one label for single-label facets, evidence by ``_choose_evidence``'s
+    documented rule (strongest first when trimmed or when a hit counts against)."""
+    groups: dict = {}
+    for h in hits:
+        groups.setdefault((h[0], h[1]), []).append(h)
+    scored = []
+    for key, group in groups.items():
+        if not any(h[3] > 0 for h in group):
+            continue
+        per_field: dict = {}
+        for h in group:
+            per_field[h[2]] = per_field.get(h[2], 0.0) + h[3]
+        total = 0.0
+        for field, net in per_field.items():
+            w = eng.field_weights.get(field, 1.0)
+            if w <= 0 or net == 0:
+                continue
+            part = math.copysign(w * math.log2(1.0 + abs(net) / w), net)
+            cap = eng.caps.get(field)
+            if cap is not None:
+                part = max(-cap, min(cap, part))
+            total += part
+        score = round(1.0 - math.exp(-total / eng.scale), 4) if total > 0 else 0.0
+        if score >= eng.min_score and score > 0:
+            r = eng.rank.get(key, (1_000_000, 1_000_000))
+            scored.append((r[0], -score, r[1], key, group))
+    scores = {s[3]: -s[1] for s in scored}
+    dropped = {
+        (f, other)
+        for (f, lab), sc in scores.items()
+        for other in eng.outranks.get((f, lab), ())
+        if scores.get((f, other), 2.0) <= sc
+    }
+    scored = sorted(s for s in scored if s[3] not in dropped)
+    out, done = [], set()
+    for _, neg, _, (facet, label), group in scored:
+        if not eng.multi.get(facet, True):
+            if facet in done:
+                continue
+            done.add(facet)
+        ev = [dict(zip(EVIDENCE_KEYS, (h[2], h[8], h[7], h[5], h[4], h[3]), strict=True))
+              for h in eng._choose_evidence(group)]  # fmt: skip
+        out.append((record_id, facet, label, -neg, ev))
+    return out
+
+
+def _rows(eng, record_id, hits, *, as_dicts=True):
+    cols = _Cols(as_dicts=as_dicts)
+    eng.rows(record_id, list(hits), cols)
+    return cols
+
+
+def _random_hits(rng, eng, n):
+    keys = list(eng.rank)
+    fields = ["title", "keywords", "abstract", "extract", "fulltext", "venue", "metadata"]
+    sentences = [f"Sentence {i}." for i in range(4)]
+    hits = []
+    for _ in range(n):
+        facet, label = rng.choice(keys)
+        field = rng.choice(fields)
+        w = rng.choice([1.0, 2.0, 3.0, 0.5, -2.0, -1.0, 0.0])
+        cue = rng.choice(["a", "b", "c"])
+        s = rng.choice(sentences)
+        hits.append((facet, label, field, w, w < 0, cue, rng.randrange(500), cue.upper(), s))
+    return hits
+
+
+def test_rows_equal_the_plain_computation_on_random_hits(engine) -> None:
+    rng = random.Random(3)
+    for trial in range(400):
+        hits = _random_hits(rng, engine, rng.randrange(1, 40))
+        # the same hits again: the second pass is served from the score caches
+        for _ in range(2):
+            cols = _rows(engine, f"r{trial}", hits)
+            got = list(zip(cols.record_id, cols.facet, cols.label, cols.score, cols.evidence,
+                           strict=True))  # fmt: skip
+            assert got == _reference_rows(engine, f"r{trial}", hits)
+
+
+def test_small_clean_groups_keep_their_hits_in_order(engine) -> None:
+    facet, label = next(iter(engine.rank))
+    hits = [(facet, label, f, 2.0, False, c, i, c, s)
+            for i, (f, c, s) in enumerate([("title", "x", "T."), ("abstract", "y", "A."),
+                                           ("abstract", "x", "B.")])]  # fmt: skip
+    cols = _rows(engine, "r", hits)
+    assert [e["sentence"] for e in cols.evidence[0]] == ["T.", "A.", "B."]
+    # a duplicate (sentence, cue) or a hit against goes through the selection instead
+    dup = [*hits, (facet, label, "abstract", 2.0, False, "y", 9, "y", "A.")]
+    assert [e["sentence"] for e in _rows(engine, "r", dup).evidence[0]] == ["T.", "A.", "B."]
+    against = [*hits, (facet, label, "abstract", -2.0, True, "z", 9, "z", "N.")]
+    ev = _rows(engine, "r", against).evidence[0]
+    assert ev[0]["sentence"] == "T." and {e["sentence"] for e in ev} == {"T.", "A.", "B.", "N."}
+
+
+def test_tuple_evidence_makes_the_same_dicts(engine) -> None:
+    rng = random.Random(5)
+    hits = _random_hits(rng, engine, 60)
+    as_dicts = _rows(engine, "r", hits)
+    as_tuples = pickle.loads(pickle.dumps(_rows(engine, "r", hits, as_dicts=False)))
+    merged = _Cols()
+    merged.extend(as_tuples)
+    assert merged.evidence == as_dicts.evidence
+    assert merged.score == as_dicts.score and merged.label == as_dicts.label
+    version = engine.version
+    pd.testing.assert_frame_equal(as_tuples.frame(version), as_dicts.frame(version))
+
+
+def test_empty_frame_keeps_columns_and_types() -> None:
+    out = _Cols().frame("v")
+    assert list(out.columns) == TAG_COLUMNS and len(out) == 0
+    assert out["score"].dtype == float
+
+
+def _tricky_records():
+    long_text = " ".join(
+        ["The service was not co-produced with patients, but staff co-designed it."] * 6000
+        + ["Experience-based co-design was used in an acute hospital in Wales."] * 50
+    )
+    records = pd.DataFrame(
+        {
+            "record_id": ["neg", "empty", "nonen", "long", "plain", "none"],
+            "title": [
+                "Excluding self-management: a study without co-production",
+                "A mixed-methods evaluation in primary care",
+                "Coproducción de servicios de salud mental en España",
+                "Co-design in a hospital",
+                "Always Events in paediatric wards in New South Wales",
+                None,
+            ],
+            "abstract": [
+                "We did not use co-production. Patients, however, co-designed the tool.",
+                "",
+                "Este estudio describe la coproducción con pacientes y familias en Madrid.",
+                None,
+                "We used experience-based co-design (EBCD) in the NHS. Non-hierarchical "
+                "shared power was rare. Co-production with carers shaped the service, and "
+                "co-production was central; the pilot was not co-produced.\n\nIn the USA, "
+                "NICE guidance.",
+                None,
+            ],
+            "keywords": [["co-production"], None, ["salud"], [], ["EBCD", "UK"], None],
+            "venue": ["BMJ Open", None, "Gaceta Sanitaria", None, "Health Expectations", None],
+            "language": ["en", None, "es", None, None, None],
+        }
+    )
+    fulltexts = pd.DataFrame({"record_id": ["long"], "text": [long_text]})
+    extracts = pd.DataFrame(
+        {"record_id": ["plain", "empty"], "text": ["Co-\nproduced with carers.", "  "]}
+    )
+    return records, extracts, fulltexts
+
+
+def test_worker_path_equals_the_one_process_path_on_tricky_input() -> None:
+    cb = load_codebook()
+    records, extracts, fulltexts = _tricky_records()
+    expected = tag(records, extracts=extracts, fulltexts=fulltexts, codebook=cb)
+    assert {"neg", "nonen", "long", "plain"} <= set(expected["record_id"])
+    assert expected.attrs["notes"]
+    # what a worker does with each chunk: codebook as bytes, evidence as tuples
+    recs = _payloads(records, extracts, fulltexts)
+    packed = (_engine_key(cb), pickle.dumps(cb))
+    merged, notes = _Cols(), []
+    for chunk in (recs[:2], recs[2:5], recs[5:]):
+        cols, chunk_notes = pickle.loads(pickle.dumps(_tag_chunk(packed, chunk, 256)))
+        merged.extend(cols)
+        notes.extend(chunk_notes)
+    got = merged.frame(cb.tag_version)
+    pd.testing.assert_frame_equal(got, expected)
+    assert notes == expected.attrs["notes"]
+    negated = [e for ev in expected["evidence"] for e in ev if e["negated"]]
+    assert negated and all(e["weight"] < 0 for e in negated)
+
+
+def test_a_fresh_process_unpickles_the_codebook_it_is_sent(monkeypatch) -> None:
+    from synth.tagging import tagger
+
+    cb = load_codebook()
+    records, extracts, fulltexts = _tricky_records()
+    recs = _payloads(records, extracts, fulltexts)
+    expected, _ = _tag_chunk(cb, recs, 64)
+    monkeypatch.setattr(tagger, "_ENGINES", {})  # as in a new worker process
+    got, _ = _tag_chunk((_engine_key(cb), pickle.dumps(cb)), recs, 64)
+    assert got.evidence == expected.evidence and got.score == expected.score
+    assert _engine_key(cb) in tagger._ENGINES
