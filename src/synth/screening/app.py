@@ -35,7 +35,7 @@ from typing import Any
 import ipywidgets as W
 import pandas as pd
 
-from synth.screening.highlight import esc, record_html
+from synth.screening.highlight import CSS_PREFIX, esc, record_html
 from synth.screening.queue import QueueFilter, QueueItem, ScreeningQueue
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,11 @@ ANY_TAG = "any tag"
 # the record that has just replaced the one the reviewer was looking at
 GUARD_SECONDS = 0.5
 KEYS_HELP = "i include · e exclude · e2 exclude, reason 2 · m maybe · b back · u undo · s skip"
+# JupyterLab caps a slider's readout at a width too narrow for "2008 – 2020"
+WIDGET_STYLE = (
+    f"<style>.{CSS_PREFIX}-years .widget-readout {{ max-width: none; min-width: max-content; }}"
+    "</style>"
+)
 
 
 class ScreeningApp:
@@ -126,7 +131,7 @@ class ScreeningApp:
         layout = W.Layout(width="auto")
         self.header = W.HTML(
             f"<b>Screening</b> · reviewer <b>{esc(q.reviewer)}</b> · stage {esc(q.stage)} · "
-            f"mode {esc(q.mode)} · {len(q.ids)} records"
+            f"mode {esc(q.mode)} · {len(q.ids)} records" + WIDGET_STYLE
         )
         # filters
         tags = [(f"{name} ({n})", name) for name, n in q.tag_choices()]
@@ -138,6 +143,7 @@ class ScreeningApp:
             value=(lo, hi), min=lo, max=hi, description="Years", continuous_update=False,
             layout=W.Layout(display="" if len(years) else "none"),
         )  # fmt: skip
+        self.years.add_class(f"{CSS_PREFIX}-years")
         self.search = W.Text(
             placeholder="search title, abstract, authors…", description="Search",
             continuous_update=False,

@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Take ``docs/img/screening-app.png``: the screening app in a real JupyterLab.
+
+The same mechanism as ``tests/screening/test_jupyterlab.py`` (the plumbing is in
+``tests/lab.py``): the bundled KEI corpus is imported and tagged into a temporary
+``data/kei-2020.sqlite``, the committed ``notebooks/screening.ipynb`` is copied beside it,
+an offline ``jupyter lab`` serves them, and headless chromium opens the notebook, runs all
+cells, makes three decisions with the app's buttons (include, exclude with a reason, include)
+and photographs the page: 1400x1000, file browser hidden, the app scrolled to the top.
+
+Usage (needs Debian chromium and chromedriver, and the test extra's selenium)::
+
+    .venv/bin/python scripts/screenshot_screening_app.py [--out docs/img/screening-app.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.browser and tests.lab
+
+from tests.browser import start_browser  # noqa: E402
+from tests.lab import (  # noqa: E402
+    choose_option,
+    click_button,
+    kei_review,
+    lab_server,
+    open_notebook,
+    run_all_cells,
+    run_command,
+    scroll_into_view,
+    set_viewport,
+    wait_for_saved,
+    wait_for_screening_app,
+    widget_errors,
+)
+
+OUT = ROOT / "docs" / "img" / "screening-app.png"
+SIZE = (1400, 1000)
+REASON = 2  # the exclusion reason chosen for the exclude decision
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="the PNG to write")
+    parser.add_argument("--reviewer", default="reviewer-1")
+    args = parser.parse_args(argv)
+
+    from synth.screening.app import GUARD_SECONDS
+
+    with tempfile.TemporaryDirectory(prefix="synth-screenshot-") as tmp:
+        folder = Path(tmp)
+        _, notebook = kei_review(folder, reviewer=args.reviewer, mode="single")
+        with start_browser() as driver, lab_server(folder) as server:
+            set_viewport(driver, *SIZE)
+            open_notebook(driver, server, f"notebooks/{notebook.name}")
+            run_command(driver, "application:toggle-left-area")  # hide the file browser
+            run_all_cells(driver)
+            wait_for_screening_app(driver, server)
+            for n, (label, reason) in enumerate(
+                [("Include", None), ("Exclude", REASON), ("Include", None)], 1
+            ):
+                if reason is not None:
+                    choose_option(driver, "Reason", reason)
+                click_button(driver, label)
+                wait_for_saved(driver, n, server)
+                time.sleep(GUARD_SECONDS + 0.2)  # a reviewer reads before the next click
+            errors = widget_errors(driver)
+            if errors:
+                raise SystemExit(f"the page shows widget errors: {errors}")
+            _frame(driver)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(args.out))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _frame(driver: Any) -> None:
+    """Scroll the app to the top of the notebook panel; blur the last clicked button."""
+    from selenium.webdriver.common.by import By
+
+    app = driver.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-vbox")
+    scroll_into_view(driver, app, "start")
+    driver.execute_script("document.activeElement && document.activeElement.blur();")
+    time.sleep(0.5)  # let the scroll settle before the picture
+
+
+if __name__ == "__main__":
+    sys.exit(main())
