@@ -53,11 +53,17 @@ def ordered_map(
     preload: Iterable[str] = (),
     queued_per_worker: int = 2,
     in_process_fallback: bool = False,
+    work_here: bool = False,
 ) -> Iterator[Any]:
     """``fn(*job)`` for each job in worker processes, results in job order.
 
     At most ``queued_per_worker`` jobs per worker are in flight, so a huge input is never
     all pickled at once. ``workers <= 1`` runs the jobs in this process, with no pool.
+
+    ``work_here=True`` makes this process one of the ``workers``: it starts
+    ``workers - 1`` processes and runs jobs itself while they work. Its own jobs cost no
+    pickling either way, and it would otherwise sit on a core waiting; on two cores that is
+    what makes two workers worth nearly twice one (see ``benchmarks/bench_tag.py``).
 
     When the workers cannot start or die (a sandbox without processes or ``/dev/shm``, a
     worker killed for memory), ``in_process_fallback=True`` runs the jobs not yet returned
@@ -67,6 +73,11 @@ def ordered_map(
     if workers <= 1:
         for job in jobs:
             yield fn(*job)
+        return
+    if work_here:
+        yield from _map_sharing_work(
+            fn, jobs, workers - 1, preload, queued_per_worker, in_process_fallback
+        )
         return
     todo = iter(jobs)
     pending: deque[tuple[Future[Any], tuple[Any, ...]]] = deque()
@@ -93,6 +104,71 @@ def ordered_map(
             yield fn(*job)
         for job in todo:
             yield fn(*job)
+
+
+def _map_sharing_work(
+    fn: Callable[..., Any],
+    jobs: Iterable[tuple[Any, ...]],
+    pool_size: int,
+    preload: Iterable[str],
+    queued_per_worker: int,
+    in_process_fallback: bool,
+) -> Iterator[Any]:
+    """:func:`ordered_map` with this process working beside ``pool_size`` workers.
+
+    The pool is kept fed (``queued_per_worker`` jobs each); between refills this process
+    takes the next job itself, and once the jobs run out it waits for the pool's. Results
+    are yielded in job order as soon as the next one is in.
+    """
+    todo = enumerate(jobs)
+    pending: dict[int, tuple[Future[Any], tuple[Any, ...]]] = {}
+    done: dict[int, Any] = {}
+    next_out = 0
+    switch = sys.getswitchinterval()
+    try:
+        # The pool's threads here read each result from a pipe 64 kB at a time, taking the
+        # GIL for every read; with this thread busy running a job each read would wait the
+        # default 5 ms switch interval and a worker would idle half its time, blocked on a
+        # full pipe. A short interval lets them in at once.
+        sys.setswitchinterval(min(switch, 0.0002))
+        with ProcessPoolExecutor(max_workers=pool_size, mp_context=mp_context(preload)) as pool:
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < queued_per_worker * pool_size:
+                    item = next(todo, None)
+                    if item is None:
+                        exhausted = True
+                    else:
+                        pending[item[0]] = (pool.submit(fn, *item[1]), item[1])
+                item = None if exhausted else next(todo, None)
+                if item is not None:
+                    done[item[0]] = fn(*item[1])
+                elif pending:
+                    exhausted = True
+                    first = min(pending)  # the one the caller needs next
+                    done[first] = pending[first][0].result()
+                    del pending[first]
+                else:
+                    break
+                for i in [i for i, (future, _) in pending.items() if future.done()]:
+                    done[i] = pending.pop(i)[0].result()
+                while next_out in done:
+                    yield done.pop(next_out)
+                    next_out += 1
+    except (OSError, BrokenProcessPool) as exc:
+        if not in_process_fallback:
+            raise
+        log.warning("worker processes failed (%r); running the remaining jobs here", exc)
+        for i in sorted(pending):
+            if i not in done:
+                done[i] = fn(*pending[i][1])
+        for i, job in todo:
+            done[i] = fn(*job)
+        while next_out in done:
+            yield done.pop(next_out)
+            next_out += 1
+    finally:
+        sys.setswitchinterval(switch)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import pandas as pd
 import pytest
@@ -36,6 +37,39 @@ def test_a_dead_worker_raises_unless_asked_to_fall_back(caplog) -> None:
         out = list(ordered_map(_square_or_die, jobs, workers=2, in_process_fallback=True))
     assert out == [(x, x * x) for x in range(10)]
     assert "running the remaining jobs here" in caplog.text
+
+
+def _square_where(x: int) -> tuple[int, int, int]:
+    return x, x * x, os.getpid()
+
+
+def _die_in_a_worker(x: int, parent: int) -> tuple[int, int]:
+    """Every job that lands in a worker process kills it."""
+    if os.getpid() != parent:
+        os._exit(1)
+    return x, x * x
+
+
+def test_working_here_shares_the_jobs_and_keeps_their_order() -> None:
+    out = list(ordered_map(_square_where, [(x,) for x in range(40)], workers=2, work_here=True))
+    assert [(x, sq) for x, sq, _ in out] == [(x, x * x) for x in range(40)]
+    pids = {pid for _, _, pid in out}
+    assert os.getpid() in pids  # this process ran some jobs
+    assert len(pids) == 2  # and the one worker the rest
+
+
+def test_working_here_falls_back_when_the_worker_dies(caplog) -> None:
+    jobs = [(x, os.getpid()) for x in range(12)]
+    switch = sys.getswitchinterval()
+    with pytest.raises(parallel.BrokenProcessPool):
+        list(ordered_map(_die_in_a_worker, jobs, workers=2, work_here=True))
+    with caplog.at_level(logging.WARNING, logger="synth.parallel"):
+        out = list(
+            ordered_map(_die_in_a_worker, jobs, workers=2, work_here=True, in_process_fallback=True)
+        )
+    assert out == [(x, x * x) for x in range(12)]
+    assert "running the remaining jobs here" in caplog.text
+    assert sys.getswitchinterval() == switch  # restored
 
 
 def test_errors_of_the_job_itself_are_raised() -> None:
