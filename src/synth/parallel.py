@@ -121,9 +121,11 @@ def _map_sharing_work(
     are yielded in job order as soon as the next one is in.
     """
     todo = enumerate(jobs)
-    pending: dict[int, tuple[Future[Any], tuple[Any, ...]]] = {}
+    taken: dict[int, tuple[Any, ...]] = {}  # jobs taken from ``jobs``, not yet done
+    pending: dict[int, Future[Any]] = {}  # of those, the ones in the pool
     done: dict[int, Any] = {}
     next_out = 0
+    here = False  # running a job in this process: what it raises is the job's own error
     switch = sys.getswitchinterval()
     try:
         # The pool's threads here read each result from a pipe 64 kB at a time, taking the
@@ -139,29 +141,34 @@ def _map_sharing_work(
                     if item is None:
                         exhausted = True
                     else:
-                        pending[item[0]] = (pool.submit(fn, *item[1]), item[1])
+                        taken[item[0]] = item[1]
+                        pending[item[0]] = pool.submit(fn, *item[1])
                 item = None if exhausted else next(todo, None)
                 if item is not None:
+                    taken[item[0]] = item[1]
+                    here = True
                     done[item[0]] = fn(*item[1])
+                    here = False
+                    del taken[item[0]]
                 elif pending:
                     exhausted = True
                     first = min(pending)  # the one the caller needs next
-                    done[first] = pending[first][0].result()
-                    del pending[first]
+                    done[first] = pending[first].result()
+                    del pending[first], taken[first]
                 else:
                     break
-                for i in [i for i, (future, _) in pending.items() if future.done()]:
-                    done[i] = pending.pop(i)[0].result()
+                for i in [i for i, future in pending.items() if future.done()]:
+                    done[i] = pending.pop(i).result()
+                    del taken[i]
                 while next_out in done:
                     yield done.pop(next_out)
                     next_out += 1
     except (OSError, BrokenProcessPool) as exc:
-        if not in_process_fallback:
+        if here or not in_process_fallback:
             raise
         log.warning("worker processes failed (%r); running the remaining jobs here", exc)
-        for i in sorted(pending):
-            if i not in done:
-                done[i] = fn(*pending[i][1])
+        for i in sorted(taken):
+            done[i] = fn(*taken[i])
         for i, job in todo:
             done[i] = fn(*job)
         while next_out in done:

@@ -91,3 +91,51 @@ def test_tagging_without_worker_processes_tags_in_this_one(monkeypatch, caplog) 
         got = tag(recs, n_process=2)
     pd.testing.assert_frame_equal(got, expected)
     assert "running the remaining jobs here" in caplog.text
+
+
+class _PoolThatBreaks:
+    """A process pool whose second ``submit`` finds its workers gone."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.calls = 0
+
+    def __enter__(self) -> _PoolThatBreaks:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, *args):
+        self.calls += 1
+        if self.calls == 2:
+            raise parallel.BrokenProcessPool("the workers went away")
+        future: parallel.Future = parallel.Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def test_working_here_loses_no_job_when_submitting_fails(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", _PoolThatBreaks)
+    with caplog.at_level(logging.WARNING, logger="synth.parallel"):
+        out = list(
+            ordered_map(
+                pow, [(x, 2) for x in range(9)], workers=3, work_here=True, in_process_fallback=True
+            )
+        )
+    assert out == [x * x for x in range(9)]
+    assert "running the remaining jobs here" in caplog.text
+
+
+def _raise_os_error(x: int) -> int:
+    raise OSError(f"job {x} could not read its file")
+
+
+def test_a_job_failing_here_is_its_own_error_not_a_pool_failure(caplog) -> None:
+    with pytest.raises(OSError, match="could not read its file"):
+        list(
+            ordered_map(
+                _raise_os_error, [(x,) for x in range(6)], workers=2, work_here=True,
+                in_process_fallback=True,
+            )
+        )  # fmt: skip
+    assert "running the remaining jobs here" not in caplog.text
