@@ -1,6 +1,6 @@
 """Tagging benchmark: ``synth.tagging.tag`` against spaCy's bare tokenizer, same run.
 
-    python benchmarks/bench_tag.py [--quick] [--sizes 10000 100000] [--seed 0]
+    python benchmarks/bench_tag.py [--quick] [--sizes 10000 100000] [--seed 0] [--no-peer]
 
 Generates N synthetic records (``synth.corpus.synthetic.generate_records``: health-services
 titles, ~220-word structured abstracts, keywords, venues) and prints, for each N:
@@ -11,6 +11,9 @@ titles, ~220-word structured abstracts, keywords, venues) and prints, for each N
     (target: at least 1/3 of the tokenizer's records/s);
   * on the largest N, ``tag(records, n_process=2)`` against one process (target: 1.6x;
     the one-process run is repeated right after, and the faster of the two is used).
+
+Then the same over the real titles and abstracts of the peer screening sets
+(``../shared/peer-data/screening/``), when they sit beside the project.
 
 Both sides are warmed up first on 2,000 other records (the tokenizer keeps a per-word
 cache; the tagger builds its pipeline once per process). The machine's load average is
@@ -25,9 +28,12 @@ import os
 import platform
 import resource
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _texts(records: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -59,19 +65,49 @@ def _load() -> str:
 
 
 def bench(n: int, seed: int, parallel: bool) -> dict[str, float]:
-    import spacy
-
     from synth.corpus.synthetic import generate_records
-    from synth.tagging import load_codebook, tag
 
     records, _ = generate_records(n, dup_rate=0.0, hard_rate=0.0, seed=seed)
-    texts, abstracts = _texts(records)
-    words = sum(len(t.split()) for t in texts)
-    print(f"\n== {n:,} records ({len(abstracts):,} with abstracts), {words / n:.0f} words each ==")
-
     # Both sides are warmed on other records of the same kind (another seed): the
     # tokenizer caches each word it has seen, and the tagger builds its pipeline once.
     warm, _ = generate_records(2000, dup_rate=0.0, hard_rate=0.0, seed=seed + 1)
+    return compare(records, warm, f"{n:,} synthetic records", parallel)
+
+
+def bench_peer() -> dict[str, float] | None:
+    """The same comparison on real titles and abstracts: the labelled screening sets of
+    published reviews in ``../shared/peer-data/screening/`` (read in place), when present.
+    Their topics (drug classes, software engineering, public administration) are far from
+    co-production, so fewer cues fire than in the synthetic records."""
+    from synth.corpus.reading import read_file
+
+    folder = ROOT.parent / "shared" / "peer-data" / "screening"
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        print(f"\n(no peer screening sets at {folder}: real-abstract run skipped)")
+        return None
+    frames = [read_file(f).records for f in files]
+    records = pd.concat(frames, ignore_index=True)
+    records["record_id"] = range(len(records))
+    half = len(records) // 5  # warm on a fifth, time on the rest
+    warm, timed = records.iloc[:half], records.iloc[half:].reset_index(drop=True)
+    return compare(timed, warm, f"{len(timed):,} real records ({len(files)} peer sets)", True)
+
+
+def compare(
+    records: pd.DataFrame, warm: pd.DataFrame, name: str, parallel: bool
+) -> dict[str, float]:
+    """Tokenizer, tag() and (``parallel``) tag(n_process=2) over ``records``, after
+    warming both sides on ``warm``."""
+    import spacy
+
+    from synth.tagging import load_codebook, tag
+
+    n = len(records)
+    texts, abstracts = _texts(records)
+    words = sum(len(t.split()) for t in texts)
+    print(f"\n== {name} ({len(abstracts):,} with abstracts), {words / n:.0f} words each ==")
+
     nlp = spacy.blank("en")
     for _ in nlp.tokenizer.pipe(_texts(warm)[0]):
         pass
@@ -121,11 +157,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 records only")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-peer", action="store_true", help="skip the real-abstract run")
     args = parser.parse_args()
     sizes = [10_000] if args.quick else sorted(args.sizes)
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; {_load()}")
     for i, n in enumerate(sizes):
         bench(n, args.seed, parallel=i == len(sizes) - 1)
+    if not args.no_peer:
+        bench_peer()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory {peak:,.0f} MB (this process); {_load()}")
 
