@@ -236,13 +236,16 @@ def test_best_view_on_hand_made_rows(tmp_path: Path) -> None:
     import_paths(con, [tmp_path / "a.ris"])
     a, b = [r[0] for r in con.execute("SELECT record_id FROM records ORDER BY position")]
     ev = [{"field": "title", "sentence": "One.", "match": "one", "cue": "one"}]
+    ev_model = [{"field": "title", "sentence": "One (model).", "match": "one", "cue": "m"}]
+    ev_two = [{"field": "title", "sentence": "Two.", "match": "two", "cue": "two"}]
     rows = [
         (a, "setting", "acute-care", 0.6, ev, "rule", "rules:1:x"),
         (a, "setting", "mental-health", 0.9, ev, "rule", "rules:1:x"),
-        (a, "setting", "acute-care", 0.95, ev, "model", "TagRefiner/1/abc"),  # wins
+        (b, "setting", "primary-care", 0.2, [], "rule", "rules:1:x"),  # below min, no evidence
+        (a, "setting", "acute-care", 0.95, ev_model, "model", "TagRefiner/1/abc"),  # wins
         (a, "setting", "mental-health", 0.85, ev, "model", "TagRefiner/1/abc"),  # below rule
         (b, "setting", "community", 0.7, [], "model", "TagRefiner/1/abc"),  # not confident
-        (b, "setting", "primary-care", 0.99, [], "model", "TagRefiner/1/abc"),  # added
+        (b, "setting", "primary-care", 0.99, ev_two, "model", "TagRefiner/1/abc"),  # wins
     ]
     cols = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
     save_tagging(con, pd.DataFrame(rows, columns=cols), params={})
@@ -254,6 +257,8 @@ def test_best_view_on_hand_made_rows(tmp_path: Path) -> None:
         (b, "primary-care"): (0.99, "model"),
     }
     assert list(best.label) == ["acute-care", "mental-health", "primary-care"]
-    assert best.evidence.iloc[0] == ev
-    assert len(current_tags(con, source="all")) == 6
+    # a winning model row shows the rule row's evidence sentences, its own when those are none
+    assert list(best.evidence) == [ev, ev, ev_two]
+    assert len(current_tags(con, source="all")) == 7
+    assert current_tags(con, source="model").evidence.tolist() == [ev_model, ev, [], ev_two]
     assert len(current_tags(con, confident=0.5)) == 4

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -92,8 +93,12 @@ def latest_run(con: sqlite3.Connection, kind: str = "tag") -> int | None:
     return row[0]
 
 
-def load_run_tags(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:
-    """The tags one run wrote (default: the latest), evidence parsed."""
+def load_run_tags(
+    con: sqlite3.Connection, run_id: int | None = None, *, parse_evidence: bool = True
+) -> pd.DataFrame:
+    """The tags one run wrote (default: the latest), evidence parsed (or, with
+    ``parse_evidence=False``, left as the stored JSON text: callers that drop most rows
+    parse only the ones they keep, see :func:`parsed_evidence`)."""
     run_id = run_id if run_id is not None else latest_run(con)
     if run_id is None:
         return pd.DataFrame(columns=TAG_COLUMNS)
@@ -102,8 +107,23 @@ def load_run_tags(con: sqlite3.Connection, run_id: int | None = None) -> pd.Data
         con,
         params=(run_id,),
     )
-    df["evidence"] = [json.loads(e) for e in df["evidence"]]
+    if parse_evidence:
+        df["evidence"] = parsed_evidence(df["evidence"])
     return df
+
+
+def parsed_evidence(cells: Iterable[Any]) -> list[list[dict[str, Any]]]:
+    """Evidence cells as lists: JSON text parsed, lists kept, anything else empty."""
+    return [
+        json.loads(e) if isinstance(e, str) else (e if isinstance(e, list) else []) for e in cells
+    ]
+
+
+def _has_evidence(cell: Any) -> bool:
+    """A non-empty evidence cell, parsed (a list) or not (JSON text)."""
+    if isinstance(cell, str):
+        return cell not in ("", "[]")
+    return isinstance(cell, list) and bool(cell)
 
 
 def add_override(
@@ -170,11 +190,14 @@ def current_tags(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
-    tags = load_run_tags(con, run_id)
+    # evidence is parsed after choosing the rows: "best" drops most model rows, and
+    # parsing is most of the time this takes on a large review
+    tags = load_run_tags(con, run_id, parse_evidence=False)
     if source == "best":
         tags = _best(tags, confident)
     elif source != "all":
         tags = tags[tags["source"] == source].reset_index(drop=True)
+    tags["evidence"] = parsed_evidence(tags["evidence"])
     overrides = load_overrides(con)
     if overrides.empty:
         return tags
@@ -212,7 +235,7 @@ def _best(tags: pd.DataFrame, confident: float) -> pd.DataFrame:
     wins = (joined["score"] >= confident) & ~(joined["score"] <= joined["score_rule"])
     winners = joined[wins.to_numpy()]
     evidence = [
-        r if isinstance(r, list) and r else (m if isinstance(m, list) else [])
+        r if _has_evidence(r) else m
         for m, r in zip(winners["evidence"], winners["evidence_rule"], strict=True)
     ]
     winners = winners[TAG_COLUMNS].assign(evidence=evidence)
