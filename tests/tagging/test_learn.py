@@ -16,12 +16,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from synth.tagging.learn import (
     CV_COLUMNS,
     TagRefiner,
+    _documents,
     combine,
     confirmed_labels,
     cross_validate_refiner,
     feature_frame,
     gold_labels,
     pseudo_labels,
+    shared_tfidf,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +96,45 @@ def test_refiner_still_uses_the_rule_score() -> None:
     assert f1_score(y.iloc[100:], model.predict(X.iloc[100:])) >= 0.9
     coef = model.estimators_[0].coef_.ravel()
     assert model.feature_names_in_[-1] == "rule_score" and coef[-1] > 0
+
+
+# -- one TF-IDF shared by several refiners ----------------------------------------------
+
+
+def test_shared_tfidf_looks_up_texts_it_was_fitted_on_and_transforms_others() -> None:
+    X, _ = synthetic(60, seed=7)
+    shared = shared_tfidf(X)
+    own = TagRefiner().fit(X, pd.Series([0, 1] * 30, index=X.index)).vectorizer_
+    # the same vocabulary and weights as a refiner fitting on the same records itself
+    assert list(shared.get_feature_names_out()) == list(own.get_feature_names_out())
+    fitted_docs = _documents(X, ["title", "abstract", "keywords"])
+    mixed = [fitted_docs[5], "a ward we never saw", fitted_docs[0]]
+    got = shared.transform(mixed).toarray()
+    assert np.allclose(got[0], shared.matrix[5].toarray())
+    assert np.allclose(got[1], shared.vectorizer.transform(["a ward we never saw"]).toarray())
+    assert np.allclose(got[2], shared.matrix[0].toarray())
+    whole = shared.transform(fitted_docs).toarray()
+    assert np.allclose(whole, own.transform(fitted_docs).toarray())
+
+
+def test_refiners_sharing_a_tfidf_fit_and_predict_like_one_that_fits_its_own() -> None:
+    X, y = synthetic(120, seed=8)
+    shared = shared_tfidf(X)
+    alone = TagRefiner(random_state=0).fit(X, y)
+    sharing = TagRefiner(random_state=0, tfidf=shared).fit(X, y)
+    assert sharing.vectorizer_ is shared
+    assert np.allclose(alone.predict_proba(X), sharing.predict_proba(X))
+    copy = clone(sharing)
+    assert copy.tfidf is shared  # a clone shares it rather than copying the matrix
+    # fitted on a subset, it still reads every record's vocabulary
+    part = TagRefiner(random_state=0, tfidf=shared).fit(X.iloc[:40], y.iloc[:40])
+    assert part.predict_proba(X).shape == (120, 2)
+
+
+def test_shared_tfidf_is_none_without_words() -> None:
+    X = pd.DataFrame({"title": ["", ""], "rule_score": [0.1, 0.9]})
+    assert shared_tfidf(X) is None
+    assert shared_tfidf(X[["rule_score"]]) is None
 
 
 # -- the text path of the contract ----------------------------------------------------------

@@ -262,3 +262,33 @@ def test_best_view_on_hand_made_rows(tmp_path: Path) -> None:
     assert len(current_tags(con, source="all")) == 7
     assert current_tags(con, source="model").evidence.tolist() == [ev_model, ev, [], ev_two]
     assert len(current_tags(con, confident=0.5)) == 4
+
+
+def test_model_tags_fits_one_tfidf_for_every_facet(monkeypatch) -> None:
+    from synth.tagging import refine
+
+    cb = load_codebook()
+    records = pd.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(6)],
+            "title": ["acute ward co-design", "primary care clinic survey", "acute ward",
+                      "gp practice interviews", "inpatient ward co-design", "general practice"],
+        }
+    )  # fmt: skip
+    rule = pd.DataFrame(
+        [(f"r{i}", "setting", "acute-care", 0.9, [], "rule", "rules:x") for i in (0, 2, 4)]
+        + [(f"r{i}", "approach", "co-design", 0.9, [], "rule", "rules:x") for i in (0, 4)],
+        columns=["record_id", "facet", "label", "score", "evidence", "source", "version"],
+    )
+    built = []
+    original = refine.shared_tfidf
+
+    def counting(X, **params):
+        built.append(len(X))
+        return original(X, **params)
+
+    monkeypatch.setattr(refine, "shared_tfidf", counting)
+    rows, info = refine.model_tags(records, rule, None, cb, facets=["setting", "approach"])
+    assert info["setting"]["labels"] == ["acute-care"] and info["approach"]["labels"]
+    assert built == [6]  # once, over all six records, for both facets
+    assert set(rows.facet) == {"setting", "approach"}

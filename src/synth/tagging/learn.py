@@ -70,6 +70,10 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
     C, class_weight, max_iter, random_state
         Passed to :class:`~sklearn.linear_model.LogisticRegression`; ``class_weight`` is
         "balanced" by default because positive labels are rare in a review.
+    tfidf
+        A :class:`SharedTfidf` already fitted on the records' text (see
+        :func:`shared_tfidf`): used as it is instead of fitting a vectorizer on ``X``, and
+        the four vectorizer parameters above are then its, not these.
 
     Notes
     -----
@@ -99,6 +103,7 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
         class_weight: str | dict | None = "balanced",
         max_iter: int = 1000,
         random_state: int | None = None,
+        tfidf: SharedTfidf | None = None,
     ) -> None:
         self.text_columns = text_columns
         self.score_columns = score_columns
@@ -111,6 +116,7 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.max_iter = max_iter
         self.random_state = random_state
+        self.tfidf = tfidf
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -283,7 +289,10 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
         parts: list[sparse.csr_matrix] = []
         if self.text_columns_:
             docs = _documents(X, self.text_columns_)
-            if reset:
+            if reset and self.tfidf is not None:
+                self.vectorizer_ = self.tfidf
+                parts.append(self.tfidf.transform(docs))
+            elif reset:
                 self.vectorizer_ = TfidfVectorizer(
                     ngram_range=tuple(self.ngram_range),
                     min_df=self.min_df,
@@ -325,6 +334,63 @@ class TagRefiner(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"score columns not in X: {missing}")
             return cols
         return [c for c in X.columns if str(c).startswith(SCORE_PREFIX)]
+
+
+class SharedTfidf:
+    """One TF-IDF, fitted once on every record's text, for several refiners to share.
+
+    Refining three facets fits three refiners on (subsets of) the same records and applies
+    them to all of them: each would learn much the same vocabulary and analyse every text
+    twice, which was most of the time ``synth tag`` took on a large review. The vocabulary
+    and IDF come from all the records, labelled or not (as screening tools fit their
+    features); the labels still come only from the rows each refiner is fitted on.
+
+    Texts seen when fitting are looked up, not analysed again; others are transformed.
+    It does not change once built, so copies (scikit-learn's ``clone``) share it.
+    """
+
+    def __init__(self, docs: Sequence[str], **params: Any) -> None:
+        self.vectorizer = TfidfVectorizer(**params)
+        self.matrix = self.vectorizer.fit_transform(docs).tocsr()
+        self._rows = {doc: i for i, doc in enumerate(docs)}
+
+    def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
+        rows = [self._rows.get(doc, -1) for doc in docs]
+        unseen = [i for i, r in enumerate(rows) if r < 0]
+        if not unseen:
+            return self.matrix[rows]
+        out = sparse.lil_matrix((len(docs), self.matrix.shape[1]))
+        seen = [i for i, r in enumerate(rows) if r >= 0]
+        if seen:
+            out[seen] = self.matrix[[rows[i] for i in seen]]
+        out[unseen] = self.vectorizer.transform([docs[i] for i in unseen])
+        return out.tocsr()
+
+    def get_feature_names_out(self) -> np.ndarray:
+        return self.vectorizer.get_feature_names_out()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedTfidf:
+        return self
+
+
+def shared_tfidf(X: pd.DataFrame, **refiner_params: Any) -> SharedTfidf | None:
+    """A :class:`SharedTfidf` over ``X``'s text as ``TagRefiner(**refiner_params)`` would
+    vectorise it; None when ``X`` has no text columns or no words in them."""
+    refiner = TagRefiner(**refiner_params)
+    columns = [c for c in refiner.text_columns if c in X.columns]
+    if not columns:
+        return None
+    try:
+        return SharedTfidf(
+            _documents(X, columns),
+            ngram_range=tuple(refiner.ngram_range),
+            min_df=refiner.min_df,
+            max_features=refiner.max_features,
+            sublinear_tf=refiner.sublinear_tf,
+            strip_accents="unicode",
+        )
+    except ValueError:  # no words at all: each refiner falls back to the scores
+        return None
 
 
 def _has_missing(y: np.ndarray) -> bool:

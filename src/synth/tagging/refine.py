@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from synth.tagging.codebook import Codebook
-from synth.tagging.learn import SCORE_PREFIX, TagRefiner, feature_frame
+from synth.tagging.learn import SCORE_PREFIX, TagRefiner, feature_frame, shared_tfidf
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +135,13 @@ def model_tags(
     frames: list[pd.DataFrame] = []
     info: dict[str, Any] = {}
     evidence = _evidence_index(rule_tags)
+    shared: dict[str, Any] = {}  # the TF-IDF, fitted by the first facet, shared by all
     for facet in facets:
         if facet not in codebook.facets:
             log.warning("refine: no facet %r in the codebook; skipped", facet)
             continue
         rows, summary = _refine_facet(
-            records, rule_tags, overrides, codebook, facet, extracts, params, evidence
+            records, rule_tags, overrides, codebook, facet, extracts, params, evidence, shared
         )
         info[facet] = summary
         if rows is not None and len(rows):
@@ -159,6 +160,7 @@ def _refine_facet(
     extracts: pd.DataFrame | None,
     params: RefineParams,
     evidence: dict[tuple[Any, str, str], list[dict[str, Any]]],
+    shared: dict[str, Any],
 ) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     labels = list(codebook.facets[facet].labels)
     single = not codebook.facets[facet].multi
@@ -195,7 +197,10 @@ def _refine_facet(
     weight = np.where(has_verdict.any(axis=1), params.confirmed_weight, 1.0)
     y = pd.DataFrame(target[:, keep], index=X.index, columns=fitted)[train]
     version = _version(facet, y, weight[train], params, codebook)
-    model = TagRefiner(**params.refiner).fit(X[train], y, sample_weight=weight[train])
+    if "tfidf" not in shared:  # every facet's X holds the same records and text
+        shared["tfidf"] = shared_tfidf(X, **params.refiner)
+    model = TagRefiner(**params.refiner, tfidf=shared["tfidf"])
+    model.fit(X[train], y, sample_weight=weight[train])
     proba = model.predict_proba(X)
     if not model.multilabel_:  # one label: TagRefiner reads a one-column y as binary
         proba = proba[:, list(model.classes_).index(1)][:, None]
@@ -362,7 +367,12 @@ def _version(
     import sklearn
 
     h = hashlib.sha256()
-    head = {"facet": facet, "params": params.as_dict(), "rules": codebook.sha256}
+    head = {
+        "facet": facet,
+        "params": params.as_dict(),
+        "rules": codebook.sha256,
+        "tfidf": "fitted on every record",
+    }
     h.update(json.dumps(head, sort_keys=True, default=str).encode())
     h.update(json.dumps([str(c) for c in y.columns]).encode())
     for rid, values, w in zip(y.index, y.to_numpy(), weight, strict=True):
