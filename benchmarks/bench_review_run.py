@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 KEI = ROOT / "corpus" / "kei-2020"
@@ -57,7 +57,8 @@ def trivial_notebook(folder: Path) -> float:
 
 
 def synthetic_corpus(folder: Path, n: int, seed: int = 0) -> Path:
-    """N synthetic records as one RIS file per database, plus a copy of KEI's review.yml."""
+    """N synthetic records as one RIS file per database, plus KEI's review.yml (its
+    criteria and questions, without the published decisions: those name KEI's own files)."""
     from synth.corpus.synthetic import generate_records
     from synth.corpus.writers.ris import write_ris
 
@@ -66,7 +67,9 @@ def synthetic_corpus(folder: Path, n: int, seed: int = 0) -> Path:
     corpus.mkdir(parents=True)
     for database, part in records.groupby("database", dropna=False):
         write_ris(part.reset_index(drop=True), corpus / f"{str(database).lower()}.ris")
-    shutil.copy(KEI / "review.yml", corpus / "review.yml")
+    review = yaml.safe_load((KEI / "review.yml").read_text("utf-8"))
+    review.pop("published_decisions", None)
+    (corpus / "review.yml").write_text(yaml.safe_dump(review, sort_keys=False), "utf-8")
     return corpus
 
 

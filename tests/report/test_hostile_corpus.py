@@ -116,11 +116,14 @@ def test_payloads_appear_only_escaped(hostile: object) -> None:
         text = page.read_text("utf-8")
         for raw in RAW:
             assert raw.lower() not in text.lower(), (page.name, raw)
-        # every script tag is synth's own: the shared plotly.js or a figure's newPlot call
+        # every script tag is synth's own: the shared plotly.js, a figure's newPlot call, or
+        # the standalone map's script and its two data blocks (plotly.js packed, the figure)
         for tag in re.findall(r"<script\b[^>]*>", text, re.I):
             assert re.fullmatch(
                 r'<script( src="plotly.min.js" charset="utf-8")? nonce="[\w-]+">|<script>'
-                r'|<script type="application/json" id="evidence-map-data">',
+                r'|<script type="application/json" id="evidence-map-data">'
+                r'|<script type="application/octet-stream" id="plotly-js"'
+                r' data-encoding="gzip\+base64">',
                 tag,
             ), (page.name, tag)
         assert remote_resources(text) == [], page.name

@@ -177,8 +177,32 @@ def test_escaping_holds_without_the_csp(browser, map_file, tmp_path):
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert not dialog_open(browser)
     assert browser.execute_script("return document.querySelectorAll('img, svg image').length") == 0
-    assert browser.execute_script("return document.scripts.length") == 3
+    # the three in the file, and plotly.js as the page unpacked it
+    assert browser.execute_script("return document.scripts.length") == 4
     assert network_urls(browser) == []
+    assert console_errors(browser) == []
+
+
+def test_a_browser_that_cannot_unpack_plotly_still_shows_the_table(browser, map_file, tmp_path):
+    """Browsers from before 2023 lack DecompressionStream: the map says so in words and
+    the paper table works."""
+    page = map_file.read_text(encoding="utf-8")
+    start = page.index('<meta http-equiv="Content-Security-Policy"')
+    old = page[:start] + page[page.index(">", start) + 1 :]
+    old = old.replace("<head>", "<head><script>window.DecompressionStream = undefined;</script>")
+    out = tmp_path / "old-browser.html"
+    out.write_text(old, encoding="utf-8")
+    console_errors(browser)
+    browser.get(out.as_uri())
+    why = wait_for(browser, "return document.body.getAttribute('data-plot-error')")
+    assert "unpack" in why
+    assert "open this file in a current" in browser.find_element("id", "evidence-map").text
+    assert browser.execute_script("return typeof window.Plotly") == "undefined"
+    n_rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#papers tbody tr')).filter(tr => !tr.hidden).length;"  # noqa: E501
+    )
+    assert n_rows == 10
+    assert browser.find_element("id", "selection-caption").text == "All 10 papers."
     assert console_errors(browser) == []
 
 
