@@ -25,11 +25,13 @@ RAW_MARKUP = re.compile(r"<\s*/?\s*(script|img|svg)\b", re.IGNORECASE)
 
 def direct_counts(records: pd.DataFrame, tags: pd.DataFrame, rows: str, cols: str) -> dict:
     """Count (row label, col label) -> kept papers straight from the fixture, by hand:
-    a duplicate's tags count for its group's kept record."""
+    a duplicate's tags count for its group's kept record; a tag under 0.5 does not count."""
     kept = records[records["is_kept"].astype(bool)]
     owner = {r.record_id: r.group_id for r in records.itertuples()}
     labels: dict[tuple[str, str], set[str]] = {}
     for t in tags.itertuples():
+        if t.score < 0.5:
+            continue
         labels.setdefault((owner[t.record_id], t.facet), set()).add(t.label)
     out: dict[tuple[str, str], int] = {}
     for rid in kept["record_id"]:
@@ -48,6 +50,9 @@ def test_matrix_counts_equal_direct_counts(map_records, map_tags):
     cell = m[(m["row"] == "acute-care") & (m["col"] == "co-design")].iloc[0]
     assert "r01" in cell["record_ids"]
     assert not any("r09" in ids for ids in m["record_ids"])
+    # r03's co-design tag scores 0.4: a passing mention, not a label the map counts
+    co_design = m[m["col"] == "co-design"]
+    assert not any("r03" in ids for ids in co_design["record_ids"])
 
 
 def test_matrix_keeps_every_empty_cell_in_codebook_order(map_records, map_tags):

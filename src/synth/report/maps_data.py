@@ -58,7 +58,7 @@ class Corpus:
         )
 
 
-def prepare(records: pd.DataFrame, tags: pd.DataFrame) -> Corpus:
+def prepare(records: pd.DataFrame, tags: pd.DataFrame, *, threshold: float | None = None) -> Corpus:
     """Unique papers and their tags, ready to count.
 
     Parameters
@@ -68,8 +68,14 @@ def prepare(records: pd.DataFrame, tags: pd.DataFrame) -> Corpus:
         ``load_records(con, with_groups=True)`` if deduplicated).
     tags
         Tag rows (``record_id, facet, label, score, evidence``) as from ``current_tags``.
+    threshold
+        Tags below this score are left out (default
+        :data:`synth.tagging.describe.COUNTED_SCORE`, as the corpus description and the
+        evaluation count), so a map never counts a passing mention as a paper's label.
     """
-    from synth.tagging.describe import unique_record_ids
+    from synth.tagging.describe import COUNTED_SCORE, unique_record_ids
+
+    threshold = COUNTED_SCORE if threshold is None else threshold
 
     mapping = unique_record_ids(records)
     kept_ids = set(mapping.to_numpy())
@@ -81,6 +87,7 @@ def prepare(records: pd.DataFrame, tags: pd.DataFrame) -> Corpus:
     t = tags.copy()
     if "score" not in t.columns:
         t["score"] = 1.0
+    t = t[pd.to_numeric(t["score"], errors="coerce").fillna(0.0) >= threshold]
     if "evidence" not in t.columns:
         t["evidence"] = [[] for _ in range(len(t))]
     t["record_id"] = t["record_id"].astype(str).map(mapping)

@@ -17,14 +17,15 @@ import pandas as pd
 
 from synth.store.tags import current_tags
 from synth.store.views import load_records
+from synth.tagging.describe import COUNTED_SCORE
 
 log = logging.getLogger(__name__)
 
 #: Papers listed in a report page's table: the page must stay small (< 1 MB) to open
 #: quickly; the self-contained evidence map and ``synth export`` carry every paper.
 PAGE_TABLE_ROWS = 300
-#: Tags below this score do not count (as in :func:`synth.tagging.describe.describe_corpus`).
-TAG_THRESHOLD = 0.5
+#: Tags below this score do not count (the one threshold: see ``COUNTED_SCORE``).
+TAG_THRESHOLD = COUNTED_SCORE
 
 
 @dataclass

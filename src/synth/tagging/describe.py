@@ -83,13 +83,19 @@ def unique_record_ids(records: pd.DataFrame) -> pd.Series:
     return mapping.drop(lost)
 
 
+#: A tag counts as a paper's label from this score on: in the corpus description, the
+#: evaluation, the report's tables and the evidence maps alike (lower rows are kept and
+#: shown as suggestions, but are not counted).
+COUNTED_SCORE = 0.5
+
+
 def describe_corpus(
     records: pd.DataFrame,
     tags: pd.DataFrame,
     review: dict[str, Any],
     *,
     groups: dict[str, Any] | None = None,
-    threshold: float = 0.5,
+    threshold: float = COUNTED_SCORE,
 ) -> pd.DataFrame:
     """Count unique records per review category from the tags, next to the stated figures.
 

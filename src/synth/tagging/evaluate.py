@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from synth.tagging.describe import COUNTED_SCORE
+
 log = logging.getLogger(__name__)
 
 UNCLEAR = "unclear"
@@ -147,7 +149,7 @@ def evaluate(
     *,
     records: pd.DataFrame | None = None,
     facets: Sequence[str] | None = None,
-    threshold: float = 0.5,
+    threshold: float = COUNTED_SCORE,
     label_map: Mapping[str, Mapping[str, str]] | None = None,
 ) -> EvaluationResult:
     """Score ``tags`` against ``gold`` per facet and label.
