@@ -81,6 +81,17 @@ def test_matrix_other_facets_and_no_untagged(map_records, map_tags):
     assert got == {k: v for k, v in expected.items() if UNTAGGED not in k}
 
 
+def test_an_unlinked_map_draws_the_same_without_record_ids(map_records, map_tags):
+    linked = evidence_map_figure(map_records, map_tags)
+    plain = evidence_map_figure(map_records, map_tags, linked=False)
+    assert len(plain.data) == len(linked.data)
+    assert all(t.customdata is None for t in plain.data)
+    for a, b in zip(linked.data, plain.data, strict=True):
+        assert a.x == b.x and a.y == b.y and a.hovertext == b.hovertext
+        assert a.marker.size == b.marker.size
+    assert len(plain.to_json()) < len(linked.to_json())
+
+
 def test_map_figure_bubbles_match_matrix(map_records, map_tags):
     fig = evidence_map_figure(map_records, map_tags)
     m = evidence_matrix(map_records, map_tags)

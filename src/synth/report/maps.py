@@ -153,6 +153,7 @@ def _bubble_trace(
     name: str,
     cmax: int,
     visible: bool,
+    linked: bool = True,
 ) -> go.Scatter:
     """Bubbles of the non-empty cells. Positions are category indices (the axes carry
     the names as tick text), so the many filter traces do not repeat every label."""
@@ -176,7 +177,7 @@ def _bubble_trace(
         textposition="middle center",
         hovertext=hover,
         hoverinfo="text",
-        customdata=[" ".join(ids) for ids in m["record_ids"]],
+        customdata=[" ".join(ids) for ids in m["record_ids"]] if linked else None,
         marker={
             "size": list(m["n"]),
             "sizemode": "area",
@@ -198,12 +199,15 @@ def evidence_map_figure(
     cols: str = "approach",
     filters: bool = True,
     title: str | None = None,
+    linked: bool = True,
 ) -> go.Figure:
     """The setting × approach bubble map: bubble area and colour = number of papers.
 
     Every label pair has a grid dot, so an empty cell reads as a gap, not as a missing row.
-    Hover lists the cell's papers (escaped citations); each bubble's ``customdata`` is its
-    record ids joined by spaces (the standalone page uses it to show them in the table).
+    Hover lists the cell's papers (escaped citations). With ``linked`` each bubble's
+    ``customdata`` is its record ids joined by spaces (the standalone page uses it to show
+    them in the table); a page that does not link bubbles to a table leaves them out: on a
+    large review they are nearly all of the figure's size (9 of 9.4 MB at 10,000 papers).
     With ``filters``, dropdowns (publication type, study design, year band) switch to
     precomputed traces; choosing in one dropdown resets the others to "All papers", so the
     dropdowns never disagree with what is drawn.
@@ -232,7 +236,9 @@ def evidence_map_figure(
     )
     traces: list[go.Scatter] = [
         grid,
-        _bubble_trace(full, pal, rows, cols, name="All papers", cmax=cmax, visible=True),
+        _bubble_trace(
+            full, pal, rows, cols, name="All papers", cmax=cmax, visible=True, linked=linked
+        ),
     ]
     menus_spec = _filters(corpus, pal) if filters else []
     spans: list[tuple[int, int]] = []  # first, last trace index of each menu's options
@@ -240,7 +246,11 @@ def evidence_map_figure(
         first = len(traces)
         for option, ids in options:
             m = cells(corpus, rows, cols, only=ids)
-            traces.append(_bubble_trace(m, pal, rows, cols, name=option, cmax=cmax, visible=False))
+            traces.append(
+                _bubble_trace(
+                    m, pal, rows, cols, name=option, cmax=cmax, visible=False, linked=linked
+                )
+            )
         spans.append((first, len(traces) - 1))
 
     fig = go.Figure(traces)
