@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 from synth.corpus.citation import citations
+from synth.tagging.describe import COUNTED_SCORE, counted_tags
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ class Corpus:
         )
 
 
-def prepare(records: pd.DataFrame, tags: pd.DataFrame, *, threshold: float | None = None) -> Corpus:
+def prepare(
+    records: pd.DataFrame, tags: pd.DataFrame, *, threshold: float = COUNTED_SCORE
+) -> Corpus:
     """Unique papers and their tags, ready to count.
 
     Parameters
@@ -69,13 +72,10 @@ def prepare(records: pd.DataFrame, tags: pd.DataFrame, *, threshold: float | Non
     tags
         Tag rows (``record_id, facet, label, score, evidence``) as from ``current_tags``.
     threshold
-        Tags below this score are left out (default
-        :data:`synth.tagging.describe.COUNTED_SCORE`, as the corpus description and the
-        evaluation count), so a map never counts a passing mention as a paper's label.
+        Tags below this score are left out (as the corpus description and the evaluation
+        count), so a map never counts a passing mention as a paper's label.
     """
-    from synth.tagging.describe import COUNTED_SCORE, unique_record_ids
-
-    threshold = COUNTED_SCORE if threshold is None else threshold
+    from synth.tagging.describe import unique_record_ids
 
     mapping = unique_record_ids(records)
     kept_ids = set(mapping.to_numpy())
@@ -84,10 +84,9 @@ def prepare(records: pd.DataFrame, tags: pd.DataFrame, *, threshold: float | Non
     recs["record_id"] = recs["record_id"].astype(str)
     cites = citations(recs)
     recs = recs.set_index("record_id", drop=False)
-    t = tags.copy()
+    t = counted_tags(tags, threshold).copy()
     if "score" not in t.columns:
         t["score"] = 1.0
-    t = t[pd.to_numeric(t["score"], errors="coerce").fillna(0.0) >= threshold]
     if "evidence" not in t.columns:
         t["evidence"] = [[] for _ in range(len(t))]
     t["record_id"] = t["record_id"].astype(str).map(mapping)

@@ -17,15 +17,13 @@ import pandas as pd
 
 from synth.store.tags import current_tags
 from synth.store.views import load_records
-from synth.tagging.describe import COUNTED_SCORE
+from synth.tagging.describe import counted_tags
 
 log = logging.getLogger(__name__)
 
 #: Papers listed in a report page's table: the page must stay small (< 1 MB) to open
 #: quickly; the self-contained evidence map and ``synth export`` carry every paper.
 PAGE_TABLE_ROWS = 300
-#: Tags below this score do not count (the one threshold: see ``COUNTED_SCORE``).
-TAG_THRESHOLD = COUNTED_SCORE
 
 
 @dataclass
@@ -144,7 +142,7 @@ def select_records(
     if year_max is not None:
         records = records[years.loc[records.index] <= int(year_max)]
     if settings:
-        strong = tags[pd.to_numeric(tags["score"], errors="coerce").fillna(0) >= TAG_THRESHOLD]
+        strong = counted_tags(tags)
         with_setting = strong[(strong["facet"] == "setting") & strong["label"].isin(list(settings))]
         records = records[records["record_id"].isin(set(with_setting["record_id"]))]
     records = records.reset_index(drop=True)
@@ -236,7 +234,7 @@ def label_counts(
     records: pd.DataFrame, tags: pd.DataFrame, facets: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Papers per facet and label (tags at or above the threshold), most papers first."""
-    strong = tags[pd.to_numeric(tags["score"], errors="coerce").fillna(0) >= TAG_THRESHOLD]
+    strong = counted_tags(tags)
     strong = strong[strong["record_id"].isin(set(records["record_id"]))]
     if facets is not None:
         strong = strong[strong["facet"].isin(list(facets))]

@@ -89,6 +89,14 @@ def unique_record_ids(records: pd.DataFrame) -> pd.Series:
 COUNTED_SCORE = 0.5
 
 
+def counted_tags(tags: pd.DataFrame, threshold: float = COUNTED_SCORE) -> pd.DataFrame:
+    """The tag rows that count as labels: score at or above ``threshold`` (a missing or
+    unreadable score counts as 0; a frame without a ``score`` column counts every row)."""
+    if "score" not in tags.columns:
+        return tags
+    return tags[pd.to_numeric(tags["score"], errors="coerce").fillna(0.0) >= threshold]
+
+
 def describe_corpus(
     records: pd.DataFrame,
     tags: pd.DataFrame,
@@ -164,8 +172,7 @@ def _labels_by_record(
     tags: pd.DataFrame, counted_as: pd.Series, threshold: float
 ) -> dict[str, dict[str, set[str]]]:
     """facet -> unique record id -> its labels (a duplicate group's labels are pooled)."""
-    if "score" in tags.columns:
-        tags = tags[pd.to_numeric(tags["score"], errors="coerce").fillna(0.0) >= threshold]
+    tags = counted_tags(tags, threshold)
     out: dict[str, dict[str, set[str]]] = {}
     unknown = 0
     for rid, facet, label in zip(tags["record_id"], tags["facet"], tags["label"], strict=True):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from synth.tagging.describe import COUNTED_SCORE
+from synth.tagging.describe import COUNTED_SCORE, counted_tags
 
 log = logging.getLogger(__name__)
 
@@ -251,9 +251,7 @@ def _predictions(
     missing = {"record_id", "facet", "label"} - set(tags.columns)
     if missing:
         raise ValueError(f"tags: missing column(s) {sorted(missing)}")
-    pred = tags[tags["facet"].isin(facets)]
-    if "score" in pred.columns:
-        pred = pred[pd.to_numeric(pred["score"], errors="coerce").fillna(0.0) >= threshold]
+    pred = counted_tags(tags[tags["facet"].isin(facets)], threshold)
     pred = pred[["record_id", "facet", "label"]].copy()
     if label_map:
         pred["label"] = [

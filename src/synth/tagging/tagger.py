@@ -272,13 +272,7 @@ class _Cols:
         if other.as_dicts or not self.as_dicts:
             self.evidence.extend(other.evidence)
         else:
-            self.evidence.extend(
-                [
-                    [{"field": f, "sentence": s, "match": m, "cue": c, "negated": neg,
-                      "weight": w} for f, s, m, c, neg, w in ev]
-                    for ev in other.evidence
-                ]
-            )  # fmt: skip
+            self.evidence.extend([_evidence_dicts(ev) for ev in other.evidence])
 
     def frame(self, version: str) -> pd.DataFrame:
         """The rows as the :data:`TAG_COLUMNS` frame."""
@@ -672,14 +666,14 @@ class _Engine:
                 pkey = (h[2], h[3])
                 score = single.get(pkey)
                 if score is None:
-                    score = single[pkey] = self._group_score([h])
+                    score = single[pkey] = self.score([h])
             else:
                 pkey = tuple([(h[2], h[3]) for h in group])
                 score = profiles.get(pkey)
                 if score is None:
                     if len(profiles) >= _PROFILE_CACHE_MAX:
                         profiles.clear()
-                    score = profiles[pkey] = self._group_score(group)
+                    score = profiles[pkey] = self.score(group)
             if score >= min_score and score > 0:
                 r = rank.get(key, _LAST)
                 scored.append((r[0], -score, r[1], key, group))
@@ -732,7 +726,7 @@ class _Engine:
 
     def score(self, group: list[tuple]) -> float:
         """Sum over fields of ``w * log2(1 + net/w)`` (capped per field), squashed to 0-1;
-        0 when nothing in the group counts for the label. (:meth:`rows` inlines this.)"""
+        0 when nothing in the group counts for the label. (:meth:`rows` caches it.)"""
         per_field: dict[str, float] = {}
         positive = False
         for h in group:
@@ -756,10 +750,6 @@ class _Engine:
         if total <= 0:
             return 0.0
         return round(1.0 - math.exp(-total / self.scale), 4)
-
-    def _group_score(self, group: list[tuple]) -> float:
-        """The score of a group of hits; 0 when nothing in it counts for the label."""
-        return self.score(group)
 
     def _choose_evidence(self, group: list[tuple]) -> list[tuple]:
         """The strongest hits (one per sentence and cue), and the strongest against, if any;
@@ -785,20 +775,6 @@ class _Engine:
         if against is not None and against not in chosen:
             chosen[-1] = against
         return chosen
-
-    def evidence(self, group: list[tuple]) -> list[dict[str, Any]]:
-        """The evidence dicts of a group of hits (see :meth:`_choose_evidence`)."""
-        return [
-            {
-                "field": h[2],
-                "sentence": h[8],
-                "match": h[7],
-                "cue": h[5],
-                "negated": h[4],
-                "weight": h[3],
-            }
-            for h in self._choose_evidence(group)
-        ]
 
 
 _LAST = (1_000_000, 1_000_000)
