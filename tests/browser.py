@@ -6,6 +6,7 @@ Shared by the report tests (evidence map, report pages). Use the ``browser`` fix
 - :func:`chromium_paths` finds the browser and driver (env ``SYNTH_CHROMIUM`` /
   ``SYNTH_CHROMEDRIVER`` override ``/usr/bin/chromium`` and ``/usr/bin/chromedriver``);
 - :func:`start_browser` starts a fresh, isolated, offline-quiet headless session;
+- :func:`wait_for` polls a condition, and on a timeout shows what the page says;
 - :func:`console_errors` returns the SEVERE console entries since the last call;
 - :func:`resource_urls` lists every resource the page loaded (to prove no network).
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,33 @@ def start_browser() -> Iterator[Any]:
             yield driver
         finally:
             driver.quit()
+
+
+def wait_for(
+    driver: Any,
+    condition: Callable[[Any], Any] | str,
+    what: str | None = None,
+    timeout: float = 30.0,
+    detail: Callable[[], str] | None = None,
+) -> Any:
+    """Poll ``condition(driver)`` (or a JavaScript function body) until truthy and return
+    its value; a timeout says ``what`` and shows the end of the page text and ``detail()``."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if isinstance(condition, str):
+        script = condition
+        condition = lambda d: d.execute_script(script)  # noqa: E731
+        what = what or script
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    except TimeoutException:
+        text = driver.execute_script("return document.body ? document.body.innerText : ''")
+        more = f"\n{detail()}" if detail is not None else ""
+        raise AssertionError(
+            f"timed out after {timeout:g} s waiting for {what}.\n--- page text (end) ---\n"
+            f"{(text or '')[-3000:]}{more}"
+        ) from None
 
 
 def console_errors(driver: Any) -> list[dict[str, Any]]:

@@ -43,6 +43,8 @@ from urllib.parse import quote
 
 import nbformat
 
+from tests.browser import wait_for as browser_wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "screening.ipynb"
 KEI = ROOT / "corpus" / "kei-2020"
@@ -279,19 +281,9 @@ def wait_for(
     timeout: float = STARTUP_TIMEOUT,
     server: LabServer | None = None,
 ) -> Any:
-    """Poll ``condition(driver)`` until truthy; a timeout says ``what`` and shows the page."""
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
-    except TimeoutException:
-        text = driver.execute_script("return document.body ? document.body.innerText : ''")
-        log = f"\n--- server log ---\n{server.log_tail()}" if server else ""
-        raise AssertionError(
-            f"timed out after {timeout:g} s waiting for {what}.\n--- page text (end) ---\n"
-            f"{(text or '')[-3000:]}{log}"
-        ) from None
+    """:func:`tests.browser.wait_for`, showing the server's log on a timeout."""
+    detail = (lambda: f"--- server log ---\n{server.log_tail()}") if server else None
+    return browser_wait_for(driver, condition, what, timeout, detail)
 
 
 def js(script: str) -> Callable[[Any], Any]:

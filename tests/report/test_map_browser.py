@@ -3,30 +3,19 @@ its table, silent in the console, offline, and deaf to hostile titles."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from synth.report.standalone import write_evidence_map
-from tests.browser import console_errors, dialog_open, network_urls, resource_urls
+from tests.browser import console_errors, dialog_open, network_urls, resource_urls, wait_for
 
 from .conftest import HOSTILE_CITATION
 
 pytestmark = pytest.mark.browser
 
 VISIBLE = "return document.getElementById('evidence-map')._fullData.map(t => t.visible === true)"
-
-
-def wait_for(driver: Any, script: str, timeout: float = 30) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script}")
 
 
 @pytest.fixture(scope="module")
