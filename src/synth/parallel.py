@@ -13,7 +13,6 @@ import multiprocessing.context
 import os
 import sys
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -74,65 +73,21 @@ def ordered_map(
         for job in jobs:
             yield fn(*job)
         return
-    if work_here:
-        yield from _map_sharing_work(
-            fn, jobs, workers - 1, preload, queued_per_worker, in_process_fallback
-        )
-        return
-    todo = iter(jobs)
-    pending: deque[tuple[Future[Any], tuple[Any, ...]]] = deque()
-    waiting: list[tuple[Any, ...]] = []  # the job taken from ``jobs`` but not yet submitted
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(preload)) as pool:
-            for job in todo:
-                waiting = [job]
-                while len(pending) >= queued_per_worker * workers:
-                    result = pending[0][0].result()
-                    pending.popleft()
-                    yield result
-                pending.append((pool.submit(fn, *job), job))
-                waiting = []
-            while pending:
-                result = pending[0][0].result()
-                pending.popleft()
-                yield result
-    except (OSError, BrokenProcessPool) as exc:
-        if not in_process_fallback:
-            raise
-        log.warning("worker processes failed (%r); running the remaining jobs here", exc)
-        for job in [*(job for _, job in pending), *waiting]:
-            yield fn(*job)
-        for job in todo:
-            yield fn(*job)
-
-
-def _map_sharing_work(
-    fn: Callable[..., Any],
-    jobs: Iterable[tuple[Any, ...]],
-    pool_size: int,
-    preload: Iterable[str],
-    queued_per_worker: int,
-    in_process_fallback: bool,
-) -> Iterator[Any]:
-    """:func:`ordered_map` with this process working beside ``pool_size`` workers.
-
-    The pool is kept fed (``queued_per_worker`` jobs each); between refills this process
-    takes the next job itself, and once the jobs run out it waits for the pool's. Results
-    are yielded in job order as soon as the next one is in.
-    """
+    pool_size = workers - 1 if work_here else workers
     todo = enumerate(jobs)
     taken: dict[int, tuple[Any, ...]] = {}  # jobs taken from ``jobs``, not yet done
     pending: dict[int, Future[Any]] = {}  # of those, the ones in the pool
-    done: dict[int, Any] = {}
+    done: dict[int, Any] = {}  # results not yet yielded
     next_out = 0
     here = False  # running a job in this process: what it raises is the job's own error
     switch = sys.getswitchinterval()
     try:
-        # The pool's threads here read each result from a pipe 64 kB at a time, taking the
-        # GIL for every read; with this thread busy running a job each read would wait the
-        # default 5 ms switch interval and a worker would idle half its time, blocked on a
-        # full pipe. A short interval lets them in at once.
-        sys.setswitchinterval(min(switch, 0.0002))
+        if work_here:
+            # The pool's threads here read each result from a pipe 64 kB at a time, taking
+            # the GIL for every read; with this thread busy running a job each read would
+            # wait the default 5 ms switch interval and a worker would idle half its time,
+            # blocked on a full pipe. A short interval lets them in at once.
+            sys.setswitchinterval(min(switch, 0.0002))
         with ProcessPoolExecutor(max_workers=pool_size, mp_context=mp_context(preload)) as pool:
             exhausted = False
             while True:
@@ -143,7 +98,10 @@ def _map_sharing_work(
                     else:
                         taken[item[0]] = item[1]
                         pending[item[0]] = pool.submit(fn, *item[1])
-                item = None if exhausted else next(todo, None)
+                item = None
+                if work_here and not exhausted:  # between refills, take a job here
+                    item = next(todo, None)
+                    exhausted = item is None
                 if item is not None:
                     taken[item[0]] = item[1]
                     here = True
@@ -151,10 +109,9 @@ def _map_sharing_work(
                     here = False
                     del taken[item[0]]
                 elif pending:
-                    exhausted = True
                     first = min(pending)  # the one the caller needs next
-                    done[first] = pending[first].result()
-                    del pending[first], taken[first]
+                    done[first] = pending.pop(first).result()
+                    del taken[first]
                 else:
                     break
                 for i in [i for i, future in pending.items() if future.done()]:
