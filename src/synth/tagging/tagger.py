@@ -358,7 +358,7 @@ def _run_parallel(
         workers=workers,
         preload=["synth.tagging.tagger"],
         in_process_fallback=True,  # no worker processes here: tag the rest in this one
-        work_here=True,  # this process tags too, rather than wait on a core
+        work_here=True,  # this process tags too: its share is never pickled
     )
     with gc_paused():  # unpickling the rows makes as many objects as tagging them did
         for chunk, (chunk_rows, chunk_notes) in zip(chunks, results, strict=True):
