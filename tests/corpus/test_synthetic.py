@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pandas as pd
 import pytest
 
@@ -48,6 +51,32 @@ def test_realistic_fields(sample: tuple[pd.DataFrame, set]) -> None:
     vocabulary = " ".join(records["title"].str.lower())
     for phrase in ("co-production", "quality improvement", "primary care", "patient experience"):
         assert phrase in vocabulary
+
+
+def test_abstracts_have_an_open_vocabulary(sample: tuple[pd.DataFrame, set]) -> None:
+    """Like real abstracts (peer screening sets: ~12 distinct words per record, half of
+    them seen once, ~4% of tokens with a digit), not a few hundred template words, which
+    a tokenizer answers from its cache and a benchmark would flatter."""
+    records, _ = sample
+    originals = records["abstract"].dropna().drop_duplicates()
+    words = [w.lower() for text in originals for w in text.split()]
+    counts = Counter(words)
+    once = sum(1 for c in counts.values() if c == 1)
+    assert len(counts) / len(originals) > 5
+    assert once / len(counts) > 0.4
+    with_digit = sum(1 for w in words if any(ch.isdigit() for ch in w))
+    assert 0.01 < with_digit / len(words) < 0.1
+
+
+def test_detail_numbers_agree() -> None:
+    """A subgroup is no larger than its group; a confidence interval holds its estimate."""
+    records, _ = generate_records(2000, dup_rate=0.0, hard_rate=0.0, seed=4)
+    text = " ".join(records["abstract"].dropna())
+    took_part = re.findall(r"Of (\d+) eligible people, (\d+) \(", text)
+    ci = re.findall(r"changed by (-?[\d.]+) points \(95% CI (-?[\d.]+) to (-?[\d.]+);", text)
+    assert len(took_part) > 50 and len(ci) > 50
+    assert all(int(b) <= int(a) for a, b in took_part)
+    assert all(float(lo) <= float(est) <= float(hi) for est, lo, hi in ci)
 
 
 def test_planted_pairs_are_real_record_pairs(sample: tuple[pd.DataFrame, set]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -139,3 +140,15 @@ def test_a_job_failing_here_is_its_own_error_not_a_pool_failure(caplog) -> None:
             )
         )  # fmt: skip
     assert "running the remaining jobs here" not in caplog.text
+
+
+def test_chunks_shrink_towards_the_end_and_keep_every_record_in_order() -> None:
+    """Guided sizes: big chunks first, small ones last, so no process waits long at the end."""
+    from synth.tagging.tagger import _chunks, _payloads
+
+    recs = _payloads(pd.DataFrame({"record_id": range(30_000), "title": "t"}), None, None)
+    sizes = [len(c) for c in _chunks(recs, 2)]
+    flat = [r.record_id for c in _chunks(recs, 2) for r in c]
+    assert flat == list(range(30_000))
+    assert sizes[0] == 2000 and max(sizes[-3:]) <= 100
+    assert all(a >= b for a, b in pairwise(sizes))

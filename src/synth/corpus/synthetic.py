@@ -158,7 +158,7 @@ def _originals(
     page_end = (np.asarray(page) + rng.integers(4, 22, n)).tolist()
     eloc = (rng.random(n) < 0.3).tolist()
     authors = _author_lists(rng, voc, n)
-    abstracts = _abstracts(rng, pools, n)
+    abstracts = _abstracts(rng, voc, pools, n)
     keywords = _keyword_lists(rng, voc, n)
     dbs = rng.integers(0, len(voc["databases"]), n).tolist()
     values = draws.values
@@ -245,7 +245,9 @@ def _author_lists(rng: np.random.Generator, voc: dict[str, Any], n: int) -> list
     return [names[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
-_SECTIONS = {"background": (3, 5), "methods": (3, 5), "results": (3, 5), "conclusions": (2, 3)}
+#: pooled sentences per abstract section (min, max); each section then gets its own
+#: detail sentences (``details`` in synthetic.yml), about 270 words in all
+_SECTIONS = {"background": (2, 3), "methods": (2, 3), "results": (2, 3), "conclusions": (1, 2)}
 
 
 def _sentence_pools(rng: np.random.Generator, voc: dict[str, Any]) -> dict[str, list[str]]:
@@ -269,13 +271,154 @@ def _sentence_pools(rng: np.random.Generator, voc: dict[str, Any]) -> dict[str, 
     return pools
 
 
-def _abstracts(rng: np.random.Generator, pools: dict[str, list[str]], n: int) -> list[str]:
-    """Structured abstracts of about 150-250 words."""
+def _abstracts(
+    rng: np.random.Generator, voc: dict[str, Any], pools: dict[str, list[str]], n: int
+) -> list[str]:
+    """Structured abstracts of about 200-350 words: pooled sentences, then each record's
+    own detail sentences, per section."""
+    details = _details(rng, voc, n)
     text = np.full(n, "", dtype=object)
     for section in _SECTIONS:
         pool = np.asarray(pools[section], dtype=object)
-        text = text + pool[rng.integers(0, len(pool), n)] + " "
+        own = np.asarray(details.get(section, [""] * n), dtype=object)
+        text = text + pool[rng.integers(0, len(pool), n)] + np.where(own != "", " " + own, "")
+        text = text + " "
     return [t[:-1] for t in text.tolist()]
+
+
+def _details(rng: np.random.Generator, voc: dict[str, Any], n: int) -> dict[str, list[str]]:
+    """Per section, each record's detail sentences joined by spaces ("" when none).
+
+    Sentences are formatted per template, with values drawn for that template's rows only:
+    at 100,000 records that is half a million sentences."""
+    out: dict[str, list[str]] = {}
+    for section, templates in voc["details"].items():
+        lo, hi = voc["detail_counts"][section]
+        counts = rng.integers(lo, hi + 1, n)
+        total = int(counts.sum())
+        which = rng.integers(0, len(templates), total)
+        sentences: list[str] = [""] * total
+        for t, template in enumerate(templates):
+            rows = np.flatnonzero(which == t)
+            if not len(rows):
+                continue
+            fields = _fields(template)
+            positional = template
+            for i, f in enumerate(fields):
+                positional = positional.replace("{" + f + "}", "{" + str(i) + "}", 1)
+            columns = _detail_values(rng, voc, fields, len(rows))
+            for row, values in zip(rows.tolist(), zip(*columns, strict=True), strict=True):
+                sentences[row] = positional.format(*values)
+        ends = np.cumsum(counts).tolist()
+        starts = [0, *ends[:-1]]
+        out[section] = [" ".join(sentences[a:b]) for a, b in zip(starts, ends, strict=True)]
+    return out
+
+
+def _detail_values(
+    rng: np.random.Generator, voc: dict[str, Any], fields: list[str], k: int
+) -> list[list[str]]:
+    """``k`` values of each placeholder in ``fields``, as strings; related numbers agree
+    (a subgroup is smaller than its group, a confidence interval holds its estimate)."""
+    n = np.exp(rng.uniform(np.log(20), np.log(5000), k)).astype(int)
+    est = rng.uniform(-12, 12, k)
+    half = rng.uniform(0.1, 3, k)
+    ratio = np.exp(rng.normal(0, 0.5, k))
+    year = rng.integers(1990, 2023, k)
+    cost = rng.integers(40, 9000, k)
+    numbers: dict[str, Any] = {
+        "n": n,
+        "n2": np.maximum(1, (n * rng.uniform(0.2, 0.95, k)).astype(int)),
+        "m": rng.integers(2, 61, k),
+        "m2": rng.integers(2, 61, k),
+        "pct": [f"{x:.1f}" for x in rng.uniform(0.5, 99.5, k).tolist()],
+        "pct2": [f"{x:.1f}" for x in rng.uniform(0.5, 99.5, k).tolist()],
+        "age": [f"{x:.1f}" for x in rng.uniform(18, 85, k).tolist()],
+        "sd": [f"{x:.1f}" for x in rng.uniform(1, 20, k).tolist()],
+        "year": year,
+        "year2": year + rng.integers(1, 5, k),
+        "months": rng.choice([3, 6, 9, 12, 18, 24, 36], k),
+        "months2": rng.choice([12, 18, 24, 36, 48], k),
+        "est": [f"{x:.2f}" for x in est.tolist()],
+        "est2": [f"{x:.2f}" for x in rng.uniform(-12, 12, k).tolist()],
+        "est_abs": [f"{x:.1f}" for x in rng.uniform(1.2, 9.8, k).tolist()],
+        "lo": [f"{x:.2f}" for x in (est - half).tolist()],
+        "hi": [f"{x:.2f}" for x in (est + half).tolist()],
+        "ratio": [f"{x:.2f}" for x in ratio.tolist()],
+        "lo_r": [f"{x:.2f}" for x in (ratio * rng.uniform(0.5, 0.95, k)).tolist()],
+        "hi_r": [f"{x:.2f}" for x in (ratio * rng.uniform(1.05, 2, k)).tolist()],
+        "p": [f"{x:.3f}" for x in rng.uniform(0.001, 0.5, k).tolist()],
+        "kappa": [f"{x:.2f}" for x in rng.uniform(0.2, 0.95, k).tolist()],
+        "cost": [f"{x:,}" for x in cost.tolist()],
+        "cost2": [f"{x:,}" for x in (cost * rng.uniform(0.4, 1.6, k)).astype(int).tolist()],
+        "cost3": [f"{x:,}" for x in rng.integers(800, 90_000, k).tolist()],
+        "ver": [f"{a}.{b}.{c}" for a, b, c in rng.integers(0, 18, (k, 3)).tolist()],
+    }
+    columns = []
+    for f in fields:
+        if f in numbers:
+            values = numbers[f]
+            columns.append(
+                values if isinstance(values, list) else [str(x) for x in values.tolist()]
+            )
+        elif f.startswith("term"):
+            columns.append(_rare_terms(rng, voc, k))
+        elif f.startswith("name"):
+            names = voc["family_names"]
+            columns.append([names[j] for j in rng.integers(0, len(names), k).tolist()])
+        elif f == "software":
+            columns.append([voc["software"][j] for j in rng.integers(0, len(voc["software"]), k)])
+        elif f == "acro":
+            columns.append(_acronyms(rng, k))
+        else:
+            raise KeyError(f"synthetic.yml details: no values for placeholder {{{f}}}")
+    return columns
+
+
+def _rare_terms(rng: np.random.Generator, voc: dict[str, Any], k: int) -> list[str]:
+    """60% from the recurring terms (Zipf-weighted), the rest new words of 2-4 syllables."""
+    syllables = voc["syllables"].split()
+    common, weights = _common_terms(tuple(syllables))
+    fresh = _syllable_words(rng, syllables, k)
+    picked = rng.choice(len(common), size=k, p=weights).tolist()
+    use_common = (rng.random(k) < 0.6).tolist()
+    return [common[j] if c else w for j, c, w in zip(picked, use_common, fresh, strict=True)]
+
+
+@cache
+def _common_terms(syllables: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+    """5,000 recurring technical terms and their Zipf weights (the same for every seed, as
+    a field's jargon is the same in every search)."""
+    terms = list(dict.fromkeys(_syllable_words(np.random.default_rng(0), list(syllables), 6000)))
+    terms = terms[:5000]
+    weights = 1.0 / np.arange(1, len(terms) + 1)
+    return terms, weights / weights.sum()
+
+
+def _syllable_words(rng: np.random.Generator, syllables: list[str], k: int) -> list[str]:
+    syl = np.asarray([*syllables, ""], dtype=object)
+    idx = rng.integers(0, len(syllables), (k, 4))
+    length = rng.integers(2, 5, k)
+    idx[:, 2] = np.where(length > 2, idx[:, 2], len(syllables))
+    idx[:, 3] = np.where(length > 3, idx[:, 3], len(syllables))
+    words = syl[idx[:, 0]] + syl[idx[:, 1]] + syl[idx[:, 2]] + syl[idx[:, 3]]
+    return words.tolist()
+
+
+def _acronyms(rng: np.random.Generator, k: int) -> list[str]:
+    """Instrument and programme acronyms: 2-5 capitals, a fifth with a number (PHQ-9)."""
+    letters = np.asarray([*string.ascii_uppercase, ""], dtype=object)
+    idx = rng.integers(0, 26, (k, 5))
+    length = rng.integers(2, 6, k)
+    for j in range(2, 5):
+        idx[:, j] = np.where(length > j, idx[:, j], 26)
+    words = letters[idx].sum(axis=1)
+    numbered = rng.random(k) < 0.2
+    suffix = rng.integers(2, 40, k)
+    return [
+        f"{w}-{s}" if nb else w
+        for w, nb, s in zip(words.tolist(), numbered.tolist(), suffix.tolist(), strict=True)
+    ]
 
 
 def _keyword_lists(rng: np.random.Generator, voc: dict[str, Any], n: int) -> list[list[str]]:
@@ -367,7 +510,7 @@ class _Hard:
             shift = -shift
         q["year"] = year + shift
         q["venue"] = ctx.pick(ctx.voc["venues"])[0]
-        q["abstract"] = _abstracts(ctx.rng, ctx.pools, 1)[0]
+        q["abstract"] = _abstracts(ctx.rng, ctx.voc, ctx.pools, 1)[0]
 
     @staticmethod
     def protocol(ctx: _Ctx, p: dict[str, Any], q: dict[str, Any]) -> None:
@@ -379,7 +522,7 @@ class _Hard:
         if p["year"]:
             q["year"] = max(1990, p["year"] - int(ctx.rng.integers(1, 4)))
         q["venue"] = ctx.pick(["JMIR Research Protocols", "Trials", "BMJ Open"])
-        q["abstract"] = _abstracts(ctx.rng, ctx.pools, 1)[0]
+        q["abstract"] = _abstracts(ctx.rng, ctx.voc, ctx.pools, 1)[0]
 
     @staticmethod
     def notice(ctx: _Ctx, p: dict[str, Any], q: dict[str, Any]) -> None:
@@ -405,7 +548,7 @@ class _Hard:
             q["authors"] = _author_lists(ctx.rng, ctx.voc, 1)[0]
         if ctx.rng.random() < 0.5:
             q["year"] = int(_years(ctx.rng, 1)[0])
-        q["abstract"] = _abstracts(ctx.rng, ctx.pools, 1)[0]
+        q["abstract"] = _abstracts(ctx.rng, ctx.voc, ctx.pools, 1)[0]
 
 
 # -- duplicates: the same paper as another database exports it ----------------------------

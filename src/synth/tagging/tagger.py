@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import operator
+import os
 import pickle
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -309,26 +310,38 @@ def _evidence_dicts(items: list[tuple]) -> list[dict[str, Any]]:
 
 
 def _chunks(recs: Sequence[_Rec], workers: int) -> Iterator[list[_Rec]]:
-    """Chunks small enough to balance the workers, and bounded in text so a run of long
-    full texts does not make one huge job."""
-    size = max(50, min(2000, math.ceil(len(recs) / (workers * 8))))
+    """Chunks that shrink as the work runs out (a quarter of what is left per worker,
+    100 to 2,000 records), so that at the end no process waits long for another's last
+    chunk; and bounded in text, so a run of long full texts does not make one huge job."""
     chunk: list[_Rec] = []
     chars = 0
+    left = len(recs)
+    size = _chunk_size(left, workers)
     for rec in recs:
         chunk.append(rec)
         chars += sum(len(t) for t in rec.fulltexts) + sum(len(t) for t in rec.extracts)
         if len(chunk) >= size or chars > 4_000_000:
             yield chunk
+            left -= len(chunk)
+            size = _chunk_size(left, workers)
             chunk, chars = [], 0
     if chunk:
         yield chunk
 
 
+def _chunk_size(left: int, workers: int) -> int:
+    return max(100, min(2000, math.ceil(left / (workers * 4))))
+
+
+#: The process that called :func:`_run_parallel` (see :func:`_tag_chunk`).
+_CALLER_PID: int | None = None
+
+
 def _tag_chunk(
     cb: Codebook | tuple[str, bytes], recs: list[_Rec], batch_size: int
 ) -> tuple[_Cols, list[dict[str, Any]]]:
-    """Worker entry point: tag rows for one chunk (the pipeline is built once per process),
-    the evidence as tuples (see :class:`_Cols`).
+    """Worker entry point: tag rows for one chunk (the pipeline is built once per process);
+    in a worker process the evidence comes as tuples (see :class:`_Cols`).
 
     ``cb`` is the codebook or ``(engine key, pickled codebook)``: a codebook is a few
     hundred kB, and unpickling it for every chunk cost as much as tagging a few dozen
@@ -340,12 +353,18 @@ def _tag_chunk(
             eng = _engine(pickle.loads(blob))
     else:
         eng = _engine(cb)
-    return eng.run(recs, batch_size=batch_size, as_dicts=False)
+    # a job run by the calling process itself (``work_here``) is never pickled: its rows
+    # get their dicts at once, as in a one-process run, rather than tuples made into
+    # dicts afterwards
+    here = os.getpid() == _CALLER_PID
+    return eng.run(recs, batch_size=batch_size, as_dicts=here)
 
 
 def _run_parallel(
     cb: Codebook, recs: list[_Rec], workers: int, batch_size: int, progress: bool
 ) -> tuple[_Cols, list[dict[str, Any]]]:
+    global _CALLER_PID
+    _CALLER_PID = os.getpid()
     rows = _Cols()
     notes: list[dict[str, Any]] = []
     chunks = list(_chunks(recs, workers))
