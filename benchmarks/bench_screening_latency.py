@@ -4,7 +4,7 @@
         [--labelled 0 1000 5000] [--seed 0]
 
 For each corpus size N (synthetic records from ``synth.corpus.synthetic``: realistic
-titles, ~220-word abstracts, keywords), builds the feature matrix once (timed
+titles, ~200-word abstracts, keywords), builds the feature matrix once (timed
 separately: it happens when the queue opens, not per decision), then replays screening
 decisions; each decision is timed from the label arriving to the next record being
 known: refit the model on all labels so far, rescore every record, order the

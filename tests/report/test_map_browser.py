@@ -16,6 +16,12 @@ from .conftest import HOSTILE_CITATION
 pytestmark = pytest.mark.browser
 
 VISIBLE = "return document.getElementById('evidence-map')._fullData.map(t => t.visible === true)"
+#: The papers behind each bubble of trace ``arguments[0]``, as the page's click handler
+#: finds them (the cell's papers, intersected with a filter trace's members).
+BUBBLE_PAPERS = (
+    "var t = arguments[0], d = document.getElementById('evidence-map').data[t];"
+    "return Array.from(d.x, (x, i) => window.synthBubblePapers(t, x, d.y[i]));"
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +74,8 @@ def test_hover_shows_hostile_citation_as_text(opened):
     from selenium.webdriver.common.action_chains import ActionChains
 
     # r11's only cell: Community × Always Events
-    idx = opened.execute_script(
-        "return document.getElementById('evidence-map').data[1].customdata.indexOf('r11');"
-    )
-    assert idx >= 0
+    papers = opened.execute_script(BUBBLE_PAPERS, 1)
+    idx = next(i for i, ids in enumerate(papers) if "r11" in ids)
     point = opened.find_elements("css selector", ".scatterlayer .trace")[1].find_elements(
         "css selector", ".point"
     )[idx]
@@ -101,10 +105,12 @@ def test_dropdown_changes_visible_traces(opened):
     after = opened.execute_script(VISIBLE)
     assert after[0] is True and sum(after) == 2 and after != before
     shown = after.index(True, 1)
-    ids = opened.execute_script(
-        f"return document.getElementById('evidence-map').data[{shown}].customdata.join(' ');"
+    per_bubble = opened.execute_script(BUBBLE_PAPERS, shown)
+    assert {r for ids in per_bubble for r in ids} == {"r04", "r06", "r07"}  # grey papers only
+    sizes = opened.execute_script(
+        f"return Array.from(document.getElementById('evidence-map').data[{shown}].marker.size);"
     )
-    assert set(ids.split()) == {"r04", "r06", "r07"}  # the grey papers only
+    assert [len(ids) for ids in per_bubble] == sizes  # each bubble's count, its papers
     # the bubbles drawn are that trace's (grid dots + grey cells)
     drawn = opened.execute_script(
         "return Array.from(document.querySelectorAll('.scatterlayer .trace'))"
@@ -116,6 +122,23 @@ def test_dropdown_changes_visible_traces(opened):
         f"return document.getElementById('evidence-map').data[{shown}].x.length"
     )
     assert sorted(drawn) == sorted([grid, n_grey])
+    # a click on a grey bubble lists that bubble's grey papers, not its whole cell's
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    groups = [
+        g for g in opened.find_elements("css selector", ".scatterlayer .trace")
+        if g.value_of_css_property("opacity") != "0" and g.get_attribute("display") != "none"
+    ]  # fmt: skip
+    point = groups[-1].find_elements("css selector", ".point")[0]
+    ActionChains(opened).move_to_element(point).pause(0.3).click().perform()
+    wait_for(opened, "return !document.getElementById('show-all').hidden")
+    listed = opened.execute_script(
+        "return Array.from(document.querySelectorAll('#papers tbody tr'))"
+        ".filter(tr => !tr.hidden).map(tr => tr.dataset.record);"
+    )
+    assert sorted(listed) == sorted(per_bubble[0])
+    assert "(Grey literature)" in opened.find_element("id", "selection-caption").text
+    opened.find_element("id", "show-all").click()
     assert console_errors(opened) == []
 
 
@@ -128,8 +151,8 @@ def test_click_on_bubble_shows_its_papers_in_the_table(opened):
     opened.find_elements("css selector", ".updatemenu-dropdown-button")[0].click()
     wait_for(opened, "var d = document.getElementById('evidence-map')._fullData;"
                      "return d[1].visible === true;")  # fmt: skip
-    cd = opened.execute_script("return document.getElementById('evidence-map').data[1].customdata;")
-    idx = max(range(len(cd)), key=lambda i: len(cd[i].split()))  # the fullest cell
+    cd = opened.execute_script(BUBBLE_PAPERS, 1)
+    idx = max(range(len(cd)), key=lambda i: len(cd[i]))  # the fullest cell
     point = opened.find_elements("css selector", ".scatterlayer .trace")[1].find_elements(
         "css selector", ".point"
     )[idx]
@@ -139,7 +162,7 @@ def test_click_on_bubble_shows_its_papers_in_the_table(opened):
         "return Array.from(document.querySelectorAll('#papers tbody tr'))"
         ".filter(tr => !tr.hidden).map(tr => tr.dataset.record);"
     )
-    assert sorted(rows) == sorted(cd[idx].split())
+    assert sorted(rows) == sorted(cd[idx])
     caption = opened.find_element("id", "selection-caption").text
     assert caption.endswith(f"{len(rows)} papers.") or caption.endswith("1 paper.")
     opened.find_element("id", "show-all").click()

@@ -13,6 +13,7 @@ from synth.report.maps import (
     countries_figure,
     design_by_setting_figure,
     evidence_map_figure,
+    evidence_map_with_links,
     paper_table_html,
     publication_figure,
     years_figure,
@@ -81,15 +82,26 @@ def test_matrix_other_facets_and_no_untagged(map_records, map_tags):
     assert got == {k: v for k, v in expected.items() if UNTAGGED not in k}
 
 
-def test_an_unlinked_map_draws_the_same_without_record_ids(map_records, map_tags):
-    linked = evidence_map_figure(map_records, map_tags)
-    plain = evidence_map_figure(map_records, map_tags, linked=False)
-    assert len(plain.data) == len(linked.data)
-    assert all(t.customdata is None for t in plain.data)
-    for a, b in zip(linked.data, plain.data, strict=True):
-        assert a.x == b.x and a.y == b.y and a.hovertext == b.hovertext
-        assert a.marker.size == b.marker.size
-    assert len(plain.to_json()) < len(linked.to_json())
+def test_map_links_name_each_bubbles_papers_and_the_figure_carries_no_ids(map_records, map_tags):
+    """A filter trace's bubble holds its cell's papers that the filter keeps: the page
+    intersects ``cells`` with ``members`` instead of carrying ids per trace."""
+    fig, links = evidence_map_with_links(map_records, map_tags)
+    assert all(t.customdata is None for t in fig.data)
+    assert fig.to_json() == evidence_map_figure(map_records, map_tags).to_json()
+    m = evidence_matrix(map_records, map_tags)
+    nonzero = m[m["n"] > 0]
+    bubbles = fig.data[1]
+    assert [links.cells[(x, y)] for x, y in zip(bubbles.x, bubbles.y, strict=True)] == list(
+        nonzero["record_ids"]
+    )
+    assert sorted(links.members) == list(range(2, len(fig.data)))
+    for t, members in links.members.items():
+        trace, keep = fig.data[t], set(members)
+        for x, y, n in zip(trace.x, trace.y, trace.marker.size, strict=True):
+            assert len([r for r in links.cells[(x, y)] if r in keep]) == n
+        # and every cell the filter leaves papers in has a bubble
+        drawn = set(zip(trace.x, trace.y, strict=True))
+        assert drawn == {k for k, ids in links.cells.items() if keep & set(ids)}
 
 
 def test_map_figure_bubbles_match_matrix(map_records, map_tags):
@@ -99,7 +111,6 @@ def test_map_figure_bubbles_match_matrix(map_records, map_tags):
     assert len(grid.x) == len(m)  # a dot for every cell, empty ones too
     nonzero = m[m["n"] > 0]
     assert list(bubbles.marker.size) == list(nonzero["n"])
-    assert [s.split(" ") for s in bubbles.customdata] == list(nonzero["record_ids"])
     rows = list(dict.fromkeys(m["row"]))
     cols = list(dict.fromkeys(m["col"]))
     assert [rows[y] for y in bubbles.y] == list(nonzero["row"])
@@ -161,9 +172,10 @@ def test_map_filters_toggle_precomputed_traces(map_records, map_tags):
     # "Grey literature" shows only grey papers: r04, r06, r07
     grey = next(b for b in menus[0].buttons if b.label.startswith("Grey literature"))
     assert grey.label == "Grey literature (3)"
-    trace = fig.data[grey.args[0]["visible"].index(True, 1)]
-    ids = {i for s in trace.customdata for i in s.split(" ")}
-    assert ids == {"r04", "r06", "r07"}
+    shown = grey.args[0]["visible"].index(True, 1)
+    _, links = evidence_map_with_links(map_records, map_tags)
+    assert set(links.members[shown]) == {"r04", "r06", "r07"}
+    assert sum(fig.data[shown].marker.size) >= 3
     # year bands from palette.yml: r08 has no year and is in no band
     years = [b.label for b in menus[2].buttons[1:]]
     assert years == ["up to 2010 (1)", "2011–2015 (2)", "2016–2020 (4)", "2021 on (2)"]

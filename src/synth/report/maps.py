@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,9 +35,11 @@ from synth.report.palette import Palette, load_palette
 __all__ = [
     "MAP_DIV_ID",
     "PLOT_CONFIG",
+    "MapLinks",
     "countries_figure",
     "design_by_setting_figure",
     "evidence_map_figure",
+    "evidence_map_with_links",
     "evidence_matrix",
     "paper_table_html",
     "publication_figure",
@@ -153,7 +156,6 @@ def _bubble_trace(
     name: str,
     cmax: int,
     visible: bool,
-    linked: bool = True,
 ) -> go.Scatter:
     """Bubbles of the non-empty cells. Positions are category indices (the axes carry
     the names as tick text), so the many filter traces do not repeat every label."""
@@ -177,7 +179,6 @@ def _bubble_trace(
         textposition="middle center",
         hovertext=hover,
         hoverinfo="text",
-        customdata=[" ".join(ids) for ids in m["record_ids"]] if linked else None,
         marker={
             "size": list(m["n"]),
             "sizemode": "area",
@@ -191,6 +192,21 @@ def _bubble_trace(
     )
 
 
+@dataclass(frozen=True)
+class MapLinks:
+    """Which papers stand behind each bubble of an evidence map, each id said once, for a
+    page that links bubbles to its table.
+
+    ``cells`` maps a cell's position ``(x, y)`` to the record ids of the all-papers bubble
+    there; ``members[t]`` are the record ids filter trace ``t`` counts. A filter trace's
+    bubble at a cell holds exactly that cell's ids that are among its members, so a page
+    intersects the two instead of carrying every filter's ids for every bubble (at 10,000
+    papers those were most of the file)."""
+
+    cells: dict[tuple[int, int], list[str]]
+    members: dict[int, list[str]]
+
+
 def evidence_map_figure(
     records: pd.DataFrame,
     tags: pd.DataFrame,
@@ -199,22 +215,33 @@ def evidence_map_figure(
     cols: str = "approach",
     filters: bool = True,
     title: str | None = None,
-    linked: bool = True,
 ) -> go.Figure:
     """The setting × approach bubble map: bubble area and colour = number of papers.
 
     Every label pair has a grid dot, so an empty cell reads as a gap, not as a missing row.
-    Hover lists the cell's papers (escaped citations). With ``linked`` each bubble's
-    ``customdata`` is its record ids joined by spaces (the standalone page uses it to show
-    them in the table); a page that does not link bubbles to a table leaves them out: on a
-    large review they are nearly all of the figure's size (9 of 9.4 MB at 10,000 papers).
-    With ``filters``, dropdowns (publication type, study design, year band) switch to
-    precomputed traces; choosing in one dropdown resets the others to "All papers", so the
-    dropdowns never disagree with what is drawn.
+    Hover lists the cell's papers (escaped citations). With ``filters``, dropdowns
+    (publication type, study design, year band) switch to precomputed traces; choosing in
+    one dropdown resets the others to "All papers", so the dropdowns never disagree with
+    what is drawn. The figure carries no record ids (see :func:`evidence_map_with_links`).
 
     Trace order: 0 = grid of all cells, 1 = all papers, then one trace per filter option in
     menu order.
     """
+    return evidence_map_with_links(
+        records, tags, rows=rows, cols=cols, filters=filters, title=title
+    )[0]
+
+
+def evidence_map_with_links(
+    records: pd.DataFrame,
+    tags: pd.DataFrame,
+    *,
+    rows: str = "setting",
+    cols: str = "approach",
+    filters: bool = True,
+    title: str | None = None,
+) -> tuple[go.Figure, MapLinks]:
+    """:func:`evidence_map_figure` and the :class:`MapLinks` of its bubbles."""
     pal = load_palette()
     corpus = prepare(records, tags)
     full = cells(corpus, rows, cols)
@@ -236,21 +263,26 @@ def evidence_map_figure(
     )
     traces: list[go.Scatter] = [
         grid,
-        _bubble_trace(
-            full, pal, rows, cols, name="All papers", cmax=cmax, visible=True, linked=linked
-        ),
+        _bubble_trace(full, pal, rows, cols, name="All papers", cmax=cmax, visible=True),
     ]
+    row_pos = {r: i for i, r in enumerate(row_order)}
+    col_pos = {c: i for i, c in enumerate(col_order)}
+    nonzero = full[full["n"] > 0]
+    links = MapLinks(
+        cells={
+            (col_pos[c], row_pos[r]): list(ids)
+            for r, c, ids in zip(nonzero["row"], nonzero["col"], nonzero["record_ids"], strict=True)
+        },
+        members={},
+    )
     menus_spec = _filters(corpus, pal) if filters else []
     spans: list[tuple[int, int]] = []  # first, last trace index of each menu's options
     for _, options in menus_spec:
         first = len(traces)
         for option, ids in options:
             m = cells(corpus, rows, cols, only=ids)
-            traces.append(
-                _bubble_trace(
-                    m, pal, rows, cols, name=option, cmax=cmax, visible=False, linked=linked
-                )
-            )
+            links.members[len(traces)] = list(ids)
+            traces.append(_bubble_trace(m, pal, rows, cols, name=option, cmax=cmax, visible=False))
         spans.append((first, len(traces) - 1))
 
     fig = go.Figure(traces)
@@ -326,7 +358,7 @@ def evidence_map_figure(
         hovermode="closest",
         dragmode=False,
     )  # fmt: skip
-    return fig
+    return fig, links
 
 
 # --------------------------------------------------------------------------- other figures

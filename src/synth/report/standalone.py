@@ -26,8 +26,9 @@ import pandas as pd
 from synth.report.maps import (
     MAP_DIV_ID,
     PLOT_CONFIG,
+    MapLinks,
     esc,
-    evidence_map_figure,
+    evidence_map_with_links,
     figure_height,
     paper_table_html,
 )
@@ -82,7 +83,23 @@ _LINK_JS = """(function () {
     caption.textContent = what + ": " + papers(shown) + ".";
     reset.hidden = false;
   }
+  // A bubble's papers: its cell's papers, and for a filter's bubble only the filter's.
+  var kept = {};
+  function bubblePapers(curve, x, y) {
+    var found = blob.cells[x + "," + y] || [];
+    var members = blob.members[String(curve)];
+    if (members && !kept[curve]) {
+      kept[curve] = {};
+      members.forEach(function (i) { kept[curve][i] = true; });
+    }
+    var out = [];
+    found.forEach(function (i) {
+      if (!members || kept[curve][i] === true) { out.push(blob.papers[i]); }
+    });
+    return out;
+  }
   window.synthShowPapers = show;
+  window.synthBubblePapers = bubblePapers;
   reset.addEventListener("click", showAll);
   showAll();
   function unavailable(why) {
@@ -96,11 +113,13 @@ _LINK_JS = """(function () {
     Plotly.newPlot(gd, blob.figure.data, blob.figure.layout, blob.config).then(function () {
       gd.on("plotly_click", function (ev) {
         var p = ev && ev.points && ev.points[0];
-        if (!p || typeof p.customdata !== "string" || p.customdata === "") { return; }
+        if (!p || p.curveNumber < 1) { return; }  // 0: the grid of empty cells
+        var ids = bubblePapers(p.curveNumber, p.x, p.y);
+        if (ids.length === 0) { return; }
         var what = (blob.rows[p.y] || "") + " \\u00d7 " + (blob.cols[p.x] || "");
         var trace = blob.filters[p.curveNumber];
         if (trace) { what += " (" + trace + ")"; }
-        show(p.customdata.split(" "), what);
+        show(ids, what);
         document.getElementById("selection").scrollIntoView({block: "start"});
       });
       document.body.setAttribute("data-plot-ready", "1");
@@ -145,6 +164,22 @@ def script_json(data: Any) -> str:
     return text
 
 
+def _link_data(links: MapLinks) -> dict[str, Any]:
+    """The bubbles' papers for the page script, each record id written once: ``papers``
+    lists the ids, ``cells`` maps ``"x,y"`` to the positions in ``papers`` of the
+    all-papers bubble there, ``members`` maps a filter trace's index to its papers'
+    positions (the script intersects the two)."""
+    papers = sorted({rid for ids in links.cells.values() for rid in ids}, key=str)
+    at = {rid: i for i, rid in enumerate(papers)}
+    return {
+        "papers": papers,
+        "cells": {f"{x},{y}": [at[r] for r in ids] for (x, y), ids in links.cells.items()},
+        "members": {
+            str(t): sorted(at[r] for r in ids if r in at) for t, ids in links.members.items()
+        },
+    }
+
+
 def _csp_hash(script: str) -> str:
     digest = hashlib.sha256(script.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
@@ -172,7 +207,7 @@ def evidence_map_html(
     """
     from synth import __version__
 
-    fig = evidence_map_figure(records, tags, rows=rows, cols=cols)
+    fig, links = evidence_map_with_links(records, tags, rows=rows, cols=cols)
     fig_dict = json.loads(fig.to_json())  # plotly's encoder turns numpy/pandas into JSON
     table = paper_table_html(records, tags, table_id="papers")
     layout = fig_dict["layout"]
@@ -185,6 +220,7 @@ def evidence_map_html(
         "rows": [_plain(t) for t in layout["yaxis"]["ticktext"]],
         "cols": [_plain(t.replace("<br>", " ")) for t in layout["xaxis"]["ticktext"]],
         "filters": [None, None, *[_plain(t.get("name") or "") for t in fig_dict["data"][2:]]],
+        **_link_data(links),
     }
     if plotlyjs is None:
         from plotly.offline import get_plotlyjs
