@@ -218,6 +218,50 @@ def test_a_browser_that_cannot_unpack_plotly_still_shows_the_table(browser, map_
     assert console_errors(browser) == []
 
 
+ROW_TEXTS = (
+    "return Array.from(document.querySelectorAll('#papers tbody tr'))"
+    ".map(tr => [tr.dataset.record, tr.id, tr.innerText,"
+    " Array.from(tr.querySelectorAll('a')).map(a => a.getAttribute('href'))]);"
+)
+
+
+def test_a_packed_table_reads_as_the_plain_one(browser, map_file, tmp_path):
+    """A map over the e-mail budget packs its table; the page draws it from text, so it
+    reads exactly as the plain table, runs nothing from the corpus, and links to bubbles."""
+    from synth.report.standalone import evidence_map_html
+
+    from .conftest import make_map_records, make_map_tags
+
+    console_errors(browser)
+    browser.get(map_file.as_uri())
+    wait_for(browser, "return document.body.getAttribute('data-plot-ready') === '1'")
+    plain = browser.execute_script(ROW_TEXTS)
+    packed = evidence_map_html(
+        make_map_records(), make_map_tags(), title="Packed", max_bytes=1_000_000
+    )
+    assert 'id="papers-data"' in packed
+    out = tmp_path / "packed.html"
+    out.write_text(packed, encoding="utf-8")
+    browser.get(out.as_uri())
+    wait_for(browser, "return document.body.getAttribute('data-plot-ready') === '1'")
+    assert browser.execute_script("return document.body.getAttribute('data-table-ready')") == "1"
+    assert browser.execute_script(ROW_TEXTS) == plain
+    assert browser.find_element("id", "selection-caption").text == "All 10 papers."
+    assert "window.__pwned = 1" in browser.find_element("id", "papers").text
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert browser.execute_script("return document.querySelectorAll('img, iframe').length") == 0
+    # a bubble's papers come up in the drawn table
+    cd = browser.execute_script(BUBBLE_PAPERS, 1)
+    browser.execute_script("window.synthShowPapers(arguments[0], 'test');", cd[0])
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#papers tbody tr'))"
+        ".filter(tr => !tr.hidden).map(tr => tr.dataset.record);"
+    )
+    assert sorted(shown) == sorted(cd[0])
+    assert network_urls(browser) == []
+    assert console_errors(browser) == []
+
+
 def test_missing_chromium_skips_or_fails_as_ci_demands(monkeypatch):
     from tests.browser import start_browser
 

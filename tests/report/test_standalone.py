@@ -150,3 +150,37 @@ def test_kei_file_under_budget(tmp_path, kei_store):
     assert size < MAX_BYTES, f"{size:,} bytes"
     page = out.read_text(encoding="utf-8")
     assert page.count('<tr id="paper-') == records["is_kept"].fillna(True).sum()
+
+
+def test_a_page_over_budget_packs_its_table(map_records, map_tags, page):
+    """Over ``max_bytes`` the table and the map's data travel gzip-packed (the page script
+    draws the table from text): the HTML then holds no corpus string of the table at all,
+    and the packed rows are the rows of the plain table."""
+    from synth.report.maps import paper_rows
+
+    packed = evidence_map_html(
+        map_records, map_tags, title="Map <script>x</script>", plotlyjs=STUB_JS, max_bytes=1
+    )
+    p = parse(packed)
+    kinds = [(a.get("type"), a.get("id")) for a, _ in p.scripts]
+    assert kinds == [
+        ("application/octet-stream", "plotly-js"),
+        ("application/octet-stream", "papers-data"),
+        ("application/octet-stream", "evidence-map-data"),  # the map's data packed too
+        (None, None),
+    ]
+    plain_blob = json.loads(parse(page).scripts[1][1])
+    assert json.loads(_unpacked(p.scripts[2][1]))["cells"] == plain_blob["cells"]
+    body = p.scripts[1][1]
+    assert re.fullmatch(r"[A-Za-z0-9+/=]+", body)
+    rows = json.loads(_unpacked(body))
+    expected = paper_rows(map_records, map_tags)
+    assert [r[0] for r in rows] == [e.record_id for e in expected]
+    assert rows[0][1:6] == [expected[0].citation, expected[0].title, expected[0].href,
+                            expected[0].year, expected[0].venue]  # fmt: skip
+    assert any(HOSTILE["close"] in r[2] for r in rows)  # raw text, set as textContent
+    assert 'id="table-note"' in packed and "travels packed" in packed
+    table = packed[packed.index('<table class="synth-papers"') : packed.index("</table>")]
+    assert "<tr" not in table.split("<tbody>", 1)[1] and "__pwned" not in table
+    # the plain page (under budget) has no packed table and lists every paper as HTML
+    assert 'id="papers-data"' not in page and page.count('<tr id="paper-') == len(expected)

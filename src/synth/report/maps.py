@@ -41,6 +41,7 @@ __all__ = [
     "evidence_map_figure",
     "evidence_map_with_links",
     "evidence_matrix",
+    "paper_rows",
     "paper_table_html",
     "publication_figure",
     "years_figure",
@@ -541,8 +542,6 @@ def years_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
 
 # --------------------------------------------------------------------------- paper table
 
-_TABLE_FACETS = ("setting", "approach", "design")
-
 
 def _safe_href(url: Any, doi: Any) -> str | None:
     """An http(s) link for a paper, or None: ``javascript:`` and other schemes never link."""
@@ -558,6 +557,79 @@ def _safe_href(url: Any, doi: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PaperRow:
+    """One paper of the paper table, as plain (unescaped) text: the HTML table escapes it,
+    the standalone map's packed table sets it as ``textContent``."""
+
+    record_id: str
+    citation: str
+    title: str
+    href: str | None  # its DOI or http(s) URL only
+    year: str
+    venue: str
+    labels: tuple[str, ...]  # per facet of :data:`TABLE_FACETS`, label names joined by "; "
+    quotes: tuple[tuple[str, str | None, str], ...]  # (label name, quote or None, field)
+
+
+#: The facets the paper table shows, in column order.
+TABLE_FACETS = ("setting", "approach", "design")
+
+
+def paper_table_head() -> list[str]:
+    """The paper table's column headings."""
+    pal = load_palette()
+    return ["Citation", "Title", "Year", "Venue", *[pal.facet_name(f) for f in TABLE_FACETS],
+            "Evidence"]  # fmt: skip
+
+
+def paper_rows(records: pd.DataFrame, tags: pd.DataFrame) -> list[PaperRow]:
+    """The papers in citation order, each with its labels and, per label, its strongest
+    evidence sentence (a sentence quoted once per paper; a title only named)."""
+    pal = load_palette()
+    corpus = prepare(records, tags)
+    labels = {f: corpus.labels_of(f) for f in TABLE_FACETS}
+    evidence = {
+        (t.record_id, t.facet, t.label): t.evidence
+        for t in corpus.tags[corpus.tags["facet"].isin(TABLE_FACETS)].itertuples()
+    }
+    recs = corpus.records.assign(_cite=corpus.citation[corpus.records.index].to_numpy())
+    recs = recs.sort_values("_cite", key=lambda s: s.str.lower(), kind="stable")
+    out = []
+    for rid, rec in recs.iterrows():
+        year = rec.get("year")
+        venue = rec.get("venue")
+        if not isinstance(venue, str) or not venue.strip():
+            venue = rec.get("publisher") if isinstance(rec.get("publisher"), str) else ""
+        names: list[str] = []
+        quotes: list[tuple[str, str | None, str]] = []
+        seen: set[str] = set()
+        for f in TABLE_FACETS:
+            labs = labels[f].get(rid, [])
+            names.append("; ".join(pal.label_name(f, lab) for lab in labs))
+            for lab in labs:
+                best = best_evidence(evidence.get((rid, f, lab)))
+                if best is None or best[0] in seen:
+                    continue
+                seen.add(best[0])
+                # the title is in its own column: name it, do not repeat it
+                quote = None if best[1] == "title" else best[0]
+                quotes.append((pal.label_name(f, lab), quote, best[1]))
+        out.append(
+            PaperRow(
+                record_id=str(rid),
+                citation=str(rec["_cite"]),
+                title=str(rec.get("title") or "(no title)"),
+                href=_safe_href(rec.get("url"), rec.get("doi")),
+                year="" if year is None or pd.isna(year) else str(int(year)),
+                venue=str(venue or ""),
+                labels=tuple(names),
+                quotes=tuple(quotes),
+            )
+        )
+    return out
+
+
 def paper_table_html(records: pd.DataFrame, tags: pd.DataFrame, *, table_id: str = "papers") -> str:
     """The papers as an HTML table, every corpus string escaped.
 
@@ -565,60 +637,44 @@ def paper_table_html(records: pd.DataFrame, tags: pd.DataFrame, *, table_id: str
     approach, design and, per tag of those facets, its strongest evidence sentence. Each row
     has ``id="paper-<record id>"`` and ``data-record`` so a click on the map can find it.
     """
-    pal = load_palette()
-    corpus = prepare(records, tags)
-    labels = {f: corpus.labels_of(f) for f in _TABLE_FACETS}
-    evidence = {
-        (t.record_id, t.facet, t.label): t.evidence
-        for t in corpus.tags[corpus.tags["facet"].isin(_TABLE_FACETS)].itertuples()
-    }
-    recs = corpus.records.assign(_cite=corpus.citation[corpus.records.index].to_numpy())
-    recs = recs.sort_values("_cite", key=lambda s: s.str.lower(), kind="stable")
-    head = ["Citation", "Title", "Year", "Venue"] + [pal.facet_name(f) for f in _TABLE_FACETS]
+    return render_paper_table(paper_rows(records, tags), table_id=table_id)
+
+
+def render_paper_table(rows: Sequence[PaperRow], *, table_id: str = "papers") -> str:
+    """:func:`paper_table_html` of rows already made (an empty ``rows`` gives the head)."""
     out = [
         f'<table class="synth-papers" id="{esc(table_id)}">',
-        "<thead><tr>" + "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
-        + '<th scope="col">Evidence</th></tr></thead>',
+        "<thead><tr>" + "".join(f'<th scope="col">{esc(h)}</th>' for h in paper_table_head())
+        + "</tr></thead>",
         "<tbody>",
     ]  # fmt: skip
-    for rid, rec in recs.iterrows():
-        title = esc(rec.get("title") or "(no title)")
-        href = _safe_href(rec.get("url"), rec.get("doi"))
-        if href:
-            title = f'<a href="{esc(href)}" rel="noopener noreferrer">{title}</a>'
-        year = rec.get("year")
-        year_text = "" if year is None or pd.isna(year) else str(int(year))
-        venue = rec.get("venue")
-        if not isinstance(venue, str) or not venue.strip():
-            venue = rec.get("publisher") if isinstance(rec.get("publisher"), str) else ""
+    for row in rows:
+        title = esc(row.title)
+        if row.href:
+            title = f'<a href="{esc(row.href)}" rel="noopener noreferrer">{title}</a>'
         cols = [
-            f"<td>{esc(rec['_cite'])}</td>",
+            f"<td>{esc(row.citation)}</td>",
             f"<td>{title}</td>",
-            f"<td>{year_text}</td>",
-            f"<td>{esc(venue)}</td>",
+            f"<td>{row.year}</td>",
+            f"<td>{esc(row.venue)}</td>",
+            *[f"<td>{esc(names)}</td>" for names in row.labels],
         ]
-        quotes: list[str] = []
-        seen: set[str] = set()
-        for f in _TABLE_FACETS:
-            labs = labels[f].get(rid, [])
-            cols.append("<td>" + esc("; ".join(pal.label_name(f, lab) for lab in labs)) + "</td>")
-            for lab in labs:
-                best = best_evidence(evidence.get((rid, f, lab)))
-                if best is None or best[0] in seen:
-                    continue
-                seen.add(best[0])
-                name = esc(pal.label_name(f, lab))
-                if best[1] == "title":  # the title is in its own column: do not repeat it
-                    quotes.append(f'<li><b>{name}</b> <span class="field">(title)</span></li>')
-                    continue
+        quotes = []
+        for name, quote, field in row.quotes:
+            if quote is None:
                 quotes.append(
-                    f"<li><b>{name}</b>: “{esc(best[0])}”"
-                    f' <span class="field">({esc(best[1])})</span></li>'
+                    f'<li><b>{esc(name)}</b> <span class="field">({esc(field)})</span></li>'
+                )
+            else:
+                quotes.append(
+                    f"<li><b>{esc(name)}</b>: “{esc(quote)}”"
+                    f' <span class="field">({esc(field)})</span></li>'
                 )
         cols.append(
             f'<td><ul class="evidence">{"".join(quotes)}</ul></td>' if quotes else "<td></td>"
         )
-        out.append(f'<tr id="paper-{esc(rid)}" data-record="{esc(rid)}">{"".join(cols)}</tr>')
+        rid = esc(row.record_id)
+        out.append(f'<tr id="paper-{rid}" data-record="{rid}">{"".join(cols)}</tr>')
     out.append("</tbody></table>")
     return "\n".join(out)
 

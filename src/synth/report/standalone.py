@@ -5,9 +5,12 @@ difference between a map of a few dozen papers and one of several hundred fittin
 e-mail budget) in a non-executed data block; the figure travels as escaped JSON in
 another. One small inline script unpacks plotly.js in the browser (``DecompressionStream``,
 in every current browser), runs it, draws the map and links it to the paper table (click a
-bubble -> its papers). The table works without it. A Content-Security-Policy in the page
-allows only that script and plotly.js itself (by their sha256) and no network at all, so
-even a corpus string that slipped past escaping could neither run nor phone home.
+bubble -> its papers). The table is plain HTML and works without it, unless the page would
+pass the budget that way (thousands of papers): then the table rows and the figure travel
+packed too, and the script draws the rows from text (``textContent``, never markup). A
+Content-Security-Policy in the page allows only that script and plotly.js itself (by their
+sha256) and no network at all, so even a corpus string that slipped past escaping could
+neither run nor phone home.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from synth.report.maps import (
     esc,
     evidence_map_with_links,
     figure_height,
-    paper_table_html,
+    paper_rows,
+    render_paper_table,
 )
 
 log = logging.getLogger(__name__)
@@ -55,13 +59,15 @@ text-align:left;vertical-align:top}
 @media print{.plot{border:0}.synth-papers thead th{position:static}}
 """
 
-# Unpacks plotly.js, draws the map and links it to the table. Reads only data-* attributes
-# and the two data blocks; writes with textContent and the hidden property, never innerHTML.
+# Unpacks plotly.js (and a packed paper table), draws the map and links it to the table.
+# Reads only data-* attributes and the data blocks; writes with textContent, the hidden
+# property and DOM nodes, never innerHTML.
 _LINK_JS = """(function () {
   "use strict";
-  var blob = JSON.parse(document.getElementById("evidence-map-data").textContent);
+  var blobNode = document.getElementById("evidence-map-data");
+  var blob = blobNode.type === "application/json" ? JSON.parse(blobNode.textContent) : null;
   var gd = document.getElementById("%(div)s");
-  var rows = Array.prototype.slice.call(document.querySelectorAll("#papers tbody tr"));
+  var rows = [];
   var caption = document.getElementById("selection-caption");
   var reset = document.getElementById("show-all");
   function papers(n) { return n === 1 ? "1 paper" : n + " papers"; }
@@ -101,12 +107,71 @@ _LINK_JS = """(function () {
   window.synthShowPapers = show;
   window.synthBubblePapers = bubblePapers;
   reset.addEventListener("click", showAll);
-  showAll();
+  function unpack(id) {  // gzip+base64 text from a data block
+    var packed = atob(document.getElementById(id).textContent);
+    var bytes = new Uint8Array(packed.length);
+    for (var i = 0; i < packed.length; i += 1) { bytes[i] = packed.charCodeAt(i); }
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text();
+  }
+  // A packed table: [id, citation, title, href, year, venue, [labels], [[name, quote, field]]]
+  function buildTable(data) {
+    var fragment = document.createDocumentFragment();
+    data.forEach(function (r) {
+      var tr = document.createElement("tr");
+      tr.id = "paper-" + r[0];
+      tr.setAttribute("data-record", r[0]);
+      function cell(text) {
+        var td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+        return td;
+      }
+      cell(r[1]);
+      var title = cell(r[3] ? "" : r[2]);
+      if (r[3]) {  // a DOI or http(s) link only (checked when the file was made)
+        var a = document.createElement("a");
+        a.href = r[3];
+        a.rel = "noopener noreferrer";
+        a.textContent = r[2];
+        title.appendChild(a);
+      }
+      cell(r[4]);
+      cell(r[5]);
+      r[6].forEach(cell);
+      var evidence = cell("");
+      if (r[7].length) {
+        var ul = document.createElement("ul");
+        ul.className = "evidence";
+        r[7].forEach(function (q) {
+          var li = document.createElement("li");
+          var name = document.createElement("b");
+          var field = document.createElement("span");
+          name.textContent = q[0];
+          field.className = "field";
+          field.textContent = "(" + q[2] + ")";
+          li.appendChild(name);
+          li.appendChild(document.createTextNode(
+            q[1] === null ? " " : ": \\u201c" + q[1] + "\\u201d "));
+          li.appendChild(field);
+          ul.appendChild(li);
+        });
+        evidence.appendChild(ul);
+      }
+      fragment.appendChild(tr);
+    });
+    document.querySelector("#papers tbody").appendChild(fragment);
+  }
+  function tableReady() {
+    rows = Array.prototype.slice.call(document.querySelectorAll("#papers tbody tr"));
+    showAll();
+    document.body.setAttribute("data-table-ready", "1");
+  }
   function unavailable(why) {
     gd.style.height = "auto";
-    gd.textContent = "The map cannot be drawn in this browser (" + why + "). The table of" +
-      " papers below works; open this file in a current Chrome, Edge, Firefox or Safari" +
-      " to see the map.";
+    gd.textContent = "The map cannot be drawn in this browser (" + why + "). " +
+      (packedTable ? "Nor can the table of papers: " : "The table of papers below works; ") +
+      "open this file in a current Chrome, Edge, Firefox or Safari to see the map.";
     document.body.setAttribute("data-plot-error", why);
   }
   function draw() {
@@ -125,17 +190,21 @@ _LINK_JS = """(function () {
       document.body.setAttribute("data-plot-ready", "1");
     });
   }
+  var packedTable = document.getElementById("papers-data") !== null;
+  if (!packedTable) { tableReady(); }
   if (typeof DecompressionStream !== "function") {
     unavailable("it cannot unpack the plotting library");
     return;
   }
-  var packed = atob(document.getElementById("plotly-js").textContent);
-  var bytes = new Uint8Array(packed.length);
-  for (var i = 0; i < packed.length; i += 1) { bytes[i] = packed.charCodeAt(i); }
-  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  new Response(stream).text().then(function (code) {
+  var table = packedTable ? unpack("papers-data").then(function (text) {
+    buildTable(JSON.parse(text));
+    tableReady();
+  }) : Promise.resolve();
+  var data = blob ? Promise.resolve(blob) : unpack("evidence-map-data").then(JSON.parse);
+  Promise.all([table, unpack("plotly-js"), data]).then(function (done) {
+    blob = done[2];
     var script = document.createElement("script");  // allowed by its hash in the CSP
-    script.textContent = code;
+    script.textContent = done[1];
     document.head.appendChild(script);
     if (typeof Plotly === "undefined") {
       unavailable("the plotting library did not start");
@@ -200,16 +269,20 @@ def evidence_map_html(
     rows: str = "setting",
     cols: str = "approach",
     plotlyjs: str | None = None,
+    max_bytes: int = MAX_BYTES,
 ) -> str:
     """The standalone page as a string (see :func:`write_evidence_map`).
 
-    ``plotlyjs`` replaces the packed plotly.js (tests use a stub to stay fast).
+    The paper table is plain HTML (it works without scripts) unless that would make the
+    page larger than ``max_bytes``: then it travels gzip-packed like plotly.js and the page
+    script draws it. ``plotlyjs`` replaces the packed plotly.js (tests use a stub to stay
+    fast).
     """
     from synth import __version__
 
     fig, links = evidence_map_with_links(records, tags, rows=rows, cols=cols)
     fig_dict = json.loads(fig.to_json())  # plotly's encoder turns numpy/pandas into JSON
-    table = paper_table_html(records, tags, table_id="papers")
+    papers = paper_rows(records, tags)
     layout = fig_dict["layout"]
     blob = {
         "figure": fig_dict,
@@ -226,7 +299,7 @@ def evidence_map_html(
         from plotly.offline import get_plotlyjs
 
         plotlyjs = get_plotlyjs()
-    packed = base64.b64encode(gzip.compress(plotlyjs.encode("utf-8"), 9, mtime=0))
+    packed = _pack(plotlyjs)
     link_js = _LINK_JS % {"div": MAP_DIV_ID}
     csp = (
         "default-src 'none'; "
@@ -234,36 +307,78 @@ def evidence_map_html(
         "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
-    n_papers = table.count("<tr id=")
+    n_papers = len(papers)
+    height = figure_height(fig)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-    return "".join(
-        [
-            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-            f'<meta name="generator" content="synth {esc(__version__)}">\n',
-            f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n",
-            f"<header><h1>{esc(title)}</h1>\n",
-            f'<p class="meta">{n_papers} papers · made by synth {esc(__version__)} on {stamp}'
-            " · opens offline</p></header>\n<main>\n",
-            '<p class="help">Hover a bubble for its papers; click it to list them in the table'
-            " below. The dropdowns filter the map by publication type, study design or"
-            " years.</p>\n",
-            f'<div id="{MAP_DIV_ID}" class="plot" style="height:{figure_height(fig)}px"></div>\n',
-            '<section id="selection">\n<h2>Papers</h2>\n<div id="selection-bar">',
-            '<p id="selection-caption" aria-live="polite"></p>',
-            '<button id="show-all" type="button" hidden>Show all papers</button></div>\n',
-            table,
-            "\n</section>\n</main>\n",
-            '<script type="application/octet-stream" id="plotly-js" data-encoding="gzip+base64">',
-            packed.decode("ascii"),
-            "</script>\n",
-            '<script type="application/json" id="evidence-map-data">',
-            script_json(blob),
-            "</script>\n",
-            f"<script>{link_js}</script>\n</body>\n</html>\n",
-        ]
-    )
+
+    def page(table: str, packed_table: str | None) -> str:
+        note = (
+            f'<p class="help" id="table-note">To keep this file small enough to e-mail, the'
+            f" table of its {n_papers} papers travels packed inside it and is drawn when the"
+            " page opens.</p>\n"
+            if packed_table is not None
+            else ""
+        )
+        data = (
+            '<script type="application/octet-stream" id="papers-data"'
+            f' data-encoding="gzip+base64">{packed_table}</script>\n'
+            if packed_table is not None
+            else ""
+        )
+        map_data = (
+            '<script type="application/octet-stream" id="evidence-map-data"'
+            f' data-encoding="gzip+base64">{_pack(json.dumps(blob, ensure_ascii=False))}'
+            "</script>\n"
+            if packed_table is not None  # a big map: its data is packed too
+            else f'<script type="application/json" id="evidence-map-data">{script_json(blob)}'
+            "</script>\n"
+        )
+        return "".join(
+            [
+                '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+                f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n',
+                '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+                f'<meta name="generator" content="synth {esc(__version__)}">\n',
+                f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n",
+                f"<header><h1>{esc(title)}</h1>\n",
+                f'<p class="meta">{n_papers} papers · made by synth {esc(__version__)} on {stamp}'
+                " · opens offline</p></header>\n<main>\n",
+                '<p class="help">Hover a bubble for its papers; click it to list them in the table'
+                " below. The dropdowns filter the map by publication type, study design or"
+                " years.</p>\n",
+                f'<div id="{MAP_DIV_ID}" class="plot" style="height:{height}px"></div>\n',
+                '<section id="selection">\n<h2>Papers</h2>\n',
+                note,
+                '<div id="selection-bar">',
+                '<p id="selection-caption" aria-live="polite"></p>',
+                '<button id="show-all" type="button" hidden>Show all papers</button></div>\n',
+                table,
+                "\n</section>\n</main>\n",
+                '<script type="application/octet-stream" id="plotly-js"',
+                ' data-encoding="gzip+base64">',
+                packed,
+                "</script>\n",
+                data,
+                map_data,
+                f"<script>{link_js}</script>\n</body>\n</html>\n",
+            ]
+        )
+
+    static = page(render_paper_table(papers, table_id="papers"), None)
+    if len(static.encode("utf-8")) <= max_bytes:
+        return static
+    rows_data = [
+        [p.record_id, p.citation, p.title, p.href, p.year, p.venue, list(p.labels),
+         [list(q) for q in p.quotes]]
+        for p in papers
+    ]  # fmt: skip
+    text = json.dumps(rows_data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return page(render_paper_table([], table_id="papers"), _pack(text))
+
+
+def _pack(text: str) -> str:
+    """gzip + base64: what the page script's ``unpack`` reads."""
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), 9, mtime=0)).decode("ascii")
 
 
 def write_evidence_map(
@@ -278,8 +393,8 @@ def write_evidence_map(
     """Write the self-contained evidence map (map, dropdown filters, linked paper table).
 
     The file needs no network when viewed: plotly.js is packed inside it, and its
-    Content-Security-Policy forbids every fetch. Logs a warning if it exceeds
-    :data:`MAX_BYTES` (a very large corpus: the table grows with the papers).
+    Content-Security-Policy forbids every fetch. A page that would exceed :data:`MAX_BYTES`
+    packs its paper table; a warning is logged if it is still over.
 
     Returns
     -------
