@@ -65,8 +65,9 @@ PLOT_CONFIG: dict[str, Any] = {
     ],
     "toImageButtonOptions": {"format": "svg", "filename": "synth-figure"},
 }  # fmt: skip
-#: Citations listed in one hover label before "… and N more".
-HOVER_MAX = 15
+#: Citations listed in one hover label before "… and N more" (each bubble of each filter
+#: trace carries its list: at 10,000 papers, 15 made the map 0.45 MB).
+HOVER_MAX = 10
 _MAX_BUBBLE_PX = 46
 
 
@@ -446,7 +447,6 @@ def _bar_figure(
         textposition="outside",
         hovertext=hover,
         hoverinfo="text",
-        customdata=[" ".join(ids) for ids in counts["record_ids"]],
         marker={"color": colours, "line": {"color": pal.neutral["outline"], "width": 1},
                 "pattern": {"shape": patterns, "fgcolor": "#FFFFFF", "solidity": 0.25}},
     )  # fmt: skip

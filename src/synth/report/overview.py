@@ -22,8 +22,10 @@ from synth.tagging.describe import counted_tags
 log = logging.getLogger(__name__)
 
 #: Papers listed in a report page's table: the page must stay small (< 1 MB) to open
-#: quickly; the self-contained evidence map and ``synth export`` carry every paper.
-PAGE_TABLE_ROWS = 300
+#: quickly; the self-contained evidence map and ``synth export`` carry every paper. (A
+#: row with its evidence quotes is about 1.5 kB; at 10,000 papers the evidence-map page's
+#: figures take another 0.6 MB.)
+PAGE_TABLE_ROWS = 200
 
 
 @dataclass
