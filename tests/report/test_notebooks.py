@@ -336,3 +336,34 @@ def test_notebooks_cope_with_no_papers(report: object, tmp_path: Path) -> None:
     for result in execute_all(specs, tmp_path, params, workers=2):
         assert result.error is None, result.error
         assert result.summary["papers"] == 0
+
+
+@pytest.mark.notebook
+def test_notebooks_in_threads_never_move_this_process(tmp_path: Path, monkeypatch) -> None:
+    """Each kernel starts in ``cwd``, but this process never changes directory: with two
+    notebooks at a time, papermill's ``os.chdir`` once left the run in the notebooks
+    folder, and the CLI then opened (and created) an empty store under it."""
+    import os
+
+    from synth.report.notebooks import NotebookSpec, execute_all
+
+    specs = []
+    for k in range(3):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getcwd())")]
+        path = tmp_path / f"n{k}.ipynb"
+        nbformat.write(nb, path)
+        specs.append(NotebookSpec(path, f"n{k}", ""))
+    work = tmp_path / "work"
+    work.mkdir()
+    moves: list[str] = []
+    real_chdir = os.chdir
+    monkeypatch.setattr(os, "chdir", lambda d: (moves.append(str(d)), real_chdir(d)))
+    before = Path.cwd()
+    results = execute_all(specs, tmp_path / "out", {}, workers=2, cwd=work)
+    # papermill still "returns" to where it started, which is no move at all
+    assert {Path(m).resolve() for m in moves} <= {before.resolve()} and Path.cwd() == before
+    for r in results:
+        assert r.error is None
+        printed = r.nb.cells[0].outputs[0]["text"].strip()
+        assert Path(printed).resolve() == work.resolve()

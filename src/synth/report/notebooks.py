@@ -135,7 +135,11 @@ def execute(
             str(executed),
             parameters=dict(parameters),
             kernel_name=kernel,
-            cwd=str(cwd or out_dir),
+            # the kernel's working directory, set where the kernel starts; papermill's own
+            # ``cwd=`` would os.chdir this whole process, and with notebooks running in
+            # threads the directories interleave: the run once ended in
+            # <out>/notebooks, where relative paths (the store!) then pointed elsewhere
+            resources={"metadata": {"path": str(Path(cwd or out_dir).resolve())}},
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
