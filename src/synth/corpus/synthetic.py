@@ -326,41 +326,44 @@ def _detail_values(
     ratio = np.exp(rng.normal(0, 0.5, k))
     year = rng.integers(1990, 2023, k)
     cost = rng.integers(40, 9000, k)
-    numbers: dict[str, Any] = {
-        "n": n,
-        "n2": np.maximum(1, (n * rng.uniform(0.2, 0.95, k)).astype(int)),
-        "m": rng.integers(2, 61, k),
-        "m2": rng.integers(2, 61, k),
-        "pct": [f"{x:.1f}" for x in rng.uniform(0.5, 99.5, k).tolist()],
-        "pct2": [f"{x:.1f}" for x in rng.uniform(0.5, 99.5, k).tolist()],
-        "age": [f"{x:.1f}" for x in rng.uniform(18, 85, k).tolist()],
-        "sd": [f"{x:.1f}" for x in rng.uniform(1, 20, k).tolist()],
-        "year": year,
-        "year2": year + rng.integers(1, 5, k),
-        "months": rng.choice([3, 6, 9, 12, 18, 24, 36], k),
-        "months2": rng.choice([12, 18, 24, 36, 48], k),
-        "est": [f"{x:.2f}" for x in est.tolist()],
-        "est2": [f"{x:.2f}" for x in rng.uniform(-12, 12, k).tolist()],
-        "est_abs": [f"{x:.1f}" for x in rng.uniform(1.2, 9.8, k).tolist()],
-        "lo": [f"{x:.2f}" for x in (est - half).tolist()],
-        "hi": [f"{x:.2f}" for x in (est + half).tolist()],
-        "ratio": [f"{x:.2f}" for x in ratio.tolist()],
-        "lo_r": [f"{x:.2f}" for x in (ratio * rng.uniform(0.5, 0.95, k)).tolist()],
-        "hi_r": [f"{x:.2f}" for x in (ratio * rng.uniform(1.05, 2, k)).tolist()],
-        "p": [f"{x:.3f}" for x in rng.uniform(0.001, 0.5, k).tolist()],
-        "kappa": [f"{x:.2f}" for x in rng.uniform(0.2, 0.95, k).tolist()],
-        "cost": [f"{x:,}" for x in cost.tolist()],
-        "cost2": [f"{x:,}" for x in (cost * rng.uniform(0.4, 1.6, k)).astype(int).tolist()],
-        "cost3": [f"{x:,}" for x in rng.integers(800, 90_000, k).tolist()],
-        "ver": [f"{a}.{b}.{c}" for a, b, c in rng.integers(0, 18, (k, 3)).tolist()],
+    # every draw is made (same random stream whatever the template); only the placeholders
+    # the template uses are formatted
+    numbers: dict[str, tuple[str, Any]] = {
+        "n": ("{}", n),
+        "n2": ("{}", np.maximum(1, (n * rng.uniform(0.2, 0.95, k)).astype(int))),
+        "m": ("{}", rng.integers(2, 61, k)),
+        "m2": ("{}", rng.integers(2, 61, k)),
+        "pct": ("{:.1f}", rng.uniform(0.5, 99.5, k)),
+        "pct2": ("{:.1f}", rng.uniform(0.5, 99.5, k)),
+        "age": ("{:.1f}", rng.uniform(18, 85, k)),
+        "sd": ("{:.1f}", rng.uniform(1, 20, k)),
+        "year": ("{}", year),
+        "year2": ("{}", year + rng.integers(1, 5, k)),
+        "months": ("{}", rng.choice([3, 6, 9, 12, 18, 24, 36], k)),
+        "months2": ("{}", rng.choice([12, 18, 24, 36, 48], k)),
+        "est": ("{:.2f}", est),
+        "est2": ("{:.2f}", rng.uniform(-12, 12, k)),
+        "est_abs": ("{:.1f}", rng.uniform(1.2, 9.8, k)),
+        "lo": ("{:.2f}", est - half),
+        "hi": ("{:.2f}", est + half),
+        "ratio": ("{:.2f}", ratio),
+        "lo_r": ("{:.2f}", ratio * rng.uniform(0.5, 0.95, k)),
+        "hi_r": ("{:.2f}", ratio * rng.uniform(1.05, 2, k)),
+        "p": ("{:.3f}", rng.uniform(0.001, 0.5, k)),
+        "kappa": ("{:.2f}", rng.uniform(0.2, 0.95, k)),
+        "cost": ("{:,}", cost),
+        "cost2": ("{:,}", (cost * rng.uniform(0.4, 1.6, k)).astype(int)),
+        "cost3": ("{:,}", rng.integers(800, 90_000, k)),
+        "ver": ("{}.{}.{}", rng.integers(0, 18, (k, 3))),
     }
     columns = []
     for f in fields:
         if f in numbers:
-            values = numbers[f]
-            columns.append(
-                values if isinstance(values, list) else [str(x) for x in values.tolist()]
-            )
+            form, values = numbers[f]
+            if values.ndim == 2:
+                columns.append([form.format(*v) for v in values.tolist()])
+            else:
+                columns.append([form.format(v) for v in values.tolist()])
         elif f.startswith("term"):
             columns.append(_rare_terms(rng, voc, k))
         elif f.startswith("name"):
@@ -396,29 +399,30 @@ def _common_terms(syllables: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
 
 
 def _syllable_words(rng: np.random.Generator, syllables: list[str], k: int) -> list[str]:
-    syl = np.asarray([*syllables, ""], dtype=object)
-    idx = rng.integers(0, len(syllables), (k, 4))
-    length = rng.integers(2, 5, k)
-    idx[:, 2] = np.where(length > 2, idx[:, 2], len(syllables))
-    idx[:, 3] = np.where(length > 3, idx[:, 3], len(syllables))
-    words = syl[idx[:, 0]] + syl[idx[:, 1]] + syl[idx[:, 2]] + syl[idx[:, 3]]
-    return words.tolist()
+    return _pieced(rng, syllables, k, 2, 4)
 
 
 def _acronyms(rng: np.random.Generator, k: int) -> list[str]:
     """Instrument and programme acronyms: 2-5 capitals, a fifth with a number (PHQ-9)."""
-    letters = np.asarray([*string.ascii_uppercase, ""], dtype=object)
-    idx = rng.integers(0, 26, (k, 5))
-    length = rng.integers(2, 6, k)
-    for j in range(2, 5):
-        idx[:, j] = np.where(length > j, idx[:, j], 26)
-    words = letters[idx].sum(axis=1)
+    words = _pieced(rng, list(string.ascii_uppercase), k, 2, 5)
     numbered = rng.random(k) < 0.2
     suffix = rng.integers(2, 40, k)
     return [
         f"{w}-{s}" if nb else w
-        for w, nb, s in zip(words.tolist(), numbered.tolist(), suffix.tolist(), strict=True)
+        for w, nb, s in zip(words, numbered.tolist(), suffix.tolist(), strict=True)
     ]
+
+
+def _pieced(
+    rng: np.random.Generator, pieces: list[str], k: int, shortest: int, longest: int
+) -> list[str]:
+    """``k`` words of ``shortest`` to ``longest`` pieces each."""
+    pool = np.asarray([*pieces, ""], dtype=object)
+    idx = rng.integers(0, len(pieces), (k, longest))
+    length = rng.integers(shortest, longest + 1, k)
+    for j in range(shortest, longest):
+        idx[:, j] = np.where(length > j, idx[:, j], len(pieces))
+    return pool[idx].sum(axis=1).tolist()
 
 
 def _keyword_lists(rng: np.random.Generator, voc: dict[str, Any], n: int) -> list[list[str]]:

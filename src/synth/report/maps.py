@@ -659,17 +659,11 @@ def render_paper_table(rows: Sequence[PaperRow], *, table_id: str = "papers") ->
             f"<td>{esc(row.venue)}</td>",
             *[f"<td>{esc(names)}</td>" for names in row.labels],
         ]
-        quotes = []
-        for name, quote, field in row.quotes:
-            if quote is None:
-                quotes.append(
-                    f'<li><b>{esc(name)}</b> <span class="field">({esc(field)})</span></li>'
-                )
-            else:
-                quotes.append(
-                    f"<li><b>{esc(name)}</b>: “{esc(quote)}”"
-                    f' <span class="field">({esc(field)})</span></li>'
-                )
+        quotes = [
+            f"<li><b>{esc(name)}</b>{'' if quote is None else f': “{esc(quote)}”'}"
+            f' <span class="field">({esc(field)})</span></li>'
+            for name, quote, field in row.quotes
+        ]
         cols.append(
             f'<td><ul class="evidence">{"".join(quotes)}</ul></td>' if quotes else "<td></td>"
         )

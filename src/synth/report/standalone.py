@@ -312,27 +312,27 @@ def evidence_map_html(
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
 
     def page(table: str, packed_table: str | None) -> str:
-        note = (
-            f'<p class="help" id="table-note">To keep this file small enough to e-mail, the'
-            f" table of its {n_papers} papers travels packed inside it and is drawn when the"
-            " page opens.</p>\n"
-            if packed_table is not None
-            else ""
-        )
-        data = (
-            '<script type="application/octet-stream" id="papers-data"'
-            f' data-encoding="gzip+base64">{packed_table}</script>\n'
-            if packed_table is not None
-            else ""
-        )
-        map_data = (
-            '<script type="application/octet-stream" id="evidence-map-data"'
-            f' data-encoding="gzip+base64">{_pack(json.dumps(blob, ensure_ascii=False))}'
-            "</script>\n"
-            if packed_table is not None  # a big map: its data is packed too
-            else f'<script type="application/json" id="evidence-map-data">{script_json(blob)}'
-            "</script>\n"
-        )
+        if packed_table is None:
+            note = data = ""
+            map_data = (
+                f'<script type="application/json" id="evidence-map-data">{script_json(blob)}'
+                "</script>\n"
+            )
+        else:  # a big map: its table and data travel packed
+            note = (
+                '<p class="help" id="table-note">To keep this file small enough to e-mail,'
+                f" the table of its {n_papers} papers travels packed inside it and is drawn"
+                " when the page opens.</p>\n"
+            )
+            data = (
+                '<script type="application/octet-stream" id="papers-data"'
+                f' data-encoding="gzip+base64">{packed_table}</script>\n'
+            )
+            map_data = (
+                '<script type="application/octet-stream" id="evidence-map-data"'
+                f' data-encoding="gzip+base64">{_pack(json.dumps(blob, ensure_ascii=False))}'
+                "</script>\n"
+            )
         return "".join(
             [
                 '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import operator
-import os
 import pickle
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -333,10 +333,6 @@ def _chunk_size(left: int, workers: int) -> int:
     return max(100, min(2000, math.ceil(left / (workers * 4))))
 
 
-#: The process that called :func:`_run_parallel` (see :func:`_tag_chunk`).
-_CALLER_PID: int | None = None
-
-
 def _tag_chunk(
     cb: Codebook | tuple[str, bytes], recs: list[_Rec], batch_size: int
 ) -> tuple[_Cols, list[dict[str, Any]]]:
@@ -353,18 +349,15 @@ def _tag_chunk(
             eng = _engine(pickle.loads(blob))
     else:
         eng = _engine(cb)
-    # a job run by the calling process itself (``work_here``) is never pickled: its rows
-    # get their dicts at once, as in a one-process run, rather than tuples made into
-    # dicts afterwards
-    here = os.getpid() == _CALLER_PID
-    return eng.run(recs, batch_size=batch_size, as_dicts=here)
+    # a job the calling process runs itself (``work_here``) is never pickled: its rows get
+    # their dicts at once, as in a one-process run, not tuples made into dicts afterwards
+    in_worker = multiprocessing.parent_process() is not None
+    return eng.run(recs, batch_size=batch_size, as_dicts=not in_worker)
 
 
 def _run_parallel(
     cb: Codebook, recs: list[_Rec], workers: int, batch_size: int, progress: bool
 ) -> tuple[_Cols, list[dict[str, Any]]]:
-    global _CALLER_PID
-    _CALLER_PID = os.getpid()
     rows = _Cols()
     notes: list[dict[str, Any]] = []
     chunks = list(_chunks(recs, workers))
