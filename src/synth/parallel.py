@@ -53,8 +53,14 @@ def ordered_map(
     queued_per_worker: int = 2,
     in_process_fallback: bool = False,
     work_here: bool = False,
+    shared: Any = None,
 ) -> Iterator[Any]:
     """``fn(*job)`` for each job in worker processes, results in job order.
+
+    ``shared`` (when not None) is an input every job reads, passed first:
+    ``fn(shared, *job)``. A worker gets it once: inherited when workers fork, pickled once
+    per worker otherwise; so jobs can be small (indices into it) and this process does
+    not pickle the same data for every job in a thread that competes with its own work.
 
     At most ``queued_per_worker`` jobs per worker are in flight, so a huge input is never
     all pickled at once. ``workers <= 1`` runs the jobs in this process, with no pool.
@@ -69,6 +75,8 @@ def ordered_map(
     in this process, in order, with a warning; otherwise the error is raised (callers may
     fall back themselves). Whatever ``fn`` itself raises is raised either way.
     """
+    if shared is not None:
+        jobs = ((shared, *job) for job in jobs)
     if workers <= 1:
         for job in jobs:
             yield fn(*job)
@@ -88,7 +96,12 @@ def ordered_map(
             # wait the default 5 ms switch interval and a worker would idle half its time,
             # blocked on a full pipe. A short interval lets them in at once.
             sys.setswitchinterval(min(switch, 0.0002))
-        with ProcessPoolExecutor(max_workers=pool_size, mp_context=mp_context(preload)) as pool:
+        pool_args: dict[str, Any] = {}
+        if shared is not None:  # workers hold it; each job sends only its own arguments
+            pool_args = {"initializer": _hold, "initargs": (shared,)}
+        with ProcessPoolExecutor(
+            max_workers=pool_size, mp_context=mp_context(preload), **pool_args
+        ) as pool:
             exhausted = False
             while True:
                 while not exhausted and len(pending) < queued_per_worker * pool_size:
@@ -97,7 +110,11 @@ def ordered_map(
                         exhausted = True
                     else:
                         taken[item[0]] = item[1]
-                        pending[item[0]] = pool.submit(fn, *item[1])
+                        pending[item[0]] = (
+                            pool.submit(fn, *item[1])
+                            if shared is None  # else the worker has the first argument
+                            else pool.submit(_with_held, fn, *item[1][1:])
+                        )
                 item = None
                 if work_here and not exhausted:  # between refills, take a job here
                     item = next(todo, None)
@@ -133,6 +150,18 @@ def ordered_map(
             next_out += 1
     finally:
         sys.setswitchinterval(switch)
+
+
+_HELD: Any = None  # in a worker: ``ordered_map``'s ``shared`` input
+
+
+def _hold(value: Any) -> None:
+    global _HELD
+    _HELD = value
+
+
+def _with_held(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(_HELD, *args)
 
 
 @contextmanager

@@ -147,8 +147,44 @@ def test_chunks_shrink_towards_the_end_and_keep_every_record_in_order() -> None:
     from synth.tagging.tagger import _chunks, _payloads
 
     recs = _payloads(pd.DataFrame({"record_id": range(30_000), "title": "t"}), None, None)
-    sizes = [len(c) for c in _chunks(recs, 2)]
-    flat = [r.record_id for c in _chunks(recs, 2) for r in c]
+    spans = list(_chunks(recs, 2))
+    sizes = [stop - start for start, stop in spans]
+    flat = [r.record_id for start, stop in spans for r in recs[start:stop]]
     assert flat == list(range(30_000))
     assert sizes[0] == 2000 and max(sizes[-3:]) <= 100
     assert all(a >= b for a, b in pairwise(sizes))
+
+
+class _CountedPickles:
+    """A shared input that counts how often this process pickles it."""
+
+    pickled = 0
+
+    def __init__(self, values: list[int]) -> None:
+        self.values = values
+
+    def __getstate__(self) -> dict:
+        type(self).pickled += 1
+        return self.__dict__
+
+
+def _pick(shared: _CountedPickles, i: int) -> tuple[int, int]:
+    return shared.values[i], os.getpid()
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_a_shared_input_reaches_each_worker_once_not_with_every_job(method, monkeypatch) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context(method)
+    monkeypatch.setattr(parallel, "mp_context", lambda preload=(): context)
+    _CountedPickles.pickled = 0
+    shared = _CountedPickles([x * 3 for x in range(60)])
+    jobs = [(i,) for i in range(60)]
+    out = list(ordered_map(_pick, jobs, workers=2, work_here=True, shared=shared))
+    assert [v for v, _ in out] == shared.values
+    assert len({pid for _, pid in out}) == 2  # both processes read it
+    # forked workers inherit it; a forkserver worker gets it pickled, once
+    assert _CountedPickles.pickled == (0 if method == "fork" else 1)
+    alone = list(ordered_map(_pick, jobs, workers=1, shared=shared))
+    assert [v for v, _ in alone] == shared.values

@@ -82,8 +82,8 @@ def _reference_rows(eng, record_id, hits):
     return out
 
 
-def _rows(eng, record_id, hits, *, as_dicts=True):
-    cols = _Cols(as_dicts=as_dicts)
+def _rows(eng, record_id, hits):
+    cols = _Cols()
     eng.rows(record_id, list(hits), cols)
     return cols
 
@@ -128,19 +128,6 @@ def test_small_clean_groups_keep_their_hits_in_order(engine) -> None:
     against = [*hits, (facet, label, "abstract", -2.0, True, "z", 9, "z", "N.")]
     ev = _rows(engine, "r", against).evidence[0]
     assert ev[0]["sentence"] == "T." and {e["sentence"] for e in ev} == {"T.", "A.", "B.", "N."}
-
-
-def test_tuple_evidence_makes_the_same_dicts(engine) -> None:
-    rng = random.Random(5)
-    hits = _random_hits(rng, engine, 60)
-    as_dicts = _rows(engine, "r", hits)
-    as_tuples = pickle.loads(pickle.dumps(_rows(engine, "r", hits, as_dicts=False)))
-    merged = _Cols()
-    merged.extend(as_tuples)
-    assert merged.evidence == as_dicts.evidence
-    assert merged.score == as_dicts.score and merged.label == as_dicts.label
-    version = engine.version
-    pd.testing.assert_frame_equal(as_tuples.frame(version), as_dicts.frame(version))
 
 
 def test_empty_frame_keeps_columns_and_types() -> None:
@@ -188,18 +175,22 @@ def _tricky_records():
     return records, extracts, fulltexts
 
 
-def test_worker_path_equals_the_one_process_path_on_tricky_input() -> None:
+def test_worker_path_equals_the_one_process_path_on_tricky_input(monkeypatch) -> None:
+    from synth.tagging import tagger
+
     cb = load_codebook()
     records, extracts, fulltexts = _tricky_records()
     expected = tag(records, extracts=extracts, fulltexts=fulltexts, codebook=cb)
     assert {"neg", "nonen", "long", "plain"} <= set(expected["record_id"])
     assert expected.attrs["notes"]
-    # what a worker does with each chunk: codebook as bytes, evidence as tuples
+    # what a worker does with each chunk: its rows come back as the bytes it pickled
     recs = _payloads(records, extracts, fulltexts)
-    packed = (_engine_key(cb), pickle.dumps(cb))
     merged, notes = _Cols(), []
-    for chunk in (recs[:2], recs[2:5], recs[5:]):
-        cols, chunk_notes = pickle.loads(pickle.dumps(_tag_chunk(packed, chunk, 256)))
+    monkeypatch.setattr(tagger.multiprocessing, "parent_process", lambda: object())
+    for start, stop in ((0, 2), (2, 5), (5, len(recs))):
+        sent = _tag_chunk((cb, recs), start, stop, 256)
+        assert isinstance(sent, bytes)
+        cols, chunk_notes = pickle.loads(sent)
         merged.extend(cols)
         notes.extend(chunk_notes)
     got = merged.frame(cb.tag_version)
@@ -215,8 +206,8 @@ def test_a_fresh_process_unpickles_the_codebook_it_is_sent(monkeypatch) -> None:
     cb = load_codebook()
     records, extracts, fulltexts = _tricky_records()
     recs = _payloads(records, extracts, fulltexts)
-    expected, _ = _tag_chunk(cb, recs, 64)
+    expected, _ = _tag_chunk((cb, recs), 0, len(recs), 64)
     monkeypatch.setattr(tagger, "_ENGINES", {})  # as in a new worker process
-    got, _ = _tag_chunk((_engine_key(cb), pickle.dumps(cb)), recs, 64)
+    got, _ = _tag_chunk(pickle.loads(pickle.dumps((cb, recs))), 0, len(recs), 64)
     assert got.evidence == expected.evidence and got.score == expected.score
     assert _engine_key(cb) in tagger._ENGINES

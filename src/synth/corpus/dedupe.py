@@ -65,10 +65,10 @@ import numpy as np
 import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
-from tqdm.auto import tqdm
 
 from synth.corpus.model import LIST_COLUMNS
 from synth.corpus.normalise import normalise_doi, normalise_pmid
+from synth.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -1356,7 +1356,7 @@ def dedupe(
         return DedupeResult(empty, _empty_pairs(), _empty_pairs(), {}, {"records": 0})
     timings: dict[str, float] = {}
     counts: dict[str, int] = {"records": len(records)}
-    bar = tqdm(total=5, desc="dedupe", disable=not progress, leave=False)
+    bar = progress_bar(total=5, desc="dedupe", disable=not progress, leave=False)
     clock = time.perf_counter()
 
     def lap(stage: str) -> None:

@@ -189,9 +189,9 @@ def read(
     file_failures: list[Failure] = []
     iterator: Iterable[Path] = files
     if progress:
-        from tqdm.auto import tqdm
+        from synth.progress import progress_bar
 
-        iterator = tqdm(files, desc="reading", unit="file")
+        iterator = progress_bar(files, desc="reading", unit="file")
     for f in iterator:
         try:
             results.append(read_file(f))

@@ -184,9 +184,9 @@ def import_paths(
     failures: list[pd.DataFrame] = []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from synth.progress import progress_bar
 
-        bar = tqdm(total=len(files), desc="importing", unit="file")
+        bar = progress_bar(total=len(files), desc="importing", unit="file")
     for path in files:
         if bar is not None:
             bar.set_postfix_str(path.name[:40])

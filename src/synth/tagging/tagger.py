@@ -236,44 +236,34 @@ def _extract_map(records: pd.DataFrame, extracts: pd.DataFrame | None) -> dict[A
 
 
 class _Cols:
-    """Tag rows column by column (``source`` and ``version`` are the same in every row).
+    """Tag rows column by column (``source`` and ``version`` are the same in every row);
+    ``evidence`` holds per row a list of dicts."""
 
-    ``evidence`` holds per row a list of dicts, or, in a worker process
-    (``as_dicts=False``), a list of ``(field, sentence, match, cue, negated, weight)``
-    tuples: they pickle and unpickle several times faster than dicts, and the parent makes
-    the dicts once (:meth:`extend`)."""
+    __slots__ = ("evidence", "facet", "label", "record_id", "score")
 
-    __slots__ = ("as_dicts", "evidence", "facet", "label", "record_id", "score")
-
-    def __init__(self, *, as_dicts: bool = True) -> None:
+    def __init__(self) -> None:
         self.record_id: list[Any] = []
         self.facet: list[str] = []
         self.label: list[str] = []
         self.score: list[float] = []
-        self.evidence: list[list[Any]] = []
-        self.as_dicts = as_dicts
+        self.evidence: list[list[dict[str, Any]]] = []
 
     def __len__(self) -> int:
         return len(self.record_id)
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.record_id, self.facet, self.label, self.score, self.evidence,
-                self.as_dicts)  # fmt: skip
+        return (self.record_id, self.facet, self.label, self.score, self.evidence)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        (self.record_id, self.facet, self.label, self.score, self.evidence,
-         self.as_dicts) = state  # fmt: skip
+        self.record_id, self.facet, self.label, self.score, self.evidence = state
 
     def extend(self, other: _Cols) -> None:
-        """Append ``other``'s rows, making its evidence tuples dicts."""
+        """Append ``other``'s rows."""
         self.record_id.extend(other.record_id)
         self.facet.extend(other.facet)
         self.label.extend(other.label)
         self.score.extend(other.score)
-        if other.as_dicts or not self.as_dicts:
-            self.evidence.extend(other.evidence)
-        else:
-            self.evidence.extend([_evidence_dicts(ev) for ev in other.evidence])
+        self.evidence.extend(other.evidence)
 
     def frame(self, version: str) -> pd.DataFrame:
         """The rows as the :data:`TAG_COLUMNS` frame."""
@@ -282,15 +272,12 @@ class _Cols:
             out = pd.DataFrame([], columns=TAG_COLUMNS)
             out["score"] = out["score"].astype(float)
             return out
-        evidence = self.evidence
-        if not self.as_dicts:
-            evidence = [_evidence_dicts(ev) for ev in evidence]
         data = {
             "record_id": self.record_id,
             "facet": self.facet,
             "label": self.label,
             "score": self.score,
-            "evidence": evidence,
+            "evidence": self.evidence,
             "source": ["rule"] * n,
             "version": [version] * n,
         }
@@ -299,34 +286,27 @@ class _Cols:
         return out
 
 
-def _evidence_dicts(items: list[tuple]) -> list[dict[str, Any]]:
-    return [
-        {"field": f, "sentence": s, "match": m, "cue": c, "negated": neg, "weight": w}
-        for f, s, m, c, neg, w in items
-    ]
-
-
 # --------------------------------------------------------------------------- parallel
 
 
-def _chunks(recs: Sequence[_Rec], workers: int) -> Iterator[list[_Rec]]:
-    """Chunks that shrink as the work runs out (a quarter of what is left per worker,
-    100 to 2,000 records), so that at the end no process waits long for another's last
-    chunk; and bounded in text, so a run of long full texts does not make one huge job."""
-    chunk: list[_Rec] = []
+def _chunks(recs: Sequence[_Rec], workers: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` spans of ``recs`` that shrink as the work runs out (a quarter of
+    what is left per worker, 100 to 2,000 records), so that at the end no process waits
+    long for another's last chunk; and bounded in text, so a run of long full texts does
+    not make one huge job."""
+    start = 0
     chars = 0
     left = len(recs)
     size = _chunk_size(left, workers)
-    for rec in recs:
-        chunk.append(rec)
+    for i, rec in enumerate(recs):
         chars += sum(len(t) for t in rec.fulltexts) + sum(len(t) for t in rec.extracts)
-        if len(chunk) >= size or chars > 4_000_000:
-            yield chunk
-            left -= len(chunk)
+        if i + 1 - start >= size or chars > 4_000_000:
+            yield start, i + 1
+            left -= i + 1 - start
             size = _chunk_size(left, workers)
-            chunk, chars = [], 0
-    if chunk:
-        yield chunk
+            start, chars = i + 1, 0
+    if start < len(recs):
+        yield start, len(recs)
 
 
 def _chunk_size(left: int, workers: int) -> int:
@@ -334,25 +314,21 @@ def _chunk_size(left: int, workers: int) -> int:
 
 
 def _tag_chunk(
-    cb: Codebook | tuple[str, bytes], recs: list[_Rec], batch_size: int
-) -> tuple[_Cols, list[dict[str, Any]]]:
-    """Worker entry point: tag rows for one chunk (the pipeline is built once per process);
-    in a worker process the evidence comes as tuples (see :class:`_Cols`).
+    shared: tuple[Codebook, Sequence[_Rec]], start: int, stop: int, batch_size: int
+) -> tuple[_Cols, list[dict[str, Any]]] | bytes:
+    """Worker entry point: tag ``recs[start:stop]`` of ``shared = (codebook, recs)``, which
+    a worker receives once (:func:`synth.parallel.ordered_map`), not with every chunk.
+    The pipeline is built once per process and codebook.
 
-    ``cb`` is the codebook or ``(engine key, pickled codebook)``: a codebook is a few
-    hundred kB, and unpickling it for every chunk cost as much as tagging a few dozen
-    records; the bytes are unpickled only by a process that has no engine for it yet."""
-    if isinstance(cb, tuple):
-        key, blob = cb
-        eng = _ENGINES.get(key)
-        if eng is None:
-            eng = _engine(pickle.loads(blob))
-    else:
-        eng = _engine(cb)
-    # a job the calling process runs itself (``work_here``) is never pickled: its rows get
-    # their dicts at once, as in a one-process run, not tuples made into dicts afterwards
-    in_worker = multiprocessing.parent_process() is not None
-    return eng.run(recs, batch_size=batch_size, as_dicts=not in_worker)
+    A worker process returns its rows pickled by itself, and the caller's main thread
+    unpickles them between its own chunks (:func:`_run_parallel`): left to the executor,
+    its result thread would unpickle them while the main thread tags, the two trading
+    the GIL every switch interval. A chunk the caller tags itself is never pickled."""
+    cb, recs = shared
+    result = _engine(cb).run(recs[start:stop], batch_size=batch_size)
+    if multiprocessing.parent_process() is None:
+        return result
+    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _run_parallel(
@@ -360,24 +336,24 @@ def _run_parallel(
 ) -> tuple[_Cols, list[dict[str, Any]]]:
     rows = _Cols()
     notes: list[dict[str, Any]] = []
-    chunks = list(_chunks(recs, workers))
+    spans = list(_chunks(recs, workers))
     bar = _progress(len(recs), progress)
-    packed = (_engine_key(cb), pickle.dumps(cb, protocol=pickle.HIGHEST_PROTOCOL))
-    jobs = ((packed, chunk, batch_size) for chunk in chunks)
     results = ordered_map(
         _tag_chunk,
-        jobs,
+        ((start, stop, batch_size) for start, stop in spans),
         workers=workers,
+        shared=(cb, recs),
         preload=["synth.tagging.tagger"],
         in_process_fallback=True,  # no worker processes here: tag the rest in this one
         work_here=True,  # this process tags too: its share is never pickled
     )
     with gc_paused():  # unpickling the rows makes as many objects as tagging them did
-        for chunk, (chunk_rows, chunk_notes) in zip(chunks, results, strict=True):
+        for (start, stop), result in zip(spans, results, strict=True):
+            chunk_rows, chunk_notes = pickle.loads(result) if isinstance(result, bytes) else result
             rows.extend(chunk_rows)
             notes.extend(chunk_notes)
             if bar is not None:
-                bar.update(len(chunk))
+                bar.update(stop - start)
     if bar is not None:
         bar.close()
     return rows, notes
@@ -386,9 +362,9 @@ def _run_parallel(
 def _progress(total: int, show: bool) -> Any:
     if not show:
         return None
-    from tqdm.auto import tqdm
+    from synth.progress import progress_bar
 
-    return tqdm(total=total, unit="rec", desc="tagging")
+    return progress_bar(total=total, unit="rec", desc="tagging")
 
 
 # --------------------------------------------------------------------------- the engine
@@ -570,9 +546,8 @@ class _Engine:
         *,
         batch_size: int = 256,
         progress: bool = False,
-        as_dicts: bool = True,
     ) -> tuple[_Cols, list[dict[str, Any]]]:
-        rows = _Cols(as_dicts=as_dicts)
+        rows = _Cols()
         notes: list[dict[str, Any]] = []
         bar = _progress(len(recs), progress)
         current = -1
@@ -697,7 +672,6 @@ class _Engine:
         single_done: set[str] = set()
         multi = self.multi
         max_ev = self.max_evidence
-        as_dicts = out.as_dicts
         for _, neg_score, _, (facet, label), group in scored:
             if not multi.get(facet, True):
                 if facet in single_done:
@@ -709,14 +683,11 @@ class _Engine:
                 or min([h[3] for h in group]) < 0
             ):
                 group = self._choose_evidence(group)
-            if as_dicts:
-                ev = [
-                    {"field": h[2], "sentence": h[8], "match": h[7], "cue": h[5],
-                     "negated": h[4], "weight": h[3]}
-                    for h in group
-                ]  # fmt: skip
-            else:
-                ev = [(h[2], h[8], h[7], h[5], h[4], h[3]) for h in group]
+            ev = [
+                {"field": h[2], "sentence": h[8], "match": h[7], "cue": h[5],
+                 "negated": h[4], "weight": h[3]}
+                for h in group
+            ]  # fmt: skip
             out.record_id.append(record_id)
             out.facet.append(facet)
             out.label.append(label)
