@@ -211,3 +211,18 @@ def test_a_fresh_process_unpickles_the_codebook_it_is_sent(monkeypatch) -> None:
     got, _ = _tag_chunk(pickle.loads(pickle.dumps((cb, recs))), 0, len(recs), 64)
     assert got.evidence == expected.evidence and got.score == expected.score
     assert _engine_key(cb) in tagger._ENGINES
+
+
+def test_hits_share_one_object_per_matched_text() -> None:
+    """Millions of hits come from a few hundred surface forms: one string each keeps the
+    frame small and a worker's rows cheap to send (pickle writes a reference)."""
+    records = pd.DataFrame(
+        {
+            "record_id": ["a", "b"],
+            "title": ["Co-production in primary care", "Co-production in primary care"],
+            "abstract": ["We used co-production with carers.", "Co-production with carers."],
+        }
+    )
+    tags = tag(records)
+    matches = [e["match"] for ev in tags["evidence"] for e in ev if e["match"] == "Co-production"]
+    assert len(matches) >= 2 and len({id(m) for m in matches}) == 1

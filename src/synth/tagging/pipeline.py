@@ -231,6 +231,9 @@ class DocLabels:
         self._cb: Codebook | None = codebook if isinstance(codebook, Codebook) else None
         self._infos: dict[int, _CueInfo | int] | None = None
         self._max_window = 0
+        # matched text, one object per distinct surface form: a few hundred forms make
+        # most of the millions of hits, and shared objects pickle as references
+        self._surfaces: dict[str, str] = {}
         if not Doc.has_extension(LABELS_ATTR):
             Doc.set_extension(LABELS_ATTR, getter=hit_dicts)
 
@@ -342,6 +345,9 @@ class DocLabels:
         s0 = s1 = -1
         sentence = ""
         out: list[tuple] = []
+        surfaces = self._surfaces
+        if len(surfaces) > _SURFACES_MAX:
+            surfaces.clear()
         for start, neg_end, sid in matches:
             end = -neg_end
             info = infos.get(sid)
@@ -406,11 +412,15 @@ class DocLabels:
                 if info.kind == "negative":
                     continue  # "not tokenistic" says nothing either way
                 weight = -weight
+            match = text[start_char:end_char]
             out.append(
                 (facet, info.label, field, weight, negated, info.phrase,
-                 start_char, text[start_char:end_char], sentence)
+                 start_char, surfaces.setdefault(match, match), sentence)
             )  # fmt: skip
         return out
+
+
+_SURFACES_MAX = 100_000
 
 
 def _sentence_bounds(text: str, start: int, end: int) -> list[int]:

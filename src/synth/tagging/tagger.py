@@ -663,7 +663,7 @@ class _Engine:
                     score = profiles[pkey] = self.score(group)
             if score >= min_score and score > 0:
                 r = rank.get(key, _LAST)
-                scored.append((r[0], -score, r[1], key, group))
+                scored.append((r[0], -score, r[1], key, group, score))
         if not scored:
             return
         if self.outranks and len(scored) > 1:
@@ -672,7 +672,7 @@ class _Engine:
         single_done: set[str] = set()
         multi = self.multi
         max_ev = self.max_evidence
-        for _, neg_score, _, (facet, label), group in scored:
+        for _, _, _, (facet, label), group, score in scored:
             if not multi.get(facet, True):
                 if facet in single_done:
                     continue
@@ -691,7 +691,7 @@ class _Engine:
             out.record_id.append(record_id)
             out.facet.append(facet)
             out.label.append(label)
-            out.score.append(-neg_score)
+            out.score.append(score)  # the cached object: shared rows pickle as references
             out.evidence.append(ev)
 
     def _outrank(self, scored: list[tuple]) -> list[tuple]:
