@@ -338,6 +338,7 @@ def _run_parallel(
     notes: list[dict[str, Any]] = []
     spans = list(_chunks(recs, workers))
     bar = _progress(len(recs), progress)
+    _engine(cb)  # built before the workers fork, so that they inherit it
     results = ordered_map(
         _tag_chunk,
         ((start, stop, batch_size) for start, stop in spans),
