@@ -15,8 +15,9 @@ How the text is fed to spaCy (the choices that keep it fast and bounded):
 - the pipeline's components label a whole batch of Docs before handing it on (better for
   the CPU caches than one Doc through every stage at a time); hits stay compact tuples
   and become evidence dicts only for the rows reported;
-- ``n_process > 1`` splits the records into chunks, and each worker process builds its own
-  pipeline once and sends back tag rows, never Docs.
+- ``n_process > 1`` splits the records into spans; this process tags some of them
+  itself, and each worker gets the records once (inherited when it forks), tags its
+  spans and sends back tag rows it has pickled itself, never Docs.
 """
 
 from __future__ import annotations
