@@ -96,11 +96,11 @@ def ordered_map(
             # wait the default 5 ms switch interval and a worker would idle half its time,
             # blocked on a full pipe. A short interval lets them in at once.
             sys.setswitchinterval(min(switch, 0.0002))
-        pool_args: dict[str, Any] = {}
-        if shared is not None:  # workers hold it; each job sends only its own arguments
-            pool_args = {"initializer": _hold, "initargs": (shared,)}
         with ProcessPoolExecutor(
-            max_workers=pool_size, mp_context=mp_context(preload), **pool_args
+            max_workers=pool_size,
+            mp_context=mp_context(preload),
+            initializer=None if shared is None else _hold,  # workers hold ``shared`` once
+            initargs=(shared,),
         ) as pool:
             exhausted = False
             while True:

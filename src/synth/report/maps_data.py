@@ -171,12 +171,17 @@ def cells(
     out = []
     for r in row_order:
         for c in col_order:
-            ids = members.get((r, c), [])
-            ids = sorted(ids, key=cite.__getitem__)
-            out.append((r, c, len(ids), ids, [cite[i] for i in ids]))
+            ids, cited = _by_citation(cite, members.get((r, c), []))
+            out.append((r, c, len(ids), ids, cited))
     df = pd.DataFrame(out, columns=MATRIX_COLUMNS)
     df["n"] = df["n"].astype(int)
     return df
+
+
+def _by_citation(cite: dict[str, str], ids: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``ids`` sorted by their citations, and those citations."""
+    ordered = sorted(ids, key=cite.__getitem__)
+    return ordered, [cite[i] for i in ordered]
 
 
 def evidence_matrix(
@@ -215,9 +220,9 @@ def counts_by_label(corpus: Corpus, facet: str, *, untagged: bool = True) -> pd.
     cite = corpus.cite
     rows = []
     for label in order:
-        ids = sorted((rid for rid, labs in assigned.items() if label in labs), key=cite.__getitem__)
+        ids, cited = _by_citation(cite, (rid for rid, labs in assigned.items() if label in labs))
         if ids:
-            rows.append((label, len(ids), ids, [cite[i] for i in ids]))
+            rows.append((label, len(ids), ids, cited))
     return pd.DataFrame(rows, columns=["label", "n", "record_ids", "citations"])
 
 
