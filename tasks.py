@@ -3,6 +3,7 @@
 
     python3 tasks.py review   # install into .venv (first time), then run the review on corpus/
     python3 tasks.py test     # install into .venv (first time), then lint and run the tests
+    python3 tasks.py setup    # only install, and say how to put `synth` on PATH
 
 Installs the pinned versions in requirements.lock, then synth itself (editable), into
 ``.venv`` beside this file; re-installs only when pyproject.toml or the lock changes.
@@ -53,13 +54,29 @@ def setup() -> None:
     STAMP.write_text(_fingerprint())
 
 
+def activation_hint() -> str:
+    """How to put ``synth`` on PATH: the two commands install it into .venv, not globally."""
+    if os.name == "nt":
+        activate = rf"{VENV.name}\Scripts\activate"
+    else:
+        activate = f"source {VENV.name}/bin/activate"
+    synth = (BIN / "synth").relative_to(ROOT)
+    return (
+        f"synth is installed in {VENV.name}/: run `{activate}` to put `synth` on your PATH "
+        f"(or call {synth} directly)"
+    )
+
+
 def main(argv: list[str]) -> None:
     if not argv or argv[0] not in {"review", "test", "setup"}:
         sys.exit(__doc__)
     task, rest = argv[0], argv[1:]
     setup()
-    if task == "review":
+    if task == "setup":
+        print(activation_hint())
+    elif task == "review":
         run(BIN / "synth", "review", "run", "--corpus", "corpus/kei-2020", *rest)
+        print(activation_hint())
     elif task == "test":
         run(BIN / "ruff", "check", "src", "tests", "benchmarks", "scripts", "tasks.py")
         run(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "scripts", "tasks.py")
