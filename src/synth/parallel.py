@@ -11,8 +11,11 @@ import logging
 import multiprocessing
 import multiprocessing.context
 import os
+import select
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -99,8 +102,8 @@ def ordered_map(
         with ProcessPoolExecutor(
             max_workers=pool_size,
             mp_context=mp_context(preload),
-            initializer=None if shared is None else _hold,  # workers hold ``shared`` once
-            initargs=(shared,),
+            initializer=_start_worker,  # tied to this process; holds ``shared`` once
+            initargs=(os.getpid(), shared),
         ) as pool:
             exhausted = False
             while True:
@@ -153,11 +156,60 @@ def ordered_map(
 
 
 _HELD: Any = None  # in a worker: ``ordered_map``'s ``shared`` input
+#: How often a worker checks that its caller still lives (where no pidfd tells it).
+PARENT_POLL_SECONDS = 0.5
 
 
-def _hold(value: Any) -> None:
+def _start_worker(caller: int, shared: Any) -> None:
+    """Worker initializer: die with the caller, and hold ``shared`` for every job."""
     global _HELD
-    _HELD = value
+    _HELD = shared
+    _die_with(caller)
+
+
+def _die_with(caller: int) -> None:
+    """End this worker when the process that started the pool dies, even by ``kill -9``.
+
+    An orphaned worker would otherwise wait forever on a queue whose other end it holds
+    itself, keeping its memory and the caller's stdout/stderr pipes. On Linux the kernel
+    kills a forked or spawned worker with its parent (``PR_SET_PDEATHSIG``); a fork-server
+    worker's parent is the fork server, which waits for its workers, so a daemon thread
+    watches the caller itself: woken by a pidfd when it exits, else polling its pid and
+    whether this worker was re-parented.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    threading.Thread(target=_watch, args=(caller, parent), daemon=True).start()
+
+
+def _watch(caller: int, parent: int) -> None:
+    try:
+        fd = os.pidfd_open(caller)  # readable once the caller has exited (even unreaped)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or the caller is gone already
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:
+        while os.getppid() == parent and _alive(caller):
+            time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's process by now
+        return False
+    return True
 
 
 def _with_held(fn: Callable[..., Any], *args: Any) -> Any:

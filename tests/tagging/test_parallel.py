@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
 import sys
+import time
 from itertools import pairwise
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -188,3 +192,59 @@ def test_a_shared_input_reaches_each_worker_once_not_with_every_job(method, monk
     assert _CountedPickles.pickled == (0 if method == "fork" else 1)
     alone = list(ordered_map(_pick, jobs, workers=1, shared=shared))
     assert [v for v, _ in alone] == shared.values
+
+
+def _report_and_wait(folder: str) -> None:
+    """A busy job: say which worker runs it, then work for a minute."""
+    Path(folder, f"{os.getpid()}.pid").write_text("", "utf-8")
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        time.sleep(0.05)
+
+
+_KILLED_CALLER = """
+import sys, threading
+from synth.parallel import ordered_map
+from tests.tagging.test_parallel import _report_and_wait
+if sys.argv[2] == "threaded":  # a kernel's threads: the workers come from a fork server
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+list(ordered_map(_report_and_wait, [(sys.argv[1],)] * 6, workers=3))
+"""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for init, which may not reap)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize("mode", ["single", "threaded"])
+def test_workers_die_with_a_caller_killed_by_sigkill(mode, tmp_path: Path) -> None:
+    """kill -9 of a command mid-run must not leave its pool's workers behind."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")])}
+    caller = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CALLER, str(tmp_path), mode],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("*.pid"))) < 3:
+        assert caller.poll() is None, "the caller died on its own"
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.05)
+    workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+    assert all(_running(pid) for pid in workers)
+    caller.send_signal(signal.SIGKILL)
+    caller.wait(30)
+    deadline = time.monotonic() + 10  # generous: a behavioural bound, not a speed test
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if _running(pid)]
+    for pid in left:  # do not leave them to the next test either
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers outlived their killed caller: {left}"
