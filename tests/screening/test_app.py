@@ -7,13 +7,15 @@ read back with a fresh connection, the way another kernel would see them.
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from synth.screening.app import ScreeningApp
+from synth.screening.app import ScreeningApp, _short
 from synth.screening.decisions import current_decisions
+from synth.screening.highlight import esc
 from synth.store import connect, import_paths
 
 pytestmark = pytest.mark.slow  # importing and tagging the KEI corpus takes 5-15 s
@@ -163,6 +165,57 @@ def test_keyboard_commands(db, apps) -> None:
     assert app.current.record_id != shown
     app.keys.value = "u"
     assert app.current.record_id == second and len(_mine(db)) == 1
+
+
+def _on_other_threads(app: ScreeningApp, commands: list[str]) -> None:
+    """Type each command from a fresh thread, as ipykernel 7 may run a widget callback."""
+    for command in commands:
+        worker = threading.Thread(target=setattr, args=(app.keys, "value", command))
+        worker.start()
+        worker.join()
+
+
+def test_commands_typed_on_other_threads_are_all_saved(db, apps) -> None:
+    app = _open(apps, db)
+    shown = []
+    commands = ["i", "e2", "m", "e", "i", "e1", "m", "i", "e3", "e"]
+    for command in commands:
+        shown.append(app.current.record_id)
+        _on_other_threads(app, [command])
+        assert app.status.value.count("saved ✓") == 1, app.status.value
+    saved = _mine(db)
+    assert len(saved) == 10
+    decisions = {"i": "include", "e": "exclude", "m": "maybe"}
+    assert [saved.loc[r, "decision"] for r in shown] == [decisions[c[0]] for c in commands]
+    assert saved.loc[shown[1], "reason"] == app.reasons[1][0]
+    assert saved.loc[shown[8], "reason"] == app.reasons[2][0]
+
+
+def test_a_failed_exclude_command_leaves_no_reason_behind(db, apps) -> None:
+    app = _open(apps, db, guard=3600)
+    app.keys.value = "i"
+    second = app.current.record_id
+    app.keys.value = "e1"  # within the guard: ignored, nothing saved
+    assert "Ignored a second exclude" in app.status.value and len(_mine(db)) == 1
+    assert app.reason.value == ""  # the menu was not set behind the reviewer's back
+    app.guard = 0
+    app.exclude.click()
+    saved = _mine(db)
+    assert saved.loc[second, "decision"] == "exclude"
+    assert not isinstance(saved.loc[second, "reason"], str)  # no reason silently reused
+    app.keys.value = "3"  # a digit alone does choose the reason for the next Exclude
+    assert app.reason.value == app.reasons[2][0]
+
+
+def test_skip_says_what_happened(db, apps) -> None:
+    app = _open(apps, db)
+    first = app.current.record_id
+    title = str(app.queue.record(first)["title"])
+    app.skip.click()
+    assert app.current.record_id != first
+    assert "skipped ✓" in app.status.value and "nothing recorded" in app.status.value
+    assert esc(_short(title, 80)) in app.status.value
+    assert len(_mine(db)) == 0
 
 
 def test_filters_change_the_queue(db, apps) -> None:

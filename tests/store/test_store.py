@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from synth.store import (
     split_records,
 )
 from synth.store import imports as imports_module
+from synth.store.db import transaction
 
 RIS = """TY  - JOUR
 AU  - Armstrong, Natalie
@@ -103,6 +105,51 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
     bad.write_text("these are my notes, not a database " * 100)
     with pytest.raises(StoreError, match=r"notes\.sqlite"):
         connect(bad)
+
+
+def test_a_sqlite_database_of_something_else_is_named(tmp_path: Path) -> None:
+    other = tmp_path / "zotero.sqlite"
+    foreign = sqlite3.connect(other)
+    foreign.execute("CREATE TABLE records (x)")  # a name our schema uses too
+    foreign.commit()
+    foreign.close()
+    with pytest.raises(StoreError, match=r"zotero\.sqlite: .*not a synth review store"):
+        connect(other)
+    assert [r[0] for r in sqlite3.connect(other).execute("SELECT name FROM sqlite_master")] == [
+        "records"
+    ]  # left as it was
+
+
+def test_any_thread_may_use_a_connection_and_writes_take_turns(tmp_path: Path) -> None:
+    """Jupyter runs widget callbacks on other threads than the cell that opened the store."""
+    con = connect(tmp_path / "r.sqlite")
+    errors: list[BaseException] = []
+
+    def write(name: str) -> None:
+        try:
+            for i in range(40):
+                with transaction(con):  # two statements that belong together
+                    for part in ("a", "b"):
+                        con.execute(
+                            "INSERT INTO settings (name, value, saved_at) VALUES (?, ?, '')",
+                            (name, f"{i}{part}"),
+                        )
+        except BaseException as exc:  # reported below, on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    rows = con.execute("SELECT name, value FROM settings ORDER BY settings_id").fetchall()
+    assert len(rows) == 240
+    # each transaction's two rows are adjacent: no thread wrote inside another's
+    for first, second in zip(rows[::2], rows[1::2], strict=True):
+        assert first[0] == second[0] and first[1][:-1] == second[1][:-1]
+        assert (first[1][-1], second[1][-1]) == ("a", "b")
+    con.close()
 
 
 def test_import_groups_duplicates_links_extracts_and_reimport_changes_nothing(

@@ -22,23 +22,31 @@ reason. The buttons' tooltips repeat the keys.
 Saving: a click calls :func:`synth.screening.decisions.record_decision`, which commits the
 event before it returns; only then does the status line say "saved ✓ event #id". If the
 write fails the app says so and stays on the record. Undo records a retraction event.
+
+Threads: the kernel may run a widget callback on another thread than the cell that opened
+the store (ipykernel 7 does), so every action holds the store connection's lock
+(:func:`synth.store.db.serialised`): callbacks take turns on the one connection.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ipywidgets as W
 import pandas as pd
 
 from synth.screening.highlight import CSS_PREFIX, esc, record_html
 from synth.screening.queue import QueueFilter, QueueItem, ScreeningQueue
+from synth.store.db import serialised
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 NO_REASON = "— reason —"
 ANY_TAG = "any tag"
@@ -51,6 +59,17 @@ WIDGET_STYLE = (
     f"<style>.{CSS_PREFIX}-years .widget-readout {{ max-width: none; min-width: max-content; }}"
     "</style>"
 )
+
+
+def _in_turn(method: F) -> F:
+    """Run an app action holding the store connection's lock (callbacks come from any thread)."""
+
+    @functools.wraps(method)
+    def run(self: ScreeningApp, *args: Any, **kwargs: Any) -> Any:
+        with serialised(self.queue.con):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class ScreeningApp:
@@ -109,7 +128,8 @@ class ScreeningApp:
 
         ``mode`` is ``"single"`` (a record anyone decided is done) or ``"dual"`` (blinded:
         each reviewer screens every record); default from the store's screening settings,
-        which are saved there on the first open. ``tag``, ``year_min``, ``year_max`` and
+        which are saved there on the first open (a mode given here is saved as the review's
+        mode). ``tag``, ``year_min``, ``year_max`` and
         ``search`` preset the filters. ``guard``: seconds after a decision in which another
         click is ignored as a double click (0 turns it off).
         """
@@ -256,6 +276,7 @@ class ScreeningApp:
 
     # ------------------------------------------------------------ showing
 
+    @_in_turn
     def advance(self) -> QueueItem | None:
         """Show the next record from the queue (at once: never waits for a refit)."""
         self._back_at = None
@@ -311,8 +332,15 @@ class ScreeningApp:
 
     # ------------------------------------------------------------ actions
 
-    def decide(self, decision: str) -> int | None:
-        """Record ``decision`` on the record shown; the event id, or None if not saved."""
+    @_in_turn
+    def decide(self, decision: str, *, reason: str | None = None) -> int | None:
+        """Record ``decision`` on the record shown; the event id, or None if not saved.
+
+        An exclusion's reason is ``reason`` if given (the command ``e2``), else the one
+        chosen in the list; the list is cleared only once the decision is saved, and a
+        command's reason never touches it, so a failed ``e2`` leaves nothing behind for a
+        later click.
+        """
         item = self.current
         if item is None:
             self._say("Nothing to decide: no record is shown.", error=True)
@@ -324,7 +352,10 @@ class ScreeningApp:
                 error=True,
             )
             return None
-        reason = (self.reason.value or None) if decision == "exclude" else None
+        if decision != "exclude":
+            reason = None
+        elif reason is None:
+            reason = self.reason.value or None
         if (
             decision == "exclude"
             and reason is None
@@ -360,6 +391,7 @@ class ScreeningApp:
         mine = self.queue.my_decision(record_id)
         self._show(decided=mine)
 
+    @_in_turn
     def go_back(self) -> None:
         """Show the record decided before the one shown (re-deciding makes a new event)."""
         history = self.queue.history
@@ -372,6 +404,7 @@ class ScreeningApp:
             return
         self._show_history(index)
 
+    @_in_turn
     def undo_last(self) -> None:
         """Retract your last decision (a retraction event) and show that record again."""
         try:
@@ -389,12 +422,24 @@ class ScreeningApp:
         title = _short(str(self.queue.record(record_id).get("title") or record_id), 80)
         self._say(f"undone ✓ event #{event_id} retracts your decision on — {title}")
 
+    @_in_turn
     def skip_current(self) -> None:
-        """Leave the record for later in this session (nothing is recorded)."""
-        if self.current is not None:
-            self.queue.skip(self.current.record_id)
+        """Leave the record for later in this session (nothing is recorded) and say so."""
+        item = self.current
+        if item is None:
+            self._say("Nothing to skip: no record is shown.", error=True)
+            return
+        self.queue.skip(item.record_id)
         self.advance()
+        title = _short(str(self.queue.record(item.record_id).get("title") or item.record_id), 80)
+        later = (
+            "it comes back after the other records"
+            if self.current is not None and self.current.record_id != item.record_id
+            else "nothing else is left, so it is shown again"
+        )
+        self._say(f"skipped ✓ (nothing recorded; {later}) — {title}")
 
+    @_in_turn
     def command(self, text: str) -> None:
         """Run a keyboard command (what the command box does on Enter)."""
         cmd = text.strip().lower()
@@ -406,14 +451,17 @@ class ScreeningApp:
         if head not in "iembus" or (digits and head not in "e"):
             self._say(f"Unknown key {cmd!r}: {KEYS_HELP}.", error=True)
             return
+        reason = None
         if digits:
             if not digits.isdigit() or not 1 <= int(digits) <= len(self.reasons):
                 self._say(f"No reason {digits}: choose 1-{len(self.reasons)}.", error=True)
                 return
-            self.reason.value = self.reasons[int(digits) - 1][0]
+            reason = self.reasons[int(digits) - 1][0]
+            if not head:  # a digit alone chooses the reason for the next Exclude
+                self.reason.value = reason
         actions = {
             "i": lambda: self.decide("include"),
-            "e": lambda: self.decide("exclude"),
+            "e": lambda: self.decide("exclude", reason=reason),
             "m": lambda: self.decide("maybe"),
             "b": self.go_back,
             "u": self.undo_last,
@@ -438,6 +486,7 @@ class ScreeningApp:
         if change["new"] == 0:
             self.update_stopping()
 
+    @_in_turn
     def update_stopping(self) -> None:
         """Fill the stopping panel: run of excludes, CMH estimate, recall curve."""
         try:

@@ -17,15 +17,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from synth.store.db import now
+from synth.store.db import now, transaction
 
 log = logging.getLogger(__name__)
 
@@ -89,27 +87,6 @@ def _check_reason(reason: Any, reasons: list[tuple[str, str]]) -> str | None:
     raise ValueError(
         f"unknown exclusion reason {reason!r}: choose one of {', '.join(r for r, _ in reasons)}"
     )
-
-
-@contextmanager
-def _immediate(con: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction, committed on leaving: the event is on disk when we return.
-
-    ``BEGIN IMMEDIATE`` takes the write lock up front, so a second writer waits
-    (``busy_timeout``) rather than failing half-way through.
-    """
-    if con.in_transaction:
-        raise RuntimeError(
-            "this connection is inside an open transaction; a decision commits its own"
-        )
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        con.execute("COMMIT")
-    except BaseException:
-        if con.in_transaction:
-            con.execute("ROLLBACK")
-        raise
 
 
 def _kept_id(con: sqlite3.Connection, record_id: str) -> str:
@@ -204,7 +181,7 @@ def record_decision(
     _check_decision(decision)
     reviewer = _check_reviewer(reviewer)
     reason = _check_reason(reason, valid_reasons(con))
-    with _immediate(con):
+    with transaction(con):
         _kept_id(con, record_id)
         event_id = _insert(
             con,
@@ -248,7 +225,7 @@ def retract_decision(
     _check_stage(stage)
     reviewer = _check_reviewer(reviewer)
     kind = "resolution" if resolution else "decision"
-    with _immediate(con):
+    with transaction(con):
         kept = _kept_id(con, record_id)
         target = _latest_standing(
             con, kept=kept, stage=stage, kind=kind, reviewer=None if resolution else reviewer
@@ -303,7 +280,7 @@ def import_decisions(con: sqlite3.Connection, df: pd.DataFrame, *, reviewer: str
         shown = "; ".join(problems[:10])
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise ValueError(f"{len(problems)} invalid decision row(s): {shown}{more}")
-    with _immediate(con):
+    with transaction(con):
         for row in rows:
             _insert(con, row)
     return len(rows)

@@ -20,7 +20,6 @@ from synth.screening.decisions import (
     _check_reviewer,
     _check_stage,
     _clean_text,
-    _immediate,
     _insert,
     _kept_id,
     _standing,
@@ -28,7 +27,7 @@ from synth.screening.decisions import (
     final_decisions,
     valid_reasons,
 )
-from synth.store.db import now
+from synth.store.db import now, transaction
 
 AGREEMENT_COLUMNS = ["stage", "reviewer_a", "reviewer_b", "n_both", "percent_agreement", "kappa"]
 
@@ -152,7 +151,7 @@ def resolve_conflict(
     _check_decision(decision)
     reviewer = _check_reviewer(reviewer)
     reason = _check_reason(reason, valid_reasons(con))
-    with _immediate(con):
+    with transaction(con):
         kept = _kept_id(con, record_id)
         standing = set(_standing(con, kept=kept, stage=stage).values())
         if len(standing) < 2:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from synth.store.db import now
+from synth.store.db import now, transaction
 
 
 def _encode(settings: Mapping[str, Any]) -> str:
@@ -32,18 +32,10 @@ def save_settings(con: sqlite3.Connection, settings: dict, *, name: str = "defau
     if not name or not isinstance(name, str):
         raise ValueError("settings need a name (a non-empty string)")
     value = _encode(settings)
-    if con.in_transaction:
-        raise RuntimeError("this connection is inside an open transaction; saving commits its own")
-    con.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT INTO settings (name, value, saved_at) VALUES (?,?,?)", (name, value, now())
         )
-        con.execute("COMMIT")
-    except BaseException:
-        if con.in_transaction:
-            con.execute("ROLLBACK")
-        raise
 
 
 def load_settings(con: sqlite3.Connection, name: str = "default") -> dict | None:

@@ -3,6 +3,12 @@
 The schema lives in numbered SQL files under ``migrations/``; ``PRAGMA user_version``
 records how many have been applied, so an old review file is upgraded in place (each
 migration in its own transaction) and a newer one is refused rather than damaged.
+
+Threads: Jupyter runs a widget's callback on whichever thread the kernel handles that
+message on, not always the one that ran the cell which opened the store. So a connection
+from :func:`connect` may be used from any thread (``check_same_thread=False``), one thread at
+a time: its re-entrant ``lock`` is held for every write transaction (:func:`transaction`) and
+by callers whose statements belong together (:func:`serialised`).
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -22,6 +31,43 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 class StoreError(Exception):
     """A review store that cannot be opened or used; the message says which and why."""
+
+
+class StoreConnection(sqlite3.Connection):
+    """A review-store connection any thread may use; ``lock`` makes them take turns."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lock = threading.RLock()
+
+
+def serialised(con: sqlite3.Connection) -> AbstractContextManager[object]:
+    """Hold ``con``'s lock (a plain ``sqlite3`` connection has none: it is one thread's)."""
+    lock = getattr(con, "lock", None)
+    return lock if lock is not None else nullcontext()
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, committed on leaving: what it wrote is on disk when we return.
+
+    ``BEGIN IMMEDIATE`` takes the write lock up front, so a second writer waits
+    (``busy_timeout``) rather than failing half-way through; the connection's own lock
+    keeps another thread of this process from interleaving statements with it.
+    """
+    with serialised(con):
+        if con.in_transaction:
+            raise RuntimeError(
+                "this connection is inside an open transaction; this write commits its own"
+            )
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
 
 
 @cache
@@ -55,23 +101,42 @@ def connect(path: Path | str, *, migrate: bool = True, timeout: float = 60.0) ->
 
     WAL mode lets reviewers read while another writes; ``busy_timeout`` makes a second
     writer wait its turn instead of failing; ``synchronous=FULL`` means a committed
-    decision survives a crash or power cut.
+    decision survives a crash or power cut. Any thread may use the connection (see the
+    module docstring). A file SQLite cannot open, or a database of something else, is a
+    :class:`StoreError` naming the file.
     """
     path = Path(path)
     if path.exists() and path.is_dir():
         raise StoreError(f"{path}: is a folder; --db needs a file such as data/review.sqlite")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        con = sqlite3.connect(
+            path,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=StoreConnection,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the review store ({exc})") from exc
+    try:
         con.execute("PRAGMA journal_mode=WAL")
+        con.row_factory = sqlite3.Row
+        con.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as exc:
+        con.close()
         raise StoreError(f"{path}: not a synth review store ({exc})") from exc
-    con.row_factory = sqlite3.Row
-    con.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-    con.execute("PRAGMA synchronous=FULL")
-    con.execute("PRAGMA foreign_keys=ON")
     if migrate:
-        upgrade(con, path)
+        try:
+            upgrade(con, path)
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            raise StoreError(f"{path}: the review store could not be upgraded ({exc})") from exc
+        except BaseException:
+            con.close()
+            raise
     return con
 
 
@@ -79,6 +144,14 @@ def upgrade(con: sqlite3.Connection, path: Path | str = "<store>") -> int:
     """Apply the migrations this file lacks; returns the resulting version."""
     current = con.execute("PRAGMA user_version").fetchone()[0]
     target = schema_version()
+    if current == 0:
+        foreign = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        if foreign:
+            raise StoreError(
+                f"{path}: a SQLite database, but not a synth review store (it has tables "
+                f"{', '.join(sorted(foreign)[:5])} and no synth schema version); "
+                "choose another --db file"
+            )
     if current > target:
         raise StoreError(
             f"{path}: schema version {current} is newer than this synth understands ({target}); "
