@@ -139,17 +139,26 @@ def status_cmd(
     db: Annotated[Path, typer.Option("--db", help="The review store (a SQLite file).")],
 ) -> None:
     """Where screening stands: PRISMA counts, agreement between reviewers, open conflicts."""
-    from synth.screening.decisions import STAGES
-    from synth.screening.prisma import prisma_counts
-    from synth.screening.reviewers import agreement, conflicts, missing_second_screening
-    from synth.store import connect
+    from synth.cli import _clear_errors
 
     console = _console()
     if not db.is_file():
         console.print(f"[red]{db}: no such review store[/red]")
         raise typer.Exit(2)
+    with _clear_errors():
+        _status(console, db)
+
+
+def _status(console: Console, db: Path) -> None:
+    from synth.screening.decisions import STAGES
+    from synth.screening.prisma import prisma_counts
+    from synth.screening.queue import screening_settings
+    from synth.screening.reviewers import agreement, conflicts, missing_second_screening
+    from synth.store import connect
+
     con = connect(db)
     try:
+        dual = screening_settings(con, save=False)["mode"] == "dual"
         counts = prisma_counts(con)
         table = Table(title=f"PRISMA 2020 counts from {db.name}")
         table.add_column("step")
@@ -178,10 +187,15 @@ def status_cmd(
                     highlight=False,
                 )
             open_conflicts = conflicts(con, stage=stage)
-            missing = missing_second_screening(con, stage=stage)
+            line = f"{stage}: {len(open_conflicts)} open conflicts"
+            if dual:  # only a review screened in dual mode asks for a second screening
+                missing = missing_second_screening(con, stage=stage)
+                line += f", {len(missing)} records without a second screening"
+            console.print(line, highlight=False)
+        if not dual:
             console.print(
-                f"{stage}: {len(open_conflicts)} open conflicts, "
-                f"{len(missing)} records without a second screening",
+                "single screening: one decision per record, no second screening asked for "
+                "(open the app with mode dual for blinded double screening)",
                 highlight=False,
             )
     finally:

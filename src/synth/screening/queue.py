@@ -7,9 +7,10 @@ refits the :class:`~synth.screening.learner.Prioritiser` and publishes a new ran
 A job that has not started yet is replaced by a newer one, and a refit still running when
 a newer decision arrives is *stale*: its result is discarded and the newest job runs next.
 
-Threads and SQLite: a connection belongs to the thread that made it. The worker never
-touches the store; it gets numpy arrays (features and labels), and only the caller's
-thread reads and writes the database. The store is read again on every :meth:`next`, so
+Threads and SQLite: the worker never touches the store; it gets numpy arrays (features
+and labels), and only the callers read and write the database (a Jupyter kernel may call
+from more than one thread: the app takes turns on the connection's lock, see
+:func:`synth.store.db.serialised`). The store is read again on every :meth:`next`, so
 decisions made meanwhile in another kernel are seen.
 
 Modes (``mode=``):
@@ -164,15 +165,25 @@ def default_settings() -> dict[str, Any]:
     }
 
 
-def screening_settings(con: sqlite3.Connection, *, save: bool = True) -> dict[str, Any]:
-    """The review's screening settings (``name="screening"``); defaults saved on first use."""
+def screening_settings(
+    con: sqlite3.Connection, *, save: bool = True, mode: str | None = None
+) -> dict[str, Any]:
+    """The review's screening settings (``name="screening"``); defaults saved on first use.
+
+    ``mode``: the mode a reviewer opens the queue in. It becomes the review's saved mode
+    when it differs, so what the review asks for (e.g. a second screening of every record,
+    which ``synth screen status`` reports on) is what its reviewers are doing.
+    """
     from synth.screening.settings import load_settings, save_settings
 
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
     found = load_settings(con, SETTINGS_NAME)
-    if found is not None:
-        return {**default_settings(), **found}
-    settings = default_settings()
-    if save:
+    settings = {**default_settings(), **(found or {})}
+    changed = found is None or (mode is not None and settings["mode"] != mode)
+    if mode is not None:
+        settings["mode"] = mode
+    if save and changed:
         save_settings(con, settings, name=SETTINGS_NAME)
     return settings
 
@@ -186,8 +197,8 @@ class ScreeningQueue:
     Parameters
     ----------
     con
-        An open review store (:func:`synth.store.connect`). Used only from the thread that
-        calls the queue's methods.
+        An open review store (:func:`synth.store.connect`). Used only by the callers of the
+        queue's methods, never by the refit thread.
     reviewer
         Who is screening; decisions are recorded under this name.
     stage
@@ -230,7 +241,9 @@ class ScreeningQueue:
         self.con = con
         self.reviewer = str(reviewer).strip()
         self.stage = stage
-        self.settings = dict(settings) if settings is not None else screening_settings(con)
+        self.settings = (
+            dict(settings) if settings is not None else screening_settings(con, mode=mode)
+        )
         self.mode = mode or self.settings.get("mode", "single")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
