@@ -400,3 +400,71 @@ def test_kei_extract_evidence(kei) -> None:
 def test_kei_full_text_book_is_tagged_from_its_text(kei) -> None:
     assert "book" in kei_labels(kei, "robert2022", "publication")
     assert {"co-design", "co-production", "ebcd"} <= kei_labels(kei, "robert2022", "approach")
+
+
+# -- one record never takes the run down ----------------------------------------------------
+
+
+def _long_abstract(n_chars: int) -> str:
+    """Whole sentences past ``n_chars``: one cue in the middle, one in the last sentence."""
+    filler = "Staff and patients met every week to review the audit data together. "
+    n = n_chars // len(filler) + 2
+    sentences = [filler] * n
+    sentences[n // 2] = "The service is in England. "
+    sentences[-1] = "Finally the team used experience-based co-design."
+    return "".join(sentences)
+
+
+def _small_corpus(n: int, *, at: int, abstract: str) -> pd.DataFrame:
+    """``n`` short records about co-design in Wales; record ``r{at}`` gets ``abstract``."""
+    rows = [
+        {"title": f"Co-design of ward {i} in Wales", "abstract": "Nurses co-design care."}
+        for i in range(1, n + 1)
+    ]
+    rows[at - 1] = {"title": "A very long report", "abstract": abstract}
+    return records(*rows)
+
+
+@pytest.mark.parametrize("n_process", [1, 2])
+def test_a_record_over_a_million_characters_is_tagged_in_pieces(mini, n_process: int) -> None:
+    """spaCy refuses a text over 1,000,000 characters (E088); the long record is tagged in
+    pieces, with its evidence sentences and fields intact, and every other record too."""
+    abstract = _long_abstract(1_200_000)
+    assert len(abstract) > 1_200_000
+    recs = _small_corpus(120, at=110, abstract=abstract)
+    tags = tag(recs, codebook=mini, n_process=n_process)
+    assert tags.attrs["failures"] == []
+    ebcd = row_of(tags, "r110", "approach", "ebcd")
+    assert ebcd is not None
+    assert [e["sentence"] for e in ebcd.evidence] == [
+        "Finally the team used experience-based co-design."
+    ]
+    assert ebcd.evidence[0]["field"] == "abstract"
+    uk = row_of(tags, "r110", "country", "uk")
+    assert uk is not None and uk.evidence[0]["sentence"] == "The service is in England."
+    others = [f"r{i}" for i in range(1, 121) if i != 110]
+    tagged = set(tags.loc[tags.facet == "approach", "record_id"])
+    assert set(others) <= tagged
+    assert row_of(tags, "r1", "country", "uk").evidence[0]["field"] == "title"
+
+
+class _Unprintable:
+    """A title that raises when tagging turns it into text (a record no code expected)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("this title cannot be read")
+
+
+@pytest.mark.parametrize("n_process", [1, 2])
+def test_a_record_that_raises_is_reported_and_the_rest_are_tagged(mini, n_process) -> None:
+    recs = _small_corpus(120, at=1, abstract="Co-design.")
+    recs["title"] = recs["title"].astype(object)
+    for i in (7, 115):  # one in each of the two processes' spans
+        recs.at[i - 1, "title"] = _Unprintable()
+    tags = tag(recs, codebook=mini, n_process=n_process)
+    failures = tags.attrs["failures"]
+    assert [f["record_id"] for f in failures] == ["r7", "r115"]
+    assert all("this title cannot be read" in f["error"] for f in failures)
+    assert not tags.record_id.isin(["r7", "r115"]).any()
+    others = {f"r{i}" for i in range(1, 121)} - {"r7", "r115"}
+    assert set(tags.loc[tags.facet == "approach", "record_id"]) == others

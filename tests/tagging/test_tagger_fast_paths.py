@@ -190,7 +190,8 @@ def test_worker_path_equals_the_one_process_path_on_tricky_input(monkeypatch) ->
     for start, stop in ((0, 2), (2, 5), (5, len(recs))):
         sent = _tag_chunk((cb, recs), start, stop, 256)
         assert isinstance(sent, bytes)
-        cols, chunk_notes = pickle.loads(sent)
+        cols, chunk_notes, failures = pickle.loads(sent)
+        assert failures == []
         merged.extend(cols)
         notes.extend(chunk_notes)
     got = merged.frame(cb.tag_version)
@@ -206,9 +207,9 @@ def test_a_fresh_process_unpickles_the_codebook_it_is_sent(monkeypatch) -> None:
     cb = load_codebook()
     records, extracts, fulltexts = _tricky_records()
     recs = _payloads(records, extracts, fulltexts)
-    expected, _ = _tag_chunk((cb, recs), 0, len(recs), 64)
+    expected, _, _ = _tag_chunk((cb, recs), 0, len(recs), 64)
     monkeypatch.setattr(tagger, "_ENGINES", {})  # as in a new worker process
-    got, _ = _tag_chunk(pickle.loads(pickle.dumps((cb, recs))), 0, len(recs), 64)
+    got, _, _ = _tag_chunk(pickle.loads(pickle.dumps((cb, recs))), 0, len(recs), 64)
     assert got.evidence == expected.evidence and got.score == expected.score
     assert _engine_key(cb) in tagger._ENGINES
 

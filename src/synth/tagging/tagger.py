@@ -11,7 +11,12 @@ How the text is fed to spaCy (the choices that keep it fast and bounded):
   field, so per-Doc overhead is paid once per record; sentences never cross segments;
 - venue and publisher strings repeat across records, so each distinct one is tagged once;
 - full texts are cleaned (line-break hyphens, whitespace) and cut into chunks well under
-  spaCy's ``max_length``, each chunk a Doc; a 300,000-word text is a few dozen Docs;
+  spaCy's ``max_length``, each chunk a Doc; a 300,000-word text is a few dozen Docs; a
+  title, abstract and extracts longer than a chunk are cut the same way (at sentence
+  ends, each piece keeping its fields), so no record is too long to tag;
+- records go through the pipeline in groups; when a group raises, its records are tagged
+  one by one and a record that still raises is reported by id (``attrs["failures"]``)
+  while every other record is tagged;
 - the pipeline's components label a whole batch of Docs before handing it on (better for
   the CPU caches than one Doc through every stage at a time); hits stay compact tuples
   and become evidence dicts only for the rows reported;
@@ -48,6 +53,9 @@ EVIDENCE_KEYS: tuple[str, ...] = ("field", "sentence", "match", "cue", "negated"
 #: Full texts are cut into chunks of at most this many characters (spaCy's default
 #: ``max_length`` is 1,000,000; smaller chunks keep memory flat and batches even).
 MAX_CHUNK_CHARS = 100_000
+#: Records go through the pipeline in groups of this many batches (``batch_size``
+#: records each); a group that raises is tagged again record by record.
+RUN_GROUP = 8
 _VENUE_CACHE_MAX = 100_000
 _FIELD_ORDER = {f: i for i, f in enumerate(FIELDS)}
 _ENGLISH_CODES = {"en", "eng", "english", "en-gb", "en-us", "en_gb", "en_us"}
@@ -118,7 +126,9 @@ def tag(
         facets in codebook order, best label first. Single-label facets (``multi: false``)
         keep only their best label, and a label the codebook says ``outranks`` another
         (EBCD over co-design) drops it when it scores at least as high.
-        ``attrs["notes"]`` lists records whose text looks non-English (tagged all the same).
+        ``attrs["notes"]`` lists records whose text looks non-English (tagged all the same);
+        ``attrs["failures"]`` lists records that raised while being tagged
+        (``record_id``, ``error``): they have no rows, every other record is tagged.
 
     Notes
     -----
@@ -132,14 +142,21 @@ def tag(
     workers = default_workers() if n_process in (0, -1) else max(1, int(n_process))
     workers = min(workers, max(1, len(recs) // 50))
     if workers > 1:
-        cols, notes = _run_parallel(cb, recs, workers, batch_size, progress)
+        cols, notes, failures = _run_parallel(cb, recs, workers, batch_size, progress)
     else:
-        cols, notes = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
+        cols, notes, failures = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
     with gc_paused():
         out = cols.frame(cb.tag_version)
     out.attrs["notes"] = notes
+    out.attrs["failures"] = failures
     if notes:
         log.info("%d record(s) look non-English; tagged all the same", len(notes))
+    for failure in failures:
+        log.warning(
+            "record %s could not be tagged (%s); every other record was",
+            failure["record_id"],
+            failure["error"],
+        )
     return out
 
 
@@ -258,6 +275,11 @@ class _Cols:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self.record_id, self.facet, self.label, self.score, self.evidence = state
 
+    def truncate(self, n: int) -> None:
+        """Drop every row after the first ``n`` (a group that failed part-way)."""
+        for column in (self.record_id, self.facet, self.label, self.score, self.evidence):
+            del column[n:]
+
     def extend(self, other: _Cols) -> None:
         """Append ``other``'s rows."""
         self.record_id.extend(other.record_id)
@@ -314,9 +336,12 @@ def _chunk_size(left: int, workers: int) -> int:
     return max(100, min(2000, math.ceil(left / (workers * 4))))
 
 
+_Result = tuple[_Cols, list[dict[str, Any]], list[dict[str, Any]]]
+
+
 def _tag_chunk(
     shared: tuple[Codebook, Sequence[_Rec]], start: int, stop: int, batch_size: int
-) -> tuple[_Cols, list[dict[str, Any]]] | bytes:
+) -> _Result | bytes:
     """Worker entry point: tag ``recs[start:stop]`` of ``shared = (codebook, recs)``, which
     a worker receives once (:func:`synth.parallel.ordered_map`), not with every chunk.
     The pipeline is built once per process and codebook.
@@ -334,9 +359,10 @@ def _tag_chunk(
 
 def _run_parallel(
     cb: Codebook, recs: list[_Rec], workers: int, batch_size: int, progress: bool
-) -> tuple[_Cols, list[dict[str, Any]]]:
+) -> _Result:
     rows = _Cols()
     notes: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     spans = list(_chunks(recs, workers))
     bar = _progress(len(recs), progress)
     _engine(cb)  # built before the workers fork, so that they inherit it
@@ -351,14 +377,16 @@ def _run_parallel(
     )
     with gc_paused():  # unpickling the rows makes as many objects as tagging them did
         for (start, stop), result in zip(spans, results, strict=True):
-            chunk_rows, chunk_notes = pickle.loads(result) if isinstance(result, bytes) else result
+            chunk = pickle.loads(result) if isinstance(result, bytes) else result
+            chunk_rows, chunk_notes, chunk_failures = chunk
             rows.extend(chunk_rows)
             notes.extend(chunk_notes)
+            failures.extend(chunk_failures)
             if bar is not None:
                 bar.update(stop - start)
     if bar is not None:
         bar.close()
-    return rows, notes
+    return rows, notes, failures
 
 
 def _progress(total: int, show: bool) -> Any:
@@ -443,8 +471,30 @@ class _Engine:
             return " ".join(text.split())
         return text.strip()
 
-    def main_doc(self, rec: _Rec) -> Any:
-        """Title, keywords, abstract and extracts as one Doc with a segment per part."""
+    def main_docs(self, rec: _Rec) -> Iterator[Any]:
+        """Title, keywords, abstract and extracts as one Doc with a segment per part; when
+        they exceed :data:`MAX_CHUNK_CHARS` together (spaCy refuses a text over its
+        ``max_length``), as several Docs of whole sentences, each segment keeping its
+        field, so every hit still names its field and sentence."""
+        parts = self.main_parts(rec)
+        if sum(len(part) + 2 for _, part in parts) <= MAX_CHUNK_CHARS:
+            yield self.segmented_doc(parts)
+            return
+        log.info("record %s: title, abstract and extracts tagged in pieces", rec.record_id)
+        piece: list[tuple[str, str]] = []
+        size = 0
+        for field, part in parts:
+            for chunk in _split(part, MAX_CHUNK_CHARS):
+                if piece and size + len(chunk) > MAX_CHUNK_CHARS:
+                    yield self.segmented_doc(piece)
+                    piece, size = [], 0
+                piece.append((field, chunk))
+                size += len(chunk) + 2
+        if piece:
+            yield self.segmented_doc(piece)
+
+    def main_parts(self, rec: _Rec) -> list[tuple[str, str]]:
+        """``(field, cleaned text)`` of the title, keywords, abstract and extracts."""
         parts: list[tuple[str, str]] = [("title", self.clean(rec.title))]
         kw = rec.keywords
         if isinstance(kw, str):
@@ -453,6 +503,10 @@ class _Engine:
             parts.extend(("keywords", self.clean(k)) for k in kw)
         parts.append(("abstract", self.clean(rec.abstract)))
         parts.extend(("extract", self.clean(e, broken_lines=True)) for e in rec.extracts)
+        return parts
+
+    def segmented_doc(self, parts: list[tuple[str, str]]) -> Any:
+        """One Doc of ``parts`` joined by blank lines, a segment per non-empty part."""
         text = ""
         segments = []
         for field, part in parts:
@@ -538,7 +592,8 @@ class _Engine:
 
     def docs(self, recs: Sequence[_Rec]) -> Iterator[tuple[Any, int]]:
         for i, rec in enumerate(recs):
-            yield self.main_doc(rec), i
+            for doc in self.main_docs(rec):
+                yield doc, i
             for doc in self.fulltext_docs(rec):
                 yield doc, i
 
@@ -548,30 +603,78 @@ class _Engine:
         *,
         batch_size: int = 256,
         progress: bool = False,
-    ) -> tuple[_Cols, list[dict[str, Any]]]:
+    ) -> _Result:
+        """Tag ``recs``: rows, language notes, and the records that raised (by id).
+
+        Records go through the pipeline in groups of ``RUN_GROUP`` batches; a group that
+        raises is undone and tagged again record by record, so one bad record costs its
+        group a second pass and is the only one left out."""
         rows = _Cols()
         notes: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
         bar = _progress(len(recs), progress)
-        current = -1
-        hits: list[tuple] = []
+        group = max(1, batch_size * RUN_GROUP)
         with gc_paused():
-            docs = self.nlp.pipe(self.docs(recs), as_tuples=True, batch_size=batch_size)
-            for doc, i in docs:
-                if i != current:
-                    if current >= 0:
-                        self.finish(recs[current], hits, rows, notes)
-                        if bar is not None:
-                            bar.update(1)
-                    current, hits = i, []
-                found = doc.user_data.get(HITS_KEY)
-                if found:
-                    hits.extend(found)
-            if current >= 0:
-                self.finish(recs[current], hits, rows, notes)
+            for start in range(0, len(recs), group):
+                span = recs[start : start + group]
+                n_rows, n_notes = len(rows), len(notes)
+                try:
+                    self.run_group(span, batch_size, rows, notes, bar)
+                except Exception:  # one record must not stop the run
+                    rows.truncate(n_rows)
+                    del notes[n_notes:]
+                    self.run_singly(span, batch_size, rows, notes, failures)
         if bar is not None:
             bar.update(len(recs) - bar.n)
             bar.close()
-        return rows, notes
+        return rows, notes, failures
+
+    def run_singly(
+        self,
+        recs: Sequence[_Rec],
+        batch_size: int,
+        rows: _Cols,
+        notes: list[dict[str, Any]],
+        failures: list[dict[str, Any]],
+    ) -> None:
+        """Tag ``recs`` one at a time; a record that raises leaves no rows and is listed in
+        ``failures`` with its id and the error."""
+        for rec in recs:
+            n_rows, n_notes = len(rows), len(notes)
+            try:
+                self.run_group([rec], batch_size, rows, notes, None)
+            except Exception as exc:
+                rows.truncate(n_rows)
+                del notes[n_notes:]
+                error = f"{type(exc).__name__}: {exc}"
+                failures.append({"record_id": rec.record_id, "error": error})
+
+    def run_group(
+        self,
+        recs: Sequence[_Rec],
+        batch_size: int,
+        rows: _Cols,
+        notes: list[dict[str, Any]],
+        bar: Any,
+    ) -> None:
+        """Tag ``recs`` in one pass through the pipeline, appending to ``rows``/``notes``."""
+        current = -1
+        hits: list[tuple] = []
+        docs = self.nlp.pipe(self.docs(recs), as_tuples=True, batch_size=batch_size)
+        for doc, i in docs:
+            if i != current:
+                if current >= 0:
+                    self.finish(recs[current], hits, rows, notes)
+                    if bar is not None:
+                        bar.update(1)
+                current, hits = i, []
+            found = doc.user_data.get(HITS_KEY)
+            if found:
+                hits.extend(found)
+        if current >= 0:
+            self.finish(recs[current], hits, rows, notes)
+            if bar is not None:
+                bar.update(1)
 
     def finish(
         self,
