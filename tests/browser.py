@@ -8,7 +8,8 @@ Shared by the report tests (evidence map, report pages). Use the ``browser`` fix
 - :func:`start_browser` starts a fresh, isolated, offline-quiet headless session;
 - :func:`wait_for` polls a condition, and on a timeout shows what the page says;
 - :func:`console_errors` returns the SEVERE console entries since the last call;
-- :func:`resource_urls` lists every resource the page loaded (to prove no network).
+- :func:`resource_urls` lists every resource the page loaded (to prove no network);
+- :func:`misplaced_tick_labels` lists axis labels cut off by their figure or overlapping.
 
 Where chromium is absent the tests skip with the reason, unless ``SYNTH_REQUIRE_BROWSER=1``
 (set by ``.ci/run``), where they fail instead.
@@ -158,3 +159,48 @@ def dialog_open(driver: Any) -> bool:
     except NoAlertPresentException:
         return False
     return True
+
+
+#: Every axis tick label of every plot on the page that is not inside its figure's box,
+#: and every pair of labels on one axis that overlap: [figure id, axis, label, why].
+_TICK_CHECK = """
+var out = [];
+document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
+  var svg = gd.querySelector('.main-svg');
+  if (!svg) { return; }
+  var box = svg.getBoundingClientRect();
+  ['xtick', 'ytick'].forEach(function (axis) {
+    var shown = [];
+    gd.querySelectorAll('.' + axis + ' text').forEach(function (t) {
+      var r = t.getBoundingClientRect();
+      if (!t.textContent || r.width === 0) { return; }
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 ||
+          r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) {
+        out.push([gd.id, axis, t.textContent, 'outside the figure']);
+      }
+      shown.forEach(function (o) {
+        if (r.left < o[1].right - 0.5 && o[1].left < r.right - 0.5 &&
+            r.top < o[1].bottom - 0.5 && o[1].top < r.bottom - 0.5) {
+          out.push([gd.id, axis, t.textContent, 'overlaps ' + o[0]]);
+        }
+      });
+      shown.push([t.textContent, r]);
+    });
+  });
+});
+return out;
+"""
+
+
+def misplaced_tick_labels(driver: Any) -> list[list[str]]:
+    """Axis tick labels of the page's plots that are cut off (not inside their figure's
+    box) or run into another label of their axis: ``[figure id, axis, label, why]``."""
+    return driver.execute_script(_TICK_CHECK)
+
+
+def tick_label_count(driver: Any) -> int:
+    """How many axis tick labels the page's plots show (so a check of none is no pass)."""
+    return driver.execute_script(
+        "return document.querySelectorAll('.js-plotly-plot .xtick text, "
+        ".js-plotly-plot .ytick text').length;"
+    )

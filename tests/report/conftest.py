@@ -214,3 +214,46 @@ def kei_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, p
         return load_records(con, with_groups=True), current_tags(con)
     finally:
         con.close()
+
+
+def figure_page(figures: list[Any], out_dir: Path, name: str = "figures.html") -> Path:
+    """The figures on a report page, made as a report notebook's page is made: each shown
+    with :func:`synth.report.display.figure_bundle` (what ``show_figure`` displays), the
+    outputs rendered by :func:`synth.report.notebooks.render_body` into
+    :func:`synth.report.pages.page_html`, beside the shared plotly.js. No kernel runs."""
+    import nbformat
+
+    from synth.report.display import figure_bundle
+    from synth.report.notebooks import render_body
+    from synth.report.pages import new_nonce, page_html, write_plotly_js
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data=figure_bundle(fig)) for fig in figures
+    ]
+    nb.cells.append(cell)
+    nonce = new_nonce()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_plotly_js(out_dir)
+    page = page_html(render_body(nb, nonce), title=name, review_title="test", nonce=nonce)
+    path = out_dir / name
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def synthetic_publications(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n`` synthetic records (:mod:`synth.corpus.synthetic`) and a publication-type tag
+    for each (journal, grey or book), enough for the years and publication charts."""
+    import numpy as np
+
+    from synth.corpus.synthetic import generate_records
+
+    records, _ = generate_records(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(["journal", "grey", "book"], size=len(records), p=[0.7, 0.25, 0.05])
+    tags = pd.DataFrame(
+        {"record_id": records["record_id"], "facet": "publication", "label": labels,
+         "score": 0.9}
+    )  # fmt: skip
+    return records, tags

@@ -202,12 +202,13 @@ def test_design_by_setting_heatmap(map_records, map_tags):
 def test_countries_publication_years(map_records, map_tags):
     pal = load_palette()
     fig = countries_figure(map_records, map_tags)
-    counts = dict(zip(fig.data[0].y, fig.data[0].x, strict=True))
+    counts = {t.y[0]: t.x[0] for t in fig.data}  # one bar per trace
     # r02, r04, r06 are UK; r05, r07, r08, r11 have no country; r01 counts once with r09
     assert counts == {"UK": 3, "USA": 1, "Canada": 1, "Australia": 1, "Not tagged": 4}
-    assert list(fig.data[0].x) == sorted(fig.data[0].x)  # largest bar on top
+    assert list(counts.values()) == sorted(counts.values())  # largest bar on top
+    assert list(fig.layout.yaxis.categoryarray) == list(counts)
     pub = publication_figure(map_records, map_tags)
-    pub_counts = dict(zip(pub.data[0].x, pub.data[0].y, strict=True))
+    pub_counts = {t.x[0]: t.y[0] for t in pub.data}
     assert pub_counts == {
         pal.label_name("publication", "journal"): 5,
         pal.label_name("publication", "grey"): 3,
@@ -236,6 +237,33 @@ def test_paper_table_escapes_and_links(map_records, map_tags):
     assert "“Mental health services were co-produced.”" in html
     assert "&lt;img src=x onerror=" in html
     assert '<b>EBCD (experience-based co-design)</b> <span class="field">(title)</span>' in html
+
+
+def test_a_publication_type_looks_the_same_in_every_figure(map_records, map_tags):
+    """Grey literature was white bars in the years chart (plotly draws a pattern *instead*
+    of the colour unless told to overlay it) and orange hatching in the publication chart.
+    Both now take the palette's one fill: its colour, its pattern drawn over it."""
+    pal = load_palette()
+    grey = pal.label_name("publication", "grey")
+    years = {t.name: t.marker.to_plotly_json() for t in years_figure(map_records, map_tags).data}
+    pub_fig = publication_figure(map_records, map_tags)
+    pub = {t.name: t.marker.to_plotly_json() for t in pub_fig.data}
+    assert years[grey] == pub[grey]
+    assert years[grey]["color"] == "#E69F00"
+    assert years[grey]["pattern"]["shape"] == "/"
+    assert years[grey]["pattern"]["fillmode"] == "overlay"  # the colour stays under the hatch
+    journal = pal.label_name("publication", "journal")
+    assert years[journal] == pub[journal] and years[journal]["pattern"]["shape"] == ""
+    assert years["Not tagged"] == pub["Not tagged"]
+    assert years["Not tagged"]["color"] == pal.neutral["empty"]
+
+
+def test_year_labels_thin_out_with_many_years():
+    from synth.report.maps import MAX_YEAR_TICKS, year_step
+
+    assert [year_step(n) for n in (1, 20, 21, 35, 41, 100, 101, 250)] == [1, 1, 2, 2, 5, 5, 10, 20]
+    for n in range(1, 600):
+        assert n / year_step(n) <= MAX_YEAR_TICKS
 
 
 @pytest.mark.parametrize("fn", [evidence_map_figure, design_by_setting_figure, countries_figure,

@@ -1,5 +1,6 @@
 """The bundled review's rendered report in headless chromium: the index's links work, every
-page draws its plots with no console error, and nothing is fetched from the network."""
+page draws its plots with no console error, nothing is fetched from the network, and every
+axis label can be read (inside its figure, clear of its neighbours)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser import console_errors, network_urls
+from tests.browser import console_errors, misplaced_tick_labels, network_urls, tick_label_count
+from tests.report.conftest import figure_page, synthetic_publications
 from tests.report.test_notebooks import REPORT_NOTEBOOKS, bundled_report
 
-pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.slow]
+#: The tests marked notebook and slow read the bundled review's report (every notebook run
+#: once per session); the figure tests render their figures into a page without a kernel.
+pytestmark = pytest.mark.browser
 
 #: plots each page must draw (at least)
 MIN_PLOTS = {
@@ -43,6 +47,8 @@ def _wait_for_plots(driver: Any, timeout: float = 20) -> tuple[int, int]:
     return int(divs), int(drawn)
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_index_links_open_every_page(report: Any, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
@@ -61,6 +67,8 @@ def test_index_links_open_every_page(report: Any, browser: Any) -> None:
         browser.back()
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [f"{n}.html" for n in REPORT_NOTEBOOKS] + ["evidence-map.html"])
 def test_page_draws_with_no_errors_offline(report: Any, browser: Any, name: str) -> None:
     console_errors(browser)  # clear entries from earlier pages
@@ -80,6 +88,8 @@ def test_page_draws_with_no_errors_offline(report: Any, browser: Any, name: str)
     assert browser.execute_script("return typeof Plotly") == "object"
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_hover_lists_papers(report: Any, browser: Any) -> None:
     """Hovering a bubble of the map shows its papers (plotly's hover label is drawn)."""
     browser.get((report.out / "04_evidence_map.html").as_uri())
@@ -92,3 +102,44 @@ def test_hover_lists_papers(report: Any, browser: Any) -> None:
         "var h = gd.querySelector('.hoverlayer'); return h ? h.textContent : '';"
     )
     assert shown.strip()
+
+
+def _assert_labels_readable(driver: Any, page: Path) -> None:
+    console_errors(driver)
+    driver.get(page.as_uri())
+    divs, drawn = _wait_for_plots(driver)
+    assert divs and drawn == divs, f"{page.name}: {drawn} of {divs} plots drawn"
+    assert tick_label_count(driver) > 0
+    assert misplaced_tick_labels(driver) == [], page.name
+    assert console_errors(driver) == []
+
+
+@pytest.mark.slow
+def test_figure_labels_fit_on_the_bundled_corpus(kei_store, browser: Any, tmp_path: Path) -> None:
+    """The bundled corpus's years, publication and countries charts: no tick label cut
+    off (they were: 10 px margins and a -45 degree angle put the years below the figure
+    and the y numbers left of it)."""
+    from synth.report.maps import countries_figure, publication_figure, years_figure
+
+    records, tags = kei_store
+    figures = [f(records, tags) for f in (years_figure, publication_figure, countries_figure)]
+    _assert_labels_readable(browser, figure_page(figures, tmp_path))
+
+
+def test_years_chart_labels_fit_at_ten_thousand_papers(browser: Any, tmp_path: Path) -> None:
+    """35 years of 10,000 papers: labels spaced so they neither leave the figure nor
+    run into each other, the counts (up to hundreds) whole on the y axis."""
+    from synth.report.maps import publication_figure, years_figure
+
+    records, tags = synthetic_publications(10_000)
+    years = years_figure(records, tags)
+    assert sum(sum(t.y) for t in years.data) > 9_000
+    _assert_labels_readable(browser, figure_page([years, publication_figure(records, tags)],
+                                                 tmp_path))  # fmt: skip
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["01_corpus_overview.html", "04_evidence_map.html"])
+def test_report_pages_axis_labels_fit(report: Any, browser: Any, name: str) -> None:
+    _assert_labels_readable(browser, report.out / name)

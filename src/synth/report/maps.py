@@ -426,36 +426,44 @@ def design_by_setting_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Fi
 def _bar_figure(
     corpus: Corpus, facet: str, pal: Palette, title: str, *, horizontal: bool
 ) -> go.Figure:
+    """One bar per label, each its own trace: plotly ignores a pattern's ink when the
+    colours come as one per-bar list, so a shared trace drew grey literature otherwise than
+    the years chart does. Every bar takes its fill from :meth:`Palette.series_marker`."""
     counts = counts_by_label(corpus, facet)
     if horizontal:
         counts = counts.sort_values("n", ascending=True, kind="stable")
     names = [_name(pal, facet, lab) for lab in counts["label"]]
-    colours = [
-        pal.neutral["empty"] if lab == UNTAGGED else pal.series_colour(facet, lab, 0)
-        for lab in counts["label"]
-    ]
-    patterns = [pal.pattern(i) if facet == "publication" else "" for i in range(len(counts))]
-    hover = [
-        f"<b>{nm}</b><br>{_papers(n)}<br>{_hover_list(c)}"
-        for nm, n, c in zip(names, counts["n"], counts["citations"], strict=True)
-    ]
-    bar = go.Bar(
-        x=list(counts["n"]) if horizontal else names,
-        y=names if horizontal else list(counts["n"]),
-        orientation="h" if horizontal else "v",
-        text=[str(n) for n in counts["n"]],
-        textposition="outside",
-        hovertext=hover,
-        hoverinfo="text",
-        marker={"color": colours, "line": {"color": pal.neutral["outline"], "width": 1},
-                "pattern": {"shape": patterns, "fgcolor": "#FFFFFF", "solidity": 0.25}},
-    )  # fmt: skip
-    fig = go.Figure(bar)
-    value_axis = {"title": {"text": "papers"}, "gridcolor": pal.neutral["grid"],
-                  "rangemode": "tozero", "fixedrange": True}  # fmt: skip
-    cat_axis = {"type": "category", "automargin": True, "fixedrange": True}
+    fig = go.Figure()
+    for i, (lab, name, n, cites) in enumerate(
+        zip(counts["label"], names, counts["n"], counts["citations"], strict=True)
+    ):
+        # publication types each have their colour and pattern; other facets one colour
+        style = pal.series_marker(
+            facet, lab, i if facet == "publication" else 0, empty=lab == UNTAGGED
+        )
+        fig.add_bar(
+            x=[int(n)] if horizontal else [name],
+            y=[name] if horizontal else [int(n)],
+            name=name,
+            orientation="h" if horizontal else "v",
+            text=[str(n)],
+            textposition="outside",
+            hovertext=[f"<b>{name}</b><br>{_papers(n)}<br>{_hover_list(cites)}"],
+            hoverinfo="text",
+            marker=style,
+        )
+    value_axis = {
+        "title": {"text": "papers"},
+        "gridcolor": pal.neutral["grid"],
+        "rangemode": "tozero",
+        "fixedrange": True,
+        "automargin": True,
+    }
+    cat_axis = {"type": "category", "automargin": True, "fixedrange": True,
+                "categoryorder": "array", "categoryarray": names}  # fmt: skip
     fig.update_layout(
         **_base_layout(pal, title),
+        barmode="overlay",  # one bar per category: no side-by-side slots
         height=max(300, 120 + 28 * len(counts)) if horizontal else 380,
         margin={"l": 10, "r": 30, "t": 60, "b": 10},
         xaxis=value_axis if horizontal else cat_axis,
@@ -487,6 +495,20 @@ def publication_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
     )
 
 
+#: At most this many year labels on the years axis.
+MAX_YEAR_TICKS = 20
+
+
+def year_step(n_years: int, most: int = MAX_YEAR_TICKS) -> int:
+    """Years between two labels of the years axis: 1, 2, 5, 10, 20, ... so that at most
+    ``most`` labels show (36 labels at 10,000 papers ran into each other)."""
+    step = 1
+    for step in (s * 10**k for k in range(4) for s in (1, 2, 5)):
+        if n_years <= most * step:
+            break
+    return step
+
+
 def years_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
     """Papers per publication year, stacked by publication type (colour and pattern)."""
     pal = load_palette()
@@ -508,9 +530,6 @@ def years_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
         sub = df[df["pub"] == lab]
         groups = {y: sorted(g["cite"]) for y, g in sub.groupby("year")}
         name = _name(pal, "publication", lab)
-        colour = (
-            pal.neutral["empty"] if lab == UNTAGGED else pal.series_colour("publication", lab, i)
-        )
         fig.add_bar(
             x=span,
             y=[len(groups.get(y, [])) for y in span],
@@ -521,9 +540,8 @@ def years_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
                 for y in span
             ],
             hoverinfo="text",
-            marker={"color": colour, "line": {"color": pal.neutral["outline"], "width": 1},
-                    "pattern": {"shape": pal.pattern(i), "fgcolor": "#FFFFFF", "solidity": 0.25}},
-        )  # fmt: skip
+            marker=pal.series_marker("publication", lab, i, empty=lab == UNTAGGED),
+        )
     missing = int(len(corpus.records) - len(df))
     title = f"Publication years ({_papers(len(df))}"
     title += f"; {missing} without a year)" if missing else ")"
@@ -532,9 +550,13 @@ def years_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Figure:
         barmode="stack",
         height=380,
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        xaxis={"title": {"text": "year"}, "dtick": 1 if len(span) <= 20 else 2,
-               "tickangle": -45, "fixedrange": True},
-        yaxis={"title": {"text": "papers"}, "gridcolor": pal.neutral["grid"], "fixedrange": True},
+        # automargin: the margins grow to hold the tick labels (10 px cut them off); the
+        # angle is plotly's, which turns the labels only when they would collide
+        xaxis={"title": {"text": "year"}, "tickmode": "linear", "tick0": 0,
+               "dtick": year_step(len(span)), "tickformat": "d", "automargin": True,
+               "fixedrange": True},
+        yaxis={"title": {"text": "papers"}, "gridcolor": pal.neutral["grid"], "fixedrange": True,
+               "rangemode": "tozero", "automargin": True},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
     )  # fmt: skip
     return fig

@@ -21,7 +21,8 @@ class Palette:
 
     categorical: tuple[str, ...]
     patterns: tuple[str, ...]
-    fixed: dict[str, dict[str, str]]
+    pattern_style: dict[str, Any]
+    fixed: dict[str, dict[str, tuple[str, str | None]]]  # facet -> label -> (colour, pattern)
     sequential: tuple[tuple[float, str], ...]
     neutral: dict[str, str]
     font_family: str
@@ -40,7 +41,25 @@ class Palette:
 
     def series_colour(self, facet: str, label: str, i: int) -> str:
         """A label's fixed colour if the palette gives one, else the ``i``-th colour."""
-        return self.fixed.get(facet, {}).get(label) or self.colour(i)
+        fixed = self.fixed.get(facet, {}).get(label)
+        return fixed[0] if fixed else self.colour(i)
+
+    def series_pattern(self, facet: str, label: str, i: int) -> str:
+        """A label's fixed pattern if the palette gives one, else the ``i``-th pattern."""
+        fixed = self.fixed.get(facet, {}).get(label)
+        return fixed[1] if fixed and fixed[1] is not None else self.pattern(i)
+
+    def series_marker(self, facet: str, label: str, i: int, *, empty: bool = False) -> dict:
+        """A series' whole bar fill (colour, outline, pattern drawn over the colour): the
+        one place a figure gets it, so a label looks the same in every figure. ``empty``:
+        the neutral fill of papers without a label (no pattern)."""
+        colour = self.neutral["empty"] if empty else self.series_colour(facet, label, i)
+        shape = "" if empty else self.series_pattern(facet, label, i)
+        return {
+            "color": colour,
+            "line": {"color": self.neutral["outline"], "width": 1},
+            "pattern": {**self.pattern_style, "shape": shape},
+        }
 
     def colorscale(self) -> list[list[Any]]:
         """The sequential scale in plotly's ``[[position, colour], ...]`` form."""
@@ -81,7 +100,11 @@ def _parse(doc: dict[str, Any]) -> Palette:
     return Palette(
         categorical=tuple(doc["categorical"]),
         patterns=tuple(doc.get("patterns") or [""]),
-        fixed={k: dict(v) for k, v in (doc.get("fixed") or {}).items()},
+        pattern_style={"fillmode": "overlay", **(doc.get("pattern_style") or {})},
+        fixed={
+            str(facet): {str(lab): _fixed(spec) for lab, spec in (labels or {}).items()}
+            for facet, labels in (doc.get("fixed") or {}).items()
+        },
         sequential=tuple((float(p), str(c)) for p, c in doc["sequential"]),
         neutral=dict(doc["neutral"]),
         font_family=str(font.get("family", "sans-serif")),
@@ -93,3 +116,11 @@ def _parse(doc: dict[str, Any]) -> Palette:
             for lo, hi, name in doc.get("year_bands") or []
         ),
     )
+
+
+def _fixed(spec: Any) -> tuple[str, str | None]:
+    """A fixed entry: a colour, or ``{colour, pattern}`` (pattern None: the series' own)."""
+    if isinstance(spec, dict):
+        pattern = spec.get("pattern")
+        return str(spec["colour"]), None if pattern is None else str(pattern)
+    return str(spec), None
