@@ -114,3 +114,39 @@ def test_screen_status_prints_prisma_counts(kei_db: Path) -> None:
         assert re.search(rf"{re.escape(step)}\s*\S\s*{n}\b", result.output), step
     assert counts.included > 0
     assert "title_abstract: 0 open conflicts" in result.output
+
+
+def test_tag_command_tags_a_record_over_a_million_characters(tmp_path: Path) -> None:
+    """One record whose abstract is over spaCy's 1,000,000-character limit: `synth tag`
+    still exits 0 and every record, the long one included, gets its tags."""
+    from synth.store import connect, import_paths
+
+    long_abstract = "Patients and staff met to review the ward audit together. " * 21_000
+    long_abstract += "The team used experience-based co-design."
+    assert len(long_abstract) > 1_200_000
+    ris = "".join(
+        f"TY  - JOUR\nTI  - {title}\nAB  - {abstract}\nPY  - 2015\nER  - \n\n"
+        for title, abstract in [
+            ("Co-design on a surgical ward in England", "Nurses co-designed care."),
+            ("A very long report", long_abstract),
+            ("Co-production in mental health services", "Service users co-produced it."),
+        ]
+    )
+    (tmp_path / "refs.ris").write_text(ris, "utf-8")
+    db = tmp_path / "review.sqlite"
+    con = connect(db)
+    import_paths(con, [tmp_path / "refs.ris"])
+    con.close()
+    result = runner.invoke(app, ["tag", "--db", str(db), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "could not be tagged" not in result.output
+    out = tmp_path / "tags.csv"
+    assert runner.invoke(app, ["export", "tags", "--db", str(db), "--out", str(out)]).exit_code == 0
+    tags = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert tags.record_id.nunique() == 3
+    con = connect(db)
+    (long_id,) = con.execute("SELECT record_id FROM records WHERE title = 'A very long report'")
+    con.close()
+    long_tags = tags[tags.record_id == long_id[0]]
+    assert "ebcd" in set(long_tags.label)
+    assert "The team used experience-based co-design." in " ".join(long_tags.evidence)

@@ -413,3 +413,62 @@ def test_kei_corpus_end_to_end() -> None:
     for key in ("willsonnd", "luxfordnd"):
         assert decisions.loc[by_key[key], "decision"] != "include"
     assert decisions["explanation"].str.len().gt(0).all()
+
+
+# -- criterion tags exist only against a review's criteria ----------------------------------
+
+RIS_ABOUT_CRITERIA = (
+    "TY  - JOUR\nTI  - Service improvement with whole communities as equal partners\n"
+    "AB  - Staff and patients worked as equal partners on a quality improvement initiative "
+    "that brought benefits for all.\nPY  - 2015\nER  - \n"
+)
+
+
+def _tagged_store(folder: Path, review: str | None) -> list[str]:
+    """Import one record whose text has criterion cues, tag it, and return the facets of
+    its current tags; ``review`` is written as review.yml beside the export when given."""
+    from synth.store import connect, import_paths
+    from synth.store.tags import current_tags
+    from synth.tagging.workflow import tag_store
+
+    folder.mkdir()
+    (folder / "refs.ris").write_text(RIS_ABOUT_CRITERIA, "utf-8")
+    if review is not None:
+        (folder / "review.yml").write_text(review, "utf-8")
+    con = connect(folder / "store.sqlite")
+    try:
+        import_paths(con, [folder / "refs.ris"])
+        run = tag_store(con, refine=False)
+        assert (run.assessment is None) == (review is None)
+        return current_tags(con)["facet"].tolist()
+    finally:
+        con.close()
+
+
+def test_no_criterion_tags_without_a_review(tmp_path: Path, caplog) -> None:
+    """The warning says criteria are not assessed, so no criterion tag may be stored."""
+    facets = _tagged_store(tmp_path / "none", None)
+    assert "approach" in facets or "setting" in facets  # the record was tagged
+    assert "criterion" not in facets
+    assert "No review.yml" in caplog.text and "criteria are not assessed" in caplog.text
+
+
+def test_criterion_tags_only_for_the_reviews_criteria(tmp_path: Path) -> None:
+    review = yaml.safe_dump({"inclusion_criteria": [{"id": "equal-relationship", "text": "Equal"}]})
+    from synth.store import connect
+    from synth.store.tags import current_tags
+
+    _tagged_store(tmp_path / "one", review)
+    con = connect(tmp_path / "one" / "store.sqlite")
+    tags = current_tags(con)
+    con.close()
+    assert set(tags.loc[tags.facet == "criterion", "label"]) == {"equal-relationship"}
+    # the full KEI review keeps the criteria it names (collective-benefit among them)
+    kei = (KEI / "review.yml").read_text("utf-8")
+    _tagged_store(tmp_path / "kei", kei)
+    con = connect(tmp_path / "kei" / "store.sqlite")
+    tags = current_tags(con)
+    con.close()
+    assert {"equal-relationship", "collective-benefit"} <= set(
+        tags.loc[tags.facet == "criterion", "label"]
+    )

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: Columns of :func:`assess`'s result.
 ASSESSMENT_COLUMNS: list[str] = ["record_id", "criterion", "kind", "status", "score", "evidence"]
+#: The codebook facet whose labels are a review's criterion ids: its tags mean something
+#: only against a review's criteria (see :func:`review_criterion_tags`).
+CRITERION_FACET = "criterion"
 #: Columns of :func:`suggest`'s result.
 SUGGESTION_COLUMNS: list[str] = ["record_id", "decision", "reason", "explanation"]
 
@@ -122,6 +125,21 @@ def review_criteria(review: Mapping[str, Any]) -> list[Criterion]:
     if len(set(ids)) != len(ids):
         raise CriteriaError(f"review criteria ids must be unique, got {ids}")
     return out
+
+
+def review_criterion_tags(tags: pd.DataFrame, review: Mapping[str, Any] | None) -> pd.DataFrame:
+    """``tags`` with only the criterion tags the review asks about.
+
+    The codebook's criterion cues are written for one review's criteria; without a review
+    (``None``) no criterion tag is kept, and with one only the labels that are its text
+    criteria, so no page shows a criterion the review does not have.
+    """
+    wanted = {c.id for c in review_criteria(review) if not c.is_years} if review else set()
+    criterion = (tags["facet"] == CRITERION_FACET).to_numpy(dtype=bool)
+    drop = criterion & ~tags["label"].isin(wanted).to_numpy(dtype=bool)
+    if not drop.any():
+        return tags
+    return tags[~drop].reset_index(drop=True)
 
 
 def _opt_int(value: Any, where: str) -> int | None:
@@ -244,7 +262,7 @@ def _criterion_tags(
     """(record_id, criterion) -> (best score, all evidence dicts) from the criterion tags."""
     if tags is None or tags.empty or "facet" not in tags.columns:
         return {}
-    sub = tags[(tags["facet"] == "criterion") & tags["label"].isin(ids)]
+    sub = tags[(tags["facet"] == CRITERION_FACET) & tags["label"].isin(ids)]
     evidence = sub["evidence"] if "evidence" in sub.columns else pd.Series([None] * len(sub))
     out: dict[tuple[Any, str], tuple[float, list[dict[str, Any]]]] = {}
     for rid, label, score, ev in zip(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,15 @@ from synth.store.tags import load_overrides, save_tagging
 from synth.store.views import load_extracts, load_fulltexts, load_records
 
 log = logging.getLogger(__name__)
+
+#: What a run without a review definition leaves out, and how to add one (the CLI, the
+#: tagging warning and the report pages all say this).
+NO_REVIEW_NOTE = (
+    "No review.yml: the review's criteria are not assessed (no criterion tags, no suggested "
+    "decisions) and there are no stated figures to compare with. To add them, put a "
+    "review.yml with questions, inclusion_criteria, exclusion_criteria and stated_figures "
+    "(like corpus/kei-2020/review.yml) in the corpus folder, or pass --review FILE."
+)
 
 
 @dataclass
@@ -37,6 +46,8 @@ class TagRun:
     model_tags: pd.DataFrame | None = None
     #: per refined facet: model version, labels fitted and skipped, training counts
     model_info: dict[str, Any] | None = None
+    #: records that raised while being tagged (``record_id``, ``error``); the rest were
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 def find_review(con: sqlite3.Connection) -> Path | None:
@@ -84,7 +95,7 @@ def tag_store(
     assessed on the rule rows, whose evidence they quote.
     """
     from synth.tagging.codebook import load_codebook
-    from synth.tagging.criteria import assess, suggest
+    from synth.tagging.criteria import assess, review_criterion_tags, suggest
     from synth.tagging.refine import REFINE_FACETS, RefineParams, model_tags
     from synth.tagging.tagger import tag
 
@@ -100,14 +111,16 @@ def tag_store(
         n_process=n_process,
         progress=progress,
     )
+    failures = list(tags.attrs.get("failures") or [])
     review_path = review_path or find_review(con)
+    review = load_review(review_path) if review_path is not None else None
+    tags = review_criterion_tags(tags, review)
     assessment = suggestions = None
-    if review_path is not None:
-        review = load_review(review_path)
+    if review is not None:
         assessment = assess(records, tags, review)
         suggestions = suggest(assessment)
     else:
-        log.warning("no review.yml found beside the imported files: criteria not assessed")
+        log.warning(NO_REVIEW_NOTE)
     params: dict[str, Any] = {
         "codebook_version": codebook.version,
         "codebook_sha256": codebook.sha256,
@@ -115,6 +128,7 @@ def tag_store(
         "review": str(review_path) if review_path else None,
         "n_process": n_process,
         "records": len(records),
+        "failures": failures,
     }
     model = info = None
     stored = tags
@@ -134,4 +148,4 @@ def tag_store(
     run_id = save_tagging(
         con, stored, params=params, assessment=assessment, suggestions=suggestions
     )
-    return TagRun(run_id, tags, assessment, suggestions, review_path, model, info)
+    return TagRun(run_id, tags, assessment, suggestions, review_path, model, info, failures)
