@@ -5,12 +5,15 @@ A tagging run appends a ``runs`` row and its tags: rule rows (``source="rule"``,
 (``source="model"``, version ``TagRefiner/<scikit-learn>/<hash>``). The current view is the
 latest run with every reviewer override applied on top (latest override per
 record/facet/label wins); :func:`current_tags` decides which machine row stands for a tag.
-Overrides are events: re-tagging adds a run and never touches them.
+Overrides are events: re-tagging adds a run and never touches them. A run is written in
+short transactions and read only once finished (:func:`latest_run`), so a killed run is
+never the current one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -18,7 +21,10 @@ from typing import Any
 import pandas as pd
 
 from synth import __version__
+from synth.store.batches import ShortTransactions, delete_in_batches
 from synth.store.db import now
+
+log = logging.getLogger(__name__)
 
 TAG_COLUMNS = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
 VERDICTS = ("confirm", "reject", "set")
@@ -46,44 +52,60 @@ def save_tagging(
     assessment: pd.DataFrame | None = None,
     suggestions: pd.DataFrame | None = None,
 ) -> int:
-    """Store one tagging run (tags, assessment, suggestions) in one transaction."""
-    con.execute("BEGIN IMMEDIATE")
-    try:
+    """Store one tagging run (tags, assessment, suggestions).
+
+    A large run is written in short transactions (:mod:`synth.store.batches`), so
+    reviewers can record decisions meanwhile; readers see the run only once its ``runs``
+    row is marked finished, last. A run that fails is removed again; one killed midway
+    stays unfinished, and the previous finished run remains the current one.
+    """
+    with con:
+        con.execute("BEGIN IMMEDIATE")
         run_id = start_run(con, "tag", params)
-        con.executemany(
-            "INSERT INTO tags (run_id, record_id, facet, label, score, evidence, source,"
-            " version) VALUES (?,?,?,?,?,?,?,?)",
-            [
-                (run_id, t.record_id, t.facet, t.label, float(t.score), _dumps(t.evidence),
-                 t.source, t.version)
-                for t in tags.itertuples()
-            ],
-        )  # fmt: skip
-        if assessment is not None:
-            con.executemany(
-                "INSERT INTO criteria_assessments (run_id, record_id, criterion, kind, status,"
-                " score, evidence) VALUES (?,?,?,?,?,?,?)",
-                [
-                    (run_id, a.record_id, a.criterion, a.kind, a.status,
-                     None if pd.isna(a.score) else float(a.score), _dumps(a.evidence))
-                    for a in assessment.itertuples()
-                ],
+    try:
+        with ShortTransactions(con) as w:
+            w.executemany(
+                "INSERT INTO tags (run_id, record_id, facet, label, score, evidence, source,"
+                " version) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    (run_id, t.record_id, t.facet, t.label, float(t.score), _dumps(t.evidence),
+                     t.source, t.version)
+                    for t in tags.itertuples()
+                ),
             )  # fmt: skip
-        if suggestions is not None:
-            con.executemany(
-                "INSERT INTO suggestions (run_id, record_id, decision, reason, explanation)"
-                " VALUES (?,?,?,?,?)",
-                [
-                    (run_id, s.record_id, s.decision, s.reason, s.explanation)
-                    for s in suggestions.itertuples()
-                ],
-            )
-        con.execute("UPDATE runs SET finished_at=? WHERE run_id=?", (now(), run_id))
-        con.execute("COMMIT")
+            if assessment is not None:
+                w.executemany(
+                    "INSERT INTO criteria_assessments (run_id, record_id, criterion, kind,"
+                    " status, score, evidence) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        (run_id, a.record_id, a.criterion, a.kind, a.status,
+                         None if pd.isna(a.score) else float(a.score), _dumps(a.evidence))
+                        for a in assessment.itertuples()
+                    ),
+                )  # fmt: skip
+            if suggestions is not None:
+                w.executemany(
+                    "INSERT INTO suggestions (run_id, record_id, decision, reason, explanation)"
+                    " VALUES (?,?,?,?,?)",
+                    (
+                        (run_id, s.record_id, s.decision, s.reason, s.explanation)
+                        for s in suggestions.itertuples()
+                    ),
+                )
+            w.execute("UPDATE runs SET finished_at=? WHERE run_id=?", (now(), run_id))
     except BaseException:
-        con.execute("ROLLBACK")
+        _discard_run(con, run_id)
         raise
     return run_id
+
+
+def _discard_run(con: sqlite3.Connection, run_id: int) -> None:
+    """Remove what a failed run wrote (its ``runs`` row stays, unfinished, as a record)."""
+    try:
+        for table in ("tags", "criteria_assessments", "suggestions"):
+            delete_in_batches(con, table, "run_id=?", (run_id,))
+    except sqlite3.Error:  # the store itself is failing: the unfinished run stays unseen
+        log.warning("could not remove the rows of failed tagging run %s", run_id)
 
 
 def latest_run(con: sqlite3.Connection, kind: str = "tag") -> int | None:
