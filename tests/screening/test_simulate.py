@@ -106,6 +106,9 @@ def test_cli_simulate(knee_path: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "WSS@95" in result.output and "58 records, 10 includes" in result.output
+    # stdout is the title, then the table: the progress bar keeps to stderr
+    assert result.stdout.startswith("knee_exercise_labelled.csv: 58 records, 10 includes;")
+    assert "includes found" not in result.stdout
     data = json.loads(out.read_text())
     assert data["seed"] == 2 and len(data["order"]) == 56
     assert f"{data['metrics']['wss@95']:.3f}" in result.output

@@ -82,11 +82,12 @@ def simulate_cmd(
         raise typer.Exit(2)
     n_inc = int(labels.fillna(0).sum())
     n = int(labels.notna().sum())
-    with typer.progressbar(
-        length=max(0, n_inc - n_prior_included),
-        label="includes found",
-        hidden=not progress,
-        file=None,
+    from synth.progress import progress_bar
+
+    # the project's one kind of bar, on stderr: click's bar wrote its label to stdout as a
+    # stray "includes found" line before the table whenever output was not a terminal
+    with progress_bar(
+        total=max(0, n_inc - n_prior_included), desc="includes found", disable=not progress
     ) as bar:
         state = {"found": n_prior_included}
 
@@ -110,9 +111,13 @@ def simulate_cmd(
             console.print(f"[red]{dataset.name}: {exc}[/red]")
             raise typer.Exit(2) from exc
     m = result.metrics
-    table = Table(
-        title=f"{dataset.name}: {n} records, {n_inc} includes; model {model}, seed {seed}"
+    # the title on its own line: as the table's title rich wraps it to the table's width
+    console.print(
+        f"{dataset.name}: {n} records, {n_inc} includes; model {model}, seed {seed}",
+        style="italic",
+        highlight=False,
     )
+    table = Table()
     for col in ("WSS@95", "recall@10%", "records to find all includes", "refits", "seconds"):
         table.add_column(col, justify="right")
     table.add_row(
