@@ -57,18 +57,26 @@ EXTRACT_COLUMNS: list[str] = [
 FULLTEXT_COLUMNS: list[str] = ["record_id", "text", "source_file", "chars"]
 
 #: Columns of the failures report.
-FAILURE_COLUMNS: list[str] = ["file", "line", "record", "reason", "raw"]
+FAILURE_COLUMNS: list[str] = ["file", "line", "record", "reason", "raw", "severity"]
+
+#: ``severity`` of a failures-report row: ``error`` means the record (or file) was not
+#: imported; ``warning`` means it was imported but something in it needs a look.
+ERROR, WARNING = "error", "warning"
 
 
 @dataclass(slots=True)
 class Failure:
-    """One record (or whole file) that could not be read, with enough to find and fix it."""
+    """One record (or whole file) that could not be read, with enough to find and fix it.
+
+    With ``severity="warning"`` the record was imported; the row says what to check.
+    """
 
     file: str
     line: int | None
     record: int | None
     reason: str
     raw: str = ""
+    severity: str = ERROR
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
@@ -16,6 +17,7 @@ from synth.corpus.model import (
     EXTRACT_COLUMNS,
     FAILURE_COLUMNS,
     FULLTEXT_COLUMNS,
+    WARNING,
     Failure,
     Parsed,
     ReadError,
@@ -96,7 +98,7 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
         raise ReadError(path, f"cannot be read ({exc.strerror or exc})") from exc
     sha = hashlib.sha256(data).hexdigest()
     name = path.name
-    encoding = how = None
+    encoding = how = text = None
     records: pd.DataFrame | None = None
     if fmt == "xlsx" or (fmt is None and detect.is_xlsx(data)):
         fmt = "xlsx"
@@ -129,12 +131,15 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
         records = normalise_records(
             parsed.records, source_file=name, source_format=fmt, database=parsed.database
         )
+    parsed.failures += [] or detect.shortfall(text, fmt, name, len(records) + len(parsed.failures))
+    records, untitled = check_titles(records, parsed.failures, text, name)
     extracts = pd.DataFrame(parsed.extracts, columns=EXTRACT_COLUMNS)
     fulltexts = pd.DataFrame(parsed.fulltexts, columns=FULLTEXT_COLUMNS)
     if not fulltexts.empty:
         # full texts arrive keyed by their position in the file; give them the record id
         by_pos = dict(zip(records["position"], records["record_id"], strict=True))
-        fulltexts["record_id"] = [by_pos.get(p, p) for p in fulltexts["record_id"]]
+        fulltexts = fulltexts[fulltexts["record_id"].isin(by_pos)].copy()
+        fulltexts["record_id"] = [by_pos[p] for p in fulltexts["record_id"]]
         fulltexts["chars"] = fulltexts["text"].str.len()
     return FileResult(
         path=path,
@@ -144,11 +149,74 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
         sha256=sha,
         size=len(data),
         records=records,
-        failures=failures_frame(parsed.failures),
+        failures=failures_frame(_in_file_order([*parsed.failures, *untitled])),
         extracts=extracts,
         fulltexts=fulltexts,
         database=parsed.database,
     )
+
+
+def check_titles(
+    records: pd.DataFrame, failures: list[Failure], text: str | None, name: str
+) -> tuple[pd.DataFrame, list[Failure]]:
+    """Apply the one rule for records without a title, whatever format they came from.
+
+    Without a title and without a DOI or PMID a record can neither be screened nor found
+    again: it becomes a failure row. With an identifier it is kept, and a warning row
+    says so. Returns the records kept and the rows to add to the failures report.
+    """
+    untitled = records["title"].isna()
+    if not untitled.any():
+        return records, []
+    has_id = records["doi"].notna() | records["pmid"].notna()
+    raw = _RawText(text, records["line"], failures)
+    rows: list[Failure] = []
+    for rec in records[untitled].itertuples():
+        line = None if pd.isna(rec.line) else int(rec.line)
+        position = None if pd.isna(rec.position) else int(rec.position)
+        where = f"record {position} (line {line})" if line is not None else f"record {position}"
+        ident = rec.doi if isinstance(rec.doi, str) else f"PMID {rec.pmid}"
+        if isinstance(rec.doi, str) or isinstance(rec.pmid, str):
+            reason = f"{where}: no title; kept because it has an identifier ({ident})"
+            rows.append(Failure(name, line, position, reason, raw.of(line, rec), WARNING))
+        else:
+            reason = f"{where}: no title and no DOI/PMID"
+            rows.append(Failure(name, line, position, reason, raw.of(line, rec)))
+    kept = records[~(untitled & ~has_id)].reset_index(drop=True)
+    return kept, rows
+
+
+class _RawText:
+    """A record's text in its file: from its first line to the next record's (or failure's)."""
+
+    def __init__(self, text: str | None, lines: pd.Series, failures: list[Failure]) -> None:
+        self.lines = text.split("\n") if text is not None else None
+        starts = {int(v) for v in lines.dropna()} | {f.line for f in failures if f.line}
+        self.starts = sorted(starts)
+
+    def of(self, line: int | None, rec: tuple) -> str:  # type: ignore[type-arg]
+        if self.lines is None or line is None:  # a spreadsheet: show the fields it had
+            return _field_summary(rec)
+        nxt = bisect.bisect_right(self.starts, line)
+        end = self.starts[nxt] - 1 if nxt < len(self.starts) else len(self.lines)
+        return "\n".join(self.lines[line - 1 : end]).strip()
+
+
+def _field_summary(rec: tuple) -> str:  # type: ignore[type-arg]
+    """The non-empty canonical fields of a record, for a failure row without file text."""
+    parts = []
+    for name in ("source_key", "authors", "year", "venue", "doi", "pmid", "abstract"):
+        value = getattr(rec, name)
+        if isinstance(value, list):
+            value = "; ".join(value)
+        if value is not None and value is not pd.NA and value == value and value != "":
+            parts.append(f"{name}: {value}")
+    return " | ".join(parts)
+
+
+def _in_file_order(failures: list[Failure]) -> list[Failure]:
+    """Whole-file failures first, then by line, as a reader would go through the file."""
+    return sorted(failures, key=lambda f: (f.line is not None, f.line or 0))
 
 
 def _run(reader, payload, name: str, path: Path) -> Parsed:  # type: ignore[no-untyped-def]

@@ -114,7 +114,9 @@ def prisma_counts(con: sqlite3.Connection) -> PrismaCounts:
         if n_records or n_failures:
             sources[database or name] += int(n_records)
             read_again += int(n_records) - int(n_new)
-    (read_failures,) = con.execute("SELECT count(*) FROM import_failures").fetchone()
+    (read_failures,) = con.execute(
+        "SELECT count(*) FROM import_failures WHERE severity = 'error'"  # warnings were read
+    ).fetchone()
     (not_kept,) = con.execute("SELECT count(*) FROM duplicate_groups WHERE is_kept = 0").fetchone()
     kept = _kept_ids(con)
 

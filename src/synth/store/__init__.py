@@ -4,6 +4,7 @@ Records, sources, duplicate groups, extracts, full texts, tags and reviewers' de
 (append-only events) live here; DataFrames are views read from it.
 """
 
+from synth.store.adapters import register_numpy_adapters
 from synth.store.db import StoreError, connect, schema_version
 from synth.store.duplicates import link_extracts, refresh_duplicates, split_records
 from synth.store.imports import ImportReport, import_paths, store_totals
@@ -15,6 +16,8 @@ from synth.store.views import (
     load_records,
     load_sources,
 )
+
+register_numpy_adapters()
 
 __all__ = [
     "ImportReport",

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from synth.corpus.model import Failure, ReadError
-from synth.corpus.reading import FileResult, iter_files, read_file
+from synth.corpus.model import WARNING, Failure, ReadError
+from synth.corpus.reading import FileResult, failures_frame, iter_files, read_file
 from synth.store.db import now
 from synth.store.duplicates import link_extracts, refresh_duplicates
 
@@ -46,7 +46,7 @@ class ImportReport:
 
     def summary(self) -> pd.DataFrame:
         """Per-file counts plus a total row, for a table on screen."""
-        cols = ["read", "failed", "new", "already", "extracts", "fulltexts"]
+        cols = ["read", "failed", "warnings", "new", "already", "extracts", "fulltexts"]
         total = {c: int(self.files[c].sum()) if len(self.files) else 0 for c in cols}
         total.update(file="TOTAL", format="", status="")
         return pd.concat([self.files, pd.DataFrame([total])], ignore_index=True)
@@ -87,12 +87,14 @@ def _record_rows(df: pd.DataFrame, source_id: int) -> list[tuple[Any, ...]]:
 
 def store_file(con: sqlite3.Connection, result: FileResult) -> dict[str, Any]:
     """Write one read file in a single transaction; returns its row of the report."""
+    n_warnings = int((result.failures["severity"] == WARNING).sum())
     row: dict[str, Any] = {
         "file": str(result.path),
         "format": result.format,
         "database": result.database,
         "read": len(result.records),
-        "failed": len(result.failures),
+        "failed": len(result.failures) - n_warnings,
+        "warnings": n_warnings,
         "new": 0,
         "already": 0,
         "extracts": len(result.extracts),
@@ -107,11 +109,12 @@ def store_file(con: sqlite3.Connection, result: FileResult) -> dict[str, Any]:
             return row
         cur = con.execute(
             "INSERT INTO sources (sha256, name, path, format, database, encoding, encoding_how,"
-            " size, n_records, n_failures, n_new, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,0,?)",
+            " size, n_records, n_failures, n_warnings, n_new, imported_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?)",
             (
                 result.sha256, result.path.name, str(result.path), result.format,
                 result.database, result.encoding, result.encoding_how, result.size,
-                len(result.records), len(result.failures), now(),
+                len(result.records), row["failed"], n_warnings, now(),
             ),
         )  # fmt: skip
         source_id = cur.lastrowid
@@ -129,10 +132,10 @@ def store_file(con: sqlite3.Connection, result: FileResult) -> dict[str, Any]:
                 ],
             )
         con.executemany(
-            "INSERT INTO import_failures (source_id, file, line, record, reason, raw)"
-            " VALUES (?,?,?,?,?,?)",
+            "INSERT INTO import_failures (source_id, file, line, record, reason, raw, severity)"
+            " VALUES (?,?,?,?,?,?,?)",
             [
-                (source_id, f.file, _none(f.line), _none(f.record), f.reason, f.raw)
+                (source_id, f.file, _none(f.line), _none(f.record), f.reason, f.raw, f.severity)
                 for f in result.failures.itertuples()
             ],
         )
@@ -197,10 +200,10 @@ def import_paths(
             _store_unreadable(con, path, exc)
             rows.append(
                 {"file": str(path), "format": "?", "database": None, "read": 0, "failed": 1,
-                 "new": 0, "already": 0, "extracts": 0, "fulltexts": 0,
+                 "warnings": 0, "new": 0, "already": 0, "extracts": 0, "fulltexts": 0,
                  "status": f"not read: {exc.reason}"}
             )  # fmt: skip
-            failures.append(pd.DataFrame([fail.as_dict()]))
+            failures.append(failures_frame([fail]))
         else:
             row = store_file(con, result)
             rows.append(row)
@@ -221,7 +224,7 @@ def import_paths(
     totals.update(store_totals(con))
     files_df = pd.DataFrame(
         rows,
-        columns=["file", "format", "database", "read", "failed", "new", "already",
+        columns=["file", "format", "database", "read", "failed", "warnings", "new", "already",
                  "extracts", "fulltexts", "status"],
     )  # fmt: skip
     fails = [f for f in failures if len(f)]
@@ -248,6 +251,7 @@ def store_totals(con: sqlite3.Connection) -> dict[str, int]:
         "duplicates": "SELECT count(*) FROM duplicate_groups WHERE is_kept=0",
         "extracts": "SELECT count(*) FROM extracts",
         "fulltexts": "SELECT count(*) FROM fulltexts",
-        "failures": "SELECT count(*) FROM import_failures",
+        "failures": "SELECT count(*) FROM import_failures WHERE severity = 'error'",
+        "warnings": "SELECT count(*) FROM import_failures WHERE severity = 'warning'",
     }
     return {k: int(con.execute(sql).fetchone()[0]) for k, sql in q.items()}

@@ -42,9 +42,17 @@ def load_records(con: sqlite3.Connection, *, with_groups: bool = False) -> pd.Da
 
 
 def load_failures(con: sqlite3.Connection) -> pd.DataFrame:
-    return pd.read_sql_query(
-        "SELECT file, line, record, reason, raw FROM import_failures ORDER BY failure_id", con
+    """The failures report: errors (not imported) and warnings (imported, to check).
+
+    ``line`` and ``record`` are nullable integers, as the readers reported them.
+    """
+    df = pd.read_sql_query(
+        "SELECT file, line, record, reason, raw, severity FROM import_failures ORDER BY failure_id",
+        con,
     )
+    for name in ("line", "record"):
+        df[name] = pd.array([None if pd.isna(v) else int(v) for v in df[name]], dtype="Int64")
+    return df
 
 
 def load_extracts(con: sqlite3.Connection) -> pd.DataFrame:
