@@ -111,3 +111,60 @@ def test_failures_and_split(tmp_path: Path) -> None:
     assert split.exit_code == 0, split.output
     runner.invoke(app, ["duplicates", "pairs", "--db", str(db), "--out", str(pairs_csv)])
     assert pd.read_csv(pairs_csv).empty
+
+
+def test_failures_report_shows_line_and_record_numbers(tmp_path: Path) -> None:
+    src, db = _setup(tmp_path)
+    (src / "blank.ris").write_text(
+        "TY  - JOUR\nTI  - Kept\nER  - \n\nTY  - JOUR\nAU  - Nameless, A.\nER  - \n",
+        encoding="utf-8",
+    )
+    runner.invoke(app, ["import", str(src), "--db", str(db), "--no-progress"])
+    shown = runner.invoke(app, ["failures", "--db", str(db)])
+    assert shown.exit_code == 0, shown.output
+    assert "b'" not in shown.output and "\\x" not in shown.output
+    assert "record 2 (line 5): no title and no DOI/PMID" in shown.output
+    out = tmp_path / "failures.csv"
+    runner.invoke(app, ["failures", "--db", str(db), "--out", str(out)])
+    report = pd.read_csv(out)
+    assert report[["file", "line", "record", "severity"]].values.tolist() == [
+        ["blank.ris", 5, 2, "error"]
+    ]
+
+
+def test_import_exits_2_when_nothing_could_be_read(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "binary.ris").write_bytes(bytes(range(256)) * 20)
+    (src / "empty.bib").write_text("", encoding="utf-8")
+    (src / "blank.ris").write_text("TY  - JOUR\nER  - \n", encoding="utf-8")
+    db = tmp_path / "review.sqlite"
+    result = runner.invoke(app, ["import", str(src), "--db", str(db), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "TOTAL" in result.output  # the summary still says what happened to each file
+    assert "nothing could be read: none of the 3 file(s) given" in result.output
+    assert "Traceback" not in result.output
+    # one file given by name, unreadable: the same
+    one = runner.invoke(app, ["import", str(src / "binary.ris"), "--db", str(db), "--no-progress"])
+    assert one.exit_code == 2 and "nothing could be read" in one.output
+
+
+def test_import_exits_2_for_a_folder_with_no_importable_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.docx").write_bytes(b"not an export")
+    db = tmp_path / "review.sqlite"
+    result = runner.invoke(app, ["import", str(empty), "--db", str(db), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "no importable file in the folder(s) given" in result.output
+
+
+def test_import_exits_0_when_some_files_were_read(tmp_path: Path) -> None:
+    src, db = _setup(tmp_path)
+    (src / "binary.ris").write_bytes(bytes(range(256)) * 20)
+    result = runner.invoke(app, ["import", str(src), "--db", str(db), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # rich wraps long lines
+    assert "3 records from 2 files" in said
+    assert "1 failures and 0 warnings reported" in said
+    assert "binary.ris" in said

@@ -75,6 +75,7 @@ def _table(df: pd.DataFrame, title: str | None = None) -> Table:
 
 
 def _import(paths: list[Path], db: Path, progress: bool) -> None:
+    """Import and print the summary; exit 2 when nothing at all could be read."""
     from synth.store import connect, import_paths
 
     for p in paths:
@@ -96,11 +97,27 @@ def _import(paths: list[Path], db: Path, progress: bool) -> None:
         f"store: [bold]{t['records']}[/] records from {t['sources']} files; "
         f"[bold]{t['duplicates']}[/] duplicates in groups ({t['groups']} unique records); "
         f"{t['extracts']} extracts ({t.get('extracts_unlinked', 0)} unlinked), "
-        f"{t['fulltexts']} full texts; {t['failures']} failures reported"
+        f"{t['fulltexts']} full texts; {t['failures']} failures and "
+        f"{t.get('warnings', 0)} warnings reported"
     )
     if len(report.failures):
         shown_f = report.failures.head(20).assign(raw=report.failures["raw"].str.slice(0, 60))
-        console.print(_table(shown_f, title="Failures (first 20; `synth failures` lists all)"))
+        console.print(
+            _table(shown_f, title="Failures and warnings (first 20; `synth failures` lists all)")
+        )
+    files = report.files
+    if not (files["read"].sum() + files["extracts"].sum() + files["fulltexts"].sum()):
+        why = (
+            f"none of the {len(files)} file(s) given held a readable record; see the failures"
+            if len(files)
+            else "no importable file in the folder(s) given"
+        )
+        err.print(
+            f"[bold red]error:[/] nothing could be read: {why}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
 
 
 def _short(file: str, roots: list[Path]) -> str:
@@ -118,7 +135,11 @@ def import_cmd(
     db: DbOption,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Import reference exports (BibTeX, RIS, PubMed, WoS, CSV/TSV/XLSX, extracts)."""
+    """Import reference exports (BibTeX, RIS, PubMed, WoS, CSV/TSV/XLSX, extracts).
+
+    Exits 0 when at least one record, extract or full text was read (failures are listed);
+    exits 2 when nothing could be read from any file given.
+    """
     with _clear_errors():
         _import(paths, db, progress)
 
@@ -128,7 +149,10 @@ def failures_cmd(
     db: DbOption,
     out: Annotated[Path | None, typer.Option(help="Write the report as CSV.")] = None,
 ) -> None:
-    """List every record or file that could not be read, with file, line and reason."""
+    """List every record or file that could not be read, with file, line and reason.
+
+    Rows with severity ``warning`` were imported but need a look (e.g. no title, a DOI).
+    """
     from synth.store import connect, load_failures
 
     with _clear_errors():
