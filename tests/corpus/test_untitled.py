@@ -143,3 +143,23 @@ def test_peer_medline_untitled_records_kept_by_pmid_or_failed(peer_data: Path) -
     assert kept.loc[warnings["record"], "title"].isna().all()
     assert kept.loc[[5, 6, 7], "pmid"].tolist() == ["22664238", "96578310", "45984220"]
     assert result.records["title"].notna().sum() == len(result.records) - len(warnings)
+
+
+def test_spreadsheet_rows_without_title_show_their_fields(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Title", "Authors", "DOI", "Year"])
+    sheet.append(["Co-production in care", "Smith J", None, 2020])
+    sheet.append([None, "Ng T", "10.1000/abc", 2019])
+    sheet.append([None, "Wrong A", None, 2001])
+    path = tmp_path / "refs.xlsx"
+    book.save(path)
+    result = read_file(path)
+    assert result.records["position"].tolist() == [1, 2]
+    rows = result.failures[["severity", "record", "line", "raw"]].values.tolist()
+    # no file text to cut from a workbook: the row's own fields stand in for it
+    assert rows == [
+        ["warning", 2, 3, "authors: Ng T | year: 2019 | doi: 10.1000/abc"],
+        ["error", 3, 4, "authors: Wrong A | year: 2001"],
+    ]
