@@ -1,13 +1,19 @@
-"""Choose a file's format from its content first and its extension second.
+"""Choose a file's format from its content first and its extension second, and check
+that reading it gave about as many records as the content holds.
 
 Exports are often mislabelled (RIS saved as ``.txt``, BibTeX as ``.ref``), so content
-decides; the extension only breaks ties (and picks CSV vs TSV for tabular text).
+decides; the extension only breaks ties (and picks CSV vs TSV for tabular text). One
+exception: a table whose first line is a header naming a title column is a table, even
+when a cell further down starts like a BibTeX entry (``@misc(``) or a tagged line; such a
+cell is data, and reading the file as BibTeX would silently drop its rows.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from synth.corpus.model import WARNING, Failure
 
 _BY_EXTENSION: dict[str, str] = {
     ".bib": "bibtex",
@@ -36,6 +42,7 @@ _WOS = re.compile(r"^(FN |VR |PT [A-Z]\s*$)", re.M)
 _ENDNOTE = re.compile(r"^%[0A-Z@] \S", re.M)
 _BIBTEX = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.M)
 _FRONT_MATTER = re.compile(r"\A\s*---\s*\n")
+_TABULAR = {"csv", "tsv"}
 
 
 def sniff(text: str, suffix: str = "") -> str | None:
@@ -44,6 +51,10 @@ def sniff(text: str, suffix: str = "") -> str | None:
     suffix = suffix.lower()
     if _FRONT_MATTER.match(head):
         return "markdown"
+    table = _table_header(head)
+    if table:
+        by_ext = _BY_EXTENSION.get(suffix)
+        return by_ext if by_ext in _TABULAR else table
     if _MEDLINE.search(head):
         return "medline"
     if _WOS.search(head[:2000]) and re.search(r"^ER\s*$", head, re.M):
@@ -65,6 +76,17 @@ def sniff(text: str, suffix: str = "") -> str | None:
     return by_ext if by_ext in {"bibtex", "ris", "medline", "wos", "endnote"} else None
 
 
+def _table_header(head: str) -> str | None:
+    """``"csv"``/``"tsv"`` when the first non-blank line is a header with a title column."""
+    from synth.corpus.readers.tabular import header_delimiter
+
+    first = next((line for line in head.split("\n", 200) if line.strip()), "")
+    delimiter = header_delimiter(first)
+    if delimiter is None:
+        return None
+    return "tsv" if delimiter == "\t" else "csv"
+
+
 def format_from_extension(path: Path) -> str | None:
     return _BY_EXTENSION.get(path.suffix.lower())
 
@@ -72,3 +94,68 @@ def format_from_extension(path: Path) -> str | None:
 def is_xlsx(data: bytes) -> bool:
     """An .xlsx is a zip holding ``xl/``; content tells it from a renamed CSV."""
     return data[:4] == b"PK\x03\x04" and b"xl/" in data[:65536]
+
+
+#: what marks one record in each format's text, and how a warning names it
+_RECORD_MARKS: dict[str, tuple[re.Pattern[str], str]] = {
+    "bibtex": (
+        re.compile(
+            r"^[ \t]*@[ \t]*(?!(?:comment|string|preamble)\b)[A-Za-z]+[ \t]*[{(]", re.M | re.I
+        ),
+        "lines starting an @entry",
+    ),
+    "ris": (_RIS, "TY lines"),
+    "medline": (re.compile(r"^PMID-", re.M), "PMID lines"),
+    "wos": (re.compile(r"^(?:PT [A-Z]|ER)[ \t]*$", re.M), "PT or ER lines"),
+    "endnote": (re.compile(r"^%0 ", re.M), "%0 lines"),
+}
+
+
+def _has_cell(line: str) -> bool:
+    return bool(line.strip(" \t,;|"))  # a row of empty cells is no record
+
+
+def expected_records(text: str, fmt: str) -> tuple[int, str] | None:
+    """How many records ``text`` looks like it holds, and what was counted (or ``None``).
+
+    Tagged formats and BibTeX count their record marks (for Web of Science the larger of
+    the PT and ER counts, as either may be missing); tables count the non-blank lines
+    outside quoted fields, less the header.
+    """
+    if fmt in {"csv", "tsv"}:
+        # quotes pair up: even pieces lie outside fields; a quoted field counts as one cell
+        outside = "q".join(text.split('"')[::2])
+        lines = sum(1 for line in outside.split("\n") if _has_cell(line))
+        return max(lines - 1, 0), "non-blank lines below the header"
+    mark = _RECORD_MARKS.get(fmt)
+    if mark is None:
+        return None
+    pattern, what = mark
+    if fmt == "wos":
+        found = pattern.findall(text)
+        ends = sum(1 for m in found if m.startswith("ER"))
+        return max(ends, len(found) - ends), what
+    return sum(1 for _ in pattern.finditer(text)), what
+
+
+def shortfall(text: str | None, fmt: str, source: str, found: int) -> list[Failure]:
+    """A warning row when far fewer records came out of a file than its text suggests.
+
+    ``found`` counts the records read plus the failure rows (a record that failed was
+    still seen). Fewer than half of what the content suggests means the format was
+    probably misjudged or records were lost, and nobody should learn that by accident.
+    """
+    if text is None:
+        return []
+    expected = expected_records(text, fmt)
+    if expected is None:
+        return []
+    count, what = expected
+    if count < 2 or found * 2 >= count:
+        return []
+    reason = (
+        f"only {found} record{'s' if found != 1 else ''} read as {fmt}, but the file has "
+        f"{count} {what}; some records were probably not read (wrong format, or a damaged "
+        "file?)"
+    )
+    return [Failure(source, None, None, reason, "", WARNING)]

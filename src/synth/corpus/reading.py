@@ -131,7 +131,7 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
         records = normalise_records(
             parsed.records, source_file=name, source_format=fmt, database=parsed.database
         )
-    parsed.failures += [] or detect.shortfall(text, fmt, name, len(records) + len(parsed.failures))
+    parsed.failures += detect.shortfall(text, fmt, name, len(records) + len(parsed.failures))
     records, untitled = check_titles(records, parsed.failures, text, name)
     extracts = pd.DataFrame(parsed.extracts, columns=EXTRACT_COLUMNS)
     fulltexts = pd.DataFrame(parsed.fulltexts, columns=FULLTEXT_COLUMNS)

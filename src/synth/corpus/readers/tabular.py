@@ -254,6 +254,33 @@ def _join_pages(
         rec["pages"] = f"{start}-{end}" if start and end and start != end else start or end
 
 
+@cache
+def _title_spellings() -> frozenset[str]:
+    table = alias_table()
+    rules = [*table.fields, *(r for db in table.databases for r in db.fields)]
+    return frozenset(sp.name for r in rules if r.field == "title" for sp in r.spellings)
+
+
+def header_delimiter(line: str) -> str | None:
+    """The delimiter that makes ``line`` a table header naming a title column, if any.
+
+    Format detection asks this first: a header like ``Title,Authors,Year`` is strong
+    evidence of a table, whatever a cell further down looks like.
+    """
+    titles = _title_spellings()
+    best: tuple[int, str | None] = (1, None)
+    for delimiter in _DELIMITERS:
+        if delimiter not in line:
+            continue
+        try:
+            fields = next(csv.reader([line], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        if len(fields) > best[0] and any(normalise_header(f) in titles for f in fields):
+            best = (len(fields), delimiter)  # the one giving most columns, as sniff_delimiter
+    return best[1]
+
+
 def _detect_database(normalised: set[str], sample: str) -> DatabaseRule | None:
     for db in alias_table().databases:
         if any(cols <= normalised for cols in db.when):
