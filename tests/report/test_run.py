@@ -334,3 +334,62 @@ def test_table_records_caps_a_large_table() -> None:
     shown, note = table_records(records, limit=3)
     assert shown["year"].tolist() == [2009, 2008, 2007]
     assert "3 most recent of 10 papers" in note
+
+
+# ------------------------------------------------------------------ corpus overview counts
+
+
+def _ris(key: str, *papers: tuple[str, str]) -> str:
+    return "".join(
+        f"TY  - JOUR\nID  - {key}{i}\nTI  - {title}\nAU  - Smith, Jo\nDO  - {doi}\nPY  - 2015\n"
+        "ER  - \n\n"
+        for i, (title, doi) in enumerate(papers)
+    )
+
+
+def test_overview_counts_only_real_duplicate_groups_and_shows_folders(tmp_path: Path) -> None:
+    """Two files of one name in two folders, two duplicate pairs among five records:
+    'in duplicate groups' is 4 (a record alone in its group is not in a duplicate group)
+    and each file is shown with its folder."""
+    from synth.report.overview import dedup_summary, import_summary
+    from synth.store import connect, import_paths, load_records
+
+    corpus = tmp_path / "mine"
+    ward, home = ("Co-design in a ward", "10.1000/ward.1"), ("At home", "10.1000/home.2")
+    for folder, papers in {
+        "scopus": [ward, home],
+        "wos": [ward, home, ("Patient panels", "10.1000/panel.3")],
+    }.items():  # fmt: skip
+        (corpus / folder).mkdir(parents=True)
+        (corpus / folder / "export.ris").write_text(_ris(folder, *papers), "utf-8")
+    con = connect(tmp_path / "store.sqlite")
+    import_paths(con, [corpus])
+    summary = dedup_summary(load_records(con, with_groups=True)).set_index("step")["records"]
+    assert summary.to_dict() == {
+        "records read": 5, "in duplicate groups": 4, "duplicates removed": 2, "unique records": 3,
+    }  # fmt: skip
+    for root in (corpus, None):  # the corpus folder given, or the folder the files share
+        files = import_summary(con, root=root)["file"].tolist()
+        assert sorted(files) == ["scopus/export.ris", "wos/export.ris"]
+    con.close()
+
+
+def test_overview_of_the_bundled_corpus(tmp_path: Path) -> None:
+    from synth.report.overview import dedup_summary, import_summary
+    from synth.store import connect, import_paths, load_records
+
+    con = connect(tmp_path / "kei.sqlite")
+    import_paths(con, [CORPUS])
+    records = load_records(con, with_groups=True)
+    grouped = con.execute(
+        "SELECT count(*) FROM duplicate_groups WHERE group_id IN"
+        " (SELECT group_id FROM duplicate_groups GROUP BY group_id HAVING count(*) > 1)"
+    ).fetchone()[0]
+    summary = dedup_summary(records).set_index("step")["records"]
+    assert summary["records read"] == len(records) == 68
+    assert summary["in duplicate groups"] == grouped
+    assert 0 < grouped < 68
+    files = import_summary(con, root=CORPUS)["file"].tolist()
+    con.close()
+    assert len(files) == len(set(files))
+    assert {"extracts/spencer2013.md", "fulltexts/spencer2013.md", "references.bib"} <= set(files)

@@ -8,9 +8,11 @@ about the same set of papers, and each page says which set that is.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any
 
 import pandas as pd
@@ -198,20 +200,57 @@ def table_records(
     return shown, note
 
 
-def import_summary(con: sqlite3.Connection) -> pd.DataFrame:
-    """One row per imported file (most records first): format, database, records,
-    failures, new records."""
-    return pd.read_sql_query(
-        "SELECT name AS file, format, database, n_records AS records, n_failures AS failures,"
+def import_summary(con: sqlite3.Connection, root: str | Path | None = None) -> pd.DataFrame:
+    """One row per imported file (most records first): the file, format, database,
+    records, failures, new records.
+
+    The file is its path relative to ``root`` (the corpus folder), else to the folder all
+    imported files share, so two files of one name in different folders
+    (``extracts/spencer2013.md``, ``fulltexts/spencer2013.md``) stay apart."""
+    df = pd.read_sql_query(
+        "SELECT name, path, format, database, n_records AS records, n_failures AS failures,"
         " n_new AS new FROM sources ORDER BY n_records DESC, name",
         con,
     )
+    files = _relative_paths(df["path"].tolist(), df["name"].tolist(), root)
+    return df.drop(columns=["name", "path"]).assign(file=files)[
+        ["file", "format", "database", "records", "failures", "new"]
+    ]
+
+
+def _relative_paths(paths: list[Any], names: list[str], root: str | Path | None) -> list[str]:
+    """Each path relative to ``root`` (else to the common folder), in POSIX form; the
+    file's name when its path is unknown or outside that folder."""
+    known = [PurePath(str(p)) for p in paths if isinstance(p, str) and p]
+    if root is not None:
+        base: PurePath | None = PurePath(Path(root).resolve())
+    elif known:
+        base = PurePath(os.path.commonpath([str(p.parent) for p in known]))
+    else:
+        base = None
+    out = []
+    for path, name in zip(paths, names, strict=True):
+        shown = name
+        if isinstance(path, str) and path and base is not None:
+            try:
+                shown = PurePath(path).relative_to(base).as_posix()
+            except ValueError:
+                shown = name
+        out.append(shown)
+    return out
 
 
 def dedup_summary(records: pd.DataFrame) -> pd.DataFrame:
-    """Records read, duplicates removed, unique records (from ``load_records(with_groups)``)."""
+    """Records read, records in duplicate groups (groups of two or more: every record has
+    a group, most of them alone), duplicates removed, unique records (from
+    ``load_records(with_groups)``)."""
     kept = _kept_mask(records)
-    grouped = records["group_id"].notna() if "group_id" in records.columns else kept & False
+    if "group_id" in records.columns:
+        groups = records["group_id"]
+        sizes = groups.map(groups.value_counts())
+        grouped = groups.notna() & (sizes.fillna(0) >= 2)
+    else:
+        grouped = kept & False
     rows = [
         ("records read", len(records)),
         ("in duplicate groups", int(grouped.sum())),
