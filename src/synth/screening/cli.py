@@ -1,5 +1,7 @@
 """``synth screen``: screening commands for the command line (wired into ``synth``'s CLI).
 
+``synth screen open --db FILE --reviewer NAME`` gives the reviewer their own copy of the
+screening notebook beside the store and starts JupyterLab on it;
 ``synth screen simulate DATASET.csv`` replays a labelled screening set in the order our
 model would show it and prints WSS@95, recall@10 % and the records needed to find every
 include; ``synth screen status`` shows PRISMA counts, agreement and open conflicts.
@@ -137,6 +139,80 @@ def simulate_cmd(
     if plot is not None:
         result.figure().write_html(plot, include_plotlyjs=True)
         console.print(f"wrote {plot}")
+
+
+@screen_app.command("open")
+def open_cmd(
+    db: Annotated[Path, typer.Option("--db", help="The review store (a SQLite file).")],
+    reviewer: Annotated[str, typer.Option(help="Your name: decisions are recorded under it.")],
+    stage: Annotated[str, typer.Option(help="title_abstract or full_text.")] = "title_abstract",
+    mode: Annotated[
+        str | None, typer.Option(help="single or dual (blinded); default: the review's.")
+    ] = None,
+    tag: Annotated[str | None, typer.Option(help="Only records with this tag.")] = None,
+    year_min: Annotated[int | None, typer.Option(help="Only records from this year on.")] = None,
+    year_max: Annotated[int | None, typer.Option(help="Only records up to this year.")] = None,
+    search: Annotated[str | None, typer.Option(help="Only records containing this text.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace your existing copy with a fresh one.")
+    ] = False,
+    browser: Annotated[bool, typer.Option(help="Open a browser tab (JupyterLab's own).")] = True,
+    print_only: Annotated[
+        bool, typer.Option("--print-only", help="Write the notebook, print the command, stop.")
+    ] = False,
+) -> None:
+    """Screen in JupyterLab: your own copy of the screening notebook, beside the store."""
+    import shlex
+    import subprocess
+
+    from synth.cli import _clear_errors
+    from synth.screening.decisions import STAGES
+    from synth.screening.notebook import lab_command, write_screening_notebook
+    from synth.screening.queue import MODES
+    from synth.store import connect
+
+    console = _console()
+    if not db.is_file():
+        console.print(
+            f"[red]{db}: no review store there; import a corpus first, e.g. "
+            "`synth review run --corpus DIR --db FILE`[/red]"
+        )
+        raise typer.Exit(2)
+    if stage not in STAGES:
+        raise typer.BadParameter(f"choose one of {', '.join(STAGES)}", param_hint="--stage")
+    if mode is not None and mode not in MODES:
+        raise typer.BadParameter(f"choose one of {', '.join(MODES)}", param_hint="--mode")
+    with _clear_errors():
+        connect(db).close()  # a file that is not a review store is an error now, not in the lab
+        made = write_screening_notebook(
+            db, reviewer, force=force, stage=stage, mode=mode, tag=tag,
+            year_min=year_min, year_max=year_max, search=search,
+        )  # fmt: skip
+    where = made.path
+    if made.created:
+        console.print(f"your screening notebook: {where}", highlight=False)
+    else:
+        console.print(f"your screening notebook (kept as it was): {where}", highlight=False)
+        for name, (found, asked) in made.differences.items():
+            console.print(
+                f"  it has {name} = {found!r}, not {asked!r}: edit its parameters cell, or "
+                "pass --force for a fresh copy (your decisions are in the store either way)",
+                highlight=False,
+            )
+    command = lab_command(where, browser=browser)
+    console.print(
+        "In JupyterLab: Run > Run All Cells, click the Keys box once, then type i, e, e2, m, "
+        "b, u or s and Enter. Each decision is saved in the store at once.",
+        highlight=False,
+    )
+    console.print(f"jupyter lab: {shlex.join(command)}", highlight=False, soft_wrap=True)
+    if print_only:
+        return
+    try:
+        code = subprocess.call(command, cwd=where.parent)
+    except KeyboardInterrupt:  # Ctrl-C stops the server; nothing to report
+        code = 0
+    raise typer.Exit(code)
 
 
 @screen_app.command("status")

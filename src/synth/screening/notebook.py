@@ -1,0 +1,114 @@
+"""A reviewer's own screening notebook, so nobody edits the shipped one.
+
+``synth screen open`` copies ``notebooks/screening.ipynb`` into the review's data folder
+(``<store folder>/screening/<store>-<reviewer>.ipynb``) with the reviewer's parameters
+injected the way papermill injects them (an ``injected-parameters`` cell after the
+``parameters`` cell), then starts JupyterLab there. The committed notebook stays without
+outputs, and a reviewer's copy is never overwritten unless they ask (``--force``).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+#: Parameters the screening notebook takes (its ``parameters`` cell), in order.
+PARAMETERS: tuple[str, ...] = (
+    "db", "reviewer", "stage", "mode", "tag", "year_min", "year_max", "search",
+)  # fmt: skip
+INJECTED_TAG = "injected-parameters"
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+@dataclass(frozen=True)
+class ScreeningNotebook:
+    """A reviewer's copy: where it is, whether it was written now, and how it differs."""
+
+    path: Path
+    created: bool
+    differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name: (copy, asked)
+
+
+def shipped_notebook() -> Path:
+    """The committed screening notebook (a source checkout has it; a wheel does not)."""
+    from synth.report.notebooks import NOTEBOOKS_DIR
+
+    path = NOTEBOOKS_DIR / "screening.ipynb"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the screening notebook is missing (run from a checkout)")
+    return path
+
+
+def notebook_path(db: Path, reviewer: str, stage: str = "title_abstract") -> Path:
+    """``<db folder>/screening/<db stem>-<reviewer>[-full_text].ipynb``."""
+    name = _UNSAFE.sub("-", reviewer.strip()).strip("-.")
+    if not name:
+        raise ValueError(f"reviewer {reviewer!r}: give a name with letters or digits")
+    suffix = "" if stage == "title_abstract" else f"-{stage}"
+    return db.resolve().parent / "screening" / f"{db.stem}-{name}{suffix}.ipynb"
+
+
+def write_screening_notebook(
+    db: Path, reviewer: str, *, force: bool = False, **parameters: Any
+) -> ScreeningNotebook:
+    """Copy the shipped notebook for ``reviewer`` on the store ``db`` (see the module doc).
+
+    ``parameters``: the notebook's other parameters (stage, mode, tag, year_min, year_max,
+    search). ``db`` is injected relative to the copy, as the kernel runs in its folder.
+    An existing copy is kept unless ``force``; where it differs from what was asked (a
+    parameter given, not None), the differences are returned so the caller can say so.
+    """
+    unknown = set(parameters) - set(PARAMETERS)
+    if unknown:
+        raise ValueError(f"not a screening notebook parameter: {', '.join(sorted(unknown))}")
+    stage = parameters.get("stage") or "title_abstract"
+    path = notebook_path(db, reviewer, stage)
+    asked = {
+        "db": Path(os.path.relpath(db.resolve(), path.parent)).as_posix(),
+        "reviewer": reviewer.strip(),
+        **parameters,
+    }
+    if path.exists() and not force:
+        found = injected_parameters(path)
+        differences = {
+            k: (found.get(k), v) for k, v in asked.items() if v is not None and found.get(k) != v
+        }
+        return ScreeningNotebook(path, created=False, differences=differences)
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = parameterize_notebook(load_notebook_node(str(shipped_notebook())), asked)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return ScreeningNotebook(path, created=True)
+
+
+def injected_parameters(path: Path) -> dict[str, Any]:
+    """The values in a notebook's ``injected-parameters`` cell (empty if it has none)."""
+    nb = nbformat.read(path, as_version=4)
+    values: dict[str, Any] = {}
+    for cell in nb.cells:
+        if INJECTED_TAG not in cell.metadata.get("tags", []):
+            continue
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                try:
+                    values[node.targets[0].id] = ast.literal_eval(node.value)
+                except ValueError:
+                    values[node.targets[0].id] = ast.unparse(node.value)
+    return values
+
+
+def lab_command(notebook: Path, *, browser: bool = True) -> list[str]:
+    """The command that starts JupyterLab in the notebook's folder, opening it."""
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebook.parent}"]
+    if not browser:
+        command.append("--no-browser")
+    return [*command, str(notebook)]
