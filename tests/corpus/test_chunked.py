@@ -46,3 +46,47 @@ def test_chunked_read_equals_single_read(
     assert failure.record == 251
     assert failure.reason.startswith(f"record 251 (line {failure.line})")
     assert path.read_text().splitlines()[failure.line - 1].startswith("AU  - Nobody")
+
+
+def _wos_file(n: int) -> str:
+    """Web of Science text with what real files hold: several FN ... EF exports
+    concatenated, records missing their ER, runs of bare ER lines, text between records."""
+    parts = ["FN Clarivate Analytics Web of Science\nVR 1.0\n"]
+    for i in range(n):
+        end = "" if i % 7 == 3 else "ER\n"  # closed by the next PT instead
+        parts.append(f"PT J\nAU Bate, Paul\nTI Co-design study {i}\nPY 2019\n{end}\n")
+        if i % 50 == 49:
+            parts.append("EF\n\nFN Clarivate Analytics Web of Science\nVR 1.0\n")
+        if i % 90 == 45:
+            parts.append("ER\n\nER\n\n")
+        if i % 120 == 60:
+            parts.append("note between records\n\n")
+    parts.append("EF\n")
+    return "".join(parts)
+
+
+def test_wos_chunks_cut_between_records_and_read_each_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "savedrecs.txt"
+    text = _wos_file(400)
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 10**12)
+    single = read_file(path)
+    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 1)
+    monkeypatch.setattr(chunked, "CHUNK_CHARS", 2_000)
+    monkeypatch.setattr(chunked, "default_workers", lambda: 2)
+    bounds = chunked.chunk_bounds(text, "wos")
+    assert len(bounds) > 10
+    assert all(text[a:b].lstrip().startswith("PT J\n") for a, b in bounds[1:])
+    parallel = read_file(path)
+
+    assert single.format == parallel.format == "wos"
+    assert parallel.records.equals(single.records)
+    assert parallel.failures.equals(single.failures)
+    titles = parallel.records.title.tolist()
+    assert titles == [f"Co-design study {i}" for i in range(400)]
+    assert parallel.records.position.tolist() == list(range(1, 401))
+    lines = text.split("\n")
+    assert {lines[n - 1] for n in parallel.records.line} == {"PT J"}
+    assert parallel.failures.reason.str.contains("outside any record").sum() == 3

@@ -371,3 +371,37 @@ def test_100k_rows_with_multiline_fields_keep_their_lines() -> None:
     parsed = parse_csv(text, "big.csv")
     assert len(parsed.records) == 100_000 and not parsed.failures
     assert parsed.records[-1]["line"] == 2 + 99_999 * 2  # each abstract spans two lines
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\u0085", "\u2029"])
+def test_rows_separated_by_unicode_line_breaks(tmp_path: Path, brk: str) -> None:
+    rows = [
+        "Title,Authors,Year",
+        '"Co-design, in wards","Smith, J",2020',
+        "Peer support,Doe A,2021",
+    ]
+    path = tmp_path / "export.csv"
+    path.write_text(brk.join(rows) + brk, encoding="utf-8")
+    result = read_file(path)
+    assert result.records.title.tolist() == ["Co-design, in wards", "Peer support"]
+    assert result.records.year.tolist() == [2020, 2021]
+    assert result.records.line.tolist() == [2, 3]
+    assert result.failures.empty
+
+
+def test_unicode_line_breaks_inside_fields_stay_text(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text('Title,Year\n"Part one\u2028part two",2020\nA\u0085B,2021\n', encoding="utf-8")
+    result = read_file(path)
+    assert len(result.records) == 2 and result.failures.empty
+    assert result.records.year.tolist() == [2020, 2021]
+
+
+def test_header_without_rows_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "empty-search.csv"
+    path.write_text("Title,Authors,Year\n,,\n", encoding="utf-8")
+    result = read_file(path)
+    assert result.records.empty
+    assert result.failures.reason.tolist() == [
+        "has a header row (line 1) but no data rows below it"
+    ]

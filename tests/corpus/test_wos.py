@@ -100,3 +100,39 @@ def test_binary_junk_in_one_record():
 def test_no_records_raises():
     with pytest.raises(ReadError, match="no Web of Science records"):
         parse(" ## \n")
+
+
+def test_records_after_ef_are_read_and_junk_is_reported():
+    # two exports concatenated (each FN ... EF), a stray EF, and text between records
+    block = "FN Clarivate Analytics Web of Science\nVR 1.0\n{records}EF\n\n"
+    records = [f"PT J\nAU Smith, J\nTI Paper {n}\nPY 2020\nER\n\n" for n in range(1, 8)]
+    text = (
+        block.format(records="".join(records[:2]))
+        + block.format(records="".join(records[2:4]))
+        + "EF\n"
+        + records[4]
+        + "Exported by a colleague, 12 May\nsee notes\n\n"
+        + "".join(records[5:])
+        + "EF\ntrailing text\n"
+    )
+    parsed = parse(text)
+    assert [r["title"] for r in parsed.records] == [f"Paper {n}" for n in range(1, 8)]
+    assert [r["position"] for r in parsed.records] == list(range(1, 8))
+    lines = text.split("\n")
+    assert [lines[r["line"] - 1] for r in parsed.records] == ["PT J"] * 7
+    junk, tail = parsed.failures
+    assert (junk.line, junk.record) == (lines.index("Exported by a colleague, 12 May") + 1, None)
+    assert (
+        junk.reason == "2 lines of text outside any record (not inside a PT ... ER block); ignored"
+    )
+    assert junk.raw == "Exported by a colleague, 12 May\nsee notes"
+    assert tail.raw == "trailing text"
+
+
+def test_record_cut_by_ef_is_closed_there():
+    parsed = parse("PT J\nTI Kept\nEF\nPT J\nTI After\nER\n")
+    assert [r["title"] for r in parsed.records] == ["Kept", "After"]
+    assert (
+        parsed.records[0]["extra"]["wos_warning"]
+        == "no ER before EF (line 3); kept because it has a title"
+    )

@@ -22,12 +22,15 @@ from synth.parallel import default_workers, ordered_map
 
 log = logging.getLogger(__name__)
 
-#: where a record may start, per format: a chunk boundary is only ever put here
-RECORD_START: dict[str, re.Pattern[str]] = {
-    "ris": re.compile(r"^TY {1,2}- ", re.M),
-    "medline": re.compile(r"^PMID- ", re.M),
-    "wos": re.compile(r"^PT [A-Z]\s*$", re.M),
-    "endnote": re.compile(r"^%0 ", re.M),
+#: where a chunk may be cut, per format: the match ends where the next chunk starts. A
+#: cut sits only between a record's end (its ER line, or the blank line MEDLINE and
+#: EndNote put after a record) and the next record's start, so every record lies whole in
+#: one chunk and a record missing its ER is closed the same way as in a one-piece read.
+CUT: dict[str, re.Pattern[str]] = {
+    "ris": re.compile(r"^ER {1,2}-[^\n]*\n(?:[ \t]*\n)*(?=TY {1,2}- )", re.M),
+    "medline": re.compile(r"^[ \t]*\n(?=PMID- )", re.M),
+    "wos": re.compile(r"^ER[ \t]*\n(?:[ \t]*\n)*(?=PT [A-Z][ \t]*$)", re.M),
+    "endnote": re.compile(r"^[ \t]*\n(?=%0 )", re.M),
 }
 
 #: below this size one process is faster than starting workers
@@ -35,17 +38,19 @@ PARALLEL_MIN_CHARS = 4_000_000
 CHUNK_CHARS = 8_000_000
 
 _REASON_PREFIX = re.compile(r"^record (\d+) \(line (\d+)\)")
+_LINE_REF = re.compile(r"\(line (\d+)\)")
 
 
 def supports(fmt: str, text: str, workers: int | None = None) -> bool:
     """Whether reading ``text`` in chunks is both possible and worthwhile."""
     workers = workers or default_workers()
-    return fmt in RECORD_START and workers > 1 and len(text) >= PARALLEL_MIN_CHARS
+    return fmt in CUT and workers > 1 and len(text) >= PARALLEL_MIN_CHARS
 
 
-def chunk_bounds(text: str, fmt: str, size: int = CHUNK_CHARS) -> list[tuple[int, int]]:
-    """(start, end) offsets covering ``text``, each cut at the start of a record."""
-    pattern = RECORD_START[fmt]
+def chunk_bounds(text: str, fmt: str, size: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets covering ``text``, each cut between two records (see ``CUT``)."""
+    size = size or CHUNK_CHARS
+    pattern = CUT[fmt]
     bounds: list[tuple[int, int]] = []
     start = 0
     while start < len(text):
@@ -54,7 +59,7 @@ def chunk_bounds(text: str, fmt: str, size: int = CHUNK_CHARS) -> list[tuple[int
             bounds.append((start, len(text)))
             break
         m = pattern.search(text, target)
-        end = m.start() if m else len(text)
+        end = m.end() if m else len(text)
         bounds.append((start, end))
         start = end
     return bounds
@@ -74,17 +79,29 @@ def _parse_chunk(fmt: str, chunk: str, source: str) -> tuple[pd.DataFrame, list[
     return frame, parsed.failures, (parsed.database, seen)
 
 
+def _shift_text(text: str, positions: int, lines: int) -> str:
+    """A reader's message in whole-file terms: its ``record N`` and every ``(line N)``."""
+    m = _REASON_PREFIX.match(text)
+    if m:
+        text = f"record {int(m.group(1)) + positions}" + text[len(f"record {m.group(1)}") :]
+    return _LINE_REF.sub(lambda n: f"(line {int(n.group(1)) + lines})", text)
+
+
 def _shift(failure: Failure, positions: int, lines: int) -> Failure:
     record = failure.record + positions if failure.record is not None else None
     line = failure.line + lines if failure.line is not None else None
-    reason = failure.reason
-    m = _REASON_PREFIX.match(reason)
-    if m:
-        reason = (
-            f"record {int(m.group(1)) + positions} (line {int(m.group(2)) + lines})"
-            + (reason[m.end() :])
-        )
+    reason = _shift_text(failure.reason, positions, lines)
     return replace(failure, record=record, line=line, reason=reason)
+
+
+def _shift_warnings(extra: dict[str, Any], positions: int, lines: int) -> dict[str, Any]:
+    """Readers' warnings kept in a record's extra (``wos_warning``, ...) name lines too."""
+    if not any(k.endswith("_warning") for k in extra):
+        return extra
+    return {
+        k: _shift_text(v, positions, lines) if k.endswith("_warning") and isinstance(v, str) else v
+        for k, v in extra.items()
+    }
 
 
 def read_chunked(
@@ -104,6 +121,8 @@ def read_chunked(
         if len(frame):
             frame["position"] = frame["position"] + positions
             frame["line"] = frame["line"] + lines
+            if start:
+                frame["extra"] = [_shift_warnings(e, positions, lines) for e in frame["extra"]]
         frames.append(frame)
         failures += [_shift(f, positions, lines) for f in chunk_failures]
         database = database or chunk_db

@@ -46,6 +46,7 @@ _LIST_FIELDS = {"authors", "keywords"}
 _SAMPLE_LINES = 200
 _FIELD_LIMIT = 2**31 - 1
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+_ROW_BREAK = re.compile("\u0085|\u2028|\u2029")
 
 
 def normalise_header(name: object) -> str:
@@ -602,9 +603,34 @@ def _iter_rows(
         base = restart
 
 
+def unusual_row_breaks(text: str) -> str:
+    """Rows separated by NEL (U+0085), LINE or PARAGRAPH SEPARATOR get ``\\n`` between them.
+
+    The csv module breaks rows only at CR and LF, so a file written with such breaks
+    (some Unicode-aware tools and old mainframe exports do) reads as one header row with
+    no data at all. The breaks count as row breaks only when the header line holds one
+    outside quotes; inside quoted fields, or in a file whose rows end with LF, they are
+    text (a title may hold a U+2028) and stay.
+    """
+    if not _ROW_BREAK.search(text):
+        return text
+    pieces = text.split('"')  # quotes pair up: even pieces lie outside quoted fields
+    for piece in pieces[::2]:
+        head, newline, _ = piece.partition("\n")
+        if _ROW_BREAK.search(head):
+            break
+        if newline:  # the header line ended without one
+            return text
+    else:
+        return text
+    pieces[::2] = [_ROW_BREAK.sub("\n", p) for p in pieces[::2]]
+    return '"'.join(pieces)
+
+
 def _parse_delimited(text: str, source: str, delimiter: str | None) -> Parsed:
     if csv.field_size_limit() < _FIELD_LIMIT:
         csv.field_size_limit(_FIELD_LIMIT)  # a 5,000-author list is a long field
+    text = unusual_row_breaks(text)
     if delimiter is None:
         delimiter = sniff_delimiter(text)
     src = _Text(text)
@@ -633,6 +659,9 @@ def _parse_delimited(text: str, source: str, delimiter: str | None) -> Parsed:
         rec["position"] = position
         rec["line"] = line
         parsed.records.append(rec)
+    if not parsed.records and not parsed.failures:
+        reason = f"has a header row (line {header_end}) but no data rows below it"
+        parsed.failures.append(Failure(source, header_end, None, reason, ""))
     log.debug(
         "%s: %d rows, %d failures, delimiter %r, database %s",
         source,

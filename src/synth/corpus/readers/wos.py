@@ -102,19 +102,26 @@ class _Reader:
         self.position = 0
 
     def run(self) -> Parsed:
+        """Read every record, also past an ``EF`` (files are often concatenated exports).
+
+        Text outside any record (between an ``ER`` or ``EF`` and the next record) is not
+        a record, but it is not silently dropped either: each run of it is a failure row.
+        """
         spec = self.spec
         fields: dict[str, list[str]] | None = None
         first = 0
         last: list[str] | None = None
         last_tag = ""
         seen_tag = False
-        end_of_file = "the end of the file (truncated?)"
+        junk: list[int] = []  # line numbers of the current run of text outside records
         for i, line in enumerate(self.lines, start=1):
             if not line.strip():
                 continue
             m = None if line[:1].isspace() else _TAG.match(line)
             if m is None:
-                if fields is not None and last is not None:
+                if fields is None:
+                    junk.append(i)
+                elif last is not None:
                     value = line.strip()
                     if last_tag in spec.items:
                         last.append(value)
@@ -124,11 +131,15 @@ class _Reader:
             seen_tag = True
             tag, value = m.group(1), (m.group(2) or "").strip()
             if tag == spec.file_end:
-                end_of_file = f"EF (line {i})"
-                break
+                if fields is not None:
+                    self.close(fields, first, i - 1, f"EF (line {i})")
+                    fields, last = None, None
+                self.outside(junk)
+                continue
             if fields is None:
+                self.outside(junk)
                 if tag in spec.header or tag == spec.end:
-                    continue  # the file header, or an ER written twice
+                    continue  # a file header (again, in concatenated files), or an ER twice
                 fields, first, last, last_tag = {}, i, None, ""
             elif tag == spec.start and spec.start in fields:
                 self.close(fields, first, i - 1, f"the next PT (line {i})")
@@ -141,13 +152,27 @@ class _Reader:
             last.append(value)
             last_tag = tag
         if fields is not None:
-            self.close(fields, first, len(self.lines), end_of_file)
+            self.close(fields, first, len(self.lines), "the end of the file (truncated?)")
+        self.outside(junk)
         if not seen_tag:
             raise ReadError(
                 self.source,
                 "no Web of Science records found (expected 'PT ' ... 'ER' tagged blocks)",
             )
         return self.out
+
+    def outside(self, junk: list[int]) -> None:
+        """One failure row for a run of untagged lines between records; empties ``junk``."""
+        if not junk:
+            return
+        n, first = len(junk), junk[0]
+        raw = "\n".join(self.lines[j - 1] for j in junk)
+        reason = (
+            f"{n} line{'s' if n > 1 else ''} of text outside any record (not inside a "
+            "PT ... ER block); ignored"
+        )
+        self.out.failures.append(Failure(self.source, first, None, reason, raw))
+        junk.clear()
 
     def close(
         self, fields: dict[str, list[str]], first: int, last_line: int, missing_er: str | None
