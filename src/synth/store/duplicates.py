@@ -2,18 +2,27 @@
 
 Groups are derived data (rebuilt after every import), while a reviewer's "these are not
 the same paper" is an appended event that every later rebuild honours as a cannot-link.
+Imports may run at once: each regroups from every committed record. Records committed by
+an import killed before its regrouping are grouped by the next import or the next read
+of the groups (:func:`ensure_groups`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
+from synth import __version__
 from synth.corpus.dedupe import dedupe
 from synth.store.db import now
 from synth.store.views import load_records
+
+log = logging.getLogger(__name__)
 
 
 def cannot_links(con: sqlite3.Connection) -> list[tuple[str, str]]:
@@ -25,45 +34,164 @@ def cannot_links(con: sqlite3.Connection) -> list[tuple[str, str]]:
     return [k for k, kind in state.items() if kind == "split"]  # type: ignore[misc]
 
 
+#: Tries at grouping outside the write lock while other imports keep committing records;
+#: the last try holds the lock from reading the records to writing their groups.
+ATTEMPTS = 3
+
+
 def refresh_duplicates(
     con: sqlite3.Connection, *, progress: bool = False, records: pd.DataFrame | None = None
 ) -> dict[str, int]:
-    """Re-run deduplication over every record and replace the derived group tables.
+    """Re-run deduplication over every committed record and update the derived groups.
+
+    The records are read in one snapshot and grouped without holding the write lock (a
+    large store takes a while). Under the lock, only rows that changed are written, and
+    only if no record or group event was committed meanwhile (by another import); else
+    it starts again from the new records. So two imports at once both end with the groups
+    of all records, and a regroup after a small import holds the lock briefly.
 
     ``records`` may be passed when the caller holds exactly the store's records already
-    (a first import), to save reading them back.
+    (a first import), to save reading them back; it is ignored if the store has others.
     """
-    if records is None:
-        records = load_records(con)
-    result = dedupe(records, cannot_link=cannot_links(con), progress=progress)
-    groups = result.groups
-    pairs = result.pairs
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        con.execute("DELETE FROM duplicate_groups")
-        con.execute("DELETE FROM duplicate_pairs")
-        con.executemany(
-            "INSERT INTO duplicate_groups (record_id, group_id, is_kept) VALUES (?,?,?)",
-            [(r.record_id, r.group_id, int(bool(r.is_kept))) for r in groups.itertuples()],
+    for attempt in range(ATTEMPTS):
+        locked = attempt == ATTEMPTS - 1
+        con.execute("BEGIN IMMEDIATE" if locked else "BEGIN")
+        try:
+            stamp = _stamp(con)
+            if records is None or len(records) != stamp[0]:
+                records = load_records(con)
+            links = cannot_links(con)
+            stored = _stored(con)
+            if not locked:
+                con.execute("COMMIT")
+            result = dedupe(records, cannot_link=links, progress=progress)
+            changes = _changes(stored, result.groups, result.pairs)
+            if not locked:
+                con.execute("BEGIN IMMEDIATE")
+                latest = _stamp(con)
+                if latest[:2] != stamp[:2]:  # records committed since: group them too
+                    con.execute("ROLLBACK")
+                    records = None
+                    continue
+                if latest != stamp:  # another import grouped these same records meanwhile
+                    con.execute("ROLLBACK")
+                    return {"duplicate_pairs": len(result.pairs)}
+            _write_changes(con, changes, stamp, len(result.pairs))
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        return {"duplicate_pairs": len(result.pairs)}
+    raise AssertionError("unreachable: the last attempt holds the lock")  # pragma: no cover
+
+
+def _stamp(con: sqlite3.Connection) -> tuple[int, int, int]:
+    """What the groups are computed from (records and group events, both only appended)
+    and the last grouping written (each write adds a ``dedupe`` run)."""
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM records),"
+        " (SELECT coalesce(max(event_id), 0) FROM group_events),"
+        " (SELECT coalesce(max(run_id), 0) FROM runs WHERE kind='dedupe')"
+    ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+_Rows = dict[Any, tuple[Any, ...]]
+
+
+def _stored(con: sqlite3.Connection) -> tuple[_Rows, _Rows]:
+    """The groups and pairs in the store, keyed like the tables."""
+    groups = {
+        r[0]: (r[1], r[2])
+        for r in con.execute("SELECT record_id, group_id, is_kept FROM duplicate_groups")
+    }
+    pairs = {
+        (r[0], r[1]): tuple(r[2:])
+        for r in con.execute(
+            "SELECT record_a, record_b, rule, score, title_score, author_match, year_diff"
+            " FROM duplicate_pairs"
         )
-        con.executemany(
-            "INSERT OR REPLACE INTO duplicate_pairs (record_a, record_b, rule, score,"
-            " title_score, author_match, year_diff) VALUES (?,?,?,?,?,?,?)",
-            [
-                (
-                    p.record_a, p.record_b, p.rule, _f(p.score), _f(p.title_score),
-                    None if p.author_match is None else int(bool(p.author_match)),
-                    None if p.year_diff is None or p.year_diff != p.year_diff
-                    else int(p.year_diff),
-                )
-                for p in pairs.itertuples()
-            ],
-        )  # fmt: skip
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return {"duplicate_pairs": len(pairs)}
+    }
+    return groups, pairs
+
+
+def _changes(
+    stored: tuple[_Rows, _Rows], groups: pd.DataFrame, pairs: pd.DataFrame
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(group rows to write, pair keys to delete, pair rows to write) to turn the stored
+    tables into the new ones."""
+    old_groups, old_pairs = stored
+    new_groups = {r.record_id: (r.group_id, int(bool(r.is_kept))) for r in groups.itertuples()}
+    new_pairs = {
+        (p.record_a, p.record_b): (
+            p.rule, _f(p.score), _f(p.title_score),
+            None if p.author_match is None else int(bool(p.author_match)),
+            None if p.year_diff is None or p.year_diff != p.year_diff else int(p.year_diff),
+        )
+        for p in pairs.itertuples()
+    }  # fmt: skip
+    group_rows = [(k, *v) for k, v in new_groups.items() if old_groups.get(k) != v]
+    gone = [k for k in old_pairs if k not in new_pairs]
+    pair_rows = [(*k, *v) for k, v in new_pairs.items() if old_pairs.get(k) != v]
+    return group_rows, gone, pair_rows
+
+
+def _write_changes(
+    con: sqlite3.Connection,
+    changes: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]],
+    stamp: tuple[int, int, int],
+    n_pairs: int,
+) -> None:
+    """Apply :func:`_changes` (inside the caller's write transaction) and note what the
+    groups were computed from, so :func:`groups_stale` can tell."""
+    group_rows, gone, pair_rows = changes
+    con.executemany(
+        "INSERT OR REPLACE INTO duplicate_groups (record_id, group_id, is_kept) VALUES (?,?,?)",
+        group_rows,
+    )
+    con.executemany("DELETE FROM duplicate_pairs WHERE record_a=? AND record_b=?", gone)
+    con.executemany(
+        "INSERT OR REPLACE INTO duplicate_pairs (record_a, record_b, rule, score,"
+        " title_score, author_match, year_diff) VALUES (?,?,?,?,?,?,?)",
+        pair_rows,
+    )
+    params = {"records": stamp[0], "group_events": stamp[1], "pairs": n_pairs}
+    con.execute(
+        "INSERT INTO runs (kind, started_at, finished_at, params, version)"
+        " VALUES ('dedupe', ?, ?, ?, ?)",
+        (now(), now(), json.dumps(params), __version__),
+    )
+
+
+def groups_stale(con: sqlite3.Connection) -> bool:
+    """Whether committed records or reviewers' split events are not in the groups yet:
+    an import or split killed between its commit and the regrouping that follows."""
+    n_records, last_event, _ = _stamp(con)
+    (n_grouped,) = con.execute("SELECT count(*) FROM duplicate_groups").fetchone()
+    if n_grouped != n_records:  # every record has a row once grouped
+        return True
+    row = con.execute(
+        "SELECT params FROM runs WHERE kind='dedupe' ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    return row is not None and json.loads(row[0]).get("group_events", 0) < last_event
+
+
+def ensure_groups(con: sqlite3.Connection, *, progress: bool = False) -> bool:
+    """Regroup if :func:`groups_stale`; True if it did. A store that cannot be written
+    (read-only, or the caller is inside a transaction) is left as it is, with a warning."""
+    if not groups_stale(con):
+        return False
+    if con.in_transaction:
+        log.warning("duplicate groups are out of date; not regrouped inside a transaction")
+        return False
+    log.warning("duplicate groups are out of date (an import was interrupted): regrouping")
+    try:
+        refresh_duplicates(con, progress=progress)
+    except sqlite3.OperationalError as exc:
+        log.warning("could not regroup duplicates (%s); groups may be incomplete", exc)
+        return False
+    return True
 
 
 def _f(value: object) -> float | None:

@@ -11,7 +11,12 @@ from synth.corpus.model import RECORD_COLUMNS
 
 
 def load_records(con: sqlite3.Connection, *, with_groups: bool = False) -> pd.DataFrame:
-    """All records in canonical columns (plus ``group_id``/``is_kept`` if asked)."""
+    """All records in canonical columns (plus ``group_id``/``is_kept`` if asked; groups
+    an interrupted import left out of date are brought up to date first)."""
+    if with_groups:
+        from synth.store.duplicates import ensure_groups  # it reads records through here
+
+        ensure_groups(con)
     cols = ", ".join(f"r.{c}" for c in RECORD_COLUMNS)
     sql = f"SELECT {cols}"
     if with_groups:
