@@ -135,3 +135,21 @@ def test_records_committed_while_grouping_are_grouped_too(
     (grouped,) = con.execute("SELECT count(*) FROM duplicate_groups").fetchone()
     assert grouped == n
     assert groups(path) == serial
+
+
+def test_a_reader_leaves_the_regrouping_to_an_import_under_way(
+    two_files: tuple[Path, Path], serial: set, tmp_path: Path
+) -> None:
+    """Between an import's commit and its grouping, readers do not all regroup too; once
+    no import is grouping (it finished, or died), the next reader regroups."""
+    path = tmp_path / "review.sqlite"
+    con = connect(path)
+    import_paths(con, [two_files[0]])
+    store_file(con, read_file(two_files[1]))  # committed, not grouped yet
+    reader = connect(path)
+    with duplicates.grouping_turn(con, wait=True):  # the import is grouping
+        assert not duplicates.ensure_groups(reader)
+        assert duplicates.groups_stale(reader)
+    assert duplicates.ensure_groups(reader)
+    assert not duplicates.groups_stale(reader)
+    assert groups(path) == serial

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,11 @@ from synth import __version__
 from synth.corpus.dedupe import dedupe
 from synth.store.db import now
 from synth.store.views import load_records
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +58,15 @@ def refresh_duplicates(
 
     ``records`` may be passed when the caller holds exactly the store's records already
     (a first import), to save reading them back; it is ignored if the store has others.
+    Groupings of one store take turns (:func:`grouping_turn`).
     """
+    with grouping_turn(con, wait=True):
+        return _refresh(con, progress=progress, records=records)
+
+
+def _refresh(
+    con: sqlite3.Connection, *, progress: bool, records: pd.DataFrame | None
+) -> dict[str, int]:
     for attempt in range(ATTEMPTS):
         locked = attempt == ATTEMPTS - 1
         con.execute("BEGIN IMMEDIATE" if locked else "BEGIN")
@@ -178,20 +192,64 @@ def groups_stale(con: sqlite3.Connection) -> bool:
 
 
 def ensure_groups(con: sqlite3.Connection, *, progress: bool = False) -> bool:
-    """Regroup if :func:`groups_stale`; True if it did. A store that cannot be written
-    (read-only, or the caller is inside a transaction) is left as it is, with a warning."""
+    """Regroup if :func:`groups_stale`; True if it did.
+
+    Not while another process is grouping (an import between its commit and its
+    regrouping: it will finish the job), nor in a store that cannot be written (read-only,
+    or the caller is inside a transaction); those are left as they are, with a warning.
+    """
     if not groups_stale(con):
         return False
     if con.in_transaction:
         log.warning("duplicate groups are out of date; not regrouped inside a transaction")
         return False
-    log.warning("duplicate groups are out of date (an import was interrupted): regrouping")
-    try:
-        refresh_duplicates(con, progress=progress)
-    except sqlite3.OperationalError as exc:
-        log.warning("could not regroup duplicates (%s); groups may be incomplete", exc)
-        return False
+    with grouping_turn(con, wait=False) as mine:
+        if not mine:
+            log.warning("duplicate groups are being updated by another import")
+            return False
+        if not groups_stale(con):  # that import finished meanwhile
+            return False
+        log.warning("duplicate groups are out of date (an import was interrupted): regrouping")
+        try:
+            _refresh(con, progress=progress, records=None)
+        except sqlite3.OperationalError as exc:
+            log.warning("could not regroup duplicates (%s); groups may be incomplete", exc)
+            return False
     return True
+
+
+@contextmanager
+def grouping_turn(con: sqlite3.Connection, *, wait: bool) -> Iterator[bool]:
+    """Hold the store's grouping lock (a file beside it, ``<store>-grouping.lock``).
+
+    Yields True once held (``wait=True`` waits for it), False if another process holds
+    it. The operating system releases it when its holder dies, even by ``kill -9``, so a
+    held lock means a grouping really is under way. Where no file lock can be taken (an
+    in-memory store, a read-only folder, no ``fcntl``), groupings simply do not take turns.
+    """
+    path = _store_file(con)
+    if fcntl is None or path is None:
+        yield True
+        return
+    try:
+        handle = open(f"{path}-grouping.lock", "ab")  # noqa: SIM115 - held across the yield
+    except OSError:
+        yield True
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True  # closing the file releases the lock
+
+
+def _store_file(con: sqlite3.Connection) -> str | None:
+    for row in con.execute("PRAGMA database_list"):
+        if row[1] == "main":
+            return row[2] or None
+    return None
 
 
 def _f(value: object) -> float | None:
