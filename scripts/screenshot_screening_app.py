@@ -3,8 +3,9 @@
 
 The same mechanism as ``tests/screening/test_jupyterlab.py`` (the plumbing is in
 ``tests/lab.py``): the bundled KEI corpus is imported and tagged into a temporary
-``data/kei-2020.sqlite``, the committed ``notebooks/screening.ipynb`` is copied beside it,
-an offline ``jupyter lab`` serves them, and headless chromium opens the notebook, runs all
+``data/kei-2020.sqlite``, the reviewer's own notebook is written beside it as
+``synth screen open`` writes it (``data/screening/kei-2020-<reviewer>.ipynb``), an offline
+``jupyter lab`` serves that folder, and headless chromium opens the notebook, runs all
 cells, makes three decisions with the app's buttons (include, exclude with a reason, include)
 and photographs the page: 1400x1000, file browser hidden, the app scrolled to the top.
 
@@ -57,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="synth-screenshot-") as tmp:
         folder = Path(tmp)
         _, notebook = kei_review(folder, reviewer=args.reviewer, mode="single")
-        with start_browser() as driver, lab_server(folder) as server:
+        with start_browser() as driver, lab_server(notebook.parent) as server:
             set_viewport(driver, *SIZE)
-            open_notebook(driver, server, f"notebooks/{notebook.name}")
+            open_notebook(driver, server, notebook.name)
             run_command(driver, "application:toggle-left-area")  # hide the file browser
             run_all_cells(driver)
             wait_for_screening_app(driver, server)

@@ -5,13 +5,15 @@ Used by ``tests/screening/test_jupyterlab.py`` and ``scripts/screenshot_screenin
 this module is the one home of the plumbing:
 
 - :func:`kei_review` builds the layout a reviewer has: ``data/kei-2020.sqlite`` (the bundled
-  corpus imported and tagged) beside ``notebooks/screening.ipynb`` (a copy of the committed
-  notebook, its ``parameters`` cell edited with :func:`set_parameters`);
+  corpus imported and tagged) and the reviewer's own notebook that ``synth screen open``
+  writes beside it, ``data/screening/kei-2020-<reviewer>.ipynb`` (the lab serves that folder,
+  as ``synth screen open`` starts it);
 - :func:`lab_server` starts ``python -m jupyterlab`` on a free local port with a random token,
   an isolated Jupyter home and every network check off (no news, no update check, no
   extension manager listing), and shuts it and its kernels down on exit;
 - :func:`open_notebook`, :func:`run_all_cells`, :func:`wait_for_screening_app`,
-  :func:`click_button`, :func:`choose_option` drive the page like a reviewer.
+  :func:`click_button`, :func:`choose_option`, :func:`type_command` drive the page like a
+  reviewer.
 
 The lab runs with ``expose_app_in_browser``, so ``window.jupyterapp`` (JupyterLab's own
 application object) opens documents and runs commands: no menu clicking, which breaks
@@ -21,11 +23,9 @@ generous, for a busy 2-core machine; a timeout reports what the page and the ser
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,12 +41,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import nbformat
-
 from tests.browser import wait_for as browser_wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "screening.ipynb"
 KEI = ROOT / "corpus" / "kei-2020"
 
 #: Seconds to wait for the server, the page, the kernel or the app (generous: CI is busy).
@@ -73,11 +70,11 @@ LAB_OPTIONS = (
 # ---------------------------------------------------------------- the review on disk
 
 
-def kei_review(folder: Path, **parameters: Any) -> tuple[Path, Path]:
-    """``folder/data/kei-2020.sqlite`` (KEI imported and tagged) and
-    ``folder/notebooks/screening.ipynb`` (the committed notebook with ``parameters`` set,
-    ``db`` the relative ``"../data/kei-2020.sqlite"`` as in the project: the kernel runs in
-    the notebook's folder). Returns (store, notebook)."""
+def kei_review(folder: Path, *, reviewer: str, **parameters: Any) -> tuple[Path, Path]:
+    """``folder/data/kei-2020.sqlite`` (KEI imported and tagged) and the reviewer's notebook
+    that ``synth screen open`` writes, ``folder/data/screening/kei-2020-<reviewer>.ipynb``
+    (``parameters``: the notebook's others, e.g. ``mode``). Returns (store, notebook)."""
+    from synth.screening.notebook import write_screening_notebook
     from synth.store import connect, import_paths
     from synth.tagging.workflow import tag_store
 
@@ -89,32 +86,8 @@ def kei_review(folder: Path, **parameters: Any) -> tuple[Path, Path]:
         tag_store(con)
     finally:
         con.close()
-    notebook = folder / "notebooks" / NOTEBOOK.name
-    notebook.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(NOTEBOOK, notebook)
-    set_parameters(notebook, **{"db": f"../{db.parent.name}/{db.name}", **parameters})
+    notebook = write_screening_notebook(db, reviewer, **parameters).path
     return db, notebook
-
-
-def set_parameters(notebook: Path, **values: Any) -> None:
-    """Set assignments in the notebook's ``parameters`` cell, as a reviewer would edit it
-    (each named line becomes ``name = repr(value)``; the others are kept)."""
-    nb = nbformat.read(notebook, as_version=4)
-    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    lines = cell.source.splitlines()
-    seen = set()
-    for i, line in enumerate(lines):
-        body = ast.parse(line).body if line.strip() and not line.startswith("#") else []
-        if body and isinstance(body[0], ast.Assign):
-            name = body[0].targets[0].id  # type: ignore[attr-defined]
-            if name in values:
-                lines[i] = f"{name} = {values[name]!r}"
-                seen.add(name)
-    missing = set(values) - seen
-    if missing:
-        raise KeyError(f"not in the parameters cell: {', '.join(sorted(missing))}")
-    cell.source = "\n".join(lines)
-    nbformat.write(nb, notebook)
 
 
 # ---------------------------------------------------------------- the server
@@ -327,6 +300,19 @@ def run_command(driver: Any, command: str, args: dict[str, Any] | None = None) -
         raise AssertionError(f"JupyterLab command {command} failed: {ok}")
 
 
+def restart_kernel(driver: Any, server: LabServer | None = None) -> None:
+    """Restart the kernel of the notebook shown (no dialog) and wait until it is idle."""
+    ok = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()"
+        ".then(() => done(true), (e) => done(String(e)));"
+    )
+    if ok is not True:
+        raise AssertionError(f"kernel restart failed: {ok}")
+    wait_for(driver, lambda d: d.execute_script(KERNEL_STATUS) == "idle",
+             "the restarted kernel to be idle", server=server)  # fmt: skip
+
+
 def run_all_cells(driver: Any) -> None:
     """Run every cell of the notebook shown (JupyterLab's *Run > Run All Cells*)."""
     run_command(driver, "notebook:run-all-cells")
@@ -355,7 +341,8 @@ return {
   title: text('.synth-scr-title'),
   status: Array.from(document.querySelectorAll('.widget-html-content'))
     .map(e => e.innerText.trim())
-    .filter(t => /^(saved|undone|Not saved|Ignored|Nothing|Choose|Unknown|No reason)/.test(t))
+    .filter(t => /^(saved|undone|skipped|Not saved|Ignored|Nothing|Choose|Unknown|No reason)/
+      .test(t))
     .join(' | '),
   counts: Array.from(document.querySelectorAll('.widget-html-content'))
     .map(e => e.innerText.trim()).filter(t => /^\\d+ \\/ \\d+ screened/.test(t)).join(''),
@@ -431,6 +418,18 @@ def choose_option(driver: Any, description: str, index: int) -> str:
     select = Select(element)
     select.select_by_index(index)
     return select.first_selected_option.text
+
+
+def type_command(driver: Any, command: str) -> None:
+    """Type ``command`` into the app's *Keys* box and press Enter, as a reviewer does."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    xpath = "//div[contains(@class, 'widget-text')][.//label[normalize-space()='Keys']]//input"
+    box = driver.find_element(By.XPATH, xpath)
+    scroll_into_view(driver, box)
+    box.click()
+    box.send_keys(command, Keys.ENTER)
 
 
 def wait_for_saved(driver: Any, screened: int, server: LabServer | None = None) -> dict[str, Any]:

@@ -1,11 +1,16 @@
-"""The screening app in a real JupyterLab: a reviewer opens the notebook, runs it, clicks.
+"""The screening app in a real JupyterLab: a reviewer opens the notebook, runs it, clicks
+and types.
 
 A ``jupyter lab`` server (a subprocess, offline, on a free port with a random token) serves
-a copy of ``notebooks/screening.ipynb`` beside a store of the bundled KEI corpus, imported
-and tagged. Headless chromium opens the notebook, runs all cells, waits for the app to
-render through the ipywidgets JupyterLab extension, clicks *Include*, chooses a reason and
-clicks *Exclude*; the store then holds exactly those two decisions for that reviewer, the
-ones the page said were saved. The plumbing lives in ``tests/lab.py``.
+the reviewer's own notebook, the copy ``synth screen open`` writes beside a store of the
+bundled KEI corpus (imported and tagged). Headless chromium opens the notebook, runs all
+cells, waits for the app to render through the ipywidgets JupyterLab extension, clicks
+*Include*, chooses a reason and clicks *Exclude*; the store then holds exactly those two
+decisions for that reviewer, the ones the page said were saved. Then ten commands are typed
+into the *Keys* box in a row (ipykernel 7 runs widget callbacks on other threads than the
+cell that opened the store: before the store's connection served any thread, every command
+after the first said "Not saved"), all ten are in the store, and after a kernel restart
+the app counts them. The plumbing lives in ``tests/lab.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ from tests.lab import (
     kei_review,
     lab_server,
     open_notebook,
+    restart_kernel,
     run_all_cells,
+    run_command,
+    type_command,
     wait_for_saved,
     wait_for_screening_app,
     widget_errors,
@@ -56,7 +64,7 @@ def lab(review: tuple[Path, Path]) -> Iterator[tuple[Any, Any]]:
     if missing:
         unavailable(missing)
     _, notebook = review
-    with start_browser() as driver, lab_server(notebook.parent.parent) as server:
+    with start_browser() as driver, lab_server(notebook.parent) as server:
         yield server, driver
 
 
@@ -74,7 +82,7 @@ def test_a_reviewer_screens_in_jupyterlab(review: tuple[Path, Path], lab: Any) -
     finally:
         con.close()
 
-    open_notebook(driver, server, f"notebooks/{notebook.name}")
+    open_notebook(driver, server, notebook.name)
     run_all_cells(driver)
     first = wait_for_screening_app(driver, server)
     assert f"reviewer {REVIEWER}" in first["header"] and "mode dual" in first["header"]
@@ -118,6 +126,61 @@ def test_a_reviewer_screens_in_jupyterlab(review: tuple[Path, Path], lab: Any) -
     assert list(history["reviewer"]) == [REVIEWER, REVIEWER]
     shown = [int(re.search(r"event #(\d+)", s["status"]).group(1)) for s in (included, excluded)]
     assert list(history["event_id"]) == shown == list(mine["event_id"])
+
+
+#: Typed into the Keys box in a row: every kind of decision, reasons by number.
+COMMANDS = ["i", "e2", "m", "e", "i", "e1", "m", "i", "e3", "e"]
+
+
+def test_commands_typed_in_a_row_are_all_saved(review: tuple[Path, Path], lab: Any) -> None:
+    from synth.screening.app import GUARD_SECONDS
+    from synth.screening.decisions import current_decisions, valid_reasons
+    from synth.store import connect, load_records
+
+    db, notebook = review
+    server, driver = lab
+    con = connect(db)
+    try:
+        reasons = [rid for rid, _ in valid_reasons(con)]
+        before = len(current_decisions(con, reviewer=REVIEWER))
+        titles = {r: _words(t) for r, t in load_records(con)[["record_id", "title"]].values}
+    finally:
+        con.close()
+
+    open_notebook(driver, server, notebook.name)
+    run_all_cells(driver)
+    state = wait_for_screening_app(driver, server)
+    assert state["counts"].startswith(f"{before} / ")
+    shown, said = [], []
+    for n, command in enumerate(COMMANDS, start=before + 1):
+        shown.append(_words(state["title"]))
+        type_command(driver, command)
+        state = wait_for_saved(driver, n, server)
+        said.append(state["status"])
+        time.sleep(GUARD_SECONDS + 0.2)  # the app takes a quicker second key for a slip
+    assert all(s.startswith("saved ✓ event #") for s in said), said
+    assert cell_errors(driver) == [] and widget_errors(driver) == []
+
+    con = connect(db)  # a fresh connection: what another kernel would read
+    try:
+        mine = current_decisions(con, reviewer=REVIEWER).iloc[before:]
+    finally:
+        con.close()
+    assert len(mine) == len(COMMANDS)
+    decisions = {"i": "include", "e": "exclude", "m": "maybe"}
+    assert list(mine["decision"]) == [decisions[c[0]] for c in COMMANDS]
+    assert [titles[r] for r in mine["record_id"]] == shown  # the records the page showed
+    expected = [reasons[int(c[1:]) - 1] if c[1:] else None for c in COMMANDS]
+    assert [r if isinstance(r, str) else None for r in mine["reason"]] == expected
+    ids = [int(re.search(r"event #(\d+)", s).group(1)) for s in said]
+    assert list(mine["event_id"]) == ids
+
+    # a restarted kernel and a fresh run find every decision in the store
+    run_command(driver, "notebook:clear-all-cell-outputs")  # no old app to mistake for it
+    restart_kernel(driver, server)
+    run_all_cells(driver)
+    again = wait_for_screening_app(driver, server)
+    assert again["counts"].startswith(f"{before + len(COMMANDS)} / "), again
 
 
 def _words(text: Any) -> str:
