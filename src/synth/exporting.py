@@ -1,54 +1,23 @@
 """Export the store's records for spreadsheets and reference managers.
 
 CSV carries the canonical columns plus each record's duplicate group; RIS and BibTeX
-round-trip every schema field through synth's own readers. Cells that a spreadsheet
-would run as a formula are neutralised: a title is data, never a formula.
+round-trip every schema field through synth's own readers (CSV too: the tabular reader
+knows synth's export header). Cells that a spreadsheet would run as a formula are
+neutralised (:mod:`synth.corpus.writers.csv`): a title is data, never a formula.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from synth.corpus.model import RECORD_COLUMNS
+from synth.corpus.writers.csv import neutralise_formula, write_csv
 from synth.store.views import load_records
 
 EXPORT_FORMATS = ("csv", "ris", "bibtex")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-
-def neutralise_formula(value: str) -> str:
-    """Prefix a cell that starts like a formula with ``'`` so spreadsheets show it as text."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _cell(value: Any) -> str:
-    if value is None or value is pd.NA:
-        return ""
-    if isinstance(value, float) and pd.isna(value):
-        return ""
-    if isinstance(value, list):
-        return neutralise_formula("; ".join(str(v) for v in value))
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
-    return neutralise_formula(str(value))
-
-
-def write_csv(records: pd.DataFrame, path: Path | str) -> None:
-    """Canonical columns (then any extra columns, e.g. ``group_id``) as UTF-8 CSV."""
-    columns = [c for c in RECORD_COLUMNS if c in records] + [
-        c for c in records.columns if c not in RECORD_COLUMNS
-    ]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns)
-        for row in records[columns].itertuples(index=False):
-            writer.writerow([_cell(v) for v in row])
+__all__ = ["export_records", "export_tags", "neutralise_formula", "write_csv"]
 
 
 def format_for(path: Path, fmt: str | None) -> str:

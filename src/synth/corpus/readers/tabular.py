@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import csv
 import io
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,6 +32,7 @@ from typing import Any
 import yaml
 
 from synth.corpus.model import RECORD_COLUMNS, Failure, Parsed, ReadError
+from synth.corpus.writers.csv import restore_formula
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ _SPLITS = {"auto", "initials", ";", ",", "|"}
 _INTERNAL = {"record_id", "source_file", "source_format", "position", "line", "extra", "pub_type"}
 _FIELDS = (set(RECORD_COLUMNS) - _INTERNAL) | {"pub_type_raw", "page_start", "page_end"}
 _LIST_FIELDS = {"authors", "keywords"}
+_FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _SAMPLE_LINES = 200
 _FIELD_LIMIT = 2**31 - 1
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -93,6 +96,9 @@ class DatabaseRule:
     fields: tuple[FieldRule, ...] = ()
     quoting: str = "minimal"
     labels_from: LabelRule | None = None
+    restore_formulas: bool = False
+    extra_from: str | None = None  # normalised header of a JSON ``extra`` column
+    names_database: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +169,9 @@ def alias_table() -> AliasTable:
                 fields=_field_rules(db.get("fields") or {}),
                 quoting=db.get("quoting", "minimal"),
                 labels_from=_label_rule(db.get("labels_from")),
+                restore_formulas=bool(db.get("restore_formulas", False)),
+                extra_from=normalise_header(db["extra_from"]) if db.get("extra_from") else None,
+                names_database=bool(db.get("names_database", True)),
             )
         )
     return AliasTable(_field_rules(raw["fields"]), tuple(databases))
@@ -187,15 +196,26 @@ class _Plan:
     page_columns: list[tuple[int, str]] = field(default_factory=list)
     database: DatabaseRule | None = None
     label_column: int | None = None
+    extra_column: int | None = None
+    restore: bool = False
 
     @property
     def quoting(self) -> str:
         return self.database.quoting if self.database else "minimal"
 
+    @property
+    def database_name(self) -> str | None:
+        """The file's database: the tool's name, unless its rows carry their own."""
+        return self.database.name if self.database and self.database.names_database else None
+
     def record(self, row: Sequence[str | None]) -> dict[str, Any]:
         """A reader dict for one row (``row`` has exactly one value per header)."""
         rec: dict[str, Any] = {}
         extra: dict[str, Any] = {}
+        if self.restore:  # synth's own export: cells as they were before neutralising
+            row = [restore_formula(v) if v else v for v in row]
+        if self.extra_column is not None:
+            extra.update(_json_object(row[self.extra_column]))
         for name, index, convert in self.single:
             value = row[index]
             if value and not value.isspace():
@@ -336,7 +356,22 @@ def _plan(header: Sequence[str], source: str, sample: str) -> _Plan:
     plan.unmapped = [(i, names[i]) for i in range(len(header)) if i not in taken]
     if db and db.labels_from and db.labels_from.column in normalised:
         plan.label_column = normalised.index(db.labels_from.column)
+    if db and db.extra_from in normalised:
+        plan.extra_column = normalised.index(db.extra_from)  # type: ignore[arg-type]
+        plan.unmapped = [(i, h) for i, h in plan.unmapped if i != plan.extra_column]
+    plan.restore = bool(db and db.restore_formulas)
     return plan
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    """The ``extra`` a synth export wrote as JSON; anything else stays in extra as text."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"extra": text}
+    return value if isinstance(value, dict) else {"extra": text}
 
 
 # --------------------------------------------------------------------------- values
@@ -373,7 +408,14 @@ def _list_literal(text: str) -> list[str] | None:
     return [str(v) for v in value] if isinstance(value, list | tuple) else None
 
 
+def _flag(value: str) -> bool | None:
+    """``True``/``False`` (as synth writes them), yes/no, 1/0; anything else unknown."""
+    return _FLAGS.get(value.strip().casefold())
+
+
 def _converter(name: str, spelling: Spelling) -> _Converter:
+    if name == "grey":
+        return _flag
     if name not in _LIST_FIELDS or spelling.split is None:
         return None
     return partial(_convert, name=name, spelling=spelling)
@@ -649,7 +691,7 @@ def _parse_delimited(text: str, source: str, delimiter: str | None) -> Parsed:
     while header and not header[-1]:
         header.pop()  # a trailing delimiter on the header line only
     plan = _plan(header, source, text[:65536])
-    parsed = Parsed(database=plan.database.name if plan.database else None)
+    parsed = Parsed(database=plan.database_name)
     width = len(header)
     for position, line, item in _iter_rows(src, header_end, delimiter, plan.quoting, width, source):
         if isinstance(item, Failure):
@@ -723,7 +765,7 @@ def _sheet_rows(ws: Any) -> Iterator[tuple[int, list[str | None]]]:
 
 
 def _xlsx_records(rows: Iterable[tuple[int, list[str | None]]], plan: _Plan) -> Parsed:
-    parsed = Parsed(database=plan.database.name if plan.database else None)
+    parsed = Parsed(database=plan.database_name)
     width = len(plan.headers)
     position = 0
     for number, values in rows:

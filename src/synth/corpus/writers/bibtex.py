@@ -226,9 +226,7 @@ def _format_value(column: str, value: Any, extra: dict[str, Any]) -> str:
             names.append("others")
         return " and ".join(n for n in names if n)
     if column == "keywords":
-        words = _list(value)
-        sep = "; " if any("," in w for w in words) else ", "
-        return sep.join(escape_text(w) for w in words)
+        return _format_keywords(_list(value))
     if column in {"doi", "url", "pmid"}:
         return escape_verbatim(str(value))
     if column == "pages":
@@ -236,6 +234,18 @@ def _format_value(column: str, value: Any, extra: dict[str, Any]) -> str:
     if column == "year":
         return str(int(value))
     return escape_text(str(value))
+
+
+def _format_keywords(words: list[str]) -> str:
+    """Keywords as synth's reader splits them back: on ``;`` if there is one, else ``,``.
+
+    So a list holding a comma is ``;``-separated, and a single keyword with a comma ends
+    in ``;`` (``{health, public;}``), or the reader would split it at the comma.
+    """
+    texts = [escape_text(w) for w in words]
+    if not any("," in w for w in words):
+        return ", ".join(texts)
+    return "; ".join(texts) + (";" if len(texts) == 1 else "")
 
 
 def _format_name(name: str) -> str:
