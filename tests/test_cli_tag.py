@@ -150,3 +150,30 @@ def test_tag_command_tags_a_record_over_a_million_characters(tmp_path: Path) -> 
     long_tags = tags[tags.record_id == long_id[0]]
     assert "ebcd" in set(long_tags.label)
     assert "The team used experience-based co-design." in " ".join(long_tags.evidence)
+
+
+def test_describe_without_a_review_describes_the_corpus_and_says_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    from synth.store import connect, import_paths
+    from synth.tagging.workflow import NO_REVIEW_NOTE
+
+    (tmp_path / "refs.ris").write_text(
+        "TY  - JOUR\nTI  - Experience-based co-design in an emergency department in England\n"
+        "PY  - 2012\nER  - \n",
+        "utf-8",
+    )
+    db = tmp_path / "review.sqlite"
+    con = connect(db)
+    import_paths(con, [tmp_path / "refs.ris"])
+    con.close()
+    assert runner.invoke(app, ["tag", "--db", str(db), "--no-progress"]).exit_code == 0
+    result = runner.invoke(app, ["tag", "describe", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert " ".join(NO_REVIEW_NOTE.split()) in output
+    assert "papers included - 1" in output and "EBCD - 1" in output
+    missing = runner.invoke(
+        app, ["tag", "describe", "--db", str(db), "--review", str(tmp_path / "no.yml")]
+    )
+    assert missing.exit_code == 2 and "no.yml: no such review file" in missing.output

@@ -160,7 +160,9 @@ def failures_cmd(
         df = load_failures(con)
         con.close()
         if out:
-            df.to_csv(out, index=False)
+            from synth.corpus.writers.csv import write_table
+
+            write_table(df, out)  # raw text and titles are data, never formulas
             console.print(f"wrote {len(df)} failures to {out}")
         elif df.empty:
             console.print("no failures")
@@ -203,7 +205,9 @@ def dup_pairs_cmd(
         df = load_pairs(con)
         con.close()
         if out:
-            df.to_csv(out, index=False)
+            from synth.corpus.writers.csv import write_table
+
+            write_table(df, out)  # raw text and titles are data, never formulas
             console.print(f"wrote {len(df)} pairs to {out}")
         else:
             cols = ["group_id", "record_a", "record_b", "rule", "score", "title_a", "title_b"]
@@ -237,9 +241,12 @@ def review_run_cmd(
         Path | None,
         typer.Option(help="A run configuration (or a review.yml with a report: section)."),
     ] = None,
-    out: Annotated[Path, typer.Option(help="The report folder.")] = Path("data/reports"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The report folder (default: data/reports/<review name>)."),
+    ] = None,
     db: Annotated[
-        Path | None, typer.Option(help="Review store (default: data/<corpus name>.sqlite).")
+        Path | None, typer.Option(help="Review store (default: data/<review name>.sqlite).")
     ] = None,
     notebook: Annotated[
         list[str] | None,
@@ -270,7 +277,7 @@ def review_run_cmd(
             f"{t.get('duplicates', 0)} duplicates, {t.get('failures', 0)} failures"
         )
         _describe(result.db)
-        tag_describe_cmd(db=result.db, review=None, every_record=False)
+        tag_describe_cmd(db=result.db, review=result.review, every_record=False)
         seconds = sum(result.timings.values())
         console.print(f"report: {result.index} ({len(result.pages)} pages, {seconds:.1f} s)")
 
@@ -332,6 +339,13 @@ def tag_cmd(
     console.print(_table(counts, title=f"Tagging run {run.run_id}: records per label"))
     with_evidence = tags["record_id"].nunique() if len(tags) else 0
     console.print(f"{len(tags)} tags with evidence on {with_evidence} records")
+    for failure in run.failures:
+        err.print(
+            f"[yellow]warning:[/] record {failure['record_id']} could not be tagged: "
+            f"{failure['error']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if run.suggestions is not None:
         dec = run.suggestions["decision"].value_counts().to_dict()
         console.print(
@@ -376,17 +390,20 @@ def tag_describe_cmd(
 
     Once the store holds screening decisions it describes the included papers (full-text
     includes, else title/abstract includes), as the review describes its included set.
+    Without a review.yml it describes the corpus alone and says what a review.yml adds.
     """
     from synth.store import connect, load_records
     from synth.store.tags import current_tags
     from synth.tagging.describe import describe_corpus, format_description
-    from synth.tagging.workflow import find_review, load_review
+    from synth.tagging.workflow import NO_REVIEW_NOTE, find_review, load_review
 
     with _clear_errors():
+        if review is not None and not review.is_file():
+            raise FileNotFoundError(f"{review}: no such review file")
         con = connect(db)
         review_path = review or find_review(con)
         if review_path is None:
-            raise FileNotFoundError("no review.yml found; pass --review")
+            console.print(NO_REVIEW_NOTE, highlight=False, soft_wrap=True)
         records = load_records(con, with_groups=True)
         if not every_record:
             records, note = _included_records(con, records)
@@ -394,7 +411,8 @@ def tag_describe_cmd(
                 console.print(note, highlight=False)
         tags = current_tags(con)
         tags = tags[tags["record_id"].isin(set(records["record_id"]))]
-        description = describe_corpus(records, tags, load_review(review_path))
+        definition = load_review(review_path) if review_path is not None else {}
+        description = describe_corpus(records, tags, definition)
         con.close()
         console.print(format_description(description), highlight=False, soft_wrap=True)
 

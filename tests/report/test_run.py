@@ -51,7 +51,7 @@ def test_corpus_alone_uses_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     cfg = resolve_config(corpus=corpus)
     assert cfg.corpus == corpus.resolve()
     assert cfg.db == Path("data/my-review.sqlite")
-    assert cfg.out == Path("data/reports")
+    assert cfg.out == Path("data/reports/my-review")
     assert cfg.review is None
     assert cfg.filters == DEFAULT_FILTERS
 
@@ -393,3 +393,162 @@ def test_overview_of_the_bundled_corpus(tmp_path: Path) -> None:
     con.close()
     assert len(files) == len(set(files))
     assert {"extracts/spencer2013.md", "fulltexts/spencer2013.md", "references.bib"} <= set(files)
+
+
+# ------------------------------------------------------------------ one report per review
+
+
+def test_each_review_gets_its_own_store_and_report_folder(tmp_path: Path) -> None:
+    """The review name is review.yml's id, else the corpus folder's name."""
+    named = _corpus(tmp_path, "id: Team A / 2024\ninclusion_criteria: []\n")
+    cfg = resolve_config(corpus=named)
+    assert cfg.name == "Team-A-2024"
+    assert cfg.db == Path("data/Team-A-2024.sqlite")
+    assert cfg.out == Path("data/reports/Team-A-2024")
+    other = tmp_path / "other" / "exports"
+    other.mkdir(parents=True)
+    cfg = resolve_config(corpus=other)
+    assert (cfg.name, cfg.out) == ("exports", Path("data/reports/exports"))
+    assert resolve_config(corpus=other, out=tmp_path / "x").out == tmp_path / "x"
+
+
+def _run_cli(*args: str) -> object:
+    from typer.testing import CliRunner
+
+    from synth.cli import app
+
+    return CliRunner().invoke(app, ["review", "run", "--no-progress", *args])
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_two_corpora_write_two_reports_neither_touching_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    alpha = _corpus(tmp_path, "id: alpha\ntitle: Alpha\ninclusion_criteria: []\n")
+    beta = tmp_path / "beta"
+    beta.mkdir()
+    (beta / "refs.ris").write_text("TY  - JOUR\nTI  - Another paper\nER  - \n", "utf-8")
+    one = "--notebook", "01_corpus_overview"
+    first = _run_cli("--corpus", str(alpha), *one)
+    assert first.exit_code == 0, first.output
+    alpha_index = tmp_path / "data" / "reports" / "alpha" / "index.html"
+    assert f"report: {alpha_index.resolve()}" in first.output.replace("\n", "")
+    before = alpha_index.read_bytes()
+    second = _run_cli("--corpus", str(beta), *one)
+    assert second.exit_code == 0, second.output
+    beta_index = tmp_path / "data" / "reports" / "beta" / "index.html"
+    assert beta_index.is_file() and alpha_index.read_bytes() == before
+    assert (tmp_path / "data" / "alpha.sqlite").is_file()
+    assert (tmp_path / "data" / "beta.sqlite").is_file()
+    assert sorted(p.name for p in (tmp_path / "data" / "reports").iterdir()) == ["alpha", "beta"]
+    assert "Alpha" in alpha_index.read_text("utf-8") and "Alpha" not in beta_index.read_text(
+        "utf-8"
+    )
+
+
+def _boom_notebook(folder: Path) -> Path:
+    """A report notebook whose second cell raises, with the run's parameters cell."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        "\n".join(f"{name} = None" for name in sorted(REPORT_PARAMETERS))
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('boom in the notebook')")]
+    nb.metadata["synth"] = {"report": True, "title": "Boom", "description": "raises"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    path = folder / "09_boom.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+REPORT_PARAMETERS = {
+    "db", "corpus", "review", "themes", "out_dir", "stage", "included_only", "year_min",
+    "year_max", "settings",
+}  # fmt: skip
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_a_failed_run_leaves_the_last_good_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synth.report import run as run_module
+    from synth.report.notebooks import find_notebooks
+
+    corpus = _corpus(tmp_path)
+    out = tmp_path / "site" / "mine"
+    args = ("--corpus", str(corpus), "--db", str(tmp_path / "r.sqlite"), "--out", str(out))
+    good = _run_cli(*args, "--notebook", "01_corpus_overview")
+    assert good.exit_code == 0, good.output
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert Path("01_corpus_overview.html") in before
+
+    boom = find_notebooks(_boom_notebook(tmp_path).parent)
+    monkeypatch.setattr(run_module, "find_notebooks", lambda names=None: boom)
+    bad = _run_cli(*args)
+    assert bad.exit_code == 1, bad.output
+    message = " ".join(bad.output.split())
+    assert "boom in the notebook" in message
+    assert f"the last good report in {out} is unchanged" in message
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    failed = tmp_path / "site" / "mine.failed"
+    assert (failed / "09_boom.html").is_file()
+    assert [p.name for p in (tmp_path / "site").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "review.sqlite").write_bytes(b"precious")
+    result = _run_cli("--corpus", str(corpus), "--out", str(tmp_path / "data"))
+    assert result.exit_code == 2
+    assert "is not a synth report" in " ".join(result.output.split())
+    assert (tmp_path / "data" / "review.sqlite").read_bytes() == b"precious"
+
+
+# ------------------------------------------------------------------ a corpus without review.yml
+
+
+@pytest.mark.peer
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_review_run_on_real_exports_without_review_yml(
+    peer_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review.yml is optional: the run exits 0 and prints the report path, and the pages
+    (and `synth tag describe`) say what a review.yml would add instead of failing."""
+    import shutil
+
+    from synth.store import connect
+    from synth.store.tags import current_tags
+    from synth.tagging.workflow import NO_REVIEW_NOTE
+
+    corpus = tmp_path / "my-exports"
+    corpus.mkdir()
+    for name in (
+        "rispy/example_full_write.ris", "jabref/RisImporterTestScopus.ris",
+        "bibtexparser-v1/multiple_entries.bib",
+        "jabref/MedlinePlainImporterTestCompleteEntry.txt",
+    ):  # fmt: skip
+        shutil.copy(peer_data / "formats" / name, corpus / Path(name).name)
+    monkeypatch.chdir(tmp_path)
+    notebooks = ["01_corpus_overview", "02_tags_and_criteria", "05_prisma_and_methods"]
+    result = _run_cli("--corpus", str(corpus), *[a for n in notebooks for a in ("--notebook", n)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    report = tmp_path / "data" / "reports" / "my-exports"
+    assert f"report: {(report / 'index.html').resolve()}" in result.output.replace("\n", "")
+    assert (report / "index.html").is_file()
+    assert " ".join(NO_REVIEW_NOTE.split()) in output  # from `tag describe`
+    assert "papers included" in output  # the corpus is described all the same
+    for page in ("02_tags_and_criteria.html", "05_prisma_and_methods.html"):
+        html = (report / page).read_text("utf-8")
+        assert "No review.yml" in html and "review.yml" in html, page
+    con = connect(tmp_path / "data" / "my-exports.sqlite")
+    tags = current_tags(con)
+    con.close()
+    assert len(tags) and "criterion" not in set(tags["facet"])

@@ -11,8 +11,8 @@ Run configuration (``--config FILE``, or the ``report:`` section of a corpus's
     report:
       corpus: .                   # the corpus folder (default: the config file's folder)
       review: review.yml          # the review definition (default: <corpus>/review.yml)
-      db: ../../data/kei.sqlite   # the store (default: data/<corpus name>.sqlite)
-      out: ../../data/reports     # the report folder (default: data/reports)
+      db: ../../data/kei.sqlite   # the store (default: data/<review name>.sqlite)
+      out: ../../data/reports/kei # the report folder (default: data/reports/<review name>)
       title: My review            # default: the review's title
       codebook: codebook.yml      # the tagger's codebook (default: synth's own)
       themes: themes.yml          # the theme codebook (default: synth's own)
@@ -27,12 +27,21 @@ Run configuration (``--config FILE``, or the ``report:`` section of a corpus's
 
 A config file that is not a review definition can hold just the ``report:`` keys (or
 the same keys at its top level).
+
+The review name is the review.yml's ``id`` (else ``name`` or ``slug``), else the corpus
+folder's name; each review gets its own store and report folder, so one review's run
+never overwrites another's. A run writes its pages into a folder beside the report
+(``.<name>.partial-<pid>``) that replaces the report only once every notebook ran: a
+failed run leaves the last good report in place and its own pages in ``<name>.failed``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -62,12 +71,16 @@ CONFIG_KEYS = {
     "filters",
 }  # fmt: skip
 EVIDENCE_MAP = "evidence-map.html"
+#: Where reports go: one folder per review inside it.
 DEFAULT_OUT = Path("data/reports")
 MANIFEST = "manifest.json"
+#: Keys of a review definition that name the review (first found wins).
+NAME_KEYS = ("id", "name", "slug")
 
 
 class ReviewRunError(RuntimeError):
-    """A notebook failed; the report was still written (the failing page shows the error)."""
+    """A notebook failed; the last good report is left in place (the message says where
+    the failed run's pages are)."""
 
 
 @dataclass
@@ -85,6 +98,7 @@ class RunConfig:
     workers: int | None = None
     filters: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_FILTERS))
     config_file: Path | None = None
+    name: str = ""
 
 
 @dataclass
@@ -102,6 +116,7 @@ class RunResult:
     sizes: dict[str, int]
     db: Path
     totals: dict[str, int] = field(default_factory=dict)
+    review: Path | None = None
 
     @property
     def kernel_seconds(self) -> float:
@@ -181,14 +196,16 @@ def resolve_config(
         return (base / str(value)).resolve() if value not in (None, "") else None
 
     review = rel("review") or (corpus / "review.yml")
+    review_file = review if review.is_file() else None
+    name = review_name(review_file, corpus)
     filters = dict(DEFAULT_FILTERS)
     filters.update(section.get("filters") or {})
     filters["settings"] = list(filters.get("settings") or [])
     return RunConfig(
         corpus=corpus,
-        db=Path(db) if db is not None else rel("db") or Path("data") / f"{corpus.name}.sqlite",
-        out=Path(out) if out is not None else rel("out") or DEFAULT_OUT,
-        review=review if review.is_file() else None,
+        db=Path(db) if db is not None else rel("db") or Path("data") / f"{name}.sqlite",
+        out=Path(out) if out is not None else rel("out") or DEFAULT_OUT / name,
+        review=review_file,
         title=section.get("title"),
         codebook=rel("codebook"),
         themes=rel("themes"),
@@ -196,7 +213,20 @@ def resolve_config(
         workers=int(section["workers"]) if section.get("workers") else None,
         filters=filters,
         config_file=config_file,
+        name=name,
     )
+
+
+def review_name(review: Path | None, corpus: Path) -> str:
+    """The review's name for its store and report folder: the review.yml's ``id`` (else
+    ``name``/``slug``), else the corpus folder's name; only letters, digits, ``.``, ``_``
+    and ``-`` (anything else becomes ``-``)."""
+    named = None
+    if review is not None:
+        data = _read_yaml(review)
+        named = next((data[k] for k in NAME_KEYS if data.get(k) not in (None, "")), None)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", str(named or corpus.name)).strip("-.")
+    return slug or "review"
 
 
 class _Stages:
@@ -229,7 +259,7 @@ def run_review(
     *,
     corpus: Path | None = None,
     config: Path | None = None,
-    out: Path = DEFAULT_OUT,
+    out: Path | None = None,
     db: Path | None = None,
     progress: bool = True,
     notebooks: Sequence[str] | None = None,
@@ -241,14 +271,15 @@ def run_review(
     Parameters
     ----------
     corpus
-        The corpus folder (references, extracts, full texts, review.yml).
+        The corpus folder (references, extracts, full texts, optionally review.yml).
     config
         A run configuration (see the module docstring); ``corpus`` and ``db`` override it.
     out
-        The report folder (default ``data/reports``; a config's ``out`` is used when this
-        is left at its default).
+        The report folder (default: the config's ``out``, else
+        ``data/reports/<review name>``). An existing folder there must be a report (it
+        holds a ``manifest.json``) or empty: a successful run replaces it.
     db
-        The review store (default ``data/<corpus name>.sqlite``).
+        The review store (default ``data/<review name>.sqlite``).
     progress
         Show each stage and the import/tagging progress bars on stderr.
     notebooks
@@ -265,31 +296,57 @@ def run_review(
     Raises
     ------
     ReviewRunError
-        A notebook failed; everything else was written and the page shows the error.
+        A notebook failed; the last good report is unchanged, this run's pages are kept
+        in ``<report>.failed`` beside it.
     """
-    cfg = resolve_config(
-        corpus=corpus,
-        config=config,
-        out=None if out == DEFAULT_OUT else out,
-        db=db,
-        notebooks=notebooks,
-    )
+    cfg = resolve_config(corpus=corpus, config=config, out=out, db=db, notebooks=notebooks)
     if workers is not None:
         cfg.workers = workers
     if cfg.workers is None:
         cfg.workers = default_workers()
+    final = cfg.out.resolve()
+    _check_replaceable(final)
     stages = _Stages(progress)
-    out_dir = cfg.out.resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
     cfg.db.parent.mkdir(parents=True, exist_ok=True)
     specs = find_notebooks(names=cfg.notebooks)
 
-    from synth.store import connect, import_paths
-    from synth.store.tags import latest_run
-    from synth.tagging.workflow import load_review, tag_store
+    from synth.tagging.workflow import NO_REVIEW_NOTE, load_review
 
     review = load_review(cfg.review) if cfg.review else {}
+    if cfg.review is None:
+        stages.note(NO_REVIEW_NOTE)
     title = str(cfg.title or review.get("title") or cfg.corpus.name)
+    totals = _import_and_tag(cfg, review, stages, progress=progress, retag=retag)
+
+    staging = _staging_dir(final)
+    try:
+        result = _write_report(cfg, specs, staging, final, review, title, stages)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    result.totals = totals
+    failed = [r.error for r in result.notebooks if r.error]
+    if failed:
+        kept = _keep_failed(staging, final)
+        last = (
+            f"the last good report in {final} is unchanged"
+            if final.exists()
+            else "no report was written"
+        )
+        raise ReviewRunError("; ".join(failed) + f" ({last}; this run's pages: {kept})")
+    _replace_dir(staging, final)
+    return _moved(result, staging, final)
+
+
+def _import_and_tag(
+    cfg: RunConfig, review: dict[str, Any], stages: _Stages, *, progress: bool, retag: bool
+) -> dict[str, int]:
+    """Import the corpus (recording the published decisions) and tag the store; the
+    import's totals."""
+    from synth.store import connect, import_paths
+    from synth.store.tags import latest_run
+    from synth.tagging.workflow import tag_store
+
     con = connect(cfg.db)
     try:
         with stages.stage("import", "import and deduplicate"):
@@ -314,9 +371,26 @@ def run_review(
                     progress=progress,
                 )
                 stages.note(f"tagging run {run.run_id}: {len(run.tags)} tags")
+                for failure in run.failures:
+                    stages.note(
+                        f"record {failure['record_id']} could not be tagged: {failure['error']}"
+                    )
     finally:
         con.close()
+    return totals
 
+
+def _write_report(
+    cfg: RunConfig,
+    specs: Sequence[Any],
+    out_dir: Path,
+    final: Path,
+    review: dict[str, Any],
+    title: str,
+    stages: _Stages,
+) -> RunResult:
+    """Execute the notebooks and write every page, the extras, index and manifest into
+    ``out_dir`` (the staging folder of the report that will be ``final``)."""
     parameters = {
         "db": str(cfg.db.resolve()),
         "corpus": str(cfg.corpus),
@@ -333,8 +407,8 @@ def run_review(
             stages.note(f"{r.spec.name}: {r.seconds:.1f} s {flag}")
 
         results = execute_all(
-            specs, nb_dir, parameters, workers=cfg.workers, on_done=done,
-            expected_seconds=_last_timings(out_dir / MANIFEST),
+            specs, nb_dir, parameters, workers=cfg.workers or 1, on_done=done,
+            expected_seconds=_last_timings(final / MANIFEST),
         )  # fmt: skip
 
     sizes: dict[str, int] = {}
@@ -385,6 +459,7 @@ def run_review(
             mf.build_manifest(
                 parameters={
                     **parameters,
+                    "out_dir": str(final),
                     "notebooks": [s.name for s in specs],
                     "workers": cfg.workers,
                     "config": str(cfg.config_file or ""),
@@ -402,14 +477,96 @@ def run_review(
                 },
             ),
         )
-    result = RunResult(
+    return RunResult(
         out=out_dir, index=index, manifest=manifest_path, pages=page_paths, notebooks=results,
         evidence_map=evidence_map, prisma=prisma, timings=stages.timings, sizes=sizes, db=cfg.db,
-        totals=totals,
+        review=cfg.review,
     )  # fmt: skip
-    failed = [r.error for r in results if r.error]
-    if failed:
-        raise ReviewRunError("; ".join(failed) + f" (report written to {out_dir})")
+
+
+# --------------------------------------------------------------------------- the report folder
+
+
+def _check_replaceable(final: Path) -> None:
+    """Refuse, before any work, a report folder a successful run could not replace safely:
+    a file, or a folder holding something other than a previous report."""
+    if final.is_file():
+        raise ValueError(f"{final}: is a file, not a report folder")
+    if not final.is_dir():
+        return
+    if any(final.iterdir()) and not (final / MANIFEST).is_file():
+        raise ValueError(
+            f"{final}: exists and is not a synth report (no {MANIFEST}); a run replaces its "
+            "report folder whole, so choose an empty or new folder (--out)"
+        )
+    inner = next((d for d in final.iterdir() if (d / MANIFEST).is_file()), None)
+    if inner is not None:
+        raise ValueError(
+            f"{final}: holds another review's report ({inner.name}); a run replaces its "
+            "report folder whole, so give each review its own folder (--out)"
+        )
+
+
+def _staging_dir(final: Path) -> Path:
+    """A new folder beside ``final`` for this run's pages; partial folders that runs which
+    were killed left behind (their process is gone) are removed first."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{final.name}.partial-"
+    for old in final.parent.glob(f"{prefix}*"):
+        pid = old.name[len(prefix) :]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    staging = final.parent / f"{prefix}{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _replace_dir(staging: Path, final: Path) -> None:
+    """Put ``staging`` where ``final`` is (two renames in one folder; the old report is
+    deleted only once the new one is in place)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    staging.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_failed(staging: Path, final: Path) -> Path:
+    """Move a failed run's pages to ``<final>.failed`` (replacing an older failed run's)."""
+    failed = final.with_name(f"{final.name}.failed")
+    shutil.rmtree(failed, ignore_errors=True)
+    staging.rename(failed)
+    return failed
+
+
+def _moved(result: RunResult, staging: Path, final: Path) -> RunResult:
+    """``result`` with every path in ``staging`` pointing to the same file in ``final``."""
+
+    def move(path: Path) -> Path:
+        return final / path.relative_to(staging)
+
+    result.out = final
+    result.index = move(result.index)
+    result.manifest = move(result.manifest)
+    result.pages = {k: move(v) for k, v in result.pages.items()}
+    result.evidence_map = move(result.evidence_map) if result.evidence_map else None
+    result.prisma = {k: move(v) for k, v in result.prisma.items()}
+    for r in result.notebooks:
+        r.executed = move(r.executed)
     return result
 
 
