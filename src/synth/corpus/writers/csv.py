@@ -88,8 +88,17 @@ def write_csv(records: pd.DataFrame, path: Path | str) -> None:
     columns = [c for c in RECORD_COLUMNS if c in records] + [
         c for c in records.columns if c not in RECORD_COLUMNS
     ]
+    write_table(records[columns], path)
+
+
+def write_table(table: pd.DataFrame, path: Path | str) -> None:
+    """Any table (failures, duplicate pairs, tags) as UTF-8 CSV with safe cells.
+
+    Every CSV synth writes goes through here: a failure row's raw text or a pair's
+    title is someone else's data and must not run as a formula either.
+    """
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(columns)
-        for row in records[columns].itertuples(index=False):
+        writer.writerow([str(c) for c in table.columns])
+        for row in table.itertuples(index=False):
             writer.writerow([cell(v) for v in row])
