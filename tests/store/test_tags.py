@@ -81,7 +81,7 @@ def test_runs_append_and_overrides_survive_retagging(con: sqlite3.Connection) ->
     assert view() == expected
     save_tagging(con, _tags(ids), params={"codebook": "abc"})  # re-tag: a new run
     assert view() == expected
-    assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM runs WHERE kind='tag'").fetchone()[0] == 2
     assert con.execute("SELECT count(*) FROM tag_overrides").fetchone()[0] == 3
 
 
