@@ -216,11 +216,12 @@ def kei_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, p
         con.close()
 
 
-def figure_page(figures: list[Any], out_dir: Path, name: str = "figures.html") -> Path:
-    """The figures on a report page, made as a report notebook's page is made: each shown
-    with :func:`synth.report.display.figure_bundle` (what ``show_figure`` displays), the
-    outputs rendered by :func:`synth.report.notebooks.render_body` into
-    :func:`synth.report.pages.page_html`, beside the shared plotly.js. No kernel runs."""
+def figure_page(outputs: list[Any], out_dir: Path, name: str = "figures.html") -> Path:
+    """Figures (and HTML fragments) on a report page, made as a report notebook's page is
+    made: a figure shown as ``show_figure`` shows it (:func:`display.figure_bundle`), a
+    string as ``show_html`` does, the outputs rendered by
+    :func:`synth.report.notebooks.render_body` into :func:`synth.report.pages.page_html`,
+    beside the shared plotly.js. No kernel runs."""
     import nbformat
 
     from synth.report.display import figure_bundle
@@ -230,7 +231,11 @@ def figure_page(figures: list[Any], out_dir: Path, name: str = "figures.html") -
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("")
     cell.outputs = [
-        nbformat.v4.new_output("display_data", data=figure_bundle(fig)) for fig in figures
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/html": out} if isinstance(out, str) else figure_bundle(out),
+        )
+        for out in outputs
     ]
     nb.cells.append(cell)
     nonce = new_nonce()

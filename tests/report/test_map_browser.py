@@ -1,5 +1,6 @@
-"""The standalone evidence map in a real headless chromium: drawn, filterable, linked to
-its table, silent in the console, offline, and deaf to hostile titles."""
+"""The evidence map in a real headless chromium, as the standalone file and on a report
+page: drawn, filterable, linked to its table (a click on a bubble lists its papers),
+silent in the console, offline, and deaf to hostile titles."""
 
 from __future__ import annotations
 
@@ -16,12 +17,36 @@ from .conftest import HOSTILE_CITATION
 pytestmark = pytest.mark.browser
 
 VISIBLE = "return document.getElementById('evidence-map')._fullData.map(t => t.visible === true)"
+#: The map linked to its page's paper table (the standalone file's, or a report page's).
+LINKED_MAP = "document.querySelector('.js-plotly-plot[data-map-linked]')"
 #: The papers behind each bubble of trace ``arguments[0]``, as the page's click handler
 #: finds them (the cell's papers, intersected with a filter trace's members).
 BUBBLE_PAPERS = (
-    "var t = arguments[0], d = document.getElementById('evidence-map').data[t];"
+    f"var t = arguments[0], d = {LINKED_MAP}.data[t];"
     "return Array.from(d.x, (x, i) => window.synthBubblePapers(t, x, d.y[i]));"
 )
+#: The record ids of the table rows shown.
+SHOWN_ROWS = (
+    "return Array.from(document.querySelectorAll('#papers tbody tr'))"
+    ".filter(tr => !tr.hidden).map(tr => tr.dataset.record);"
+)
+
+
+def click_bubble(driver: Any, trace: int, index: int) -> list[str]:
+    """Click bubble ``index`` of trace ``trace`` of the linked map, as a reader does;
+    the record ids the table then shows."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    driver.execute_script(
+        "var b = document.getElementById('show-all'); if (!b.hidden) { b.click(); }"
+    )
+    gd = driver.find_element("css selector", ".js-plotly-plot[data-map-linked]")
+    point = gd.find_elements("css selector", ".scatterlayer .trace")[trace].find_elements(
+        "css selector", ".point"
+    )[index]
+    ActionChains(driver).move_to_element(point).pause(0.3).click().perform()
+    wait_for(driver, "return !document.getElementById('show-all').hidden")
+    return driver.execute_script(SHOWN_ROWS)
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +168,6 @@ def test_dropdown_changes_visible_traces(opened):
 
 
 def test_click_on_bubble_shows_its_papers_in_the_table(opened):
-    from selenium.webdriver.common.action_chains import ActionChains
-
     # back to all papers
     opened.find_elements("css selector", ".updatemenu-header-group")[0].click()
     wait_for(opened, "return document.querySelectorAll('.updatemenu-dropdown-button').length")
@@ -153,15 +176,7 @@ def test_click_on_bubble_shows_its_papers_in_the_table(opened):
                      "return d[1].visible === true;")  # fmt: skip
     cd = opened.execute_script(BUBBLE_PAPERS, 1)
     idx = max(range(len(cd)), key=lambda i: len(cd[i]))  # the fullest cell
-    point = opened.find_elements("css selector", ".scatterlayer .trace")[1].find_elements(
-        "css selector", ".point"
-    )[idx]
-    ActionChains(opened).move_to_element(point).pause(0.3).click().perform()
-    wait_for(opened, "return !document.getElementById('show-all').hidden")
-    rows = opened.execute_script(
-        "return Array.from(document.querySelectorAll('#papers tbody tr'))"
-        ".filter(tr => !tr.hidden).map(tr => tr.dataset.record);"
-    )
+    rows = click_bubble(opened, 1, idx)
     assert sorted(rows) == sorted(cd[idx])
     caption = opened.find_element("id", "selection-caption").text
     assert caption.endswith(f"{len(rows)} papers.") or caption.endswith("1 paper.")
@@ -172,6 +187,86 @@ def test_click_on_bubble_shows_its_papers_in_the_table(opened):
     assert n_all == 10
     assert console_errors(opened) == []
     assert opened.execute_script("return typeof window.__pwned") == "undefined"
+
+
+# ------------------------------------------------------------------ the report page's map
+
+
+#: Left out of the report page's table below, as a long corpus's table leaves papers out:
+#: the only paper of Acute care × Co-production.
+NOT_LISTED = "r06"
+
+
+@pytest.fixture(scope="module")
+def report_page(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The evidence map and its paper table on a report page, made as 04_evidence_map's
+    page is (same calls as the notebook, same rendering, the page's CSP and nonce)."""
+    from synth.report.maps import evidence_map_figure, paper_table_html
+
+    from .conftest import figure_page, make_map_records, make_map_tags
+
+    records, tags = make_map_records(), make_map_tags()
+    listed = records[records["is_kept"] & (records["record_id"] != NOT_LISTED)]
+    fig = evidence_map_figure(records, tags, table_ids=listed["record_id"])
+    page = figure_page(
+        [fig, "<h2>The papers</h2>", paper_table_html(listed, tags)],
+        tmp_path_factory.mktemp("page"),
+        "04_evidence_map.html",
+    )
+    console_errors(browser)
+    browser.get(page.as_uri())
+    wait_for(browser, f"return {LINKED_MAP} !== null")
+    return browser
+
+
+def test_report_page_map_click_lists_the_bubbles_papers(report_page, map_records, map_tags):
+    """On the report page a click on a bubble filters the page's table, as in the
+    standalone file (it did nothing: the page's figure carried no link)."""
+    from synth.report.maps_data import evidence_matrix
+
+    driver = report_page
+    assert driver.find_element("id", "selection-caption").text == "All 9 papers."
+    # each bubble's papers, as the page finds them, are its cell's papers in the table
+    m = evidence_matrix(map_records, map_tags)
+    cells = {
+        (r, c): sorted(set(ids) - {NOT_LISTED})
+        for r, c, ids in zip(m["row"], m["col"], m["record_ids"], strict=True)
+        if ids
+    }
+    per_bubble = driver.execute_script(BUBBLE_PAPERS, 1)
+    assert sorted(sorted(ids) for ids in per_bubble) == sorted(cells.values())
+    fullest = max(range(len(per_bubble)), key=lambda i: len(per_bubble[i]))
+    shown = click_bubble(driver, 1, fullest)
+    assert len(shown) >= 2 and sorted(shown) == sorted(per_bubble[fullest])
+    assert driver.find_element("id", "selection-caption").text.endswith(f"{len(shown)} papers.")
+    # a bubble whose paper the table leaves out says so instead of listing nothing quietly
+    only_r06 = next(i for i, ids in enumerate(per_bubble) if ids == [])
+    assert click_bubble(driver, 1, only_r06) == []
+    caption = driver.find_element("id", "selection-caption").text
+    assert caption == "Acute care × Co-production: 1 paper, 0 of them in this table."
+    driver.find_element("id", "show-all").click()
+    assert len(driver.execute_script(SHOWN_ROWS)) == 9
+    assert console_errors(driver) == []
+    assert network_urls(driver) == []
+    assert driver.execute_script("return typeof window.__pwned") == "undefined"
+    assert not dialog_open(driver)
+
+
+def test_report_page_map_carries_only_the_tables_ids(map_records, map_tags):
+    """The page's figure carries each listed paper's id once, and no other ids."""
+    import json
+
+    from synth.report.map_links import META_KEY
+    from synth.report.maps import evidence_map_figure
+
+    listed = ["r02", "r03", "r10"]
+    fig = evidence_map_figure(map_records, map_tags, table_ids=listed)
+    links = fig.layout.meta[META_KEY]
+    assert links["papers"] == listed
+    text = json.dumps(fig.to_plotly_json()["layout"]["meta"])
+    assert all(text.count(f'"{rid}"') == 1 for rid in listed)
+    assert "r01" not in text and "r05" not in text
+    assert evidence_map_figure(map_records, map_tags).layout.meta is None
 
 
 def test_escaping_holds_without_the_csp(browser, map_file, tmp_path):

@@ -104,6 +104,32 @@ def test_hover_lists_papers(report: Any, browser: Any) -> None:
     assert shown.strip()
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_map_click_filters_the_papers_on_page_04(report: Any, browser: Any) -> None:
+    """The report page's map is linked to its table as the standalone map is: a click on
+    a bubble shows exactly that cell's papers, and "Show all papers" brings back the rest."""
+    from tests.browser import wait_for
+    from tests.report.test_map_browser import BUBBLE_PAPERS, LINKED_MAP, SHOWN_ROWS, click_bubble
+
+    console_errors(browser)
+    browser.get((report.out / "04_evidence_map.html").as_uri())
+    _wait_for_plots(browser)
+    wait_for(browser, f"return {LINKED_MAP} !== null")
+    n_all = len(browser.execute_script(SHOWN_ROWS))
+    per_bubble = browser.execute_script(BUBBLE_PAPERS, 1)
+    sizes = browser.execute_script(f"return Array.from({LINKED_MAP}.data[1].marker.size);")
+    assert [len(ids) for ids in per_bubble] == sizes  # the bundled table lists every paper
+    fullest = max(range(len(sizes)), key=lambda i: sizes[i])
+    shown = click_bubble(browser, 1, fullest)
+    assert sorted(shown) == sorted(per_bubble[fullest]) and 1 < len(shown) < n_all
+    assert browser.find_element("id", "selection-caption").text.endswith(f"{len(shown)} papers.")
+    browser.find_element("id", "show-all").click()
+    assert len(browser.execute_script(SHOWN_ROWS)) == n_all
+    assert console_errors(browser) == []
+    assert network_urls(browser) == []
+
+
 def _assert_labels_readable(driver: Any, page: Path) -> None:
     console_errors(driver)
     driver.get(page.as_uri())
@@ -116,13 +142,21 @@ def _assert_labels_readable(driver: Any, page: Path) -> None:
 
 @pytest.mark.slow
 def test_figure_labels_fit_on_the_bundled_corpus(kei_store, browser: Any, tmp_path: Path) -> None:
-    """The bundled corpus's years, publication and countries charts: no tick label cut
-    off (they were: 10 px margins and a -45 degree angle put the years below the figure
-    and the y numbers left of it)."""
-    from synth.report.maps import countries_figure, publication_figure, years_figure
+    """The bundled corpus's charts: no tick label cut off (they were: 10 px margins and a
+    -45 degree angle put the years below the figure and the y numbers left of it) and
+    none run into another (the design × setting columns did, at a fixed -25 degrees)."""
+    from synth.report.maps import (
+        countries_figure,
+        design_by_setting_figure,
+        evidence_map_figure,
+        publication_figure,
+        years_figure,
+    )
 
     records, tags = kei_store
-    figures = [f(records, tags) for f in (years_figure, publication_figure, countries_figure)]
+    makers = (years_figure, publication_figure, countries_figure, design_by_setting_figure,
+              evidence_map_figure)  # fmt: skip
+    figures = [f(records, tags) for f in makers]
     _assert_labels_readable(browser, figure_page(figures, tmp_path))
 
 

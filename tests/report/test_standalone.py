@@ -72,7 +72,11 @@ def test_only_our_script_runs_and_plotly_travels_packed(page):
     ]
     assert _unpacked(p.scripts[0][1]) == STUB_JS
     assert re.fullmatch(r"[A-Za-z0-9+/=]+", p.scripts[0][1])  # nothing that could close it
-    assert p.scripts[2][1].lstrip().startswith("(function () {")
+    from synth.report.map_links import CORE_JS
+    from synth.report.maps import MAP_DIV_ID
+    from synth.report.standalone import _LINK_JS
+
+    assert p.scripts[2][1] == CORE_JS + _LINK_JS % {"div": MAP_DIV_ID}  # ours, as written
 
 
 def test_no_markup_from_the_corpus(page):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import plotly.graph_objects as go
 
+from synth.report.map_links import META_KEY, link_data
 from synth.report.maps_data import (
     UNTAGGED,
     Corpus,
@@ -217,6 +218,7 @@ def evidence_map_figure(
     cols: str = "approach",
     filters: bool = True,
     title: str | None = None,
+    table_ids: Iterable[str] | None = None,
 ) -> go.Figure:
     """The setting × approach bubble map: bubble area and colour = number of papers.
 
@@ -224,14 +226,20 @@ def evidence_map_figure(
     Hover lists the cell's papers (escaped citations). With ``filters``, dropdowns
     (publication type, study design, year band) switch to precomputed traces; choosing in
     one dropdown resets the others to "All papers", so the dropdowns never disagree with
-    what is drawn. The figure carries no record ids (see :func:`evidence_map_with_links`).
+    what is drawn. The figure carries no record ids (see :func:`evidence_map_with_links`)
+    unless ``table_ids`` names the papers a page's table lists: then ``layout.meta``
+    carries which of them each bubble holds (each id once), and the report page links a
+    click on a bubble to its table (:mod:`synth.report.map_links`).
 
     Trace order: 0 = grid of all cells, 1 = all papers, then one trace per filter option in
     menu order.
     """
-    return evidence_map_with_links(
+    fig, links = evidence_map_with_links(
         records, tags, rows=rows, cols=cols, filters=filters, title=title
-    )[0]
+    )
+    if table_ids is not None:
+        fig.update_layout(meta={META_KEY: link_data(fig, links, keep=table_ids)})
+    return fig
 
 
 def evidence_map_with_links(
@@ -395,7 +403,7 @@ def design_by_setting_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Fi
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[_name(pal, "setting", c) for c in col_order],
+            x=[_wrap(_name(pal, "setting", c)) for c in col_order],
             y=[_name(pal, "design", r) for r in row_order],
             text=text,
             texttemplate="%{text}",
@@ -413,7 +421,9 @@ def design_by_setting_figure(records: pd.DataFrame, tags: pd.DataFrame) -> go.Fi
         **_base_layout(pal, f"Study design by setting ({_papers(len(corpus.records))})"),
         height=140 + 40 * len(row_order),
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        xaxis={"type": "category", "tickangle": -25, "automargin": True, "fixedrange": True,
+        # long setting names wrap; plotly turns them only as far as needed to stay apart
+        xaxis={"type": "category", "autotickangles": [0, 30, 45, 60, 90], "automargin": True,
+               "fixedrange": True,
                "title": {"text": pal.facet_name("setting")}, "showgrid": False},
         yaxis={"type": "category", "autorange": "reversed", "automargin": True,
                "fixedrange": True, "title": {"text": pal.facet_name("design")},

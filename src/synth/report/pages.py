@@ -235,7 +235,10 @@ def _script_json(value: Any) -> str:
 
 
 def figure_html(spec: Mapping[str, Any], *, nonce: str, div_id: str) -> str:
-    """A plotly figure (its JSON spec) as a div plus a nonce'd ``Plotly.newPlot`` call."""
+    """A plotly figure (its JSON spec) as a div plus a nonce'd ``Plotly.newPlot`` call
+    (and, for an evidence map linked to the page's table, the link's script)."""
+    from synth.report.map_links import figure_script
+
     layout = spec.get("layout") or {}
     height = layout.get("height")
     height_px = int(height) if isinstance(height, int | float) else 450
@@ -246,5 +249,6 @@ def figure_html(spec: Mapping[str, Any], *, nonce: str, div_id: str) -> str:
         f'<div id="{html.escape(div_id)}" class="plotly-graph-div" '
         f'style="height:{height_px}px; width:100%;"></div>'
         f'<script nonce="{nonce}">'
-        f"Plotly.newPlot({_script_json(div_id)}, {data}, {lay}, {config});</script>"
+        f"Plotly.newPlot({_script_json(div_id)}, {data}, {lay}, {config});"
+        f"{figure_script(spec, div_id)}</script>"
     )

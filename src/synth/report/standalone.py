@@ -26,10 +26,10 @@ from typing import Any
 
 import pandas as pd
 
+from synth.report.map_links import CORE_JS, link_data
 from synth.report.maps import (
     MAP_DIV_ID,
     PLOT_CONFIG,
-    MapLinks,
     esc,
     evidence_map_with_links,
     figure_height,
@@ -59,54 +59,17 @@ text-align:left;vertical-align:top}
 @media print{.plot{border:0}.synth-papers thead th{position:static}}
 """
 
-# Unpacks plotly.js (and a packed paper table), draws the map and links it to the table.
-# Reads only data-* attributes and the data blocks; writes with textContent, the hidden
-# property and DOM nodes, never innerHTML.
+# Unpacks plotly.js (and a packed paper table), draws the map and links it to the table
+# (with map_links.CORE_JS, the same link as on the report page). Reads only data-*
+# attributes and the data blocks; writes with textContent, the hidden property and DOM
+# nodes, never innerHTML.
 _LINK_JS = """(function () {
   "use strict";
   var blobNode = document.getElementById("evidence-map-data");
   var blob = blobNode.type === "application/json" ? JSON.parse(blobNode.textContent) : null;
   var gd = document.getElementById("%(div)s");
-  var rows = [];
-  var caption = document.getElementById("selection-caption");
-  var reset = document.getElementById("show-all");
-  function papers(n) { return n === 1 ? "1 paper" : n + " papers"; }
-  function showAll() {
-    rows.forEach(function (tr) { tr.hidden = false; tr.classList.remove("hit"); });
-    caption.textContent = "All " + papers(rows.length) + ".";
-    reset.hidden = true;
-  }
-  function show(ids, what) {
-    var want = {};
-    ids.forEach(function (id) { want[id] = true; });
-    var shown = 0;
-    rows.forEach(function (tr) {
-      var hit = want[tr.getAttribute("data-record")] === true;
-      tr.hidden = !hit;
-      tr.classList.toggle("hit", hit);
-      if (hit) { shown += 1; }
-    });
-    caption.textContent = what + ": " + papers(shown) + ".";
-    reset.hidden = false;
-  }
-  // A bubble's papers: its cell's papers, and for a filter's bubble only the filter's.
-  var kept = {};
-  function bubblePapers(curve, x, y) {
-    var found = blob.cells[x + "," + y] || [];
-    var members = blob.members[String(curve)];
-    if (members && !kept[curve]) {
-      kept[curve] = {};
-      members.forEach(function (i) { kept[curve][i] = true; });
-    }
-    var out = [];
-    found.forEach(function (i) {
-      if (!members || kept[curve][i] === true) { out.push(blob.papers[i]); }
-    });
-    return out;
-  }
-  window.synthShowPapers = show;
-  window.synthBubblePapers = bubblePapers;
-  reset.addEventListener("click", showAll);
+  var paperTable = synthPaperTable(document.getElementById("papers"),
+    document.getElementById("selection-caption"), document.getElementById("show-all"));
   function unpack(id) {  // gzip+base64 text from a data block
     var packed = atob(document.getElementById(id).textContent);
     var bytes = new Uint8Array(packed.length);
@@ -163,8 +126,7 @@ _LINK_JS = """(function () {
     document.querySelector("#papers tbody").appendChild(fragment);
   }
   function tableReady() {
-    rows = Array.prototype.slice.call(document.querySelectorAll("#papers tbody tr"));
-    showAll();
+    paperTable.showAll();
     document.body.setAttribute("data-table-ready", "1");
   }
   function unavailable(why) {
@@ -176,15 +138,7 @@ _LINK_JS = """(function () {
   }
   function draw() {
     Plotly.newPlot(gd, blob.figure.data, blob.figure.layout, blob.config).then(function () {
-      gd.on("plotly_click", function (ev) {
-        var p = ev && ev.points && ev.points[0];
-        if (!p || p.curveNumber < 1) { return; }  // 0: the grid of empty cells
-        var ids = bubblePapers(p.curveNumber, p.x, p.y);
-        if (ids.length === 0) { return; }
-        var what = (blob.rows[p.y] || "") + " \\u00d7 " + (blob.cols[p.x] || "");
-        var trace = blob.filters[p.curveNumber];
-        if (trace) { what += " (" + trace + ")"; }
-        show(ids, what);
+      synthLinkBubbles(gd, blob, paperTable, function () {
         document.getElementById("selection").scrollIntoView({block: "start"});
       });
       document.body.setAttribute("data-plot-ready", "1");
@@ -233,32 +187,9 @@ def script_json(data: Any) -> str:
     return text
 
 
-def _link_data(links: MapLinks) -> dict[str, Any]:
-    """The bubbles' papers for the page script, each record id written once: ``papers``
-    lists the ids, ``cells`` maps ``"x,y"`` to the positions in ``papers`` of the
-    all-papers bubble there, ``members`` maps a filter trace's index to its papers'
-    positions (the script intersects the two)."""
-    papers = sorted({rid for ids in links.cells.values() for rid in ids}, key=str)
-    at = {rid: i for i, rid in enumerate(papers)}
-    return {
-        "papers": papers,
-        "cells": {f"{x},{y}": [at[r] for r in ids] for (x, y), ids in links.cells.items()},
-        "members": {
-            str(t): sorted(at[r] for r in ids if r in at) for t, ids in links.members.items()
-        },
-    }
-
-
 def _csp_hash(script: str) -> str:
     digest = hashlib.sha256(script.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
-
-
-def _plain(text: str) -> str:
-    """Undo :func:`synth.report.maps.esc` for strings only ever set as textContent."""
-    import html
-
-    return html.unescape(text)
 
 
 def evidence_map_html(
@@ -283,24 +214,20 @@ def evidence_map_html(
     fig, links = evidence_map_with_links(records, tags, rows=rows, cols=cols)
     fig_dict = json.loads(fig.to_json())  # plotly's encoder turns numpy/pandas into JSON
     papers = paper_rows(records, tags)
-    layout = fig_dict["layout"]
     blob = {
         "figure": fig_dict,
         "config": {
             **PLOT_CONFIG,
             "toImageButtonOptions": {"format": "svg", "filename": "evidence-map"},
         },
-        "rows": [_plain(t) for t in layout["yaxis"]["ticktext"]],
-        "cols": [_plain(t.replace("<br>", " ")) for t in layout["xaxis"]["ticktext"]],
-        "filters": [None, None, *[_plain(t.get("name") or "") for t in fig_dict["data"][2:]]],
-        **_link_data(links),
+        **link_data(fig, links),
     }
     if plotlyjs is None:
         from plotly.offline import get_plotlyjs
 
         plotlyjs = get_plotlyjs()
     packed = _pack(plotlyjs)
-    link_js = _LINK_JS % {"div": MAP_DIV_ID}
+    link_js = CORE_JS + _LINK_JS % {"div": MAP_DIV_ID}
     csp = (
         "default-src 'none'; "
         f"script-src {_csp_hash(plotlyjs)} {_csp_hash(link_js)}; "
