@@ -279,7 +279,10 @@ def review_run_cmd(
         _describe(result.db)
         tag_describe_cmd(db=result.db, review=result.review, every_record=False)
         seconds = sum(result.timings.values())
-        console.print(f"report: {result.index} ({len(result.pages)} pages, {seconds:.1f} s)")
+        index = result.index
+        if index.is_relative_to(Path.cwd().resolve()):  # as the user would type it
+            index = index.relative_to(Path.cwd().resolve())
+        console.print(f"report: {index} ({len(result.pages)} pages, {seconds:.1f} s)")
 
 
 def _describe(db: Path) -> None:

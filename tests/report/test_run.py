@@ -434,7 +434,7 @@ def test_two_corpora_write_two_reports_neither_touching_the_other(
     first = _run_cli("--corpus", str(alpha), *one)
     assert first.exit_code == 0, first.output
     alpha_index = tmp_path / "data" / "reports" / "alpha" / "index.html"
-    assert f"report: {alpha_index.resolve()}" in first.output.replace("\n", "")
+    assert f"report: {Path('data/reports/alpha/index.html')} (" in first.output
     before = alpha_index.read_bytes()
     second = _run_cli("--corpus", str(beta), *one)
     assert second.exit_code == 0, second.output
@@ -541,7 +541,7 @@ def test_review_run_on_real_exports_without_review_yml(
     output = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
     report = tmp_path / "data" / "reports" / "my-exports"
-    assert f"report: {(report / 'index.html').resolve()}" in result.output.replace("\n", "")
+    assert f"report: {Path('data/reports/my-exports/index.html')} (" in result.output
     assert (report / "index.html").is_file()
     assert " ".join(NO_REVIEW_NOTE.split()) in output  # from `tag describe`
     assert "papers included" in output  # the corpus is described all the same
