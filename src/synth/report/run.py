@@ -310,11 +310,9 @@ def run_review(
     cfg.db.parent.mkdir(parents=True, exist_ok=True)
     specs = find_notebooks(names=cfg.notebooks)
 
-    from synth.tagging.workflow import NO_REVIEW_NOTE, load_review
+    from synth.tagging.workflow import load_review
 
-    review = load_review(cfg.review) if cfg.review else {}
-    if cfg.review is None:
-        stages.note(NO_REVIEW_NOTE)
+    review = load_review(cfg.review) if cfg.review else {}  # without one, tagging says so
     title = str(cfg.title or review.get("title") or cfg.corpus.name)
     totals = _import_and_tag(cfg, review, stages, progress=progress, retag=retag)
 
