@@ -77,3 +77,36 @@ def test_single_screening_reports_no_missing_second_screening(
         dual.output
     )
     assert "no second screening asked for" not in dual.output
+
+
+def status_decisions(output: str) -> dict[tuple[str, str], list[int]]:
+    """(stage, reviewer) -> [decisions, include, exclude, maybe] from the status table."""
+    found = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip("│┃| ").split("│")]
+        if len(cells) == 6 and cells[0] in ("title_abstract", "full_text"):
+            found[(cells[0], cells[1])] = [int(c) for c in cells[2:]]
+    return found
+
+
+def test_status_counts_each_reviewers_standing_decisions(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    db = kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template")
+    con = connect(db)
+    try:
+        records = ids(con, 6)
+        for record_id, decision in zip(
+            records[:4], ["include", "exclude", "maybe", "include"], strict=True
+        ):
+            record_decision(con, record_id=record_id, reviewer="ann", decision=decision)
+        # a change of mind counts once, as the standing decision
+        record_decision(con, record_id=records[0], reviewer="ann", decision="exclude")
+        record_decision(con, record_id=records[5], reviewer="bob", decision="include")
+    finally:
+        con.close()
+    result = runner.invoke(app, ["screen", "status", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    table = status_decisions(result.output)
+    assert table[("title_abstract", "ann")] == [4, 1, 2, 1]
+    assert table[("title_abstract", "bob")] == [1, 1, 0, 0]

@@ -230,6 +230,26 @@ def status_cmd(
         _status(console, db)
 
 
+def _decisions_table(con: object) -> Table:
+    """Each reviewer's standing decisions per stage: a reviewer checks their own work here."""
+    from synth.screening.decisions import STAGES, current_decisions
+
+    table = Table(title="standing decisions by reviewer")
+    for name in ("stage", "reviewer", "decisions", "include", "exclude", "maybe"):
+        table.add_column(name, justify="left" if name in ("stage", "reviewer") else "right")
+    for stage in STAGES:
+        current = current_decisions(con, stage=stage)  # type: ignore[arg-type]
+        for reviewer, mine in current.groupby("reviewer", sort=True):
+            counts = mine["decision"].value_counts()
+            table.add_row(
+                stage, str(reviewer), str(len(mine)),
+                *(str(int(counts.get(d, 0))) for d in ("include", "exclude", "maybe")),
+            )  # fmt: skip
+    if not table.row_count:
+        table.add_row("-", "no decisions yet", "0", "0", "0", "0")
+    return table
+
+
 def _status(console: Console, db: Path) -> None:
     from synth.screening.decisions import STAGES
     from synth.screening.prisma import prisma_counts
@@ -259,6 +279,7 @@ def _status(console: Console, db: Path) -> None:
         for step, n in rows:
             table.add_row(step, str(n))
         console.print(table)
+        console.print(_decisions_table(con))
         for stage in STAGES:
             agree = agreement(con, stage=stage)
             for row in agree.itertuples(index=False):
