@@ -65,11 +65,12 @@ def store(tmp_path: Path, fixtures: Path) -> sqlite3.Connection:
 
 
 def _numeric_columns(con: sqlite3.Connection) -> list[tuple[str, str]]:
-    """(table, column) for every INTEGER or REAL column the schema declares."""
+    """(table or view, column) for every INTEGER or REAL column the schema declares."""
     tables = [
         r[0]
         for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name NOT LIKE 'sqlite_%'"
         )
     ]
     return [

@@ -1,4 +1,5 @@
-"""Long writers (tagging runs) beside a reviewer: nobody is locked out, nothing half-seen.
+"""Long writers (tagging runs, imports of large files) beside a reviewer: nobody is
+locked out, nothing half-seen.
 
 The reviewer is a second process (``spawn``: a fresh interpreter, as a second Jupyter
 kernel would be) that records a decision every half second with its own connection.
@@ -16,7 +17,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from synth.store import connect
+from synth.corpus.reading import read_file
+from synth.corpus.synthetic import generate_records
+from synth.corpus.writers.ris import write_ris
+from synth.screening.prisma import prisma_counts
+from synth.store import (
+    batches,
+    connect,
+    import_paths,
+    load_extracts,
+    load_failures,
+    load_fulltexts,
+    load_records,
+    load_sources,
+    store_totals,
+)
+from synth.store.duplicates import groups_stale
+from synth.store.imports import store_file
 from synth.store.tags import current_tags, latest_run, load_run_tags, save_tagging
 
 #: Longest a reviewer's decision may wait while a tagging run writes (a behavioural
@@ -177,3 +194,182 @@ def test_a_failed_tagging_run_leaves_the_previous_one_current(tmp_path: Path) ->
     pd.testing.assert_frame_equal(current_tags(con), before)
     (left,) = con.execute("SELECT count(*) FROM tags WHERE run_id > ?", (first,)).fetchone()
     assert left == 0  # what the failed run wrote is removed again
+
+
+# --- imports ------------------------------------------------------------------------------
+
+#: Records in the large export: one transaction for its rows held the lock about 2.5 s.
+LARGE = 60_000
+
+
+@pytest.fixture(scope="module")
+def large_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A large RIS export of one search (synthetic records with near-duplicates)."""
+    records, _ = generate_records(LARGE, dup_rate=0.05, seed=4)
+    path = tmp_path_factory.mktemp("large") / "scopus.ris"
+    write_ris(records, path)
+    return path
+
+
+def what_readers_see(con: sqlite3.Connection) -> dict[str, object]:
+    """Everything a reader of the store gets from an import, as comparable text."""
+    frames = {
+        "records": load_records(con),
+        "sources": load_sources(con).drop(columns="imported_at"),
+        "failures": load_failures(con),
+        "extracts": load_extracts(con),
+        "fulltexts": load_fulltexts(con),
+        "sightings": pd.read_sql_query(
+            "SELECT * FROM record_sightings ORDER BY record_id, source_id, position", con
+        ),
+    }
+    seen: dict[str, object] = {name: df.to_csv(index=False) for name, df in frames.items()}
+    seen["totals"] = store_totals(con)
+    seen["prisma"] = prisma_counts(con).to_dict()
+    seen["groups_stale"] = groups_stale(con)
+    return seen
+
+
+@pytest.mark.slow
+def test_a_reviewer_is_never_locked_out_by_a_large_import(
+    tmp_path: Path, large_export: Path
+) -> None:
+    path = tmp_path / "review.sqlite"
+    ids = store_with_records(path, 1)  # the record the reviewer decides on
+    result = read_file(large_export)  # parsed beforehand: what is timed is the writing
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    log = tmp_path / "reviewer.log"
+    reviewer = ctx.Process(
+        target=review_every_half_second, args=(str(path), ids[0], str(log), stop)
+    )
+    reviewer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not _log(log):  # the reviewer is up and has written once
+            assert reviewer.is_alive() and time.monotonic() < deadline, "reviewer never wrote"
+            time.sleep(0.05)
+        con = connect(path)
+        began = time.time()
+        row = store_file(con, result)
+        ended = time.time()
+        time.sleep(0.6)  # one more decision after the import
+    finally:
+        stop.set()
+        reviewer.join(30)
+    entries = _log(log)
+    failed = [e for e in entries if e[1].startswith("FAILED")]
+    assert not failed, failed
+    during = [float(wait) for started, wait in entries if began <= started <= ended]
+    assert during, "the reviewer did not write while the file was being written"
+    assert max(during) < MAX_WAIT, f"a decision waited {max(during):.2f} s for the lock"
+    assert row["new"] == len(result.records) > LARGE // 2
+    assert store_totals(con)["records"] == 1 + row["new"]
+    (decisions,) = con.execute("SELECT count(*) FROM decisions").fetchone()
+    assert decisions == len(entries)
+
+
+def test_a_file_is_seen_only_once_all_of_it_is_written(
+    tmp_path: Path, fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At every commit of an import in short transactions, readers see the store as it
+    was before: none of the file's records, sightings, failures, extracts, full texts."""
+    records, _ = generate_records(400, dup_rate=0.05, seed=9)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    write_ris(records.iloc[:200], first / "refs.ris")
+    write_ris(records.iloc[100:], second / "refs.ris")  # 100 ids again: sightings
+    with open(second / "refs.ris", "a", encoding="utf-8") as out:
+        out.write("\nTY  - JOUR\nAU  - Nobody, A.\nER  - \n")  # no title, no id: a failure
+    for name in ("extracts.md", "fulltext.md"):
+        (second / name).write_bytes((fixtures / "markdown" / name).read_bytes())
+    path = tmp_path / "review.sqlite"
+    con = connect(path)
+    import_paths(con, [first])
+    reader = connect(path)
+    first_seen = what_readers_see(reader)
+
+    # every few rows a transaction of its own, and a reader looking after each commit
+    monkeypatch.setattr(batches, "BATCH_SECONDS", 0.0)
+    monkeypatch.setattr(batches, "PAUSE_SECONDS", 0.0)
+    monkeypatch.setattr(batches, "CHUNK_ROWS", 25)
+    commit = batches.ShortTransactions.commit
+    looked: list[tuple[str, bool]] = []
+    before: dict[str, object] = {}
+    file = ""
+
+    def commit_and_look(self: batches.ShortTransactions) -> None:
+        commit(self)
+        done = "SELECT count(*) = 0 FROM sources_all WHERE complete = 0"
+        if not reader.execute(done).fetchone()[0]:  # not the commit that completes the file
+            looked.append((file, what_readers_see(reader) == before))
+
+    monkeypatch.setattr(batches.ShortTransactions, "commit", commit_and_look)
+    for file in ("refs.ris", "extracts.md", "fulltext.md"):
+        before = what_readers_see(reader)
+        report = import_paths(con, [second / file])
+        assert report.files.status.tolist() == ["imported"]
+        assert what_readers_see(reader) != before
+    commits = [name for name, _ in looked]
+    assert commits.count("refs.ris") >= 10, "the import was not written in short transactions"
+    assert {"extracts.md", "fulltext.md"} <= set(commits)
+    assert all(same for _, same in looked), f"a reader saw part of a file: {looked}"
+    after = what_readers_see(reader)
+    new_records = after["totals"]["records"] - first_seen["totals"]["records"]  # type: ignore[index]
+    assert new_records >= 200  # the 200 new ids of refs.ris (a full text may add its paper)
+    for seen in ("sightings", "failures", "extracts", "fulltexts"):
+        assert after[seen] != first_seen[seen], seen
+
+
+def import_until_killed(path: str, file: str) -> None:
+    """Child: import a large file (the test kills it midway)."""
+    import_paths(connect(path), [file])
+
+
+@pytest.mark.slow
+def test_an_import_killed_midway_is_unseen_and_the_next_import_of_the_file_is_whole(
+    tmp_path: Path, large_export: Path, fixtures: Path
+) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    write_ris(generate_records(50, seed=3)[0], small / "pubmed.ris")
+    path = tmp_path / "review.sqlite"
+    con = connect(path)
+    import_paths(con, [small])
+    before = what_readers_see(con)
+    child = mp.get_context("spawn").Process(
+        target=import_until_killed, args=(str(path), str(large_export))
+    )
+    child.start()
+    deadline = time.monotonic() + 120
+    # kill it once some of the file's rows are committed (written in short transactions)
+    written = (
+        "SELECT count(*) FROM records_all r JOIN sources_all s USING (source_id)"
+        " WHERE s.complete = 0"
+    )
+    while con.execute(written).fetchone()[0] == 0:
+        assert child.is_alive(), "the import ended before it could be killed"
+        assert time.monotonic() < deadline, "the import wrote nothing"
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(30)
+    assert 0 < con.execute(written).fetchone()[0] < LARGE
+    assert what_readers_see(con) == before  # nothing of the killed import is seen
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # importing the file again removes what the killed import left and imports it whole
+    report = import_paths(con, [large_export])
+    assert report.files.status.tolist() == ["imported"]
+    clean = connect(tmp_path / "clean.sqlite")
+    import_paths(clean, [small])
+    import_paths(clean, [large_export])
+    got, want = what_readers_see(con), what_readers_see(clean)
+    assert got == want
+    assert con.execute("SELECT count(*) FROM sources_all WHERE complete = 0").fetchone()[0] == 0
+    assert (
+        con.execute("SELECT count(*) FROM records_all").fetchone()[0] == want["totals"]["records"]  # type: ignore[index]
+    )
+    again = import_paths(con, [large_export])  # and importing it once more changes nothing
+    assert again.files.status.tolist() == ["unchanged (imported before)"]
+    assert what_readers_see(con) == want

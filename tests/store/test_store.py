@@ -1,4 +1,4 @@
-"""The review store: migrations, one transaction per file, idempotent re-import, events."""
+"""The review store: migrations, a file seen all or nothing, idempotent re-import, events."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from synth.corpus.reading import read_file
 from synth.store import (
     StoreError,
     connect,
@@ -19,6 +20,7 @@ from synth.store import (
 )
 from synth.store import imports as imports_module
 from synth.store.db import transaction
+from tests.store.test_failures import _store_at_version
 
 RIS = """TY  - JOUR
 AU  - Armstrong, Natalie
@@ -120,6 +122,64 @@ def test_a_sqlite_database_of_something_else_is_named(tmp_path: Path) -> None:
     ]  # left as it was
 
 
+def test_a_store_of_schema_4_migrates_with_its_data_and_references(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """Migration 0005 turns the file tables into views of complete sources: a store's
+    rows, the decisions' references to its records and re-importing all stay as they were."""
+    path = tmp_path / "r.sqlite"
+    old = _store_at_version(path, 4)
+    scopus = read_file(corpus / "scopus.ris")
+    old.execute(
+        "INSERT INTO sources (source_id, sha256, name, format, size, n_records, n_failures,"
+        " n_new, imported_at) VALUES (1, ?, 'scopus.ris', 'ris', 10, 2, 1, 2, 'then')",
+        (scopus.sha256,),
+    )
+    old.executemany(
+        "INSERT INTO records (record_id, source_id, title, source_file, source_format,"
+        " position) VALUES (?, 1, ?, 'scopus.ris', 'ris', ?)",
+        [(rid, title, i) for i, (rid, title) in enumerate(zip(
+            scopus.records.record_id, scopus.records.title, strict=True))],
+    )  # fmt: skip
+    kept = scopus.records.record_id.iloc[0]
+    old.execute("INSERT INTO record_sightings VALUES (?, 1, 5, 9)", (kept,))
+    old.execute("INSERT INTO import_failures (source_id, file, reason) VALUES (1, 'x', 'bad')")
+    old.execute(
+        "INSERT INTO extracts (extract_id, source_id, ref, record_id, kind, text, source_file)"
+        " VALUES ('e1', 1, 'k', ?, 'quote', 'said', 'x.md')",
+        (kept,),
+    )
+    old.execute("INSERT INTO fulltexts VALUES (?, 1, 'the text', 8)", (kept,))
+    old.execute(
+        "INSERT INTO decisions (stage, record_id, reviewer, decision, created_at)"
+        " VALUES ('title_abstract', ?, 'ana', 'include', 'then')",
+        (kept,),
+    )
+    old.close()
+
+    con = connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+    assert _counts(con) == {
+        "sources": 1, "records": 2, "extracts": 1, "import_failures": 1, "duplicate_groups": 0,
+    }  # fmt: skip
+    assert con.execute("SELECT count(*) FROM record_sightings").fetchone()[0] == 1
+    assert con.execute("SELECT chars FROM fulltexts").fetchone()[0] == 8
+    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # the decisions still refer to the records, by the table behind the view
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        con.execute(
+            "INSERT INTO decisions (stage, record_id, reviewer, decision, created_at)"
+            " VALUES ('title_abstract', 'r-nowhere', 'ana', 'include', 'now')"
+        )
+    report = import_paths(con, [corpus])
+    names = report.files.file.map(lambda f: Path(f).name)
+    status = dict(zip(names, report.files.status, strict=True))
+    assert status["scopus.ris"] == "unchanged (imported before)"
+    assert report.totals["records"] == 4 and report.totals["sources"] == 3
+    assert report.totals["duplicates"] == 1  # the migrated record is grouped with the new
+
+
 def test_any_thread_may_use_a_connection_and_writes_take_turns(tmp_path: Path) -> None:
     """Jupyter runs widget callbacks on other threads than the cell that opened the store."""
     con = connect(tmp_path / "r.sqlite")
@@ -200,6 +260,9 @@ def test_a_file_is_stored_all_or_nothing(
         import_paths(con, [corpus / "scopus.ris"])
     assert _counts(con)["sources"] == 0
     assert _counts(con)["records"] == 0
+    # what it wrote before failing is removed again, not just unseen
+    for table in ("sources_all", "records_all"):
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
     monkeypatch.undo()
     import_paths(con, [corpus / "scopus.ris"])
     assert _counts(con)["records"] == 2

@@ -8,7 +8,10 @@ every 100 ms (SQLite's busy handler) and, up to about a quarter second into its 
 at most every 50 ms, so it gets in at the first pause.
 
 What a long writer writes must therefore not be read before it is complete: a tagging run
-is visible only once its ``runs`` row is marked finished, in the last transaction.
+is visible only once its ``runs`` row is marked finished, in the last transaction, and an
+imported file once its ``sources`` row is marked complete. Writers of one kind that must
+not overlap (groupings; imports, which tell a killed import's rows from a live one's by
+holding their turn) take turns through a file lock beside the store (:func:`turn`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,15 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from types import TracebackType
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 #: Longest a long writer holds the write lock at a time.
 BATCH_SECONDS = 0.2
@@ -108,3 +117,39 @@ def delete_in_batches(con: sqlite3.Connection, table: str, where: str, params: t
             removed += cur.rowcount
             if cur.rowcount < 5000:
                 return removed
+
+
+@contextmanager
+def turn(con: sqlite3.Connection, name: str, *, wait: bool) -> Iterator[bool | None]:
+    """Hold the store's ``name`` lock (a file beside it, ``<store>-<name>.lock``).
+
+    Yields True once held (``wait=True`` waits for it), False if another holder has it.
+    The operating system releases it when its holder dies, even by ``kill -9``, so a held
+    lock means that work really is under way. It is per open file: two connections of one
+    process take turns too. Where no file lock can be taken (an in-memory store, a
+    read-only folder, no ``fcntl``), yields None: nobody takes turns.
+    """
+    path = store_file_path(con)
+    if fcntl is None or path is None:
+        yield None
+        return
+    try:
+        handle = open(f"{path}-{name}.lock", "ab")  # noqa: SIM115 - held across the yield
+    except OSError:
+        yield None
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True  # closing the file releases the lock
+
+
+def store_file_path(con: sqlite3.Connection) -> str | None:
+    """The file of ``con``'s main database (None in memory)."""
+    for row in con.execute("PRAGMA database_list"):
+        if row[1] == "main":
+            return row[2] or None
+    return None

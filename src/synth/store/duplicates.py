@@ -4,7 +4,9 @@ Groups are derived data (rebuilt after every import), while a reviewer's "these 
 the same paper" is an appended event that every later rebuild honours as a cannot-link.
 Imports may run at once: each regroups from every committed record. Records committed by
 an import killed before its regrouping are grouped by the next import or the next read
-of the groups (:func:`ensure_groups`).
+of the groups (:func:`ensure_groups`). Records are read through the ``records`` view, so
+only files imported completely are grouped: a file still being written, or left half
+written by a killed import, is in no group and makes no group stale.
 """
 
 from __future__ import annotations
@@ -20,13 +22,9 @@ import pandas as pd
 
 from synth import __version__
 from synth.corpus.dedupe import dedupe
+from synth.store.batches import turn
 from synth.store.db import now
 from synth.store.views import load_records
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -220,36 +218,12 @@ def ensure_groups(con: sqlite3.Connection, *, progress: bool = False) -> bool:
 
 @contextmanager
 def grouping_turn(con: sqlite3.Connection, *, wait: bool) -> Iterator[bool]:
-    """Hold the store's grouping lock (a file beside it, ``<store>-grouping.lock``).
-
-    Yields True once held (``wait=True`` waits for it), False if another process holds
-    it. The operating system releases it when its holder dies, even by ``kill -9``, so a
-    held lock means a grouping really is under way. Where no file lock can be taken (an
-    in-memory store, a read-only folder, no ``fcntl``), groupings simply do not take turns.
+    """Hold the store's grouping lock (``<store>-grouping.lock``, see
+    :func:`synth.store.batches.turn`): True once held, False if another process is grouping.
+    Where no file lock can be taken, groupings simply do not take turns (True).
     """
-    path = _store_file(con)
-    if fcntl is None or path is None:
-        yield True
-        return
-    try:
-        handle = open(f"{path}-grouping.lock", "ab")  # noqa: SIM115 - held across the yield
-    except OSError:
-        yield True
-        return
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True  # closing the file releases the lock
-
-
-def _store_file(con: sqlite3.Connection) -> str | None:
-    for row in con.execute("PRAGMA database_list"):
-        if row[1] == "main":
-            return row[2] or None
-    return None
+    with turn(con, "grouping", wait=wait) as held:
+        yield held is not False
 
 
 def _f(value: object) -> float | None:
@@ -311,16 +285,20 @@ def split_records(
 
 
 def link_extracts(con: sqlite3.Connection) -> dict[str, int]:
-    """Resolve each extract's ``ref`` (a record's key, or a DOI) to a record id."""
+    """Resolve each extract's ``ref`` (a record's key, or a DOI) to a record id.
+
+    Extracts and records of files still being imported are not seen (the ``extracts`` and
+    ``records`` views); the import of such a file links its extracts once it is complete.
+    """
     con.execute("BEGIN IMMEDIATE")
     try:
         con.execute(
-            "UPDATE extracts SET record_id = COALESCE("
-            " (SELECT r.record_id FROM records r WHERE r.source_key = extracts.ref"
+            "UPDATE extracts_all SET record_id = COALESCE("
+            " (SELECT r.record_id FROM records r WHERE r.source_key = extracts_all.ref"
             "  ORDER BY r.source_id LIMIT 1),"
-            " (SELECT r.record_id FROM records r WHERE r.doi = lower(extracts.ref)"
+            " (SELECT r.record_id FROM records r WHERE r.doi = lower(extracts_all.ref)"
             "  ORDER BY r.source_id LIMIT 1))"
-            " WHERE record_id IS NULL"
+            " WHERE record_id IS NULL AND source_id IN (SELECT source_id FROM sources)"
         )
         con.execute("COMMIT")
     except BaseException:

@@ -1,8 +1,16 @@
-"""Import files into a review store: each file in one transaction, all of it or none.
+"""Import files into a review store: each file seen all or nothing, written in short steps.
+
+A file's rows are written in short transactions (:mod:`synth.store.batches`), so a
+reviewer's decision in another kernel never waits long for the write lock. Its ``sources``
+row is committed first, marked incomplete, and marked complete last; readers see only the
+rows of complete sources (the views of migration 0005), so nobody sees half a file.
+
+Imports of one store take turns writing (a file lock beside it, released by the operating
+system when its holder dies): an incomplete source found while holding the turn is what an
+import killed midway left, and its rows are removed before the next file is written.
 
 A file whose bytes were imported before is skipped, so re-importing changes nothing.
-Parsing happens before the write lock is taken, so a long parse never blocks a
-reviewer's decision in another kernel.
+Parsing happens before the writing, so a long parse never blocks another import.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import pandas as pd
 
 from synth.corpus.model import WARNING, Failure, ReadError
 from synth.corpus.reading import FileResult, failures_frame, iter_files, read_file
-from synth.store.db import now
+from synth.store.batches import ShortTransactions, delete_in_batches, turn
+from synth.store.db import now, serialised, transaction
 from synth.store.duplicates import link_extracts, refresh_duplicates
 
 log = logging.getLogger(__name__)
@@ -31,7 +40,7 @@ _RECORD_FIELDS = [
     "line", "extra",
 ]  # fmt: skip
 _INSERT_RECORD = (
-    f"INSERT OR IGNORE INTO records ({', '.join(_RECORD_FIELDS)}) "
+    f"INSERT OR IGNORE INTO records_all ({', '.join(_RECORD_FIELDS)}) "
     f"VALUES ({', '.join('?' for _ in _RECORD_FIELDS)})"
 )
 
@@ -85,8 +94,19 @@ def _record_rows(df: pd.DataFrame, source_id: int) -> list[tuple[Any, ...]]:
     return list(zip(*columns, strict=True))
 
 
+#: Where an import writes a file's rows, children first (the order they are removed in).
+_FILE_TABLES = (
+    "record_sightings_all", "import_failures_all", "extracts_all", "fulltexts_all", "records_all",
+)  # fmt: skip
+
+
 def store_file(con: sqlite3.Connection, result: FileResult) -> dict[str, Any]:
-    """Write one read file in a single transaction; returns its row of the report."""
+    """Write one read file, seen by readers all at once; returns its row of the report.
+
+    Rows left by an import killed midway are removed first (of every file while this
+    import holds the store's import turn; of this same file where no file lock can be
+    taken). A file that fails while being written is removed again and the error raised.
+    """
     n_warnings = int((result.failures["severity"] == WARNING).sum())
     row: dict[str, Any] = {
         "file": str(result.path),
@@ -101,69 +121,127 @@ def store_file(con: sqlite3.Connection, result: FileResult) -> dict[str, Any]:
         "fulltexts": len(result.fulltexts),
         "status": "imported",
     }
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        if con.execute("SELECT 1 FROM sources WHERE sha256=?", (result.sha256,)).fetchone():
-            con.execute("ROLLBACK")
-            row.update(status="unchanged (imported before)", new=0, already=row["read"])
+    with serialised(con), turn(con, "import", wait=True) as held:
+        discard_incomplete(con, sha256=None if held else result.sha256)
+        with transaction(con):
+            found = con.execute(
+                "SELECT complete FROM sources_all WHERE sha256=?", (result.sha256,)
+            ).fetchone()
+            if found is None:
+                source_id = _add_source(con, result, row)
+        if found is not None:
+            status = "unchanged (imported before)" if found[0] else "being imported by another"
+            row.update(status=status, new=0, already=row["read"])
             return row
-        cur = con.execute(
-            "INSERT INTO sources (sha256, name, path, format, database, encoding, encoding_how,"
-            " size, n_records, n_failures, n_warnings, n_new, imported_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?)",
-            (
-                result.sha256, result.path.name, str(result.path), result.format,
-                result.database, result.encoding, result.encoding_how, result.size,
-                len(result.records), row["failed"], n_warnings, now(),
-            ),
-        )  # fmt: skip
-        source_id = cur.lastrowid
-        before = con.total_changes
-        con.executemany(_INSERT_RECORD, _record_rows(result.records, source_id))
-        new = con.total_changes - before
+        try:
+            new = _write_rows(con, result, source_id)
+        except BaseException:
+            _discard_source(con, source_id)
+            raise
+    row.update(new=new, already=len(result.records) - new)
+    return row
+
+
+def _add_source(con: sqlite3.Connection, result: FileResult, row: dict[str, Any]) -> int:
+    """The file's ``sources`` row, incomplete: readers do not see the file yet."""
+    cur = con.execute(
+        "INSERT INTO sources_all (sha256, name, path, format, database, encoding, encoding_how,"
+        " size, n_records, n_failures, n_warnings, n_new, imported_at, complete)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,0)",
+        (
+            result.sha256, result.path.name, str(result.path), result.format,
+            result.database, result.encoding, result.encoding_how, result.size,
+            len(result.records), row["failed"], row["warnings"], now(),
+        ),
+    )  # fmt: skip
+    return int(cur.lastrowid)
+
+
+def _write_rows(con: sqlite3.Connection, result: FileResult, source_id: int) -> int:
+    """Records, sightings, failures, extracts and full texts in short transactions; the
+    source marked complete in the last. Returns how many records were new."""
+    with ShortTransactions(con) as w:
+        w.executemany(_INSERT_RECORD, _record_rows(result.records, source_id))
+        (new,) = w.execute(
+            "SELECT count(*) FROM records_all WHERE source_id=?", (source_id,)
+        ).fetchone()
         if new < len(result.records):
             # ids already in the store (same file name, key, title and year): keep provenance
-            con.executemany(
-                "INSERT OR IGNORE INTO record_sightings (record_id, source_id, position, line)"
-                " VALUES (?,?,?,?)",
-                [
+            w.executemany(
+                "INSERT OR IGNORE INTO record_sightings_all (record_id, source_id, position,"
+                " line) VALUES (?,?,?,?)",
+                (
                     (r.record_id, source_id, _none(r.position), _none(r.line))
                     for r in result.records.itertuples()
-                ],
+                ),
             )
-        con.executemany(
-            "INSERT INTO import_failures (source_id, file, line, record, reason, raw, severity)"
-            " VALUES (?,?,?,?,?,?,?)",
-            [
+        w.executemany(
+            "INSERT INTO import_failures_all (source_id, file, line, record, reason, raw,"
+            " severity) VALUES (?,?,?,?,?,?,?)",
+            (
                 (source_id, f.file, _none(f.line), _none(f.record), f.reason, f.raw, f.severity)
                 for f in result.failures.itertuples()
-            ],
+            ),
         )
-        con.executemany(
-            "INSERT OR IGNORE INTO extracts (extract_id, source_id, ref, page, kind, section,"
-            " text, source_file, line) VALUES (?,?,?,?,?,?,?,?,?)",
-            [
+        w.executemany(
+            "INSERT OR IGNORE INTO extracts_all (extract_id, source_id, ref, page, kind,"
+            " section, text, source_file, line) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
                 (
                     e["extract_id"], source_id, e["ref"], _none(e.get("page")), e["kind"],
                     _none(e.get("section")), e["text"], e["source_file"], _none(e.get("line")),
                 )
                 for e in result.extracts.to_dict("records")
-            ],
+            ),
         )  # fmt: skip
-        con.executemany(
-            "INSERT OR IGNORE INTO fulltexts (record_id, source_id, text, chars) VALUES (?,?,?,?)",
-            [
+        w.executemany(
+            "INSERT OR IGNORE INTO fulltexts_all (record_id, source_id, text, chars)"
+            " VALUES (?,?,?,?)",
+            (
                 (t["record_id"], source_id, t["text"], len(t["text"]))
                 for t in result.fulltexts.to_dict("records")
-            ],
+            ),
         )
-        con.execute("UPDATE sources SET n_new=? WHERE source_id=?", (new, source_id))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    row.update(new=new, already=len(result.records) - new)
-    return row
+        w.execute("UPDATE sources_all SET n_new=?, complete=1 WHERE source_id=?", (new, source_id))
+    return int(new)
+
+
+def discard_incomplete(con: sqlite3.Connection, *, sha256: str | None = None) -> int:
+    """Remove the rows of imports that never finished (all, or only of the file with
+    ``sha256``); returns how many sources were removed.
+
+    Only while holding the store's import turn is every incomplete source a dead one;
+    without file locks, only the file about to be imported again is cleaned up.
+    """
+    sql = "SELECT source_id, name FROM sources_all WHERE complete = 0"
+    params: tuple[str, ...] = ()
+    if sha256 is not None:
+        sql += " AND sha256 = ?"
+        params = (sha256,)
+    dead = con.execute(sql, params).fetchall()
+    for source_id, name in dead:
+        log.warning("%s: an earlier import of this file did not finish; removing its rows", name)
+        _discard_source(con, source_id)
+    return len(dead)
+
+
+def _discard_source(con: sqlite3.Connection, source_id: int) -> None:
+    """Remove an incomplete source and its rows, a few thousand per short transaction.
+
+    Nobody saw these rows, so nothing refers to them: foreign keys are not checked
+    meanwhile (checking would scan the tagging tables once per record removed).
+    """
+    (checks,) = con.execute("PRAGMA foreign_keys").fetchone()
+    con.execute("PRAGMA foreign_keys=OFF")
+    try:
+        for table in _FILE_TABLES:
+            delete_in_batches(con, table, "source_id=?", (source_id,))
+        with transaction(con):
+            con.execute("DELETE FROM sources_all WHERE source_id=? AND complete=0", (source_id,))
+    except sqlite3.Error as exc:  # the store itself is failing: the rows stay unseen
+        log.warning("could not remove the rows of unfinished import %s (%s)", source_id, exc)
+    finally:
+        con.execute(f"PRAGMA foreign_keys={int(checks)}")
 
 
 def import_paths(
@@ -235,7 +313,7 @@ def import_paths(
 def _store_unreadable(con: sqlite3.Connection, path: Path, exc: ReadError) -> None:
     """Keep the failure of a whole file in the store's failures report too."""
     con.execute(
-        "INSERT INTO import_failures (source_id, file, line, record, reason, raw)"
+        "INSERT INTO import_failures_all (source_id, file, line, record, reason, raw)"
         " SELECT NULL, ?, NULL, NULL, ?, '' WHERE NOT EXISTS (SELECT 1 FROM import_failures"
         " WHERE source_id IS NULL AND file=? AND reason=?)",
         (path.name, exc.reason, path.name, exc.reason),
