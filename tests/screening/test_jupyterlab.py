@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from synth.cli import app
 from tests.browser import console_errors, network_urls, start_browser, unavailable
 from tests.lab import (
     KEI,
@@ -41,6 +43,7 @@ from tests.lab import (
     wait_for_screening_app,
     widget_errors,
 )
+from tests.screening.test_status_cli import status_decisions
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.slow]
 
@@ -129,7 +132,8 @@ def test_a_reviewer_screens_in_jupyterlab(review: tuple[Path, Path], lab: Any) -
 
 
 #: Typed into the Keys box in a row: every kind of decision, reasons by number.
-COMMANDS = ["i", "e2", "m", "e", "i", "e1", "m", "i", "e3", "e"]
+# twenty decisions typed in a row, as a new user screening by keyboard only would
+COMMANDS = ["i", "e2", "m", "e", "i", "e1", "m", "i", "e3", "e"] * 2
 
 
 def test_commands_typed_in_a_row_are_all_saved(review: tuple[Path, Path], lab: Any) -> None:
@@ -181,6 +185,21 @@ def test_commands_typed_in_a_row_are_all_saved(review: tuple[Path, Path], lab: A
     run_all_cells(driver)
     again = wait_for_screening_app(driver, server)
     assert again["counts"].startswith(f"{before + len(COMMANDS)} / "), again
+
+    # and `synth screen status` counts every one of them
+    status = CliRunner().invoke(app, ["screen", "status", "--db", str(db)])
+    assert status.exit_code == 0, status.output
+    con = connect(db)
+    try:
+        standing = current_decisions(con, reviewer=REVIEWER)["decision"].value_counts()
+    finally:
+        con.close()
+    assert int(standing.sum()) == before + len(COMMANDS)
+    counted = status_decisions(status.output)[("title_abstract", REVIEWER)]
+    assert counted == [
+        before + len(COMMANDS),
+        *(int(standing.get(d, 0)) for d in ("include", "exclude", "maybe")),
+    ]
 
 
 def _words(text: Any) -> str:
