@@ -11,6 +11,7 @@ import multiprocessing as mp
 import os
 import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -373,3 +374,55 @@ def test_an_import_killed_midway_is_unseen_and_the_next_import_of_the_file_is_wh
     again = import_paths(con, [large_export])  # and importing it once more changes nothing
     assert again.files.status.tolist() == ["unchanged (imported before)"]
     assert what_readers_see(con) == want
+
+
+def test_a_thread_on_the_importers_connection_gets_in_between_its_transactions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In one kernel, a screening widget's callback may write on the connection an import
+    is using from another thread: it waits for the current short transaction, not the file,
+    and never finds itself inside the import's transaction."""
+    from synth.screening.decisions import record_decision
+
+    path = tmp_path / "review.sqlite"
+    ids = store_with_records(path, 1)
+    export = tmp_path / "scopus.ris"
+    write_ris(generate_records(2000, seed=5)[0], export)
+    result = read_file(export)
+    monkeypatch.setattr(batches, "BATCH_SECONDS", 0.005)
+    monkeypatch.setattr(batches, "CHUNK_ROWS", 20)
+    con = connect(path)
+    importing = threading.Event()
+    failures: list[BaseException] = []
+    decided = 0
+
+    def screen() -> None:
+        nonlocal decided
+        importing.wait(30)
+        while importing.is_set():
+            try:
+                record_decision(con, record_id=ids[0], reviewer="ana", decision="include")
+            except BaseException as exc:  # the test reports it
+                failures.append(exc)
+            decided += 1
+            time.sleep(0.005)
+
+    screener = threading.Thread(target=screen)
+    screener.start()
+    transactions = batches.ShortTransactions.__init__
+
+    def begin_screening(self: batches.ShortTransactions, con: sqlite3.Connection) -> None:
+        transactions(self, con)
+        importing.set()
+
+    monkeypatch.setattr(batches.ShortTransactions, "__init__", begin_screening)
+    try:
+        row = store_file(con, result)
+    finally:
+        importing.clear()
+        screener.join(30)
+    assert not failures, failures[:3]
+    assert decided >= 3, "the screening thread did not write during the import"
+    assert row["new"] == 2000
+    (stored,) = con.execute("SELECT count(*) FROM decisions").fetchone()
+    assert stored == decided

@@ -19,10 +19,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from itertools import islice
 from types import TracebackType
 from typing import Any
+
+from synth.store.db import serialised
 
 try:
     import fcntl
@@ -42,13 +44,16 @@ class ShortTransactions:
     :data:`BATCH_SECONDS` each; the caller makes its writes safe to see half done.
 
     Use as a context manager: leaving it commits the open transaction, an error rolls
-    back only that transaction (earlier ones are committed).
+    back only that transaction (earlier ones are committed). The connection's lock
+    (:func:`synth.store.db.serialised`) is held for each transaction only, so another
+    thread using the same connection (a screening widget's callback) gets in between too.
     """
 
     def __init__(self, con: sqlite3.Connection) -> None:
         self.con = con
         self.started: float | None = None  # when the open transaction began
         self.transactions = 0
+        self._held: AbstractContextManager[object] | None = None
 
     def __enter__(self) -> ShortTransactions:
         return self
@@ -62,7 +67,10 @@ class ShortTransactions:
         if self.started is None:
             return
         self.started = None
-        self.con.execute("COMMIT" if kind is None else "ROLLBACK")
+        try:
+            self.con.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self._release()
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         self._begin()
@@ -84,14 +92,28 @@ class ShortTransactions:
         """Commit now and let a waiting writer in (e.g. before a slow step)."""
         if self.started is not None:
             self.started = None
-            self.con.execute("COMMIT")
+            try:
+                self.con.execute("COMMIT")
+            finally:
+                self._release()
             time.sleep(PAUSE_SECONDS)
 
     def _begin(self) -> None:
         if self.started is None:
-            self.con.execute("BEGIN IMMEDIATE")
+            self._held = serialised(self.con)
+            self._held.__enter__()
+            try:
+                self.con.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._release()
+                raise
             self.started = time.monotonic()
             self.transactions += 1
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.__exit__(None, None, None)
 
     def _maybe_commit(self) -> None:
         if self.started is not None and time.monotonic() - self.started >= BATCH_SECONDS:

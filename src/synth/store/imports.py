@@ -121,7 +121,7 @@ def store_file(con: sqlite3.Connection, result: FileResult) -> dict[str, Any]:
         "fulltexts": len(result.fulltexts),
         "status": "imported",
     }
-    with serialised(con), turn(con, "import", wait=True) as held:
+    with turn(con, "import", wait=True) as held:
         discard_incomplete(con, sha256=None if held else result.sha256)
         with transaction(con):
             found = con.execute(
@@ -162,7 +162,7 @@ def _write_rows(con: sqlite3.Connection, result: FileResult, source_id: int) -> 
     source marked complete in the last. Returns how many records were new."""
     with ShortTransactions(con) as w:
         w.executemany(_INSERT_RECORD, _record_rows(result.records, source_id))
-        (new,) = w.execute(
+        (new,) = con.execute(  # this import's rows, committed or in its open transaction
             "SELECT count(*) FROM records_all WHERE source_id=?", (source_id,)
         ).fetchone()
         if new < len(result.records):
@@ -231,17 +231,20 @@ def _discard_source(con: sqlite3.Connection, source_id: int) -> None:
     Nobody saw these rows, so nothing refers to them: foreign keys are not checked
     meanwhile (checking would scan the tagging tables once per record removed).
     """
-    (checks,) = con.execute("PRAGMA foreign_keys").fetchone()
-    con.execute("PRAGMA foreign_keys=OFF")
-    try:
-        for table in _FILE_TABLES:
-            delete_in_batches(con, table, "source_id=?", (source_id,))
-        with transaction(con):
-            con.execute("DELETE FROM sources_all WHERE source_id=? AND complete=0", (source_id,))
-    except sqlite3.Error as exc:  # the store itself is failing: the rows stay unseen
-        log.warning("could not remove the rows of unfinished import %s (%s)", source_id, exc)
-    finally:
-        con.execute(f"PRAGMA foreign_keys={int(checks)}")
+    with serialised(con):  # no other thread writes on this connection without the checks
+        (checks,) = con.execute("PRAGMA foreign_keys").fetchone()
+        con.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for table in _FILE_TABLES:
+                delete_in_batches(con, table, "source_id=?", (source_id,))
+            with transaction(con):
+                con.execute(
+                    "DELETE FROM sources_all WHERE source_id=? AND complete=0", (source_id,)
+                )
+        except sqlite3.Error as exc:  # the store itself is failing: the rows stay unseen
+            log.warning("could not remove the rows of unfinished import %s (%s)", source_id, exc)
+        finally:
+            con.execute(f"PRAGMA foreign_keys={int(checks)}")
 
 
 def import_paths(
