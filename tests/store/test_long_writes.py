@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,7 +34,7 @@ from synth.store import (
     load_sources,
     store_totals,
 )
-from synth.store.duplicates import groups_stale
+from synth.store.duplicates import groups_stale, refresh_duplicates
 from synth.store.imports import store_file
 from synth.store.tags import current_tags, latest_run, load_run_tags, save_tagging
 
@@ -52,9 +53,14 @@ EVIDENCE = [
 
 
 def store_with_records(path: Path, n: int) -> list[str]:
-    """A store holding ``n`` minimal records (written directly: the import is not tested)."""
+    """A store holding ``n`` minimal records (written directly: the import is not tested),
+    titled with random words (no two the same paper) and not grouped yet."""
     con = connect(path)
     ids = [f"rec{i:06d}" for i in range(n)]
+    rng = np.random.default_rng(14)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = np.array(["".join(rng.choice(letters, size=k)) for k in rng.integers(4, 10, 5000)])
+    titles = [" ".join(ws) for ws in words[rng.integers(0, len(words), size=(n, 9))]]
     with con:
         con.execute("BEGIN IMMEDIATE")
         con.execute(
@@ -65,7 +71,7 @@ def store_with_records(path: Path, n: int) -> list[str]:
         con.executemany(
             "INSERT INTO records (record_id, source_id, title, source_file, source_format,"
             " position) VALUES (?, 1, ?, 'big.ris', 'ris', ?)",
-            [(rid, f"Paper {i}", i) for i, rid in enumerate(ids)],
+            [(rid, titles[i], i) for i, rid in enumerate(ids)],
         )
     con.close()
     return ids
@@ -268,6 +274,45 @@ def test_a_reviewer_is_never_locked_out_by_a_large_import(
     assert store_totals(con)["records"] == 1 + row["new"]
     (decisions,) = con.execute("SELECT count(*) FROM decisions").fetchone()
     assert decisions == len(entries)
+
+
+@pytest.mark.slow
+def test_a_reviewer_is_never_locked_out_by_the_first_grouping_of_a_large_import(
+    tmp_path: Path,
+) -> None:
+    """After a large file is stored, grouping its records writes a row per record."""
+    path = tmp_path / "review.sqlite"
+    ids = store_with_records(path, 250_000)  # one transaction for their groups: ~1.7 s
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    log = tmp_path / "reviewer.log"
+    reviewer = ctx.Process(
+        target=review_every_half_second, args=(str(path), ids[0], str(log), stop)
+    )
+    reviewer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not _log(log):  # the reviewer is up and has written once
+            assert reviewer.is_alive() and time.monotonic() < deadline, "reviewer never wrote"
+            time.sleep(0.05)
+        con = connect(path)
+        assert groups_stale(con)
+        began = time.time()
+        refresh_duplicates(con)
+        ended = time.time()
+        time.sleep(0.6)  # one more decision after the grouping
+    finally:
+        stop.set()
+        reviewer.join(30)
+    entries = _log(log)
+    failed = [e for e in entries if e[1].startswith("FAILED")]
+    assert not failed, failed
+    during = [float(wait) for started, wait in entries if began <= started <= ended]
+    assert len(during) >= 3, "the reviewer did not write while the groups were written"
+    assert max(during) < MAX_WAIT, f"a decision waited {max(during):.2f} s for the lock"
+    assert not groups_stale(con)
+    (grouped,) = con.execute("SELECT count(*) FROM duplicate_groups").fetchone()
+    assert grouped == len(ids)
 
 
 def test_a_file_is_seen_only_once_all_of_it_is_written(
