@@ -1,4 +1,10 @@
-"""DataFrame views of the review store: the store is the truth, frames are read from it."""
+"""DataFrame views of the review store: the store is the truth, frames are read from it.
+
+``sources``, ``records``, ``record_sightings``, ``import_failures``, ``extracts`` and
+``fulltexts`` are themselves SQL views showing only files imported completely (migration
+0005), so nothing here can see a file that is still being written or was left half
+written by a killed import.
+"""
 
 from __future__ import annotations
 
