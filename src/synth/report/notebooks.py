@@ -30,7 +30,10 @@ KERNEL = "python3"
 #: Folder of the bundled notebooks (a source checkout; an installed wheel has none).
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 #: Quiet kernels: ipykernel's start-up warnings would repeat once per notebook.
-KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+# CRITICAL, not ERROR: a kernel being shut down at the end of a notebook can log
+# "KeyboardInterrupt caught in kernel" at ERROR, which read like a failure in the run's
+# output; a cell's error comes back through the executed notebook, not this log
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 #: Cells tagged with these never reach the HTML page.
 HIDDEN_TAGS = frozenset({SUMMARY_TAG, "parameters", "injected-parameters", "remove-cell"})
 
