@@ -37,6 +37,15 @@ def codebook():
 
 
 @pytest.fixture
+def titled():
+    """The codebook with titles counted as evidence (``title_evidence: 1``)."""
+    return parse_theme_codebook(
+        CODEBOOK.replace("min_cue_score: 0.3}", "min_cue_score: 0.3, title_evidence: 1}"),
+        source="test.yml",
+    )
+
+
+@pytest.fixture
 def records() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -79,7 +88,7 @@ def test_cue_rows(codebook, records, extracts) -> None:
     got = {(r.record_id, r.theme_id, r.field, r.method, r.cue) for r in out.itertuples()}
     # the duplicate r4's extract counts for its kept record r2
     assert ("r2", "facilitation", "extract", "cue", "facilitat*") in got
-    assert ("r2", "leadership", "title", "cue", "senior manager*") in got
+    assert not any(field == "title" for _, _, field, _, _ in got)  # a title alone is no evidence
     assert ("r3", "facilitation", "extract", "cue", "power dynamic*") in got
     # "Patient leadership" is hidden by the negative phrase; the abstract's own
     # "Leadership from the board" still counts
@@ -90,9 +99,15 @@ def test_cue_rows(codebook, records, extracts) -> None:
     assert (out.loc[out.method == "cue", "score"] == 0.5).all()
 
 
-def test_weights_and_min_score(codebook) -> None:
+def test_titles_count_when_the_codebook_says_so(titled, records, extracts) -> None:
+    out = assign_themes(records, extracts, codebook=titled)
+    got = {(r.record_id, r.theme_id, r.field, r.method, r.cue) for r in out.itertuples()}
+    assert ("r2", "leadership", "title", "cue", "senior manager*") in got
+
+
+def test_weights_and_min_score(titled) -> None:
     records = pd.DataFrame({"record_id": ["a"], "title": ["Money and resources"]})
-    out = assign_themes(records, pd.DataFrame(columns=["record_id", "text"]), codebook=codebook)
+    out = assign_themes(records, pd.DataFrame(columns=["record_id", "text"]), codebook=titled)
     # one cue of weight 0.5 scores 1 - 0.5 ** 0.5 = 0.29, under min_cue_score 0.3
     assert out[out.method == "cue"].empty
 
@@ -117,14 +132,14 @@ def test_fulltext_sentences_and_references(codebook, records) -> None:
         {
             "record_id": ["r3"],
             "text": "Methods\n\nA trained\nfacilitator ran every\nsession.\n\n"
-            "• Facilitation kept the momentum. •\n\n"
+            "• Facilitation kept the momentum going for the whole year. •\n\n"
             "Smith J, Jones K (2019) Facilitation in practice. doi:10.1/x\n",
         }
     )
     passages = build_passages(records, None, fulltexts, codebook=codebook)
     ft = passages[passages.field == "fulltext"]["text"].tolist()
     assert "Methods A trained facilitator ran every session." in ft
-    assert "Facilitation kept the momentum." in ft  # bullets stripped
+    assert "Facilitation kept the momentum going for the whole year." in ft  # bullets stripped
     assert not any("doi" in t for t in ft)  # reference-list entries left out
 
 
@@ -139,3 +154,81 @@ def test_empty_inputs(codebook) -> None:
     records = pd.DataFrame({"record_id": pd.Series([], dtype=str), "title": []})
     out = assign_themes(records, pd.DataFrame(columns=["record_id", "text"]), codebook=codebook)
     assert out.empty and list(out.columns) == ASSIGN_COLUMNS
+
+
+def test_one_best_theme_unless_a_clear_second(codebook) -> None:
+    """A passage goes to its best theme; to a second one only when that scores nearly as
+    well, and then both rows name the other theme (issue 15, point 5)."""
+    records = pd.DataFrame({"record_id": ["a", "b"], "title": ["x", "y"]})
+    extracts = pd.DataFrame(
+        {
+            "record_id": ["a", "b"],
+            "text": [
+                # two facilitation cues against one leadership cue: facilitation only
+                "Leadership let facilitators manage the power dynamics of every meeting.",
+                # one cue each: the passage serves both
+                "Leadership and facilitation both mattered to the patients in the group.",
+            ],
+        }
+    )
+    out = assign_themes(records, extracts, codebook=codebook)
+    a = out[out.record_id == "a"]
+    assert a["theme_id"].tolist() == ["facilitation"] and a["also"].tolist() == [""]
+    b = out[out.record_id == "b"].set_index("theme_id")["also"].to_dict()
+    assert b == {"leadership": "facilitation", "facilitation": "leadership"}
+
+
+def test_quality_filter_rejects_non_sentences(codebook, records) -> None:
+    """Heading runs, figure labels, reference-list lines and fragments are no passages;
+    the rules are data in the codebook (``quality``)."""
+    text = (
+        "Figure 3 Facilitation of the group by the senior managers of the trust.\n\n"
+        "Facilitation And Leadership In The Redesign Of Services Today.\n\n"
+        "Smith, J., Jones, K., Brown, A. Facilitation in practice for the group.\n\n"
+        "and facilitation mattered to all of them.\n\n"
+        "A trained facilitator ran every session with patients and staff together."
+    )
+    cb = parse_theme_codebook(
+        CODEBOOK
+        + """
+quality:
+  min_words: 6
+  reject:
+    - {pattern: '^(?i:fig(?:ure)?|table)\\s*[0-9]+', reason: figure label}
+    - {pattern: '(?:[A-Z][a-z]+,\\s(?:[A-Z]\\.\\s?)+,?\\s*){2,}', reason: reference line}
+    - {pattern: '^[a-z]', reason: fragment}
+""",
+        source="test.yml",
+    )
+    ft = pd.DataFrame({"record_id": ["r3"], "text": [text]})
+    got = build_passages(records, None, ft, codebook=cb)
+    assert got.loc[got.field == "fulltext", "text"].tolist() == [
+        "A trained facilitator ran every session with patients and staff together."
+    ]
+    assert cb.quality.problem("Figure 3 Facilitation of the group by the senior managers.") == (
+        "figure label"
+    )
+
+
+def test_bad_quality_rule_names_the_rule() -> None:
+    from synth.themes.codebook import ThemeCodebookError
+
+    bad = CODEBOOK + "\nquality:\n  reject:\n    - {pattern: '(', reason: broken}\n"
+    with pytest.raises(ThemeCodebookError, match=r"test.yml: quality.reject 1: pattern"):
+        parse_theme_codebook(bad, source="test.yml")
+
+
+def test_a_paper_counts_under_its_main_themes(codebook) -> None:
+    """A long text touching a theme once in passing is not counted under it."""
+    records = pd.DataFrame({"record_id": ["g"], "title": ["A guide"]})
+    body = " ".join(
+        [
+            f"Facilitators supported group number {i} through every session of the work."
+            for i in range(6)
+        ]
+        + ["The board gave the leadership it needed for the whole of the programme."]
+    )
+    out = assign_themes(
+        records, None, pd.DataFrame({"record_id": ["g"], "text": [body]}), codebook=codebook
+    )
+    assert set(out["theme_id"]) == {"facilitation"}

@@ -21,15 +21,16 @@ from synth.themes import (
     render_topics,
     summarise_themes,
 )
+from synth.themes.evaluate import agreement, cited_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 KEI = ROOT / "corpus" / "kei-2020"
 log = logging.getLogger(__name__)
 
-#: measured on the bundled corpus with the package's themes.yml (cues written from the
-#: theme definitions, not from the cited papers): 21 of 23 cited (theme, paper) pairs found;
-#: the two misses are bombard2018 for leadership and vennik2016 for building capacity
-MIN_RECALL = 0.8
+#: the issue's targets for the (theme, paper) pairs against the review's own per-theme
+#: citations (issue 15, point 5); the figures are computed by the pipeline, never typed in
+MIN_RECALL = 0.9
+MIN_PRECISION = 0.7
 MIN_THEME_RECALL = 0.5
 
 
@@ -43,8 +44,18 @@ def kei(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
         "fulltexts": store.load_fulltexts(con),
     }
     con.close()
-    data["assignments"] = assign_themes(data["records"], data["extracts"], data["fulltexts"])
+    data["included"] = _included(data["records"])
+    data["assignments"] = assign_themes(data["included"], data["extracts"], data["fulltexts"])
     return data
+
+
+def _included(records: pd.DataFrame) -> pd.DataFrame:
+    """The review's included papers (its published include file) with their duplicates:
+    the records its report's thematic page covers; background documents are not among them."""
+    review = yaml.safe_load((KEI / "review.yml").read_text("utf-8"))
+    include = review["published_decisions"]["include_file"]
+    groups = set(records.loc[records["source_file"].astype(str).str.endswith(include), "group_id"])
+    return records[records["group_id"].isin(groups)].reset_index(drop=True)
 
 
 def _cited(records: pd.DataFrame) -> dict[str, set[str]]:
@@ -61,11 +72,25 @@ def test_every_theme_gets_papers(kei) -> None:
     a = kei["assignments"]
     n = a.groupby("theme_id")["record_id"].nunique()
     assert set(n.index) == set(load_theme_codebook().ids)
-    assert (n >= 3).all(), n
-    kept = set(kei["records"].loc[kei["records"]["is_kept"].astype(bool), "record_id"])
+    assert (n >= 1).all(), n
+    kept = set(kei["included"].loc[kei["included"]["is_kept"].astype(bool), "record_id"])
     assert set(a["record_id"]) <= kept
-    assert set(a["field"]) <= {"extract", "title", "abstract", "fulltext"}
+    assert set(a["field"]) <= {"extract", "abstract", "fulltext"}  # a title alone is no evidence
     assert set(a["method"]) == {"cue", "similarity"}
+
+
+def test_precision_and_recall_against_the_review(kei) -> None:
+    """Issue 15, point 5: the (theme, paper) pairs against the papers the review cites per
+    theme, over every included paper: recall >= 0.9 and precision >= 0.7 (were about 0.9
+    and 0.36 with every cue hit and similarity match kept)."""
+    reference = cited_pairs(KEI / "review.yml", kei["included"])
+    got = agreement(kei["assignments"], reference)
+    log.info(
+        "theme agreement: precision %.3f recall %.3f (false %s, missed %s)",
+        got.precision, got.recall, sorted(got.false_pairs), sorted(got.missed_pairs),
+    )  # fmt: skip
+    assert got.recall >= MIN_RECALL, sorted(got.missed_pairs)
+    assert got.precision >= MIN_PRECISION, sorted(got.false_pairs)
 
 
 def test_recall_of_the_papers_the_review_cites(kei) -> None:
@@ -107,7 +132,7 @@ def test_summary(kei) -> None:
         assert 0 < len(r.quotes) <= 2
         assert len({q["record_id"] for q in r.quotes}) == len(r.quotes)  # one per paper
         assert all(q["field"] != "title" for q in r.quotes)
-        assert 2 <= len(r.summary_items) <= 3
+        assert 1 <= len(r.summary_items) <= 3
         for item in r.summary_items:
             assert f"({item['citation']})" in r.summary
     # citations read like the review's

@@ -12,6 +12,11 @@ Two routes, each recorded in ``method``:
 
 Every row also carries ``similarity``, which the summaries use to choose representative
 quotes.
+
+A passage goes to the one theme it fits best (cue score, then similarity); it goes to a
+second theme too only when that one scores nearly as well (``second_theme_ratio``), and both
+rows then name the other theme in ``also``. Without this, a sentence holding one common cue
+word lands in several themes and each theme's papers are mostly noise.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ from synth.themes.text import kept_ids, looks_like_reference, sentences, tfidf, 
 
 log = logging.getLogger(__name__)
 
-ASSIGN_COLUMNS = ["record_id", "theme_id", "text", "field", "score", "method", "cue", "similarity"]
+ASSIGN_COLUMNS = [
+    "record_id", "theme_id", "text", "field", "score", "method", "cue", "similarity", "also",
+]  # fmt: skip
 PASSAGE_COLUMNS = ["record_id", "field", "text"]
 #: order of fields in the output (and when choosing quotes: the review's own passages first)
 FIELD_ORDER = ("extract", "title", "abstract", "fulltext")
@@ -76,30 +83,69 @@ def assign_themes(
     """
     cb = codebook or load_theme_codebook()
     passages = build_passages(records, extracts, fulltexts, codebook=cb)
+    if not cb.scoring.title_evidence:
+        passages = passages[passages["field"] != "title"].reset_index(drop=True)
     if passages.empty:
         return pd.DataFrame(columns=ASSIGN_COLUMNS)
     sims = passage_similarity(passages["text"].tolist(), cb)
     cue_hits = match_cues(passages["text"].tolist(), cb)
     rows: list[tuple] = []
     ids = cb.ids
+    for i, p in enumerate(passages.itertuples(index=False)):
+        candidates = _candidates(p, cue_hits[i], sims[i], ids, cb)
+        for tid, score, method, cues, sim, also in _best(candidates, cb.scoring.second_theme_ratio):
+            rows.append((p.record_id, tid, p.text, p.field, score, method, cues, sim, also))
+    out = _main_themes(pd.DataFrame(rows, columns=ASSIGN_COLUMNS), cb.scoring.paper_theme_share)
+    log.debug("%d passages, %d theme assignments", len(passages), len(out))
+    return out.reset_index(drop=True)
+
+
+def _main_themes(rows: pd.DataFrame, share: float) -> pd.DataFrame:
+    """Only the themes a paper mainly speaks to: a theme holding fewer than ``share`` of
+    the passages of the paper's largest theme is dropped for that paper, so a long guide
+    that touches every theme in passing is counted under its own main themes, not all."""
+    if rows.empty or share <= 0:
+        return rows
+    n = rows.groupby(["record_id", "theme_id"])["text"].transform("size")
+    top = n.groupby(rows["record_id"]).transform("max")
+    return rows[n >= share * top]
+
+
+def _candidates(
+    p, hits: dict[str, dict[str, float]], sims: np.ndarray, ids: list[str], cb: ThemeCodebook
+) -> list[tuple[str, float, str, str, float]]:
+    """(theme, score, method, cues, similarity) of every theme the passage reaches."""
     threshold = cb.scoring.similarity_threshold
     base, min_cue = cb.scoring.cue_base, cb.scoring.min_cue_score
-    for i, p in enumerate(passages.itertuples(index=False)):
-        hits = cue_hits[i]
-        for j, tid in enumerate(ids):
-            sim = float(sims[i, j])
-            found = hits.get(tid)
-            if found:
-                score = 1.0 - (1.0 - base) ** sum(found.values())
-                if score >= min_cue:
-                    cues = "; ".join(sorted(found))
-                    rows.append((p.record_id, tid, p.text, p.field, score, "cue", cues, sim))
-                    continue
-            if sim >= threshold and not _too_short(p, cb):
-                rows.append((p.record_id, tid, p.text, p.field, sim, "similarity", "", sim))
-    out = pd.DataFrame(rows, columns=ASSIGN_COLUMNS)
-    log.debug("%d passages, %d theme assignments", len(passages), len(out))
+    out = []
+    for j, tid in enumerate(ids):
+        sim = float(sims[j])
+        found = hits.get(tid)
+        if found:
+            score = 1.0 - (1.0 - base) ** sum(found.values())
+            if score >= min_cue:
+                out.append((tid, score, "cue", "; ".join(sorted(found)), sim))
+                continue
+        if sim >= threshold and not _too_short(p, cb):
+            out.append((tid, sim, "similarity", "", sim))
     return out
+
+
+def _best(
+    candidates: list[tuple[str, float, str, str, float]], ratio: float
+) -> list[tuple[str, float, str, str, float, str]]:
+    """The best theme, and the second when it is as well supported: the same route (cue or
+    similarity) and a score at least ``ratio`` of the best's. Each row names the other
+    theme in ``also``. Cue matches rank above similarity alone; then score, similarity."""
+    if not candidates:
+        return []
+    ranked = sorted(candidates, key=lambda c: (c[2] == "cue", c[1], c[4]), reverse=True)
+    best = ranked[0]
+    if len(ranked) > 1:
+        second = ranked[1]
+        if second[2] == best[2] and second[1] >= ratio * best[1]:
+            return [(*best, second[0]), (*second, best[0])]
+    return [(*best, "")]
 
 
 def _too_short(p, cb: ThemeCodebook) -> bool:
@@ -157,7 +203,7 @@ def build_passages(
     for (rid, field, _), sents in zip(long_texts, split, strict=True):
         for k, s in enumerate(sents):
             s = s.strip(_BULLETS)
-            if len(s) > max_chars or looks_like_reference(s):
+            if len(s) > max_chars or looks_like_reference(s) or cb.quality.problem(s):
                 continue
             add(rid, field, s, k)
     df = pd.DataFrame(rows, columns=[*PASSAGE_COLUMNS, "position"])

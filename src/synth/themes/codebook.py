@@ -21,7 +21,9 @@ import yaml
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CUE_RE = re.compile(r"^[\w'’ -]+\*?(?: [\w'’-]+\*?)*$")
-_TOP_KEYS = {"version", "name", "description", "scoring", "groups", "themes"}
+_TOP_KEYS = {"version", "name", "description", "scoring", "quality", "groups", "themes"}
+_QUALITY_KEYS = {"min_words", "max_capitalised_share", "min_lowercase_words", "reject"}
+_REJECT_KEYS = {"pattern", "reason"}
 _THEME_KEYS = {"id", "group", "heading", "definition", "recommendations", "cues", "negative"}
 _CUE_KEYS = {"phrase", "weight"}
 _SCORING_DEFAULTS: dict[str, float] = {
@@ -30,6 +32,13 @@ _SCORING_DEFAULTS: dict[str, float] = {
     "similarity_threshold": 0.16,
     "min_passage_words": 4,
     "max_passage_chars": 600,
+    "second_theme_ratio": 0.7,
+    "max_paper_share": 0.25,
+    "fit_share": 0.3,
+    "question_threshold": 0.08,
+    "few_papers": 3,
+    "paper_theme_share": 0.5,
+    "title_evidence": 0,
 }
 
 
@@ -68,6 +77,60 @@ class ThemeScoring:
     similarity_threshold: float
     min_passage_words: int
     max_passage_chars: int
+    #: a passage goes to its best theme only; also to the second when it scores at least
+    #: this share of the best (a passage that truly serves two themes)
+    second_theme_ratio: float = 0.7
+    #: no paper supplies more than this share of a theme's quotes
+    max_paper_share: float = 0.25
+    #: below this share of papers (with text beyond a title) matching any theme, the
+    #: codebook does not fit the corpus and the page leads with the emergent topics
+    fit_share: float = 0.3
+    #: TF-IDF cosine between a review question and a theme or passage that links them
+    question_threshold: float = 0.08
+    #: themes with fewer papers than this are listed as thin evidence
+    few_papers: int = 3
+    #: a paper counts under a theme holding at least this share of the passages of its
+    #: largest theme (its main themes), not under every theme it touches in passing
+    paper_theme_share: float = 0.5
+    #: whether a title alone is evidence for a theme (1) or not (0): a title names a topic,
+    #: not a finding, and a single word in it put papers under themes they do not discuss
+    title_evidence: bool = False
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    """A regular expression whose match rejects a sentence as a quote, and why."""
+
+    pattern: re.Pattern[str]
+    reason: str
+
+
+@dataclass(frozen=True)
+class PassageQuality:
+    """What makes a sentence a quotable passage (rules in ``themes.yml`` under
+    ``quality``): enough words, not a run of capitalised heading words, no rejected
+    pattern (figure labels, reference-list lines, ...)."""
+
+    min_words: int = 6
+    max_capitalised_share: float = 0.6
+    min_lowercase_words: int = 3
+    reject: tuple[QualityRule, ...] = ()
+
+    def problem(self, text: str) -> str | None:
+        """Why ``text`` is not a sentence worth quoting, or None when it is."""
+        words = text.split()
+        if len(words) < self.min_words:
+            return f"fragment (fewer than {self.min_words} words)"
+        alpha = [w for w in words if w[:1].isalpha()]
+        capitalised = sum(w[:1].isupper() for w in alpha)
+        if alpha and capitalised / len(alpha) > self.max_capitalised_share:
+            return "heading run (mostly capitalised words)"
+        if len(alpha) - capitalised < self.min_lowercase_words:
+            return "fragment (too few ordinary words)"
+        for rule in self.reject:
+            if rule.pattern.search(text):
+                return rule.reason
+        return None
 
 
 @dataclass(frozen=True)
@@ -82,6 +145,7 @@ class ThemeCodebook:
     groups: dict[str, str]
     themes: list[Theme]
     scoring: ThemeScoring
+    quality: PassageQuality = PassageQuality()
 
     @property
     def tag_version(self) -> str:
@@ -185,6 +249,7 @@ class _Builder:
             groups=groups,
             themes=themes,
             scoring=self.scoring(doc.get("scoring")),
+            quality=self.quality(doc.get("quality")),
         )
 
     def keys(self, mapping: dict, allowed: set[str], where: str) -> None:
@@ -221,7 +286,10 @@ class _Builder:
             raise self.fail(
                 "scoring.cue_base", f"must be between 0 and 1, got {vals['cue_base']!r}"
             )
-        for key in ("min_cue_score", "similarity_threshold"):
+        for key in (
+            "min_cue_score", "similarity_threshold", "second_theme_ratio", "max_paper_share",
+            "fit_share", "question_threshold", "paper_theme_share", "title_evidence",
+        ):  # fmt: skip
             if vals[key] > 1:
                 raise self.fail(f"scoring.{key}", f"must be at most 1, got {vals[key]!r}")
         return ThemeScoring(
@@ -230,6 +298,54 @@ class _Builder:
             similarity_threshold=float(vals["similarity_threshold"]),
             min_passage_words=int(vals["min_passage_words"]),
             max_passage_chars=int(vals["max_passage_chars"]) or 600,
+            second_theme_ratio=float(vals["second_theme_ratio"]),
+            max_paper_share=float(vals["max_paper_share"]),
+            fit_share=float(vals["fit_share"]),
+            question_threshold=float(vals["question_threshold"]),
+            few_papers=int(vals["few_papers"]),
+            paper_theme_share=float(vals["paper_theme_share"]),
+            title_evidence=bool(vals["title_evidence"]),
+        )
+
+    def quality(self, raw: Any) -> PassageQuality:
+        raw = {} if raw is None else raw
+        if not isinstance(raw, dict):
+            raise self.fail("quality", "must be a mapping")
+        self.keys(raw, _QUALITY_KEYS, "quality")
+        base = PassageQuality()
+        vals = {}
+        for key in ("min_words", "max_capitalised_share", "min_lowercase_words"):
+            v = raw.get(key, getattr(base, key))
+            if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
+                raise self.fail(f"quality.{key}", f"must be a number >= 0, got {v!r}")
+            vals[key] = v
+        if vals["max_capitalised_share"] > 1:
+            raise self.fail("quality.max_capitalised_share", "must be at most 1")
+        rules = []
+        for i, item in enumerate(self.list_of(raw.get("reject"), "quality", "reject")):
+            where = f"quality.reject {i + 1}"
+            if not isinstance(item, dict):
+                raise self.fail(
+                    where, f"must be a mapping with `pattern` and `reason`, got {item!r}"
+                )
+            self.keys(item, _REJECT_KEYS, where)
+            pattern, reason = item.get("pattern"), item.get("reason")
+            if not isinstance(pattern, str) or not pattern:
+                raise self.fail(where, f"`pattern` must be a regular expression, got {pattern!r}")
+            if not isinstance(reason, str) or not reason.strip():
+                raise self.fail(where, "`reason` must be non-empty text")
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise self.fail(
+                    where, f"pattern {pattern!r} is not a regular expression ({exc})"
+                ) from exc
+            rules.append(QualityRule(compiled, reason.strip()))
+        return PassageQuality(
+            min_words=int(vals["min_words"]),
+            max_capitalised_share=float(vals["max_capitalised_share"]),
+            min_lowercase_words=int(vals["min_lowercase_words"]),
+            reject=tuple(rules),
         )
 
     def theme(self, raw: Any, n: int, groups: dict[str, str]) -> Theme:
