@@ -1,8 +1,9 @@
 """The report's manifest: what went in, so a report can be traced and reproduced.
 
 Parameters, synth's version, the git commit of a source checkout, Python and package
-versions, and the SHA-256 of every input: corpus files, review.yml, the tagger's codebook,
-criteria rules, the theme codebook and other rule files, and each notebook.
+versions, the SHA-256 of every input (corpus files, review.yml, the tagger's codebook,
+criteria rules, the theme codebook and other rule files, and each notebook), and every
+figure each page shows (``pages.<page>.figures``).
 """
 
 from __future__ import annotations
@@ -95,8 +96,14 @@ def build_manifest(
     inputs: Mapping[str, dict[str, str]],
     outputs: Mapping[str, Any],
     timings: Mapping[str, float],
+    pages: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest as a JSON-ready dict."""
+    """The manifest as a JSON-ready dict.
+
+    ``pages``: per report page, its file and every figure it shows (``figures``: name ->
+    count, None where the review does not report one; see :mod:`synth.report.figures`),
+    so a reader or a test can check that a figure on two pages agrees.
+    """
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "synth_version": __version__,
@@ -107,6 +114,7 @@ def build_manifest(
         "parameters": dict(parameters),
         "inputs": dict(inputs),
         "outputs": dict(outputs),
+        "pages": dict(pages or {}),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
 

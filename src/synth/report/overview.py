@@ -39,6 +39,10 @@ class Selection:
     all_records: pd.DataFrame
     filters: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: Unique records included at ``included_stage`` before the year/setting filters
+    #: (None: no decisions, so no stage defines "included").
+    included: int | None = None
+    included_stage: str | None = None
 
     @property
     def record_ids(self) -> list[str]:
@@ -56,9 +60,14 @@ class Selection:
         mask = ids.map(lambda r: counted_as.get(r) in keep)
         return self.all_records[mask.to_numpy(dtype=bool)].reset_index(drop=True)
 
+    @property
+    def n_unique(self) -> int:
+        """Unique records (kept in their duplicate group), as the deduplication table."""
+        return int(_kept_mask(self.all_records).sum())
+
     def describe(self) -> str:
         """One sentence saying which papers the page shows (for the top of each page)."""
-        n_unique = int(_kept_mask(self.all_records).sum())
+        n_unique = self.n_unique
         f = self.filters
         applied = []
         if f.get("included_only"):
@@ -131,6 +140,7 @@ def select_records(
     tags = current_tags(con)
     records = all_records[_kept_mask(all_records)]
     notes: list[str] = []
+    included, included_stage = None, None
     if included_only:
         ids, used = included_ids(con, stage)
         if ids is None:
@@ -140,6 +150,7 @@ def select_records(
                 wanted, shown = stage.replace("_", "-"), used.replace("_", "-")
                 notes.append(f"No {wanted} decisions yet: {shown} includes shown")
             records = records[records["record_id"].astype(str).isin(ids)]
+            included, included_stage = len(records), used
     years = pd.to_numeric(records["year"], errors="coerce")
     if year_min is not None:
         records = records[years.loc[records.index] >= int(year_min)]
@@ -164,23 +175,20 @@ def select_records(
         all_records=all_records,
         filters=filters,
         notes=notes,
+        included=included,
+        included_stage=included_stage,
     )
 
 
 def pooled_tags(tags: pd.DataFrame, all_records: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
     """Tags of the kept records, a duplicate's tags counted for its kept record (once).
 
-    Where a record and its duplicate both carry a label, the higher-scoring row stays.
+    Pooled by :func:`synth.tagging.describe.pool_tags` (one label kept in a single-label
+    facet such as the publication type).
     """
-    from synth.tagging.describe import unique_record_ids
+    from synth.tagging.describe import pool_tags, unique_record_ids
 
-    counted_as = unique_record_ids(all_records)
-    target = tags["record_id"].astype(str).map(counted_as)
-    pooled = tags.assign(record_id=target)[target.isin(keep).to_numpy(dtype=bool)]
-    pooled = pooled.assign(_score=pd.to_numeric(pooled["score"], errors="coerce").fillna(0.0))
-    pooled = pooled.sort_values("_score", ascending=False, kind="stable")
-    pooled = pooled.drop_duplicates(["record_id", "facet", "label"]).drop(columns="_score")
-    return pooled.sort_index().reset_index(drop=True)
+    return pool_tags(tags, unique_record_ids(all_records), keep)
 
 
 def table_records(
@@ -260,12 +268,31 @@ def dedup_summary(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "records"])
 
 
-def type_counts(records: pd.DataFrame) -> pd.DataFrame:
-    """Unique records per publication type, journal vs grey literature."""
-    grey = records["grey"].astype("boolean").fillna(False).astype(bool)
+def publication_of(records: pd.DataFrame, tags: pd.DataFrame) -> pd.Series:
+    """record id -> its publication type (the tagger's ``publication`` label: journal,
+    grey, book; ``(not tagged)`` without one), as the publication and years charts count:
+    the one classification behind every journal/grey figure of the report."""
+    from synth.report.maps_data import UNTAGGED, counts_by_label, prepare
+
+    corpus = prepare(records, tags)
+    by_label = counts_by_label(corpus, "publication", untagged=False)
+    out = pd.Series(UNTAGGED, index=corpus.records.index, dtype=object)
+    for label, ids in zip(by_label["label"], by_label["record_ids"], strict=True):
+        out.loc[list(ids)] = label
+    return out
+
+
+def type_counts(records: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
+    """Unique records per publication type (the tagger's label, as the charts count) and
+    the entry type their file gave (``pub_type``)."""
+    from synth.report.maps_data import UNTAGGED
+
+    literature = publication_of(records, tags)
+    ids = records["record_id"].astype(str)
+    entry = records["pub_type"] if "pub_type" in records.columns else pd.Series(index=records.index)
     df = records.assign(
-        pub_type=records["pub_type"].fillna("(unknown)"),
-        literature=["grey" if g else "journal/book" for g in grey],
+        pub_type=entry.astype(object).where(entry.notna(), "(unknown)"),
+        literature=ids.map(literature).fillna(UNTAGGED).to_numpy(),
     )
     out = df.groupby(["literature", "pub_type"]).size().rename("records").reset_index()
     return out.sort_values(["literature", "records"], ascending=[False, False], ignore_index=True)
@@ -274,9 +301,17 @@ def type_counts(records: pd.DataFrame) -> pd.DataFrame:
 def label_counts(
     records: pd.DataFrame, tags: pd.DataFrame, facets: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Papers per facet and label (tags at or above the threshold), most papers first."""
+    """Papers per facet and label (tags at or above the threshold), most papers first.
+
+    The ``criterion`` facet is left out: its tags are cues that a text speaks to a
+    criterion, not whether a paper meets it; :func:`criteria_summary` is the one count
+    of papers per criterion (a label table once said 6 met one that the criteria said 1).
+    """
+    from synth.tagging.criteria import CRITERION_FACET
+
     strong = counted_tags(tags)
     strong = strong[strong["record_id"].isin(set(records["record_id"]))]
+    strong = strong[strong["facet"] != CRITERION_FACET]
     if facets is not None:
         strong = strong[strong["facet"].isin(list(facets))]
     if strong.empty:

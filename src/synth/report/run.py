@@ -43,7 +43,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -473,6 +473,7 @@ def _write_report(
                     **stages.timings,
                     **{f"notebook:{r.spec.name}": r.seconds for r in results},
                 },
+                pages=page_figures(results, page_paths, out_dir),
             ),
         )
     return RunResult(
@@ -480,6 +481,21 @@ def _write_report(
         evidence_map=evidence_map, prisma=prisma, timings=stages.timings, sizes=sizes, db=cfg.db,
         review=cfg.review,
     )  # fmt: skip
+
+
+def page_figures(
+    results: Sequence[NotebookResult], page_paths: Mapping[str, Path], out_dir: Path
+) -> dict[str, dict[str, Any]]:
+    """Per page: its file and the figures it published (``figures`` in its summary; a
+    page that published none has an empty record, never a guessed one)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in results:
+        path = page_paths.get(r.spec.name)
+        out[r.spec.name] = {
+            "page": str(path.relative_to(out_dir)) if path is not None else None,
+            "figures": dict((r.summary or {}).get("figures") or {}),
+        }
+    return out
 
 
 # --------------------------------------------------------------------------- the report folder

@@ -97,6 +97,46 @@ def counted_tags(tags: pd.DataFrame, threshold: float = COUNTED_SCORE) -> pd.Dat
     return tags[pd.to_numeric(tags["score"], errors="coerce").fillna(0.0) >= threshold]
 
 
+@cache
+def single_label_facets() -> frozenset[str]:
+    """Facets the package codebook marks ``multi: false`` (publication type): a paper has
+    one label of these even when its duplicates' tags are pooled, so that its counts add up
+    to the number of papers on every page."""
+    text = resources.files("synth.data").joinpath("codebook.yml").read_text("utf-8")
+    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    facets = doc.get("facets") if isinstance(doc, dict) else None
+    if not isinstance(facets, dict):
+        return frozenset()
+    return frozenset(
+        str(f)
+        for f, body in facets.items()
+        if isinstance(body, dict) and body.get("multi") is False
+    )
+
+
+def pool_tags(
+    tags: pd.DataFrame, counted_as: pd.Series, keep: set[str] | None = None
+) -> pd.DataFrame:
+    """Tags moved onto the record each counts as (:func:`unique_record_ids`), once per
+    label: the one home for pooling a duplicate group's tags, so every page counts alike.
+
+    Where a record and its duplicate carry one label, the higher-scoring row stays; in a
+    single-label facet (:func:`single_label_facets`) only the best-scoring label stays.
+    Rows of records not counted (or not in ``keep``) are left out.
+    """
+    target = tags["record_id"].astype(str).map(counted_as)
+    wanted = target.notna() if keep is None else target.isin(keep)
+    pooled = tags.assign(record_id=target)[wanted.to_numpy(dtype=bool)]
+    score = pd.to_numeric(pooled["score"], errors="coerce") if "score" in pooled else 1.0
+    pooled = pooled.assign(_score=pd.Series(score, index=pooled.index).fillna(0.0))
+    pooled = pooled.sort_values("_score", ascending=False, kind="stable")
+    pooled = pooled.drop_duplicates(["record_id", "facet", "label"])
+    single = pooled["facet"].isin(list(single_label_facets())).to_numpy(dtype=bool)
+    second = pooled.duplicated(["record_id", "facet"]).to_numpy(dtype=bool)
+    pooled = pooled[~(single & second)].drop(columns="_score")
+    return pooled.sort_index().reset_index(drop=True)
+
+
 def describe_corpus(
     records: pd.DataFrame,
     tags: pd.DataFrame,
@@ -173,14 +213,13 @@ def _labels_by_record(
 ) -> dict[str, dict[str, set[str]]]:
     """facet -> unique record id -> its labels (a duplicate group's labels are pooled)."""
     tags = counted_tags(tags, threshold)
+    unknown = int(tags["record_id"].astype(str).map(counted_as).isna().sum())
+    pooled = pool_tags(tags, counted_as)
     out: dict[str, dict[str, set[str]]] = {}
-    unknown = 0
-    for rid, facet, label in zip(tags["record_id"], tags["facet"], tags["label"], strict=True):
-        target = counted_as.get(str(rid))
-        if target is None:
-            unknown += 1
-            continue
-        out.setdefault(facet, {}).setdefault(target, set()).add(str(label))
+    for rid, facet, label in zip(
+        pooled["record_id"], pooled["facet"], pooled["label"], strict=True
+    ):
+        out.setdefault(facet, {}).setdefault(rid, set()).add(str(label))
     if unknown:
         log.warning("%d tag row(s) name records that are not counted (unknown or dropped)", unknown)
     return out
