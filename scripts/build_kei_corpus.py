@@ -944,7 +944,10 @@ def build_review(
     meta: dict[str, Any],
     seed: Path,
     n_refs: int,
+    background: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """review.yml: parsed from the review text, plus the reporting facts in ``meta``;
+    ``background`` are the corpus files that are not identified records."""
     header = parse_header(text)
     questions = [b.text for b in section_blocks(blocks, meta["sections"][0]) if b.kind == "bullet"]
     review: dict[str, Any] = {
@@ -957,17 +960,25 @@ def build_review(
         "month": header["month"],
         "source": {"seed": seed.name, "sha256": sha256(seed)},
         "references": {"file": "references.bib", "entries": n_refs},
+        # The review reports only its full-text selection (see kei_seed_metadata.yml).
+        "reported_stages": list(meta["reported_stages"]),
         # The reference list is the review's included set: every paper in it was selected
         # after full-text review. `synth review run` records that as the published review's
         # own decisions, so PRISMA counts are derived from the store like any review's.
         "published_decisions": {
             "reviewer": f"{header['author']} ({header['year']}, published review)",
             "include_file": "references.bib",
-            "stages": ["title_abstract", "full_text"],
+            "stages": list(meta["reported_stages"]),
         },
+        "sources": {
+            "references.bib": meta["reference_list_kind"],
+            **{name: "background" for name in background},
+        },
+        "search_note": squash(meta["search_note"]),
         "questions": questions,
     }
     review.update(parse_criteria(section_blocks(blocks, "How the papers were selected"), meta))
+    review["scope"] = {"out_of_scope": dict(meta["out_of_scope"])}
     review["stated_figures"] = parse_stated_figures(
         section_blocks(blocks, "Numbers and types of papers gathered"), blocks
     )
@@ -1399,8 +1410,10 @@ def _build(seeds: Path, meta_path: Path, notes: list[str]) -> BuildResult:
     blocks = body_blocks(text, rmeta)
     extracts, unresolved = build_extracts(blocks, refs, orgs, aliases)
     ex_files = extract_files(extracts)
-    review = build_review(text, blocks, extracts, rmeta, seed, len(refs))
     fulltexts = build_fulltexts(seeds, meta["fulltexts"], refs)
+    keys = {r.key for r in refs}
+    background = [f"fulltexts/{ft.key}.md" for ft in fulltexts if ft.key not in keys]
+    review = build_review(text, blocks, extracts, rmeta, seed, len(refs), background)
 
     files: dict[str, str] = {"references.bib": write_bibtex(refs, seed.name)}
     files["review.yml"] = (

@@ -227,6 +227,36 @@ def test_review_yml_criteria_and_stated_figures() -> None:
     assert len(groups["point-of-care-requirements"]["themes"]) == 4
 
 
+def test_review_yml_states_what_the_review_reports(bib: dict) -> None:
+    """The bundled definition loads through synth.review and says what the review reports:
+    full-text selection only, its reference list as the identified records, the seed texts
+    outside the list as background, and the individual-level approaches its exclusion
+    criterion rules out."""
+    from synth.review import load_review
+    from synth.tagging.codebook import load_codebook
+
+    review = load_review(CORPUS / "review.yml")
+    assert review.reported_stages == ("full_text",)
+    assert review.published_decisions["stages"] == ["full_text"]
+    assert review.source_kind(str(CORPUS / "references.bib"), CORPUS) == "database"
+    assert review.search_note and "does not report how it searched" in review.search_note
+    for path in sorted((CORPUS / "fulltexts").glob("*.md")):
+        kind = review.source_kind(str(path), CORPUS)
+        assert kind == "background", path.name  # full texts are never identified records
+        assert (path.stem in bib) == (f"fulltexts/{path.name}" not in review.sources)
+    background = [g for g, kind in review.sources.items() if kind == "background"]
+    assert len(background) == 3 and all(
+        g.removeprefix("fulltexts/")[:-3] not in bib for g in background
+    )
+    approach = load_codebook().facets["approach"].labels
+    assert review.out_of_scope == {
+        "approach:self-management": "individual-benefit",
+        "approach:shared-decision-making": "individual-benefit",
+    }
+    assert all(label.split(":")[1] in approach for label in review.out_of_scope)
+    assert review.criterion("individual-benefit").kind == "exclusion"
+
+
 def test_fulltexts_front_matter() -> None:
     docs = {p.stem: _documents(p) for p in sorted((CORPUS / "fulltexts").glob("*.md"))}
     assert sorted(docs) == ["robert2022", "spencer2013", "spencer2013a", "willsonnd"]

@@ -395,10 +395,10 @@ def tag_describe_cmd(
     includes, else title/abstract includes), as the review describes its included set.
     Without a review.yml it describes the corpus alone and says what a review.yml adds.
     """
+    from synth.review import NO_REVIEW_NOTE, find_review, review_for
     from synth.store import connect, load_records
     from synth.store.tags import current_tags
     from synth.tagging.describe import describe_corpus, format_description
-    from synth.tagging.workflow import NO_REVIEW_NOTE, find_review, load_review
 
     with _clear_errors():
         if review is not None and not review.is_file():
@@ -414,8 +414,7 @@ def tag_describe_cmd(
                 console.print(note, highlight=False)
         tags = current_tags(con)
         tags = tags[tags["record_id"].isin(set(records["record_id"]))]
-        definition = load_review(review_path) if review_path is not None else {}
-        description = describe_corpus(records, tags, definition)
+        description = describe_corpus(records, tags, review_for(review_path).raw)
         con.close()
         console.print(format_description(description), highlight=False, soft_wrap=True)
 

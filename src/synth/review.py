@@ -83,6 +83,8 @@ class Review:
     hidden_labels: tuple[str, ...]
     report: dict[str, Any]
     raw: dict[str, Any] = field(repr=False)
+    #: how the review says it searched (key ``search_note``), e.g. that it does not say
+    search_note: str | None = None
 
     @property
     def has_criteria(self) -> bool:
@@ -142,10 +144,16 @@ def load_review(path: Path | str) -> Review:
         data = yaml.safe_load(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: cannot read the review definition ({exc})") from exc
-    if data is None:
-        data = {}
+    return parse_review({} if data is None else data, path)
+
+
+def parse_review(data: Any, path: Path | str | None = None) -> Review:
+    """Validate an already parsed review definition (``path`` names it in errors)."""
+    path = Path(path) if path is not None else None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of keys (a review definition)")
+        raise ValueError(
+            f"{path or 'review.yml'}: expected a mapping of keys (a review definition)"
+        )
     return _build(data, path)
 
 
@@ -365,6 +373,7 @@ TOP_LEVEL: dict[str, Callable[[Any, str, _Where], Any]] = {
     "report": _free(dict, "a mapping"),
     "reported_stages": _stages,
     "sources": _free(dict, "a mapping of file globs to source kinds"),
+    "search_note": _text,
     "scope": _free(dict, "a mapping"),
 }
 
@@ -407,4 +416,5 @@ def _build(data: Mapping[str, Any], path: Path | None) -> Review:
         hidden_labels=hidden,
         report=dict(data.get("report") or {}),
         raw=dict(data),
+        search_note=_text(data.get("search_note"), "search_note", w),
     )

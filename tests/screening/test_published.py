@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from synth.review import load_review, parse_review
 from synth.screening.prisma import prisma_counts
 from synth.screening.published import record_published_decisions
 from synth.store import connect
@@ -28,12 +29,17 @@ def _bib_entries() -> int:
 
 
 def test_prisma_included_is_the_reference_list(store: Path) -> None:
-    review = yaml.safe_load(REVIEW.read_text("utf-8"))
+    review = load_review(REVIEW)
     con = connect(store)
     try:
-        added = record_published_decisions(con, review, REVIEW)
+        added = record_published_decisions(con, review)
         counts = prisma_counts(con)
-        assert added == 2 * _bib_entries()  # both stages
+        # the KEI review reports only "64 papers selected after full text reviewed": its
+        # decisions are recorded at full text alone, none invented at title/abstract
+        assert review.reported_stages == ("full_text",)
+        assert added == _bib_entries()
+        stages = {r[0] for r in con.execute("SELECT DISTINCT stage FROM decisions")}
+        assert stages == {"full_text"}
         assert counts.included == _bib_entries()
         # the other files (extracts, full texts not in the list) still await screening
         assert counts.awaiting_screening == counts.identified - counts.duplicates_removed - (
@@ -41,18 +47,18 @@ def test_prisma_included_is_the_reference_list(store: Path) -> None:
         )
         assert counts.awaiting_screening > 0
         # idempotent: a second run adds nothing
-        assert record_published_decisions(con, review, REVIEW) == 0
+        assert record_published_decisions(con, review) == 0
         assert prisma_counts(con).included == counts.included
     finally:
         con.close()
 
 
 def test_a_review_without_the_section_records_nothing(store: Path) -> None:
-    review = yaml.safe_load(REVIEW.read_text("utf-8"))
-    review.pop("published_decisions")
+    data = yaml.safe_load(REVIEW.read_text("utf-8"))
+    data.pop("published_decisions")
     con = connect(store)
     try:
-        assert record_published_decisions(con, review, REVIEW) == 0
+        assert record_published_decisions(con, parse_review(data, REVIEW)) == 0
         assert prisma_counts(con).included == 0
     finally:
         con.close()
@@ -61,18 +67,22 @@ def test_a_review_without_the_section_records_nothing(store: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"include_file": "references.bib"}, "'reviewer' is missing"),
+        ({"include_file": "references.bib"}, r"reviewer: missing"),
         ({"reviewer": "x", "include_file": "nope.bib"}, "not found beside the review"),
-        ({"reviewer": "x", "include_file": "references.bib", "stages": ["tiab"]}, "'stages'"),
+        ({"reviewer": "x", "include_file": "references.bib", "stages": ["tiab"]}, "'tiab'"),
+        (
+            {"reviewer": "x", "include_file": "references.bib", "stages": ["title_abstract"]},
+            "'title_abstract' is not a stage the review reports",
+        ),
     ],
 )
 def test_a_bad_section_is_named(store: Path, section: dict, message: str) -> None:
-    review = yaml.safe_load(REVIEW.read_text("utf-8"))
-    review["published_decisions"] = section
+    data = yaml.safe_load(REVIEW.read_text("utf-8"))
+    data["published_decisions"] = section
     con = connect(store)
     try:
         with pytest.raises(ValueError, match=message) as info:
-            record_published_decisions(con, review, REVIEW)
+            record_published_decisions(con, parse_review(data, REVIEW))
         assert "review.yml: published_decisions" in str(info.value)
     finally:
         con.close()

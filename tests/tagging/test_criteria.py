@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from synth.review import load_review, parse_review
 from synth.tagging.criteria import (
     ASSESSMENT_COLUMNS,
     SUGGESTION_COLUMNS,
@@ -25,19 +26,21 @@ ROOT = Path(__file__).resolve().parents[2]
 KEI = ROOT / "corpus" / "kei-2020"
 
 # The KEI criteria, as review.yml states them (texts shortened).
-REVIEW: dict[str, Any] = {
-    "inclusion_criteria": [
-        {"id": "equal-relationship", "text": "Equal relationship"},
-        {"id": "partnership-design-delivery", "text": "Designed/delivered in partnership"},
-        {"id": "collective-benefit", "text": "Benefits whole communities"},
-        {"id": "years", "text": "Papers from 2008 - 2020", "year_min": 2008, "year_max": 2020},
-    ],
-    "exclusion_criteria": [
-        {"id": "unequal-relationship", "text": "Relationship not equal"},
-        {"id": "individual-benefit", "text": "Individuals for their own benefit"},
-        {"id": "research-only-coproduction", "text": "Only the research is co-produced"},
-    ],
-}
+REVIEW = parse_review(
+    {
+        "inclusion_criteria": [
+            {"id": "equal-relationship", "text": "Equal relationship"},
+            {"id": "partnership-design-delivery", "text": "Designed/delivered in partnership"},
+            {"id": "collective-benefit", "text": "Benefits whole communities"},
+            {"id": "years", "text": "Papers from 2008 - 2020", "year_min": 2008, "year_max": 2020},
+        ],
+        "exclusion_criteria": [
+            {"id": "unequal-relationship", "text": "Relationship not equal"},
+            {"id": "individual-benefit", "text": "Individuals for their own benefit"},
+            {"id": "research-only-coproduction", "text": "Only the research is co-produced"},
+        ],
+    }
+)
 INCLUSION_TEXT = ["equal-relationship", "partnership-design-delivery", "collective-benefit"]
 
 
@@ -104,8 +107,7 @@ def all_met(record_id: str) -> list[dict[str, Any]]:
 
 
 def test_review_criteria_read_from_kei_review_yml() -> None:
-    review = yaml.safe_load((KEI / "review.yml").read_text("utf-8"))
-    criteria = review_criteria(review)
+    criteria = review_criteria(load_review(KEI / "review.yml"))
     assert [(c.id, c.kind) for c in criteria] == [
         ("equal-relationship", "inclusion"),
         ("partnership-design-delivery", "inclusion"),
@@ -120,8 +122,8 @@ def test_review_criteria_read_from_kei_review_yml() -> None:
 
 
 def test_criterion_without_id_is_an_error() -> None:
-    with pytest.raises(CriteriaError, match=r"inclusion_criteria\[1\]"):
-        review_criteria({"inclusion_criteria": [{"id": "a"}, {"text": "no id"}]})
+    with pytest.raises(ValueError, match=r"inclusion_criteria\[1\]\.id: missing"):
+        parse_review({"inclusion_criteria": [{"id": "a"}, {"text": "no id"}]})
 
 
 # -- assess ----------------------------------------------------------------------------
@@ -252,10 +254,12 @@ def test_opposite_works_both_ways() -> None:
 
 
 def test_review_can_name_its_own_opposite() -> None:
-    review = {
-        "inclusion_criteria": [{"id": "whole-service", "opposite": "single-patient"}],
-        "exclusion_criteria": [{"id": "single-patient"}],
-    }
+    review = parse_review(
+        {
+            "inclusion_criteria": [{"id": "whole-service", "opposite": "single-patient"}],
+            "exclusion_criteria": [{"id": "single-patient"}],
+        }
+    )
     tags = tags_frame(
         tag_row("a", "single-patient", 0.9, ev("One patient's care plan.", "care plan"))
     )
@@ -397,7 +401,7 @@ def test_kei_corpus_end_to_end() -> None:
 
     result = read(KEI)
     records = result.records
-    review = yaml.safe_load((KEI / "review.yml").read_text("utf-8"))
+    review = load_review(KEI / "review.yml")
     tags = tagger.tag(records, extracts=result.extracts, fulltexts=result.fulltexts)
     out = assess(records, tags, review)
     assert len(out) == len(records) * 7
@@ -472,3 +476,50 @@ def test_criterion_tags_only_for_the_reviews_criteria(tmp_path: Path) -> None:
     assert {"equal-relationship", "collective-benefit"} <= set(
         tags.loc[tags.facet == "criterion", "label"]
     )
+
+
+def test_reviews_own_cues_tag_its_criteria(tmp_path: Path) -> None:
+    """A criterion the codebook has no cues for is tagged from the cues review.yml gives."""
+    from synth.store import connect
+    from synth.store.tags import current_tags, load_assessment
+
+    review = yaml.safe_dump(
+        {
+            "inclusion_criteria": [
+                {
+                    "id": "quality-initiative",
+                    "text": "A QI initiative",
+                    "cues": ["quality improvement initiative"],
+                }
+            ]
+        }
+    )
+    _tagged_store(tmp_path / "cues", review)
+    con = connect(tmp_path / "cues" / "store.sqlite")
+    tags = current_tags(con)
+    assessment = load_assessment(con)
+    con.close()
+    row = tags[(tags.facet == "criterion") & (tags.label == "quality-initiative")]
+    assert len(row) == 1 and row.iloc[0]["score"] > 0.5
+    assert assessment.set_index("criterion").loc["quality-initiative", "status"] == "met"
+
+
+def test_cues_extend_the_codebook_label_of_the_same_id() -> None:
+    from synth.tagging.codebook import load_codebook
+    from synth.tagging.criteria import with_review_cues
+
+    codebook = load_codebook()
+    review = parse_review(
+        {
+            "inclusion_criteria": [
+                {"id": "equal-relationship", "cues": ["co-equal", "equal partners"]}
+            ]
+        }
+    )
+    merged = with_review_cues(codebook, review)
+    phrases = {c.phrase for c in merged.facets["criterion"].labels["equal-relationship"].cues}
+    assert "co-equal" in phrases and "equal partners" in phrases
+    before = codebook.facets["criterion"].labels["equal-relationship"].cues
+    assert "co-equal" not in {c.phrase for c in before}
+    assert merged.sha256 != codebook.sha256  # the rules that tagged are the merged ones
+    assert with_review_cues(codebook, parse_review({})) is codebook

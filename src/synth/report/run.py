@@ -55,6 +55,7 @@ from synth import __version__
 from synth.report import manifest as mf
 from synth.report import pages
 from synth.report.notebooks import NotebookResult, execute_all, find_notebooks, render_body
+from synth.review import Review, load_review, review_for
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,11 @@ def _section(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return section
 
 
+def _review_section(path: Path) -> dict[str, Any]:
+    """The run keys of a review definition: its ``report:`` section (checked on load)."""
+    return _section({"report": load_review(path).report}, path)
+
+
 def resolve_config(
     *,
     corpus: Path | None = None,
@@ -174,7 +180,8 @@ def resolve_config(
             raise FileNotFoundError(f"{config}: no such config file")
         config_file = config.resolve()
         data = _read_yaml(config)
-        section = _section(data, config)
+        is_review = "inclusion_criteria" in data  # a review definition: synth.review reads it
+        section = _review_section(config) if is_review else _section(data, config)
         base = config_file.parent
         if corpus is None:
             corpus = base / section["corpus"] if "corpus" in section else base
@@ -182,7 +189,7 @@ def resolve_config(
             section["review"] = config_file.name
     elif corpus is not None and (Path(corpus) / "review.yml").is_file():
         review_yml = Path(corpus) / "review.yml"
-        section = _section(_read_yaml(review_yml), review_yml)
+        section = _review_section(review_yml)
         base = Path(corpus).resolve()
         config_file = review_yml.resolve()
     if corpus is None:
@@ -223,7 +230,7 @@ def review_name(review: Path | None, corpus: Path) -> str:
     and ``-`` (anything else becomes ``-``)."""
     named = None
     if review is not None:
-        data = _read_yaml(review)
+        data = load_review(review).raw
         named = next((data[k] for k in NAME_KEYS if data.get(k) not in (None, "")), None)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", str(named or corpus.name)).strip("-.")
     return slug or "review"
@@ -310,10 +317,8 @@ def run_review(
     cfg.db.parent.mkdir(parents=True, exist_ok=True)
     specs = find_notebooks(names=cfg.notebooks)
 
-    from synth.tagging.workflow import load_review
-
-    review = load_review(cfg.review) if cfg.review else {}  # without one, tagging says so
-    title = str(cfg.title or review.get("title") or cfg.corpus.name)
+    review = review_for(cfg.review)  # without one, tagging says so
+    title = str(cfg.title or review.title or cfg.corpus.name)
     totals = _import_and_tag(cfg, review, stages, progress=progress, retag=retag)
 
     staging = _staging_dir(final)
@@ -337,7 +342,7 @@ def run_review(
 
 
 def _import_and_tag(
-    cfg: RunConfig, review: dict[str, Any], stages: _Stages, *, progress: bool, retag: bool
+    cfg: RunConfig, review: Review, stages: _Stages, *, progress: bool, retag: bool
 ) -> dict[str, int]:
     """Import the corpus (recording the published decisions) and tag the store; the
     import's totals."""
@@ -357,7 +362,7 @@ def _import_and_tag(
             if cfg.review:
                 from synth.screening.published import record_published_decisions
 
-                added = record_published_decisions(con, review, cfg.review)
+                added = record_published_decisions(con, review)
                 if added:
                     stages.note(f"{added} decisions from the published review recorded")
         with stages.stage("tag", "tag and assess criteria"):
@@ -383,7 +388,7 @@ def _write_report(
     specs: Sequence[Any],
     out_dir: Path,
     final: Path,
-    review: dict[str, Any],
+    review: Review,
     title: str,
     stages: _Stages,
 ) -> RunResult:
@@ -447,7 +452,7 @@ def _write_report(
         sizes["index.html"] = pages.write_page(
             index,
             pages.index_html(
-                review_title=title, subtitle=review.get("subtitle"), pages=links,
+                review_title=title, subtitle=review.raw.get("subtitle"), pages=links,
                 extras=extras, footer=footer,
             ),
         )  # fmt: skip

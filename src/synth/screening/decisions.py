@@ -23,11 +23,11 @@ from typing import Any
 
 import pandas as pd
 
+from synth.review import STAGES, find_review, load_review  # STAGES: the review's, re-exported
 from synth.store.db import now, transaction
 
 log = logging.getLogger(__name__)
 
-STAGES: tuple[str, ...] = ("title_abstract", "full_text")
 DECISIONS: tuple[str, ...] = ("include", "exclude", "maybe")
 
 CURRENT_COLUMNS = ["record_id", "reviewer", "decision", "reason", "note", "created_at", "event_id"]
@@ -110,8 +110,6 @@ def valid_reasons(con: sqlite3.Connection) -> list[tuple[str, str]]:
     tagger's suggested exclusions give e.g. ``years`` as their reason). Empty when the
     store knows no review definition, and then any reason is accepted.
     """
-    from synth.tagging.workflow import find_review
-
     path = find_review(con)
     if path is None:
         return []
@@ -125,27 +123,17 @@ def valid_reasons(con: sqlite3.Connection) -> list[tuple[str, str]]:
 @lru_cache(maxsize=8)
 def _reasons_from(path: str, stamp: int) -> tuple[tuple[str, str], ...]:
     """Parsed once per file version (``stamp`` is its mtime: an edit reloads it)."""
-    from synth.tagging.workflow import load_review
-
     try:
         review = load_review(Path(path))
     except ValueError as exc:
         log.warning("exclusion reasons not checked: %s", exc)
         return ()
     out: dict[str, str] = {}
-
-    def items(value: Any) -> list[dict[str, Any]]:
-        if isinstance(value, dict):
-            return [value]
-        return [v for v in value or [] if isinstance(v, dict)]
-
-    for item in items(review.get("exclusion_criteria")) + items(review.get("exclusion_general")):
-        if item.get("id"):
-            out.setdefault(str(item["id"]), " ".join(str(item.get("text", "")).split()))
-    for item in items(review.get("inclusion_criteria")):
-        if item.get("id"):
-            text = " ".join(str(item.get("text", "")).split())
-            out.setdefault(str(item["id"]), f"not met: {text}")
+    general = (review.exclusion_general,) if review.exclusion_general else ()
+    for c in review.exclusion_criteria + general:
+        out.setdefault(c.id, c.text)
+    for c in review.inclusion_criteria:
+        out.setdefault(c.id, f"not met: {c.text}")
     return tuple(out.items())
 
 

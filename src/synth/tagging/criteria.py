@@ -15,7 +15,6 @@ import copy
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -23,6 +22,9 @@ from typing import Any
 
 import pandas as pd
 import yaml
+
+from synth.review import EXCLUSION, INCLUSION, Criterion, Review
+from synth.tagging.codebook import Codebook, CodebookError, parse_codebook
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,6 @@ CRITERION_FACET = "criterion"
 SUGGESTION_COLUMNS: list[str] = ["record_id", "decision", "reason", "explanation"]
 
 MET, NOT_MET, UNCLEAR = "met", "not_met", "unclear"
-INCLUSION, EXCLUSION = "inclusion", "exclusion"
 _RULES_FILE = "criteria_rules.yml"
 
 
@@ -83,56 +84,22 @@ def _validate_rules(rules: Any, name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- criteria
 
 
-@dataclass(frozen=True, slots=True)
-class Criterion:
-    """One criterion of the review, as read from review.yml."""
-
-    id: str
-    kind: str  # inclusion | exclusion
-    text: str = ""
-    year_min: int | None = None
-    year_max: int | None = None
-    opposite: str | None = None
-
-    @property
-    def is_years(self) -> bool:
-        """A date-range criterion, decided from the year field rather than from text."""
-        return self.year_min is not None or self.year_max is not None
-
-
-def review_criteria(review: Mapping[str, Any]) -> list[Criterion]:
+def review_criteria(review: Review) -> list[Criterion]:
     """The review's inclusion then exclusion criteria, in review.yml order.
 
     A criterion with ``year_min``/``year_max`` is a date range (``years`` in KEI); every
-    other criterion is judged from the tagger's ``criterion`` tags with the same id.
+    other criterion is judged from the tagger's ``criterion`` tags with the same id. The
+    general exclusion (``exclusion_general``) is a reason a reviewer gives, not assessed.
     """
-    out: list[Criterion] = []
-    for kind, key in ((INCLUSION, "inclusion_criteria"), (EXCLUSION, "exclusion_criteria")):
-        for i, spec in enumerate(review.get(key) or []):
-            if not isinstance(spec, Mapping) or not spec.get("id"):
-                raise CriteriaError(f"review {key}[{i}]: each criterion needs an id")
-            out.append(
-                Criterion(
-                    id=str(spec["id"]),
-                    kind=kind,
-                    text=str(spec.get("text", "")),
-                    year_min=_opt_int(spec.get("year_min"), f"{key}[{i}].year_min"),
-                    year_max=_opt_int(spec.get("year_max"), f"{key}[{i}].year_max"),
-                    opposite=spec.get("opposite"),
-                )
-            )
-    ids = [c.id for c in out]
-    if len(set(ids)) != len(ids):
-        raise CriteriaError(f"review criteria ids must be unique, got {ids}")
-    return out
+    return [*review.inclusion_criteria, *review.exclusion_criteria]
 
 
-def review_criterion_tags(tags: pd.DataFrame, review: Mapping[str, Any] | None) -> pd.DataFrame:
+def review_criterion_tags(tags: pd.DataFrame, review: Review | None) -> pd.DataFrame:
     """``tags`` with only the criterion tags the review asks about.
 
     The codebook's criterion cues are written for one review's criteria; without a review
-    (``None``) no criterion tag is kept, and with one only the labels that are its text
-    criteria, so no page shows a criterion the review does not have.
+    (``None`` or the empty review) no criterion tag is kept, and with one only the labels
+    that are its text criteria, so no page shows a criterion the review does not have.
     """
     wanted = {c.id for c in review_criteria(review) if not c.is_years} if review else set()
     criterion = (tags["facet"] == CRITERION_FACET).to_numpy(dtype=bool)
@@ -142,13 +109,39 @@ def review_criterion_tags(tags: pd.DataFrame, review: Mapping[str, Any] | None) 
     return tags[~drop].reset_index(drop=True)
 
 
-def _opt_int(value: Any, where: str) -> int | None:
-    if value is None:
-        return None
+def with_review_cues(codebook: Codebook, review: Review) -> Codebook:
+    """The codebook with the review's own criterion cues (``cues`` in review.yml) added.
+
+    The codebook's ``criterion`` facet carries cues written for one review; a review gives
+    cues for its own criteria in review.yml, and they are added to the label of the same
+    id (made when the codebook has none), so the tagger can assess any review's criteria.
+    Returns ``codebook`` itself when the review gives no cues.
+    """
+    extra = [c for c in review_criteria(review) if c.cues and not c.is_years]
+    if not extra:
+        return codebook
+    if codebook.path is None:
+        raise CriteriaError(f"{review.path}: criterion cues need a codebook read from a file")
+    doc = yaml.safe_load(codebook.path.read_text("utf-8"))
+    facet = doc["facets"].get(CRITERION_FACET) or {
+        "definition": "Cues for the review's inclusion and exclusion criteria (review.yml).",
+        "multi": True,
+        "fields": ["title", "keywords", "abstract", "extract", "fulltext"],
+    }
+    doc["facets"][CRITERION_FACET] = facet
+    labels = facet.get("labels") or {}
+    facet["labels"] = labels
+    for c in extra:
+        label = labels.setdefault(c.id, {"definition": c.text or c.id})
+        cues = list(label.get("cues") or [])
+        have = {str(q["phrase"] if isinstance(q, dict) else q).lower() for q in cues}
+        label["cues"] = cues + [cue for cue in c.cues if cue.lower() not in have]
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise CriteriaError(f"review {where}: expected a year, got {value!r}") from None
+        return parse_codebook(
+            yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), source=codebook.path
+        )
+    except CodebookError as exc:
+        raise CriteriaError(f"{review.path}: criterion cues: {exc}") from exc
 
 
 def _opposites(criteria: list[Criterion], rules: Mapping[str, Any]) -> dict[str, str]:
@@ -170,7 +163,7 @@ def _opposites(criteria: list[Criterion], rules: Mapping[str, Any]) -> dict[str,
 def assess(
     records: pd.DataFrame,
     tags: pd.DataFrame,
-    review: Mapping[str, Any],
+    review: Review,
     *,
     rules: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
@@ -184,7 +177,7 @@ def assess(
         The tagger's output; only rows with ``facet == "criterion"`` are read, and their
         ``label`` is the criterion id.
     review
-        The parsed review.yml (``inclusion_criteria``, ``exclusion_criteria``).
+        The review definition (:func:`synth.review.load_review`).
     rules
         Thresholds (default: :func:`load_rules`).
 

@@ -15,21 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from synth.review import NO_REVIEW_NOTE, find_review, review_for
 from synth.store.tags import load_overrides, save_tagging
 from synth.store.views import load_extracts, load_fulltexts, load_records
 
 log = logging.getLogger(__name__)
-
-#: What a run without a review definition leaves out, and how to add one (the CLI, the
-#: tagging warning and the report pages all say this).
-NO_REVIEW_NOTE = (
-    "No review.yml: the review's criteria are not assessed (no criterion tags, no suggested "
-    "decisions) and there are no stated figures to compare with. To add them, put a "
-    "review.yml with questions, inclusion_criteria, exclusion_criteria and stated_figures "
-    "(like corpus/kei-2020/review.yml) in the corpus folder, or pass --review FILE."
-)
 
 
 @dataclass
@@ -48,32 +39,6 @@ class TagRun:
     model_info: dict[str, Any] | None = None
     #: records that raised while being tagged (``record_id``, ``error``); the rest were
     failures: list[dict[str, Any]] = field(default_factory=list)
-
-
-def find_review(con: sqlite3.Connection) -> Path | None:
-    """The ``review.yml`` beside (or above) the files imported into this store, if any."""
-    seen: set[Path] = set()
-    for (path,) in con.execute("SELECT DISTINCT path FROM sources WHERE path IS NOT NULL"):
-        folder = Path(path).resolve().parent
-        for candidate in (folder, *folder.parents):
-            if candidate in seen:
-                break
-            seen.add(candidate)
-            review = candidate / "review.yml"
-            if review.is_file():
-                return review
-    return None
-
-
-def load_review(path: Path) -> dict[str, Any]:
-    """A review definition (questions, criteria, stated figures) from YAML."""
-    try:
-        review = yaml.safe_load(Path(path).read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the review definition ({exc})") from exc
-    if not isinstance(review, dict) or "inclusion_criteria" not in review:
-        raise ValueError(f"{path}: not a review definition (no inclusion_criteria)")
-    return review
 
 
 def tag_store(
@@ -95,11 +60,13 @@ def tag_store(
     assessed on the rule rows, whose evidence they quote.
     """
     from synth.tagging.codebook import load_codebook
-    from synth.tagging.criteria import assess, review_criterion_tags, suggest
+    from synth.tagging.criteria import assess, review_criterion_tags, suggest, with_review_cues
     from synth.tagging.refine import REFINE_FACETS, RefineParams, model_tags
     from synth.tagging.tagger import tag
 
-    codebook = load_codebook(codebook_path)
+    review_path = review_path or find_review(con)
+    review = review_for(review_path)
+    codebook = with_review_cues(load_codebook(codebook_path), review)
     records = load_records(con)
     extracts = load_extracts(con)
     fulltexts = load_fulltexts(con)
@@ -112,11 +79,9 @@ def tag_store(
         progress=progress,
     )
     failures = list(tags.attrs.get("failures") or [])
-    review_path = review_path or find_review(con)
-    review = load_review(review_path) if review_path is not None else None
     tags = review_criterion_tags(tags, review)
     assessment = suggestions = None
-    if review is not None:
+    if review.path is not None:
         assessment = assess(records, tags, review)
         suggestions = suggest(assessment)
     else:
