@@ -158,12 +158,9 @@ def test_figures_agree_on_real_exports(
         "rispy/example_full_write.ris", "jabref/RisImporterTestScopus.ris",
         "bibtexparser-v1/multiple_entries.bib",
         "jabref/MedlinePlainImporterTestCompleteEntry.txt",
-        "screening-ptsd-vandeschoot-included-ris/PTSD_VandeSchoot_18.ris",
+        "asreview-demo-data/_baseline.ris", "asreview-demo-data/embase.ris",
     ):  # fmt: skip
-        source = peer_data / "formats" / name
-        if source.is_file():
-            shutil.copy(source, corpus / Path(name).name)
-    assert any(corpus.iterdir())
+        shutil.copy(peer_data / "formats" / name, corpus / Path(name).name)
     monkeypatch.chdir(tmp_path)
     result = _run_cli("--corpus", str(corpus), *[a for n in PAGES for a in ("--notebook", n)])
     assert result.exit_code == 0, result.output
