@@ -472,6 +472,31 @@ def export_tags_cmd(
         console.print(f"wrote {n} tags to {out}")
 
 
+@export_app.command("themes")
+def export_themes_cmd(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="Output CSV.")],
+    themes: Annotated[
+        Path | None, typer.Option("--themes", help="Theme codebook YAML (default: synth's own).")
+    ] = None,
+    all_records: Annotated[
+        bool, typer.Option("--all", help="Every unique record, not only the included papers.")
+    ] = False,
+) -> None:
+    """Theme assignments of the included papers as CSV: record, theme, passage, source
+    (extract, abstract, full text), section/page when known, score, method and cue."""
+    from synth.store import connect
+    from synth.themes.export import export_themes
+
+    with _clear_errors():  # a bad codebook is a ThemeCodebookError (a ValueError)
+        con = connect(db)
+        try:
+            n = export_themes(con, out, codebook_path=themes, included_only=not all_records)
+        finally:
+            con.close()
+        console.print(f"wrote {n} theme assignments to {out}")
+
+
 @app.command("version")
 def version_cmd() -> None:
     """Print synth's version."""

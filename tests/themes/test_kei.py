@@ -169,7 +169,10 @@ def test_hostile_text_is_escaped() -> None:
         }
     )
     extracts = pd.DataFrame(
-        {"record_id": ["h1"], "text": [f"Senior leadership gave resources. {HOSTILE}"]}
+        {
+            "record_id": ["h1"],
+            "text": [f"Senior leadership gave co-production its resources. {HOSTILE}"],
+        }
     )
     a = assign_themes(records, extracts)
     s = summarise_themes(a, records)
@@ -195,3 +198,115 @@ def test_render_kei(kei) -> None:
         assert f"<h3>{heading}</h3>" in html
     assert html.count('<section class="theme"') == len(s)
     assert "Bombard et al. 2018" in html
+
+
+# --- issue 15, point 5: a synthesis that covers the papers ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def summary(kei) -> pd.DataFrame:
+    return summarise_themes(kei["assignments"], kei["included"])
+
+
+def test_quotes_are_spread_distinct_and_sentences(kei, summary) -> None:
+    cb = load_theme_codebook()
+    by_text: dict[str, list[tuple[str, str]]] = {}
+    for r in summary.itertuples():
+        papers = [q["record_id"] for q in r.quotes]
+        assert len(r.quotes) <= 4
+        # no paper supplies more than a quarter of a theme's quotes (one each with four)
+        assert max(papers.count(p) for p in papers) <= max(1, len(papers) // 4), r.theme_id
+        for q in r.quotes:
+            by_text.setdefault(q["text"], []).append((r.theme_id, q["also"]))
+            if q["field"] != "extract":  # the review's own extracts are kept as given
+                assert cb.quality.problem(q["text"]) is None, q
+    headings = {t.id: t.heading for t in cb.themes}
+    for text, where in by_text.items():
+        if len(where) > 1:  # under two themes only when it serves both, and says so
+            assert len(where) == 2, (text, where)
+            (t1, also1), (t2, also2) = where
+            assert (also1, also2) == (headings[t2], headings[t1]), (text, where)
+    # one guide no longer supplies most quotes
+    sources = [q["record_id"] for r in summary.itertuples() for q in r.quotes]
+    assert max(sources.count(s) for s in sources) / len(sources) <= 0.25
+
+
+def test_summary_sentences_do_not_run_together(summary) -> None:
+    from synth.themes.summarise import cite_sentence
+
+    html = render_theme_summary(summary)
+    for r in summary.itertuples():
+        assert r.summary == " ".join(
+            cite_sentence(i["text"], i["citation"]) for i in r.summary_items
+        )
+        for i in r.summary_items:
+            # each sentence ends with its citation and a full stop before the next begins
+            assert f"({i['citation']})." in r.summary
+            assert f"(<cite>{i['citation']}</cite>)." in html.replace("&amp;", "&")
+
+
+def test_coverage_table_lists_every_included_paper(kei, summary) -> None:
+    from synth.themes import coverage_table, render_coverage
+    from synth.themes.coverage import NO_TEXT
+
+    cov = coverage_table(kei["assignments"], kei["included"], kei["extracts"], kei["fulltexts"])
+    kept = kei["included"][kei["included"]["is_kept"].astype(bool)]
+    assert cov["record_id"].tolist() == kept["record_id"].tolist()  # 64 papers, none hidden
+    assert len(cov) == 64
+    assigned = set(kei["assignments"]["record_id"])
+    for r in cov.itertuples():
+        assert bool(r.themes) == (r.record_id in assigned)
+        assert r.status.startswith("in ") if r.themes else r.status.startswith("no theme")
+    # papers the review only lists by title are in no theme, and the table says why
+    assert (cov["status"] == NO_TEXT).sum() > 0
+    # a theme's papers and the coverage table agree
+    for s in summary.itertuples():
+        in_theme = {r.record_id for r in cov.itertuples() if s.heading in r.themes}
+        assert in_theme == set(s.record_ids), s.theme_id
+    html = render_coverage(cov)
+    none = int((cov["themes"].map(len) == 0).sum())
+    assert (
+        f"{64 - none} of 64 included papers are in at least one theme; {none} are in none" in html
+    )
+
+
+def test_findings_per_review_question(kei) -> None:
+    from synth.themes import findings_by_question, render_questions
+
+    questions = yaml.safe_load((KEI / "review.yml").read_text("utf-8"))["questions"]
+    f = findings_by_question(questions, kei["assignments"], kei["included"])
+    assert f["question"].drop_duplicates().tolist() == questions  # every question, in order
+    a = kei["assignments"]
+    for r in f.itertuples():
+        assert r.theme_id, r.question  # the bundled review's questions each reach a theme
+        assert set(r.record_ids) == set(a.loc[a["theme_id"] == r.theme_id, "record_id"])
+        assert r.evidence in set(a.loc[a["theme_id"] == r.theme_id, "text"])
+    success = f[f["question"] == "What makes co-production successful?"]
+    assert (success["link"].str.startswith("cue:")).sum() >= 3
+    html = render_questions(f)
+    assert html.count("<h4>") == len(questions)
+
+
+def test_what_the_evidence_does_not_cover_is_derived(kei, summary) -> None:
+    from synth.themes import coverage_table, evidence_gaps, render_gaps
+
+    cov = coverage_table(kei["assignments"], kei["included"], kei["extracts"], kei["fulltexts"])
+    records = kei["included"]
+    key = dict(zip(records["source_key"], records["record_id"], strict=True))
+    tags = pd.DataFrame(
+        [(key["boaz2016"], "design", "qualitative"), (key["bombard2018"], "design", "review"),
+         (key["baker2016"], "design", "qualitative")],
+        columns=["record_id", "facet", "label"],
+    )  # fmt: skip
+    g = evidence_gaps(
+        summary, cov, kei["assignments"], tags, records, kei["extracts"], kei["fulltexts"]
+    )
+    few = load_theme_codebook().scoring.few_papers
+    assert g["thin_themes"] == [
+        (r.heading, r.n_papers) for r in summary.itertuples() if r.n_papers < few
+    ]
+    assert g["designs"] == {"qualitative": 2, "review": 1, "not tagged": 61}
+    assert 0 < g["outcomes"] <= g["with_text"] and g["with_text"] + g["title_only"] == 64
+    html = render_gaps(g)
+    assert f"{g['outcomes']} of the {g['with_text']} papers" in html
+    assert "evidence map" in html

@@ -1,6 +1,7 @@
 """Thematic synthesis: the review's framework of themes as a codebook in data, passages
-assigned to themes by cues and text similarity, per-theme summaries with cited quotes, and
-emergent topics that show what the codebook leaves out.
+assigned to themes by cues and text similarity, per-theme summaries with cited quotes, the
+papers each theme covers and each review question's themes, what the evidence does not
+cover, and emergent topics that show what the codebook leaves out.
 
 Importing :mod:`synth` does not import this package; the names below load their module (and
 scikit-learn, and spaCy when sentences are split) on first use.
@@ -25,6 +26,20 @@ _EXPORTS = {
     "TOPIC_COLUMNS": "synth.themes.topics",
     "render_theme_summary": "synth.themes.render",
     "render_topics": "synth.themes.render",
+    "render_coverage": "synth.themes.render",
+    "render_questions": "synth.themes.render",
+    "render_gaps": "synth.themes.render",
+    "render_fit": "synth.themes.render",
+    "coverage_table": "synth.themes.coverage",
+    "codebook_fit": "synth.themes.coverage",
+    "findings_by_question": "synth.themes.coverage",
+    "evidence_gaps": "synth.themes.coverage",
+    "COVERAGE_COLUMNS": "synth.themes.coverage",
+    "QUESTION_COLUMNS": "synth.themes.coverage",
+    "cited_pairs": "synth.themes.evaluate",
+    "agreement": "synth.themes.evaluate",
+    "theme_rows": "synth.themes.export",
+    "THEME_EXPORT_COLUMNS": "synth.themes.export",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -77,16 +77,23 @@ def assign_themes(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`ASSIGN_COLUMNS`: ``field`` is extract, title, abstract or fulltext;
+        ``attrs["off_subject"]`` lists the records left out because their text holds none
+        of the codebook's subject cues. Columns :data:`ASSIGN_COLUMNS`: ``field`` is
+        extract, title, abstract or fulltext;
         ``method`` is cue or similarity; ``cue`` the cue phrases found ("; "-joined, empty for
         similarity); ``score`` the cue score or the similarity.
     """
     cb = codebook or load_theme_codebook()
     passages = build_passages(records, extracts, fulltexts, codebook=cb)
+    subject = on_subject(passages, cb)
+    off_subject = sorted(set(passages["record_id"]) - subject)
+    passages = passages[passages["record_id"].isin(subject)]
     if not cb.scoring.title_evidence:
         passages = passages[passages["field"] != "title"].reset_index(drop=True)
     if passages.empty:
-        return pd.DataFrame(columns=ASSIGN_COLUMNS)
+        empty = pd.DataFrame(columns=ASSIGN_COLUMNS)
+        empty.attrs["off_subject"] = off_subject
+        return empty
     sims = passage_similarity(passages["text"].tolist(), cb)
     cue_hits = match_cues(passages["text"].tolist(), cb)
     rows: list[tuple] = []
@@ -97,7 +104,22 @@ def assign_themes(
             rows.append((p.record_id, tid, p.text, p.field, score, method, cues, sim, also))
     out = _main_themes(pd.DataFrame(rows, columns=ASSIGN_COLUMNS), cb.scoring.paper_theme_share)
     log.debug("%d passages, %d theme assignments", len(passages), len(out))
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    #: papers not about the codebook's subject (no subject cue), for the coverage table
+    out.attrs["off_subject"] = off_subject
+    return out
+
+
+def on_subject(passages: pd.DataFrame, cb: ThemeCodebook) -> set[str]:
+    """Record ids whose passages (title included) hold one of the codebook's subject cues;
+    every record when the codebook lists none."""
+    ids = set(passages["record_id"])
+    if not cb.subject_cues or passages.empty:
+        return ids
+    phrases = sorted(cb.subject_cues, key=len, reverse=True)
+    regex = re.compile("|".join(cue_regex(c) for c in phrases), re.IGNORECASE)
+    hit = passages["text"].map(lambda t: regex.search(t) is not None)
+    return set(passages.loc[hit, "record_id"])
 
 
 def _main_themes(rows: pd.DataFrame, share: float) -> pd.DataFrame:
@@ -108,7 +130,12 @@ def _main_themes(rows: pd.DataFrame, share: float) -> pd.DataFrame:
         return rows
     n = rows.groupby(["record_id", "theme_id"])["text"].transform("size")
     top = n.groupby(rows["record_id"]).transform("max")
-    return rows[n >= share * top]
+    kept = rows[n >= share * top].copy()
+    # a passage whose other theme was dropped for this paper serves one theme only
+    present = set(zip(kept["record_id"], kept["theme_id"], kept["text"], strict=True))
+    partner = zip(kept["record_id"], kept["also"], kept["text"], strict=True)
+    kept["also"] = [a if (r, a, t) in present else "" for r, a, t in partner]
+    return kept
 
 
 def _candidates(

@@ -21,10 +21,16 @@ import yaml
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CUE_RE = re.compile(r"^[\w'’ -]+\*?(?: [\w'’-]+\*?)*$")
-_TOP_KEYS = {"version", "name", "description", "scoring", "quality", "groups", "themes"}
+_TOP_KEYS = {
+    "version", "name", "description", "scoring", "quality", "subject", "outcomes", "groups",
+    "themes",
+}  # fmt: skip
 _QUALITY_KEYS = {"min_words", "max_capitalised_share", "min_lowercase_words", "reject"}
 _REJECT_KEYS = {"pattern", "reason"}
-_THEME_KEYS = {"id", "group", "heading", "definition", "recommendations", "cues", "negative"}
+_THEME_KEYS = {
+    "id", "group", "heading", "definition", "recommendations", "cues", "negative",
+    "question_cues",
+}  # fmt: skip
 _CUE_KEYS = {"phrase", "weight"}
 _SCORING_DEFAULTS: dict[str, float] = {
     "cue_base": 0.5,
@@ -63,6 +69,8 @@ class Theme:
     recommendations: tuple[str, ...]
     cues: tuple[ThemeCue, ...]
     negative: tuple[str, ...] = ()
+    #: phrases in a review question that the theme answers ("success*", "barrier*")
+    question_cues: tuple[str, ...] = ()
 
     def profile_texts(self) -> list[str]:
         """The texts whose TF-IDF centroid stands for the theme in text similarity."""
@@ -146,6 +154,12 @@ class ThemeCodebook:
     themes: list[Theme]
     scoring: ThemeScoring
     quality: PassageQuality = PassageQuality()
+    #: phrases by which a passage reports an outcome (what changed), for the page's
+    #: "what the evidence does not cover"
+    outcome_cues: tuple[str, ...] = ()
+    #: phrases that say a paper is about the codebook's subject at all; a paper whose text
+    #: holds none is in no theme (empty: every paper may be)
+    subject_cues: tuple[str, ...] = ()
 
     @property
     def tag_version(self) -> str:
@@ -250,6 +264,14 @@ class _Builder:
             themes=themes,
             scoring=self.scoring(doc.get("scoring")),
             quality=self.quality(doc.get("quality")),
+            subject_cues=tuple(
+                self.cue(c, f"subject, cue {i + 1}").phrase
+                for i, c in enumerate(self.list_of(doc.get("subject"), "subject", "subject"))
+            ),
+            outcome_cues=tuple(
+                self.cue(c, f"outcomes, cue {i + 1}").phrase
+                for i, c in enumerate(self.list_of(doc.get("outcomes"), "outcomes", "outcomes"))
+            ),
         )
 
     def keys(self, mapping: dict, allowed: set[str], where: str) -> None:
@@ -383,7 +405,11 @@ class _Builder:
             self.cue(c, f"{where}, negative cue {i + 1}").phrase
             for i, c in enumerate(self.list_of(raw.get("negative"), where, "negative"))
         )
-        return Theme(tid, group, heading, definition, recs, cues, negative)
+        question_cues = tuple(
+            self.cue(c, f"{where}, question cue {i + 1}").phrase
+            for i, c in enumerate(self.list_of(raw.get("question_cues"), where, "question_cues"))
+        )
+        return Theme(tid, group, heading, definition, recs, cues, negative, question_cues)
 
     def text(self, value: Any, where: str, key: str) -> str:
         if not isinstance(value, str) or not value.strip():

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from synth.themes.summarise import cite_parts
+
 _STYLE = """<style>
 .synth-themes{font-family:system-ui,sans-serif;line-height:1.45;max-width:60rem}
 .synth-themes h3{margin:1.4em 0 .3em;border-bottom:1px solid #999}
@@ -39,7 +41,10 @@ def _chips(counts: Mapping[str, int] | None) -> str:
 
 
 def _cited(text: Any, citation: Any) -> str:
-    return f"{_e(text)} (<cite>{_e(citation)}</cite>)"
+    """A sentence with its citation before the closing full stop (one rule with the plain
+    text summary: :func:`synth.themes.summarise.cite_parts`)."""
+    body, end = cite_parts(str(text or ""))
+    return f"{_e(body)} (<cite>{_e(citation)}</cite>){_e(end)}"
 
 
 def _list(value: Any) -> list[Any]:
@@ -69,9 +74,11 @@ def render_theme_summary(summary: pd.DataFrame) -> str:
             text = " ".join(_cited(i.get("text"), i.get("citation")) for i in items)
             parts.append(f'<p class="summary">{text}</p>')
         for q in _list(row.get("quotes")):
+            also = q.get("also")
+            note = f' <span class="meta">— also serves: {_e(also)}</span>' if also else ""
             parts.append(
                 f"<blockquote>{_e(q.get('text'))}<br>— <cite>{_e(q.get('citation'))}</cite>"
-                f' <span class="meta">[{_e(q.get("field"))}]</span></blockquote>'
+                f' <span class="meta">[{_e(q.get("field"))}]</span>{note}</blockquote>'
             )
         papers = "; ".join(_e(c) for c in _list(row.get("citations")))
         parts.append(f"<details><summary>Papers ({n})</summary><p>{papers}</p></details>")
@@ -83,7 +90,10 @@ def render_theme_summary(summary: pd.DataFrame) -> str:
 def render_topics(topics: pd.DataFrame) -> str:
     """Emergent topics as an HTML table: top terms, papers, weight and the closest theme;
     topics close to no theme are marked as not in the codebook."""
-    head = "<tr><th>Topic</th><th>Top terms</th><th>Papers</th><th>Share</th><th>Codebook</th></tr>"
+    head = (
+        "<tr><th>Topic (named by its distinctive terms)</th><th>Distinctive terms</th>"
+        "<th>Papers</th><th>Share</th><th>Codebook</th></tr>"
+    )
     rows = []
     for t in topics.to_dict("records"):
         papers = _list(t.get("papers"))
@@ -99,9 +109,94 @@ def render_topics(topics: pd.DataFrame) -> str:
         terms = _e(", ".join(map(str, _list(t.get("top_terms")))))
         share = float(t.get("weight") or 0.0)
         rows.append(
-            f"<tr><td>{_e(t.get('topic'))}</td><td>{terms}</td><td>{shown}</td>"
+            f"<tr><td>{_e(t.get('topic'))}: <strong>{_e(t.get('label'))}</strong></td>"
+            f"<td>{terms}</td><td>{shown}</td>"
             f"<td>{share:.0%}</td><td>{where}</td></tr>"
         )
     if not rows:
         return f'{_STYLE}<div class="synth-themes"><p>Too little text to find topics.</p></div>'
     return f'{_STYLE}<div class="synth-themes"><table>{head}{"".join(rows)}</table></div>'
+
+
+def _wrap(body: str) -> str:
+    return f'{_STYLE}<div class="synth-themes">{body}</div>'
+
+
+def render_fit(fit: Any) -> str:
+    """The codebook-fit sentence (a :class:`synth.themes.coverage.Fit`); a warning when the
+    codebook does not fit the corpus."""
+    cls = "fit" if fit.fits else "fit misfit"
+    return _wrap(f'<p class="{cls}"><strong>{_e(fit.describe())}</strong></p>')
+
+
+def render_coverage(coverage: pd.DataFrame) -> str:
+    """Every included paper and the themes it is in; papers in no theme listed as such."""
+    head = "<tr><th>Paper</th><th>Themes</th><th>Passages</th><th>Status</th></tr>"
+    rows = []
+    for r in coverage.to_dict("records"):
+        themes = "; ".join(_e(t) for t in _list(r.get("themes"))) or "—"
+        rows.append(
+            f'<tr data-record="{_e(r.get("record_id"))}"><td>{_e(r.get("citation"))}</td>'
+            f"<td>{themes}</td><td>{int(r.get('n_passages') or 0)}</td>"
+            f"<td>{_e(r.get('status'))}</td></tr>"
+        )
+    n = len(coverage)
+    none = int((coverage["themes"].map(len) == 0).sum()) if n else 0
+    lead = (
+        f"<p>{n - none} of {n} included papers are in at least one theme; {none} are in none.</p>"
+    )
+    return _wrap(f'{lead}<table class="coverage">{head}{"".join(rows)}</table>')
+
+
+def render_questions(findings: pd.DataFrame) -> str:
+    """For each review question, the themes and papers that speak to it, with the link
+    (question cue or similarity) and the passage closest to the question."""
+    if not len(findings):
+        return _wrap("<p>The review states no questions (review.yml `questions`).</p>")
+    parts = []
+    for question, part in findings.groupby("question", sort=False):
+        parts.append(f"<h4>{_e(question)}</h4>")
+        if not part["theme_id"].astype(bool).any():
+            parts.append("<p>No theme speaks to this question.</p>")
+            continue
+        items = []
+        for r in part.to_dict("records"):
+            papers = _list(r.get("papers"))
+            ev = ""
+            if r.get("evidence"):
+                ev = f"<br><q>{_cited(r.get('evidence'), r.get('evidence_citation'))}</q>"
+            items.append(
+                f"<li><strong>{_e(r.get('heading'))}</strong>"
+                f' <span class="meta">({_e(r.get("link"))}; similarity'
+                f" {float(r.get('similarity') or 0):.2f}; {len(papers)} paper"
+                f"{'' if len(papers) == 1 else 's'}: {'; '.join(_e(p) for p in papers)})</span>"
+                f"{ev}</li>"
+            )
+        parts.append(f"<ul>{''.join(items)}</ul>")
+    return _wrap("".join(parts))
+
+
+def render_gaps(gaps: Mapping[str, Any]) -> str:
+    """What the evidence does not cover, from :func:`synth.themes.coverage.evidence_gaps`;
+    empty in-scope cells of the evidence map are on the map page."""
+    thin = _list(gaps.get("thin_themes"))
+    few = int(gaps.get("few_papers") or 0)
+    items = []
+    if thin:
+        listed = "; ".join(f"{_e(h)} ({int(n)})" for h, n in thin)
+        items.append(f"<li>Themes with fewer than {few} papers: {listed}.</li>")
+    else:
+        items.append(f"<li>Every theme has at least {few} papers.</li>")
+    designs = gaps.get("designs") or {}
+    items.append(f"<li>Study designs (tags): {_chips(designs)}</li>")
+    items.append(
+        f"<li>{int(gaps.get('outcomes') or 0)} of the {int(gaps.get('with_text') or 0)} papers"
+        " with text beyond a title report an outcome (a sentence naming what changed);"
+        f" {int(gaps.get('title_only') or 0)} of {int(gaps.get('papers') or 0)} papers have"
+        " only a title, so whether they do cannot be read here.</li>"
+    )
+    items.append(
+        "<li>Settings and approaches with no papers in the review's scope: see the empty"
+        " in-scope cells of the evidence map (page 04).</li>"
+    )
+    return _wrap(f'<ul class="gaps">{"".join(items)}</ul>')

@@ -3,8 +3,12 @@ quotes and a short extractive summary, every sentence with its citation.
 
 Quotes are the passages that best match the theme itself (cue score plus similarity to the
 theme's definition), one per paper, the review's extracts and abstracts before full-text
-sentences. The summary is the passages most central to what the theme's papers say: the
-centroid is taken over papers (each paper's passages averaged first), so one long full text
+sentences: with four quotes a theme no paper supplies more than a quarter of them
+(``max_paper_share``). A quote appears under one theme only, unless its passage serves two
+(the assignment's ``also``); the quote then names the other theme.
+
+The summary is the passages most central to what the theme's papers say: the centroid is
+taken over papers (each paper's passages averaged first), so one long full text
 does not speak for the whole theme.
 """
 
@@ -43,7 +47,7 @@ def summarise_themes(
     tags: pd.DataFrame | None = None,
     *,
     codebook: ThemeCodebook | None = None,
-    n_quotes: int = 3,
+    n_quotes: int = 4,
 ) -> pd.DataFrame:
     """One row per codebook theme (in codebook order), themes with no papers included.
 
@@ -63,8 +67,9 @@ def summarise_themes(
     -------
     pandas.DataFrame
         Columns :data:`SUMMARY_COLUMNS`. ``quotes`` and ``summary_items`` are lists of
-        dicts ``{text, citation, record_id, field}``; ``summary`` is the items as one text,
-        each sentence followed by its citation in brackets.
+        dicts ``{text, citation, record_id, field}`` (a quote also ``also``: the heading of
+        the other theme it serves, or ""); ``summary`` is the items as one text, each
+        sentence with its citation before its closing punctuation.
     """
     cb = codebook or load_theme_codebook()
     keep = kept_ids(records)
@@ -72,12 +77,16 @@ def summarise_themes(
     cite = citations(kept).to_dict()
     order = {rid: k for k, rid in enumerate(keep)}
     facet_papers = _facet_papers(tags, records)
+    per_paper = max(1, int(cb.scoring.max_paper_share * n_quotes))
+    headings = {t.id: t.heading for t in cb.themes}
+    quoted: dict[str, str] = {}  # quote text -> the theme it is quoted under
     rows = []
     for theme in cb.themes:
         sub = assignments[assignments["theme_id"] == theme.id] if len(assignments) else assignments
         papers = sorted(set(sub["record_id"].astype(str)), key=lambda r: order.get(r, len(order)))
-        quotes = _quotes(sub, cite, n_quotes)
-        items = _central(sub, cite, SUMMARY_SENTENCES, avoid={q["text"] for q in quotes})
+        quotes = _quotes(sub, cite, n_quotes, per_paper=per_paper, quoted=quoted, headings=headings)
+        quoted.update((q["text"], theme.id) for q in quotes)
+        items = _central(sub, cite, SUMMARY_SENTENCES, avoid=set(quoted))
         rows.append(
             {
                 "theme_id": theme.id,
@@ -90,7 +99,7 @@ def summarise_themes(
                 "settings": _count(facet_papers.get("setting", {}), papers),
                 "approaches": _count(facet_papers.get("approach", {}), papers),
                 "quotes": quotes,
-                "summary": " ".join(f"{_sentence(i['text'])} ({i['citation']})." for i in items),
+                "summary": " ".join(cite_sentence(i["text"], i["citation"]) for i in items),
                 "summary_items": items,
             }
         )
@@ -128,7 +137,17 @@ def _item(row: Any, cite: dict[str, str]) -> dict[str, str]:
     return {"text": row.text, "citation": cite.get(rid, rid), "record_id": rid, "field": row.field}
 
 
-def _quotes(sub: pd.DataFrame, cite: dict[str, str], n: int) -> list[dict[str, str]]:
+def _quotes(
+    sub: pd.DataFrame,
+    cite: dict[str, str],
+    n: int,
+    *,
+    per_paper: int,
+    quoted: dict[str, str],
+    headings: dict[str, str],
+) -> list[dict[str, str]]:
+    """The ``n`` best-ranked passages, at most ``per_paper`` from one paper, none quoted
+    under another theme unless the passage serves both (its ``also``)."""
     if not len(sub) or n <= 0:
         return []
     rank = sub["score"] + sub["similarity"] + sub["field"].map(FIELD_BONUS).fillna(0.0)
@@ -136,12 +155,18 @@ def _quotes(sub: pd.DataFrame, cite: dict[str, str], n: int) -> list[dict[str, s
     # titles are never quotes unless a theme has nothing else
     if (ranked["field"] != "title").any():
         ranked = ranked[ranked["field"] != "title"]
-    out, seen_papers, seen_text = [], set(), set()
-    for row in ranked.itertuples(index=False):
-        if row.record_id in seen_papers or row.text in seen_text:
+    also = ranked["also"] if "also" in ranked.columns else pd.Series("", index=ranked.index)
+    out: list[dict[str, str]] = []
+    per: dict[str, int] = {}
+    seen_text: set[str] = set()
+    for row, other in zip(ranked.itertuples(index=False), also.fillna(""), strict=True):
+        elsewhere = quoted.get(row.text)
+        if elsewhere is not None and elsewhere != other:
             continue
-        out.append(_item(row, cite))
-        seen_papers.add(row.record_id)
+        if per.get(row.record_id, 0) >= per_paper or row.text in seen_text:
+            continue
+        out.append({**_item(row, cite), "also": headings.get(other, "") if other else ""})
+        per[row.record_id] = per.get(row.record_id, 0) + 1
         seen_text.add(row.text)
         if len(out) == n:
             break
@@ -183,6 +208,18 @@ def _central(
     return [_item(rows[k], cite) for k in chosen]
 
 
-def _sentence(text: str) -> str:
-    """The passage without its final full stop, so the citation can follow it."""
-    return text.rstrip().rstrip(".").rstrip()
+def cite_parts(text: str) -> tuple[str, str]:
+    """(passage before the citation, what follows the citation): a passage ending in one
+    full stop gives it to the citation ("It worked." -> "It worked", "."); any other ending
+    (none, "?", a closing quote) is kept whole and the citation ends the sentence with "."."""
+    text = " ".join(str(text).split()).rstrip(" ,;:")
+    if text.endswith(".") and not text.endswith(".."):
+        return text[:-1].rstrip(), "."
+    return text, "."
+
+
+def cite_sentence(text: str, citation: str) -> str:
+    """The passage with its citation before its closing punctuation, so cited sentences
+    read one after another: "It worked (Boaz et al. 2016)." """
+    body, end = cite_parts(text)
+    return f"{body} ({citation}){end}"

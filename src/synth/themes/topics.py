@@ -1,10 +1,12 @@
 """Emergent topics: what the papers talk about that the theme codebook may not cover.
 
 Non-negative matrix factorisation (scikit-learn's NMF) over one TF-IDF document per paper
-(title, abstract, extracts and full text). Each topic is compared with every theme's profile
-in the same term space; a topic close to no theme is flagged as new, which is the point:
-the codebook shows what the review looked for, the topics what the papers themselves
-emphasise.
+(title, abstract, extracts and full text). A topic is named by its distinctive terms
+(class-based TF-IDF over the topics' term weights: frequent in this topic relative to the
+others), so a word every topic shares never names one. Each topic is compared with every
+theme's profile in the same term space; a topic close to no theme is flagged as new,
+which is the point: the codebook shows what the review looked for, the topics what the
+papers themselves emphasise.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from synth.themes.text import kept_ids, surface_forms, tfidf, unit_rows
 log = logging.getLogger(__name__)
 
 TOPIC_COLUMNS = [
-    "topic", "top_terms", "papers", "record_ids", "weight", "theme_id", "theme_similarity",
+    "topic", "label", "top_terms", "papers", "record_ids", "weight", "theme_id", "theme_similarity",
     "in_codebook",
 ]  # fmt: skip
 #: a paper belongs to a topic when the topic holds at least this share of its weight
@@ -90,9 +92,11 @@ def emergent_topics(
     totals = W.sum(axis=1, keepdims=True)
     totals[totals == 0] = 1.0
     share = W / totals
+    distinct = distinctive_weights(H)
     rows = []
     for t in range(k):
-        top = np.argsort(-H[t], kind="stable")[:n_terms]
+        top = [j for j in np.argsort(-distinct[t], kind="stable")[:n_terms] if distinct[t, j] > 0]
+        words = [readable.get(terms[j], terms[j]) for j in top]
         members = [
             d
             for d in np.argsort(-W[:, t], kind="stable")
@@ -103,7 +107,8 @@ def emergent_topics(
         rows.append(
             {
                 "topic": 0,
-                "top_terms": [readable.get(terms[j], terms[j]) for j in top if H[t, j] > 0],
+                "label": ", ".join(words[:3]),
+                "top_terms": words,
                 "papers": [cite[ids[d]] for d in members],
                 "record_ids": [ids[d] for d in members],
                 "weight": float(W[:, t].sum() / max(W.sum(), 1e-12)),
@@ -115,6 +120,28 @@ def emergent_topics(
     out = pd.DataFrame(rows, columns=TOPIC_COLUMNS)
     out = out.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
     out["topic"] = range(1, len(out) + 1)
+    return out
+
+
+def distinctive_weights(H: np.ndarray) -> np.ndarray:
+    """Class-based TF-IDF of each term in each topic: its share of the topic's weight times
+    log(1 + 1 / its share summed over all topics). A term weighing the same in every topic
+    scores low in all; terms that rank among the top of every topic score 0; a term counts
+    only for the topic it is most distinctive of, so no two topics share a name."""
+    totals = H.sum(axis=1, keepdims=True)
+    totals[totals == 0] = 1.0
+    tf = H / totals
+    spread = tf.sum(axis=0)
+    spread[spread == 0] = 1.0
+    out = tf * np.log1p(1.0 / spread)
+    if H.shape[0] > 1:
+        top = max(1, min(20, H.shape[1] // 10))
+        ranks = np.argsort(-H, axis=1, kind="stable")[:, :top]
+        counts = np.bincount(ranks.ravel(), minlength=H.shape[1])
+        out[:, counts == H.shape[0]] = 0.0
+        # a term names only the topic it is most distinctive of
+        owner = np.argmax(out, axis=0)
+        out[np.arange(H.shape[0])[:, None] != owner[None, :]] = 0.0
     return out
 
 
