@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from synth.review import load_review
 from synth.tagging.describe import unique_record_ids
 
 
@@ -37,8 +37,7 @@ def cited_pairs(review_path: Path | str, records: pd.DataFrame) -> set[tuple[str
     """(theme id, kept record id) for each paper the review cites under each theme; a
     ``cited_refs`` key is matched to the records' ``source_key``."""
     path = Path(review_path)
-    doc = yaml.safe_load(path.read_text("utf-8")) or {}
-    groups = doc.get("themes")
+    groups = load_review(path).raw.get("themes")
     if not isinstance(groups, list):
         raise ThemeReferenceError(f"{path}: `themes` must be a list of theme groups")
     to_kept = unique_record_ids(records).to_dict()
