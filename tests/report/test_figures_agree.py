@@ -111,8 +111,10 @@ def test_the_check_names_each_disagreement() -> None:
 
 
 def _figures(manifest: Path) -> dict[str, dict[str, Any]]:
-    pages = json.loads(manifest.read_text("utf-8"))["pages"]
-    return {name: page["figures"] for name, page in pages.items()}
+    """Each page's figures from the manifest; the run's own check found no disagreement."""
+    data = json.loads(manifest.read_text("utf-8"))
+    assert data["outputs"]["figures_disagree"] == []
+    return {name: page["figures"] for name, page in data["pages"].items()}
 
 
 def _assert_agree(pages: dict[str, dict[str, Any]]) -> None:
@@ -124,6 +126,12 @@ def _assert_agree(pages: dict[str, dict[str, Any]]) -> None:
     assert len(papers) == 1
     for name in ("01_corpus_overview", "04_evidence_map"):
         assert "grey_literature" in pages[name]
+    # the files beside the pages are figures too: the PRISMA diagram and the map file
+    assert pages["prisma.svg"] and pages["evidence-map.html"]
+    for name, value in pages["prisma.svg"].items():
+        assert pages["05_prisma_and_methods"][name] == value, name
+    for name, value in pages["evidence-map.html"].items():
+        assert pages["04_evidence_map"][name] == value, name
 
 
 @pytest.mark.notebook

@@ -54,6 +54,7 @@ import yaml
 from synth import __version__
 from synth.report import manifest as mf
 from synth.report import pages
+from synth.report.figures import check_figures
 from synth.report.notebooks import NotebookResult, execute_all, find_notebooks, render_body
 from synth.review import Review, load_review, review_for
 
@@ -431,9 +432,9 @@ def _write_report(
             sizes[r.spec.page] = pages.write_page(path, page)
             page_paths[r.spec.name] = path
 
-    evidence_map, prisma = None, {}
+    evidence_map, prisma, extra_figures = None, {}, {}
     with stages.stage("extras", "evidence map file and PRISMA flow"):
-        evidence_map, prisma = _write_extras(cfg, out_dir, title)
+        evidence_map, prisma, extra_figures = _write_extras(cfg, out_dir, title)
         if evidence_map is not None:
             sizes[EVIDENCE_MAP] = evidence_map.stat().st_size
 
@@ -456,6 +457,11 @@ def _write_report(
                 extras=extras, footer=footer,
             ),
         )  # fmt: skip
+        shown = {**page_figures(results, page_paths, out_dir), **extra_figures}
+        disagree = check_figures({name: page["figures"] for name, page in shown.items()})
+        for problem in disagree:
+            log.warning("figures disagree: %s", problem)
+            stages.note(f"figures disagree: {problem}")
         manifest_path = out_dir / MANIFEST
         mf.write_manifest(
             manifest_path,
@@ -473,12 +479,13 @@ def _write_report(
                     "sizes_bytes": sizes,
                     "summaries": {r.spec.name: r.summary for r in results},
                     "errors": {r.spec.name: r.error for r in results if r.error},
+                    "figures_disagree": disagree,
                 },
                 timings={
                     **stages.timings,
                     **{f"notebook:{r.spec.name}": r.seconds for r in results},
                 },
-                pages=page_figures(results, page_paths, out_dir),
+                pages=shown,
             ),
         )
     return RunResult(
@@ -589,8 +596,13 @@ def _moved(result: RunResult, staging: Path, final: Path) -> RunResult:
     return result
 
 
-def _write_extras(cfg: RunConfig, out_dir: Path, title: str) -> tuple[Path | None, dict[str, Path]]:
-    """The self-contained evidence map and the PRISMA SVG (from the same selection)."""
+def _write_extras(
+    cfg: RunConfig, out_dir: Path, title: str
+) -> tuple[Path | None, dict[str, Path], dict[str, dict[str, Any]]]:
+    """The self-contained evidence map and the PRISMA SVG (from the same selection), and
+    the figures each shows (as :func:`page_figures` records a page's)."""
+    from synth.report.figures import matrix_figures, prisma_figures
+    from synth.report.maps_data import evidence_matrix
     from synth.report.overview import select_records
     from synth.store import connect
 
@@ -623,7 +635,13 @@ def _write_extras(cfg: RunConfig, out_dir: Path, title: str) -> tuple[Path | Non
             prisma = dict(write_prisma(counts, out_dir, png=False))
         except ImportError:  # pragma: no cover
             log.warning("synth.report.prisma_figure is missing: no prisma.svg")
-    return evidence_map, prisma
+    figures: dict[str, dict[str, Any]] = {}
+    if evidence_map is not None:
+        matrix = evidence_matrix(sel.records, sel.tags)
+        figures[EVIDENCE_MAP] = {"page": EVIDENCE_MAP, "figures": matrix_figures(matrix)}
+    for path in prisma.values():
+        figures[path.name] = {"page": path.name, "figures": prisma_figures(counts)}
+    return evidence_map, prisma, figures
 
 
 def _inputs(cfg: RunConfig, specs: Sequence[Any]) -> dict[str, dict[str, str]]:
