@@ -114,6 +114,8 @@ class Fit:
             f"{self.matched} of the {self.with_text} papers with text beyond a title "
             f"({self.share:.0%}) match a theme of the codebook"
         )
+        if not self.papers:
+            return "No papers are selected, so there is nothing to synthesise."
         if not self.with_text:
             return (
                 "No paper has text beyond a title, so the theme codebook cannot be applied; "
