@@ -237,3 +237,24 @@ def _decide(con: Any, records: pd.DataFrame, record: Any) -> None:
         record(con, record_id=rid, reviewer="ana", decision=first, stage="full_text")
         second = ("exclude" if first == "include" else "include") if i % 7 == 3 else first
         record(con, record_id=rid, reviewer="ben", decision=second, stage="full_text")
+
+
+def test_a_number_not_reported_stays_none_and_texts_are_not_figures() -> None:
+    """A PRISMA box the review does not report is None in the record (never 0), and the
+    identities skip it; the reasons' wording is not a figure."""
+    from synth.report.figures import prisma_figures
+
+    flow = {
+        "identified": 68, "screened": None, "awaiting_screening": None,
+        "excluded_full_text": {"years": 2}, "included": 64,
+        "reason_texts": {"years": "Papers from 2008 - 2020"},
+    }  # fmt: skip
+    figures = prisma_figures(flow)
+    assert figures == {
+        "prisma.identified": 68, "prisma.screened": None, "prisma.awaiting_screening": None,
+        "prisma.excluded_full_text.years": 2, "prisma.included": 64,
+    }  # fmt: skip
+    assert check_figures({"05": figures, "01": {"unique_records": 67, "included": 64}}) == []
+    assert check_figures({"05": figures, "01": {"included": 63}}) == [
+        "included 63 on the banner but PRISMA's included is 64"
+    ]

@@ -127,18 +127,24 @@ def description_figures(description: pd.DataFrame) -> dict[str, Any]:
 def prisma_figures(counts: Any) -> dict[str, Any]:
     """``prisma.<box>`` (and ``prisma.<box>.<source or reason>``) from the counts the
     diagram draws (:func:`synth.screening.prisma.prisma_counts`); a box the review does not
-    report stays None."""
+    report stays None. Texts (the reasons' wording) are not figures and are left out."""
     flow = counts.to_dict() if hasattr(counts, "to_dict") else dict(counts)
-    out: dict[str, Any] = {}
-    for box, value in flow.items():
-        if box == "reason_texts":
-            continue
-        if isinstance(value, Mapping):
-            for key, n in value.items():
-                out[f"prisma.{box}.{key}"] = number(n)
-        else:
-            out[f"prisma.{box}"] = number(value)
-    return out
+    return flat_figures("prisma", flow)
+
+
+def flat_figures(prefix: str, value: Any) -> dict[str, Any]:
+    """``value``'s counts under dotted names (nested mappings give ``prefix.key...``);
+    None stays None ("not reported"); texts and lists are not figures and are skipped."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(flat_figures(f"{prefix}.{key}", inner))
+        return out
+    if value is None or value is pd.NA or isinstance(value, int | float):
+        return {prefix: number(value)}
+    if hasattr(value, "item") and not isinstance(value, str):
+        return {prefix: number(value)}
+    return {}
 
 
 def matrix_figures(matrix: pd.DataFrame, name: str = "map") -> dict[str, Any]:
