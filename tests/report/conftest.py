@@ -262,3 +262,36 @@ def synthetic_publications(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
          "score": 0.9}
     )  # fmt: skip
     return records, tags
+
+
+#: The exclusion criterion :func:`make_scope_review` rules labels out of scope with; its
+#: text carries markup, which must reach every page as text.
+SCOPE_CRITERION = "individual-benefit"
+SCOPE_TEXT = "Activities for the individual's own benefit <b>only</b> " + HOSTILE["img"]
+
+
+def make_scope_review() -> Any:
+    """A review definition like the bundled one's scope: self-management and shared
+    decision-making ruled out by an exclusion criterion; community and social care
+    outside its frame (hidden): r04 and r11 carry only those settings."""
+    from synth.review import parse_review
+
+    return parse_review(
+        {
+            "exclusion_criteria": [{"id": SCOPE_CRITERION, "text": SCOPE_TEXT}],
+            "scope": {
+                "out_of_scope": {
+                    "approach:self-management": SCOPE_CRITERION,
+                    "approach:shared-decision-making": SCOPE_CRITERION,
+                },
+                "hidden": ["setting:community", "setting:social-care"],
+            },
+        },
+        "review.yml",
+    )
+
+
+@pytest.fixture
+def scope_review() -> Any:
+    """:func:`make_scope_review`."""
+    return make_scope_review()

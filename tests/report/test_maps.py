@@ -304,3 +304,115 @@ def test_kei_matrix_counts(kei_store):
     got = {(r, c): n for r, c, n in zip(m["row"], m["col"], m["n"], strict=True) if n}
     assert got == expected
     assert (m["n"] == 0).any()
+
+
+# --------------------------------------------------------------------------- scope
+
+
+def test_out_of_scope_labels_are_marked_with_their_criterion(map_records, map_tags, scope_review):
+    """The review's own exclusions are out of scope on the map, named with the criterion,
+    never empty gaps; without a review nothing is."""
+    from .conftest import SCOPE_CRITERION
+
+    m = evidence_matrix(map_records, map_tags, review=scope_review)
+    ruled_out = m["col"].isin(["self-management", "shared-decision-making"])
+    assert set(m.loc[ruled_out, "out_of_scope"]) == {SCOPE_CRITERION}
+    assert set(m.loc[~ruled_out, "out_of_scope"]) == {""}
+    assert set(evidence_matrix(map_records, map_tags)["out_of_scope"]) == {""}
+    # r10's shared decision-making is still counted, in its marked cell
+    sdm = m[(m["col"] == "shared-decision-making") & (m["n"] > 0)]
+    assert list(sdm["record_ids"]) == [["r10"]]
+
+    fig = evidence_map_figure(map_records, map_tags, review=scope_review)
+    cols = list(dict.fromkeys(m["col"]))
+    ticks = list(fig.layout.xaxis.ticktext)
+    for label in ("self-management", "shared-decision-making"):
+        i = cols.index(label)
+        assert ticks[i].endswith("(out of scope)")
+        band = [s for s in fig.layout.shapes if s.x0 == i - 0.5 and s.x1 == i + 0.5]
+        assert len(band) == 1 and band[0].yref == "paper"
+        note = [a for a in fig.layout.annotations if a.x == i and a.xref == "x"]
+        assert len(note) == 1 and SCOPE_CRITERION in note[0].text
+        said = note[0].hovertext.replace("<br>", " ")
+        assert SCOPE_CRITERION in said and "own benefit" in said
+    assert sum(t.endswith("(out of scope)") for t in ticks) == 2
+    # an out-of-scope cell is marked ×, not drawn as a gap (a grey dot)
+    grid = fig.data[0]
+    marks = {cols[x]: sym for x, sym in zip(grid.x, grid.marker.symbol, strict=True)}
+    assert marks["self-management"] != "circle" and marks["co-design"] == "circle"
+    # the bubble in the marked column says why it is out of scope
+    bubbles = fig.data[1]
+    hover = bubbles.hovertext[[cols[x] for x in bubbles.x].index("shared-decision-making")]
+    assert "Out of scope" in hover and SCOPE_CRITERION in hover
+    # no review: no band, no mark
+    plain = evidence_map_figure(map_records, map_tags)
+    assert not plain.layout.shapes and not plain.layout.annotations
+    assert not any("(out of scope)" in t for t in plain.layout.xaxis.ticktext)
+
+
+def test_scope_text_from_review_yml_is_escaped(map_records, map_tags, scope_review):
+    """The criterion's text is data: it reaches hover labels and annotations escaped."""
+    fig = evidence_map_figure(map_records, map_tags, review=scope_review)
+    texts = list(fig.data[1].hovertext)
+    texts += [a.hovertext for a in fig.layout.annotations]
+    assert any("&lt;b&gt;only&lt;/b&gt;" in t for t in texts)
+    for t in texts:
+        assert not RAW_MARKUP.search(t) and "<b>only" not in t, t
+
+
+def test_hidden_labels_are_not_drawn_and_their_papers_are_counted(
+    map_records, map_tags, scope_review
+):
+    """Labels outside the review's frame are not drawn; a paper with only those is not
+    lost quietly: it is counted, and the page says so."""
+    from synth.report.maps import map_key
+    from synth.report.maps_data import axis_counts, prepare, scope_figures
+
+    m = evidence_matrix(map_records, map_tags, review=scope_review)
+    assert not {"community", "social-care"} & set(m["row"])
+    placed = {r for ids in m["record_ids"] for r in ids}
+    assert "r04" not in placed and "r11" not in placed  # only community / social care
+    corpus = prepare(map_records, map_tags)
+    counts = axis_counts(corpus, "setting", scope_review)
+    assert counts["hidden_only"] == 2
+    assert counts["tagged"] + counts["not_tagged"] + counts["hidden_only"] == counts["papers"]
+    figures = scope_figures(corpus, scope_review)
+    assert figures["map.hidden_only.setting"] == 2 and figures["map.hidden_only"] == 2
+    assert len(placed) + figures["map.hidden_only"] == len(corpus.records)
+    assert figures["map.out_of_scope.approach:shared-decision-making"] == 1
+    assert figures["map.out_of_scope.approach:self-management"] == 0
+    key = " ".join(map_key(map_records, map_tags, scope_review))
+    assert "Not drawn (setting): Community, Social care" in key
+    assert "not on the map: 2" in key
+    assert "Out of scope (approach): Self-management, Shared decision-making" in key
+    # without a review every label is drawn and every paper placed
+    plain = evidence_matrix(map_records, map_tags)
+    assert {"community", "social-care"} <= set(plain["row"])
+    assert len({r for ids in plain["record_ids"] for r in ids}) == len(corpus.records)
+
+
+def test_not_tagged_row_and_column_count_every_untagged_paper(map_records, map_tags, scope_review):
+    """The "not tagged" row/column holds exactly the papers with no label on that axis;
+    tagged + not tagged (+ hidden only) = the papers shown."""
+    from synth.report.maps import map_key
+    from synth.report.maps_data import axis_counts, prepare, scope_figures
+
+    corpus = prepare(map_records, map_tags)
+    for review in (None, scope_review):
+        m = evidence_matrix(map_records, map_tags, review=review)
+        for axis, facet in (("row", "setting"), ("col", "approach")):
+            untagged = {r for ids in m.loc[m[axis] == UNTAGGED, "record_ids"] for r in ids}
+            counts = axis_counts(corpus, facet, review)
+            assert counts["not_tagged"] == len(untagged) > 0
+            tagged = {r for ids in m.loc[m[axis] != UNTAGGED, "record_ids"] for r in ids}
+            shown = {r for ids in m["record_ids"] for r in ids}
+            # on the map, the labelled rows (columns) and "not tagged" hold the papers shown
+            assert tagged | untagged == shown and not tagged & untagged
+            hidden_elsewhere = len(corpus.records) - len(shown) - counts["hidden_only"]
+            assert counts["tagged"] == len(tagged) + hidden_elsewhere
+            assert counts["tagged"] + counts["not_tagged"] + counts["hidden_only"] == len(
+                corpus.records
+            )
+            assert scope_figures(corpus, review)[f"map.not_tagged.{facet}"] == len(untagged)
+    key = map_key(map_records, map_tags)
+    assert "Not tagged (setting): 1 paper of 10 have no setting label" in " ".join(key)

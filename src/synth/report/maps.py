@@ -13,7 +13,7 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -23,15 +23,21 @@ from synth.report.map_links import META_KEY, link_data
 from synth.report.maps_data import (
     UNTAGGED,
     Corpus,
+    axis_counts,
     best_evidence,
     cells,
     counts_by_label,
     evidence_matrix,
+    hidden_labels,
     label_members,
+    out_of_scope,
     prepare,
     year_band_members,
 )
 from synth.report.palette import Palette, load_palette
+
+if TYPE_CHECKING:
+    from synth.review import Review
 
 __all__ = [
     "MAP_DIV_ID",
@@ -42,6 +48,7 @@ __all__ = [
     "evidence_map_figure",
     "evidence_map_with_links",
     "evidence_matrix",
+    "map_key",
     "paper_rows",
     "paper_table_html",
     "publication_figure",
@@ -159,16 +166,24 @@ def _bubble_trace(
     name: str,
     cmax: int,
     visible: bool,
+    criteria: dict[str, str] | None = None,
 ) -> go.Scatter:
     """Bubbles of the non-empty cells. Positions are category indices (the axes carry
-    the names as tick text), so the many filter traces do not repeat every label."""
+    the names as tick text), so the many filter traces do not repeat every label. A bubble
+    in an out-of-scope cell is faded and its hover names the criterion (``criteria``:
+    criterion id -> its hover line)."""
     m = matrix[matrix["n"] > 0]
     row_pos = {r: i for i, r in enumerate(dict.fromkeys(matrix["row"]))}
     col_pos = {c: i for i, c in enumerate(dict.fromkeys(matrix["col"]))}
+    scope = list(m["out_of_scope"]) if "out_of_scope" in m.columns else [""] * len(m)
+    criteria = criteria or {}
     hover = [
         f"{_name(pal, rows, r)} × {_name(pal, cols, c)}: <b>{_papers(n)}</b><br>"
+        + (f"<i>{criteria.get(out, esc(out))}</i><br>" if out else "")
         + _hover_list(cites)
-        for r, c, n, cites in zip(m["row"], m["col"], m["n"], m["citations"], strict=True)
+        for r, c, n, cites, out in zip(
+            m["row"], m["col"], m["n"], m["citations"], scope, strict=True
+        )
     ]
     sizeref = 2.0 * max(cmax, 1) / (_MAX_BUBBLE_PX**2)
     return go.Scatter(
@@ -189,6 +204,7 @@ def _bubble_trace(
             "sizemin": 12,
             "color": list(m["n"]),
             "coloraxis": "coloraxis",
+            "opacity": [0.45 if out else 1.0 for out in scope],
             "line": {"color": pal.neutral["outline"], "width": 1},
         },
         showlegend=False,
@@ -219,6 +235,7 @@ def evidence_map_figure(
     filters: bool = True,
     title: str | None = None,
     table_ids: Iterable[str] | None = None,
+    review: Review | None = None,
 ) -> go.Figure:
     """The setting × approach bubble map: bubble area and colour = number of papers.
 
@@ -231,11 +248,17 @@ def evidence_map_figure(
     carries which of them each bubble holds (each id once), and the report page links a
     click on a bubble to its table (:mod:`synth.report.map_links`).
 
+    With ``review`` (:func:`synth.review.review_for`), labels its own criteria exclude are
+    drawn as out of scope: a grey band over their row or column, named "out of scope" with
+    the criterion in the tick label, an annotation and every hover, and their empty cells
+    marked × rather than drawn as gaps; labels it hides are not drawn (:func:`map_key` says
+    which, and how many papers carry only those). Without one nothing is out of scope.
+
     Trace order: 0 = grid of all cells, 1 = all papers, then one trace per filter option in
     menu order.
     """
     fig, links = evidence_map_with_links(
-        records, tags, rows=rows, cols=cols, filters=filters, title=title
+        records, tags, rows=rows, cols=cols, filters=filters, title=title, review=review
     )
     if table_ids is not None:
         fig.update_layout(meta={META_KEY: link_data(fig, links, keep=table_ids)})
@@ -250,30 +273,29 @@ def evidence_map_with_links(
     cols: str = "approach",
     filters: bool = True,
     title: str | None = None,
+    review: Review | None = None,
 ) -> tuple[go.Figure, MapLinks]:
     """:func:`evidence_map_figure` and the :class:`MapLinks` of its bubbles."""
     pal = load_palette()
     corpus = prepare(records, tags)
-    full = cells(corpus, rows, cols)
+    full = cells(corpus, rows, cols, review=review)
     row_order = list(dict.fromkeys(full["row"]))
     col_order = list(dict.fromkeys(full["col"]))
-    row_names = [_name(pal, rows, r) for r in row_order]
-    col_names = [_wrap(_name(pal, cols, c)) for c in col_order]
+    row_out, col_out = out_of_scope(review, rows), out_of_scope(review, cols)
+    row_names = [_name(pal, rows, r) + (OUT_MARK if r in row_out else "") for r in row_order]
+    col_names = [
+        _wrap(_name(pal, cols, c)) + ("<br>" + OUT_MARK.strip() if c in col_out else "")
+        for c in col_order
+    ]
     cmax = int(full["n"].max()) if len(full) else 0
     n_papers = len(corpus.records)
+    criteria = {c: _criterion_line(review, c) for c in {*row_out.values(), *col_out.values()}}
 
-    grid = go.Scatter(
-        x=[i for _ in row_order for i in range(len(col_order))],
-        y=[j for j in range(len(row_order)) for _ in col_order],
-        mode="markers",
-        marker={"size": 5, "color": pal.neutral["empty"], "symbol": "circle"},
-        hoverinfo="skip",
-        showlegend=False,
-        name="cells",
-    )
     traces: list[go.Scatter] = [
-        grid,
-        _bubble_trace(full, pal, rows, cols, name="All papers", cmax=cmax, visible=True),
+        _grid_trace(full, pal),
+        _bubble_trace(
+            full, pal, rows, cols, name="All papers", cmax=cmax, visible=True, criteria=criteria
+        ),
     ]
     row_pos = {r: i for i, r in enumerate(row_order)}
     col_pos = {c: i for i, c in enumerate(col_order)}
@@ -290,9 +312,13 @@ def evidence_map_with_links(
     for _, options in menus_spec:
         first = len(traces)
         for option, ids in options:
-            m = cells(corpus, rows, cols, only=ids)
+            m = cells(corpus, rows, cols, only=ids, review=review)
             links.members[len(traces)] = list(ids)
-            traces.append(_bubble_trace(m, pal, rows, cols, name=option, cmax=cmax, visible=False))
+            traces.append(
+                _bubble_trace(
+                    m, pal, rows, cols, name=option, cmax=cmax, visible=False, criteria=criteria
+                )
+            )
         spans.append((first, len(traces) - 1))
 
     fig = go.Figure(traces)
@@ -351,9 +377,14 @@ def evidence_map_with_links(
         f"Evidence map: {pal.facet_name(rows).lower()} × {pal.facet_name(cols).lower()}"
         f" ({_papers(n_papers)}; bubble size = number of papers)"
     )
-    top = 110 if updatemenus else 70
+    top = (110 if updatemenus else 70) + 22
+    layout = _base_layout(pal, heading)
+    layout["title"]["subtitle"] = {"text": esc(KEY_TEXT), "font": {"size": 12}}
+    bands = _scope_bands(pal, review, row_order, col_order, rows, cols)
     fig.update_layout(
-        **_base_layout(pal, heading),
+        **layout,
+        shapes=bands["shapes"],
+        annotations=bands["annotations"],
         height=top + 90 + 56 * max(len(row_order), 1),
         margin={"l": 10, "r": 20, "t": top, "b": 10},
         xaxis={**axis, "tickvals": list(range(len(col_names))), "ticktext": col_names,
@@ -369,6 +400,127 @@ def evidence_map_with_links(
         dragmode=False,
     )  # fmt: skip
     return fig, links
+
+
+#: What the map's marks mean (its subtitle; :func:`map_key` says it in full on the page).
+KEY_TEXT = (
+    "Grey dot: no papers in an in-scope cell, no evidence here · grey band with ×: out of "
+    "scope by the review's own criteria, not a gap · Not tagged: papers with no label on "
+    "that axis"
+)
+#: Added to the tick label of a label the review's criteria exclude.
+OUT_MARK = " (out of scope)"
+
+
+def _criterion_line(review: Review | None, crit_id: str) -> str:
+    """The hover line naming the criterion that rules a label out of scope (escaped)."""
+    crit = review.criterion(crit_id) if review is not None else None
+    text = f": {crit.text}" if crit is not None and crit.text else ""
+    return _wrap(esc(f"Out of scope: excluded by the review's criterion {crit_id}{text}"), 60)
+
+
+def _grid_trace(matrix: pd.DataFrame, pal: Palette) -> go.Scatter:
+    """A mark in every cell: a grey dot (an in-scope cell with no papers reads as a gap:
+    no evidence here), × where the review's criteria rule the cell out (not a gap). It
+    takes no hover: a hover-able point under a bubble would swallow the bubble's label;
+    the band's annotation and the bubbles name the criterion."""
+    row_pos = {r: i for i, r in enumerate(dict.fromkeys(matrix["row"]))}
+    col_pos = {c: i for i, c in enumerate(dict.fromkeys(matrix["col"]))}
+    out = [bool(o) for o in matrix["out_of_scope"]]
+    colour = [pal.neutral["muted"] if o else pal.neutral["empty"] for o in out]
+    return go.Scatter(
+        x=[col_pos[c] for c in matrix["col"]],
+        y=[row_pos[r] for r in matrix["row"]],
+        mode="markers",
+        marker={"size": [9 if o else 5 for o in out], "color": colour,
+                "symbol": ["x-thin-open" if o else "circle" for o in out],
+                "line": {"color": colour, "width": 1.5}},
+        hoverinfo="skip",
+        showlegend=False,
+        name="cells",
+    )  # fmt: skip
+
+
+def _scope_bands(
+    pal: Palette,
+    review: Review | None,
+    row_order: list[str],
+    col_order: list[str],
+    rows: str,
+    cols: str,
+) -> dict[str, list[dict[str, Any]]]:
+    """A grey band over each out-of-scope row and column, and an annotation on it naming
+    the criterion (its hover gives the criterion's text)."""
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    for facet, order, vertical in ((cols, col_order, True), (rows, row_order, False)):
+        for label, crit in out_of_scope(review, facet).items():
+            if label not in order:
+                continue
+            i = order.index(label)
+            span = {"x0": i - 0.5, "x1": i + 0.5, "xref": "x", "y0": 0, "y1": 1, "yref": "paper"}
+            if not vertical:
+                span = {"y0": i - 0.5, "y1": i + 0.5, "yref": "y", "x0": 0, "x1": 1,
+                        "xref": "paper"}  # fmt: skip
+            shapes.append({"type": "rect", "layer": "below", "line": {"width": 0},
+                           "fillcolor": pal.neutral["out_of_scope"], "name": "out-of-scope",
+                           **span})  # fmt: skip
+            at = (
+                {"x": i, "xref": "x", "y": 0, "yref": "paper", "yanchor": "bottom"}
+                if vertical
+                else {"x": 1, "xref": "paper", "xanchor": "right", "y": i, "yref": "y"}
+            )
+            notes.append({"text": f"out of scope:<br>{esc(crit)}", "showarrow": False,
+                          "font": {"size": 10, "color": pal.neutral["text"]},
+                          "bgcolor": pal.neutral["out_of_scope"],
+                          "hovertext": _criterion_line(review, crit), "name": "out-of-scope",
+                          **at})  # fmt: skip
+    return {"shapes": shapes, "annotations": notes}
+
+
+def map_key(
+    records: pd.DataFrame,
+    tags: pd.DataFrame,
+    review: Review | None = None,
+    *,
+    rows: str = "setting",
+    cols: str = "approach",
+) -> list[str]:
+    """What the evidence map's marks mean, as plain sentences for its page (escape them):
+    empty cells, the review's out-of-scope labels with their criteria, its hidden labels
+    and why, and how many papers each axis counts as "not tagged" or only hidden."""
+    pal = load_palette()
+    corpus = prepare(records, tags)
+    lines = [
+        "An empty in-scope cell (a grey dot) means no evidence here: no paper in this set "
+        "carries both labels."
+    ]
+    for facet in dict.fromkeys((rows, cols)):
+        name = pal.facet_name(facet).lower()
+        by_crit: dict[str, list[str]] = {}
+        for label, crit in out_of_scope(review, facet).items():
+            by_crit.setdefault(crit, []).append(pal.label_name(facet, label))
+        for crit, labels in by_crit.items():
+            c = review.criterion(crit) if review is not None else None
+            text = f' ("{c.text}")' if c is not None and c.text else ""
+            lines.append(
+                f"Out of scope ({name}): {', '.join(labels)}, excluded by the review's own "
+                f"criterion {crit}{text}. Drawn as a grey band with ×, not as evidence gaps."
+            )
+        hidden = hidden_labels(review, facet)
+        counts = axis_counts(corpus, facet, review)
+        if hidden:
+            lines.append(
+                f"Not drawn ({name}): {', '.join(pal.label_name(facet, h) for h in hidden)},"
+                " outside the review's frame (review.yml scope.hidden); "
+                f"papers with only these labels, not on the map: {counts['hidden_only']}."
+            )
+        lines.append(
+            f"Not tagged ({name}): {_papers(counts['not_tagged'])} of {counts['papers']} "
+            f'have no {name} label and are counted in the "Not tagged" '
+            f"{'row' if facet == rows else 'column'}; {counts['tagged']} have one."
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------- other figures

@@ -8,6 +8,11 @@ Counting rules: a paper counts once per label it carries (a paper tagged with tw
 sits in two rows); duplicates count once, as their group's kept record (their tags count
 for it); a paper with no label of a facet goes to :data:`UNTAGGED`, so nothing drops out
 of a map silently.
+
+Scope: a :class:`synth.review.Review` says which labels its own criteria exclude
+(``out_of_scope``: their cells are marked with the criterion, never read as gaps) and
+which lie outside its frame (``hidden_labels``: not drawn; a paper whose every label on
+an axis is hidden is counted as such, see :func:`axis_counts`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
@@ -25,11 +30,16 @@ import yaml
 from synth.corpus.citation import citations
 from synth.tagging.describe import COUNTED_SCORE, counted_tags
 
+if TYPE_CHECKING:
+    from synth.review import Review
+
 log = logging.getLogger(__name__)
 
 #: The row/column of papers with no label of that facet.
 UNTAGGED = "(not tagged)"
-MATRIX_COLUMNS = ["row", "col", "n", "record_ids", "citations"]
+#: ``out_of_scope``: the exclusion criterion id that rules a cell's row or column label
+#: out of the review's scope ("" for an in-scope cell).
+MATRIX_COLUMNS = ["row", "col", "n", "record_ids", "citations", "out_of_scope"]
 
 
 @dataclass(frozen=True)
@@ -139,13 +149,54 @@ def label_order(facet: str, seen: Iterable[str] = ()) -> list[str]:
     return [*ordered, *extra]
 
 
-def _axis(corpus: Corpus, facet: str, untagged: bool) -> tuple[list[str], dict[str, list[str]]]:
+def out_of_scope(review: Review | None, facet: str) -> dict[str, str]:
+    """Label -> the exclusion criterion id that rules it out of ``review``'s scope."""
+    if review is None:
+        return {}
+    prefix = f"{facet}:"
+    scope = review.out_of_scope.items()
+    return {key[len(prefix) :]: crit for key, crit in scope if key.startswith(prefix)}
+
+
+def hidden_labels(review: Review | None, facet: str) -> list[str]:
+    """The facet's labels ``review`` hides from maps (outside its frame), in file order."""
+    if review is None:
+        return []
+    prefix = f"{facet}:"
+    return [key[len(prefix) :] for key in review.hidden_labels if key.startswith(prefix)]
+
+
+def _axis(
+    corpus: Corpus, facet: str, untagged: bool, review: Review | None = None
+) -> tuple[list[str], dict[str, list[str]]]:
+    """An axis's labels in order, and each paper's labels on it: :data:`UNTAGGED` for a
+    paper with none, ``[]`` for one whose every label is hidden by the review."""
     labels = corpus.labels_of(facet)
+    hidden = set(hidden_labels(review, facet))
     order = label_order(facet, (lab for labs in labels.values() for lab in labs))
+    order = [lab for lab in order if lab not in hidden]
     if untagged and any(rid not in labels for rid in corpus.records.index):
         order.append(UNTAGGED)
-    assigned = {rid: labels.get(rid, [UNTAGGED]) for rid in corpus.records.index}
+    assigned = {
+        rid: [lab for lab in labels.get(rid, [UNTAGGED]) if lab not in hidden]
+        for rid in corpus.records.index
+    }
     return order, assigned
+
+
+def axis_counts(corpus: Corpus, facet: str, review: Review | None = None) -> dict[str, int]:
+    """How a map axis places the papers: ``tagged`` (a drawn label), ``not_tagged`` (no
+    label of the facet: the "not tagged" row/column), ``hidden_only`` (only labels the
+    review hides). The three add up to ``papers``, so the map never hides a paper silently."""
+    _, assigned = _axis(corpus, facet, True, review)
+    not_tagged = sum(1 for labs in assigned.values() if labs == [UNTAGGED])
+    hidden_only = sum(1 for labs in assigned.values() if not labs)
+    return {
+        "papers": len(assigned),
+        "tagged": len(assigned) - not_tagged - hidden_only,
+        "not_tagged": not_tagged,
+        "hidden_only": hidden_only,
+    }
 
 
 def cells(
@@ -155,10 +206,13 @@ def cells(
     *,
     only: Iterable[str] | None = None,
     untagged: bool = True,
+    review: Review | None = None,
 ) -> pd.DataFrame:
-    """The matrix of a prepared corpus, optionally counting only the record ids in ``only``."""
-    row_order, row_of = _axis(corpus, rows, untagged)
-    col_order, col_of = _axis(corpus, cols, untagged)
+    """The matrix of a prepared corpus, optionally counting only the record ids in ``only``;
+    ``review``'s hidden labels left out and its out-of-scope labels marked."""
+    row_order, row_of = _axis(corpus, rows, untagged, review)
+    col_order, col_of = _axis(corpus, cols, untagged, review)
+    row_out, col_out = out_of_scope(review, rows), out_of_scope(review, cols)
     keep = None if only is None else set(only)
     cite = corpus.cite
     members: dict[tuple[str, str], list[str]] = {}
@@ -172,7 +226,8 @@ def cells(
     for r in row_order:
         for c in col_order:
             ids, cited = _by_citation(cite, members.get((r, c), []))
-            out.append((r, c, len(ids), ids, cited))
+            scope = row_out.get(r) or col_out.get(c) or ""
+            out.append((r, c, len(ids), ids, cited, scope))
     df = pd.DataFrame(out, columns=MATRIX_COLUMNS)
     df["n"] = df["n"].astype(int)
     return df
@@ -191,6 +246,7 @@ def evidence_matrix(
     rows: str = "setting",
     cols: str = "approach",
     untagged: bool = True,
+    review: Review | None = None,
 ) -> pd.DataFrame:
     """Papers per (row label, column label), long form, empty cells included.
 
@@ -203,14 +259,45 @@ def evidence_matrix(
     untagged
         Add a :data:`UNTAGGED` row/column for papers with no label of that facet (only when
         there are such papers).
+    review
+        The review definition (:func:`synth.review.review_for`): its hidden labels are
+        left out, its out-of-scope labels' cells name their criterion in ``out_of_scope``.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``row, col, n, record_ids, citations``: every pair of labels in codebook
-        order (so gaps show as ``n == 0``); ids and citations sorted by citation.
+        Columns ``row, col, n, record_ids, citations, out_of_scope``: every pair of labels
+        in codebook order (so gaps show as ``n == 0``); ids and citations sorted by
+        citation; ``out_of_scope`` the criterion id excluding the cell, or "".
     """
-    return cells(prepare(records, tags), rows, cols, untagged=untagged)
+    return cells(prepare(records, tags), rows, cols, untagged=untagged, review=review)
+
+
+def scope_figures(
+    corpus: Corpus,
+    review: Review | None = None,
+    *,
+    rows: str = "setting",
+    cols: str = "approach",
+    name: str = "map",
+) -> dict[str, int]:
+    """The figures a map shows besides its cells, for a page's summary: per axis the papers
+    not tagged and those with only hidden labels, the papers not placed on the map at all
+    (``<name>.hidden_only``: papers + placed = all), and the papers under each out-of-scope
+    label (``<name>.out_of_scope.<facet>:<label>``)."""
+    out: dict[str, int] = {}
+    for facet in dict.fromkeys((rows, cols)):
+        counts = axis_counts(corpus, facet, review)
+        out[f"{name}.not_tagged.{facet}"] = counts["not_tagged"]
+        out[f"{name}.hidden_only.{facet}"] = counts["hidden_only"]
+        members = label_members(corpus, facet)
+        for label in out_of_scope(review, facet):
+            out[f"{name}.out_of_scope.{facet}:{label}"] = len(members.get(label, []))
+    placed = [_axis(corpus, facet, True, review)[1] for facet in dict.fromkeys((rows, cols))]
+    out[f"{name}.hidden_only"] = sum(
+        1 for rid in corpus.records.index if any(not axis[rid] for axis in placed)
+    )
+    return out
 
 
 def counts_by_label(corpus: Corpus, facet: str, *, untagged: bool = True) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -33,9 +33,13 @@ from synth.report.maps import (
     esc,
     evidence_map_with_links,
     figure_height,
+    map_key,
     paper_rows,
     render_paper_table,
 )
+
+if TYPE_CHECKING:
+    from synth.review import Review
 
 log = logging.getLogger(__name__)
 
@@ -201,17 +205,24 @@ def evidence_map_html(
     cols: str = "approach",
     plotlyjs: str | None = None,
     max_bytes: int = MAX_BYTES,
+    review: Review | None = None,
 ) -> str:
     """The standalone page as a string (see :func:`write_evidence_map`).
 
     The paper table is plain HTML (it works without scripts) unless that would make the
     page larger than ``max_bytes``: then it travels gzip-packed like plotly.js and the page
     script draws it. ``plotlyjs`` replaces the packed plotly.js (tests use a stub to stay
-    fast).
+    fast). ``review`` marks its out-of-scope labels and hides its hidden ones
+    (:func:`synth.report.maps.evidence_map_figure`); the page's key says what each mark
+    means (:func:`synth.report.maps.map_key`).
     """
     from synth import __version__
 
-    fig, links = evidence_map_with_links(records, tags, rows=rows, cols=cols)
+    fig, links = evidence_map_with_links(records, tags, rows=rows, cols=cols, review=review)
+    key = "".join(
+        f'<p class="help map-key">{esc(line)}</p>\n'
+        for line in map_key(records, tags, review, rows=rows, cols=cols)
+    )
     fig_dict = json.loads(fig.to_json())  # plotly's encoder turns numpy/pandas into JSON
     papers = paper_rows(records, tags)
     blob = {
@@ -273,6 +284,7 @@ def evidence_map_html(
                 '<p class="help">Hover a bubble for its papers; click it to list them in the table'
                 " below. The dropdowns filter the map by publication type, study design or"
                 " years.</p>\n",
+                key,
                 f'<div id="{MAP_DIV_ID}" class="plot" style="height:{height}px"></div>\n',
                 '<section id="selection">\n<h2>Papers</h2>\n',
                 note,
@@ -316,8 +328,10 @@ def write_evidence_map(
     title: str = "Evidence map",
     rows: str = "setting",
     cols: str = "approach",
+    review: Review | None = None,
 ) -> Path:
-    """Write the self-contained evidence map (map, dropdown filters, linked paper table).
+    """Write the self-contained evidence map (map, dropdown filters, linked paper table),
+    with ``review``'s scope marked (see :func:`evidence_map_html`).
 
     The file needs no network when viewed: plotly.js is packed inside it, and its
     Content-Security-Policy forbids every fetch. A page that would exceed :data:`MAX_BYTES`
@@ -329,7 +343,7 @@ def write_evidence_map(
         The file written.
     """
     path = Path(path)
-    page = evidence_map_html(records, tags, title=title, rows=rows, cols=cols)
+    page = evidence_map_html(records, tags, title=title, rows=rows, cols=cols, review=review)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = page.encode("utf-8")
     path.write_bytes(data)
