@@ -623,7 +623,11 @@ def _write_extras(
         from synth.report.standalone import write_evidence_map
 
         evidence_map = write_evidence_map(
-            out_dir / EVIDENCE_MAP, sel.records, sel.tags, title=f"{title}: evidence map"
+            out_dir / EVIDENCE_MAP,
+            sel.records,
+            sel.tags,
+            title=f"{title}: evidence map",
+            review=review_for(cfg.review),
         )
     except ImportError:  # pragma: no cover
         log.warning("synth.report.standalone is missing: no evidence-map.html")
