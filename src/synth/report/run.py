@@ -641,7 +641,7 @@ def _write_extras(
             log.warning("synth.report.prisma_figure is missing: no prisma.svg")
     figures: dict[str, dict[str, Any]] = {}
     if evidence_map is not None:
-        matrix = evidence_matrix(sel.records, sel.tags)
+        matrix = evidence_matrix(sel.records, sel.tags, review=review_for(cfg.review))
         figures[EVIDENCE_MAP] = {"page": EVIDENCE_MAP, "figures": matrix_figures(matrix)}
     for path in prisma.values():
         figures[path.name] = {"page": path.name, "figures": prisma_figures(counts)}
