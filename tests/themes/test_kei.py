@@ -292,20 +292,13 @@ def test_what_the_evidence_does_not_cover_is_derived(kei, summary) -> None:
 
     cov = coverage_table(kei["assignments"], kei["included"], kei["extracts"], kei["fulltexts"])
     records = kei["included"]
-    key = dict(zip(records["source_key"], records["record_id"], strict=True))
-    tags = pd.DataFrame(
-        [(key["boaz2016"], "design", "qualitative"), (key["bombard2018"], "design", "review"),
-         (key["baker2016"], "design", "qualitative")],
-        columns=["record_id", "facet", "label"],
-    )  # fmt: skip
-    g = evidence_gaps(
-        summary, cov, kei["assignments"], tags, records, kei["extracts"], kei["fulltexts"]
-    )
+    designs = {"qualitative": 2, "review": 1, "(not tagged)": 61}
+    g = evidence_gaps(summary, cov, records, kei["extracts"], kei["fulltexts"], designs=designs)
     few = load_theme_codebook().scoring.few_papers
     assert g["thin_themes"] == [
         (r.heading, r.n_papers) for r in summary.itertuples() if r.n_papers < few
     ]
-    assert g["designs"] == {"qualitative": 2, "review": 1, "not tagged": 61}
+    assert g["designs"] == designs
     assert 0 < g["outcomes"] <= g["with_text"] and g["with_text"] + g["title_only"] == 64
     html = render_gaps(g)
     assert f"{g['outcomes']} of the {g['with_text']} papers" in html

@@ -8,14 +8,14 @@
 - :func:`findings_by_question`: for each review question, the themes and papers that speak
   to it, by TF-IDF similarity between the question and each theme's profile and passages,
   with the passage closest to the question as the evidence.
-- :func:`evidence_gaps`: themes with few papers, the mix of study designs (tags), how many
-  papers report outcomes (the codebook's outcome cues).
+- :func:`evidence_gaps`: themes with few papers, the mix of study designs (the page's
+  design counts), how many papers report outcomes (the codebook's outcome cues).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,18 +215,18 @@ def _question_cues(question: str, cues: Sequence[str]) -> list[str]:
 def evidence_gaps(
     summary: pd.DataFrame,
     coverage: pd.DataFrame,
-    assignments: pd.DataFrame,
-    tags: pd.DataFrame | None,
     records: pd.DataFrame,
     extracts: pd.DataFrame | None = None,
     fulltexts: pd.DataFrame | None = None,
     *,
+    designs: Mapping[str, int] | None = None,
     codebook: ThemeCodebook | None = None,
 ) -> dict[str, object]:
     """What the evidence does not cover, computed from the data:
 
     ``thin_themes``: (heading, papers) of themes with fewer than ``few_papers`` papers;
-    ``designs``: design label -> papers (tags; "not tagged" for papers without one);
+    ``designs``: design label -> papers, as given (the page passes the counts its design
+    chart draws, :func:`synth.report.maps_data.counts_by_label`, so the two agree);
     ``outcomes``: papers with a sentence holding one of the codebook's outcome cues, of
     ``with_text`` papers that have text to read, and ``title_only`` papers that have none.
     """
@@ -236,37 +236,17 @@ def evidence_gaps(
         (str(r.heading), int(r.n_papers)) for r in summary.itertuples() if int(r.n_papers) < few
     ]
     papers = coverage["record_id"].astype(str).tolist()
-    designs = _design_mix(tags, records, papers)
     reporting = _outcome_papers(records, extracts, fulltexts, set(papers), cb)
     with_text = int((coverage["status"] != NO_TEXT).sum())
     return {
         "few_papers": few,
         "thin_themes": thin,
-        "designs": designs,
+        "designs": dict(designs or {}),
         "outcomes": len(reporting),
         "with_text": with_text,
         "title_only": len(papers) - with_text,
         "papers": len(papers),
     }
-
-
-def _design_mix(
-    tags: pd.DataFrame | None, records: pd.DataFrame, papers: list[str]
-) -> dict[str, int]:
-    """design label -> included papers tagged with it, largest first, then "not tagged"."""
-    wanted = set(papers)
-    by_label: dict[str, set[str]] = {}
-    if tags is not None and len(tags):
-        to_kept = unique_record_ids(records).to_dict()
-        d = tags[tags["facet"] == "design"]
-        for rid, label in zip(d["record_id"], d["label"], strict=True):
-            kept = to_kept.get(str(rid), str(rid))
-            if kept in wanted:
-                by_label.setdefault(str(label), set()).add(kept)
-    out = dict(sorted(((k, len(v)) for k, v in by_label.items()), key=lambda kv: (-kv[1], kv[0])))
-    tagged = set().union(*by_label.values()) if by_label else set()
-    out["not tagged"] = len(wanted - tagged)
-    return out
 
 
 def _outcome_papers(

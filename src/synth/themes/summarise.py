@@ -23,7 +23,7 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from synth.corpus.citation import citations
-from synth.tagging.describe import unique_record_ids
+from synth.tagging.describe import counted_tags, unique_record_ids
 from synth.themes.codebook import ThemeCodebook, load_theme_codebook
 from synth.themes.text import kept_ids, tfidf, unit_rows
 
@@ -115,6 +115,7 @@ def _facet_papers(
     if tags is None or not len(tags):
         return {}
     to_kept = unique_record_ids(records).to_dict()
+    tags = counted_tags(tags)  # the one threshold rule every page counts labels by
     out: dict[str, dict[str, set[str]]] = {}
     for rid, facet, label in zip(tags["record_id"], tags["facet"], tags["label"], strict=True):
         if facet not in ("setting", "approach"):
