@@ -123,3 +123,41 @@ def test_load_names_the_file(tmp_path: Path) -> None:
 def test_cue_regex(cue: str, text: str, hit: str) -> None:
     m = re.search(cue_regex(cue), text, re.IGNORECASE)
     assert m is not None and m.group(0) == hit
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("quality: {min_words: -1}", r"quality\.min_words: must be a number >= 0"),
+        ("quality: {colour: red}", r"quality: unknown key 'colour'"),
+        ("quality: {reject: [{pattern: 'a'}]}", r"quality\.reject 1: `reason` must be"),
+        ("quality: {reject: ['figure']}", r"quality\.reject 1: must be a mapping"),
+        ("subject: ['*bad']", r"subject, cue 1: cue '\*bad'"),
+        ("outcomes: 3", r"`outcomes` must be a list"),
+        ("scoring: {second_theme_ratio: 2}", r"scoring\.second_theme_ratio: must be at most 1"),
+        ("scoring: {fit_share: -0.1}", r"scoring\.fit_share: must be a number >= 0"),
+    ],
+)
+def test_new_keys_are_validated(extra: str, message: str) -> None:
+    """The quality filter, subject, outcome cues and scoring keys of issue 15, point 5 are
+    validated on load, naming the key."""
+    with pytest.raises(ThemeCodebookError, match=rf"^t\.yml: .*{message}"):
+        parse_theme_codebook(GOOD + extra + "\n", source="t.yml")
+
+
+def test_question_cues_are_validated() -> None:
+    bad = GOOD.replace("    negative: [patient leadership]", "    question_cues: [1.5]")
+    with pytest.raises(ThemeCodebookError, match=r"theme 'leadership', question cue 1"):
+        parse_theme_codebook(bad, source="t.yml")
+    ok = parse_theme_codebook(
+        GOOD.replace("    negative:", "    question_cues: [success*]\n    negative:"), source="t"
+    )
+    assert ok.theme("leadership").question_cues == ("success*",)
+
+
+def test_package_codebook_has_the_new_rules() -> None:
+    cb = load_theme_codebook()
+    assert cb.quality.reject and cb.subject_cues and cb.outcome_cues
+    assert all(t.question_cues for t in cb.themes)
+    assert cb.quality.problem("Figure 2 Patient journey map for the redesign of the ward.")
+    assert cb.quality.problem("Staff and patients agreed the changes together.") is None
