@@ -151,3 +151,90 @@ def test_write_prisma_renders_png(tmp_path):
     height = int.from_bytes(data[20:24], "big")
     w, h = svg_size(out["svg"].read_text(encoding="utf-8"))
     assert (width, height) == (2 * w, 2 * h)  # rendered at twice the SVG's size
+
+
+UNREPORTED_BOXES = (
+    "screened", "excluded_screening", "awaiting_screening", "conflicts_screening",
+    "sought_full_text", "not_retrieved", "assessed_full_text", "excluded_full_text",
+    "awaiting_full_text", "conflicts_full_text", "maybe_full_text",
+)  # fmt: skip
+NOT_REPORTED_COUNTS = {
+    **COUNTS,
+    "identified_by_source": {"references.bib": 64},
+    "identified_other_methods": {"citation chasing.ris": 5},
+    "not_identified": {"willsonnd.md": 1, "robert2022.md": 1},
+    "identified": 69,
+    "read_failures": 0,
+    "duplicates_removed": 0,
+    **dict.fromkeys(UNREPORTED_BOXES),
+    "included": 64,
+    "notes": {"reported_stages": ["full_text"], "published_only": ["full_text"]},
+}
+
+
+def test_not_reported_is_drawn_as_such_never_as_zero():
+    svg = prisma_svg(NOT_REPORTED_COUNTS)
+    joined = " ".join(texts(svg))
+    for box in ("Records screened", "Records excluded", "Reports sought for retrieval",
+                "Reports not retrieved", "Reports assessed for eligibility",
+                "Reports excluded"):  # fmt: skip
+        assert f"{box} (not reported)" in joined, box
+    assert "(n = 0)" not in joined.replace("removed (n = 0)", "").replace("read (n = 0)", "")
+    assert "Not yet screened" not in joined  # no stage invented for unscreened records
+    assert "Studies included in review (n = 64)" in joined
+    # greyed: every "not reported" text is in the muted colour and italic, its box dashed
+    root = ET.fromstring(svg.split("?>", 1)[1])
+    unreported = [t for t in root.iter(f"{SVG}text") if "not reported)" in (t.text or "")]
+    assert len(unreported) == 6
+    assert all(t.get("font-style") == "italic" and t.get("fill") for t in unreported)
+    included = next(t for t in root.iter(f"{SVG}text") if "Studies included" in (t.text or ""))
+    assert included.get("font-style") is None
+    dashed = [r for r in root.iter(f"{SVG}rect") if r.get("stroke-dasharray")]
+    assert len(dashed) == 6
+    # the footnotes say why, and name the files that are not identified records
+    assert "does not report title/abstract screening" in joined
+    assert "published review lists the papers it included" in joined
+    assert "robert2022.md, willsonnd.md" in joined
+
+
+def test_two_identification_columns():
+    svg = prisma_svg(NOT_REPORTED_COUNTS)
+    lines = texts(svg)
+    joined = " ".join(lines)
+    assert "Identification of studies via databases and registers" in lines
+    assert "Identification of studies via other methods" in lines
+    assert "Records identified from other methods:" in lines
+    assert "citation chasing.ris (n = 5)" in joined
+    assert "Total (n = 69)" in joined
+    # the other-methods column joins the flow before screening
+    assert svg.count("<polyline ") == 1
+    # no other methods: the column says none were imported, it does not draw a 0
+    alone = " ".join(texts(prisma_svg({"identified_by_source": {"x.bib": 3}})))
+    assert "(none imported" in alone
+
+
+def test_bundled_review_diagram(tmp_path, tmp_path_factory):
+    """The bundled review as it reports itself: 64 included after full text; everything
+    else it does not report marked so; its background texts not identified records."""
+    from synth.review import load_review
+    from synth.screening.prisma import prisma_counts
+    from synth.screening.published import record_published_decisions
+    from synth.store import connect
+    from tests.screening import KEI, kei_store
+
+    con = connect(kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template"))
+    try:
+        record_published_decisions(con, load_review(KEI / "review.yml"))
+        svg = prisma_svg(prisma_counts(con))
+    finally:
+        con.close()
+    joined = " ".join(texts(svg))
+    assert "Studies included in review (n = 64)" in joined
+    assert "references.bib (n = 64)" in joined
+    assert "Records screened (not reported)" in joined
+    assert "Reports assessed for eligibility (not reported)" in joined
+    assert "Not yet screened" not in joined and "Not yet assessed" not in joined
+    assert "Duplicate records removed (n = 0)" in joined  # a bundled full text is no duplicate
+    names = sorted(p.name for p in (KEI / "fulltexts").glob("*.md"))
+    assert all(f"{n} (n = " not in joined for n in names)  # not listed as identified
+    assert ", ".join(names) in joined  # named as not identified

@@ -41,11 +41,10 @@ def test_prisma_included_is_the_reference_list(store: Path) -> None:
         stages = {r[0] for r in con.execute("SELECT DISTINCT stage FROM decisions")}
         assert stages == {"full_text"}
         assert counts.included == _bib_entries()
-        # the other files (extracts, full texts not in the list) still await screening
-        assert counts.awaiting_screening == counts.identified - counts.duplicates_removed - (
-            counts.screened
-        )
-        assert counts.awaiting_screening > 0
+        # title/abstract is not reported: "not reported" (None), nothing invented as
+        # awaiting screening; the background full texts are not identified records
+        assert counts.screened is None and counts.awaiting_screening is None
+        assert counts.identified == _bib_entries() and counts.identities() == []
         # idempotent: a second run adds nothing
         assert record_published_decisions(con, review) == 0
         assert prisma_counts(con).included == counts.included

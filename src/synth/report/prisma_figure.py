@@ -8,7 +8,10 @@ is installed.
 
 Layout follows the PRISMA 2020 template (Page et al. 2021): identification, screening
 (records screened, reports sought, reports assessed) and included, with the excluded /
-removed boxes to the right of each step.
+removed boxes to the right of each step, and the two identification columns: databases
+and registers, and other methods (hand search, citation chasing, websites,
+organisations), whose records are screened with the rest. A number the review does not
+report (None) is drawn as "not reported" in grey italics in a dashed box, never as 0.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ _COUNT_KEYS = (
     "maybe_full_text",
 )
 _DICT_KEYS = ("identified_by_source", "excluded_screening", "excluded_full_text")
+_SOURCE_KEYS = ("identified_other_methods", "not_identified")
+#: How a number the review does not report is written (never 0).
+NOT_REPORTED = "not reported"
+_STAGE_NAMES = {"title_abstract": "title/abstract", "full_text": "full text"}
 
 # geometry (px)
 _FONT = 13
@@ -70,11 +77,14 @@ def _as_dict(counts: Any) -> dict[str, Any]:
     else:
         raise TypeError(f"expected PrismaCounts or a dict of counts, got {type(counts).__name__}")
     out: dict[str, Any] = {}
-    for key in _COUNT_KEYS:
-        value = data.get(key)
-        out[key] = int(value) if value is not None else 0
-    for key in _DICT_KEYS:
-        value = data.get(key) or {}
+    for key in _COUNT_KEYS:  # a missing key counts 0; None is "not reported"
+        value = data.get(key, 0)
+        out[key] = int(value) if value is not None else None
+    for key in _DICT_KEYS + _SOURCE_KEYS:
+        value = data.get(key, {})
+        if value is None and key in _DICT_KEYS[1:]:
+            out[key] = None
+            continue
         if not isinstance(value, Mapping):
             raise TypeError(f"{key} must be a mapping of name -> count")
         out[key] = {str(k): int(v) for k, v in value.items()}
@@ -83,12 +93,20 @@ def _as_dict(counts: Any) -> dict[str, Any]:
         {str(k): str(v) for k, v in texts.items()} if isinstance(texts, Mapping) else {}
     )
     if not out["identified"]:
-        out["identified"] = sum(out["identified_by_source"].values())
+        out["identified"] = sum(out["identified_by_source"].values()) + sum(
+            out["identified_other_methods"].values()
+        )
+    notes = data.get("notes", getattr(counts, "notes", None)) or {}
+    out["notes"] = dict(notes) if isinstance(notes, Mapping) else {}
     return out
 
 
-def _n(value: int) -> str:
-    return f"(n = {value:,})"
+def _n(value: int | None) -> str:
+    return f"({NOT_REPORTED})" if value is None else f"(n = {value:,})"
+
+
+def _sum(counts: Mapping[str, int] | None) -> int | None:
+    return None if counts is None else sum(counts.values())
 
 
 class _Box:
@@ -97,26 +115,33 @@ class _Box:
     def __init__(self, lines: list[str], width: int, *, indent_from: int = 1) -> None:
         self.width = width
         chars = max(int((width - 2 * _PAD) / _CHAR), 12)
-        self.lines: list[tuple[str, bool]] = []  # (text, indented)
+        self.lines: list[tuple[str, bool, bool]] = []  # (text, indented, not reported)
+        #: the box's own number is not reported: drawn dashed, its text greyed
+        self.unreported = bool(lines) and lines[0].endswith(f"({NOT_REPORTED})")
         for i, line in enumerate(lines):
             indented = i >= indent_from and line.startswith("  ")
+            muted = line.endswith(f"({NOT_REPORTED})") or line.startswith("  (")
             w = chars - (2 if indented else 0)
             for j, part in enumerate(textwrap.wrap(line.strip(), w) or [""]):
-                self.lines.append((part, indented or (j > 0 and i > 0)))
+                self.lines.append((part, indented or (j > 0 and i > 0), muted))
 
     @property
     def height(self) -> int:
         return 2 * _PAD + _LINE * len(self.lines)
 
     def svg(self, x: float, y: float, h: float, pal: Any) -> str:
+        dash = ' stroke-dasharray="5 4"' if self.unreported else ""
+        stroke = pal.neutral["muted"] if self.unreported else pal.neutral["outline"]
         parts = [
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{self.width}" height="{h:.0f}" '
-            f'fill="#FFFFFF" stroke="{pal.neutral["outline"]}" stroke-width="1.2"/>'
+            f'fill="#FFFFFF" stroke="{stroke}" stroke-width="1.2"{dash}/>'
         ]
         ty = y + (h - self.height) / 2 + _PAD + _LINE - 4  # text centred in the box
-        for i, (text, indented) in enumerate(self.lines):
+        for i, (text, indented, muted) in enumerate(self.lines):
             tx = x + _PAD + (14 if indented else 0)
             weight = ' font-weight="bold"' if i == 0 else ""
+            if muted:
+                weight += f' fill="{pal.neutral["muted"]}" font-style="italic"'
             parts.append(
                 f'<text x="{tx:.0f}" y="{ty:.0f}"{weight}>{html.escape(text, quote=True)}</text>'
             )
@@ -124,8 +149,10 @@ class _Box:
         return "\n".join(parts)
 
 
-def _reason_lines(reasons: dict[str, int], texts: dict[str, str]) -> list[str]:
+def _reason_lines(reasons: dict[str, int] | None, texts: dict[str, str]) -> list[str]:
     """One line per exclusion reason, most frequent first; criterion ids get their text."""
+    if reasons is None:
+        return []
     items = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
     out = []
     for key, n in items:
@@ -135,38 +162,37 @@ def _reason_lines(reasons: dict[str, int], texts: dict[str, str]) -> list[str]:
     return out
 
 
-def prisma_svg(counts: Any) -> str:
-    """The PRISMA 2020 flow diagram as an SVG document (text escaped).
-
-    Parameters
-    ----------
-    counts
-        A ``PrismaCounts`` or its ``to_dict()``: ``identified_by_source`` (source -> n),
-        ``identified``, ``read_failures``, ``duplicates_removed``, ``screened``,
-        ``excluded_screening`` (reason -> n), ``awaiting_screening``,
-        ``conflicts_screening``, ``sought_full_text``, ``not_retrieved``,
-        ``assessed_full_text``, ``excluded_full_text`` (reason -> n),
-        ``awaiting_full_text``, ``included`` (optional: ``conflicts_full_text``,
-        ``maybe_full_text``, ``reason_texts``: criterion id -> its text). Missing keys
-        count as 0.
-    """
-    c = _as_dict(counts)
-    pal = load_palette()
+def _identification_boxes(c: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """(databases and registers, removed before screening, other methods) box lines."""
     sources = c["identified_by_source"]
-    ident = ["Records identified from:"]
+    ident = ["Records identified from databases and registers:"]
     ident += [f"  {name} {_n(n)}" for name, n in sources.items()]
-    ident.append(f"  {'Total' if sources else 'Records'} {_n(c['identified'])}")
+    if not sources:
+        ident.append("  (none imported)")
+    other_sources = c["identified_other_methods"]
+    ident.append(f"  {'Total' if sources or other_sources else 'Records'} {_n(c['identified'])}")
     removed = [
         "Records removed before screening:",
         f"  Duplicate records removed {_n(c['duplicates_removed'])}",
         f"  Records that could not be read {_n(c['read_failures'])}",
     ]
+    other = ["Records identified from other methods:"]
+    other += [f"  {name} {_n(n)}" for name, n in other_sources.items()]
+    if not other_sources:
+        other.append("  (none imported: hand search, citation chasing, websites, organisations)")
+    else:
+        other.append("  (screened with the records from databases and registers)")
+    return ident, removed, other
+
+
+def _flow_rows(c: dict[str, Any]) -> list[tuple[str, list[str], list[str] | None]]:
+    """(phase, left box lines, right box lines) from screening to included."""
     screened = [f"Records screened {_n(c['screened'])}"]
     if c["awaiting_screening"]:
         screened.append(f"  Not yet screened {_n(c['awaiting_screening'])}")
     if c["conflicts_screening"]:
         screened.append(f"  Reviewers disagree, unresolved {_n(c['conflicts_screening'])}")
-    excl_s = [f"Records excluded {_n(sum(c['excluded_screening'].values()))}"]
+    excl_s = [f"Records excluded {_n(_sum(c['excluded_screening']))}"]
     excl_s += _reason_lines(c["excluded_screening"], c["reason_texts"])
     assessed = [f"Reports assessed for eligibility {_n(c['assessed_full_text'])}"]
     if c["awaiting_full_text"]:
@@ -175,10 +201,9 @@ def prisma_svg(counts: Any) -> str:
         assessed.append(f"  Marked maybe {_n(c['maybe_full_text'])}")
     if c["conflicts_full_text"]:
         assessed.append(f"  Reviewers disagree, unresolved {_n(c['conflicts_full_text'])}")
-    excl_f = [f"Reports excluded {_n(sum(c['excluded_full_text'].values()))}"]
+    excl_f = [f"Reports excluded {_n(_sum(c['excluded_full_text']))}"]
     excl_f += _reason_lines(c["excluded_full_text"], c["reason_texts"])
-    rows = [
-        ("Identification", ident, removed),
+    return [
         ("Screening", screened, excl_s),
         ("Screening", [f"Reports sought for retrieval {_n(c['sought_full_text'])}"],
          [f"Reports not retrieved {_n(c['not_retrieved'])}"]),
@@ -186,10 +211,67 @@ def prisma_svg(counts: Any) -> str:
         ("Included", [f"Studies included in review {_n(c['included'])}"], None),
     ]  # fmt: skip
 
+
+def _footnotes(c: dict[str, Any]) -> list[str]:
+    """What the diagram says in words under the boxes: stages not reported or not yet
+    decided, files that are not identified records, how the review says it searched."""
+    notes = c["notes"]
+    out = []
+    reported = notes.get("reported_stages")
+    if reported is not None:
+        missing = [_STAGE_NAMES.get(s, s) for s in _STAGE_NAMES if s not in reported]
+        if missing:
+            out.append(
+                f"The review does not report {' or '.join(missing)} screening: its numbers are "
+                f"{NOT_REPORTED}."
+            )
+    for stage in notes.get("published_only") or []:
+        out.append(
+            f"At {_STAGE_NAMES.get(stage, stage)} the published review lists the papers it "
+            f"included, not how many it sought, assessed or excluded: those are {NOT_REPORTED}."
+        )
+    for stage in notes.get("stages_without_decisions") or []:
+        out.append(f"No {_STAGE_NAMES.get(stage, stage)} decisions are recorded in the store yet.")
+    background = c["not_identified"]
+    if background:
+        names = ", ".join(sorted(background))
+        out.append(
+            f"Not identified records (background documents and full texts attached to a "
+            f"reference; not counted, not duplicates): {names}."
+        )
+    if notes.get("search_note"):
+        out.append(str(notes["search_note"]))
+    return out
+
+
+def prisma_svg(counts: Any) -> str:
+    """The PRISMA 2020 flow diagram as an SVG document (text escaped).
+
+    Parameters
+    ----------
+    counts
+        A ``PrismaCounts`` or its ``to_dict()``: ``identified_by_source`` (databases and
+        registers: source -> n), ``identified_other_methods`` (source -> n),
+        ``not_identified`` (file -> n, named in a footnote), ``identified``,
+        ``read_failures``, ``duplicates_removed``, ``screened``, ``excluded_screening``
+        (reason -> n), ``awaiting_screening``, ``conflicts_screening``,
+        ``sought_full_text``, ``not_retrieved``, ``assessed_full_text``,
+        ``excluded_full_text`` (reason -> n), ``awaiting_full_text``, ``included``
+        (optional: ``conflicts_full_text``, ``maybe_full_text``, ``reason_texts``:
+        criterion id -> its text; ``notes``: ``reported_stages``,
+        ``stages_without_decisions``, ``search_note``). Missing keys count as 0; a None
+        is drawn as "not reported".
+    """
+    c = _as_dict(counts)
+    pal = load_palette()
+    ident, removed, other = _identification_boxes(c)
+    rows = [("Identification", ident, removed), *_flow_rows(c)]
+
     x_phase = _MARGIN
     x_left = x_phase + _PHASE_W + _GAP // 2
     x_right = x_left + _LEFT_W + _GAP
-    width = x_right + _RIGHT_W + _MARGIN
+    x_other = x_right + _RIGHT_W + _GAP
+    width = x_other + _RIGHT_W + _MARGIN
     heading_h = 30
     y = _MARGIN + heading_h
     body: list[str] = []
@@ -197,10 +279,11 @@ def prisma_svg(counts: Any) -> str:
     phase_spans: dict[str, list[float]] = {}
     prev_bottom: float | None = None
     alone = {p for p in {r[0] for r in rows} if sum(r[0] == p for r in rows) == 1}
-    for phase, left_lines, right_lines in rows:
+    other_box = _Box(other, _RIGHT_W)
+    for i, (phase, left_lines, right_lines) in enumerate(rows):
         left = _Box(left_lines, _LEFT_W)
         right = _Box(right_lines, _RIGHT_W) if right_lines else None
-        h = max(left.height, right.height if right else 0)
+        h = max(left.height, right.height if right else 0, other_box.height if i == 0 else 0)
         if phase in alone:  # room for the phase name, written sideways in its bar
             h = max(h, int(len(phase) * _CHAR * 1.15) + 2 * _PAD)
         body.append(left.svg(x_left, y, h, pal))
@@ -208,6 +291,14 @@ def prisma_svg(counts: Any) -> str:
             body.append(right.svg(x_right, y, h, pal))
             mid = y + h / 2
             arrows.append(_arrow(x_left + _LEFT_W, mid, x_right, mid))
+        if i == 0:  # other methods: their records join the flow before screening
+            body.append(other_box.svg(x_other, y, h, pal))
+            ox, join = x_other + _RIGHT_W / 2, y + h + _ROW_GAP / 2
+            arrows.append(
+                f'<polyline points="{ox:.0f},{y + h:.0f} {ox:.0f},{join:.0f} '
+                f'{x_left + _LEFT_W / 2 + 3:.0f},{join:.0f}" fill="none" stroke="#333333" '
+                'stroke-width="1.4" marker-end="url(#prisma-arrow)"/>'
+            )
         if prev_bottom is not None:
             cx = x_left + _LEFT_W / 2
             arrows.append(_arrow(cx, prev_bottom, cx, y))
@@ -215,7 +306,17 @@ def prisma_svg(counts: Any) -> str:
         span[1] = y + h
         prev_bottom = y + h
         y += h + _ROW_GAP
-    height = int(y - _ROW_GAP + _MARGIN)
+    y -= _ROW_GAP
+    notes = []
+    chars = int((width - x_left - _MARGIN) / _CHAR)
+    for note in _footnotes(c):
+        for part in textwrap.wrap(note, chars):
+            y += _LINE
+            notes.append(
+                f'<text x="{x_left}" y="{y + 4:.0f}" fill="{pal.neutral["muted"]}">'
+                f"{html.escape(part, quote=True)}</text>"
+            )
+    height = int(y + _MARGIN + (_LINE // 2 if notes else 0))
 
     phases = []
     for phase, (top, bottom) in phase_spans.items():
@@ -231,7 +332,9 @@ def prisma_svg(counts: Any) -> str:
         )
     heading = (
         f'<text x="{x_left}" y="{_MARGIN + 16}" font-size="15" font-weight="bold">'
-        "Identification of studies via databases and registers</text>"
+        "Identification of studies via databases and registers</text>\n"
+        f'<text x="{x_other}" y="{_MARGIN + 16}" font-size="15" font-weight="bold">'
+        "Identification of studies via other methods</text>"
     )
     colour = pal.neutral["outline"]
     return "\n".join(
@@ -252,6 +355,7 @@ def prisma_svg(counts: Any) -> str:
             *phases,
             *body,
             *arrows,
+            *notes,
             "</svg>",
             "",
         ]

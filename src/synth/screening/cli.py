@@ -252,7 +252,7 @@ def _decisions_table(con: object) -> Table:
 
 def _status(console: Console, db: Path) -> None:
     from synth.screening.decisions import STAGES
-    from synth.screening.prisma import prisma_counts
+    from synth.screening.prisma import prisma_counts, say
     from synth.screening.queue import screening_settings
     from synth.screening.reviewers import agreement, conflicts, missing_second_screening
     from synth.store import connect
@@ -266,19 +266,30 @@ def _status(console: Console, db: Path) -> None:
         table.add_column("records", justify="right")
         for source, n in sorted(counts.identified_by_source.items()):
             table.add_row(f"identified: {source}", str(n))
+        for source, n in sorted(counts.identified_other_methods.items()):
+            table.add_row(f"identified (other methods): {source}", str(n))
+        for source, n in sorted(counts.not_identified.items()):
+            table.add_row(f"not identified (background): {source}", str(n))
+
+        def excluded(reasons: dict[str, int] | None) -> int | None:
+            return None if reasons is None else sum(reasons.values())
+
         rows = [
             ("duplicates removed", counts.duplicates_removed),
+            ("could not be read", counts.read_failures),
             ("screened (title/abstract)", counts.screened),
-            ("excluded at screening", sum(counts.excluded_screening.values())),
+            ("excluded at screening", excluded(counts.excluded_screening)),
             ("awaiting screening", counts.awaiting_screening),
             ("full texts assessed", counts.assessed_full_text),
-            ("excluded at full text", sum(counts.excluded_full_text.values())),
+            ("excluded at full text", excluded(counts.excluded_full_text)),
             ("awaiting full-text assessment", counts.awaiting_full_text),
             ("included", counts.included),
         ]
         for step, n in rows:
-            table.add_row(step, str(n))
+            table.add_row(step, say(n))
         console.print(table)
+        for stage in counts.notes.get("stages_without_decisions", []):
+            console.print(f"{stage}: no decisions recorded yet", highlight=False)
         console.print(_decisions_table(con))
         for stage in STAGES:
             agree = agreement(con, stage=stage)
