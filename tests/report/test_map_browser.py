@@ -367,3 +367,171 @@ def test_missing_chromium_skips_or_fails_as_ci_demands(monkeypatch):
     monkeypatch.setenv("SYNTH_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="SYNTH_REQUIRE_BROWSER"), start_browser():
         pass
+
+
+# ------------------------------------------------------------------ the review's scope
+
+#: What a drawn map shows of its scope: the band shapes, the annotations' text, the tick
+#: labels, the × marks of the grid, and the names of the linked map's rows and columns.
+SCOPE_SEEN = f"""
+var gd = {LINKED_MAP};
+var text = function (sel) {{
+  return Array.from(gd.querySelectorAll(sel), function (e) {{ return e.textContent; }});
+}};
+return {{
+  bands: gd.querySelectorAll('.shapelayer path').length,
+  notes: text('.annotation-text'),
+  xticks: text('.xtick text'),
+  yticks: text('.ytick text'),
+  crosses: gd._fullData[0].marker.symbol.filter(function (s) {{ return s !== 'circle'; }}).length,
+  drawn: gd.querySelectorAll('.scatterlayer .trace')[0].querySelectorAll('.point').length
+}};
+"""
+#: Hover point ``arguments[1]`` of trace ``arguments[0]`` of the linked map; the label shown.
+HOVER_TEXT = f"""
+var gd = {LINKED_MAP};
+Plotly.Fx.hover(gd, [{{curveNumber: arguments[0], pointNumber: arguments[1]}}]);
+var h = gd.querySelector('.hoverlayer'); return h ? h.textContent : '';
+"""
+
+
+def hover_text(driver: Any, trace: int, point: int) -> str:
+    """The hover label of a point of the linked map (plotly throttles hovers: the old
+    label is cleared first, and the hover repeated until the new one is drawn)."""
+    driver.execute_script(f"Plotly.Fx.unhover({LINKED_MAP});")
+    return wait_for(driver, lambda d: d.execute_script(HOVER_TEXT, trace, point))
+
+
+def scope_seen(driver: Any, criterion: str, labels: list[str]) -> dict[str, Any]:
+    """Check a drawn map marks ``labels`` (display names of out-of-scope columns) out of
+    scope with ``criterion``, and has a "Not tagged" row whose bubbles hover as such;
+    what the map shows, for more checks."""
+    seen = driver.execute_script(SCOPE_SEEN)
+    notes = [n for n in seen["notes"] if n.startswith("out of scope:")]
+    assert len(notes) == len(labels) and all(criterion in n for n in notes), seen["notes"]
+    assert seen["bands"] >= len(labels)
+    marked = [t for t in seen["xticks"] if t.endswith("(out of scope)")]
+    assert len(marked) == len(labels)
+    for label in labels:
+        assert any(t.replace(" ", "").startswith(label.replace(" ", "")) for t in marked), marked
+    assert seen["crosses"] > 0 and seen["drawn"] == len(seen["xticks"]) * len(seen["yticks"])
+    # the "not tagged" row is drawn and its bubbles say so
+    assert seen["yticks"][-1] == "Not tagged"
+    row = len(seen["yticks"]) - 1
+    ys = driver.execute_script(f"return Array.from({LINKED_MAP}.data[1].y);")
+    at = [i for i, y in enumerate(ys) if y == row]
+    assert at, "no bubble in the Not tagged row"
+    assert hover_text(driver, 1, at[0]).startswith("Not tagged ×")
+    return seen
+
+
+def key_lines(driver: Any) -> str:
+    """The page's text above and beside the map (its key says what each mark means)."""
+    return driver.execute_script("return document.body.innerText")
+
+
+@pytest.fixture(scope="module")
+def scoped_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The standalone map of the small corpus with a review whose criterion text is markup."""
+    from .conftest import make_map_records, make_map_tags, make_scope_review
+
+    out = tmp_path_factory.mktemp("scoped") / "evidence-map.html"
+    return write_evidence_map(
+        out, make_map_records(), make_map_tags(), title="Scoped", review=make_scope_review()
+    )
+
+
+def test_standalone_map_marks_out_of_scope_and_not_tagged(browser, scoped_file):
+    """Out-of-scope columns are drawn marked and named with the criterion (band, ×, tick,
+    annotation, hover), hidden rows are absent, "not tagged" is a row; the criterion's
+    markup stays text."""
+    from .conftest import SCOPE_CRITERION, SCOPE_TEXT
+
+    console_errors(browser)
+    browser.get(scoped_file.as_uri())
+    wait_for(browser, "return document.body.getAttribute('data-plot-ready') === '1'")
+    seen = scope_seen(browser, SCOPE_CRITERION, ["Self-management", "Shared decision-making"])
+    assert "Community" not in seen["yticks"] and "Social care" not in seen["yticks"]
+    # the bubble in the out-of-scope column names the criterion on hover
+    xs = browser.execute_script(f"return Array.from({LINKED_MAP}.data[1].x);")
+    sdm = next(i for i, x in enumerate(xs) if seen["xticks"][x].startswith("Shared"))
+    hover = hover_text(browser, 1, sdm)
+    assert "Out of scope" in hover and SCOPE_CRITERION in hover
+    assert "<b>only</b>" in hover  # the criterion's markup, shown as text
+    text = key_lines(browser)
+    assert "Not drawn (setting): Community, Social care" in text
+    assert "not on the map: 2" in text
+    assert SCOPE_TEXT in text  # the key quotes the criterion, as text
+    assert "Not tagged (setting): 1 paper of 10" in text
+    assert "no evidence here" in text
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert not dialog_open(browser)
+    assert console_errors(browser) == []
+    assert network_urls(browser) == []
+
+
+def _scoped_report_page(browser: Any, records: Any, tags: Any, review: Any, out: Path) -> Any:
+    """Page 04's map with its key and table, made as the notebook makes them."""
+    import html
+
+    from synth.report.maps import evidence_map_figure, map_key, paper_table_html
+
+    from .conftest import figure_page
+
+    fig = evidence_map_figure(records, tags, table_ids=records["record_id"], review=review)
+    key = [f"<p>{html.escape(line)}</p>" for line in map_key(records, tags, review)]
+    page = figure_page([*key, fig, paper_table_html(records, tags)], out, "04_evidence_map.html")
+    console_errors(browser)
+    browser.get(page.as_uri())
+    wait_for(browser, f"return {LINKED_MAP} !== null")
+    return browser
+
+
+def test_report_page_marks_out_of_scope_and_not_tagged(browser, tmp_path):
+    from .conftest import SCOPE_CRITERION, make_map_records, make_map_tags, make_scope_review
+
+    driver = _scoped_report_page(
+        browser, make_map_records(), make_map_tags(), make_scope_review(), tmp_path
+    )
+    scope_seen(driver, SCOPE_CRITERION, ["Self-management", "Shared decision-making"])
+    assert "Not tagged (approach): 1 paper of 10" in key_lines(driver)
+    assert driver.execute_script("return typeof window.__pwned") == "undefined"
+    assert console_errors(driver) == []
+
+
+@pytest.fixture(scope="module")
+def kei_review() -> Any:
+    from synth.review import load_review
+
+    from .conftest import KEI
+
+    path = KEI / "review.yml"
+    if not path.is_file():
+        pytest.skip("bundled review.yml not found")
+    return load_review(path)
+
+
+@pytest.mark.slow
+def test_bundled_review_map_marks_its_exclusions(browser, kei_store, kei_review, tmp_path):
+    """On the bundled review, page 04 and evidence-map.html draw self-management and
+    shared decision-making as out of scope by its criterion individual-benefit (not as
+    gaps), and count the papers with no setting in a "Not tagged" row."""
+    records, tags = kei_store
+    assert set(kei_review.out_of_scope.values()) == {"individual-benefit"}
+    labels = ["Self-management", "Shared decision-making"]
+    seen = scope_seen(
+        _scoped_report_page(browser, records, tags, kei_review, tmp_path / "page"),
+        "individual-benefit",
+        labels,
+    )
+    text = key_lines(browser)
+    assert "excluded by the review's own criterion individual-benefit" in text
+    assert "Not tagged (setting)" in text
+    standalone = write_evidence_map(
+        tmp_path / "evidence-map.html", records, tags, review=kei_review
+    )
+    browser.get(standalone.as_uri())
+    wait_for(browser, "return document.body.getAttribute('data-plot-ready') === '1'")
+    assert scope_seen(browser, "individual-benefit", labels) == seen
+    assert console_errors(browser) == []
+    assert network_urls(browser) == []
