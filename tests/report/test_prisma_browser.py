@@ -1,0 +1,55 @@
+"""The bundled review's PRISMA diagram in headless chromium: what the review does not report
+is drawn as "not reported" in grey italics (not as 0), the included box as 64, and every
+line of text sits inside the figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+#: text content, computed fill and style, and right/bottom edges of every <text>
+_TEXTS = """
+const svg = document.querySelector('svg');
+return [svg.getBoundingClientRect().width, svg.getBoundingClientRect().height,
+  Array.from(document.querySelectorAll('text')).map(t => {
+    const s = getComputedStyle(t), b = t.getBoundingClientRect();
+    return [t.textContent, s.fill, s.fontStyle, b.right, b.bottom];
+  })];
+"""
+
+
+def test_bundled_review_not_reported_in_chromium(
+    browser: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from synth.report.prisma_figure import write_prisma
+    from synth.review import load_review
+    from synth.screening.prisma import prisma_counts
+    from synth.screening.published import record_published_decisions
+    from synth.store import connect
+    from tests.screening import KEI, kei_store
+
+    con = connect(kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template"))
+    try:
+        record_published_decisions(con, load_review(KEI / "review.yml"))
+        svg = write_prisma(prisma_counts(con), tmp_path / "fig", png=False)["svg"]
+    finally:
+        con.close()
+    browser.get(svg.resolve().as_uri())
+    width, height, texts = browser.execute_script(_TEXTS)
+    by_text = {t[0]: t for t in texts}
+    unreported = [t for t in texts if t[0].endswith("(not reported)")]
+    assert {t[0] for t in unreported} >= {
+        "Records screened (not reported)",
+        "Records excluded (not reported)",
+        "Reports assessed for eligibility (not reported)",
+        "Reports excluded (not reported)",
+    }
+    included = by_text["Studies included in review (n = 64)"]
+    assert all(t[2] == "italic" and t[1] != included[1] for t in unreported)  # greyed
+    assert included[2] == "normal"
+    assert not [t[0] for t in texts if "(n = 0)" in t[0] and "screen" in t[0].lower()]
+    assert not [t[0] for t in texts if t[3] > width + 0.5 or t[4] > height + 0.5]
