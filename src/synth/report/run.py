@@ -613,7 +613,7 @@ def _write_extras(
         try:
             from synth.screening.prisma import prisma_counts
 
-            counts = prisma_counts(con)
+            counts = prisma_counts(con, review_for(cfg.review))  # as notebook 05 counts
         except ImportError:  # pragma: no cover - screening not installed
             log.warning("synth.screening.prisma is missing: no PRISMA diagram")
     finally:
