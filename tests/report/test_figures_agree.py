@@ -97,14 +97,17 @@ def test_the_check_names_each_disagreement() -> None:
                "publication_not_tagged": 0, "unique_records": 70},
         "04": {"papers": 64, "grey_literature": 14, "included": 595},
         "05": {"prisma.included": 0, "prisma.screened": None, "prisma.awaiting_screening": 3},
-        "02": {"by_criterion.years": 6, "criterion.years.met": 1},
+        "02": {"by_criterion.years": 6, "criterion.years.met": 1, "by_publication.grey": 12},
+        "03": {"papers": 64, "themes.papers_in_a_theme": 26, "themes.papers_in_no_theme": 37},
     }  # fmt: skip
     problems = check_figures(pages)
     assert "grey_literature: 13 on 01 but 14 on 04" in problems
-    assert any("journal + grey + books + not tagged = 63" in p for p in problems)
-    assert any("included 595" in p and "is 0" in p for p in problems)
+    assert any("publication_not_tagged = 63" in p for p in problems)
+    assert "included 595 but prisma.included 0" in problems
     assert any(p.startswith("by_criterion.years 6") for p in problems)
-    assert len(problems) == 4  # "not reported" (None) is never compared
+    assert "by_publication.grey 12 but grey_literature 13" in problems
+    assert any("themes.papers_in_no_theme = 63" in p for p in problems)
+    assert len(problems) == 6  # "not reported" (None) is never compared
 
 
 # ------------------------------------------------------------------ whole reports
@@ -257,5 +260,5 @@ def test_a_number_not_reported_stays_none_and_texts_are_not_figures() -> None:
     }  # fmt: skip
     assert check_figures({"05": figures, "01": {"unique_records": 67, "included": 64}}) == []
     assert check_figures({"05": figures, "01": {"included": 63}}) == [
-        "included 63 on the banner but PRISMA's included is 64"
+        "included 63 but prisma.included 64"
     ]

@@ -27,6 +27,18 @@ PUBLICATION_FIGURES = {
     "book": "books",
     "(not tagged)": "publication_not_tagged",
 }
+#: Figures a page's ``papers`` splits into: (parts, prefix of further parts or None).
+PAPER_SPLITS = (
+    (tuple(PUBLICATION_FIGURES.values()), "publication_other."),
+    (("themes.papers_in_a_theme", "themes.papers_in_no_theme"), None),
+)
+#: Figures two different tables show under two names: (name, the same count's other name).
+SAME_COUNT = (
+    ("included", "prisma.included"),
+    ("by_publication.journal", "journal_articles"),
+    ("by_publication.grey", "grey_literature"),
+    ("by_publication.book", "books"),
+)
 
 
 def number(value: Any) -> int | float | None:
@@ -77,7 +89,7 @@ def publication_figures(records: pd.DataFrame, tags: pd.DataFrame) -> dict[str, 
     out = {name: int(counts.get(label, 0)) for label, name in PUBLICATION_FIGURES.items()}
     for label, n in counts.items():
         if label not in PUBLICATION_FIGURES:
-            out[f"by_publication.{label}"] = int(n)
+            out[f"publication_other.{label}"] = int(n)
     return out
 
 
@@ -182,15 +194,18 @@ def check_figures(pages: Mapping[str, Mapping[str, Any]]) -> list[str]:
     all agree). ``pages``: page name -> its figures, as in ``manifest.json``.
 
     - a name on two pages has one value there (None, "not reported", is skipped);
-    - on each page, papers = journal articles + grey literature + books + not tagged;
-    - the banner's included = PRISMA's included (full-text includes);
+    - on each page, papers = journal articles + grey literature + books + not tagged,
+      and = papers in a theme + papers in no theme (:data:`PAPER_SPLITS`);
+    - a count two tables show under two names agrees (:data:`SAME_COUNT`): the banner's
+      included = PRISMA's included, the label table's grey = the grey literature figure;
     - unique records = PRISMA's screened + awaiting screening (every unique record is
       either screened or waiting);
     - a criterion counted in a label table = the criteria table's ``met``.
     """
     problems, value = _same_everywhere(pages)
     for page, figures in pages.items():
-        problems += _publication_adds_up(page, figures)
+        for parts, prefix in PAPER_SPLITS:
+            problems += _adds_up(page, figures, parts, prefix)
     return problems + _identities(value)
 
 
@@ -209,22 +224,26 @@ def _same_everywhere(pages: Mapping[str, Mapping[str, Any]]) -> tuple[list[str],
     return problems, {name: v for name, (_, v) in seen.items()}
 
 
-def _publication_adds_up(page: str, figures: Mapping[str, Any]) -> list[str]:
-    if not all(n in figures for n in PUBLICATION_FIGURES.values()):
+def _adds_up(
+    page: str, figures: Mapping[str, Any], parts: tuple[str, ...], prefix: str | None
+) -> list[str]:
+    """``papers`` = the sum of ``parts`` (and of names starting with ``prefix``)."""
+    if not all(n in figures for n in parts):
         return []
-    parts = [figures[n] for n in PUBLICATION_FIGURES.values()]
-    parts += [v for k, v in figures.items() if k.startswith("by_publication.")]
-    total, papers = _sum(parts), figures.get("papers")
+    values = [figures[n] for n in parts]
+    if prefix:
+        values += [v for k, v in figures.items() if k.startswith(prefix)]
+    total, papers = _sum(values), figures.get("papers")
     if total is None or papers is None or total == papers:
         return []
-    return [f"{page}: papers {papers} but journal + grey + books + not tagged = {total}"]
+    return [f"{page}: papers {papers} but {' + '.join(parts)} = {total}"]
 
 
 def _identities(value: Mapping[str, Any]) -> list[str]:
     problems = []
-    included, prisma = value.get("included"), value.get("prisma.included")
-    if included is not None and prisma is not None and included != prisma:
-        problems.append(f"included {included} on the banner but PRISMA's included is {prisma}")
+    for a, b in SAME_COUNT:
+        if value.get(a) is not None and value.get(b) is not None and value[a] != value[b]:
+            problems.append(f"{a} {value[a]} but {b} {value[b]}")
     unique = value.get("unique_records")
     waiting = _sum([value.get("prisma.screened"), value.get("prisma.awaiting_screening")])
     if unique is not None and waiting is not None and unique != waiting:
