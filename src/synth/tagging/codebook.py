@@ -47,7 +47,11 @@ _TOP_KEYS = {
     "language",
     "facets",
 }
-_FACET_KEYS = {"definition", "description", "multi", "fields", "labels"}
+_FACET_KEYS = {"definition", "description", "multi", "fields", "labels", "venue_cues"}
+#: A facet's ``venue_cues``: ``all`` its cues read the venue (a journal's name) as any
+#: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
+#: journal's name ("BMC Health Services Research") says nothing about the facet.
+VENUE_CUES = ("all", "listed")
 _LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outranks"}
 _CUE_KEYS = {"phrase", "weight", "case", "fields"}
 _META_KEYS = {"column", "weight", *META_TESTS}
@@ -141,6 +145,8 @@ class Facet:
     multi: bool
     fields: frozenset[str]
     labels: dict[str, Label]
+    #: which cues read the venue: "all", or "listed" (only cues whose ``fields`` name it)
+    venue_cues: str = "all"
 
 
 @dataclass(frozen=True)
@@ -525,6 +531,11 @@ class _Builder:
         bad = [f for f in fields if f not in FIELDS]
         if bad:
             raise self.fail(where, f"unknown field {bad[0]!r} (fields: {', '.join(FIELDS)})")
+        venue_cues = raw.get("venue_cues", "all")
+        if venue_cues not in VENUE_CUES:
+            raise self.fail(
+                where, f"`venue_cues` must be one of {', '.join(VENUE_CUES)}, got {venue_cues!r}"
+            )
         labels_raw = raw.get("labels")
         if not isinstance(labels_raw, dict) or not labels_raw:
             raise self.fail(where, "`labels` must be a non-empty mapping of label ids to labels")
@@ -548,6 +559,7 @@ class _Builder:
             multi=multi,
             fields=frozenset(fields),
             labels=labels,
+            venue_cues=venue_cues,
         )
 
     def label(self, fid: str, lid: Any, raw: Any, variants: bool, line: int | None) -> Label:
