@@ -274,8 +274,10 @@ class DocLabels:
         fields = facet.fields if facet is not None else frozenset(FIELDS)
         if cue.fields is not None:
             fields = fields & cue.fields
-        if facet is not None and facet.venue_cues == "listed" and not (
-            cue.fields is not None and "venue" in cue.fields
+        if (
+            facet is not None
+            and facet.venue_cues == "listed"
+            and not (cue.fields is not None and "venue" in cue.fields)
         ):
             fields = fields - {"venue"}  # a general journal's name says nothing here
         sign = -1.0 if cue.kind == "negative" else 1.0
