@@ -96,7 +96,8 @@ def test_the_check_names_each_disagreement() -> None:
         "01": {"papers": 64, "grey_literature": 13, "journal_articles": 50, "books": 0,
                "publication_not_tagged": 0, "unique_records": 70},
         "04": {"papers": 64, "grey_literature": 14, "included": 595},
-        "05": {"prisma.included": 0, "prisma.screened": None, "prisma.awaiting_screening": 3},
+        "05": {"prisma.included": 0, "prisma.screened": None, "prisma.awaiting_screening": 3,
+               "prisma.unique_records": 69},
         "02": {"by_criterion.years": 6, "criterion.years.met": 1, "by_publication.grey": 12},
         "03": {"papers": 64, "themes.papers_in_a_theme": 26, "themes.papers_in_no_theme": 37},
     }  # fmt: skip
@@ -107,7 +108,8 @@ def test_the_check_names_each_disagreement() -> None:
     assert any(p.startswith("by_criterion.years 6") for p in problems)
     assert "by_publication.grey 12 but grey_literature 13" in problems
     assert any("themes.papers_in_no_theme = 63" in p for p in problems)
-    assert len(problems) == 6  # "not reported" (None) is never compared
+    assert "unique_records 70 but prisma.unique_records 69" in problems
+    assert len(problems) == 7  # "not reported" (None) is never compared
 
 
 # ------------------------------------------------------------------ whole reports

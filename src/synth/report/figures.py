@@ -35,6 +35,7 @@ PAPER_SPLITS = (
 #: Figures two different tables show under two names: (name, the same count's other name).
 SAME_COUNT = (
     ("included", "prisma.included"),
+    ("unique_records", "prisma.unique_records"),
     ("by_publication.journal", "journal_articles"),
     ("by_publication.grey", "grey_literature"),
     ("by_publication.book", "books"),
