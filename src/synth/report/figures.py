@@ -35,7 +35,6 @@ PAPER_SPLITS = (
 #: Figures two different tables show under two names: (name, the same count's other name).
 SAME_COUNT = (
     ("included", "prisma.included"),
-    ("unique_records", "prisma.unique_records"),
     ("by_publication.journal", "journal_articles"),
     ("by_publication.grey", "grey_literature"),
     ("by_publication.book", "books"),
@@ -199,8 +198,9 @@ def check_figures(pages: Mapping[str, Mapping[str, Any]]) -> list[str]:
       and = papers in a theme + papers in no theme (:data:`PAPER_SPLITS`);
     - a count two tables show under two names agrees (:data:`SAME_COUNT`): the banner's
       included = PRISMA's included, the label table's grey = the grey literature figure;
-    - unique records = PRISMA's screened + awaiting screening (every unique record is
-      either screened or waiting);
+    - not compared: the store's ``unique_records`` (background documents included) and
+      PRISMA's ``prisma.unique_records`` (identified records only): two counts, two names;
+      the flow's own arithmetic is :meth:`synth.screening.prisma.PrismaCounts.identities`.
     - a criterion counted in a label table = the criteria table's ``met``.
     """
     problems, value = _same_everywhere(pages)
@@ -245,12 +245,6 @@ def _identities(value: Mapping[str, Any]) -> list[str]:
     for a, b in SAME_COUNT:
         if value.get(a) is not None and value.get(b) is not None and value[a] != value[b]:
             problems.append(f"{a} {value[a]} but {b} {value[b]}")
-    unique = value.get("unique_records")
-    waiting = _sum([value.get("prisma.screened"), value.get("prisma.awaiting_screening")])
-    if unique is not None and waiting is not None and unique != waiting:
-        problems.append(
-            f"unique_records {unique} but PRISMA screened + awaiting screening = {waiting}"
-        )
     for name, n in value.items():
         if name.startswith("by_criterion."):
             met = value.get(f"criterion.{name.removeprefix('by_criterion.')}.met")
