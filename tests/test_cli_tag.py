@@ -106,13 +106,15 @@ def test_screen_status_prints_prisma_counts(kei_db: Path) -> None:
     result = runner.invoke(app, ["screen", "status", "--db", str(kei_db)])
     assert result.exit_code == 0, result.output
     for step, n in [
-        ("identified: references.bib", counts.identified_by_source["references.bib"]),
+        ("identified: total", counts.identified),  # references.bib is not search results
+        ("included list (not identified): references.bib", counts.included_list["references.bib"]),
         ("duplicates removed", counts.duplicates_removed),
         ("awaiting screening", counts.awaiting_screening),
         ("included", counts.included),
     ]:
         assert re.search(rf"{re.escape(step)}\s*\S\s*{say(n)}\b", result.output), step
     assert counts.awaiting_screening is None  # the bundled review reports only full text
+    assert counts.identified is None and "identified: references.bib" not in result.output
     assert counts.included > 0
     assert "title_abstract: 0 open conflicts" in result.output
 

@@ -110,18 +110,29 @@ class Review:
         extract (Markdown) is ``background`` (not an identified record), any other file
         ``database``.
         """
-        path = Path(source_file)
-        rel = path.name
-        if corpus is not None:
-            try:
-                rel = path.resolve().relative_to(Path(corpus).resolve()).as_posix()
-            except (OSError, ValueError):
-                rel = path.name
         for pattern, kind in self.sources.items():
-            target = rel if "/" in pattern else path.name
-            if fnmatch.fnmatchcase(target, pattern):
+            if file_matches(pattern, source_file, corpus):
                 return kind
-        return "background" if path.suffix.lower() in ATTACHED_SUFFIXES else "database"
+        return "background" if Path(source_file).suffix.lower() in ATTACHED_SUFFIXES else "database"
+
+    def is_include_file(self, source_file: str, corpus: Path | None = None) -> bool:
+        """Whether a corpus file is the published review's list of its included studies
+        (``published_decisions.include_file``), matched as :meth:`source_kind` matches."""
+        published = self.published_decisions
+        return bool(published) and file_matches(published["include_file"], source_file, corpus)
+
+
+def file_matches(pattern: str, source_file: str, corpus: Path | None = None) -> bool:
+    """Whether a corpus file matches a ``review.yml`` file glob: one with a ``/`` matches
+    the path relative to ``corpus`` (``*`` crosses folders), one without the file's name."""
+    path = Path(source_file)
+    rel = path.name
+    if corpus is not None:
+        try:
+            rel = path.resolve().relative_to(Path(corpus).resolve()).as_posix()
+        except (OSError, ValueError):
+            rel = path.name
+    return fnmatch.fnmatchcase(rel if "/" in pattern else path.name, pattern)
 
 
 # --------------------------------------------------------------------------- loading

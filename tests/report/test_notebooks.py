@@ -267,10 +267,14 @@ def test_prisma_counts_match_the_store(report: object) -> None:
     con = _store(report)
     entries = _bib_entries()
     assert entries == 64
-    # the review's full texts are background, not identified records nor duplicates; it
-    # reports only full text (title/abstract "not reported", None)
-    assert s["identified"] == entries and s["duplicates_removed"] == 0
-    assert s["identified_by_source"] == {"references.bib": entries}
+    # references.bib is the review's list of its included studies, not search results: the
+    # search is not reported (None, never 64), nor duplicates removed by it; the full texts
+    # are background; it reports only full text (title/abstract "not reported", None)
+    assert s["identified"] is None and s["duplicates_removed"] is None
+    assert s["identified_by_source"] == {}
+    assert s["included_list"] == {"references.bib": entries}
+    assert s["figures"]["prisma.included_list.references.bib"] == entries
+    assert s["figures"]["prisma.identified"] is None
     assert s["screened"] is None
     assert s["included"] == len(_included_ids(con)) == entries
     assert s["decisions"] == con.execute("SELECT count(*) FROM decisions").fetchone()[0]

@@ -1,6 +1,7 @@
 """The bundled review's PRISMA diagram in headless chromium: what the review does not report
-is drawn as "not reported" in grey italics (not as 0), the included box as 64, and every
-line of text sits inside the figure."""
+is drawn as "not reported" in grey italics (not as 0), its search among it (its reference
+list is what it included, not what it identified), the included box as 64, and every line
+of text sits inside the figure."""
 
 from __future__ import annotations
 
@@ -19,6 +20,19 @@ return [svg.getBoundingClientRect().width, svg.getBoundingClientRect().height,
     const s = getComputedStyle(t), b = t.getBoundingClientRect();
     return [t.textContent, s.fill, s.fontStyle, b.right, b.bottom];
   })];
+"""
+#: every box (rect), whether it is dashed, and the text drawn inside it, line by line
+_BOXES = """
+const texts = Array.from(document.querySelectorAll('text'));
+return Array.from(document.querySelectorAll('rect')).map(r => {
+  const b = r.getBoundingClientRect();
+  const inside = texts.filter(t => {
+    const c = t.getBoundingClientRect();
+    const x = (c.left + c.right) / 2, y = (c.top + c.bottom) / 2;
+    return x > b.left && x < b.right && y > b.top && y < b.bottom;
+  });
+  return [getComputedStyle(r).strokeDasharray, inside.map(t => t.textContent).join(' ')];
+});
 """
 
 
@@ -53,3 +67,16 @@ def test_bundled_review_not_reported_in_chromium(
     assert included[2] == "normal"
     assert not [t[0] for t in texts if "(n = 0)" in t[0] and "screen" in t[0].lower()]
     assert not [t[0] for t in texts if t[3] > width + 0.5 or t[4] > height + 0.5]
+    # the identification box: the search is not reported (dashed, grey), never 64
+    boxes = browser.execute_script(_BOXES)
+    (ident,) = [b for b in boxes if b[1].startswith("Records identified from databases")]
+    assert ident[1].startswith("Records identified from databases and registers (not reported)")
+    assert "references.bib (n = 64): the review's list of its included studies" in ident[1]
+    assert ident[0] not in ("", "none")  # dashed: its own number is not reported
+    assert "Total" not in ident[1]
+    (other,) = [b for b in boxes if b[1].startswith("Records identified from other methods")]
+    assert other[1] == "Records identified from other methods (not reported)"
+    (removed,) = [b for b in boxes if b[1].startswith("Records removed before screening")]
+    assert "Duplicate records removed (not reported)" in removed[1]
+    shown = " ".join(t[0] for t in texts)
+    assert "references.bib is the review's list of its 64 included studies, not its search" in shown

@@ -230,11 +230,45 @@ def test_bundled_review_diagram(tmp_path, tmp_path_factory):
         con.close()
     joined = " ".join(texts(svg))
     assert "Studies included in review (n = 64)" in joined
-    assert "references.bib (n = 64)" in joined
+    # references.bib is the review's list of its included studies, not search results:
+    # the search is not reported (never "64 identified"), nor are duplicates removed by it
+    assert "Records identified from databases and registers (not reported)" in joined
+    assert "Records identified from other methods (not reported)" in joined
+    assert "(n = 64): the review's list of its included studies, in the flow" in joined
+    assert "Total (n = 64)" not in joined and "Records (n = 64)" not in joined
+    assert "Duplicate records removed (not reported)" in joined
+    assert (
+        "references.bib is the review's list of its 64 included studies, not its search results"
+        in joined
+    )
+    assert "The review does not report how it searched" in joined
     assert "Records screened (not reported)" in joined
     assert "Reports assessed for eligibility (not reported)" in joined
     assert "Not yet screened" not in joined and "Not yet assessed" not in joined
-    assert "Duplicate records removed (n = 0)" in joined  # a bundled full text is no duplicate
     names = sorted(p.name for p in (KEI / "fulltexts").glob("*.md"))
     assert all(f"{n} (n = " not in joined for n in names)  # not listed as identified
     assert ", ".join(names) in joined  # named as not identified
+
+
+def test_included_list_beside_identified_sources():
+    """Search results beside the published review's list of its included studies: the
+    total counts only the search; the list is drawn as its own line and named below."""
+    counts = {
+        "identified_by_source": {"Scopus": 9},
+        "included_list": {"included.ris": 5},
+        "identified": 9,
+        "read_failures": 1,
+        "duplicates_removed": 2,
+        "screened": 5,
+        "excluded_screening": {"E1": 1},
+        "included": 6,
+    }
+    joined = " ".join(texts(prisma_svg(counts)))
+    assert "Scopus (n = 9)" in joined and "Total (n = 9)" in joined
+    assert "included.ris (n = 5): the review's list of its included studies" in joined
+    assert "Duplicate records removed (n = 2)" in joined
+    assert "included.ris is the review's list of its 5 included studies" in joined
+    assert "identified from databases and registers (not reported)" not in joined
+    # a dict without "identified" still totals its sources, never the included list
+    counts.pop("identified")
+    assert "Total (n = 9)" in " ".join(texts(prisma_svg(counts)))

@@ -47,10 +47,16 @@ def check_arithmetic(p: PrismaCounts) -> None:
     """The identities the flow diagram relies on, written out here and checked by the
     counts themselves (PrismaCounts.identities)."""
     assert p.identities() == []
-    assert p.identified == sum(p.identified_by_source.values()) + sum(
-        p.identified_other_methods.values()
-    )
-    assert p.unique_records == p.identified - p.duplicates_removed - p.read_failures
+    if p.identified is None:  # the search is not reported: nothing invented after it
+        assert p.included_list and not p.identified_by_source and not p.identified_other_methods
+        assert p.duplicates_removed is None and p.unique_records is None
+    else:
+        assert p.identified == sum(p.identified_by_source.values()) + sum(
+            p.identified_other_methods.values()
+        )
+        assert p.unique_records == (
+            p.identified + sum(p.included_list.values()) - p.duplicates_removed - p.read_failures
+        )
     if p.screened is not None:
         assert p.unique_records == p.screened + p.awaiting_screening
         assert p.screened == (
@@ -69,19 +75,23 @@ def bib_entries() -> int:
 
 
 def test_kei_store_before_screening(con: sqlite3.Connection) -> None:
-    """The bundled review reports only full text, and its full texts are background."""
+    """The bundled review reports only full text, and its full texts are background.
+    references.bib is the review's list of its 64 included studies, not search results:
+    its records are in the flow, but the search is not reported (None, not 64)."""
     p = prisma_counts(con)  # the review.yml beside the imported files
-    assert p.identified_by_source == {"references.bib": bib_entries()}
-    assert p.identified == bib_entries() == 64
+    assert p.included_list == {"references.bib": bib_entries()} and bib_entries() == 64
+    assert p.identified_by_source == {} and p.identified_other_methods == {}
+    assert p.identified is None and p.to_dict()["identified"] is None
+    assert p.to_dict()["included_list"] == {"references.bib": 64}
     # the full texts (and a reference's own bundled full text) are not identified records
     assert p.not_identified == dict.fromkeys(FULLTEXTS, 1)
-    assert p.identified_other_methods == {}
     assert p.read_failures == 0
-    assert p.duplicates_removed == 0  # spencer2013's bundled full text is no duplicate
+    # no search reported: duplicates removed by it and records left are not invented
+    assert p.duplicates_removed is None and p.unique_records is None
     # title/abstract is not reported: not 0, and no records "awaiting screening"
     assert p.screened is None and p.awaiting_screening is None
     assert p.excluded_screening is None and p.conflicts_screening is None
-    assert p.unique_records == 64 and p.included == 0
+    assert p.sought_full_text == 64 and p.included == 0  # the list's records are the flow
     assert p.notes["reported_stages"] == ["full_text"]
     check_arithmetic(p)
 
@@ -98,7 +108,10 @@ def test_bundled_review_reports_64_included_after_full_text(con: sqlite3.Connect
         assert getattr(p, box) is None, box
         assert p.to_dict()[box] is None, box
     assert p.notes["published_only"] == ["full_text"]
-    assert p.identified == 64 and p.duplicates_removed == 0
+    # its reference list is what it included, not what it found: identification and
+    # duplicates are not reported, never 64 and 0
+    assert p.included_list == {"references.bib": 64}
+    assert p.identified is None and p.duplicates_removed is None and p.unique_records is None
     assert sum(p.not_identified.values()) == len(FULLTEXTS)
     check_arithmetic(p)
 
@@ -404,4 +417,48 @@ def test_synthetic_review_both_stages_dual_screening(tmp_path: Path) -> None:
     assert p.excluded_full_text == {"E2": 1}
     assert p.included == 1 and p.maybe_full_text == 1 and p.conflicts_full_text == 1
     assert set(p.reason_texts) == {"E1", "E2"}
+    check_arithmetic(p)
+
+
+def test_published_include_list_beside_a_database_export(tmp_path: Path) -> None:
+    """A reviewer imports search results beside the published review's list of its
+    included studies (matched by its path relative to the corpus, as ``sources`` globs
+    are): identified counts only the export, the list is its own entry in the flow, and
+    identified + included list - duplicates removed - unreadable = unique records."""
+    corpus = tmp_path / "update"
+    (corpus / "published").mkdir(parents=True)
+    (corpus / "review.yml").write_text(
+        "exclusion_criteria:\n  - {id: E1, text: Not about co-production}\n"
+        "published_decisions:\n  reviewer: Published review\n"
+        "  include_file: published/included.ris\n  stages: [full_text]\n",
+        "utf-8",
+    )
+    (corpus / "published" / "included.ris").write_text(_ris("kept", 5), "utf-8")
+    # the search finds 6 new papers, 2 of the published list's, and one unreadable record
+    search = _ris("search", 6) + _ris("kept", 2) + "TI  - a record whose TY was lost\nER  - \n"
+    (corpus / "scopus.ris").write_text(search, "utf-8")
+    con = connect(tmp_path / "r.sqlite")
+    import_paths(con, [corpus])
+    review = load_review(corpus / "review.yml")
+    assert record_published_decisions(con, review) == 5
+    new = [
+        r[0]
+        for r in con.execute(
+            "SELECT record_id FROM records WHERE doi LIKE '10.5555/search.%' ORDER BY doi"
+        )
+    ]
+    for rid in new[:4]:
+        record_decision(con, record_id=rid, reviewer="ana", decision="include")
+    record_decision(con, record_id=new[4], reviewer="ana", decision="exclude", reason="E1")
+    record_decision(con, record_id=new[0], reviewer="ana", decision="include", stage="full_text")
+
+    p = prisma_counts(con)
+    assert p.identified_by_source == {"scopus.ris": 9} and p.identified == 9  # the export only
+    assert p.included_list == {"included.ris": 5}
+    assert p.to_dict()["included_list"] == {"included.ris": 5}
+    assert p.read_failures == 1
+    assert p.duplicates_removed == 2  # the two published papers the search found again
+    assert p.unique_records == 11 == 9 + 5 - 2 - 1
+    assert p.screened == 5 and p.awaiting_screening == 6  # the list's 5 were never screened
+    assert p.included == 6  # the published 5 and the one new paper included at full text
     check_arithmetic(p)

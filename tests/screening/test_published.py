@@ -44,7 +44,9 @@ def test_prisma_included_is_the_reference_list(store: Path) -> None:
         # title/abstract is not reported: "not reported" (None), nothing invented as
         # awaiting screening; the background full texts are not identified records
         assert counts.screened is None and counts.awaiting_screening is None
-        assert counts.identified == _bib_entries() and counts.identities() == []
+        # neither is the reference list: it is what the review included, not what it found
+        assert counts.identified is None and counts.identities() == []
+        assert counts.included_list == {"references.bib": _bib_entries()}
         # idempotent: a second run adds nothing
         assert record_published_decisions(con, review) == 0
         assert prisma_counts(con).included == counts.included

@@ -12,6 +12,9 @@ removed boxes to the right of each step, and the two identification columns: dat
 and registers, and other methods (hand search, citation chasing, websites,
 organisations), whose records are screened with the rest. A number the review does not
 report (None) is drawn as "not reported" in grey italics in a dashed box, never as 0.
+The published review's list of its included studies is in the flow but is not a search
+result: when it is all there is, identification reads "not reported" and a footnote says
+what the list is.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ _COUNT_KEYS = (
     "maybe_full_text",
 )
 _DICT_KEYS = ("identified_by_source", "excluded_screening", "excluded_full_text")
-_SOURCE_KEYS = ("identified_other_methods", "not_identified")
+_SOURCE_KEYS = ("identified_other_methods", "not_identified", "included_list")
 #: How a number the review does not report is written (never 0).
 NOT_REPORTED = "not reported"
 _STAGE_NAMES = {"title_abstract": "title/abstract", "full_text": "full text"}
@@ -92,10 +95,11 @@ def _as_dict(counts: Any) -> dict[str, Any]:
     out["reason_texts"] = (
         {str(k): str(v) for k, v in texts.items()} if isinstance(texts, Mapping) else {}
     )
-    if not out["identified"]:
-        out["identified"] = sum(out["identified_by_source"].values()) + sum(
+    if not out["identified"] and out["identified"] is not None:  # missing: the sources' sum
+        found = sum(out["identified_by_source"].values()) + sum(
             out["identified_other_methods"].values()
-        )
+        )  # none, beside the review's list of its included studies: search not reported
+        out["identified"] = None if not found and out["included_list"] else found
     notes = data.get("notes", getattr(counts, "notes", None)) or {}
     out["notes"] = dict(notes) if isinstance(notes, Mapping) else {}
     return out
@@ -163,25 +167,35 @@ def _reason_lines(reasons: dict[str, int] | None, texts: dict[str, str]) -> list
 
 
 def _identification_boxes(c: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
-    """(databases and registers, removed before screening, other methods) box lines."""
+    """(databases and registers, removed before screening, other methods) box lines; a
+    search the review does not report (``identified`` None) reads "not reported"."""
     sources = c["identified_by_source"]
-    ident = ["Records identified from databases and registers:"]
-    ident += [f"  {name} {_n(n)}" for name, n in sources.items()]
-    if not sources:
-        ident.append("  (none imported)")
     other_sources = c["identified_other_methods"]
-    ident.append(f"  {'Total' if sources or other_sources else 'Records'} {_n(c['identified'])}")
+    if c["identified"] is None:
+        ident = [f"Records identified from databases and registers {_n(None)}"]
+        other = [f"Records identified from other methods {_n(None)}"]
+    else:
+        ident = ["Records identified from databases and registers:"]
+        ident += [f"  {name} {_n(n)}" for name, n in sources.items()]
+        if not sources:
+            ident.append("  (none imported)")
+        total = "Total" if sources or other_sources else "Records"
+        ident.append(f"  {total} {_n(c['identified'])}")
+        other = ["Records identified from other methods:"]
+        other += [f"  {name} {_n(n)}" for name, n in other_sources.items()]
+        if not other_sources:
+            other.append(
+                "  (none imported: hand search, citation chasing, websites, organisations)"
+            )
+        else:
+            other.append("  (screened with the records from databases and registers)")
+    for name, n in c["included_list"].items():  # in the flow, not identified
+        ident.append(f"  {name} {_n(n)}: the review's list of its included studies, in the flow")
     removed = [
         "Records removed before screening:",
         f"  Duplicate records removed {_n(c['duplicates_removed'])}",
         f"  Records that could not be read {_n(c['read_failures'])}",
     ]
-    other = ["Records identified from other methods:"]
-    other += [f"  {name} {_n(n)}" for name, n in other_sources.items()]
-    if not other_sources:
-        other.append("  (none imported: hand search, citation chasing, websites, organisations)")
-    else:
-        other.append("  (screened with the records from databases and registers)")
     return ident, removed, other
 
 
@@ -232,6 +246,11 @@ def _footnotes(c: dict[str, Any]) -> list[str]:
         )
     for stage in notes.get("stages_without_decisions") or []:
         out.append(f"No {_STAGE_NAMES.get(stage, stage)} decisions are recorded in the store yet.")
+    for name, n in c["included_list"].items():
+        out.append(
+            f"{name} is the review's list of its {n:,} included studies, not its search "
+            "results: its records are in the flow but are not identified records."
+        )
     background = c["not_identified"]
     if background:
         names = ", ".join(sorted(background))
@@ -252,7 +271,9 @@ def prisma_svg(counts: Any) -> str:
     counts
         A ``PrismaCounts`` or its ``to_dict()``: ``identified_by_source`` (databases and
         registers: source -> n), ``identified_other_methods`` (source -> n),
-        ``not_identified`` (file -> n, named in a footnote), ``identified``,
+        ``not_identified`` (file -> n, named in a footnote), ``included_list`` (the
+        published review's list of its included studies: file -> n, in the flow, not
+        identified; named in the identification box and a footnote), ``identified``,
         ``read_failures``, ``duplicates_removed``, ``screened``, ``excluded_screening``
         (reason -> n), ``awaiting_screening``, ``conflicts_screening``,
         ``sought_full_text``, ``not_retrieved``, ``assessed_full_text``,

@@ -268,6 +268,9 @@ def _status(console: Console, db: Path) -> None:
             table.add_row(f"identified: {source}", str(n))
         for source, n in sorted(counts.identified_other_methods.items()):
             table.add_row(f"identified (other methods): {source}", str(n))
+        table.add_row("identified: total", say(counts.identified))
+        for source, n in sorted(counts.included_list.items()):  # the review's included studies
+            table.add_row(f"included list (not identified): {source}", str(n))
         for source, n in sorted(counts.not_identified.items()):
             table.add_row(f"not identified (background): {source}", str(n))
 

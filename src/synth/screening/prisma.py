@@ -6,7 +6,9 @@ PRISMA 2020 does: databases and registers | other methods), duplicate groups giv
 (:func:`~synth.screening.decisions.final_decisions`) give the screening boxes. The review's
 definition (``review.yml``, :mod:`synth.review`) says which stages it reports and what
 kind of source each file is: a number the review does not report is ``None`` ("not
-reported"), never 0 and never invented.
+reported"), never 0 and never invented. The published review's list of its included
+studies (``published_decisions.include_file``) is not a search result: its records take
+part in the flow but are not identified records (``included_list``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class PrismaCounts:
     Identities (checked by :meth:`identities`; one with a ``None`` term is not checked)::
 
         identified == sum(identified_by_source) + sum(identified_other_methods)
-        identified - duplicates_removed - read_failures == unique_records
+        identified + sum(included_list) - duplicates_removed - read_failures == unique_records
         unique_records == screened + awaiting_screening         (title/abstract reported)
         unique_records == sought_full_text                      (full text only reported)
         screened == sum(excluded_screening) + passed_screening + conflicts_screening
@@ -49,13 +51,16 @@ class PrismaCounts:
     ``identified`` counts every record found in an identified source, read or not (a
     record that could not be read was identified, then removed before screening).
     Background documents and full texts attached to a reference are not identified
-    records (``not_identified``, per file) and are not duplicates either.
+    records (``not_identified``, per file) and are not duplicates either. The published
+    review's list of its included studies (``included_list``, per file) is in the flow but
+    not identified: when it is all there is, the search is not reported (``identified``,
+    ``duplicates_removed`` and ``unique_records`` None).
     """
 
     identified_by_source: dict[str, int]
-    identified: int
+    identified: int | None
     read_failures: int
-    duplicates_removed: int
+    duplicates_removed: int | None
     screened: int | None
     excluded_screening: dict[str, int] | None
     awaiting_screening: int | None
@@ -73,6 +78,9 @@ class PrismaCounts:
     identified_other_methods: dict[str, int] = field(default_factory=dict)
     #: records of background documents and attached full texts, per file (not identified)
     not_identified: dict[str, int] = field(default_factory=dict)
+    #: records of the published review's list of its included studies, per file (in the
+    #: flow, not identified: that list is what the review kept, not what it searched)
+    included_list: dict[str, int] = field(default_factory=dict)
     #: distinct identified records left after duplicates and unreadable records
     unique_records: int | None = None
     #: records whose standing title/abstract decision sends them on (include or maybe)
@@ -102,8 +110,9 @@ class PrismaCounts:
         return [
             ("identified = databases and registers + other methods", self.identified,
              sum(self.identified_by_source.values()) + sum(self.identified_other_methods.values())),
-            ("identified - duplicates removed - unreadable = unique records",
-             self.identified - self.duplicates_removed - self.read_failures,
+            ("identified + included list - duplicates removed - unreadable = unique records",
+             None if self.duplicates_removed is None else _add(self.identified or 0,
+             sum(self.included_list.values()), -self.duplicates_removed, -self.read_failures),
              self.unique_records),
             ("unique records = screened + awaiting screening", self.unique_records,
              _add(self.screened, self.awaiting_screening) if ta else None),
@@ -136,49 +145,69 @@ class _Identification:
     databases: Counter[str]
     other: Counter[str]
     background: Counter[str]
+    included_list: Counter[str]
     failures: int
-    units: set[str]  # kept record id of each distinct identified record's group
+    units: set[str]  # kept record id of each distinct record's group in the flow
+
+    @property
+    def identified(self) -> int | None:
+        """Records found by the search; None (not reported) when the published review's
+        list of its included studies is all there is."""
+        found = sum(self.databases.values()) + sum(self.other.values())
+        return None if not found and self.included_list else found
+
+    def column(self, kind: str, included_list: bool) -> Counter[str]:
+        """The counter a file of this kind is counted in."""
+        if included_list:
+            return self.included_list
+        return self.databases if kind in DATABASE_KINDS else self.other
 
 
-def _source_kinds(con: sqlite3.Connection, review: Review) -> dict[int, str]:
-    """source_id -> PRISMA source kind, by the review's ``sources`` globs."""
+def _source_kinds(con: sqlite3.Connection, review: Review) -> dict[int, tuple[str, bool]]:
+    """source_id -> (PRISMA source kind by the review's ``sources`` globs, whether it is
+    the published review's list of its included studies)."""
     corpus = review.path.parent if review.path is not None else None
     return {
-        int(sid): review.source_kind(path or name, corpus)
+        int(sid): (
+            review.source_kind(path or name, corpus),
+            review.is_include_file(path or name, corpus),
+        )
         for sid, name, path in con.execute("SELECT source_id, name, path FROM sources")
     }
 
 
 def _identification(con: sqlite3.Connection, review: Review) -> _Identification:
-    """Records found per source column, and the distinct identified records.
+    """Records found per source column, and the distinct records in the flow.
 
     A record read twice under one id (a file imported again, or the same record twice in
     a file) is one distinct record. A file that could not be read at all has no
-    ``sources`` row: its failure counts as one record identified and not read.
+    ``sources`` row: its failure counts as one record found and not read. The published
+    review's list of its included studies is counted apart (by file name), in the flow.
     """
     kinds = _source_kinds(con, review)
-    out = _Identification(Counter(), Counter(), Counter(), 0, set())
+    out = _Identification(Counter(), Counter(), Counter(), Counter(), 0, set())
     identified: set[int] = set()
     for sid, name, database, n_records, n_failures in con.execute(
         "SELECT source_id, name, database, n_records, n_failures FROM sources ORDER BY source_id"
     ):
         if not (n_records or n_failures):
             continue
-        kind = kinds[int(sid)]
-        if kind == "background":
+        kind, listed = kinds[int(sid)]
+        if kind == "background" and not listed:
             out.background[name] += int(n_records)
             continue
         identified.add(int(sid))
-        column = out.databases if kind in DATABASE_KINDS else out.other
-        column[database or name] += int(n_records) + int(n_failures)
+        out.column(kind, listed)[name if listed else database or name] += int(n_records) + int(
+            n_failures
+        )
         out.failures += int(n_failures)
+    corpus = review.path.parent if review.path is not None else None
     for (file,) in con.execute(  # a file that could not be read at all: one failure
         "SELECT file FROM import_failures WHERE source_id IS NULL AND severity = 'error'"
     ):
-        kind = review.source_kind(file, None)
-        if kind != "background":
-            column = out.databases if kind in DATABASE_KINDS else out.other
-            column[Path(file).name] += 1
+        kind, listed = review.source_kind(file, None), review.is_include_file(file, corpus)
+        if kind != "background" or listed:
+            out.column(kind, listed)[Path(file).name] += 1
             out.failures += 1
     rows = con.execute(
         "SELECT r.record_id, r.source_id, COALESCE((SELECT min(k.record_id) FROM"
@@ -242,9 +271,15 @@ def prisma_counts(con: sqlite3.Connection, review: Review | None = None) -> Pris
       column a file is in is ``Review.source_kind``. ``identified`` is their sum.
       Background documents and full texts attached to a reference are
       ``not_identified``. Records that could not be read are ``read_failures``.
-    - **duplicates_removed**: identified records that are not distinct records: read
+    - **included_list**: records of the published review's list of its included
+      studies (``published_decisions.include_file``, matched as ``Review.source_kind``
+      matches files), per file: in the flow (their full-text decisions give
+      ``included``) but not identified records. When no identified source remains, the
+      search is not reported: ``identified``, ``duplicates_removed`` and
+      ``unique_records`` are None.
+    - **duplicates_removed**: records in the flow that are not distinct records: read
       again under an id already stored, or merged into another record's duplicate group.
-      ``unique_records`` = identified - duplicates removed - unreadable.
+      ``unique_records`` = identified + included list - duplicates removed - unreadable.
     - **screened** (title/abstract reported): unique records with a standing
       title/abstract decision (conflicts included); ``awaiting_screening`` the rest;
       ``excluded_screening`` final exclusions by reason id (``reason_texts`` maps ids to
@@ -268,17 +303,17 @@ def prisma_counts(con: sqlite3.Connection, review: Review | None = None) -> Pris
     frames = {s: f[f["record_id"].isin(units)] for s, f in frames.items()}
     reported = set(review.reported_stages)
     ta, ft = frames["title_abstract"], frames["full_text"]
+    identified = ident.identified
+    in_flow = (identified or 0) + sum(ident.included_list.values())
     counts = PrismaCounts(
         identified_by_source=dict(ident.databases),
         identified_other_methods=dict(ident.other),
         not_identified=dict(ident.background),
-        identified=sum(ident.databases.values()) + sum(ident.other.values()),
+        included_list=dict(ident.included_list),
+        identified=identified,
         read_failures=ident.failures,
-        duplicates_removed=(
-            sum(ident.databases.values()) + sum(ident.other.values()) - ident.failures
-        )
-        - len(units),
-        unique_records=len(units),
+        duplicates_removed=None if identified is None else in_flow - ident.failures - len(units),
+        unique_records=None if identified is None else len(units),
         screened=None, excluded_screening=None, awaiting_screening=None,
         conflicts_screening=None, sought_full_text=None, not_retrieved=None,
         assessed_full_text=None, excluded_full_text=None, awaiting_full_text=None,
