@@ -88,6 +88,8 @@ th { background: #f2f2f2; }
 .synth-caption { font-weight: 600; margin: 1rem 0 .2rem; }
 .synth-note, .synth-filters { color: var(--muted); font-size: .9rem; }
 .output_subarea, .output_html { overflow-x: auto; max-width: 100%; }
+/* a drawn diagram (the PRISMA flow) scales to the page instead of hiding its right side */
+.output_html svg[viewBox] { max-width: 100%; height: auto; }
 .output_stderr { display: none; }
 pre { white-space: pre-wrap; }
 ul.evidence { margin: 0; padding-left: 1rem; }
