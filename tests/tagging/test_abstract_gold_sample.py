@@ -1,0 +1,50 @@
+"""The real-abstract gold sample names the same peer records it was drawn from."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
+
+pytestmark = pytest.mark.peer
+
+
+def _sampler():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(
+        "sample_abstract_gold", ROOT / "scripts" / "sample_abstract_gold.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not module.PEER.is_dir():
+        pytest.skip(f"peer data not found at {module.PEER}")
+    return module
+
+
+def _rows() -> list[dict[str, str]]:
+    with SAMPLE.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_the_sample_names_records_with_abstracts_in_peer_data() -> None:
+    sampler = _sampler()
+    rows = _rows()
+    assert len(rows) == 300 == len({r["gold_id"] for r in rows})
+    assert Counter(r["dataset"] for r in rows) == Counter(sampler.PLAN)  # counts per dataset
+    for dataset in sampler.PLAN:
+        found = dict(sampler.candidates(dataset))
+        for row in (r for r in rows if r["dataset"] == dataset):
+            assert row["key"] in found, (dataset, row["key"])
+            assert sampler.title_hash(found[row["key"]]) == row["title_sha1"], row
+
+
+def test_the_sampler_draws_the_committed_sample() -> None:
+    sampler = _sampler()
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample()]
+    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in _rows()]
