@@ -497,6 +497,40 @@ def export_themes_cmd(
         console.print(f"wrote {n} theme assignments to {out}")
 
 
+@export_app.command("criteria")
+def export_criteria_cmd(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="Output CSV.")],
+) -> None:
+    """The latest tagging run's criteria assessment as CSV: one row per record and
+    criterion with its verdict (met, not_met, unclear), score and evidence, beside the
+    record's suggested decision and its reason."""
+    from synth.corpus.writers.csv import write_table
+    from synth.store import connect
+    from synth.store.tags import latest_run, load_criteria_export
+
+    with _clear_errors():
+        con = connect(db)
+        try:
+            run_id = latest_run(con)
+            table = load_criteria_export(con, run_id)
+        finally:
+            con.close()
+        if run_id is None:
+            raise ValueError(f"{db}: no finished tagging run; run `synth tag --db {db}` first")
+        if table.empty:
+            raise ValueError(
+                f"{db}: tagging run {run_id} assessed no criteria (it found no review.yml); "
+                f"tag again with `synth tag --db {db} --review review.yml`"
+            )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_table(table, out)
+        console.print(
+            f"wrote {len(table)} assessments ({table['record_id'].nunique()} records × "
+            f"{table['criterion'].nunique()} criteria) of tagging run {run_id} to {out}"
+        )
+
+
 @app.command("version")
 def version_cmd() -> None:
     """Print synth's version."""

@@ -1,0 +1,122 @@
+"""`synth export criteria`: the criteria assessment as a reviewer's CSV, and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from synth.cli import app
+from synth.review import load_review
+from synth.tagging.criteria import review_criteria
+
+ROOT = Path(__file__).resolve().parents[1]
+KEI = ROOT / "corpus" / "kei-2020"
+COLUMNS = [
+    "record_id", "title", "criterion", "kind", "verdict", "score", "evidence",
+    "suggested_decision", "suggested_reason",
+]  # fmt: skip
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def kei_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled corpus imported and tagged (its review.yml is found beside the files)."""
+    db = tmp_path_factory.mktemp("kei") / "kei.sqlite"
+    imported = runner.invoke(app, ["import", str(KEI), "--db", str(db), "--no-progress"])
+    assert imported.exit_code == 0, imported.output
+    tagged = runner.invoke(app, ["tag", "--db", str(db), "--no-progress"])
+    assert tagged.exit_code == 0, tagged.output
+    return db
+
+
+def _import(ris: Path) -> Path:
+    db = ris.parent / "review.sqlite"
+    result = runner.invoke(app, ["import", str(ris), "--db", str(db), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def _export(db: Path, out: Path) -> pd.DataFrame:
+    result = runner.invoke(app, ["export", "criteria", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"to {out}" in " ".join(result.output.split())
+    return pd.read_csv(out, dtype=str, keep_default_na=False)
+
+
+def test_one_row_per_record_and_criterion_of_the_review(kei_db: Path, tmp_path: Path) -> None:
+    rows = _export(kei_db, tmp_path / "out" / "criteria.csv")
+    assert list(rows.columns) == COLUMNS
+    # every assessed criterion (the general exclusion is a reviewer's reason, not assessed)
+    criteria = {c.id: c.kind for c in review_criteria(load_review(KEI / "review.yml"))}
+    assert len(criteria) == 7
+    assert set(rows.criterion) == set(criteria)
+    assert all(criteria[c] == k for c, k in zip(rows.criterion, rows.kind, strict=True))
+    per_record = rows.groupby("record_id").criterion.apply(sorted)
+    assert per_record.map(len).eq(len(criteria)).all()
+    assert per_record.map(lambda cs: cs == sorted(criteria)).all()
+    assert not rows.duplicated(["record_id", "criterion"]).any()
+    assert rows.record_id.nunique() == 68  # every imported record, as `export tags` has
+    assert set(rows.verdict) <= {"met", "not_met", "unclear"}
+    assert set(rows.suggested_decision) <= {"include", "exclude", "unclear"}
+    assert (rows.title != "").all()
+
+
+def test_evidence_and_reasons_are_readable_text(kei_db: Path, tmp_path: Path) -> None:
+    rows = _export(kei_db, tmp_path / "criteria.csv")
+    years = rows[rows.criterion == "years"]
+    assert years.evidence.str.match(r"\[year\] (\d{4}|no year) \(criterion: 2008–").all()
+    text = rows[(rows.criterion != "years") & (rows.evidence != "")]
+    assert len(text) > 0 and text.evidence.str.match(r"\[\w+\] \S").all()
+    assert not text.evidence.str.contains(r"\{'|\"sentence\"").any()  # no raw dict / JSON
+    # every suggestion explains itself; an exclusion names the criterion it rests on
+    assert (rows.suggested_reason != "").all()
+    excluded = rows[rows.suggested_decision == "exclude"]
+    ids = set(rows.criterion)
+    assert all(r.split(":", 1)[0] in ids for r in excluded.suggested_reason)
+
+
+def test_no_tagging_run_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "refs.ris").write_text("TY  - JOUR\nTI  - Co-design in a ward\nER  - \n", "utf-8")
+    db = _import(tmp_path / "refs.ris")
+    out = tmp_path / "criteria.csv"
+    result = runner.invoke(app, ["export", "criteria", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "no finished tagging run" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_a_run_without_review_yml_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "refs.ris").write_text(
+        "TY  - JOUR\nTI  - Experience-based co-design in an emergency department in England\n"
+        "PY  - 2012\nER  - \n",
+        "utf-8",
+    )
+    db = _import(tmp_path / "refs.ris")
+    assert runner.invoke(app, ["tag", "--db", str(db), "--no-progress"]).exit_code == 0
+    out = tmp_path / "criteria.csv"
+    result = runner.invoke(app, ["export", "criteria", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "assessed no criteria" in output and "review.yml" in output
+    assert not out.exists()
+
+
+def test_formula_like_titles_are_neutralised(tmp_path: Path) -> None:
+    """A title is someone else's data: in the CSV it must not run as a formula."""
+    (tmp_path / "refs.ris").write_text(
+        'TY  - JOUR\nTI  - =HYPERLINK("http://x","co-design")\nPY  - 2015\n'
+        "AB  - Patients and staff co-designed the ward in equal partnership.\nER  - \n",
+        "utf-8",
+    )
+    (tmp_path / "review.yml").write_text((KEI / "review.yml").read_text("utf-8"), "utf-8")
+    db = _import(tmp_path / "refs.ris")
+    tagged = runner.invoke(
+        app,
+        ["tag", "--db", str(db), "--no-progress", "--review", str(tmp_path / "review.yml")],
+    )
+    assert tagged.exit_code == 0, tagged.output
+    rows = _export(db, tmp_path / "criteria.csv")
+    assert rows.title.str.startswith("'=HYPERLINK").all()
