@@ -247,6 +247,39 @@ def test_exclusion_needs_stronger_evidence_than_inclusion() -> None:
     assert suggest(out).set_index("record_id").loc["a", "decision"] == "unclear"
 
 
+def test_a_title_alone_never_meets_an_exclusion() -> None:
+    """A title names what a paper is about: "rhetoric and practice" of co-production is
+    a paper about unequal relationships, not a report of one. Excluding needs a sentence
+    of the paper's own text; the same cue in an abstract sentence still excludes."""
+    title = ev("Co-production in healthcare: rhetoric and practice of power imbalance.",
+               "power imbalance", field="title", weight=3)  # fmt: skip
+    sentence = ev("Service users were only consulted; staff held every decision.",
+                  "only consulted")  # fmt: skip
+    tags = tags_frame(
+        tag_row("title_only", "unequal-relationship", 0.91, title),
+        tag_row("with_text", "unequal-relationship", 0.91, title, sentence),
+        tag_row("title_inclusion", "collective-benefit", 0.91, title),
+    )
+    out = assess(records_frame(title_only=2015, with_text=2015, title_inclusion=2015), tags, REVIEW)
+    assert load_rules()["exclusion_not_from_fields_alone"] == ["title"]
+    assert status(out, "title_only", "unequal-relationship") == "unclear"
+    assert status(out, "with_text", "unequal-relationship") == "met"
+    assert status(out, "title_inclusion", "collective-benefit") == "met"  # inclusions may
+    decisions = suggest(out).set_index("record_id")["decision"]
+    assert decisions["title_only"] == "unclear" and decisions["with_text"] == "exclude"
+
+
+def test_exclusion_fields_must_be_a_list(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        "met_threshold: 0.5\nclear_threshold: 0.7\nnegated_share: 0.5\n"
+        "exclusion_not_from_fields_alone: title\n",
+        "utf-8",
+    )
+    with pytest.raises(CriteriaError, match="exclusion_not_from_fields_alone"):
+        load_rules(rules)
+
+
 def test_opposite_works_both_ways() -> None:
     tags = tags_frame(tag_row("a", "equal-relationship", 0.95, ev("Equal partners.", "equal")))
     out = assess(records_frame(a=2015), tags, REVIEW)

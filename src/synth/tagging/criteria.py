@@ -77,6 +77,9 @@ def _validate_rules(rules: Any, name: str) -> dict[str, Any]:
         isinstance(k, str) and isinstance(v, str) for k, v in opposites.items()
     ):
         raise CriteriaError(f"{name}: opposites must map criterion ids to criterion ids")
+    fields = rules.setdefault("exclusion_not_from_fields_alone", [])
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise CriteriaError(f"{name}: exclusion_not_from_fields_alone must be a list of fields")
     rules.setdefault("explanation", {}).setdefault("max_quote", 120)
     return rules
 
@@ -199,7 +202,9 @@ def assess(
 
     * **met** when ``score >= met_threshold`` (``exclusion_met_threshold`` for an
       exclusion criterion: stricter, since a wrong exclusion loses a study) and less
-      than ``negated_share`` of the evidence weight is negated;
+      than ``negated_share`` of the evidence weight is negated; an exclusion criterion
+      whose evidence all comes from ``exclusion_not_from_fields_alone`` (the title) stays
+      unclear;
     * **not_met** when at least ``negated_share`` of the evidence weight is negated
       ("not an equal partnership"), or when the opposite criterion (the pairs in
       ``opposites``, e.g. equal-relationship / unequal-relationship) clearly holds:
@@ -224,6 +229,10 @@ def assess(
         EXCLUSION: float(rules.get("exclusion_met_threshold", rules["met_threshold"])),
     }
     clear_at = float(rules["clear_threshold"])
+    not_enough = {
+        INCLUSION: frozenset(),
+        EXCLUSION: frozenset(rules.get("exclusion_not_from_fields_alone") or ()),
+    }
     neg_share = float(rules["negated_share"])
 
     rows: list[tuple[Any, ...]] = []
@@ -232,7 +241,7 @@ def assess(
         own: dict[str, tuple[float, list[dict[str, Any]], str]] = {}
         for c in text_criteria:
             score, evidence = found.get((rid, c.id), (0.0, []))
-            status = _own_status(score, evidence, met_at[c.kind], neg_share)
+            status = _own_status(score, evidence, met_at[c.kind], neg_share, not_enough[c.kind])
             own[c.id] = (score, evidence, status)
         for c in criteria:
             if c.is_years:
@@ -288,12 +297,24 @@ def negated_fraction(evidence: list[dict[str, Any]]) -> float:
 
 
 def _own_status(
-    score: float, evidence: list[dict[str, Any]], met_at: float, neg_share: float
+    score: float,
+    evidence: list[dict[str, Any]],
+    met_at: float,
+    neg_share: float,
+    not_enough: frozenset[str] = frozenset(),
 ) -> str:
-    """Status from the criterion's own tag, before looking at its opposite."""
+    """Status from the criterion's own tag, before looking at its opposite.
+
+    ``not_enough``: fields whose evidence alone cannot make the criterion met (for an
+    exclusion, the title: it names what a paper is about, not what it did).
+    """
     if evidence and negated_fraction(evidence) >= neg_share:
         return NOT_MET
     if score >= met_at:
+        if not_enough and not any(
+            e.get("field") not in not_enough and not e.get("negated") for e in evidence
+        ):
+            return UNCLEAR
         return MET
     return UNCLEAR
 
