@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Agreement between two labellers of the real-abstract gold set, and the records to adjudicate.
 
-    python scripts/gold_agreement.py A.csv B.csv --out tests/fixtures/abstracts-gold
+    python scripts/gold_agreement.py A.csv B.csv --out tests/fixtures/abstracts-gold \
+        [--adjudications tests/fixtures/abstracts-gold/adjudications.csv]
 
 Reads two label files (gold_id, setting, country, design, note; see the guideline beside
 ``sample.csv``), writes ``agreement.md`` (Cohen's kappa and the share labelled alike per
 facet, before any reconciliation) and ``disagreements.csv`` (each record and facet where
 the two differ, with both labels and notes) for a third reader to adjudicate. Country
-labels are compared as sets of codes.
+labels are compared as sets of codes. With the third reader's ``adjudications.csv``
+(gold_id, facet, label, reason) it also writes ``gold.csv``: the agreed label where the two
+agree, the adjudicated one where they differ, beside the record's dataset and key.
 """
 
 from __future__ import annotations
@@ -73,11 +76,34 @@ def disagreements(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def reconcile(
+    a: pd.DataFrame, b: pd.DataFrame, adjudications: pd.DataFrame, sample: pd.DataFrame
+) -> pd.DataFrame:
+    """The gold labels: agreed where the labellers agree, adjudicated where they differ."""
+    decided = {
+        (r.gold_id, r.facet): normalise(r.facet, r.label) for r in adjudications.itertuples()
+    }
+    open_ = [
+        (r.gold_id, r.facet) for r in disagreements(a, b).itertuples()
+        if (r.gold_id, r.facet) not in decided
+    ]  # fmt: skip
+    if open_:
+        raise SystemExit(f"not adjudicated: {open_[:10]}{' ...' if len(open_) > 10 else ''}")
+    gold = sample.set_index("gold_id")[["dataset", "key"]].copy()
+    for facet in FACETS:
+        gold[facet] = [
+            a.at[gid, facet] if a.at[gid, facet] == b.at[gid, facet] else decided[(gid, facet)]
+            for gid in gold.index
+        ]
+    return gold.reset_index()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("a", type=Path)
     parser.add_argument("b", type=Path)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--adjudications", type=Path, help="the third reader's decisions")
     args = parser.parse_args()
     a, b = read_labels(args.a), read_labels(args.b)
     table = agreement(a, b)
@@ -99,6 +125,11 @@ def main() -> None:
     (args.out / "agreement.md").write_text("\n".join(lines), encoding="utf-8")
     disagreements(a, b).to_csv(args.out / "disagreements.csv", index=False)
     print(table.to_string(index=False))
+    if args.adjudications:
+        adjudications = pd.read_csv(args.adjudications, dtype=str, keep_default_na=False)
+        sample = pd.read_csv(args.out / "sample.csv", dtype=str, keep_default_na=False)
+        reconcile(a, b, adjudications, sample).to_csv(args.out / "gold.csv", index=False)
+        print(f"wrote {args.out / 'gold.csv'} ({len(adjudications)} labels adjudicated)")
 
 
 if __name__ == "__main__":
