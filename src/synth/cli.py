@@ -378,6 +378,25 @@ def tag_evaluate_cmd(
         console.print(result.to_text(), highlight=False, soft_wrap=True)
 
 
+@tag_app.command("evaluate-abstracts")
+def tag_evaluate_abstracts_cmd(
+    gold_dir: Annotated[
+        Path, typer.Option(help="The real-abstract gold set (gold.csv and its guideline).")
+    ] = Path("tests/fixtures/abstracts-gold"),
+    peer: Annotated[
+        Path, typer.Option(help="Where the gold's records are (the peer-data folder).")
+    ] = Path("../shared/peer-data"),
+) -> None:
+    """Tag the real-abstract gold set's records and score setting, country and design."""
+    from synth.tagging.abstract_gold import evaluate_abstract_gold
+
+    with _clear_errors():
+        if not (gold_dir / "gold.csv").is_file():
+            raise FileNotFoundError(f"{gold_dir}: no gold.csv there")
+        result = evaluate_abstract_gold(gold_dir, peer)
+        console.print(result.to_text(), highlight=False, soft_wrap=True)
+
+
 @tag_app.command("describe")
 def tag_describe_cmd(
     db: DbOption,

@@ -1,0 +1,144 @@
+"""Score the tagger on the real-abstract gold set (``tests/fixtures/abstracts-gold/``).
+
+The bundled corpus's gold measures the tagger on the text its codebook was written from;
+this set measures it on 300 real abstracts it was not (health services, drug trials,
+PTSD cohorts), labelled from a written guideline by two labellers and reconciled. The
+abstracts stay in ``../shared/peer-data/``: the set names each record by its dataset and
+its key (the source key of a spreadsheet row, the position of an RIS record), and this
+module reads them with synth's own readers, tags them and scores the tags with
+:func:`synth.tagging.evaluate.evaluate`.
+
+The gold's ``not-stated`` is scored as ``not-applicable`` (a tagger that gives no label
+is right); countries are ISO codes, to which the tagger's labels are mapped
+(``synth/data/country_iso.yml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from synth.tagging.describe import counted_tags
+from synth.tagging.evaluate import NOT_APPLICABLE, EvaluationResult, evaluate
+
+FACETS = ("setting", "country", "design")
+NOT_STATED = "not-stated"
+
+
+@cache
+def country_iso() -> dict[str, str]:
+    """Tagger country label -> ISO 3166-1 alpha-2 code."""
+    text = resources.files("synth.data").joinpath("country_iso.yml").read_text("utf-8")
+    return {str(k): str(v) for k, v in yaml.safe_load(text).items()}
+
+
+def load_gold_long(folder: Path | str) -> pd.DataFrame:
+    """``gold.csv`` as rows of (gold_id, dataset, key, facet, label), countries split."""
+    gold = pd.read_csv(Path(folder) / "gold.csv", dtype=str, keep_default_na=False)
+    rows = []
+    for r in gold.itertuples(index=False):
+        for facet in FACETS:
+            value = getattr(r, facet).strip()
+            labels = value.split(";") if facet == "country" and value != NOT_STATED else [value]
+            for label in labels:
+                label = NOT_APPLICABLE if label == NOT_STATED else label.strip()
+                rows.append((r.gold_id, r.dataset, r.key, facet, label))
+    return pd.DataFrame(rows, columns=["gold_id", "dataset", "key", "facet", "label"])
+
+
+def load_records(gold: pd.DataFrame, peer: Path | str) -> pd.DataFrame:
+    """The gold's records read from ``peer`` with synth's readers, ``record_id`` = gold_id.
+
+    A record that cannot be found is an error naming its dataset and key.
+    """
+    from synth.corpus import read
+
+    wanted = gold[["gold_id", "dataset", "key"]].drop_duplicates()
+    parts = []
+    for dataset, rows in wanted.groupby("dataset", sort=False):
+        path = Path(peer) / dataset
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: gold dataset not found (is ../shared/peer-data here?)"
+            )
+        records = read(path).records
+        by = records["position"] if path.suffix.lower() == ".ris" else records["source_key"]
+        records = records.assign(key=by.astype(str))
+        found = rows.merge(records.drop(columns=["record_id"]), on="key", how="left")
+        missing = found.loc[found["title"].isna(), "key"].tolist()
+        if missing:
+            raise ValueError(f"{path}: gold keys not found: {', '.join(missing[:10])}")
+        parts.append(found.rename(columns={"gold_id": "record_id"}))
+    return pd.concat(parts, ignore_index=True)
+
+
+@dataclass
+class AbstractGoldResult:
+    """Per-facet scores, plus the country figure the targets use: of the abstracts that
+    name a country, the share whose countries the tagger gives exactly (ISO codes)."""
+
+    evaluation: EvaluationResult
+    country_named: int
+    country_exact: int
+
+    @property
+    def country_accuracy(self) -> float:
+        return self.country_exact / self.country_named if self.country_named else float("nan")
+
+    def summary(self) -> pd.DataFrame:
+        """One row per facet: macro and micro F1, and the country accuracy."""
+        avg = self.evaluation.averages.set_index(["facet", "average"])["f1"]
+        rows = [
+            {"facet": f, "macro_f1": avg.get((f, "macro")), "micro_f1": avg.get((f, "micro"))}
+            for f in FACETS
+        ]
+        out = pd.DataFrame(rows)
+        out["country_accuracy_where_named"] = [
+            self.country_accuracy if f == "country" else None for f in FACETS
+        ]
+        return out
+
+    def to_text(self) -> str:
+        return (
+            f"Real-abstract gold set: {self.evaluation.coverage['gold_records'].max()} records; "
+            f"country named in {self.country_named}, given exactly for {self.country_exact} "
+            f"({self.country_accuracy:.3f})\n\n"
+            + self.summary().to_string(index=False, float_format=lambda x: f"{x:.3f}")
+            + "\n\n"
+            + self.evaluation.to_text()
+        )
+
+
+def _country_exact(tags: pd.DataFrame, gold: pd.DataFrame) -> tuple[int, int]:
+    """(abstracts naming a country, those whose country set the tagger gives exactly)."""
+    iso = country_iso()
+    counted = counted_tags(tags)
+    counted = counted[counted["facet"] == "country"]
+    given = counted.groupby("record_id")["label"].agg(lambda ls: {iso.get(x, x) for x in ls})
+    named = gold[(gold["facet"] == "country") & (gold["label"] != NOT_APPLICABLE)]
+    wanted = named.groupby("gold_id")["label"].agg(set)
+    exact = sum(given.get(gid, set()) == labels for gid, labels in wanted.items())
+    return len(wanted), int(exact)
+
+
+def evaluate_abstract_gold(
+    folder: Path | str, peer: Path | str, *, n_process: int = 1
+) -> AbstractGoldResult:
+    """Tag the gold's records and score setting, country and design against it."""
+    from synth.tagging import tag
+
+    gold = load_gold_long(folder)
+    records = load_records(gold, peer)
+    tags = tag(records, n_process=n_process)
+    evaluation = evaluate(
+        tags,
+        gold.rename(columns={"gold_id": "record_id"})[["record_id", "facet", "label"]],
+        facets=list(FACETS),
+        label_map={"country": country_iso()},
+    )
+    return AbstractGoldResult(evaluation, *_country_exact(tags, gold))
