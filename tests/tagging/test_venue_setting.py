@@ -37,6 +37,11 @@ def test_a_general_journal_gives_no_setting() -> None:
     assert got[3] == {"primary-care"}  # from the abstract, not the journal
 
 
+def test_a_community_cue_still_counts_in_the_abstract() -> None:
+    got = _settings(("BMC Health Services Research", "A public health programme in schools."))
+    assert "community" in got[0]
+
+
 @pytest.mark.parametrize(
     ("venue", "label"),
     [
@@ -46,6 +51,9 @@ def test_a_general_journal_gives_no_setting() -> None:
         ("British Journal of General Practice", "primary-care"),
         ("Archives of Disease in Childhood", "paediatrics-maternity"),
         ("Emergency Medicine Journal", "acute-care"),
+        # a phrase that is both a text cue and a venue cue keeps counting in the text too
+        ("BMC Public Health", "community"),
+        ("Journal of Community Health", "community"),
     ],
 )
 def test_a_setting_specific_journal_names_its_setting(venue: str, label: str) -> None:
