@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -11,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tasks():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("tasks", ROOT / "tasks.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tasks.py")
 
 
 @pytest.mark.skipif(os.name == "nt" or not shutil.which("bash"), reason="needs a POSIX shell")

@@ -51,7 +51,7 @@ def main(
 
 
 @contextmanager
-def _clear_errors():  # type: ignore[no-untyped-def]
+def clear_errors():  # type: ignore[no-untyped-def]
     """Bad input ends in one clear message naming the file, never a traceback."""
     from synth.corpus.model import ReadError
     from synth.store.db import StoreError
@@ -140,7 +140,7 @@ def import_cmd(
     Exits 0 when at least one record, extract or full text was read (failures are listed);
     exits 2 when nothing could be read from any file given.
     """
-    with _clear_errors():
+    with clear_errors():
         _import(paths, db, progress)
 
 
@@ -155,7 +155,7 @@ def failures_cmd(
     """
     from synth.store import connect, load_failures
 
-    with _clear_errors():
+    with clear_errors():
         con = connect(db)
         df = load_failures(con)
         con.close()
@@ -185,7 +185,7 @@ def export_records_cmd(
     from synth.exporting import export_records
     from synth.store import connect
 
-    with _clear_errors():
+    with clear_errors():
         con = connect(db)
         n = export_records(con, out, fmt=fmt, kept_only=kept_only)
         con.close()
@@ -200,7 +200,7 @@ def dup_pairs_cmd(
     """Show each duplicate link with its rule and scores, so a wrong one can be split."""
     from synth.store import connect, load_pairs
 
-    with _clear_errors():
+    with clear_errors():
         con = connect(db)
         df = load_pairs(con)
         con.close()
@@ -224,7 +224,7 @@ def dup_split_cmd(
     """Split records out of a wrong duplicate group (kept across later imports)."""
     from synth.store import connect, split_records
 
-    with _clear_errors():
+    with clear_errors():
         con = connect(db)
         split_records(con, record_ids, reviewer=reviewer, note=note)
         con.close()
@@ -262,7 +262,7 @@ def review_run_cmd(
 
     if corpus is None and config is None:
         corpus = Path("corpus/kei-2020")
-    with _clear_errors():
+    with clear_errors():
         try:
             result = run_review(
                 corpus=corpus, config=config, out=out, db=db, progress=progress,
@@ -322,7 +322,7 @@ def tag_cmd(
     from synth.tagging.codebook import CodebookError
     from synth.tagging.workflow import tag_store
 
-    with _clear_errors():
+    with clear_errors():
         con = connect(db)
         try:
             run = tag_store(
@@ -367,7 +367,7 @@ def tag_evaluate_cmd(
     from synth.store.tags import current_tags
     from synth.tagging.evaluate import evaluate
 
-    with _clear_errors():
+    with clear_errors():
         if not gold.is_file():
             raise FileNotFoundError(f"{gold}: no such gold file")
         con = connect(db)
@@ -390,7 +390,7 @@ def tag_evaluate_abstracts_cmd(
     """Tag the real-abstract gold set's records and score setting, country and design."""
     from synth.tagging.abstract_gold import evaluate_abstract_gold
 
-    with _clear_errors():
+    with clear_errors():
         if not (gold_dir / "gold.csv").is_file():
             raise FileNotFoundError(f"{gold_dir}: no gold.csv there")
         result = evaluate_abstract_gold(gold_dir, peer)
@@ -419,7 +419,7 @@ def tag_describe_cmd(
     from synth.store.tags import current_tags
     from synth.tagging.describe import describe_corpus, format_description
 
-    with _clear_errors():
+    with clear_errors():
         if review is not None and not review.is_file():
             raise FileNotFoundError(f"{review}: no such review file")
         con = connect(db)
@@ -468,7 +468,7 @@ def tag_override_cmd(
     from synth.store import connect
     from synth.store.tags import add_override
 
-    with _clear_errors():
+    with clear_errors():
         con = connect(db)
         add_override(con, record_id, facet, label, verdict, reviewer=reviewer, note=note)
         con.close()
@@ -484,7 +484,7 @@ def export_tags_cmd(
     from synth.exporting import export_tags
     from synth.store import connect
 
-    with _clear_errors():
+    with clear_errors():
         con = connect(db)
         n = export_tags(con, out)
         con.close()
@@ -507,7 +507,7 @@ def export_themes_cmd(
     from synth.store import connect
     from synth.themes.export import export_themes
 
-    with _clear_errors():  # a bad codebook is a ThemeCodebookError (a ValueError)
+    with clear_errors():  # a bad codebook is a ThemeCodebookError (a ValueError)
         con = connect(db)
         try:
             n = export_themes(con, out, codebook_path=themes, included_only=not all_records)
@@ -525,14 +525,15 @@ def export_criteria_cmd(
     criterion with its verdict (met, not_met, unclear), score and evidence, beside the
     record's suggested decision and its reason."""
     from synth.corpus.writers.csv import write_table
+    from synth.exporting import criteria_table
     from synth.store import connect
-    from synth.store.tags import latest_run, load_criteria_export
+    from synth.store.tags import latest_run
 
-    with _clear_errors():
+    with clear_errors():
         con = connect(db)
         try:
             run_id = latest_run(con)
-            table = load_criteria_export(con, run_id)
+            table = criteria_table(con, run_id)
         finally:
             con.close()
         if run_id is None:

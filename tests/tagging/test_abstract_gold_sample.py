@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
@@ -16,12 +17,7 @@ pytestmark = pytest.mark.peer
 
 
 def _sampler():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(
-        "sample_abstract_gold", ROOT / "scripts" / "sample_abstract_gold.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("scripts/sample_abstract_gold.py")
     if not module.PEER.is_dir():
         pytest.skip(f"peer data not found at {module.PEER}")
     return module

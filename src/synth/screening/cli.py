@@ -165,7 +165,7 @@ def open_cmd(
     import shlex
     import subprocess
 
-    from synth.cli import _clear_errors
+    from synth.cli import clear_errors
     from synth.screening.decisions import STAGES
     from synth.screening.notebook import lab_command, write_screening_notebook
     from synth.screening.queue import MODES
@@ -182,7 +182,7 @@ def open_cmd(
         raise typer.BadParameter(f"choose one of {', '.join(STAGES)}", param_hint="--stage")
     if mode is not None and mode not in MODES:
         raise typer.BadParameter(f"choose one of {', '.join(MODES)}", param_hint="--mode")
-    with _clear_errors():
+    with clear_errors():
         connect(db).close()  # a file that is not a review store is an error now, not in the lab
         made = write_screening_notebook(
             db, reviewer, force=force, stage=stage, mode=mode, tag=tag,
@@ -220,13 +220,13 @@ def status_cmd(
     db: Annotated[Path, typer.Option("--db", help="The review store (a SQLite file).")],
 ) -> None:
     """Where screening stands: PRISMA counts, agreement between reviewers, open conflicts."""
-    from synth.cli import _clear_errors
+    from synth.cli import clear_errors
 
     console = _console()
     if not db.is_file():
         console.print(f"[red]{db}: no such review store[/red]")
         raise typer.Exit(2)
-    with _clear_errors():
+    with clear_errors():
         _status(console, db)
 
 

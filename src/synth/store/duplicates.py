@@ -23,7 +23,7 @@ import pandas as pd
 from synth import __version__
 from synth.corpus.dedupe import dedupe
 from synth.store.batches import ShortTransactions, turn
-from synth.store.db import now
+from synth.store.db import now, transaction
 from synth.store.views import load_records
 
 log = logging.getLogger(__name__)
@@ -310,8 +310,7 @@ def split_records(
             )
         ]
         events += [("split", rid, other, reviewer, note, stamp) for other in members]
-    with con:
-        con.execute("BEGIN IMMEDIATE")
+    with transaction(con):
         con.executemany(
             "INSERT INTO group_events (kind, record_a, record_b, reviewer, note, created_at)"
             " VALUES (?,?,?,?,?,?)",
@@ -327,8 +326,7 @@ def link_extracts(con: sqlite3.Connection) -> dict[str, int]:
     Extracts and records of files still being imported are not seen (the ``extracts`` and
     ``records`` views); the import of such a file links its extracts once it is complete.
     """
-    con.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(con):
         con.execute(
             "UPDATE extracts_all SET record_id = COALESCE("
             " (SELECT r.record_id FROM records r WHERE r.source_key = extracts_all.ref"
@@ -337,9 +335,5 @@ def link_extracts(con: sqlite3.Connection) -> dict[str, int]:
             "  ORDER BY r.source_id LIMIT 1))"
             " WHERE record_id IS NULL AND source_id IN (SELECT source_id FROM sources)"
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     (unlinked,) = con.execute("SELECT count(*) FROM extracts WHERE record_id IS NULL").fetchone()
     return {"extracts_unlinked": int(unlinked)}

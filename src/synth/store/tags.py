@@ -22,7 +22,7 @@ import pandas as pd
 
 from synth import __version__
 from synth.store.batches import ShortTransactions, delete_in_batches
-from synth.store.db import now
+from synth.store.db import now, transaction
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ def save_tagging(
     row is marked finished, last. A run that fails is removed again; one killed midway
     stays unfinished, and the previous finished run remains the current one.
     """
-    with con:
-        con.execute("BEGIN IMMEDIATE")
+    with transaction(con):
         run_id = start_run(con, "tag", params)
     try:
         with ShortTransactions(con) as w:
@@ -293,56 +292,3 @@ def load_suggestions(con: sqlite3.Connection, run_id: int | None = None) -> pd.D
         con,
         params=(run_id,),
     )
-
-
-#: Columns of :func:`load_criteria_export` (``synth export criteria``).
-CRITERIA_EXPORT_COLUMNS = [
-    "record_id", "title", "criterion", "kind", "verdict", "score", "evidence",
-    "suggested_decision", "suggested_reason",
-]  # fmt: skip
-
-
-def load_criteria_export(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:
-    """One row per (record, criterion) of a tagging run (default: the latest finished),
-    for a reviewer's spreadsheet: the verdict with its evidence as text, beside the
-    record's suggested decision and its reason.
-
-    Empty (with :data:`CRITERIA_EXPORT_COLUMNS`) when there is no finished run or the run
-    assessed no criteria (tagged without a review.yml): the caller says which.
-    """
-    run_id = run_id if run_id is not None else latest_run(con)
-    if run_id is None:
-        return pd.DataFrame(columns=CRITERIA_EXPORT_COLUMNS)
-    assessment = load_assessment(con, run_id)
-    suggestions = load_suggestions(con, run_id)
-    titles = pd.read_sql_query("SELECT record_id, title FROM records", con)
-    reason = [
-        f"{r}: {e}" if isinstance(r, str) and r else (e or "")
-        for r, e in zip(suggestions["reason"], suggestions["explanation"], strict=True)
-    ]
-    suggested = pd.DataFrame(
-        {
-            "record_id": suggestions["record_id"],
-            "suggested_decision": suggestions["decision"],
-            "suggested_reason": reason,
-        }
-    )
-    out = assessment.merge(titles, on="record_id", how="left").merge(
-        suggested, on="record_id", how="left"
-    )
-    out = out.rename(columns={"status": "verdict"})
-    out["evidence"] = [_criterion_evidence_text(e) for e in out["evidence"]]
-    return out[CRITERIA_EXPORT_COLUMNS].reset_index(drop=True)
-
-
-def _criterion_evidence_text(evidence: Any) -> str:
-    """A criterion's evidence in one cell: the publication year for the date criterion,
-    else each sentence with its field, as ``synth export tags`` writes tag evidence."""
-    from synth.exporting import _evidence_text
-
-    if isinstance(evidence, dict):  # the date criterion (see synth.tagging.criteria.assess)
-        year = evidence.get("year")
-        lo, hi = evidence.get("year_min"), evidence.get("year_max")
-        span = f"{lo if lo is not None else '…'}–{hi if hi is not None else '…'}"
-        return f"[year] {year if year is not None else 'no year'} (criterion: {span})"
-    return _evidence_text(evidence if isinstance(evidence, list) else [])
