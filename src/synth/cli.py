@@ -386,6 +386,13 @@ def tag_evaluate_abstracts_cmd(
     peer: Annotated[
         Path, typer.Option(help="Where the gold's records are (the peer-data folder).")
     ] = Path("../shared/peer-data"),
+    split: Annotated[
+        str,
+        typer.Option(
+            help="all, dev (odd ids: read its errors to improve rules) or test "
+            "(even ids: held out, never read for errors)."
+        ),
+    ] = "all",
 ) -> None:
     """Tag the real-abstract gold set's records and score setting, country and design."""
     from synth.tagging.abstract_gold import evaluate_abstract_gold
@@ -393,7 +400,7 @@ def tag_evaluate_abstracts_cmd(
     with clear_errors():
         if not (gold_dir / "gold.csv").is_file():
             raise FileNotFoundError(f"{gold_dir}: no gold.csv there")
-        result = evaluate_abstract_gold(gold_dir, peer)
+        result = evaluate_abstract_gold(gold_dir, peer, split=split)
         console.print(result.to_text(), highlight=False, soft_wrap=True)
 
 

@@ -74,3 +74,16 @@ def test_a_missing_peer_folder_is_one_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "gold dataset not found" in result.output and "Traceback" not in result.output
+
+
+def test_the_dev_and_test_halves_split_the_gold_without_overlap() -> None:
+    from synth.tagging.abstract_gold import in_split, load_gold_long
+
+    gold = load_gold_long(GOLD)
+    ids = set(gold["gold_id"])
+    dev = {g for g in ids if in_split(g, "dev")}
+    test = {g for g in ids if in_split(g, "test")}
+    assert dev and test and not dev & test and dev | test == ids
+    assert set(load_gold_long(GOLD, "test")["gold_id"]) == test
+    with pytest.raises(ValueError, match="unknown split"):
+        in_split("g001", "train")
