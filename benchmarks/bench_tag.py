@@ -1,6 +1,7 @@
 """Tagging benchmark: ``synth.tagging.tag`` against spaCy's bare tokenizer, same run.
 
-    python benchmarks/bench_tag.py [--quick] [--sizes 10000 100000] [--rounds 2] [--no-peer]
+    python benchmarks/bench_tag.py [--quick] [--sizes 10000 100000] [--rounds 2]
+                                   [--no-peer | --peer-only]
 
 Generates N synthetic records (``synth.corpus.synthetic.generate_records``: health-services
 titles, keywords, venues and ~200-word structured abstracts whose vocabulary is as open as
@@ -16,8 +17,11 @@ prints, for each N:
     work, which the machine's drifting speed hardly moves (wall-clock speed-ups of the
     same code varied 1.5-1.9x between runs here).
 
-Then the same over the real titles and abstracts of the peer screening sets
-(``../shared/peer-data/screening/``), when they sit beside the project.
+Then the same over real titles and abstracts, when ``../shared/peer-data/`` sits beside
+the project: the real-abstract gold set's 300 records (``tests/fixtures/abstracts-gold/``,
+read from peer-data with synth's readers) and every other record of the peer screening sets
+(``screening/*.csv``), several thousand. There the targets are the issue's: ``tag()`` at
+least 0.8 of the bare tokenizer's records/s, and two processes at least 1.6x one.
 
 Each arm runs in a fresh process, as ``synth tag`` does, warmed on 2,000 other records
 (the tokenizer caches every word it has seen; the tagger builds its pipeline once), and
@@ -128,7 +132,12 @@ def _run_child(arm: str, folder: Path) -> dict[str, float]:
 
 
 def compare(
-    records: pd.DataFrame, warm: pd.DataFrame, name: str, parallel: bool, rounds: int
+    records: pd.DataFrame,
+    warm: pd.DataFrame,
+    name: str,
+    parallel: bool,
+    rounds: int,
+    target: float = 1 / 3,
 ) -> dict[str, float]:
     """Tokenizer, tag() and (``parallel``) tag(n_process=2) over ``records``, each in a
     fresh process warmed on ``warm``, ``rounds`` times in turn; the fastest of each."""
@@ -164,8 +173,8 @@ def compare(
     print(f"tag(), 1 process, warm     : {rate(one['warm'])}")
     print(f"  {one['rows']:,.0f} tag rows ({one['rows'] / n:.1f} per record)")
     ratio = tok["cold"] / one["cold"]
-    verdict = "meets" if ratio >= 1 / 3 else "misses"
-    print(f"  tag() / bare tokenizer   : {ratio:.2f} cold ({verdict} the 1/3 target), "
+    verdict = "meets" if ratio >= target else "misses"
+    print(f"  tag() / bare tokenizer   : {ratio:.2f} cold ({verdict} the {target:.2g} target), "
           f"{tok['warm'] / one['warm']:.2f} warm")  # fmt: skip
     out = {"records": n, "ratio": ratio, "ratio_warm": tok["warm"] / one["warm"]}
     if parallel:
@@ -189,25 +198,41 @@ def bench(n: int, seed: int, parallel: bool, rounds: int) -> dict[str, float]:
     return compare(records, warm, f"{n:,} synthetic records", parallel, rounds)
 
 
-def bench_peer(rounds: int) -> dict[str, float] | None:
-    """The same comparison on real titles and abstracts: the labelled screening sets of
-    published reviews in ``../shared/peer-data/screening/`` (read in place), when present.
-    Their topics (drug classes, software engineering, public administration) are far from
-    co-production, so fewer cues fire than in the synthetic records."""
-    from synth.corpus.reading import read_file
+#: The real-abstract target: tag() at least this share of the bare tokenizer's records/s.
+REAL_TARGET = 0.8
 
-    folder = ROOT.parent / "shared" / "peer-data" / "screening"
-    files = sorted(folder.glob("*.csv"))
+
+def bench_peer(rounds: int) -> dict[str, float] | None:
+    """The same comparison on real titles and abstracts: the real-abstract gold set's
+    records and the other records of the peer screening sets (read in place), when
+    ``../shared/peer-data`` is present. Most are far from co-production (drug classes,
+    software engineering, PTSD), so fewer cues fire than in the synthetic records."""
+    from synth.corpus.reading import read_file
+    from synth.tagging.abstract_gold import load_gold_long, load_records
+
+    peer = ROOT.parent / "shared" / "peer-data"
+    files = sorted((peer / "screening").glob("*.csv"))
     if not files:
-        print(f"\n(no peer screening sets at {folder}: real-abstract run skipped)")
+        print(f"\n(no peer screening sets at {peer / 'screening'}: real-abstract run skipped)")
         return None
-    frames = [read_file(f).records for f in files]
+    gold = load_records(load_gold_long(ROOT / "tests/fixtures/abstracts-gold"), peer)
+    in_gold = {(d, str(k)) for d, k in zip(gold["dataset"], gold["key"], strict=True)}
+    frames = [gold.drop(columns=["dataset", "key"])]
+    for f in files:
+        records = read_file(f).records
+        dataset = f"screening/{f.name}"
+        keep = [(dataset, str(k)) not in in_gold for k in records["source_key"]]
+        frames.append(records[keep])
     records = pd.concat(frames, ignore_index=True)
     records["record_id"] = range(len(records))
+    records = records.sample(frac=1.0, random_state=0).reset_index(drop=True)  # mix the sets
     cut = len(records) // 5  # warm on a fifth, time on the rest
     warm, timed = records.iloc[:cut], records.iloc[cut:].reset_index(drop=True)
-    name = f"{len(timed):,} real records ({len(files)} peer sets)"
-    return compare(timed, warm, name, True, rounds)
+    name = (
+        f"{len(timed):,} real records (the gold set's {len(gold)} and the rest of "
+        f"{len(files)} peer screening sets, less a fifth to warm up)"
+    )
+    return compare(timed, warm, name, True, rounds, target=REAL_TARGET)
 
 
 def main() -> None:
@@ -217,6 +242,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each arm (fastest kept)")
     parser.add_argument("--no-peer", action="store_true", help="skip the real-abstract run")
+    parser.add_argument(
+        "--peer-only", action="store_true", help="only the real-abstract run (no synthetic)"
+    )
     parser.add_argument("--child", nargs=2, metavar=("ARM", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -224,7 +252,7 @@ def main() -> None:
         return
     sizes = [10_000] if args.quick else sorted(args.sizes)
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; {_load()}")
-    for i, n in enumerate(sizes):
+    for i, n in enumerate([] if args.peer_only else sizes):
         bench(n, args.seed, parallel=i == len(sizes) - 1, rounds=max(1, args.rounds))
     if not args.no_peer:
         bench_peer(max(1, args.rounds))
