@@ -42,6 +42,8 @@ log = logging.getLogger("build_kei_corpus")
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = Path(__file__).resolve().with_name("kei_seed_metadata.yml")
+#: The cues for each criterion (the review gives the criteria, not the words to find them by)
+CRITERIA_CUES = Path(__file__).resolve().with_name("kei_criteria_cues.yml")
 DEFAULT_SEEDS = ROOT.parent / "shared" / "seeds"
 DEFAULT_OUT = ROOT / "corpus" / "kei-2020"
 
@@ -774,15 +776,18 @@ def parse_criteria(blocks: list[Block], meta: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"inclusion criteria: text has {len(inc['items'])} bullets")
     if len(exc["items"]) != len(meta["exclusion_ids"]):
         raise SystemExit(f"exclusion criteria: text has {len(exc['items'])} bullets")
+    cues = criteria_cues(meta["inclusion_ids"] + meta["exclusion_ids"])
     inclusion = []
     for cid, text in zip(meta["inclusion_ids"], inc["items"], strict=True):
         item: dict[str, Any] = {"id": cid, "text": text}
         years = re.search(r"\b((?:19|20)\d\d)\s*[-–]\s*((?:19|20)\d\d)\b", text)
         if years:
             item["year_min"], item["year_max"] = int(years.group(1)), int(years.group(2))
+        elif cid in cues:
+            item["cues"] = cues[cid]
         inclusion.append(item)
     exclusion = [
-        {"id": cid, "text": text}
+        {"id": cid, "text": text, **({"cues": cues[cid]} if cid in cues else {})}
         for cid, text in zip(meta["exclusion_ids"], exc["items"], strict=True)
     ]
     general = re.sub(r"\s*[-–]\s*e\.g\.?\s*$", "", exc["lead"]).strip()
@@ -792,6 +797,16 @@ def parse_criteria(blocks: list[Block], meta: dict[str, Any]) -> dict[str, Any]:
         "exclusion_general": {"id": meta["exclusion_general_id"], "text": general},
         "exclusion_criteria": exclusion,
     }
+
+
+def criteria_cues(ids: Sequence[str], path: Path = CRITERIA_CUES) -> dict[str, Any]:
+    """The cues of each criterion (``kei_criteria_cues.yml``); an id that is not one of the
+    review's criteria stops the build rather than being silently dropped."""
+    cues = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    unknown = sorted(set(cues) - set(ids))
+    if unknown:
+        raise SystemExit(f"{path.name}: {unknown[0]!r} is not a criterion id ({', '.join(ids)})")
+    return cues
 
 
 def count_list(text: str) -> dict[str, int]:

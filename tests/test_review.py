@@ -169,3 +169,50 @@ def test_find_review_beside_or_above_imported_files(tmp_path: Path) -> None:
     assert find_review(con) is None
     _write(corpus, MINIMAL)
     assert find_review(con) == (corpus / "review.yml").resolve()
+
+
+# -- criterion cues ---------------------------------------------------------------------------
+
+
+def test_criterion_cues_take_the_codebooks_forms(tmp_path: Path) -> None:
+    data = {
+        "inclusion_criteria": [
+            {
+                "id": "primary-care",
+                "text": "Studies in primary care",
+                "cues": {
+                    "phrases": ["general practice", {"phrase": "GP", "case": True, "weight": 0.7}],
+                    "negative": [{"phrase": "emergency department", "fields": ["abstract"]}],
+                },
+            },
+            {"id": "adults", "text": "Adults", "cues": ["adults"]},
+        ]
+    }
+    review = load_review(_write(tmp_path, data))
+    primary = review.criterion("primary-care")
+    assert primary.cues == ("general practice", {"phrase": "GP", "case": True, "weight": 0.7})
+    assert primary.negative == ({"phrase": "emergency department", "fields": ["abstract"]},)
+    assert review.criterion("adults").cues == ("adults",) and review.criterion("adults").has_cues
+
+
+@pytest.mark.parametrize(
+    ("cues", "problem"),
+    [
+        ({"phrases": ["x"], "terms": ["y"]}, "cues.terms: unknown key; known: phrases, negative"),
+        ([{"phrase": "x", "weight": -1}], "cues[0].weight: expected a number above 0"),
+        ([{"phrase": "x", "fields": ["venu"]}], "cues[0].fields: 'venu' is not a field"),
+        ([{"phrase": "x", "colour": "red"}], "cues[0].colour: unknown key"),
+        ([{"weight": 2}], "cues[0].phrase: a cue must be a non-empty phrase"),
+        (["ok", True], "cues[1]: a cue must be a non-empty phrase, got True (quote yes/no"),
+        ({"negative": ["hospital"]}, "negative terms need at least one phrase"),
+        ("primary care", "expected a list of phrases or a mapping with phrases/negative"),
+    ],
+)
+def test_a_bad_cue_names_the_file_and_the_criterion(tmp_path: Path, cues, problem) -> None:
+    data = {"exclusion_criteria": [{"id": "secondary-care", "text": "Hospitals", "cues": cues}]}
+    path = _write(tmp_path, data)
+    with pytest.raises(ValueError) as info:
+        load_review(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: exclusion_criteria[0] (secondary-care).cues")
+    assert problem in message

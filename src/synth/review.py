@@ -52,11 +52,20 @@ class Criterion:
     id: str
     text: str
     kind: str  # "inclusion" | "exclusion"
-    cues: tuple[str, ...] = ()
+    #: phrases that show a text speaks to the criterion, in the codebook's cue forms (a
+    #: phrase, or a mapping with ``phrase`` and optional ``weight``, ``case``, ``fields``)
+    cues: tuple[str | dict[str, Any], ...] = ()
     year_min: int | None = None
     year_max: int | None = None
     #: the criterion this one is the opposite of (optional; see criteria_rules.yml)
     opposite: str | None = None
+    #: phrases that count against the criterion (``cues.negative``), same forms as ``cues``
+    negative: tuple[str | dict[str, Any], ...] = ()
+
+    @property
+    def has_cues(self) -> bool:
+        """Whether the review gives cues for it (else it is judged by similarity)."""
+        return bool(self.cues)
 
     @property
     def is_years(self) -> bool:
@@ -251,15 +260,90 @@ def _criterion(value: Any, key: str, kind: str, w: _Where) -> Criterion:
     year_max = _int(spec.get("year_max"), f"{key}.year_max", w)
     if year_min is not None and year_max is not None and year_min > year_max:
         raise w.error(f"{key}.year_min", f"{year_min} is after year_max {year_max}")
+    cid = _text(spec.get("id"), f"{key}.id", w, required=True) or ""
+    cues, negative = _criterion_cues(spec.get("cues"), f"{key} ({cid}).cues", w)
+    if (cues or negative) and (year_min is not None or year_max is not None):
+        raise w.error(
+            f"{key} ({cid}).cues", "a date-range criterion is decided from the year; drop its cues"
+        )
+    if negative and not cues:
+        raise w.error(f"{key} ({cid}).cues", "negative terms need at least one phrase beside them")
     return Criterion(
-        id=_text(spec.get("id"), f"{key}.id", w, required=True) or "",
+        id=cid,
         text=" ".join((_text(spec.get("text"), f"{key}.text", w) or "").split()),
         kind=kind,
-        cues=_texts(spec.get("cues"), f"{key}.cues", w),
+        cues=cues,
         year_min=year_min,
         year_max=year_max,
         opposite=_text(spec.get("opposite"), f"{key}.opposite", w),
+        negative=negative,
     )
+
+
+_CUES_KEYS = ("phrases", "negative")
+_CUE_KEYS = ("phrase", "weight", "case", "fields")
+
+
+def _criterion_cues(value: Any, key: str, w: _Where) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """``cues``: a list of cues, or a mapping ``{phrases: [...], negative: [...]}``.
+
+    Each cue is a phrase or a mapping ``{phrase, weight, case, fields}`` (the codebook's cue
+    forms, ``docs/criteria-cues.md``), checked here so a bad one names the criterion.
+    """
+    if value is None:
+        return (), ()
+    if isinstance(value, list):
+        return _cue_list(value, key, w), ()
+    if not isinstance(value, dict):
+        raise w.error(
+            key,
+            f"expected a list of phrases or a mapping with phrases/negative, "
+            f"got {type(value).__name__}",
+        )
+    unknown = sorted(str(k) for k in value if k not in _CUES_KEYS)
+    if unknown:
+        raise w.error(f"{key}.{unknown[0]}", f"unknown key; known: {', '.join(_CUES_KEYS)}")
+    return (
+        _cue_list(value.get("phrases"), f"{key}.phrases", w),
+        _cue_list(value.get("negative"), f"{key}.negative", w),
+    )
+
+
+def _cue_list(value: Any, key: str, w: _Where) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise w.error(key, f"expected a list of phrases, got {type(value).__name__}")
+    return tuple(_cue(item, f"{key}[{i}]", w) for i, item in enumerate(value))
+
+
+def _cue(item: Any, key: str, w: _Where) -> str | dict[str, Any]:
+    """One cue: a non-empty phrase, or a mapping whose keys and values the codebook accepts."""
+    from synth.tagging.codebook import FIELDS  # the fields a cue may be limited to
+
+    if isinstance(item, dict):
+        unknown = sorted(str(k) for k in item if k not in _CUE_KEYS)
+        if unknown:
+            raise w.error(f"{key}.{unknown[0]}", f"unknown key; known: {', '.join(_CUE_KEYS)}")
+        _cue(item.get("phrase"), f"{key}.phrase", w)
+        weight = item.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+            raise w.error(f"{key}.weight", f"expected a number above 0, got {weight!r}")
+        if not isinstance(item.get("case", False), bool):
+            raise w.error(f"{key}.case", f"expected true or false, got {item['case']!r}")
+        fields = item.get("fields", list(FIELDS))
+        if not isinstance(fields, list) or not fields:
+            raise w.error(f"{key}.fields", f"expected a list of fields, got {fields!r}")
+        bad = [f for f in fields if f not in FIELDS]
+        if bad:
+            raise w.error(f"{key}.fields", f"{bad[0]!r} is not a field; use {', '.join(FIELDS)}")
+        return dict(item)
+    if not isinstance(item, str) or not item.strip():
+        hint = " (quote yes/no/on/off in YAML)" if isinstance(item, bool) else ""
+        raise w.error(key, f"a cue must be a non-empty phrase, got {item!r}{hint}")
+    if "|" in item:
+        raise w.error(key, f"cue {item!r} may not contain '|'")
+    return " ".join(item.split())
 
 
 def _criteria(value: Any, key: str, kind: str, w: _Where) -> tuple[Criterion, ...]:

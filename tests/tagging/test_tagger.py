@@ -316,9 +316,15 @@ def test_two_processes_give_the_same_tags_as_one() -> None:
 @pytest.fixture(scope="module")
 def kei() -> tuple[pd.DataFrame, pd.DataFrame]:
     from synth.corpus import read
+    from synth.review import load_review
+    from synth.tagging.criteria import with_review_cues
 
     result = read(KEI)
-    tags = tag(result.records, extracts=result.extracts, fulltexts=result.fulltexts)
+    # the criterion facet is the review's criteria with their cues, as synth tag builds it
+    codebook = with_review_cues(load_codebook(), load_review(KEI / "review.yml"))
+    tags = tag(
+        result.records, extracts=result.extracts, fulltexts=result.fulltexts, codebook=codebook
+    )
     return result.records, tags
 
 

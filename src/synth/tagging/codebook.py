@@ -9,10 +9,12 @@ middle of a tagging run.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -768,3 +770,58 @@ def _spacy_pattern_errors(pattern: list[Any]) -> list[str]:
     from spacy.schemas import validate_token_pattern
 
     return [str(e) for e in validate_token_pattern(pattern)]
+
+
+# --------------------------------------------------------------------------- review criteria
+
+#: The facet a review's criteria are tagged in: its labels are the review's criterion ids.
+CRITERION_FACET = "criterion"
+#: Fields a criterion cue reads: the record's own text, never its venue or metadata.
+CRITERION_FIELDS: tuple[str, ...] = ("title", "keywords", "abstract", "extract", "fulltext")
+
+
+def with_criteria(
+    codebook: Codebook, criteria: Iterable[Any], *, source: Path | str = "review.yml"
+) -> Codebook:
+    """The codebook with a ``criterion`` facet built from a review's criteria and their cues.
+
+    Criteria belong to a review, not to the shared codebook: each criterion (anything with
+    ``id``, ``text``, ``cues``, ``negative`` and ``is_years``, e.g. :class:`synth.review.
+    Criterion`) that gives cues becomes a label of the same id, built by the same builder as
+    a codebook file's labels (hyphen variants, ``case``, ``weight``, ``fields``, negative
+    cues). It replaces any ``criterion`` facet the codebook has. Date ranges and criteria
+    without cues get no label (the latter are judged by similarity to their wording,
+    :mod:`synth.tagging.criteria`). ``source`` (the review file) names the file in errors;
+    the hash and so :attr:`Codebook.tag_version` cover the criteria's cues too.
+    """
+    specs: dict[str, dict[str, Any]] = {}
+    for c in criteria:
+        if c.is_years or not c.cues:
+            continue
+        specs[c.id] = {
+            "definition": c.text or c.id,
+            "cues": list(c.cues),
+            "negative": list(c.negative),
+        }
+    facets = {f: v for f, v in codebook.facets.items() if f != CRITERION_FACET}
+    if not specs and len(facets) == len(codebook.facets):
+        return codebook
+    index = {k: cue for k, cue in codebook._cue_index.items() if cue.facet != CRITERION_FACET}
+    raw = json.dumps(specs, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    builder = _Builder(raw, source)
+    builder.index = index
+    if specs:
+        labels = {
+            lid: builder.label(CRITERION_FACET, lid, spec, codebook.hyphen_variants, None)
+            for lid, spec in specs.items()
+        }
+        facets[CRITERION_FACET] = Facet(
+            id=CRITERION_FACET,
+            definition="The review's inclusion and exclusion criteria, with its own cues.",
+            multi=True,
+            fields=frozenset(CRITERION_FIELDS),
+            labels=labels,
+            venue_cues="listed",
+        )
+    digest = hashlib.sha256(codebook.sha256.encode("ascii") + b"\0" + raw).hexdigest()
+    return dataclasses.replace(codebook, facets=facets, sha256=digest, _cue_index=index)

@@ -24,15 +24,12 @@ import pandas as pd
 import yaml
 
 from synth.review import EXCLUSION, INCLUSION, Criterion, Review
-from synth.tagging.codebook import Codebook, CodebookError, parse_codebook
+from synth.tagging.codebook import CRITERION_FACET, Codebook, CodebookError, with_criteria
 
 log = logging.getLogger(__name__)
 
 #: Columns of :func:`assess`'s result.
 ASSESSMENT_COLUMNS: list[str] = ["record_id", "criterion", "kind", "status", "score", "evidence"]
-#: The codebook facet whose labels are a review's criterion ids: its tags mean something
-#: only against a review's criteria (see :func:`review_criterion_tags`).
-CRITERION_FACET = "criterion"
 #: Columns of :func:`suggest`'s result.
 SUGGESTION_COLUMNS: list[str] = ["record_id", "decision", "reason", "explanation"]
 
@@ -113,38 +110,17 @@ def review_criterion_tags(tags: pd.DataFrame, review: Review | None) -> pd.DataF
 
 
 def with_review_cues(codebook: Codebook, review: Review) -> Codebook:
-    """The codebook with the review's own criterion cues (``cues`` in review.yml) added.
+    """The codebook whose ``criterion`` facet is the review's criteria with their cues.
 
-    The codebook's ``criterion`` facet carries cues written for one review; a review gives
-    cues for its own criteria in review.yml, and they are added to the label of the same
-    id (made when the codebook has none), so the tagger can assess any review's criteria.
-    Returns ``codebook`` itself when the review gives no cues.
+    The shared codebook carries no criteria: each review gives cues for its own in
+    review.yml (:func:`synth.tagging.codebook.with_criteria` builds the facet), and a
+    criterion without cues is judged by similarity to its wording (:func:`similarity_tags`).
+    Without a review there is no criterion facet, so no criterion tags.
     """
-    extra = [c for c in review_criteria(review) if c.cues and not c.is_years]
-    if not extra:
-        return codebook
-    if codebook.path is None:
-        raise CriteriaError(f"{review.path}: criterion cues need a codebook read from a file")
-    doc = yaml.safe_load(codebook.path.read_text("utf-8"))
-    facet = doc["facets"].get(CRITERION_FACET) or {
-        "definition": "Cues for the review's inclusion and exclusion criteria (review.yml).",
-        "multi": True,
-        "fields": ["title", "keywords", "abstract", "extract", "fulltext"],
-    }
-    doc["facets"][CRITERION_FACET] = facet
-    labels = facet.get("labels") or {}
-    facet["labels"] = labels
-    for c in extra:
-        label = labels.setdefault(c.id, {"definition": c.text or c.id})
-        cues = list(label.get("cues") or [])
-        have = {str(q["phrase"] if isinstance(q, dict) else q).lower() for q in cues}
-        label["cues"] = cues + [cue for cue in c.cues if cue.lower() not in have]
     try:
-        return parse_codebook(
-            yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), source=codebook.path
-        )
+        return with_criteria(codebook, review_criteria(review), source=review.path or "review.yml")
     except CodebookError as exc:
-        raise CriteriaError(f"{review.path}: criterion cues: {exc}") from exc
+        raise CriteriaError(str(exc)) from exc
 
 
 def _opposites(criteria: list[Criterion], rules: Mapping[str, Any]) -> dict[str, str]:
