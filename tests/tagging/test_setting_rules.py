@@ -1,0 +1,151 @@
+"""The setting facet names where a study happens (the real-abstract gold's labelling
+guideline, section 3), never what or whom it is about: a condition (PTSD, depression) is
+not a mental health service, children are not a paediatric ward, generic words (health
+care, patients, treatment) name no setting, and a paper is given one setting."""
+
+from __future__ import annotations
+
+from synth.corpus.normalise import records_frame
+from synth.tagging.describe import counted_tags
+from synth.tagging.tagger import tag
+
+
+def _settings(*papers: tuple[str, str]) -> list[set[str]]:
+    """The setting labels counted (score >= the counted threshold) for records with these
+    (title, abstract) pairs, in their order."""
+    rows = [
+        {"record_id": f"r{i}", "source_key": f"k{i}", "title": t, "abstract": a}
+        for i, (t, a) in enumerate(papers)
+    ]
+    tags = counted_tags(tag(records_frame(rows)))
+    out: list[set[str]] = [set() for _ in papers]
+    setting = tags[tags.facet == "setting"]
+    for rid, label in zip(setting["record_id"], setting["label"], strict=True):
+        out[int(rid[1:])].add(label)
+    return out
+
+
+def _one(title: str, abstract: str) -> set[str]:
+    return _settings((title, abstract))[0]
+
+
+def test_a_population_cohort_with_ptsd_is_community_not_mental_health() -> None:
+    got = _one(
+        "Trajectories of posttraumatic stress after a natural disaster",
+        "Postal surveys were sent to a population-based sample of adults one, three and six "
+        "years after the tsunami to assess posttraumatic stress disorder (PTSD), depression "
+        "and anxiety. Most survivors showed a resilient trajectory.",
+    )
+    assert got == {"community"}
+
+
+def test_veterans_followed_in_the_community_are_community() -> None:
+    got = _one(
+        "Latent profiles of PTSD and depression symptoms in veterans",
+        "We used survey data from 283 previously deployed veterans to identify patterns of "
+        "PTSD and major depressive disorder and their health related functioning.",
+    )
+    assert got == {"community"}
+
+
+def test_psychiatric_inpatients_are_mental_health() -> None:
+    got = _one(
+        "Risperidone versus clozapine in treatment-resistant schizophrenia",
+        "In a double-blind multicentre study, 86 inpatients with chronic schizophrenia were "
+        "randomly assigned to risperidone or clozapine for eight weeks.",
+    )
+    assert got == {"mental-health"}  # psychiatric inpatients, not acute care
+
+
+def test_a_mental_health_service_is_mental_health() -> None:
+    got = _one(
+        "Peer support in a community mental health team",
+        "Service users of two community mental health teams were interviewed.",
+    )
+    assert got == {"mental-health"}
+
+
+def test_an_online_self_help_intervention_is_community() -> None:
+    got = _one(
+        "An internet-delivered self-help programme for mild depression",
+        "Adults with mild depression were randomised to an internet-delivered self-help "
+        "programme used at home or to a waiting list.",
+    )
+    assert got == {"community"}
+
+
+def test_a_school_programme_is_community_not_paediatrics() -> None:
+    got = _one(
+        "A physical activity programme in primary schools: cluster randomised trial",
+        "Sixty primary schools were randomised; children aged 8 to 9 years took part in "
+        "lessons delivered by their teachers.",
+    )
+    assert got == {"community"}
+
+
+def test_a_medical_school_is_no_setting() -> None:
+    got = _one(
+        "Teaching prescribing",
+        "Third year students at a medical school were taught about drug promotion.",
+    )
+    assert got == set()
+
+
+def test_a_drug_trial_with_no_place_named_has_no_setting() -> None:
+    got = _one(
+        "Amlodipine versus placebo in hypertension",
+        "Patients with hypertension were randomised to receive amlodipine or placebo for "
+        "twelve weeks. Treatment was well tolerated and clinical outcomes improved. Hospital "
+        "admissions were recorded as a secondary outcome.",
+    )
+    assert got == set()
+
+
+def test_conditions_and_ages_alone_name_no_setting() -> None:
+    got = _settings(
+        ("Depression and anxiety", "Depression and anxiety disorders were common."),
+        ("Schizophrenia", "Symptoms of schizophrenia and bipolar disorder were measured."),
+        ("Older people", "Older people with dementia and their carers were asked."),
+        ("Outcomes", "Mental health problems were more frequent in this sample."),
+    )
+    assert got == [set(), set(), set(), set()]
+
+
+def test_indexing_terms_of_age_give_no_setting() -> None:
+    rows = [
+        {
+            "record_id": "r0",
+            "source_key": "k0",
+            "title": "Ibuprofen for pain",
+            "abstract": "Participants took ibuprofen or placebo.",
+            "keywords": ["Adolescent", "Adult", "Pregnancy", "Humans"],
+        }
+    ]
+    tags = counted_tags(tag(records_frame(rows)))
+    assert tags[tags.facet == "setting"].empty
+
+
+def test_healthcare_alone_is_not_multiple_settings() -> None:
+    got = _one(
+        "Incident reporting by nurses",
+        "Patient safety remains a challenge in healthcare and health care services. We "
+        "interviewed 30 nurses about incident reporting.",
+    )
+    assert "multiple-mixed" not in got
+    assert got == set()
+
+
+def test_a_paper_gets_one_setting() -> None:
+    """Both golds label one setting per paper: the best-scoring label is kept."""
+    rows = [
+        {
+            "record_id": "r0",
+            "source_key": "k0",
+            "title": "Asthma care for children in primary care practices",
+            "abstract": "Forty primary care practices took part; children with asthma were "
+            "followed for a year and emergency department attendances were counted.",
+        }
+    ]
+    tags = tag(records_frame(rows))
+    setting = tags[tags.facet == "setting"]
+    assert setting["label"].tolist() == ["primary-care"]
