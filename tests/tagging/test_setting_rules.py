@@ -5,7 +5,12 @@ care, patients, treatment) name no setting, and a paper is given one setting."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from synth.corpus.normalise import records_frame
+from synth.tagging.codebook import CodebookError, load_codebook
 from synth.tagging.describe import counted_tags
 from synth.tagging.tagger import tag
 
@@ -149,3 +154,132 @@ def test_a_paper_gets_one_setting() -> None:
     tags = tag(records_frame(rows))
     setting = tags[tags.facet == "setting"]
     assert setting["label"].tolist() == ["primary-care"]
+
+
+# -- reviews, commentaries and guidelines (codebook `conditions`) ---------------------------
+
+
+def test_a_review_not_limited_to_a_setting_gets_none() -> None:
+    got = _one(
+        "Exercise therapy for chronic low back pain: a systematic review",
+        "We searched MEDLINE and Embase for randomised trials of exercise therapy in adults "
+        "with chronic low back pain, including trials run in hospitals, and pooled them in a "
+        "meta-analysis.",
+    )
+    assert got == set()
+
+
+def test_a_review_of_trials_in_primary_care_is_primary_care() -> None:
+    got = _one(
+        "Interventions to improve antibiotic prescribing in primary care: a systematic review",
+        "We searched five databases for randomised trials of interventions aimed at general "
+        "practitioners.",
+    )
+    assert got == {"primary-care"}
+
+
+def test_a_commentary_in_a_setting_specific_journal_keeps_its_setting() -> None:
+    rows = [
+        {
+            "record_id": "r0",
+            "source_key": "k0",
+            "title": "Why co-production matters: a commentary",
+            "abstract": "In this commentary we argue that service users should be involved "
+            "in care planning, as in some hospitals.",
+            "venue": "Mental Health Review Journal",
+        }
+    ]
+    tags = counted_tags(tag(records_frame(rows)))
+    assert set(tags.loc[tags.facet == "setting", "label"]) == {"mental-health"}
+
+
+_MINI = """\
+version: '1'
+name: t
+facets:
+  setting:
+    {conditions}
+    labels:
+      acute-care:
+        cues: [hospital, hospitals]
+  design:
+    labels:
+      review:
+        cues: [systematic review]
+      trial:
+        cues: [randomised trial]
+"""
+_REVIEW_CONDITION = (
+    "conditions:\n      - when: {facet: design, labels: [review]}\n"
+    "        require: {min_score: 0.75, or_fields: [title]}"
+)
+
+
+def _mini_settings(tmp_path: Path, conditions: str, title: str, abstract: str) -> set[str]:
+    path = tmp_path / "codebook.yml"
+    path.write_text(_MINI.format(conditions=conditions), encoding="utf-8")
+    rows = [{"record_id": "r0", "source_key": "k0", "title": title, "abstract": abstract}]
+    tags = counted_tags(tag(records_frame(rows), codebook=load_codebook(path)))
+    return set(tags.loc[tags.facet == "setting", "label"])
+
+
+def test_the_condition_is_the_codebooks(tmp_path: Path) -> None:
+    """The same review keeps its passing setting without the condition, loses it with it;
+    a trial (no condition applies) keeps it; a title naming the setting is enough."""
+    review = ("Drug X: a systematic review", "Trials run in hospitals were pooled.")
+    trial = ("Drug X: a randomised trial", "Patients in hospitals were randomised.")
+    titled = ("Drug X in hospitals: a systematic review", "Trials were pooled.")
+    assert _mini_settings(tmp_path, "", *review) == {"acute-care"}
+    assert _mini_settings(tmp_path, _REVIEW_CONDITION, *review) == set()
+    assert _mini_settings(tmp_path, _REVIEW_CONDITION, *trial) == {"acute-care"}
+    assert _mini_settings(tmp_path, _REVIEW_CONDITION, *titled) == {"acute-care"}
+
+
+@pytest.mark.parametrize(
+    ("conditions", "problem"),
+    [
+        ("conditions: {when: x}", r"`conditions` must be a list"),
+        ("conditions: [5]", r"condition 1: must be a mapping with `when` and `require`"),
+        (
+            "conditions: [{when: {facet: design, labels: [review]}}]",
+            r"condition 1: needs `when` \(facet, labels\) and `require`",
+        ),
+        (
+            "conditions: [{when: {facet: design, labels: [review], where: x}, "
+            "require: {min_score: 0.8}}]",
+            r"condition 1, when \(line 5\): unknown key 'where'",
+        ),
+        (
+            "conditions: [{when: {facet: design, labels: [review]}, require: {score: 0.8}}]",
+            r"condition 1, require \(line 5\): unknown key 'score'",
+        ),
+        (
+            "conditions: [{when: {facet: designs, labels: [review]}, require: {min_score: 0.8}}]",
+            r"condition 1: `when.facet` names 'designs', not a facet of this codebook",
+        ),
+        (
+            "conditions: [{when: {facet: design, labels: [reviews]}, require: {min_score: 0.8}}]",
+            r"condition 1: `when.labels` names 'reviews', not a label of facet 'design'",
+        ),
+        (
+            "conditions: [{when: {facet: setting, labels: [acute-care]}, "
+            "require: {min_score: 0.8}}]",
+            r"`when.facet` must name another facet",
+        ),
+        (
+            "conditions: [{when: {facet: design, labels: [review]}, require: {min_score: 2}}]",
+            r"require.min_score: must be a score between 0 and 1, got 2",
+        ),
+        (
+            "conditions: [{when: {facet: design, labels: [review]}, "
+            "require: {or_fields: [heading]}}]",
+            r"`require.or_fields` names 'heading', not a field",
+        ),
+    ],
+)
+def test_a_bad_condition_is_a_clear_error(tmp_path: Path, conditions: str, problem: str) -> None:
+    path = tmp_path / "codebook.yml"
+    path.write_text(_MINI.format(conditions=conditions), encoding="utf-8")
+    with pytest.raises(CodebookError, match=problem) as err:
+        load_codebook(path)
+    assert str(err.value).startswith(f"{path}: facet 'setting'")

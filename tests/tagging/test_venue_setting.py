@@ -32,9 +32,13 @@ def test_a_general_journal_gives_no_setting() -> None:
         ("Research Involvement and Engagement", ""),
         ("Health Services Management Research", ""),
         ("BMC Health Services Research", "Patients in general practices took part."),
+        ("BMJ", ""),
+        ("PLoS One", ""),
+        ("Journal of Advanced Nursing", ""),
     )
     assert got[:3] == [set(), set(), set()]
     assert got[3] == {"primary-care"}  # from the abstract, not the journal
+    assert got[4:] == [set(), set(), set()]
 
 
 def test_a_community_cue_still_counts_in_the_abstract() -> None:
@@ -47,6 +51,8 @@ def test_a_community_cue_still_counts_in_the_abstract() -> None:
     [
         ("Mental Health Review Journal", "mental-health"),
         ("Mental Health and Social Inclusion", "mental-health"),
+        ("British Journal of Psychiatry", "mental-health"),
+        ("Psychiatric Services", "mental-health"),
         ("Annals of Family Medicine", "primary-care"),
         ("British Journal of General Practice", "primary-care"),
         ("Archives of Disease in Childhood", "paediatrics-maternity"),

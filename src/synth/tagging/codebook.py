@@ -23,6 +23,14 @@ from typing import Any
 
 import yaml
 
+from synth.tagging.conditions import (
+    CONDITION_KEYS,
+    DEFAULT_WHEN_SCORE,
+    REQUIRE_KEYS,
+    WHEN_KEYS,
+    Condition,
+)
+
 #: Where a hit can come from; evidence rows carry one of these as ``field``.
 FIELDS: tuple[str, ...] = (
     "title",
@@ -54,6 +62,9 @@ _FACET_KEYS = {"definition", "description", "multi", "fields", "labels", "venue_
 #: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
 #: journal's name ("BMC Health Services Research") says nothing about the facet.
 VENUE_CUES = ("all", "listed")
+#: A facet's ``conditions``: what another facet's label asks of this facet's evidence
+#: (:mod:`synth.tagging.conditions`).
+_FACET_KEYS.add("conditions")
 _LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outranks"}
 _CUE_KEYS = {"phrase", "weight", "case", "fields"}
 _META_KEYS = {"column", "weight", *META_TESTS}
@@ -149,6 +160,8 @@ class Facet:
     labels: dict[str, Label]
     #: which cues read the venue: "all", or "listed" (only cues whose ``fields`` name it)
     venue_cues: str = "all"
+    #: cross-facet conditions on this facet's labels (:mod:`synth.tagging.conditions`)
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -379,6 +392,7 @@ class _Builder:
             fid: self.facet(fid, f, hyphen_variants, facets_raw.lines.get(fid))
             for fid, f in facets_raw.items()
         }
+        self.check_conditions(facets)
         version = doc.get("version")
         if version is None or not str(version).strip():
             raise self.fail("version", "the codebook needs a `version`")
@@ -562,7 +576,81 @@ class _Builder:
             fields=frozenset(fields),
             labels=labels,
             venue_cues=venue_cues,
+            conditions=self.conditions(fid, raw.get("conditions"), where),
         )
+
+    def conditions(self, fid: str, raw: Any, where: str) -> tuple[Condition, ...]:
+        """A facet's ``conditions`` (:mod:`synth.tagging.conditions`): a list of
+        ``{when: {facet, labels, min_score}, require: {min_score, or_fields}}``. The facet
+        and labels ``when`` names are checked once every facet is read
+        (:meth:`check_conditions`)."""
+        out = []
+        for i, item in enumerate(self.list_of(raw, where, "conditions")):
+            at = f"{where}, condition {i + 1}"
+            if not isinstance(item, dict):
+                raise self.fail(at, f"must be a mapping with `when` and `require`, got {item!r}")
+            self.check_keys(item, set(CONDITION_KEYS), at)
+            when, require = item.get("when"), item.get("require")
+            if not isinstance(when, dict) or not isinstance(require, dict) or not require:
+                raise self.fail(
+                    at,
+                    "needs `when` (facet, labels) and `require` (min_score and/or "
+                    "or_fields), both mappings",
+                )
+            self.check_keys(when, set(WHEN_KEYS), f"{at}, when")
+            self.check_keys(require, set(REQUIRE_KEYS), f"{at}, require")
+            facet = when.get("facet")
+            labels = self.str_list(when.get("labels"), f"{at}, when.labels")
+            if not isinstance(facet, str) or not labels:
+                raise self.fail(at, "`when` needs a `facet` and a non-empty list of `labels`")
+            if facet == fid:
+                raise self.fail(at, "`when.facet` must name another facet than this one")
+            fields = self.str_list(require.get("or_fields"), f"{at}, require.or_fields")
+            bad = [f for f in fields if f not in FIELDS]
+            if bad:
+                raise self.fail(
+                    at, f"`require.or_fields` names {bad[0]!r}, not a field ({', '.join(FIELDS)})"
+                )
+            out.append(
+                Condition(
+                    facet=fid,
+                    when_facet=facet,
+                    when_labels=frozenset(labels),
+                    when_score=self.unit(when, DEFAULT_WHEN_SCORE, f"{at}, when.min_score"),
+                    min_score=self.unit(require, float("inf"), f"{at}, require.min_score"),
+                    or_fields=frozenset(fields),
+                )
+            )
+        return tuple(out)
+
+    def unit(self, raw: dict, default: float, where: str) -> float:
+        """``raw["min_score"]`` as a score between 0 and 1, or ``default``."""
+        if "min_score" not in raw:
+            return default
+        value = raw["min_score"]
+        if not _is_number(value) or not 0 <= value <= 1:
+            raise self.fail(where, f"must be a score between 0 and 1, got {value!r}")
+        return float(value)
+
+    def check_conditions(self, facets: dict[str, Facet]) -> None:
+        """Every condition's ``when`` names another facet of the codebook and its labels."""
+        for fid, facet in facets.items():
+            for i, cond in enumerate(facet.conditions):
+                at = f"facet {fid!r}, condition {i + 1}"
+                other = facets.get(cond.when_facet)
+                if other is None:
+                    raise self.fail(
+                        at,
+                        f"`when.facet` names {cond.when_facet!r}, not a facet of this codebook "
+                        f"({', '.join(facets)})",
+                    )
+                unknown = sorted(cond.when_labels - set(other.labels))
+                if unknown:
+                    raise self.fail(
+                        at,
+                        f"`when.labels` names {unknown[0]!r}, not a label of facet "
+                        f"{cond.when_facet!r}",
+                    )
 
     def label(self, fid: str, lid: Any, raw: Any, variants: bool, line: int | None) -> Label:
         where = f"facet {fid!r}, label {lid!r}"

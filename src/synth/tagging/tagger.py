@@ -42,6 +42,7 @@ import pandas as pd
 from synth.corpus.normalise import normalise_doi
 from synth.parallel import default_workers, gc_paused, ordered_map
 from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
+from synth.tagging.conditions import apply_conditions
 from synth.tagging.pipeline import HITS_KEY, SEGMENTS_KEY, TEXT_KEY, build_nlp
 
 log = logging.getLogger(__name__)
@@ -771,6 +772,7 @@ class _Engine:
                 scored.append((r[0], -score, r[1], key, group, score))
         if not scored:
             return
+        scored = apply_conditions(self.cb, scored)  # cross-facet conditions (codebook)
         if self.outranks and len(scored) > 1:
             scored = self._outrank(scored)
         scored.sort()  # facet rank, best score, label rank (keys are unique: groups unseen)

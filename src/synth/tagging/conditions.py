@@ -1,0 +1,96 @@
+"""Cross-facet conditions: what one facet's label asks of another facet's evidence.
+
+A review, commentary or guideline is not a study done somewhere: it takes a setting only
+when it is limited to one ("a review of trials in primary care"), which it says
+prominently, not in passing. The codebook says so as data, on the facet it limits::
+
+    setting:
+      conditions:
+        - when: {facet: design, labels: [review, position-paper, guideline-toolkit]}
+          require: {min_score: 0.75, or_fields: [title]}
+
+``when`` holds when the record has one of ``labels`` of ``facet`` scoring at least
+``min_score`` (default: the counted score, 0.5). Then each label of the limited facet is
+kept only if it meets ``require``: a score of at least ``min_score``, or evidence (a hit
+counting for it) in one of ``or_fields``. The codebook validates the key on load
+(:meth:`synth.tagging.codebook._Builder.conditions`); :func:`apply_conditions` runs on a
+record's scored labels after scoring, before single-label facets keep their best label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from synth.tagging.codebook import Codebook
+
+#: Keys of a condition, of its ``when`` and of its ``require``.
+CONDITION_KEYS = frozenset({"when", "require"})
+WHEN_KEYS = frozenset({"facet", "labels", "min_score"})
+REQUIRE_KEYS = frozenset({"min_score", "or_fields"})
+#: ``when.min_score`` when not given: the score from which a tag counts as a label
+#: (:data:`synth.tagging.describe.COUNTED_SCORE`).
+DEFAULT_WHEN_SCORE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """On ``facet``: when the record has a label of ``when_facet`` in ``when_labels``
+    scoring at least ``when_score``, a label of ``facet`` needs a score of at least
+    ``min_score`` or a hit in one of ``or_fields``."""
+
+    facet: str
+    when_facet: str
+    when_labels: frozenset[str]
+    when_score: float = DEFAULT_WHEN_SCORE
+    min_score: float = 1.0
+    or_fields: frozenset[str] = frozenset()
+
+    def holds(self, scores: dict[tuple[str, str], float]) -> bool:
+        """Whether the record's scored labels meet ``when``."""
+        return any(
+            scores.get((self.when_facet, label), 0.0) >= self.when_score
+            for label in self.when_labels
+        )
+
+    def keeps(self, score: float, group: Sequence[tuple]) -> bool:
+        """Whether a label of the limited facet with this score and these hits stays."""
+        if score >= self.min_score:
+            return True
+        fields = self.or_fields
+        return bool(fields) and any(h[2] in fields and h[3] > 0 for h in group)
+
+
+_BY_CODEBOOK: dict[int, tuple[Codebook, tuple[Condition, ...]]] = {}
+
+
+def codebook_conditions(cb: Codebook) -> tuple[Condition, ...]:
+    """Every facet's conditions, gathered once per codebook object."""
+    found = _BY_CODEBOOK.get(id(cb))
+    if found is None or found[0] is not cb:
+        if len(_BY_CODEBOOK) > 16:
+            _BY_CODEBOOK.clear()
+        conds = tuple(c for facet in cb.facets.values() for c in facet.conditions)
+        found = _BY_CODEBOOK[id(cb)] = (cb, conds)
+    return found[1]
+
+
+def apply_conditions(cb: Codebook, scored: list[tuple]) -> list[tuple]:
+    """A record's scored labels without those a condition drops.
+
+    ``scored`` holds the tagger's rows in the making: ``(facet rank, -score, label rank,
+    (facet, label), hits, score)``. Returns ``scored`` itself when nothing is dropped."""
+    conds = codebook_conditions(cb)
+    if not conds:
+        return scored
+    scores = {s[3]: s[5] for s in scored}
+    dropped = set()
+    for cond in conds:
+        if not cond.holds(scores):
+            continue
+        for s in scored:
+            if s[3][0] == cond.facet and not cond.keeps(s[5], s[4]):
+                dropped.add(s[3])
+    return [s for s in scored if s[3] not in dropped] if dropped else scored
