@@ -15,7 +15,7 @@ from synth.tagging.criteria import review_criteria
 ROOT = Path(__file__).resolve().parents[1]
 KEI = ROOT / "corpus" / "kei-2020"
 COLUMNS = [
-    "record_id", "title", "criterion", "kind", "verdict", "score", "evidence",
+    "record_id", "title", "criterion", "kind", "verdict", "method", "score", "evidence",
     "suggested_decision", "suggested_reason",
 ]  # fmt: skip
 runner = CliRunner()
@@ -62,6 +62,51 @@ def test_one_row_per_record_and_criterion_of_the_review(kei_db: Path, tmp_path: 
     assert set(rows.verdict) <= {"met", "not_met", "unclear"}
     assert set(rows.suggested_decision) <= {"include", "exclude", "unclear"}
     assert (rows.title != "").all()
+    # the bundled review gives cues for every text criterion; the date range is the year
+    assert set(rows.loc[rows.criterion == "years", "method"]) == {"year"}
+    assert set(rows.loc[rows.criterion != "years", "method"]) == {"cues"}
+
+
+def test_similarity_verdicts_are_marked(tmp_path: Path) -> None:
+    """A criterion without cues is judged by similarity to its wording, and the export says
+    so in its method column and its evidence; an exclusion is never met that way."""
+    title = "Optimizing patient involvement in quality improvement"  # armstrong2013
+    (tmp_path / "refs.ris").write_text(f"TY  - JOUR\nTI  - {title}\nPY  - 2013\nER  - \n", "utf-8")
+    (tmp_path / "review.yml").write_text(
+        "inclusion_criteria:\n"
+        "  - {id: involvement, text: Patient involvement in quality improvement}\n"
+        "  - {id: improvement, text: Improvement work, cues: [quality improvement]}\n"
+        "exclusion_criteria:\n"
+        "  - {id: qi-only, text: Quality improvement with patient involvement}\n",
+        "utf-8",
+    )
+    db = _import(tmp_path / "refs.ris")
+    assert runner.invoke(app, ["tag", "--db", str(db), "--no-progress"]).exit_code == 0
+    rows = _export(db, tmp_path / "criteria.csv").set_index("criterion")
+    assert rows.loc["improvement", "method"] == "cues"
+    assert rows.loc["involvement", "method"] == "similarity"
+    assert rows.loc["involvement", "verdict"] == "met"
+    assert rows.loc["involvement", "evidence"] == (
+        f"[title] {title} (by similarity to the criterion's wording; no cues given)"
+    )
+    assert rows.loc["qi-only", "method"] == "similarity"
+    assert rows.loc["qi-only", "verdict"] == "unclear"  # never an exclusion by similarity
+    assert set(rows.suggested_decision) == {"include"}
+    assert "by similarity to the criterion's wording" in rows.loc["involvement", "suggested_reason"]
+
+
+def test_bad_cues_in_review_yml_are_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "refs.ris").write_text("TY  - JOUR\nTI  - Co-design\nER  - \n", "utf-8")
+    (tmp_path / "review.yml").write_text(
+        "inclusion_criteria:\n  - id: primary-care\n    cues: [{phrase: GP, weight: high}]\n",
+        "utf-8",
+    )
+    db = _import(tmp_path / "refs.ris")
+    result = runner.invoke(app, ["tag", "--db", str(db), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())
+    assert "review.yml: inclusion_criteria[0] (primary-care).cues[0].weight" in output
+    assert "Traceback" not in output
 
 
 def test_evidence_and_reasons_are_readable_text(kei_db: Path, tmp_path: Path) -> None:

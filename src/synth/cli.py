@@ -529,8 +529,9 @@ def export_criteria_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output CSV.")],
 ) -> None:
     """The latest tagging run's criteria assessment as CSV: one row per record and
-    criterion with its verdict (met, not_met, unclear), score and evidence, beside the
-    record's suggested decision and its reason."""
+    criterion with its verdict (met, not_met, unclear), how it was judged (method: cues,
+    similarity when the review gives the criterion no cues, year), score and evidence,
+    beside the record's suggested decision and its reason."""
     from synth.corpus.writers.csv import write_table
     from synth.exporting import criteria_table
     from synth.store import connect

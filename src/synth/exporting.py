@@ -84,7 +84,7 @@ def export_tags(con: sqlite3.Connection, out: Path | str) -> int:
 
 #: Columns of :func:`criteria_table` (``synth export criteria``).
 CRITERIA_EXPORT_COLUMNS = [
-    "record_id", "title", "criterion", "kind", "verdict", "score", "evidence",
+    "record_id", "title", "criterion", "kind", "verdict", "method", "score", "evidence",
     "suggested_decision", "suggested_reason",
 ]  # fmt: skip
 
@@ -126,10 +126,47 @@ def criteria_table(con: sqlite3.Connection, run_id: int | None = None) -> pd.Dat
 
 def _criterion_evidence_text(evidence: Any) -> str:
     """A criterion's evidence in one cell: the publication year for the date criterion,
-    else each sentence with its field, as ``synth export tags`` writes tag evidence."""
+    else each sentence with its field, as ``synth export tags`` writes tag evidence; a
+    sentence found by similarity says so (no cues given)."""
     if isinstance(evidence, dict):  # the date criterion (see synth.tagging.criteria.assess)
         year = evidence.get("year")
         lo, hi = evidence.get("year_min"), evidence.get("year_max")
         span = f"{lo if lo is not None else '…'}–{hi if hi is not None else '…'}"
         return f"[year] {year if year is not None else 'no year'} (criterion: {span})"
-    return _evidence_text(evidence if isinstance(evidence, list) else [])
+    items = evidence if isinstance(evidence, list) else []
+    text = _evidence_text(items)
+    notes = {str(e["note"]) for e in items if isinstance(e, dict) and e.get("note")}
+    return f"{text} ({'; '.join(sorted(notes))})" if notes else text
+    methods = _criteria_methods(con, run_id)
+    out["method"] = [
+        _criterion_method(c, e, methods)
+        for c, e in zip(out["criterion"], out["evidence"], strict=True)
+    ]
+def _criteria_methods(con: sqlite3.Connection, run_id: int) -> dict[str, str]:
+    """How the run judged each criterion (``cues``, ``similarity``, ``year``), as
+    :func:`synth.tagging.workflow.tag_store` records it in the run's parameters."""
+    import json
+
+    row = con.execute("SELECT params FROM runs WHERE run_id=?", (run_id,)).fetchone()
+    try:
+        params = json.loads(row[0]) if row and row[0] else {}
+    except (TypeError, ValueError):
+        return {}
+    methods = params.get("criteria_methods") if isinstance(params, dict) else None
+    return dict(methods) if isinstance(methods, dict) else {}
+
+
+def _criterion_method(criterion: str, evidence: Any, methods: dict[str, str]) -> str:
+    """``cues`` / ``similarity`` / ``year`` for one verdict: the run's record of it, else
+    what its evidence says (a run stored before methods were recorded)."""
+    if criterion in methods:
+        return str(methods[criterion])
+    if isinstance(evidence, dict):
+        return "year"
+    if isinstance(evidence, list) and any(
+        isinstance(e, dict) and e.get("method") == "similarity" for e in evidence
+    ):
+        return "similarity"
+    return "cues"
+
+

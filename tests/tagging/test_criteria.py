@@ -25,19 +25,32 @@ from synth.tagging.criteria import (
 ROOT = Path(__file__).resolve().parents[2]
 KEI = ROOT / "corpus" / "kei-2020"
 
-# The KEI criteria, as review.yml states them (texts shortened).
+# The KEI criteria, as review.yml states them (texts shortened; a cue each, so they are
+# judged from the criterion tags below, not by similarity).
 REVIEW = parse_review(
     {
         "inclusion_criteria": [
-            {"id": "equal-relationship", "text": "Equal relationship"},
-            {"id": "partnership-design-delivery", "text": "Designed/delivered in partnership"},
-            {"id": "collective-benefit", "text": "Benefits whole communities"},
+            {"id": "equal-relationship", "text": "Equal relationship", "cues": ["equal"]},
+            {
+                "id": "partnership-design-delivery",
+                "text": "Designed/delivered in partnership",
+                "cues": ["co-design"],
+            },
+            {"id": "collective-benefit", "text": "Benefits whole communities", "cues": ["whole"]},
             {"id": "years", "text": "Papers from 2008 - 2020", "year_min": 2008, "year_max": 2020},
         ],
         "exclusion_criteria": [
-            {"id": "unequal-relationship", "text": "Relationship not equal"},
-            {"id": "individual-benefit", "text": "Individuals for their own benefit"},
-            {"id": "research-only-coproduction", "text": "Only the research is co-produced"},
+            {"id": "unequal-relationship", "text": "Relationship not equal", "cues": ["unequal"]},
+            {
+                "id": "individual-benefit",
+                "text": "Individuals for their own benefit",
+                "cues": ["self-care"],
+            },
+            {
+                "id": "research-only-coproduction",
+                "text": "Only the research is co-produced",
+                "cues": ["co-produced research"],
+            },
         ],
     }
 )
@@ -60,6 +73,12 @@ def ev(
         "negated": negated,
         "weight": weight,
     }
+
+
+def also(first: dict[str, Any], sentence: str) -> list[dict[str, Any]]:
+    """``first`` and a second sentence with the same cue: two passages, which an exclusion
+    needs besides its score (``exclusion_min_passages``)."""
+    return [first, {**first, "sentence": sentence}]
 
 
 def tag_row(record_id: str, label: str, score: float, *evidence: dict[str, Any]) -> dict[str, Any]:
@@ -211,10 +230,13 @@ def test_negation_must_carry_most_of_the_weight() -> None:
 
 
 def test_opposite_exclusion_that_clearly_holds_makes_inclusion_not_met() -> None:
-    selfcare = ev("Patients used an app to self-manage their own asthma.", "self-manage")
+    selfcare = also(
+        ev("Patients used an app to self-manage their own asthma.", "self-manage"),
+        "Each patient learnt to self-manage at home.",
+    )
     tags = tags_frame(
-        tag_row("clear", "individual-benefit", 0.9, selfcare),
-        tag_row("weak", "individual-benefit", 0.6, selfcare),
+        tag_row("clear", "individual-benefit", 0.9, *selfcare),
+        tag_row("weak", "individual-benefit", 0.6, *selfcare),
     )
     out = assess(records_frame(clear=2015, weak=2015), tags, REVIEW)
     assert status(out, "clear", "individual-benefit") == "met"
@@ -226,11 +248,40 @@ def test_opposite_exclusion_that_clearly_holds_makes_inclusion_not_met() -> None
     assert status(out, "clear", "equal-relationship") == "unclear"
 
 
-def test_inclusion_met_but_not_clearly_leaves_the_opposite_unclear() -> None:
-    tags = tags_frame(tag_row("a", "equal-relationship", 0.6, ev("Equal partners.", "equal")))
-    out = assess(records_frame(a=2015), tags, REVIEW)
+def test_inclusion_met_makes_a_weaker_opposite_exclusion_not_met() -> None:
+    equal = ev("Equal partners.", "equal")
+    unequal = ev("Some staff kept an unequal say.", "unequal", field="fulltext", weight=0.5)
+    tags = tags_frame(
+        tag_row("a", "equal-relationship", 0.6, equal),
+        tag_row("b", "equal-relationship", 0.6, equal),
+        tag_row("b", "unequal-relationship", 0.65, unequal),
+    )
+    out = assess(records_frame(a=2015, b=2015), tags, REVIEW)
     assert status(out, "a", "equal-relationship") == "met"  # 0.6 >= met_threshold 0.5
-    assert status(out, "a", "unequal-relationship") == "unclear"  # 0.6 < clear_threshold
+    assert status(out, "a", "unequal-relationship") == "not_met"  # its opposite is met
+    # the exclusion's own evidence (0.65) outweighs its met opposite (0.6): left open
+    assert status(out, "b", "unequal-relationship") == "unclear"
+
+
+def test_an_exclusion_and_its_stronger_opposite_both_met_is_a_conflict() -> None:
+    """Exclusions need strong evidence: never suggested against stronger evidence for the
+    inclusion it contradicts; both are unclear, and a reviewer reads the paper."""
+    equal = also(ev("Staff and patients worked as equal partners.", "equal"), "Equal say.")
+    unequal = also(ev("At first the relationship was unequal.", "unequal"), "Unequal power.")
+    tags = tags_frame(
+        *all_met("tie")[1:],
+        tag_row("tie", "equal-relationship", 0.9, *equal),
+        tag_row("tie", "unequal-relationship", 0.85, *unequal),
+        *all_met("excl")[1:],
+        tag_row("excl", "equal-relationship", 0.6, equal[0]),
+        tag_row("excl", "unequal-relationship", 0.85, *unequal),
+    )
+    out = assess(records_frame(tie=2015, excl=2015), tags, REVIEW)
+    assert status(out, "tie", "equal-relationship") == "unclear"
+    assert status(out, "tie", "unequal-relationship") == "unclear"
+    assert status(out, "excl", "unequal-relationship") == "met"  # 0.85 > 0.6: it stands
+    decisions = suggest(out).set_index("record_id")["decision"]
+    assert decisions.to_dict() == {"tie": "unclear", "excl": "exclude"}
 
 
 def test_exclusion_needs_stronger_evidence_than_inclusion() -> None:
@@ -253,16 +304,22 @@ def test_a_title_alone_never_meets_an_exclusion() -> None:
     of the paper's own text; the same cue in an abstract sentence still excludes."""
     title = ev("Co-production in healthcare: rhetoric and practice of power imbalance.",
                "power imbalance", field="title", weight=3)  # fmt: skip
-    sentence = ev("Service users were only consulted; staff held every decision.",
-                  "only consulted")  # fmt: skip
+    sentence = also(ev("Service users were only consulted; staff held every decision.",
+                       "only consulted"), "Users were only consulted, twice a year.")  # fmt: skip
     tags = tags_frame(
         tag_row("title_only", "unequal-relationship", 0.91, title),
-        tag_row("with_text", "unequal-relationship", 0.91, title, sentence),
+        tag_row("one_sentence", "unequal-relationship", 0.91, title, sentence[0]),
+        tag_row("with_text", "unequal-relationship", 0.91, title, *sentence),
         tag_row("title_inclusion", "collective-benefit", 0.91, title),
     )
-    out = assess(records_frame(title_only=2015, with_text=2015, title_inclusion=2015), tags, REVIEW)
+    records = records_frame(
+        title_only=2015, one_sentence=2015, with_text=2015, title_inclusion=2015
+    )
+    out = assess(records, tags, REVIEW)
     assert load_rules()["exclusion_not_from_fields_alone"] == ["title"]
+    assert load_rules()["exclusion_min_passages"] == 2
     assert status(out, "title_only", "unequal-relationship") == "unclear"
+    assert status(out, "one_sentence", "unequal-relationship") == "unclear"
     assert status(out, "with_text", "unequal-relationship") == "met"
     assert status(out, "title_inclusion", "collective-benefit") == "met"  # inclusions may
     decisions = suggest(out).set_index("record_id")["decision"]
@@ -289,13 +346,14 @@ def test_opposite_works_both_ways() -> None:
 def test_review_can_name_its_own_opposite() -> None:
     review = parse_review(
         {
-            "inclusion_criteria": [{"id": "whole-service", "opposite": "single-patient"}],
-            "exclusion_criteria": [{"id": "single-patient"}],
+            "inclusion_criteria": [
+                {"id": "whole-service", "opposite": "single-patient", "cues": ["service"]}
+            ],
+            "exclusion_criteria": [{"id": "single-patient", "cues": ["care plan"]}],
         }
     )
-    tags = tags_frame(
-        tag_row("a", "single-patient", 0.9, ev("One patient's care plan.", "care plan"))
-    )
+    plan = also(ev("One patient's care plan.", "care plan"), "The care plan was hers.")
+    tags = tags_frame(tag_row("a", "single-patient", 0.9, *plan))
     out = assess(records_frame(a=2015), tags, review)
     assert status(out, "a", "whole-service") == "not_met"
 
@@ -358,13 +416,16 @@ def test_include_when_all_inclusion_met_and_no_exclusion() -> None:
 
 
 def test_exclude_on_met_exclusion_names_it_and_quotes_evidence() -> None:
-    selfcare = ev("Patients used an app to self-manage their own asthma.", "self-manage")
-    tags = tags_frame(*all_met("a"), tag_row("a", "individual-benefit", 0.82, selfcare))
+    selfcare = also(
+        ev("Patients used an app to self-manage their own asthma.", "self-manage"),
+        "The app helped them self-manage.",
+    )
+    tags = tags_frame(*all_met("a"), tag_row("a", "individual-benefit", 0.95, *selfcare))
     out = decide(records_frame(a=2015), tags)
     assert out.loc["a", "decision"] == "exclude"
     assert out.loc["a", "reason"] == "individual-benefit"
     assert out.loc["a", "explanation"] == (
-        "Exclude: individual-benefit is met (0.82: “Patients used an app to self-manage "
+        "Exclude: individual-benefit is met (0.95: “Patients used an app to self-manage "
         "their own asthma.” [abstract])."
     )
 
@@ -377,8 +438,11 @@ def test_exclude_on_years_even_when_text_criteria_are_met() -> None:
 
 
 def test_years_is_the_reason_before_a_met_exclusion() -> None:
-    research = ev("Patients co-produced the evaluation only.", "co-produced the evaluation")
-    tags = tags_frame(tag_row("a", "research-only-coproduction", 0.9, research))
+    research = also(
+        ev("Patients co-produced the evaluation only.", "co-produced the evaluation"),
+        "The evaluation, not the service, was co-produced.",
+    )
+    tags = tags_frame(tag_row("a", "research-only-coproduction", 0.9, *research))
     out = decide(records_frame(a=2021), tags)
     assert out.loc["a", "reason"] == "years"
     assert "research-only-coproduction is met" in out.loc["a", "explanation"]
@@ -408,7 +472,9 @@ def test_negated_inclusion_is_unclear_not_exclude() -> None:
 
 def test_long_evidence_is_quoted_around_the_match() -> None:
     sentence = "Background words " * 20 + "the patients self-managed their diabetes" + " tail" * 30
-    tags = tags_frame(tag_row("a", "individual-benefit", 0.9, ev(sentence, "self-managed")))
+    tags = tags_frame(
+        tag_row("a", "individual-benefit", 0.9, *also(ev(sentence, "self-managed"), "Again."))
+    )
     text = decide(records_frame(a=2015), tags).loc["a", "explanation"]
     quote = text.split("“", 1)[1].split("”", 1)[0]
     assert "self-managed" in quote

@@ -14,12 +14,15 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -29,7 +32,9 @@ from synth.tagging.codebook import CRITERION_FACET, Codebook, CodebookError, wit
 log = logging.getLogger(__name__)
 
 #: Columns of :func:`assess`'s result.
-ASSESSMENT_COLUMNS: list[str] = ["record_id", "criterion", "kind", "status", "score", "evidence"]
+ASSESSMENT_COLUMNS: list[str] = [
+    "record_id", "criterion", "kind", "status", "score", "evidence", "method",
+]  # fmt: skip
 #: Columns of :func:`suggest`'s result.
 SUGGESTION_COLUMNS: list[str] = ["record_id", "decision", "reason", "explanation"]
 
@@ -78,7 +83,40 @@ def _validate_rules(rules: Any, name: str) -> dict[str, Any]:
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise CriteriaError(f"{name}: exclusion_not_from_fields_alone must be a list of fields")
     rules.setdefault("explanation", {}).setdefault("max_quote", 120)
+    for key, default in (("met_min_passages", 3), ("exclusion_min_passages", 2)):
+        value = rules.setdefault(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CriteriaError(f"{name}: {key} must be a whole number >= 1, got {value!r}")
+    passage = rules.setdefault("passage_fields", ["abstract", "extract", "fulltext"])
+    if not isinstance(passage, list) or not passage or not all(isinstance(f, str) for f in passage):
+        raise CriteriaError(f"{name}: passage_fields must be a non-empty list of fields")
+    absent = rules.setdefault("exclusion_absent_is_not_met", True)
+    if not isinstance(absent, bool):
+        raise CriteriaError(f"{name}: exclusion_absent_is_not_met must be true or false")
+    _validate_similarity(rules.setdefault("similarity", {}), name)
     return rules
+
+
+def _validate_similarity(sim: Any, name: str) -> None:
+    """``similarity``: thresholds for criteria judged by similarity to their wording."""
+    if not isinstance(sim, dict):
+        raise CriteriaError(f"{name}: similarity must be a mapping")
+    sim.setdefault("met_threshold", 0.75)
+    sim.setdefault("min_score", 0.05)
+    sim.setdefault("min_words", 3)
+    sim.setdefault("max_sentence_chars", 400)
+    for key in ("met_threshold", "min_score"):
+        value = sim[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise CriteriaError(
+                f"{name}: similarity.{key} must be a number between 0 and 1, got {value!r}"
+            )
+    words = sim["min_words"]
+    if isinstance(words, bool) or not isinstance(words, int) or words < 1:
+        raise CriteriaError(f"{name}: similarity.min_words must be >= 1, got {words!r}")
+    chars = sim["max_sentence_chars"]
+    if isinstance(chars, bool) or not isinstance(chars, int) or chars < 20:
+        raise CriteriaError(f"{name}: similarity.max_sentence_chars must be >= 20, got {chars!r}")
 
 
 # --------------------------------------------------------------------------- criteria
@@ -136,6 +174,158 @@ def _opposites(criteria: list[Criterion], rules: Mapping[str, Any]) -> dict[str,
     return out
 
 
+# --------------------------------------------------------------------------- similarity
+
+#: What a verdict reached without cues says of itself (evidence ``note``, explanations).
+SIMILARITY_NOTE = "by similarity to the criterion's wording; no cues given"
+#: ``method`` of a criterion's verdict: from the tagger's cues, by similarity, or the year.
+METHOD_CUES, METHOD_SIMILARITY, METHOD_YEAR = "cues", "similarity", "year"
+#: Text fields read for similarity, in the order a reader meets them.
+_TEXT_FIELDS = ("title", "keywords", "abstract")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'(\[]?[A-Z0-9])|(?<=[.!?];)\s+|\n\s*\n")
+
+
+def criterion_method(c: Criterion) -> str:
+    """How a criterion is judged: ``year`` (a date range), ``cues``, or ``similarity``."""
+    if c.is_years:
+        return METHOD_YEAR
+    return METHOD_CUES if c.has_cues else METHOD_SIMILARITY
+
+
+def similarity_tags(
+    records: pd.DataFrame,
+    review: Review,
+    *,
+    extracts: pd.DataFrame | None = None,
+    fulltexts: pd.DataFrame | None = None,
+    rules: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Criterion rows for the review's criteria that give no cues, by similarity of wording.
+
+    Each sentence of a record (title, keywords, abstract, extracts, full text) is compared
+    with the criterion's text: the share of the criterion's content words, weighted by
+    TF-IDF inverse document frequency, that the sentence contains (words lower-cased,
+    -ise spelt -ize, plurals singular: "randomised trials" is "randomized trial"). The
+    record's score is its best sentence's, which is the evidence (``method: similarity``
+    and a ``note`` saying no cues were given). The rows have the tagger's columns
+    (``source`` "similarity") so :func:`assess` reads them as it reads cue rows; they are
+    not stored as tags.
+    """
+    from synth.tagging.tagger import TAG_COLUMNS
+
+    rules = load_rules() if rules is None else rules
+    sim = rules["similarity"]
+    wanted = [c for c in review_criteria(review) if criterion_method(c) == METHOD_SIMILARITY]
+    wanted = [c for c in wanted if c.text.strip()]
+    units = [
+        u
+        for u in _sentences(records, extracts, fulltexts, int(sim["max_sentence_chars"]))
+        if len(_words(u[2])) >= int(sim["min_words"])
+    ]
+    if not wanted or not units:
+        return pd.DataFrame(columns=TAG_COLUMNS)
+    scores = _similarities([u[2] for u in units], [c.text for c in wanted])
+    version = "similarity:idf-coverage"
+    best: dict[tuple[Any, str], tuple[float, int]] = {}
+    for i, (rid, _field, _text) in enumerate(units):
+        for j, c in enumerate(wanted):
+            value = float(scores[i, j])
+            key = (rid, c.id)
+            if value > best.get(key, (0.0, -1))[0]:
+                best[key] = (value, i)
+    rows = []
+    for (rid, cid), (value, i) in best.items():
+        if value < float(sim["min_score"]):
+            continue
+        _, field, sentence = units[i]
+        evidence = [
+            {"field": field, "sentence": sentence, "match": sentence, "cue": SIMILARITY_NOTE,
+             "negated": False, "weight": round(value, 4), "method": METHOD_SIMILARITY,
+             "note": SIMILARITY_NOTE}
+        ]  # fmt: skip
+        rows.append((rid, CRITERION_FACET, cid, round(value, 4), evidence, "similarity", version))
+    return pd.DataFrame(rows, columns=TAG_COLUMNS)
+
+
+def _sentences(
+    records: pd.DataFrame,
+    extracts: pd.DataFrame | None,
+    fulltexts: pd.DataFrame | None,
+    max_chars: int,
+) -> list[tuple[Any, str, str]]:
+    """(record_id, field, sentence) for every sentence of every record's text."""
+    out: list[tuple[Any, str, str]] = []
+
+    def add(rid: Any, field: str, text: Any) -> None:
+        if isinstance(text, list | tuple):
+            text = "; ".join(str(t) for t in text)
+        if not isinstance(text, str) or not text.strip():
+            return
+        for part in _SENTENCE_END.split(text):
+            part = " ".join(part.split())
+            if len(part) >= 3:
+                out.append((rid, field, part[:max_chars]))
+
+    for field in _TEXT_FIELDS:
+        if field in records.columns:
+            for rid, text in zip(records["record_id"], records[field], strict=True):
+                add(rid, field, text)
+    from synth.tagging.tagger import _extract_map  # extracts by record_id, or by ref
+
+    for rid, texts in _extract_map(records, extracts).items():
+        for text in texts:
+            add(rid, "extract", text)
+    if fulltexts is not None and len(fulltexts) and "text" in fulltexts.columns:
+        for rid, text in zip(fulltexts["record_id"], fulltexts["text"], strict=True):
+            add(rid, "fulltext", text)
+    return out
+
+
+_WORD = re.compile(r"\b\w\w+\b")
+_ISE = re.compile(r"(?<=\w\w)is(e|ed|es|ing|ation|ations)$")
+
+
+def _words(text: str) -> list[str]:
+    """Content words, lower case, with British -ise spelt -ize and a plural -s dropped, so
+    "randomised trials" and "randomized trial" share their words."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    out = []
+    for word in _WORD.findall(text.lower()):
+        if word in ENGLISH_STOP_WORDS:
+            continue
+        word = _ISE.sub(r"iz\1", word)
+        if word.endswith("ies") and len(word) > 4:
+            word = word[:-3] + "y"
+        elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+def _similarities(sentences: list[str], queries: list[str]) -> np.ndarray:
+    """Sentence x query: the share of the query's content words (weighted by inverse
+    document frequency over the sentences) that the sentence contains.
+
+    Coverage rather than cosine: a long sentence that says everything the criterion says
+    is not penalised for saying more, and a word every sentence uses ("study") counts less
+    than the words that make the criterion ("primary care").
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer=_words, binary=True, norm=None, smooth_idf=True)
+    try:
+        vec.fit(sentences + queries)
+    except ValueError:  # no content word anywhere
+        return np.zeros((len(sentences), len(queries)))
+    present = vec.transform(sentences)
+    present.data[:] = 1.0
+    weights = vec.transform(queries)  # binary: each query word once, times its idf
+    total = np.asarray(weights.sum(axis=1)).ravel()
+    covered = (present @ weights.T).toarray()
+    return np.divide(covered, total, out=np.zeros_like(covered), where=total > 0)
+
+
 # --------------------------------------------------------------------------- assess
 
 
@@ -145,6 +335,7 @@ def assess(
     review: Review,
     *,
     rules: Mapping[str, Any] | None = None,
+    with_text: Collection[Any] | None = None,
 ) -> pd.DataFrame:
     """Status of every record against every criterion of the review.
 
@@ -199,17 +390,11 @@ def assess(
     for c in text_criteria:
         if not any(key[1] == c.id for key in found):
             log.debug("no criterion tags for %s: every record is unclear or opposite-driven", c.id)
-
-    met_at = {
-        INCLUSION: float(rules["met_threshold"]),
-        EXCLUSION: float(rules.get("exclusion_met_threshold", rules["met_threshold"])),
-    }
-    clear_at = float(rules["clear_threshold"])
-    not_enough = {
-        INCLUSION: frozenset(),
-        EXCLUSION: frozenset(rules.get("exclusion_not_from_fields_alone") or ()),
-    }
-    neg_share = float(rules["negated_share"])
+    limits = _Limits.of(rules)
+    method = {c.id: criterion_method(c) for c in criteria}
+    if with_text is None:
+        with_text = records_with_text(records)
+    with_text = set(with_text)
 
     rows: list[tuple[Any, ...]] = []
     years = records["year"] if "year" in records.columns else pd.Series([None] * len(records))
@@ -217,21 +402,129 @@ def assess(
         own: dict[str, tuple[float, list[dict[str, Any]], str]] = {}
         for c in text_criteria:
             score, evidence = found.get((rid, c.id), (0.0, []))
-            status = _own_status(score, evidence, met_at[c.kind], neg_share, not_enough[c.kind])
+            if method[c.id] == METHOD_SIMILARITY:
+                status = _similarity_status(score, c.kind, limits.similarity_met)
+            else:
+                status = _own_status(score, evidence, c.kind, limits, rid in with_text)
             own[c.id] = (score, evidence, status)
+        final = {c.id: own[c.id][2] for c in text_criteria}
+        for c in text_criteria:
+            if c.id in opposites:
+                final[c.id] = _against_opposite(c, own, opposites[c.id], final[c.id], limits)
         for c in criteria:
             if c.is_years:
-                rows.append((rid, c.id, c.kind, *_year_status(year, c)))
+                rows.append((rid, c.id, c.kind, *_year_status(year, c), METHOD_YEAR))
                 continue
-            score, evidence, status = own[c.id]
-            if status == UNCLEAR and c.id in opposites:
-                o_score, _, o_status = own[opposites[c.id]]
-                if o_status == MET and o_score >= clear_at:
-                    status = NOT_MET
-            rows.append((rid, c.id, c.kind, status, score, evidence))
+            score, evidence, _ = own[c.id]
+            rows.append((rid, c.id, c.kind, final[c.id], score, evidence, method[c.id]))
     out = pd.DataFrame(rows, columns=ASSESSMENT_COLUMNS)
     out["score"] = out["score"].astype(float)
     return out
+
+
+def records_with_text(
+    records: pd.DataFrame,
+    extracts: pd.DataFrame | None = None,
+    fulltexts: pd.DataFrame | None = None,
+) -> set[Any]:
+    """Records whose text allows a judgement: an abstract, an extract or a full text.
+
+    A title (and keywords) name what a paper is about; only a record with some of the
+    paper's own text can show that an exclusion does not apply.
+    """
+    from synth.tagging.tagger import _extract_map  # extracts by record_id, or by ref
+
+    out: set[Any] = set()
+    if "abstract" in records.columns:
+        has = records["abstract"].map(lambda t: isinstance(t, str) and bool(t.strip()))
+        out |= set(records.loc[has.astype(bool), "record_id"])
+    out |= set(_extract_map(records, extracts))
+    if fulltexts is not None and len(fulltexts) and "text" in fulltexts.columns:
+        has = fulltexts["text"].map(lambda t: isinstance(t, str) and bool(t.strip()))
+        out |= set(fulltexts.loc[has.astype(bool), "record_id"])
+    return out
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The thresholds of ``criteria_rules.yml`` that :func:`assess` applies."""
+
+    met_at: dict[str, float]
+    min_passages: dict[str, int]
+    passage_fields: frozenset[str]
+    clear_at: float
+    neg_share: float
+    absent_is_not_met: bool
+    similarity_met: float
+
+    @classmethod
+    def of(cls, rules: Mapping[str, Any]) -> _Limits:
+        return cls(
+            met_at={
+                INCLUSION: float(rules["met_threshold"]),
+                EXCLUSION: float(rules["exclusion_met_threshold"]),
+            },
+            min_passages={
+                INCLUSION: int(rules["met_min_passages"]),
+                EXCLUSION: int(rules["exclusion_min_passages"]),
+            },
+            passage_fields=frozenset(rules["passage_fields"])
+            - frozenset(rules["exclusion_not_from_fields_alone"]),
+            clear_at=float(rules["clear_threshold"]),
+            neg_share=float(rules["negated_share"]),
+            absent_is_not_met=bool(rules["exclusion_absent_is_not_met"]),
+            similarity_met=float(rules["similarity"]["met_threshold"]),
+        )
+
+
+def passages(evidence: list[dict[str, Any]], fields: frozenset[str]) -> int:
+    """Distinct sentences of the paper's own text (``fields``) that support a criterion."""
+    return len(
+        {
+            (e.get("field"), e.get("sentence") or e.get("match"))
+            for e in evidence
+            if e.get("field") in fields and not e.get("negated") and _signed(e) > 0
+        }
+    )
+
+
+def _signed(ev: Mapping[str, Any]) -> float:
+    try:
+        return float(ev.get("weight", 1.0))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _against_opposite(
+    c: Criterion,
+    own: Mapping[str, tuple[float, list[dict[str, Any]], str]],
+    opposite: str,
+    status: str,
+    limits: _Limits,
+) -> str:
+    """A criterion's status once its opposite is known.
+
+    * An exclusion met while its opposite inclusion is met at least as strongly is a
+      conflict: both are unclear, and a reviewer reads the paper (never a suggested
+      exclusion against evidence for inclusion).
+    * An exclusion not met on its own is *not met* when its opposite inclusion is met
+      more strongly than the exclusion's own (weak) evidence.
+    * An inclusion is *not met* when its opposite exclusion is met and clearly holds
+      (score ``>= clear_threshold``).
+    """
+    score, _, mine = own[c.id]
+    o_score, _, o_status = own[opposite]
+    if c.kind == EXCLUSION:
+        if mine == MET and o_status == MET and o_score >= score:
+            return UNCLEAR
+        if mine == UNCLEAR and o_status == MET and o_score > score:
+            return NOT_MET
+        return status
+    if mine == MET and o_status == MET and score >= o_score:
+        return UNCLEAR
+    if status == UNCLEAR and o_status == MET and o_score >= limits.clear_at:
+        return NOT_MET
+    return status
 
 
 def _criterion_tags(
@@ -273,26 +566,40 @@ def negated_fraction(evidence: list[dict[str, Any]]) -> float:
 
 
 def _own_status(
-    score: float,
-    evidence: list[dict[str, Any]],
-    met_at: float,
-    neg_share: float,
-    not_enough: frozenset[str] = frozenset(),
+    score: float, evidence: list[dict[str, Any]], kind: str, limits: _Limits, has_text: bool
 ) -> str:
-    """Status from the criterion's own tag, before looking at its opposite.
+    """Status from the criterion's own cues, before looking at its opposite.
 
-    ``not_enough``: fields whose evidence alone cannot make the criterion met (for an
-    exclusion, the title: it names what a paper is about, not what it did).
+    * **not_met** when at least ``negated_share`` of the evidence weight is negated;
+    * an inclusion is **met** at ``met_threshold``, or when ``met_min_passages``
+      distinct sentences of the paper's own text (``passage_fields``) support it (a full
+      text's hits saturate below the threshold however often it says so);
+    * an exclusion is **met** only at ``exclusion_met_threshold`` *and* with
+      ``exclusion_min_passages`` sentences of the paper's own text (never from a title);
+    * an exclusion is **not_met** on a record with text that allows a judgement (abstract,
+      extract, full text) where none of its cues is found: nothing in the text gives the
+      reason to exclude (``exclusion_absent_is_not_met``);
+    * **unclear** otherwise: some evidence, too weak to decide, or a title only.
     """
-    if evidence and negated_fraction(evidence) >= neg_share:
+    if evidence and negated_fraction(evidence) >= limits.neg_share:
         return NOT_MET
-    if score >= met_at:
-        if not_enough and not any(
-            e.get("field") not in not_enough and not e.get("negated") for e in evidence
-        ):
-            return UNCLEAR
+    found = passages(evidence, limits.passage_fields)
+    if kind == INCLUSION:
+        if score >= limits.met_at[kind] or found >= limits.min_passages[kind]:
+            return MET
+        return UNCLEAR
+    if score >= limits.met_at[kind] and found >= limits.min_passages[kind]:
         return MET
+    supporting = [e for e in evidence if not e.get("negated") and _signed(e) > 0]
+    if has_text and limits.absent_is_not_met and not supporting:
+        return NOT_MET
     return UNCLEAR
+
+
+def _similarity_status(score: float, kind: str, met_at: float) -> str:
+    """A criterion without cues: similarity may make an inclusion met, never an exclusion
+    (excluding needs the review's own cues), and never says "not met"."""
+    return MET if kind == INCLUSION and score >= met_at else UNCLEAR
 
 
 def _year_status(year: Any, c: Criterion) -> tuple[str, float, dict[str, Any]]:
@@ -359,7 +666,7 @@ def _decide(rows: list[Any], max_quote: int) -> tuple[str, str | None, str]:
 
     incl = [r for r in rows if r.kind == INCLUSION]
     if incl and all(r.status == MET for r in incl):
-        parts = [f"{r.criterion} met{_quote(r, max_quote)}" for r in text_incl]
+        parts = [f"{r.criterion} met{_how(r)}{_quote(r, max_quote)}" for r in text_incl]
         parts += [_year_phrase(r) for r in years]
         return "include", None, "Include: " + "; ".join(parts) + "; no exclusion criterion met."
 
@@ -371,12 +678,20 @@ def _decide(rows: list[Any], max_quote: int) -> tuple[str, str | None, str]:
         elif r.status == NOT_MET:
             parts.append(f"{r.criterion} not met{_quote(r, max_quote, negated=True)}")
         elif r.evidence:
-            parts.append(f"{r.criterion} unclear (weak evidence, score {r.score:.2f})")
+            parts.append(f"{r.criterion} unclear{_how(r)} (weak evidence, score {r.score:.2f})")
         else:
-            parts.append(f"{r.criterion} unclear (no evidence)")
+            parts.append(f"{r.criterion} unclear{_how(r)} (no evidence)")
     if not incl:
         parts.append("the review states no inclusion criteria")
     return "unclear", None, "Unclear: " + "; ".join(parts) + "; needs a reviewer."
+
+
+def _how(row: Any) -> str:
+    """`` by similarity to the criterion's wording; no cues given`` for such a verdict."""
+    by_similarity = getattr(row, "method", None) == METHOD_SIMILARITY or any(
+        isinstance(e, dict) and e.get("method") == METHOD_SIMILARITY for e in row.evidence or []
+    )
+    return f" ({SIMILARITY_NOTE})" if by_similarity else ""
 
 
 def _year_phrase(row: Any) -> str:

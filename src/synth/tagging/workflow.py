@@ -60,7 +60,16 @@ def tag_store(
     assessed on the rule rows, whose evidence they quote.
     """
     from synth.tagging.codebook import load_codebook
-    from synth.tagging.criteria import assess, review_criterion_tags, suggest, with_review_cues
+    from synth.tagging.criteria import (
+        assess,
+        criterion_method,
+        records_with_text,
+        review_criteria,
+        review_criterion_tags,
+        similarity_tags,
+        suggest,
+        with_review_cues,
+    )
     from synth.tagging.refine import REFINE_FACETS, RefineParams, model_tags
     from synth.tagging.tagger import tag
 
@@ -82,7 +91,11 @@ def tag_store(
     tags = review_criterion_tags(tags, review)
     assessment = suggestions = None
     if review.path is not None:
-        assessment = assess(records, tags, review)
+        # criteria the review gives no cues for are judged by similarity to their wording
+        similar = similarity_tags(records, review, extracts=extracts, fulltexts=fulltexts)
+        judged = pd.concat([tags, similar], ignore_index=True) if len(similar) else tags
+        with_text = records_with_text(records, extracts, fulltexts)
+        assessment = assess(records, judged, review, with_text=with_text)
         suggestions = suggest(assessment)
     else:
         log.warning(NO_REVIEW_NOTE)
@@ -94,6 +107,8 @@ def tag_store(
         "n_process": n_process,
         "records": len(records),
         "failures": failures,
+        # how each criterion was judged (cues / similarity / year): the criteria export
+        "criteria_methods": {c.id: criterion_method(c) for c in review_criteria(review)},
     }
     model = info = None
     stored = tags
