@@ -258,3 +258,34 @@ def test_unclear_is_a_minority_where_the_text_allows_a_judgement(kei_store) -> N
     met = text_inclusion.groupby("criterion").status.apply(lambda s: (s == "met").mean())
     assert (met > 0).all(), met.to_dict()
     assert text_inclusion.status.eq("met").mean() >= 0.4
+
+
+# -- the documented example ---------------------------------------------------------------
+
+
+def test_the_worked_example_in_the_docs_is_a_valid_review() -> None:
+    """docs/criteria-cues.md's review.yml loads, builds the criterion facet, tags the
+    sentence its checking section quotes, and its error example is the real message."""
+    import re
+
+    import yaml
+
+    text = (ROOT / "docs" / "criteria-cues.md").read_text("utf-8")
+    data = yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, re.S).group(1))
+    records = _records(
+        {
+            "title": "x",
+            "abstract": "Patients were recruited from twelve general practices in Leeds.",
+        },
+        {
+            "title": "y",
+            "abstract": "Patients in an emergency department; general practice was told.",
+        },
+    )
+    out = _assess(data, records)
+    assert _row(out, "r1", "primary-care")["status"] == "met"
+    assert _row(out, "r2", "primary-care")["status"] == "unclear"  # the negative term
+    data["inclusion_criteria"][0]["cues"]["phrases"][7] = {"phrase": "GP", "weight": "high"}
+    with pytest.raises(ValueError) as info:
+        parse_review(data, "my-review/review.yml")
+    assert str(info.value) in text
