@@ -96,6 +96,21 @@ def test_a_medical_school_is_no_setting() -> None:
     assert got == set()
 
 
+def test_surgery_is_acute_care_but_dental_surgery_is_not() -> None:
+    got = _settings(
+        (
+            "Clonidine for preventing shivering after anaesthesia",
+            "Ninety patients undergoing elective abdominal surgery under general anaesthesia "
+            "were randomised; shivering was judged after surgery.",
+        ),
+        (
+            "Ketoprofen in dental surgery",
+            "Forty patients scheduled for dental surgery were randomised to two analgesics.",
+        ),
+    )
+    assert got == [{"acute-care"}, set()]
+
+
 def test_a_drug_trial_with_no_place_named_has_no_setting() -> None:
     got = _one(
         "Amlodipine versus placebo in hypertension",
