@@ -75,10 +75,10 @@ def ev(
     }
 
 
-def also(first: dict[str, Any], sentence: str) -> list[dict[str, Any]]:
-    """``first`` and a second sentence with the same cue: two passages, which an exclusion
+def also(first: dict[str, Any], sentence: str, match: str) -> list[dict[str, Any]]:
+    """``first`` and a second sentence with another cue: two passages, which an exclusion
     needs besides its score (``exclusion_min_passages``)."""
-    return [first, {**first, "sentence": sentence}]
+    return [first, {**first, "sentence": sentence, "match": match, "cue": match.lower()}]
 
 
 def tag_row(record_id: str, label: str, score: float, *evidence: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +232,8 @@ def test_negation_must_carry_most_of_the_weight() -> None:
 def test_opposite_exclusion_that_clearly_holds_makes_inclusion_not_met() -> None:
     selfcare = also(
         ev("Patients used an app to self-manage their own asthma.", "self-manage"),
-        "Each patient learnt to self-manage at home.",
+        "Each patient learnt self-care at home.",
+        "self-care",
     )
     tags = tags_frame(
         tag_row("clear", "individual-benefit", 0.9, *selfcare),
@@ -263,11 +264,42 @@ def test_inclusion_met_makes_a_weaker_opposite_exclusion_not_met() -> None:
     assert status(out, "b", "unequal-relationship") == "unclear"
 
 
+def test_an_inclusion_is_met_by_two_passages_with_different_cues() -> None:
+    """A full text's hits saturate below met_threshold however often it says so; two of its
+    sentences with different cues meet an inclusion, one word repeated does not."""
+    first = ev("Citizens and patients are equal partners in a service.", "equal partners",
+               field="fulltext", weight=0.5)  # fmt: skip
+    two = [first, {**first, "sentence": "Staff work together with patients.",
+                   "match": "work together", "cue": "work together"}]  # fmt: skip
+    repeated = [first, {**first, "sentence": "Patients as equal partners, again."}]
+    tags = tags_frame(
+        tag_row("two", "equal-relationship", 0.3, *two),
+        tag_row("repeated", "equal-relationship", 0.3, *repeated),
+        tag_row("title", "equal-relationship", 0.3, {**first, "field": "title"}, two[1]),
+    )
+    out = assess(records_frame(two=2015, repeated=2015, title=2015), tags, REVIEW)
+    assert load_rules()["met_min_passages"] == 2
+    assert status(out, "two", "equal-relationship") == "met"
+    assert status(out, "repeated", "equal-relationship") == "unclear"
+    assert status(out, "title", "equal-relationship") == "unclear"  # a title is no passage
+
+
+def test_an_exclusion_none_of_whose_cues_is_in_the_text_is_not_met() -> None:
+    records = records_frame(abstract=2015, title_only=2015)
+    records["abstract"] = ["Staff and patients redesigned the ward together.", None]
+    out = assess(records, tags_frame(), REVIEW)
+    assert status(out, "abstract", "individual-benefit") == "not_met"
+    assert status(out, "title_only", "individual-benefit") == "unclear"
+    assert status(out, "abstract", "equal-relationship") == "unclear"  # inclusions: never
+
+
 def test_an_exclusion_and_its_stronger_opposite_both_met_is_a_conflict() -> None:
     """Exclusions need strong evidence: never suggested against stronger evidence for the
     inclusion it contradicts; both are unclear, and a reviewer reads the paper."""
-    equal = also(ev("Staff and patients worked as equal partners.", "equal"), "Equal say.")
-    unequal = also(ev("At first the relationship was unequal.", "unequal"), "Unequal power.")
+    equal = also(ev("Staff and patients worked as equal partners.", "equal"), "Equal say.", "say")
+    unequal = also(
+        ev("At first the relationship was unequal.", "unequal"), "Power imbalance.", "imbalance"
+    )
     tags = tags_frame(
         *all_met("tie")[1:],
         tag_row("tie", "equal-relationship", 0.9, *equal),
@@ -305,7 +337,8 @@ def test_a_title_alone_never_meets_an_exclusion() -> None:
     title = ev("Co-production in healthcare: rhetoric and practice of power imbalance.",
                "power imbalance", field="title", weight=3)  # fmt: skip
     sentence = also(ev("Service users were only consulted; staff held every decision.",
-                       "only consulted"), "Users were only consulted, twice a year.")  # fmt: skip
+                       "only consulted"), "Users were passive recipients.",
+                    "passive recipients")  # fmt: skip
     tags = tags_frame(
         tag_row("title_only", "unequal-relationship", 0.91, title),
         tag_row("one_sentence", "unequal-relationship", 0.91, title, sentence[0]),
@@ -352,7 +385,7 @@ def test_review_can_name_its_own_opposite() -> None:
             "exclusion_criteria": [{"id": "single-patient", "cues": ["care plan"]}],
         }
     )
-    plan = also(ev("One patient's care plan.", "care plan"), "The care plan was hers.")
+    plan = also(ev("One patient's care plan.", "care plan"), "Her own health.", "own health")
     tags = tags_frame(tag_row("a", "single-patient", 0.9, *plan))
     out = assess(records_frame(a=2015), tags, review)
     assert status(out, "a", "whole-service") == "not_met"
@@ -418,7 +451,8 @@ def test_include_when_all_inclusion_met_and_no_exclusion() -> None:
 def test_exclude_on_met_exclusion_names_it_and_quotes_evidence() -> None:
     selfcare = also(
         ev("Patients used an app to self-manage their own asthma.", "self-manage"),
-        "The app helped them self-manage.",
+        "The app supported self-care.",
+        "self-care",
     )
     tags = tags_frame(*all_met("a"), tag_row("a", "individual-benefit", 0.95, *selfcare))
     out = decide(records_frame(a=2015), tags)
@@ -440,7 +474,8 @@ def test_exclude_on_years_even_when_text_criteria_are_met() -> None:
 def test_years_is_the_reason_before_a_met_exclusion() -> None:
     research = also(
         ev("Patients co-produced the evaluation only.", "co-produced the evaluation"),
-        "The evaluation, not the service, was co-produced.",
+        "Patients were research partners.",
+        "research partners",
     )
     tags = tags_frame(tag_row("a", "research-only-coproduction", 0.9, *research))
     out = decide(records_frame(a=2021), tags)
@@ -473,7 +508,12 @@ def test_negated_inclusion_is_unclear_not_exclude() -> None:
 def test_long_evidence_is_quoted_around_the_match() -> None:
     sentence = "Background words " * 20 + "the patients self-managed their diabetes" + " tail" * 30
     tags = tags_frame(
-        tag_row("a", "individual-benefit", 0.9, *also(ev(sentence, "self-managed"), "Again."))
+        tag_row(
+            "a",
+            "individual-benefit",
+            0.9,
+            *also(ev(sentence, "self-managed"), "Self-care.", "self-care"),
+        )
     )
     text = decide(records_frame(a=2015), tags).loc["a", "explanation"]
     quote = text.split("“", 1)[1].split("”", 1)[0]

@@ -478,14 +478,15 @@ class _Limits:
 
 
 def passages(evidence: list[dict[str, Any]], fields: frozenset[str]) -> int:
-    """Distinct sentences of the paper's own text (``fields``) that support a criterion."""
-    return len(
-        {
-            (e.get("field"), e.get("sentence") or e.get("match"))
-            for e in evidence
-            if e.get("field") in fields and not e.get("negated") and _signed(e) > 0
-        }
-    )
+    """Independent passages of the paper's own text (``fields``) that support a criterion:
+    distinct sentences, counted no higher than the distinct cues they use, so a word
+    repeated ("the research community" twice) is one passage, not two."""
+    support = [
+        e for e in evidence if e.get("field") in fields and not e.get("negated") and _signed(e) > 0
+    ]
+    sentences = {(e.get("field"), e.get("sentence") or e.get("match")) for e in support}
+    cues = {str(e.get("cue") or e.get("match") or "").lower() for e in support}
+    return min(len(sentences), len(cues))
 
 
 def _signed(ev: Mapping[str, Any]) -> float:
