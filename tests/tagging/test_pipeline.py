@@ -31,9 +31,9 @@ def labels(doc: spacy.tokens.Doc) -> list[tuple[str, str, str, bool]]:
     return [(h["facet"], h["label"], h["match"], h["negated"]) for h in doc._.synth_labels]
 
 
-def test_build_nlp_is_a_blank_english_pipeline_with_the_two_components(nlp) -> None:
+def test_build_nlp_is_a_blank_english_pipeline_with_the_three_components(nlp) -> None:
     assert nlp.lang == "en"
-    assert nlp.pipe_names == ["synth_cue_ruler_v1", DOC_LABELS]
+    assert nlp.pipe_names == ["synth_cue_ruler_v1", "synth_sentence_roles_v1", DOC_LABELS]
 
 
 def test_cue_gives_label_with_its_sentence(nlp) -> None:

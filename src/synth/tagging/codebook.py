@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from synth.tagging.sentence_roles import ROLES
+
 from synth.tagging.conditions import (
     CONDITION_KEYS,
     DEFAULT_WHEN_SCORE,
@@ -57,7 +59,7 @@ _TOP_KEYS = {
     "language",
     "facets",
 }
-_FACET_KEYS = {"definition", "description", "multi", "fields", "labels", "venue_cues"}
+_FACET_KEYS = {"definition", "description", "multi", "fields", "labels", "venue_cues", "counts_in"}
 #: A facet's ``venue_cues``: ``all`` its cues read the venue (a journal's name) as any
 #: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
 #: journal's name ("BMC Health Services Research") says nothing about the facet.
@@ -160,6 +162,10 @@ class Facet:
     labels: dict[str, Label]
     #: which cues read the venue: "all", or "listed" (only cues whose ``fields`` name it)
     venue_cues: str = "all"
+    #: the sentence roles (:data:`synth.tagging.sentence_roles.ROLES`) whose sentences
+    #: the facet's cues count in; None: every role. Title, keywords, venue and metadata
+    #: hits always count.
+    counts_in: frozenset[str] | None = None
     #: cross-facet conditions on this facet's labels (:mod:`synth.tagging.conditions`)
     conditions: tuple[Condition, ...] = ()
 
@@ -552,6 +558,7 @@ class _Builder:
             raise self.fail(
                 where, f"`venue_cues` must be one of {', '.join(VENUE_CUES)}, got {venue_cues!r}"
             )
+        counts_in = self.counts_in(raw, where)
         labels_raw = raw.get("labels")
         if not isinstance(labels_raw, dict) or not labels_raw:
             raise self.fail(where, "`labels` must be a non-empty mapping of label ids to labels")
@@ -576,6 +583,7 @@ class _Builder:
             fields=frozenset(fields),
             labels=labels,
             venue_cues=venue_cues,
+            counts_in=counts_in,
             conditions=self.conditions(fid, raw.get("conditions"), where),
         )
 
@@ -684,6 +692,28 @@ class _Builder:
             metadata=metadata,
             outranks=tuple(self.str_list(raw.get("outranks"), f"{where}, outranks")),
         )
+
+    def counts_in(self, raw: dict, where: str) -> frozenset[str] | None:
+        """A facet's ``counts_in``: a non-empty list of sentence roles, or None (all)."""
+        if "counts_in" not in raw:
+            return None
+        line = getattr(raw, "lines", {}).get("counts_in")
+        value = raw["counts_in"]
+        if not isinstance(value, list) or not value:
+            raise self.fail(
+                where,
+                f"`counts_in` must be a non-empty list of sentence roles ({', '.join(ROLES)}), "
+                f"got {value!r}",
+                line,
+            )
+        bad = [r for r in value if r not in ROLES]
+        if bad:
+            raise self.fail(
+                where,
+                f"`counts_in` names {bad[0]!r}, not a sentence role ({', '.join(ROLES)})",
+                line,
+            )
+        return frozenset(value)
 
     def list_of(self, value: Any, where: str, key: str) -> list[Any]:
         if value is None:

@@ -36,11 +36,13 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.matcher import PhraseMatcher
 from spacy.pipeline import SpanRuler
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from synth.tagging.codebook import FIELDS, Codebook, Cue, load_codebook
+from synth.tagging.sentence_roles import Marks, SentenceRoles, load_sentence_roles
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,12 @@ MATCHES_KEY = "synth_matches"
 LABELS_ATTR = "synth_labels"
 #: ``doc.user_data`` key of the compact hits (tuples laid out as :data:`HIT_FIELDS`).
 HITS_KEY = "synth_hits"
+#: ``doc.user_data`` key where ``synth_sentence_roles_v1`` leaves its :class:`Marks`.
+ROLE_MARKS_KEY = "synth_role_marks"
 #: Registered factory names.
 CUE_RULER = "synth_cue_ruler_v1"
 DOC_LABELS = "synth_doc_labels_v1"
+SENTENCE_ROLES = "synth_sentence_roles_v1"
 
 
 @cache
@@ -173,6 +178,116 @@ class CueRuler(SpanRuler):
         self._label_cache = None
 
 
+@Language.factory(SENTENCE_ROLES, default_config={"roles": None, "spans_key": CUE_SPANS_KEY})
+def make_sentence_roles(
+    nlp: Language, name: str, roles: str | None, spans_key: str
+) -> SentenceRoleMarker:
+    return SentenceRoleMarker(nlp, name, roles=roles, spans_key=spans_key)
+
+
+class SentenceRoleMarker:
+    """Find a doc's sentence-role markers and structured-abstract headings
+    (``synth/data/sentence_roles.yml``) and leave them as :class:`Marks` in
+    ``doc.user_data[ROLE_MARKS_KEY]``; ``synth_doc_labels_v1`` gives each hit the role of
+    its sentence from them.
+
+    The phrases are matched by the cue ruler in its own pass (:func:`build_nlp` adds
+    :meth:`SentenceRoles.patterns` to it, as it adds the negation triggers): this component
+    only picks them out of the ruler's raw matches, and checks the few heading candidates
+    that start with a capital. Run after a ruler without them (a stock ``span_ruler``),
+    it matches them itself.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str = SENTENCE_ROLES,
+        *,
+        roles: str | Path | SentenceRoles | None = None,
+        spans_key: str = CUE_SPANS_KEY,
+    ) -> None:
+        self.name = name
+        self.nlp = nlp
+        self.spans_key = spans_key
+        self.use_rules(roles if isinstance(roles, SentenceRoles) else load_sentence_roles(roles))
+
+    def use_rules(self, rules: SentenceRoles) -> None:
+        """Use ``rules`` (allows rules built from text)."""
+        self.rules = rules
+        strings = self.nlp.vocab.strings
+        #: pattern id hash -> (is a heading, role)
+        self.kinds: dict[int, tuple[bool, str]] = {
+            strings.add(p["id"]): (p["id"].split("|")[1] == "heading", p["id"].split("|")[2])
+            for p in rules.patterns()
+        }
+        self._matcher: PhraseMatcher | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        raw = doc.user_data.get(MATCHES_KEY)
+        matches = raw.get(self.spans_key) if isinstance(raw, dict) else None
+        kinds = self.kinds
+        if matches is None or not any(m[2] in kinds for m in matches):
+            matches = self._own_matches(doc)  # a ruler without the role phrases
+        doc.user_data[ROLE_MARKS_KEY] = self.marks(doc, matches)
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Mark a whole batch before handing it on (see :func:`_batched`)."""
+        return _batched(self, stream, batch_size)
+
+    def _own_matches(self, doc: Doc) -> list[tuple[int, int, int]]:
+        if self._matcher is None:
+            self._matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+            strings = self.nlp.vocab.strings
+            for p in self.rules.patterns():
+                self._matcher.add(p["id"], [self.nlp.make_doc(p["pattern"])])
+                strings.add(p["id"])
+        return sorted((s, -e, m) for m, s, e in self._matcher(doc))
+
+    def marks(self, doc: Doc, matches: list[tuple[int, int, int]]) -> Marks:
+        """The markers and headings among ``matches`` (``(start, -end, id hash)`` sorted
+        by start, longest first) as character offsets."""
+        kinds = self.kinds
+        marker_starts: list[int] = []
+        marker_roles: list[str] = []
+        heading_starts: list[int] = []
+        heading_roles: list[str] = []
+        reach = -1  # end of the last heading kept: a heading inside a longer one is not one
+        for start, neg_end, sid in matches:
+            kind = kinds.get(sid)
+            if kind is None:
+                continue
+            token = doc[start]
+            if not kind[0]:
+                marker_starts.append(token.idx)
+                marker_roles.append(kind[1])
+            elif (
+                start >= reach and not token.is_lower and _written_as_heading(doc, start, -neg_end)
+            ):
+                heading_starts.append(token.idx)
+                heading_roles.append(kind[1])
+                reach = -neg_end
+        return Marks(marker_starts, marker_roles, heading_starts, heading_roles)
+
+
+_HEADING_ENDS = frozenset({":", ".", "-", "—", "–"})
+_BOUNDARY_BEFORE = frozenset({".", ":", ";", "?", "!"})
+
+
+def _written_as_heading(doc: Doc, start: int, end: int) -> bool:
+    """Whether a heading phrase is written as a heading: "RESULTS", "METHODS AND
+    FINDINGS:" or "Results:" (a colon after it, or a full stop at a sentence start), not
+    the word "results" in a sentence."""
+    after = doc[end].text if end < len(doc) else ""
+    at_start = start == 0 or doc[start - 1].text in _BOUNDARY_BEFORE or doc[start - 1].is_space
+    words = [t for t in doc[start:end] if t.is_alpha]
+    if words and all(t.is_upper for t in words) and (len(words[0]) > 1 or after == ":"):
+        return at_start or after in _HEADING_ENDS
+    if not doc[start].is_title:
+        return False
+    return after == ":" or (after == "." and at_start)
+
+
 @dataclass(frozen=True, slots=True)
 class _CueInfo:
     facet: str
@@ -187,17 +302,30 @@ class _CueInfo:
 
 @Language.factory(
     DOC_LABELS,
-    default_config={"spans_key": CUE_SPANS_KEY, "codebook": None, "default_field": "abstract"},
+    default_config={
+        "spans_key": CUE_SPANS_KEY,
+        "codebook": None,
+        "default_field": "abstract",
+        "roles": None,
+    },
 )
 def make_doc_labels(
-    nlp: Language, name: str, spans_key: str, codebook: str | None, default_field: str
+    nlp: Language,
+    name: str,
+    spans_key: str,
+    codebook: str | None,
+    default_field: str,
+    roles: str | None,
 ) -> DocLabels:
-    return DocLabels(nlp, name, spans_key=spans_key, codebook=codebook, default_field=default_field)
+    return DocLabels(
+        nlp, name, spans_key=spans_key, codebook=codebook, default_field=default_field,
+        roles=roles,
+    )  # fmt: skip
 
 
 class DocLabels:
     """Turn cue matches into labelled hits: ``doc._.synth_labels`` is a list of dicts with
-    ``facet, label, cue, match, sentence, negated, weight, field, start, end``.
+    ``facet, label, cue, match, sentence, negated, weight, field, start, end, role``.
 
     ``weight`` is the cue's weight times its field's weight, negative when the hit counts
     against the label (a negated cue, or one of the label's ``negative`` cues); ``start`` and
@@ -206,6 +334,11 @@ class DocLabels:
     not Wales). Set ``doc.user_data`` ``synth_text``/``synth_segments`` (see
     :data:`TEXT_KEY`) to name each part's field; otherwise the whole doc is
     ``default_field``.
+
+    ``role`` is the hit's sentence role (``study``, ``background`` or ``other``, see
+    :mod:`synth.tagging.sentence_roles`): fixed for whole fields (a title is the paper's
+    own), otherwise from the markers and headings ``synth_sentence_roles_v1`` found; None
+    when that component did not run (the hit then counts in every facet).
 
     The hits are kept compact (tuples, :data:`HITS_KEY`) and become dicts only when
     ``doc._.synth_labels`` is read; the tagger reads the tuples and builds evidence only
@@ -220,6 +353,7 @@ class DocLabels:
         spans_key: str = CUE_SPANS_KEY,
         codebook: str | Path | Codebook | None = None,
         default_field: str = "abstract",
+        roles: str | Path | SentenceRoles | None = None,
     ) -> None:
         if default_field not in FIELDS:
             raise ValueError(f"default_field must be one of {FIELDS}, got {default_field!r}")
@@ -229,6 +363,7 @@ class DocLabels:
         self.default_field = default_field
         self._codebook_ref = codebook
         self._cb: Codebook | None = codebook if isinstance(codebook, Codebook) else None
+        self.roles = roles if isinstance(roles, SentenceRoles) else load_sentence_roles(roles)
         self._infos: dict[int, _CueInfo | int] | None = None
         self._max_window = 0
         # matched text, one object per distinct surface form: a few hundred forms make
@@ -246,6 +381,11 @@ class DocLabels:
             self._cb = load_codebook(Path(ref) if isinstance(ref, str | Path) else None)
         return self._cb
 
+    def use_roles(self, roles: SentenceRoles) -> None:
+        """Use sentence-role rules already loaded (allows rules built from text)."""
+        self.roles = roles
+        self._infos = None
+
     def use_codebook(self, codebook: Codebook) -> None:
         """Use an already loaded codebook (saves a reload, allows one built from text)."""
         self._cb = codebook
@@ -262,8 +402,10 @@ class DocLabels:
             windows = dict(neg.triggers)
             for pattern in neg.patterns():  # negation entries: the trigger's window, or -1
                 kind, phrase = pattern["id"].split("|")[1:]
-                window = windows.get(phrase, neg.window) if kind == "trigger" else -1
+                window = windows.get(phrase, neg.window) if kind == "trigger" else _PSEUDO
                 infos[strings.add(pattern["id"])] = window
+            for pattern in self.roles.patterns():  # matched by the ruler for the roles
+                infos[strings.add(pattern["id"])] = _ROLE_PHRASE
             self._max_window = max([neg.window, *windows.values()])
             self._infos = infos
         return self._infos
@@ -338,6 +480,11 @@ class DocLabels:
         if text is None:
             text = doc.text
         segments = doc.user_data.get(SEGMENTS_KEY) or [(0, len(text), self.default_field)]
+        marks = doc.user_data.get(ROLE_MARKS_KEY)
+        rules = self.roles
+        fixed_roles = rules.fields
+        role: str | None = None
+        role_s0 = -2
         # sentence boundaries set by a sentencizer/parser? (O(1): they set every token)
         use_sents = len(doc) > 1 and doc[1].is_sent_start is not None
         reach: dict[str, tuple[int, int, str]] = {}  # facet -> furthest-reaching kept cue
@@ -359,12 +506,13 @@ class DocLabels:
             info = infos.get(sid)
             if info is None:
                 info = self._unknown(doc, start, end, sid)
-            if type(info) is int:  # a negation trigger (its window) or pseudo-negation (-1)
-                if info < 0:
+            if type(info) is int:  # negation trigger (its window), pseudo-negation, role phrase
+                if info >= 0:
+                    if not pseudo[0] <= start < pseudo[1]:
+                        triggers.append((start, end, info))
+                elif info == _PSEUDO:
                     pseudo = (start, end)
-                elif not pseudo[0] <= start < pseudo[1]:
-                    triggers.append((start, end, info))
-                continue
+                continue  # a role marker or heading (_ROLE_PHRASE): the roles component's
             if info.case and not all(doc[start + j].text == t for j, t in info.case):
                 continue
             facet = info.facet
@@ -401,6 +549,11 @@ class DocLabels:
                     k += 1
                 s0, s1 = bounds[k], bounds[k + 1]
                 sentence = _clip(text[s0:s1], limit, start_char - s0)
+            if s0 != role_s0:  # a new sentence: its role
+                role_s0 = s0
+                role = fixed_roles.get(field)
+                if role is None and marks is not None:
+                    role = rules.role(marks, s0, s1, seg_start)
             negated = False
             for t_start, t_end, t_window in reversed(triggers) if triggers else ():
                 gap = start - t_end
@@ -421,12 +574,15 @@ class DocLabels:
             match = text[start_char:end_char]
             out.append(
                 (facet, info.label, field, weight, negated, info.phrase,
-                 start_char, surfaces.setdefault(match, match), sentence)
+                 start_char, surfaces.setdefault(match, match), sentence, role)
             )  # fmt: skip
         return out
 
 
 _SURFACES_MAX = 100_000
+#: ``_cue_infos`` values below 0: a pseudo-negation, a sentence-role marker or heading.
+_PSEUDO = -1
+_ROLE_PHRASE = -2
 
 
 def _sentence_bounds(text: str, start: int, end: int) -> list[int]:
@@ -477,12 +633,13 @@ def _batched(component: Any, stream: Iterable[Doc], batch_size: int) -> Iterator
 #: The positions in a compact hit tuple.
 HIT_FIELDS: tuple[str, ...] = (
     "facet", "label", "field", "weight", "negated", "cue", "start", "match", "sentence",
+    "role",
 )  # fmt: skip
 
 
 def hit_dict(hit: tuple) -> dict[str, Any]:
     """A compact hit as the dict ``doc._.synth_labels`` shows."""
-    facet, label, field, weight, negated, cue, start, match, sentence = hit
+    facet, label, field, weight, negated, cue, start, match, sentence, role = hit
     return {
         "facet": facet,
         "label": label,
@@ -494,6 +651,7 @@ def hit_dict(hit: tuple) -> dict[str, Any]:
         "field": field,
         "start": start,
         "end": start + len(match),
+        "role": role,
     }
 
 
@@ -522,26 +680,38 @@ def _clip(sentence: str, limit: int, at: int) -> str:
 
 
 def build_nlp(
-    codebook: Codebook | None = None, *, sentencizer: bool = False, write_spans: bool = True
+    codebook: Codebook | None = None,
+    *,
+    sentencizer: bool = False,
+    write_spans: bool = True,
+    roles: SentenceRoles | None = None,
 ) -> Language:
     """A blank English pipeline that tags with ``codebook`` (default: the package's).
 
-    ``cue ruler`` (``synth_cue_ruler_v1``, span key ``synth_cues``) then
-    ``synth_doc_labels_v1``; ``sentencizer=True`` adds spaCy's sentencizer first, for callers
-    who want ``doc.sents`` (hits then use its sentences; tagging is slower).
-    ``write_spans=False`` leaves ``doc.spans["synth_cues"]`` unset (the hits are the same;
-    :func:`synth.tagging.tag` uses it for speed).
+    ``cue ruler`` (``synth_cue_ruler_v1``, span key ``synth_cues``), then
+    ``synth_sentence_roles_v1`` (markers and headings of ``roles``, default the package's
+    ``sentence_roles.yml``), then ``synth_doc_labels_v1``; ``sentencizer=True`` adds
+    spaCy's sentencizer first, for callers who want ``doc.sents`` (hits then use its
+    sentences; tagging is slower). ``write_spans=False`` leaves
+    ``doc.spans["synth_cues"]`` unset (the hits are the same; :func:`synth.tagging.tag`
+    uses it for speed).
     """
     cb = codebook or load_codebook()
+    rules = roles or load_sentence_roles()
+    rules_path = str(rules.path) if rules.path is not None else None
     nlp = spacy.blank("en")
     if sentencizer:
         nlp.add_pipe("sentencizer")
     ruler = nlp.add_pipe(CUE_RULER, config={"write_spans": write_spans})
-    ruler.add_patterns(cb.patterns())
+    ruler.add_patterns(cb.patterns() + rules.patterns())
+    marker = nlp.add_pipe(SENTENCE_ROLES, config={"roles": rules_path})
     labels = nlp.add_pipe(
         "synth_doc_labels_v1",
-        config={"codebook": str(cb.path) if cb.path is not None else None},
+        config={"codebook": str(cb.path) if cb.path is not None else None, "roles": rules_path},
     )
     labels.use_codebook(cb)
+    if rules_path is None:  # rules built from text: hand them over
+        marker.use_rules(rules)
+        labels.use_roles(rules)
     log.debug("built tagger pipeline: %d cue patterns", len(ruler.patterns))
     return nlp

@@ -44,6 +44,7 @@ from synth.parallel import default_workers, gc_paused, ordered_map
 from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
 from synth.tagging.conditions import apply_conditions
 from synth.tagging.pipeline import HITS_KEY, SEGMENTS_KEY, TEXT_KEY, build_nlp
+from synth.tagging.sentence_roles import ALWAYS_COUNT_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -434,6 +435,10 @@ class _Engine:
             for j, lab in enumerate(facet.labels)
         }
         self.multi = {f: facet.multi for f, facet in cb.facets.items()}
+        #: facet -> the sentence roles its cues count in (facets that limit them only)
+        self.counts_in = {
+            f: facet.counts_in for f, facet in cb.facets.items() if facet.counts_in is not None
+        }
         self.outranks = {
             (f, lab.id): lab.outranks
             for f, facet in cb.facets.items()
@@ -585,7 +590,7 @@ class _Engine:
             sentence = f"{column}: {value}"
             hits.append(
                 (rule.facet, rule.label, "metadata", rule.weight * w, False,
-                 rule.description, -1, matched, sentence)
+                 rule.description, -1, matched, sentence, None)
             )  # fmt: skip
         return hits
 
@@ -741,7 +746,17 @@ class _Engine:
         scoring (cached per sequence of (field, weight) of a group's hits: the score is a
         function of that sequence) and the evidence of small groups inline."""
         groups: dict[tuple[str, str], list[tuple]] = {}
+        counts_in = self.counts_in
         for h in hits:
+            if counts_in:  # a facet that counts only some sentence roles
+                allowed = counts_in.get(h[0])
+                if (
+                    allowed is not None
+                    and h[9] not in allowed
+                    and h[9] is not None
+                    and h[2] not in ALWAYS_COUNT_FIELDS
+                ):
+                    continue
             key = (h[0], h[1])
             g = groups.get(key)
             if g is None:

@@ -1,0 +1,198 @@
+"""Sentence roles: whether a sentence speaks of the paper's own study or of other work.
+
+A design cue in "Previous randomized trials showed ..." says nothing about what the paper
+did; one in "Patients were randomised to ..." does. The rules (markers, structured-abstract
+headings, the role of whole fields) are data, ``synth/data/sentence_roles.yml``; this
+module loads and validates them and decides a sentence's role from the markers and
+headings found in it. The spaCy component that finds them is ``synth_sentence_roles_v1``
+(:mod:`synth.tagging.pipeline`); a codebook facet's ``counts_in`` names the roles whose
+sentences its cues count in.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: The roles a sentence can have.
+ROLES: tuple[str, ...] = ("study", "background", "other")
+STUDY, BACKGROUND, OTHER = ROLES
+#: Fields whose hits count in every facet whatever its ``counts_in``: they name the paper
+#: itself (its title, keywords, journal and metadata).
+ALWAYS_COUNT_FIELDS: frozenset[str] = frozenset({"title", "keywords", "venue", "metadata"})
+_TOP_KEYS = {"fields", "default", "headings", "markers"}
+_MARKER_ROLES = (STUDY, BACKGROUND)
+
+
+class SentenceRolesError(ValueError):
+    """Sentence-role rules that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class SentenceRoles:
+    """Validated sentence-role rules (see ``synth/data/sentence_roles.yml``)."""
+
+    path: Path | None
+    #: field -> the role of every sentence in it
+    fields: dict[str, str]
+    default: str
+    #: role -> heading phrases (lower case)
+    headings: dict[str, tuple[str, ...]]
+    #: role -> marker phrases (lower case)
+    markers: dict[str, tuple[str, ...]]
+
+    def patterns(self) -> list[dict[str, str]]:
+        """Phrase patterns of the markers and headings, for the cue ruler to match in the
+        same pass as the cues (ids ``~role|marker|<role>|<phrase>``, ``~role|heading|...``):
+        a second matcher over every token would cost a tenth of tokenising."""
+        return [
+            {"label": f"role/{kind}", "pattern": phrase, "id": f"~role|{kind}|{role}|{phrase}"}
+            for kind, table in (("marker", self.markers), ("heading", self.headings))
+            for role, phrases in table.items()
+            for phrase in phrases
+        ]
+
+    def role(
+        self,
+        marks: Marks | None,
+        start: int,
+        end: int,
+        segment_start: int,
+    ) -> str:
+        """The role of the sentence ``text[start:end]`` from the marks found in its doc:
+        a study marker in it, else a background marker, else the last heading before its
+        end within its segment, else :attr:`default`."""
+        if marks is None:
+            return self.default
+        found = marks.marker_roles(start, end)
+        if STUDY in found:
+            return STUDY
+        if BACKGROUND in found:
+            return BACKGROUND
+        heading = marks.heading_before(end, segment_start)
+        return heading or self.default
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """Where a doc's markers and headings are: character offsets, sorted, and roles."""
+
+    marker_starts: list[int]
+    marker_roles_: list[str]
+    heading_starts: list[int]
+    heading_roles: list[str]
+
+    def marker_roles(self, start: int, end: int) -> set[str]:
+        """Roles of the markers that start in ``[start, end)``."""
+        lo = bisect_left(self.marker_starts, start)
+        hi = bisect_left(self.marker_starts, end, lo)
+        return set(self.marker_roles_[lo:hi]) if hi > lo else set()
+
+    def heading_before(self, end: int, floor: int) -> str | None:
+        """The role of the last heading starting before ``end`` and at or after ``floor``."""
+        i = bisect_right(self.heading_starts, end - 1) - 1
+        if i < 0 or self.heading_starts[i] < floor:
+            return None
+        return self.heading_roles[i]
+
+
+def default_path() -> Path:
+    return Path(str(resources.files("synth.data").joinpath("sentence_roles.yml")))
+
+
+def load_sentence_roles(path: Path | str | None = None) -> SentenceRoles:
+    """Read and validate sentence-role rules (default: the package's file).
+
+    Raises
+    ------
+    SentenceRolesError
+        The file is missing, not YAML, or breaks a rule; the message names the file and
+        the key.
+    """
+    p = Path(path) if path is not None else default_path()
+    try:
+        st = p.stat()
+    except OSError as exc:
+        problem = exc.strerror or exc
+        raise SentenceRolesError(f"{p}: cannot read the sentence roles ({problem})") from None
+    return _load_cached(str(p), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, size: int, mtime: int) -> SentenceRoles:
+    p = Path(path)
+    return parse_sentence_roles(p.read_bytes(), source=p)
+
+
+def parse_sentence_roles(
+    data: bytes | str, *, source: Path | str = "<sentence roles>"
+) -> SentenceRoles:
+    """Validate sentence-role YAML given as bytes or text; ``source`` names it in errors."""
+    from synth.tagging.codebook import FIELDS  # codebook imports ROLES from here
+
+    def fail(key: str, problem: str) -> SentenceRolesError:
+        return SentenceRolesError(f"{source}: {key}: {problem}")
+
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        doc = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise SentenceRolesError(f"{source}: not UTF-8 text ({exc.reason})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SentenceRolesError(f"{source}:{at} YAML syntax error: {problem}") from None
+    if not isinstance(doc, dict):
+        raise SentenceRolesError(f"{source}: must be a mapping with `headings` and `markers`")
+    unknown = [k for k in doc if k not in _TOP_KEYS]
+    if unknown:
+        raise fail(
+            str(unknown[0]), f"unknown key (expected one of: {', '.join(sorted(_TOP_KEYS))})"
+        )
+
+    def role(value: Any, key: str) -> str:
+        if value not in ROLES:
+            raise fail(key, f"must be one of {', '.join(ROLES)}, got {value!r}")
+        return value
+
+    fields_raw = doc.get("fields") or {}
+    if not isinstance(fields_raw, dict):
+        raise fail("fields", "must be a mapping of field to role")
+    fields = {}
+    for name, value in fields_raw.items():
+        if name not in FIELDS:
+            raise fail(f"fields.{name}", f"unknown field (fields: {', '.join(FIELDS)})")
+        fields[name] = role(value, f"fields.{name}")
+    default = role(doc.get("default", OTHER), "default")
+
+    def phrases(section: str) -> dict[str, tuple[str, ...]]:
+        raw = doc.get(section)
+        if not isinstance(raw, dict) or not raw:
+            raise fail(section, "must be a non-empty mapping of role to a list of phrases")
+        out = {}
+        for name, items in raw.items():
+            key = f"{section}.{name}"
+            if name not in _MARKER_ROLES:
+                raise fail(key, f"unknown role (use {' or '.join(_MARKER_ROLES)})")
+            if not isinstance(items, list) or not items:
+                raise fail(key, "must be a non-empty list of phrases")
+            for i, item in enumerate(items):
+                if not isinstance(item, str) or not item.strip():
+                    raise fail(f"{key}[{i + 1}]", f"must be a phrase (string), got {item!r}")
+            out[name] = tuple(dict.fromkeys(" ".join(p.lower().split()) for p in items))
+        return out
+
+    return SentenceRoles(
+        path=Path(source) if isinstance(source, Path) else None,
+        fields=fields,
+        default=default,
+        headings=phrases("headings"),
+        markers=phrases("markers"),
+    )
