@@ -1,8 +1,11 @@
 """Check each record against the review's inclusion and exclusion criteria.
 
-The tagger's ``criterion`` facet says *where* the text speaks to a criterion; this module
-turns that into a status per record and criterion (met / not met / unclear) and then into
-a suggested screening decision with a one-sentence explanation. Suggestions are only
+The tagger's ``criterion`` facet (built from the cues each criterion carries in the
+review's review.yml, :func:`with_review_cues`) says *where* the text speaks to a
+criterion, and a criterion without cues is compared with its own wording
+(:func:`similarity_tags`); this module turns that into a status per record and
+criterion (met / not met / unclear) and then into a suggested screening decision with a
+one-sentence explanation. Suggestions are only
 suggestions: a reviewer confirms or overrides them in the store, where overrides are
 appended as events.
 
@@ -355,7 +358,7 @@ def assess(
     -------
     pandas.DataFrame
         One row per record × criterion: ``record_id, criterion, kind, status, score,
-        evidence``.
+        evidence, method`` (``cues``, ``similarity`` or ``year``).
 
     Notes
     -----
@@ -365,22 +368,17 @@ def assess(
     NaN and its evidence a dict ``{field: "year", year, year_min, year_max}``.
 
     A text criterion takes the score and evidence of its ``criterion`` tag row(s) (score 0
-    and no evidence when the tagger found no cue). Its status is:
-
-    * **met** when ``score >= met_threshold`` (``exclusion_met_threshold`` for an
-      exclusion criterion: stricter, since a wrong exclusion loses a study) and less
-      than ``negated_share`` of the evidence weight is negated; an exclusion criterion
-      whose evidence all comes from ``exclusion_not_from_fields_alone`` (the title) stays
-      unclear;
-    * **not_met** when at least ``negated_share`` of the evidence weight is negated
-      ("not an equal partnership"), or when the opposite criterion (the pairs in
-      ``opposites``, e.g. equal-relationship / unequal-relationship) clearly holds:
-      it is met by the rule above and its score is ``>= clear_threshold``;
-    * **unclear** otherwise: a weak score or no evidence is never read as "not met",
-      because absence of a cue in a title is not evidence of absence.
-
-    If a criterion and its opposite both score as met, both stay met: the conflict is
-    shown to the reviewer (and :func:`suggest` excludes, as any met exclusion does).
+    and no evidence when nothing was found): the tagger's rows from the review's cues, or
+    :func:`similarity_tags` rows for a criterion without cues (``method`` says which).
+    Its own status is given by :func:`_own_status` (cues) or :func:`_similarity_status`
+    (similarity: an inclusion may be met, an exclusion never), then weighed against its
+    opposite criterion (the pairs in ``opposites``) by :func:`_against_opposite`: an
+    exclusion is never met against an opposite inclusion met at least as strongly.
+    ``with_text`` are the records whose text allows a judgement (default: those with an
+    abstract; :func:`records_with_text` adds extracts and full texts): only there does
+    the absence of every cue of an exclusion make it *not met*. A weak score or no
+    evidence is otherwise *unclear*, never "not met": absence of a cue in a title is not
+    evidence of absence.
     """
     rules = load_rules() if rules is None else rules
     criteria = review_criteria(review)
