@@ -215,7 +215,7 @@ def current_tags(
     # parsing is most of the time this takes on a large review
     tags = load_run_tags(con, run_id, parse_evidence=False)
     if source == "best":
-        tags = _best(tags, confident)
+        tags = best_rows(tags, confident)
     elif source != "all":
         tags = tags[tags["source"] == source].reset_index(drop=True)
     tags["evidence"] = parsed_evidence(tags["evidence"])
@@ -240,9 +240,10 @@ def current_tags(
     return merged[TAG_COLUMNS].reset_index(drop=True)
 
 
-def _best(tags: pd.DataFrame, confident: float) -> pd.DataFrame:
+def best_rows(tags: pd.DataFrame, confident: float = MODEL_CONFIDENT) -> pd.DataFrame:
     """One row per (record, facet, label): a confident model row above the rules, else
-    the rule row (rows of any other source pass through)."""
+    the rule row (rows of any other source pass through). Public so the refiner's
+    cross-validation (:mod:`synth.tagging.refiner_cv`) combines held-out rows the same way."""
     is_model = tags["source"] == "model"
     if not is_model.any():
         return tags

@@ -463,10 +463,11 @@ def feature_frame(
     if label is not None:
         col = scores[label] if label in scores.columns else pd.Series(dtype=float)
         X[SCORE_PREFIX] = X.index.map(col).fillna(0.0).astype(float)
-    else:
-        for lab in labels if labels is not None else list(scores.columns):
-            col = scores[lab] if lab in scores.columns else pd.Series(dtype=float)
-            X[f"{SCORE_PREFIX}:{lab}"] = X.index.map(col).fillna(0.0).astype(float)
+    else:  # one frame of score columns, not one insert each (a gazetteer has hundreds)
+        wanted = labels if labels is not None else list(scores.columns)
+        table = scores.reindex(columns=list(wanted)).reindex(X.index).fillna(0.0).astype(float)
+        table.columns = [f"{SCORE_PREFIX}:{lab}" for lab in wanted]
+        X = pd.concat([X, table], axis=1)
     return X
 
 

@@ -1,12 +1,13 @@
 """The learnable layer as the tagger applies it: model tag rows beside the rule rows.
 
-Per facet (setting, approach and design by default) one :class:`~synth.tagging.learn.
-TagRefiner` learns from what reviewers said (the store's tag override events: ``confirm``
-and ``set`` are positives, ``reject`` negatives) and, while reviewers have said little,
-from the rules' confident output (score >= ``high`` a positive, no tag or <= ``low`` a
-negative; in between the rules are unsure and teach nothing). It then scores every
-(record, label) of the facet. Its rows carry ``source="model"`` and a version naming
-scikit-learn and a hash of the training labels and parameters, so a run says exactly which
+Per facet refined (those ``synth/data/refine.yml`` marks, as cross-validation decided:
+:mod:`synth.tagging.refiner_cv`) one :class:`~synth.tagging.learn.TagRefiner` learns from
+what reviewers said (the store's tag override events: ``confirm`` and ``set`` are
+positives, ``reject`` negatives) and, while reviewers have said little, from the rules'
+confident output (score >= ``high`` a positive, no tag or <= ``low`` a negative; in between
+the rules are unsure and teach nothing). It then scores every (record, label) of the
+facet. Its rows carry ``source="model"`` and a version naming scikit-learn and a hash
+of the training labels and parameters, so a run says exactly which
 model spoke; the rule rows stand unchanged beside them.
 
 How downstream code sees the two is decided by :func:`synth.store.tags.current_tags`
@@ -22,10 +23,13 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from synth.tagging.codebook import Codebook
@@ -33,10 +37,35 @@ from synth.tagging.learn import SCORE_PREFIX, TagRefiner, feature_frame, shared_
 
 log = logging.getLogger(__name__)
 
-#: Facets refined by default: the ones a reviewer codes by reading, where words the rules
-#: lack (a "ward" without "acute") carry signal. Country and publication type come from
-#: names and metadata, which the rules read exactly.
-REFINE_FACETS: tuple[str, ...] = ("setting", "approach", "design")
+
+def load_refine_facets(path: Path | str | None = None) -> tuple[str, ...]:
+    """The facets marked ``true`` in ``refine.yml`` (``synth/data/refine.yml`` by default).
+
+    The decision is data, set by what the refiner's cross-validation showed
+    (:mod:`synth.tagging.refiner_cv`, ``synth tag evaluate --refiner-cv``): a facet where
+    the refiner did not help on held-out folds is not refined. A malformed file is an error
+    naming the file and the entry.
+    """
+    if path is None:
+        name = "synth/data/refine.yml"
+        text = resources.files("synth.data").joinpath("refine.yml").read_text("utf-8")
+    else:
+        name, text = str(path), Path(path).read_text("utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{name}: not valid YAML: {exc}") from exc
+    table = data.get("refine") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        raise ValueError(f"{name}: needs a 'refine:' mapping of facet: true/false")
+    for facet, value in table.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: refine.{facet}: {value!r} is not true or false")
+    return tuple(str(f) for f, value in table.items() if value)
+
+
+#: Facets refined by default (``synth/data/refine.yml``).
+REFINE_FACETS: tuple[str, ...] = load_refine_facets()
 MODEL_SOURCE = "model"
 TAG_COLUMNS: list[str] = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
 
@@ -98,7 +127,7 @@ def model_tags(
     overrides: pd.DataFrame | None,
     codebook: Codebook,
     *,
-    facets: Sequence[str] = REFINE_FACETS,
+    facets: Sequence[str] | None = None,
     extracts: pd.DataFrame | None = None,
     params: RefineParams | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -116,7 +145,8 @@ def model_tags(
     codebook
         Gives each facet's labels and whether it is single-label.
     facets
-        Facets to refine (unknown ones are skipped with a warning).
+        Facets to refine (default :data:`REFINE_FACETS`; unknown ones are skipped with a
+        warning).
     extracts
         Passages (``record_id`` or ``ref``, ``text``) added to each record's text.
     params
@@ -136,7 +166,7 @@ def model_tags(
     info: dict[str, Any] = {}
     evidence = _evidence_index(rule_tags)
     shared: dict[str, Any] = {}  # the TF-IDF, fitted by the first facet, shared by all
-    for facet in facets:
+    for facet in REFINE_FACETS if facets is None else facets:
         if facet not in codebook.facets:
             log.warning("refine: no facet %r in the codebook; skipped", facet)
             continue
