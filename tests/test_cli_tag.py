@@ -37,9 +37,14 @@ def test_every_record_is_tagged_with_evidence(kei_db: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     tags = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(tags.columns) == [
-        "record_id", "facet", "label", "score", "evidence", "source", "version",
+        "record_id", "facet", "label", "code", "score", "evidence", "source", "version",
     ]  # fmt: skip
     assert tags.record_id.nunique() == 68
+    # a country row carries its ISO code, every other row none
+    country = tags[tags.facet == "country"]
+    assert "GB" in set(country.loc[country.label == "United Kingdom", "code"])
+    assert (country.code.str.fullmatch(r"[A-Z]{2}")).all()
+    assert (tags.loc[tags.facet != "country", "code"] == "").all()
     assert (tags.evidence.str.len() > 0).all()
     assert "rule" in set(tags.source) and set(tags.source) <= {"rule", "model"}
 
@@ -47,7 +52,7 @@ def test_every_record_is_tagged_with_evidence(kei_db: Path, tmp_path: Path) -> N
 def test_evaluate_prints_per_label_scores(kei_db: Path) -> None:
     result = runner.invoke(app, ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD)])
     assert result.exit_code == 0, result.output
-    for word in ("precision", "recall", "ebcd", "acute-care", "uk"):
+    for word in ("precision", "recall", "ebcd", "acute-care", "united kingdom"):
         assert word in result.output.lower()
 
 

@@ -59,7 +59,10 @@ def export_records(
     return len(records)
 
 
-TAG_EXPORT_COLUMNS = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
+#: ``code``: a country row's ISO 3166-1 alpha-2 code (synth.tagging.countries), else empty.
+TAG_EXPORT_COLUMNS = [
+    "record_id", "facet", "label", "code", "score", "evidence", "source", "version",
+]  # fmt: skip
 
 
 def _evidence_text(evidence: list[dict[str, Any]]) -> str:
@@ -77,9 +80,23 @@ def export_tags(con: sqlite3.Connection, out: Path | str) -> int:
 
     tags = current_tags(con).copy()
     tags["evidence"] = [_evidence_text(e) for e in tags["evidence"]]
+    tags["code"] = _country_codes(tags)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_csv(tags[TAG_EXPORT_COLUMNS], out)
     return len(tags)
+
+
+def _country_codes(tags: pd.DataFrame) -> list[str]:
+    """The ISO code of each country row ("United Kingdom" -> "GB"); empty for other rows."""
+    if not len(tags):
+        return []
+    from synth.tagging.countries import label_codes
+
+    codes = label_codes()
+    return [
+        codes.get(label, "") if facet == "country" else ""
+        for facet, label in zip(tags["facet"], tags["label"], strict=True)
+    ]
 
 
 #: Columns of :func:`criteria_table` (``synth export criteria``).

@@ -288,7 +288,7 @@ def test_palette_prints_in_grey():
     assert len(set(pal.categorical)) == len(pal.categorical)
     assert len(set(pal.patterns)) == len(pal.patterns)  # patterns tell series apart in grey
     assert pal.label_name("setting", "acute-care") == "Acute care"
-    assert pal.label_name("country", "uk") == "UK"
+    assert pal.label_name("country", "United Kingdom") == "UK"
     assert pal.year_band(2010) == "up to 2010" and pal.year_band(None) is None
 
 

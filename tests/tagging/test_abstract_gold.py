@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synth.cli import app
-from synth.tagging.abstract_gold import _country_exact, country_iso, load_gold_long
+from synth.tagging.abstract_gold import TaggedGold, _country_exact, country_iso, load_gold_long
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLD = ROOT / "tests" / "fixtures" / "abstracts-gold"
@@ -30,8 +30,9 @@ def test_gold_rows_not_stated_is_scored_as_no_label_and_countries_split() -> Non
 
 def test_tagger_country_labels_map_to_iso_codes() -> None:
     iso = country_iso()
-    assert iso["uk"] == "GB" and iso["usa"] == "US" and iso["norway"] == "NO"
-    assert "other-country" not in iso  # names no country: never right against a code
+    assert iso["United Kingdom"] == "GB" and iso["United States"] == "US"
+    assert iso["Norway"] == "NO" and iso["Iran"] == "IR" and iso["Taiwan"] == "TW"
+    assert "other-country" not in iso and "unclear" not in iso  # a label names one country
 
 
 def test_country_accuracy_counts_exact_sets_where_a_country_is_named() -> None:
@@ -41,8 +42,8 @@ def test_country_accuracy_counts_exact_sets_where_a_country_is_named() -> None:
         columns=["gold_id", "facet", "label"],
     )  # fmt: skip
     tags = pd.DataFrame(
-        [("g1", "country", "uk", 0.9), ("g2", "country", "usa", 0.9),
-         ("g3", "country", "uk", 0.9), ("g4", "country", "netherlands", 0.3)],
+        [("g1", "country", "United Kingdom", 0.9), ("g2", "country", "United States", 0.9),
+         ("g3", "country", "United Kingdom", 0.9), ("g4", "country", "Netherlands", 0.3)],
         columns=["record_id", "facet", "label", "score"],
     )  # fmt: skip
     # g1 right; g2 misses Canada; g3 names none (not counted); g4's tag is below the threshold
@@ -87,3 +88,49 @@ def test_the_dev_and_test_halves_split_the_gold_without_overlap() -> None:
     assert set(load_gold_long(GOLD, "test")["gold_id"]) == test
     with pytest.raises(ValueError, match="unknown split"):
         in_split("g001", "train")
+
+
+def _tagged(rows: list[tuple[str, str, str, str]]) -> TaggedGold:
+    """A TaggedGold from (gold_id, facet, gold label, predicted label or '')."""
+    gold = pd.DataFrame(
+        [(g, "d.csv", g, f, lab) for g, f, lab, _ in rows],
+        columns=["gold_id", "dataset", "key", "facet", "label"],
+    )
+    tags = pd.DataFrame(
+        [(g, f, p, 0.9, [], "rule", "rules:x") for g, f, _, p in rows if p],
+        columns=["record_id", "facet", "label", "score", "evidence", "source", "version"],
+    )
+    return TaggedGold(gold, pd.DataFrame({"record_id": sorted({r[0] for r in rows})}), tags)
+
+
+def test_side_by_side_scores_each_half_beside_the_bundled_gold() -> None:
+    from synth.tagging.abstract_gold import side_by_side, side_by_side_text
+    from synth.tagging.evaluate import evaluate
+
+    real = _tagged(
+        [("g001", "setting", "acute-care", "acute-care"),  # dev: right
+         ("g003", "setting", "community", "community"),  # dev: right
+         ("g002", "setting", "community", "acute-care"),  # test: wrong
+         ("g004", "setting", "primary-care", "primary-care"),  # test: right
+         *[(g, f, "not-applicable", "") for g in ("g001", "g002", "g003", "g004")
+           for f in ("country", "design")]]
+    )  # fmt: skip
+    cols = ["record_id", "facet", "label"]
+    bundled = evaluate(
+        pd.DataFrame([("r1", "approach", "ebcd", 0.9)], columns=[*cols, "score"]),
+        pd.DataFrame([("r1", "approach", "ebcd"), ("r2", "approach", "ppi")], columns=cols),
+    )
+    table = side_by_side(real, bundled, bundled_name="kei-gold")
+    micro = table.xs("micro", level="average")
+    assert micro.loc["setting", ("real: dev", "f1")] == 1.0
+    assert micro.loc["setting", ("real: test (held out)", "f1")] == 0.5
+    assert micro.loc["setting", ("real: all", "f1")] == 0.75
+    assert micro.loc["approach", ("kei-gold", "recall")] == 0.5  # only the bundled gold has it
+    assert pd.isna(micro.loc["approach", ("real: all", "f1")])
+    assert pd.isna(micro.loc["setting", ("kei-gold", "f1")])
+    assert list(table.index.get_level_values("facet").unique()) == [
+        "setting", "country", "design", "approach",
+    ]  # fmt: skip
+    text = side_by_side_text(table)
+    assert "real: test (held out)" in text and "kei-gold" in text
+    assert "codebook was written from that corpus" in text

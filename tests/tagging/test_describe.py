@@ -47,20 +47,20 @@ def records() -> pd.DataFrame:
 @pytest.fixture
 def tags() -> pd.DataFrame:
     rows = [
-        ("r1", "country", "uk", 0.9),
+        ("r1", "country", "United Kingdom", 0.9),
         ("r1", "approach", "ebcd", 0.9),
         ("r1", "publication", "journal", 1.0),
-        ("r2", "country", "usa", 0.8),
-        ("r2", "country", "canada", 0.7),  # one record in "USA and Canada", not two
+        ("r2", "country", "United States", 0.8),
+        ("r2", "country", "Canada", 0.7),  # one record in "USA and Canada", not two
         ("r2", "approach", "ebcd", 0.4),  # below the threshold
         ("r2", "publication", "journal", 1.0),
-        ("r3", "country", "norway", 0.9),
+        ("r3", "country", "Norway", 0.9),
         ("r3", "country", "unclear", 0.9),  # ignored, not an "other" country
         ("r3", "publication", "grey", 1.0),
-        ("r4", "country", "england", 0.9),  # a UK sub-label
+        ("r4", "country", "United Kingdom", 0.9),
         ("r4", "publication", "journal", 1.0),
         ("r5", "approach", "always-events", 0.9),  # the duplicate's tags count for r4
-        ("r5", "country", "france", 0.9),
+        ("r5", "country", "France", 0.9),
         ("r6", "publication", "journal", 1.0),
     ]
     return pd.DataFrame(rows, columns=["record_id", "facet", "label", "score"])
@@ -76,10 +76,10 @@ def test_counts_by_category(records: pd.DataFrame, tags: pd.DataFrame) -> None:
     df = describe_corpus(records, tags, REVIEW)
     assert list(df.columns) == ["figure", "category", "stated", "ours", "difference"]
     assert _cell(df, "papers_included", "papers included", "ours") == 5  # r5 folded into r4
-    assert _cell(df, "by_country", "UK", "ours") == 2  # r1 uk, r4 england
+    assert _cell(df, "by_country", "UK", "ours") == 2  # r1, r4
     assert _cell(df, "by_country", "USA and Canada", "ours") == 1
     assert _cell(df, "by_country", "Australia", "ours") == 0
-    assert _cell(df, "by_country", "other countries", "ours") == 2  # r3 norway, r4 (r5) france
+    assert _cell(df, "by_country", "other countries", "ours") == 2  # r3 Norway, r4 (r5) France
     assert _cell(df, "by_country", REMAINDER, "ours") == 1  # r6 has no country
     assert _cell(df, "by_publication_type", "journal articles", "ours") == 4
     assert _cell(df, "by_publication_type", "grey literature", "ours") == 1
@@ -193,7 +193,7 @@ def test_kei_gold_description_matches_independent_counts() -> None:
     keys_with = lambda facet, labels: gold[  # noqa: E731
         (gold["facet"] == facet) & gold["label"].isin(labels)
     ]["key"].nunique()
-    assert _cell(df, "by_country", "UK", "ours") == keys_with("country", ["uk"])
+    assert _cell(df, "by_country", "UK", "ours") == keys_with("country", ["United Kingdom"])
     assert _cell(df, "by_publication_type", "grey literature", "ours") == keys_with(
         "publication", ["grey"]
     )

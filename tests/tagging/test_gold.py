@@ -85,9 +85,9 @@ def guideline_labels() -> dict[str, set[str]]:
     text = (GOLD_DIR / "labelling-guideline.md").read_text(encoding="utf-8")
     out: dict[str, set[str]] = {}
     for match in re.finditer(r"^### 3\.\d `([a-z]+)`.*?(?=^##)", text + "\n##", re.M | re.S):
-        out[match.group(1)] = set(re.findall(r"`([a-z]+(?:-[a-z]+)*)`", match.group(0))) - {
-            match.group(1)
-        }
+        # ids (acute-care) and, for country, country names (United Kingdom)
+        found = re.findall(r"`([A-Za-z]+(?:[ -][A-Za-z]+)*)`", match.group(0))
+        out[match.group(1)] = set(found) - {match.group(1)}
     return out
 
 
@@ -95,7 +95,8 @@ def test_guideline_has_a_section_per_facet(guideline_labels: dict[str, set[str]]
     assert sorted(guideline_labels) == sorted(FACETS)
     for facet, labels in DESIGN_LABELS.items():
         assert labels <= guideline_labels[facet], facet  # every codebook label is defined
-    assert {"uk", "usa", "canada", "australia", "new-zealand"} <= guideline_labels["country"]
+    countries = {"United Kingdom", "United States", "Canada", "Australia", "New Zealand"}
+    assert countries <= guideline_labels["country"]
 
 
 def test_every_key_is_a_corpus_record(rows: list[dict], bib: dict, fulltexts: dict) -> None:
@@ -135,8 +136,8 @@ def test_every_record_has_every_facet_and_labels_are_named(
 def test_judged_labels_carry_a_note(rows: list[dict]) -> None:
     # multiple-mixed and venue/organisation-only countries are judgements: say why
     for r in rows:
-        if r["label"] in {"multiple-mixed", "europe", "other-country"} or (
-            r["facet"] == "country" and r["label"] in {"usa", "canada", "new-zealand"}
+        if r["label"] in {"multiple-mixed", "Europe"} or (
+            r["facet"] == "country" and r["label"] in {"United States", "Canada", "New Zealand"}
         ):
             assert r["note"].strip(), r
 
@@ -170,7 +171,9 @@ def test_gold_labels_exist_in_the_codebook(rows: list[dict]) -> None:
     }
     if not names:
         pytest.skip("Codebook.facets is not a mapping of facet -> labels")
-    gold_only = SPECIAL
+    # Europe: the guideline's label for several European countries named together; the
+    # tagger gives countries only (a region names none), so the gold keeps it as a miss
+    gold_only = SPECIAL | {"Europe"}
     missing = sorted(
         {(r["facet"], r["label"]) for r in rows}
         - {(f, lab) for f, labels in names.items() for lab in labels}

@@ -363,19 +363,19 @@ def test_every_kei_record_gets_a_publication_tag_with_evidence(kei) -> None:
         ("ihi2016", "approach", "always-events"),
         ("ihi2016", "design", "guideline-toolkit"),
         # "... quality improvement in Norway: Rhetoric or reality?"
-        ("wiig2013", "country", "norway"),
+        ("wiig2013", "country", "Norway"),
         # "... cystic fibrosis care in France"
-        ("bertrand2018", "country", "france"),
+        ("bertrand2018", "country", "France"),
         # N Z Med J
-        ("boyd2012", "country", "new-zealand"),
+        ("boyd2012", "country", "New Zealand"),
         # Healthcare quarterly (Toronto, Ont.)
-        ("canfield2018", "country", "canada"),
+        ("canfield2018", "country", "Canada"),
         # "NHS England Always Events® program ..."
-        ("marshall2019", "country", "uk"),
+        ("marshall2019", "country", "United Kingdom"),
         ("marshall2019", "approach", "always-events"),
         # "... in UK primary care"
         ("litchfield2018", "setting", "primary-care"),
-        ("litchfield2018", "country", "uk"),
+        ("litchfield2018", "country", "United Kingdom"),
         # "Position Paper: Are mainstream mental health services ready ..."
         ("ndti2016b", "design", "position-paper"),
         # "... a service user-led research project"

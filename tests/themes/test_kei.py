@@ -116,7 +116,7 @@ def test_summary(kei) -> None:
             (key["boaz2016"], "setting", "acute-care"),
             (key["bombard2018"], "setting", "multiple-mixed"),
             (key["boaz2016"], "approach", "ebcd"),
-            (key["boaz2016"], "country", "uk"),  # not a facet summaries count
+            (key["boaz2016"], "country", "United Kingdom"),  # not a facet summaries count
         ],
         columns=["record_id", "facet", "label"],
     )

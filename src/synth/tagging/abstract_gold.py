@@ -10,18 +10,16 @@ module reads them with synth's own readers, tags them and scores the tags with
 
 The gold's ``not-stated`` is scored as ``not-applicable`` (a tagger that gives no label
 is right); countries are ISO codes, to which the tagger's labels are mapped
-(``synth/data/country_iso.yml``).
+(the country gazetteer, :mod:`synth.tagging.countries`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from synth.tagging.describe import counted_tags
 from synth.tagging.evaluate import NOT_APPLICABLE, EvaluationResult, evaluate
@@ -45,9 +43,10 @@ def in_split(gold_id: str, split: str) -> bool:
 
 @cache
 def country_iso() -> dict[str, str]:
-    """Tagger country label -> ISO 3166-1 alpha-2 code."""
-    text = resources.files("synth.data").joinpath("country_iso.yml").read_text("utf-8")
-    return {str(k): str(v) for k, v in yaml.safe_load(text).items()}
+    """Tagger country label -> ISO 3166-1 alpha-2 code (the country gazetteer's)."""
+    from synth.tagging.countries import label_codes
+
+    return label_codes()
 
 
 def load_gold_long(folder: Path | str, split: str = "all") -> pd.DataFrame:

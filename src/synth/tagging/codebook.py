@@ -60,6 +60,7 @@ _TOP_KEYS = {
     "facets",
 }
 _FACET_KEYS = {"definition", "description", "multi", "fields", "labels", "venue_cues", "counts_in"}
+_FACET_KEYS.add("gazetteer")  # labels built from a gazetteer (``countries``)
 #: A facet's ``venue_cues``: ``all`` its cues read the venue (a journal's name) as any
 #: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
 #: journal's name ("BMC Health Services Research") says nothing about the facet.
@@ -559,14 +560,16 @@ class _Builder:
                 where, f"`venue_cues` must be one of {', '.join(VENUE_CUES)}, got {venue_cues!r}"
             )
         counts_in = self.counts_in(raw, where)
+        labels = self.gazetteer_labels(fid, raw.get("gazetteer"), where)
         labels_raw = raw.get("labels")
-        if not isinstance(labels_raw, dict) or not labels_raw:
+        if labels and labels_raw is None:
+            labels_raw = _Map()
+        elif not isinstance(labels_raw, dict) or not labels_raw:
             raise self.fail(where, "`labels` must be a non-empty mapping of label ids to labels")
         dups = getattr(labels_raw, "duplicates", [])
         if dups:
             key, dline, first = dups[0]
             raise self.fail(where, f"duplicate label id {key!r} (first at line {first})", dline)
-        labels = {}
         for lid, lraw in labels_raw.items():
             labels[lid] = self.label(fid, lid, lraw, variants, labels_raw.lines.get(lid))
         for lid, label in labels.items():
@@ -659,6 +662,22 @@ class _Builder:
                         f"`when.labels` names {unknown[0]!r}, not a label of facet "
                         f"{cond.when_facet!r}",
                     )
+
+    def gazetteer_labels(self, fid: str, name: Any, where: str) -> dict[str, Label]:
+        """A facet's labels built from a gazetteer (``gazetteer: countries``: one label per
+        country, see :mod:`synth.tagging.countries`), their cues registered like any other."""
+        if name is None:
+            return {}
+        if name not in GAZETTEERS:
+            raise self.fail(where, f"unknown gazetteer {name!r} (known: {', '.join(GAZETTEERS)})")
+        try:
+            labels = _gazetteer_labels(name, fid)
+        except ValueError as exc:  # the gazetteer's own data file is broken
+            raise self.fail(where, str(exc)) from exc
+        for label in labels.values():
+            for cue in (*label.cues, *label.negative):
+                self.add(cue)
+        return dict(labels)
 
     def label(self, fid: str, lid: Any, raw: Any, variants: bool, line: int | None) -> Label:
         where = f"facet {fid!r}, label {lid!r}"
@@ -841,6 +860,53 @@ class _Builder:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+#: Gazetteers a facet can be built from (``gazetteer: <name>``).
+GAZETTEERS = ("countries",)
+
+
+@lru_cache(maxsize=8)
+def _gazetteer_labels(name: str, fid: str) -> dict[str, Label]:
+    """The labels of gazetteer ``name`` for facet ``fid``, built once per process: a place
+    is a cue matched with its capitals (each capitalised token exact), a blocker a zero
+    -weight negative cue that hides the country words nested in it."""
+    from synth.tagging.countries import gazetteer
+    from synth.tagging.pipeline import _blank
+
+    gaz = gazetteer()
+    phrases = [p.phrase for p in gaz.places] + list(gaz.blockers)
+    tokens = [[t.text for t in doc] for doc in _blank().tokenizer.pipe(phrases)]
+    exact = [tuple((i, t) for i, t in enumerate(toks) if t != t.lower()) for toks in tokens]
+    cues: dict[str, list[Cue]] = {code: [] for code in gaz.labels}
+    negative: dict[str, list[Cue]] = {code: [] for code in gaz.labels}
+    owner: dict[str, str] = {}
+    for place, case in zip(gaz.places, exact, strict=False):
+        fields = frozenset(place.fields) if place.fields else None
+        label = gaz.labels[place.code]
+        cues[place.code].append(Cue(fid, label, "cue", place.phrase, place.weight, case, fields))
+        owner[place.phrase] = place.code
+    first = next(iter(gaz.labels))
+    for phrase, toks, case in zip(
+        gaz.blockers, tokens[len(gaz.places) :], exact[len(gaz.places) :], strict=True
+    ):
+        spans = [toks[i:j] for i in range(len(toks)) for j in range(len(toks), i, -1)]
+        found = [owner.get(" ".join(t)) or owner.get("".join(t)) for t in spans]
+        code = next((c for c in found if c), first)
+        negative[code].append(Cue(fid, gaz.labels[code], "negative", phrase, 0.0, case, None))
+    out = {}
+    for code, label in gaz.labels.items():
+        domains = gaz.domains.get(code, ())
+        meta = (MetadataRule(fid, label, "url", "domain", domains, 1.0),) if domains else ()
+        out[label] = Label(
+            facet=fid,
+            id=label,
+            definition=f"{label} (ISO {code}): named, or a place or health-system body in it.",
+            cues=tuple(cues[code]),
+            negative=tuple(negative[code]),
+            metadata=meta,
+        )
+    return out
 
 
 def _words_exact(phrase: str) -> list[str]:

@@ -1,0 +1,116 @@
+"""The country facet built from the gazetteer (synth.tagging.countries): one label per
+country, named as a reader knows it, found by name, demonym, place or health-system body."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from synth.tagging import tag
+from synth.tagging.codebook import load_codebook
+from synth.tagging.countries import CountriesError, gazetteer, iso_code
+
+
+def countries(*texts: str, field: str = "abstract") -> list[set[str]]:
+    """The country labels the default codebook gives each text (score >= 0.5)."""
+    rows = [{"record_id": f"r{i}", field: text} for i, text in enumerate(texts)]
+    if field != "title":
+        for row in rows:
+            row["title"] = "A study"
+    tags = tag(pd.DataFrame(rows))
+    found = tags[(tags.facet == "country") & (tags.score >= 0.5)]
+    return [set(found.loc[found.record_id == f"r{i}", "label"]) for i in range(len(texts))]
+
+
+def test_a_country_by_its_name_is_that_country_never_other_country() -> None:
+    got = countries(
+        "Patients were recruited from three hospitals in Nigeria.",
+        "We surveyed nurses in Taiwan.",
+        "A cohort of adults in Iran was followed for two years.",
+    )
+    assert got == [{"Nigeria"}, {"Taiwan"}, {"Iran"}]
+
+
+def test_a_demonym_names_its_country() -> None:
+    assert countries("Dutch general practitioners completed the questionnaire.") == [
+        {"Netherlands"}
+    ]
+
+
+def test_a_us_state_a_city_and_a_canadian_province() -> None:
+    got = countries(
+        "We interviewed veterans in Ohio about their care.",
+        "Clinics in Seattle took part.",
+        "Home care clients in Ontario were followed for a year.",
+    )
+    assert got == [{"United States"}, {"United States"}, {"Canada"}]
+
+
+def test_national_health_system_bodies() -> None:
+    got = countries(
+        "Three NHS trusts took part in the evaluation.",
+        "Patients were treated at the VA between 2005 and 2010.",
+        "We analysed claims of Medicare beneficiaries.",
+        "The data come from Alberta Health Services.",
+    )
+    assert got == [{"United Kingdom"}, {"United States"}, {"United States"}, {"Canada"}]
+
+
+def test_new_south_wales_is_australia_not_wales() -> None:
+    assert countries("Emergency departments in New South Wales were audited.") == [{"Australia"}]
+
+
+def test_an_organisation_named_after_a_country_is_not_a_study_location() -> None:
+    got = countries(
+        "Guidelines from the American Heart Association recommend statins for these patients.",
+        "Severity was graded by the New York Heart Association class.",
+        "The trial followed the Declaration of Helsinki.",
+        "A Spanish version of the scale was validated.",
+    )
+    assert got == [set(), set(), set(), set()]
+
+
+def test_ordinary_words_that_are_also_places_are_not_matched() -> None:
+    got = countries(
+        "Reading the charts, nurses found errors. Mobile phones were used to remind patients.",
+        "Male and female participants took oral medication.",
+    )
+    assert got == [set(), set()]
+    # capitalised keywords (MeSH "Male", "Oral") are not Maldives or Kazakhstan either
+    rec = pd.DataFrame([{"record_id": "k", "title": "A trial", "keywords": "Male; Oral; Humans"}])
+    assert "country" not in set(tag(rec).facet)
+
+
+def test_several_countries_in_one_paper() -> None:
+    got = countries("A randomised trial in Denmark, Sweden and Norway.")
+    assert got == [{"Denmark", "Sweden", "Norway"}]
+
+
+def test_every_country_label_is_a_country_with_an_iso_code() -> None:
+    labels = load_codebook().labels("country")
+    assert len(labels) > 240  # every country pycountry knows
+    assert "other-country" not in labels and "europe" not in labels
+    assert iso_code("United Kingdom") == "GB" and iso_code("United States") == "US"
+    assert iso_code("Hong Kong") == "HK" and iso_code("South Korea") == "KR"
+    assert all(len(iso_code(label) or "") == 2 for label in labels)
+    assert iso_code("unclear") is None
+
+
+def test_a_country_web_domain_names_it() -> None:
+    rec = pd.DataFrame(
+        [{"record_id": "u", "title": "Guide", "url": "https://www.example.org.au/x"}]
+    )
+    tags = tag(rec)
+    assert set(tags.loc[tags.facet == "country", "label"]) == {"Australia"}
+
+
+def test_a_broken_countries_file_names_the_file_and_entry(tmp_path: Path) -> None:
+    bad = tmp_path / "countries.yml"
+    bad.write_text("countries:\n  XX:\n    names: [Nowhere]\n", encoding="utf-8")
+    with pytest.raises(CountriesError, match=r"countries.yml: countries: 'XX' is not an ISO"):
+        gazetteer(str(bad))
+    bad.write_text("countries:\n  GB:\n    names: [UK, 3]\n", encoding="utf-8")
+    with pytest.raises(CountriesError, match=r"GB names 2: must be a phrase, got 3"):
+        gazetteer(str(bad))
