@@ -704,6 +704,9 @@ def build_nlp(
         nlp.add_pipe("sentencizer")
     ruler = nlp.add_pipe(CUE_RULER, config={"write_spans": write_spans})
     ruler.add_patterns(cb.patterns() + rules.patterns())
+    # tokenizing thousands of patterns (the country gazetteer) leaves spaCy's tokenizer
+    # cache slow for text (3x on abstracts); resetting its rules empties the cache
+    nlp.tokenizer.rules = nlp.tokenizer.rules
     marker = nlp.add_pipe(SENTENCE_ROLES, config={"roles": rules_path})
     labels = nlp.add_pipe(
         "synth_doc_labels_v1",
