@@ -56,6 +56,75 @@ def test_evaluate_prints_per_label_scores(kei_db: Path) -> None:
         assert word in result.output.lower()
 
 
+def test_evaluate_needs_a_store_with_its_gold_or_the_real_abstracts(kei_db: Path) -> None:
+    alone = runner.invoke(app, ["tag", "evaluate", "--db", str(kei_db)])
+    assert alone.exit_code == 2 and "--db and --gold go together" in alone.output
+    nothing = runner.invoke(app, ["tag", "evaluate"])
+    assert nothing.exit_code == 2 and "give --db and --gold, or --abstracts" in nothing.output
+
+
+def test_evaluate_without_peer_data_is_one_clear_error(kei_db: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--abstracts",
+         "--peer", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "gold dataset not found" in result.output and "Traceback" not in result.output
+
+
+def test_evaluate_refiner_cv_prints_rules_against_rules_plus_refiner(kei_db: Path) -> None:
+    from synth.store import connect
+    from synth.tagging.evaluate import load_gold
+    from synth.tagging.refiner_cv import cross_validate_store
+
+    args = ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--refiner-cv"]
+    result = runner.invoke(app, [*args, "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "precision" in result.output  # the per-label report, as without --refiner-cv
+    con = connect(kei_db)
+    cv = cross_validate_store(con, load_gold(GOLD), name=kei_db.name, seed=3)
+    con.close()
+    assert f"{kei_db.name}: 5 folds, seed 3" in result.output
+    lines = [line.split() for line in result.output.splitlines()]
+    for row in cv.table.itertuples():
+        words = next(w for w in lines if w[:2] == [kei_db.name, row.facet])
+        figures = [row.rules_macro_f1, row.refined_macro_f1, row.rules_micro_f1,
+                   row.refined_micro_f1]  # fmt: skip
+        assert words[2:7] == [str(row.records), *(f"{x:.3f}" for x in figures)], words
+    assert "Refine (it raised an F1 on some gold set and lowered none): setting" in result.output
+
+
+@pytest.mark.peer
+def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
+    kei_db: Path, peer_data: Path
+) -> None:
+    from synth.store import connect, load_records
+    from synth.store.tags import current_tags
+    from synth.tagging.abstract_gold import side_by_side, tag_abstract_gold
+    from synth.tagging.evaluate import evaluate, load_gold
+
+    gold_dir = ROOT / "tests" / "fixtures" / "abstracts-gold"
+    result = runner.invoke(
+        app,
+        ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--abstracts",
+         "--abstracts-dir", str(gold_dir), "--peer", str(peer_data)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    con = connect(kei_db)
+    bundled = evaluate(current_tags(con), load_gold(GOLD), records=load_records(con))
+    con.close()
+    table = side_by_side(tag_abstract_gold(gold_dir, peer_data), bundled, bundled_name="kei-gold")
+    for name in ("real: all", "real: dev", "real: test (held out)", "kei-gold"):
+        assert name in result.output
+    assert "codebook was written from that corpus" in result.output
+    lines = result.output.splitlines()
+    for facet, source in [("setting", "real: test (held out)"), ("approach", "kei-gold")]:
+        value = table.loc[(facet, "macro"), (source, "f1")]
+        row = next(line for line in lines if line.startswith(facet))
+        assert f"{value:.3f}" in row.split(), (facet, source, row)
+
+
 def test_override_survives_retagging(kei_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "tags.csv"
     runner.invoke(app, ["export", "tags", "--db", str(kei_db), "--out", str(out)])

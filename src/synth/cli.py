@@ -356,26 +356,113 @@ def tag_cmd(
         )
 
 
+#: The real-abstract gold set and where its abstracts are (run from the repository).
+ABSTRACT_GOLD = Path("tests/fixtures/abstracts-gold")
+PEER_DATA = Path("../shared/peer-data")
+
+
 @tag_app.command("evaluate")
 def tag_evaluate_cmd(
-    db: DbOption,
-    gold: Annotated[Path, typer.Option(help="Gold labels CSV (key, facet, label).")],
+    db: Annotated[Path | None, typer.Option("--db", help="The review store.")] = None,
+    gold: Annotated[
+        Path | None, typer.Option(help="Gold labels CSV (key, facet, label) of the store.")
+    ] = None,
     facet: Annotated[list[str] | None, typer.Option(help="Only these facets.")] = None,
+    abstracts: Annotated[
+        bool,
+        typer.Option(
+            "--abstracts",
+            help="Score the real-abstract gold set too (all, dev and test halves) and print "
+            "it beside the store's gold, one table.",
+        ),
+    ] = False,
+    abstracts_dir: Annotated[
+        Path, typer.Option(help="The real-abstract gold set (gold.csv).")
+    ] = ABSTRACT_GOLD,
+    peer: Annotated[
+        Path, typer.Option(help="Where the real-abstract gold's records are (peer-data).")
+    ] = PEER_DATA,
+    refiner_cv: Annotated[
+        bool,
+        typer.Option(
+            "--refiner-cv",
+            help="Cross-validate rules alone against rules + refiner on each gold set "
+            "(held-out folds) and say which facets the refiner helps.",
+        ),
+    ] = False,
+    folds: Annotated[int, typer.Option(help="Folds of --refiner-cv.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed dealing the folds of --refiner-cv.")] = 0,
 ) -> None:
-    """Per-label precision, recall and F1 of the latest tags against a gold file."""
+    """Precision, recall and F1 of the tags against gold labels.
+
+    With --db and --gold alone: per label, for the store's own gold. With --abstracts:
+    the real-abstract gold set (all, dev and test halves) beside the store's gold, per
+    facet. With --refiner-cv: whether the learnable layer beats the rules on held-out folds.
+    """
+    from synth.tagging.evaluate import load_gold
+
+    with clear_errors():
+        if (db is None) != (gold is None):
+            raise ValueError("--db and --gold go together (the store and its gold labels)")
+        if gold is not None and not gold.is_file():
+            raise FileNotFoundError(f"{gold}: no such gold file")
+        if gold is None and not abstracts:
+            raise ValueError("nothing to score: give --db and --gold, or --abstracts")
+        if abstracts and not (abstracts_dir / "gold.csv").is_file():
+            raise FileNotFoundError(f"{abstracts_dir}: no gold.csv there")
+        gold_rows = load_gold(gold) if gold is not None else None
+        bundled = _store_evaluation(db, gold_rows, facet) if db and gold_rows is not None else None
+        real = None
+        if abstracts:
+            from synth.tagging.abstract_gold import (
+                side_by_side,
+                side_by_side_text,
+                tag_abstract_gold,
+            )
+
+            real = tag_abstract_gold(abstracts_dir, peer)
+            table = side_by_side(real, bundled, bundled_name=f"{gold.parent.name}" if gold else "")
+            console.print(side_by_side_text(table, with_caveat=bundled is not None),
+                          highlight=False, soft_wrap=True)  # fmt: skip
+        elif bundled is not None:
+            console.print(bundled.to_text(), highlight=False, soft_wrap=True)
+        if refiner_cv:
+            console.print(
+                _refiner_cv_text(real, db, gold_rows, folds, seed), highlight=False, soft_wrap=True
+            )
+
+
+def _store_evaluation(db: Path, gold: pd.DataFrame, facets: list[str] | None):  # type: ignore[no-untyped-def]
+    """The store's tags as reviewers see them (rules, refiner, overrides) against its gold."""
     from synth.store import connect, load_records
     from synth.store.tags import current_tags
     from synth.tagging.evaluate import evaluate
 
-    with clear_errors():
-        if not gold.is_file():
-            raise FileNotFoundError(f"{gold}: no such gold file")
-        con = connect(db)
-        tags = current_tags(con)
-        records = load_records(con)
+    con = connect(db)
+    try:
+        tags, records = current_tags(con), load_records(con)
+    finally:
         con.close()
-        result = evaluate(tags, pd.read_csv(gold, dtype=str), records=records, facets=facet)
-        console.print(result.to_text(), highlight=False, soft_wrap=True)
+    return evaluate(tags, gold, records=records, facets=facets)
+
+
+def _refiner_cv_text(real, db: Path | None, gold: pd.DataFrame | None, k: int, seed: int) -> str:  # type: ignore[no-untyped-def]
+    """The refiner's cross-validation on the real-abstract gold (when scored) and the
+    store's gold (when given)."""
+    from synth.tagging.refiner_cv import cross_validate_real, cross_validate_store, to_text
+
+    results = []
+    if real is not None:
+        results.append(cross_validate_real(real, k=k, seed=seed))
+    if db is not None and gold is not None:
+        from synth.store import connect
+
+        con = connect(db)
+        try:
+            results.append(cross_validate_store(con, gold, name=db.name, k=k, seed=seed))
+        finally:
+            con.close()
+    return to_text(results)
 
 
 @tag_app.command("evaluate-abstracts")
