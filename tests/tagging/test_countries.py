@@ -72,6 +72,18 @@ def test_an_organisation_named_after_a_country_is_not_a_study_location() -> None
     assert got == [set(), set(), set(), set()]
 
 
+def test_a_country_named_only_as_background_is_not_the_studys() -> None:
+    got = countries(
+        "Previous studies in the United States found high rates of burnout. "
+        "We interviewed 40 nurses in Sweden.",
+        "BACKGROUND: In Germany these drugs were registered in 1990. "
+        "METHODS: We followed 57 women for ten years.",
+    )
+    assert got == [{"Sweden"}, set()]
+    # the title names the paper itself: it counts whatever the sentence roles say
+    assert countries("Burnout among nurses in Sweden", field="title") == [{"Sweden"}]
+
+
 def test_ordinary_words_that_are_also_places_are_not_matched() -> None:
     got = countries(
         "Reading the charts, nurses found errors. Mobile phones were used to remind patients.",
