@@ -862,6 +862,24 @@ class _Builder:
 # --------------------------------------------------------------------------- helpers
 
 
+def _phrase_tokens(phrases: list[str], nlp: Any) -> list[list[str]]:
+    """The tokens of each phrase as ``nlp``'s tokenizer makes them. Words of letters only,
+    with no tokenizer exception, are their own tokens; only the other phrases go through the
+    tokenizer (its new words cost a vocabulary entry each: thousands of place names)."""
+    special = {k.lower() for k in nlp.tokenizer.rules}
+    out: list[list[str] | None] = []
+    rest: list[str] = []
+    for phrase in phrases:
+        words = phrase.split(" ")
+        if all(w.isalpha() and w.lower() not in special for w in words):
+            out.append(words)
+        else:
+            out.append(None)
+            rest.append(phrase)
+    done = iter([[t.text for t in doc] for doc in nlp.tokenizer.pipe(rest)])
+    return [words if words is not None else next(done) for words in out]
+
+
 #: Gazetteers a facet can be built from (``gazetteer: <name>``).
 GAZETTEERS = ("countries",)
 
@@ -876,7 +894,7 @@ def _gazetteer_labels(name: str, fid: str) -> dict[str, Label]:
 
     gaz = gazetteer()
     phrases = [p.phrase for p in gaz.places] + list(gaz.blockers)
-    tokens = [[t.text for t in doc] for doc in _blank().tokenizer.pipe(phrases)]
+    tokens = _phrase_tokens(phrases, _blank())
     exact = [tuple((i, t) for i, t in enumerate(toks) if t != t.lower()) for toks in tokens]
     cues: dict[str, list[Cue]] = {code: [] for code in gaz.labels}
     negative: dict[str, list[Cue]] = {code: [] for code in gaz.labels}

