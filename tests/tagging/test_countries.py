@@ -126,3 +126,30 @@ def test_a_broken_countries_file_names_the_file_and_entry(tmp_path: Path) -> Non
     bad.write_text("countries:\n  GB:\n    names: [UK, 3]\n", encoding="utf-8")
     with pytest.raises(CountriesError, match=r"GB names 2: must be a phrase, got 3"):
         gazetteer(str(bad))
+
+
+def test_exported_tags_carry_the_country_iso_code(tmp_path: Path) -> None:
+    from synth.exporting import export_tags
+    from synth.store import connect, import_paths
+    from synth.tagging.workflow import tag_store
+
+    src = tmp_path / "records.csv"
+    pd.DataFrame(
+        [
+            {"title": "Nurse staffing in NHS hospitals", "abstract": "We surveyed 30 wards."},
+            {"title": "Clinic visits in Lagos", "abstract": "A cohort of 200 adults."},
+            {"title": "Co-design of a ward", "abstract": "Patients and staff met weekly."},
+        ]
+    ).to_csv(src, index=False)
+    con = connect(tmp_path / "store.sqlite")
+    import_paths(con, [src])
+    tag_store(con, refine=False)
+    export_tags(con, tmp_path / "tags.csv")
+    con.close()
+    out = pd.read_csv(tmp_path / "tags.csv", dtype=str, keep_default_na=False)
+    country = out[out.facet == "country"]
+    assert dict(zip(country.label, country.code, strict=True)) == {
+        "United Kingdom": "GB",
+        "Nigeria": "NG",
+    }
+    assert (out.loc[out.facet != "country", "code"] == "").all()
