@@ -84,6 +84,15 @@ def test_a_country_named_only_as_background_is_not_the_studys() -> None:
     assert countries("Burnout among nurses in Sweden", field="title") == [{"Sweden"}]
 
 
+def test_where_troops_served_is_not_where_they_are_studied() -> None:
+    got = countries(
+        "We followed 743 Danish soldiers deployed to Afghanistan in 2009.",
+        "Iraq/Afghanistan veterans of the Korean War era were interviewed in Ohio.",
+        "A household survey in Kabul, Afghanistan.",
+    )
+    assert got == [{"Denmark"}, {"United States"}, {"Afghanistan"}]
+
+
 def test_ordinary_words_that_are_also_places_are_not_matched() -> None:
     got = countries(
         "Reading the charts, nurses found errors. Mobile phones were used to remind patients.",

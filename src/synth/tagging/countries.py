@@ -42,6 +42,7 @@ _FILE_KEYS = {
     "never",
     "blockers",
     "demonym_blockers",
+    "deployment_blockers",
     "generic_domains",
 }
 _COUNTRY_KEYS = {"names", "demonyms", "bodies", "domains"}
@@ -234,6 +235,7 @@ class _Build:
                 raise self.fail("demonym_blockers", f"{t!r} must hold one {{}}")
         demonyms = [p.phrase for p in places if p.kind == "demonym"]
         blockers += [t.format(d) for t in templates for d in demonyms]
+        blockers += self.deployments(raw.get("deployment_blockers"))
         generic = set(self.strings(raw.get("generic_domains"), "generic_domains"))
         domains: dict[str, tuple[str, ...]] = {}
         tlds = {code: info.get("tld") or "" for code, info in gc.get_countries().items()}
@@ -290,6 +292,20 @@ class _Build:
                 continue  # "Cambridge" (England or Massachusetts): neither
             out.append(ranked[0][1])
         return out
+
+    def deployments(self, raw: Any) -> list[str]:
+        """Phrases naming where troops served ("deployed to Afghanistan"), from templates
+        and the places they served in."""
+        where = "deployment_blockers"
+        raw = self.mapping(raw, where)
+        if set(raw) - {"places", "templates"}:
+            raise self.fail(where, "must be a mapping of places and templates")
+        places = self.strings(raw.get("places"), f"{where}, places")
+        templates = self.strings(raw.get("templates"), f"{where}, templates")
+        for t in templates:
+            if t.count("{}") != 1:
+                raise self.fail(f"{where}, templates", f"{t!r} must hold one {{}}")
+        return [t.format(p) for t in templates for p in places]
 
     # -- reading --------------------------------------------------------------------------
 
