@@ -28,6 +28,10 @@ from synth.tagging.tagger import (
     tag,
 )
 
+#: fields whose hits a facet's counts_in can leave out (title, keywords, venue and
+#: metadata always count)
+_ROLE_FIELDS = {"abstract", "extract", "fulltext"}
+
 
 @pytest.fixture(scope="module")
 def engine():
@@ -40,6 +44,9 @@ def _reference_rows(eng, record_id, hits):
     documented rule (strongest first when trimmed or when a hit counts against)."""
     groups: dict = {}
     for h in hits:
+        allowed = eng.counts_in.get(h[0])  # a facet's counts_in: roles its cues count in
+        if allowed and h[9] is not None and h[9] not in allowed and h[2] in _ROLE_FIELDS:
+            continue
         groups.setdefault((h[0], h[1]), []).append(h)
     scored = []
     for key, group in groups.items():
@@ -99,7 +106,8 @@ def _random_hits(rng, eng, n):
         w = rng.choice([1.0, 2.0, 3.0, 0.5, -2.0, -1.0, 0.0])
         cue = rng.choice(["a", "b", "c"])
         s = rng.choice(sentences)
-        hits.append((facet, label, field, w, w < 0, cue, rng.randrange(500), cue.upper(), s))
+        role = rng.choice(["study", "background", "other", None])
+        hits.append((facet, label, field, w, w < 0, cue, rng.randrange(500), cue.upper(), s, role))
     return hits
 
 

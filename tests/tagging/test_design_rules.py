@@ -1,0 +1,133 @@
+"""The design facet: one label, from what the paper itself did (labelling guideline,
+``tests/fixtures/abstracts-gold/labelling-guideline.md`` section 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from synth.corpus.normalise import records_frame
+from synth.tagging.codebook import load_codebook
+from synth.tagging.tagger import tag
+
+
+def design(title: str, abstract: str, keywords: list[str] | None = None) -> list[str]:
+    """The design labels the package codebook gives a record (scores counted at 0.5)."""
+    row = {"record_id": "r1", "source_key": "k1", "title": title, "abstract": abstract}
+    if keywords is not None:
+        row["keywords"] = keywords
+    tags = tag(records_frame([row]))
+    tags = tags[(tags.facet == "design") & (tags.score >= 0.5)]
+    return tags["label"].tolist()
+
+
+def evidence(title: str, abstract: str, label: str) -> list[dict]:
+    tags = tag(records_frame([{"record_id": "r1", "title": title, "abstract": abstract}]))
+    rows = tags[(tags.facet == "design") & (tags.label == label)]
+    return rows["evidence"].iloc[0] if len(rows) else []
+
+
+def test_design_is_one_label_and_counts_only_the_papers_own_sentences() -> None:
+    facet = load_codebook().facets["design"]
+    assert facet.multi is False
+    assert facet.counts_in == frozenset({"study", "other"})
+
+
+def test_what_organisations_prefer_does_not_make_a_discussion_paper_quantitative() -> None:
+    labels = design(
+        "Co-design and the evidence that counts",
+        "Many health service organisations prefer quantitative analysis of routine data "
+        "when they judge improvement work. This paper argues that co-designed services "
+        "need other kinds of evidence as well, and discusses what those could be.",
+    )
+    assert labels == ["position-paper"]
+
+
+def test_previous_randomized_trials_in_the_background_do_not_make_a_review_quantitative() -> None:
+    abstract = (
+        "Previous randomized controlled trials showed that exercise programmes reduce falls "
+        "in older people (odds ratio 0.7, 95% CI 0.5 to 0.9). Here we review the evidence "
+        "for falls prevention in care homes."
+    )
+    assert design("Falls prevention in care homes", abstract) == ["review"]
+
+
+def test_a_design_cue_in_a_methods_sentence_counts() -> None:
+    abstract = (
+        "BACKGROUND: Nausea after surgery is common. METHODS: Eighty adults having day "
+        "surgery were randomly assigned to ginger or placebo. RESULTS: Nausea was less "
+        "frequent with ginger. CONCLUSIONS: Ginger may help."
+    )
+    assert design("Ginger for nausea after day surgery", abstract) == ["quantitative"]
+    sentences = [e["sentence"] for e in evidence("Ginger", abstract, "quantitative")]
+    assert any(s.startswith("METHODS: Eighty adults") for s in sentences)
+
+
+def test_a_background_section_names_no_design() -> None:
+    abstract = (
+        "BACKGROUND: Randomised controlled trials, cohort studies and surveys of discharge "
+        "planning are rare. METHODS: Twenty ward nurses took part in semi-structured "
+        "interviews. RESULTS: Nurses valued early planning."
+    )
+    assert design("Nurses' views of discharge planning", abstract) == ["qualitative"]
+
+
+@pytest.mark.parametrize(
+    ("title", "abstract", "keywords", "label"),
+    [
+        (  # a randomised trial is quantitative
+            "Olanzapine versus placebo in acute mania",
+            "In a 3-week, double-blind study, 139 patients with bipolar I disorder were "
+            "randomized to olanzapine or placebo.",
+            None,
+            "quantitative",
+        ),
+        (  # an instrument validated by measurement is quantitative
+            "A short scale of patient trust",
+            "The scale was completed by 412 outpatients. Internal consistency was high "
+            "(alpha 0.91) and test-retest reliability was good.",
+            None,
+            "quantitative",
+        ),
+        (  # a protocol takes the planned design
+            "Walking for older people: protocol of a cluster randomised controlled trial",
+            "This protocol describes a trial in which 20 practices will be randomised.",
+            None,
+            "quantitative",
+        ),
+        (  # a review that pools trials is a review
+            "Antihistamines for chronic urticaria",
+            "We conducted a systematic review and meta-analysis of 12 randomized controlled "
+            "trials; the pooled odds ratio was 2.1 (95% CI 1.4 to 3.2).",
+            None,
+            "review",
+        ),
+        (  # indexed under trials "as topic": a paper about trials, not one
+            "Newer drugs for type 2 diabetes",
+            "This article reviews the pharmacology, efficacy and safety of the newer agents.",
+            ["Humans", "Randomized Controlled Trials as Topic"],
+            "review",
+        ),
+        (
+            "Managing pain after knee replacement: a consensus statement",
+            "A panel of surgeons, anaesthetists and physiotherapists agreed recommendations "
+            "for practice.",
+            None,
+            "guideline-toolkit",
+        ),
+        (
+            "Ventricular rupture after a minor fall",
+            "We report a case of a 54-year-old woman who presented with chest pain.",
+            None,
+            "case-study",
+        ),
+        (
+            "Implementing evidence-based practice on a research ward",
+            "This quasi-experimental mixed methods study used questionnaires (n = 120) and "
+            "focus groups with nurses.",
+            None,
+            "mixed-methods",
+        ),
+    ],
+)
+def test_design_labels_follow_the_guideline(title, abstract, keywords, label) -> None:
+    assert design(title, abstract, keywords) == [label]
