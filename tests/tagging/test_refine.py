@@ -25,6 +25,9 @@ from synth.tagging.workflow import tag_store
 ROOT = Path(__file__).resolve().parents[2]
 KEI = ROOT / "corpus" / "kei-2020"
 MODEL_VERSION = re.compile(r"^TagRefiner/\d+\.\d+[^/]*/[0-9a-f]{12}$")
+#: The layer is tested on these facets whichever synth/data/refine.yml refines by default
+#: (that is decided by cross-validation: tests/tagging/test_refiner_cv.py).
+FACETS = ("setting", "approach", "design")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,7 @@ def tagged_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("refine") / "kei.sqlite"
     con = connect(path)
     import_paths(con, [KEI])
-    tag_store(con)
+    tag_store(con, refine_facets=FACETS)
     con.close()
     return path
 
@@ -85,7 +88,7 @@ def test_model_rows_are_stored_beside_rule_rows_with_their_versions(con) -> None
 
 def test_same_labels_same_model_version(con) -> None:
     first = load_run_tags(con)
-    tag_store(con)
+    tag_store(con, refine_facets=FACETS)
     again = load_run_tags(con)
     pd.testing.assert_frame_equal(first, again)
 
@@ -119,7 +122,7 @@ def test_overrides_still_win_after_retagging(con) -> None:
     add_override(con, rid, model.facet, model.label, "reject", reviewer="ana")
     add_override(con, rule.record_id, rule.facet, rule.label, "confirm", reviewer="ben")
     add_override(con, rid, "design", "case-study", "set", reviewer="ana")
-    tag_store(con)  # re-tag: the model now learns from these verdicts too
+    tag_store(con, refine_facets=FACETS)  # re-tag: the model now learns from these verdicts too
     for source in ("best", "all", "rule", "model"):
         cur = current_tags(con, source=source)
         assert _row(cur, rid, model.facet, model.label).empty
@@ -139,7 +142,7 @@ def test_a_reviewer_label_changes_the_models_output_on_the_next_run(con) -> None
     assert _row(before, rid, "setting", "acute-care").empty
 
     add_override(con, rid, "setting", "acute-care", "set", reviewer="ana")
-    tag_store(con)
+    tag_store(con, refine_facets=FACETS)
     after = load_run_tags(con)
     row = _row(after[after.source == "model"], rid, "setting", "acute-care")
     assert len(row) == 1 and row.score.iloc[0] >= 0.5
@@ -157,7 +160,7 @@ def test_a_rejection_lowers_the_models_score(con) -> None:
     model = before[(before.source == "model") & (before.facet == "approach")]
     top = model.sort_values("score", ascending=False).iloc[0]
     add_override(con, top.record_id, "approach", top.label, "reject", reviewer="ana")
-    tag_store(con)
+    tag_store(con, refine_facets=FACETS)
     after = load_run_tags(con)
     row = _row(after[after.source == "model"], top.record_id, "approach", top.label)
     assert row.empty or row.score.iloc[0] < top.score
@@ -224,7 +227,9 @@ def test_model_tags_skips_labels_without_both_classes() -> None:
             assert item["cue"].startswith("model: ") and item["weight"] > 0
             assert item["match"].lower() in item["sentence"].lower()
     assert any(e["match"] == "ward" for e in rows.evidence.iloc[0])
-    rows2, info2 = model_tags(records, rule, None, cb, params=RefineParams(min_examples=4))
+    rows2, info2 = model_tags(
+        records, rule, None, cb, facets=["setting"], params=RefineParams(min_examples=4)
+    )
     assert rows2.empty and info2["setting"]["version"] is None
 
 

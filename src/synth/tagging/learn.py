@@ -4,7 +4,8 @@ The rules (codebook cues) are precise but brittle: a paper that never says "acut
 still be about a ward. :class:`TagRefiner` learns, per facet, from the records' text and
 the rule scores together, trained on reviewer-confirmed labels and, while those are few,
 on the rules' own confident output (:func:`pseudo_labels`, :func:`combine`).
-:func:`cross_validate_refiner` measures whether the refiner beats the rules alone.
+:mod:`synth.tagging.refiner_cv` measures whether the layer beats the rules alone on
+held-out folds (:func:`cross_validate_refiner` is a per-label diagnostic).
 
 Design: one estimator refines either ONE label (``y`` 1-D: 0/1 for a (facet, label)
 pair, or the label names of a single-choice facet such as ``publication``) or a whole
@@ -655,7 +656,12 @@ def cross_validate_refiner(
     unknown: Sequence[str] = ("unclear",),
     pseudo: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """Stratified k-fold F1 per label of ``facet``: the rules alone vs rules + refiner.
+    """Stratified k-fold F1 per label of ``facet``: rules alone vs a refiner (text + score).
+
+    A per-label diagnostic (one binary refiner per label, its own prediction against the
+    rules at ``rule_threshold``). Whether a facet is refined is decided by
+    :mod:`synth.tagging.refiner_cv`, which measures the layer as ``synth tag`` runs it
+    (one refiner per facet, combined with the rules as ``current_tags`` combines them).
 
     For each label in the gold file, the records coded for the facet are split into
     ``k`` stratified folds (shuffled with ``random_state``); on each test fold the rules
