@@ -481,7 +481,10 @@ def tag_evaluate_abstracts_cmd(
         ),
     ] = "all",
 ) -> None:
-    """Tag the real-abstract gold set's records and score setting, country and design."""
+    """Per label and confusion tables on one half of the real-abstract gold set.
+
+    `synth tag evaluate --abstracts` prints every half's summary beside the store's gold.
+    """
     from synth.tagging.abstract_gold import evaluate_abstract_gold
 
     with clear_errors():
