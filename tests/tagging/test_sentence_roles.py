@@ -213,6 +213,18 @@ def test_rules_given_as_text_are_used_by_the_pipeline() -> None:
     assert found == {"England": "other", "Wales": "study"}
 
 
+def test_roles_after_a_stock_span_ruler() -> None:
+    """Behind spaCy's own span_ruler (cue patterns only) the component matches the role
+    phrases itself."""
+    cb = load_codebook(MINI)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("span_ruler", config={"spans_key": "synth_cues"}).add_patterns(cb.patterns())
+    nlp.add_pipe("synth_sentence_roles_v1")
+    nlp.add_pipe("synth_doc_labels_v1").use_codebook(cb)
+    found = roles(nlp("Previous studies in England were small. We worked in Wales."))
+    assert found == {"England": "background", "Wales": "study"}
+
+
 def test_the_package_rules_load() -> None:
     rules = load_sentence_roles()
     assert rules.fields["title"] == "study"

@@ -38,7 +38,7 @@ import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.pipeline import SpanRuler
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import minibatch
 
 from synth.tagging.codebook import FIELDS, Codebook, Cue, load_codebook
@@ -194,8 +194,8 @@ class SentenceRoleMarker:
     The phrases are matched by the cue ruler in its own pass (:func:`build_nlp` adds
     :meth:`SentenceRoles.patterns` to it, as it adds the negation triggers): this component
     only picks them out of the ruler's raw matches, and checks the few heading candidates
-    that start with a capital. Run after a ruler without them (a stock ``span_ruler``),
-    it matches them itself.
+    that start with a capital. Unless told the ruler holds them (``in_ruler``, which
+    :func:`build_nlp` sets), it matches them itself: after a stock ``span_ruler``, say.
     """
 
     def __init__(
@@ -209,6 +209,9 @@ class SentenceRoleMarker:
         self.name = name
         self.nlp = nlp
         self.spans_key = spans_key
+        #: whether the cue ruler before this component matches the role phrases
+        #: (:func:`build_nlp` adds them to it); if not, this component matches them itself
+        self.in_ruler = False
         self.use_rules(roles if isinstance(roles, SentenceRoles) else load_sentence_roles(roles))
 
     def use_rules(self, rules: SentenceRoles) -> None:
@@ -223,10 +226,11 @@ class SentenceRoleMarker:
         self._matcher: PhraseMatcher | None = None
 
     def __call__(self, doc: Doc) -> Doc:
-        raw = doc.user_data.get(MATCHES_KEY)
-        matches = raw.get(self.spans_key) if isinstance(raw, dict) else None
-        kinds = self.kinds
-        if matches is None or not any(m[2] in kinds for m in matches):
+        matches = None
+        if self.in_ruler:
+            raw = doc.user_data.get(MATCHES_KEY)
+            matches = raw.get(self.spans_key) if isinstance(raw, dict) else None
+        if matches is None:
             matches = self._own_matches(doc)  # a ruler without the role phrases
         doc.user_data[ROLE_MARKS_KEY] = self.marks(doc, matches)
         return doc
@@ -262,7 +266,9 @@ class SentenceRoleMarker:
                 marker_starts.append(token.idx)
                 marker_roles.append(kind[1])
             elif (
-                start >= reach and not token.is_lower and _written_as_heading(doc, start, -neg_end)
+                start >= reach
+                and not token.is_lower
+                and _written_as_heading(doc, start, -neg_end, token)
             ):
                 heading_starts.append(token.idx)
                 heading_roles.append(kind[1])
@@ -274,18 +280,28 @@ _HEADING_ENDS = frozenset({":", ".", "-", "—", "–"})
 _BOUNDARY_BEFORE = frozenset({".", ":", ";", "?", "!"})
 
 
-def _written_as_heading(doc: Doc, start: int, end: int) -> bool:
+def _written_as_heading(doc: Doc, start: int, end: int, first: Token) -> bool:
     """Whether a heading phrase is written as a heading: "RESULTS", "METHODS AND
     FINDINGS:" or "Results:" (a colon after it, or a full stop at a sentence start), not
-    the word "results" in a sentence."""
+    the word "results" in a sentence. ``first`` is ``doc[start]``; the cheap tests go
+    first (this runs on every capitalised "Patients" that starts a sentence)."""
     after = doc[end].text if end < len(doc) else ""
-    at_start = start == 0 or doc[start - 1].text in _BOUNDARY_BEFORE or doc[start - 1].is_space
-    words = [t for t in doc[start:end] if t.is_alpha]
-    if words and all(t.is_upper for t in words) and (len(words[0]) > 1 or after == ":"):
-        return at_start or after in _HEADING_ENDS
-    if not doc[start].is_title:
+    if first.is_title and not first.is_upper:
+        if after == ":":
+            return True
+        return after == "." and _at_sentence_start(doc, start)
+    if not first.is_upper or (len(first) == 1 and after != ":"):
         return False
-    return after == ":" or (after == "." and at_start)
+    if not all(doc[i].is_upper for i in range(start + 1, end) if doc[i].is_alpha):
+        return False
+    return after in _HEADING_ENDS or _at_sentence_start(doc, start)
+
+
+def _at_sentence_start(doc: Doc, start: int) -> bool:
+    if start == 0:
+        return True
+    before = doc[start - 1]
+    return before.is_space or before.text in _BOUNDARY_BEFORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -708,6 +724,7 @@ def build_nlp(
     # cache slow for text (3x on abstracts); resetting its rules empties the cache
     nlp.tokenizer.rules = nlp.tokenizer.rules
     marker = nlp.add_pipe(SENTENCE_ROLES, config={"roles": rules_path})
+    marker.in_ruler = True
     labels = nlp.add_pipe(
         "synth_doc_labels_v1",
         config={"codebook": str(cb.path) if cb.path is not None else None, "roles": rules_path},
