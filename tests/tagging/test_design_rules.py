@@ -120,6 +120,12 @@ def test_a_background_section_names_no_design() -> None:
             None,
             "case-study",
         ),
+        (  # a single case report
+            "Angioedema after an antihistamine in a patient with renal failure",
+            "A 71 year old man developed facial swelling two days after starting treatment.",
+            None,
+            "case-study",
+        ),
         (
             "Implementing evidence-based practice on a research ward",
             "This quasi-experimental mixed methods study used questionnaires (n = 120) and "
