@@ -137,3 +137,17 @@ def test_a_background_section_names_no_design() -> None:
 )
 def test_design_labels_follow_the_guideline(title, abstract, keywords, label) -> None:
     assert design(title, abstract, keywords) == [label]
+
+
+def test_a_clinical_regression_is_no_regression_analysis() -> None:
+    labels = design(
+        "Left ventricular hypertrophy in hypertension",
+        "Regression of left ventricular hypertrophy lowers cardiovascular risk. Drug "
+        "classes differ in how quickly they achieve it.",
+    )
+    assert "quantitative" not in labels
+    trial = design(
+        "Predictors of relapse",
+        "Relapse within a year was modelled by logistic regression in 300 patients.",
+    )
+    assert trial == ["quantitative"]
