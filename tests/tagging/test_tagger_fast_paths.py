@@ -70,6 +70,17 @@ def _reference_rows(eng, record_id, hits):
             r = eng.rank.get(key, (1_000_000, 1_000_000))
             scored.append((r[0], -score, r[1], key, group))
     scores = {s[3]: -s[1] for s in scored}
+    for cond in (c for f in eng.cb.facets.values() for c in f.conditions):
+        # a cross-facet condition: when the record has one of `when` labels, a label of
+        # the limited facet needs `min_score` or a positive hit in one of `or_fields`
+        if any(scores.get((cond.when_facet, lab), 0.0) >= cond.when_score
+               for lab in cond.when_labels):  # fmt: skip
+            scored = [
+                s for s in scored
+                if s[3][0] != cond.facet or -s[1] >= cond.min_score
+                or any(h[2] in cond.or_fields and h[3] > 0 for h in s[4])
+            ]  # fmt: skip
+    scores = {s[3]: -s[1] for s in scored}
     dropped = {
         (f, other)
         for (f, lab), sc in scores.items()
