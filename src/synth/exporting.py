@@ -137,28 +137,15 @@ def criteria_table(con: sqlite3.Connection, run_id: int | None = None) -> pd.Dat
         suggested, on="record_id", how="left"
     )
     out = out.rename(columns={"status": "verdict"})
-    out["evidence"] = [_criterion_evidence_text(e) for e in out["evidence"]]
-    return out[CRITERIA_EXPORT_COLUMNS].reset_index(drop=True)
-
-
-def _criterion_evidence_text(evidence: Any) -> str:
-    """A criterion's evidence in one cell: the publication year for the date criterion,
-    else each sentence with its field, as ``synth export tags`` writes tag evidence; a
-    sentence found by similarity says so (no cues given)."""
-    if isinstance(evidence, dict):  # the date criterion (see synth.tagging.criteria.assess)
-        year = evidence.get("year")
-        lo, hi = evidence.get("year_min"), evidence.get("year_max")
-        span = f"{lo if lo is not None else '…'}–{hi if hi is not None else '…'}"
-        return f"[year] {year if year is not None else 'no year'} (criterion: {span})"
-    items = evidence if isinstance(evidence, list) else []
-    text = _evidence_text(items)
-    notes = {str(e["note"]) for e in items if isinstance(e, dict) and e.get("note")}
-    return f"{text} ({'; '.join(sorted(notes))})" if notes else text
     methods = _criteria_methods(con, run_id)
     out["method"] = [
         _criterion_method(c, e, methods)
         for c, e in zip(out["criterion"], out["evidence"], strict=True)
     ]
+    out["evidence"] = [_criterion_evidence_text(e) for e in out["evidence"]]
+    return out[CRITERIA_EXPORT_COLUMNS].reset_index(drop=True)
+
+
 def _criteria_methods(con: sqlite3.Connection, run_id: int) -> dict[str, str]:
     """How the run judged each criterion (``cues``, ``similarity``, ``year``), as
     :func:`synth.tagging.workflow.tag_store` records it in the run's parameters."""
@@ -187,3 +174,16 @@ def _criterion_method(criterion: str, evidence: Any, methods: dict[str, str]) ->
     return "cues"
 
 
+def _criterion_evidence_text(evidence: Any) -> str:
+    """A criterion's evidence in one cell: the publication year for the date criterion,
+    else each sentence with its field, as ``synth export tags`` writes tag evidence; a
+    sentence found by similarity says so (no cues given)."""
+    if isinstance(evidence, dict):  # the date criterion (see synth.tagging.criteria.assess)
+        year = evidence.get("year")
+        lo, hi = evidence.get("year_min"), evidence.get("year_max")
+        span = f"{lo if lo is not None else '…'}–{hi if hi is not None else '…'}"
+        return f"[year] {year if year is not None else 'no year'} (criterion: {span})"
+    items = evidence if isinstance(evidence, list) else []
+    text = _evidence_text(items)
+    notes = {str(e["note"]) for e in items if isinstance(e, dict) and e.get("note")}
+    return f"{text} ({'; '.join(sorted(notes))})" if notes else text

@@ -23,8 +23,6 @@ from typing import Any
 
 import yaml
 
-from synth.tagging.sentence_roles import ROLES
-
 from synth.tagging.conditions import (
     CONDITION_KEYS,
     DEFAULT_WHEN_SCORE,
@@ -32,6 +30,7 @@ from synth.tagging.conditions import (
     WHEN_KEYS,
     Condition,
 )
+from synth.tagging.sentence_roles import ROLES
 
 #: Where a hit can come from; evidence rows carry one of these as ``field``.
 FIELDS: tuple[str, ...] = (
@@ -163,12 +162,12 @@ class Facet:
     labels: dict[str, Label]
     #: which cues read the venue: "all", or "listed" (only cues whose ``fields`` name it)
     venue_cues: str = "all"
+    #: cross-facet conditions on this facet's labels (:mod:`synth.tagging.conditions`)
+    conditions: tuple[Condition, ...] = ()
     #: the sentence roles (:data:`synth.tagging.sentence_roles.ROLES`) whose sentences
     #: the facet's cues count in; None: every role. Title, keywords, venue and metadata
     #: hits always count.
     counts_in: frozenset[str] | None = None
-    #: cross-facet conditions on this facet's labels (:mod:`synth.tagging.conditions`)
-    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -586,9 +585,25 @@ class _Builder:
             fields=frozenset(fields),
             labels=labels,
             venue_cues=venue_cues,
-            counts_in=counts_in,
             conditions=self.conditions(fid, raw.get("conditions"), where),
+            counts_in=counts_in,
         )
+
+    def gazetteer_labels(self, fid: str, name: Any, where: str) -> dict[str, Label]:
+        """A facet's labels built from a gazetteer (``gazetteer: countries``: one label per
+        country, see :mod:`synth.tagging.countries`), their cues registered like any other."""
+        if name is None:
+            return {}
+        if name not in GAZETTEERS:
+            raise self.fail(where, f"unknown gazetteer {name!r} (known: {', '.join(GAZETTEERS)})")
+        try:
+            labels = _gazetteer_labels(name, fid)
+        except ValueError as exc:  # the gazetteer's own data file is broken
+            raise self.fail(where, str(exc)) from exc
+        for label in labels.values():
+            for cue in (*label.cues, *label.negative):
+                self.add(cue)
+        return dict(labels)
 
     def conditions(self, fid: str, raw: Any, where: str) -> tuple[Condition, ...]:
         """A facet's ``conditions`` (:mod:`synth.tagging.conditions`): a list of
@@ -662,22 +677,6 @@ class _Builder:
                         f"`when.labels` names {unknown[0]!r}, not a label of facet "
                         f"{cond.when_facet!r}",
                     )
-
-    def gazetteer_labels(self, fid: str, name: Any, where: str) -> dict[str, Label]:
-        """A facet's labels built from a gazetteer (``gazetteer: countries``: one label per
-        country, see :mod:`synth.tagging.countries`), their cues registered like any other."""
-        if name is None:
-            return {}
-        if name not in GAZETTEERS:
-            raise self.fail(where, f"unknown gazetteer {name!r} (known: {', '.join(GAZETTEERS)})")
-        try:
-            labels = _gazetteer_labels(name, fid)
-        except ValueError as exc:  # the gazetteer's own data file is broken
-            raise self.fail(where, str(exc)) from exc
-        for label in labels.values():
-            for cue in (*label.cues, *label.negative):
-                self.add(cue)
-        return dict(labels)
 
     def label(self, fid: str, lid: Any, raw: Any, variants: bool, line: int | None) -> Label:
         where = f"facet {fid!r}, label {lid!r}"
