@@ -73,7 +73,10 @@ def test_model_rows_are_stored_beside_rule_rows_with_their_versions(con) -> None
     assert model.score.between(0, 1).all()
     (params,) = con.execute("SELECT params FROM runs WHERE kind='tag'").fetchone()
     params = json.loads(params)
-    cb = load_codebook()
+    from synth.review import find_review, review_for
+    from synth.tagging.criteria import with_review_cues
+
+    cb = with_review_cues(load_codebook(), review_for(find_review(con)))  # as tag_store builds it
     assert params["codebook_sha256"] == cb.sha256
     assert params["rule_version"] == cb.tag_version == rules.version.iloc[0]
     facets = params["model"]["facets"]
