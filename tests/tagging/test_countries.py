@@ -127,6 +127,36 @@ def test_a_country_web_domain_names_it() -> None:
     assert set(tags.loc[tags.facet == "country", "label"]) == {"Australia"}
 
 
+def test_a_library_link_resolver_names_the_readers_library_not_the_record() -> None:
+    # RIS exports from a library's database carry its OpenURL resolver as the record's
+    # web address (the PTSD exports in peer-data point at a Dutch university's): its
+    # host says where the reader is, not where the work was done
+    resolver = "http://sfx.library.uu.nl/utrecht?sid=EMBASE&issn=01456008&atitle=Subtypes"
+    proxy = "https://www-ncbi-nlm-nih-gov.ezproxy.library.example.ac.uk/pubmed/1"
+    rec = pd.DataFrame(
+        [
+            {"record_id": "sfx", "title": "Subtypes of alcohol dependence", "url": resolver},
+            {"record_id": "proxy", "title": "A cohort", "url": proxy},
+            {"record_id": "own", "title": "A report", "url": "https://www.rivm.nl/x.pdf"},
+        ]
+    )
+    tags = tag(rec)
+    country = tags[tags.facet == "country"]
+    assert set(country.loc[country.record_id == "sfx", "label"]) == set()
+    assert set(country.loc[country.record_id == "proxy", "label"]) == set()
+    assert set(country.loc[country.record_id == "own", "label"]) == {"Netherlands"}
+
+
+def test_a_bad_url_hosts_ignored_names_the_codebook_key(tmp_path: Path) -> None:
+    from synth.tagging.codebook import CodebookError, default_path
+
+    text = default_path().read_text(encoding="utf-8")
+    bad = tmp_path / "codebook.yml"
+    bad.write_text(text.replace("url_hosts_ignored: [sfx,", "url_hosts_ignored: [3,", 1))
+    with pytest.raises(CodebookError, match=r"metadata.url_hosts_ignored: must be a list"):
+        load_codebook(bad)
+
+
 def test_a_broken_countries_file_names_the_file_and_entry(tmp_path: Path) -> None:
     bad = tmp_path / "countries.yml"
     bad.write_text("countries:\n  XX:\n    names: [Nowhere]\n", encoding="utf-8")

@@ -56,6 +56,7 @@ _TOP_KEYS = {
     "negation",
     "matching",
     "language",
+    "metadata",
     "facets",
 }
 _FACET_KEYS = {"definition", "description", "multi", "fields", "labels", "venue_cues", "counts_in"}
@@ -227,7 +228,16 @@ class Codebook:
     language: LanguageCheck
     hyphen_variants: bool = True
     keep_hyphen_after: frozenset[str] = frozenset()
+    #: parts of a web address's host that make it a library's link resolver or proxy
+    #: (``metadata.url_hosts_ignored``): its host names the reader's library, not the record
+    url_hosts_ignored: tuple[str, ...] = ()
     _cue_index: dict[str, Cue] = field(default_factory=dict, repr=False, compare=False)
+
+    def url_names_the_record(self, url: str) -> bool:
+        """Whether ``url``'s host can say something about the record (its publisher's or
+        issuer's site), rather than being a library's link resolver or proxy."""
+        host = _host(url)
+        return not any(part in host for part in self.url_hosts_ignored)
 
     @property
     def tag_version(self) -> str:
@@ -417,6 +427,7 @@ class _Builder:
             keep_hyphen_after=frozenset(
                 str(p).lower() for p in self.str_list(matching.get("keep_hyphen_after"), "matching")
             ),
+            url_hosts_ignored=self.url_hosts_ignored(doc.get("metadata") or {}),
             _cue_index=self.index,
         )
 
@@ -527,6 +538,14 @@ class _Builder:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise self.fail(where, f"must be a whole number >= 0, got {value!r}")
         return value
+
+    def url_hosts_ignored(self, raw: Any) -> tuple[str, ...]:
+        """``metadata.url_hosts_ignored``: host parts of link resolvers and proxies."""
+        if not isinstance(raw, dict):
+            raise self.fail("metadata", "must be a mapping")
+        self.check_keys(raw, {"url_hosts_ignored"}, "metadata")
+        parts = self.str_list(raw.get("url_hosts_ignored"), "metadata.url_hosts_ignored")
+        return tuple(str(p).strip().lower() for p in parts if str(p).strip())
 
     def language(self, raw: Any) -> LanguageCheck:
         if not isinstance(raw, dict):

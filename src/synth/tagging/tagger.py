@@ -566,6 +566,12 @@ class _Engine:
             value = getattr(rec, column)
             if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                 continue
+            if (
+                column == "url"
+                and isinstance(value, str)
+                and not self.cb.url_names_the_record(value)
+            ):
+                continue  # a library's link resolver: its host is the reader's, not the record's
             key = (column, type(value), value)
             try:
                 found = cache.get(key)
