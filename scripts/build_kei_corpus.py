@@ -783,7 +783,7 @@ def parse_criteria(blocks: list[Block], meta: dict[str, Any]) -> dict[str, Any]:
         years = re.search(r"\b((?:19|20)\d\d)\s*[-–]\s*((?:19|20)\d\d)\b", text)
         if years:
             item["year_min"], item["year_max"] = int(years.group(1)), int(years.group(2))
-        elif cid in cues:
+        if cid in cues:  # cues on a date range: review.py rejects them
             item["cues"] = cues[cid]
         inclusion.append(item)
     exclusion = [

@@ -469,10 +469,10 @@ def _refiner_cv_text(real, db: Path | None, gold: pd.DataFrame | None, k: int, s
 def tag_evaluate_abstracts_cmd(
     gold_dir: Annotated[
         Path, typer.Option(help="The real-abstract gold set (gold.csv and its guideline).")
-    ] = Path("tests/fixtures/abstracts-gold"),
+    ] = ABSTRACT_GOLD,
     peer: Annotated[
         Path, typer.Option(help="Where the gold's records are (the peer-data folder).")
-    ] = Path("../shared/peer-data"),
+    ] = PEER_DATA,
     split: Annotated[
         str,
         typer.Option(

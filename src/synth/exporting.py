@@ -149,29 +149,21 @@ def criteria_table(con: sqlite3.Connection, run_id: int | None = None) -> pd.Dat
 def _criteria_methods(con: sqlite3.Connection, run_id: int) -> dict[str, str]:
     """How the run judged each criterion (``cues``, ``similarity``, ``year``), as
     :func:`synth.tagging.workflow.tag_store` records it in the run's parameters."""
-    import json
+    from synth.store.tags import run_params
 
-    row = con.execute("SELECT params FROM runs WHERE run_id=?", (run_id,)).fetchone()
-    try:
-        params = json.loads(row[0]) if row and row[0] else {}
-    except (TypeError, ValueError):
-        return {}
-    methods = params.get("criteria_methods") if isinstance(params, dict) else None
+    methods = run_params(con, run_id).get("criteria_methods")
     return dict(methods) if isinstance(methods, dict) else {}
 
 
 def _criterion_method(criterion: str, evidence: Any, methods: dict[str, str]) -> str:
     """``cues`` / ``similarity`` / ``year`` for one verdict: the run's record of it, else
-    what its evidence says (a run stored before methods were recorded)."""
+    what its evidence says (a run stored before methods were recorded, when every
+    criterion had cues or was the date range)."""
+    from synth.tagging.criteria import METHOD_CUES, METHOD_YEAR
+
     if criterion in methods:
         return str(methods[criterion])
-    if isinstance(evidence, dict):
-        return "year"
-    if isinstance(evidence, list) and any(
-        isinstance(e, dict) and e.get("method") == "similarity" for e in evidence
-    ):
-        return "similarity"
-    return "cues"
+    return METHOD_YEAR if isinstance(evidence, dict) else METHOD_CUES
 
 
 def _criterion_evidence_text(evidence: Any) -> str:

@@ -107,6 +107,16 @@ def _discard_run(con: sqlite3.Connection, run_id: int) -> None:
         log.warning("could not remove the rows of failed tagging run %s", run_id)
 
 
+def run_params(con: sqlite3.Connection, run_id: int) -> dict[str, Any]:
+    """The parameters a run recorded (``{}`` when it has none or they do not parse)."""
+    row = con.execute("SELECT params FROM runs WHERE run_id=?", (run_id,)).fetchone()
+    try:
+        params = json.loads(row[0]) if row and row[0] else {}
+    except (TypeError, ValueError):
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
 def latest_run(con: sqlite3.Connection, kind: str = "tag") -> int | None:
     row = con.execute(
         "SELECT max(run_id) FROM runs WHERE kind=? AND finished_at IS NOT NULL", (kind,)

@@ -59,15 +59,24 @@ _TOP_KEYS = {
     "metadata",
     "facets",
 }
-_FACET_KEYS = {"definition", "description", "multi", "fields", "labels", "venue_cues", "counts_in"}
-_FACET_KEYS.add("gazetteer")  # labels built from a gazetteer (``countries``)
+#: A facet's keys; ``gazetteer`` builds its labels from a gazetteer (``countries``), and
+#: ``conditions`` say what another facet's label asks of its evidence
+#: (:mod:`synth.tagging.conditions`).
+_FACET_KEYS = {
+    "definition",
+    "description",
+    "multi",
+    "fields",
+    "labels",
+    "venue_cues",
+    "counts_in",
+    "gazetteer",
+    "conditions",
+}
 #: A facet's ``venue_cues``: ``all`` its cues read the venue (a journal's name) as any
 #: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
 #: journal's name ("BMC Health Services Research") says nothing about the facet.
 VENUE_CUES = ("all", "listed")
-#: A facet's ``conditions``: what another facet's label asks of this facet's evidence
-#: (:mod:`synth.tagging.conditions`).
-_FACET_KEYS.add("conditions")
 _LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outranks"}
 _CUE_KEYS = {"phrase", "weight", "case", "fields"}
 _META_KEYS = {"column", "weight", *META_TESTS}

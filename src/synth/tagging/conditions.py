@@ -21,10 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from synth.tagging.codebook import Codebook
 
 #: Keys of a condition, of its ``when`` and of its ``require``.
 CONDITION_KEYS = frozenset({"when", "require"})
@@ -63,26 +59,12 @@ class Condition:
         return bool(fields) and any(h[2] in fields and h[3] > 0 for h in group)
 
 
-_BY_CODEBOOK: dict[int, tuple[Codebook, tuple[Condition, ...]]] = {}
-
-
-def codebook_conditions(cb: Codebook) -> tuple[Condition, ...]:
-    """Every facet's conditions, gathered once per codebook object."""
-    found = _BY_CODEBOOK.get(id(cb))
-    if found is None or found[0] is not cb:
-        if len(_BY_CODEBOOK) > 16:
-            _BY_CODEBOOK.clear()
-        conds = tuple(c for facet in cb.facets.values() for c in facet.conditions)
-        found = _BY_CODEBOOK[id(cb)] = (cb, conds)
-    return found[1]
-
-
-def apply_conditions(cb: Codebook, scored: list[tuple]) -> list[tuple]:
+def apply_conditions(conds: Sequence[Condition], scored: list[tuple]) -> list[tuple]:
     """A record's scored labels without those a condition drops.
 
     ``scored`` holds the tagger's rows in the making: ``(facet rank, -score, label rank,
-    (facet, label), hits, score)``. Returns ``scored`` itself when nothing is dropped."""
-    conds = codebook_conditions(cb)
+    (facet, label), hits, score)``; ``conds`` are the codebook's conditions (the tagger
+    gathers them once). Returns ``scored`` itself when nothing is dropped."""
     if not conds:
         return scored
     scores = {s[3]: s[5] for s in scored}

@@ -217,12 +217,13 @@ class _Build:
                 size = max(min_pop, int(info.get(code, {}).get("population") or 0) // n_first[code])
             for name in _clean_subdivision(sub.name):
                 self.claim(SUBDIVISION, code, size, Place(name, code, "subdivision"))
-        us_state = int(info["US"]["population"]) // max(1, len(gc.get_us_states()))
-        for state in gc.get_us_states().values():
+        states = gc.get_us_states()
+        us_state = int(info["US"]["population"]) // max(1, len(states))
+        for state in states.values():
             self.claim(SUBDIVISION, "US", us_state, Place(state["name"], "US", "subdivision"))
         for county in gc.get_us_counties():
             self.claim(CITY, "US", min_pop, Place(county["name"], "US", "county"))
-        capitals = {info["capital"]: code for code, info in gc.get_countries().items()}
+        capitals = {country["capital"]: code for code, country in info.items()}
         for city in gc.get_cities().values():
             code, name, pop = city["countrycode"], city["name"], int(city["population"] or 0)
             if code in codes and (pop >= min_pop or capitals.get(name) == code):
@@ -238,7 +239,7 @@ class _Build:
         blockers += self.deployments(raw.get("deployment_blockers"))
         generic = set(self.strings(raw.get("generic_domains"), "generic_domains"))
         domains: dict[str, tuple[str, ...]] = {}
-        tlds = {code: info.get("tld") or "" for code, info in gc.get_countries().items()}
+        tlds = {code: country.get("tld") or "" for code, country in info.items()}
         for code in codes:
             own = [tlds.get(code, "")] if tlds.get(code, "") not in generic else []
             extra = self.strings(

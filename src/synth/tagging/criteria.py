@@ -129,25 +129,11 @@ def review_criteria(review: Review) -> list[Criterion]:
     """The review's inclusion then exclusion criteria, in review.yml order.
 
     A criterion with ``year_min``/``year_max`` is a date range (``years`` in KEI); every
-    other criterion is judged from the tagger's ``criterion`` tags with the same id. The
+    other criterion is judged from the tagger's ``criterion`` tags with the same id (built
+    from its cues) or, without cues, by :func:`similarity_tags`. The
     general exclusion (``exclusion_general``) is a reason a reviewer gives, not assessed.
     """
     return [*review.inclusion_criteria, *review.exclusion_criteria]
-
-
-def review_criterion_tags(tags: pd.DataFrame, review: Review | None) -> pd.DataFrame:
-    """``tags`` with only the criterion tags the review asks about.
-
-    The codebook's criterion cues are written for one review's criteria; without a review
-    (``None`` or the empty review) no criterion tag is kept, and with one only the labels
-    that are its text criteria, so no page shows a criterion the review does not have.
-    """
-    wanted = {c.id for c in review_criteria(review) if not c.is_years} if review else set()
-    criterion = (tags["facet"] == CRITERION_FACET).to_numpy(dtype=bool)
-    drop = criterion & ~tags["label"].isin(wanted).to_numpy(dtype=bool)
-    if not drop.any():
-        return tags
-    return tags[~drop].reset_index(drop=True)
 
 
 def with_review_cues(codebook: Codebook, review: Review) -> Codebook:
@@ -405,10 +391,12 @@ def assess(
             else:
                 status = _own_status(score, evidence, c.kind, limits, rid in with_text)
             own[c.id] = (score, evidence, status)
-        final = {c.id: own[c.id][2] for c in text_criteria}
-        for c in text_criteria:
-            if c.id in opposites:
-                final[c.id] = _against_opposite(c, own, opposites[c.id], final[c.id], limits)
+        final = {
+            c.id: _against_opposite(c, own, opposites[c.id], limits)
+            if c.id in opposites
+            else own[c.id][2]
+            for c in text_criteria
+        }
         for c in criteria:
             if c.is_years:
                 rows.append((rid, c.id, c.kind, *_year_status(year, c), METHOD_YEAR))
@@ -498,7 +486,6 @@ def _against_opposite(
     c: Criterion,
     own: Mapping[str, tuple[float, list[dict[str, Any]], str]],
     opposite: str,
-    status: str,
     limits: _Limits,
 ) -> str:
     """A criterion's status once its opposite is known.
@@ -518,12 +505,12 @@ def _against_opposite(
             return UNCLEAR
         if mine == UNCLEAR and o_status == MET and o_score > score:
             return NOT_MET
-        return status
+        return mine
     if mine == MET and o_status == MET and score >= o_score:
         return UNCLEAR
-    if status == UNCLEAR and o_status == MET and o_score >= limits.clear_at:
+    if mine == UNCLEAR and o_status == MET and o_score >= limits.clear_at:
         return NOT_MET
-    return status
+    return mine
 
 
 def _criterion_tags(

@@ -1,9 +1,10 @@
 """The tagger as a spaCy pipeline: a blank English tokenizer, the codebook's cues as a
-span ruler, and ``synth_doc_labels_v1``, which turns cue spans into labelled hits.
+span ruler, ``synth_sentence_roles_v1``, which marks each sentence study, background or
+other, and ``synth_doc_labels_v1``, which turns cue spans into labelled hits.
 
-Importing this module registers the two factories (``synth_cue_ruler_v1`` and
-``synth_doc_labels_v1``; spaCy forbids '.' in factory names, so the version is written
-``_v1``); importing :mod:`synth` does not import spaCy at all.
+Importing this module registers the three factories (``synth_cue_ruler_v1``,
+``synth_sentence_roles_v1`` and ``synth_doc_labels_v1``; spaCy forbids '.' in factory
+names, so the version is written ``_v1``); importing :mod:`synth` does not import spaCy at all.
 
 Why the pipeline looks the way it does (measured on ~220-word abstracts, one core):
 
@@ -20,7 +21,10 @@ Why the pipeline looks the way it does (measured on ~220-word abstracts, one cor
   uses ``span.sent`` when a sentencizer or parser has already set sentence boundaries).
 - Negation triggers are phrase patterns too, so finding them costs nothing extra; a cue is
   negated by a trigger a few tokens before it in the same sentence.
-- Both components label a whole batch in ``pipe`` (``nlp.pipe`` otherwise walks each Doc
+- The sentence roles' markers and headings (``sentence_roles.yml``) are phrase patterns of
+  the same ruler, matched in the same pass as the cues: a second matcher over every token
+  would cost a tenth of tokenising.
+- All three components label a whole batch in ``pipe`` (``nlp.pipe`` otherwise walks each Doc
   through every component in turn), and the hits are kept as tuples: ``doc._.synth_labels``
   builds the dicts only when read.
 """

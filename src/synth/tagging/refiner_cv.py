@@ -155,7 +155,7 @@ def cross_validate(
             records, rules, train, codebook, facets=facets, extracts=extracts, params=params
         )
         held_out.append(model[model["record_id"].astype(str).isin(test)])
-    model = pd.concat(held_out, ignore_index=True) if held_out else rules.iloc[:0]
+    model = pd.concat(held_out, ignore_index=True)  # k >= 2 folds (assign_folds)
     refined = best_rows(pd.concat([rules, model], ignore_index=True))
     table = _scores(name, rules, refined, gold, facets, label_map)
     log.info("refiner cross-validation on %s: %d records, %d folds", name, len(ids), k)

@@ -436,6 +436,8 @@ class _Engine:
         }
         self.multi = {f: facet.multi for f, facet in cb.facets.items()}
         #: facet -> the sentence roles its cues count in (facets that limit them only)
+        #: every facet's cross-facet conditions (synth.tagging.conditions)
+        self.conditions = tuple(c for f in cb.facets.values() for c in f.conditions)
         self.counts_in = {
             f: facet.counts_in for f, facet in cb.facets.items() if facet.counts_in is not None
         }
@@ -566,12 +568,6 @@ class _Engine:
             value = getattr(rec, column)
             if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                 continue
-            if (
-                column == "url"
-                and isinstance(value, str)
-                and not self.cb.url_names_the_record(value)
-            ):
-                continue  # a library's link resolver: its host is the reader's, not the record's
             key = (column, type(value), value)
             try:
                 found = cache.get(key)
@@ -587,6 +583,8 @@ class _Engine:
         return hits
 
     def _meta_column(self, column: str, rules: list[MetadataRule], value: Any) -> list[tuple]:
+        if column == "url" and isinstance(value, str) and not self.cb.url_names_the_record(value):
+            return []  # a library's link resolver: its host is the reader's, not the record's
         w = self.field_weights.get("metadata", 1.0)
         hits = []
         for rule in rules:
@@ -793,7 +791,8 @@ class _Engine:
                 scored.append((r[0], -score, r[1], key, group, score))
         if not scored:
             return
-        scored = apply_conditions(self.cb, scored)  # cross-facet conditions (codebook)
+        if self.conditions:  # cross-facet conditions (codebook)
+            scored = apply_conditions(self.conditions, scored)
         if self.outranks and len(scored) > 1:
             scored = self._outrank(scored)
         scored.sort()  # facet rank, best score, label rank (keys are unique: groups unseen)

@@ -65,7 +65,6 @@ def tag_store(
         criterion_method,
         records_with_text,
         review_criteria,
-        review_criterion_tags,
         similarity_tags,
         suggest,
         with_review_cues,
@@ -88,7 +87,6 @@ def tag_store(
         progress=progress,
     )
     failures = list(tags.attrs.get("failures") or [])
-    tags = review_criterion_tags(tags, review)
     assessment = suggestions = None
     if review.path is not None:
         # criteria the review gives no cues for are judged by similarity to their wording
