@@ -8,7 +8,13 @@ classes) and population cohorts (van de Schoot's PTSD trajectories). Records com
 its id (or its position in an RIS file) plus a hash of its title, so a labeller reads the
 text from peer-data and a test can check that it still points at the same record.
 
-    python scripts/sample_abstract_gold.py   # -> tests/fixtures/abstracts-gold/sample.csv
+    python scripts/sample_abstract_gold.py           # -> tests/fixtures/abstracts-gold/sample.csv
+    python scripts/sample_abstract_gold.py --set 2   # -> tests/fixtures/abstracts-gold-2/sample.csv
+
+Set 2 is a second, wholly held-out set drawn later (issue 16, second session) from the same
+datasets' other records and from further sources (the asreview demo exports: clinical
+reviews, gastroenterology, forensic psychology; Kitchenham's software-engineering
+reviews), never a record of set 1 (by title) and no title twice.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "peer-data"
 OUT = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
+OUT_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
 SEED = 16
+SEED_2 = 1602
 MIN_WORDS = 60  # an abstract, not a title with a sentence
 #: dataset -> how many records; the screening CSVs by record_id, the RIS file by position
 PLAN = {
@@ -34,6 +42,24 @@ PLAN = {
     "screening/cohen2006_Estrogens.csv": 20,
     "screening/cohen2006_NSAIDS.csv": 20,
     "formats/screening-ptsd-vandeschoot-included-ris/schoot-lgmm-ptsd-included-1.ris": 60,
+}
+#: Set 2: more of the same datasets (other records) and sources set 1 does not have.
+PLAN_2 = {
+    "screening/Nagtegaal_2019.csv": 100,
+    "screening/cohen2006_ADHD.csv": 8,
+    "screening/cohen2006_Antihistamines.csv": 8,
+    "screening/cohen2006_AtypicalAntipsychotics.csv": 8,
+    "screening/cohen2006_BetaBlockers.csv": 8,
+    "screening/cohen2006_Estrogens.csv": 8,
+    "screening/cohen2006_NSAIDS.csv": 8,
+    "screening/Kitchenham_2010.csv": 15,
+    "formats/screening-ptsd-vandeschoot-included-ris/schoot-lgmm-ptsd-included-1.ris": 40,
+    "formats/asreview-demo-data/_baseline.ris": 40,
+    "formats/asreview-demo-data/scopus.ris": 6,
+    "formats/asreview-demo-data/ovid_psycinfo.ris": 6,
+    "formats/asreview-demo-data/embase.ris": 6,
+    "formats/asreview-demo-data/pubmed_zotero.ris": 6,
+    "formats/asreview-demo-data/web_of_science.txt": 10,
 }
 
 
@@ -60,20 +86,34 @@ def candidates(dataset: str) -> list[tuple[str, str]]:
     return [(str(p), str(t)) for p, t in records.loc[keep, ["position", "title"]].values]
 
 
-def sample() -> list[dict[str, str]]:
-    rng = random.Random(SEED)
+def sample(which: int = 1) -> list[dict[str, str]]:
+    """Set 1, or set 2: none of set 1's titles, no title twice, fewer records where a
+    source has fewer eligible ones."""
+    if which == 1:
+        plan, rng, seen = PLAN, random.Random(SEED), set()
+    else:
+        plan, rng = PLAN_2, random.Random(SEED_2)
+        seen = {row["title_sha1"] for row in sample(1)}
     rows = []
-    for dataset, n in PLAN.items():
-        for key, title in sorted(rng.sample(candidates(dataset), n), key=lambda kt: kt[0]):
+    for dataset, n in plan.items():
+        pool = candidates(dataset)
+        if which == 2:
+            pool = [(k, t) for k, t in pool if title_hash(t) not in seen]
+            pool = list({title_hash(t): (k, t) for k, t in pool}.values())
+        drawn = sorted(rng.sample(pool, min(n, len(pool))), key=lambda kt: kt[0])
+        for key, title in drawn:
+            seen.add(title_hash(title))
             rows.append({"dataset": dataset, "key": key, "title_sha1": title_hash(title)})
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--set", type=int, choices=(1, 2), default=1, dest="which")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    rows = sample()
+    args.out = args.out or (OUT if args.which == 1 else OUT_2)
+    rows = sample(args.which)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["gold_id", "dataset", "key", "title_sha1"])

@@ -12,6 +12,7 @@ from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
+SAMPLE_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
 
 pytestmark = pytest.mark.peer
 
@@ -23,8 +24,8 @@ def _sampler():  # type: ignore[no-untyped-def]
     return module
 
 
-def _rows() -> list[dict[str, str]]:
-    with SAMPLE.open(encoding="utf-8", newline="") as fh:
+def _rows(path: Path = SAMPLE) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -44,3 +45,15 @@ def test_the_sampler_draws_the_committed_sample() -> None:
     sampler = _sampler()
     drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample()]
     assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in _rows()]
+
+
+def test_set_2_is_drawn_as_committed_and_shares_no_title_with_set_1() -> None:
+    sampler = _sampler()
+    rows = _rows(SAMPLE_2)
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(2)]
+    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
+    titles = [r["title_sha1"] for r in rows]
+    assert len(titles) == len(set(titles))  # no title twice
+    assert not set(titles) & {r["title_sha1"] for r in _rows()}
+    for dataset, n in sampler.PLAN_2.items():
+        assert 0 < sum(r["dataset"] == dataset for r in rows) <= n, dataset

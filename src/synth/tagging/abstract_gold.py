@@ -81,7 +81,8 @@ def load_records(gold: pd.DataFrame, peer: Path | str) -> pd.DataFrame:
                 f"{path}: gold dataset not found (is ../shared/peer-data here?)"
             )
         records = read(path).records
-        by = records["position"] if path.suffix.lower() == ".ris" else records["source_key"]
+        # a spreadsheet row by its own id; a record of a tagged export by its position
+        by = records["source_key"] if path.suffix.lower() == ".csv" else records["position"]
         records = records.assign(key=by.astype(str))
         found = rows.merge(records.drop(columns=["record_id"]), on="key", how="left")
         missing = found.loc[found["title"].isna(), "key"].tolist()
