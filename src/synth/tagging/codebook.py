@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from synth.datafiles import load_cached
 from synth.tagging.conditions import (
     CONDITION_KEYS,
     DEFAULT_WHEN_SCORE,
@@ -298,17 +299,7 @@ def load_codebook(path: Path | str | None = None) -> Codebook:
         the facet/label and the problem.
     """
     p = Path(path) if path is not None else default_path()
-    try:
-        st = p.stat()
-    except OSError as exc:
-        raise CodebookError(f"{p}: cannot read the codebook ({exc.strerror or exc})") from exc
-    return _load_cached(str(p), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=16)
-def _load_cached(path: str, size: int, mtime: int) -> Codebook:
-    p = Path(path)
-    return parse_codebook(p.read_bytes(), source=p)
+    return load_cached(p, parse_codebook, CodebookError, "codebook")
 
 
 def parse_codebook(data: bytes | str, *, source: Path | str = "<codebook>") -> Codebook:

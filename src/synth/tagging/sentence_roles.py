@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from synth.datafiles import load_cached
 
 #: The roles a sentence can have.
 ROLES: tuple[str, ...] = ("study", "background", "other")
@@ -116,18 +117,7 @@ def load_sentence_roles(path: Path | str | None = None) -> SentenceRoles:
         the key.
     """
     p = Path(path) if path is not None else default_path()
-    try:
-        st = p.stat()
-    except OSError as exc:
-        problem = exc.strerror or exc
-        raise SentenceRolesError(f"{p}: cannot read the sentence roles ({problem})") from None
-    return _load_cached(str(p), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=8)
-def _load_cached(path: str, size: int, mtime: int) -> SentenceRoles:
-    p = Path(path)
-    return parse_sentence_roles(p.read_bytes(), source=p)
+    return load_cached(p, parse_sentence_roles, SentenceRolesError, "sentence roles")
 
 
 def parse_sentence_roles(

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from synth.datafiles import load_cached
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CUE_RE = re.compile(r"^[\w'’ -]+\*?(?: [\w'’-]+\*?)*$")
@@ -193,19 +194,7 @@ def load_theme_codebook(path: Path | str | None = None) -> ThemeCodebook:
         the theme and the problem.
     """
     p = Path(path) if path is not None else default_path()
-    try:
-        st = p.stat()
-    except OSError as exc:
-        raise ThemeCodebookError(
-            f"{p}: cannot read the theme codebook ({exc.strerror or exc})"
-        ) from exc
-    return _load_cached(str(p), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=8)
-def _load_cached(path: str, size: int, mtime: int) -> ThemeCodebook:
-    p = Path(path)
-    return parse_theme_codebook(p.read_bytes(), source=p)
+    return load_cached(p, parse_theme_codebook, ThemeCodebookError, "theme codebook")
 
 
 def parse_theme_codebook(data: bytes | str, *, source: Path | str = "<themes>") -> ThemeCodebook:
