@@ -19,7 +19,7 @@ from synth.store import connect, import_paths
 from synth.store.tags import add_override, current_tags, load_run_tags, save_tagging
 from synth.tagging.codebook import load_codebook
 from synth.tagging.learn import TagRefiner
-from synth.tagging.refine import RefineParams, model_tags
+from synth.tagging.refine import MODEL_CONFIDENT, TAG_COLUMNS, RefineParams, best_rows, model_tags
 from synth.tagging.workflow import tag_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +115,36 @@ def test_best_view_prefers_a_confident_model_keeps_rules_as_floor(con) -> None:
     assert len(current_tags(con, source="all")) == len(tags)
     with pytest.raises(ValueError, match="source must be one of"):
         current_tags(con, source="oracle")
+
+
+def test_best_rows_is_the_refiners_choice_of_rows() -> None:
+    """The refiner decides which machine row stands for a tag (the store only applies it):
+    a confident model row above the rules takes the rule row's place and keeps its
+    evidence; an unsure one leaves the rules; one the rules missed goes after; rows of
+    another source pass through."""
+    ev = [{"field": "abstract", "sentence": "Set in two wards.", "match": "ward", "cue": "ward"}]
+    sure, unsure = MODEL_CONFIDENT + 0.1, MODEL_CONFIDENT - 0.1
+    tags = pd.DataFrame(
+        [
+            ("r1", "setting", "hospital", 0.6, ev, "rule", "rules:x"),
+            ("r1", "setting", "hospital", sure, [], "model", "m"),
+            ("r1", "setting", "community", 0.5, ev, "rule", "rules:x"),
+            ("r1", "setting", "community", unsure, [], "model", "m"),
+            ("r2", "setting", "primary-care", sure, [], "model", "m"),
+            ("r2", "design", "rct", 1.0, [], "reviewer:ann", "reviewer"),
+        ],
+        columns=TAG_COLUMNS,
+    )
+    best = best_rows(tags)
+    assert list(zip(best.record_id, best.label, best.source, strict=True)) == [
+        ("r1", "hospital", "model"),
+        ("r1", "community", "rule"),
+        ("r2", "rct", "reviewer:ann"),
+        ("r2", "primary-care", "model"),
+    ]
+    assert best.evidence.iloc[0] == ev  # the model row keeps the rule row's sentences
+    rules_only = tags[tags.source != "model"]
+    assert best_rows(rules_only) is rules_only  # nothing to choose
 
 
 def test_overrides_still_win_after_retagging(con) -> None:

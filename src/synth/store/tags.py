@@ -4,7 +4,8 @@ A tagging run appends a ``runs`` row and its tags: rule rows (``source="rule"``,
 ``rules:<codebook version>:<sha>``) and, when refined, model rows beside them
 (``source="model"``, version ``TagRefiner/<scikit-learn>/<hash>``). The current view is the
 latest run with every reviewer override applied on top (latest override per
-record/facet/label wins); :func:`current_tags` decides which machine row stands for a tag.
+record/facet/label wins); :func:`current_tags` shows it, with the refiner's choice of which
+machine row stands for a tag (:func:`synth.tagging.refine.best_rows`).
 Overrides are events: re-tagging adds a run and never touches them. A run is written in
 short transactions and read only once finished (:func:`latest_run`), so a killed run is
 never the current one.
@@ -30,8 +31,6 @@ TAG_COLUMNS = ["record_id", "facet", "label", "score", "evidence", "source", "ve
 VERDICTS = ("confirm", "reject", "set")
 #: What :func:`current_tags` can show (see there).
 SOURCES = ("best", "all", "rule", "model")
-#: From this probability on, ``current_tags(source="best")`` prefers the model's row.
-MODEL_CONFIDENT = 0.8
 
 _dumps = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
@@ -150,13 +149,6 @@ def parsed_evidence(cells: Iterable[Any]) -> list[list[dict[str, Any]]]:
     ]
 
 
-def _has_evidence(cell: Any) -> bool:
-    """A non-empty evidence cell, parsed (a list) or not (JSON text)."""
-    if isinstance(cell, str):
-        return cell not in ("", "[]")
-    return isinstance(cell, list) and bool(cell)
-
-
 def add_override(
     con: sqlite3.Connection,
     record_id: str,
@@ -189,7 +181,7 @@ def current_tags(
     run_id: int | None = None,
     *,
     source: str = "best",
-    confident: float = MODEL_CONFIDENT,
+    confident: float | None = None,
 ) -> pd.DataFrame:
     """The latest run's tags with reviewers' overrides applied.
 
@@ -210,7 +202,8 @@ def current_tags(
         - ``"all"``: rule and model rows side by side (``source`` tells them apart).
         - ``"rule"`` or ``"model"``: only that layer.
     confident
-        The model probability from which ``"best"`` prefers the model.
+        The model probability from which ``"best"`` prefers the model (default
+        :data:`synth.tagging.refine.MODEL_CONFIDENT`).
 
     Returns
     -------
@@ -224,8 +217,11 @@ def current_tags(
     # evidence is parsed after choosing the rows: "best" drops most model rows, and
     # parsing is most of the time this takes on a large review
     tags = load_run_tags(con, run_id, parse_evidence=False)
-    if source == "best":
-        tags = best_rows(tags, confident)
+    if source == "best" and (tags["source"] == "model").any():
+        # the refiner's choice of rows (imported only when it ran: it loads scikit-learn)
+        from synth.tagging.refine import MODEL_CONFIDENT, best_rows
+
+        tags = best_rows(tags, MODEL_CONFIDENT if confident is None else confident)
     elif source != "all":
         tags = tags[tags["source"] == source].reset_index(drop=True)
     tags["evidence"] = parsed_evidence(tags["evidence"])
@@ -248,39 +244,6 @@ def current_tags(
     merged.loc[added, "version"] = "reviewer"
     merged["evidence"] = [e if isinstance(e, list) else [] for e in merged["evidence"]]
     return merged[TAG_COLUMNS].reset_index(drop=True)
-
-
-def best_rows(tags: pd.DataFrame, confident: float = MODEL_CONFIDENT) -> pd.DataFrame:
-    """One row per (record, facet, label): a confident model row above the rules, else
-    the rule row (rows of any other source pass through). Public so the refiner's
-    cross-validation (:mod:`synth.tagging.refiner_cv`) combines held-out rows the same way."""
-    is_model = tags["source"] == "model"
-    if not is_model.any():
-        return tags
-    key = ["record_id", "facet", "label"]
-    model = tags[is_model]
-    rest = tags[~is_model].reset_index(drop=True)
-    rule = rest[rest["source"] == "rule"]
-    joined = model.merge(
-        rule[[*key, "score", "evidence"]], on=key, how="left", suffixes=("", "_rule")
-    )
-    wins = (joined["score"] >= confident) & ~(joined["score"] <= joined["score_rule"])
-    winners = joined[wins.to_numpy()]
-    evidence = [
-        r if _has_evidence(r) else m
-        for m, r in zip(winners["evidence"], winners["evidence_rule"], strict=True)
-    ]
-    winners = winners[TAG_COLUMNS].assign(evidence=evidence)
-    beaten = rest.merge(winners[key], on=key, how="left", indicator=True)["_merge"] == "both"
-    kept = rest[~beaten.to_numpy()]
-    # keep the rule rows' order; a model row takes its rule row's place or goes after
-    keys = zip(rest["record_id"], rest["facet"], rest["label"], strict=True)
-    order = {k: i for i, k in enumerate(keys)}
-    won = zip(winners["record_id"], winners["facet"], winners["label"], strict=True)
-    positions = [order.get(k, len(rest) + i) for i, k in enumerate(won)]
-    out = pd.concat([kept.assign(_pos=kept.index), winners.assign(_pos=positions)])
-    out = out.sort_values("_pos", kind="stable").drop(columns="_pos")
-    return out[TAG_COLUMNS].reset_index(drop=True)
 
 
 def load_assessment(con: sqlite3.Connection, run_id: int | None = None) -> pd.DataFrame:

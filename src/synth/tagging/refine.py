@@ -10,9 +10,9 @@ facet. Its rows carry ``source="model"`` and a version naming scikit-learn and a
 of the training labels and parameters, so a run says exactly which
 model spoke; the rule rows stand unchanged beside them.
 
-How downstream code sees the two is decided by :func:`synth.store.tags.current_tags`
-(``source="best"``: reviewer, else the model when it is confident and above the rules,
-else the rules).
+How downstream code sees the two is decided here too, by :func:`best_rows`, which
+:func:`synth.store.tags.current_tags` applies (``source="best"``: reviewer, else the model
+when it is confident and above the rules, else the rules).
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def load_refine_facets(path: Path | str | None = None) -> tuple[str, ...]:
 #: Facets refined by default (``synth/data/refine.yml``).
 REFINE_FACETS: tuple[str, ...] = load_refine_facets()
 MODEL_SOURCE = "model"
+#: From this probability on, :func:`best_rows` prefers the model's row to the rules'.
+MODEL_CONFIDENT = 0.8
 TAG_COLUMNS: list[str] = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
 
 
@@ -179,6 +181,47 @@ def model_tags(
     if not frames:
         return pd.DataFrame(columns=TAG_COLUMNS), info
     return pd.concat(frames, ignore_index=True)[TAG_COLUMNS], info
+
+
+def best_rows(tags: pd.DataFrame, confident: float = MODEL_CONFIDENT) -> pd.DataFrame:
+    """One row per (record, facet, label): a confident model row above the rules, else
+    the rule row (rows of any other source pass through). What
+    :func:`synth.store.tags.current_tags` shows by default, and how the refiner's
+    cross-validation (:mod:`synth.tagging.refiner_cv`) combines held-out rows."""
+    is_model = tags["source"] == MODEL_SOURCE
+    if not is_model.any():
+        return tags
+    key = ["record_id", "facet", "label"]
+    model = tags[is_model]
+    rest = tags[~is_model].reset_index(drop=True)
+    rule = rest[rest["source"] == "rule"]
+    joined = model.merge(
+        rule[[*key, "score", "evidence"]], on=key, how="left", suffixes=("", "_rule")
+    )
+    wins = (joined["score"] >= confident) & ~(joined["score"] <= joined["score_rule"])
+    winners = joined[wins.to_numpy()]
+    evidence = [
+        r if _has_evidence(r) else m
+        for m, r in zip(winners["evidence"], winners["evidence_rule"], strict=True)
+    ]
+    winners = winners[TAG_COLUMNS].assign(evidence=evidence)
+    beaten = rest.merge(winners[key], on=key, how="left", indicator=True)["_merge"] == "both"
+    kept = rest[~beaten.to_numpy()]
+    # keep the rule rows' order; a model row takes its rule row's place or goes after
+    keys = zip(rest["record_id"], rest["facet"], rest["label"], strict=True)
+    order = {k: i for i, k in enumerate(keys)}
+    won = zip(winners["record_id"], winners["facet"], winners["label"], strict=True)
+    positions = [order.get(k, len(rest) + i) for i, k in enumerate(won)]
+    out = pd.concat([kept.assign(_pos=kept.index), winners.assign(_pos=positions)])
+    out = out.sort_values("_pos", kind="stable").drop(columns="_pos")
+    return out[TAG_COLUMNS].reset_index(drop=True)
+
+
+def _has_evidence(cell: Any) -> bool:
+    """A non-empty evidence cell, parsed (a list) or not (JSON text)."""
+    if isinstance(cell, str):
+        return cell not in ("", "[]")
+    return isinstance(cell, list) and bool(cell)
 
 
 def _refine_facet(

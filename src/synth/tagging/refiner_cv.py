@@ -8,7 +8,7 @@ other folds are given to :func:`~synth.tagging.refine.model_tags` as reviewers' 
 (``set`` for a gold label, ``reject`` for the facet's other labels), the refiner is fitted
 on them, the rules' scores and the text, and its rows for the held-out fold are combined
 with the rules' as :func:`synth.store.tags.current_tags` combines them
-(:func:`~synth.store.tags.best_rows`: the model where confident and above the rules, else
+(:func:`~synth.tagging.refine.best_rows`: the model where confident and above the rules, else
 the rules). Every record's prediction thus comes from a model that never saw its label.
 Rules alone and rules + refiner are then scored with
 :func:`synth.tagging.evaluate.evaluate` over all gold records.
@@ -27,7 +27,7 @@ import pandas as pd
 
 from synth.tagging.codebook import Codebook
 from synth.tagging.evaluate import UNCLEAR, evaluate
-from synth.tagging.refine import RefineParams, model_tags
+from synth.tagging.refine import RefineParams, best_rows, model_tags
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,6 @@ def cross_validate(
         As for :func:`synth.tagging.evaluate.evaluate` and
         :func:`synth.tagging.refine.model_tags`.
     """
-    from synth.store.tags import best_rows
-
     facets = [f for f in facets if f in codebook.facets and f in set(gold["facet"])]
     ids = sorted(set(map(str, gold["record_id"])))
     group_of = {rid: str((groups or {}).get(rid, rid)) for rid in ids}
