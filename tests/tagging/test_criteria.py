@@ -412,8 +412,32 @@ def test_malformed_rules_file_names_file_and_key(tmp_path: Path) -> None:
     good = tmp_path / "good.yml"
     good.write_text("met_threshold: 0.4\nclear_threshold: 0.7\nnegated_share: 0.5\n", "utf-8")
     rules = load_rules(good)
-    assert rules["exclusion_met_threshold"] == 0.4  # defaults to met_threshold
-    assert rules["opposites"] == {} and rules["explanation"]["max_quote"] == 120
+    assert rules["met_threshold"] == 0.4
+    # every key the file leaves out is the package file's (one source, no code default)
+    package = load_rules()
+    assert rules["exclusion_met_threshold"] == package["exclusion_met_threshold"]
+    assert rules["opposites"] == package["opposites"]
+    assert rules["explanation"]["max_quote"] == package["explanation"]["max_quote"]
+
+
+def test_a_rules_file_leaving_out_a_threshold_keeps_the_package_files(tmp_path: Path) -> None:
+    """``met_min_passages`` had a code default (3) beside the file's (2): a team's file
+    that left it out silently got the other one."""
+    package = yaml.safe_load(
+        (ROOT / "src" / "synth" / "data" / "criteria_rules.yml").read_text("utf-8")
+    )
+    own = tmp_path / "rules.yml"
+    own.write_text(
+        "met_threshold: 0.6\nclear_threshold: 0.7\nnegated_share: 0.5\n"
+        "similarity: {min_words: 4}\n",
+        "utf-8",
+    )
+    rules = load_rules(own)
+    assert rules["met_min_passages"] == package["met_min_passages"]
+    assert rules["exclusion_min_passages"] == package["exclusion_min_passages"]
+    assert rules["similarity"]["min_words"] == 4  # a nested key overrides only itself
+    assert rules["similarity"]["met_threshold"] == package["similarity"]["met_threshold"]
+    assert load_rules()["met_min_passages"] == package["met_min_passages"]
 
 
 def test_several_rows_for_one_criterion_keep_best_score_and_all_evidence() -> None:

@@ -60,43 +60,72 @@ def load_rules(path: Path | None = None) -> dict[str, Any]:
     """
     if path is None:
         return copy.deepcopy(_default_rules())
-    return _validate_rules(yaml.safe_load(Path(path).read_text("utf-8")), str(path))
+    try:
+        own = yaml.safe_load(Path(path).read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CriteriaError(f"{path}: cannot read the criteria rules ({exc})") from exc
+    if not isinstance(own, dict):
+        raise CriteriaError(f"{path}: expected a mapping at the top level")
+    return _validate_rules(_over_package_rules(own), str(path))
+
+
+@cache
+def _package_rules_raw() -> dict[str, Any]:
+    """The package's ``criteria_rules.yml`` as read: the one source of every threshold."""
+    text = resources.files("synth.data").joinpath(_RULES_FILE).read_text("utf-8")
+    raw = yaml.safe_load(text)
+    if not isinstance(raw, dict):
+        raise CriteriaError(f"{_RULES_FILE}: expected a mapping at the top level")
+    return raw
 
 
 @cache
 def _default_rules() -> dict[str, Any]:
-    text = resources.files("synth.data").joinpath(_RULES_FILE).read_text("utf-8")
-    return _validate_rules(yaml.safe_load(text), _RULES_FILE)
+    return _validate_rules(copy.deepcopy(_package_rules_raw()), _RULES_FILE)
+
+
+def _over_package_rules(own: dict[str, Any]) -> dict[str, Any]:
+    """A team's rules file over the package's: a key it leaves out keeps the package's
+    value (a nested mapping such as ``similarity`` key by key), so no threshold has a
+    second default in the code."""
+    merged = copy.deepcopy(_package_rules_raw())
+    for key, value in own.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "opposites":
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def _validate_rules(rules: Any, name: str) -> dict[str, Any]:
     if not isinstance(rules, dict):
         raise CriteriaError(f"{name}: expected a mapping at the top level")
-    rules.setdefault("exclusion_met_threshold", rules.get("met_threshold"))
     for key in ("met_threshold", "exclusion_met_threshold", "clear_threshold", "negated_share"):
         value = rules.get(key)
         if not isinstance(value, int | float) or not 0 <= value <= 1:
             raise CriteriaError(f"{name}: {key} must be a number between 0 and 1, got {value!r}")
-    opposites = rules.setdefault("opposites", {})
+    opposites = rules.get("opposites")
     if not isinstance(opposites, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in opposites.items()
     ):
         raise CriteriaError(f"{name}: opposites must map criterion ids to criterion ids")
-    fields = rules.setdefault("exclusion_not_from_fields_alone", [])
+    fields = rules.get("exclusion_not_from_fields_alone")
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise CriteriaError(f"{name}: exclusion_not_from_fields_alone must be a list of fields")
-    rules.setdefault("explanation", {}).setdefault("max_quote", 120)
-    for key, default in (("met_min_passages", 3), ("exclusion_min_passages", 2)):
-        value = rules.setdefault(key, default)
+    quote = (rules.get("explanation") or {}).get("max_quote")
+    if isinstance(quote, bool) or not isinstance(quote, int) or quote < 10:
+        raise CriteriaError(f"{name}: explanation.max_quote must be a whole number >= 10")
+    for key in ("met_min_passages", "exclusion_min_passages"):
+        value = rules.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise CriteriaError(f"{name}: {key} must be a whole number >= 1, got {value!r}")
-    passage = rules.setdefault("passage_fields", ["abstract", "extract", "fulltext"])
+    passage = rules.get("passage_fields")
     if not isinstance(passage, list) or not passage or not all(isinstance(f, str) for f in passage):
         raise CriteriaError(f"{name}: passage_fields must be a non-empty list of fields")
-    absent = rules.setdefault("exclusion_absent_is_not_met", True)
+    absent = rules.get("exclusion_absent_is_not_met")
     if not isinstance(absent, bool):
         raise CriteriaError(f"{name}: exclusion_absent_is_not_met must be true or false")
-    _validate_similarity(rules.setdefault("similarity", {}), name)
+    _validate_similarity(rules.get("similarity"), name)
     return rules
 
 
@@ -104,20 +133,16 @@ def _validate_similarity(sim: Any, name: str) -> None:
     """``similarity``: thresholds for criteria judged by similarity to their wording."""
     if not isinstance(sim, dict):
         raise CriteriaError(f"{name}: similarity must be a mapping")
-    sim.setdefault("met_threshold", 0.75)
-    sim.setdefault("min_score", 0.05)
-    sim.setdefault("min_words", 3)
-    sim.setdefault("max_sentence_chars", 400)
     for key in ("met_threshold", "min_score"):
-        value = sim[key]
+        value = sim.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise CriteriaError(
                 f"{name}: similarity.{key} must be a number between 0 and 1, got {value!r}"
             )
-    words = sim["min_words"]
+    words = sim.get("min_words")
     if isinstance(words, bool) or not isinstance(words, int) or words < 1:
         raise CriteriaError(f"{name}: similarity.min_words must be >= 1, got {words!r}")
-    chars = sim["max_sentence_chars"]
+    chars = sim.get("max_sentence_chars")
     if isinstance(chars, bool) or not isinstance(chars, int) or chars < 20:
         raise CriteriaError(f"{name}: similarity.max_sentence_chars must be >= 20, got {chars!r}")
 
@@ -259,9 +284,7 @@ def _sentences(
         if field in records.columns:
             for rid, text in zip(records["record_id"], records[field], strict=True):
                 add(rid, field, text)
-    from synth.tagging.tagger import _extract_map  # extracts by record_id, or by ref
-
-    for rid, texts in _extract_map(records, extracts).items():
+    for rid, texts in extracts_by_record(records, extracts).items():
         for text in texts:
             add(rid, "extract", text)
     if fulltexts is not None and len(fulltexts) and "text" in fulltexts.columns:
@@ -418,17 +441,27 @@ def records_with_text(
     A title (and keywords) name what a paper is about; only a record with some of the
     paper's own text can show that an exclusion does not apply.
     """
-    from synth.tagging.tagger import _extract_map  # extracts by record_id, or by ref
-
     out: set[Any] = set()
     if "abstract" in records.columns:
         has = records["abstract"].map(lambda t: isinstance(t, str) and bool(t.strip()))
         out |= set(records.loc[has.astype(bool), "record_id"])
-    out |= set(_extract_map(records, extracts))
+    out |= set(extracts_by_record(records, extracts))
     if fulltexts is not None and len(fulltexts) and "text" in fulltexts.columns:
         has = fulltexts["text"].map(lambda t: isinstance(t, str) and bool(t.strip()))
         out |= set(fulltexts.loc[has.astype(bool), "record_id"])
     return out
+
+
+def extracts_by_record(
+    records: pd.DataFrame, extracts: pd.DataFrame | None
+) -> dict[Any, list[str]]:
+    """Extract texts per record id, matched as the tagger matches them (by ``record_id``,
+    else ``ref`` as a record's source_key or DOI), so the criteria read the same extracts
+    the tags came from. The tagger's function has no public name yet: this is the one
+    place that reaches for it."""
+    from synth.tagging import tagger
+
+    return tagger._extract_map(records, extracts)
 
 
 @dataclass(frozen=True)
@@ -626,7 +659,7 @@ def suggest(assessment: pd.DataFrame, *, rules: Mapping[str, Any] | None = None)
         records first appear in ``assessment``.
     """
     rules = load_rules() if rules is None else rules
-    max_quote = int(rules.get("explanation", {}).get("max_quote", 120))
+    max_quote = int(rules["explanation"]["max_quote"])
     by_record: dict[Any, list[Any]] = {}
     for row in assessment.itertuples(index=False):
         by_record.setdefault(row.record_id, []).append(row)
