@@ -229,3 +229,16 @@ def test_the_package_rules_load() -> None:
     rules = load_sentence_roles()
     assert rules.fields["title"] == "study"
     assert "we" in rules.markers["study"] and "methods" in rules.headings["study"]
+
+
+def test_the_fields_that_always_count_come_from_the_rules_file() -> None:
+    """The fields whose hits count whatever a facet's ``counts_in`` are those the file makes
+    the paper's own throughout: one source, not a list in code beside it."""
+    from synth.tagging import sentence_roles
+
+    assert parse_sentence_roles(GOOD).paper_fields == {"title"}
+    more = GOOD.replace("{title: study}", "{title: study, keywords: study, abstract: other}")
+    assert parse_sentence_roles(more).paper_fields == {"title", "keywords"}
+    package = load_sentence_roles()
+    assert package.paper_fields == sentence_roles.ALWAYS_COUNT_FIELDS
+    assert package.paper_fields == {f for f, role in package.fields.items() if role == "study"}

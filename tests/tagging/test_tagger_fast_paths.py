@@ -16,7 +16,8 @@ import random
 import pandas as pd
 import pytest
 
-from synth.tagging.codebook import load_codebook
+from synth.tagging.codebook import FIELDS, load_codebook
+from synth.tagging.sentence_roles import load_sentence_roles
 from synth.tagging.tagger import (
     EVIDENCE_KEYS,
     TAG_COLUMNS,
@@ -28,9 +29,9 @@ from synth.tagging.tagger import (
     tag,
 )
 
-#: fields whose hits a facet's counts_in can leave out (title, keywords, venue and
-#: metadata always count)
-_ROLE_FIELDS = {"abstract", "extract", "fulltext"}
+#: fields whose hits a facet's counts_in can leave out (those sentence_roles.yml makes the
+#: paper's own throughout, its title, keywords, extracts, venue and metadata, always count)
+_ROLE_FIELDS = set(FIELDS) - load_sentence_roles().paper_fields
 
 
 @pytest.fixture(scope="module")

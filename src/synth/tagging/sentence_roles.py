@@ -24,9 +24,8 @@ from synth.datafiles import load_cached
 #: The roles a sentence can have.
 ROLES: tuple[str, ...] = ("study", "background", "other")
 STUDY, BACKGROUND, OTHER = ROLES
-#: Fields whose hits count in every facet whatever its ``counts_in``: they name the paper
-#: itself (its title, keywords, journal and metadata).
-ALWAYS_COUNT_FIELDS: frozenset[str] = frozenset({"title", "keywords", "venue", "metadata"})
+#: ``ALWAYS_COUNT_FIELDS`` (module attribute, read on first use: :func:`__getattr__`) is
+#: the package file's :attr:`SentenceRoles.paper_fields`.
 _TOP_KEYS = {"fields", "default", "headings", "markers"}
 _MARKER_ROLES = (STUDY, BACKGROUND)
 
@@ -47,6 +46,12 @@ class SentenceRoles:
     headings: dict[str, tuple[str, ...]]
     #: role -> marker phrases (lower case)
     markers: dict[str, tuple[str, ...]]
+
+    @property
+    def paper_fields(self) -> frozenset[str]:
+        """Fields whose hits count in every facet whatever its ``counts_in``: those the
+        file makes the paper's own throughout (``fields: {title: study, ...}``)."""
+        return frozenset(name for name, role in self.fields.items() if role == STUDY)
 
     def patterns(self) -> list[dict[str, str]]:
         """Phrase patterns of the markers and headings, for the cue ruler to match in the
@@ -105,6 +110,16 @@ class Marks:
 
 def default_path() -> Path:
     return Path(str(resources.files("synth.data").joinpath("sentence_roles.yml")))
+
+
+def __getattr__(name: str) -> Any:
+    """``ALWAYS_COUNT_FIELDS``: the package file's :attr:`SentenceRoles.paper_fields`, read
+    on first use, not on import (parsing needs :mod:`synth.tagging.codebook`, which
+    imports this module)."""
+    if name == "ALWAYS_COUNT_FIELDS":
+        value = globals()[name] = load_sentence_roles().paper_fields
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_sentence_roles(path: Path | str | None = None) -> SentenceRoles:
