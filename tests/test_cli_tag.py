@@ -73,14 +73,22 @@ def test_evaluate_without_peer_data_is_one_clear_error(kei_db: Path, tmp_path: P
     assert "gold dataset not found" in result.output and "Traceback" not in result.output
 
 
-def test_evaluate_refiner_cv_prints_rules_against_rules_plus_refiner(kei_db: Path) -> None:
+def test_evaluate_refiner_cv_prints_rules_against_rules_plus_refiner(
+    kei_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import synth.store
     from synth.store import connect
     from synth.tagging.evaluate import load_gold
     from synth.tagging.refiner_cv import cross_validate_store
 
+    opened: list[object] = []  # each time the command opens a store
+    spy = lambda *a, **k: opened.append(a) or connect(*a, **k)  # noqa: E731
+    monkeypatch.setattr(synth.store, "connect", spy)
     args = ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--refiner-cv"]
     result = runner.invoke(app, [*args, "--seed", "3"])
+    monkeypatch.undo()
     assert result.exit_code == 0, result.output
+    assert len(opened) == 1  # one store, opened once for the evaluation and the CV
     assert "precision" in result.output  # the per-label report, as without --refiner-cv
     con = connect(kei_db)
     cv = cross_validate_store(con, load_gold(GOLD), name=kei_db.name, seed=3)

@@ -411,57 +411,63 @@ def tag_evaluate_cmd(
         if abstracts and not (abstracts_dir / "gold.csv").is_file():
             raise FileNotFoundError(f"{abstracts_dir}: no gold.csv there")
         gold_rows = load_gold(gold) if gold is not None else None
-        bundled = _store_evaluation(db, gold_rows, facet) if db and gold_rows is not None else None
-        real = None
-        if abstracts:
-            from synth.tagging.abstract_gold import (
-                side_by_side,
-                side_by_side_text,
-                tag_abstract_gold,
-            )
+        with _open_store(db if gold_rows is not None else None) as con:
+            bundled = _store_evaluation(con, gold_rows, facet) if con is not None else None
+            real = None
+            if abstracts:
+                from synth.tagging.abstract_gold import (
+                    side_by_side,
+                    side_by_side_text,
+                    tag_abstract_gold,
+                )
 
-            real = tag_abstract_gold(abstracts_dir, peer)
-            table = side_by_side(real, bundled, bundled_name=f"{gold.parent.name}" if gold else "")
-            console.print(side_by_side_text(table, with_caveat=bundled is not None),
-                          highlight=False, soft_wrap=True)  # fmt: skip
-        elif bundled is not None:
-            console.print(bundled.to_text(), highlight=False, soft_wrap=True)
-        if refiner_cv:
-            console.print(
-                _refiner_cv_text(real, db, gold_rows, folds, seed), highlight=False, soft_wrap=True
-            )
+                real = tag_abstract_gold(abstracts_dir, peer)
+                table = side_by_side(real, bundled, bundled_name=gold.parent.name if gold else "")
+                console.print(side_by_side_text(table, with_caveat=bundled is not None),
+                              highlight=False, soft_wrap=True)  # fmt: skip
+            elif bundled is not None:
+                console.print(bundled.to_text(), highlight=False, soft_wrap=True)
+            if refiner_cv:
+                store_name = db.name if db is not None else ""
+                text = _refiner_cv_text(real, con, store_name, gold_rows, folds, seed)
+                console.print(text, highlight=False, soft_wrap=True)
 
 
-def _store_evaluation(db: Path, gold: pd.DataFrame, facets: list[str] | None):  # type: ignore[no-untyped-def]
-    """The store's tags as reviewers see them (rules, refiner, overrides) against its gold."""
-    from synth.store import connect, load_records
-    from synth.store.tags import current_tags
-    from synth.tagging.evaluate import evaluate
+@contextmanager
+def _open_store(db: Path | None):  # type: ignore[no-untyped-def]
+    """The store at ``db`` opened once for every report of a command (None: no store)."""
+    if db is None:
+        yield None
+        return
+    from synth.store import connect
 
     con = connect(db)
     try:
-        tags, records = current_tags(con), load_records(con)
+        yield con
     finally:
         con.close()
+
+
+def _store_evaluation(con, gold: pd.DataFrame, facets: list[str] | None):  # type: ignore[no-untyped-def]
+    """The store's tags as reviewers see them (rules, refiner, overrides) against its gold."""
+    from synth.store import load_records
+    from synth.store.tags import current_tags
+    from synth.tagging.evaluate import evaluate
+
+    tags, records = current_tags(con), load_records(con)
     return evaluate(tags, gold, records=records, facets=facets)
 
 
-def _refiner_cv_text(real, db: Path | None, gold: pd.DataFrame | None, k: int, seed: int) -> str:  # type: ignore[no-untyped-def]
+def _refiner_cv_text(real, con, name: str, gold: pd.DataFrame | None, k: int, seed: int) -> str:  # type: ignore[no-untyped-def]
     """The refiner's cross-validation on the real-abstract gold (when scored) and the
-    store's gold (when given)."""
+    store's gold (when given: ``con`` the open store, ``name`` its file's)."""
     from synth.tagging.refiner_cv import cross_validate_real, cross_validate_store, to_text
 
     results = []
     if real is not None:
         results.append(cross_validate_real(real, k=k, seed=seed))
-    if db is not None and gold is not None:
-        from synth.store import connect
-
-        con = connect(db)
-        try:
-            results.append(cross_validate_store(con, gold, name=db.name, k=k, seed=seed))
-        finally:
-            con.close()
+    if con is not None and gold is not None:
+        results.append(cross_validate_store(con, gold, name=name, k=k, seed=seed))
     return to_text(results)
 
 
