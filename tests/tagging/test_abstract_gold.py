@@ -78,7 +78,7 @@ def test_a_missing_peer_folder_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_the_dev_and_test_halves_split_the_gold_without_overlap() -> None:
-    from synth.tagging.abstract_gold import in_split, load_gold_long
+    from synth.tagging.abstract_gold import in_split, load_gold_long, of_split
 
     gold = load_gold_long(GOLD)
     ids = set(gold["gold_id"])
@@ -86,6 +86,7 @@ def test_the_dev_and_test_halves_split_the_gold_without_overlap() -> None:
     test = {g for g in ids if in_split(g, "test")}
     assert dev and test and not dev & test and dev | test == ids
     assert set(load_gold_long(GOLD, "test")["gold_id"]) == test
+    assert set(of_split(gold, "dev")["gold_id"]) == dev  # one filter for loading and scoring
     with pytest.raises(ValueError, match="unknown split"):
         in_split("g001", "train")
 

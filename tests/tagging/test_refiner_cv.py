@@ -12,7 +12,13 @@ import yaml
 
 from synth.tagging.codebook import load_codebook
 from synth.tagging.refine import REFINE_FACETS, RefineParams, load_refine_facets
-from synth.tagging.refiner_cv import assign_folds, cross_validate, decision, training_verdicts
+from synth.tagging.refiner_cv import (
+    assign_folds,
+    cross_validate,
+    decision,
+    helps,
+    training_verdicts,
+)
 
 TAG_COLUMNS = ["record_id", "facet", "label", "score", "evidence", "source", "version"]
 
@@ -126,6 +132,21 @@ def test_a_facet_is_refined_only_where_it_helped_and_hurt_nowhere() -> None:
         ]
     )
     assert got == {"setting": True, "design": False, "approach": False}
+
+
+def test_one_rule_says_whether_the_refiner_helps_a_row_and_a_facet() -> None:
+    """A gain on one F1 and no loss on the other helps; no change, or a gain bought with a
+    loss, does not; float noise is no change. The per-row ``helps`` column and the per-facet
+    decision both apply it."""
+    assert helps([0.1, 0.0]) and helps([0.1, -1e-12])
+    assert not helps([0.0, 0.0]) and not helps([1e-12, 0.0]) and not helps([0.2, -0.01])
+    assert helps([float("nan"), 0.1]) and not helps([float("nan")])
+    table = pd.DataFrame(
+        [{"gold": "g", "facet": "setting", "records": 20, "rules_macro_f1": 0.5,
+          "refined_macro_f1": 0.5, "rules_micro_f1": 0.5, "refined_micro_f1": 0.5 + 1e-12,
+          "helps": False}]
+    )  # fmt: skip
+    assert decision([table]) == {"setting": False}
 
 
 def test_the_refined_facets_are_read_from_the_data_file(tmp_path: Path) -> None:

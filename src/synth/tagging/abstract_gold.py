@@ -41,6 +41,11 @@ def in_split(gold_id: str, split: str) -> bool:
     return odd if split == "dev" else not odd
 
 
+def of_split(gold: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The rows of ``gold`` whose ``gold_id`` is in ``split`` (:func:`in_split`)."""
+    return gold[[in_split(g, split) for g in gold["gold_id"]]]
+
+
 @cache
 def country_iso() -> dict[str, str]:
     """Tagger country label -> ISO 3166-1 alpha-2 code (the country gazetteer's)."""
@@ -53,7 +58,7 @@ def load_gold_long(folder: Path | str, split: str = "all") -> pd.DataFrame:
     """``gold.csv`` as rows of (gold_id, dataset, key, facet, label), countries split;
     only the records of ``split`` (see :data:`SPLITS`)."""
     gold = pd.read_csv(Path(folder) / "gold.csv", dtype=str, keep_default_na=False)
-    gold = gold[[in_split(g, split) for g in gold["gold_id"]]]
+    gold = of_split(gold, split)
     rows = []
     for r in gold.itertuples(index=False):
         for facet in FACETS:
@@ -151,10 +156,10 @@ class TaggedGold:
 
     def score(self, split: str = "all") -> AbstractGoldResult:
         """Setting, country and design scored on the records of ``split``."""
-        gold = self.gold[[in_split(g, split) for g in self.gold["gold_id"]]]
+        gold = of_split(self.gold, split)
         evaluation = evaluate(
             self.tags[self.tags["record_id"].isin(set(gold["gold_id"]))],
-            gold.rename(columns={"gold_id": "record_id"})[["record_id", "facet", "label"]],
+            _as_tag_rows(gold),
             facets=list(FACETS),
             label_map={"country": country_iso()},
         )
@@ -162,7 +167,12 @@ class TaggedGold:
 
     def gold_rows(self) -> pd.DataFrame:
         """Gold as ``record_id, facet, label`` (``record_id`` is the gold id)."""
-        return self.gold.rename(columns={"gold_id": "record_id"})[["record_id", "facet", "label"]]
+        return _as_tag_rows(self.gold)
+
+
+def _as_tag_rows(gold: pd.DataFrame) -> pd.DataFrame:
+    """Long gold rows as ``record_id, facet, label``, as tags are (the gold id the record's)."""
+    return gold.rename(columns={"gold_id": "record_id"})[["record_id", "facet", "label"]]
 
 
 def tag_abstract_gold(

@@ -19,7 +19,7 @@ The decision it informs (which facets are refined) is data: ``synth/data/refine.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,9 @@ from synth.tagging.evaluate import UNCLEAR, evaluate
 from synth.tagging.refine import RefineParams, best_rows, model_tags
 
 log = logging.getLogger(__name__)
+
+#: F1 differences this small are float noise, not a change.
+_TIE = 1e-9
 
 CV_COLUMNS = [
     "gold",
@@ -168,8 +171,8 @@ def _scores(
     facets: Sequence[str],
     label_map: Mapping[str, Mapping[str, str]] | None,
 ) -> pd.DataFrame:
-    """One row per facet: macro and micro F1 of both arms, and whether the refiner helps
-    (neither F1 falls and one rises)."""
+    """One row per facet: macro and micro F1 of both arms, and whether the refiner
+    :func:`helps`."""
     kw = {"facets": list(facets), "label_map": label_map}
     before = evaluate(rules, gold, **kw)
     after = evaluate(refined, gold, **kw)
@@ -178,10 +181,17 @@ def _scores(
         scored = before.coverage.set_index("facet").loc[facet, "scored"]
         b, a = _f1(before.averages, facet), _f1(after.averages, facet)
         gains = [a[m] - b[m] for m in ("macro", "micro")]
-        helps = min(gains) >= -1e-9 and max(gains) > 1e-9
         rows.append((name, facet, int(scored), b["macro"], a["macro"], b["micro"], a["micro"],
-                     helps))  # fmt: skip
+                     helps(gains)))  # fmt: skip
     return pd.DataFrame(rows, columns=CV_COLUMNS)
+
+
+def helps(gains: Iterable[float]) -> bool:
+    """Whether F1 gains (refined minus rules) show the refiner helping: one rose, none
+    fell (no change is no help; a float's last digits are no change; an undefined gain,
+    NaN, is no evidence either way)."""
+    known = pd.Series(list(gains), dtype=float).dropna()
+    return bool(len(known) and known.min() >= -_TIE and known.max() > _TIE)
 
 
 def _f1(averages: pd.DataFrame, facet: str) -> dict[str, float]:
@@ -190,8 +200,8 @@ def _f1(averages: pd.DataFrame, facet: str) -> dict[str, float]:
 
 
 def decision(tables: Sequence[pd.DataFrame]) -> dict[str, bool]:
-    """Facet -> refine it: the refiner raised macro- or micro-F1 on some gold set that
-    labels the facet and lowered neither on any (no change is no help)."""
+    """Facet -> refine it: the refiner :func:`helps` over every gold set that labels the
+    facet (raised macro- or micro-F1 on some, lowered neither on any)."""
     both = pd.concat(list(tables), ignore_index=True)
     out = {}
     for facet, part in both.groupby("facet", sort=False):
@@ -199,7 +209,7 @@ def decision(tables: Sequence[pd.DataFrame]) -> dict[str, bool]:
             [part["refined_macro_f1"] - part["rules_macro_f1"],
              part["refined_micro_f1"] - part["rules_micro_f1"]]
         )  # fmt: skip
-        out[str(facet)] = bool(gains.min() >= -1e-9 and gains.max() > 1e-9)
+        out[str(facet)] = helps(gains)
     return out
 
 
