@@ -217,11 +217,12 @@ def current_tags(
     # evidence is parsed after choosing the rows: "best" drops most model rows, and
     # parsing is most of the time this takes on a large review
     tags = load_run_tags(con, run_id, parse_evidence=False)
-    if source == "best" and (tags["source"] == "model").any():
-        # the refiner's choice of rows (imported only when it ran: it loads scikit-learn)
-        from synth.tagging.refine import MODEL_CONFIDENT, best_rows
+    if source == "best":
+        if (tags["source"] == "model").any():
+            # the refiner's choice of rows (imported only when it ran: it loads scikit-learn)
+            from synth.tagging.refine import MODEL_CONFIDENT, best_rows
 
-        tags = best_rows(tags, MODEL_CONFIDENT if confident is None else confident)
+            tags = best_rows(tags, MODEL_CONFIDENT if confident is None else confident)
     elif source != "all":
         tags = tags[tags["source"] == source].reset_index(drop=True)
     tags["evidence"] = parsed_evidence(tags["evidence"])
