@@ -85,6 +85,26 @@ def test_runs_append_and_overrides_survive_retagging(con: sqlite3.Connection) ->
     assert con.execute("SELECT count(*) FROM tag_overrides").fetchone()[0] == 3
 
 
+def test_a_rules_only_run_is_shown_whole(con: sqlite3.Connection) -> None:
+    """Without model rows (the refiner off, or no facet refined) the best view is every rule
+    row, and it does not load the refiner to say so."""
+    import subprocess
+    import sys
+
+    ids = _ids(con)
+    save_tagging(con, _tags(ids), params={"codebook": "abc"})
+    best = current_tags(con)
+    assert list(best.label) == ["ebcd", "paediatrics-maternity"]
+    assert set(best.source) == {"rule"} and best.evidence.iloc[0][0]["cue"] == "ebcd"
+    assert len(current_tags(con, source="all")) == len(current_tags(con, source="rule")) == 2
+    db = con.execute("PRAGMA database_list").fetchone()[2]
+    check = (
+        "import sys; from synth.store import connect; from synth.store.tags import current_tags;"
+        f" assert len(current_tags(connect({db!r}))) == 2; assert 'sklearn' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True)
+
+
 def test_override_of_an_unknown_record_or_verdict_is_refused(con: sqlite3.Connection) -> None:
     with pytest.raises(KeyError, match="no record"):
         add_override(con, "nope", "setting", "x", "set", reviewer="ana")
