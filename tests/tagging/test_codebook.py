@@ -240,3 +240,23 @@ def test_outranks_must_name_another_label_of_the_facet(tmp_path: Path) -> None:
     )
     message = error_for(tmp_path, text)
     assert "facet 'approach', label 'ebcd'" in message and "'codesign'" in message
+
+
+def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path) -> None:
+    ebcd = "        cues: [experience-based co-design, EBCD]"
+    no_score = BASE.replace(ebcd, ebcd + "\n        outranks: [{label: co-design}]")
+    assert "needs `label` and `min_score`" in error_for(tmp_path, no_score)
+    unknown = BASE.replace(
+        ebcd, ebcd + "\n        combines: {labels: [co-design, codesign], min_score: 0.5}"
+    )
+    message = error_for(tmp_path, unknown)
+    assert "`combines` names 'codesign'" in message and "label 'ebcd'" in message
+    bad_negation = BASE.replace("    multi: true", "    multi: true\n    negation: no-way")
+    assert "`negation` must be true or false" in error_for(tmp_path, bad_negation)
+    good = BASE.replace("    multi: true", "    multi: true\n    negation: false").replace(
+        ebcd, ebcd + "\n        outranks: [{label: co-design, min_score: 0.6}]"
+    )
+    facet = load_codebook(write(tmp_path, good)).facets["approach"]
+    assert facet.negation is False
+    assert facet.labels["ebcd"].outranks == ("co-design",)
+    assert facet.labels["ebcd"].outranks_from == (("co-design", 0.6),)

@@ -151,3 +151,73 @@ def test_a_clinical_regression_is_no_regression_analysis() -> None:
         "Relapse within a year was modelled by logistic regression in 300 patients.",
     )
     assert trial == ["quantitative"]
+
+
+def test_a_negated_statistical_finding_is_still_a_quantitative_result() -> None:
+    # design cues are not negated (codebook: design.negation false): "did not
+    # significantly improve" reports a measurement, as "non-randomised" names a trial
+    abstract = (
+        "Prescribers in ten dispensaries took part in group discussions. Prescriptions "
+        "were audited before and after. Injection prescribing did not significantly "
+        "improve three months later (P>0.05)."
+    )
+    assert design("Group discussions to reduce injection prescribing", abstract) == ["quantitative"]
+
+
+def test_a_meta_analysis_of_trials_is_a_review_however_often_it_names_trials() -> None:
+    abstract = (
+        "This meta-analysis was conducted to determine whether drug treatment of "
+        "hypertension protects the kidney. Randomised, controlled trials were identified "
+        "through a MEDLINE search. Patients randomised to treatment had a relative risk of "
+        "0.97 (95% confidence interval 0.78-1.21)."
+    )
+    title = "Does treating hypertension protect the kidney? A meta-analysis of 10 randomised trials"
+    assert design(title, abstract) == ["review"]
+    # a title calling the paper a review, with trials all through its text
+    drug = (
+        "Nicorandil significantly improved exercise tolerance in early trials. In "
+        "randomised, double-blind, placebo-controlled trials it matched the nitrates."
+    )
+    assert design("Nicorandil: an updated review of its use in angina", drug) == ["review"]
+
+
+def test_review_in_a_title_that_is_no_review_and_a_chart_review_stay_studies() -> None:
+    consultations = design(
+        "Young people's participation in asthma review consultations",
+        "We video-recorded 40 consultations and surveyed the patients (n = 40) afterwards.",
+    )
+    assert consultations == ["quantitative"]
+    charts = design(
+        "Seizures during clozapine treatment",
+        "We reviewed the medical charts and pharmacy records of 1,418 inpatients; seizures "
+        "were associated with dose (odds ratio 2.3).",
+    )
+    assert charts == ["quantitative"]
+
+
+def test_a_survey_with_focus_groups_is_mixed_methods_unnamed() -> None:
+    abstract = (
+        "DESIGN: A Likert scale survey of nurses before and six months after the "
+        "programme, with focus groups. RESULTS: Statistically significant gains were seen."
+    )
+    assert design("Advance care planning on hospital wards", abstract) == ["mixed-methods"]
+
+
+def test_clinical_interviews_in_a_cohort_do_not_make_it_mixed_methods() -> None:
+    abstract = (
+        "A prospective study of 2,368 adults followed for two years. Telephone interviews "
+        "assessed symptoms at each wave; latent growth models described their course."
+    )
+    assert design(
+        "The course of post-traumatic stress", abstract, ["Interview, Psychological"]
+    ) == ["quantitative"]
+
+
+def test_a_background_heading_without_a_colon_still_marks_other_work() -> None:
+    # exports that lost the headings' line breaks: "Background A 2004 review ..."
+    abstract = (
+        "Background A 2004 systematic review found little evidence on implementing "
+        "guidelines. Methods The design of the study is a cluster randomised trial of "
+        "210 practices."
+    )
+    assert design("Improving care for low-back pain: the ALIGN trial", abstract) == ["quantitative"]

@@ -64,6 +64,7 @@ _TOP_KEYS = {
 #: ``conditions`` say what another facet's label asks of its evidence
 #: (:mod:`synth.tagging.conditions`).
 _FACET_KEYS = {
+    "negation",
     "definition",
     "description",
     "multi",
@@ -78,7 +79,10 @@ _FACET_KEYS = {
 #: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
 #: journal's name ("BMC Health Services Research") says nothing about the facet.
 VENUE_CUES = ("all", "listed")
-_LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outranks"}
+_LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outranks", "combines"}
+#: Keys of a label's ``combines`` and of an ``outranks`` entry given as a mapping.
+_COMBINES_KEYS = {"labels", "min_score"}
+_OUTRANKS_KEYS = {"label", "min_score"}
 _CUE_KEYS = {"phrase", "weight", "case", "fields"}
 _META_KEYS = {"column", "weight", *META_TESTS}
 _PATTERN_ATTRS = {"LOWER", "ORTH", "TEXT"}
@@ -162,6 +166,14 @@ class Label:
     #: labels of the same facet this one replaces when it scores at least as high ("an
     #: EBCD paper is ebcd, not also co-design")
     outranks: tuple[str, ...] = ()
+    #: outranked label -> the score from which this one replaces it whatever its score
+    #: (an ``outranks`` entry ``{label, min_score}``: a community sample of adolescents
+    #: is community, however often it says "adolescents")
+    outranks_from: tuple[tuple[str, float], ...] = ()
+    #: labels of the same facet that, each scoring at least ``combines_min``, make this
+    #: one (a survey and focus groups: mixed methods), with their evidence
+    combines: tuple[str, ...] = ()
+    combines_min: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,10 @@ class Facet:
     #: the facet's cues count in; None: every role. Title, keywords, venue and metadata
     #: hits always count.
     counts_in: frozenset[str] | None = None
+    #: whether a negation trigger before a cue turns it against its label; off for a
+    #: study's design, which a negated finding still shows ("did not significantly
+    #: differ" is a quantitative result, a "non-randomised" trial still a trial)
+    negation: bool = True
 
 
 @dataclass(frozen=True)
@@ -591,12 +607,16 @@ class _Builder:
         for lid, lraw in labels_raw.items():
             labels[lid] = self.label(fid, lid, lraw, variants, labels_raw.lines.get(lid))
         for lid, label in labels.items():
-            unknown = [o for o in label.outranks if o not in labels or o == lid]
-            if unknown:
-                raise self.fail(
-                    f"{where}, label {lid!r}",
-                    f"`outranks` names {unknown[0]!r}, which is not another label of this facet",
-                )
+            for key, named in (("outranks", label.outranks), ("combines", label.combines)):
+                unknown = [o for o in named if o not in labels or o == lid]
+                if unknown:
+                    raise self.fail(
+                        f"{where}, label {lid!r}",
+                        f"`{key}` names {unknown[0]!r}, which is not another label of this facet",
+                    )
+        negation = raw.get("negation", True)
+        if not isinstance(negation, bool):
+            raise self.fail(where, f"`negation` must be true or false, got {negation!r}")
         return Facet(
             id=fid,
             definition=str(raw.get("definition") or raw.get("description") or ""),
@@ -606,6 +626,7 @@ class _Builder:
             venue_cues=venue_cues,
             conditions=self.conditions(fid, raw.get("conditions"), where),
             counts_in=counts_in,
+            negation=negation,
         )
 
     def gazetteer_labels(self, fid: str, name: Any, where: str) -> dict[str, Label]:
@@ -678,7 +699,8 @@ class _Builder:
         return float(value)
 
     def check_conditions(self, facets: dict[str, Facet]) -> None:
-        """Every condition's ``when`` names another facet of the codebook and its labels."""
+        """Every condition's ``when`` names another facet of the codebook and its labels;
+        a condition on a single-label facet's labels is told so (``when_best``)."""
         for fid, facet in facets.items():
             for i, cond in enumerate(facet.conditions):
                 at = f"facet {fid!r}, condition {i + 1}"
@@ -696,6 +718,14 @@ class _Builder:
                         f"`when.labels` names {unknown[0]!r}, not a label of facet "
                         f"{cond.when_facet!r}",
                     )
+            if facet.conditions:  # a single-label facet's condition reads its best label
+                facets[fid] = dataclasses.replace(
+                    facet,
+                    conditions=tuple(
+                        dataclasses.replace(c, when_best=not facets[c.when_facet].multi)
+                        for c in facet.conditions
+                    ),
+                )
 
     def label(self, fid: str, lid: Any, raw: Any, variants: bool, line: int | None) -> Label:
         where = f"facet {fid!r}, label {lid!r}"
@@ -727,8 +757,41 @@ class _Builder:
             cues=tuple(cues),
             negative=tuple(negative),
             metadata=metadata,
-            outranks=tuple(self.str_list(raw.get("outranks"), f"{where}, outranks")),
+            **self.outranks(raw.get("outranks"), where),
+            **self.combines(raw.get("combines"), where),
         )
+
+    def outranks(self, raw: Any, where: str) -> dict[str, Any]:
+        """A label's ``outranks``: label ids (replaced when this label scores at least as
+        high), or ``{label, min_score}`` (replaced once this label scores ``min_score``)."""
+        names: list[str] = []
+        from_score: dict[str, float] = {}
+        for i, item in enumerate(self.list_of(raw, where, "outranks")):
+            at = f"{where}, outranks {i + 1}"
+            if isinstance(item, dict):
+                self.check_keys(item, _OUTRANKS_KEYS, at)
+                if not isinstance(item.get("label"), str) or "min_score" not in item:
+                    raise self.fail(at, "a mapping needs `label` and `min_score`")
+                names.append(item["label"])
+                from_score[item["label"]] = self.unit(item, 0.0, f"{at}, min_score")
+            elif isinstance(item, str):
+                names.append(item)
+            else:
+                raise self.fail(at, f"must be a label id or {{label, min_score}}, got {item!r}")
+        return {"outranks": tuple(names), "outranks_from": tuple(from_score.items())}
+
+    def combines(self, raw: Any, where: str) -> dict[str, Any]:
+        """A label's ``combines``: ``{labels: [...], min_score}`` (default 0.5)."""
+        if raw is None:
+            return {}
+        at = f"{where}, combines"
+        if not isinstance(raw, dict):
+            raise self.fail(at, f"must be a mapping with `labels` and `min_score`, got {raw!r}")
+        self.check_keys(raw, _COMBINES_KEYS, at)
+        labels = self.str_list(raw.get("labels"), f"{at}.labels")
+        if len(labels) < 2:
+            raise self.fail(at, "`labels` must name at least two labels of this facet")
+        return {"combines": tuple(labels), "combines_min": self.unit(raw, 0.5, at)}
 
     def counts_in(self, raw: dict, where: str) -> frozenset[str] | None:
         """A facet's ``counts_in``: a non-empty list of sentence roles, or None (all)."""

@@ -10,7 +10,9 @@ prominently, not in passing. The codebook says so as data, on the facet it limit
           require: {min_score: 0.75, or_fields: [title]}
 
 ``when`` holds when the record has one of ``labels`` of ``facet`` scoring at least
-``min_score`` (default: the counted score, 0.5). Then each label of the limited facet is
+``min_score`` (default: the counted score, 0.5); when ``facet`` keeps one label per
+record (``multi: false``), only its best label is read: a trial that also mentions a
+toolkit is a trial, and its setting stands. Then each label of the limited facet is
 kept only if it meets ``require``: a score of at least ``min_score``, or evidence (a hit
 counting for it) in one of ``or_fields``. The codebook validates the key on load
 (:meth:`synth.tagging.codebook._Builder.conditions`); :func:`apply_conditions` runs on a
@@ -43,9 +45,15 @@ class Condition:
     when_score: float = DEFAULT_WHEN_SCORE
     min_score: float = 1.0
     or_fields: frozenset[str] = frozenset()
+    #: read only the best label of ``when_facet`` (a single-label facet; set on load)
+    when_best: bool = False
 
-    def holds(self, scores: dict[tuple[str, str], float]) -> bool:
-        """Whether the record's scored labels meet ``when``."""
+    def holds(self, scores: dict[tuple[str, str], float], best: dict[str, tuple[str, str]]) -> bool:
+        """Whether the record's scored labels meet ``when`` (``best``: each facet's best
+        label, for a single-label ``when_facet``)."""
+        if self.when_best:
+            key = best.get(self.when_facet)
+            return key is not None and key[1] in self.when_labels and scores[key] >= self.when_score
         return any(
             scores.get((self.when_facet, label), 0.0) >= self.when_score
             for label in self.when_labels
@@ -68,9 +76,15 @@ def apply_conditions(conds: Sequence[Condition], scored: list[tuple]) -> list[tu
     if not conds:
         return scored
     scores = {s[3]: s[5] for s in scored}
+    best: dict[str, tuple] = {}  # facet -> its best entry (score, then codebook order)
+    for s in scored:
+        b = best.get(s[3][0])
+        if b is None or (s[1], s[2]) < (b[1], b[2]):
+            best[s[3][0]] = s
+    best_keys = {f: s[3] for f, s in best.items()}
     dropped = set()
     for cond in conds:
-        if not cond.holds(scores):
+        if not cond.holds(scores, best_keys):
             continue
         for s in scored:
             if s[3][0] == cond.facet and not cond.keeps(s[5], s[4]):

@@ -293,7 +293,17 @@ def _written_as_heading(doc: Doc, start: int, end: int, first: Token) -> bool:
     if first.is_title and not first.is_upper:
         if after == ":":
             return True
-        return after == "." and _at_sentence_start(doc, start)
+        if after == ".":
+            return _at_sentence_start(doc, start)
+        # an export that lost the heading's line break: "Methods The design of the study
+        # is ...", "Background Variability between ..." (a sentence that starts with the
+        # word goes on in lower case: "Patients were ...")
+        return (
+            end < len(doc)
+            and doc[end].is_title
+            and (not doc[end].is_upper or len(doc[end]) == 1)  # "Methods A cluster ..."
+            and _at_sentence_start(doc, start)
+        )
     if not first.is_upper or (len(first) == 1 and after != ":"):
         return False
     if not all(doc[i].is_upper for i in range(start + 1, end) if doc[i].is_alpha):
@@ -318,6 +328,8 @@ class _CueInfo:
     #: a field missing here is one where the cue does not count
     weights: dict[str, float]
     case: tuple[tuple[int, str], ...]
+    #: whether a negation trigger before the cue turns it (the facet's ``negation``)
+    negatable: bool = True
 
 
 @Language.factory(
@@ -444,7 +456,8 @@ class DocLabels:
             fields = fields - {"venue"}  # a general journal's name says nothing here
         sign = -1.0 if cue.kind == "negative" else 1.0
         weights = {f: sign * cue.weight * cb.field_weights.get(f, 1.0) for f in fields}
-        return _CueInfo(cue.facet, cue.label, cue.kind, cue.phrase, weights, cue.case)
+        negatable = facet.negation if facet is not None else True
+        return _CueInfo(cue.facet, cue.label, cue.kind, cue.phrase, weights, cue.case, negatable)
 
     def _unknown(self, doc: Doc, start: int, end: int, span_id: int) -> _CueInfo:
         """A match from someone else's patterns: facet/label from its id or its label."""
@@ -575,7 +588,9 @@ class DocLabels:
                 if role is None and marks is not None:
                     role = rules.role(marks, s0, s1, seg_start)
             negated = False
-            for t_start, t_end, t_window in reversed(triggers) if triggers else ():
+            for t_start, t_end, t_window in (
+                reversed(triggers) if triggers and info.negatable else ()
+            ):
                 gap = start - t_end
                 if gap < 0:
                     continue  # the trigger is part of this cue ("not equal")

@@ -441,12 +441,21 @@ class _Engine:
         self.counts_in = {
             f: facet.counts_in for f, facet in cb.facets.items() if facet.counts_in is not None
         }
+        #: (facet, label) -> ((outranked label, score from which it is replaced, or None:
+        #: when this one scores at least as high), ...)
         self.outranks = {
-            (f, lab.id): lab.outranks
+            (f, lab.id): tuple((o, dict(lab.outranks_from).get(o)) for o in lab.outranks)
             for f, facet in cb.facets.items()
             for lab in facet.labels.values()
             if lab.outranks
         }
+        #: labels made of others' evidence (a label's ``combines``), codebook order
+        self.combinations = tuple(
+            ((f, lab.id), tuple((f, p) for p in lab.combines), lab.combines_min)
+            for f, facet in cb.facets.items()
+            for lab in facet.labels.values()
+            if lab.combines
+        )
         self.field_weights = cb.field_weights
         self.caps = cb.scoring.field_caps
         self.scale = cb.scoring.scale
@@ -791,6 +800,8 @@ class _Engine:
                 scored.append((r[0], -score, r[1], key, group, score))
         if not scored:
             return
+        if self.combinations:
+            scored = self._combine(scored)
         if self.conditions:  # cross-facet conditions (codebook)
             scored = apply_conditions(self.conditions, scored)
         if self.outranks and len(scored) > 1:
@@ -829,10 +840,30 @@ class _Engine:
         scores = {s[3]: -s[1] for s in scored}
         dropped = set()
         for (facet, label), score in scores.items():
-            for other in self.outranks.get((facet, label), ()):
-                if scores.get((facet, other), 2.0) <= score:
+            for other, from_score in self.outranks.get((facet, label), ()):
+                # from its own score on, or when it scores at least as high
+                at_least = scores.get((facet, other), 2.0) <= score
+                if at_least or (from_score is not None and score >= from_score):
                     dropped.add((facet, other))
         return [s for s in scored if s[3] not in dropped] if dropped else scored
+
+    def _combine(self, scored: list[tuple]) -> list[tuple]:
+        """Add the labels made of others (``combines``) whose parts all score at least the
+        label's minimum: its score is its parts' best (or its own, if higher), its evidence
+        theirs and its own."""
+        by_key = {s[3]: s for s in scored}
+        for key, parts, least in self.combinations:
+            found = [by_key.get(p) for p in parts]
+            if any(s is None or s[5] < least for s in found):
+                continue
+            own = by_key.get(key)
+            score = max([s[5] for s in found] + ([own[5]] if own else []))
+            group = [h for s in ([own] if own else []) + found for h in s[4]]
+            r = self.rank.get(key, _LAST)
+            entry = (r[0], -score, r[1], key, group, score)
+            scored = [s for s in scored if s[3] != key] + [entry]
+            by_key[key] = entry
+        return scored
 
     def score(self, group: list[tuple]) -> float:
         """Sum over fields of ``w * log2(1 + net/w)`` (capped per field), squashed to 0-1;
