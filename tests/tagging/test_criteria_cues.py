@@ -19,9 +19,9 @@ from synth.tagging.criteria import (
     METHOD_SIMILARITY,
     SIMILARITY_NOTE,
     assess,
+    criterion_rows,
     load_rules,
     records_with_text,
-    similarity_tags,
     suggest,
     with_review_cues,
 )
@@ -78,12 +78,12 @@ def _records(*rows: dict) -> pd.DataFrame:
 
 
 def _assess(review_data: dict, records: pd.DataFrame) -> pd.DataFrame:
-    """The real path of ``synth tag``: cues into the codebook, the rule tagger, similarity
-    for criteria without cues, then the assessment."""
+    """The real path of ``synth tag``: cues into the codebook, the rule tagger, the
+    criterion rows (negation on both sides of a cue, similarity for criteria without
+    cues), then the assessment."""
     review = parse_review(review_data, "my-review/review.yml")
-    tags = tag(records, codebook=with_review_cues(load_codebook(), review))
-    similar = similarity_tags(records, review)
-    judged = pd.concat([tags, similar], ignore_index=True)
+    codebook = with_review_cues(load_codebook(), review)
+    judged = criterion_rows(records, tag(records, codebook=codebook), review, codebook)
     return assess(records, judged, review, with_text=records_with_text(records))
 
 
@@ -126,8 +126,10 @@ def test_negated_cues_never_meet_a_criterion() -> None:
         _records({"title": "Staff views", "abstract": LORD}, {"title": "Power", "fulltext": ""}),
     )
     lord = _row(out, "r1", "equal")
-    # "did not perceive people with lived experience": the cue is negated
-    assert lord["status"] != "met" and lord["evidence"] == []
+    # "did not perceive people with lived experience": the cue is negated, and the
+    # sentence is the evidence that the criterion is not met
+    assert lord["status"] == "not_met"
+    assert [(e["match"], e["negated"]) for e in lord["evidence"]] == [("lived experience", True)]
     records = _records({"title": "Power and responsibility", "abstract": ROBERT})
     robert = _row(_assess(PRIMARY_CARE, records), "r1", "equal")
     assert robert["status"] != "met"  # "neither possible nor desirable to share power"

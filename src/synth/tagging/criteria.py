@@ -15,6 +15,7 @@ Thresholds and the pairs of opposite criteria are data (``synth/data/criteria_ru
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import re
@@ -126,7 +127,41 @@ def _validate_rules(rules: Any, name: str) -> dict[str, Any]:
     if not isinstance(absent, bool):
         raise CriteriaError(f"{name}: exclusion_absent_is_not_met must be true or false")
     _validate_similarity(rules.get("similarity"), name)
+    _validate_negation(rules.get("negation"), name)
     return rules
+
+
+def _validate_negation(neg: Any, name: str) -> None:
+    """``negation``: the words that negate a cue after it, the clause boundaries, the roles."""
+    from synth.tagging.sentence_roles import ROLES
+
+    if not isinstance(neg, dict):
+        raise CriteriaError(f"{name}: negation must be a mapping")
+    unknown = sorted(set(neg) - _NEGATION_KEYS)
+    if unknown:
+        raise CriteriaError(f"{name}: negation.{unknown[0]}: unknown key")
+    lists = ("after", "after_predicates", "after_alone", "between", "clause_boundaries", "roles")
+    for key in lists:
+        value = neg.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise CriteriaError(
+                f"{name}: negation.{key} must be a list of words or phrases, got {value!r}"
+                " (quote yes/no/on/off in YAML)"
+            )
+    bad = [r for r in neg["roles"] if r not in ROLES]
+    if bad:
+        raise CriteriaError(
+            f"{name}: negation.roles: {bad[0]!r} is not a sentence role ({', '.join(ROLES)})"
+        )
+    window = neg.get("after_window")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise CriteriaError(f"{name}: negation.after_window must be a whole number >= 0")
+
+
+_NEGATION_KEYS = {
+    "after", "after_predicates", "after_alone", "after_window", "between",
+    "clause_boundaries", "roles",
+}  # fmt: skip
 
 
 def _validate_similarity(sim: Any, name: str) -> None:
@@ -336,6 +371,293 @@ def _similarities(sentences: list[str], queries: list[str]) -> np.ndarray:
     total = np.asarray(weights.sum(axis=1)).ravel()
     covered = (present @ weights.T).toarray()
     return np.divide(covered, total, out=np.zeros_like(covered), where=total > 0)
+
+
+# --------------------------------------------------------------------------- negation
+
+#: Words and punctuation as the negation window counts them ("didn't" is "did", "n't").
+_TOKEN = re.compile(r"\w+(?=n['’]t\b)|n['’]t\b|\w+(?:[-'’]\w+)*|[^\w\s]")
+#: ``negation`` of an evidence item negated by a word after its cue (not by the tagger).
+NEGATED_AFTER = "after"
+
+
+def _tokens(text: str) -> list[str]:
+    return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
+
+
+def _phrases(words: Collection[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(dict.fromkeys(tuple(_tokens(w)) for w in words if _tokens(w)))
+
+
+def _starts(tokens: list[str], i: int, phrases: tuple[tuple[str, ...], ...]) -> bool:
+    return any(tuple(tokens[i : i + len(p)]) == p for p in phrases)
+
+
+@dataclass(frozen=True)
+class NegationReader:
+    """Negation on both sides of a criterion's cue, from shared data: the codebook's
+    triggers, pseudo-negations and terminators (``codebook.yml`` ``negation``, which the
+    tagger reads before a cue) and the criteria rules' ``negation`` (the triggers that also
+    deny a cue they follow, the window, the clause boundaries, the sentence roles)."""
+
+    after: tuple[tuple[str, ...], ...]
+    predicates: tuple[tuple[str, ...], ...]
+    alone: tuple[tuple[str, ...], ...]
+    window: int
+    between: frozenset[str]
+    ends: tuple[tuple[str, ...], ...]
+    pseudo: tuple[tuple[str, ...], ...]
+    #: every trigger word, before or after a cue (a text without one has no negated cue)
+    words: tuple[str, ...]
+    roles: frozenset[str]
+
+    @classmethod
+    def of(cls, rules: Mapping[str, Any], codebook: Codebook) -> NegationReader:
+        neg = rules["negation"]
+        triggers = [phrase for phrase, _ in codebook.negation.triggers]
+        known = {tuple(_tokens(t)) for t in triggers}
+        for key in ("after", "after_alone"):
+            stray = [w for w in neg[key] if tuple(_tokens(w)) not in known]
+            if stray:
+                raise CriteriaError(
+                    f"{_RULES_FILE}: negation.{key}: {stray[0]!r} is not one of the codebook's "
+                    f"negation triggers ({', '.join(triggers)})"
+                )
+        return cls(
+            after=_phrases(neg["after"]),
+            predicates=_phrases(neg["after_predicates"]),
+            alone=_phrases(neg["after_alone"]),
+            window=int(neg["after_window"]),
+            between=frozenset(w for b in neg["between"] for w in _tokens(b)),
+            ends=_phrases([*codebook.negation.terminators, *neg["clause_boundaries"]]),
+            pseudo=_phrases(codebook.negation.pseudo),
+            words=tuple({w for t in triggers for w in _tokens(t)}),
+            roles=frozenset(neg["roles"]),
+        )
+
+    def negated_after(self, sentence: str, match: str) -> bool:
+        """Whether the cue ``match`` is denied after it in ``sentence`` ("patient involvement
+        was not reported"): each time the sentence names it, one of ``after`` follows
+        within ``window`` words of the same clause (not as a pseudo-negation) with one of
+        ``after_predicates`` next (past words of ``between``), or one of ``after_alone``
+        follows."""
+        low, cue = sentence.lower(), match.lower().strip()
+        if not cue:
+            return False
+        at, seen = low.find(cue), False
+        while at >= 0:
+            if not self._denies(_tokens(sentence[at + len(cue) :])):
+                return False
+            seen = True
+            at = low.find(cue, at + len(cue))
+        return seen
+
+    def _denies(self, tokens: list[str]) -> bool:
+        for i in range(min(len(tokens), self.window + 1)):
+            if _starts(tokens, i, self.ends) or _starts(tokens, i, self.pseudo):
+                return False
+            if _starts(tokens, i, self.alone):
+                return True
+            trigger = next((p for p in self.after if tuple(tokens[i : i + len(p)]) == p), None)
+            if trigger is not None:  # the first negation decides: a denial, or a finding
+                j = i + len(trigger)
+                while j < len(tokens) and tokens[j] in self.between:
+                    j += 1
+                return _starts(tokens, j, self.predicates)
+        return False
+
+    def may_negate(self, text: str) -> bool:
+        """A cheap first look: whether ``text`` holds any trigger word at all."""
+        return any(w in text for w in self.words)
+
+
+def _read_after(
+    score: float, evidence: list[dict[str, Any]], reader: NegationReader
+) -> tuple[float, list[dict[str, Any]]]:
+    """A tag row's evidence with cues denied after them marked negated (``negation:
+    after``, weight turned against the criterion), and its score cut by the share of its
+    supporting weight they carried."""
+    out, before, lost = [], 0.0, 0.0
+    for e in evidence:
+        w = _signed(e)
+        if e.get("negated") or w <= 0 or e.get("method") == METHOD_SIMILARITY:
+            out.append(e)
+            continue
+        before += w
+        if reader.negated_after(str(e.get("sentence") or ""), str(e.get("match") or "")):
+            lost += w
+            e = {**e, "negated": True, "weight": -w, "negation": NEGATED_AFTER}
+        out.append(e)
+    if lost and before:
+        score = round(score * (before - lost) / before, 4)
+    return score, out
+
+
+def criterion_rows(
+    records: pd.DataFrame,
+    tags: pd.DataFrame,
+    review: Review,
+    codebook: Codebook,
+    *,
+    extracts: pd.DataFrame | None = None,
+    fulltexts: pd.DataFrame | None = None,
+    rules: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The rows :func:`assess` judges the review's criteria from (tagger columns).
+
+    * the tagger's ``criterion`` rows, each cue denied after it ("co-design was not used")
+      marked negated (:class:`NegationReader`);
+    * for a criterion with cues that the tagger gives a record no row for, the sentences
+      where its cues are all negated (before or after), in the roles ``negation.roles``
+      allows: the tagger keeps no row whose hits net to nothing, so "no patients were
+      involved" would otherwise leave the criterion with no evidence at all. Such a row
+      scores 0 and all its evidence is negated, so the criterion is not met;
+    * :func:`similarity_tags` rows for the criteria without cues.
+
+    ``codebook`` is the one the tags were made with (:func:`with_review_cues`): its cues
+    and its negation.
+    """
+    from synth.tagging.tagger import TAG_COLUMNS
+
+    rules = load_rules() if rules is None else rules
+    reader = NegationReader.of(rules, codebook)
+    own = pd.DataFrame(columns=TAG_COLUMNS)
+    if tags is not None and len(tags) and "facet" in tags.columns:
+        own = tags[tags["facet"] == CRITERION_FACET].copy()
+    read = [
+        _read_after(float(s), list(e) if isinstance(e, list | tuple) else [], reader)
+        for s, e in zip(own["score"], own["evidence"], strict=True)
+    ]
+    own["score"] = [s for s, _ in read]
+    own["evidence"] = [e for _, e in read]
+    have = set(zip(own["record_id"], own["label"], strict=True))
+    denied = _denied_rows(records, have, review, codebook, reader, extracts, fulltexts)
+    similar = similarity_tags(records, review, extracts=extracts, fulltexts=fulltexts, rules=rules)
+    parts = [p for p in (own, denied, similar) if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=TAG_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[TAG_COLUMNS]
+
+
+def _denied_rows(
+    records: pd.DataFrame,
+    have: set[tuple[Any, str]],
+    review: Review,
+    codebook: Codebook,
+    reader: NegationReader,
+    extracts: pd.DataFrame | None,
+    fulltexts: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Rows for (record, criterion with cues) the tagger left out whose cues are found
+    only negated, each in a sentence with no cue of the criterion that is not."""
+    from synth.tagging.pipeline import SEGMENTS_KEY, TEXT_KEY, build_nlp, hit_dicts
+    from synth.tagging.tagger import TAG_COLUMNS
+
+    facet = codebook.facets.get(CRITERION_FACET)
+    ids = [c.id for c in review_criteria(review) if criterion_method(c) == METHOD_CUES]
+    if facet is None or not ids:
+        return pd.DataFrame(columns=TAG_COLUMNS)
+    phrases = {
+        lid: tuple({c.phrase.lower() for c in label.cues})
+        for lid, label in facet.labels.items()
+        if lid in ids
+    }
+    texts = []  # (record, field, text) that may hold a negated cue of a missing criterion
+    for rid, field, text in _record_texts(records, extracts, fulltexts):
+        low = text.lower()
+        if not reader.may_negate(low):
+            continue
+        if any((rid, lid) not in have and any(p in low for p in ps) for lid, ps in phrases.items()):
+            texts.append((rid, field, text))
+    if not texts:
+        return pd.DataFrame(columns=TAG_COLUMNS)
+    nlp = build_nlp(_criteria_only(codebook), write_spans=False)
+
+    def docs() -> Any:
+        for rid, field, text in texts:
+            doc = nlp.make_doc(text)
+            doc.user_data[TEXT_KEY] = text
+            doc.user_data[SEGMENTS_KEY] = [(0, len(text), field)]
+            yield doc, rid
+
+    found: dict[tuple[Any, str], dict[str, list[dict[str, Any]]]] = {}
+    for doc, rid in nlp.pipe(docs(), as_tuples=True):
+        for hit in hit_dicts(doc):
+            key = (rid, hit["label"])
+            if key not in have and hit["label"] in phrases:
+                found.setdefault(key, {}).setdefault(hit["sentence"], []).append(hit)
+    rows = []
+    most = codebook.scoring.max_evidence
+    for (rid, lid), sentences in found.items():
+        evidence = [e for hits in sentences.values() for e in _denied_in(hits, reader)][:most]
+        if evidence:
+            rows.append((rid, CRITERION_FACET, lid, 0.0, evidence, "rule", codebook.tag_version))
+    return pd.DataFrame(rows, columns=TAG_COLUMNS)
+
+
+def _denied_in(hits: list[dict[str, Any]], reader: NegationReader) -> list[dict[str, Any]]:
+    """The evidence of one sentence's hits of one criterion when every cue in it is
+    negated (by the tagger before it, or after it) in a role that counts; else none."""
+    out: list[dict[str, Any]] = []
+    for h in hits:
+        if h["role"] is not None and h["role"] not in reader.roles:
+            return []
+        weight = float(h["weight"])
+        if weight < 0 and not h["negated"]:
+            continue  # a negative term: it says the sentence is about something else
+        negation = None
+        if not h["negated"]:
+            if not reader.negated_after(h["sentence"], h["match"]):
+                return []  # a cue that holds: the sentence is not a denial
+            negation, weight = NEGATED_AFTER, -abs(weight)
+        ev = {"field": h["field"], "sentence": h["sentence"], "match": h["match"],
+              "cue": h["cue"], "negated": True, "weight": weight}  # fmt: skip
+        if negation:
+            ev["negation"] = negation
+        if all((e["sentence"], e["cue"]) != (ev["sentence"], ev["cue"]) for e in out):
+            out.append(ev)
+    return out
+
+
+def _criteria_only(codebook: Codebook) -> Codebook:
+    """The codebook with only its criterion facet (and its negation): a second look at a
+    few texts need not match every country and setting again."""
+    cues = {c.id: c for c in codebook.cues() if c.facet == CRITERION_FACET}
+    facets = {CRITERION_FACET: codebook.facets[CRITERION_FACET]}
+    return dataclasses.replace(codebook, facets=facets, _cue_index=cues)
+
+
+def _record_texts(
+    records: pd.DataFrame, extracts: pd.DataFrame | None, fulltexts: pd.DataFrame | None
+) -> list[tuple[Any, str, str]]:
+    """(record_id, field, text) of every title, keyword list, abstract, extract and
+    paragraph of a full text (one paragraph at a time: a full text may exceed what spaCy
+    takes as one text)."""
+    out: list[tuple[Any, str, str]] = []
+
+    def add(rid: Any, field: str, text: Any) -> None:
+        if isinstance(text, list | tuple):
+            text = "; ".join(str(t) for t in text)
+        if isinstance(text, str) and text.strip():
+            out.append((rid, field, text.strip()))
+
+    for field in _TEXT_FIELDS:
+        if field in records.columns:
+            for rid, text in zip(records["record_id"], records[field], strict=True):
+                add(rid, field, text)
+    for rid, texts in extracts_by_record(records, extracts).items():
+        for text in texts:
+            add(rid, "extract", text)
+    if fulltexts is not None and len(fulltexts) and "text" in fulltexts.columns:
+        for rid, text in zip(fulltexts["record_id"], fulltexts["text"], strict=True):
+            if isinstance(text, str):
+                for part in re.split(r"\n\s*\n", text):
+                    add(rid, "fulltext", part[:_MAX_PART])
+    return out
+
+
+#: A full text's paragraph longer than this is read only this far (spaCy's limit is 1e6).
+_MAX_PART = 100_000
 
 
 # --------------------------------------------------------------------------- assess

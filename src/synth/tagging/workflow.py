@@ -63,9 +63,9 @@ def tag_store(
     from synth.tagging.criteria import (
         assess,
         criterion_method,
+        criterion_rows,
         records_with_text,
         review_criteria,
-        similarity_tags,
         suggest,
         with_review_cues,
     )
@@ -89,9 +89,11 @@ def tag_store(
     failures = list(tags.attrs.get("failures") or [])
     assessment = suggestions = None
     if review.path is not None:
-        # criteria the review gives no cues for are judged by similarity to their wording
-        similar = similarity_tags(records, review, extracts=extracts, fulltexts=fulltexts)
-        judged = pd.concat([tags, similar], ignore_index=True) if len(similar) else tags
+        # the criterion rows with negation read on both sides of each cue, rows for
+        # criteria whose cues are only negated, similarity for criteria without cues
+        judged = criterion_rows(
+            records, tags, review, codebook, extracts=extracts, fulltexts=fulltexts
+        )
         with_text = records_with_text(records, extracts, fulltexts)
         assessment = assess(records, judged, review, with_text=with_text)
         suggestions = suggest(assessment)
