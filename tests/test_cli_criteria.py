@@ -105,7 +105,8 @@ def test_bad_cues_in_review_yml_are_one_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["tag", "--db", str(db), "--no-progress"])
     assert result.exit_code == 2, result.output
     output = " ".join(result.output.split())
-    assert "review.yml: inclusion_criteria[0] (primary-care).cues[0].weight" in output
+    problem = "review.yml: inclusion_criteria[0] (primary-care).cues[0], weight: weight must be"
+    assert problem in output
     assert "Traceback" not in output
 
 

@@ -199,11 +199,15 @@ def test_criterion_cues_take_the_codebooks_forms(tmp_path: Path) -> None:
     ("cues", "problem"),
     [
         ({"phrases": ["x"], "terms": ["y"]}, "cues.terms: unknown key; known: phrases, negative"),
-        ([{"phrase": "x", "weight": -1}], "cues[0].weight: expected a number above 0"),
-        ([{"phrase": "x", "fields": ["venu"]}], "cues[0].fields: 'venu' is not a field"),
-        ([{"phrase": "x", "colour": "red"}], "cues[0].colour: unknown key"),
-        ([{"weight": 2}], "cues[0].phrase: a cue must be a non-empty phrase"),
-        (["ok", True], "cues[1]: a cue must be a non-empty phrase, got True (quote yes/no"),
+        ([{"phrase": "x", "weight": -1}], "cues[0], weight: must be >= 0, got -1"),
+        ([{"phrase": "x", "fields": ["venu"]}], "cues[0]: unknown field 'venu'"),
+        ([{"phrase": "x", "colour": "red"}], "cues[0]: unknown key 'colour'"),
+        ([{"weight": 2}], "cues[0]: a cue must be a phrase (string) or a mapping with `phrase`"),
+        (
+            ["ok", True],
+            "cues[1]: a cue must be a phrase (string) or a mapping with `phrase`, "
+            "got True (quote yes/no",
+        ),
         ({"negative": ["hospital"]}, "negative terms need at least one phrase"),
         ("primary care", "expected a list of phrases or a mapping with phrases/negative"),
     ],

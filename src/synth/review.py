@@ -281,7 +281,6 @@ def _criterion(value: Any, key: str, kind: str, w: _Where) -> Criterion:
 
 
 _CUES_KEYS = ("phrases", "negative")
-_CUE_KEYS = ("phrase", "weight", "case", "fields")
 
 
 def _criterion_cues(value: Any, key: str, w: _Where) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -318,32 +317,13 @@ def _cue_list(value: Any, key: str, w: _Where) -> tuple[Any, ...]:
 
 
 def _cue(item: Any, key: str, w: _Where) -> str | dict[str, Any]:
-    """One cue: a non-empty phrase, or a mapping whose keys and values the codebook accepts."""
-    from synth.tagging.codebook import FIELDS  # the fields a cue may be limited to
+    """One cue: a phrase, or a mapping ``{phrase, weight, case, fields}``, checked by the
+    codebook's own check of a cue (:func:`synth.tagging.codebook.check_cue`, which builds
+    the criterion facet from these cues), so a bad one names the file and the criterion."""
+    from synth.tagging.codebook import check_cue
 
-    if isinstance(item, dict):
-        unknown = sorted(str(k) for k in item if k not in _CUE_KEYS)
-        if unknown:
-            raise w.error(f"{key}.{unknown[0]}", f"unknown key; known: {', '.join(_CUE_KEYS)}")
-        _cue(item.get("phrase"), f"{key}.phrase", w)
-        weight = item.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
-            raise w.error(f"{key}.weight", f"expected a number above 0, got {weight!r}")
-        if not isinstance(item.get("case", False), bool):
-            raise w.error(f"{key}.case", f"expected true or false, got {item['case']!r}")
-        fields = item.get("fields", list(FIELDS))
-        if not isinstance(fields, list) or not fields:
-            raise w.error(f"{key}.fields", f"expected a list of fields, got {fields!r}")
-        bad = [f for f in fields if f not in FIELDS]
-        if bad:
-            raise w.error(f"{key}.fields", f"{bad[0]!r} is not a field; use {', '.join(FIELDS)}")
-        return dict(item)
-    if not isinstance(item, str) or not item.strip():
-        hint = " (quote yes/no/on/off in YAML)" if isinstance(item, bool) else ""
-        raise w.error(key, f"a cue must be a non-empty phrase, got {item!r}{hint}")
-    if "|" in item:
-        raise w.error(key, f"cue {item!r} may not contain '|'")
-    return " ".join(item.split())
+    check_cue(item, key, source=w.name)  # a CodebookError is a ValueError
+    return dict(item) if isinstance(item, dict) else " ".join(item.split())
 
 
 def _criteria(value: Any, key: str, kind: str, w: _Where) -> tuple[Criterion, ...]:

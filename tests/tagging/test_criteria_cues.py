@@ -14,7 +14,7 @@ import pytest
 
 from synth.corpus.normalise import records_frame
 from synth.review import load_review, parse_review
-from synth.tagging.codebook import load_codebook
+from synth.tagging.codebook import CodebookError, check_cue, load_codebook
 from synth.tagging.criteria import (
     METHOD_SIMILARITY,
     SIMILARITY_NOTE,
@@ -149,6 +149,38 @@ def test_negative_terms_count_against_the_criterion() -> None:
     weaker = _row(against, "r1", "improvement")
     assert weaker["score"] < _row(plain, "r1", "improvement")["score"]
     assert weaker["status"] == "unclear"
+
+
+@pytest.mark.parametrize(
+    "cue",
+    [
+        "general practice",
+        {"phrase": "GP", "case": True, "weight": 0},
+        {"phrase": "GP", "weight": "high"},
+        {"phrase": "GP", "fields": ["venu"]},
+        {"phrase": "GP", "colour": "red"},
+        {"phrase": "G|P"},
+        True,
+    ],
+)
+def test_a_reviews_cue_is_checked_as_the_codebook_checks_a_cue(cue) -> None:
+    """One check of a cue's form (the codebook's, which builds the criterion facet):
+    review.yml accepts a cue exactly when it does, with its message."""
+    key = "inclusion_criteria[0] (primary-care).cues[0]"
+    try:
+        check_cue(cue, key, source="my-review/review.yml")
+        expected = None
+    except CodebookError as exc:
+        expected = str(exc)
+    data = {"inclusion_criteria": [{"id": "primary-care", "text": "GP", "cues": [cue]}]}
+    if expected is None:
+        review = parse_review(data, "my-review/review.yml")
+        assert review.criterion("primary-care").has_cues
+        with_review_cues(load_codebook(), review)  # and the facet builds
+    else:
+        with pytest.raises(ValueError) as info:
+            parse_review(data, "my-review/review.yml")
+        assert str(info.value) == expected
 
 
 # -- a criterion without cues: similarity to its wording ---------------------------------------

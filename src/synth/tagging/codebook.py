@@ -1063,6 +1063,14 @@ CRITERION_FACET = "criterion"
 CRITERION_FIELDS: tuple[str, ...] = ("title", "keywords", "abstract", "extract", "fulltext")
 
 
+def check_cue(item: Any, where: str, *, source: Path | str = "review.yml") -> None:
+    """Raise :class:`CodebookError` ("<source>: <where>, weight: ...") when ``item`` is not a
+    cue as the codebook reads one: a phrase, or a mapping with ``phrase`` and optional
+    ``weight``, ``case``, ``fields``. The one check of a cue's form, for a codebook's labels
+    and a review's criteria alike (``synth.review`` checks review.yml's cues with it)."""
+    _Builder(b"", source).cue(CRITERION_FACET, "check", "cue", item, where, False)
+
+
 def with_criteria(
     codebook: Codebook, criteria: Iterable[Any], *, source: Path | str = "review.yml"
 ) -> Codebook:
