@@ -168,7 +168,8 @@ def test_a_paper_gets_one_setting() -> None:
     ]
     tags = tag(records_frame(rows))
     setting = tags[tags.facet == "setting"]
-    assert setting["label"].tolist() == ["primary-care"]
+    # one label; care for children takes precedence over primary care (guideline 3)
+    assert setting["label"].tolist() == ["paediatrics-maternity"]
 
 
 # -- reviews, commentaries and guidelines (codebook `conditions`) ---------------------------
@@ -298,3 +299,54 @@ def test_a_bad_condition_is_a_clear_error(tmp_path: Path, conditions: str, probl
     with pytest.raises(CodebookError, match=problem) as err:
         load_codebook(path)
     assert str(err.value).startswith(f"{path}: facet 'setting'")
+
+
+def test_children_studied_outside_care_are_a_community_population() -> None:
+    # community outranks paediatrics from its own 0.6 (codebook): the paediatric setting
+    # is the care of children, not a word for children
+    survivors = _one(
+        "Trajectories of post-traumatic stress among adolescents after an earthquake",
+        "A total of 1573 adolescent survivors of the earthquake were followed up at 6, 12 "
+        "and 24 months; adolescents completed questionnaires at school.",
+    )
+    assert survivors == {"community"}
+
+
+def test_care_for_children_takes_precedence_over_primary_and_acute_care() -> None:
+    assert _one(
+        "Interventions for adolescent depression in primary care",
+        "Primary care settings may be critical venues for identifying depression in "
+        "adolescents. We reviewed brief treatments for adolescents delivered in primary care.",
+    ) == {"paediatrics-maternity"}
+
+
+def test_a_state_hospital_and_the_psychiatric_hospitals_index_term_are_mental_health() -> None:
+    rows = [
+        {
+            "record_id": "r0",
+            "title": "Seizures during clozapine treatment in a state hospital",
+            "abstract": "We reviewed the charts of 100 patients starting clozapine.",
+            "keywords": ["Hospitals, Psychiatric", "Humans"],
+        }
+    ]
+    tags = counted_tags(tag(records_frame(rows)))
+    assert set(tags.loc[tags.facet == "setting", "label"]) == {"mental-health"}
+
+
+def test_a_trials_early_responders_are_no_first_responders() -> None:
+    assert "community" not in _one(
+        "Olanzapine in exacerbations of bipolar disorder",
+        "Twenty-five bipolar disorder outpatients received olanzapine. Time to response was "
+        "bimodal, with five early and ten late responders.",
+    )
+
+
+def test_a_trial_that_mentions_a_toolkit_keeps_its_setting() -> None:
+    # the setting's condition on reviews, commentaries and guidelines reads the best
+    # design label only: this pre-post study is quantitative, its toolkit a detail
+    assert _one(
+        "Improving depression care through an online learning collaborative",
+        "This pre-post study examined screening for depression in primary care. Physicians "
+        "completed a practice survey and a chart audit; the intervention included an online "
+        "toolkit. Participants used the questionnaire more often afterwards.",
+    ) == {"primary-care"}
