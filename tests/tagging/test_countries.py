@@ -192,3 +192,40 @@ def test_exported_tags_carry_the_country_iso_code(tmp_path: Path) -> None:
         "Nigeria": "NG",
     }
     assert (out.loc[out.facet != "country", "code"] == "").all()
+
+
+def _record_countries(**row: object) -> set[str]:
+    tags = tag(pd.DataFrame([{"record_id": "r", **row}]))
+    found = tags[(tags.facet == "country") & (tags.score >= 0.5)]
+    return set(found["label"])
+
+
+def test_a_deployment_place_counts_against_its_bare_mentions_too() -> None:
+    # the record says its soldiers were deployed to Afghanistan: its keyword
+    # "Afghanistan" means the deployment, not the study's country
+    got = _record_countries(
+        title="Community integration after deployment to Afghanistan of Danish soldiers",
+        abstract="Danish soldiers were surveyed before and after a six-month deployment.",
+        keywords=["Afghanistan", "Denmark", "Soldiers"],
+    )
+    assert got == {"Denmark"}
+
+
+def test_a_review_takes_a_country_from_its_title_or_issuer_not_an_index_term() -> None:
+    # a review is done in no country (guideline 4): MeSH's "United States" on a drug
+    # review is where its authors sit, a country in its title is the review's limit
+    indexed = _record_countries(
+        title="Troglitazone in type II diabetes mellitus: a review",
+        abstract="This article reviews the pharmacology, efficacy and safety of troglitazone.",
+        keywords=["Humans", "United States", "Thiazoles"],
+    )
+    assert indexed == set()
+    limited = _record_countries(
+        title="Co-production in NHS mental health services in England: a scoping review",
+        abstract="We searched five databases for studies of co-production.",
+    )
+    assert limited == {"United Kingdom"}
+    issued = _record_countries(
+        title="A guide to co-design", abstract="A toolkit for teams.", url="https://x.org.au/g"
+    )
+    assert issued == {"Australia"}

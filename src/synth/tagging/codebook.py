@@ -969,7 +969,8 @@ GAZETTEERS = ("countries",)
 def _gazetteer_labels(name: str, fid: str) -> dict[str, Label]:
     """The labels of gazetteer ``name`` for facet ``fid``, built once per process: a place
     is a cue matched with its capitals (each capitalised token exact), a blocker a zero
-    -weight negative cue that hides the country words nested in it."""
+    -weight negative cue that hides the country words nested in it (a deployment blocker,
+    ``Gazetteer.against``, one that also counts against its country, weight 1)."""
     from synth.tagging.countries import gazetteer
     from synth.tagging.pipeline import _blank
 
@@ -992,7 +993,8 @@ def _gazetteer_labels(name: str, fid: str) -> dict[str, Label]:
         spans = [toks[i:j] for i in range(len(toks)) for j in range(len(toks), i, -1)]
         found = [owner.get(" ".join(t)) or owner.get("".join(t)) for t in spans]
         code = next((c for c in found if c), first)
-        negative[code].append(Cue(fid, gaz.labels[code], "negative", phrase, 0.0, case, None))
+        weight = 1.0 if phrase in gaz.against else 0.0
+        negative[code].append(Cue(fid, gaz.labels[code], "negative", phrase, weight, case, None))
     out = {}
     for code, label in gaz.labels.items():
         domains = gaz.domains.get(code, ())

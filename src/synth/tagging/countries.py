@@ -78,6 +78,9 @@ class Gazetteer:
     blockers: tuple[str, ...]
     #: ISO code -> web domains (ccTLD and others) that place a record in the country
     domains: dict[str, tuple[str, ...]]
+    #: blockers that also count against their country: a record that says its soldiers
+    #: were deployed to Afghanistan means the deployment by its "Afghanistan" keyword too
+    against: frozenset[str] = frozenset()
 
     def code_of(self, label: str) -> str | None:
         return _codes(self).get(label)
@@ -236,7 +239,8 @@ class _Build:
                 raise self.fail("demonym_blockers", f"{t!r} must hold one {{}}")
         demonyms = [p.phrase for p in places if p.kind == "demonym"]
         blockers += [t.format(d) for t in templates for d in demonyms]
-        blockers += self.deployments(raw.get("deployment_blockers"))
+        deployed = self.deployments(raw.get("deployment_blockers"))
+        blockers += deployed
         generic = set(self.strings(raw.get("generic_domains"), "generic_domains"))
         domains: dict[str, tuple[str, ...]] = {}
         tlds = {code: country.get("tld") or "" for code, country in info.items()}
@@ -247,7 +251,9 @@ class _Build:
             )
             domains[code] = tuple(d.lower() for d in [*own, *extra] if d)
         ordered = dict(sorted(labels.items(), key=lambda kv: kv[1]))
-        return Gazetteer(ordered, tuple(places), tuple(dict.fromkeys(blockers)), domains)
+        return Gazetteer(
+            ordered, tuple(places), tuple(dict.fromkeys(blockers)), domains, frozenset(deployed)
+        )
 
     # -- claims ---------------------------------------------------------------------------
 
