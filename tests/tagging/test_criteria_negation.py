@@ -33,11 +33,16 @@ from synth.tagging.tagger import tag
 
 # cohen2006 abstracts (../shared/peer-data/screening)
 NO_PLACEBO = "No placebo comparison was used."
+NON_RANDOMISED = (
+    "An open-label, non-randomized, pilot study has been performed in inpatients in need of "
+    "treatment with an antipsychotic and an antidepressant."
+)
 WITHOUT_PLACEBO = (
     "Patients were randomly assigned to a typical clinical procedures evaluation that was "
     "nonblind and without a placebo control."
 )
 PLACEBO_FINDING = "Placebo did not produce significant changes."
+NO_CHANGE_WITH_PLACEBO = "There was no change in the placebo group."
 CARDIAC_NOT_REPORTED = (
     "Clinical episodes of cardiac failure were not reported, and ejection fraction did not change."
 )
@@ -64,6 +69,8 @@ REVIEW = {
     "inclusion_criteria": [
         {"id": "placebo-controlled", "text": "Placebo-controlled trials",
          "cues": ["placebo", "placebo-controlled", "placebo control"]},
+        {"id": "randomised", "text": "Randomised trials",
+         "cues": ["randomised", "randomized", "randomly assigned"]},
         {"id": "cardiac", "text": "Patients with heart disease",
          "cues": ["cardiac patients", "cardiac failure", "heart failure"]},
         {"id": "bone-density", "text": "Bone mineral density as an outcome",
@@ -108,7 +115,9 @@ def _row(out: pd.DataFrame, record_id: str, criterion: str) -> pd.Series:
 
 
 def test_a_criterion_whose_only_cue_is_negated_is_not_met_with_that_evidence() -> None:
-    out = _assess(_records(NO_PLACEBO, WITHOUT_PLACEBO))
+    out = _assess(_records(NO_PLACEBO, WITHOUT_PLACEBO, NON_RANDOMISED))
+    row = _row(out, "r3", "randomised")
+    assert row["status"] == "not_met" and row["evidence"][0]["match"] == "randomized"
     for rid, sentence in (("r1", NO_PLACEBO), ("r2", WITHOUT_PLACEBO)):
         row = _row(out, rid, "placebo-controlled")
         assert row["status"] == "not_met"
@@ -120,13 +129,16 @@ def test_a_criterion_whose_only_cue_is_negated_is_not_met_with_that_evidence() -
     assert set(suggest(out).decision) == {"unclear"}
 
 
-def test_a_negated_cue_of_the_bundled_corpus_is_not_met() -> None:
+def test_a_cue_negated_from_afar_is_not_a_denial() -> None:
+    """The tagger's negation reaches four words ("no change in the placebo group"): that
+    scores the cue against its label, but a study with a placebo group had a placebo."""
+    out = _assess(_records(NO_CHANGE_WITH_PLACEBO))
+    row = _row(out, "r1", "placebo-controlled")
+    assert row["status"] == "unclear" and row["evidence"] == []
+    # the bundled corpus: "did not perceive people with lived experience" (an extract)
     records = records_frame([{"record_id": "lord", "title": "Staff views"}])
     out = _assess(records, pd.DataFrame({"record_id": ["lord"], "text": [LORD]}))
-    row = _row(out, "lord", "lived-experience")
-    # "did not perceive people with lived experience" (an extract: the paper's own)
-    assert row["status"] == "not_met"
-    assert [e["match"] for e in row["evidence"]] == ["lived experience"]
+    assert _row(out, "lord", "lived-experience")["status"] == "unclear"
 
 
 def test_a_negated_cue_in_a_background_sentence_says_nothing_of_this_paper() -> None:

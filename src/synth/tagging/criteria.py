@@ -153,14 +153,15 @@ def _validate_negation(neg: Any, name: str) -> None:
         raise CriteriaError(
             f"{name}: negation.roles: {bad[0]!r} is not a sentence role ({', '.join(ROLES)})"
         )
-    window = neg.get("after_window")
-    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
-        raise CriteriaError(f"{name}: negation.after_window must be a whole number >= 0")
+    for key in ("after_window", "before_window"):
+        window = neg.get(key)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+            raise CriteriaError(f"{name}: negation.{key} must be a whole number >= 0")
 
 
 _NEGATION_KEYS = {
     "after", "after_predicates", "after_alone", "after_window", "between",
-    "clause_boundaries", "roles",
+    "before_window", "clause_boundaries", "roles",
 }  # fmt: skip
 
 
@@ -266,6 +267,8 @@ def similarity_tags(
     sim = rules["similarity"]
     wanted = [c for c in review_criteria(review) if criterion_method(c) == METHOD_SIMILARITY]
     wanted = [c for c in wanted if c.text.strip()]
+    if not wanted:  # every criterion has cues (or is a date range): nothing to compare
+        return pd.DataFrame(columns=TAG_COLUMNS)
     units = [
         u
         for u in _sentences(records, extracts, fulltexts, int(sim["max_sentence_chars"]))
@@ -377,6 +380,8 @@ def _similarities(sentences: list[str], queries: list[str]) -> np.ndarray:
 
 #: Words and punctuation as the negation window counts them ("didn't" is "did", "n't").
 _TOKEN = re.compile(r"\w+(?=n['’]t\b)|n['’]t\b|\w+(?:[-'’]\w+)*|[^\w\s]")
+#: How far after a cue a denial is looked for, in characters (the window is in words).
+_AFTER_CHARS = 200
 #: ``negation`` of an evidence item negated by a word after its cue (not by the tagger).
 NEGATED_AFTER = "after"
 
@@ -405,11 +410,15 @@ class NegationReader:
     alone: tuple[tuple[str, ...], ...]
     window: int
     between: frozenset[str]
+    triggers: tuple[tuple[str, ...], ...]
+    before: int
     ends: tuple[tuple[str, ...], ...]
     pseudo: tuple[tuple[str, ...], ...]
     #: every trigger word, before or after a cue (a text without one has no negated cue)
     words: tuple[str, ...]
     roles: frozenset[str]
+    #: the words of ``after`` and ``after_alone`` (no denial after a cue without one)
+    hints: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, rules: Mapping[str, Any], codebook: Codebook) -> NegationReader:
@@ -429,10 +438,13 @@ class NegationReader:
             alone=_phrases(neg["after_alone"]),
             window=int(neg["after_window"]),
             between=frozenset(w for b in neg["between"] for w in _tokens(b)),
+            triggers=_phrases(triggers),
+            before=int(neg["before_window"]),
             ends=_phrases([*codebook.negation.terminators, *neg["clause_boundaries"]]),
             pseudo=_phrases(codebook.negation.pseudo),
             words=tuple({w for t in triggers for w in _tokens(t)}),
             roles=frozenset(neg["roles"]),
+            hints=tuple({w for p in (*neg["after"], *neg["after_alone"]) for w in _tokens(p)}),
         )
 
     def negated_after(self, sentence: str, match: str) -> bool:
@@ -446,7 +458,8 @@ class NegationReader:
             return False
         at, seen = low.find(cue), False
         while at >= 0:
-            if not self._denies(_tokens(sentence[at + len(cue) :])):
+            rest = low[at + len(cue) : at + len(cue) + _AFTER_CHARS]
+            if not any(w in rest for w in self.hints) or not self._denies(_tokens(rest)):
                 return False
             seen = True
             at = low.find(cue, at + len(cue))
@@ -464,6 +477,25 @@ class NegationReader:
                 while j < len(tokens) and tokens[j] in self.between:
                     j += 1
                 return _starts(tokens, j, self.predicates)
+        return False
+
+    def denied_before(self, sentence: str, match: str) -> bool:
+        """Whether a trigger of the codebook stands at most ``before_window`` words before
+        the cue ``match``, in its clause ("No placebo comparison was used", "without a
+        placebo control"): the tagger's negation reaches further, which scores a cue
+        against its label, but "There was no change in the placebo group" does not say
+        the study had no placebo."""
+        low, cue = sentence.lower(), match.lower().strip()
+        at = low.find(cue) if cue else -1
+        while at >= 0:
+            tokens = _tokens(low[max(0, at - _AFTER_CHARS) : at])
+            for k in range(min(len(tokens), self.before + 1)):
+                end = len(tokens) - k
+                if any(tuple(tokens[end - len(p) : end]) == p for p in self.triggers):
+                    return True
+                if any(tuple(tokens[end - len(p) : end]) == p for p in self.ends):
+                    break
+            at = low.find(cue, at + len(cue))
         return False
 
     def may_negate(self, text: str) -> bool:
@@ -606,6 +638,8 @@ def _denied_in(hits: list[dict[str, Any]], reader: NegationReader) -> list[dict[
         if weight < 0 and not h["negated"]:
             continue  # a negative term: it says the sentence is about something else
         negation = None
+        if h["negated"] and not reader.denied_before(h["sentence"], h["match"]):
+            continue  # negated from afar: likely a finding about it ("no change with placebo")
         if not h["negated"]:
             if not reader.negated_after(h["sentence"], h["match"]):
                 return []  # a cue that holds: the sentence is not a denial
