@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 FIXTURES = TESTS / "fixtures"
 PEER = ROOT.parent / "shared" / "peer-data"
+KEI = ROOT / "corpus" / "kei-2020"
 
 
 @pytest.fixture
@@ -23,3 +26,55 @@ def peer_data() -> Path:
     if not PEER.is_dir():
         pytest.skip(f"peer data not found at {PEER} (it sits beside the project in CI)")
     return PEER
+
+
+# ---------------------------------------------------------------- the bundled KEI store
+# Built once per test session and shared: read a store as it is; a test that writes to one
+# takes its own copy first (``copy_db``), so no test sees another's changes.
+
+
+@pytest.fixture(scope="session")
+def kei_imported_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled KEI corpus imported (``synth import corpus/kei-2020``), untagged."""
+    from synth.store import connect, import_paths
+
+    if not KEI.is_dir():
+        pytest.skip(f"bundled corpus not found at {KEI}")
+    db = tmp_path_factory.mktemp("kei-imported") / "kei.sqlite"
+    con = connect(db)
+    try:
+        import_paths(con, [KEI])
+    finally:
+        con.close()
+    return db
+
+
+@pytest.fixture(scope="session")
+def kei_tagged_db(kei_imported_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`kei_imported_db` tagged as ``synth tag --db`` tags it (the review.yml beside
+    the imported files, the refiner as ``synth/data/refine.yml`` says)."""
+    from synth.store import connect
+    from synth.tagging.workflow import tag_store
+
+    db = tmp_path_factory.mktemp("kei-tagged") / "kei.sqlite"
+    shutil.copyfile(kei_imported_db, db)
+    con = connect(db)
+    try:
+        tag_store(con)
+    finally:
+        con.close()
+    return db
+
+
+@pytest.fixture
+def copy_db(tmp_path: Path) -> Callable[..., Path]:
+    """``copy_db(store, target=None)``: a private copy of a (closed) shared store, at
+    ``target`` (default ``review.sqlite`` in the test's tmp_path), for a test that writes."""
+
+    def copy(store: Path, target: Path | None = None) -> Path:
+        target = target if target is not None else tmp_path / "review.sqlite"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(store, target)
+        return target
+
+    return copy

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,9 +71,12 @@ LAB_OPTIONS = (
 # ---------------------------------------------------------------- the review on disk
 
 
-def kei_review(folder: Path, *, reviewer: str, **parameters: Any) -> tuple[Path, Path]:
-    """``folder/data/kei-2020.sqlite`` (KEI imported and tagged) and the reviewer's notebook
-    that ``synth screen open`` writes, ``folder/data/screening/kei-2020-<reviewer>.ipynb``
+def kei_review(
+    folder: Path, *, reviewer: str, store: Path | None = None, **parameters: Any
+) -> tuple[Path, Path]:
+    """``folder/data/kei-2020.sqlite`` (KEI imported and tagged: a copy of ``store``, e.g.
+    the tests' session ``kei_tagged_db``, else built here) and the reviewer's notebook that
+    ``synth screen open`` writes, ``folder/data/screening/kei-2020-<reviewer>.ipynb``
     (``parameters``: the notebook's others, e.g. ``mode``). Returns (store, notebook)."""
     from synth.screening.notebook import write_screening_notebook
     from synth.store import connect, import_paths
@@ -80,12 +84,15 @@ def kei_review(folder: Path, *, reviewer: str, **parameters: Any) -> tuple[Path,
 
     db = folder / "data" / "kei-2020.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
-    con = connect(db)
-    try:
-        import_paths(con, [KEI])
-        tag_store(con)
-    finally:
-        con.close()
+    if store is not None:
+        shutil.copyfile(store, db)
+    else:
+        con = connect(db)
+        try:
+            import_paths(con, [KEI])
+            tag_store(con)
+        finally:
+            con.close()
     notebook = write_screening_notebook(db, reviewer, **parameters).path
     return db, notebook
 

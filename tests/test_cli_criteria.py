@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from synth.cli import app
@@ -19,17 +18,6 @@ COLUMNS = [
     "suggested_decision", "suggested_reason",
 ]  # fmt: skip
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def kei_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled corpus imported and tagged (its review.yml is found beside the files)."""
-    db = tmp_path_factory.mktemp("kei") / "kei.sqlite"
-    imported = runner.invoke(app, ["import", str(KEI), "--db", str(db), "--no-progress"])
-    assert imported.exit_code == 0, imported.output
-    tagged = runner.invoke(app, ["tag", "--db", str(db), "--no-progress"])
-    assert tagged.exit_code == 0, tagged.output
-    return db
 
 
 def _import(ris: Path) -> Path:
@@ -46,8 +34,10 @@ def _export(db: Path, out: Path) -> pd.DataFrame:
     return pd.read_csv(out, dtype=str, keep_default_na=False)
 
 
-def test_one_row_per_record_and_criterion_of_the_review(kei_db: Path, tmp_path: Path) -> None:
-    rows = _export(kei_db, tmp_path / "out" / "criteria.csv")
+def test_one_row_per_record_and_criterion_of_the_review(
+    kei_tagged_db: Path, tmp_path: Path
+) -> None:
+    rows = _export(kei_tagged_db, tmp_path / "out" / "criteria.csv")
     assert list(rows.columns) == COLUMNS
     # every assessed criterion (the general exclusion is a reviewer's reason, not assessed)
     criteria = {c.id: c.kind for c in review_criteria(load_review(KEI / "review.yml"))}
@@ -110,8 +100,8 @@ def test_bad_cues_in_review_yml_are_one_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in output
 
 
-def test_evidence_and_reasons_are_readable_text(kei_db: Path, tmp_path: Path) -> None:
-    rows = _export(kei_db, tmp_path / "criteria.csv")
+def test_evidence_and_reasons_are_readable_text(kei_tagged_db: Path, tmp_path: Path) -> None:
+    rows = _export(kei_tagged_db, tmp_path / "criteria.csv")
     years = rows[rows.criterion == "years"]
     assert years.evidence.str.match(r"\[year\] (\d{4}|no year) \(criterion: 2008–").all()
     text = rows[(rows.criterion != "years") & (rows.evidence != "")]

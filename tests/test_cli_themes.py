@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from synth.cli import app
@@ -17,22 +16,16 @@ KEI = ROOT / "corpus" / "kei-2020"
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def kei_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("kei") / "kei.sqlite"
-    result = runner.invoke(app, ["import", str(KEI), "--db", str(db), "--no-progress"])
-    assert result.exit_code == 0, result.output
-    return db
-
-
 def _read(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
 
-def test_export_themes_writes_every_assignment(kei_db: Path, tmp_path: Path) -> None:
+def test_export_themes_writes_every_assignment(kei_imported_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "themes.csv"
-    result = runner.invoke(app, ["export", "themes", "--db", str(kei_db), "--out", str(out)])
+    result = runner.invoke(
+        app, ["export", "themes", "--db", str(kei_imported_db), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     rows = _read(out)
     assert f"wrote {len(rows)} theme assignments" in result.output
@@ -71,12 +64,12 @@ def test_export_themes_neutralises_formulas(tmp_path: Path) -> None:
     assert any("HYPERLINK" in r["passage"] for r in rows)
 
 
-def test_bad_codebook_is_one_clear_error(kei_db: Path, tmp_path: Path) -> None:
+def test_bad_codebook_is_one_clear_error(kei_imported_db: Path, tmp_path: Path) -> None:
     bad = tmp_path / "themes.yml"
     bad.write_text("version: 1\ngroups: {g: G}\nthemes: [{id: Bad Id}]\n", encoding="utf-8")
     result = runner.invoke(
         app,
-        ["export", "themes", "--db", str(kei_db), "--out", str(tmp_path / "x.csv"),
+        ["export", "themes", "--db", str(kei_imported_db), "--out", str(tmp_path / "x.csv"),
          "--themes", str(bad)],
     )  # fmt: skip
     assert result.exit_code == 2

@@ -199,18 +199,14 @@ def make_map_tags() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def kei_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The bundled KEI corpus imported, deduplicated and tagged: (records, tags)."""
-    if not KEI.is_dir():
-        pytest.skip(f"bundled corpus not found at {KEI}")
-    from synth.store import connect, import_paths, load_records
+def kei_store(kei_tagged_db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bundled KEI corpus imported, deduplicated and tagged (the session's
+    ``kei_tagged_db``): (records, tags)."""
+    from synth.store import connect, load_records
     from synth.store.tags import current_tags
-    from synth.tagging.workflow import tag_store
 
-    con = connect(tmp_path_factory.mktemp("kei") / "kei.sqlite")
+    con = connect(kei_tagged_db)
     try:
-        import_paths(con, [KEI])
-        tag_store(con)
         return load_records(con, with_groups=True), current_tags(con)
     finally:
         con.close()

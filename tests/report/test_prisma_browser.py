@@ -5,6 +5,7 @@ of text sits inside the figure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,16 @@ return Array.from(document.querySelectorAll('rect')).map(r => {
 
 
 def test_bundled_review_not_reported_in_chromium(
-    browser: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    browser: Any, tmp_path: Path, kei_imported_db: Path, copy_db: Callable[..., Path]
 ) -> None:
     from synth.report.prisma_figure import write_prisma
     from synth.review import load_review
     from synth.screening.prisma import prisma_counts
     from synth.screening.published import record_published_decisions
     from synth.store import connect
-    from tests.screening import KEI, kei_store
+    from tests.screening import KEI
 
-    con = connect(kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template"))
+    con = connect(copy_db(kei_imported_db))
     try:
         record_published_decisions(con, load_review(KEI / "review.yml"))
         svg = write_prisma(prisma_counts(con), tmp_path / "fig", png=False)["svg"]

@@ -213,16 +213,16 @@ def test_two_identification_columns():
     assert "(none imported" in alone
 
 
-def test_bundled_review_diagram(tmp_path, tmp_path_factory):
+def test_bundled_review_diagram(kei_imported_db, copy_db):
     """The bundled review as it reports itself: 64 included after full text; everything
     else it does not report marked so; its background texts not identified records."""
     from synth.review import load_review
     from synth.screening.prisma import prisma_counts
     from synth.screening.published import record_published_decisions
     from synth.store import connect
-    from tests.screening import KEI, kei_store
+    from tests.screening import KEI
 
-    con = connect(kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template"))
+    con = connect(copy_db(kei_imported_db))
     try:
         record_published_decisions(con, load_review(KEI / "review.yml"))
         svg = prisma_svg(prisma_counts(con))

@@ -1,35 +1,13 @@
-"""Screening tests. ``kei_store`` gives each test its own copy of a store of the KEI corpus."""
+"""Screening tests. Each test that writes decisions takes its own copy of the session's
+KEI store (``copy_db(kei_imported_db)``, tests/conftest.py), so tests never share one."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 KEI = ROOT / "corpus" / "kei-2020"
-
-_template: dict[str, Path] = {}
-
-
-def kei_store(folder: Path, cache: Path) -> Path:
-    """A fresh copy of an imported (untagged) KEI store in ``folder``.
-
-    The import (about a second) runs once per test session into ``cache``; each test
-    then copies the closed, checkpointed file, so tests never share a database.
-    """
-    from synth.store import connect, import_paths
-
-    if "kei" not in _template:
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / "kei.sqlite"
-        con = connect(path)
-        import_paths(con, [KEI])
-        con.close()
-        _template["kei"] = path
-    target = folder / "review.sqlite"
-    shutil.copyfile(_template["kei"], target)
-    return target
 
 
 def ids(con: sqlite3.Connection, n: int) -> list[str]:

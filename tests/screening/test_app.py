@@ -1,14 +1,14 @@
 """The screening app driven like a reviewer would: clicks, keys, filters, undo, back.
 
-Runs on the bundled KEI corpus, imported and tagged into a temporary store; decisions are
-read back with a fresh connection, the way another kernel would see them.
+Runs on the bundled KEI corpus, imported and tagged (``kei_tagged_db``, once per session),
+each test on its own copy; decisions are read back with a fresh connection, the way another
+kernel would see them.
 """
 
 from __future__ import annotations
 
-import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,24 +32,9 @@ HOSTILE_BIB = """@article{hostile1,
 """
 
 
-@pytest.fixture(scope="module")
-def kei_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The KEI corpus imported and tagged once per module; tests copy the file."""
-    from synth.tagging.workflow import tag_store
-
-    db = tmp_path_factory.mktemp("kei") / "h4-kei.sqlite"
-    con = connect(db)
-    import_paths(con, [KEI])
-    tag_store(con)
-    con.close()
-    return db
-
-
 @pytest.fixture
-def db(kei_store: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "h4-app.sqlite"
-    shutil.copy(kei_store, path)
-    return path
+def db(kei_tagged_db: Path, copy_db: Callable[..., Path], tmp_path: Path) -> Path:
+    return copy_db(kei_tagged_db, tmp_path / "h4-app.sqlite")
 
 
 @pytest.fixture

@@ -13,13 +13,14 @@ import random
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from synth.screening.decisions import DECISIONS, current_decisions, record_decision
 from synth.store import connect
-from tests.screening import ids, kei_store
+from tests.screening import ids
 
 N_EACH = 300
 
@@ -58,8 +59,8 @@ def stream_decisions(path: str, reviewer: str, records: list[str], log: str) -> 
 
 
 @pytest.fixture
-def store(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template")
+def store(kei_imported_db: Path, copy_db: Callable[..., Path]) -> Path:
+    return copy_db(kei_imported_db)
 
 
 @pytest.mark.slow

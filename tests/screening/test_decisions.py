@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -21,12 +21,12 @@ from synth.screening.decisions import (
 from synth.screening.settings import load_settings, save_settings, settings_history
 from synth.store import connect, import_paths
 from synth.store.db import _statements, migrations
-from tests.screening import group_pair, ids, kei_store
+from tests.screening import group_pair, ids
 
 
 @pytest.fixture
-def con(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    path = kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template")
+def con(kei_imported_db: Path, copy_db: Callable[..., Path]) -> Iterator[sqlite3.Connection]:
+    path = copy_db(kei_imported_db)
     con = connect(path)
     yield con
     con.close()

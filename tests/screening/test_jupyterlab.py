@@ -27,7 +27,6 @@ from typer.testing import CliRunner
 from synth.cli import app
 from tests.browser import console_errors, network_urls, start_browser, unavailable
 from tests.lab import (
-    KEI,
     cell_errors,
     choose_option,
     click_button,
@@ -52,12 +51,11 @@ REASON = 2  # the second exclusion reason in the dropdown
 
 
 @pytest.fixture(scope="module")
-def review(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(store, notebook): the KEI review laid out as in the project, reviewer and mode set."""
-    if not KEI.is_dir():
-        pytest.skip(f"bundled corpus not found at {KEI}")
+def review(tmp_path_factory: pytest.TempPathFactory, kei_tagged_db: Path) -> tuple[Path, Path]:
+    """(store, notebook): the KEI review laid out as in the project, reviewer and mode set
+    (the store a copy of the session's tagged KEI store: the lab's reviewer writes to it)."""
     folder = tmp_path_factory.mktemp("lab-review")
-    return kei_review(folder, reviewer=REVIEWER, mode="dual")
+    return kei_review(folder, reviewer=REVIEWER, store=kei_tagged_db, mode="dual")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import csv
 import re
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from synth.screening.published import record_published_decisions
 from synth.screening.queue import screening_settings
 from synth.screening.reviewers import resolve_conflict
 from synth.store import connect, import_paths
-from tests.screening import KEI, group_pair, ids, kei_store
+from tests.screening import KEI, group_pair, ids
 
 FULLTEXTS = sorted(p.name for p in (KEI / "fulltexts").glob("*.md"))
 
@@ -37,8 +37,8 @@ def both_stages_review() -> Review:
 
 
 @pytest.fixture
-def con(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    con = connect(kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template"))
+def con(kei_imported_db: Path, copy_db: Callable[..., Path]) -> Iterator[sqlite3.Connection]:
+    con = connect(copy_db(kei_imported_db))
     yield con
     con.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,14 @@ from synth.review import load_review, parse_review
 from synth.screening.prisma import prisma_counts
 from synth.screening.published import record_published_decisions
 from synth.store import connect
-from tests.screening import KEI, kei_store
+from tests.screening import KEI
 
 REVIEW = KEI / "review.yml"
 
 
 @pytest.fixture
-def store(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template")
+def store(kei_imported_db: Path, copy_db: Callable[..., Path]) -> Path:
+    return copy_db(kei_imported_db)
 
 
 def _bib_entries() -> int:

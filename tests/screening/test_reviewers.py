@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from synth.screening.reviewers import (
     resolve_conflict,
 )
 from synth.store import connect
-from tests.screening import ids, kei_store
+from tests.screening import ids
 
 # Ten records, three categories, hand-computed:
 #   agree on 7 of 10 -> p_o = 0.7
@@ -39,8 +39,8 @@ B = ["include", "include", "exclude", "exclude", "exclude", "exclude", "maybe", 
 
 
 @pytest.fixture
-def con(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    con = connect(kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template"))
+def con(kei_imported_db: Path, copy_db: Callable[..., Path]) -> Iterator[sqlite3.Connection]:
+    con = connect(copy_db(kei_imported_db))
     yield con
     con.close()
 

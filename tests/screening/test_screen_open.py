@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -12,7 +13,6 @@ from typer.testing import CliRunner
 
 from synth.cli import app
 from synth.screening.notebook import injected_parameters
-from tests.screening import kei_store
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,11 +21,11 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 @pytest.fixture
-def db(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def db(tmp_path: Path, kei_imported_db: Path, copy_db: Callable[..., Path]) -> Path:
     """A KEI store at ``data/review.sqlite``, as a review's data folder holds it."""
     folder = tmp_path / "data"
     folder.mkdir()
-    return kei_store(folder, tmp_path_factory.getbasetemp() / "kei-template")
+    return copy_db(kei_imported_db, folder / "review.sqlite")
 
 
 def _open(db: Path, *args: str) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -10,7 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "screening.ipynb"
-KEI = ROOT / "corpus" / "kei-2020"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -37,15 +37,15 @@ def test_notebook_is_thin_with_a_parameters_cell() -> None:
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_notebook_runs_and_displays_the_app(tmp_path: Path) -> None:
+def test_notebook_runs_and_displays_the_app(
+    tmp_path: Path, kei_imported_db: Path, copy_db: Callable[..., Path]
+) -> None:
     papermill = pytest.importorskip("papermill")
     from synth.screening.settings import load_settings
-    from synth.store import connect, import_paths
+    from synth.store import connect
 
-    db = tmp_path / "h4-notebook.sqlite"
-    con = connect(db)
-    import_paths(con, [KEI])  # untagged: the app must work before the tagger has run
-    con.close()
+    # untagged: the app must work before the tagger has run
+    db = copy_db(kei_imported_db, tmp_path / "h4-notebook.sqlite")
     out = tmp_path / "screening-out.ipynb"
     papermill.execute_notebook(
         str(NOTEBOOK),

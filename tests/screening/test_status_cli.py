@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from synth.cli import app
 from synth.screening.decisions import record_decision
 from synth.screening.queue import ScreeningQueue
 from synth.store import connect
-from tests.screening import ids, kei_store
+from tests.screening import ids
 
 runner = CliRunner()
 
@@ -48,9 +49,9 @@ def test_a_file_that_is_not_a_review_store_is_one_clear_error(
 
 
 def test_single_screening_reports_no_missing_second_screening(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    kei_imported_db: Path, copy_db: Callable[..., Path]
 ) -> None:
-    db = kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template")
+    db = copy_db(kei_imported_db)
     con = connect(db)
     try:
         queue = ScreeningQueue(con, reviewer="ann", background=False)  # the default: single
@@ -90,9 +91,9 @@ def status_decisions(output: str) -> dict[tuple[str, str], list[int]]:
 
 
 def test_status_counts_each_reviewers_standing_decisions(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    kei_imported_db: Path, copy_db: Callable[..., Path]
 ) -> None:
-    db = kei_store(tmp_path, tmp_path_factory.getbasetemp() / "kei-template")
+    db = copy_db(kei_imported_db)
     con = connect(db)
     try:
         records = ids(con, 6)

@@ -1,12 +1,14 @@
 """The learnable layer as the tagger applies it: model rows beside rule rows, overrides on top.
 
-Runs the real tagger and the real refiner on the bundled KEI corpus, imported into a store.
+Runs the real tagger and the real refiner on the bundled KEI corpus (the session's imported
+store, ``kei_imported_db``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -22,8 +24,6 @@ from synth.tagging.learn import TagRefiner
 from synth.tagging.refine import MODEL_CONFIDENT, TAG_COLUMNS, RefineParams, best_rows, model_tags
 from synth.tagging.workflow import tag_store
 
-ROOT = Path(__file__).resolve().parents[2]
-KEI = ROOT / "corpus" / "kei-2020"
 MODEL_VERSION = re.compile(r"^TagRefiner/\d+\.\d+[^/]*/[0-9a-f]{12}$")
 #: The layer is tested on these facets whichever synth/data/refine.yml refines by default
 #: (that is decided by cross-validation: tests/tagging/test_refiner_cv.py).
@@ -31,11 +31,12 @@ FACETS = ("setting", "approach", "design")
 
 
 @pytest.fixture(scope="module")
-def tagged_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The KEI corpus imported and tagged once; tests work on copies."""
+def tagged_store(kei_imported_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's imported KEI store tagged once with :data:`FACETS` refined; tests work
+    on copies."""
     path = tmp_path_factory.mktemp("refine") / "kei.sqlite"
+    shutil.copyfile(kei_imported_db, path)
     con = connect(path)
-    import_paths(con, [KEI])
     tag_store(con, refine_facets=FACETS)
     con.close()
     return path

@@ -35,9 +35,9 @@ MIN_THEME_RECALL = 0.5
 
 
 @pytest.fixture(scope="module")
-def kei(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    con = store.connect(tmp_path_factory.mktemp("kei") / "review.sqlite")
-    store.import_paths(con, [KEI])
+def kei(kei_imported_db: Path) -> dict[str, pd.DataFrame]:
+    """The session's imported KEI store, read (never written)."""
+    con = store.connect(kei_imported_db)
     data = {
         "records": store.load_records(con, with_groups=True),
         "extracts": store.load_extracts(con),
