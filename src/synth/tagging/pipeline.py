@@ -64,6 +64,13 @@ LABELS_ATTR = "synth_labels"
 HITS_KEY = "synth_hits"
 #: ``doc.user_data`` key where ``synth_sentence_roles_v1`` leaves its :class:`Marks`.
 ROLE_MARKS_KEY = "synth_role_marks"
+#: Chunks (space-delimited strings) spaCy's tokenizer keeps tokenized in the tagger's
+#: pipeline. spaCy's default, 10,000, is full after a few hundred abstracts, and every
+#: chunk it did not keep goes through the prefix, suffix and infix expressions again at
+#: each occurrence: on real abstracts that is most of the tokenizer's time. The cache
+#: only saves work (a chunk's tokens are the same from it as without it); a chunk costs
+#: about 100 bytes in it.
+TOKENIZER_CACHE_SIZE = 250_000
 #: Registered factory names.
 CUE_RULER = "synth_cue_ruler_v1"
 DOC_LABELS = "synth_doc_labels_v1"
@@ -742,6 +749,7 @@ def build_nlp(
     # tokenizing thousands of patterns (the country gazetteer) leaves spaCy's tokenizer
     # cache slow for text (3x on abstracts); resetting its rules empties the cache
     nlp.tokenizer.rules = nlp.tokenizer.rules
+    nlp.tokenizer.max_cache_size = max(nlp.tokenizer.max_cache_size, TOKENIZER_CACHE_SIZE)
     marker = nlp.add_pipe(SENTENCE_ROLES, config={"roles": rules_path})
     marker.in_ruler = True
     labels = nlp.add_pipe(
