@@ -398,6 +398,10 @@ def _starts(tokens: list[str], i: int, phrases: tuple[tuple[str, ...], ...]) -> 
     return any(tuple(tokens[i : i + len(p)]) == p for p in phrases)
 
 
+def _ends(tokens: list[str], end: int, phrases: tuple[tuple[str, ...], ...]) -> bool:
+    return any(end >= len(p) and tuple(tokens[end - len(p) : end]) == p for p in phrases)
+
+
 @dataclass(frozen=True)
 class NegationReader:
     """Negation on both sides of a criterion's cue, from shared data: the codebook's
@@ -414,7 +418,7 @@ class NegationReader:
     before: int
     ends: tuple[tuple[str, ...], ...]
     pseudo: tuple[tuple[str, ...], ...]
-    #: every trigger word, before or after a cue (a text without one has no negated cue)
+    #: every trigger, before or after a cue (a text without one has no negated cue)
     words: tuple[str, ...]
     roles: frozenset[str]
     #: the words of ``after`` and ``after_alone`` (no denial after a cue without one)
@@ -442,7 +446,7 @@ class NegationReader:
             before=int(neg["before_window"]),
             ends=_phrases([*codebook.negation.terminators, *neg["clause_boundaries"]]),
             pseudo=_phrases(codebook.negation.pseudo),
-            words=tuple({w for t in triggers for w in _tokens(t)}),
+            words=tuple({t.lower() for t in (*triggers, *neg["after_alone"])}),
             roles=frozenset(neg["roles"]),
             hints=tuple({w for p in (*neg["after"], *neg["after_alone"]) for w in _tokens(p)}),
         )
@@ -491,9 +495,9 @@ class NegationReader:
             tokens = _tokens(low[max(0, at - _AFTER_CHARS) : at])
             for k in range(min(len(tokens), self.before + 1)):
                 end = len(tokens) - k
-                if any(tuple(tokens[end - len(p) : end]) == p for p in self.triggers):
+                if _ends(tokens, end, self.triggers):
                     return True
-                if any(tuple(tokens[end - len(p) : end]) == p for p in self.ends):
+                if _ends(tokens, end, self.ends):
                     break
             at = low.find(cue, at + len(cue))
         return False
