@@ -7,7 +7,8 @@ clause only, and a finding about the cue ("Placebo did not produce significant c
 is not a denial.
 
 The sentences are real: abstracts of the screening data sets in ``../shared/peer-data``
-(cohen2006 drug reviews), quoted short, and an extract of the bundled KEI corpus.
+(cohen2006 drug reviews) and a seed text of ``../shared/seeds``, quoted short, and an
+extract of the bundled KEI corpus.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ BMD_OTHER_CLAUSE = (
 BACKGROUND_LACK = (
     "BACKGROUND: The delivery of mental health services in rural China has been notably "
     "limited due to lack of qualified mental health professionals among other impeding factors."
+)
+# a seed text (../shared/seeds)
+VENNIK = (
+    "Also, when healthcare professionals thought they already had enough input from patients "
+    "on how to make improvements, patients were not involved (Vennik et al 2016)."
 )
 # an extract of lord2014 in the bundled corpus
 LORD = (
@@ -188,6 +194,9 @@ def test_a_negation_in_another_clause_does_not_reach_the_cue() -> None:
         ("Intraoperative awareness was not reported.", "intraoperative awareness", True),
         ("However, a comparison between those three interventions has not been reported.",
          "interventions", True),
+        (VENNIK[VENNIK.index("patients were"):], "patients", True),
+        # "input from patients" holds: one mention denied is not a denial of the cue
+        (VENNIK, "patients", False),
         (PLACEBO_FINDING, "placebo", False),
         (BMD_OTHER_CLAUSE, "bmd", False),
         ("RESULTS Intervention did not affect reported condom use.", "intervention", False),
