@@ -221,3 +221,28 @@ def test_a_background_heading_without_a_colon_still_marks_other_work() -> None:
         "210 practices."
     )
     assert design("Improving care for low-back pain: the ALIGN trial", abstract) == ["quantitative"]
+
+
+def test_an_authors_own_argument_is_a_position_paper() -> None:
+    abstract = (
+        "Many investigators do not comply with the guidance on protecting research "
+        "participants. This article describes the nature of the problem and has suggested "
+        "a strategy for organisations; nurses must take a lead."
+    )
+    assert design("Protecting the rights of research participants", abstract) == ["position-paper"]
+
+
+def test_qualitative_as_an_adjective_makes_no_mixed_methods_study() -> None:
+    abstract = (
+        "Chronic amphetamine users were significantly impaired on the set-shifting task "
+        "compared with controls (analysis of variance). Qualitative differences, as well as "
+        "some commonalities, were found between the two groups."
+    )
+    assert design("Profiles of cognitive dysfunction in drug users", abstract) == ["quantitative"]
+    protocol = (
+        "Our mixed-methods approach will include interrupted time-series analysis of "
+        "attendance and staff interviews."
+    )
+    assert design("Integrating addiction treatment into primary care", protocol) == [
+        "mixed-methods"
+    ]
