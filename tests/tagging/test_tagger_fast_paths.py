@@ -41,8 +41,9 @@ def engine():
 
 def _reference_rows(eng, record_id, hits):
     """The scoring and evidence rules written plainly: group, sum per field, squash,
-    sort, outrank, one label for single-label facets, evidence by ``_choose_evidence``'s
-    documented rule (strongest first when trimmed or when a hit counts against)."""
+    combine, conditions, outrank, sort, one label for single-label facets, evidence by
+    ``_choose_evidence``'s documented rule (strongest first when trimmed or when a hit
+    counts against)."""
     groups: dict = {}
     for h in hits:
         allowed = eng.counts_in.get(h[0])  # a facet's counts_in: roles its cues count in
@@ -70,12 +71,25 @@ def _reference_rows(eng, record_id, hits):
         if score >= eng.min_score and score > 0:
             r = eng.rank.get(key, (1_000_000, 1_000_000))
             scored.append((r[0], -score, r[1], key, group))
+    for key, parts, least in eng.combinations:
+        # a label made of others: each part at least `least`; the best score, all hits
+        by_key = {s[3]: s for s in scored}
+        found = [by_key.get(p) for p in parts]
+        if all(f is not None and -f[1] >= least for f in found):
+            own = [by_key[key]] if key in by_key else []
+            score = max(-f[1] for f in [*own, *found])
+            r = eng.rank.get(key, (1_000_000, 1_000_000))
+            group = [h for f in [*own, *found] for h in f[4]]
+            scored = [s for s in scored if s[3] != key] + [(r[0], -score, r[1], key, group)]
     scores = {s[3]: -s[1] for s in scored}
     for cond in (c for f in eng.cb.facets.values() for c in f.conditions):
-        # a cross-facet condition: when the record has one of `when` labels, a label of
-        # the limited facet needs `min_score` or a positive hit in one of `or_fields`
-        if any(scores.get((cond.when_facet, lab), 0.0) >= cond.when_score
-               for lab in cond.when_labels):  # fmt: skip
+        # a cross-facet condition: when the record has one of `when` labels (of a
+        # single-label facet: its best label), a label of the limited facet needs
+        # `min_score` or a positive hit in one of `or_fields`
+        when = [s for s in scored if s[3][0] == cond.when_facet]
+        if cond.when_best:
+            when = sorted(when, key=lambda s: (s[1], s[2]))[:1]
+        if any(s[3][1] in cond.when_labels and -s[1] >= cond.when_score for s in when):
             scored = [
                 s for s in scored
                 if s[3][0] != cond.facet or -s[1] >= cond.min_score
@@ -85,8 +99,8 @@ def _reference_rows(eng, record_id, hits):
     dropped = {
         (f, other)
         for (f, lab), sc in scores.items()
-        for other in eng.outranks.get((f, lab), ())
-        if scores.get((f, other), 2.0) <= sc
+        for other, from_score in eng.outranks.get((f, lab), ())
+        if scores.get((f, other), 2.0) <= sc or (from_score is not None and sc >= from_score)
     }
     scored = sorted(s for s in scored if s[3] not in dropped)
     out, done = [], set()
