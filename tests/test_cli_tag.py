@@ -113,21 +113,28 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
     from synth.tagging.evaluate import evaluate, load_gold
 
     gold_dir = ROOT / "tests" / "fixtures" / "abstracts-gold"
+    held_out_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-2"
     result = runner.invoke(
         app,
         ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--abstracts",
-         "--abstracts-dir", str(gold_dir), "--peer", str(peer_data)],
+         "--abstracts-dir", str(gold_dir), "--held-out-dir", str(held_out_dir),
+         "--peer", str(peer_data)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     con = connect(kei_db)
     bundled = evaluate(current_tags(con), load_gold(GOLD), records=load_records(con))
     con.close()
-    table = side_by_side(tag_abstract_gold(gold_dir, peer_data), bundled, bundled_name="kei-gold")
-    for name in ("real: all", "real: dev", "real: test (held out)", "kei-gold"):
+    table = side_by_side(
+        tag_abstract_gold(gold_dir, peer_data),
+        bundled,
+        bundled_name="kei-gold",
+        held_out=tag_abstract_gold(held_out_dir, peer_data),
+    )
+    for name in ("set 1: all", "set 1: dev", "set 1: test", "set 2 (held out)", "kei-gold"):
         assert name in result.output
     assert "codebook was written from that corpus" in result.output
     lines = result.output.splitlines()
-    for facet, source in [("setting", "real: test (held out)"), ("approach", "kei-gold")]:
+    for facet, source in [("setting", "set 2 (held out)"), ("approach", "kei-gold")]:
         value = table.loc[(facet, "macro"), (source, "f1")]
         row = next(line for line in lines if line.startswith(facet))
         assert f"{value:.3f}" in row.split(), (facet, source, row)

@@ -358,6 +358,8 @@ def tag_cmd(
 
 #: The real-abstract gold set and where its abstracts are (run from the repository).
 ABSTRACT_GOLD = Path("tests/fixtures/abstracts-gold")
+#: Set 2 of the real-abstract gold: labelled later, never read record by record.
+ABSTRACT_GOLD_HELD_OUT = Path("tests/fixtures/abstracts-gold-2")
 PEER_DATA = Path("../shared/peer-data")
 
 
@@ -372,13 +374,17 @@ def tag_evaluate_cmd(
         bool,
         typer.Option(
             "--abstracts",
-            help="Score the real-abstract gold set too (all, dev and test halves) and print "
-            "it beside the store's gold, one table.",
+            help="Score the real-abstract gold sets too (set 1: all, dev and test halves; "
+            "set 2, held out) and print them beside the store's gold, one table.",
         ),
     ] = False,
     abstracts_dir: Annotated[
-        Path, typer.Option(help="The real-abstract gold set (gold.csv).")
+        Path, typer.Option(help="The real-abstract gold set 1 (gold.csv).")
     ] = ABSTRACT_GOLD,
+    held_out_dir: Annotated[
+        Path,
+        typer.Option(help="The held-out real-abstract gold set 2 (gold.csv; skipped if absent)."),
+    ] = ABSTRACT_GOLD_HELD_OUT,
     peer: Annotated[
         Path, typer.Option(help="Where the real-abstract gold's records are (peer-data).")
     ] = PEER_DATA,
@@ -396,8 +402,8 @@ def tag_evaluate_cmd(
     """Precision, recall and F1 of the tags against gold labels.
 
     With --db and --gold alone: per label, for the store's own gold. With --abstracts:
-    the real-abstract gold set (all, dev and test halves) beside the store's gold, per
-    facet. With --refiner-cv: whether the learnable layer beats the rules on held-out folds.
+    the real-abstract gold sets (set 1's halves, held-out set 2) beside the store's gold,
+    per facet. With --refiner-cv: whether the learnable layer beats the rules on held-out folds.
     """
     from synth.tagging.evaluate import load_gold
 
@@ -422,7 +428,17 @@ def tag_evaluate_cmd(
                 )
 
                 real = tag_abstract_gold(abstracts_dir, peer)
-                table = side_by_side(real, bundled, bundled_name=gold.parent.name if gold else "")
+                held_out = (
+                    tag_abstract_gold(held_out_dir, peer)
+                    if (held_out_dir / "gold.csv").is_file()
+                    else None
+                )
+                table = side_by_side(
+                    real,
+                    bundled,
+                    bundled_name=gold.parent.name if gold else "",
+                    held_out=held_out,
+                )
                 console.print(side_by_side_text(table, with_caveat=bundled is not None),
                               highlight=False, soft_wrap=True)  # fmt: skip
             elif bundled is not None:
@@ -482,12 +498,13 @@ def tag_evaluate_abstracts_cmd(
     split: Annotated[
         str,
         typer.Option(
-            help="all, dev (odd ids: read its errors to improve rules) or test "
-            "(even ids: held out, never read for errors)."
+            help="all, dev (odd ids) or test (even ids); set 1's halves (both read for "
+            "errors by now); set 2 (--gold-dir tests/fixtures/abstracts-gold-2) is held out "
+            "whole: read only its summary."
         ),
     ] = "all",
 ) -> None:
-    """Per label and confusion tables on one half of the real-abstract gold set.
+    """Per label and confusion tables on a real-abstract gold set (or one half of it).
 
     `synth tag evaluate --abstracts` prints every half's summary beside the store's gold.
     """

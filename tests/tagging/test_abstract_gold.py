@@ -121,17 +121,23 @@ def test_side_by_side_scores_each_half_beside_the_bundled_gold() -> None:
         pd.DataFrame([("r1", "approach", "ebcd", 0.9)], columns=[*cols, "score"]),
         pd.DataFrame([("r1", "approach", "ebcd"), ("r2", "approach", "ppi")], columns=cols),
     )
-    table = side_by_side(real, bundled, bundled_name="kei-gold")
+    held_out = _tagged(
+        [("g001", "setting", "community", "acute-care"),  # wrong
+         ("g002", "setting", "community", "community"),  # right
+         *[(g, f, "not-applicable", "") for g in ("g001", "g002") for f in ("country", "design")]]
+    )  # fmt: skip
+    table = side_by_side(real, bundled, bundled_name="kei-gold", held_out=held_out)
     micro = table.xs("micro", level="average")
-    assert micro.loc["setting", ("real: dev", "f1")] == 1.0
-    assert micro.loc["setting", ("real: test (held out)", "f1")] == 0.5
-    assert micro.loc["setting", ("real: all", "f1")] == 0.75
+    assert micro.loc["setting", ("set 1: dev", "f1")] == 1.0
+    assert micro.loc["setting", ("set 1: test", "f1")] == 0.5
+    assert micro.loc["setting", ("set 1: all", "f1")] == 0.75
+    assert micro.loc["setting", ("set 2 (held out)", "f1")] == 0.5  # set 2 whole, no halves
     assert micro.loc["approach", ("kei-gold", "recall")] == 0.5  # only the bundled gold has it
-    assert pd.isna(micro.loc["approach", ("real: all", "f1")])
+    assert pd.isna(micro.loc["approach", ("set 1: all", "f1")])
     assert pd.isna(micro.loc["setting", ("kei-gold", "f1")])
     assert list(table.index.get_level_values("facet").unique()) == [
         "setting", "country", "design", "approach",
     ]  # fmt: skip
     text = side_by_side_text(table)
-    assert "real: test (held out)" in text and "kei-gold" in text
+    assert "set 2 (held out)" in text and "kei-gold" in text
     assert "codebook was written from that corpus" in text
