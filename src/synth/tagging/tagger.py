@@ -679,8 +679,7 @@ class _Engine:
         """Tag ``recs`` in one pass through the pipeline, appending to ``rows``/``notes``."""
         current = -1
         hits: list[tuple] = []
-        docs = self.nlp.pipe(self.docs(recs), as_tuples=True, batch_size=batch_size)
-        for doc, i in docs:
+        for doc, i in self.labelled(recs, batch_size):
             if i != current:
                 if current >= 0:
                     self.finish(recs[current], hits, rows, notes)
@@ -694,6 +693,19 @@ class _Engine:
             self.finish(recs[current], hits, rows, notes)
             if bar is not None:
                 bar.update(1)
+
+    def labelled(self, recs: Sequence[_Rec], batch_size: int) -> Iterator[tuple[Any, int]]:
+        """``(doc, index of its record)`` through the pipeline's components, a batch at a
+        time: each component labels the whole batch before the next one runs, as
+        ``nlp.pipe`` does with the components' batching ``pipe``, without its generator
+        per component and per batch around every doc."""
+        procs = self.procs
+        docs = self.docs(recs)
+        size = max(1, batch_size)
+        while batch := list(islice(docs, size)):
+            for proc in procs:
+                batch = [(proc(doc), i) for doc, i in batch]
+            yield from batch
 
     def finish(
         self,
