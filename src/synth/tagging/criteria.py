@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -306,29 +306,38 @@ def _sentences(
     max_chars: int,
 ) -> list[tuple[Any, str, str]]:
     """(record_id, field, sentence) for every sentence of every record's text."""
-    out: list[tuple[Any, str, str]] = []
+    return [
+        (rid, field, part[:max_chars])
+        for rid, field, text in _texts_of(records, extracts, fulltexts)
+        for part in (" ".join(p.split()) for p in _SENTENCE_END.split(text))
+        if len(part) >= 3
+    ]
 
-    def add(rid: Any, field: str, text: Any) -> None:
+
+def _texts_of(
+    records: pd.DataFrame, extracts: pd.DataFrame | None, fulltexts: pd.DataFrame | None
+) -> Iterator[tuple[Any, str, str]]:
+    """(record_id, field, text) of each non-empty title, keyword list (joined by "; "),
+    abstract, extract and full text: the texts criteria read, in one place."""
+
+    def clean(text: Any) -> str | None:
         if isinstance(text, list | tuple):
             text = "; ".join(str(t) for t in text)
-        if not isinstance(text, str) or not text.strip():
-            return
-        for part in _SENTENCE_END.split(text):
-            part = " ".join(part.split())
-            if len(part) >= 3:
-                out.append((rid, field, part[:max_chars]))
+        return text.strip() if isinstance(text, str) and text.strip() else None
 
     for field in _TEXT_FIELDS:
         if field in records.columns:
             for rid, text in zip(records["record_id"], records[field], strict=True):
-                add(rid, field, text)
+                if (cleaned := clean(text)) is not None:
+                    yield rid, field, cleaned
     for rid, texts in extracts_by_record(records, extracts).items():
         for text in texts:
-            add(rid, "extract", text)
+            if (cleaned := clean(text)) is not None:
+                yield rid, "extract", cleaned
     if fulltexts is not None and len(fulltexts) and "text" in fulltexts.columns:
         for rid, text in zip(fulltexts["record_id"], fulltexts["text"], strict=True):
-            add(rid, "fulltext", text)
-    return out
+            if (cleaned := clean(text)) is not None:
+                yield rid, "fulltext", cleaned
 
 
 _WORD = re.compile(r"\b\w\w+\b")
@@ -672,25 +681,13 @@ def _record_texts(
     paragraph of a full text (one paragraph at a time: a full text may exceed what spaCy
     takes as one text)."""
     out: list[tuple[Any, str, str]] = []
-
-    def add(rid: Any, field: str, text: Any) -> None:
-        if isinstance(text, list | tuple):
-            text = "; ".join(str(t) for t in text)
-        if isinstance(text, str) and text.strip():
-            out.append((rid, field, text.strip()))
-
-    for field in _TEXT_FIELDS:
-        if field in records.columns:
-            for rid, text in zip(records["record_id"], records[field], strict=True):
-                add(rid, field, text)
-    for rid, texts in extracts_by_record(records, extracts).items():
-        for text in texts:
-            add(rid, "extract", text)
-    if fulltexts is not None and len(fulltexts) and "text" in fulltexts.columns:
-        for rid, text in zip(fulltexts["record_id"], fulltexts["text"], strict=True):
-            if isinstance(text, str):
-                for part in re.split(r"\n\s*\n", text):
-                    add(rid, "fulltext", part[:_MAX_PART])
+    for rid, field, text in _texts_of(records, extracts, fulltexts):
+        if field != "fulltext":
+            out.append((rid, field, text))
+            continue
+        for part in re.split(r"\n\s*\n", text):
+            if part := part[:_MAX_PART].strip():
+                out.append((rid, field, part))
     return out
 
 
