@@ -3,7 +3,9 @@
 The pipeline's tokenizer keeps far more chunks than spaCy's default cache (issue 16's
 speed target: on real abstracts spaCy's 10,000 chunks are full after a few hundred
 records, and every chunk left out goes through the affix expressions again); a chunk
-served from that cache must tokenize exactly as a fresh one.
+served from that cache must tokenize exactly as a fresh one. The cue ruler enters its
+phrase matcher's keys in the vocab without lexical attributes (faster to build); it must
+match exactly as spaCy's ``SpanRuler`` with the same patterns.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import pytest
 import spacy
 
 from synth.corpus.reading import read
-from synth.tagging.pipeline import TOKENIZER_CACHE_SIZE, build_nlp
+from synth.tagging.codebook import load_codebook
+from synth.tagging.pipeline import CUE_RULER, CUE_SPANS_KEY, TOKENIZER_CACHE_SIZE, build_nlp
+from synth.tagging.sentence_roles import load_sentence_roles
 
 KEI = Path(__file__).resolve().parents[2] / "corpus" / "kei-2020"
 
@@ -50,3 +54,30 @@ def test_chunks_served_from_the_cache_tokenize_as_fresh_ones(kei_texts: list[str
     assert len({chunk for t in kei_texts for chunk in t.split()}) > 5_000  # distinct chunks
     assert first == plain
     assert again == plain
+
+
+def test_pattern_keys_enter_the_vocab_without_lexical_attributes() -> None:
+    """The phrase matcher's keys (``repr((label, id))``, one per pattern) are never
+    tokens; computing their shape, like_num ... was half of building the pipeline."""
+    nlp = build_nlp()
+    entry = next(p for p in nlp.get_pipe(CUE_RULER).patterns if isinstance(p["pattern"], str))
+    key = repr((entry["label"], entry.get("id", "")))
+    assert key in nlp.vocab
+    assert nlp.vocab[key].shape == 0  # never computed
+    assert nlp.vocab["Leeds"].shape_ == "Xxxxx"  # a pattern word's lexeme is whole
+    assert nlp.vocab["leeds"].is_lower
+
+
+def test_the_cue_ruler_matches_as_spacys_span_ruler(kei_texts: list[str]) -> None:
+    cb = load_codebook()
+    patterns = cb.patterns() + load_sentence_roles().patterns()
+    ours = build_nlp(cb, write_spans=True)
+    stock = spacy.blank("en")
+    ruler = stock.add_pipe(
+        "span_ruler", config={"spans_key": CUE_SPANS_KEY, "phrase_matcher_attr": "LOWER"}
+    )
+    ruler.add_patterns(patterns)
+    texts = kei_texts[:150]  # titles and abstracts
+    for a, b in zip(ours.pipe(texts), stock.pipe(texts), strict=True):
+        spans = {(s.start, s.end, s.label_, s.id_) for s in a.spans[CUE_SPANS_KEY]}
+        assert spans == {(s.start, s.end, s.label_, s.id_) for s in b.spans[CUE_SPANS_KEY]}

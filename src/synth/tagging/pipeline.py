@@ -139,6 +139,30 @@ class CueRuler(SpanRuler):
         """Match a whole batch before handing it on (see :func:`_batched`)."""
         return _batched(self, stream, batch_size)
 
+    def add_patterns(self, patterns: list[dict[str, Any]]) -> None:
+        """The ``SpanRuler``'s, with the phrase matcher's keys entered in the vocab first
+        without lexical attributes.
+
+        ``PhraseMatcher.add`` makes a lexeme of each key, ``repr((label, id))``, and a new
+        lexeme computes every lexical attribute (shape, like_num, like_url ...) of its
+        string: for the codebook's 25,000 patterns, each its own key, that was half of
+        :func:`build_nlp`. A key holds ", ", so no token is ever that string and nothing
+        reads its lexeme's attributes; the pattern texts' own lexemes are made as usual.
+        """
+        vocab = self.nlp.vocab
+        getters = vocab.lex_attr_getters
+        vocab.lex_attr_getters = None
+        try:
+            for entry in patterns:
+                label, ident = entry.get("label"), entry.get("id", "")
+                if isinstance(entry.get("pattern"), str) and isinstance(label, str):
+                    key = repr((label, ident))
+                    if ", " in key and key not in vocab:
+                        vocab[key]
+        finally:
+            vocab.lex_attr_getters = getters
+        super().add_patterns(patterns)
+
     def match(self, doc: Doc) -> list[Span]:
         return self._spans(doc, self.raw_matches(doc))
 
