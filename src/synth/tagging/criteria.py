@@ -32,6 +32,7 @@ import yaml
 
 from synth.review import EXCLUSION, INCLUSION, Criterion, Review
 from synth.tagging.codebook import CRITERION_FACET, Codebook, CodebookError, with_criteria
+from synth.tagging.tagger import extracts_by_record
 
 log = logging.getLogger(__name__)
 
@@ -807,18 +808,6 @@ def records_with_text(
         has = fulltexts["text"].map(lambda t: isinstance(t, str) and bool(t.strip()))
         out |= set(fulltexts.loc[has.astype(bool), "record_id"])
     return out
-
-
-def extracts_by_record(
-    records: pd.DataFrame, extracts: pd.DataFrame | None
-) -> dict[Any, list[str]]:
-    """Extract texts per record id, matched as the tagger matches them (by ``record_id``,
-    else ``ref`` as a record's source_key or DOI), so the criteria read the same extracts
-    the tags came from. The tagger's function has no public name yet: this is the one
-    place that reaches for it."""
-    from synth.tagging import tagger
-
-    return tagger._extract_map(records, extracts)
 
 
 @dataclass(frozen=True)

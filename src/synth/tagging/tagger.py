@@ -179,7 +179,7 @@ def _payloads(
             "records need a record_id column (as synth.corpus.read() and load_records() give)"
         )
     ids = _column(records, "record_id")
-    ext = _extract_map(records, extracts)
+    ext = extracts_by_record(records, extracts)
     full: dict[Any, list[str]] = {}
     if fulltexts is not None and len(fulltexts):
         for rid, text in zip(
@@ -207,8 +207,11 @@ def _payloads(
     ]
 
 
-def _extract_map(records: pd.DataFrame, extracts: pd.DataFrame | None) -> dict[Any, list[str]]:
-    """Extract texts per record id: by ``record_id`` if given, else ``ref`` -> source_key/DOI."""
+def extracts_by_record(
+    records: pd.DataFrame, extracts: pd.DataFrame | None
+) -> dict[Any, list[str]]:
+    """Extract texts per record id: by ``record_id`` if given, else ``ref`` -> source_key/DOI.
+    Public: the criteria read the same extracts the tags came from."""
     if extracts is None or not len(extracts):
         return {}
     texts = _column(extracts, "text")
