@@ -201,6 +201,11 @@ def test_a_negation_in_another_clause_does_not_reach_the_cue() -> None:
         (BMD_OTHER_CLAUSE, "bmd", False),
         ("RESULTS Intervention did not affect reported condom use.", "intervention", False),
         ("Participants were not blinded to treatment allocation.", "participants", False),
+        # the cue must be what the negation speaks of, not a modifier of another noun
+        ("Adverse events in the placebo group were not reported.", "placebo", False),
+        ("Patients in the placebo arm did not participate in follow-up.", "placebo", False),
+        # a typographic apostrophe negates as a plain one does
+        ("Service users weren\u2019t involved in the redesign.", "service users", True),
     ],
 )  # fmt: skip
 def test_negation_after_a_cue_reads_its_clause(sentence: str, match: str, denied: bool) -> None:
@@ -216,7 +221,10 @@ def test_the_negation_words_are_data(tmp_path) -> None:
     rules.write_text("negation: {roles: [study, results]}\n", "utf-8")
     with pytest.raises(CriteriaError, match=r"rules\.yml: negation\.roles: 'results'"):
         load_rules(rules)
-    # without "that" among the clause boundaries, the BMD sentence reads as a denial
-    rules.write_text("negation: {clause_boundaries: [which]}\n", "utf-8")
+    # without "that" among the clause boundaries, and with it among the words a denied
+    # subject may stand before, the BMD sentence reads as a denial
+    rules.write_text(
+        "negation: {clause_boundaries: [which], after_subject: [that, was]}\n", "utf-8"
+    )
     reader = NegationReader.of(load_rules(rules), load_codebook())
     assert reader.negated_after(BMD_OTHER_CLAUSE, "BMD")

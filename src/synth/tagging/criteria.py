@@ -141,7 +141,8 @@ def _validate_negation(neg: Any, name: str) -> None:
     unknown = sorted(set(neg) - _NEGATION_KEYS)
     if unknown:
         raise CriteriaError(f"{name}: negation.{unknown[0]}: unknown key")
-    lists = ("after", "after_predicates", "after_alone", "between", "clause_boundaries", "roles")
+    lists = ("after", "after_predicates", "after_alone", "after_subject", "between",
+             "clause_boundaries", "roles")  # fmt: skip
     for key in lists:
         value = neg.get(key)
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -161,7 +162,7 @@ def _validate_negation(neg: Any, name: str) -> None:
 
 
 _NEGATION_KEYS = {
-    "after", "after_predicates", "after_alone", "after_window", "between",
+    "after", "after_predicates", "after_alone", "after_subject", "after_window", "between",
     "before_window", "clause_boundaries", "roles",
 }  # fmt: skip
 
@@ -424,6 +425,10 @@ class NegationReader:
     alone: tuple[tuple[str, ...], ...]
     window: int
     between: frozenset[str]
+    #: the only words that may stand between a cue and the negation that denies it (the
+    #: verb of which the cue is the subject: "involvement was not reported"; "events in
+    #: the placebo group were not reported" denies the events, not the placebo)
+    subject: frozenset[str]
     triggers: tuple[tuple[str, ...], ...]
     before: int
     ends: tuple[tuple[str, ...], ...]
@@ -452,6 +457,7 @@ class NegationReader:
             alone=_phrases(neg["after_alone"]),
             window=int(neg["after_window"]),
             between=frozenset(w for b in neg["between"] for w in _tokens(b)),
+            subject=frozenset(w for b in neg["after_subject"] for w in _tokens(b)),
             triggers=_phrases(triggers),
             before=int(neg["before_window"]),
             ends=_phrases([*codebook.negation.terminators, *neg["clause_boundaries"]]),
@@ -467,7 +473,7 @@ class NegationReader:
         within ``window`` words of the same clause (not as a pseudo-negation) with one of
         ``after_predicates`` next (past words of ``between``), or one of ``after_alone``
         follows."""
-        low, cue = sentence.lower(), match.lower().strip()
+        low, cue = _plain_quotes(sentence.lower()), _plain_quotes(match.lower().strip())
         if not cue:
             return False
         at, seen = low.find(cue), False
@@ -486,6 +492,8 @@ class NegationReader:
             if _starts(tokens, i, self.alone):
                 return True
             trigger = next((p for p in self.after if tuple(tokens[i : i + len(p)]) == p), None)
+            if trigger is not None and any(t not in self.subject for t in tokens[:i]):
+                return False  # the cue is not the subject the negation speaks of
             if trigger is not None:  # the first negation decides: a denial, or a finding
                 j = i + len(trigger)
                 while j < len(tokens) and tokens[j] in self.between:
@@ -514,7 +522,13 @@ class NegationReader:
 
     def may_negate(self, text: str) -> bool:
         """A cheap first look: whether ``text`` holds any trigger word at all."""
+        text = _plain_quotes(text)
         return any(w in text for w in self.words)
+
+
+def _plain_quotes(text: str) -> str:
+    """Typographic apostrophes as ASCII ones, so "weren’t" holds the trigger "n't"."""
+    return text.replace("’", "'").replace("‘", "'")
 
 
 def _read_after(
