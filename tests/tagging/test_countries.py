@@ -229,3 +229,17 @@ def test_a_review_takes_a_country_from_its_title_or_issuer_not_an_index_term() -
         title="A guide to co-design", abstract="A toolkit for teams.", url="https://x.org.au/g"
     )
     assert issued == {"Australia"}
+
+
+def test_a_review_that_names_trials_more_often_than_itself_takes_no_index_country() -> None:
+    # the condition reads the design the record ends with (review, once outranking is
+    # done), not the quantitative label its trial words scored higher before it
+    got = _record_countries(
+        title="Rizatriptan in migraine: a review",
+        abstract="In randomised, double-blind, placebo-controlled trials, rizatriptan was "
+        "significantly more effective than placebo (p < 0.01). In crossover trials it was "
+        "well tolerated, and significantly more patients were pain free than with "
+        "naratriptan.",
+        keywords=["Humans", "United States"],
+    )
+    assert got == set()

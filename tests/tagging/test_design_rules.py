@@ -246,3 +246,22 @@ def test_qualitative_as_an_adjective_makes_no_mixed_methods_study() -> None:
     assert design("Integrating addiction treatment into primary care", protocol) == [
         "mixed-methods"
     ]
+
+
+def test_a_review_of_qualitative_studies_and_surveys_stays_a_review() -> None:
+    # review outranks mixed methods from its own 0.65, as it outranks the designs it pools
+    abstract = (
+        "Qualitative studies with semi-structured interviews, focus groups and thematic "
+        "analysis described delays; surveys and questionnaires in cohort studies found "
+        "that readmission was significantly associated with poor information."
+    )
+    assert design("Patient experience of hospital discharge: a review", abstract) == ["review"]
+
+
+def test_an_interview_studys_selection_criteria_make_it_no_review() -> None:
+    abstract = (
+        "Semi-structured interviews were held with 24 nurses. Selection criteria were at "
+        "least two years on the ward. Data collection and analysis were concurrent, and "
+        "themes were identified by thematic analysis."
+    )
+    assert design("Nurses' views of handover", abstract) == ["qualitative"]

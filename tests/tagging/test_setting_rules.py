@@ -320,12 +320,13 @@ def test_care_for_children_takes_precedence_over_primary_and_acute_care() -> Non
     ) == {"paediatrics-maternity"}
 
 
-def test_a_state_hospital_and_the_psychiatric_hospitals_index_term_are_mental_health() -> None:
+def test_the_psychiatric_hospitals_index_term_is_mental_health_not_acute_care() -> None:
+    # MeSH "Hospitals, Psychiatric": its "Hospitals" is nested in the longer cue
     rows = [
         {
             "record_id": "r0",
-            "title": "Seizures during clozapine treatment in a state hospital",
-            "abstract": "We reviewed the charts of 100 patients starting clozapine.",
+            "title": "Seizures during clozapine treatment",
+            "abstract": "We reviewed the charts of 100 patients starting clozapine in hospital.",
             "keywords": ["Hospitals, Psychiatric", "Humans"],
         }
     ]

@@ -81,12 +81,23 @@ def _reference_rows(eng, record_id, hits):
             r = eng.rank.get(key, (1_000_000, 1_000_000))
             group = [h for f in [*own, *found] for h in f[4]]
             scored = [s for s in scored if s[3] != key] + [(r[0], -score, r[1], key, group)]
-    scores = {s[3]: -s[1] for s in scored}
+
+    def outranked(scored):
+        scores = {s[3]: -s[1] for s in scored}
+        dropped = {
+            (f, other)
+            for (f, lab), sc in scores.items()
+            for other, from_score in eng.outranks.get((f, lab), ())
+            if scores.get((f, other), 2.0) <= sc or (from_score is not None and sc >= from_score)
+        }
+        return [s for s in scored if s[3] not in dropped]
+
+    decided = outranked(scored)
     for cond in (c for f in eng.cb.facets.values() for c in f.conditions):
         # a cross-facet condition: when the record has one of `when` labels (of a
-        # single-label facet: its best label), a label of the limited facet needs
-        # `min_score` or a positive hit in one of `or_fields`
-        when = [s for s in scored if s[3][0] == cond.when_facet]
+        # single-label facet: its best label once outranked), a label of the limited
+        # facet needs `min_score` or a positive hit in one of `or_fields`
+        when = [s for s in decided if s[3][0] == cond.when_facet]
         if cond.when_best:
             when = sorted(when, key=lambda s: (s[1], s[2]))[:1]
         if any(s[3][1] in cond.when_labels and -s[1] >= cond.when_score for s in when):
@@ -95,14 +106,7 @@ def _reference_rows(eng, record_id, hits):
                 if s[3][0] != cond.facet or -s[1] >= cond.min_score
                 or any(h[2] in cond.or_fields and h[3] > 0 for h in s[4])
             ]  # fmt: skip
-    scores = {s[3]: -s[1] for s in scored}
-    dropped = {
-        (f, other)
-        for (f, lab), sc in scores.items()
-        for other, from_score in eng.outranks.get((f, lab), ())
-        if scores.get((f, other), 2.0) <= sc or (from_score is not None and sc >= from_score)
-    }
-    scored = sorted(s for s in scored if s[3] not in dropped)
+    scored = sorted(outranked(scored))
     out, done = [], set()
     for _, neg, _, (facet, label), group in scored:
         if not eng.multi.get(facet, True):

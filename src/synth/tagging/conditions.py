@@ -67,17 +67,22 @@ class Condition:
         return bool(fields) and any(h[2] in fields and h[3] > 0 for h in group)
 
 
-def apply_conditions(conds: Sequence[Condition], scored: list[tuple]) -> list[tuple]:
+def apply_conditions(
+    conds: Sequence[Condition], scored: list[tuple], decided: list[tuple] | None = None
+) -> list[tuple]:
     """A record's scored labels without those a condition drops.
 
     ``scored`` holds the tagger's rows in the making: ``(facet rank, -score, label rank,
     (facet, label), hits, score)``; ``conds`` are the codebook's conditions (the tagger
-    gathers them once). Returns ``scored`` itself when nothing is dropped."""
+    gathers them once); ``decided`` is ``scored`` after outranking, from which a
+    single-label facet's best label is read (a review that names trials more often than
+    itself is a review: the label it ends with decides). Returns ``scored`` itself when
+    nothing is dropped."""
     if not conds:
         return scored
     scores = {s[3]: s[5] for s in scored}
     best: dict[str, tuple] = {}  # facet -> its best entry (score, then codebook order)
-    for s in scored:
+    for s in decided if decided is not None else scored:
         b = best.get(s[3][0])
         if b is None or (s[1], s[2]) < (b[1], b[2]):
             best[s[3][0]] = s

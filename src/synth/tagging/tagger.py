@@ -817,8 +817,9 @@ class _Engine:
             return
         if self.combinations:
             scored = self._combine(scored)
-        if self.conditions:  # cross-facet conditions (codebook)
-            scored = apply_conditions(self.conditions, scored)
+        if self.conditions:  # cross-facet conditions (codebook), read after outranking
+            decided = self._outrank(scored) if self.outranks and len(scored) > 1 else scored
+            scored = apply_conditions(self.conditions, scored, decided)
         if self.outranks and len(scored) > 1:
             scored = self._outrank(scored)
         scored.sort()  # facet rank, best score, label rank (keys are unique: groups unseen)
@@ -848,7 +849,8 @@ class _Engine:
             out.evidence.append(ev)
 
     def _outrank(self, scored: list[tuple]) -> list[tuple]:
-        """Drop labels that a label of the same facet outranks and scores at least as high."""
+        """Drop labels that a label of the same facet outranks: it scores at least as high,
+        or at least its own ``min_score`` for that label (an ``outranks`` mapping)."""
         outranks = self.outranks
         if not any(s[3] in outranks for s in scored):
             return scored
