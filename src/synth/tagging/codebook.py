@@ -188,8 +188,8 @@ class Facet:
     #: cross-facet conditions on this facet's labels (:mod:`synth.tagging.conditions`)
     conditions: tuple[Condition, ...] = ()
     #: the sentence roles (:data:`synth.tagging.sentence_roles.ROLES`) whose sentences
-    #: the facet's cues count in; None: every role. Title, keywords, venue and metadata
-    #: hits always count.
+    #: the facet's cues count in; None: every role. Hits in the fields sentence_roles.yml
+    #: makes ``study`` throughout (title, keywords, extracts, venue, metadata) always count.
     counts_in: frozenset[str] | None = None
     #: whether a negation trigger before a cue turns it against its label; off for a
     #: study's design, which a negated finding still shows ("did not significantly
