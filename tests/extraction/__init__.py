@@ -1,0 +1,1 @@
+"""Extraction and appraisal: forms, events, values, the app, tables and CERQual."""
