@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from synth import __version__
+from synth.extraction.cli import extract_app
 from synth.screening.cli import screen_app
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ tag_app = typer.Typer(
 )
 app.add_typer(tag_app, name="tag")
 app.add_typer(screen_app, name="screen")
+app.add_typer(extract_app, name="extract")
 
 # piped output (CI logs, papermill) gets a readable width instead of rich's 80 columns
 console = Console(width=None if Console().is_terminal else 120)

@@ -1,0 +1,92 @@
+"""``synth extract``: data extraction and appraisal commands (wired into ``synth``'s CLI).
+
+``synth extract open --db FILE --reviewer NAME [--form F]`` gives the reviewer their own
+copy of the extraction notebook beside the store and starts JupyterLab on it, as
+``synth screen open`` does for screening.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+extract_app = typer.Typer(
+    help="Extract data from and appraise the included papers.", no_args_is_help=True
+)
+
+
+@extract_app.callback()
+def _extract() -> None:
+    """Extract data from and appraise the included papers in JupyterLab."""
+
+
+@extract_app.command("open")
+def open_cmd(
+    db: Annotated[Path, typer.Option("--db", help="The review store (a SQLite file).")],
+    reviewer: Annotated[str, typer.Option(help="Your name: values are recorded under it.")],
+    form: Annotated[
+        str | None,
+        typer.Option(
+            help="Extraction form: a YAML file or a packaged form's name "
+            "(default: the co-production form)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace your existing copy with a fresh one.")
+    ] = False,
+    browser: Annotated[bool, typer.Option(help="Open a browser tab (JupyterLab's own).")] = True,
+    print_only: Annotated[
+        bool, typer.Option("--print-only", help="Write the notebook, print the command, stop.")
+    ] = False,
+) -> None:
+    """Extract and appraise in JupyterLab: your own copy of the extraction notebook."""
+    import shlex
+    import subprocess
+
+    from synth.cli import clear_errors
+    from synth.extraction.forms import FormError, load_form
+    from synth.extraction.notebook import write_extraction_notebook
+    from synth.screening.notebook import lab_command
+    from synth.store import connect
+
+    console = Console(width=None if Console().is_terminal else 120)
+    if not db.is_file():
+        console.print(
+            f"[red]{db}: no review store there; import a corpus first, e.g. "
+            "`synth review run --corpus DIR --db FILE`[/red]"
+        )
+        raise typer.Exit(2)
+    if form is not None:
+        try:
+            load_form(form)  # a bad form is an error now, not in the lab
+        except (FormError, OSError, ValueError) as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(2) from None
+    with clear_errors():
+        connect(db).close()  # a file that is not a review store is an error now, not in the lab
+        made = write_extraction_notebook(db, reviewer, form=form, force=force)
+    where = made.path
+    kept = "" if made.created else " (kept as it was)"
+    console.print(f"your extraction notebook{kept}: {where}", highlight=False)
+    for name, (found, asked) in made.differences.items():
+        console.print(
+            f"  it has {name} = {found!r}, not {asked!r}: edit its parameters cell, or "
+            "pass --force for a fresh copy (your values are in the store either way)",
+            highlight=False,
+        )
+    command = lab_command(where, browser=browser)
+    console.print(
+        "In JupyterLab: Run > Run All Cells. Each field is saved in the store at once.",
+        highlight=False,
+    )
+    console.print(f"jupyter lab: {shlex.join(command)}", highlight=False, soft_wrap=True)
+    if print_only:
+        return
+    try:
+        code = subprocess.call(command, cwd=where.parent)
+    except KeyboardInterrupt:  # Ctrl-C stops the server; nothing to report
+        code = 0
+    raise typer.Exit(code)
