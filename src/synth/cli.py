@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -672,6 +673,95 @@ def export_criteria_cmd(
             f"wrote {len(table)} assessments ({table['record_id'].nunique()} records × "
             f"{table['criterion'].nunique()} criteria) of tagging run {run_id} to {out}"
         )
+
+
+TableOut = Annotated[Path, typer.Option("--out", help="Output file: .csv, .xlsx or .docx")]
+
+
+def _export_table(
+    db: Path, out: Path, build: Callable[[Any], pd.DataFrame], title: str, rows: str
+) -> None:
+    """Build a manuscript table from the store and write it by ``out``'s suffix
+    (:mod:`synth.extraction.tables`); the suffix and the store are checked first."""
+    from synth.extraction.tables import check_table_path, write_table
+    from synth.store import connect
+
+    with clear_errors():  # a bad form is a FormError (a ValueError)
+        check_table_path(out)
+        if not db.is_file():
+            raise FileNotFoundError(f"{db}: no such review store; import records into it first")
+        con = connect(db)
+        try:
+            table = build(con)
+        finally:
+            con.close()
+        write_table(table, out, title=title)
+        console.print(f"wrote {len(table)} {rows} to {out}")
+
+
+@export_app.command("extraction")
+def export_extraction_cmd(
+    db: DbOption,
+    out: TableOut,
+    form: Annotated[
+        str | None,
+        typer.Option("--form", help="Extraction form: a YAML file or a packaged form's name."),
+    ] = None,
+) -> None:
+    """Characteristics of the included studies: one row per paper (citation, link) with
+    the form's key fields, as agreed, settled or entered; conflicts shown as such."""
+    from synth.extraction.forms import load_form
+    from synth.extraction.tables import characteristics_table
+
+    _export_table(
+        db, out, lambda con: characteristics_table(con, load_form(form) if form else None),
+        "Characteristics of included studies", "papers",
+    )  # fmt: skip
+
+
+@export_app.command("appraisal")
+def export_appraisal_cmd(
+    db: DbOption,
+    out: TableOut,
+    form: Annotated[
+        str | None,
+        typer.Option("--form", help="Only this appraisal tool (a YAML file or packaged name)."),
+    ] = None,
+) -> None:
+    """The appraisal of the included studies: paper, tool, each item's judgement and the
+    overall one; a paper nobody has appraised says so."""
+    from synth.extraction.forms import load_form
+    from synth.extraction.tables import appraisal_table
+
+    def build(con: Any) -> pd.DataFrame:
+        tool = load_form(form) if form else None
+        if tool is not None and tool.kind != "appraisal":
+            raise ValueError(f"{form}: is an {tool.kind} form, not an appraisal tool")
+        return appraisal_table(con, {tool.id: tool} if tool else None)
+
+    _export_table(db, out, build, "Appraisal of included studies", "rows")
+
+
+@export_app.command("findings")
+def export_findings_cmd(
+    db: DbOption,
+    out: TableOut,
+    themes: Annotated[
+        Path | None, typer.Option("--themes", help="Theme codebook YAML (default: synth's own).")
+    ] = None,
+    review: Annotated[
+        Path | None,
+        typer.Option("--review", help="review.yml (default: the one beside the imported files)."),
+    ] = None,
+) -> None:
+    """The summary of findings (GRADE-CERQual): each theme's finding, its papers, the four
+    components and the overall confidence with why (a reviewer's judgement marked *)."""
+    from synth.extraction.tables import findings_table
+
+    _export_table(
+        db, out, lambda con: findings_table(con, themes=themes, review=review),
+        "Summary of findings", "findings",
+    )  # fmt: skip
 
 
 @app.command("version")

@@ -128,3 +128,225 @@ def test_numbers_stay_numbers_in_xlsx(tmp_path: Path) -> None:
     table = pd.DataFrame({"citation": ["A 2020", "B 2021"], "papers": [3, 12]})
     ws = openpyxl.load_workbook(write_table(table, tmp_path / "t.xlsx")).active
     assert [ws.cell(row=r, column=2).value for r in (2, 3)] == [3, 12]
+
+
+# ------------------------------------------------------------------ tables from a store
+
+ALICE, BOB = "alice", "bob"
+
+
+def _papers(db: Path) -> pd.DataFrame:
+    """The included papers of a store (every unique record: the bundled corpus has no
+    screening decisions), with the short citation a table names them by."""
+    from synth.corpus.citation import citations
+    from synth.report.overview import select_records
+    from synth.store import connect
+
+    con = connect(db)
+    try:
+        records = select_records(con).records
+    finally:
+        con.close()
+    return records.assign(citation=citations(records).to_numpy())
+
+
+def _record(db: Path, events: list[tuple]) -> None:
+    """Save (record_id, form_id, field_id, value, reviewer[, kind]) events as the app does."""
+    from synth.store import connect
+    from synth.store.extraction import record_value
+
+    con = connect(db)
+    try:
+        for rid, form_id, field_id, value, reviewer, *kind in events:
+            record_value(con, rid, form_id, field_id, value, reviewer, kind=(kind or ["value"])[0])
+    finally:
+        con.close()
+
+
+def _export(*args: str) -> object:
+    from typer.testing import CliRunner
+
+    from synth.cli import app
+
+    return CliRunner().invoke(app, ["export", *args])
+
+
+@pytest.fixture
+def extracted(kei_imported_db: Path, copy_db) -> tuple[Path, pd.DataFrame]:
+    """The bundled corpus with three papers extracted: two extractors agreeing, two in
+    conflict, and a value the form's choices no longer hold (hostile text and unicode in
+    the free text)."""
+    from synth.extraction.forms import default_form
+
+    db = copy_db(kei_imported_db)
+    papers = _papers(db).sort_values("citation", key=lambda c: c.str.casefold())
+    papers = papers.reset_index(drop=True)
+    a, b, c = papers["record_id"].iloc[[0, 1, 2]]
+    form = default_form().id
+    _record(
+        db,
+        [
+            (a, form, "aims", f"Co-design with carers — 患者参与 {HOSTILE}", ALICE),
+            (a, form, "aims", f"Co-design with carers — 患者参与 {HOSTILE}", BOB),
+            (a, form, "setting", "mental health", ALICE),
+            (a, form, "setting", "mental health", BOB),
+            (a, form, "approach", ["experience-based co-design"], ALICE),
+            (b, form, "setting", "primary care", ALICE),
+            (b, form, "setting", "community", BOB),
+            (c, form, "setting", "a ward that is no choice", ALICE),
+            (c, form, "aims", "ünïcode & <b>bold</b>", ALICE),
+        ],
+    )
+    return db, papers
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".docx"])
+def test_export_extraction_on_the_bundled_corpus(extracted, tmp_path: Path, suffix: str) -> None:
+    from synth.extraction.forms import default_form
+
+    db, papers = extracted
+    out = tmp_path / f"characteristics{suffix}"
+    result = _export("extraction", "--db", str(db), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {len(papers)} papers" in result.output
+    back = _read_back(out)
+    labels = [f.label for f in default_form().key_fields]
+    assert list(back.columns) == ["citation", "link", *labels]
+    assert back["citation"].tolist() == papers["citation"].tolist()  # one row per paper
+    first, second, third = (back.iloc[i] for i in range(3))
+    assert first["Aims"] == f"Co-design with carers — 患者参与 {HOSTILE}"
+    assert first["Setting"] == "mental health"
+    assert second["Setting"] == "conflict: alice: primary care | bob: community"
+    assert third["Setting"].startswith("a ward that is no choice [does not fit the form: ")
+    assert third["Aims"] == "ünïcode & <b>bold</b>"
+    assert (back.iloc[3:][labels] == "").all().all()  # nobody extracted the others
+    doi = papers["doi"].iloc[0]
+    if isinstance(doi, str) and doi:
+        assert first["link"] == f"https://doi.org/{doi}"
+
+
+def test_a_consensus_settles_a_conflict_in_the_table(extracted) -> None:
+    from synth.extraction.forms import default_form
+    from synth.extraction.tables import characteristics_table
+    from synth.store import connect
+
+    db, papers = extracted
+    form = default_form()
+    _record(
+        db, [(papers["record_id"].iloc[1], form.id, "setting", "community", ALICE, "consensus")]
+    )
+    con = connect(db)
+    try:
+        table = characteristics_table(con, form)
+    finally:
+        con.close()
+    assert table.loc[1, "Setting"] == "community"
+
+
+def test_export_appraisal_on_the_bundled_corpus(extracted, tmp_path: Path) -> None:
+    from synth.extraction.forms import appraisal_tools
+
+    db, papers = extracted
+    tools = appraisal_tools()
+    tool = next(t for t in tools.values() if "qualitative" in t.applies_to)
+    items = [f for f in tool.fields.values() if f.id != "overall"]
+    scale = items[0].choices
+    rid = papers["record_id"].iloc[0]
+    _record(
+        db,
+        [
+            (rid, tool.id, items[0].id, scale[0], ALICE),
+            (rid, tool.id, items[1].id, scale[1], ALICE),
+        ],
+    )
+    out = tmp_path / "appraisal.xlsx"
+    result = _export("appraisal", "--db", str(db), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    back = _read_back(out)
+    assert list(back.columns) == [
+        "citation",
+        "link",
+        "tool",
+        items[0].label,
+        items[1].label,
+        "overall",
+    ]
+    assert len(back) == len(papers)  # every paper listed, appraised or not
+    row = back.iloc[0]
+    assert (row["tool"], row[items[0].label], row[items[1].label]) == (
+        tool.title,
+        scale[0],
+        scale[1],
+    )
+    if "overall" not in tool.fields:
+        assert row["overall"] == f"1 {scale[0]}, 1 {scale[1]} of {len(items)} items"
+    assert (back.iloc[1:]["overall"] == "not appraised").all()
+
+
+def test_export_findings_on_the_bundled_corpus(
+    kei_tagged_db: Path, copy_db, tmp_path: Path
+) -> None:
+    from synth.extraction.cerqual import record_judgement
+    from synth.extraction.tables import findings_table
+    from synth.store import connect
+
+    db = copy_db(kei_tagged_db)
+    con = connect(db)
+    try:
+        before = findings_table(con)
+        assert len(before) > 0
+        finding = before.iloc[0]
+        record_judgement(con, _finding_id(con, finding["Finding"]), "overall", "low", ALICE)
+    finally:
+        con.close()
+    for suffix in (".csv", ".docx"):
+        out = tmp_path / f"findings{suffix}"
+        result = _export("findings", "--db", str(db), "--out", str(out))
+        assert result.exit_code == 0, result.output
+        back = _read_back(out)
+        assert list(back.columns) == list(before.columns)
+        assert back["Finding"].tolist() == before["Finding"].tolist()
+        assert back.loc[0, "Confidence"] == "low*"  # the reviewer's judgement, marked
+        assert back["Papers"].tolist() == before["Papers"].astype(str).tolist()
+
+
+def _finding_id(con, heading: str) -> str:
+    from synth.themes import load_theme_codebook
+
+    return next(t.id for t in load_theme_codebook().themes if t.heading == heading)
+
+
+def test_an_empty_store_writes_each_table_with_its_header(tmp_path: Path) -> None:
+    from synth.extraction.forms import default_form
+    from synth.store import connect
+
+    db = tmp_path / "empty.sqlite"
+    connect(db).close()
+    out = tmp_path / "empty.docx"
+    result = _export("extraction", "--db", str(db), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    back = _read_back(out)
+    assert list(back.columns) == ["citation", "link", *[f.label for f in default_form().key_fields]]
+    assert back.empty
+    result = _export("appraisal", "--db", str(db), "--out", str(tmp_path / "a.csv"))
+    assert result.exit_code == 0, result.output
+    assert list(_read_back(tmp_path / "a.csv").columns) == ["citation", "link", "tool", "overall"]
+
+
+def test_export_refuses_a_bad_suffix_or_a_missing_store(
+    kei_imported_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "table.pdf"
+    result = _export("extraction", "--db", str(kei_imported_db), "--out", str(out))
+    assert result.exit_code == 2
+    assert (
+        "table.pdf: cannot write a table as '.pdf'; use one of .csv, .xlsx, .docx" in result.output
+    )
+    assert "Traceback" not in result.output and not out.exists()
+    missing = tmp_path / "nowhere.sqlite"
+    result = _export("appraisal", "--db", str(missing), "--out", str(tmp_path / "a.csv"))
+    assert result.exit_code == 2 and "nowhere.sqlite: no such review store" in result.output
+    assert not missing.exists()
+    result = _export("appraisal", "--db", str(kei_imported_db), "--out", str(tmp_path / "a.csv"),
+                     "--form", "coproduction-extraction")  # fmt: skip
+    assert result.exit_code == 2 and "not an appraisal tool" in result.output

@@ -18,11 +18,15 @@ the link stays a column of its own so that every format carries the same values.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from synth.extraction.forms import Field, Form
 
 #: The paper's short citation ("Bombard et al. 2018", :mod:`synth.corpus.citation`).
 CITATION_COLUMN = "citation"
@@ -42,6 +46,225 @@ _SHEET_NAME_MAX = 31
 _LINK_COLOUR_HEX = "0563C1"
 
 
+#: The appraisal table's columns before and after the tools' items.
+TOOL_COLUMN = "tool"
+OVERALL_COLUMN = "overall"
+#: The appraisal table's overall cell for an included paper nobody has appraised.
+NOT_APPRAISED = "not appraised"
+CONFLICT = "conflict"
+
+
+# ------------------------------------------------------------------------- the papers
+
+
+def included_papers(con: sqlite3.Connection) -> pd.DataFrame:
+    """The papers the app extracts (:func:`synth.extraction.values.included_record_ids`:
+    the report's included papers, every unique record while nothing is screened), with
+    ``citation`` and ``link``, in citation order as a manuscript table lists them."""
+    from synth.corpus.citation import citations
+    from synth.extraction.values import included_record_ids
+    from synth.store.views import load_records
+
+    ids = included_record_ids(con)
+    records = load_records(con)
+    records = records[records["record_id"].astype(str).isin(set(ids))]
+    if not len(records):
+        return pd.DataFrame(columns=["record_id", CITATION_COLUMN, LINK_COLUMN])
+    out = pd.DataFrame(
+        {
+            "record_id": records["record_id"].astype(str).to_numpy(),
+            CITATION_COLUMN: citations(records).to_numpy(),
+            LINK_COLUMN: [_paper_link(r) for r in records.to_dict("records")],
+        }
+    )
+    order = out[CITATION_COLUMN].str.casefold().argsort(kind="stable")
+    return out.iloc[order].reset_index(drop=True)
+
+
+def _paper_link(record: Mapping[str, Any]) -> str:
+    """The DOI resolver's address, else the record's own http(s) address, else empty
+    (a ``javascript:`` or other scheme never becomes a link)."""
+    from synth.report.maps import _safe_href
+
+    return _safe_href(record.get("url"), record.get("doi")) or ""
+
+
+# ------------------------------------------------------------------------ cell values
+
+
+def value_text(value: Any) -> str:
+    """A field's value as a table shows it: choices joined with "; ", a quote with its
+    location, a whole number without ".0"; None (cleared) as empty."""
+    if _is_missing(value):
+        return ""
+    if isinstance(value, list | tuple):
+        return "; ".join(t for t in (value_text(v) for v in value) if t)
+    if isinstance(value, Mapping):
+        text = value_text(value.get("text"))
+        where = value_text(value.get("location"))
+        return f"\u201c{text}\u201d ({where})" if text and where else text or where
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _cell(row: Mapping[str, Any], by_reviewer: Mapping[str, Any] | None) -> str:
+    """One resolved value as text: a conflict shows each reviewer's value, a value that
+    no longer fits the (edited) form is kept and says why."""
+    if row.get("status") == CONFLICT:
+        shown = by_reviewer or {}
+        parts = [f"{who}: {value_text(v) or '(empty)'}" for who, v in sorted(shown.items())]
+        return f"{CONFLICT}: " + " | ".join(parts) if parts else CONFLICT
+    text = value_text(row.get("value"))
+    if text and row.get("fits") is False:
+        problem = str(row.get("problem") or "does not fit the form")
+        text += f" [does not fit the form: {problem}]"
+    return text
+
+
+def _form_cells(con: sqlite3.Connection, form: Form) -> dict[tuple[str, str], str]:
+    """(record id, field id) -> the cell text of each resolved value of ``form``."""
+    from synth.extraction.values import resolved_values
+    from synth.store.extraction import current_values
+
+    resolved = resolved_values(con, form)
+    if not len(resolved):
+        return {}
+    reviewers: dict[tuple[str, str], dict[str, Any]] = {}
+    if (resolved["status"] == CONFLICT).any():
+        current = current_values(con, form.id)
+        for r in current.itertuples(index=False):
+            reviewers.setdefault((str(r.record_id), str(r.field_id)), {})[r.reviewer] = r.value
+    out = {}
+    for row in resolved.to_dict("records"):
+        key = (str(row["record_id"]), str(row["field_id"]))
+        out[key] = _cell(row, reviewers.get(key))
+    return out
+
+
+def _column_names(fields: list[Field], taken: set[str]) -> list[str]:
+    """Each field's column: its label, or label plus id where labels clash."""
+    names: list[str] = []
+    for f in fields:
+        name = f.label or f.id
+        if name in taken or name in names:
+            name = f"{name} ({f.id})"
+        names.append(name)
+    return names
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+def characteristics_table(con: sqlite3.Connection, form: Form | None = None) -> pd.DataFrame:
+    """Characteristics of the included studies: one row per included paper (citation,
+    link) and a column per key field of ``form`` (default: the packaged extraction form;
+    every field when the form marks none as key), each the resolved value
+    (consensus, agreed or single), a conflict shown as each reviewer's value, a value
+    that no longer fits the form flagged. A paper nobody has extracted has empty cells."""
+    from synth.extraction.forms import default_form
+
+    form = form or default_form()
+    fields = form.key_fields or list(form.fields.values())
+    papers = included_papers(con)
+    names = _column_names(fields, {CITATION_COLUMN, LINK_COLUMN})
+    cells = _form_cells(con, form)
+    table = papers[[CITATION_COLUMN, LINK_COLUMN]].copy()
+    ids = papers["record_id"].tolist()
+    for f, name in zip(fields, names, strict=True):
+        table[name] = [cells.get((rid, f.id), "") for rid in ids]
+    return table
+
+
+def appraisal_table(
+    con: sqlite3.Connection, tools: Mapping[str, Form] | None = None
+) -> pd.DataFrame:
+    """The appraisal of the included papers: one row per paper and tool it was appraised
+    with (citation, link, tool), a column per item any paper was judged on, and
+    ``overall``: the tool's own overall item where it has one, else how many items had
+    each judgement (MMAT and CASP advise against a summary score). An included paper
+    nobody has appraised has one row saying so, so the table lists every paper."""
+    from synth.extraction.forms import appraisal_tools
+
+    tools = dict(tools) if tools is not None else appraisal_tools()
+    papers = included_papers(con)
+    item_names: list[str] = []
+    rows: dict[str, list[dict[str, str]]] = {rid: [] for rid in papers["record_id"]}
+    taken = {CITATION_COLUMN, LINK_COLUMN, TOOL_COLUMN, OVERALL_COLUMN}
+    for tool in tools.values():
+        by_paper: dict[str, dict[str, str]] = {}
+        for (rid, fid), text in _form_cells(con, tool).items():
+            if text and rid in rows:
+                by_paper.setdefault(rid, {})[fid] = text
+        items = [f for f in tool.fields.values() if f.id != OVERALL_COLUMN]
+        answered = {fid for mine in by_paper.values() for fid in mine}
+        used = [f for f in items if f.id in answered]
+        names = _column_names(used, taken)
+        taken.update(names)
+        item_names.extend(names)
+        for rid, mine in by_paper.items():
+            row = {TOOL_COLUMN: tool.title}
+            row.update({n: mine.get(f.id, "") for f, n in zip(used, names, strict=True)})
+            row[OVERALL_COLUMN] = mine.get(OVERALL_COLUMN) or _judgement_counts(
+                [mine.get(f.id, "") for f in items], items
+            )
+            rows[rid].append(row)
+    columns = [CITATION_COLUMN, LINK_COLUMN, TOOL_COLUMN, *item_names, OVERALL_COLUMN]
+    out = []
+    for paper in papers.to_dict("records"):
+        base = {CITATION_COLUMN: paper[CITATION_COLUMN], LINK_COLUMN: paper[LINK_COLUMN]}
+        for row in rows[paper["record_id"]] or [{OVERALL_COLUMN: NOT_APPRAISED}]:
+            out.append({**dict.fromkeys(columns, ""), **base, **row})
+    return pd.DataFrame(out, columns=columns)
+
+
+def _judgement_counts(answers: list[str], items: list[Field]) -> str:
+    """Like "4 yes, 1 no, 1 can't tell of 7 items": each judgement on the scale that was given,
+    in scale order, then any other answer (a flagged or conflicting one) as "other"."""
+    scale: list[str] = []
+    for f in items:
+        scale.extend(c for c in f.choices if c not in scale)
+    given = [a for a in answers if a]
+    counts = [(c, sum(a == c for a in given)) for c in scale]
+    parts = [f"{n} {c}" for c, n in counts if n]
+    other = len(given) - sum(n for _, n in counts)
+    if other:
+        parts.append(f"{other} other")
+    return f"{', '.join(parts)} of {len(items)} items" if parts else ""
+
+
+def findings_table(
+    con: sqlite3.Connection,
+    *,
+    themes: Path | str | None = None,
+    review: Path | str | None = None,
+) -> pd.DataFrame:
+    """The summary of findings (GRADE-CERQual), as the synthesis page shows it: each
+    theme's finding with its papers, the four components, the overall confidence and why
+    (:func:`synth.extraction.cerqual.findings_confidence` over the included papers'
+    theme assignments; a reviewer's judgement is marked with an asterisk)."""
+    from synth.extraction.cerqual import findings_confidence, sof_table
+    from synth.report.overview import select_records
+    from synth.review import review_for
+    from synth.store import load_extracts, load_fulltexts
+    from synth.themes import assign_themes, load_theme_codebook, summarise_themes
+
+    selection = select_records(con)
+    codebook = load_theme_codebook(themes)
+    papers = selection.with_duplicates
+    assignments = assign_themes(papers, load_extracts(con), load_fulltexts(con), codebook=codebook)
+    summary = summarise_themes(assignments, papers, selection.tags, codebook=codebook)
+    review_def = review_for(review) if review else None  # None: the store's own review.yml
+    sof = findings_confidence(
+        con, summary, assignments, papers, tags=selection.tags, review=review_def
+    )
+    table = sof_table(sof)
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            table[column] = table[column].map(value_text)
+    return table
+
+
 def write_table(table: pd.DataFrame, path: Path | str, *, title: str | None = None) -> Path:
     """Write ``table`` as CSV, XLSX or DOCX, chosen by ``path``'s suffix.
 
@@ -49,15 +272,21 @@ def write_table(table: pd.DataFrame, path: Path | str, *, title: str | None = No
     An empty table still writes its header row. Raises ValueError naming the file for
     any other suffix.
     """
+    path = check_table_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _WRITERS[path.suffix.lower()](table, path, title)
+    return path
+
+
+def check_table_path(path: Path | str) -> Path:
+    """``path`` if :func:`write_table` can write it (by its suffix), else a ValueError
+    naming the file and the formats, so a command fails before building its table."""
     path = Path(path)
-    writer = _WRITERS.get(path.suffix.lower())
-    if writer is None:
+    if path.suffix.lower() not in _WRITERS:
         raise ValueError(
             f"{path}: cannot write a table as {path.suffix or 'a file without a suffix'!r}; "
             f"use one of {', '.join(TABLE_FORMATS)}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer(table, path, title)
     return path
 
 
