@@ -3,17 +3,24 @@ the packaged forms, the choice of appraisal tool, and pre-filling from the tagge
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from synth.extraction import forms
 from synth.extraction.forms import (
     FIELD_TYPES,
     Field,
     FormError,
+    appraisal_tools,
     default_form,
     load_form,
     parse_form,
+    prefill,
+    tool_for,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -249,3 +256,179 @@ def test_every_label_of_a_prefilling_facet_has_a_place_in_its_field() -> None:
         if fld.facet and fld.type in ("choice", "choices"):
             labels = codebook.labels(fld.facet)
             assert all(fld.suggestion(label) in fld.choices for label in labels), fld.id
+
+
+# -- appraisal tools ---------------------------------------------------------------------------
+
+
+def test_the_appraisal_tools_follow_their_domains_and_cite_them() -> None:
+    tools = appraisal_tools()
+    assert set(tools) == {"appraisal-mmat", "appraisal-casp-qualitative", "appraisal-aacods"}
+    mmat, casp, aacods = (tools[k] for k in sorted(tools)[::-1])
+    assert mmat.sections == (
+        "Screening",
+        "Qualitative",
+        "Randomised controlled",
+        "Non-randomised",
+        "Quantitative descriptive",
+        "Mixed methods",
+    )
+    assert [len(mmat.section_fields(s)) for s in mmat.sections] == [2, 5, 5, 5, 5, 5]
+    assert len(casp.fields) == 10 and len(casp.sections) == 3
+    assert aacods.sections == (
+        "Authority",
+        "Accuracy",
+        "Coverage",
+        "Objectivity",
+        "Date",
+        "Significance",
+    )
+    assert "Hong QN" in mmat.citation and "2018" in mmat.citation
+    assert "Critical Appraisal Skills Programme (2018)" in casp.citation
+    assert "Tyndall J (2010)" in aacods.citation
+    for tool, scale in ((mmat, "can't tell"), (casp, "can't tell"), (aacods, "unclear")):
+        assert tool.kind == "appraisal"
+        for item in tool.fields.values():
+            assert item.type == "choice" and item.choices == ("yes", "no", scale), item.id
+            assert item.label.endswith("?"), item.id  # each item a question
+
+
+@pytest.mark.parametrize(
+    ("design", "grey", "tool"),
+    [
+        ("qualitative", False, "appraisal-casp-qualitative"),
+        ("qualitative", True, "appraisal-aacods"),  # grey literature whatever its design
+        (None, True, "appraisal-aacods"),
+        ("quantitative", False, "appraisal-mmat"),
+        ("mixed-methods", False, "appraisal-mmat"),
+        ("case-study", False, "appraisal-mmat"),
+        ("review", False, "appraisal-mmat"),  # claimed by no tool: the `other` one
+        (None, False, "appraisal-mmat"),
+    ],
+)
+def test_tool_for_a_paper_by_design_and_grey(design: str | None, grey: bool, tool: str) -> None:
+    assert tool_for(design, grey).id == tool
+
+
+def packaged_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The packaged forms copied to ``tmp_path``, read from there by the module."""
+    folder = tmp_path / "forms"
+    shutil.copytree(forms.forms_dir(), folder)
+    monkeypatch.setattr(forms, "forms_dir", lambda: folder)
+    return folder
+
+
+def test_two_tools_claiming_one_design_are_refused(tmp_path, monkeypatch) -> None:
+    casp = packaged_copy(tmp_path, monkeypatch) / "appraisal-casp-qualitative.yml"
+    casp.write_text(
+        casp.read_text().replace("applies_to: [qualitative]", "applies_to: [qualitative, other]")
+    )
+    with pytest.raises(FormError, match="'other' is claimed by both"):
+        tool_for("quantitative", False)
+
+
+def test_without_a_tool_for_other_designs_tool_for_says_so(tmp_path, monkeypatch) -> None:
+    mmat = packaged_copy(tmp_path, monkeypatch) / "appraisal-mmat.yml"
+    mmat.write_text(mmat.read_text().replace(", other]", "]"))
+    assert tool_for("quantitative", False).id == "appraisal-mmat"
+    with pytest.raises(FormError, match="no appraisal tool applies to review or other"):
+        tool_for("review", False)
+
+
+def test_applies_to_names_design_labels_of_the_codebook(tmp_path: Path) -> None:
+    text = (forms.forms_dir() / "appraisal-aacods.yml").read_text()
+    message = error_for(tmp_path, text.replace("applies_to: [grey]", "applies_to: [gray]"))
+    assert "applies_to" in message and "'gray' is not a design label" in message
+
+
+# -- pre-filling from the tagger's tags ---------------------------------------------------------
+
+#: KEI papers: two EBCD papers (neonatal care; cancer services), a grey literature review.
+KEYS = ("gustavsson2014", "tsianakas2012", "slay2013")
+
+
+@pytest.fixture(scope="module")
+def kei_tags() -> tuple[dict[str, str], pd.DataFrame]:
+    """Source key -> record id, and the tagger's rows for those papers of the bundled corpus."""
+    from synth.corpus import read
+    from synth.tagging import tag
+
+    if not KEI.is_dir():
+        pytest.skip(f"bundled corpus not found at {KEI}")
+    corpus = read(KEI)
+    records = corpus.records[corpus.records.source_key.isin(KEYS)]
+    assert len(records) == len(KEYS)
+    tags = tag(records, extracts=corpus.extracts, fulltexts=corpus.fulltexts)
+    return dict(zip(records.source_key, records.record_id, strict=True)), tags
+
+
+def evidence_sentences(tags: pd.DataFrame, record_id: str, facet: str, label: str) -> set[str]:
+    rows = tags[(tags.record_id == record_id) & (tags.facet == facet) & (tags.label == label)]
+    return {ev["sentence"] for evidence in rows.evidence for ev in evidence}
+
+
+def test_an_ebcd_paper_prefills_its_approach_with_the_evidence_sentence(kei_tags) -> None:
+    ids, tags = kei_tags
+    form = default_form()
+    for key, setting in [
+        ("gustavsson2014", "children's and maternity care"),
+        ("tsianakas2012", "hospital and acute care"),
+    ]:
+        rid = ids[key]
+        filled = prefill(form, tags, rid)
+        value, sentence = filled["approach"]
+        assert value == ["experience-based co-design (EBCD)"]
+        assert "experience-based co-design" in sentence.lower()
+        assert sentence in evidence_sentences(tags, rid, "approach", "ebcd")
+        assert filled["setting"][0] == setting
+        quote, where = filled["approach_quote"]
+        assert quote["text"] == where == sentence and quote["location"]
+        for fid, (value, _) in filled.items():
+            assert form.fields[fid].check(value) is None, (key, fid, value)
+        assert not {"aims", "benefits", "participants_n"} & set(filled)  # no facet, no guess
+
+
+def test_a_review_prefills_design_country_and_its_approach(kei_tags) -> None:
+    ids, tags = kei_tags
+    filled = prefill(default_form(), tags, ids["slay2013"])
+    assert filled["design"][0] == "review"
+    assert filled["setting"][0] == "mental health"
+    assert filled["approach"][0] == ["co-production"]
+    assert filled["country"][0] == "United Kingdom"
+    assert filled["design"][1] in evidence_sentences(tags, ids["slay2013"], "design", "review")
+
+
+def test_prefill_reads_stored_json_evidence_the_same(kei_tags) -> None:
+    ids, tags = kei_tags
+    stored = tags.assign(evidence=[json.dumps(e) for e in tags.evidence])
+    for rid in ids.values():
+        assert prefill(default_form(), stored, rid) == prefill(default_form(), tags, rid)
+
+
+def test_prefill_skips_weak_tags_negated_sentences_and_unmapped_labels() -> None:
+    def ev(sentence: str, **kw) -> list[dict]:
+        return [{"field": "abstract", "sentence": sentence, "weight": 2.0, **kw}]
+
+    tags = pd.DataFrame(
+        [
+            (
+                "r1",
+                "approach",
+                "always-events",
+                0.9,
+                ev("No Always Events.", negated=True) + ev("We ran Always Events."),
+            ),
+            ("r1", "approach", "ebcd", 0.45, ev("EBCD was mentioned.")),
+            ("r1", "setting", "community", 0.3, ev("In the community.")),
+            ("r1", "design", "qualitative", 0.8, ev("We interviewed staff.")),
+            ("r2", "setting", "primary-care", 0.9, ev("In general practice.")),
+        ],
+        columns=["record_id", "facet", "label", "score", "evidence"],
+    )
+    form = default_form()
+    filled = prefill(form, tags, "r1")
+    assert filled["approach"] == (["Always Events"], "We ran Always Events.")
+    assert "setting" not in filled  # 0.3 is below the threshold
+    assert filled["design"] == ("qualitative", "We interviewed staff.")
+    assert prefill(form, tags, "r3") == {}
+    assert prefill(form, tags.iloc[0:0], "r1") == {}

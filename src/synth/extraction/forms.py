@@ -18,6 +18,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,12 @@ class Form:
     applies_to: tuple[str, ...] = ()
     version: str = ""
     description: str = ""
+    #: section -> its help text (what to appraise it for, when to skip it)
+    section_help: dict[str, str] = dataclass_field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        """By id and content, so a form can key a cache."""
+        return hash((self.id, self.sha256))
 
     def section_fields(self, section: str) -> list[Field]:
         """The fields of one section, in form order."""
@@ -406,8 +413,12 @@ class _Builder:
         fields: dict[str, Field] = {}
         lines: dict[str, int | None] = {}
         sections: list[str] = []
+        section_help: dict[str, str] = {}
         for i, raw in enumerate(raw_sections):
             name = self.section(raw, i, sections)
+            help_text = self.text(raw.get("help"), f"section {name!r}, help", None)
+            if help_text:
+                section_help[name] = help_text
             for item in raw["fields"]:
                 fld, line = self.field(item, name, scale)
                 if fld.id in fields:
@@ -429,6 +440,7 @@ class _Builder:
             applies_to=applies_to,
             version=str(doc.get("version") or ""),
             description=self.text(doc.get("description"), "description", None),
+            section_help=section_help,
         )
 
     # -- parts ------------------------------------------------------------------------------
