@@ -349,3 +349,20 @@ def test_export_refuses_a_bad_suffix_or_a_missing_store(
     result = _export("appraisal", "--db", str(kei_imported_db), "--out", str(tmp_path / "a.csv"),
                      "--form", "coproduction-extraction")  # fmt: skip
     assert result.exit_code == 2 and "not an appraisal tool" in result.output
+
+
+def test_export_refuses_a_bad_form_naming_its_file_and_field(
+    kei_imported_db: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "my-form.yml"
+    bad.write_text(
+        "id: mine\ntitle: Mine\nkind: extraction\nsections:\n  - section: A\n    fields:\n"
+        "      - id: aims\n        label: Aims\n        type: colour\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "t.xlsx"
+    args = ["--db", str(kei_imported_db), "--out", str(out), "--form", str(bad)]
+    result = _export("extraction", *args)
+    assert result.exit_code == 2
+    assert "my-form.yml: field 'aims'" in result.output and "unknown type 'colour'" in result.output
+    assert "Traceback" not in result.output and not out.exists()

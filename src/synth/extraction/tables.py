@@ -161,7 +161,8 @@ def characteristics_table(con: sqlite3.Connection, form: Form | None = None) -> 
     link) and a column per key field of ``form`` (default: the packaged extraction form;
     every field when the form marks none as key), each the resolved value
     (consensus, agreed or single), a conflict shown as each reviewer's value, a value
-    that no longer fits the form flagged. A paper nobody has extracted has empty cells."""
+    that no longer fits the form flagged. A paper nobody has extracted has empty cells.
+    Rows are in :func:`included_papers` order (the report page pairs them by position)."""
     from synth.extraction.forms import default_form
 
     form = form or default_form()
