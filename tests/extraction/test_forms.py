@@ -432,3 +432,13 @@ def test_prefill_skips_weak_tags_negated_sentences_and_unmapped_labels() -> None
     assert filled["design"] == ("qualitative", "We interviewed staff.")
     assert prefill(form, tags, "r3") == {}
     assert prefill(form, tags.iloc[0:0], "r1") == {}
+
+
+def test_each_packaged_form_is_named_by_its_id_and_loads_by_path(monkeypatch) -> None:
+    names = forms.packaged_forms()
+    assert names == sorted(["coproduction-extraction", *appraisal_tools()])
+    for name in names:
+        path = forms.forms_dir() / f"{name}.yml"
+        assert load_form(name).id == name and load_form(path) is load_form(name)
+    monkeypatch.chdir(forms.forms_dir())
+    assert load_form("appraisal-aacods.yml").path == Path("appraisal-aacods.yml")
