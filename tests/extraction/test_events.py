@@ -202,11 +202,21 @@ def test_a_value_on_a_duplicate_counts_for_the_kept_record(store: Path) -> None:
     kept, removed = group_pair(con)
     record_value(con, kept, FORM, "aims", "first", "ana")
     record_value(con, removed, FORM, "aims", "second", "ana")  # the same paper's other copy
+    other = next(r for r in ids(con, 5) if r not in (kept, removed))
+    record_value(con, other, FORM, "aims", "another paper", "ana")
     cur = current_values(con)
-    assert cur[["record_id", "value"]].values.tolist() == [[kept, "second"]]
+    assert cur[["record_id", "value"]].values.tolist() == [
+        [kept, "second"],
+        [other, "another paper"],
+    ]
+    # one paper's values, asked for by either copy
+    for rid in (kept, removed):
+        one = current_values(con, FORM, record_id=rid)
+        assert one[["record_id", "value"]].values.tolist() == [[kept, "second"]]
+    assert current_values(con, "appraisal-mmat", record_id=kept).empty
     events = load_events(con)
-    assert events["record_id"].tolist() == [kept, removed]
-    assert events["kept_record_id"].tolist() == [kept, kept]
+    assert events["record_id"].tolist() == [kept, removed, other]
+    assert events["kept_record_id"].tolist() == [kept, kept, other]
     con.close()
 
 

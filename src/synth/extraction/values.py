@@ -112,11 +112,8 @@ def _states(
 ) -> dict[tuple[str, str], FieldState]:
     """(kept record, field) -> its :class:`FieldState`, for every field anyone answered."""
     out: dict[tuple[str, str], FieldState] = {}
-    cur = current_values(con, form_id)
-    cons = current_consensus(con, form_id)
-    if record_id is not None:
-        cur = cur[cur["record_id"] == record_id]
-        cons = cons[cons["record_id"] == record_id]
+    cur = current_values(con, form_id, record_id)
+    cons = current_consensus(con, form_id, record_id)
     for rec, fid, reviewer, value in zip(
         cur["record_id"], cur["field_id"], cur["reviewer"], cur["value"], strict=True
     ):
@@ -187,7 +184,7 @@ def compare(con: sqlite3.Connection, form: Form, record_id: str) -> pd.DataFrame
     ``record_id`` may be any copy of the paper.
     """
     kept = _kept_id(con, record_id)
-    states = _states(con, form.id, kept)
+    states = _states(con, form.id, kept)  # the events of every copy of the paper
     reviewers = sorted({r for s in states.values() for r in s.by_reviewer})
     rows = []
     for fid in _field_order(form, (f for _, f in states)):
@@ -260,11 +257,20 @@ def _done(state: FieldState | None, ftype: str | None, extractors: int) -> bool:
     )
 
 
+def _by_record(
+    states: dict[tuple[str, str], FieldState],
+) -> dict[str, dict[str, FieldState]]:
+    """record -> field -> state (so a paper's fields are found without a scan)."""
+    out: dict[str, dict[str, FieldState]] = {}
+    for (rec, fid), state in states.items():
+        out.setdefault(rec, {})[fid] = state
+    return out
+
+
 def _tally(
-    form: Form, states: dict[tuple[str, str], FieldState], rec: str, extractors: int
+    form: Form, mine: dict[str, FieldState], extractors: int
 ) -> tuple[tuple[str, ...], int, int]:
     """(reviewers who answered, fields done, fields in conflict) of one paper on one form."""
-    mine = {f: s for (r, f), s in states.items() if r == rec}
     reviewers = tuple(sorted({r for s in mine.values() for r in s.by_reviewer}))
     done = sum(_done(mine.get(fid), fld.type, extractors) for fid, fld in form.fields.items())
     conflicts = sum(
@@ -290,17 +296,18 @@ def progress(
     always counts). ``status`` is one of :data:`PROGRESS_STATUSES`.
     """
     ids = included_record_ids(con) if record_ids is None else list(record_ids)
-    ext_states = _states(con, extraction.id)
-    tool_states = {tid: _states(con, tid) for tid in (tools or {})}
+    ext_states = _by_record(_states(con, extraction.id))
+    tool_states = {tid: _by_record(_states(con, tid)) for tid in (tools or {})}
     rows = []
     for rec in ids:
-        by, done, conflicts = _tally(extraction, ext_states, rec, extractors)
+        by, done, conflicts = _tally(extraction, ext_states.get(rec, {}), extractors)
         tool, appraised_by, a_done, a_total = "", (), 0, 0
-        answered = {tid: sum(1 for r, _ in tool_states[tid] if r == rec) for tid in tool_states}
+        answered = {tid: len(states.get(rec, {})) for tid, states in tool_states.items()}
         if answered and max(answered.values()) > 0:
             tool = max(answered, key=lambda t: answered[t])  # the tool it has most values on
             form = (tools or {})[tool]
-            appraised_by, a_done, a_conflicts = _tally(form, tool_states[tool], rec, extractors)
+            mine = tool_states[tool].get(rec, {})
+            appraised_by, a_done, a_conflicts = _tally(form, mine, extractors)
             a_total = len(form.fields)
             conflicts += a_conflicts
         total = len(extraction.fields)

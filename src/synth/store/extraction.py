@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synth.screening.decisions import _kept_id, _kept_map
+from synth.screening.decisions import _kept_id, _kept_map, _members
 from synth.store.db import now, transaction
 
 log = logging.getLogger(__name__)
@@ -160,11 +160,20 @@ def record_value(
 
 
 def _rows(
-    con: sqlite3.Connection, form_id: str | None, kind: str | None = None
+    con: sqlite3.Connection,
+    form_id: str | None,
+    kind: str | None = None,
+    record_id: str | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Events in commit order (``_FIELDS`` order), optionally of one form and kind."""
+    """Events in commit order (``_FIELDS`` order), optionally of one form and kind, and
+    of one paper (``record_id``: any copy of it; every copy's events are read)."""
     sql = f"SELECT {_FIELDS} FROM extraction_events"
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
+    if record_id is not None:
+        members = _members(con, _kept_id(con, record_id))
+        where.append(f"record_id IN ({','.join('?' for _ in members)})")
+        params += members
     if form_id is not None:
         where.append("form_id = ?")
         params.append(form_id)
@@ -192,16 +201,19 @@ def load_events(con: sqlite3.Connection, form_id: str | None = None) -> pd.DataF
     return _frame(data, EVENT_COLUMNS)
 
 
-def current_values(con: sqlite3.Connection, form_id: str | None = None) -> pd.DataFrame:
+def current_values(
+    con: sqlite3.Connection, form_id: str | None = None, record_id: str | None = None
+) -> pd.DataFrame:
     """Each reviewer's standing value per (paper, form, field): their latest ``value`` event.
 
-    ``record_id`` is the kept record. A field the reviewer cleared last has a row with
-    ``value`` None (they looked and left it empty); a field they never touched has none.
-    Rows are in the order the standing values were saved.
+    ``record_id`` is the kept record; given one (any copy), only that paper's values. A
+    field the reviewer cleared last has a row with ``value`` None (they looked and left it
+    empty); a field they never touched has none. Rows are in the order the standing values
+    were saved.
     """
     kept = _kept_map(con)
     latest: dict[tuple[str, str, str, str], tuple[Any, ...]] = {}
-    for r in _rows(con, form_id, "value"):
+    for r in _rows(con, form_id, "value", record_id):
         rec = kept.get(r[1], r[1])
         latest[(rec, r[2], r[3], r[5])] = (r[0], rec, *r[2:])
     rows = sorted(latest.values())
@@ -209,14 +221,17 @@ def current_values(con: sqlite3.Connection, form_id: str | None = None) -> pd.Da
     return _frame(data, CURRENT_COLUMNS)
 
 
-def current_consensus(con: sqlite3.Connection, form_id: str | None = None) -> pd.DataFrame:
-    """The standing consensus per (paper, form, field): the latest ``consensus`` event.
+def current_consensus(
+    con: sqlite3.Connection, form_id: str | None = None, record_id: str | None = None
+) -> pd.DataFrame:
+    """The standing consensus per (paper, form, field): the latest ``consensus`` event
+    (given ``record_id``, any copy of a paper: that paper's only).
 
     ``value`` None means the reviewers settled on "no value" for the field.
     """
     kept = _kept_map(con)
     latest: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-    for r in _rows(con, form_id, "consensus"):
+    for r in _rows(con, form_id, "consensus", record_id):
         rec = kept.get(r[1], r[1])
         latest[(rec, r[2], r[3])] = (r[0], rec, *r[2:])
     rows = sorted(latest.values())
