@@ -199,6 +199,10 @@ def test_compare_shows_each_reviewer_field_by_field(store: Path, form) -> None:
     assert view.loc["n", "ben"] is None
     assert view.loc["country", "status"] == "empty" and view.loc["country", "ana"] is None
     assert compare(con, form, kept).equals(compare(con, form, removed))
+    # progress counts a copy's values for the paper, whichever copy it is asked about
+    both = progress(con, form, record_ids=[kept, removed]).set_index("record_id")
+    assert both.loc[kept, "extracted_by"] == both.loc[removed, "extracted_by"] == ("ana", "ben")
+    assert both.loc[removed, "fields_done"] == 3  # aims by consensus, stages agreed, n single
     with pytest.raises(ValueError, match="unknown record"):
         compare(con, form, "no-such-paper")
     con.close()

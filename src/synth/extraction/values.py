@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from synth.screening.decisions import _kept_id
+from synth.screening.decisions import _kept_id, _kept_map
 from synth.store.extraction import current_consensus, current_values
 
 if TYPE_CHECKING:
@@ -289,24 +289,27 @@ def progress(
 ) -> pd.DataFrame:
     """Per included paper: who extracted and appraised it, fields done, and its status.
 
-    ``record_ids`` defaults to :func:`included_record_ids`. ``tools`` are the appraisal
+    ``record_ids`` defaults to :func:`included_record_ids` (a copy of a paper given here
+    counts as the paper). ``tools`` are the appraisal
     tools (id -> form); a paper's tool is the one it has values on (None: appraisal not
     tracked, and a paper is done once extracted). ``extractors`` is how many reviewers
     must answer a field before it counts as done (2 for double extraction; a consensus
     always counts). ``status`` is one of :data:`PROGRESS_STATUSES`.
     """
     ids = included_record_ids(con) if record_ids is None else list(record_ids)
+    kept = _kept_map(con)  # a copy given in record_ids counts as its paper
     ext_states = _by_record(_states(con, extraction.id))
     tool_states = {tid: _by_record(_states(con, tid)) for tid in (tools or {})}
     rows = []
     for rec in ids:
-        by, done, conflicts = _tally(extraction, ext_states.get(rec, {}), extractors)
+        paper = kept.get(rec, rec)
+        by, done, conflicts = _tally(extraction, ext_states.get(paper, {}), extractors)
         tool, appraised_by, a_done, a_total = "", (), 0, 0
-        answered = {tid: len(states.get(rec, {})) for tid, states in tool_states.items()}
+        answered = {tid: len(states.get(paper, {})) for tid, states in tool_states.items()}
         if answered and max(answered.values()) > 0:
             tool = max(answered, key=lambda t: answered[t])  # the tool it has most values on
             form = (tools or {})[tool]
-            mine = tool_states[tool].get(rec, {})
+            mine = tool_states[tool].get(paper, {})
             appraised_by, a_done, a_conflicts = _tally(form, mine, extractors)
             a_total = len(form.fields)
             conflicts += a_conflicts
