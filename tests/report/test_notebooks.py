@@ -27,7 +27,7 @@ PARAMETERS = {
 }  # fmt: skip
 REPORT_NOTEBOOKS = [
     "01_corpus_overview", "02_tags_and_criteria", "03_thematic_synthesis", "04_evidence_map",
-    "05_prisma_and_methods",
+    "05_prisma_and_methods", "06_extraction_and_appraisal",
 ]  # fmt: skip
 ALL_NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 

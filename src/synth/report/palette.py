@@ -7,7 +7,7 @@ touching code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -30,6 +30,8 @@ class Palette:
     label_names: dict[str, dict[str, str]]
     facet_names: dict[str, str]
     year_bands: tuple[tuple[int | None, int | None, str], ...]
+    #: appraisal answer -> {name, colour, symbol, marker, pattern} (palette.yml judgements)
+    judgements: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def colour(self, i: int) -> str:
         """The ``i``-th categorical colour (cycling)."""
@@ -115,6 +117,10 @@ def _parse(doc: dict[str, Any]) -> Palette:
             (None if lo is None else int(lo), None if hi is None else int(hi), str(name))
             for lo, hi, name in doc.get("year_bands") or []
         ),
+        judgements={
+            str(k): {a: str(b) for a, b in v.items()}
+            for k, v in (doc.get("judgements") or {}).items()
+        },
     )
 
 

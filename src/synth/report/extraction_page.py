@@ -1,0 +1,187 @@
+"""What the extraction-and-appraisal report page shows, built here so its notebook stays
+thin: the characteristics of the included studies (the form's key fields, citation
+linked), the appraisal figures of each tool used, and the extraction progress.
+
+Everything comes from the store's derived values (:mod:`synth.extraction.values`, the
+tables of :mod:`synth.extraction.tables`), so the page, the app and ``synth export`` agree.
+Corpus text is escaped wherever it reaches HTML. With nothing extracted yet the page says
+so, and how to start, instead of showing empty tables.
+"""
+
+from __future__ import annotations
+
+import html
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from synth.report.overview import PAGE_TABLE_ROWS, Selection
+
+
+@dataclass
+class ExtractionView:
+    """The page's data for the papers a report covers."""
+
+    record_ids: list[str]
+    extraction: Any  # the extraction form
+    tools: dict[str, Any]  # appraisal tools used, id -> form
+    characteristics: pd.DataFrame
+    appraisals: pd.DataFrame  # resolved appraisal values of the selected papers, with form_id
+    progress: pd.DataFrame
+    citations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def extracted(self) -> int:
+        """Papers with at least one extraction value."""
+        return int(self.progress["extracted_by"].map(bool).sum()) if len(self.progress) else 0
+
+    @property
+    def appraised(self) -> int:
+        """Papers with at least one appraisal value."""
+        return int(self.progress["appraised_by"].map(bool).sum()) if len(self.progress) else 0
+
+
+def extraction_view(
+    con: sqlite3.Connection, selection: Selection, *, extraction: Any = None
+) -> ExtractionView:
+    """Gather the page's data for ``selection``'s papers (``extraction``: the form,
+    default the packaged co-production form)."""
+    from synth.corpus.citation import citations
+    from synth.extraction.cerqual import appraisal_values
+    from synth.extraction.forms import appraisal_tools, default_form
+    from synth.extraction.values import progress
+
+    form = extraction or default_form()
+    tools = appraisal_tools()
+    ids = selection.record_ids
+    cites = citations(selection.records).to_dict() if len(selection.records) else {}
+    values = appraisal_values(con)
+    if len(values):
+        from synth.tagging.describe import unique_record_ids
+
+        kept = unique_record_ids(selection.all_records).to_dict()
+        values = values.assign(record_id=values["record_id"].map(lambda r: kept.get(r, r)))
+        values = values[values["record_id"].isin(set(ids))]
+    used = {t: tools[t] for t in tools if len(values) and (values["form_id"] == t).any()}
+    return ExtractionView(
+        record_ids=ids,
+        extraction=form,
+        tools=used,
+        characteristics=characteristics(con, ids, form),
+        appraisals=values.reset_index(drop=True),
+        progress=progress(con, form, tools, ids),
+        citations=cites,
+    )
+
+
+def characteristics(con: sqlite3.Connection, record_ids: list[str], form: Any) -> pd.DataFrame:
+    """D2's characteristics table (:func:`synth.extraction.tables.characteristics_table`)
+    restricted to ``record_ids``, with ``record_id`` first and only papers with a value."""
+    from synth.extraction.tables import characteristics_table, included_papers
+
+    table = characteristics_table(con, form)
+    papers = included_papers(con)  # the table's rows, in the same order
+    table.insert(0, "record_id", papers["record_id"].astype(str).to_numpy())
+    table = table[table["record_id"].isin(set(record_ids))]
+    fields = [c for c in table.columns if c not in ("record_id", "citation", "link")]
+    filled = table[fields].map(bool).any(axis=1) if fields else table["record_id"].map(bool)
+    return table[filled].reset_index(drop=True)
+
+
+def render_status(view: ExtractionView) -> str:
+    """One paragraph: how many papers are extracted and appraised, or that none is yet
+    and how to start (escaped HTML)."""
+    n = len(view.record_ids)
+    if not view.extracted and not view.appraised:
+        return (
+            '<p class="synth-note"><strong>No paper has been extracted or appraised yet.</strong> '
+            f"The {n} included papers wait for data extraction and critical appraisal: open "
+            "the extraction app with <code>synth extract open --db STORE --reviewer NAME</code>; "
+            "this page fills in as values are saved.</p>"
+        )
+    tools = ", ".join(html.escape(t.title) for t in view.tools.values()) or "none yet"
+    return (
+        f"<p>{view.extracted} of {n} included papers extracted with "
+        f"<em>{html.escape(view.extraction.title)}</em>; {view.appraised} appraised "
+        f"(tools: {tools}).</p>"
+    )
+
+
+def render_characteristics(view: ExtractionView, *, max_rows: int = PAGE_TABLE_ROWS) -> str:
+    """The characteristics table as escaped HTML, each citation a link to its paper where
+    it has a web address (http/https only)."""
+    table = view.characteristics
+    if not len(table):
+        return '<p class="synth-note">No characteristics extracted yet.</p>'
+    columns = [c for c in table.columns if c not in ("record_id", "link")]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    rows = []
+    for row in table.head(max_rows).to_dict("records"):
+        cells = []
+        for c in columns:
+            text = html.escape(str(row.get(c) or ""))
+            if c == "citation" and row.get("link"):
+                text = f'<a href="{html.escape(str(row["link"]), quote=True)}">{text}</a>'
+            cells.append(f"<td>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = (
+        f'<p class="synth-note">first {max_rows} of {len(table)} papers; '
+        "<code>synth export extraction</code> writes every one</p>"
+        if len(table) > max_rows
+        else ""
+    )
+    return (
+        f'<table class="synth-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{more}"
+    )
+
+
+def appraisal_figures(view: ExtractionView) -> list[Any]:
+    """For each tool used: its traffic-light plot and its bar per domain."""
+    from synth.report.appraisal_figures import domain_bars, traffic_light
+
+    figs = []
+    for form in view.tools.values():
+        figs.append(traffic_light(view.appraisals, form, view.citations))
+        figs.append(domain_bars(view.appraisals, form))
+    return figs
+
+
+def progress_tables(view: ExtractionView) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(papers per status, the papers in progress) as the page shows them (plain text:
+    show them with :func:`synth.report.display.show_table`, which escapes)."""
+    from synth.extraction.values import progress_summary
+
+    table = view.progress
+    summary = progress_summary(table)
+    started = table[table["status"] != "not started"]
+    shown = pd.DataFrame(
+        {
+            "paper": started["record_id"].map(lambda r: view.citations.get(r, r)),
+            "status": started["status"],
+            "extracted by": started["extracted_by"].map(lambda v: ", ".join(v or ())),
+            "fields": [
+                f"{d}/{t}"
+                for d, t in zip(started["fields_done"], started["fields_total"], strict=True)
+            ],
+            "appraised by": started["appraised_by"].map(lambda v: ", ".join(v or ())),
+            "tool": started["tool"],
+        }
+    )
+    return summary, shown.reset_index(drop=True)
+
+
+def page_summary(view: ExtractionView) -> dict[str, Any]:
+    """The numbers the page shows, for its summary cell (and the tests)."""
+    statuses = view.progress["status"].value_counts().to_dict() if len(view.progress) else {}
+    return {
+        "papers": len(view.record_ids),
+        "extracted": view.extracted,
+        "appraised": view.appraised,
+        "characteristics_rows": len(view.characteristics),
+        "tools": sorted(view.tools),
+        "appraisal_values": len(view.appraisals),
+        "progress": {str(k): int(v) for k, v in statuses.items()},
+    }

@@ -1,0 +1,271 @@
+"""The extraction-and-appraisal report page (notebooks/06): its appraisal figures
+(colour-blind and greyscale safe, corpus text escaped), the page executed by papermill on
+the bundled corpus with a few extraction and appraisal events recorded first, the page
+with nothing extracted yet, a hostile title, and the page's size at 500 papers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from synth.report.display import PLOTLY_MIME
+from tests.report.conftest import HOSTILE, figure_page
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "corpus" / "kei-2020"
+PAGE = "06_extraction_and_appraisal"
+RAW = (HOSTILE["script"], HOSTILE["img"], HOSTILE["close"], "<svg onload")
+
+
+def _tool(name: str):
+    from synth.extraction.forms import appraisal_tools
+
+    return appraisal_tools()[name]
+
+
+def _answers(form, record_id: str, pattern: list[str]) -> list[tuple[str, str, str, str]]:
+    """(record_id, form_id, field_id, answer) for every item of ``form``, cycling ``pattern``."""
+    items = list(form.fields)
+    return [(record_id, form.id, f, pattern[k % len(pattern)]) for k, f in enumerate(items)]
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_traffic_light_and_bars_read_without_colour_and_escape_titles(tmp_path: Path) -> None:
+    from synth.report.appraisal_figures import domain_bars, domain_counts, traffic_light
+    from synth.report.palette import load_palette
+
+    form = _tool("appraisal-casp-qualitative")
+    rows = _answers(form, "a", ["yes", "no", "can't tell"]) + _answers(form, "b", ["yes"])
+    values = pd.DataFrame(rows, columns=["record_id", "form_id", "field_id", "value"])
+    cites = {"a": HOSTILE["script"], "b": HOSTILE["img"]}
+    light = traffic_light(values, form, cites)
+    bars = domain_bars(values, form)
+    styles = load_palette().judgements
+    # each answer has its own symbol, marker and pattern besides its colour
+    for key in ("symbol", "marker", "colour"):
+        assert len({styles[c][key] for c in ("yes", "unclear", "no")}) == 3, key
+    heat = light.data[0]
+    first = list(
+        heat.text[list(heat.y).index("&lt;script&gt;window.__pwned = 1; alert(1)&lt;/script&gt;")]
+    )
+    assert first[:3] == [
+        styles["yes"]["symbol"],
+        styles["no"]["symbol"],
+        styles["unclear"]["symbol"],
+    ]
+    assert {t.marker.pattern.shape for t in bars.data} == {"", "/", "."}
+    counts = domain_counts(values, form)
+    assert counts.loc[next(iter(form.fields)), "yes"] == 2
+    assert counts.sum(axis=1).eq(2).all()  # every item: both papers, answered or not
+    page = figure_page([light, bars], tmp_path).read_text("utf-8")
+    for raw in RAW:
+        assert raw not in page
+    assert "&amp;lt;script&amp;gt;" in page or "\\u0026lt;script\\u0026gt;" in page
+
+
+def test_the_categories_follow_the_tools_scales() -> None:
+    from synth.extraction.forms import appraisal_tools
+    from synth.report.appraisal_figures import answer_category
+
+    seen = {c for t in appraisal_tools().values() for f in t.fields.values() for c in f.choices}
+    assert seen, "the appraisal tools have judgement scales"
+    got = {c: answer_category(c) for c in seen}
+    assert "not-answered" not in {got[c] for c in ("yes", "no")}
+    assert {answer_category(None), answer_category("  ")} == {"not-answered"}
+    assert answer_category("Can't tell") == "unclear" and answer_category("No") == "no"
+
+
+# ------------------------------------------------------------------------ the page
+
+
+def _record(db: Path, rows: list[tuple[str, str, str, object]], reviewer: str = "ana") -> None:
+    from synth.store import connect
+    from synth.store.extraction import record_value
+
+    con = connect(db)
+    try:
+        for rid, form_id, field_id, value in rows:
+            record_value(con, rid, form_id, field_id, value, reviewer)
+    finally:
+        con.close()
+
+
+def _run_page(db: Path, out: Path, corpus: Path = CORPUS) -> tuple[dict, str]:
+    """Execute the page with papermill and render it as ``synth review run`` does:
+    (summary, page HTML)."""
+    from synth.report.notebooks import execute, find_notebooks, render_body
+    from synth.report.pages import new_nonce, page_html
+
+    spec = find_notebooks(names=[PAGE])[0]
+    result = execute(spec, out, {"db": str(db), "corpus": str(corpus)})
+    assert result.error is None, result.error
+    nonce = new_nonce()
+    page = page_html(render_body(result.nb, nonce), title=spec.title, review_title="t",
+                     nonce=nonce)  # fmt: skip
+    return result.summary, page
+
+
+def _kei_papers(db: Path) -> list[str]:
+    from synth.extraction.values import included_record_ids
+    from synth.store import connect
+
+    con = connect(db)
+    try:
+        return included_record_ids(con)
+    finally:
+        con.close()
+
+
+def _citation(db: Path, rid: str) -> str:
+    from synth.corpus.citation import citations
+    from synth.store import connect, load_records
+
+    con = connect(db)
+    try:
+        return citations(load_records(con)).to_dict()[rid]
+    finally:
+        con.close()
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_the_page_shows_what_was_extracted_and_appraised(
+    kei_tagged_db: Path, copy_db, tmp_path: Path
+) -> None:
+    db = copy_db(kei_tagged_db)
+    papers = _kei_papers(db)
+    a, b, c = papers[:3]
+    _record(db, [(a, "coproduction-extraction", "aims", "Redesign a ward <b>together</b>"),
+                 (a, "coproduction-extraction", "setting", "mental health"),
+                 (b, "coproduction-extraction", "aims", "Improve discharge")])  # fmt: skip
+    mmat, casp = _tool("appraisal-mmat"), _tool("appraisal-casp-qualitative")
+    _record(db, _answers(casp, a, ["yes", "no"]) + _answers(mmat, c, ["can't tell"]))
+    summary, page = _run_page(db, tmp_path / "out")
+    assert summary["papers"] == len(papers)
+    assert summary["extracted"] == 2 and summary["appraised"] == 2
+    assert summary["characteristics_rows"] == 2
+    assert summary["tools"] == ["appraisal-casp-qualitative", "appraisal-mmat"]
+    assert summary["appraisal_values"] == len(casp.fields) + len(mmat.fields)
+    assert summary["progress"]["not started"] == len(papers) - 3
+    # the characteristics table: the value as text, the paper by its citation
+    assert "Redesign a ward &lt;b&gt;together&lt;/b&gt;" in page
+    assert "Improve discharge" in page and "mental health" in page
+    cite = _citation(db, a)
+    assert re.search(r"<td>(<a [^>]*>)?" + re.escape(cite.replace("&", "&amp;")), page)
+    # a traffic light and a bar per tool: four figures
+    assert len(re.findall(r'class="plotly-graph-div"', page)) == 4
+    assert "No paper has been extracted" not in page
+    assert "Papers begun" in page
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_the_page_says_so_when_nothing_is_extracted(kei_tagged_db: Path, tmp_path: Path) -> None:
+    summary, page = _run_page(kei_tagged_db, tmp_path / "out")
+    assert summary["extracted"] == summary["appraised"] == 0 and summary["papers"] > 0
+    assert "No paper has been extracted or appraised yet" in page
+    assert "synth extract open" in page
+    assert 'class="plotly-graph-div"' not in page
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_a_hostile_title_stays_text(tmp_path: Path) -> None:
+    from synth.store import connect, import_paths
+
+    corpus = tmp_path / "hostile"
+    corpus.mkdir()
+    title = HOSTILE["close"] + " " + HOSTILE["img"]
+    (corpus / "refs.bib").write_text(
+        "@article{evil2020,\n  title = {" + title + "},\n  author = {Mallory, Eve},\n"
+        "  journal = {J},\n  year = {2020},\n  url = {javascript:alert(1)},\n}\n",
+        "utf-8",
+    )
+    db = tmp_path / "hostile.sqlite"
+    con = connect(db)
+    try:
+        import_paths(con, [corpus])
+        rid = con.execute("SELECT record_id FROM records").fetchone()[0]
+    finally:
+        con.close()
+    casp = _tool("appraisal-casp-qualitative")
+    aims = (rid, "coproduction-extraction", "aims", HOSTILE["script"])
+    _record(db, [aims, *_answers(casp, rid, ["no"])])
+    summary, page = _run_page(db, tmp_path / "out", corpus)
+    assert summary["appraised"] == 1 and summary["extracted"] == 1
+    for raw in RAW:
+        assert raw not in page
+    assert "javascript:" not in page.lower().replace("javascript:window", "")
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_the_page_stays_under_a_megabyte_at_500_papers(tmp_path: Path) -> None:
+    """500 synthetic papers, every one extracted (key fields) and appraised by two
+    reviewers (one tool each, some in conflict): the rendered page is under 1 MB."""
+    from synth.corpus.synthetic import generate_records
+    from synth.corpus.writers.ris import write_ris
+    from synth.extraction.forms import default_form
+    from synth.store import connect, import_paths, load_records
+
+    records, _ = generate_records(500, seed=3, dup_rate=0.0)
+    corpus = tmp_path / "synthetic"
+    corpus.mkdir()
+    write_ris(records.reset_index(drop=True), corpus / "refs.ris")
+    db = tmp_path / "big.sqlite"
+    con = connect(db)
+    try:
+        import_paths(con, [corpus])
+        loaded = load_records(con, with_groups=True)
+        kept = loaded[loaded["is_kept"].astype("boolean").fillna(True).astype(bool)]
+        ids = kept["record_id"].astype(str).tolist()
+        assert len(ids) >= 490
+        tools = [_tool(t) for t in ("appraisal-mmat", "appraisal-casp-qualitative",
+                                    "appraisal-aacods")]  # fmt: skip
+        form = default_form()
+        rows = []
+        for k, rid in enumerate(ids):
+            for f in form.key_fields:
+                value = f.choices[k % len(f.choices)] if f.type == "choice" else (
+                    [f.choices[k % len(f.choices)]] if f.type == "choices" else
+                    f"value {k} of {f.id}, a sentence as a reviewer writes it"
+                )  # fmt: skip
+                rows.append((rid, form.id, f.id, json.dumps(value), "ana"))
+            tool = tools[k % 3]
+            for j, item in enumerate(tool.fields):
+                answer = ("yes", "no", "can't tell")[(k + j) % 3]
+                rows.append((rid, tool.id, item, json.dumps(answer), "ana"))
+                other = answer if (k + j) % 7 else "yes"
+                rows.append((rid, tool.id, item, json.dumps(other), "ben"))
+        # test data in one transaction (record_value commits each value: 40,000 fsyncs)
+        with con:
+            con.executemany(
+                "INSERT INTO extraction_events (record_id, form_id, field_id, value, reviewer,"
+                " created_at) VALUES (?, ?, ?, ?, ?, '2026-01-01T00:00:00')",
+                rows,
+            )
+    finally:
+        con.close()
+    summary, page = _run_page(db, tmp_path / "out", corpus)
+    assert summary["papers"] == len(ids) and summary["extracted"] == len(ids)
+    assert summary["appraised"] == len(ids)
+    size = len(page.encode("utf-8"))
+    print(f"page size at {len(ids)} papers: {size:,} bytes")
+    assert size < 1_000_000, f"the page is {size:,} bytes at {len(ids)} papers"
+    assert "first 200 of" in page  # the tables say they are cut, and where the rest is
+
+
+def test_page_is_registered_and_thin() -> None:
+    from synth.report.notebooks import NOTEBOOKS_DIR, find_notebooks
+
+    assert PAGE in [s.name for s in find_notebooks()]
+    nb = nbformat.read(NOTEBOOKS_DIR / f"{PAGE}.ipynb", as_version=4)
+    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
+    assert PLOTLY_MIME not in json.dumps(nb)
