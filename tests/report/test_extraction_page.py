@@ -269,3 +269,52 @@ def test_page_is_registered_and_thin() -> None:
     nb = nbformat.read(NOTEBOOKS_DIR / f"{PAGE}.ipynb", as_version=4)
     assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
     assert PLOTLY_MIME not in json.dumps(nb)
+
+
+# ------------------------------------------------------- the synthesis page's findings
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_the_synthesis_page_shows_the_summary_of_findings(
+    kei_tagged_db: Path, copy_db, tmp_path: Path
+) -> None:
+    """Every included paper appraised with every answer "no", and one reviewer judgement:
+    page 03's summary of findings rates every finding's methodological limitations as
+    serious, and shows the reviewer's level marked as theirs."""
+    from synth.extraction.cerqual import record_judgement
+    from synth.report.notebooks import execute, find_notebooks, render_body
+    from synth.report.pages import new_nonce, page_html
+    from synth.store import connect
+
+    db = copy_db(kei_tagged_db)
+    casp = _tool("appraisal-casp-qualitative")
+    rows = [
+        (rid, casp.id, f, json.dumps("no"), "ana") for rid in _kei_papers(db) for f in casp.fields
+    ]
+    con = connect(db)
+    try:
+        with con:
+            con.executemany(
+                "INSERT INTO extraction_events (record_id, form_id, field_id, value, reviewer,"
+                " created_at) VALUES (?, ?, ?, ?, ?, '2026-01-01T00:00:00')",
+                rows,
+            )
+        record_judgement(con, "leadership-commitment", "relevance", "minor concerns", "ana",
+                         note="all NHS settings")  # fmt: skip
+    finally:
+        con.close()
+    spec = find_notebooks(names=["03_thematic_synthesis"])[0]
+    result = execute(spec, tmp_path / "out", {"db": str(db), "corpus": str(CORPUS)})
+    assert result.error is None, result.error
+    s = result.summary
+    with_papers = {t for t, n in s["papers_per_theme"].items() if n}
+    assert set(s["confidence"]) == with_papers
+    assert s["judged"] == {"leadership-commitment": ["relevance"]}
+    # serious methodological limitations take two steps: moderate at best
+    assert set(s["confidence"].values()) <= {"low", "very low", "moderate"}
+    nonce = new_nonce()
+    page = page_html(render_body(result.nb, nonce), title="t", review_title="t", nonce=nonce)
+    assert "Summary of findings (GRADE-CERQual)" in page
+    assert "minor concerns*" in page
+    assert page.count("serious concerns") >= len(with_papers)
