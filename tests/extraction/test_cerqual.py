@@ -139,7 +139,8 @@ def test_overall_steps_down_from_high() -> None:
     assert overall_level(two_minor, rules)[0] == "moderate"
     serious = {**best, "relevance": "serious concerns", "adequacy": "moderate concerns"}
     level, why = overall_level(serious, rules)
-    assert level == "very low" and "relevance (serious concerns)" in why
+    assert level == "very low" and "relevance (serious concerns: 2 steps)" in why
+    assert "adequacy (moderate concerns: 1 step)" in why
     assert overall_level(dict.fromkeys(COMPONENTS, "serious concerns"), rules)[0] == "very low"
 
 
@@ -171,7 +172,10 @@ def test_judgements_are_events_and_override_the_suggestion(store, tmp_path: Path
     record_judgement(store, "f1", "coherence", "serious concerns", "ana", note="contradictions")
     sof = summary_of_findings(store, suggested).iloc[0]
     assert sof["coherence"] == "serious concerns" and sof["judged"] == ["coherence"]
-    assert sof["overall"] == "low" and "coherence (serious concerns)" in sof["explanation"]
+    assert sof["overall"] == "low" and "coherence (serious concerns: 2 steps)" in sof["explanation"]
+    # each component's reason: the reviewer's (with the note) or the suggestion's
+    assert "Coherence: the reviewer's judgement (contradictions)" in sof["explanation"]
+    assert "Adequacy: 8 papers, a median of 3 passages each" in sof["explanation"]
     record_judgement(store, "f1", "overall", "moderate", "ben", note="one strong study")
     sof = summary_of_findings(store, suggested).iloc[0]
     assert sof["overall"] == "moderate" and "one strong study" in sof["explanation"]

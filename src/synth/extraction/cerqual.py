@@ -330,13 +330,20 @@ def overall_level(levels: Mapping[str, str], rules: dict) -> tuple[str, str]:
         step = ov["not_assessed_steps"] if level == NOT_ASSESSED else ov["steps"][level]
         if step:
             total += step
-            taken.append(f"{COMPONENT_NAMES[comp].lower()} ({level})")
+            taken.append(f"{COMPONENT_NAMES[comp].lower()} ({level}: {_steps(step)})")
     steps = min(len(OVERALL) - 1, math.floor(total + 1e-9))
     overall = OVERALL[steps]
     if not taken:
         return overall, "high: no or very minor concerns in any component"
     down = "no step down" if not steps else f"down {_plural(steps, 'step')}"
     return overall, f"{overall}: from high, {down} for " + "; ".join(taken)
+
+
+def _steps(step: float) -> str:
+    """A component's share of the way down: "1 step", "½ step", "1½ steps"."""
+    whole, half = int(step), step - int(step) >= 0.5
+    text = (str(whole) if whole else "") + ("½" if half else "")
+    return f"{text} step{'s' if step > 1 else ''}"
 
 
 # ------------------------------------------------------------------------------ suggest
@@ -464,12 +471,21 @@ def summary_of_findings(con: sqlite3.Connection, suggested: pd.DataFrame) -> pd.
         levels = {c: judged.get(c, getattr(s, c)) for c in COMPONENTS}
         if "overall" in judged:
             overall = judged["overall"]
-            note = part.loc[part["component"] == "overall", "note"].iloc[0]
-            why = f"{overall}: the reviewer's judgement" + (f" ({note})" if note else "")
+            why = f"{overall}: the reviewer's judgement" + _note(part, "overall")
         elif any(c in judged for c in COMPONENTS):
             overall, why = overall_level(levels, rules)
         else:
             overall, why = s.overall, s.overall_why
+        reasons = [
+            f"{COMPONENT_NAMES[c]}: "
+            + (
+                f"the reviewer's judgement{_note(part, c)}"
+                if c in judged
+                else getattr(s, f"{c}_why")
+            )
+            for c in COMPONENTS
+        ]
+        why = f"{why}. " + ". ".join(reasons) + "."
         row = {"finding_id": s.finding_id, "finding": s.finding, "papers": s.papers, **levels}
         row.update(
             overall=overall, explanation=why, judged=[c for c in (*COMPONENTS, "overall")
@@ -477,6 +493,15 @@ def summary_of_findings(con: sqlite3.Connection, suggested: pd.DataFrame) -> pd.
         )  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows, columns=SOF_COLUMNS)
+
+
+def _note(part: pd.DataFrame | None, component: str) -> str:
+    """ " (note)" of the standing judgement of ``component``, or ""."""
+    if part is None:
+        return ""
+    notes = part.loc[part["component"] == component, "note"]
+    note = notes.iloc[0] if len(notes) else None
+    return f" ({note})" if isinstance(note, str) and note.strip() else ""
 
 
 def sof_table(sof: pd.DataFrame) -> pd.DataFrame:
