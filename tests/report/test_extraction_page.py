@@ -318,3 +318,19 @@ def test_the_synthesis_page_shows_the_summary_of_findings(
     assert "Summary of findings (GRADE-CERQual)" in page
     assert "minor concerns*" in page
     assert page.count("serious concerns") >= len(with_papers)
+
+
+def test_items_nobody_answered_are_left_out() -> None:
+    """MMAT's criteria of other designs stay blank for a qualitative study: the plots show
+    only the items some paper answered."""
+    from synth.report.appraisal_figures import domain_counts, traffic_light
+
+    mmat = _tool("appraisal-mmat")
+    wanted = [f for f in mmat.fields.values() if f.section in mmat.sections[:2]]
+    values = pd.DataFrame(
+        [("a", mmat.id, f.id, "yes") for f in wanted],
+        columns=["record_id", "form_id", "field_id", "value"],
+    )
+    assert 0 < len(wanted) < len(mmat.fields)
+    assert list(traffic_light(values, mmat).data[0].x) == [f.id for f in wanted]
+    assert domain_counts(values, mmat).index.tolist() == [f.id for f in wanted]

@@ -72,7 +72,7 @@ def traffic_light(
 
     pal = load_palette()
     styles = pal.judgements
-    matrix = appraisal_matrix(values, form, citations)
+    matrix = answered_items(appraisal_matrix(values, form, citations))
     shown = matrix.head(max_papers)
     code = {c: k for k, c in enumerate(CATEGORIES)}
     z = [[code[c] for c in row] for row in shown.itertuples(index=False)]
@@ -107,22 +107,30 @@ def traffic_light(
     if len(matrix) > len(shown):
         title += f" (first {len(shown)} of {len(matrix)} papers; the export has every one)"
     fig.update_layout(
-        title={"text": title},
-        height=max(220, 140 + ROW_PX * len(shown)),
+        title={"text": title, "y": 0.99, "yref": "container", "yanchor": "top"},
+        height=max(260, 190 + ROW_PX * len(shown)),
         font={"family": pal.font_family, "size": pal.font_size, "color": pal.neutral["text"]},
         plot_bgcolor=pal.neutral["background"], paper_bgcolor=pal.neutral["background"],
         xaxis={"side": "top", "tickangle": -45, "showgrid": False},
         yaxis={"autorange": "reversed", "showgrid": False, "automargin": True},
         legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
-        margin={"t": 140, "l": 10, "r": 10, "b": 40},
+        margin={"t": 170, "l": 10, "r": 10, "b": 40},
     )  # fmt: skip
     return fig
 
 
+def answered_items(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Only the items some paper answered: MMAT's criteria for one design are blank for
+    papers of another, and a column nobody answered says nothing."""
+    keep = [c for c in matrix.columns if (matrix[c] != "not-answered").any()]
+    return matrix[keep]
+
+
 def domain_counts(values: pd.DataFrame, form: Any) -> pd.DataFrame:
-    """Per item of ``form`` (rows, form order): papers per answer category (columns)."""
-    matrix = appraisal_matrix(values, form)
-    counts = {f: matrix[f].value_counts() if len(matrix) else pd.Series() for f in form.fields}
+    """Per item of ``form`` some paper answered (rows, form order): papers per answer
+    category (columns)."""
+    matrix = answered_items(appraisal_matrix(values, form))
+    counts = {f: matrix[f].value_counts() for f in matrix.columns}
     out = pd.DataFrame(counts).T.reindex(columns=list(CATEGORIES)).fillna(0).astype(int)
     out.index.name = "field_id"
     return out

@@ -64,7 +64,9 @@ def extraction_view(
         kept = unique_record_ids(selection.all_records).to_dict()
         values = values.assign(record_id=values["record_id"].map(lambda r: kept.get(r, r)))
         values = values[values["record_id"].isin(set(ids))]
-    used = {t: tools[t] for t in tools if len(values) and (values["form_id"] == t).any()}
+    # the tools used, the one with the most papers first
+    papers = values.groupby("form_id")["record_id"].nunique() if len(values) else pd.Series()
+    used = {t: tools[t] for t in sorted(papers.index, key=lambda t: (-papers[t], t)) if t in tools}
     return ExtractionView(
         record_ids=ids,
         extraction=form,
