@@ -334,3 +334,32 @@ def test_items_nobody_answered_are_left_out() -> None:
     assert 0 < len(wanted) < len(mmat.fields)
     assert list(traffic_light(values, mmat).data[0].x) == [f.id for f in wanted]
     assert domain_counts(values, mmat).index.tolist() == [f.id for f in wanted]
+
+
+@pytest.mark.browser
+def test_the_plots_draw_offline_and_run_no_title(browser, tmp_path: Path) -> None:
+    """In headless chromium: both plots draw from the shared plotly.js under the page's
+    policy, the answers' symbols are drawn in the cells, hostile citations run nothing."""
+    from synth.report.appraisal_figures import domain_bars, traffic_light
+    from tests.browser import console_errors, misplaced_tick_labels, network_urls
+    from tests.report.test_report_browser import _wait_for_plots
+
+    form = _tool("appraisal-casp-qualitative")
+    answers = {"a": ["yes", "no"], "b": ["can't tell"], "c": ["yes"], "d": ["no", "yes"]}
+    rows = [row for rid, pattern in answers.items() for row in _answers(form, rid, pattern)]
+    values = pd.DataFrame(rows, columns=["record_id", "form_id", "field_id", "value"])
+    cites = {"a": HOSTILE["script"], "b": HOSTILE["img"], "c": HOSTILE["close"], "d": "Lee 2019"}
+    page = figure_page([traffic_light(values, form, cites), domain_bars(values, form)], tmp_path)
+    console_errors(browser)
+    browser.get(page.as_uri())
+    divs, drawn = _wait_for_plots(browser)
+    assert divs == drawn == 2
+    texts = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.plotly-graph-div')[0]"
+        ".querySelectorAll('text')).map(function (t) { return t.textContent; });"
+    )
+    assert {"+", "?", "\u2212"} <= set(texts)
+    assert HOSTILE["script"] in texts  # the citation drawn as its own text
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert console_errors(browser) == [] and network_urls(browser) == []
+    assert misplaced_tick_labels(browser) == []
