@@ -161,7 +161,8 @@ def test_a_reviewer_extracts_in_jupyterlab_and_finds_it_after_a_restart(
     said.append(_save(driver, server, "study_year", 3))
     assert all(re.match(r"saved ✓ event #\d+: ", s) for s in said), said
     assert widget_errors(driver) == [] and cell_errors(driver) == []
-    assert console_errors(driver) == []
+    errors = console_errors(driver)
+    assert errors == [], [e["message"] for e in errors]
     assert [u for u in network_urls(driver) if not u.startswith(server.url + "/")] == []
 
     con = connect(db)  # a fresh connection: what another kernel would read

@@ -93,19 +93,19 @@ class FieldRow:
         self.form, self.field, self.app = form, field, app
         self.suggestion: tuple[Any, str] | None = None
         self.input = self._input()
-        self.input.layout = W.Layout(width="auto", flex="1 1 auto")
+        self.input.layout = W.Layout(width="auto", flex="1 1 auto", min_width="10em")
         self.input.description = field.label
         self.input.tooltip = field.help or None
         self.input.style = {"description_width": "14em"}
         self.hint = W.HTML()
-        self.accept = W.Button(description="Accept", icon="check", button_style="info",
+        self.accept = W.Button(description="Accept", icon="check",
                                tooltip="save the tagger's suggestion",
-                               layout=W.Layout(width="7em"))  # fmt: skip
+                               layout=_button())  # fmt: skip
         self.save = W.Button(description="Save", icon="save", tooltip="save this value",
-                             layout=W.Layout(width="6em"))  # fmt: skip
+                             layout=_button())  # fmt: skip
         self.clear = W.Button(description="Clear", icon="eraser",
                               tooltip="save 'no value' for this field",
-                              layout=W.Layout(width="6em"))  # fmt: skip
+                              layout=_button())  # fmt: skip
         self.state = W.HTML()
         shown_if_quote = "" if field.type == "quote" else "none"
         self.location = W.Text(
@@ -374,6 +374,7 @@ class ExtractionApp:
         suggestion = row.suggestion
         row.set(self._mine[key] if saved else suggestion[0] if suggestion else None)
         row.accept.disabled = suggestion is None
+        row.accept.button_style = "" if suggestion is None else "info"
         if suggestion is None:
             row.hint.value = ""
         else:
@@ -555,6 +556,11 @@ class ExtractionApp:
 
 
 # ---------------------------------------------------------------- pieces
+
+
+def _button() -> W.Layout:
+    """A button as wide as its label (ipywidgets' default width cuts 'Accept' short)."""
+    return W.Layout(width="auto", min_width="max-content", flex="0 0 auto")
 
 
 def _design(tags: pd.DataFrame) -> str | None:
