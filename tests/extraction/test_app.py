@@ -318,6 +318,33 @@ def test_extract_open_copies_the_notebook_with_the_reviewers_parameters(db) -> N
     assert injected_parameters(copy)["form"] is None
 
 
+def test_a_teams_own_form_is_found_from_the_reviewers_copy(db, apps) -> None:
+    """A form file given to ``synth extract open`` is injected relative to the copy, where
+    the kernel runs, and the app opened there uses it."""
+    import os
+
+    from synth.extraction.forms import default_form
+
+    own = db.parent.parent / "forms" / "our-form.yml"
+    own.parent.mkdir()
+    text = default_form().path.read_text("utf-8")
+    own.write_text(text.replace("title: Co-production and quality improvement studies",
+                                "title: Our team's form"), "utf-8")  # fmt: skip
+    result = CliRunner().invoke(cli, ["extract", "open", "--db", str(db), "--reviewer", "ann",
+                                      "--form", str(own), "--print-only"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    copy = db.parent / "extraction" / "review-ann.ipynb"
+    params = injected_parameters(copy)
+    assert params["form"] == "../../forms/our-form.yml"
+    here = Path.cwd()
+    os.chdir(copy.parent)  # the kernel's folder
+    try:
+        app = _open(apps, Path(params["db"]), form=params["form"])
+    finally:
+        os.chdir(here)
+    assert app.form.title == "Our team's form" and esc(app.form.title) in app.header.value
+
+
 def test_extract_open_refuses_a_bad_form_and_a_missing_store(db, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("id: bad\ntitle: Bad\nkind: extraction\nsections:\n"
