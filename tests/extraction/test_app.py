@@ -215,6 +215,7 @@ def test_the_appraisal_tool_follows_the_papers_design(db, apps) -> None:
 
 
 def test_the_paper_shows_extracts_and_marked_evidence(db, apps) -> None:
+    from synth.screening.app import _rows
     from synth.store import load_extracts
 
     app = _open(apps, db)
@@ -230,6 +231,18 @@ def test_the_paper_shows_extracts_and_marked_evidence(db, apps) -> None:
     assert "The review's extracts" in app.paper.value
     assert " ".join(text.split()[:4]) in " ".join(app.paper.value.split())
     assert 'class="synth-scr-ev"' in app.paper.value or "synth-scr-cue" in app.paper.value
+
+    # a paper with a full text shows it, the tagger's evidence there marked
+    marked = [
+        r for r in app.ids
+        if r in app._fulltexts
+        and any(ev.get("field") == "fulltext" for evs in _rows(app._tags, r)["evidence"]
+                for ev in (evs if isinstance(evs, list) else []))
+    ]  # fmt: skip
+    assert marked, "the bundled corpus has full texts with the tagger's evidence"
+    app.go_to(marked[0])
+    fulltext = app.paper.value.split("<summary><b>Full text</b>", 1)
+    assert len(fulltext) == 2 and "synth-scr-ev" in fulltext[1]
 
 
 def test_two_extractors_are_compared_and_a_consensus_recorded(db, apps) -> None:
