@@ -200,17 +200,24 @@ def test_next_and_previous_walk_the_included_papers(db, apps) -> None:
 def test_the_appraisal_tool_follows_the_papers_design(db, apps) -> None:
     from synth.extraction.app import _design
     from synth.screening.app import _rows
+    from synth.store import load_records
 
     app = _open(apps, db)
+    con = connect(db)
+    try:
+        grey = set(load_records(con).query("grey == True")["record_id"])
+    finally:
+        con.close()
+    assert grey & set(app.ids), "the bundled corpus has grey literature among its papers"
     seen = set()
     for i in range(len(app.ids)):
         app.show(i)
-        record = app._records.loc[app.record_id]
-        tool = tool_for(_design(_rows(app._tags, app.record_id)), record["grey"] is True)
-        assert app.tool.id == tool.id
+        tool = tool_for(_design(_rows(app._tags, app.record_id)), app.record_id in grey)
+        assert app.tool.id == tool.id, app.record_id
         assert app.tool_box.children == (app.form_boxes[tool.id],)
         assert tool.title in app.tool_title.value
         seen.add(tool.id)
+    assert tool_for(None, True).id in seen  # grey literature gets its own tool
     assert len(seen) >= 2  # the bundled corpus has papers of more than one kind
 
 

@@ -347,7 +347,7 @@ class ExtractionApp:
         self.paper.value = paper_html(
             record.to_dict(), tags, _rows(self._extracts, rid), self._fulltexts.get(rid)
         )
-        self.tool = tool_for(_design(tags), bool(record.get("grey") is True))
+        self.tool = tool_for(_design(tags), _is_grey(record.get("grey")))
         self.tool_title.value = f"<h3>Appraisal: {esc(self.tool.title)}</h3>" + (
             f"<div><small>{esc(self.tool.citation)}</small></div>" if self.tool.citation else ""
         )
@@ -561,6 +561,11 @@ class ExtractionApp:
 def _button() -> W.Layout:
     """A button as wide as its label (ipywidgets' default width cuts 'Accept' short)."""
     return W.Layout(width="auto", min_width="max-content", flex="0 0 auto")
+
+
+def _is_grey(value: Any) -> bool:
+    """A record's ``grey`` flag (numpy's bool from a frame, or NA: not known, not grey)."""
+    return value is not None and value is not pd.NA and bool(value)
 
 
 def _design(tags: pd.DataFrame) -> str | None:
