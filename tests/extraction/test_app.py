@@ -175,6 +175,24 @@ def test_a_restarted_app_shows_every_saved_value(db, apps) -> None:
     assert len(stored.loc[rid]) == len(saved)
 
 
+def test_a_saved_value_that_no_longer_fits_the_form_is_shown_and_flagged(db, apps) -> None:
+    from synth.store.extraction import record_value
+
+    app = _open(apps, db)
+    rid = app.ids[0]
+    field = app.form.fields["setting"]
+    con = connect(db)
+    try:  # saved against an older form whose setting list had this choice
+        record_value(con, rid, app.form.id, field.id, "a ward no longer listed", "ann")
+    finally:
+        con.close()
+    again = _open(apps, db)
+    row = again.row("setting")
+    assert again.record_id == rid
+    assert "a ward no longer listed" in row.state.value
+    assert "no longer fits the form" in row.state.value and "is not one of" in row.state.value
+
+
 def test_next_and_previous_walk_the_included_papers(db, apps) -> None:
     from synth.extraction.values import included_record_ids
 

@@ -386,10 +386,16 @@ class ExtractionApp:
             )
         if saved:
             value = self._mine[key]
+            problem = row.field.check(value)
             row.state.value = (
                 "<small>saved: <b>" + esc(shown(value)) + "</b></small>"
                 if value is not None
                 else "<small>saved: <i>no value</i></small>"
+            ) + (  # kept in the store and shown, never dropped: the reviewer decides
+                f' <small style="color:#9a6700">⚠ no longer fits the form: {esc(problem)}; '
+                "save a value that fits, or Clear</small>"
+                if problem
+                else ""
             )
         else:
             row.state.value = "<small><i>not saved yet</i></small>"
