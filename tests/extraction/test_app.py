@@ -138,13 +138,12 @@ def test_a_value_that_does_not_fit_is_refused_and_nothing_saved(db, apps) -> Non
     assert len(_events(db)) == before
 
 
-def test_a_restarted_app_shows_every_saved_value(db, apps) -> None:
-    first = _open(apps, db)
-    first.show(1)
-    rid = first.record_id
+def _fill_all(app: ExtractionApp) -> dict[tuple[str, str], object]:
+    """Type or choose a value in every field of both forms of the paper shown and save
+    each; (form id, field id) -> the value saved."""
     saved: dict[tuple[str, str], object] = {}
-    for form in (first.form, first.tool):
-        for row in first.rows[form.id].values():
+    for form in (app.form, app.tool):
+        for row in app.rows[form.id].values():
             kind = row.field.type
             if kind == "choice":
                 row.input.value = row.field.choices[-1]
@@ -159,8 +158,16 @@ def test_a_restarted_app_shows_every_saved_value(db, apps) -> None:
                 row.location.value = "p. 3"
             else:
                 row.input.value = f"text for {row.field.id}"
-            assert row.save.click() is None and "saved ✓" in first.status.value, first.status.value
+            assert row.save.click() is None and "saved ✓" in app.status.value, app.status.value
             saved[(form.id, row.field.id)] = row.get()
+    return saved
+
+
+def test_a_restarted_app_shows_every_saved_value(db, apps) -> None:
+    first = _open(apps, db)
+    first.show(1)
+    rid = first.record_id
+    saved = _fill_all(first)
     first.step(1)  # moving on and back shows what was saved, not the tagger's suggestion
     first.step(-1)
     assert first.record_id == rid
@@ -213,6 +220,19 @@ def test_next_and_previous_walk_the_included_papers(db, apps) -> None:
     assert f"0 / {len(expected)} extracted" in app.progress.value
     with pytest.raises(ValueError, match="not among"):
         app.go_to("no-such-record")
+
+
+def test_double_extraction_counts_a_paper_done_once_two_extracted_it(db, apps) -> None:
+    ann = _open(apps, db)
+    n = len(ann.ids)
+    assert f"{n} left" in ann.progress.value
+    _fill_all(ann)
+    assert f"1 / {n} extracted · 1 / {n} appraised · {n - 1} left" in ann.progress.value
+    double = _open(apps, db, "bob", extractors=2)
+    assert "double extraction" in double.header.value
+    assert f"1 / {n} extracted · 1 / {n} appraised · {n} left" in double.progress.value
+    with pytest.raises(ValueError, match="1 or 2"):
+        _open(apps, db, extractors=3)
 
 
 def test_the_appraisal_tool_follows_the_papers_design(db, apps) -> None:
@@ -354,6 +374,10 @@ def test_extract_open_copies_the_notebook_with_the_reviewers_parameters(db) -> N
     assert again.exit_code == 0, again.output
     assert "kept as it was" in again.output and "--force" in again.output
     assert injected_parameters(copy)["form"] is None
+    double = runner.invoke(cli, ["extract", "open", "--db", str(db), "--reviewer", "Bo",
+                                 "--extractors", "2", "--print-only"])  # fmt: skip
+    assert double.exit_code == 0, double.output
+    assert injected_parameters(copy.with_name("review-Bo.ipynb"))["extractors"] == 2
 
 
 def test_a_teams_own_form_is_found_from_the_reviewers_copy(db, apps) -> None:

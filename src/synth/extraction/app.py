@@ -199,6 +199,7 @@ class ExtractionApp:
         form: Form | None = None,
         tools: dict[str, Form] | None = None,
         record_ids: list[str] | None = None,
+        extractors: int = 1,
     ) -> None:
         from synth.extraction.values import included_record_ids, progress
         from synth.store import load_extracts, load_fulltexts, load_records
@@ -206,6 +207,9 @@ class ExtractionApp:
 
         if not reviewer.strip():
             raise ValueError("reviewer: give a name, values are recorded under it")
+        if extractors not in (1, 2):
+            raise ValueError(f"extractors: 1 or 2 (double extraction), not {extractors!r}")
+        self.extractors = extractors
         self.con = con
         self.reviewer = reviewer.strip()
         self.form = form or default_form()
@@ -235,11 +239,14 @@ class ExtractionApp:
         reviewer: str,
         form: str | Path | Form | None = None,
         start: str | None = None,
+        extractors: int = 1,
     ) -> ExtractionApp:
         """Open the app on a review store (a path or an open connection).
 
         ``form``: the extraction form (a path or a packaged form's name; default the
-        co-production form). ``start``: a record id to show first.
+        co-production form). ``start``: a record id to show first. ``extractors``: 2 when
+        the review extracts every paper twice (a field counts as done once two reviewers
+        answered it, or a consensus settled it).
         """
         from synth.extraction.forms import load_form
         from synth.store import connect
@@ -251,7 +258,12 @@ class ExtractionApp:
             )
         chosen = form if isinstance(form, Form) or form is None else load_form(form)
         con = db if isinstance(db, sqlite3.Connection) else connect(db)
-        app = cls(con, reviewer=reviewer, form=chosen)
+        try:
+            app = cls(con, reviewer=reviewer, form=chosen, extractors=extractors)
+        except BaseException:
+            if con is not db:
+                con.close()
+            raise
         if start is not None:
             app.go_to(start)
         return app
@@ -273,6 +285,7 @@ class ExtractionApp:
         self.header = W.HTML(
             f"<b>Extraction</b> · reviewer <b>{esc(self.reviewer)}</b> · form "
             f"{esc(self.form.title)} · {len(self.ids)} included papers"
+            + (" · double extraction" if self.extractors == 2 else "")
         )
         self.prev = W.Button(description="Previous", icon="arrow-left",
                              tooltip="the previous included paper")  # fmt: skip
@@ -414,7 +427,9 @@ class ExtractionApp:
 
     def _update_progress(self) -> None:
         try:
-            df = self._progress(self.con, self.form, self.tools, record_ids=self.ids)
+            df = self._progress(
+                self.con, self.form, self.tools, record_ids=self.ids, extractors=self.extractors
+            )
         except (ValueError, sqlite3.Error) as exc:
             self.progress.value = esc(f"Progress unavailable: {exc}")
             return

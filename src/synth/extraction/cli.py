@@ -34,6 +34,10 @@ def open_cmd(
             "(default: the co-production form)."
         ),
     ] = None,
+    extractors: Annotated[
+        int | None,
+        typer.Option(help="2 when every paper is extracted by two reviewers (default 1)."),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace your existing copy with a fresh one.")
     ] = False,
@@ -53,6 +57,8 @@ def open_cmd(
     from synth.store import connect
 
     console = Console(width=None if Console().is_terminal else 120)
+    if extractors is not None and extractors not in (1, 2):
+        raise typer.BadParameter("1 or 2 (double extraction)", param_hint="--extractors")
     if not db.is_file():
         console.print(
             f"[red]{db}: no review store there; import a corpus first, e.g. "
@@ -67,7 +73,9 @@ def open_cmd(
             raise typer.Exit(2) from None
     with clear_errors():
         connect(db).close()  # a file that is not a review store is an error now, not in the lab
-        made = write_extraction_notebook(db, reviewer, form=form, force=force)
+        made = write_extraction_notebook(
+            db, reviewer, form=form, extractors=extractors, force=force
+        )
     where = made.path
     kept = "" if made.created else " (kept as it was)"
     console.print(f"your extraction notebook{kept}: {where}", highlight=False)

@@ -17,7 +17,7 @@ import nbformat
 from synth.screening.notebook import _UNSAFE, ScreeningNotebook, injected_parameters
 
 #: Parameters the extraction notebook takes (its ``parameters`` cell), in order.
-PARAMETERS: tuple[str, ...] = ("db", "reviewer", "form")
+PARAMETERS: tuple[str, ...] = ("db", "reviewer", "form", "extractors")
 
 #: What :func:`write_extraction_notebook` returns: the copy's path, whether it was written
 #: now, and how an existing copy differs from what was asked.
@@ -43,12 +43,18 @@ def notebook_path(db: Path, reviewer: str) -> Path:
 
 
 def write_extraction_notebook(
-    db: Path, reviewer: str, *, form: str | None = None, force: bool = False
+    db: Path,
+    reviewer: str,
+    *,
+    form: str | None = None,
+    extractors: int | None = None,
+    force: bool = False,
 ) -> ExtractionNotebook:
     """Copy the shipped notebook for ``reviewer`` on the store ``db``.
 
     ``form``: an extraction form (a path, made relative to the copy, or a packaged form's
-    name); None for the default form. An existing copy is kept unless ``force``; where it
+    name); None for the default form. ``extractors``: 2 for double extraction (None: the
+    notebook's default, 1). An existing copy is kept unless ``force``; where it
     differs from what was asked, the differences are returned so the caller can say so.
     """
     path = notebook_path(db, reviewer)
@@ -58,6 +64,7 @@ def write_extraction_notebook(
         "db": Path(os.path.relpath(db.resolve(), path.parent)).as_posix(),
         "reviewer": reviewer.strip(),
         "form": form,
+        **({} if extractors is None else {"extractors": extractors}),
     }
     if path.exists() and not force:
         found = injected_parameters(path)
