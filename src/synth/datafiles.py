@@ -1,10 +1,12 @@
 """Rule files read once per version: the shared loader of the validated YAML data files.
 
-The codebook, the theme codebook and the sentence roles are each parsed and validated by
-their own module (``parse_*``: the messages name the file, the line and the rule). What
-they share lives here: a load keyed by the file's path, size and modification time, so
-building many pipelines (one per worker process) reads a file once, and an edited file is
-read again.
+The codebook, the theme codebook, the sentence roles and the extraction forms are each
+parsed and validated by their own module (``parse_*``: the messages name the file, the line
+and the rule). What they share lives here: a load keyed by the file's path, size and
+modification time, so building many pipelines (one per worker process) reads a file once,
+and an edited file is read again; and a YAML reading that remembers each key's line and
+its duplicates (PyYAML silently keeps the last), with one message for text that is not
+UTF-8 or not YAML.
 """
 
 from __future__ import annotations
@@ -14,7 +16,54 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 T = TypeVar("T")
+
+
+class LineMap(dict):
+    """A mapping that remembers duplicate keys and key lines (PyYAML silently keeps the last)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.duplicates: list[tuple[Any, int, int]] = []  # key, line, first line
+        self.lines: dict[Any, int] = {}
+
+
+class LineLoader(yaml.SafeLoader):
+    """A safe YAML loader whose mappings are :class:`LineMap`."""
+
+
+def _construct_map(loader: LineLoader, node: yaml.MappingNode) -> LineMap:
+    loader.flatten_mapping(node)
+    out = LineMap()
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        value = loader.construct_object(value_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in out:
+            out.duplicates.append((key, line, out.lines[key]))
+            continue
+        out[key] = value
+        out.lines[key] = line
+    return out
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+
+
+def read_yaml(raw: bytes, fail: Callable[[str, str, int | None], Exception]) -> Any:
+    """``raw`` parsed with :class:`LineLoader`; text that is not UTF-8 or not YAML raises
+    ``fail(where, problem, line)`` (the caller's error, which names its file)."""
+    try:
+        return yaml.load(raw.decode("utf-8"), Loader=LineLoader)
+    except UnicodeDecodeError as exc:
+        raise fail("", f"not UTF-8 text ({exc.reason})", None) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise fail("", f"YAML syntax error: {problem}", line) from exc
 
 
 def load_cached(

@@ -47,13 +47,11 @@ def open_cmd(
     ] = False,
 ) -> None:
     """Extract and appraise in JupyterLab: your own copy of the extraction notebook."""
-    import shlex
-    import subprocess
 
     from synth.cli import clear_errors
     from synth.extraction.forms import FormError, load_form
     from synth.extraction.notebook import write_extraction_notebook
-    from synth.screening.notebook import lab_command
+    from synth.screening.notebook import open_in_lab
     from synth.store import connect
 
     console = Console(width=None if Console().is_terminal else 120)
@@ -85,16 +83,11 @@ def open_cmd(
             "pass --force for a fresh copy (your values are in the store either way)",
             highlight=False,
         )
-    command = lab_command(where, browser=browser)
     console.print(
         "In JupyterLab: Run > Run All Cells. Each field is saved in the store at once.",
         highlight=False,
     )
-    console.print(f"jupyter lab: {shlex.join(command)}", highlight=False, soft_wrap=True)
+    code = open_in_lab(where, console.print, browser=browser, print_only=print_only)
     if print_only:
         return
-    try:
-        code = subprocess.call(command, cwd=where.parent)
-    except KeyboardInterrupt:  # Ctrl-C stops the server; nothing to report
-        code = 0
     raise typer.Exit(code)

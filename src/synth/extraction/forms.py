@@ -26,8 +26,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from synth.datafiles import load_cached
-from synth.tagging.codebook import _Loader
+from synth.datafiles import LineLoader, load_cached, read_yaml
 from synth.tagging.codebook import default_path as codebook_path
 
 #: The field types: free text, a number, one choice, several choices, a publication-style
@@ -354,7 +353,7 @@ _CHECKS = {
 def _parse_facets(data: bytes, *, source: Path | str) -> dict[str, frozenset[str] | None]:
     """The codebook's facets and their label ids (None for a gazetteer facet, whose labels
     are every country), read without building the tagger."""
-    doc = yaml.load(data.decode("utf-8"), Loader=_Loader) or {}
+    doc = yaml.load(data.decode("utf-8"), Loader=LineLoader) or {}
     out: dict[str, frozenset[str] | None] = {}
     for fid, facet in (doc.get("facets") or {}).items():
         labels = facet.get("labels") if isinstance(facet, dict) else None
@@ -381,15 +380,7 @@ class _Builder:
         return FormError(f"{self.source}:{where}{at}: {problem}")
 
     def build(self) -> Form:
-        try:
-            doc = yaml.load(self.raw.decode("utf-8"), Loader=_Loader)
-        except UnicodeDecodeError as exc:
-            raise self.fail("", f"not UTF-8 text ({exc.reason})") from exc
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise self.fail("", f"YAML syntax error: {problem}", line) from exc
+        doc = read_yaml(self.raw, self.fail)
         if not isinstance(doc, dict):
             raise self.fail("", "a form must be a mapping with `id`, `title` and `sections`")
         self.check_keys(doc, _TOP_KEYS, "top level")

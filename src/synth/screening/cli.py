@@ -162,12 +162,10 @@ def open_cmd(
     ] = False,
 ) -> None:
     """Screen in JupyterLab: your own copy of the screening notebook, beside the store."""
-    import shlex
-    import subprocess
 
     from synth.cli import clear_errors
     from synth.screening.decisions import STAGES
-    from synth.screening.notebook import lab_command, write_screening_notebook
+    from synth.screening.notebook import open_in_lab, write_screening_notebook
     from synth.screening.queue import MODES
     from synth.store import connect
 
@@ -199,19 +197,14 @@ def open_cmd(
                 "pass --force for a fresh copy (your decisions are in the store either way)",
                 highlight=False,
             )
-    command = lab_command(where, browser=browser)
     console.print(
         "In JupyterLab: Run > Run All Cells, click the Keys box once, then type i, e, e2, m, "
         "b, u or s and Enter. Each decision is saved in the store at once.",
         highlight=False,
     )
-    console.print(f"jupyter lab: {shlex.join(command)}", highlight=False, soft_wrap=True)
+    code = open_in_lab(where, console.print, browser=browser, print_only=print_only)
     if print_only:
         return
-    try:
-        code = subprocess.call(command, cwd=where.parent)
-    except KeyboardInterrupt:  # Ctrl-C stops the server; nothing to report
-        code = 0
     raise typer.Exit(code)
 
 

@@ -112,3 +112,20 @@ def lab_command(notebook: Path, *, browser: bool = True) -> list[str]:
     if not browser:
         command.append("--no-browser")
     return [*command, str(notebook)]
+
+
+def open_in_lab(notebook: Path, say: Any, *, browser: bool = True, print_only: bool = False) -> int:
+    """Print the JupyterLab command for a reviewer's notebook (``say``: a console's print)
+    and, unless ``print_only``, run it until the server stops; its exit code (0 when
+    stopped with Ctrl-C). The screening and extraction notebooks open the same way."""
+    import shlex
+    import subprocess
+
+    command = lab_command(notebook, browser=browser)
+    say(f"jupyter lab: {shlex.join(command)}", highlight=False, soft_wrap=True)
+    if print_only:
+        return 0
+    try:
+        return subprocess.call(command, cwd=notebook.parent)
+    except KeyboardInterrupt:  # Ctrl-C stops the server; nothing to report
+        return 0

@@ -21,9 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from synth.datafiles import load_cached
+from synth.datafiles import LineMap, load_cached, read_yaml
 from synth.tagging.conditions import (
     CONDITION_KEYS,
     DEFAULT_WHEN_SCORE,
@@ -327,35 +325,7 @@ def parse_codebook(data: bytes | str, *, source: Path | str = "<codebook>") -> C
 # --------------------------------------------------------------------------- YAML loading
 
 
-class _Map(dict):
-    """A mapping that remembers duplicate keys and key lines (PyYAML silently keeps the last)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.duplicates: list[tuple[Any, int, int]] = []  # key, line, first line
-        self.lines: dict[Any, int] = {}
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    out = _Map()
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        value = loader.construct_object(value_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in out:
-            out.duplicates.append((key, line, out.lines[key]))
-            continue
-        out[key] = value
-        out.lines[key] = line
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+# the line-remembering loader is synth.datafiles' (shared with the extraction forms)
 
 
 def _truthy(value: Any) -> bool | None:
@@ -398,15 +368,7 @@ class _Builder:
         return CodebookError(f"{self.source}:{where}{at}: {problem}")
 
     def build(self) -> Codebook:
-        try:
-            doc = yaml.load(self.raw.decode("utf-8"), Loader=_Loader)
-        except UnicodeDecodeError as exc:
-            raise self.fail("", f"not UTF-8 text ({exc.reason})") from exc
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise self.fail("", f"YAML syntax error: {problem}", line) from exc
+        doc = read_yaml(self.raw, self.fail)
         if not isinstance(doc, dict):
             raise self.fail("", "the codebook must be a mapping with a `facets` key")
         self.check_keys(doc, _TOP_KEYS, "top level")
@@ -597,7 +559,7 @@ class _Builder:
         labels = self.gazetteer_labels(fid, raw.get("gazetteer"), where)
         labels_raw = raw.get("labels")
         if labels and labels_raw is None:
-            labels_raw = _Map()
+            labels_raw = LineMap()
         elif not isinstance(labels_raw, dict) or not labels_raw:
             raise self.fail(where, "`labels` must be a non-empty mapping of label ids to labels")
         dups = getattr(labels_raw, "duplicates", [])
