@@ -131,6 +131,14 @@ def test_a_value_that_does_not_fit_is_refused_and_nothing_saved(db, apps) -> Non
     number.input.value = "about forty"
     number.save.click()
     assert app.status.value.count("Not saved") == 1 and "about forty" in app.status.value
+    # a decimal comma is ambiguous ("1,5": 1.5 or 15?): refused, not read as 15
+    only_number = _first(app, types=("number",))
+    if only_number is not None:
+        only_number.input.value = "1,5"
+        only_number.save.click()
+        assert "1,5" in app.status.value and "Not saved" in app.status.value
+        only_number.input.value = "1,500"
+        assert only_number.get() == 1500
     empty = _first(app, types=("text",))
     empty.input.value = "   "
     empty.save.click()
@@ -422,3 +430,7 @@ def test_extract_open_refuses_a_bad_form_and_a_missing_store(db, tmp_path: Path)
     missing = runner.invoke(cli, ["extract", "open", "--db", str(tmp_path / "none.sqlite"),
                                   "--reviewer", "ann", "--print-only"])  # fmt: skip
     assert missing.exit_code == 2 and "no review store there" in missing.output
+    tool = runner.invoke(cli, ["extract", "open", "--db", str(db), "--reviewer", "ann",
+                               "--form", "appraisal-mmat", "--print-only"])  # fmt: skip
+    assert tool.exit_code == 2 and "appraisal tool" in tool.output
+    assert not (db.parent / "extraction").exists()

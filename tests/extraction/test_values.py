@@ -309,3 +309,32 @@ def _fitting(fld):
         else None, "choices": list(fld.choices[:1]), "quote": {"text": "we co-designed",
         "location": "abstract"},
     }[fld.type]  # fmt: skip
+
+
+def test_an_mmat_paper_is_done_once_its_own_category_is_answered(store: Path) -> None:
+    # the MMAT's design categories are optional sections: a paper answers the two
+    # screening questions and the one category that fits, and is then done
+    from synth.extraction.forms import load_form
+    from synth.extraction.tables import appraisal_table
+
+    con = connect(store)
+    form, mmat = default_form(), load_form("appraisal-mmat")
+    paper = included_record_ids(con)[0]
+    for fid, fld in form.fields.items():
+        record_value(con, paper, form.id, fid, _fitting(fld), "ana")
+    screening = [f for f in mmat.fields.values() if f.section == "Screening"]
+    qualitative = [f for f in mmat.fields.values() if f.section == "Qualitative"]
+    for fld in screening:
+        record_value(con, paper, mmat.id, fld.id, "yes", "ana")
+    row = progress(con, form, {mmat.id: mmat}).set_index("record_id").loc[paper]
+    assert (row["appraisal_done"], row["appraisal_total"], row["status"]) == (2, 2, "done")
+    for fld in qualitative[:-1]:
+        record_value(con, paper, mmat.id, fld.id, "no", "ana")
+    row = progress(con, form, {mmat.id: mmat}).set_index("record_id").loc[paper]
+    assert (row["appraisal_done"], row["appraisal_total"], row["status"]) == (6, 7, "appraising")
+    record_value(con, paper, mmat.id, qualitative[-1].id, "can't tell", "ana")
+    row = progress(con, form, {mmat.id: mmat}).set_index("record_id").loc[paper]
+    assert (row["appraisal_done"], row["appraisal_total"], row["status"]) == (7, 7, "done")
+    overall = appraisal_table(con, {mmat.id: mmat}).set_index("citation")["overall"]
+    assert "2 yes, 4 no, 1 can't tell of 7 items" in set(overall)
+    con.close()

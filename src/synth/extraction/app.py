@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -171,12 +172,21 @@ class FieldRow:
         if kind == "quote":
             return {"text": text, "location": self.location.value.strip() or None}
         if kind == "number":
+            # a comma is a thousands separator only before groups of three digits
+            # ("1,500"); "1,5" is ambiguous (a decimal comma?) and refused, not read as 15
+            plain = text.replace(",", "") if _THOUSANDS.fullmatch(text) else text
             try:
-                number = float(text.replace(",", ""))
+                number = float(plain)
             except ValueError:
-                raise ValueError(f"{text!r} is not a number") from None
+                raise ValueError(
+                    f"{text!r} is not a number (write decimals with a point: 1.5)"
+                ) from None
             return int(number) if number.is_integer() else number
         return text
+
+
+#: "1,500" or "12,000,000": a comma that only separates thousands
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 
 
 # ---------------------------------------------------------------- the app

@@ -65,10 +65,17 @@ def open_cmd(
         raise typer.Exit(2)
     if form is not None:
         try:
-            load_form(form)  # a bad form is an error now, not in the lab
+            chosen = load_form(form)  # a bad form is an error now, not in the lab
         except (FormError, OSError, ValueError) as exc:
             console.print(f"[red]{exc}[/red]", highlight=False)
             raise typer.Exit(2) from None
+        if chosen.kind != "extraction":
+            console.print(
+                f"[red]{form}: --form takes an extraction form; {chosen.id!r} is an "
+                f"appraisal tool (chosen per paper by its design)[/red]",
+                highlight=False,
+            )
+            raise typer.Exit(2)
     with clear_errors():
         connect(db).close()  # a file that is not a review store is an error now, not in the lab
         made = write_extraction_notebook(

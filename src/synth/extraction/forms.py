@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from importlib import resources
@@ -54,7 +55,7 @@ _TOP_KEYS = {
     "scale",
     "sections",
 }
-_SECTION_KEYS = {"section", "help", "fields"}
+_SECTION_KEYS = {"section", "help", "fields", "optional"}
 _FIELD_KEYS = {"id", "label", "type", "help", "choices", "facet", "from_labels", "key"}
 _QUOTE_KEYS = {"text", "location"}
 #: Types a facet can pre-fill (a tag is a label and a sentence, never a number).
@@ -123,10 +124,24 @@ class Form:
     description: str = ""
     #: section -> its help text (what to appraise it for, when to skip it)
     section_help: dict[str, str] = dataclass_field(default_factory=dict)
+    #: sections that apply to a paper only when it has an answer in them (``optional:
+    #: true``: the MMAT's design categories, of which a paper answers the one that fits)
+    optional_sections: frozenset[str] = frozenset()
 
     def __hash__(self) -> int:
         """By id and content, so a form can key a cache."""
         return hash((self.id, self.sha256))
+
+    def applicable(self, answered: Iterable[str]) -> list[Field]:
+        """The fields that apply to a paper whose answered field ids are ``answered``: every
+        field outside an optional section, and an optional section's fields once one of
+        them is answered (what "done" and "of N items" count)."""
+        touched = {self.fields[f].section for f in answered if f in self.fields}
+        return [
+            f
+            for f in self.fields.values()
+            if f.section not in self.optional_sections or f.section in touched
+        ]
 
     def section_fields(self, section: str) -> list[Field]:
         """The fields of one section, in form order."""
@@ -405,8 +420,16 @@ class _Builder:
         lines: dict[str, int | None] = {}
         sections: list[str] = []
         section_help: dict[str, str] = {}
+        optional: set[str] = set()
         for i, raw in enumerate(raw_sections):
             name = self.section(raw, i, sections)
+            flag = raw.get("optional", False)
+            if not isinstance(flag, bool):
+                raise self.fail(
+                    f"section {name!r}", f"`optional` must be true or false, got {flag!r}"
+                )
+            if flag:
+                optional.add(name)
             help_text = self.text(raw.get("help"), f"section {name!r}, help", None)
             if help_text:
                 section_help[name] = help_text
@@ -432,6 +455,7 @@ class _Builder:
             version=str(doc.get("version") or ""),
             description=self.text(doc.get("description"), "description", None),
             section_help=section_help,
+            optional_sections=frozenset(optional),
         )
 
     # -- parts ------------------------------------------------------------------------------

@@ -206,8 +206,9 @@ def appraisal_table(
         for rid, mine in by_paper.items():
             row = {TOOL_COLUMN: tool.title}
             row.update({n: mine.get(f.id, "") for f, n in zip(used, names, strict=True)})
+            applies = [f for f in tool.applicable(mine) if f.id != OVERALL_COLUMN]
             row[OVERALL_COLUMN] = mine.get(OVERALL_COLUMN) or _judgement_counts(
-                [mine.get(f.id, "") for f in items], items
+                [mine.get(f.id, "") for f in applies], applies
             )
             rows[rid].append(row)
     columns = [CITATION_COLUMN, LINK_COLUMN, TOOL_COLUMN, *item_names, OVERALL_COLUMN]

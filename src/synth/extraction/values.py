@@ -269,14 +269,16 @@ def _by_record(
 
 def _tally(
     form: Form, mine: dict[str, FieldState], extractors: int
-) -> tuple[tuple[str, ...], int, int]:
-    """(reviewers who answered, fields done, fields in conflict) of one paper on one form."""
+) -> tuple[tuple[str, ...], int, int, int]:
+    """(reviewers who answered, fields done, fields in conflict, fields that apply) of one
+    paper on one form (:meth:`Form.applicable`: an MMAT paper answers its own category)."""
     reviewers = tuple(sorted({r for s in mine.values() for r in s.by_reviewer}))
-    done = sum(_done(mine.get(fid), fld.type, extractors) for fid, fld in form.fields.items())
+    applies = form.applicable(mine)
+    done = sum(_done(mine.get(fld.id), fld.type, extractors) for fld in applies)
     conflicts = sum(
         mine[fid].status(fld.type) == "conflict" for fid, fld in form.fields.items() if fid in mine
     )
-    return reviewers, done, conflicts
+    return reviewers, done, conflicts, len(applies)
 
 
 def progress(
@@ -303,17 +305,15 @@ def progress(
     rows = []
     for rec in ids:
         paper = kept.get(rec, rec)
-        by, done, conflicts = _tally(extraction, ext_states.get(paper, {}), extractors)
+        by, done, conflicts, total = _tally(extraction, ext_states.get(paper, {}), extractors)
         tool, appraised_by, a_done, a_total = "", (), 0, 0
         answered = {tid: len(states.get(paper, {})) for tid, states in tool_states.items()}
         if answered and max(answered.values()) > 0:
             tool = max(answered, key=lambda t: answered[t])  # the tool it has most values on
             form = (tools or {})[tool]
             mine = tool_states[tool].get(paper, {})
-            appraised_by, a_done, a_conflicts = _tally(form, mine, extractors)
-            a_total = len(form.fields)
+            appraised_by, a_done, a_conflicts, a_total = _tally(form, mine, extractors)
             conflicts += a_conflicts
-        total = len(extraction.fields)
         if not by and not appraised_by:
             status = "not started"
         elif conflicts:
