@@ -332,6 +332,29 @@ def test_two_extractors_are_compared_and_a_consensus_recorded(db, apps) -> None:
     assert any("consensus" in _text(w) for w in ann.compare_box.children)
 
 
+def test_a_cleared_field_against_a_value_is_a_conflict_that_can_be_settled(db, apps) -> None:
+    # one extractor cleared the field ("looked, no value"), the other gave a value: both
+    # are answers, so the comparison offers both as the consensus, "no value" included
+    ann = _open(apps, db, "ann")
+    row = _paper_with_suggestions(ann)
+    rid, field = ann.record_id, row.field
+    ann.row(field.id).clear.click()
+    bob = _open(apps, db, "bob")
+    bob.go_to(rid)
+    bob.row(field.id).input.value = field.choices[0] if field.type == "choice" else (
+        field.choices[0],
+    )  # fmt: skip
+    bob.row(field.id).save.click()
+    ann.comparing.selected_index = 0
+    lines = [w for w in ann.compare_box.children if field.label in _text(w)]
+    assert len(lines) == 1 and "differ" in _text(lines[0])
+    names = sorted(b.description for b in _buttons(lines[0]))
+    assert names == ["use ann's (no value)", "use bob's"]
+    next(b for b in _buttons(lines[0]) if "no value" in b.description).click()
+    last = _events(db).iloc[-1]
+    assert (last["kind"], last["field_id"], last["value"]) == ("consensus", field.id, None)
+
+
 def test_one_extractor_has_nothing_to_compare(db, apps) -> None:
     app = _open(apps, db)
     app.comparing.selected_index = 0

@@ -183,8 +183,10 @@ def test_compare_shows_each_reviewer_field_by_field(store: Path, form) -> None:
     view = compare(con, form, removed).set_index("field_id")
     assert list(view.index) == list(form.fields)
     assert list(view.columns) == [
-        "label", "ana", "ben", "agree", "consensus", "status", "fits", "problem",
+        "label", "ana", "ben", "answered_by", "agree", "consensus", "status", "fits",
+        "problem",
     ]  # fmt: skip
+    assert view.loc["aims", "answered_by"] == ("ana", "ben")
     assert view.loc["aims", "label"] == "Aims"
     assert (view.loc["aims", "ana"], view.loc["aims", "ben"]) == (
         "Improve discharge", "Reduce readmissions",

@@ -49,7 +49,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 NO_CHOICE = "—"
 #: :func:`synth.extraction.values.compare`'s columns that are not a reviewer's
-NOT_REVIEWERS = {"field_id", "label", "agree", "consensus", "status", "fits", "problem"}
+NOT_REVIEWERS = {
+    "field_id", "label", "answered_by", "agree", "consensus", "status", "fits", "problem",
+}  # fmt: skip
 
 
 def _in_turn(method: F) -> F:
@@ -545,7 +547,7 @@ class ExtractionApp:
                 continue
             field_id = str(rec["field_id"])
             agreed = bool(rec.get("agree"))
-            answered = [r for r in reviewers if decoded(rec.get(r)) is not None]
+            answered = list(rec.get("answered_by") or ())  # a cleared field is an answer
             consensus = decoded(rec.get("consensus"))
             cells = " · ".join(
                 f"{esc(r)}: <b>{esc(shown(decoded(rec.get(r))))}</b>" for r in reviewers
@@ -558,13 +560,11 @@ class ExtractionApp:
             )
             buttons = []
             if not agreed and len(answered) >= 2:
-                for r in reviewers:
+                for r in answered:  # one reviewer's "no value" can be the consensus too
                     value = decoded(rec.get(r))
-                    if value is None:
-                        continue
                     b = W.Button(
-                        description=f"use {r}'s",
-                        tooltip=f"use this value: {shown(value)}",
+                        description=f"use {r}'s" + (" (no value)" if value is None else ""),
+                        tooltip=f"use this value: {shown(value) if value is not None else 'none'}",
                         layout=W.Layout(width="auto"),
                     )
                     b.on_click(functools.partial(self._use_clicked, form.id, field_id, value))

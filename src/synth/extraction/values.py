@@ -198,6 +198,9 @@ def compare(con: sqlite3.Connection, form: Form, record_id: str) -> pd.DataFrame
                 "field_id": fid,
                 "label": fld.label if fld is not None else fid,
                 **{r: state.by_reviewer.get(r) for r in reviewers},
+                # who answered, a cleared field ("looked, no value") included: a reviewer's
+                # None above is either that or no answer at all
+                "answered_by": tuple(sorted(state.by_reviewer)),
                 "agree": len(state.by_reviewer) >= 2 and same(state.by_reviewer.values(), ftype),
                 "consensus": state.consensus if state.has_consensus else None,
                 "status": status,
@@ -205,9 +208,12 @@ def compare(con: sqlite3.Connection, form: Form, record_id: str) -> pd.DataFrame
                 "problem": problem or "",
             }
         )
-    columns = ["field_id", "label", *reviewers, "agree", "consensus", "status", "fits", "problem"]
+    columns = [
+        "field_id", "label", *reviewers, "answered_by", "agree", "consensus", "status", "fits",
+        "problem",
+    ]  # fmt: skip
     df = pd.DataFrame(rows, columns=columns)
-    for col in [*reviewers, "consensus"]:  # keep None and lists as they are
+    for col in [*reviewers, "answered_by", "consensus"]:  # keep None, lists, tuples as they are
         df[col] = pd.Series([r[col] for r in rows], index=df.index, dtype=object)
     df["agree"] = df["agree"].astype(bool)
     df["fits"] = df["fits"].astype(bool)
