@@ -363,3 +363,33 @@ def test_the_plots_draw_offline_and_run_no_title(browser, tmp_path: Path) -> Non
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
     assert console_errors(browser) == [] and network_urls(browser) == []
     assert misplaced_tick_labels(browser) == []
+
+
+def test_the_page_reads_the_reviews_own_extraction_form(
+    kei_tagged_db: Path, copy_db, tmp_path: Path
+) -> None:
+    # values saved with `synth extract open --form my-form.yml` are the ones the page
+    # shows when the run names that form (run config `extraction_form`)
+    from synth.report.extraction_page import extraction_view
+    from synth.report.overview import select_records
+    from synth.store import connect
+
+    form_file = tmp_path / "our-form.yml"
+    form_file.write_text(
+        "id: our-form\ntitle: Our team's form\nsections:\n  - section: Study\n    fields:\n"
+        "      - {id: aims, label: Aims, type: text, key: true}\n",
+        encoding="utf-8",
+    )
+    db = copy_db(kei_tagged_db)
+    paper = _kei_papers(db)[0]
+    _record(db, [(paper, "our-form", "aims", "Co-design a ward with patients")])
+    con = connect(db)
+    try:
+        selection = select_records(con, stage="full_text", included_only=True)
+        ours = extraction_view(con, selection, extraction=str(form_file))
+        default = extraction_view(con, selection)
+    finally:
+        con.close()
+    assert ours.extraction.id == "our-form" and ours.extracted == 1
+    assert "Co-design a ward with patients" in ours.characteristics.to_string()
+    assert default.extracted == 0  # the packaged form has no such values

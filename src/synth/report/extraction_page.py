@@ -46,14 +46,18 @@ class ExtractionView:
 def extraction_view(
     con: sqlite3.Connection, selection: Selection, *, extraction: Any = None
 ) -> ExtractionView:
-    """Gather the page's data for ``selection``'s papers (``extraction``: the form,
-    default the packaged co-production form)."""
+    """Gather the page's data for ``selection``'s papers (``extraction``: the form, a
+    path or a packaged form's name, default the packaged co-production form: the review's
+    own form, so the values saved with ``synth extract open --form`` are the ones shown)."""
     from synth.corpus.citation import citations
     from synth.extraction.cerqual import appraisal_values
-    from synth.extraction.forms import appraisal_tools, default_form
+    from synth.extraction.forms import Form, appraisal_tools, default_form, load_form
     from synth.extraction.values import progress
 
-    form = extraction or default_form()
+    if extraction is None:
+        form = default_form()
+    else:
+        form = extraction if isinstance(extraction, Form) else load_form(extraction)
     tools = appraisal_tools()
     ids = selection.record_ids
     cites = citations(selection.records).to_dict() if len(selection.records) else {}

@@ -16,6 +16,7 @@ Run configuration (``--config FILE``, or the ``report:`` section of a corpus's
       title: My review            # default: the review's title
       codebook: codebook.yml      # the tagger's codebook (default: synth's own)
       themes: themes.yml          # the theme codebook (default: synth's own)
+      extraction_form: form.yml   # the extraction form (default: synth's co-production form)
       notebooks: [01_corpus_overview, 04_evidence_map]   # default: every report notebook
       workers: 2                  # notebooks run at a time
       filters:
@@ -70,7 +71,7 @@ DEFAULT_FILTERS: dict[str, Any] = {
 }
 CONFIG_KEYS = {
     "corpus", "review", "db", "out", "title", "codebook", "themes", "notebooks", "workers",
-    "filters",
+    "filters", "extraction_form",
 }  # fmt: skip
 EVIDENCE_MAP = "evidence-map.html"
 #: Where reports go: one folder per review inside it.
@@ -96,6 +97,8 @@ class RunConfig:
     title: str | None = None
     codebook: Path | None = None
     themes: Path | None = None
+    #: the review's own extraction form (page 06; default the packaged co-production form)
+    extraction_form: Path | None = None
     notebooks: list[str] | None = None
     workers: int | None = None
     filters: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_FILTERS))
@@ -217,6 +220,7 @@ def resolve_config(
         title=section.get("title"),
         codebook=rel("codebook"),
         themes=rel("themes"),
+        extraction_form=rel("extraction_form"),
         notebooks=list(notebooks) if notebooks is not None else section.get("notebooks"),
         workers=int(section["workers"]) if section.get("workers") else None,
         filters=filters,
@@ -400,6 +404,7 @@ def _write_report(
         "corpus": str(cfg.corpus),
         "review": str(cfg.review) if cfg.review else None,
         "themes": str(cfg.themes) if cfg.themes else None,
+        "extraction_form": str(cfg.extraction_form) if cfg.extraction_form else None,
         "out_dir": str(out_dir),
         **{k: cfg.filters.get(k) for k in FILTER_KEYS},
     }
