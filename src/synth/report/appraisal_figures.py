@@ -66,8 +66,9 @@ def traffic_light(
     values: pd.DataFrame, form: Any, citations: Mapping[str, str] | None = None,
     *, max_papers: int = MAX_PAPERS,
 ) -> Any:  # fmt: skip
-    """The traffic-light plot of one tool: a row per paper, a column per item (its domain
-    in the hover), each cell coloured and marked with its answer's symbol."""
+    """The traffic-light plot of one tool: a row per paper, a column per item in form order,
+    so the items of a domain (the form's section) stand together; the hover names the
+    domain and the item; each cell coloured and marked with its answer's symbol."""
     import plotly.graph_objects as go
 
     pal = load_palette()
@@ -81,7 +82,7 @@ def traffic_light(
     scale = []
     for k, c in enumerate(CATEGORIES):
         scale += [[k / n, styles[c]["colour"]], [(k + 1) / n, styles[c]["colour"]]]
-    labels = [esc(form.fields[f].label) for f in shown.columns]
+    labels = [esc(f"{form.fields[f].section} — {form.fields[f].label}") for f in shown.columns]
     ids = [esc(f) for f in shown.columns]
     fig = go.Figure(
         go.Heatmap(
