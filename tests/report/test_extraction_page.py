@@ -393,3 +393,27 @@ def test_the_page_reads_the_reviews_own_extraction_form(
     assert ours.extraction.id == "our-form" and ours.extracted == 1
     assert "Co-design a ward with patients" in ours.characteristics.to_string()
     assert default.extracted == 0  # the packaged form has no such values
+
+
+def test_agreement_between_extractors_is_reported_per_field(kei_tagged_db: Path, copy_db) -> None:
+    from synth.report.extraction_page import agreement_table, extraction_view
+    from synth.report.overview import select_records
+    from synth.store import connect
+
+    db = copy_db(kei_tagged_db)
+    a, b = _kei_papers(db)[:2]
+    form = "coproduction-extraction"
+    _record(db, [(a, form, "aims", "Redesign a ward"), (b, form, "aims", "Improve discharge"),
+                 (a, form, "country", "United Kingdom")], reviewer="ana")  # fmt: skip
+    _record(db, [(a, form, "aims", "redesign a ward "), (b, form, "aims", "Shorter stays"),
+                 (a, form, "country", "United Kingdom")], reviewer="ben")  # fmt: skip
+    con = connect(db)
+    try:
+        view = extraction_view(con, select_records(con, stage="full_text", included_only=True))
+        table = agreement_table(con, view).set_index("field")
+    finally:
+        con.close()
+    aims = table.loc["Aims"]
+    assert (aims["papers with two extractors"], aims["agreeing"], aims["share"]) == (2, 1, "50%")
+    assert table.loc["Country", "share"] == "100%"
+    assert len(table) == 2  # fields nobody extracted twice are left out

@@ -179,6 +179,31 @@ def progress_tables(view: ExtractionView) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary, shown.reset_index(drop=True)
 
 
+def agreement_table(con: sqlite3.Connection, view: ExtractionView) -> pd.DataFrame:
+    """Agreement between extractors per field of the extraction form and each tool used:
+    the fields some paper was answered on by two or more reviewers, how many of those
+    papers they agreed on before any consensus, and the share (plain text: show it with
+    :func:`synth.report.display.show_table`). Empty while nobody extracts in pairs."""
+    from synth.extraction.values import agreement
+
+    parts = []
+    for form in (view.extraction, *view.tools.values()):
+        table = agreement(con, form)
+        table = table[table["papers"] > 0]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "form": form.title,
+                    "field": table["label"],
+                    "papers with two extractors": table["papers"],
+                    "agreeing": table["agreeing"],
+                    "share": table["share"].map(lambda x: f"{x:.0%}"),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def page_summary(view: ExtractionView) -> dict[str, Any]:
     """The numbers the page shows, for its summary cell (and the tests)."""
     statuses = view.progress["status"].value_counts().to_dict() if len(view.progress) else {}

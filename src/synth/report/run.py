@@ -404,7 +404,8 @@ def _write_report(
         "corpus": str(cfg.corpus),
         "review": str(cfg.review) if cfg.review else None,
         "themes": str(cfg.themes) if cfg.themes else None,
-        "extraction_form": str(cfg.extraction_form) if cfg.extraction_form else None,
+        # only page 06 declares it: given when the review names its own form
+        **({"extraction_form": str(cfg.extraction_form)} if cfg.extraction_form else {}),
         "out_dir": str(out_dir),
         **{k: cfg.filters.get(k) for k in FILTER_KEYS},
     }
