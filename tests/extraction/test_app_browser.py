@@ -119,6 +119,11 @@ def _save(driver: Any, server: Any, field_id: str, saves: int) -> str:
     return wait_for(driver, saved, f"save {saves} ({field_id})", ACTION_TIMEOUT, server)
 
 
+def _widget_model_race(message: str) -> bool:
+    """The jupyterlab-manager's "widget model not found" from ``_make_model``."""
+    return "jupyterlab-manager" in message and "Error: widget model not found" in message
+
+
 def _shown_values(driver: Any) -> dict[str, str]:
     from selenium.webdriver.support.ui import Select
 
@@ -161,7 +166,11 @@ def test_a_reviewer_extracts_in_jupyterlab_and_finds_it_after_a_restart(
     said.append(_save(driver, server, "study_year", 3))
     assert all(re.match(r"saved ✓ event #\d+: ", s) for s in said), said
     assert widget_errors(driver) == [] and cell_errors(driver) == []
-    errors = console_errors(driver)
+    # ipywidgets' JupyterLab manager sometimes logs "widget model not found" while it
+    # builds a box whose children's models are still arriving (a frontend race, seen in
+    # 1 of about 10 runs; the widgets render and every value is saved, as checked below);
+    # any other console error fails the test
+    errors = [e for e in console_errors(driver) if not _widget_model_race(e["message"])]
     assert errors == [], [e["message"] for e in errors]
     assert [u for u in network_urls(driver) if not u.startswith(server.url + "/")] == []
 
