@@ -366,3 +366,42 @@ def test_export_refuses_a_bad_form_naming_its_file_and_field(
     assert result.exit_code == 2
     assert "my-form.yml: field 'aims'" in result.output and "unknown type 'colour'" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_reviewer_changes_a_findings_confidence_from_the_command_line(
+    kei_tagged_db: Path, copy_db, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from synth.cli import app
+    from synth.extraction.tables import findings_table
+    from synth.store import connect
+
+    db = copy_db(kei_tagged_db)
+    con = connect(db)
+    try:
+        first = findings_table(con).iloc[0]
+        finding = _finding_id(con, first["Finding"])
+    finally:
+        con.close()
+    judge = ["extract", "judge", "--db", str(db), "--finding", finding, "--component",
+             "overall", "--reviewer", ALICE]  # fmt: skip
+    runner = CliRunner()
+    result = runner.invoke(app, [*judge, "--level", "very low", "--note", "thin data"])
+    assert result.exit_code == 0 and "judgement saved" in result.output, result.output
+    con = connect(db)
+    try:
+        assert findings_table(con).iloc[0]["Confidence"] == "very low*"
+    finally:
+        con.close()
+    cleared = runner.invoke(app, [*judge, "--level", "clear"])
+    assert cleared.exit_code == 0 and "withdrawn" in cleared.output
+    con = connect(db)
+    try:
+        assert findings_table(con).iloc[0]["Confidence"] == first["Confidence"]
+    finally:
+        con.close()
+    bad = runner.invoke(app, [*judge[:5], "no-such-theme", *judge[6:], "--level", "low"])
+    assert bad.exit_code == 2 and "not a theme id" in bad.output and "Traceback" not in bad.output
+    wrong = runner.invoke(app, [*judge, "--level", "rather good"])
+    assert wrong.exit_code == 2 and "Traceback" not in wrong.output

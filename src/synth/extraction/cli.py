@@ -98,3 +98,54 @@ def open_cmd(
     if print_only:
         return
     raise typer.Exit(code)
+
+
+@extract_app.command("judge")
+def judge_cmd(
+    db: Annotated[Path, typer.Option("--db", help="The review store (a SQLite file).")],
+    finding: Annotated[str, typer.Option(help="The finding: its theme id (finding_id).")],
+    component: Annotated[
+        str,
+        typer.Option(
+            help="methodological_limitations, coherence, adequacy, relevance, or overall."
+        ),
+    ],
+    level: Annotated[
+        str,
+        typer.Option(
+            help="A component's concern (no or very minor concerns, minor concerns, moderate "
+            "concerns, serious concerns), overall's confidence (high, moderate, low, very "
+            "low), or 'clear' to let the suggestion stand again."
+        ),
+    ],
+    reviewer: Annotated[str, typer.Option(help="Your name: the judgement is recorded under it.")],
+    note: Annotated[str, typer.Option(help="Why (shown in the summary of findings).")] = "",
+    themes: Annotated[
+        Path | None, typer.Option(help="The theme codebook (default: synth's own).")
+    ] = None,
+) -> None:
+    """Confirm or change a GRADE-CERQual judgement of a finding (an append-only event).
+
+    The summary of findings (`synth export findings`, the synthesis page) shows it, marked
+    with *, in place of synth's suggestion; `--level clear` withdraws it.
+    """
+    from synth.cli import clear_errors
+    from synth.extraction.cerqual import record_judgement
+    from synth.store import connect
+    from synth.themes.codebook import load_theme_codebook
+
+    console = Console(width=None if Console().is_terminal else 120)
+    with clear_errors():
+        if not db.is_file():
+            raise FileNotFoundError(f"{db}: no review store there")
+        known = [t.id for t in load_theme_codebook(themes).themes]
+        if finding not in known:
+            raise ValueError(f"finding {finding!r}: not a theme id ({', '.join(known)})")
+        con = connect(db)
+        try:
+            chosen = None if level.strip().lower() == "clear" else level.strip()
+            event = record_judgement(con, finding, component, chosen, reviewer, note)
+        finally:
+            con.close()
+    said = "withdrawn" if chosen is None else f"= {chosen}"
+    console.print(f"judgement saved (event #{event}): {finding} {component} {said}")
