@@ -150,7 +150,11 @@ def test_the_page_shows_what_was_extracted_and_appraised(
     summary, page = _run_page(db, tmp_path / "out")
     assert summary["papers"] == len(papers)
     assert summary["extracted"] == 2 and summary["appraised"] == 2
-    assert summary["characteristics_rows"] == 2
+    # one row per included paper, the two extracted first
+    assert summary["characteristics_rows"] == len(papers)
+    table = page[page.index('<table class="synth-table">') :]
+    table = table[: table.index("</table>")]
+    assert table.index("Improve discharge") < table.index(_citation(db, c).replace("&", "&amp;"))
     assert summary["tools"] == ["appraisal-casp-qualitative", "appraisal-mmat"]
     assert summary["appraisal_values"] == len(casp.fields) + len(mmat.fields)
     assert summary["progress"]["not started"] == len(papers) - 3

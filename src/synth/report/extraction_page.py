@@ -83,8 +83,10 @@ def extraction_view(
 
 
 def characteristics(con: sqlite3.Connection, record_ids: list[str], form: Any) -> pd.DataFrame:
-    """D2's characteristics table (:func:`synth.extraction.tables.characteristics_table`)
-    restricted to ``record_ids``, with ``record_id`` first and only papers with a value."""
+    """The characteristics of the included studies
+    (:func:`synth.extraction.tables.characteristics_table`) for ``record_ids``, one row per
+    paper, ``record_id`` first: the papers extracted first, then those still to extract
+    (empty cells); no rows at all while nothing is extracted (the page says so)."""
     from synth.extraction.tables import characteristics_table, included_papers
 
     table = characteristics_table(con, form)
@@ -93,7 +95,9 @@ def characteristics(con: sqlite3.Connection, record_ids: list[str], form: Any) -
     table = table[table["record_id"].isin(set(record_ids))]
     fields = [c for c in table.columns if c not in ("record_id", "citation", "link")]
     filled = table[fields].map(bool).any(axis=1) if fields else table["record_id"].map(bool)
-    return table[filled].reset_index(drop=True)
+    if not filled.any():
+        return table.iloc[0:0].reset_index(drop=True)
+    return pd.concat([table[filled], table[~filled]]).reset_index(drop=True)
 
 
 def render_status(view: ExtractionView) -> str:
@@ -212,6 +216,7 @@ def page_summary(view: ExtractionView) -> dict[str, Any]:
         "extracted": view.extracted,
         "appraised": view.appraised,
         "characteristics_rows": len(view.characteristics),
+        "characteristics_extracted": view.extracted,
         "tools": sorted(view.tools),
         "appraisal_values": len(view.appraisals),
         "progress": {str(k): int(v) for k, v in statuses.items()},
