@@ -51,7 +51,7 @@ def open_cmd(
     from synth.cli import clear_errors
     from synth.extraction.forms import FormError, load_form
     from synth.extraction.notebook import write_extraction_notebook
-    from synth.screening.notebook import open_in_lab
+    from synth.screening.notebook import announce_and_open
     from synth.store import connect
 
     console = Console(width=None if Console().is_terminal else 120)
@@ -81,20 +81,11 @@ def open_cmd(
         made = write_extraction_notebook(
             db, reviewer, form=form, extractors=extractors, force=force
         )
-    where = made.path
-    kept = "" if made.created else " (kept as it was)"
-    console.print(f"your extraction notebook{kept}: {where}", highlight=False)
-    for name, (found, asked) in made.differences.items():
-        console.print(
-            f"  it has {name} = {found!r}, not {asked!r}: edit its parameters cell, or "
-            "pass --force for a fresh copy (your values are in the store either way)",
-            highlight=False,
-        )
-    console.print(
-        "In JupyterLab: Run > Run All Cells. Each field is saved in the store at once.",
-        highlight=False,
-    )
-    code = open_in_lab(where, console.print, browser=browser, print_only=print_only)
+    code = announce_and_open(
+        made, console.print, what="extraction", saved="values",
+        instruction="In JupyterLab: Run > Run All Cells. Each field is saved in the store at once.",
+        browser=browser, print_only=print_only,
+    )  # fmt: skip
     if print_only:
         return
     raise typer.Exit(code)

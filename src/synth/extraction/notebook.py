@@ -8,13 +8,16 @@ the screening notebook (:mod:`synth.screening.notebook`, whose helpers this reus
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
-from synth.screening.notebook import _UNSAFE, ScreeningNotebook, injected_parameters
+from synth.screening.notebook import (
+    ScreeningNotebook,
+    copy_with_parameters,
+    relative_to,
+    reviewer_notebook_path,
+    shipped_notebook,
+)
 
 #: Parameters the extraction notebook takes (its ``parameters`` cell), in order.
 PARAMETERS: tuple[str, ...] = ("db", "reviewer", "form", "extractors")
@@ -24,22 +27,9 @@ PARAMETERS: tuple[str, ...] = ("db", "reviewer", "form", "extractors")
 ExtractionNotebook = ScreeningNotebook
 
 
-def shipped_notebook() -> Path:
-    """The committed extraction notebook (a source checkout has it; a wheel does not)."""
-    from synth.report.notebooks import NOTEBOOKS_DIR
-
-    path = NOTEBOOKS_DIR / "extraction.ipynb"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the extraction notebook is missing (run from a checkout)")
-    return path
-
-
 def notebook_path(db: Path, reviewer: str) -> Path:
     """``<db folder>/extraction/<db stem>-<reviewer>.ipynb``."""
-    name = _UNSAFE.sub("-", reviewer.strip()).strip("-.")
-    if not name:
-        raise ValueError(f"reviewer {reviewer!r}: give a name with letters or digits")
-    return db.resolve().parent / "extraction" / f"{db.stem}-{name}.ipynb"
+    return reviewer_notebook_path(db, "extraction", reviewer)
 
 
 def write_extraction_notebook(
@@ -59,23 +49,11 @@ def write_extraction_notebook(
     """
     path = notebook_path(db, reviewer)
     if form is not None and Path(form).is_file():
-        form = Path(os.path.relpath(Path(form).resolve(), path.parent)).as_posix()
+        form = relative_to(Path(form), path)
     asked: dict[str, Any] = {
-        "db": Path(os.path.relpath(db.resolve(), path.parent)).as_posix(),
+        "db": relative_to(db, path),
         "reviewer": reviewer.strip(),
         "form": form,
         **({} if extractors is None else {"extractors": extractors}),
     }
-    if path.exists() and not force:
-        found = injected_parameters(path)
-        differences = {
-            k: (found.get(k), v) for k, v in asked.items() if v is not None and found.get(k) != v
-        }
-        return ExtractionNotebook(path, created=False, differences=differences)
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-
-    nb = parameterize_notebook(load_notebook_node(str(shipped_notebook())), asked)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return ExtractionNotebook(path, created=True)
+    return copy_with_parameters(shipped_notebook("extraction"), path, asked, force=force)

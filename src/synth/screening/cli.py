@@ -165,7 +165,7 @@ def open_cmd(
 
     from synth.cli import clear_errors
     from synth.screening.decisions import STAGES
-    from synth.screening.notebook import open_in_lab, write_screening_notebook
+    from synth.screening.notebook import announce_and_open, write_screening_notebook
     from synth.screening.queue import MODES
     from synth.store import connect
 
@@ -186,23 +186,12 @@ def open_cmd(
             db, reviewer, force=force, stage=stage, mode=mode, tag=tag,
             year_min=year_min, year_max=year_max, search=search,
         )  # fmt: skip
-    where = made.path
-    if made.created:
-        console.print(f"your screening notebook: {where}", highlight=False)
-    else:
-        console.print(f"your screening notebook (kept as it was): {where}", highlight=False)
-        for name, (found, asked) in made.differences.items():
-            console.print(
-                f"  it has {name} = {found!r}, not {asked!r}: edit its parameters cell, or "
-                "pass --force for a fresh copy (your decisions are in the store either way)",
-                highlight=False,
-            )
-    console.print(
-        "In JupyterLab: Run > Run All Cells, click the Keys box once, then type i, e, e2, m, "
-        "b, u or s and Enter. Each decision is saved in the store at once.",
-        highlight=False,
-    )
-    code = open_in_lab(where, console.print, browser=browser, print_only=print_only)
+    code = announce_and_open(
+        made, console.print, what="screening", saved="decisions",
+        instruction="In JupyterLab: Run > Run All Cells, click the Keys box once, then type "
+        "i, e, e2, m, b, u or s and Enter. Each decision is saved in the store at once.",
+        browser=browser, print_only=print_only,
+    )  # fmt: skip
     if print_only:
         return
     raise typer.Exit(code)

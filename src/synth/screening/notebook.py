@@ -36,23 +36,29 @@ class ScreeningNotebook:
     differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name: (copy, asked)
 
 
-def shipped_notebook() -> Path:
-    """The committed screening notebook (a source checkout has it; a wheel does not)."""
+def shipped_notebook(name: str = "screening") -> Path:
+    """A committed reviewer notebook, ``notebooks/<name>.ipynb`` (a source checkout has
+    it; a wheel does not): the screening one, or the extraction one."""
     from synth.report.notebooks import NOTEBOOKS_DIR
 
-    path = NOTEBOOKS_DIR / "screening.ipynb"
+    path = NOTEBOOKS_DIR / f"{name}.ipynb"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: the screening notebook is missing (run from a checkout)")
+        raise FileNotFoundError(f"{path}: the {name} notebook is missing (run from a checkout)")
     return path
+
+
+def reviewer_notebook_path(db: Path, folder: str, reviewer: str, suffix: str = "") -> Path:
+    """``<db folder>/<folder>/<db stem>-<reviewer><suffix>.ipynb``: a reviewer's copy."""
+    name = _UNSAFE.sub("-", reviewer.strip()).strip("-.")
+    if not name:
+        raise ValueError(f"reviewer {reviewer!r}: give a name with letters or digits")
+    return db.resolve().parent / folder / f"{db.stem}-{name}{suffix}.ipynb"
 
 
 def notebook_path(db: Path, reviewer: str, stage: str = "title_abstract") -> Path:
     """``<db folder>/screening/<db stem>-<reviewer>[-full_text].ipynb``."""
-    name = _UNSAFE.sub("-", reviewer.strip()).strip("-.")
-    if not name:
-        raise ValueError(f"reviewer {reviewer!r}: give a name with letters or digits")
     suffix = "" if stage == "title_abstract" else f"-{stage}"
-    return db.resolve().parent / "screening" / f"{db.stem}-{name}{suffix}.ipynb"
+    return reviewer_notebook_path(db, "screening", reviewer, suffix)
 
 
 def write_screening_notebook(
@@ -70,11 +76,21 @@ def write_screening_notebook(
         raise ValueError(f"not a screening notebook parameter: {', '.join(sorted(unknown))}")
     stage = parameters.get("stage") or "title_abstract"
     path = notebook_path(db, reviewer, stage)
-    asked = {
-        "db": Path(os.path.relpath(db.resolve(), path.parent)).as_posix(),
-        "reviewer": reviewer.strip(),
-        **parameters,
-    }
+    asked = {"db": relative_to(db, path), "reviewer": reviewer.strip(), **parameters}
+    return copy_with_parameters(shipped_notebook(), path, asked, force=force)
+
+
+def relative_to(target: Path, notebook: Path) -> str:
+    """``target`` relative to the notebook's folder (its kernel runs there), POSIX style."""
+    return Path(os.path.relpath(target.resolve(), notebook.parent)).as_posix()
+
+
+def copy_with_parameters(
+    shipped: Path, path: Path, asked: dict[str, Any], *, force: bool = False
+) -> ScreeningNotebook:
+    """Write ``shipped`` to ``path`` with ``asked`` injected as papermill injects them. An
+    existing copy is kept unless ``force``; where it differs from what was asked (a
+    parameter given, not None), the differences are returned so the caller can say so."""
     if path.exists() and not force:
         found = injected_parameters(path)
         differences = {
@@ -84,7 +100,7 @@ def write_screening_notebook(
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    nb = parameterize_notebook(load_notebook_node(str(shipped_notebook())), asked)
+    nb = parameterize_notebook(load_notebook_node(str(shipped)), asked)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return ScreeningNotebook(path, created=True)
@@ -112,6 +128,31 @@ def lab_command(notebook: Path, *, browser: bool = True) -> list[str]:
     if not browser:
         command.append("--no-browser")
     return [*command, str(notebook)]
+
+
+def announce_and_open(
+    made: ScreeningNotebook,
+    say: Any,
+    *,
+    what: str,
+    saved: str,
+    instruction: str,
+    browser: bool = True,
+    print_only: bool = False,
+) -> int:
+    """Say where the reviewer's ``what`` notebook is (and how a kept copy differs from what
+    was asked; their ``saved`` work is in the store either way), how to work in it, and
+    open it in JupyterLab (:func:`open_in_lab`): the exit code."""
+    kept = "" if made.created else " (kept as it was)"
+    say(f"your {what} notebook{kept}: {made.path}", highlight=False)
+    for name, (found, asked) in made.differences.items():
+        say(
+            f"  it has {name} = {found!r}, not {asked!r}: edit its parameters cell, or "
+            f"pass --force for a fresh copy (your {saved} are in the store either way)",
+            highlight=False,
+        )
+    say(instruction, highlight=False)
+    return open_in_lab(made.path, say, browser=browser, print_only=print_only)
 
 
 def open_in_lab(notebook: Path, say: Any, *, browser: bool = True, print_only: bool = False) -> int:
