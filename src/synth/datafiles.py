@@ -52,6 +52,53 @@ def _construct_map(loader: LineLoader, node: yaml.MappingNode) -> LineMap:
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
 
 
+class RuleFileBuilder:
+    """What the builders of the validated rule files share (the codebook's, the extraction
+    forms'): the file's bytes and name, one error format ("<file>: <where> (line N):
+    <problem>", raised as the subclass's ``error``), and the checks of keys and string
+    lists every section needs."""
+
+    error: type[Exception] = ValueError
+
+    def __init__(self, raw: bytes, source: Path | str) -> None:
+        self.raw = raw
+        self.source = str(source)
+        self.path = Path(source) if isinstance(source, Path) else None
+
+    def fail(self, where: str, problem: str, line: int | None = None) -> Exception:
+        at = f" (line {line})" if line else ""
+        where = f" {where}" if where else ""
+        return self.error(f"{self.source}:{where}{at}: {problem}")
+
+    def check_keys(self, mapping: dict, allowed: set[str] | None, where: str) -> None:
+        """No key twice (a :class:`LineMap` remembers), and none outside ``allowed``."""
+        dups = getattr(mapping, "duplicates", [])
+        if dups:
+            key, line, first = dups[0]
+            raise self.fail(where, f"duplicate key {key!r} (first at line {first})", line)
+        if allowed is None:
+            return
+        unknown = [k for k in mapping if k not in allowed]
+        if unknown:
+            line = getattr(mapping, "lines", {}).get(unknown[0])
+            raise self.fail(
+                where,
+                f"unknown key {unknown[0]!r} (expected one of: {', '.join(sorted(allowed))})",
+                line,
+            )
+
+    def str_list(self, value: Any, where: str) -> list[str]:
+        """A list of strings (None: empty), with a hint for YAML's unquoted yes/no."""
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            hint = ""
+            if isinstance(value, list) and any(isinstance(v, bool) for v in value):
+                hint = " (YAML reads unquoted yes/no/on/off as true/false: quote them)"
+            raise self.fail(where, f"must be a list of strings, got {value!r}{hint}")
+        return value
+
+
 def read_yaml(raw: bytes, fail: Callable[[str, str, int | None], Exception]) -> Any:
     """``raw`` parsed with :class:`LineLoader`; text that is not UTF-8 or not YAML raises
     ``fail(where, problem, line)`` (the caller's error, which names its file)."""

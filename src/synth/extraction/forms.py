@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from synth.datafiles import LineLoader, load_cached, read_yaml
+from synth.datafiles import LineLoader, RuleFileBuilder, load_cached, read_yaml
 from synth.tagging.codebook import default_path as codebook_path
 
 #: The field types: free text, a number, one choice, several choices, a publication-style
@@ -381,18 +381,10 @@ def _tagger_facets() -> dict[str, frozenset[str] | None]:
     return load_cached(codebook_path(), _parse_facets, FormError, "codebook")
 
 
-class _Builder:
+class _Builder(RuleFileBuilder):
     """Turns the parsed YAML into a :class:`Form`, raising on the first problem."""
 
-    def __init__(self, raw: bytes, source: Path | str) -> None:
-        self.raw = raw
-        self.source = str(source)
-        self.path = Path(source) if isinstance(source, Path) else None
-
-    def fail(self, where: str, problem: str, line: int | None = None) -> FormError:
-        at = f" (line {line})" if line else ""
-        where = f" {where}" if where else ""
-        return FormError(f"{self.source}:{where}{at}: {problem}")
+    error = FormError
 
     def build(self) -> Form:
         doc = read_yaml(self.raw, self.fail)
@@ -551,22 +543,6 @@ class _Builder:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def check_keys(self, mapping: dict, allowed: set[str] | None, where: str) -> None:
-        dups = getattr(mapping, "duplicates", [])
-        if dups:
-            key, line, first = dups[0]
-            raise self.fail(where, f"duplicate key {key!r} (first at line {first})", line)
-        if allowed is None:
-            return
-        unknown = [k for k in mapping if k not in allowed]
-        if unknown:
-            line = getattr(mapping, "lines", {}).get(unknown[0])
-            raise self.fail(
-                where,
-                f"unknown key {unknown[0]!r} (expected one of: {', '.join(sorted(allowed))})",
-                line,
-            )
-
     def check_designs(self, applies_to: tuple[str, ...], line: int | None) -> None:
         designs = _tagger_facets().get("design") or frozenset()
         for design in applies_to:
@@ -612,13 +588,3 @@ class _Builder:
             hint = " (quote yes/no/on/off in YAML)" if isinstance(value, bool) else ""
             raise self.fail(where, f"{what or 'value'} must be text, got {value!r}{hint}", line)
         return " ".join(value.split()) if "\n" not in value.strip() else value.strip()
-
-    def str_list(self, value: Any, where: str) -> list[str]:
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            hint = ""
-            if isinstance(value, list) and any(isinstance(v, bool) for v in value):
-                hint = " (YAML reads unquoted yes/no/on/off as true/false: quote them)"
-            raise self.fail(where, f"must be a list of strings, got {value!r}{hint}")
-        return value

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from synth.datafiles import LineMap, load_cached, read_yaml
+from synth.datafiles import LineMap, RuleFileBuilder, load_cached, read_yaml
 from synth.tagging.conditions import (
     CONDITION_KEYS,
     DEFAULT_WHEN_SCORE,
@@ -353,19 +353,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-class _Builder:
+class _Builder(RuleFileBuilder):
     """Turns the parsed YAML into a :class:`Codebook`, raising on the first problem."""
 
-    def __init__(self, raw: bytes, source: Path | str) -> None:
-        self.raw = raw
-        self.source = str(source)
-        self.path = Path(source) if isinstance(source, Path) else None
-        self.index: dict[str, Cue] = {}
+    error = CodebookError
 
-    def fail(self, where: str, problem: str, line: int | None = None) -> CodebookError:
-        at = f" (line {line})" if line else ""
-        where = f" {where}" if where else ""
-        return CodebookError(f"{self.source}:{where}{at}: {problem}")
+    def __init__(self, raw: bytes, source: Path | str) -> None:
+        super().__init__(raw, source)
+        self.index: dict[str, Cue] = {}
 
     def build(self) -> Codebook:
         doc = read_yaml(self.raw, self.fail)
@@ -411,38 +406,12 @@ class _Builder:
 
     # -- sections -------------------------------------------------------------------------
 
-    def check_keys(self, mapping: dict, allowed: set[str] | None, where: str) -> None:
-        dups = getattr(mapping, "duplicates", [])
-        if dups:
-            key, line, first = dups[0]
-            raise self.fail(where, f"duplicate key {key!r} (first at line {first})", line)
-        if allowed is None:
-            return
-        unknown = [k for k in mapping if k not in allowed]
-        if unknown:
-            line = getattr(mapping, "lines", {}).get(unknown[0])
-            raise self.fail(
-                where,
-                f"unknown key {unknown[0]!r} (expected one of: {', '.join(sorted(allowed))})",
-                line,
-            )
-
     def number(self, value: Any, where: str, *, positive: bool = False) -> float:
         if not _is_number(value):
             raise self.fail(where, f"weight must be a number, got {value!r}")
         if value < 0 or (positive and value == 0):
             raise self.fail(where, f"must be {'positive' if positive else '>= 0'}, got {value!r}")
         return float(value)
-
-    def str_list(self, value: Any, where: str) -> list[str]:
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            hint = ""
-            if isinstance(value, list) and any(isinstance(v, bool) for v in value):
-                hint = " (YAML reads unquoted yes/no/on/off as true/false: quote them)"
-            raise self.fail(where, f"must be a list of strings, got {value!r}{hint}")
-        return value
 
     def field_weights(self, raw: Any) -> dict[str, float]:
         weights = {"title": 3.0, "keywords": 2.0, "abstract": 2.0, "extract": 1.5}
