@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import random
 import signal
 import sqlite3
 import time
@@ -27,6 +26,7 @@ from synth.store.extraction import (
     load_events,
     record_value,
 )
+from tests.crash import kill_writer_mid_stream
 from tests.screening import group_pair, ids
 
 FORM = "coproduction-extraction"
@@ -254,27 +254,8 @@ def test_writer_killed_mid_stream_keeps_every_saved_value(store: Path, tmp_path:
     con = connect(store)
     records = ids(con, 10)
     con.close()
-    ctx = mp.get_context("spawn")
     log = tmp_path / "committed.log"
-    rng = random.Random(17)
-    for round_ in range(3):
-        before = log.read_text("utf-8").count("\n") if log.exists() else 0
-        proc = ctx.Process(target=stream_values, args=(str(store), "ana", records, str(log)))
-        proc.start()
-        deadline = time.monotonic() + 60
-        while (log.read_text("utf-8").count("\n") if log.exists() else 0) < before + 40:
-            assert proc.is_alive(), "the writer died on its own"
-            assert time.monotonic() < deadline, "the writer made no progress"
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.05))  # land the kill anywhere in the stream
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join(30)
-        assert proc.exitcode == -signal.SIGKILL, f"round {round_}"
-
-    reported = [
-        line.split() for line in log.read_text("utf-8").splitlines(keepends=True)
-        if line.endswith("\n")
-    ]  # fmt: skip
+    reported = kill_writer_mid_stream(stream_values, (str(store), "ana", records), log, seed=17)
     assert len(reported) >= 120
     raw = sqlite3.connect(store)
     assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import random
-import signal
 import sqlite3
 import time
 from collections.abc import Callable
@@ -20,6 +18,7 @@ import pytest
 
 from synth.screening.decisions import DECISIONS, current_decisions, record_decision
 from synth.store import connect
+from tests.crash import kill_writer_mid_stream
 from tests.screening import ids
 
 N_EACH = 300
@@ -125,27 +124,8 @@ def test_writer_killed_mid_stream_keeps_every_committed_decision(
     con = connect(store)
     records = ids(con, 20)
     con.close()
-    ctx = mp.get_context("spawn")
     log = tmp_path / "committed.log"
-    rng = random.Random(11)
-    for round_ in range(3):
-        before = log.read_text("utf-8").count("\n") if log.exists() else 0
-        proc = ctx.Process(target=stream_decisions, args=(str(store), "ana", records, str(log)))
-        proc.start()
-        deadline = time.monotonic() + 60
-        while (log.read_text("utf-8").count("\n") if log.exists() else 0) < before + 40:
-            assert proc.is_alive(), "the writer died on its own"
-            assert time.monotonic() < deadline, "the writer made no progress"
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.05))  # land the kill anywhere in the stream
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join(30)
-        assert proc.exitcode == -signal.SIGKILL, f"round {round_}"
-
-    reported = [
-        line.split() for line in log.read_text("utf-8").splitlines(keepends=True)
-        if line.endswith("\n")
-    ]  # fmt: skip
+    reported = kill_writer_mid_stream(stream_decisions, (str(store), "ana", records), log, seed=11)
     assert len(reported) >= 120
     raw = sqlite3.connect(store)  # a plain connection: what any tool would see
     assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
