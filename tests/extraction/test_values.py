@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from synth.extraction.forms import default_form, parse_form
@@ -340,3 +341,34 @@ def test_an_mmat_paper_is_done_once_its_own_category_is_answered(store: Path) ->
     overall = appraisal_table(con, {mmat.id: mmat}).set_index("citation")["overall"]
     assert "2 yes, 4 no, 1 can't tell of 7 items" in set(overall)
     con.close()
+
+
+def test_one_value_to_text_and_one_answer_reader_serve_app_tables_and_plots() -> None:
+    """The app, the tables and the appraisal plots read values through one home
+    (synth.extraction.values): the same text for the same value, the quote with or without
+    its marks, and the same meaning for an appraisal answer however it was saved."""
+    from synth.extraction import app, cerqual, tables
+    from synth.extraction.values import answer_key, answer_meaning, value_text
+    from synth.report import appraisal_figures
+
+    quote = {"text": "Patients co-designed it", "location": "p. 4"}
+    assert value_text(quote) == "\u201cPatients co-designed it\u201d (p. 4)"
+    assert value_text(quote, quote_marks=False) == "Patients co-designed it (p. 4)"
+    assert value_text(["design", None, "delivery"]) == "design; delivery"
+    assert value_text(12.0) == "12" and value_text(1.5) == "1.5"
+    assert value_text(None) == value_text(float("nan")) == ""
+    assert tables.value_text is value_text  # the tables' cells: this very function
+    for value in (quote, ["design", "delivery"], 12.0, None, "text"):
+        assert app.shown(value) == value_text(value, quote_marks=False)
+    # one reader of appraisal answers: case, spacing and a one-item list do not matter
+    assert answer_key(["  Can't Tell "]) == answer_key("can't tell") == "can't tell"
+    assert answer_key(["yes", "no"]) == answer_key(None) == answer_key(float("nan")) == ""
+    assert answer_meaning(" No") == "concern" and answer_meaning(["yes"]) == "none"
+    assert answer_meaning("maybe") is None
+    assert not hasattr(cerqual, "_answer")  # no second normaliser beside it
+    per_paper = cerqual.paper_limitations(
+        pd.DataFrame({"record_id": ["a", "a", "a"], "value": [" No", ["yes"], "CAN'T TELL"]})
+    )
+    assert per_paper[["items", "concerns", "unclear"]].iloc[0].tolist() == [3, 1, 1]
+    assert appraisal_figures.answer_category(" No") == "no"
+    assert appraisal_figures.answer_category(["yes"]) == "yes"

@@ -40,6 +40,7 @@ import ipywidgets as W
 import pandas as pd
 
 from synth.extraction.forms import Field, Form, appraisal_tools, default_form, prefill, tool_for
+from synth.extraction.values import is_missing, value_text
 from synth.screening.app import _indexed, _rows, _short
 from synth.screening.highlight import CSS_PREFIX, esc, evidence_spans, highlight, record_html
 from synth.store.db import serialised
@@ -69,24 +70,14 @@ def _in_turn(method: F) -> F:
 
 
 def shown(value: Any) -> str:
-    """A value as the reviewer reads it (lists joined, None as nothing)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, Mapping):  # a quote
-        where = value.get("location")
-        return str(value.get("text") or "") + (f" ({where})" if where else "")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    """A value as the app shows it (:func:`synth.extraction.values.value_text`; a quote's
+    text is typed in its box, so it goes without quote marks)."""
+    return value_text(value, quote_marks=False)
 
 
 def decoded(value: Any) -> Any:
     """A value from a frame as Python: the store decodes its JSON; NaN/NA in a frame is None."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return value
+    return None if is_missing(value) else value
 
 
 class FieldRow:

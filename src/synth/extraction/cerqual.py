@@ -184,25 +184,20 @@ def _kept(records: pd.DataFrame | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in unique_record_ids(records).to_dict().items()}
 
 
-def _answer(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        value = value[0] if len(value) == 1 else None
-    return str(value).strip().casefold() if value is not None else ""
-
-
 def paper_limitations(
     values: pd.DataFrame, records: pd.DataFrame | None = None, rules: dict | None = None
 ) -> pd.DataFrame:
     """Per appraised paper: items answered, concerns, unclear answers, its concern share
     and its rating (few, some, serious); a duplicate's appraisal counts for its kept paper."""
+    from synth.extraction.values import answer_meaning
+
     rules = rules or load_rules()
     ml = rules["methodological_limitations"]
-    meaning = {str(k).casefold(): v for k, v in rules["answers"].items()}
     kept = _kept(records)
     counts: dict[str, list[int]] = {}
     if len(values):
         for rid, value in zip(values["record_id"], values["value"], strict=True):
-            what = meaning.get(_answer(value))
+            what = answer_meaning(value, rules)
             if what is None or what == "ignore":
                 continue
             c = counts.setdefault(kept.get(str(rid), str(rid)), [0, 0, 0])

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from synth.extraction.values import is_missing, value_text
+
 if TYPE_CHECKING:
     from synth.extraction.forms import Field, Form
 
@@ -90,22 +92,6 @@ def _paper_link(record: Mapping[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------ cell values
-
-
-def value_text(value: Any) -> str:
-    """A field's value as a table shows it: choices joined with "; ", a quote with its
-    location, a whole number without ".0"; None (cleared) as empty."""
-    if _is_missing(value):
-        return ""
-    if isinstance(value, list | tuple):
-        return "; ".join(t for t in (value_text(v) for v in value) if t)
-    if isinstance(value, Mapping):
-        text = value_text(value.get("text"))
-        where = value_text(value.get("location"))
-        return f"\u201c{text}\u201d ({where})" if text and where else text or where
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _cell(row: Mapping[str, Any], by_reviewer: Mapping[str, Any] | None) -> str:
@@ -298,15 +284,9 @@ def _write_csv(table: pd.DataFrame, path: Path, title: str | None) -> None:
     write_csv_table(table, path)
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and pd.isna(value)
-
-
 def _text(value: Any) -> str:
     """A cell as XML-safe text (missing -> empty)."""
-    if _is_missing(value):
+    if is_missing(value):
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a count in a column with gaps (pandas makes it float): "3"
@@ -345,7 +325,7 @@ def _write_xlsx(table: pd.DataFrame, path: Path, title: str | None) -> None:
     for i, row in enumerate(table.itertuples(index=False), start=2):
         for j, value in enumerate(row, start=1):
             c = ws.cell(row=i, column=j)
-            if _is_missing(value):
+            if is_missing(value):
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 c.value = _text(value)

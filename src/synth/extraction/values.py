@@ -51,6 +51,57 @@ PROGRESS_COLUMNS = [
 ]  # fmt: skip
 
 
+# ---------------------------------------------------------------- values as text
+
+
+def is_missing(value: Any) -> bool:
+    """None, pd.NA, NaT or NaN: no value (a cleared field, or a gap in a frame)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and value != value
+
+
+def value_text(value: Any, *, quote_marks: bool = True) -> str:
+    """A field's value as a reader sees it, in the app, the report and the exports alike:
+    choices joined with "; ", a whole number without ".0", nothing for no value, and a
+    quote with its location: “text” (location) in a table, or ``quote_marks=False``
+    text (location) beside an input the text is typed in."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, list | tuple):
+        items = (value_text(v, quote_marks=quote_marks) for v in value)
+        return "; ".join(t for t in items if t)
+    if isinstance(value, Mapping):
+        text = value_text(value.get("text"), quote_marks=quote_marks)
+        where = value_text(value.get("location"), quote_marks=quote_marks)
+        if text and where:
+            return f"\u201c{text}\u201d ({where})" if quote_marks else f"{text} ({where})"
+        return text or where
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def answer_key(value: Any) -> str:
+    """An appraisal answer as the rules look it up (``cerqual.yml``'s ``answers``): one
+    choice saved as a one-item list read as that choice, spacing and case ignored; no
+    value, or several, is ""."""
+    if isinstance(value, list | tuple):
+        value = value[0] if len(value) == 1 else None
+    return "" if is_missing(value) else str(value).strip().casefold()
+
+
+def answer_meaning(value: Any, rules: Mapping[str, Any] | None = None) -> str | None:
+    """What an appraisal answer says about a paper's methods: ``none`` (no concern),
+    ``concern``, ``unclear`` or ``ignore`` (``cerqual.yml``'s ``answers``, or ``rules``'),
+    None for no answer or one off the tools' scales."""
+    from synth.extraction.cerqual import load_rules
+
+    answers = (rules or load_rules())["answers"]
+    meanings = {str(k).casefold(): v for k, v in answers.items()}
+    return meanings.get(answer_key(value))
+
+
 # ---------------------------------------------------------------- comparing values
 
 
