@@ -38,36 +38,159 @@ def _answers(form, record_id: str, pattern: list[str]) -> list[tuple[str, str, s
 
 
 def test_traffic_light_and_bars_read_without_colour_and_escape_titles(tmp_path: Path) -> None:
-    from synth.report.appraisal_figures import domain_bars, domain_counts, traffic_light
+    from synth.report.appraisal_figures import domain_bars, item_traffic_light, traffic_light
+    from synth.report.maps import esc
     from synth.report.palette import load_palette
 
     form = _tool("appraisal-casp-qualitative")
     rows = _answers(form, "a", ["yes", "no", "can't tell"]) + _answers(form, "b", ["yes"])
     values = pd.DataFrame(rows, columns=["record_id", "form_id", "field_id", "value"])
     cites = {"a": HOSTILE["script"], "b": HOSTILE["img"]}
+    items = item_traffic_light(values, form, cites)
     light = traffic_light(values, form, cites)
     bars = domain_bars(values, form)
     styles = load_palette().judgements
     # each answer has its own symbol, marker and pattern besides its colour
-    for key in ("symbol", "marker", "colour"):
+    for key in ("symbol", "marker", "colour", "pattern"):
         assert len({styles[c][key] for c in ("yes", "unclear", "no")}) == 3, key
-    heat = light.data[0]
-    first = list(
-        heat.text[list(heat.y).index("&lt;script&gt;window.__pwned = 1; alert(1)&lt;/script&gt;")]
-    )
+    heat = items.data[0]
+    hostile = "&lt;script&gt;window.__pwned = 1; alert(1)&lt;/script&gt;"
+    first = list(heat.text[list(heat.y).index(hostile)])
     assert first[:3] == [
         styles["yes"]["symbol"],
         styles["no"]["symbol"],
         styles["unclear"]["symbol"],
     ]
-    assert {t.marker.pattern.shape for t in bars.data} == {"", "/", "."}
-    counts = domain_counts(values, form)
-    assert counts.loc[next(iter(form.fields)), "yes"] == 2
-    assert counts.sum(axis=1).eq(2).all()  # every item: both papers, answered or not
-    page = figure_page([light, bars], tmp_path).read_text("utf-8")
+    # paper b answered yes throughout: low concern in every domain, drawn with "+"
+    domains = light.data[0]
+    assert set(domains.text[list(domains.y).index(esc(HOSTILE["img"]))]) == {
+        styles["yes"]["symbol"]  # low concern is drawn as a "yes" is
+    }
+    assert {t.marker.pattern.shape for t in bars.data} <= {"", "/", "."}
+    page = figure_page([light, bars, items], tmp_path).read_text("utf-8")
     for raw in RAW:
         assert raw not in page
     assert "&amp;lt;script&amp;gt;" in page or "\\u0026lt;script\\u0026gt;" in page
+
+
+HOSTILE_TOOL = """
+id: hostile-tool
+kind: appraisal
+title: A tool <b>bold</b>
+citation: Someone (2020). A tool.
+scale: ["yes", "no", "can't tell"]
+sections:
+  - section: Aims
+    fields:
+      - {id: aims-clear, label: "Aims clear?", type: choice}
+      - {id: aims-fit, label: "Design fits?", type: choice}
+  - section: "Data <script>x()</script>"
+    fields:
+      - {id: data-enough, label: "Enough data?", type: choice}
+      - {id: data-rich, label: "Rich data?", type: choice}
+  - section: Use
+    optional: true
+    fields:
+      - {id: use-local, label: "Useful here?", type: choice}
+"""
+
+
+def _judged_values(form) -> pd.DataFrame:
+    """a: yes throughout; b: a 'no' in Aims, 'can't tell' in Data; c: only Data,
+    'can't tell' and 'not applicable'; nobody answered the optional Use domain."""
+    answers = {
+        "a": {"aims-clear": "yes", "aims-fit": "yes", "data-enough": "yes", "data-rich": "yes"},
+        "b": {"aims-clear": "yes", "aims-fit": "No", "data-enough": ["can't tell"],
+              "data-rich": "yes"},
+        "c": {"data-enough": "can't tell", "data-rich": "not applicable"},
+    }  # fmt: skip
+    rows = [(r, form.id, f, v) for r, mine in answers.items() for f, v in mine.items()]
+    return pd.DataFrame(rows, columns=["record_id", "form_id", "field_id", "value"])
+
+
+def test_the_traffic_light_judges_each_paper_per_domain_and_overall(tmp_path: Path) -> None:
+    """A column per domain some paper was judged on and the overall column; each domain's
+    level from its items by appraisal.yml's rule (high if any no, some if any can't tell,
+    low if all yes, not assessed if none answered), overall the worst domain; the hover
+    counts the domain's answers; the bar per domain gives the share of papers per level."""
+    from synth.extraction.appraisal import domain_judgements, load_judgement_rules
+    from synth.extraction.forms import parse_form
+    from synth.report.appraisal_figures import domain_bars, domain_counts, traffic_light
+    from synth.report.maps import esc
+    from synth.report.palette import load_palette
+
+    form = parse_form(HOSTILE_TOOL)
+    values = _judged_values(form)
+    judged = domain_judgements(values, form).set_index(["record_id", "domain"])["level"]
+    data = "Data <script>x()</script>"
+    assert judged[("a", "Aims")] == judged[("a", data)] == judged[("a", "overall")] == "low"
+    assert (judged[("b", "Aims")], judged[("b", data)], judged[("b", "overall")]) == (
+        "high", "some", "high",
+    )  # fmt: skip
+    assert (judged[("c", "Aims")], judged[("c", data)], judged[("c", "overall")]) == (
+        "not-assessed", "some", "some",
+    )  # fmt: skip
+    assert judged[("a", "Use")] == "not-assessed"
+
+    cites = {"a": "Ash 2019", "b": HOSTILE["img"], "c": "Cole 2021"}
+    light = traffic_light(values, form, cites)
+    heat = light.data[0]
+    escaped_data = "Data &lt;script&gt;x()&lt;/script&gt;"
+    assert list(heat.x) == ["Aims", escaped_data, "Overall"]  # Use: nobody judged it
+    styles = load_palette().judgements
+    rules = load_judgement_rules()
+    symbol = {lv: styles[spec["style"]]["symbol"] for lv, spec in rules.levels.items()}
+    y = list(heat.y)
+    b = y.index(esc(HOSTILE["img"]))
+    assert list(heat.text[b]) == [symbol["high"], symbol["some"], symbol["high"]]
+    assert list(heat.text[y.index("Cole 2021")]) == ["", symbol["some"], symbol["some"]]
+    assert list(heat.text[y.index("Ash 2019")]) == [symbol["low"]] * 3
+    assert len({symbol[lv] for lv in ("low", "some", "high")}) == 3
+    assert heat.customdata[b][0] == "High concern (1 yes, 1 no)"
+    assert heat.customdata[b][1] == "Some concerns (1 yes, 1 unclear)"
+    assert {t.name for t in light.data[1:]} >= {"+ Low concern", "? Some concerns"}
+
+    counts = domain_counts(values, form)
+    assert counts.index.tolist() == ["Aims", data, "overall"]
+    assert counts.loc["Aims"].tolist() == [1, 0, 1, 1]  # low, some, high, not assessed
+    assert counts.loc["overall"].tolist() == [1, 1, 1, 0]
+    bars = domain_bars(values, form)
+    high = next(t for t in bars.data if "High concern" in t.name)
+    assert list(high.customdata) == [1, 0, 1] and round(high.x[0]) == 33
+    assert {t.marker.pattern.shape for t in bars.data} == {"", "/", "."}
+
+    page = figure_page([light, bars], tmp_path).read_text("utf-8")
+    for raw in (*RAW, "<script>x()"):
+        assert raw not in page
+
+
+def test_the_domain_rule_is_data(tmp_path: Path) -> None:
+    """A team's own rules file changes the judgement (here: any 'can't tell' is already a
+    high concern); a malformed one is refused naming the file, the rule and the problem."""
+    from synth.extraction.appraisal import (
+        AppraisalRulesError,
+        default_path,
+        domain_judgements,
+        load_judgement_rules,
+    )
+    from synth.extraction.forms import parse_form
+
+    form = parse_form(HOSTILE_TOOL)
+    text = default_path().read_text("utf-8")
+    strict = tmp_path / "strict.yml"
+    strict.write_text(text.replace("{level: high, any: [concern]}",
+                                   "{level: high, any: [concern, unclear]}"), "utf-8")  # fmt: skip
+    judged = domain_judgements(_judged_values(form), form, load_judgement_rules(strict))
+    assert judged.set_index(["record_id", "domain"])["level"][("c", "overall")] == "high"
+    bad = tmp_path / "bad.yml"
+    bad.write_text(text.replace("{level: some, any: [unclear]}",
+                                "{level: medium, any: [unclear]}"), "utf-8")  # fmt: skip
+    with pytest.raises(AppraisalRulesError, match=r"bad\.yml: domain\[1\].*'medium'"):
+        load_judgement_rules(bad)
+    last = tmp_path / "last.yml"
+    last.write_text(text.replace("  - {level: low}\n", "", 1), "utf-8")
+    with pytest.raises(AppraisalRulesError, match=r"last\.yml: domain\[1\].*no `any`"):
+        load_judgement_rules(last)
 
 
 def test_the_categories_follow_the_tools_scales() -> None:
@@ -163,8 +286,9 @@ def test_the_page_shows_what_was_extracted_and_appraised(
     assert "Improve discharge" in page and "mental health" in page
     cite = _citation(db, a)
     assert re.search(r"<td>(<a [^>]*>)?" + re.escape(cite.replace("&", "&amp;")), page)
-    # a traffic light and a bar per tool: four figures
-    assert len(re.findall(r'class="plotly-graph-div"', page)) == 4
+    # per tool: the traffic light per domain, the bar per domain, the item plot
+    assert len(re.findall(r'class="plotly-graph-div"', page)) == 6
+    assert "judgement per domain" in page and "each item" in page
     assert "No paper has been extracted" not in page
     assert "Papers begun" in page
 
@@ -325,9 +449,9 @@ def test_the_synthesis_page_shows_the_summary_of_findings(
 
 
 def test_items_nobody_answered_are_left_out() -> None:
-    """MMAT's criteria of other designs stay blank for a qualitative study: the plots show
-    only the items some paper answered."""
-    from synth.report.appraisal_figures import domain_counts, traffic_light
+    """MMAT's criteria of other designs stay blank for a qualitative study: the item plot
+    shows only the items some paper answered, the domain plot and bars only its domains."""
+    from synth.report.appraisal_figures import domain_counts, item_traffic_light, traffic_light
 
     mmat = _tool("appraisal-mmat")
     wanted = [f for f in mmat.fields.values() if f.section in mmat.sections[:2]]
@@ -336,8 +460,9 @@ def test_items_nobody_answered_are_left_out() -> None:
         columns=["record_id", "form_id", "field_id", "value"],
     )
     assert 0 < len(wanted) < len(mmat.fields)
-    assert list(traffic_light(values, mmat).data[0].x) == [f.id for f in wanted]
-    assert domain_counts(values, mmat).index.tolist() == [f.id for f in wanted]
+    assert list(item_traffic_light(values, mmat).data[0].x) == [f.id for f in wanted]
+    assert list(traffic_light(values, mmat).data[0].x) == [*mmat.sections[:2], "Overall"]
+    assert domain_counts(values, mmat).index.tolist() == [*mmat.sections[:2], "overall"]
 
 
 @pytest.mark.browser

@@ -149,13 +149,15 @@ def render_characteristics(view: ExtractionView, *, max_rows: int = PAGE_TABLE_R
 
 
 def appraisal_figures(view: ExtractionView) -> list[Any]:
-    """For each tool used: its traffic-light plot and its bar per domain."""
-    from synth.report.appraisal_figures import domain_bars, traffic_light
+    """For each tool used: its traffic light per paper and domain (and overall), its
+    stacked bar per domain, and the item plot the domain judgements come from."""
+    from synth.report.appraisal_figures import domain_bars, item_traffic_light, traffic_light
 
     figs = []
     for form in view.tools.values():
         figs.append(traffic_light(view.appraisals, form, view.citations))
         figs.append(domain_bars(view.appraisals, form))
+        figs.append(item_traffic_light(view.appraisals, form, view.citations))
     return figs
 
 
