@@ -1,0 +1,231 @@
+"""Read a PDF's full text: text per page in reading order, its front matter and sections.
+
+The library is PDFium through ``pypdfium2`` (Apache-2.0 / BSD-3-Clause): it is the PDF
+engine of Chromium, reads damaged files leniently, tells an encrypted file from a broken
+one, and extracts text about fifty times faster than pdfminer.six on the real papers of
+the test material, with the character boxes that column detection needs.
+
+Every failure of a file is a :class:`PdfError` with one plain sentence of reason, so an
+import can list it and go on; :func:`iter_pdfs` never lets one bad file stop the others.
+Memory stays bounded: one page is open at a time and closed before the next, nothing is
+rendered, and only the cleaned text and line boxes are kept.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from synth.fulltext.pdf_layout import (
+    Line,
+    drop_running_lines,
+    join_hyphens,
+    join_lines,
+    page_lines,
+    reading_order,
+)
+from synth.fulltext.pdf_meta import Section, abstract_of, find_sections, front_matter
+
+__all__ = ["PdfDocument", "PdfError", "Section", "iter_pdfs", "read_pdf"]
+
+_HEADER_SPAN = 1024  # "%PDF-" may follow some junk, within the first kilobyte
+_TAIL_SPAN = 16384  # a complete file has "%%EOF" within its last 16 KB
+_FRONT_PAGES = 2  # the DOI and inline headings are looked for on the first pages
+OCR_HINT = "no text layer (a scanned image?): run OCR first, e.g. ocrmypdf"
+
+
+class PdfError(Exception):
+    """A PDF that cannot be read: ``path`` and ``reason``, one plain sentence."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class PdfDocument:
+    """A PDF's cleaned text (``pages[0]`` is page 1) and what its first pages say."""
+
+    path: Path
+    sha256: str
+    pages: tuple[str, ...]
+    title: str | None
+    authors: tuple[str, ...]
+    doi: str | None
+    year: int | None
+    abstract: str | None
+    sections: tuple[Section, ...]
+
+    @cached_property
+    def text(self) -> str:
+        """All pages, joined by a blank line."""
+        return "\n\n".join(self.pages)
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        starts, offset = [], 0
+        for page in self.pages:
+            starts.append(offset)
+            offset += len(page) + 2
+        return starts
+
+    def page_of(self, offset: int) -> int:
+        """The 1-based page holding character ``offset`` of :attr:`text`."""
+        if not self.pages:
+            return 1
+        return max(1, bisect.bisect_right(self._starts, max(offset, 0)))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_file(path: Path) -> None:
+    """The failures seen without a PDF library: missing, empty, not a PDF, cut short."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(_HEADER_SPAN)
+            handle.seek(max(size - _TAIL_SPAN, 0))
+            tail = handle.read()
+    except FileNotFoundError:
+        raise PdfError(path, "no such file") from None
+    except OSError as exc:
+        raise PdfError(path, f"cannot be read: {exc.strerror or exc}") from None
+    if size == 0:
+        raise PdfError(path, "empty file (0 bytes)")
+    if b"%PDF-" not in head:
+        raise PdfError(path, f"not a PDF (starts with {head[:16]!r})")
+    if b"%%EOF" not in tail:
+        raise PdfError(path, "truncated or damaged: the file ends without %%EOF (cut short?)")
+
+
+def _open_reason(exc: Exception) -> str:
+    message = str(exc)
+    lowered = message.lower()
+    if "password" in lowered:
+        return "encrypted: needs a password"
+    if "security" in lowered:
+        return "encrypted with a security handler PDFium does not support"
+    return f"truncated or damaged: {message}"
+
+
+def _has_images(page: pdfium.PdfPage) -> bool:
+    return any(
+        obj.type in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM)
+        for obj in page.get_objects(max_depth=1)
+    )
+
+
+@dataclass
+class _Pages:
+    """What reading the pages leaves: lines per page and the first page's geometry."""
+
+    lines: list[list[Line]]
+    heights: list[float]
+    first_width: float
+    images_only: int  # pages with images but no text
+
+
+def _read_pages(doc: pdfium.PdfDocument, path: Path, count: int) -> _Pages:
+    lines: list[list[Line]] = []
+    heights: list[float] = []
+    first_width = 0.0
+    images_only = 0
+    for index in range(count):
+        try:
+            page = doc[index]
+        except pdfium.PdfiumError as exc:
+            raise PdfError(path, f"truncated or damaged: page {index + 1}: {exc}") from None
+        try:
+            height = page.get_height()
+            first_width = first_width or page.get_width()
+            textpage = page.get_textpage()
+            try:
+                found = page_lines(textpage, height, sizes=index == 0)
+            finally:
+                textpage.close()
+            if not found and _has_images(page):
+                images_only += 1
+        finally:
+            page.close()
+        lines.append(reading_order(found))
+        heights.append(height)
+    return _Pages(lines, heights, first_width, images_only)
+
+
+def read_pdf(path: Path | str, *, max_pages: int | None = None) -> PdfDocument:
+    """Read one PDF (at most ``max_pages`` pages); a file that cannot be read raises
+    :class:`PdfError` with the reason, never another exception."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        doc = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise PdfError(path, _open_reason(exc)) from None
+    try:
+        count = len(doc) if max_pages is None else min(len(doc), max(max_pages, 0))
+        metadata = doc.get_metadata_dict()
+        read = _read_pages(doc, path, count)
+    except PdfError:
+        raise
+    except Exception as exc:  # a damaged file must not end an import with a traceback
+        raise PdfError(path, f"truncated or damaged: {type(exc).__name__}: {exc}") from None
+    finally:
+        doc.close()
+    if count == 0:
+        raise PdfError(path, "no pages")
+    if not any(read.lines):
+        if read.images_only:
+            raise PdfError(path, OCR_HINT)
+        raise PdfError(path, f"no text: its {count} page(s) are blank")
+    return _document(path, read, metadata)
+
+
+def _document(path: Path, read: _Pages, metadata: dict[str, str]) -> PdfDocument:
+    kept = drop_running_lines(read.lines, read.heights)
+    pages = tuple(join_hyphens([join_lines(lines) for lines in kept]))
+    size = (read.first_width, read.heights[0])
+    front = front_matter(kept[0], size, pages[:_FRONT_PAGES], metadata)
+    sections = find_sections(pages)
+    return PdfDocument(
+        path=path,
+        sha256=_sha256(path),
+        pages=pages,
+        title=front.title,
+        authors=front.authors,
+        doi=front.doi,
+        year=front.year,
+        abstract=abstract_of(sections),
+        sections=sections,
+    )
+
+
+def iter_pdfs(folder_or_file: Path | str) -> Iterator[PdfDocument | PdfError]:
+    """Every ``*.pdf`` (any case) in a folder and its subfolders, sorted by path, or the one
+    file given; a file that cannot be read yields its :class:`PdfError` and the rest load."""
+    root = Path(folder_or_file)
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
+    elif root.exists():
+        files = [root]
+    else:
+        yield PdfError(root, "no such file or folder")
+        return
+    for file in files:
+        try:
+            yield read_pdf(file)
+        except PdfError as error:
+            yield error

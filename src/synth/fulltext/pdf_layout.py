@@ -1,0 +1,278 @@
+"""Reading order and cleaning of one PDF's text, page by page, from PDFium's text page.
+
+PDFium gives a page's text in content-stream order with its own line breaks, and each
+character's box. We take one box at each line's ends (two calls a line, so reading stays
+close to PDFium's own speed), find two columns from where the lines start and end, and put
+the left column before the right one between full-width blocks (title, abstract, figures
+across both columns). Lines keep their stream order inside a column, so sub- and
+superscripts and drop capitals stay where the producer put them.
+
+The document-wide steps need every page: running headers and footers are lines at the top
+or bottom of most pages (digits may vary), and a line-end hyphen is joined unless the
+hyphenated form is used elsewhere in the document.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from statistics import median
+from typing import Any
+
+import pypdfium2.raw as pdfium_c
+import yaml
+
+_LINE = re.compile(r"[^\r\n]+")
+_SPACES = re.compile(r" {2,}")
+_DIGITS = re.compile(r"\d+")
+_PAGE_NUMBER = re.compile(
+    r"^(?:page\s+)?(?:\d{1,4}|[ivxlc]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE
+)
+_LINE_END_HYPHEN = re.compile(r"([^\W\d_]+)-\n(\w+)")
+_INLINE_COMPOUND = re.compile(r"(?<![\w-])([^\W\d_]+-[^\W\d_]+)(?![\w-])")
+_WORD = re.compile(r"[^\W\d_]+")
+
+# a running header or footer sits in this top or bottom share of the page ...
+_MARGIN_SHARE = 0.12
+# ... among the first or last few lines there, and recurs on at least half the pages (and 3)
+_EDGE_LINES = 3
+_MIN_RUNNING_PAGES = 3
+
+
+@lru_cache(maxsize=1)
+def rules() -> dict[str, Any]:
+    """The cleaning table, headings and word lists (package data ``pdf_reading.yml``)."""
+    text = resources.files("synth.data").joinpath("pdf_reading.yml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+@lru_cache(maxsize=1)
+def _char_table() -> dict[int, str]:
+    return str.maketrans(rules()["characters"])
+
+
+def clean_line(raw: str) -> str:
+    """Ligatures, odd spaces, soft hyphens and zero-width characters normalised, runs of
+    spaces made one, ends stripped."""
+    return _SPACES.sub(" ", raw.translate(_char_table())).strip()
+
+
+@dataclass(slots=True)
+class Line:
+    """One text line of a page: its cleaned text and box (PDF points, origin bottom-left)."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float = 0.0  # the line's font height, measured on the first page only
+    column: int = 0  # 0 full width (or a one-column page), 1 left, 2 right
+
+    @property
+    def height(self) -> float:
+        return max(self.top - self.bottom, 0.0)
+
+
+def _char_index(textpage: Any, text_index: int, same: bool) -> int:
+    if same:
+        return text_index
+    return pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, text_index)
+
+
+def _box(textpage: Any, index: int) -> tuple[float, float, float, float] | None:
+    if index < 0:
+        return None
+    left, bottom, right, top = textpage.get_charbox(index, loose=True)
+    if right <= left and top <= bottom:
+        return None
+    return left, bottom, right, top
+
+
+def _line_size(textpage: Any, start: int, end: int, same: bool) -> float:
+    """Median loose height of a few characters: a drop capital at the start does not count."""
+    heights = []
+    for text_index in {start, (start + end) // 2, end}:
+        box = _box(textpage, _char_index(textpage, text_index, same))
+        if box is not None:
+            heights.append(box[3] - box[1])
+    return median(heights) if heights else 0.0
+
+
+def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Line]:
+    """The page's lines in PDFium's stream order, cleaned, each with its box."""
+    text = textpage.get_text_range()
+    same = len(text) == textpage.count_chars()
+    lines: list[Line] = []
+    for order, match in enumerate(_LINE.finditer(text)):
+        raw = match.group()
+        cleaned = clean_line(raw)
+        if not cleaned:
+            continue
+        start = match.start() + len(raw) - len(raw.lstrip())
+        end = match.end() - 1 - (len(raw) - len(raw.rstrip()))
+        first = _box(textpage, _char_index(textpage, start, same))
+        last = _box(textpage, _char_index(textpage, end, same))
+        if first is None or last is None:  # no geometry: keep the stream order
+            y = height - order
+            lines.append(Line(cleaned, 0.0, 0.0, y, y))
+            continue
+        line = Line(
+            cleaned,
+            min(first[0], last[0]),
+            max(first[2], last[2]),
+            max(first[3], last[3]),
+            min(first[1], last[1]),
+        )
+        if sizes:
+            line.size = _line_size(textpage, start, end, same)
+        lines.append(line)
+    return lines
+
+
+# ------------------------------------------------------------------------- columns
+
+
+def _gutter(lines: Sequence[Line]) -> float | None:
+    """The x of the gap between two columns, or None for a one-column page.
+
+    Two columns need at least four long lines (60% of a column's width) on each side of a
+    vertical line near the middle that few lines (a third at most) cross; table cells and
+    list items are short, so a table does not look like two columns."""
+    placed = [line for line in lines if line.x1 > line.x0]
+    if len(placed) < 12:
+        return None
+    left = min(line.x0 for line in placed)
+    right = max(line.x1 for line in placed)
+    span = right - left
+    best: tuple[int, int, float] | None = None
+    for step in range(21):
+        gutter = left + span * (0.40 + 0.01 * step)
+        crossing = sum(1 for ln in placed if ln.x0 < gutter - 1 and ln.x1 > gutter + 1)
+        if crossing > len(placed) / 3:
+            continue
+        long_left = sum(
+            1 for ln in placed if ln.x1 <= gutter + 1 and ln.x1 - ln.x0 >= 0.6 * (gutter - left)
+        )
+        long_right = sum(
+            1 for ln in placed if ln.x0 >= gutter - 1 and ln.x1 - ln.x0 >= 0.6 * (right - gutter)
+        )
+        if long_left < 4 or long_right < 4:
+            continue
+        key = (crossing, -(long_left + long_right), gutter)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]
+
+
+def reading_order(lines: list[Line]) -> list[Line]:
+    """Left column, then right, between full-width lines; one-column pages as they are."""
+    gutter = _gutter(lines)
+    if gutter is None:
+        return lines
+    full = sorted(
+        (ln for ln in lines if not (ln.x1 <= gutter + 1 or ln.x0 >= gutter - 1)),
+        key=lambda ln: -ln.top,
+    )
+    bands: list[list[Line]] = [[] for _ in range(len(full) + 1)]
+    for line in lines:
+        if line.x1 <= gutter + 1 or line.x0 >= gutter - 1:
+            line.column = 1 if line.x1 <= gutter + 1 else 2
+            middle = (line.top + line.bottom) / 2
+            band = sum(1 for f in full if (f.top + f.bottom) / 2 > middle)
+            bands[band].append(line)
+    ordered: list[Line] = list(bands[0] and _by_column(bands[0]))
+    for separator, band in zip(full, bands[1:], strict=True):
+        ordered.append(separator)
+        ordered.extend(_by_column(band))
+    return ordered
+
+
+def _by_column(band: list[Line]) -> list[Line]:
+    return [ln for ln in band if ln.column == 1] + [ln for ln in band if ln.column == 2]
+
+
+def join_lines(lines: Sequence[Line]) -> str:
+    """One page's text: lines joined by newlines, a blank line where the vertical gap to the
+    next line in the same column is more than half a line (a new paragraph)."""
+    parts: list[str] = []
+    previous: Line | None = None
+    for line in lines:
+        if previous is not None:
+            gap = previous.bottom - line.top
+            same_column = previous.column == line.column
+            paragraph = same_column and previous.height > 0 and gap > 0.5 * previous.height
+            parts.append("\n\n" if paragraph else "\n")
+        parts.append(line.text)
+        previous = line
+    return "".join(parts)
+
+
+# ------------------------------------------------------------- running headers/footers
+
+
+def _edge_lines(lines: Sequence[Line], height: float) -> list[int]:
+    """Indices of the lines at the top and bottom edge of a page."""
+    if not lines:
+        return []
+    by_top = sorted(range(len(lines)), key=lambda i: -lines[i].top)
+    top = [i for i in by_top[:_EDGE_LINES] if lines[i].top >= height * (1 - _MARGIN_SHARE)]
+    bottom = [i for i in by_top[::-1][:_EDGE_LINES] if lines[i].bottom <= height * _MARGIN_SHARE]
+    if all(ln.x1 == ln.x0 for ln in lines):  # no geometry: the first and last lines
+        top, bottom = [0], [len(lines) - 1]
+    return sorted(set(top + bottom))
+
+
+def _running_key(text: str) -> str:
+    return _DIGITS.sub("#", " ".join(text.lower().split()))
+
+
+def drop_running_lines(pages: list[list[Line]], heights: Sequence[float]) -> list[list[Line]]:
+    """Pages without their running headers, footers and bare page numbers."""
+    edges = [_edge_lines(lines, h) for lines, h in zip(pages, heights, strict=True)]
+    seen: Counter[str] = Counter()
+    for lines, indices in zip(pages, edges, strict=True):
+        seen.update({_running_key(lines[i].text) for i in indices})
+    with_text = sum(1 for lines in pages if lines)
+    needed = max(_MIN_RUNNING_PAGES, math.ceil(with_text / 2))
+    running = {key for key, count in seen.items() if count >= needed}
+    out = []
+    for lines, indices in zip(pages, edges, strict=True):
+        drop = {
+            i
+            for i in indices
+            if _running_key(lines[i].text) in running or _PAGE_NUMBER.match(lines[i].text)
+        }
+        out.append([ln for i, ln in enumerate(lines) if i not in drop])
+    return out
+
+
+# ------------------------------------------------------------------------ hyphenation
+
+
+def join_hyphens(pages: list[str]) -> list[str]:
+    """Line-end hyphens joined: "improve-\\nment" becomes "improvement", but a hyphenated
+    form the document uses inside a line ("co-production") keeps its hyphen, and so does
+    one before a capital or a digit; the line break goes either way."""
+    compounds: set[str] = set()
+    words: set[str] = set()
+    for text in pages:
+        compounds.update(m.lower() for m in _INLINE_COMPOUND.findall(text))
+    for text in pages:
+        words.update(w.lower() for w in _WORD.findall(_LINE_END_HYPHEN.sub("", text)))
+
+    def join(match: re.Match[str]) -> str:
+        left, right = match.group(1), match.group(2)
+        if not right[0].islower():
+            return f"{left}-{right}"
+        hyphenated = f"{left}-{right}".lower()
+        if hyphenated in compounds and f"{left}{right}".lower() not in words:
+            return f"{left}-{right}"
+        return f"{left}{right}"
+
+    return [_LINE_END_HYPHEN.sub(join, text) for text in pages]
