@@ -396,7 +396,8 @@ def test_extract_open_copies_the_notebook_with_the_reviewers_parameters(db) -> N
     assert injected_parameters(copy) == {"db": "../review.sqlite", "reviewer": "Ann Lee",
                                          "form": None}  # fmt: skip
     code = [c for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"]
-    assert all(c.outputs == [] for c in code) and "ExtractionApp.open(" in code[-1].source
+    assert all(c.outputs == [] for c in code)
+    assert any("ExtractionApp.open(" in c.source for c in code)
     out = " ".join(result.output.split())
     assert f"{sys.executable} -m jupyterlab" in out and str(copy) in out
     # an existing copy is kept, and a different form is pointed out
@@ -409,6 +410,34 @@ def test_extract_open_copies_the_notebook_with_the_reviewers_parameters(db) -> N
                                  "--extractors", "2", "--print-only"])  # fmt: skip
     assert double.exit_code == 0, double.output
     assert injected_parameters(copy.with_name("review-Bo.ipynb"))["extractors"] == 2
+    judge = runner.invoke(cli, ["extract", "open", "--db", str(db), "--reviewer", "Cy",
+                                "--findings", "--print-only"])  # fmt: skip
+    assert judge.exit_code == 0, judge.output
+    assert injected_parameters(copy.with_name("review-Cy.ipynb"))["findings"] is True
+
+
+@pytest.mark.notebook
+def test_the_reviewers_notebook_shows_the_findings_panel_when_asked(db) -> None:
+    """The copy ``synth extract open --findings`` writes runs headless to the end and
+    displays the findings panel under the extraction app; without --findings, no panel."""
+    from nbclient import NotebookClient
+
+    from synth.extraction.notebook import write_extraction_notebook
+
+    widget = "application/vnd.jupyter.widget-view+json"
+    for reviewer, asked in (("cy", True), ("di", None)):
+        copy = write_extraction_notebook(db, reviewer, findings=asked).path
+        nb = nbformat.read(copy, as_version=4)
+        NotebookClient(
+            nb, timeout=300, resources={"metadata": {"path": str(copy.parent)}}
+        ).execute()
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+        assert errors == []
+        panel = code[-1]
+        assert "FindingsApp.open(" in panel.source
+        shown = [o for o in panel.outputs if widget in o.get("data", {})]
+        assert len(shown) == (1 if asked else 0), panel.outputs
 
 
 def test_a_teams_own_form_is_found_from_the_reviewers_copy(db, apps) -> None:

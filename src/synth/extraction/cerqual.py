@@ -510,6 +510,33 @@ def sof_table(sof: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def review_suggestions(
+    con: sqlite3.Connection,
+    *,
+    themes: Path | str | None = None,
+    review: Path | str | None = None,
+) -> pd.DataFrame:
+    """synth's suggestions (:func:`suggest_confidence`) for the review's findings: the
+    themes of the included papers (``themes``: a theme codebook, default synth's own) and
+    the store's appraisals; ``review``: a review.yml (default the store's own). What the
+    summary-of-findings export and the findings panel start from."""
+    from synth.report.overview import select_records
+    from synth.review import review_for
+    from synth.store import load_extracts, load_fulltexts
+    from synth.themes import assign_themes, load_theme_codebook, summarise_themes
+
+    selection = select_records(con)
+    codebook = load_theme_codebook(themes)
+    papers = selection.with_duplicates
+    assignments = assign_themes(papers, load_extracts(con), load_fulltexts(con), codebook=codebook)
+    summary = summarise_themes(assignments, papers, selection.tags, codebook=codebook)
+    review_def = review_for(review) if review else None  # None: the store's own review.yml
+    return suggest_confidence(
+        con, theme_findings(summary, assignments), appraisal_values(con), papers,
+        tags=selection.tags, review=review_def,
+    )  # fmt: skip
+
+
 def findings_confidence(
     con: sqlite3.Connection,
     summary: pd.DataFrame,

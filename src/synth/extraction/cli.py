@@ -1,8 +1,9 @@
 """``synth extract``: data extraction and appraisal commands (wired into ``synth``'s CLI).
 
-``synth extract open --db FILE --reviewer NAME [--form F]`` gives the reviewer their own
-copy of the extraction notebook beside the store and starts JupyterLab on it, as
-``synth screen open`` does for screening.
+``synth extract open --db FILE --reviewer NAME [--form F] [--findings]`` gives the reviewer
+their own copy of the extraction notebook beside the store and starts JupyterLab on it, as
+``synth screen open`` does for screening (``--findings``: with the findings panel, where
+the GRADE-CERQual judgements ``synth extract judge`` records are confirmed or changed).
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ def open_cmd(
         int | None,
         typer.Option(help="2 when every paper is extracted by two reviewers (default 1)."),
     ] = None,
+    findings: Annotated[
+        bool,
+        typer.Option(
+            "--findings",
+            help="Also show the findings panel: confirm or change each finding's "
+            "GRADE-CERQual judgement.",
+        ),
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace your existing copy with a fresh one.")
     ] = False,
@@ -79,8 +88,9 @@ def open_cmd(
     with clear_errors():
         connect(db).close()  # a file that is not a review store is an error now, not in the lab
         made = write_extraction_notebook(
-            db, reviewer, form=form, extractors=extractors, force=force
-        )
+            db, reviewer, form=form, extractors=extractors, findings=findings or None,
+            force=force,
+        )  # fmt: skip
     code = announce_and_open(
         made, console.print, what="extraction", saved="values",
         instruction="In JupyterLab: Run > Run All Cells. Each field is saved in the store at once.",

@@ -20,7 +20,7 @@ from synth.screening.notebook import (
 )
 
 #: Parameters the extraction notebook takes (its ``parameters`` cell), in order.
-PARAMETERS: tuple[str, ...] = ("db", "reviewer", "form", "extractors")
+PARAMETERS: tuple[str, ...] = ("db", "reviewer", "form", "extractors", "findings")
 
 #: What :func:`write_extraction_notebook` returns: the copy's path, whether it was written
 #: now, and how an existing copy differs from what was asked.
@@ -38,13 +38,15 @@ def write_extraction_notebook(
     *,
     form: str | None = None,
     extractors: int | None = None,
+    findings: bool | None = None,
     force: bool = False,
 ) -> ExtractionNotebook:
     """Copy the shipped notebook for ``reviewer`` on the store ``db``.
 
     ``form``: an extraction form (a path, made relative to the copy, or a packaged form's
     name); None for the default form. ``extractors``: 2 for double extraction (None: the
-    notebook's default, 1). An existing copy is kept unless ``force``; where it
+    notebook's default, 1). ``findings``: True to show the findings panel too (None: the
+    notebook's default, not shown). An existing copy is kept unless ``force``; where it
     differs from what was asked, the differences are returned so the caller can say so.
     """
     path = notebook_path(db, reviewer)
@@ -55,5 +57,6 @@ def write_extraction_notebook(
         "reviewer": reviewer.strip(),
         "form": form,
         **({} if extractors is None else {"extractors": extractors}),
+        **({} if findings is None else {"findings": findings}),
     }
     return copy_with_parameters(shipped_notebook("extraction"), path, asked, force=force)

@@ -229,23 +229,11 @@ def findings_table(
 ) -> pd.DataFrame:
     """The summary of findings (GRADE-CERQual), as the synthesis page shows it: each
     theme's finding with its papers, the four components, the overall confidence and why
-    (:func:`synth.extraction.cerqual.findings_confidence` over the included papers'
+    (:func:`synth.extraction.cerqual.review_suggestions` over the included papers'
     theme assignments; a reviewer's judgement is marked with an asterisk)."""
-    from synth.extraction.cerqual import findings_confidence, sof_table
-    from synth.report.overview import select_records
-    from synth.review import review_for
-    from synth.store import load_extracts, load_fulltexts
-    from synth.themes import assign_themes, load_theme_codebook, summarise_themes
+    from synth.extraction.cerqual import review_suggestions, sof_table, summary_of_findings
 
-    selection = select_records(con)
-    codebook = load_theme_codebook(themes)
-    papers = selection.with_duplicates
-    assignments = assign_themes(papers, load_extracts(con), load_fulltexts(con), codebook=codebook)
-    summary = summarise_themes(assignments, papers, selection.tags, codebook=codebook)
-    review_def = review_for(review) if review else None  # None: the store's own review.yml
-    sof = findings_confidence(
-        con, summary, assignments, papers, tags=selection.tags, review=review_def
-    )
+    sof = summary_of_findings(con, review_suggestions(con, themes=themes, review=review))
     table = sof_table(sof)
     for column in table.columns:
         if not pd.api.types.is_numeric_dtype(table[column]):
