@@ -67,8 +67,10 @@ def failures_frame(failures: Iterable[Failure]) -> pd.DataFrame:
     return df
 
 
-def iter_files(paths: Iterable[Path | str]) -> list[Path]:
-    """Expand folders (recursively, sorted) into the importable files they hold."""
+def iter_files(paths: Iterable[Path | str], *, pdfs: bool = False) -> list[Path]:
+    """Expand folders (recursively, sorted) into the importable files they hold (with
+    ``pdfs``, their PDFs too: a review store takes them as full texts)."""
+    suffixes = detect.IMPORTABLE_SUFFIXES | ({".pdf"} if pdfs else set())
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -76,7 +78,7 @@ def iter_files(paths: Iterable[Path | str]) -> list[Path]:
                 if (
                     child.is_file()
                     and not any(part.startswith(".") for part in child.relative_to(p).parts)
-                    and child.suffix.lower() in detect.IMPORTABLE_SUFFIXES
+                    and child.suffix.lower() in suffixes
                     and child.name.lower() != "readme.md"
                 ):
                     out.append(child)
@@ -96,6 +98,12 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
         raise ReadError(path, "is a folder; pass it to read() to import the files inside") from exc
     except OSError as exc:
         raise ReadError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if data.startswith(b"%PDF") or path.suffix.lower() == ".pdf":
+        raise ReadError(
+            path,
+            "a PDF: full texts are imported into a review store (`synth import`), where "
+            "they are linked to their references; they hold no references to read",
+        )
     sha = hashlib.sha256(data).hexdigest()
     name = path.name
     encoding = how = text = None

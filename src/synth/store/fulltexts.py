@@ -312,6 +312,14 @@ CURRENT_SQL = (
 )
 
 
+#: The records with a full text: a Markdown one (``fulltexts``) or a PDF now linked to them.
+#: The one query for "full texts retrieved" (PRISMA) and the store's totals.
+FULLTEXT_RECORDS_SQL = (
+    "SELECT record_id FROM fulltexts UNION"
+    f" SELECT record_id FROM ({CURRENT_SQL}) WHERE action = 'link'"
+)
+
+
 def current_links(con: sqlite3.Connection) -> pd.DataFrame:
     """One row per stored PDF: its standing link (``record_id`` None when unlinked or
     never linked; ``action`` None when never linked), with the PDF's file."""
@@ -323,3 +331,20 @@ def current_links(con: sqlite3.Connection) -> pd.DataFrame:
             con,
         )
     )
+
+
+def linked_pdf_texts(con: sqlite3.Connection) -> pd.DataFrame:
+    """The PDF full text of each record a PDF is now linked to: ``record_id``, ``pdf_id``,
+    ``chars``, ``text``. Two PDFs linked to one record: the longer text is the record's
+    (the other is more likely a short version, an erratum or a supplement); equal: the
+    one stored first."""
+    rows = con.execute(
+        f"SELECT c.record_id, p.pdf_id, p.chars FROM ({CURRENT_SQL}) c"
+        " JOIN pdf_files p ON p.pdf_id = c.pdf_id WHERE c.action = 'link'"
+        " ORDER BY c.record_id, p.chars DESC, p.pdf_id"
+    ).fetchall()
+    chosen: dict[str, tuple[int, int]] = {}
+    for record_id, pdf_id, chars in rows:
+        chosen.setdefault(record_id, (int(pdf_id), int(chars)))
+    data = [(rid, pid, chars, pdf_text(con, pid)) for rid, (pid, chars) in chosen.items()]
+    return pd.DataFrame(data, columns=["record_id", "pdf_id", "chars", "text"])

@@ -257,9 +257,17 @@ def import_paths(
     """Read and store every file under ``paths``; then refresh duplicate groups and links.
 
     A file that cannot be read at all is reported (one failure row naming it) and the
-    other files still import.
+    other files still import. PDFs (a file, or those in a folder) are stored after the
+    reference files and then linked to the references (:mod:`synth.fulltext`), so the
+    links see the references imported beside them.
     """
-    files = iter_files(paths)
+    from synth.fulltext.importing import import_pdfs, is_pdf
+    from synth.fulltext.links import link_pdfs
+
+    roots = [Path(p) for p in paths]
+    found = iter_files(roots, pdfs=True)
+    pdfs = [f for f in found if is_pdf(f)]
+    files = [f for f in found if not is_pdf(f)]
     # into an empty store, the records just read are all there is: dedupe them in memory
     # instead of reading them back from the database
     empty_before = con.execute("SELECT count(*) FROM records").fetchone()[0] == 0
@@ -270,7 +278,7 @@ def import_paths(
     if progress:
         from synth.progress import progress_bar
 
-        bar = progress_bar(total=len(files), desc="importing", unit="file")
+        bar = progress_bar(total=len(found), desc="importing", unit="file")
     for path in files:
         if bar is not None:
             bar.set_postfix_str(path.name[:40])
@@ -278,7 +286,7 @@ def import_paths(
             result = read_file(path)
         except ReadError as exc:
             fail = Failure(path.name, None, None, exc.reason, "")
-            _store_unreadable(con, path, exc)
+            store_unreadable(con, path.name, exc.reason)
             rows.append(
                 {"file": str(path), "format": "?", "database": None, "read": 0, "failed": 1,
                  "warnings": 0, "new": 0, "already": 0, "extracts": 0, "fulltexts": 0,
@@ -295,9 +303,15 @@ def import_paths(
                 empty_before = False  # some rows were not inserted: read the store instead
         if bar is not None:
             bar.update(1)
+    read_pdfs = import_pdfs(con, pdfs, roots, bar)
     if bar is not None:
         bar.close()
-    totals: dict[str, int] = {}
+    rows += read_pdfs.rows
+    if read_pdfs.failures:
+        failures.append(failures_frame(read_pdfs.failures))
+    totals: dict[str, int] = link_pdfs(con)
+    if totals["pdfs_own_record"]:
+        empty_before = False  # records were added from PDFs: read the store instead
     if dedupe:
         in_memory = pd.concat(fresh, ignore_index=True) if empty_before and fresh else None
         totals.update(refresh_duplicates(con, progress=progress, records=in_memory))
@@ -313,25 +327,29 @@ def import_paths(
     return ImportReport(files=files_df, failures=failures_df, totals=totals)
 
 
-def _store_unreadable(con: sqlite3.Connection, path: Path, exc: ReadError) -> None:
-    """Keep the failure of a whole file in the store's failures report too."""
+def store_unreadable(con: sqlite3.Connection, file: str, reason: str) -> None:
+    """Keep the failure of a whole file in the store's failures report too (once)."""
     con.execute(
         "INSERT INTO import_failures_all (source_id, file, line, record, reason, raw)"
         " SELECT NULL, ?, NULL, NULL, ?, '' WHERE NOT EXISTS (SELECT 1 FROM import_failures"
         " WHERE source_id IS NULL AND file=? AND reason=?)",
-        (path.name, exc.reason, path.name, exc.reason),
+        (file, reason, file, reason),
     )
 
 
 def store_totals(con: sqlite3.Connection) -> dict[str, int]:
-    """Counts over the whole store (not just this import)."""
+    """Counts over the whole store (not just this import); ``fulltexts`` counts the
+    records with a full text (Markdown, or a PDF linked to them), ``pdfs`` the PDFs."""
+    from synth.store.fulltexts import FULLTEXT_RECORDS_SQL
+
     q = {
         "records": "SELECT count(*) FROM records",
         "sources": "SELECT count(*) FROM sources",
         "groups": "SELECT count(DISTINCT group_id) FROM duplicate_groups",
         "duplicates": "SELECT count(*) FROM duplicate_groups WHERE is_kept=0",
         "extracts": "SELECT count(*) FROM extracts",
-        "fulltexts": "SELECT count(*) FROM fulltexts",
+        "fulltexts": f"SELECT count(*) FROM ({FULLTEXT_RECORDS_SQL})",
+        "pdfs": "SELECT count(*) FROM pdf_files",
         "failures": "SELECT count(*) FROM import_failures WHERE severity = 'error'",
         "warnings": "SELECT count(*) FROM import_failures WHERE severity = 'warning'",
     }
