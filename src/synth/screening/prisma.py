@@ -219,11 +219,14 @@ def _identification(con: sqlite3.Connection, review: Review) -> _Identification:
 
 
 def _with_fulltext(con: sqlite3.Connection) -> set[str]:
-    """Kept records whose group has a full text (on any of its records)."""
+    """Kept records whose group has a full text (on any of its records): a Markdown full
+    text or a PDF now linked (:data:`synth.store.fulltexts.FULLTEXT_RECORDS_SQL`)."""
+    from synth.store.fulltexts import FULLTEXT_RECORDS_SQL
+
     sql = (
         "SELECT COALESCE((SELECT min(k.record_id) FROM duplicate_groups g"
         " JOIN duplicate_groups k ON k.group_id = g.group_id AND k.is_kept = 1"
-        " WHERE g.record_id = f.record_id), f.record_id) FROM fulltexts f"
+        f" WHERE g.record_id = f.record_id), f.record_id) FROM ({FULLTEXT_RECORDS_SQL}) f"
     )
     return {r[0] for r in con.execute(sql)}
 

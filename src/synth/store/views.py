@@ -75,7 +75,28 @@ def load_extracts(con: sqlite3.Connection) -> pd.DataFrame:
 
 
 def load_fulltexts(con: sqlite3.Connection) -> pd.DataFrame:
-    return pd.read_sql_query("SELECT record_id, text, chars FROM fulltexts", con)
+    """Every record's full text, one row per record: the one place later stages read them.
+
+    ``source`` is ``markdown`` (a full text imported as Markdown) or ``pdf`` (the text of
+    a PDF now linked to the record; ``pdf_id`` names it, so page-aware code can read its
+    pages with :func:`synth.store.fulltexts.load_pages`). A record with both keeps its
+    Markdown text: a reviewer prepared that one for this record, where the PDF's is read
+    by machine. A record with two PDFs gets the longer text.
+    """
+    from synth.store.fulltexts import linked_pdf_texts
+
+    markdown = pd.read_sql_query("SELECT record_id, text, chars FROM fulltexts", con)
+    markdown["source"] = "markdown"
+    markdown["pdf_id"] = pd.array([None] * len(markdown), dtype="Int64")
+    pdfs = linked_pdf_texts(con)
+    pdfs = pdfs[~pdfs["record_id"].isin(markdown["record_id"])]
+    pdfs = pdfs.assign(source="pdf", pdf_id=pdfs["pdf_id"].astype("Int64"))
+    columns = ["record_id", "text", "chars", "source", "pdf_id"]
+    if pdfs.empty:
+        return markdown[columns]
+    both = pd.concat([markdown[columns], pdfs[columns]], ignore_index=True)
+    both["chars"] = both["chars"].astype("int64")
+    return both
 
 
 def load_sources(con: sqlite3.Connection) -> pd.DataFrame:

@@ -1,0 +1,182 @@
+"""PDFs in the store and their link events: stored once, manual beats automatic, the
+latest event stands, and the log is append-only."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from synth.fulltext.links import link_pdfs
+from synth.fulltext.pdf import PdfDocument, Section
+from synth.screening.decisions import record_decision
+from synth.screening.prisma import prisma_counts
+from synth.store import connect, import_paths, load_fulltexts, load_records
+from synth.store import fulltexts as ft
+
+BIB = """@article{Smith2019,
+  author = {Smith, Anna and Jones, Ben},
+  title = {Co-producing mental health services with service users: a realist review},
+  year = {2019},
+  doi = {10.1000/coprod.2019.7},
+}
+@article{Brown2021,
+  author = {Brown, Carl},
+  title = {Patient and public involvement in cancer research: a qualitative study},
+  year = {2021},
+}
+"""
+
+
+def pdf_doc(
+    sha: str,
+    *,
+    title: str | None = None,
+    doi: str | None = None,
+    year: int | None = None,
+    authors: tuple[str, ...] = (),
+    pages: tuple[str, ...] = ("First page.", "Second page."),
+) -> PdfDocument:
+    """A read PDF as the reader returns it (no file needed for the store)."""
+    return PdfDocument(
+        path=Path(f"{sha}.pdf"),
+        sha256=sha * 8,
+        pages=pages,
+        title=title,
+        authors=authors,
+        doi=doi,
+        year=year,
+        abstract="An abstract.",
+        sections=(Section("abstract", 1, "An abstract."), Section("methods", 2, "We asked.")),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> sqlite3.Connection:
+    bib = tmp_path / "refs.bib"
+    bib.write_text(BIB, encoding="utf-8")
+    con = connect(tmp_path / "review.sqlite")
+    import_paths(con, [bib])
+    yield con
+    con.close()
+
+
+def _rid(con: sqlite3.Connection, key: str) -> str:
+    records = load_records(con)
+    return str(records.loc[records["source_key"] == key, "record_id"].iloc[0])
+
+
+def test_a_pdf_is_stored_once_with_its_pages_and_sections(store: sqlite3.Connection) -> None:
+    doc = pdf_doc("ab", title="A title", pages=("One.", "Two.", "Three."))
+    pdf_id, new = ft.store_pdf(store, doc, "folder/a.pdf", 123)
+    again, new_again = ft.store_pdf(store, doc, "elsewhere/a-copy.pdf", 123)
+    assert (new, again, new_again) == (True, pdf_id, False)
+    pdfs = ft.load_pdfs(store)
+    assert pdfs[["file", "pages", "chars", "title"]].values.tolist() == [
+        ["folder/a.pdf", 3, len("One.\n\nTwo.\n\nThree."), "A title"]
+    ]
+    assert ft.load_pages(store, pdf_id)["text"].tolist() == ["One.", "Two.", "Three."]
+    assert ft.load_sections(store, pdf_id)[["name", "page"]].values.tolist() == [
+        ["abstract", 1], ["methods", 2],
+    ]  # fmt: skip
+    assert ft.pdf_text(store, pdf_id) == doc.text
+    assert ft.find_pdf(store, "a.pdf") == ft.find_pdf(store, str(pdf_id)) == pdf_id
+
+
+def test_a_reviewers_link_outranks_the_linker_on_every_later_import(
+    store: sqlite3.Connection,
+) -> None:
+    smith, brown = _rid(store, "Smith2019"), _rid(store, "Brown2021")
+    pdf_id, _ = ft.store_pdf(store, pdf_doc("cd", doi="10.1000/COPROD.2019.7"), "s.pdf", 1)
+    assert link_pdfs(store)["pdfs_by_doi"] == 1
+    ft.link(store, pdf_id, brown, reviewer="ann", note="the DOI on the PDF is wrong")
+    counts = link_pdfs(store)  # what a re-import does
+    assert counts["pdfs_by_reviewer"] == 1 and counts["pdfs_by_doi"] == 0
+    current = ft.current_links(store).iloc[0]
+    assert (current["record_id"], current["rule"], current["reviewer"]) == (brown, "manual", "ann")
+    # even an automatic event written after the reviewer's does not stand
+    store.execute(
+        "INSERT INTO fulltext_link_events (pdf_id, record_id, action, rule, score, created_at)"
+        " VALUES (?, ?, 'link', 'doi', 100, '9999')",
+        (pdf_id, smith),
+    )
+    assert ft.current_links(store).iloc[0]["record_id"] == brown
+
+
+def test_unlink_and_the_latest_reviewer_event_stands(store: sqlite3.Connection) -> None:
+    smith = _rid(store, "Smith2019")
+    pdf_id, _ = ft.store_pdf(store, pdf_doc("ef", doi="10.1000/coprod.2019.7"), "s.pdf", 1)
+    link_pdfs(store)
+    ft.unlink(store, pdf_id, reviewer="ann", note="a draft, not the paper")
+    current = ft.current_links(store).iloc[0]
+    assert current["action"] == "unlink" and current["record_id"] is None
+    link_pdfs(store)  # the linker does not link it again
+    assert ft.current_links(store).iloc[0]["action"] == "unlink"
+    ft.link(store, pdf_id, smith, reviewer="bob")
+    current = ft.current_links(store).iloc[0]
+    assert (current["action"], current["record_id"], current["reviewer"]) == ("link", smith, "bob")
+    events = ft.link_events(store)
+    assert events["rule"].tolist() == ["doi", "manual", "manual"]
+    assert events["reviewer"].tolist() == [None, "ann", "bob"]
+
+
+def test_reimporting_adds_no_event_and_events_are_append_only(store: sqlite3.Connection) -> None:
+    ft.store_pdf(store, pdf_doc("gh", doi="10.1000/coprod.2019.7"), "s.pdf", 1)
+    link_pdfs(store)
+    assert link_pdfs(store)["pdfs_unchanged"] == 1
+    assert len(ft.link_events(store)) == 1
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.execute("UPDATE fulltext_link_events SET score = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.execute("DELETE FROM fulltext_link_events")
+
+
+def test_unknown_pdf_record_or_reviewer_is_a_clear_error(store: sqlite3.Connection) -> None:
+    pdf_id, _ = ft.store_pdf(store, pdf_doc("ij"), "s.pdf", 1)
+    with pytest.raises(ValueError, match="r-nope: no such record"):
+        ft.link(store, pdf_id, "r-nope", reviewer="ann")
+    with pytest.raises(ValueError, match="no such PDF"):
+        ft.find_pdf(store, "missing.pdf")
+    with pytest.raises(ValueError, match="no such PDF"):
+        ft.unlink(store, 999, reviewer="ann")
+    with pytest.raises(ValueError, match="name the reviewer"):
+        ft.unlink(store, pdf_id, reviewer=" ")
+    assert ft.link_events(store).empty
+
+
+def test_load_fulltexts_gives_linked_pdfs_beside_markdown_the_longer_pdf_wins(
+    store: sqlite3.Connection,
+) -> None:
+    smith, brown = _rid(store, "Smith2019"), _rid(store, "Brown2021")
+    short, _ = ft.store_pdf(store, pdf_doc("k1", pages=("Short.",)), "short.pdf", 1)
+    long, _ = ft.store_pdf(store, pdf_doc("k2", pages=("A longer text.", "Page two.")), "l.pdf", 1)
+    ft.link(store, short, smith, reviewer="ann")
+    ft.link(store, long, smith, reviewer="ann", note="the same paper, with its appendix")
+    texts = load_fulltexts(store).set_index("record_id")
+    assert list(texts.columns[:2]) == ["text", "chars"]
+    row = texts.loc[smith]
+    assert (row["source"], row["pdf_id"]) == ("pdf", long)
+    assert row["text"] == "A longer text.\n\nPage two."
+    assert row["chars"] == len(row["text"])
+    assert brown not in texts.index
+    # a Markdown full text of the record wins over its PDF
+    store.execute(
+        "INSERT INTO fulltexts_all (record_id, source_id, text, chars) VALUES (?, 1, 'md', 2)",
+        (smith,),
+    )
+    row = load_fulltexts(store).set_index("record_id").loc[smith]
+    assert (row["source"], row["text"]) == ("markdown", "md") and pd.isna(row["pdf_id"])
+
+
+def test_prisma_counts_a_linked_pdf_as_a_full_text_retrieved(store: sqlite3.Connection) -> None:
+    smith, brown = _rid(store, "Smith2019"), _rid(store, "Brown2021")
+    for rid in (smith, brown):
+        record_decision(store, record_id=rid, reviewer="ana", decision="include")
+    assert prisma_counts(store).not_retrieved == 2
+    pdf_id, _ = ft.store_pdf(store, pdf_doc("m1", doi="10.1000/coprod.2019.7"), "s.pdf", 1)
+    link_pdfs(store)
+    assert prisma_counts(store).not_retrieved == 1  # Brown's is still missing
+    ft.unlink(store, pdf_id, reviewer="ann")
+    assert prisma_counts(store).not_retrieved == 2
