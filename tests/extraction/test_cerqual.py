@@ -223,3 +223,57 @@ def test_a_bad_rules_file_is_named(tmp_path: Path) -> None:
     path.write_text(text.read_text("utf-8").replace("level: minor concerns", "level: meh"), "utf-8")
     with pytest.raises(CerqualRulesError, match=r"methodological_limitations\.levels\[3\]"):
         load_rules(path)
+
+
+def test_the_table_itself_refuses_an_empty_reviewer_or_finding(store) -> None:
+    """Migration 0009: a judgement without a reviewer or a finding (empty or blank) is
+    refused by the database, whatever writes it, not only by record_judgement."""
+    insert = (
+        "INSERT INTO finding_judgements (finding_id, component, level, reviewer, created_at)"
+        " VALUES (?, 'coherence', 'minor concerns', ?, 'now')"
+    )
+    for finding, reviewer in (("f1", ""), ("f1", "   "), ("", "ana"), (" ", "ana")):
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store.execute(insert, (finding, reviewer))
+    store.execute(insert, ("f1", "ana"))  # a named one still goes in
+    assert load_judgements(store)["reviewer"].tolist() == ["ana"]
+
+
+def test_migration_0009_keeps_every_judgement_and_the_append_only_log(tmp_path: Path) -> None:
+    from synth.store.db import _statements, migrations
+
+    path = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(path, isolation_level=None)
+    for version, _, sql in migrations()[:7]:  # a store as synth wrote it with 0007
+        for statement in _statements(sql):
+            raw.execute(statement)
+        raw.execute(f"PRAGMA user_version={version}")
+    rows = [
+        ("f1", "coherence", "minor concerns", "ana", "thin", "2026-01-01"),
+        ("f1", "overall", "low", "ben", None, "2026-01-02"),
+        ("f1", "overall", None, "ben", None, "2026-01-03"),
+    ]
+    raw.executemany(
+        "INSERT INTO finding_judgements (finding_id, component, level, reviewer, note,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    raw.close()
+    con = connect(path)
+    try:
+        events = load_judgements(con)
+        assert events["event_id"].tolist() == [1, 2, 3]
+        kept = events[["finding_id", "component", "level", "reviewer", "note", "created_at"]]
+        assert [tuple(None if pd.isna(v) else v for v in r) for r in kept.values] == rows
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("UPDATE finding_judgements SET level = 'high'")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("DELETE FROM finding_judgements")
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            record = "INSERT INTO finding_judgements (finding_id, component, reviewer, created_at)"
+            con.execute(record + " VALUES ('f1', 'overall', '', 'now')")
+        indexes = {r[1] for r in con.execute("PRAGMA index_list(finding_judgements)")}
+        assert "finding_judgements_finding" in indexes
+        assert record_judgement(con, "f1", "adequacy", "minor concerns", "cy") == 4
+    finally:
+        con.close()
