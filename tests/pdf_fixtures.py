@@ -61,8 +61,9 @@ def write_pdf(path: Path, pages: Iterable[Sequence[Text]], size: tuple[float, fl
     return path
 
 
-def column_lines(words: Sequence[str], per_line: int) -> list[str]:
-    """``words`` cut into lines of ``per_line`` words."""
+def column_lines(text: str, per_line: int) -> list[str]:
+    """The words of ``text`` cut into lines of ``per_line`` words."""
+    words = text.split()
     return [" ".join(words[i : i + per_line]) for i in range(0, len(words), per_line)]
 
 

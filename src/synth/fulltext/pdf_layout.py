@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import pairwise
 from statistics import median
 from typing import Any
 
@@ -104,6 +105,37 @@ def _line_size(textpage: Any, start: int, end: int, same: bool) -> float:
     return median(heights) if heights else 0.0
 
 
+Rect = tuple[float, float, float, float]  # left, bottom, right, top as PDFium gives them
+
+
+def _pieces(rects: list[Rect]) -> list[list[Rect]]:
+    """The rectangles of one PDFium line, cut where a horizontal gap is wider than twice
+    the line's height: PDFium joins text on one baseline across a column gutter into one
+    line when the producer wrote the page row by row."""
+    height = max(max(r[3] - r[1] for r in rects), 1.0)
+    groups: list[list[Rect]] = [[rects[0]]]
+    for rect in rects[1:]:
+        previous = groups[-1][-1]
+        same_row = rect[1] < previous[3] and rect[3] > previous[1]
+        wide_gap = rect[0] - previous[2] > max(1.5 * height, 12.0)
+        # a bullet or an item number before its text is not a column's line
+        long_left = previous[2] - groups[-1][0][0] >= 3 * height
+        if same_row and wide_gap and long_left:
+            groups.append([rect])
+        else:
+            groups[-1].append(rect)
+    return groups
+
+
+def _union(rects: list[Rect]) -> Rect:
+    return (
+        min(r[0] for r in rects),
+        min(r[1] for r in rects),
+        max(r[2] for r in rects),
+        max(r[3] for r in rects),
+    )
+
+
 def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Line]:
     """The page's lines in PDFium's stream order, cleaned, each with its box."""
     text = textpage.get_text_range()
@@ -111,27 +143,27 @@ def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Lin
     lines: list[Line] = []
     for order, match in enumerate(_LINE.finditer(text)):
         raw = match.group()
-        cleaned = clean_line(raw)
-        if not cleaned:
+        if not raw.strip():
             continue
-        start = match.start() + len(raw) - len(raw.lstrip())
-        end = match.end() - 1 - (len(raw) - len(raw.rstrip()))
-        first = _box(textpage, _char_index(textpage, start, same))
-        last = _box(textpage, _char_index(textpage, end, same))
-        if first is None or last is None:  # no geometry: keep the stream order
+        first = _char_index(textpage, match.start(), same)
+        last = _char_index(textpage, match.end() - 1, same)
+        count = textpage.count_rects(first, last - first + 1) if first >= 0 <= last else 0
+        if count <= 0:  # no geometry: keep the stream order
             y = height - order
-            lines.append(Line(cleaned, 0.0, 0.0, y, y))
+            lines.append(Line(clean_line(raw), 0.0, 0.0, y, y))
             continue
-        line = Line(
-            cleaned,
-            min(first[0], last[0]),
-            max(first[2], last[2]),
-            max(first[3], last[3]),
-            min(first[1], last[1]),
-        )
+        pieces = _pieces([textpage.get_rect(i) for i in range(count)])
+        for piece in pieces:
+            left, bottom, right, top = _union(piece)
+            if len(pieces) > 1:
+                raw = textpage.get_text_bounded(left - 0.5, bottom, right + 0.5, top)
+            cleaned = clean_line(raw)
+            if cleaned:
+                lines.append(Line(cleaned, left, right, top, bottom))
         if sizes:
-            line.size = _line_size(textpage, start, end, same)
-        lines.append(line)
+            size = _line_size(textpage, match.start(), match.end() - 1, same)
+            for line in lines[len(lines) - len(pieces) :]:
+                line.size = size
     return lines
 
 
@@ -197,16 +229,31 @@ def _by_column(band: list[Line]) -> list[Line]:
     return [ln for ln in band if ln.column == 1] + [ln for ln in band if ln.column == 2]
 
 
+def _pitch(lines: Sequence[Line]) -> float:
+    """The page's usual distance from one line to the next in the same column."""
+    steps = [
+        a.bottom - b.bottom
+        for a, b in pairwise(lines)
+        if a.column == b.column and a.bottom - b.bottom > 0.5 * max(a.height, 1.0)
+    ]
+    return median(steps) if steps else 0.0
+
+
 def join_lines(lines: Sequence[Line]) -> str:
-    """One page's text: lines joined by newlines, a blank line where the vertical gap to the
-    next line in the same column is more than half a line (a new paragraph)."""
+    """One page's text: lines joined by newlines, a blank line where the next line in the
+    same column sits more than 1.4 usual line distances lower (and more than 1.6 of its own
+    line heights, so the lines of a large title stay one paragraph): a new paragraph."""
+    pitch = _pitch(lines)
     parts: list[str] = []
     previous: Line | None = None
     for line in lines:
         if previous is not None:
-            gap = previous.bottom - line.top
-            same_column = previous.column == line.column
-            paragraph = same_column and previous.height > 0 and gap > 0.5 * previous.height
+            step = previous.bottom - line.bottom
+            paragraph = (
+                pitch > 0
+                and previous.column == line.column
+                and step > max(1.4 * pitch, 1.6 * previous.height)
+            )
             parts.append("\n\n" if paragraph else "\n")
         parts.append(line.text)
         previous = line
