@@ -15,6 +15,7 @@ from rich.table import Table
 
 from synth import __version__
 from synth.extraction.cli import extract_app
+from synth.fulltext.cli import fulltexts_app
 from synth.screening.cli import screen_app
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ tag_app = typer.Typer(
 app.add_typer(tag_app, name="tag")
 app.add_typer(screen_app, name="screen")
 app.add_typer(extract_app, name="extract")
+app.add_typer(fulltexts_app, name="fulltexts")
 
 # piped output (CI logs, papermill) gets a readable width instead of rich's 80 columns
 console = Console(width=None if Console().is_terminal else 120)
@@ -100,7 +102,7 @@ def _import(paths: list[Path], db: Path, progress: bool) -> None:
         f"store: [bold]{t['records']}[/] records from {t['sources']} files; "
         f"[bold]{t['duplicates']}[/] duplicates in groups ({t['groups']} unique records); "
         f"{t['extracts']} extracts ({t.get('extracts_unlinked', 0)} unlinked), "
-        f"{t['fulltexts']} full texts; {t['failures']} failures and "
+        f"{t['fulltexts']} full texts ({t.get('pdfs', 0)} PDFs); {t['failures']} failures and "
         f"{t.get('warnings', 0)} warnings reported"
     )
     if len(report.failures):
@@ -138,7 +140,8 @@ def import_cmd(
     db: DbOption,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Import reference exports (BibTeX, RIS, PubMed, WoS, CSV/TSV/XLSX, extracts).
+    """Import reference exports (BibTeX, RIS, PubMed, WoS, CSV/TSV/XLSX, extracts) and
+    PDFs (full texts, linked to their references).
 
     Exits 0 when at least one record, extract or full text was read (failures are listed);
     exits 2 when nothing could be read from any file given.
@@ -762,6 +765,27 @@ def export_findings_cmd(
         db, out, lambda con: findings_table(con, themes=themes, review=review),
         "Summary of findings", "findings",
     )  # fmt: skip
+
+
+@export_app.command("fulltexts")
+def export_fulltexts_cmd(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="Output CSV.")],
+) -> None:
+    """The PDFs and their links as CSV: file, record_id, title, DOI, year, pages,
+    characters, abstract, the link's rule and score, and the reviewer who set it."""
+    from synth.exporting import export_fulltexts
+    from synth.store import connect
+
+    with clear_errors():
+        if not db.is_file():
+            raise FileNotFoundError(f"{db}: no such review store; import records into it first")
+        con = connect(db)
+        try:
+            n = export_fulltexts(con, out)
+        finally:
+            con.close()
+        console.print(f"wrote {n} PDFs to {out}")
 
 
 @app.command("version")

@@ -19,7 +19,7 @@ from synth.store.views import load_records
 
 EXPORT_FORMATS = ("csv", "ris", "bibtex")
 
-__all__ = ["export_records", "export_tags", "neutralise_formula", "write_csv"]
+__all__ = ["export_fulltexts", "export_records", "export_tags", "neutralise_formula", "write_csv"]
 
 
 def format_for(path: Path, fmt: str | None) -> str:
@@ -57,6 +57,18 @@ def export_records(
 
         write_bibtex(records, out)
     return len(records)
+
+
+def export_fulltexts(con: sqlite3.Connection, out: Path | str) -> int:
+    """The stored PDFs and their links as CSV (:func:`synth.store.fulltexts.fulltexts_table`:
+    file, record, what the reader found, the link's rule, score and reviewer)."""
+    from synth.corpus.writers.csv import write_table
+    from synth.store.fulltexts import fulltexts_table
+
+    table = fulltexts_table(con)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_table(table, out)
+    return len(table)
 
 
 #: ``code``: a country row's ISO 3166-1 alpha-2 code (synth.tagging.countries), else empty.

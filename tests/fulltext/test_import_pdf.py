@@ -4,16 +4,20 @@ and importing again adds nothing."""
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from synth.cli import app
 from synth.store import connect, import_paths, load_failures, load_records
 from synth.store import fulltexts as ft
 from tests.conftest import PEER
 
 pytestmark = pytest.mark.peer
+runner = CliRunner()
 
 #: the PDFs `dev-references.bib` holds the reference of, by BibTeX key
 LINKED = {
@@ -89,3 +93,28 @@ def test_importing_again_adds_nothing(imported: tuple[sqlite3.Connection, Path])
     pdf_rows = report.files[report.files["format"] == "pdf"]
     read = pdf_rows[~pdf_rows["status"].str.startswith("not read")]
     assert set(read["status"]) == {"unchanged (imported before)"}
+
+
+def test_synth_import_and_export_fulltexts_through_the_cli(tmp_path: Path) -> None:
+    """`synth import` of the folder exits 0 with the hard cases listed, not a traceback,
+    and `synth export fulltexts` lists the links, read back from its CSV."""
+    folder = PEER / "pdf"
+    if not folder.is_dir():
+        pytest.skip(f"peer data not found at {folder} (it sits beside the project in CI)")
+    db, out = tmp_path / "review.sqlite", tmp_path / "fulltexts.csv"
+    result = runner.invoke(app, ["import", str(folder), "--db", str(db), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "encrypted.pdf" in result.output
+    result = runner.invoke(app, ["export", "fulltexts", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = {row["file"]: row for row in csv.DictReader(fh)}
+    assert not set(HARD) & set(rows)
+    con = connect(db)
+    records = load_records(con)
+    con.close()
+    by_key = dict(zip(records["source_key"], records["record_id"], strict=True))
+    for file, key in LINKED.items():
+        row = rows[file]
+        assert row["record_id"] == by_key[key] and row["rule"] in ("doi", "title"), row
+        assert int(row["pages"]) >= 1 and int(row["characters"]) > 1000 and row["used"] == "yes"

@@ -338,6 +338,13 @@ def linked_pdf_texts(con: sqlite3.Connection) -> pd.DataFrame:
     ``chars``, ``text``. Two PDFs linked to one record: the longer text is the record's
     (the other is more likely a short version, an erratum or a supplement); equal: the
     one stored first."""
+    chosen = _chosen_pdfs(con)
+    data = [(rid, pid, chars, pdf_text(con, pid)) for rid, (pid, chars) in chosen.items()]
+    return pd.DataFrame(data, columns=["record_id", "pdf_id", "chars", "text"])
+
+
+def _chosen_pdfs(con: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """record_id -> (pdf_id, chars) of the PDF whose text is the record's (the longest)."""
     rows = con.execute(
         f"SELECT c.record_id, p.pdf_id, p.chars FROM ({CURRENT_SQL}) c"
         " JOIN pdf_files p ON p.pdf_id = c.pdf_id WHERE c.action = 'link'"
@@ -346,5 +353,46 @@ def linked_pdf_texts(con: sqlite3.Connection) -> pd.DataFrame:
     chosen: dict[str, tuple[int, int]] = {}
     for record_id, pdf_id, chars in rows:
         chosen.setdefault(record_id, (int(pdf_id), int(chars)))
-    data = [(rid, pid, chars, pdf_text(con, pid)) for rid, (pid, chars) in chosen.items()]
-    return pd.DataFrame(data, columns=["record_id", "pdf_id", "chars", "text"])
+    return chosen
+
+
+#: Columns of :func:`fulltexts_table` (``synth export fulltexts``, ``synth fulltexts list``).
+TABLE_COLUMNS = [
+    "pdf_id", "file", "record_id", "title", "doi", "year", "pages", "characters", "abstract",
+    "rule", "score", "reviewer", "note", "record_title", "used",
+]  # fmt: skip
+
+
+def fulltexts_table(con: sqlite3.Connection) -> pd.DataFrame:
+    """One row per stored PDF: what the reader found in it (title, DOI, year, pages,
+    characters, abstract) and its current link (record, rule, score, the reviewer who set
+    it), with the linked record's title to check the link against, and ``used``: whether
+    its text is the record's full text (``yes``; ``no: Markdown full text``; ``no: a
+    longer PDF``; empty when the PDF is linked to no record)."""
+    pdfs = load_pdfs(con)
+    links = current_links(con).set_index("pdf_id")
+    titles = dict(con.execute("SELECT record_id, title FROM records").fetchall())
+    markdown = {r[0] for r in con.execute("SELECT record_id FROM fulltexts")}
+    chosen = _chosen_pdfs(con)
+    rows = []
+    for pdf in pdfs.itertuples():
+        link = links.loc[pdf.pdf_id]
+        rid = link["record_id"]
+        if rid is None:
+            used = ""
+        elif rid in markdown:
+            used = "no: Markdown full text"
+        else:
+            used = "yes" if chosen[rid][0] == pdf.pdf_id else "no: a longer PDF"
+        rows.append(
+            {
+                "pdf_id": pdf.pdf_id, "file": pdf.file, "record_id": rid, "title": pdf.title,
+                "doi": pdf.doi, "year": pdf.year, "pages": pdf.pages, "characters": pdf.chars,
+                "abstract": pdf.abstract, "rule": link["rule"], "score": link["score"],
+                "reviewer": link["reviewer"], "note": link["note"],
+                "record_title": titles.get(rid) if rid is not None else None, "used": used,
+            }
+        )  # fmt: skip
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    table["year"] = pd.array([None if pd.isna(v) else int(v) for v in table["year"]], "Int64")
+    return table

@@ -1,0 +1,122 @@
+"""`synth fulltexts link|unlink|list` and `synth export fulltexts` through the CLI: a
+reviewer's link is an event the export shows, and bad input is one clear error."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from synth.cli import app
+from synth.fulltext.links import link_pdfs
+from synth.store import connect, import_paths, load_records
+from synth.store import fulltexts as ft
+from tests.store.test_fulltext_links import BIB, pdf_doc
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    bib = tmp_path / "refs.bib"
+    bib.write_text(BIB, encoding="utf-8")
+    path = tmp_path / "review.sqlite"
+    con = connect(path)
+    import_paths(con, [bib])
+    ft.store_pdf(con, pdf_doc("a1", doi="10.1000/coprod.2019.7", year=2019), "pdfs/smith.pdf", 10)
+    ft.store_pdf(con, pdf_doc("b2", title="Gardening for the absent-minded"), "garden.pdf", 10)
+    link_pdfs(con)
+    con.close()
+    return path
+
+
+def _export(db: Path, tmp_path: Path) -> dict[str, dict[str, str]]:
+    out = tmp_path / "out" / "fulltexts.csv"
+    result = runner.invoke(app, ["export", "fulltexts", "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 PDFs" in result.output
+    with out.open(encoding="utf-8", newline="") as fh:
+        return {row["file"]: row for row in csv.DictReader(fh)}
+
+
+def _record(db: Path, key: str) -> str:
+    con = connect(db)
+    records = load_records(con)
+    con.close()
+    return str(records.loc[records["source_key"] == key, "record_id"].iloc[0])
+
+
+def test_export_lists_each_pdf_with_its_link(db: Path, tmp_path: Path) -> None:
+    rows = _export(db, tmp_path)
+    smith = rows["pdfs/smith.pdf"]
+    assert smith["record_id"] == _record(db, "Smith2019")
+    assert (smith["rule"], float(smith["score"]), smith["reviewer"]) == ("doi", 100.0, "")
+    assert (smith["pages"], smith["characters"], smith["year"]) == (
+        "2",
+        "25",
+        "2019",
+    )  # "First page.\n\nSecond page."
+    assert smith["used"] == "yes" and smith["record_title"].startswith("Co-producing")
+    garden = rows["garden.pdf"]
+    assert garden["rule"] == "own-record" and garden["title"] == "Gardening for the absent-minded"
+    header = list(next(iter(rows.values())))
+    for column in ("file", "record_id", "title", "doi", "year", "pages", "characters",
+                   "abstract", "rule", "score", "reviewer"):  # fmt: skip
+        assert column in header
+
+
+def test_link_and_unlink_through_the_cli_are_events_the_export_shows(
+    db: Path, tmp_path: Path
+) -> None:
+    brown = _record(db, "Brown2021")
+    result = runner.invoke(
+        app,
+        ["fulltexts", "link", "--db", str(db), "--pdf", "garden.pdf", "--record", brown,
+         "--reviewer", "ann", "--note", "the PDF's title page is wrong"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"linked garden.pdf (PDF 2) to {brown} by ann" in result.output
+    row = _export(db, tmp_path)["garden.pdf"]
+    assert (row["record_id"], row["rule"], row["reviewer"]) == (brown, "manual", "ann")
+    assert row["note"] == "the PDF's title page is wrong"
+
+    result = runner.invoke(
+        app, ["fulltexts", "unlink", "--db", str(db), "--pdf", "1", "--reviewer", "bob"]
+    )
+    assert result.exit_code == 0, result.output
+    row = _export(db, tmp_path)["pdfs/smith.pdf"]
+    assert (row["record_id"], row["rule"], row["reviewer"], row["used"]) == (
+        "",
+        "manual",
+        "bob",
+        "",
+    )
+
+    listed = runner.invoke(app, ["fulltexts", "list", "--db", str(db)])
+    assert listed.exit_code == 0, listed.output
+    assert "garden.pdf" in listed.output and "manual" in listed.output
+
+
+def test_unknown_pdf_or_record_is_one_clear_error(db: Path, tmp_path: Path) -> None:
+    unknown_pdf = runner.invoke(
+        app,
+        ["fulltexts", "link", "--db", str(db), "--pdf", "nope.pdf", "--record", "r1",
+         "--reviewer", "ann"],
+    )  # fmt: skip
+    assert unknown_pdf.exit_code == 2
+    assert "nope.pdf: no such PDF in the store" in unknown_pdf.output
+    unknown_record = runner.invoke(
+        app,
+        ["fulltexts", "link", "--db", str(db), "--pdf", "garden.pdf", "--record", "r-nope",
+         "--reviewer", "ann"],
+    )  # fmt: skip
+    assert unknown_record.exit_code == 2
+    assert "r-nope: no such record" in unknown_record.output
+    missing = runner.invoke(app, ["fulltexts", "list", "--db", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code == 2 and "no such review store" in missing.output
+    assert not (tmp_path / "none.sqlite").exists()
+    for result in (unknown_pdf, unknown_record, missing):
+        assert "Traceback" not in result.output
+    assert _export(db, tmp_path)["garden.pdf"]["rule"] == "own-record"  # nothing written
