@@ -13,7 +13,7 @@ from synth.fulltext.links import link_pdfs
 from synth.fulltext.pdf import PdfDocument, Section
 from synth.screening.decisions import record_decision
 from synth.screening.prisma import prisma_counts
-from synth.store import connect, import_paths, load_fulltexts, load_records
+from synth.store import connect, import_paths, load_failures, load_fulltexts, load_records
 from synth.store import fulltexts as ft
 
 BIB = """@article{Smith2019,
@@ -180,3 +180,16 @@ def test_prisma_counts_a_linked_pdf_as_a_full_text_retrieved(store: sqlite3.Conn
     assert prisma_counts(store).not_retrieved == 1  # Brown's is still missing
     ft.unlink(store, pdf_id, reviewer="ann")
     assert prisma_counts(store).not_retrieved == 2
+
+
+def test_an_unreadable_pdf_is_no_record_identified(
+    store: sqlite3.Connection, tmp_path: Path
+) -> None:
+    """PRISMA counts a reference file that cannot be read as a record found and not read;
+    a PDF that cannot be read is a full text, not a record of the search."""
+    assert prisma_counts(store).identified == 2
+    (tmp_path / "pdfs").mkdir()
+    (tmp_path / "pdfs" / "zero.pdf").write_bytes(b"")
+    import_paths(store, [tmp_path / "pdfs"])
+    assert "zero.pdf" in set(load_failures(store)["file"])
+    assert prisma_counts(store).identified == 2

@@ -204,6 +204,7 @@ def _identification(con: sqlite3.Connection, review: Review) -> _Identification:
     corpus = review.path.parent if review.path is not None else None
     for (file,) in con.execute(  # a file that could not be read at all: one failure
         "SELECT file FROM import_failures WHERE source_id IS NULL AND severity = 'error'"
+        " AND lower(file) NOT LIKE '%.pdf'"  # an unreadable PDF is a full text, not a record
     ):
         kind, listed = review.source_kind(file, None), review.is_include_file(file, corpus)
         if kind != "background" or listed:
