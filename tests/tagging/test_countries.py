@@ -84,6 +84,15 @@ def test_a_country_named_only_as_background_is_not_the_studys() -> None:
     assert countries("Burnout among nurses in Sweden", field="title") == [{"Sweden"}]
 
 
+def test_a_country_in_an_abstracts_opening_is_the_studys() -> None:
+    # the opening (before "We ...") is not background for countries: it sets the scene
+    got = countries(
+        "Malaria is a major public health problem in Nigeria. We determined the "
+        "antimalarial prescribing pattern in state hospitals in Lagos."
+    )
+    assert got == [{"Nigeria"}]
+
+
 def test_where_troops_served_is_not_where_they_are_studied() -> None:
     got = countries(
         "We followed 743 Danish soldiers deployed to Afghanistan in 2009.",

@@ -198,9 +198,61 @@ def test_review_in_a_title_that_is_no_review_and_a_chart_review_stay_studies() -
 def test_a_survey_with_focus_groups_is_mixed_methods_unnamed() -> None:
     abstract = (
         "DESIGN: A Likert scale survey of nurses before and six months after the "
-        "programme, with focus groups. RESULTS: Statistically significant gains were seen."
+        "programme, with focus groups. RESULTS: Statistically significant gains were seen. "
+        "In the focus groups nurses described more confidence in starting conversations."
     )
     assert design("Advance care planning on hospital wards", abstract) == ["mixed-methods"]
+
+
+def test_one_passing_mention_of_interviews_in_a_trial_does_not_make_it_mixed() -> None:
+    labels = design(
+        "Osteoarthritis guidelines in primary care: protocol for a stepped wedge cluster "
+        "randomized controlled trial",
+        "Methods/design A cluster randomized controlled trial with stepped wedge design in "
+        "12 municipalities. Semi-structured interviews will explore implementation. "
+        "The primary outcome is the proportion of patients treated as the guidelines say.",
+    )
+    assert labels == ["quantitative"]
+
+
+def test_an_overview_of_others_reviews_opening_a_commentary_does_not_make_it_a_review() -> None:
+    labels = design(
+        "Changing clinical behaviour by making guidelines specific",
+        "The problems of getting people to act on guidelines are widely recognised. An "
+        "overview of 41 systematic reviews found that the most promising approach mixes "
+        "several interventions. We examine the importance of precise behavioural "
+        "recommendations and suggest how some current guidelines could be improved.",
+    )
+    assert labels == ["position-paper"]
+
+
+def test_an_opening_that_reports_the_study_counts() -> None:
+    labels = design(
+        "Clozapine effects on glucose metabolic rate in striatum and frontal cortex",
+        "Eighteen patients with schizophrenia had cerebral metabolic rates assessed during a "
+        "double-blind, placebo-controlled crossover study of clozapine. We have previously "
+        "observed low metabolic rates in the basal ganglia of such patients.",
+    )
+    assert labels == ["quantitative"]
+
+
+def test_a_paper_that_calls_itself_case_reports_is_a_case_study_whatever_trial_it_names() -> None:
+    labels = design(
+        "Development of depression during placebo-controlled trials of bupropion for "
+        "smoking cessation: case reports",
+        "Three smokers developed depressive symptoms while taking part in double-blind "
+        "placebo-controlled trials; each case is described with its course.",
+    )
+    assert labels == ["case-study"]
+
+
+def test_a_cluster_analysis_is_quantitative() -> None:
+    labels = design(
+        "Patterns of emotion regulation",
+        "Using cluster analysis, we examined whether women with and without trauma exposure "
+        "show distinct patterns of emotion regulation.",
+    )
+    assert labels == ["quantitative"]
 
 
 def test_clinical_interviews_in_a_cohort_do_not_make_it_mixed_methods() -> None:

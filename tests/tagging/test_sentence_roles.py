@@ -94,6 +94,38 @@ def test_unstructured_abstract_roles_come_from_marker_phrases(nlp) -> None:
     assert found["Australia"] == "other"  # neither marker nor heading
 
 
+def test_an_unstructured_abstracts_opening_before_its_first_study_sentence_is_opening(
+    nlp,
+) -> None:
+    doc = nlp(
+        "Co-design is promoted across Australia. Services in the United States rarely "
+        "evaluate it. We worked with parents in Wales. Clinics in England joined later."
+    )
+    found = roles(doc)
+    assert found["Australia"] == "opening"
+    assert found["United States"] == "opening"
+    assert found["Wales"] == "study"
+    assert found["England"] == "other"  # after the first study sentence: undecided
+
+
+def test_an_opening_sentence_that_reports_what_was_done_is_not_opening(nlp) -> None:
+    doc = nlp(
+        "Parents in Australia were invited to co-design the ward. "
+        "We describe what changed in England."
+    )
+    assert roles(doc)["Australia"] == "other"  # "were": it reports the study
+
+
+def test_no_study_sentence_means_no_opening(nlp) -> None:
+    doc = nlp("Co-design is promoted across Australia. Services in England rarely use it.")
+    assert set(roles(doc).values()) == {"other"}
+
+
+def test_a_heading_decides_before_the_opening_rule(nlp) -> None:
+    doc = nlp("BACKGROUND: Co-design is common in Australia. METHODS: We recruited in Wales.")
+    assert roles(doc)["Australia"] == "background"
+
+
 def test_a_study_marker_outweighs_a_background_marker_in_one_sentence(nlp) -> None:
     doc = nlp("Unlike previous studies, we recruited parents in England.")
     assert roles(doc)["England"] == "study"
@@ -189,6 +221,9 @@ markers: {study: [we], background: [previous studies]}
         (GOOD.replace("[background]}", "[]}"), "headings.background: must be a non-empty list"),
         (GOOD.replace("[we]", "[we, 3]"), "markers.study[2]: must be a phrase"),
         (GOOD + "roles: [study]\n", "roles: unknown key"),
+        (GOOD + "before_study: opening\n", "before_study: must be a mapping"),
+        (GOOD + "before_study: {role: first}\n", "before_study.role: must be one of"),
+        (GOOD + "before_study: {role: opening, unless: was}\n", "before_study.unless: must be"),
         ("markers: [we\n", "YAML syntax error"),
     ],
 )

@@ -622,7 +622,7 @@ class DocLabels:
                 role_s0 = s0
                 role = fixed_roles.get(field)
                 if role is None and marks is not None:
-                    role = rules.role(marks, s0, s1, seg_start)
+                    role = rules.role(marks, s0, s1, seg_start, seg_end)
             negated = False
             for t_start, t_end, t_window in (
                 reversed(triggers) if triggers and info.negatable else ()

@@ -22,11 +22,13 @@ import yaml
 from synth.datafiles import load_cached
 
 #: The roles a sentence can have.
-ROLES: tuple[str, ...] = ("study", "background", "other")
-STUDY, BACKGROUND, OTHER = ROLES
+ROLES: tuple[str, ...] = ("study", "background", "other", "opening")
+STUDY, BACKGROUND, OTHER, OPENING = ROLES
+#: the marker kind of :attr:`SentenceRoles.reported` words (not a role a sentence gets)
+REPORTED = "reported"
 #: ``ALWAYS_COUNT_FIELDS`` (module attribute, read on first use: :func:`__getattr__`) is
 #: the package file's :attr:`SentenceRoles.paper_fields`.
-_TOP_KEYS = {"fields", "default", "headings", "markers"}
+_TOP_KEYS = {"fields", "default", "headings", "markers", "before_study"}
 _MARKER_ROLES = (STUDY, BACKGROUND)
 
 
@@ -46,6 +48,12 @@ class SentenceRoles:
     headings: dict[str, tuple[str, ...]]
     #: role -> marker phrases (lower case)
     markers: dict[str, tuple[str, ...]]
+    #: the role of an undecided sentence that ends before its segment's first study
+    #: marker (an unstructured abstract's opening), or None to leave it :attr:`default`
+    before_study: str | None = None
+    #: words that show such a sentence reports what was done ("was", "were"): it keeps
+    #: :attr:`default` (matched as markers of the pseudo-role ``reported``)
+    reported: tuple[str, ...] = ()
 
     @property
     def paper_fields(self) -> frozenset[str]:
@@ -57,9 +65,10 @@ class SentenceRoles:
         """Phrase patterns of the markers and headings, for the cue ruler to match in the
         same pass as the cues (ids ``~role|marker|<role>|<phrase>``, ``~role|heading|...``):
         a second matcher over every token would cost a tenth of tokenising."""
+        markers = {**self.markers, REPORTED: self.reported} if self.reported else self.markers
         return [
             {"label": f"role/{kind}", "pattern": phrase, "id": f"~role|{kind}|{role}|{phrase}"}
-            for kind, table in (("marker", self.markers), ("heading", self.headings))
+            for kind, table in (("marker", markers), ("heading", self.headings))
             for role, phrases in table.items()
             for phrase in phrases
         ]
@@ -70,10 +79,18 @@ class SentenceRoles:
         start: int,
         end: int,
         segment_start: int,
+        segment_end: int | None = None,
     ) -> str:
         """The role of the sentence ``text[start:end]`` from the marks found in its doc:
         a study marker in it, else a background marker, else the last heading before its
-        end within its segment, else :attr:`default`."""
+        end within its segment, else (with :attr:`before_study` set and ``segment_end``
+        given) ``before_study`` when a study marker follows it in its segment, else
+        :attr:`default`.
+
+        The last rule reads an unstructured abstract the way it is written: what comes
+        before the authors first speak of their own work ("We ...", "This study ...") is
+        its background, so "Systematic reviews are required to ..." opening a commentary
+        does not make it a review."""
         if marks is None:
             return self.default
         found = marks.marker_roles(start, end)
@@ -82,7 +99,16 @@ class SentenceRoles:
         if BACKGROUND in found:
             return BACKGROUND
         heading = marks.heading_before(end, segment_start)
-        return heading or self.default
+        if heading:
+            return heading
+        if (
+            self.before_study is not None
+            and segment_end is not None
+            and REPORTED not in found
+            and marks.first_of(STUDY, segment_start, segment_end) >= end
+        ):
+            return self.before_study
+        return self.default
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +125,16 @@ class Marks:
         lo = bisect_left(self.marker_starts, start)
         hi = bisect_left(self.marker_starts, end, lo)
         return set(self.marker_roles_[lo:hi]) if hi > lo else set()
+
+    def first_of(self, role: str, start: int, end: int) -> int:
+        """Where the first marker of ``role`` in ``[start, end)`` starts (-1: none)."""
+        lo = bisect_left(self.marker_starts, start)
+        hi = bisect_left(self.marker_starts, end, lo)
+        roles = self.marker_roles_
+        for i in range(lo, hi):
+            if roles[i] == role:
+                return self.marker_starts[i]
+        return -1
 
     def heading_before(self, end: int, floor: int) -> str | None:
         """The role of the last heading starting before ``end`` and at or after ``floor``."""
@@ -176,6 +212,18 @@ def parse_sentence_roles(
             raise fail(f"fields.{name}", f"unknown field (fields: {', '.join(FIELDS)})")
         fields[name] = role(value, f"fields.{name}")
     default = role(doc.get("default", OTHER), "default")
+    before_study, reported = None, ()
+    raw_before = doc.get("before_study")
+    if raw_before is not None:
+        if not isinstance(raw_before, dict) or set(raw_before) - {"role", "unless"}:
+            raise fail("before_study", "must be a mapping with `role` and optional `unless`")
+        before_study = role(raw_before.get("role"), "before_study.role")
+        unless = raw_before.get("unless") or []
+        if not isinstance(unless, list) or not all(
+            isinstance(w, str) and w.strip() for w in unless
+        ):
+            raise fail("before_study.unless", "must be a list of words or phrases")
+        reported = tuple(dict.fromkeys(" ".join(w.lower().split()) for w in unless))
 
     def phrases(section: str) -> dict[str, tuple[str, ...]]:
         raw = doc.get(section)
@@ -200,4 +248,6 @@ def parse_sentence_roles(
         default=default,
         headings=phrases("headings"),
         markers=phrases("markers"),
+        before_study=before_study,
+        reported=reported,
     )
