@@ -193,3 +193,19 @@ def test_an_unreadable_pdf_is_no_record_identified(
     import_paths(store, [tmp_path / "pdfs"])
     assert "zero.pdf" in set(load_failures(store)["file"])
     assert prisma_counts(store).identified == 2
+
+
+def test_a_pdf_without_a_title_is_a_record_titled_by_its_file_with_a_warning(
+    store: sqlite3.Connection,
+) -> None:
+    ft.store_pdf(store, pdf_doc("n1", pages=("3 1 4 1 5",)), "scans/minimal.pdf", 1)
+    assert link_pdfs(store)["pdfs_own_record"] == 1
+    link = ft.current_links(store).iloc[0]
+    record = load_records(store).set_index("record_id").loc[link["record_id"]]
+    assert (record["title"], record["source_format"]) == ("minimal", "pdf")
+    failures = load_failures(store)
+    (reason,) = failures.loc[failures["file"] == "scans/minimal.pdf", "reason"]
+    assert "no title found in the PDF" in reason and "synth fulltexts link" in reason
+    assert set(failures["severity"]) == {"warning"}
+    link_pdfs(store)  # once
+    assert len(load_failures(store)) == 1

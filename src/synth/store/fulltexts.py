@@ -266,6 +266,18 @@ def add_own_record(
         else:
             source_id = int(found[0])
         con.executemany(_INSERT_RECORD, _record_rows(record, source_id))
+        title_from = record["extra"].iloc[0].get("title_from")
+        if title_from and found is None:  # the failures report says the title is a stand-in
+            con.execute(
+                "INSERT INTO import_failures_all (source_id, file, line, record, reason, raw,"
+                " severity) VALUES (?, ?, NULL, 1, ?, '', 'warning')",
+                (
+                    source_id, file,
+                    f"no title found in the PDF: its record is titled "
+                    f"{record['title'].iloc[0]!r} after the file; link the PDF to its "
+                    "reference with `synth fulltexts link`",
+                ),
+            )  # fmt: skip
         _insert_event(con, pdf_id, record_id, "link", "own-record", score, None, None)
     return record_id
 
