@@ -22,7 +22,9 @@ The rules, in order (thresholds in the package data file ``fulltext_links.yml``)
 3. **Own record**: no reference matched, so the PDF becomes a record of its own (title,
    authors, DOI, year and abstract from the PDF; ``source_format`` ``pdf``, its file as
    ``source_file``): rule ``own-record``, score the best any reference reached (how near
-   the closest miss was). A later import that brings the PDF's reference links it there.
+   the closest miss was; 0 when none came near). A later import that brings the PDF's
+   reference links it there (its own record stays, grouped with the reference as a
+   duplicate when dedupe finds them alike).
 
 A PDF a reviewer linked or unlinked (``synth fulltexts link|unlink``) is never relinked.
 References are the store's records that did not themselves come from a PDF. Two PDFs
@@ -186,13 +188,19 @@ def _title_scores(facts: PdfFacts, refs: References, rules: LinkRules) -> tuple[
         return np.zeros(0), ""
     title = normalise_title(facts.title) if facts.title else ""
     if len(title) >= rules.min_title_chars:
-        ratio = process.cdist([title], refs.titles, scorer=fuzz.ratio)[0]
-        token_set = process.cdist([title], refs.titles, scorer=fuzz.token_set_ratio)[0]
+        # a mean of at least min_title_score needs each score at least 2 * min - 100
+        cutoff = max(0.0, 2 * rules.min_title_score - 100)
+        ratio = process.cdist([title], refs.titles, scorer=fuzz.ratio, score_cutoff=cutoff)[0]
+        token_set = process.cdist(
+            [title], refs.titles, scorer=fuzz.token_set_ratio, score_cutoff=cutoff
+        )[0]
         scores = (ratio.astype(float) + token_set.astype(float)) / 2
         how = "title"
     else:
         head = normalise_title(facts.first_page[: rules.first_page_chars])
-        scores = process.cdist(refs.titles, [head], scorer=fuzz.partial_ratio)[:, 0].astype(float)
+        scores = process.cdist(
+            refs.titles, [head], scorer=fuzz.partial_ratio, score_cutoff=rules.min_title_score
+        )[:, 0].astype(float)
         how = "title on the first page"
     short = np.array([len(t) < rules.min_title_chars for t in refs.titles])
     scores[short] = 0.0
