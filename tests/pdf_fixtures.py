@@ -123,16 +123,14 @@ _SENTENCES = (
     "accountability for outcomes.",
 )
 
-# long words where chromium may break the line: a soft hyphen lets it hyphenate them
-_SOFT = {
-    "acknowledgement": "acknow\u00adledge\u00adment",
-    "internationalisation": "inter\u00adnation\u00adal\u00adisa\u00adtion",
-    "telecommunications": "tele\u00adcommuni\u00adcations",
-    "characteristically": "charac\u00adteris\u00adtically",
-    "appropriateness": "appro\u00adpriate\u00adness",
-    "establishment": "estab\u00adlish\u00adment",
-    "coordinator": "coordi\u00adnator",
-}
+_LONG_WORD = re.compile(r"[a-z]{10,}")
+
+
+def _soft_hyphens(word: str) -> str:
+    """Soft hyphens every four letters (none in the last three), so chromium can break it."""
+    cut = range(4, len(word) - 3, 4)
+    chunks = (word[i : i + 4] + ("\u00ad" if i + 4 in cut else "") for i in range(0, len(word), 4))
+    return "".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -155,9 +153,8 @@ def _paragraphs(count: int, seed: int) -> list[str]:
 
 
 def _soft(text: str) -> str:
-    for word, hyphenated in _SOFT.items():
-        text = text.replace(word, hyphenated)
-    return text
+    """Every long lower-case word may break at a line end (the source text keeps it whole)."""
+    return _LONG_WORD.sub(lambda m: _soft_hyphens(m.group()), text)
 
 
 def synthetic_paper(columns: int, sections: int = 6) -> Paper:

@@ -123,6 +123,18 @@ def test_line_end_hyphens(tmp_path: Path) -> None:
     assert "and the wellbeing of staff" in text  # no "well-being" elsewhere: joined
 
 
+def test_a_word_hyphenated_across_a_page_break(tmp_path: Path) -> None:
+    pages = [
+        [Text("The first page ends with an improve-", 60, 700)],
+        [Text("ment of the services, said the second.", 60, 700)],
+    ]
+    doc = read_pdf(write_pdf(tmp_path / "across.pdf", pages))
+    assert doc.pages == (
+        "The first page ends with an improvement",
+        "of the services, said the second.",
+    )
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [

@@ -37,6 +37,8 @@ _PAGE_NUMBER = re.compile(
 _LINE_END_HYPHEN = re.compile(r"([^\W\d_]+)-\n(\w+)")
 _INLINE_COMPOUND = re.compile(r"(?<![\w-])([^\W\d_]+-[^\W\d_]+)(?![\w-])")
 _WORD = re.compile(r"[^\W\d_]+")
+_PAGE_END_HYPHEN = re.compile(r"[^\W\d_]-$")
+_PAGE_START_WORD = re.compile(r"(\w+[.,;:]?)[ \t]*\n?")
 
 # a running header or footer sits in this top or bottom share of the page ...
 _MARGIN_SHARE = 0.12
@@ -106,25 +108,38 @@ def _line_size(textpage: Any, start: int, end: int, same: bool) -> float:
 
 
 Rect = tuple[float, float, float, float]  # left, bottom, right, top as PDFium gives them
+Gap = tuple[float, float]  # from x to x
 
 
-def _pieces(rects: list[Rect]) -> list[list[Rect]]:
-    """The rectangles of one PDFium line, cut where a horizontal gap is wider than twice
-    the line's height: PDFium joins text on one baseline across a column gutter into one
-    line when the producer wrote the page row by row."""
+def _gaps(rects: list[Rect]) -> list[tuple[int, Gap]]:
+    """Where a PDFium line might be two: (index of the rectangle after the gap, the gap),
+    for each horizontal gap on one row wider than one and a half line heights (and 12
+    points) after a piece of text at least three line heights long (not a bullet)."""
     height = max(max(r[3] - r[1] for r in rects), 1.0)
-    groups: list[list[Rect]] = [[rects[0]]]
-    for rect in rects[1:]:
-        previous = groups[-1][-1]
+    found = []
+    start = rects[0][0]
+    for index in range(1, len(rects)):
+        previous, rect = rects[index - 1], rects[index]
         same_row = rect[1] < previous[3] and rect[3] > previous[1]
-        wide_gap = rect[0] - previous[2] > max(1.5 * height, 12.0)
-        # a bullet or an item number before its text is not a column's line
-        long_left = previous[2] - groups[-1][0][0] >= 3 * height
-        if same_row and wide_gap and long_left:
-            groups.append([rect])
-        else:
-            groups[-1].append(rect)
-    return groups
+        wide = rect[0] - previous[2] > max(1.5 * height, 12.0)
+        if same_row and wide and previous[2] - start >= 3 * height:
+            found.append((index, (previous[2], rect[0])))
+            start = rect[0]
+    return found
+
+
+def _gutters(candidates: list[Gap], lines: int) -> list[Gap]:
+    """The gaps that line up with the gaps of a fifth of the page's lines (and at least
+    three): PDFium joins text on one baseline across a column gutter into one line when the
+    producer wrote the page row by row, and a gutter is at the same place on each such line,
+    where the wide word spaces of justified text are scattered."""
+    needed = max(3, lines // 5)
+    kept = []
+    for gap in candidates:
+        middle = (gap[0] + gap[1]) / 2
+        if sum(1 for other in candidates if other[0] <= middle <= other[1]) >= needed:
+            kept.append(gap)
+    return kept
 
 
 def _union(rects: list[Rect]) -> Rect:
@@ -137,33 +152,41 @@ def _union(rects: list[Rect]) -> Rect:
 
 
 def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Line]:
-    """The page's lines in PDFium's stream order, cleaned, each with its box."""
+    """The page's lines in PDFium's stream order, cleaned, each with its box; a line that
+    PDFium ran across a column gutter is cut in two there."""
     text = textpage.get_text_range()
     same = len(text) == textpage.count_chars()
-    lines: list[Line] = []
-    for order, match in enumerate(_LINE.finditer(text)):
+    found: list[tuple[str, int, int, list[Rect]]] = []
+    candidates: list[Gap] = []
+    for match in _LINE.finditer(text):
         raw = match.group()
         if not raw.strip():
             continue
         first = _char_index(textpage, match.start(), same)
         last = _char_index(textpage, match.end() - 1, same)
         count = textpage.count_rects(first, last - first + 1) if first >= 0 <= last else 0
-        if count <= 0:  # no geometry: keep the stream order
+        rects = [textpage.get_rect(i) for i in range(count)]
+        found.append((raw, match.start(), match.end() - 1, rects))
+        if rects:
+            candidates.extend(gap for _, gap in _gaps(rects))
+    gutters = set(_gutters(candidates, len(found)))
+    lines: list[Line] = []
+    for order, (raw, start, end, rects) in enumerate(found):
+        size = _line_size(textpage, start, end, same) if sizes and rects else 0.0
+        if not rects:  # no geometry: keep the stream order
             y = height - order
             lines.append(Line(clean_line(raw), 0.0, 0.0, y, y))
             continue
-        pieces = _pieces([textpage.get_rect(i) for i in range(count)])
-        for piece in pieces:
-            left, bottom, right, top = _union(piece)
-            if len(pieces) > 1:
-                raw = textpage.get_text_bounded(left - 0.5, bottom, right + 0.5, top)
-            cleaned = clean_line(raw)
+        cuts = [index for index, gap in _gaps(rects) if gap in gutters]
+        bounds = [0, *cuts, len(rects)]
+        for begin, stop in pairwise(bounds):
+            left, bottom, right, top = _union(rects[begin:stop])
+            piece = (
+                raw if not cuts else textpage.get_text_bounded(left - 0.5, bottom, right + 0.5, top)
+            )
+            cleaned = clean_line(piece)
             if cleaned:
-                lines.append(Line(cleaned, left, right, top, bottom))
-        if sizes:
-            size = _line_size(textpage, match.start(), match.end() - 1, same)
-            for line in lines[len(lines) - len(pieces) :]:
-                line.size = size
+                lines.append(Line(cleaned, left, right, top, bottom, size))
     return lines
 
 
@@ -322,4 +345,18 @@ def join_hyphens(pages: list[str]) -> list[str]:
             return f"{left}-{right}"
         return f"{left}{right}"
 
-    return [_LINE_END_HYPHEN.sub(join, text) for text in pages]
+    return [_LINE_END_HYPHEN.sub(join, text) for text in _across_pages(pages)]
+
+
+def _across_pages(pages: list[str]) -> list[str]:
+    """A word hyphenated at the foot of a page ends that page whole: the next page's first
+    fragment moves up, so the line-end rule can join it."""
+    out = list(pages)
+    for index in range(len(out) - 1):
+        if not _PAGE_END_HYPHEN.search(out[index]):
+            continue
+        match = _PAGE_START_WORD.match(out[index + 1])
+        if match:
+            out[index] = f"{out[index]}\n{match.group(1)}"
+            out[index + 1] = out[index + 1][match.end() :]
+    return out
