@@ -200,3 +200,66 @@ def test_a_reviewer_extracts_in_jupyterlab_and_finds_it_after_a_restart(
         "setting": setting,
         "study_year": "2016",
     }
+
+
+def test_a_reviewer_judges_a_finding_in_the_findings_panel(
+    review: tuple[Path, Path], lab: Any
+) -> None:
+    """The copy ``synth extract open --findings`` writes shows a box per finding under the
+    app; choosing the overall confidence and clicking the box's Save records the judgement
+    (read back by a fresh connection) and the box says saved with its event id."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from synth.extraction.cerqual import load_judgements
+    from synth.extraction.notebook import write_extraction_notebook
+    from synth.store import connect
+
+    db, _ = review
+    server, driver = lab
+    notebook = write_extraction_notebook(db, "lab-judge", findings=True).path
+    open_notebook(driver, server, notebook.name)
+    run_all_cells(driver)
+
+    def boxes(d: Any) -> Any:
+        problems = widget_errors(d) + cell_errors(d)
+        if problems:
+            raise AssertionError(f"the panel did not render: {problems}")
+        found = d.find_elements(By.XPATH, "//div[contains(@class, 'synth-finding-')]")
+        return found or None
+
+    shown = wait_for(driver, boxes, "the findings panel to render", server=server)
+    first = shown[0]
+    finding = next(
+        c[len("synth-finding-") :]
+        for c in first.get_attribute("class").split()
+        if c.startswith("synth-finding-")
+    )
+    select = first.find_element(
+        By.XPATH, ".//div[contains(@class, 'widget-dropdown')][.//label[normalize-space()="
+        "'Confidence']]//select",
+    )  # fmt: skip
+    scroll_into_view(driver, select)
+    Select(select).select_by_visible_text("very low")
+    save = first.find_element(By.XPATH, ".//button[normalize-space()='Save']")
+    scroll_into_view(driver, save)
+    save.click()
+
+    def saved(d: Any) -> Any:
+        text = first.text
+        if "Not saved" in text:
+            raise AssertionError(text)
+        return re.search(r"saved ✓ event #(\d+)", text)
+
+    event = int(wait_for(driver, saved, "the judgement to be saved", ACTION_TIMEOUT, server)[1])
+    con = connect(db)  # a fresh connection: what another kernel would read
+    try:
+        events = load_judgements(con)
+    finally:
+        con.close()
+    mine = events[events["reviewer"] == "lab-judge"]
+    assert mine[["event_id", "finding_id", "component", "level"]].values.tolist() == [
+        [event, finding, "overall", "very low"]
+    ]
+    errors = [e for e in console_errors(driver) if not _widget_model_race(e["message"])]
+    assert errors == [], [e["message"] for e in errors]

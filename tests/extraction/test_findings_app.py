@@ -85,9 +85,14 @@ def test_a_reviewer_changes_and_confirms_a_judgement_in_the_panel(db: Path, pane
     assert after["Confidence"] == "very low*" and after["Adequacy"] == "serious concerns*"
     assert "very low" in box.standing.value and "ann" in box.standing.value
 
-    # nothing changed: nothing recorded
+    # nothing changed: nothing recorded; a note beside synth's suggestion is no judgement
     box.save.click()
     assert "nothing changed" in box.state.value and len(_judgements(db)) == 2
+    box.rows["relevance"].note.value = "settings vary"
+    box.save.click()
+    assert "choose a level" in box.state.value and "saved ✓" not in box.state.value
+    assert len(_judgements(db)) == 2
+    box.rows["relevance"].note.value = ""
 
     # reopened (a restarted kernel): the standing judgements are shown, another
     # reviewer confirms the suggested coherence and withdraws the overall judgement

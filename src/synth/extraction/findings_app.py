@@ -75,7 +75,19 @@ class JudgementRow:
 
     @property
     def changed(self) -> bool:
-        return (self.level.value, self.note.value.strip()) != self.standing
+        """Whether the dropdown or the note differs from the store (a note beside synth's
+        suggestion is no judgement: :attr:`note_alone`)."""
+        return not self.note_alone and (self.level.value, self.note.value.strip()) != self.standing
+
+    @property
+    def note_alone(self) -> bool:
+        """A note typed while synth's suggestion stands and was standing: nothing to save
+        it with (a note explains a reviewer's level)."""
+        return (
+            self.level.value is SUGGESTED
+            and self.standing[0] is SUGGESTED
+            and self.note.value.strip() != self.standing[1]
+        )
 
 
 class FindingBox:
@@ -211,13 +223,23 @@ class FindingsApp:
                 return events
             events.append(event)
             row.set_standing(row.level.value, row.note.value.strip())
-        if not events:
+        alone = [COMPONENT_NAMES[p].lower() for p, r in box.rows.items() if r.note_alone]
+        if alone:
+            box.state.value = (
+                '<span style="color:#cf222e">'
+                + esc(f"Note not saved ({', '.join(alone)}): choose a level for it")
+                + "</span>"
+            )
+            if not events:
+                return events
+        elif not events:
             box.state.value = "<small><i>nothing changed</i></small>"
             return events
         box.state.value = (
             f'<span style="color:#1a7f37">saved ✓ event{"s" if len(events) > 1 else ""} '
             + ", ".join(f"#{e}" for e in events)
             + "</span>"
+            + (f" {box.state.value}" if alone else "")
         )
         self.status.value = esc(f"saved {len(events)} judgement(s) of {finding_id}")
         self.refresh()
