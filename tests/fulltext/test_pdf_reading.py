@@ -103,7 +103,7 @@ def test_edge_lines_that_do_not_repeat_are_kept(tmp_path: Path) -> None:
         for word in ("alpha", "beta", "gamma", "delta")
     ]
     doc = read_pdf(write_pdf(tmp_path / "edges.pdf", pages))
-    assert doc.pages[1] == "Top line beta differs on each page.\nBody."
+    assert doc.pages[1] == "Top line beta differs on each page.\n\nBody."
 
 
 def test_line_end_hyphens(tmp_path: Path) -> None:
@@ -167,4 +167,4 @@ def test_bare_page_numbers_dropped_even_on_two_pages(tmp_path: Path) -> None:
         [Text("Text of the second page.", 60, 700), Text("ii", 290, 820)],
     ]
     doc = read_pdf(write_pdf(tmp_path / "numbers.pdf", pages))
-    assert doc.pages == ("Text of the first page.\n42", "Text of the second page.")
+    assert doc.pages == ("Text of the first page.\n\n42", "Text of the second page.")

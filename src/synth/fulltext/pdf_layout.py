@@ -226,56 +226,92 @@ def _gutter(lines: Sequence[Line]) -> float | None:
 
 
 def reading_order(lines: list[Line]) -> list[Line]:
-    """Left column, then right, between full-width lines; one-column pages as they are."""
+    """Left column, then right, band by band; one-column pages as they are.
+
+    Bands are cut at full-width lines (a title, an abstract, a figure across both columns)
+    and at an empty horizontal strip below a block without long lines in both columns (the
+    authors side by side above the columns), so a block above the columns is read first."""
     gutter = _gutter(lines)
     if gutter is None:
         return lines
-    full = sorted(
-        (ln for ln in lines if not (ln.x1 <= gutter + 1 or ln.x0 >= gutter - 1)),
-        key=lambda ln: -ln.top,
-    )
-    bands: list[list[Line]] = [[] for _ in range(len(full) + 1)]
+    left_edge = min(ln.x0 for ln in lines if ln.x1 > ln.x0)
+    right_edge = max(ln.x1 for ln in lines)
     for line in lines:
-        if line.x1 <= gutter + 1 or line.x0 >= gutter - 1:
-            line.column = 1 if line.x1 <= gutter + 1 else 2
-            middle = (line.top + line.bottom) / 2
-            band = sum(1 for f in full if (f.top + f.bottom) / 2 > middle)
-            bands[band].append(line)
-    ordered: list[Line] = list(bands[0] and _by_column(bands[0]))
-    for separator, band in zip(full, bands[1:], strict=True):
-        ordered.append(separator)
-        ordered.extend(_by_column(band))
+        if line.x1 <= gutter + 1:
+            line.column = 1
+        elif line.x0 >= gutter - 1:
+            line.column = 2
+    cuts = _band_cuts(lines, gutter, (left_edge, right_edge))
+    bands: list[list[Line]] = [[] for _ in range(len(cuts) + 1)]
+    for line in lines:
+        middle = (line.top + line.bottom) / 2
+        bands[sum(1 for y, _ in cuts if y > middle)].append(line)
+    ordered: list[Line] = []
+    for band in bands:
+        ordered.extend(ln for ln in band if ln.column == 0)
+        ordered.extend(ln for ln in band if ln.column == 1)
+        ordered.extend(ln for ln in band if ln.column == 2)
     return ordered
 
 
-def _by_column(band: list[Line]) -> list[Line]:
-    return [ln for ln in band if ln.column == 1] + [ln for ln in band if ln.column == 2]
+def _band_cuts(
+    lines: Sequence[Line], gutter: float, edges: tuple[float, float]
+) -> list[tuple[float, Line | None]]:
+    """Heights where a band ends: just above each full-width line, and in an empty strip
+    (taller than a line) whose block above has no long lines in both columns."""
+    heights = sorted(ln.height for ln in lines if ln.height > 0)
+    tall = heights[len(heights) // 2] if heights else 0.0
+    cuts: list[tuple[float, Line | None]] = []
+    above: list[Line] = []
+    reach = math.inf  # the lowest bottom of the lines above
+    for line in sorted(lines, key=lambda ln: -ln.top):
+        if line.column == 0:
+            cuts.append((line.top + 0.01, line))
+            above = []
+        elif above and line.top < reach - 1.5 * tall and not _columns_filled(above, gutter, edges):
+            cuts.append(((line.top + reach) / 2, None))
+            above = []
+        if line.column != 0:
+            above.append(line)
+        reach = min(reach, line.bottom)
+    return cuts
 
 
-def _pitch(lines: Sequence[Line]) -> float:
-    """The page's usual distance from one line to the next in the same column."""
-    steps = [
-        a.bottom - b.bottom
+def _columns_filled(block: Sequence[Line], gutter: float, edges: tuple[float, float]) -> bool:
+    left, right = edges
+    long_left = any(ln.column == 1 and ln.x1 - ln.x0 >= 0.6 * (gutter - left) for ln in block)
+    long_right = any(ln.column == 2 and ln.x1 - ln.x0 >= 0.6 * (right - gutter) for ln in block)
+    return long_left and long_right
+
+
+def _gaps_between(lines: Sequence[Line]) -> tuple[float, float]:
+    """The page's usual white gap between two lines of a paragraph, and its usual line
+    height."""
+    gaps = [
+        a.bottom - b.top
         for a, b in pairwise(lines)
-        if a.column == b.column and a.bottom - b.bottom > 0.5 * max(a.height, 1.0)
+        if a.column == b.column and -0.5 * a.height < a.bottom - b.top < 3 * a.height
     ]
-    return median(steps) if steps else 0.0
+    heights = sorted(ln.height for ln in lines if ln.height > 0)
+    return (median(gaps) if gaps else 0.0), (heights[len(heights) // 2] if heights else 0.0)
 
 
 def join_lines(lines: Sequence[Line]) -> str:
-    """One page's text: lines joined by newlines, a blank line where the next line in the
-    same column sits more than 1.4 usual line distances lower (and more than 1.6 of its own
-    line heights, so the lines of a large title stay one paragraph): a new paragraph."""
-    pitch = _pitch(lines)
+    """One page's text: lines joined by newlines, a blank line where the white gap to the
+    next line of the same column is larger than usual by more than half a line height: a
+    new paragraph. (Gaps, not line distances, so a line PDFium joined with the next one at
+    a hyphen does not look like the end of a paragraph, nor does a large title's line.)"""
+    usual, height = _gaps_between(lines)
     parts: list[str] = []
     previous: Line | None = None
     for line in lines:
         if previous is not None:
-            step = previous.bottom - line.bottom
+            gap = previous.bottom - line.top
             paragraph = (
-                pitch > 0
+                height > 0
                 and previous.column == line.column
-                and step > max(1.4 * pitch, 1.6 * previous.height)
+                and previous.top > line.top
+                and gap > usual + 0.6 * max(height, previous.height)
             )
             parts.append("\n\n" if paragraph else "\n")
         parts.append(line.text)

@@ -23,11 +23,13 @@ _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 _COPYRIGHT_YEAR = re.compile(r"(?:©|\(c\)|copyright)\s*(19[5-9]\d|20\d\d)", re.IGNORECASE)
 _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})")
 _NORMAL = re.compile(r"[^\w]+")
-_NAME_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\u2022)\s*")
+_AUTHOR_JOIN = re.compile(r"\s*(?:;|\band\b|&)\s*")
+_INVERTED = re.compile(r"^([A-Z][\w'\u2019-]+),\s+((?:[A-Z][\w'\u2019-]*\.?\s*)+)$")
 _NAME_WORD = re.compile(
     r"^(?:[A-Z][a-z\u00c0-\u024f'\u2019\u00b4`-]*\.?|[A-Z]\.(?:-?[A-Z]\.)*|von|van|de|der|da|di|del|la|le)$"
 )
 _AFFILIATION_MARKS = re.compile(r"[\d*\u2020\u2021\u00a7\u00b6]+")
+_TITLE_MARKS = re.compile(r"[\s\u2217*\u2020\u2021\u00a7\u00b6]+$")  # footnote marks
 _TITLE_REGION = 0.45  # the title sits in the top 45% of the first page
 _TITLE_SIZE = 1.15  # ... in a font at least 15% taller than the page's body text
 
@@ -119,16 +121,25 @@ def _title_on_page(title: str, lines: Sequence[Line]) -> bool:
     return False
 
 
+def _name_words(line: str) -> list[list[str]]:
+    """Each name's words: "A and B", "A, B & C", "Last, First and Last, F." all read."""
+    found = []
+    for part in _AUTHOR_JOIN.split(line):
+        inverted = _INVERTED.match(part.strip())
+        if inverted:
+            found.append([*inverted.group(2).split(), inverted.group(1)])
+        else:
+            found.extend(piece.split() for piece in part.split(","))
+    return [words for words in found if words]
+
+
 def _names(line: str) -> list[str]:
     """The author names on a line, or [] when it is not a line of names."""
     stop = {w.lower() for w in rules()["not_name_words"]}
     text = line.split("\u2022")[0]  # "Roberto Baldoni • Universita di Roma"
     text = _AFFILIATION_MARKS.sub(" ", text)
     names = []
-    for part in _NAME_SPLIT.split(text):
-        words = part.split()
-        if not words:
-            continue
+    for words in _name_words(text):
         if not 2 <= len(words) <= 5 or any(w.lower().strip(".,") in stop for w in words):
             return []
         if not all(_NAME_WORD.match(w) for w in words):
@@ -181,7 +192,7 @@ def _year(lines: Sequence[Line], page1: str, creation: str) -> int | None:
     for line in lines[:25]:
         if _normal(line.text).startswith(("abstract", "summary")):
             break
-        match = _YEAR.search(line.text)
+        match = _YEAR.search(_DOI.sub(" ", line.text))
         if match:
             return int(match.group(1))
     match = _COPYRIGHT_YEAR.search(page1)
@@ -210,6 +221,7 @@ def front_matter(
         title = meta_title
     else:
         title = None
+    title = _TITLE_MARKS.sub("", title) if title else None
     page1 = first_pages[0] if first_pages else ""
     authors = _meta_authors(metadata.get("Author") or "")
     if not (authors and _normal(authors[0].split()[-1]) in _normal(page1)):
