@@ -251,6 +251,15 @@ def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path)
     )
     message = error_for(tmp_path, unknown)
     assert "`combines` names 'codesign'" in message and "label 'ebcd'" in message
+    for combines, says in [
+        ("{labels: [co-design, ppi], at_least: 3}", "`at_least` must be a whole number from 2"),
+        ("{labels: [co-design, ppi], same_sentence: yes-ish}", "`same_sentence` must be true"),
+        ("{labels: [co-design, ppi], roles: [study]}", "`roles` needs `same_sentence: true`"),
+        ("{labels: [co-design, ppi], same_sentence: true, roles: [aims]}", "names 'aims'"),
+    ]:
+        assert says in error_for(
+            tmp_path, BASE.replace(ebcd, f"{ebcd}\n        combines: {combines}")
+        )
     bad_negation = BASE.replace("    multi: true", "    multi: true\n    negation: no-way")
     assert "`negation` must be true or false" in error_for(tmp_path, bad_negation)
     good = BASE.replace("    multi: true", "    multi: true\n    negation: false").replace(

@@ -351,3 +351,38 @@ def test_a_trial_that_mentions_a_toolkit_keeps_its_setting() -> None:
         "completed a practice survey and a chart audit; the intervention included an online "
         "toolkit. Participants used the questionnaire more often afterwards.",
     ) == {"primary-care"}
+
+
+def test_two_kinds_of_care_named_where_the_paper_worked_are_several_settings() -> None:
+    got = _settings(
+        (
+            "Prevalence of chlamydia in women having cervical smear tests",
+            "OBJECTIVE To determine the prevalence of infection. SETTING A hospital based "
+            "colposcopy clinic and an urban general practice in Glasgow. SUBJECTS 197 women "
+            "attending their general practitioner and 101 attending the colposcopy clinic.",
+        ),
+        (
+            "Within-patient correlation of antihypertensive effects",
+            "Seventy-two untreated hypertensive patients were recruited from six general "
+            "practices and from the hospital outpatient clinic.",
+        ),
+    )
+    assert got == [{"multiple-mixed"}, {"multiple-mixed"}]
+
+
+def test_two_kinds_of_care_named_only_in_background_or_advice_are_not_several() -> None:
+    got = _one(
+        "Medical care of type 2 diabetes in general practice",
+        "Diabetes care is shared between hospitals and general practitioners in many "
+        "countries. We audited the records of 400 patients in 12 general practices.",
+    )
+    assert got == {"primary-care"}
+
+
+def test_care_for_children_in_hospital_and_general_practice_is_paediatrics() -> None:
+    got = _one(
+        "Managing childhood asthma",
+        "METHODS: Children with asthma were recruited from a hospital paediatric clinic "
+        "and from general practices; their parents completed a questionnaire.",
+    )
+    assert got == {"paediatrics-maternity"}

@@ -71,16 +71,38 @@ def _reference_rows(eng, record_id, hits):
         if score >= eng.min_score and score > 0:
             r = eng.rank.get(key, (1_000_000, 1_000_000))
             scored.append((r[0], -score, r[1], key, group))
-    for key, parts, least in eng.combinations:
-        # a label made of others: each part at least `least`; the best score, all hits
+    for key, parts, least, need, same, roles in eng.combinations:
+        # a label made of others: `need` parts at least `least` (with `same`: with
+        # positive hits in one sentence, the earliest such, keeping only its hits, and the
+        # parts dropped); the best score, all hits
         by_key = {s[3]: s for s in scored}
-        found = [by_key.get(p) for p in parts]
-        if all(f is not None and -f[1] >= least for f in found):
+        found = [by_key[p] for p in parts if p in by_key and -by_key[p][1] >= least]
+        if same:
+            starts: dict = {}
+
+            def counts(h, roles=roles):
+                return h[3] > 0 and (roles is None or h[9] in roles)
+
+            for f in found:
+                for h in f[4]:
+                    if counts(h):
+                        starts[h[8]] = min(starts.get(h[8], h[6]), h[6])
+            shared = [
+                t for t in sorted(starts, key=starts.get)
+                if sum(any(h[8] == t and counts(h) for h in f[4]) for f in found) >= need
+            ]  # fmt: skip
+            found = (
+                [(*f[:4], [h for h in f[4] if h[8] == shared[0]]) for f in found
+                 if any(h[8] == shared[0] and counts(h) for h in f[4])]
+                if shared else []
+            )  # fmt: skip
+        if found and len(found) >= need:
             own = [by_key[key]] if key in by_key else []
             score = max(-f[1] for f in [*own, *found])
             r = eng.rank.get(key, (1_000_000, 1_000_000))
             group = [h for f in [*own, *found] for h in f[4]]
-            scored = [s for s in scored if s[3] != key] + [(r[0], -score, r[1], key, group)]
+            gone = {key, *(f[3] for f in found)} if same else {key}
+            scored = [s for s in scored if s[3] not in gone] + [(r[0], -score, r[1], key, group)]
 
     def outranked(scored):
         scores = {s[3]: -s[1] for s in scored}

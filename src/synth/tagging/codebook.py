@@ -79,7 +79,7 @@ _FACET_KEYS = {
 VENUE_CUES = ("all", "listed")
 _LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outranks", "combines"}
 #: Keys of a label's ``combines`` and of an ``outranks`` entry given as a mapping.
-_COMBINES_KEYS = {"labels", "min_score"}
+_COMBINES_KEYS = {"labels", "min_score", "at_least", "same_sentence", "roles"}
 _OUTRANKS_KEYS = {"label", "min_score"}
 _CUE_KEYS = {"phrase", "weight", "case", "fields"}
 _META_KEYS = {"column", "weight", *META_TESTS}
@@ -172,6 +172,15 @@ class Label:
     #: one (a survey and focus groups: mixed methods), with their evidence
     combines: tuple[str, ...] = ()
     combines_min: float = 0.5
+    #: how many of ``combines`` must hold (0: all of them)
+    combines_at_least: int = 0
+    #: whether those must have evidence in one and the same sentence ("a hospital clinic
+    #: and an urban general practice": several settings); the label then replaces them
+    combines_same_sentence: bool = False
+    #: with ``combines_same_sentence``: the sentence roles that sentence may have (None:
+    #: any); "several settings" is read where the paper says where it worked, not where
+    #: its background or conclusions mention two kinds of care
+    combines_roles: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -712,7 +721,8 @@ class _Builder(RuleFileBuilder):
         return {"outranks": tuple(names), "outranks_from": tuple(from_score.items())}
 
     def combines(self, raw: Any, where: str) -> dict[str, Any]:
-        """A label's ``combines``: ``{labels: [...], min_score}`` (default 0.5)."""
+        """A label's ``combines``: ``{labels: [...], min_score}`` (default 0.5), optionally
+        ``at_least: N`` (N of the labels, default all) and ``same_sentence: true``."""
         if raw is None:
             return {}
         at = f"{where}, combines"
@@ -722,7 +732,36 @@ class _Builder(RuleFileBuilder):
         labels = self.str_list(raw.get("labels"), f"{at}.labels")
         if len(labels) < 2:
             raise self.fail(at, "`labels` must name at least two labels of this facet")
-        return {"combines": tuple(labels), "combines_min": self.unit(raw, 0.5, at)}
+        at_least = raw.get("at_least", 0)
+        if at_least != 0 and (
+            isinstance(at_least, bool)
+            or not isinstance(at_least, int)
+            or not 2 <= at_least <= len(labels)
+        ):
+            raise self.fail(
+                at, f"`at_least` must be a whole number from 2 to {len(labels)}, got {at_least!r}"
+            )
+        same = raw.get("same_sentence", False)
+        if not isinstance(same, bool):
+            raise self.fail(at, f"`same_sentence` must be true or false, got {same!r}")
+        roles = None
+        if "roles" in raw:
+            roles = frozenset(self.str_list(raw.get("roles"), f"{at}.roles"))
+            bad = sorted(roles - set(ROLES))
+            if bad or not same:
+                raise self.fail(
+                    at,
+                    f"`roles` names {bad[0]!r}, not a sentence role ({', '.join(ROLES)})"
+                    if bad
+                    else "`roles` needs `same_sentence: true`",
+                )
+        return {
+            "combines": tuple(labels),
+            "combines_min": self.unit(raw, 0.5, at),
+            "combines_at_least": at_least,
+            "combines_same_sentence": same,
+            "combines_roles": roles,
+        }
 
     def counts_in(self, raw: dict, where: str) -> frozenset[str] | None:
         """A facet's ``counts_in``: a non-empty list of sentence roles, or None (all)."""

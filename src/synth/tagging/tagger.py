@@ -422,6 +422,32 @@ def _engine_key(cb: Codebook) -> str:
     return f"{cb.sha256}:{cb.path}"
 
 
+def _sharing_a_sentence(
+    found: list[tuple], need: int, roles: frozenset[str] | None = None
+) -> list[tuple]:
+    """Of scored entries ``found``, those with positive evidence in the first sentence
+    (in text order, of one of ``roles`` if given) where at least ``need`` of them have
+    some, each cut to its hits in that sentence; ``[]`` when no sentence has that many."""
+    per_sentence: dict[str, list[int]] = {}
+    first: dict[str, int] = {}
+    for i, s in enumerate(found):
+        for h in s[4]:
+            if h[3] <= 0 or (roles is not None and h[9] not in roles):
+                continue
+            members = per_sentence.setdefault(h[8], [])
+            if not members or members[-1] != i:
+                members.append(i)
+            first[h[8]] = min(first.get(h[8], h[6]), h[6])
+    for sentence in sorted(per_sentence, key=first.__getitem__):
+        members = per_sentence[sentence]
+        if len(members) >= need:
+            return [
+                (*found[i][:4], [h for h in found[i][4] if h[8] == sentence], *found[i][5:])
+                for i in members
+            ]
+    return []
+
+
 class _Engine:
     def __init__(self, cb: Codebook) -> None:
         self.cb = cb
@@ -454,7 +480,14 @@ class _Engine:
         }
         #: labels made of others' evidence (a label's ``combines``), codebook order
         self.combinations = tuple(
-            ((f, lab.id), tuple((f, p) for p in lab.combines), lab.combines_min)
+            (
+                (f, lab.id),
+                tuple((f, p) for p in lab.combines),
+                lab.combines_min,
+                lab.combines_at_least or len(lab.combines),
+                lab.combines_same_sentence,
+                lab.combines_roles,
+            )
             for f, facet in cb.facets.items()
             for lab in facet.labels.values()
             if lab.combines
@@ -865,21 +898,28 @@ class _Engine:
         return [s for s in scored if s[3] not in dropped] if dropped else scored
 
     def _combine(self, scored: list[tuple]) -> list[tuple]:
-        """Add the labels made of others (``combines``) whose parts all score at least the
-        label's minimum: its score is its parts' best (or its own, if higher), its evidence
-        theirs and its own."""
+        """Add the labels made of others (``combines``) when enough of their parts (all,
+        or ``at_least``) score at least the label's minimum: its score is those parts' best
+        (or its own, if higher), its evidence theirs and its own. With ``same_sentence``
+        the parts must have positive evidence in one sentence, only that sentence's hits
+        are kept, and the label replaces those parts."""
         by_key = {s[3]: s for s in scored}
-        for key, parts, least in self.combinations:
-            found = [by_key.get(p) for p in parts]
-            if any(s is None or s[5] < least for s in found):
+        for key, parts, least, need, same, roles in self.combinations:
+            found = [s for s in (by_key.get(p) for p in parts) if s is not None and s[5] >= least]
+            if len(found) < need:
                 continue
+            if same:
+                found = _sharing_a_sentence(found, need, roles)
+                if not found:
+                    continue
             own = by_key.get(key)
             score = max([s[5] for s in found] + ([own[5]] if own else []))
             group = [h for s in ([own] if own else []) + found for h in s[4]]
             r = self.rank.get(key, _LAST)
             entry = (r[0], -score, r[1], key, group, score)
-            scored = [s for s in scored if s[3] != key] + [entry]
-            by_key[key] = entry
+            gone = {key, *(s[3] for s in found)} if same else {key}
+            scored = [s for s in scored if s[3] not in gone] + [entry]
+            by_key = {s[3]: s for s in scored}
         return scored
 
     def score(self, group: list[tuple]) -> float:
