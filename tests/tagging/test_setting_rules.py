@@ -386,3 +386,18 @@ def test_care_for_children_in_hospital_and_general_practice_is_paediatrics() -> 
         "and from general practices; their parents completed a questionnaire.",
     )
     assert got == {"paediatrics-maternity"}
+
+
+def test_groups_followed_where_they_live_are_community() -> None:
+    got = _settings(
+        (
+            "Long-term trajectories of PTSD in former political prisoners",
+            "Former political prisoners, first interviewed in 1995, were re-assessed fourteen "
+            "years later.",
+        ),
+        (
+            "PTSD among displaced workers after an attack: a follow-up study",
+            "Sixty-five immigrants who lost their jobs were interviewed twice.",
+        ),
+    )
+    assert got == [{"community"}, {"community"}]
