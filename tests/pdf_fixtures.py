@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from random import Random
+from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -41,13 +43,24 @@ class Text:
     size: float = 10.0
 
 
-def write_pdf(path: Path, pages: Iterable[Sequence[Text]], size: tuple[float, float] = A4) -> Path:
+def write_pdf(
+    path: Path,
+    pages: Iterable[Sequence[Text]],
+    size: tuple[float, float] = A4,
+    *,
+    image_bytes: int = 0,
+) -> Path:
     """A PDF whose pages hold these lines, written in the order given (the content stream
-    order), in Helvetica."""
+    order), in Helvetica; with ``image_bytes``, each page also shows an image of random
+    pixels about that large (incompressible: a big file whose images a reader must not
+    decode)."""
     pdf = pdfium.PdfDocument.new()
     font = pdfium_c.FPDFText_LoadStandardFont(pdf, b"Helvetica")
+    random = Random(7)
     for lines in pages:
         page = pdf.new_page(*size)
+        if image_bytes:
+            _add_noise_image(pdf, page, image_bytes, random)
         for line in lines:
             obj = pdfium_c.FPDFPageObj_CreateTextObj(pdf, font, line.size)
             buffer = ctypes.create_string_buffer((line.text + "\x00").encode("utf-16-le"))
@@ -59,6 +72,16 @@ def write_pdf(path: Path, pages: Iterable[Sequence[Text]], size: tuple[float, fl
     pdf.save(str(path))
     pdf.close()
     return path
+
+
+def _add_noise_image(pdf: Any, page: Any, image_bytes: int, random: Random) -> None:
+    side = max(int((image_bytes / 3) ** 0.5), 1)
+    bitmap = pdfium.PdfBitmap.new_native(side, side, pdfium_c.FPDFBitmap_BGR)
+    ctypes.memmove(bitmap.buffer, random.randbytes(side * side * 3), side * side * 3)
+    image = pdfium.PdfImage.new(pdf)
+    image.set_bitmap(bitmap)
+    image.set_matrix(pdfium.PdfMatrix().scale(200, 200).translate(300, 40))
+    page.insert_obj(image)
 
 
 def column_lines(text: str, per_line: int) -> list[str]:

@@ -25,11 +25,11 @@ import pypdfium2.raw as pdfium_c
 
 from synth.fulltext.pdf_layout import (
     Line,
+    RowColumns,
     drop_running_lines,
     join_hyphens,
     join_lines,
-    page_lines,
-    reading_order,
+    read_page,
 )
 from synth.fulltext.pdf_meta import Section, abstract_of, find_sections, front_matter
 
@@ -144,6 +144,7 @@ def _read_pages(doc: pdfium.PdfDocument, path: Path, count: int) -> _Pages:
     heights: list[float] = []
     first_width = 0.0
     images_only = 0
+    rows = RowColumns()
     for index in range(count):
         try:
             page = doc[index]
@@ -154,14 +155,14 @@ def _read_pages(doc: pdfium.PdfDocument, path: Path, count: int) -> _Pages:
             first_width = first_width or page.get_width()
             textpage = page.get_textpage()
             try:
-                found = page_lines(textpage, height, sizes=index == 0)
+                found = read_page(textpage, height, sizes=index == 0, rows=rows)
             finally:
                 textpage.close()
             if not found and _has_images(page):
                 images_only += 1
         finally:
             page.close()
-        lines.append(reading_order(found))
+        lines.append(found)
         heights.append(height)
     return _Pages(lines, heights, first_width, images_only)
 

@@ -34,16 +34,19 @@ _DIGITS = re.compile(r"\d+")
 _PAGE_NUMBER = re.compile(
     r"^(?:page\s+)?(?:\d{1,4}|[ivxlc]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE
 )
-_LINE_END_HYPHEN = re.compile(r"([^\W\d_]+)-\n(\w+)")
-_INLINE_COMPOUND = re.compile(r"(?<![\w-])([^\W\d_]+-[^\W\d_]+)(?![\w-])")
-_WORD = re.compile(r"[^\W\d_]+")
+_LINE_END_HYPHEN = re.compile(r"\b([^\W\d_]+)-\n(\w+)")
+_INLINE_COMPOUND = re.compile(r"(?<!-)\b([^\W\d_]+-[^\W\d_]+)\b(?!-)")
 _PAGE_END_HYPHEN = re.compile(r"[^\W\d_]-$")
+_WORDS = re.compile(r"\w+")
 _PAGE_START_WORD = re.compile(r"(\w+[.,;:]?)[ \t]*\n?")
 
 # a running header or footer sits in this top or bottom share of the page ...
 _MARGIN_SHARE = 0.12
 # ... among the first or last few lines there, and recurs on at least half the pages (and 3)
 _EDGE_LINES = 3
+# half the width of the strip where a gutter between columns written row by row is looked
+# for: wider than a word space, narrower than a gutter
+_STRIP = 4.0
 _MIN_RUNNING_PAGES = 3
 
 
@@ -62,7 +65,10 @@ def _char_table() -> dict[int, str]:
 def clean_line(raw: str) -> str:
     """Ligatures, odd spaces, soft hyphens and zero-width characters normalised, runs of
     spaces made one, ends stripped."""
-    return _SPACES.sub(" ", raw.translate(_char_table())).strip()
+    text = raw.translate(_char_table())
+    if "  " in text:
+        text = _SPACES.sub(" ", text)
+    return text.strip()
 
 
 @dataclass(slots=True)
@@ -107,87 +113,101 @@ def _line_size(textpage: Any, start: int, end: int, same: bool) -> float:
     return median(heights) if heights else 0.0
 
 
-Rect = tuple[float, float, float, float]  # left, bottom, right, top as PDFium gives them
-Gap = tuple[float, float]  # from x to x
-
-
-def _gaps(rects: list[Rect]) -> list[tuple[int, Gap]]:
-    """Where a PDFium line might be two: (index of the rectangle after the gap, the gap),
-    for each horizontal gap on one row wider than one and a half line heights (and 12
-    points) after a piece of text at least three line heights long (not a bullet)."""
-    height = max(max(r[3] - r[1] for r in rects), 1.0)
-    found = []
-    start = rects[0][0]
-    for index in range(1, len(rects)):
-        previous, rect = rects[index - 1], rects[index]
-        same_row = rect[1] < previous[3] and rect[3] > previous[1]
-        wide = rect[0] - previous[2] > max(1.5 * height, 12.0)
-        if same_row and wide and previous[2] - start >= 3 * height:
-            found.append((index, (previous[2], rect[0])))
-            start = rect[0]
-    return found
-
-
-def _gutters(candidates: list[Gap], lines: int) -> list[Gap]:
-    """The gaps that line up with the gaps of a fifth of the page's lines (and at least
-    three): PDFium joins text on one baseline across a column gutter into one line when the
-    producer wrote the page row by row, and a gutter is at the same place on each such line,
-    where the wide word spaces of justified text are scattered."""
-    needed = max(3, lines // 5)
-    kept = []
-    for gap in candidates:
-        middle = (gap[0] + gap[1]) / 2
-        if sum(1 for other in candidates if other[0] <= middle <= other[1]) >= needed:
-            kept.append(gap)
-    return kept
-
-
-def _union(rects: list[Rect]) -> Rect:
-    return (
-        min(r[0] for r in rects),
-        min(r[1] for r in rects),
-        max(r[2] for r in rects),
-        max(r[3] for r in rects),
-    )
-
-
 def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Line]:
-    """The page's lines in PDFium's stream order, cleaned, each with its box; a line that
-    PDFium ran across a column gutter is cut in two there."""
+    """The page's lines in PDFium's stream order, cleaned, each with its box (from its first
+    and last characters' font boxes: two calls a line, the raw API for speed)."""
     text = textpage.get_text_range()
     same = len(text) == textpage.count_chars()
-    found: list[tuple[str, int, int, list[Rect]]] = []
-    candidates: list[Gap] = []
-    for match in _LINE.finditer(text):
-        raw = match.group()
-        if not raw.strip():
-            continue
-        first = _char_index(textpage, match.start(), same)
-        last = _char_index(textpage, match.end() - 1, same)
-        count = textpage.count_rects(first, last - first + 1) if first >= 0 <= last else 0
-        rects = [textpage.get_rect(i) for i in range(count)]
-        found.append((raw, match.start(), match.end() - 1, rects))
-        if rects:
-            candidates.extend(gap for _, gap in _gaps(rects))
-    gutters = set(_gutters(candidates, len(found)))
+    raw_page = textpage.raw
+    loose_box = pdfium_c.FPDFText_GetLooseCharBox
+    first, last = pdfium_c.FS_RECTF(), pdfium_c.FS_RECTF()
     lines: list[Line] = []
-    for order, (raw, start, end, rects) in enumerate(found):
-        size = _line_size(textpage, start, end, same) if sizes and rects else 0.0
-        if not rects:  # no geometry: keep the stream order
-            y = height - order
-            lines.append(Line(clean_line(raw), 0.0, 0.0, y, y))
+    for order, match in enumerate(_LINE.finditer(text)):
+        raw = match.group()
+        cleaned = clean_line(raw)
+        if not cleaned:
             continue
-        cuts = [index for index, gap in _gaps(rects) if gap in gutters]
-        bounds = [0, *cuts, len(rects)]
-        for begin, stop in pairwise(bounds):
-            left, bottom, right, top = _union(rects[begin:stop])
-            piece = (
-                raw if not cuts else textpage.get_text_bounded(left - 0.5, bottom, right + 0.5, top)
-            )
-            cleaned = clean_line(piece)
-            if cleaned:
-                lines.append(Line(cleaned, left, right, top, bottom, size))
+        start = match.start() + len(raw) - len(raw.lstrip())
+        end = match.end() - 1 - (len(raw) - len(raw.rstrip()))
+        if not same:
+            start_char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(raw_page, start)
+            end_char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(raw_page, end)
+        else:
+            start_char, end_char = start, end
+        placed = (
+            start_char >= 0
+            and end_char >= 0
+            and loose_box(raw_page, start_char, first)
+            and loose_box(raw_page, end_char, last)
+            and first.right > first.left
+            and last.right > last.left
+        )
+        if not placed:  # no geometry: keep the stream order
+            y = height - order
+            lines.append(Line(cleaned, 0.0, 0.0, y, y))
+            continue
+        line = Line(
+            cleaned,
+            min(first.left, last.left),
+            max(first.right, last.right),
+            max(first.top, last.top),
+            min(first.bottom, last.bottom),
+        )
+        if sizes:
+            line.size = _line_size(textpage, start, end, same)
+        lines.append(line)
     return lines
+
+
+def _split_at_empty_strip(textpage: Any, lines: list[Line]) -> list[Line]:
+    """Where many lines cross the middle of a page that has no column gutter between its
+    lines, but a thin vertical strip there holds (almost) no character, the page is two
+    columns written row by row (PDFium joins text on one baseline into one line): each line
+    with no character in the strip is cut in two there; one with a character (a title, an
+    abstract across both columns) stays whole. A one-column page has characters in any
+    strip, so this costs it one look per place tried."""
+    placed = [ln for ln in lines if ln.x1 > ln.x0]
+    if len(placed) < 6:
+        return lines
+    left = min(ln.x0 for ln in placed)
+    right = max(ln.x1 for ln in placed)
+    best: tuple[int, int, float, list[Line]] | None = None
+    for step in range(11):
+        x = left + (right - left) * (0.40 + 0.02 * step)
+        crossing = [ln for ln in placed if ln.x0 < x - _STRIP and ln.x1 > x + _STRIP]
+        if len(crossing) < max(6, len(placed) // 3):
+            continue
+        top = max(ln.top for ln in crossing)
+        bottom = min(ln.bottom for ln in crossing)
+        inside = textpage.get_text_bounded(x - _STRIP, bottom, x + _STRIP, top)
+        chars = sum(1 for c in inside if not c.isspace())
+        if chars <= len(crossing) // 2 and (
+            best is None or (chars, -len(crossing)) < (best[0], best[1])
+        ):
+            best = (chars, -len(crossing), x, crossing)
+    return lines if best is None else _cut(textpage, lines, best[3], best[2])
+
+
+def _cut(textpage: Any, lines: list[Line], crossing: list[Line], x: float) -> list[Line]:
+    """``lines`` with each of ``crossing`` that has no character at ``x`` cut in two."""
+    gaps = {
+        id(ln)
+        for ln in crossing
+        if textpage.get_index(x, (ln.top + ln.bottom) / 2, _STRIP, 0.3 * ln.height) is None
+    }
+    out: list[Line] = []
+    for line in lines:
+        if id(line) not in gaps:
+            out.append(line)
+            continue
+        margin = 0.1 * line.height  # the middle of the line: not its neighbours' edges
+        for x0, x1 in ((line.x0 - 1, x), (x, line.x1 + 1)):
+            piece = textpage.get_text_bounded(x0, line.bottom + margin, x1, line.top - margin)
+            cleaned = clean_line(piece.replace("\r", " ").replace("\n", " "))
+            if cleaned:
+                box = (max(x0, line.x0), min(x1, line.x1), line.top, line.bottom)
+                out.append(Line(cleaned, *box, line.size))
+    return out
 
 
 # ------------------------------------------------------------------------- columns
@@ -205,19 +225,21 @@ def _gutter(lines: Sequence[Line]) -> float | None:
     left = min(line.x0 for line in placed)
     right = max(line.x1 for line in placed)
     span = right - left
+    if sum(1 for ln in placed if ln.x1 - ln.x0 > 0.7 * span) > len(placed) * 2 / 3:
+        return None  # most lines run across the page: one column
     best: tuple[int, int, float] | None = None
-    for step in range(21):
-        gutter = left + span * (0.40 + 0.01 * step)
-        crossing = sum(1 for ln in placed if ln.x0 < gutter - 1 and ln.x1 > gutter + 1)
-        if crossing > len(placed) / 3:
-            continue
-        long_left = sum(
-            1 for ln in placed if ln.x1 <= gutter + 1 and ln.x1 - ln.x0 >= 0.6 * (gutter - left)
-        )
-        long_right = sum(
-            1 for ln in placed if ln.x0 >= gutter - 1 and ln.x1 - ln.x0 >= 0.6 * (right - gutter)
-        )
-        if long_left < 4 or long_right < 4:
+    for step in range(11):
+        gutter = left + span * (0.40 + 0.02 * step)
+        crossing = long_left = long_right = 0
+        need_left, need_right = 0.6 * (gutter - left), 0.6 * (right - gutter)
+        for line in placed:
+            if line.x1 <= gutter + 1:
+                long_left += line.x1 - line.x0 >= need_left
+            elif line.x0 >= gutter - 1:
+                long_right += line.x1 - line.x0 >= need_right
+            else:
+                crossing += 1
+        if crossing > len(placed) / 3 or long_left < 4 or long_right < 4:
             continue
         key = (crossing, -(long_left + long_right), gutter)
         if best is None or key < best:
@@ -225,13 +247,44 @@ def _gutter(lines: Sequence[Line]) -> float | None:
     return None if best is None else best[2]
 
 
-def reading_order(lines: list[Line]) -> list[Line]:
+class RowColumns:
+    """Whether a document's pages may be two columns written row by row: looked for on
+    each page until three pages in a row have shown one column without it (a producer
+    writes all its pages one way), so a long one-column document pays for three pages."""
+
+    def __init__(self) -> None:
+        self.misses = 0
+
+    def split(self, textpage: Any, lines: list[Line]) -> list[Line]:
+        if self.misses >= 3:
+            return lines
+        split = _split_at_empty_strip(textpage, lines)
+        if split is not lines:
+            self.misses = 0
+        elif len(lines) >= 12:
+            self.misses += 1
+        return split
+
+
+def read_page(
+    textpage: Any, height: float, *, sizes: bool = False, rows: RowColumns | None = None
+) -> list[Line]:
+    """The page's lines in reading order."""
+    lines = page_lines(textpage, height, sizes=sizes)
+    gutter = _gutter(lines)
+    if gutter is None:
+        split = (rows or RowColumns()).split(textpage, lines)
+        if split is not lines:
+            lines, gutter = split, _gutter(split)
+    return reading_order(lines, gutter)
+
+
+def reading_order(lines: list[Line], gutter: float | None) -> list[Line]:
     """Left column, then right, band by band; one-column pages as they are.
 
     Bands are cut at full-width lines (a title, an abstract, a figure across both columns)
     and at an empty horizontal strip below a block without long lines in both columns (the
     authors side by side above the columns), so a block above the columns is read first."""
-    gutter = _gutter(lines)
     if gutter is None:
         return lines
     left_edge = min(ln.x0 for ln in lines if ln.x1 > ln.x0)
@@ -363,25 +416,33 @@ def drop_running_lines(pages: list[list[Line]], heights: Sequence[float]) -> lis
 
 def join_hyphens(pages: list[str]) -> list[str]:
     """Line-end hyphens joined: "improve-\\nment" becomes "improvement", but a hyphenated
-    form the document uses inside a line ("co-production") keeps its hyphen, and so does
-    one before a capital or a digit; the line break goes either way."""
+    form the document uses inside a line ("co-production") keeps its hyphen (unless the
+    joined word is used too), and so does one before a capital or a digit; the line break
+    goes either way."""
+    pages = _across_pages(pages)
+    if not any("-\n" in text for text in pages):
+        return pages
     compounds: set[str] = set()
-    words: set[str] = set()
     for text in pages:
-        compounds.update(m.lower() for m in _INLINE_COMPOUND.findall(text))
-    for text in pages:
-        words.update(w.lower() for w in _WORD.findall(_LINE_END_HYPHEN.sub("", text)))
+        if "-" in text:
+            compounds.update(m.lower() for m in _INLINE_COMPOUND.findall(text))
+    words: set[str] = set()  # the document's words, collected only when needed
+
+    def used(word: str) -> bool:
+        if not words:
+            text = _LINE_END_HYPHEN.sub(" ", "\n".join(pages)).lower()
+            words.update(_WORDS.findall(text))
+        return word in words
 
     def join(match: re.Match[str]) -> str:
         left, right = match.group(1), match.group(2)
         if not right[0].islower():
             return f"{left}-{right}"
-        hyphenated = f"{left}-{right}".lower()
-        if hyphenated in compounds and f"{left}{right}".lower() not in words:
+        if f"{left}-{right}".lower() in compounds and not used(f"{left}{right}".lower()):
             return f"{left}-{right}"
         return f"{left}{right}"
 
-    return [_LINE_END_HYPHEN.sub(join, text) for text in _across_pages(pages)]
+    return [_LINE_END_HYPHEN.sub(join, text) if "-\n" in text else text for text in pages]
 
 
 def _across_pages(pages: list[str]) -> list[str]:
@@ -389,7 +450,7 @@ def _across_pages(pages: list[str]) -> list[str]:
     fragment moves up, so the line-end rule can join it."""
     out = list(pages)
     for index in range(len(out) - 1):
-        if not _PAGE_END_HYPHEN.search(out[index]):
+        if not out[index].endswith("-") or not _PAGE_END_HYPHEN.search(out[index][-2:]):
             continue
         match = _PAGE_START_WORD.match(out[index + 1])
         if match:
