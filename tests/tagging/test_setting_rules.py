@@ -401,3 +401,27 @@ def test_groups_followed_where_they_live_are_community() -> None:
         ),
     )
     assert got == [{"community"}, {"community"}]
+
+
+def test_a_hospital_specialtys_clinic_and_a_tertiary_centre_are_acute_care() -> None:
+    got = _settings(
+        (
+            "Indications for cholesterol-lowering medication",
+            "We compared several sets of guidelines in a series of patients referred to a "
+            "lipid clinic.",
+        ),
+        (
+            "Laboratory tests' utilization",
+            "METHODS: We analysed 384 medical records at a tertiary center.",
+        ),
+    )
+    assert got == [{"acute-care"}, {"acute-care"}]
+
+
+def test_pain_after_oral_surgery_is_no_hospitals() -> None:
+    got = _one(
+        "Valdecoxib relieves pain after oral surgery",
+        "Patients with moderate postoperative dental pain after third molar extraction were "
+        "randomised to valdecoxib or rofecoxib.",
+    )
+    assert got == set()
