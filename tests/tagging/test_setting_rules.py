@@ -425,3 +425,14 @@ def test_pain_after_oral_surgery_is_no_hospitals() -> None:
         "randomised to valdecoxib or rofecoxib.",
     )
     assert got == set()
+
+
+def test_a_state_hospital_and_people_with_psychosis_are_mental_health() -> None:
+    got = _settings(
+        ("Seizures associated with clozapine treatment in a state hospital", ""),
+        (
+            "Preventing criminal recidivism",
+            "We followed adults with psychotic disorders released from prison for two years.",
+        ),
+    )
+    assert got == [{"mental-health"}, {"mental-health"}]
