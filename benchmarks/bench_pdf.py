@@ -11,7 +11,7 @@ Files: the readable real PDFs in ``../shared/peer-data/pdf`` (when present), a g
 long two-column paper typeset by chromium (when present), and a generated ``--pages``-page
 PDF. Prints pages per second for each and the ratio (target >= 0.8 of bare).
 
-Then peak memory (max RSS of a fresh process) of reading a generated ``--pages``-page PDF
+Then peak memory (peak RSS of a fresh process) of reading a generated ``--pages``-page PDF
 and a ~50 MB one (the same with a large random image on every page), against a process that
 only imports the reader and one that reads them bare.
 """
@@ -31,12 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 import pypdfium2 as pdfium  # noqa: E402
 from tests.pdf_fixtures import (  # noqa: E402
-    Text,
     chromium,
-    column_lines,
+    long_pdf,
     render_html,
     synthetic_paper,
-    write_pdf,
 )
 
 from synth.fulltext import PdfError, read_pdf  # noqa: E402
@@ -82,33 +80,12 @@ def page_count(path: Path) -> int:
         doc.close()
 
 
-def long_pdf(path: Path, pages: int, image_bytes: int = 0) -> Path:
-    """A two-column paper of ``pages`` pages with a running header and page numbers."""
-    words = (
-        "Community health services increasingly rely on the co-production of care with "
-        "the people who use them and the evidence for it grows year by year "
-    ) * 8
-    lines = column_lines(words, 7)[:50]
-    return write_pdf(
-        path,
-        (
-            [
-                Text("Journal of Long Benchmarks 12 (2024)", 200, 810, 8),
-                *[Text(t, 50, 760 - 14 * i, 9) for i, t in enumerate(lines)],
-                *[Text(t, 310, 760 - 14 * i, 9) for i, t in enumerate(lines)],
-                Text(str(n + 1), 295, 30, 8),
-            ]
-            for n in range(pages)
-        ),
-        image_bytes=image_bytes,
-    )
-
-
 def peak_rss_mb(code: str) -> float:
-    """Max RSS of a fresh Python process running ``code`` (Linux ru_maxrss, in KB)."""
+    """Peak RSS (VmHWM: per address space, so unlike ru_maxrss not inherited from this
+    process through fork) of a fresh Python process running ``code``, in MB."""
     probe = (
-        f"import resource, sys; sys.path.insert(0, {str(ROOT)!r})\n{code}\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n{code}\n"
+        "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], check=True, capture_output=True, text=True
@@ -158,7 +135,7 @@ def main() -> None:
             )
         heavy = long_pdf(out / "heavy.pdf", args.pages, image_bytes=100_000)
         print()
-        print(f"peak memory (max RSS of a fresh process), {args.pages} pages:")
+        print(f"peak memory (peak RSS of a fresh process), {args.pages} pages:")
         base = peak_rss_mb("import pypdfium2, synth.fulltext")
         print(f"  import only                         {base:8.1f} MB")
         for label, file in (("text only", big), ("with an image per page", heavy)):

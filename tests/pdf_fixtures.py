@@ -90,6 +90,29 @@ def column_lines(text: str, per_line: int) -> list[str]:
     return [" ".join(words[i : i + per_line]) for i in range(0, len(words), per_line)]
 
 
+def long_pdf(path: Path, pages: int, image_bytes: int = 0) -> Path:
+    """A two-column paper of ``pages`` pages with a running header and page numbers (and,
+    with ``image_bytes``, a random image of about that size on every page)."""
+    words = (
+        "Community health services increasingly rely on the co-production of care with "
+        "the people who use them and the evidence for it grows year by year "
+    ) * 8
+    lines = column_lines(words, 7)[:50]
+    return write_pdf(
+        path,
+        (
+            [
+                Text("Journal of Long Benchmarks 12 (2024)", 200, 810, 8),
+                *[Text(t, 50, 760 - 14 * i, 9) for i, t in enumerate(lines)],
+                *[Text(t, 310, 760 - 14 * i, 9) for i, t in enumerate(lines)],
+                Text(str(n + 1), 295, 30, 8),
+            ]
+            for n in range(pages)
+        ),
+        image_bytes=image_bytes,
+    )
+
+
 # --------------------------------------------------------------------------- chromium
 
 

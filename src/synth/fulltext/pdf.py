@@ -38,6 +38,7 @@ __all__ = ["PdfDocument", "PdfError", "Section", "iter_pdfs", "read_pdf"]
 _HEADER_SPAN = 1024  # "%PDF-" may follow some junk, within the first kilobyte
 _TAIL_SPAN = 16384  # a complete file has "%%EOF" within its last 16 KB
 _FRONT_PAGES = 2  # the DOI and inline headings are looked for on the first pages
+_REOPEN_EVERY = 50  # pages read before the document is opened again (bounds memory)
 OCR_HINT = "no text layer (a scanned image?): run OCR first, e.g. ocrmypdf"
 
 
@@ -139,32 +140,55 @@ class _Pages:
     images_only: int  # pages with images but no text
 
 
-def _read_pages(doc: pdfium.PdfDocument, path: Path, count: int) -> _Pages:
-    lines: list[list[Line]] = []
-    heights: list[float] = []
-    first_width = 0.0
-    images_only = 0
-    rows = RowColumns()
-    for index in range(count):
+def _open(path: Path) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise PdfError(path, _open_reason(exc)) from None
+
+
+def _read_pages(path: Path, max_pages: int | None) -> tuple[_Pages, dict[str, str]]:
+    """Every page's lines in reading order, and the metadata dictionary. The document is
+    opened again every ``_REOPEN_EVERY`` pages: PDFium keeps the objects it parsed (image
+    data included) until the document closes, so memory stays bounded by a chunk of pages,
+    not by the file."""
+    doc = _open(path)
+    try:
+        count = len(doc) if max_pages is None else min(len(doc), max(max_pages, 0))
+        metadata = doc.get_metadata_dict()
+        read = _Pages([], [], 0.0, 0)
+        rows = RowColumns()
+        for index in range(count):
+            if index and index % _REOPEN_EVERY == 0:
+                doc.close()
+                doc = _open(path)
+            _read_page(doc, path, index, read, rows)
+    finally:
+        doc.close()
+    return read, metadata
+
+
+def _read_page(
+    doc: pdfium.PdfDocument, path: Path, index: int, read: _Pages, rows: RowColumns
+) -> None:
+    try:
+        page = doc[index]
+    except pdfium.PdfiumError as exc:
+        raise PdfError(path, f"truncated or damaged: page {index + 1}: {exc}") from None
+    try:
+        height = page.get_height()
+        read.first_width = read.first_width or page.get_width()
+        textpage = page.get_textpage()
         try:
-            page = doc[index]
-        except pdfium.PdfiumError as exc:
-            raise PdfError(path, f"truncated or damaged: page {index + 1}: {exc}") from None
-        try:
-            height = page.get_height()
-            first_width = first_width or page.get_width()
-            textpage = page.get_textpage()
-            try:
-                found = read_page(textpage, height, sizes=index == 0, rows=rows)
-            finally:
-                textpage.close()
-            if not found and _has_images(page):
-                images_only += 1
+            found = read_page(textpage, height, sizes=index == 0, rows=rows)
         finally:
-            page.close()
-        lines.append(found)
-        heights.append(height)
-    return _Pages(lines, heights, first_width, images_only)
+            textpage.close()
+        if not found and _has_images(page):
+            read.images_only += 1
+    finally:
+        page.close()
+    read.lines.append(found)
+    read.heights.append(height)
 
 
 def read_pdf(path: Path | str, *, max_pages: int | None = None) -> PdfDocument:
@@ -173,19 +197,12 @@ def read_pdf(path: Path | str, *, max_pages: int | None = None) -> PdfDocument:
     path = Path(path)
     _check_file(path)
     try:
-        doc = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as exc:
-        raise PdfError(path, _open_reason(exc)) from None
-    try:
-        count = len(doc) if max_pages is None else min(len(doc), max(max_pages, 0))
-        metadata = doc.get_metadata_dict()
-        read = _read_pages(doc, path, count)
+        read, metadata = _read_pages(path, max_pages)
     except PdfError:
         raise
     except Exception as exc:  # a damaged file must not end an import with a traceback
         raise PdfError(path, f"truncated or damaged: {type(exc).__name__}: {exc}") from None
-    finally:
-        doc.close()
+    count = len(read.lines)
     if count == 0:
         raise PdfError(path, "no pages")
     if not any(read.lines):

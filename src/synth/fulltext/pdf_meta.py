@@ -30,6 +30,7 @@ _NAME_WORD = re.compile(
 )
 _AFFILIATION_MARKS = re.compile(r"[\d*\u2020\u2021\u00a7\u00b6]+")
 _TITLE_MARKS = re.compile(r"[\s\u2217*\u2020\u2021\u00a7\u00b6]+$")  # footnote marks
+_LETTERS = re.compile(r"[^\W\d_]{4}")  # a title line has a word of four letters
 _TITLE_REGION = 0.45  # the title sits in the top 45% of the first page
 _TITLE_SIZE = 1.15  # ... in a font at least 15% taller than the page's body text
 
@@ -72,7 +73,7 @@ def find_doi(texts: Sequence[str]) -> str | None:
 
 def _font_title(lines: Sequence[Line], height: float) -> str | None:
     """The largest-font lines near the top of page 1, when larger than the body text."""
-    sized = [ln for ln in lines if ln.size > 0 and sum(c.isalpha() for c in ln.text) >= 4]
+    sized = [ln for ln in lines if ln.size > 0 and _LETTERS.search(ln.text)]
     if not sized:
         return None
     body = sorted(ln.size for ln in sized)[len(sized) // 2]
@@ -271,6 +272,8 @@ def _headings() -> tuple[re.Pattern[str], dict[str, str]]:
 def _heading(line: str, front: bool) -> tuple[str, str] | None:
     """(section name, text after the heading on its line) when ``line`` is a heading."""
     if len(line) > 90:
+        if not front:
+            return None
         match = None
     else:
         pattern, names = _headings()
