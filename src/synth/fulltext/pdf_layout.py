@@ -18,7 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
@@ -57,6 +57,11 @@ def rules() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def _plain(raw: str) -> bool:
+    """ASCII without a tab or a control character: nothing in the table applies."""
+    return raw.isascii() and raw.isprintable()
+
+
 @lru_cache(maxsize=1)
 def _char_table() -> dict[int, str]:
     return str.maketrans(rules()["characters"])
@@ -65,7 +70,7 @@ def _char_table() -> dict[int, str]:
 def clean_line(raw: str) -> str:
     """Ligatures, odd spaces, soft hyphens and zero-width characters normalised, runs of
     spaces made one, ends stripped."""
-    text = raw.translate(_char_table())
+    text = raw if _plain(raw) else raw.translate(_char_table())
     if "  " in text:
         text = _SPACES.sub(" ", text)
     return text.strip()
@@ -82,10 +87,10 @@ class Line:
     bottom: float
     size: float = 0.0  # the line's font height, measured on the first page only
     column: int = 0  # 0 full width (or a one-column page), 1 left, 2 right
+    height: float = field(init=False, default=0.0)
 
-    @property
-    def height(self) -> float:
-        return max(self.top - self.bottom, 0.0)
+    def __post_init__(self) -> None:
+        self.height = max(self.top - self.bottom, 0.0)
 
 
 def _char_index(textpage: Any, text_index: int, same: bool) -> int:

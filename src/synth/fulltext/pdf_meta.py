@@ -271,6 +271,8 @@ def _headings() -> tuple[re.Pattern[str], dict[str, str]]:
 
 def _heading(line: str, front: bool) -> tuple[str, str] | None:
     """(section name, text after the heading on its line) when ``line`` is a heading."""
+    if not (line[:1].isupper() or line[:1].isdigit()):
+        return None  # headings start with a capital or a number
     if len(line) > 90:
         if not front:
             return None
