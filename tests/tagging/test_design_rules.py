@@ -317,3 +317,26 @@ def test_an_interview_studys_selection_criteria_make_it_no_review() -> None:
         "themes were identified by thematic analysis."
     )
     assert design("Nurses' views of handover", abstract) == ["qualitative"]
+
+
+def test_an_evaluation_report_is_grey_literature() -> None:
+    title = "Evaluation of a nurse-led discharge service: report of the first year"
+    abstract = "We compared readmissions before and after the service started."
+    journal = tag(
+        records_frame(
+            [{"record_id": "j", "title": title, "abstract": abstract, "venue": "BMJ Open",
+              "pub_type": "journal-article"}]
+        )
+    )  # fmt: skip
+    grey = tag(
+        records_frame(
+            [{"record_id": "g", "title": title, "abstract": abstract, "pub_type": "report",
+              "grey": True, "publisher": "NHS England"}]
+        )
+    )  # fmt: skip
+    counted = {
+        rid: set(t.loc[(t.facet == "design") & (t.score >= 0.5), "label"])
+        for rid, t in (("j", journal), ("g", grey))
+    }
+    assert "evaluation-report" not in counted["j"]
+    assert counted["g"] == {"evaluation-report"}

@@ -291,6 +291,16 @@ def test_the_condition_is_the_codebooks(tmp_path: Path) -> None:
             "require: {or_fields: [heading]}}]",
             r"`require.or_fields` names 'heading', not a field",
         ),
+        (
+            "conditions: [{when: {facet: design, labels: [review], absent: maybe}, "
+            "require: {min_score: 0.8}}]",
+            r"`when.absent` must be true or false",
+        ),
+        (
+            "conditions: [{when: {facet: design, labels: [review]}, labels: [wards], "
+            "require: {min_score: 0.8}}]",
+            r"`labels` names 'wards', not a label of facet 'setting'",
+        ),
     ],
 )
 def test_a_bad_condition_is_a_clear_error(tmp_path: Path, conditions: str, problem: str) -> None:

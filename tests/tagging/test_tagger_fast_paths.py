@@ -122,10 +122,12 @@ def _reference_rows(eng, record_id, hits):
         when = [s for s in decided if s[3][0] == cond.when_facet]
         if cond.when_best:
             when = sorted(when, key=lambda s: (s[1], s[2]))[:1]
-        if any(s[3][1] in cond.when_labels and -s[1] >= cond.when_score for s in when):
+        found = any(s[3][1] in cond.when_labels and -s[1] >= cond.when_score for s in when)
+        if found != cond.when_absent:  # `absent`: when the record has none of them
             scored = [
                 s for s in scored
                 if s[3][0] != cond.facet or -s[1] >= cond.min_score
+                or (cond.labels is not None and s[3][1] not in cond.labels)
                 or any(h[2] in cond.or_fields and h[3] > 0 for h in s[4])
             ]  # fmt: skip
     scored = sorted(outranked(scored))

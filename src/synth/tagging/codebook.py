@@ -611,6 +611,14 @@ class _Builder(RuleFileBuilder):
                 raise self.fail(at, "`when` needs a `facet` and a non-empty list of `labels`")
             if facet == fid:
                 raise self.fail(at, "`when.facet` must name another facet than this one")
+            absent = when.get("absent", False)
+            if not isinstance(absent, bool):
+                raise self.fail(at, f"`when.absent` must be true or false, got {absent!r}")
+            limited = None
+            if "labels" in item:
+                limited = frozenset(self.str_list(item.get("labels"), f"{at}, labels"))
+                if not limited:
+                    raise self.fail(at, "`labels` must list labels of this facet")
             fields = self.str_list(require.get("or_fields"), f"{at}, require.or_fields")
             bad = [f for f in fields if f not in FIELDS]
             if bad:
@@ -625,6 +633,8 @@ class _Builder(RuleFileBuilder):
                     when_score=self.unit(when, DEFAULT_WHEN_SCORE, f"{at}, when.min_score"),
                     min_score=self.unit(require, float("inf"), f"{at}, require.min_score"),
                     or_fields=frozenset(fields),
+                    when_absent=absent,
+                    labels=limited,
                 )
             )
         return tuple(out)
@@ -658,6 +668,9 @@ class _Builder(RuleFileBuilder):
                         f"`when.labels` names {unknown[0]!r}, not a label of facet "
                         f"{cond.when_facet!r}",
                     )
+                own = sorted((cond.labels or frozenset()) - set(facet.labels))
+                if own:
+                    raise self.fail(at, f"`labels` names {own[0]!r}, not a label of facet {fid!r}")
             if facet.conditions:  # a single-label facet's condition reads its best label
                 facets[fid] = dataclasses.replace(
                     facet,

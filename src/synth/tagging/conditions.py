@@ -10,11 +10,18 @@ prominently, not in passing. The codebook says so as data, on the facet it limit
           require: {min_score: 0.75, or_fields: [title]}
 
 ``when`` holds when the record has one of ``labels`` of ``facet`` scoring at least
-``min_score`` (default: the counted score, 0.5); when ``facet`` keeps one label per
-record (``multi: false``), only its best label is read: a trial that also mentions a
-toolkit is a trial, and its setting stands. Then each label of the limited facet is
+``min_score`` (default: the counted score, 0.5), or with ``absent: true`` when it has none
+of them; when ``facet`` keeps one label per record (``multi: false``), only its best label
+is read: a trial that also mentions a toolkit is a trial, and its setting stands. Then
+each label of the limited facet (or only those the condition's own ``labels`` lists) is
 kept only if it meets ``require``: a score of at least ``min_score``, or evidence (a hit
-counting for it) in one of ``or_fields``. The codebook validates the key on load
+counting for it) in one of ``or_fields``. An evaluation report is grey literature::
+
+    design:
+      conditions:
+        - when: {facet: publication, labels: [grey], absent: true}
+          labels: [evaluation-report]
+          require: {min_score: 0.8} The codebook validates the key on load
 (:meth:`synth.tagging.codebook._Builder.conditions`); :func:`apply_conditions` runs on a
 record's scored labels after scoring, before single-label facets keep their best label.
 """
@@ -25,8 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: Keys of a condition, of its ``when`` and of its ``require``.
-CONDITION_KEYS = frozenset({"when", "require"})
-WHEN_KEYS = frozenset({"facet", "labels", "min_score"})
+CONDITION_KEYS = frozenset({"when", "require", "labels"})
+WHEN_KEYS = frozenset({"facet", "labels", "min_score", "absent"})
 REQUIRE_KEYS = frozenset({"min_score", "or_fields"})
 #: ``when.min_score`` when not given: the score from which a tag counts as a label
 #: (:data:`synth.tagging.describe.COUNTED_SCORE`).
@@ -47,17 +54,29 @@ class Condition:
     or_fields: frozenset[str] = frozenset()
     #: read only the best label of ``when_facet`` (a single-label facet; set on load)
     when_best: bool = False
+    #: ``when`` holds when the record has NONE of ``when_labels`` (``when.absent``)
+    when_absent: bool = False
+    #: the labels of ``facet`` the condition limits (None: every label)
+    labels: frozenset[str] | None = None
 
     def holds(self, scores: dict[tuple[str, str], float], best: dict[str, tuple[str, str]]) -> bool:
         """Whether the record's scored labels meet ``when`` (``best``: each facet's best
         label, for a single-label ``when_facet``)."""
         if self.when_best:
             key = best.get(self.when_facet)
-            return key is not None and key[1] in self.when_labels and scores[key] >= self.when_score
-        return any(
-            scores.get((self.when_facet, label), 0.0) >= self.when_score
-            for label in self.when_labels
-        )
+            found = (
+                key is not None and key[1] in self.when_labels and scores[key] >= self.when_score
+            )
+        else:
+            found = any(
+                scores.get((self.when_facet, label), 0.0) >= self.when_score
+                for label in self.when_labels
+            )
+        return found != self.when_absent
+
+    def limits(self, key: tuple[str, str]) -> bool:
+        """Whether this condition limits the label ``key`` (facet, label)."""
+        return key[0] == self.facet and (self.labels is None or key[1] in self.labels)
 
     def keeps(self, score: float, group: Sequence[tuple]) -> bool:
         """Whether a label of the limited facet with this score and these hits stays."""
@@ -92,6 +111,6 @@ def apply_conditions(
         if not cond.holds(scores, best_keys):
             continue
         for s in scored:
-            if s[3][0] == cond.facet and not cond.keeps(s[5], s[4]):
+            if cond.limits(s[3]) and not cond.keeps(s[5], s[4]):
                 dropped.add(s[3])
     return [s for s in scored if s[3] not in dropped] if dropped else scored
