@@ -260,6 +260,10 @@ def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path)
         assert says in error_for(
             tmp_path, BASE.replace(ebcd, f"{ebcd}\n        combines: {combines}")
         )
+    not_bool = BASE.replace("    multi: true", "    multi: true\n    demonyms_yield: often")
+    assert "`demonyms_yield` must be true or false" in error_for(tmp_path, not_bool)
+    no_gazetteer = BASE.replace("    multi: true", "    multi: true\n    demonyms_yield: true")
+    assert "`demonyms_yield` needs `gazetteer: countries`" in error_for(tmp_path, no_gazetteer)
     bad_negation = BASE.replace("    multi: true", "    multi: true\n    negation: no-way")
     assert "`negation` must be true or false" in error_for(tmp_path, bad_negation)
     good = BASE.replace("    multi: true", "    multi: true\n    negation: false").replace(

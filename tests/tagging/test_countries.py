@@ -252,3 +252,26 @@ def test_a_review_that_names_trials_more_often_than_itself_takes_no_index_countr
         keywords=["Humans", "United States"],
     )
     assert got == set()
+
+
+def test_a_people_named_where_another_countrys_place_is_studied_there() -> None:
+    got = countries(
+        "Hong Kong Chinese women were randomised to oestradiol or placebo.",
+        "We interviewed displaced Chinese workers after the World Trade Center attack.",
+        "We compared Australian and Scottish patients with chronic heart failure.",
+        "Dutch general practitioners completed the questionnaire.",
+    )
+    assert got == [
+        {"Hong Kong"},
+        {"United States"},
+        {"Australia", "United Kingdom"},
+        {"Netherlands"},
+    ]
+
+
+def test_a_binational_registry_or_college_names_neither_country() -> None:
+    got = countries(
+        "We randomised 300 women in Melbourne. Trial registration: Australian New Zealand "
+        "Clinical Trials Registry ACTRN12613000693729.",
+    )
+    assert got == [{"Australia"}]

@@ -104,6 +104,13 @@ def _reference_rows(eng, record_id, hits):
             gone = {key, *(f[3] for f in found)} if same else {key}
             scored = [s for s in scored if s[3] not in gone] + [(r[0], -score, r[1], key, group)]
 
+    for facet, weak in eng.yielding.items():
+        # a label known only by demonyms gives way to a label of the facet with a place
+        mine = [s for s in scored if s[3][0] == facet]
+        only_weak = {s[3] for s in mine if all(h[5] in weak for h in s[4] if h[3] > 0)}
+        if len(mine) > 1 and len(only_weak) < len(mine):
+            scored = [s for s in scored if s[3] not in only_weak]
+
     def outranked(scored):
         scores = {s[3]: -s[1] for s in scored}
         dropped = {

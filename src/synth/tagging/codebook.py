@@ -72,6 +72,7 @@ _FACET_KEYS = {
     "counts_in",
     "gazetteer",
     "conditions",
+    "demonyms_yield",
 }
 #: A facet's ``venue_cues``: ``all`` its cues read the venue (a journal's name) as any
 #: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
@@ -202,6 +203,10 @@ class Facet:
     #: study's design, which a negated finding still shows ("did not significantly
     #: differ" is a quantitative result, a "non-randomised" trial still a trial)
     negation: bool = True
+    #: cue phrases that name a label only when nothing else does: a label whose positive
+    #: evidence is all such cues is dropped when another label of the facet has other
+    #: evidence (``demonyms_yield``: "Hong Kong Chinese", "Turkish immigrants in Germany")
+    yielding: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -557,6 +562,7 @@ class _Builder(RuleFileBuilder):
         negation = raw.get("negation", True)
         if not isinstance(negation, bool):
             raise self.fail(where, f"`negation` must be true or false, got {negation!r}")
+        yielding = self.demonyms_yield(raw, where)
         return Facet(
             id=fid,
             definition=str(raw.get("definition") or raw.get("description") or ""),
@@ -567,7 +573,22 @@ class _Builder(RuleFileBuilder):
             conditions=self.conditions(fid, raw.get("conditions"), where),
             counts_in=counts_in,
             negation=negation,
+            yielding=yielding,
         )
+
+    def demonyms_yield(self, raw: dict, where: str) -> frozenset[str]:
+        """A gazetteer facet's ``demonyms_yield: true``: its demonym cues (the gazetteer's
+        places of kind ``demonym``) give way to a place of another country."""
+        value = raw.get("demonyms_yield", False)
+        if not isinstance(value, bool):
+            raise self.fail(where, f"`demonyms_yield` must be true or false, got {value!r}")
+        if not value:
+            return frozenset()
+        if raw.get("gazetteer") != "countries":
+            raise self.fail(where, "`demonyms_yield` needs `gazetteer: countries`")
+        from synth.tagging.countries import gazetteer
+
+        return frozenset(p.phrase for p in gazetteer().places if p.kind == "demonym")
 
     def gazetteer_labels(self, fid: str, name: Any, where: str) -> dict[str, Label]:
         """A facet's labels built from a gazetteer (``gazetteer: countries``: one label per

@@ -492,6 +492,8 @@ class _Engine:
             for lab in facet.labels.values()
             if lab.combines
         )
+        #: facet -> cue phrases that only name a label when nothing else does
+        self.yielding = {f: facet.yielding for f, facet in cb.facets.items() if facet.yielding}
         self.field_weights = cb.field_weights
         self.caps = cb.scoring.field_caps
         self.scale = cb.scoring.scale
@@ -850,6 +852,8 @@ class _Engine:
             return
         if self.combinations:
             scored = self._combine(scored)
+        if self.yielding and len(scored) > 1:
+            scored = self._yield(scored)
         if self.conditions:  # cross-facet conditions (codebook), read after outranking
             decided = self._outrank(scored) if self.outranks and len(scored) > 1 else scored
             scored = apply_conditions(self.conditions, scored, decided)
@@ -895,6 +899,20 @@ class _Engine:
                 at_least = scores.get((facet, other), 2.0) <= score
                 if at_least or (from_score is not None and score >= from_score):
                     dropped.add((facet, other))
+        return [s for s in scored if s[3] not in dropped] if dropped else scored
+
+    def _yield(self, scored: list[tuple]) -> list[tuple]:
+        """Drop a yielding facet's labels whose positive evidence is all yielding cues
+        (demonyms) when another label of that facet has evidence of another kind (a place):
+        "Hong Kong Chinese women" were studied in Hong Kong, not in China."""
+        dropped = set()
+        for facet, weak in self.yielding.items():
+            mine = [s for s in scored if s[3][0] == facet]
+            if len(mine) < 2:
+                continue
+            only_weak = {s[3] for s in mine if all(h[5] in weak for h in s[4] if h[3] > 0)}
+            if len(only_weak) < len(mine):
+                dropped |= only_weak
         return [s for s in scored if s[3] not in dropped] if dropped else scored
 
     def _combine(self, scored: list[tuple]) -> list[tuple]:
