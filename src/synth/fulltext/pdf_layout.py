@@ -423,21 +423,24 @@ def join_hyphens(pages: list[str]) -> list[str]:
     """Line-end hyphens joined: "improve-\\nment" becomes "improvement", but a hyphenated
     form the document uses inside a line ("co-production") keeps its hyphen (unless the
     joined word is used too), and so does one before a capital or a digit; the line break
-    goes either way."""
+    goes either way. The patterns run only near each hyphen (:func:`_near`)."""
     pages = _across_pages(pages)
     if not any("-\n" in text for text in pages):
         return pages
     compounds: set[str] = set()
     for text in pages:
-        if "-" in text:
-            compounds.update(m.lower() for m in _INLINE_COMPOUND.findall(text))
-    words: set[str] = set()  # the document's words, collected only when needed
+        for start, end in _near(text, "-"):
+            compounds.update(m.lower() for m in _INLINE_COMPOUND.findall(text, start, end))
+    document: list[str] = []  # the lowered text without its line-end hyphens, when needed
+    seen: dict[str, bool] = {}
 
     def used(word: str) -> bool:
-        if not words:
-            text = _LINE_END_HYPHEN.sub(" ", "\n".join(pages)).lower()
-            words.update(_WORDS.findall(text))
-        return word in words
+        if not document:
+            text = _sub_near(_LINE_END_HYPHEN, " ", "\n".join(pages), "-\n")
+            document.append(text.lower())
+        if word not in seen:
+            seen[word] = _has_word(document[0], word)
+        return seen[word]
 
     def join(match: re.Match[str]) -> str:
         left, right = match.group(1), match.group(2)
@@ -447,7 +450,61 @@ def join_hyphens(pages: list[str]) -> list[str]:
             return f"{left}-{right}"
         return f"{left}{right}"
 
-    return [_LINE_END_HYPHEN.sub(join, text) if "-\n" in text else text for text in pages]
+    return [_sub_near(_LINE_END_HYPHEN, join, text, "-\n") for text in pages]
+
+
+def _near(text: str, mark: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` around each ``mark``: from just after the space or line break
+    before it to the one after it, overlapping spans merged. A pattern whose matches hold
+    no space and no line break but the one in ``mark``, and look at most one character
+    beyond (a word boundary, a look-around), finds the same matches in these spans as in
+    the whole text, without scanning it all (a tenth of the time on a long paper)."""
+    spans: list[tuple[int, int]] = []
+    at = text.find(mark)
+    while at >= 0:
+        start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at)) + 1
+        after = at + len(mark)
+        space, newline = text.find(" ", after), text.find("\n", after)
+        ends = [e for e in (space, newline) if e >= 0]
+        end = min(ends) if ends else len(text)
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+        at = text.find(mark, after if "\n" in mark else end)
+    return spans
+
+
+def _sub_near(pattern: re.Pattern[str], repl: Any, text: str, mark: str) -> str:
+    """``pattern.sub(repl, text)`` for a pattern that only matches around ``mark``."""
+    spans = _near(text, mark)
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end in spans:
+        parts.append(text[last:start])
+        parts.append(pattern.sub(repl, text[start:end]))
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _has_word(text: str, word: str) -> bool:
+    """Whether ``word`` is one of the ``\\w+`` words of ``text``."""
+    if not _WORDS.fullmatch(word):
+        return False
+    at = text.find(word)
+    while at >= 0:
+        end = at + len(word)
+        before = at == 0 or not _is_word(text[at - 1])
+        if before and (end == len(text) or not _is_word(text[end])):
+            return True
+        at = text.find(word, at + 1)
+    return False
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what ``\\w`` matches
 
 
 def _across_pages(pages: list[str]) -> list[str]:
