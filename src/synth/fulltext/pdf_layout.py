@@ -28,7 +28,9 @@ from typing import Any
 import pypdfium2.raw as pdfium_c
 import yaml
 
-_LINE = re.compile(r"[^\r\n]+")
+# a line of PDFium's text: its leading spaces, the text between (group 1: none on a line
+# of spaces only), its trailing spaces
+_LINE = re.compile(r"[^\S\r\n]*(\S(?:[^\r\n]*\S)?)[^\S\r\n]*|[^\S\r\n]+")
 _SPACES = re.compile(r" {2,}")
 _DIGITS = re.compile(r"\d+")
 _PAGE_NUMBER = re.compile(
@@ -57,23 +59,31 @@ def rules() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def _plain(raw: str) -> bool:
-    """ASCII without a tab or a control character: nothing in the table applies."""
-    return raw.isascii() and raw.isprintable()
-
-
 @lru_cache(maxsize=1)
-def _char_table() -> dict[int, str]:
-    return str.maketrans(rules()["characters"])
+def _table() -> tuple[dict[int, str], re.Pattern[str]]:
+    """The character table and a pattern finding any of its characters (most lines have
+    none, and looking costs less than translating)."""
+    characters = rules()["characters"]
+    odd = re.compile("[" + "".join(re.escape(c) for c in characters) + "]")
+    return str.maketrans(characters), odd
 
 
 def clean_line(raw: str) -> str:
     """Ligatures, odd spaces, soft hyphens and zero-width characters normalised, runs of
     spaces made one, ends stripped."""
-    text = raw if _plain(raw) else raw.translate(_char_table())
+    text = _translate(raw) if _table()[1].search(raw) else raw
     if "  " in text:
         text = _SPACES.sub(" ", text)
     return text.strip()
+
+
+def _translate(text: str) -> str:
+    """``text.translate(table)``, one ``replace`` per character of the table it holds (a
+    tenth of the time: no replacement holds a character of the table)."""
+    table, odd = _table()
+    for char in set(odd.findall(text)):
+        text = text.replace(char, table[ord(char)])
+    return text
 
 
 @dataclass(slots=True)
@@ -125,38 +135,48 @@ def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Lin
     same = len(text) == textpage.count_chars()
     raw_page = textpage.raw
     loose_box = pdfium_c.FPDFText_GetLooseCharBox
+    char_index = pdfium_c.FPDFText_GetCharIndexFromTextIndex
     first, last = pdfium_c.FS_RECTF(), pdfium_c.FS_RECTF()
     lines: list[Line] = []
+    odd = iter([m.start() for m in _table()[1].finditer(text)])  # most pages have none
+    next_odd = next(odd, len(text))
     for order, match in enumerate(_LINE.finditer(text)):
-        raw = match.group()
-        cleaned = clean_line(raw)
-        if not cleaned:
+        core = match.group(1)  # the line without its leading and trailing spaces
+        if core is None:
             continue
-        start = match.start() + len(raw) - len(raw.lstrip())
-        end = match.end() - 1 - (len(raw) - len(raw.rstrip()))
-        if not same:
-            start_char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(raw_page, start)
-            end_char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(raw_page, end)
+        start, end = match.start(1), match.end(1) - 1
+        while next_odd < start:
+            next_odd = next(odd, len(text))
+        if next_odd <= end:  # a character of the table: only these lines are translated
+            cleaned = _SPACES.sub(" ", _translate(core)).strip()
+            if not cleaned:
+                continue
         else:
+            cleaned = _SPACES.sub(" ", core) if "  " in core else core
+        if same:
             start_char, end_char = start, end
+        else:
+            start_char, end_char = char_index(raw_page, start), char_index(raw_page, end)
         placed = (
             start_char >= 0
             and end_char >= 0
             and loose_box(raw_page, start_char, first)
             and loose_box(raw_page, end_char, last)
-            and first.right > first.left
-            and last.right > last.left
         )
+        if placed:
+            left, right, last_left, last_right = first.left, first.right, last.left, last.right
+            placed = right > left and last_right > last_left
         if not placed:  # no geometry: keep the stream order
             y = height - order
             lines.append(Line(cleaned, 0.0, 0.0, y, y))
             continue
+        top, bottom, last_top, last_bottom = first.top, first.bottom, last.top, last.bottom
         line = Line(
             cleaned,
-            min(first.left, last.left),
-            max(first.right, last.right),
-            max(first.top, last.top),
-            min(first.bottom, last.bottom),
+            last_left if last_left < left else left,  # min() and max(), without the calls
+            last_right if last_right > right else right,
+            last_top if last_top > top else top,
+            last_bottom if last_bottom < bottom else bottom,
         )
         if sizes:
             line.size = _line_size(textpage, start, end, same)
