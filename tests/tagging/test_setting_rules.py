@@ -446,3 +446,11 @@ def test_a_state_hospital_and_people_with_psychosis_are_mental_health() -> None:
         ),
     )
     assert got == [{"mental-health"}, {"mental-health"}]
+
+
+def test_a_community_sample_of_young_people_is_community() -> None:
+    got = _one(
+        "Profiles of childhood trauma in late adolescence",
+        "METHOD: A community sample of 806 adolescents and young adults participated.",
+    )
+    assert got == {"community"}
