@@ -451,6 +451,7 @@ def test_a_state_hospital_and_people_with_psychosis_are_mental_health() -> None:
 def test_a_community_sample_of_young_people_is_community() -> None:
     got = _one(
         "Profiles of childhood trauma in late adolescence",
-        "METHOD: A community sample of 806 adolescents and young adults participated.",
+        "METHOD: A community sample of 806 adolescents and young adults participated. "
+        "Adolescents reported their trauma histories since childhood.",
     )
     assert got == {"community"}
