@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
+from operator import attrgetter
 from statistics import median
 from typing import Any
 
+import numpy as np
 import pypdfium2.raw as pdfium_c
 import yaml
 
@@ -50,6 +53,7 @@ _EDGE_LINES = 3
 # for: wider than a word space, narrower than a gutter
 _STRIP = 4.0
 _MIN_RUNNING_PAGES = 3
+_TOP = attrgetter("top")
 
 
 @lru_cache(maxsize=1)
@@ -247,26 +251,26 @@ def _gutter(lines: Sequence[Line]) -> float | None:
     placed = [line for line in lines if line.x1 > line.x0]
     if len(placed) < 12:
         return None
-    left = min(line.x0 for line in placed)
-    right = max(line.x1 for line in placed)
+    x0 = np.array([line.x0 for line in placed])
+    x1 = np.array([line.x1 for line in placed])
+    left, right = float(x0.min()), float(x1.max())
     span = right - left
-    if sum(1 for ln in placed if ln.x1 - ln.x0 > 0.7 * span) > len(placed) * 2 / 3:
+    width = x1 - x0
+    if int((width > 0.7 * span).sum()) > len(placed) * 2 / 3:
         return None  # most lines run across the page: one column
+    # every place tried at once: a row per place, a column per line
+    places = [left + span * (0.40 + 0.02 * step) for step in range(11)]
+    gutter = np.array(places)[:, None]
+    on_left = x1 <= gutter + 1
+    on_right = ~on_left & (x0 >= gutter - 1)
+    crossing = (len(placed) - on_left.sum(axis=1) - on_right.sum(axis=1)).tolist()
+    long_left = (on_left & (width >= 0.6 * (gutter - left))).sum(axis=1).tolist()
+    long_right = (on_right & (width >= 0.6 * (right - gutter))).sum(axis=1).tolist()
     best: tuple[int, int, float] | None = None
-    for step in range(11):
-        gutter = left + span * (0.40 + 0.02 * step)
-        crossing = long_left = long_right = 0
-        need_left, need_right = 0.6 * (gutter - left), 0.6 * (right - gutter)
-        for line in placed:
-            if line.x1 <= gutter + 1:
-                long_left += line.x1 - line.x0 >= need_left
-            elif line.x0 >= gutter - 1:
-                long_right += line.x1 - line.x0 >= need_right
-            else:
-                crossing += 1
-        if crossing > len(placed) / 3 or long_left < 4 or long_right < 4:
+    for place, cross, lefts, rights in zip(places, crossing, long_left, long_right, strict=True):
+        if cross > len(placed) / 3 or lefts < 4 or rights < 4:
             continue
-        key = (crossing, -(long_left + long_right), gutter)
+        key = (cross, -(lefts + rights), place)
         if best is None or key < best:
             best = key
     return None if best is None else best[2]
@@ -314,22 +318,19 @@ def reading_order(lines: list[Line], gutter: float | None) -> list[Line]:
         return lines
     left_edge = min(ln.x0 for ln in lines if ln.x1 > ln.x0)
     right_edge = max(ln.x1 for ln in lines)
+    to_left, to_right = gutter + 1, gutter - 1
     for line in lines:
-        if line.x1 <= gutter + 1:
+        if line.x1 <= to_left:
             line.column = 1
-        elif line.x0 >= gutter - 1:
+        elif line.x0 >= to_right:
             line.column = 2
-    cuts = _band_cuts(lines, gutter, (left_edge, right_edge))
-    bands: list[list[Line]] = [[] for _ in range(len(cuts) + 1)]
-    for line in lines:
-        middle = (line.top + line.bottom) / 2
-        bands[sum(1 for y, _ in cuts if y > middle)].append(line)
-    ordered: list[Line] = []
-    for band in bands:
-        ordered.extend(ln for ln in band if ln.column == 0)
-        ordered.extend(ln for ln in band if ln.column == 1)
-        ordered.extend(ln for ln in band if ln.column == 2)
-    return ordered
+    cuts = sorted(y for y, _ in _band_cuts(lines, gutter, (left_edge, right_edge)))
+    # band (counted from the top: the cuts above the line's middle), then column; a stable
+    # sort keeps the stream order within each
+    keys = [
+        (len(cuts) - bisect_right(cuts, (ln.top + ln.bottom) / 2)) * 3 + ln.column for ln in lines
+    ]
+    return [lines[i] for i in sorted(range(len(lines)), key=keys.__getitem__)]
 
 
 def _band_cuts(
@@ -342,7 +343,7 @@ def _band_cuts(
     cuts: list[tuple[float, Line | None]] = []
     above: list[Line] = []
     reach = math.inf  # the lowest bottom of the lines above
-    for line in sorted(lines, key=lambda ln: -ln.top):
+    for line in sorted(lines, key=_TOP, reverse=True):  # stable: ties keep their order
         if line.column == 0:
             cuts.append((line.top + 0.01, line))
             above = []
@@ -351,7 +352,8 @@ def _band_cuts(
             above = []
         if line.column != 0:
             above.append(line)
-        reach = min(reach, line.bottom)
+        if line.bottom < reach:
+            reach = line.bottom
     return cuts
 
 
@@ -380,20 +382,18 @@ def join_lines(lines: Sequence[Line]) -> str:
     new paragraph. (Gaps, not line distances, so a line PDFium joined with the next one at
     a hyphen does not look like the end of a paragraph, nor does a large title's line.)"""
     usual, height = _gaps_between(lines)
-    parts: list[str] = []
-    previous: Line | None = None
-    for line in lines:
-        if previous is not None:
-            gap = previous.bottom - line.top
-            paragraph = (
-                height > 0
-                and previous.column == line.column
-                and previous.top > line.top
-                and gap > usual + 0.6 * max(height, previous.height)
-            )
-            parts.append("\n\n" if paragraph else "\n")
+    if not (lines and height > 0):
+        return "\n".join(line.text for line in lines)
+    parts = [lines[0].text]
+    for previous, line in pairwise(lines):
+        taller = previous.height if previous.height > height else height
+        paragraph = (
+            previous.column == line.column
+            and previous.top > line.top
+            and previous.bottom - line.top > usual + 0.6 * taller
+        )
+        parts.append("\n\n" if paragraph else "\n")
         parts.append(line.text)
-        previous = line
     return "".join(parts)
 
 
@@ -404,7 +404,8 @@ def _edge_lines(lines: Sequence[Line], height: float) -> list[int]:
     """Indices of the lines at the top and bottom edge of a page."""
     if not lines:
         return []
-    by_top = sorted(range(len(lines)), key=lambda i: -lines[i].top)
+    tops = [ln.top for ln in lines]
+    by_top = sorted(range(len(lines)), key=tops.__getitem__, reverse=True)  # ties: in order
     top = [i for i in by_top[:_EDGE_LINES] if lines[i].top >= height * (1 - _MARGIN_SHARE)]
     bottom = [i for i in by_top[::-1][:_EDGE_LINES] if lines[i].bottom <= height * _MARGIN_SHARE]
     if all(ln.x1 == ln.x0 for ln in lines):  # no geometry: the first and last lines
@@ -418,21 +419,23 @@ def _running_key(text: str) -> str:
 
 def drop_running_lines(pages: list[list[Line]], heights: Sequence[float]) -> list[list[Line]]:
     """Pages without their running headers, footers and bare page numbers."""
-    edges = [_edge_lines(lines, h) for lines, h in zip(pages, heights, strict=True)]
+    edges = [
+        {i: _running_key(lines[i].text) for i in _edge_lines(lines, h)}
+        for lines, h in zip(pages, heights, strict=True)
+    ]
     seen: Counter[str] = Counter()
-    for lines, indices in zip(pages, edges, strict=True):
-        seen.update({_running_key(lines[i].text) for i in indices})
+    for keys in edges:
+        seen.update(set(keys.values()))
     with_text = sum(1 for lines in pages if lines)
     needed = max(_MIN_RUNNING_PAGES, math.ceil(with_text / 2))
     running = {key for key, count in seen.items() if count >= needed}
     out = []
-    for lines, indices in zip(pages, edges, strict=True):
-        drop = {
-            i
-            for i in indices
-            if _running_key(lines[i].text) in running or _PAGE_NUMBER.match(lines[i].text)
-        }
-        out.append([ln for i, ln in enumerate(lines) if i not in drop])
+    for lines, keys in zip(pages, edges, strict=True):
+        kept = list(lines)
+        for i in sorted(keys, reverse=True):
+            if keys[i] in running or _PAGE_NUMBER.match(lines[i].text):
+                del kept[i]
+        out.append(kept)
     return out
 
 
