@@ -42,7 +42,14 @@ import pandas as pd
 from synth.extraction.forms import Field, Form, appraisal_tools, default_form, prefill, tool_for
 from synth.extraction.values import is_missing, value_text
 from synth.screening.app import _indexed, _rows, _short
-from synth.screening.highlight import CSS_PREFIX, esc, evidence_spans, highlight, record_html
+from synth.screening.highlight import (
+    CSS_PREFIX,
+    esc,
+    evidence_spans,
+    fulltext_html,
+    highlight,
+    record_html,
+)
 from synth.store.db import serialised
 
 log = logging.getLogger(__name__)
@@ -222,7 +229,8 @@ class ExtractionApp:
         self._records = records.set_index("record_id", drop=False)
         self._tags = _indexed(current_tags(con))
         self._extracts = _indexed(load_extracts(con))
-        self._fulltexts = load_fulltexts(con).set_index("record_id")["text"].to_dict()
+        # a PDF's text with its pages; a kept record gets its duplicate's when it has none
+        self._fulltexts = {row["record_id"]: row for row in load_fulltexts(con).to_dict("records")}
         if record_ids is None:
             record_ids = included_record_ids(con)
         self.ids = [r for r in record_ids if r in self._records.index]
@@ -619,10 +627,11 @@ def paper_html(
     record: Mapping[str, Any],
     tags: pd.DataFrame,
     extracts: pd.DataFrame,
-    fulltext: str | None,
+    fulltext: Mapping[str, Any] | str | None,
 ) -> str:
-    """The paper panel: the screening view of the record, then its extracts and full text,
-    the tagger's evidence marked in each."""
+    """The paper panel: the screening view of the record, then its extracts and full text
+    (a ``load_fulltexts`` row or a text; a PDF's page by page), the tagger's evidence
+    marked in each."""
     parts = [record_html(record, tags=tags)]
     if not extracts.empty:
         items = _evidence(tags, "extract")
@@ -637,12 +646,7 @@ def paper_html(
                 + "</blockquote>"
             )
     if fulltext:
-        body = _marked(str(fulltext), _evidence(tags, "fulltext"))
-        parts.append(
-            f'<details class="{CSS_PREFIX}-fulltext"><summary><b>Full text</b> '
-            f"({len(fulltext):,} characters)</summary>"
-            f'<div style="white-space: pre-wrap">{body}</div></details>'
-        )
+        parts.append(f'<div class="{CSS_PREFIX}">{fulltext_html(fulltext, tags=tags)}</div>')
     return "".join(parts)
 
 

@@ -297,6 +297,7 @@ class ScreeningApp:
                 assessment=_rows(self._assessment, rid),
                 criteria=self.criteria,
                 suggestion=_first(_rows(self._suggestions, rid)),
+                fulltext=self.fulltext(rid),
             )
             if decided is not None:
                 reason = f" ({esc(decided.get('reason'))})" if _given(decided.get("reason")) else ""
@@ -308,6 +309,18 @@ class ScreeningApp:
         for button in (self.include, self.exclude, self.maybe, self.skip):
             button.disabled = item is None
         self._update_panels()
+
+    def fulltext(self, record_id: str) -> dict[str, Any] | None:
+        """The record's full text at the full-text stage (a ``load_fulltexts`` row: a PDF's
+        with its pages; a duplicate's when the kept record has none), else None."""
+        if self.queue.stage != "full_text":
+            return None
+        from synth.store.views import load_fulltexts
+
+        rows = load_fulltexts(self.queue.con, record_ids=[record_id])
+        if rows.empty:
+            return {"text": "", "note": "No full text retrieved for this record."}
+        return rows.iloc[0].to_dict()
 
     def _update_panels(self) -> None:
         p = self.queue.progress()

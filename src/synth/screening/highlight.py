@@ -66,6 +66,10 @@ STYLE = """
 .synth-scr summary { cursor: pointer; font-weight: 600; }
 .synth-scr ul { margin: 4px 0; padding-left: 1.3em; }
 .synth-scr .synth-scr-suggest { color: #424a53; font-size: 13px; }
+.synth-scr .synth-scr-fulltext-body { white-space: pre-wrap; max-height: 40em; overflow-y: auto;
+  border: 1px solid #d0d7de; padding: 4px 8px; }
+.synth-scr .synth-scr-page { color: #57606a; font-size: 12px; text-align: center;
+  margin: 8px 0; white-space: normal; }
 </style>
 """
 
@@ -246,12 +250,24 @@ def _criteria_html(assessment: pd.DataFrame | None, criteria: Mapping[str, str])
     return f"<details open><summary>Criteria ({len(rows)})</summary>{''.join(rows)}</details>"
 
 
-def _elsewhere_html(items: list[tuple[str, dict[str, Any]]], limit: int) -> str:
-    """Evidence sentences from outside title/abstract, cue highlighted, deduplicated."""
+def _where(field: str, ev: Mapping[str, Any]) -> str:
+    """Where an evidence sentence stands: its field, or a PDF's section and page."""
+    page = ev.get("page")
+    if isinstance(page, int):
+        return f"{_text(ev.get('section')) or FIELD_NAMES.get(field, field)} · p. {page}"
+    return FIELD_NAMES.get(field, field)
+
+
+def _elsewhere_html(
+    items: list[tuple[str, dict[str, Any]]], limit: int, shown: Iterable[str] = IN_PLACE_FIELDS
+) -> str:
+    """Evidence sentences from outside the fields ``shown`` in place (title, abstract),
+    cue highlighted, deduplicated; a PDF's with its section and page."""
     by_sentence: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+    in_place = set(shown)
     for label, ev in items:
         field = _text(ev.get("field"))
-        if field in IN_PLACE_FIELDS or not _text(ev.get("sentence")):
+        if field in in_place or not _text(ev.get("sentence")):
             continue
         by_sentence.setdefault((field, _text(ev.get("sentence"))), []).append((label, ev))
     if not by_sentence:
@@ -266,7 +282,7 @@ def _elsewhere_html(items: list[tuple[str, dict[str, Any]]], limit: int) -> str:
                 spans.append(Span(at, at + len(_text(ev.get("match"))), kind, label))
         labels = ", ".join(dict.fromkeys(label for label, _ in group))
         lis.append(
-            f'<li><span class="{CSS_PREFIX}-field">{esc(FIELD_NAMES.get(field, field))}</span>'
+            f'<li><span class="{CSS_PREFIX}-field">{esc(_where(field, group[0][1]))}</span>'
             f"{highlight(sentence, spans)} "
             f'<span class="{CSS_PREFIX}-label">— {esc(labels)}</span></li>'
         )
@@ -275,6 +291,85 @@ def _elsewhere_html(items: list[tuple[str, dict[str, Any]]], limit: int) -> str:
     return (
         f"<details><summary>Evidence beyond the abstract ({len(by_sentence)})</summary>"
         f"<ul>{''.join(lis)}{tail}</ul></details>"
+    )
+
+
+def _sentence_pattern(sentence: str) -> re.Pattern[str] | None:
+    """A sentence as the tagger quotes it (whitespace collapsed, clipped with "…") as a
+    pattern that finds it in a full text whatever its line breaks: its longest piece."""
+    piece = max(sentence.split("…"), key=len, default="").split()
+    if not piece:
+        return None
+    return re.compile(r"\s+".join(re.escape(w) for w in piece), re.IGNORECASE)
+
+
+def fulltext_spans(
+    text: str, items: list[tuple[str, dict[str, Any]]], starts: Sequence[int] | None = None
+) -> list[Span]:
+    """Spans of a full text that evidence items point at (their sentence and cue), found
+    across line breaks; an item naming its page is looked for on that page first."""
+    from synth.fulltext.passages import page_pieces
+
+    pages = {p: (lo, lo + len(t)) for p, lo, t in page_pieces(text, starts) if p is not None}
+    spans: list[Span] = []
+    for label, ev in items:
+        pattern = _sentence_pattern(_text(ev.get("sentence")))
+        lo, hi = pages.get(ev.get("page"), (0, len(text)))  # type: ignore[arg-type]
+        found = None if pattern is None else pattern.search(text, lo, hi) or pattern.search(text)
+        if found is not None:
+            spans.append(Span(found.start(), found.end(), "ev", label))
+            lo, hi = found.start(), found.end()
+        match = _text(ev.get("match"))
+        cue_at = _find(text, match, lo, hi)  # the sentence not found: the cue on its own
+        if cue_at >= 0:
+            kind = "neg" if ev.get("negated") else "cue"
+            cue = _text(ev.get("cue")) or match
+            spans.append(Span(cue_at, cue_at + len(match), kind, f"{label} · cue “{cue}”"))
+    return spans
+
+
+def fulltext_html(
+    fulltext: Mapping[str, Any] | str,
+    *,
+    tags: pd.DataFrame | None = None,
+    assessment: pd.DataFrame | None = None,
+    open_: bool = False,
+) -> str:
+    """A record's full text (a :func:`synth.store.views.load_fulltexts` row, or a text)
+    as a collapsible block, page by page ("— p. 3 —" before each page of a PDF), every
+    tagger's and criterion's evidence sentence marked where it stands in it."""
+    row = {"text": fulltext} if isinstance(fulltext, str) else dict(fulltext)
+    text = _text(row.get("text"))
+    if not text:
+        note = _text(row.get("note"))
+        return f'<p class="{CSS_PREFIX}-missing">{esc(note)}</p>' if note else ""
+    starts = row.get("page_starts")
+    starts = tuple(starts) if isinstance(starts, tuple | list) and starts else None
+    from synth.fulltext.passages import page_pieces
+
+    spans = fulltext_spans(text, _evidence_items(tags, assessment), starts)
+    body = []
+    for page, lo, piece in page_pieces(text, starts):
+        hi = lo + len(piece)
+        shifted = [
+            Span(max(s.start, lo) - lo, min(s.end, hi) - lo, s.kind, s.label)
+            for s in spans
+            if s.start < hi and s.end > lo
+        ]
+        if page is not None:
+            body.append(f'<div class="{CSS_PREFIX}-page">— p. {page} —</div>')
+        body.append(highlight(piece, shifted))
+    source = _text(row.get("source"))
+    what = f"PDF, {len(starts)} page{'s' if len(starts) != 1 else ''}" if starts else source
+    member = _text(row.get("from_record"))
+    if member:
+        what += f"; the full text of duplicate {member}"
+    marked = len({(s.start, s.end) for s in spans if s.kind == "ev"})
+    return (
+        f'<details class="{CSS_PREFIX}-fulltext"{" open" if open_ else ""}><summary><b>Full text'
+        f"</b> ({esc(what + ', ' if what else '')}{len(text):,} characters; {marked} evidence"
+        f" passage{'' if marked == 1 else 's'} marked)</summary>"
+        f'<div class="{CSS_PREFIX}-fulltext-body">{"".join(body)}</div></details>'
     )
 
 
@@ -303,6 +398,7 @@ def record_html(
     suggestion: Mapping[str, Any] | None = None,
     max_evidence: int = 12,
     style: bool = True,
+    fulltext: Mapping[str, Any] | None = None,
 ) -> str:
     """One record for the screening panel, as an escaped HTML fragment.
 
@@ -316,6 +412,9 @@ def record_html(
         Criterion id -> text, shown beside each criterion's status.
     suggestion
         The tagger's suggested decision for the record (``decision``, ``explanation``).
+    fulltext
+        The record's full text (a ``load_fulltexts`` row), shown open at the end, page by
+        page, with the evidence marked (:func:`fulltext_html`); the full-text stage.
     """
     items = _evidence_items(tags, assessment)
     title = _text(record.get("title")) or "(untitled)"
@@ -356,7 +455,11 @@ def record_html(
             + "</div>"
         )
     parts.append(_criteria_html(assessment, criteria or {}))
-    parts.append(_elsewhere_html(items, max_evidence))
+    # the tagger read a PDF's abstract when the record has none: list its evidence
+    shown = [f for f in IN_PLACE_FIELDS if f != "abstract" or abstract]
+    parts.append(_elsewhere_html(items, max_evidence, shown))
+    if fulltext is not None:
+        parts.append(fulltext_html(fulltext, tags=tags, assessment=assessment, open_=True))
     parts.append("</div>")
     return "".join(parts)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -74,29 +76,134 @@ def load_extracts(con: sqlite3.Connection) -> pd.DataFrame:
     )
 
 
-def load_fulltexts(con: sqlite3.Connection) -> pd.DataFrame:
+#: Columns of :func:`load_fulltexts`.
+FULLTEXT_COLUMNS = [
+    "record_id", "text", "chars", "source", "pdf_id", "page_starts", "sections", "from_record",
+]  # fmt: skip
+
+
+def load_fulltexts(
+    con: sqlite3.Connection,
+    *,
+    groups: bool = True,
+    record_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Every record's full text, one row per record: the one place later stages read them.
 
     ``source`` is ``markdown`` (a full text imported as Markdown) or ``pdf`` (the text of
-    a PDF now linked to the record; ``pdf_id`` names it, so page-aware code can read its
-    pages with :func:`synth.store.fulltexts.load_pages`). A record with both keeps its
-    Markdown text: a reviewer prepared that one for this record, where the PDF's is read
-    by machine. A record with two PDFs gets the longer text.
-    """
-    from synth.store.fulltexts import linked_pdf_texts
+    a PDF now linked to the record; ``pdf_id`` names it). A PDF's row has
+    ``page_starts`` (where each page begins in ``text``, its pages joined by a blank line)
+    and ``sections`` (``(name, start, end)`` spans of ``text``), from which
+    :mod:`synth.fulltext.passages` names a passage's page and section; None for Markdown.
+    A record with both keeps its Markdown text: a reviewer prepared that one for this
+    record, where the PDF's is read by machine. A record with two PDFs gets the longer text.
 
-    markdown = pd.read_sql_query("SELECT record_id, text, chars FROM fulltexts", con)
-    markdown["source"] = "markdown"
-    markdown["pdf_id"] = pd.array([None] * len(markdown), dtype="Int64")
-    pdfs = linked_pdf_texts(con)
-    pdfs = pdfs[~pdfs["record_id"].isin(markdown["record_id"])]
-    pdfs = pdfs.assign(source="pdf", pdf_id=pdfs["pdf_id"].astype("Int64"))
-    columns = ["record_id", "text", "chars", "source", "pdf_id"]
-    if pdfs.empty:
-        return markdown[columns]
-    both = pd.concat([markdown[columns], pdfs[columns]], ignore_index=True)
-    both["chars"] = both["chars"].astype("int64")
-    return both
+    With ``groups`` (the default) the kept record of a duplicate group that has no full
+    text of its own gets a member's (Markdown first, then the longest), ``from_record``
+    naming the member: a PDF linked to a duplicate is the kept record's full text too,
+    for the screening and extraction apps, the themes and the tagger alike.
+    ``record_ids`` reads only those records' texts (an app showing one record).
+    """
+    from synth.store.fulltexts import _chosen_pdfs, pdf_text
+
+    wanted = None if record_ids is None else set(record_ids)
+    members = _group_members(con, wanted) if groups else {}
+    look = None if wanted is None else wanted | {m for ms in members.values() for m in ms}
+    markdown = {
+        rid: (text, chars)
+        for rid, text, chars in con.execute("SELECT record_id, text, chars FROM fulltexts")
+        if look is None or rid in look
+    }
+    chosen = {rid: pdf for rid, pdf in _chosen_pdfs(con).items() if look is None or rid in look}
+    rows: dict[str, dict] = {}
+    for rid, (text, chars) in markdown.items():
+        rows[rid] = _fulltext_row(rid, text, chars, "markdown", None, None, None)
+    pages = _page_lengths(con, [p for r, (p, _) in chosen.items() if r not in markdown])
+    spans = _section_rows(con, list(pages))
+    for rid, (pdf_id, _) in chosen.items():
+        if rid in markdown:
+            continue
+        text = pdf_text(con, pdf_id)
+        rows[rid] = _pdf_row(rid, text, pdf_id, pages[pdf_id], spans.get(pdf_id, []))
+    for kept, group in members.items():
+        if kept in rows:
+            continue
+        have = [rows[m] for m in group if m in rows]
+        if have:
+            best = min(have, key=lambda r: (r["source"] != "markdown", -r["chars"]))
+            rows[kept] = {**best, "record_id": kept, "from_record": best["record_id"]}
+    if wanted is not None:
+        rows = {rid: row for rid, row in rows.items() if rid in wanted}
+    df = pd.DataFrame(list(rows.values()), columns=FULLTEXT_COLUMNS)
+    df["chars"] = df["chars"].astype("int64")
+    df["pdf_id"] = pd.array([None if pd.isna(v) else int(v) for v in df["pdf_id"]], "Int64")
+    for name in ("page_starts", "sections", "from_record"):  # None, not NaN, where none
+        df[name] = pd.Series([r[name] for r in rows.values()], index=df.index, dtype=object)
+    return df
+
+
+def _fulltext_row(
+    rid: str, text: str, chars: int, source: str, pdf_id: int | None, starts: Any, spans: Any
+) -> dict[str, Any]:
+    return {
+        "record_id": rid, "text": text, "chars": int(chars), "source": source,
+        "pdf_id": pdf_id, "page_starts": starts, "sections": spans, "from_record": None,
+    }  # fmt: skip
+
+
+def _pdf_row(
+    rid: str, text: str, pdf_id: int, lengths: list[int], sections: list[tuple[str, int, str]]
+) -> dict[str, Any]:
+    from synth.fulltext.passages import page_starts, section_spans
+
+    starts = page_starts(lengths)
+    spans = section_spans(text, starts, sections)
+    return _fulltext_row(rid, text, len(text), "pdf", pdf_id, starts, spans)
+
+
+def _page_lengths(con: sqlite3.Connection, pdf_ids: list[int]) -> dict[int, list[int]]:
+    """pdf_id -> the length in characters of each of its pages, in order."""
+    out: dict[int, list[int]] = {int(p): [] for p in pdf_ids}
+    if not out:
+        return out
+    marks = ",".join("?" * len(out))
+    for pdf_id, n in con.execute(
+        f"SELECT pdf_id, length(text) FROM pdf_pages WHERE pdf_id IN ({marks})"
+        " ORDER BY pdf_id, page",
+        list(out),
+    ):
+        out[int(pdf_id)].append(int(n))
+    return out
+
+
+def _section_rows(con: sqlite3.Connection, pdf_ids: list[int]) -> dict[int, list]:
+    """pdf_id -> its stored sections ``(name, first page, body)``, in order."""
+    out: dict[int, list] = {}
+    if not pdf_ids:
+        return out
+    marks = ",".join("?" * len(pdf_ids))
+    for pdf_id, name, page, text in con.execute(
+        f"SELECT pdf_id, name, page, text FROM pdf_sections WHERE pdf_id IN ({marks})"
+        " ORDER BY pdf_id, position",
+        [int(p) for p in pdf_ids],
+    ):
+        out.setdefault(int(pdf_id), []).append((name, int(page), text))
+    return out
+
+
+def _group_members(con: sqlite3.Connection, wanted: set[str] | None) -> dict[str, list[str]]:
+    """kept record id -> the other members of its duplicate group (only groups of the
+    ``wanted`` kept records when given)."""
+    rows = con.execute(
+        "SELECT k.record_id, g.record_id FROM duplicate_groups g JOIN duplicate_groups k"
+        " ON k.group_id = g.group_id AND k.is_kept = 1 WHERE g.is_kept = 0"
+        " ORDER BY k.record_id, g.record_id"
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for kept, member in rows:
+        if wanted is None or kept in wanted:
+            out.setdefault(kept, []).append(member)
+    return out
 
 
 def load_sources(con: sqlite3.Connection) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from synth.fulltext.passages import add_pages, tagger_inputs
 from synth.review import NO_REVIEW_NOTE, find_review, review_for
 from synth.store.tags import load_overrides, save_tagging
 from synth.store.views import load_extracts, load_fulltexts, load_records
@@ -77,7 +78,10 @@ def tag_store(
     codebook = with_review_cues(load_codebook(codebook_path), review)
     records = load_records(con)
     extracts = load_extracts(con)
-    fulltexts = load_fulltexts(con)
+    # a PDF full text is read by its sections: its abstract and methods first, the rest
+    # at the full-text weight (synth.fulltext.passages); records without one as stored
+    stored_texts = load_fulltexts(con)
+    records, extracts, fulltexts = tagger_inputs(records, extracts, stored_texts)
     tags = tag(
         records,
         extracts=extracts,
@@ -86,6 +90,7 @@ def tag_store(
         n_process=n_process,
         progress=progress,
     )
+    tags = add_pages(tags, stored_texts)  # evidence found in a PDF names its page
     failures = list(tags.attrs.get("failures") or [])
     assessment = suggestions = None
     if review.path is not None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from synth.fulltext.passages import PagedText, has_pages
 from synth.tagging.describe import unique_record_ids
 from synth.themes.codebook import ThemeCodebook, load_theme_codebook
 from synth.themes.text import kept_ids, looks_like_reference, sentences, tfidf, unit_rows
@@ -36,8 +37,10 @@ log = logging.getLogger(__name__)
 
 ASSIGN_COLUMNS = [
     "record_id", "theme_id", "text", "field", "score", "method", "cue", "similarity", "also",
+    "page",
 ]  # fmt: skip
-PASSAGE_COLUMNS = ["record_id", "field", "text"]
+#: ``page``: the page of a PDF full text's sentence (None elsewhere)
+PASSAGE_COLUMNS = ["record_id", "field", "text", "page"]
 #: order of fields in the output (and when choosing quotes: the review's own passages first)
 FIELD_ORDER = ("extract", "title", "abstract", "fulltext")
 #: list markers and stray punctuation that PDF text leaves at a sentence's ends
@@ -81,7 +84,8 @@ def assign_themes(
         of the codebook's subject cues. Columns :data:`ASSIGN_COLUMNS`: ``field`` is
         extract, title, abstract or fulltext;
         ``method`` is cue or similarity; ``cue`` the cue phrases found ("; "-joined, empty for
-        similarity); ``score`` the cue score or the similarity.
+        similarity); ``score`` the cue score or the similarity; ``page`` the page of a
+        sentence of a PDF full text (None for other passages).
     """
     cb = codebook or load_theme_codebook()
     passages = build_passages(records, extracts, fulltexts, codebook=cb)
@@ -101,7 +105,7 @@ def assign_themes(
     for i, p in enumerate(passages.itertuples(index=False)):
         candidates = _candidates(p, cue_hits[i], sims[i], ids, cb)
         for tid, score, method, cues, sim, also in _best(candidates, cb.scoring.second_theme_ratio):
-            rows.append((p.record_id, tid, p.text, p.field, score, method, cues, sim, also))
+            rows.append((p.record_id, tid, p.text, p.field, score, method, cues, sim, also, p.page))
     out = _main_themes(pd.DataFrame(rows, columns=ASSIGN_COLUMNS), cb.scoring.paper_theme_share)
     log.debug("%d passages, %d theme assignments", len(passages), len(out))
     out = out.reset_index(drop=True)
@@ -189,18 +193,18 @@ def build_passages(
     """The passages themes are assigned to: each extract whole, each title, and each
     sentence of abstracts and full texts (reference-list entries and over-long or very short
     fragments left out). Columns :data:`PASSAGE_COLUMNS`, in record order then
-    :data:`FIELD_ORDER`."""
+    :data:`FIELD_ORDER`; a sentence of a PDF full text has its page."""
     cb = codebook or load_theme_codebook()
     keep = kept_ids(records)
     order = {rid: k for k, rid in enumerate(keep)}
     to_kept = unique_record_ids(records)
     kept_rows = records.set_index(records["record_id"].astype(str)).loc[keep]
-    rows: list[tuple[str, str, str, int]] = []
+    rows: list[tuple[str, str, str, int | None, int]] = []
 
-    def add(rid: str, field: str, text: str, pos: int) -> None:
+    def add(rid: str, field: str, text: str, pos: int, page: int | None = None) -> None:
         text = " ".join(str(text).split())
         if text:
-            rows.append((rid, field, text, pos))
+            rows.append((rid, field, text, page, pos))
 
     def owner(rid: object) -> str | None:
         rid = str(rid)
@@ -215,25 +219,40 @@ def build_passages(
     for rid, title in kept_rows["title"].items():
         if isinstance(title, str):
             add(rid, "title", title, 0)
-    long_texts: list[tuple[str, str, str]] = []
+    long_texts: list[tuple[str, str, str, PagedText | None]] = []
     if "abstract" in kept_rows.columns:
         long_texts += [
-            (rid, "abstract", a) for rid, a in kept_rows["abstract"].items() if isinstance(a, str)
+            (rid, "abstract", a, None)
+            for rid, a in kept_rows["abstract"].items()
+            if isinstance(a, str)
         ]
     if fulltexts is not None and len(fulltexts):
-        for rid, text in zip(fulltexts["record_id"], fulltexts["text"], strict=True):
+        starts = fulltexts["page_starts"] if "page_starts" in fulltexts.columns else None
+        for k, (rid, text) in enumerate(
+            zip(fulltexts["record_id"], fulltexts["text"], strict=True)
+        ):
             kept = owner(rid)
             if kept is not None and isinstance(text, str):
-                long_texts.append((kept, "fulltext", text))
+                pages = starts.iloc[k] if starts is not None else None
+                paged = PagedText(text, tuple(pages)) if has_pages(pages) else None
+                long_texts.append((kept, "fulltext", text, paged))
     max_chars = cb.scoring.max_passage_chars
-    split = sentences([t for _, _, t in long_texts])
-    for (rid, field, _), sents in zip(long_texts, split, strict=True):
+    split = sentences([t for _, _, t, _ in long_texts])
+    for (rid, field, _, paged), sents in zip(long_texts, split, strict=True):
+        cursor = 0
         for k, s in enumerate(sents):
+            page = None
+            if paged is not None:  # sentences come in text order: look on from the last
+                at = paged.find(s, cursor)
+                at = paged.find(s) if at < 0 else at
+                if at >= 0:
+                    cursor, page = at, paged.page_of_normal(at)
             s = s.strip(_BULLETS)
             if len(s) > max_chars or looks_like_reference(s) or cb.quality.problem(s):
                 continue
-            add(rid, field, s, k)
+            add(rid, field, s, k, page)
     df = pd.DataFrame(rows, columns=[*PASSAGE_COLUMNS, "position"])
+    df["page"] = pd.Series([None if pd.isna(v) else int(v) for v in df["page"]], dtype=object)
     df["_r"] = df["record_id"].map(order)
     df["_f"] = df["field"].map({f: i for i, f in enumerate(FIELD_ORDER)})
     df = df.sort_values(["_r", "_f", "position"], kind="stable")

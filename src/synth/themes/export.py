@@ -27,7 +27,8 @@ def theme_rows(
     codebook: ThemeCodebook | None = None,
 ) -> pd.DataFrame:
     """The assignments with the theme's heading, the source field (extract, abstract,
-    fulltext, title) and, for the review's extracts, their section and page."""
+    fulltext, title) and, for the review's extracts, their section and page; for a
+    sentence of a PDF full text, its page."""
     cb = codebook or load_theme_codebook()
     where: dict[tuple[str, str], tuple[str, str]] = {}
     if extracts is not None and len(extracts):
@@ -47,6 +48,9 @@ def theme_rows(
         section, page = (
             where.get((str(r.record_id), r.text), ("", "")) if r.field == "extract" else ("", "")
         )
+        pdf_page = getattr(r, "page", None)
+        if not page and pdf_page is not None and not pd.isna(pdf_page):
+            page = str(int(pdf_page))  # a sentence of a PDF full text: its page
         rows.append(
             (
                 r.record_id, r.theme_id, headings.get(r.theme_id, r.theme_id), r.text, r.field,

@@ -40,6 +40,20 @@ def _chips(counts: Mapping[str, int] | None) -> str:
     return "".join(f'<span class="chip">{_e(k)} ({int(v)})</span>' for k, v in counts.items())
 
 
+def _page(item: Mapping[str, Any]) -> str:
+    """ ", p. 4" after a quote's citation when the passage is from a PDF's page."""
+    page = item.get("page")
+    return f", p.&nbsp;{int(page)}" if isinstance(page, int) else ""
+
+
+def _citation(item: Mapping[str, Any]) -> str:
+    """A summary sentence's citation, with its page when it is from a PDF: "Kriha 2018,
+    p. 4"."""
+    page = item.get("page")
+    cite = str(item.get("citation") or "")
+    return f"{cite}, p. {int(page)}" if isinstance(page, int) else cite
+
+
 def _cited(text: Any, citation: Any) -> str:
     """A sentence with its citation before the closing full stop (one rule with the plain
     text summary: :func:`synth.themes.summarise.cite_parts`)."""
@@ -71,13 +85,14 @@ def render_theme_summary(summary: pd.DataFrame) -> str:
         parts.append(f'<p class="meta">Approaches: {_chips(row.get("approaches"))}</p>')
         items = _list(row.get("summary_items"))
         if items:
-            text = " ".join(_cited(i.get("text"), i.get("citation")) for i in items)
+            text = " ".join(_cited(i.get("text"), _citation(i)) for i in items)
             parts.append(f'<p class="summary">{text}</p>')
         for q in _list(row.get("quotes")):
             also = q.get("also")
             note = f' <span class="meta">— also serves: {_e(also)}</span>' if also else ""
             parts.append(
                 f"<blockquote>{_e(q.get('text'))}<br>— <cite>{_e(q.get('citation'))}</cite>"
+                f"{_page(q)}"
                 f' <span class="meta">[{_e(q.get("field"))}]</span>{note}</blockquote>'
             )
         papers = "; ".join(_e(c) for c in _list(row.get("citations")))

@@ -68,8 +68,9 @@ def summarise_themes(
     pandas.DataFrame
         Columns :data:`SUMMARY_COLUMNS`. ``quotes`` and ``summary_items`` are lists of
         dicts ``{text, citation, record_id, field}`` (a quote also ``also``: the heading of
-        the other theme it serves, or ""); ``summary`` is the items as one text, each
-        sentence with its citation before its closing punctuation.
+        the other theme it serves, or ""; a sentence of a PDF full text also ``page``);
+        ``summary`` is the items as one text, each sentence with its citation before its
+        closing punctuation.
     """
     cb = codebook or load_theme_codebook()
     keep = kept_ids(records)
@@ -133,9 +134,19 @@ def _count(label_papers: dict[str, set[str]], papers: list[str]) -> dict[str, in
     return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _item(row: Any, cite: dict[str, str]) -> dict[str, str]:
+def _item(row: Any, cite: dict[str, str]) -> dict[str, Any]:
+    """A quote or summary sentence; ``page`` when it is a PDF's (shown as "p. 4")."""
     rid = str(row.record_id)
-    return {"text": row.text, "citation": cite.get(rid, rid), "record_id": rid, "field": row.field}
+    item: dict[str, Any] = {
+        "text": row.text,
+        "citation": cite.get(rid, rid),
+        "record_id": rid,
+        "field": row.field,
+    }
+    page = getattr(row, "page", None)
+    if page is not None and not pd.isna(page):
+        item["page"] = int(page)
+    return item
 
 
 def _quotes(
