@@ -124,14 +124,15 @@ def _box(textpage: Any, index: int) -> tuple[float, float, float, float] | None:
     return left, bottom, right, top
 
 
-def _line_size(textpage: Any, start: int, end: int, same: bool) -> float:
-    """Median loose height of a few characters: a drop capital at the start does not count."""
-    heights = []
-    for text_index in {start, (start + end) // 2, end}:
-        box = _box(textpage, _char_index(textpage, text_index, same))
+def _line_size(textpage: Any, start: int, end: int, same: bool, heights: list[float]) -> float:
+    """Median loose height of the first, middle and last characters (``heights`` has the
+    first's and the last's): a drop capital at the start does not count."""
+    middle = (start + end) // 2
+    if middle not in (start, end):
+        box = _box(textpage, _char_index(textpage, middle, same))
         if box is not None:
             heights.append(box[3] - box[1])
-    return median(heights) if heights else 0.0
+    return median(heights)
 
 
 @lru_cache(maxsize=1)
@@ -194,8 +195,9 @@ def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Lin
             last_top if last_top > top else top,
             last_bottom if last_bottom < bottom else bottom,
         )
-        if sizes:
-            line.size = _line_size(textpage, start, end, same)
+        if sizes:  # the boxes of the first and last characters are at hand
+            heights = [top - bottom] if end == start else [top - bottom, last_top - last_bottom]
+            line.size = _line_size(textpage, start, end, same, heights)
         lines.append(line)
     return lines
 

@@ -134,9 +134,14 @@ def _name_words(line: str) -> list[list[str]]:
     return [words for words in found if words]
 
 
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    return frozenset(w.lower() for w in rules()["not_name_words"])
+
+
 def _names(line: str) -> list[str]:
     """The author names on a line, or [] when it is not a line of names."""
-    stop = {w.lower() for w in rules()["not_name_words"]}
+    stop = _stop_words()
     text = line.split("\u2022")[0]  # "Roberto Baldoni • Universita di Roma"
     text = _AFFILIATION_MARKS.sub(" ", text)
     names = []
@@ -155,16 +160,17 @@ def _page_authors(lines: Sequence[Line], title: str | None) -> tuple[str, ...]:
     texts = [ln.text for ln in lines[:40]]
     if not title:
         return ()
+    normals = [_normal(text) for text in texts]
     wanted, start = _normal(title), 0
-    for i, text in enumerate(texts):
-        if len(_normal(text)) > 3 and _normal(text) in wanted:
+    for i, normal in enumerate(normals):
+        if len(normal) > 3 and normal in wanted:
             start = i + 1
     if start == 0:
         return ()
     found: list[str] = []
     misses = 0
-    for text in texts[start : start + 15]:
-        if _normal(text).startswith(("abstract", "summary", "keywords")):
+    for text, normal in zip(texts[start : start + 15], normals[start : start + 15], strict=True):
+        if normal.startswith(("abstract", "summary", "keywords")):
             break
         names = _names(text)
         if names:
@@ -300,8 +306,11 @@ def find_sections(pages: Sequence[str]) -> tuple[Section, ...]:
     """The sections, from the headings the text allows (numbered or not, any case)."""
     found: list[tuple[str, int, list[str]]] = []
     for number, page in enumerate(pages, start=1):
+        front = number <= _FRONT_INLINE
         for line in page.split("\n"):
-            heading = _heading(line.strip(), number <= _FRONT_INLINE) if line.strip() else None
+            first = line.lstrip()[:1]
+            # (most lines start with neither: the test of _heading, without the call)
+            heading = _heading(line.strip(), front) if first.isupper() or first.isdigit() else None
             if heading is not None:
                 name = heading[0]
                 if name == "abstract" and (
