@@ -215,6 +215,7 @@ def _split_at_empty_strip(textpage: Any, lines: list[Line]) -> list[Line]:
     left = min(ln.x0 for ln in placed)
     right = max(ln.x1 for ln in placed)
     best: tuple[int, int, float, list[Line]] | None = None
+    bounded = _BoundedText(textpage)
     for step in range(11):
         x = left + (right - left) * (0.40 + 0.02 * step)
         crossing = [ln for ln in placed if ln.x0 < x - _STRIP and ln.x1 > x + _STRIP]
@@ -222,21 +223,43 @@ def _split_at_empty_strip(textpage: Any, lines: list[Line]) -> list[Line]:
             continue
         top = max(ln.top for ln in crossing)
         bottom = min(ln.bottom for ln in crossing)
-        inside = textpage.get_text_bounded(x - _STRIP, bottom, x + _STRIP, top)
+        inside = bounded(x - _STRIP, bottom, x + _STRIP, top)
         chars = sum(1 for c in inside if not c.isspace())
         if chars <= len(crossing) // 2 and (
             best is None or (chars, -len(crossing)) < (best[0], best[1])
         ):
             best = (chars, -len(crossing), x, crossing)
-    return lines if best is None else _cut(textpage, lines, best[3], best[2])
+    return lines if best is None else _cut(bounded, lines, best[3], best[2])
 
 
-def _cut(textpage: Any, lines: list[Line], crossing: list[Line], x: float) -> list[Line]:
+class _BoundedText:
+    """``textpage.get_text_bounded``, in one call to PDFium instead of two (the binding asks
+    for the length first, and PDFium looks through every character of the page each time)
+    into a buffer kept for the page; the binding answers whenever the buffer is full or
+    the text holds a character outside the basic plane, so the text is always the same."""
+
+    def __init__(self, textpage: Any) -> None:
+        self.textpage = textpage
+        self.buffer = (ctypes.c_ushort * (2 * textpage.count_chars() + 16))()
+
+    def __call__(self, left: float, bottom: float, right: float, top: float) -> str:
+        size = len(self.buffer)
+        copied = pdfium_c.FPDFText_GetBoundedText(
+            self.textpage, left, top, right, bottom, self.buffer, size
+        )
+        if 0 < copied < size:  # the text and PDFium's closing NUL
+            text = ctypes.string_at(self.buffer, 2 * (copied - 1)).decode("utf-16-le", "ignore")
+            if len(text) == copied - 1:
+                return text
+        return self.textpage.get_text_bounded(left, bottom, right, top)
+
+
+def _cut(bounded: _BoundedText, lines: list[Line], crossing: list[Line], x: float) -> list[Line]:
     """``lines`` with each of ``crossing`` that has no character at ``x`` cut in two."""
     gaps = {
         id(ln)
         for ln in crossing
-        if textpage.get_index(x, (ln.top + ln.bottom) / 2, _STRIP, 0.3 * ln.height) is None
+        if bounded.textpage.get_index(x, (ln.top + ln.bottom) / 2, _STRIP, 0.3 * ln.height) is None
     }
     out: list[Line] = []
     for line in lines:
@@ -245,7 +268,7 @@ def _cut(textpage: Any, lines: list[Line], crossing: list[Line], x: float) -> li
             continue
         margin = 0.1 * line.height  # the middle of the line: not its neighbours' edges
         for x0, x1 in ((line.x0 - 1, x), (x, line.x1 + 1)):
-            piece = textpage.get_text_bounded(x0, line.bottom + margin, x1, line.top - margin)
+            piece = bounded(x0, line.bottom + margin, x1, line.top - margin)
             cleaned = clean_line(piece.replace("\r", " ").replace("\n", " "))
             if cleaned:
                 box = (max(x0, line.x0), min(x1, line.x1), line.top, line.bottom)
