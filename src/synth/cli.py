@@ -317,6 +317,17 @@ def tag_cmd(
     ] = None,
     n_process: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Tag on a Dask cluster started here: local or local:N workers."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Tag on an existing Dask cluster: its scheduler, tcp://HOST:8786."),
+    ] = None,
+    partition_size: Annotated[
+        int | None, typer.Option(help="Records per partition on a cluster (default 5,000).")
+    ] = None,
 ) -> None:
     """Tag every record in the store; `synth tag evaluate` and `describe` read the result."""
     if ctx.invoked_subcommand is not None:
@@ -324,6 +335,7 @@ def tag_cmd(
     if db is None:
         err.print("[bold red]error:[/] --db is required", soft_wrap=True)
         raise typer.Exit(2)
+    from synth.distributed import cluster_client
     from synth.store import connect
     from synth.tagging.codebook import CodebookError
     from synth.tagging.workflow import tag_store
@@ -331,10 +343,11 @@ def tag_cmd(
     with clear_errors():
         con = connect(db)
         try:
-            run = tag_store(
-                con, codebook_path=codebook, review_path=review, n_process=n_process,
-                progress=progress,
-            )  # fmt: skip
+            with cluster_client(cluster, scheduler) as client:
+                run = tag_store(
+                    con, codebook_path=codebook, review_path=review, n_process=n_process,
+                    progress=progress, client=client, partition_size=partition_size,
+                )  # fmt: skip
         except CodebookError as exc:
             raise ValueError(str(exc)) from exc
         finally:

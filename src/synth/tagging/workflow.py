@@ -51,6 +51,8 @@ def tag_store(
     progress: bool = False,
     refine: bool = True,
     refine_facets: tuple[str, ...] | None = None,
+    client: Any = None,
+    partition_size: int | None = None,
 ) -> TagRun:
     """Tag every record in the store and save the run; returns what was stored.
 
@@ -59,6 +61,11 @@ def tag_store(
     the reviewers' verdicts so far (and the rules' confident output while those are few)
     and its rows are stored beside the rule rows, in the same run. The criteria are
     assessed on the rule rows, whose evidence they quote.
+
+    With a Dask ``client`` (:func:`synth.distributed.cluster_client`) the rule tagger runs
+    on its cluster in partitions of ``partition_size`` records (default
+    :data:`synth.distributed.PARTITION_SIZE`; :func:`synth.distributed.tag_on_cluster`:
+    the same rows); the rest runs here, and the store takes the run as without one.
     """
     from synth.tagging.codebook import load_codebook
     from synth.tagging.criteria import (
@@ -82,14 +89,22 @@ def tag_store(
     # at the full-text weight (synth.fulltext.passages); records without one as stored
     stored_texts = load_fulltexts(con)
     records, extracts, fulltexts = tagger_inputs(records, extracts, stored_texts)
-    tags = tag(
-        records,
-        extracts=extracts,
-        fulltexts=fulltexts,
-        codebook=codebook,
-        n_process=n_process,
-        progress=progress,
-    )
+    if client is None:
+        tags = tag(
+            records,
+            extracts=extracts,
+            fulltexts=fulltexts,
+            codebook=codebook,
+            n_process=n_process,
+            progress=progress,
+        )
+    else:
+        from synth.distributed import tag_on_cluster
+
+        tags = tag_on_cluster(
+            client, con, records, codebook, extracts=extracts, fulltexts=fulltexts,
+            partition_size=partition_size, progress=progress,
+        )  # fmt: skip
     tags = add_pages(tags, stored_texts)  # evidence found in a PDF names its page
     failures = list(tags.attrs.get("failures") or [])
     assessment = suggestions = None
@@ -110,6 +125,7 @@ def tag_store(
         "rule_version": codebook.tag_version,
         "review": str(review_path) if review_path else None,
         "n_process": n_process,
+        **({"scheduler": client.scheduler.address} if client is not None else {}),
         "records": len(records),
         "failures": failures,
         # how each criterion was judged (cues / similarity / year): the criteria export

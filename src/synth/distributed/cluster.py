@@ -1,0 +1,109 @@
+"""Which Dask cluster a command runs on: one this process starts, an existing one, or none.
+
+``--cluster local[:N]`` starts a :class:`distributed.LocalCluster` of ``N`` worker
+processes (one thread each: the tagger's pipeline is one process's), ``--scheduler
+tcp://HOST:PORT`` connects to a cluster started with Dask's own ``dask scheduler`` and
+``dask worker`` commands; with neither, :func:`cluster_client` gives None and the caller
+runs today's single-machine path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from synth.parallel import default_workers
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait for an existing scheduler to answer before giving up on it.
+CONNECT_TIMEOUT = 10.0
+#: Seconds to wait for a LocalCluster's workers to start.
+START_TIMEOUT = 120.0
+
+_LOCAL = re.compile(r"local(?::(?P<n>\d+))?")
+_ADDRESS = re.compile(r"(?P<scheme>tcp|tls)://(?P<host>[^\s:/]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d+)")
+
+
+class ClusterError(ValueError):
+    """A cluster that cannot be used; the message names the value or address and why."""
+
+
+def local_workers(cluster: str) -> int:
+    """The worker count of a ``local[:N]`` value (``local``: one per available core)."""
+    m = _LOCAL.fullmatch(cluster.strip())
+    if m is None:
+        raise ClusterError(
+            f"--cluster {cluster!r}: expected 'local' or 'local:N' (N worker processes); "
+            "for a cluster started elsewhere use --scheduler tcp://HOST:PORT"
+        )
+    n = int(m["n"]) if m["n"] is not None else default_workers()
+    if n < 1:
+        raise ClusterError(f"--cluster {cluster!r}: the number of workers must be at least 1")
+    return n
+
+
+def scheduler_address(scheduler: str) -> str:
+    """A checked ``tcp://HOST:PORT`` (or ``tls://``) scheduler address."""
+    value = scheduler.strip()
+    m = _ADDRESS.fullmatch(value)
+    if m is None or not 0 < int(m["port"]) < 65536:
+        raise ClusterError(
+            f"--scheduler {scheduler!r}: expected a Dask scheduler address such as "
+            "tcp://HOST:8786 (what 'dask scheduler' prints)"
+        )
+    return value
+
+
+@contextmanager
+def cluster_client(
+    cluster: str | None = None, scheduler: str | None = None
+) -> Iterator[Client | None]:
+    """A Dask client for ``cluster`` (``local[:N]``) or ``scheduler`` (``tcp://HOST:PORT``),
+    closed (and a local cluster shut down) on leaving; None when both are None.
+
+    Raises :class:`ClusterError` for both given, a malformed value, or a scheduler that does
+    not answer within :data:`CONNECT_TIMEOUT` seconds.
+    """
+    if cluster is not None and scheduler is not None:
+        raise ClusterError(
+            "--cluster and --scheduler are exclusive: start a local cluster or use an existing one"
+        )
+    if cluster is None and scheduler is None:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if cluster is not None:
+        n = local_workers(cluster)
+        log.info("starting a local Dask cluster of %d worker process(es)", n)
+        with (
+            LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                timeout=START_TIMEOUT,
+            ) as local,
+            Client(local) as client,
+        ):
+            yield client
+        return
+    assert scheduler is not None
+    address = scheduler_address(scheduler)
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"--scheduler {address}: no Dask scheduler answered within "
+            f"{CONNECT_TIMEOUT:g} s ({exc}); start one with 'dask scheduler' and "
+            "'dask worker ADDRESS'"
+        ) from None
+    with client:
+        yield client

@@ -1,0 +1,441 @@
+"""The rule tagger on a Dask cluster: records in partitions, tag rows back as Parquet.
+
+Each worker builds the tagging pipeline once (:class:`TaggerPlugin`, given the codebook's
+pickled bytes once, also on workers that join later) and tags partitions of
+``partition_size`` records with :func:`synth.tagging.tagger.tag`, the same function the
+single-machine path calls, so the rows are the same. This process sends the partitions
+(at most two per worker in flight: it never holds more than that of the input beyond what
+it was given) and writes each partition's rows, as they come back, to
+``tags-NNNNN.parquet`` in a work folder with the store's tag columns (evidence as the JSON
+text the store keeps). The workers need no shared file system, only synth installed.
+
+:func:`tag_on_cluster` is the step :func:`synth.tagging.workflow.tag_store` runs with a
+``client``: the rows read back in record order, the work folder removed; the store takes
+them as one tagging run (:func:`synth.store.tags.save_tagging`), so a run killed before
+that leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from distributed import WorkerPlugin
+
+from synth.store.batches import store_file_path
+from synth.tagging.codebook import Codebook
+from synth.tagging.tagger import TAG_COLUMNS, extracts_by_record
+
+if TYPE_CHECKING:
+    from distributed import Client, Worker
+
+log = logging.getLogger(__name__)
+
+#: Records per partition: what one task tags and one worker holds at a time.
+PARTITION_SIZE = 5_000
+#: Partitions in flight per worker (one being tagged, one waiting).
+IN_FLIGHT_PER_WORKER = 2
+#: The Parquet schema of the tag rows: the store's ``tags`` columns.
+TAG_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("facet", pa.string()),
+        ("label", pa.string()),
+        ("score", pa.float64()),
+        ("evidence", pa.string()),
+        ("source", pa.string()),
+        ("version", pa.string()),
+    ]
+)
+_WORK_PREFIX = "tag-"
+_evidence_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+class TaggerPlugin(WorkerPlugin):
+    """Builds the tagger's pipeline for one codebook once per worker process.
+
+    The codebook travels once, as pickled bytes, to the scheduler and from there to each
+    worker (a worker that joins later gets it too); partitions then reuse the engine that
+    :func:`synth.tagging.tagger.tag` keeps per process and codebook.
+    """
+
+    def __init__(self, codebook: Codebook) -> None:
+        self.name = plugin_name(codebook)
+        self.codebook_bytes = pickle.dumps(codebook, protocol=pickle.HIGHEST_PROTOCOL)
+        self.codebook: Codebook | None = None
+        self.engine: Any = None
+        self.lock: threading.Lock | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self.name, "codebook_bytes": self.codebook_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.name = state["name"]
+        self.codebook_bytes = state["codebook_bytes"]
+        self.codebook = self.engine = self.lock = None
+
+    def setup(self, worker: Worker) -> None:
+        from synth.tagging.tagger import _engine  # the per-process engine tag() reuses
+
+        self.codebook = pickle.loads(self.codebook_bytes)
+        self.engine = _engine(self.codebook)
+        # a worker started with several threads must not run one engine in two at once
+        self.lock = threading.Lock()
+
+    def teardown(self, worker: Worker) -> None:
+        self.codebook = self.engine = None
+
+
+def plugin_name(codebook: Codebook) -> str:
+    """One plugin per codebook (a review's criteria change its hash)."""
+    return f"synth-tagger-{codebook.sha256[:16]}"
+
+
+@dataclass
+class PartitionRun:
+    """What :func:`tag_partitions` wrote."""
+
+    folder: Path
+    #: the Parquet files of tag rows, in record order
+    files: list[Path]
+    records: int
+    rows: int
+    #: records whose text looks non-English, and records that raised (``record_id``, ``error``)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    #: per partition: index, records, rows, and the worker that tagged it
+    partitions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tag_partitions(
+    client: Client,
+    records: Iterable[pd.DataFrame] | pd.DataFrame | Path,
+    codebook: Codebook,
+    *,
+    out_dir: Path,
+    extracts: pd.DataFrame | None = None,
+    fulltexts: pd.DataFrame | None = None,
+    partition_size: int = PARTITION_SIZE,
+    progress: bool = False,
+) -> PartitionRun:
+    """Tag ``records`` on ``client``'s workers; their rows as Parquet files in ``out_dir``.
+
+    Parameters
+    ----------
+    records
+        A frame, frames (each cut into partitions of at most ``partition_size`` records),
+        or a folder of Parquet files with the records' columns (read in sorted order,
+        ``partition_size`` rows at a time). ``record_id`` must be text, as in the store.
+    codebook
+        The rules, as :func:`synth.tagging.tag` takes them (a review's cues included).
+    extracts, fulltexts
+        ``record_id`` and ``text`` per row (as the store's loaders give; an extract known
+        only by ``ref`` is matched first, see :func:`tag_on_cluster`). Each partition is
+        sent with its own records' texts.
+    """
+    if partition_size < 1:
+        raise ValueError(f"partition_size must be at least 1, not {partition_size}")
+    from distributed import as_completed
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plugin = TaggerPlugin(codebook)
+    _register(client, plugin)
+    extract_texts = _texts_by_record(extracts, "extracts")
+    full_texts = _texts_by_record(fulltexts, "fulltexts")
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    limit = IN_FLIGHT_PER_WORKER * workers
+    run = PartitionRun(folder=out_dir, files=[], records=0, rows=0)
+    results: dict[int, dict[str, Any]] = {}
+    bar = _progress(progress)
+    pending = as_completed()
+    in_flight = 0
+    key = f"synth-tag-{uuid.uuid4().hex[:12]}"
+
+    def land(future: Any) -> None:
+        result = future.result()
+        future.release()
+        table = result.pop("table")
+        path = out_dir / f"tags-{result['index']:05d}.parquet"
+        pq.write_table(table, path)
+        results[result["index"]] = {**result, "path": path}
+        if bar is not None:
+            bar.update(result["records"])
+
+    for index, part in enumerate(_partitions(records, partition_size)):
+        _check_ids(part, index)
+        payload = (
+            part,
+            _texts_frame(part, extract_texts),
+            _texts_frame(part, full_texts),
+        )
+        [data] = client.scatter([payload], hash=False)  # one piece: the partition
+        future = client.submit(
+            _tag_partition, plugin.name, index, data, pure=False, key=f"{key}-{index:05d}"
+        )
+        pending.add(future)
+        in_flight += 1
+        run.records += len(part)
+        del part, payload, data
+        while in_flight >= limit:
+            land(next(pending))
+            in_flight -= 1
+    for future in pending:
+        land(future)
+    if bar is not None:
+        bar.close()
+    for index in sorted(results):
+        result = results[index]
+        run.files.append(result["path"])
+        run.rows += result["rows"]
+        run.notes.extend(result["notes"])
+        run.failures.extend(result["failures"])
+        run.partitions.append(
+            {k: result[k] for k in ("index", "records", "rows", "worker", "engine")}
+        )
+    return run
+
+
+def read_tag_partitions(files: Iterable[Path]) -> pd.DataFrame:
+    """The tag rows of Parquet files written by :func:`tag_partitions`, in their order,
+    as :func:`synth.tagging.tag` returns them (evidence parsed)."""
+    frames = [pq.read_table(f, schema=TAG_SCHEMA).to_pandas() for f in files]
+    if not frames:
+        out = pd.DataFrame([], columns=TAG_COLUMNS)
+        out["score"] = out["score"].astype(float)
+        return out
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out["evidence"] = [json.loads(e) if e else [] for e in out["evidence"]]
+    return out[TAG_COLUMNS]
+
+
+def tag_on_cluster(
+    client: Client,
+    con: sqlite3.Connection,
+    records: pd.DataFrame,
+    codebook: Codebook,
+    *,
+    extracts: pd.DataFrame | None = None,
+    fulltexts: pd.DataFrame | None = None,
+    partition_size: int | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """:func:`synth.tagging.tag` on ``client``'s cluster: the same rows (and ``attrs``),
+    through Parquet partitions in a work folder beside ``con``'s store, removed afterwards
+    (a run killed midway leaves its folder; the next run removes it)."""
+    folder = work_folder(con)
+    try:
+        if extracts is not None and len(extracts):
+            extracts = _matched_extracts(records, extracts)
+        run = tag_partitions(
+            client,
+            records,
+            codebook,
+            out_dir=folder,
+            extracts=extracts,
+            fulltexts=fulltexts,
+            partition_size=partition_size or PARTITION_SIZE,
+            progress=progress,
+        )
+        tags = read_tag_partitions(run.files)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    tags.attrs["notes"] = run.notes
+    tags.attrs["failures"] = run.failures
+    tags.attrs["partitions"] = run.partitions
+    for failure in run.failures:
+        log.warning(
+            "record %s could not be tagged (%s); every other record was",
+            failure["record_id"],
+            failure["error"],
+        )
+    return tags
+
+
+def work_folder(con: sqlite3.Connection) -> Path:
+    """A new folder for one run's partitions, in ``<store>.work/`` beside the store
+    (a temporary folder for a store in memory). Folders left by runs whose process is
+    gone (killed) are removed first."""
+    store = store_file_path(con)
+    if store is None:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix=_WORK_PREFIX))
+    root = Path(store + ".work")
+    root.mkdir(exist_ok=True)
+    for old in root.glob(f"{_WORK_PREFIX}*"):
+        if old.is_dir() and not _alive(old.name):
+            shutil.rmtree(old, ignore_errors=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    folder = root / f"{_WORK_PREFIX}{os.getpid()}-{stamp}-{time.monotonic_ns() % 10**6:06d}"
+    folder.mkdir()
+    return folder
+
+
+# --------------------------------------------------------------------------- in the workers
+
+
+def _tag_partition(
+    name: str,
+    index: int,
+    payload: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
+) -> dict[str, Any]:
+    """Worker side: tag one partition with the worker's engine; its rows as an Arrow table
+    in :data:`TAG_SCHEMA` (so this process only writes them)."""
+    from distributed import get_worker
+
+    from synth.tagging.tagger import tag
+
+    worker = get_worker()
+    plugin = worker.plugins.get(name)
+    if plugin is None or plugin.lock is None:
+        raise RuntimeError(
+            f"the tagger is not set up on Dask worker {worker.address}: is synth installed "
+            "in that worker's environment (the same version as here)?"
+        )
+    records, extracts, fulltexts = payload
+    with plugin.lock:
+        tags = tag(records, extracts=extracts, fulltexts=fulltexts, codebook=plugin.codebook)
+    table = pa.Table.from_pandas(
+        pd.DataFrame(
+            {
+                "record_id": tags["record_id"],
+                "facet": tags["facet"],
+                "label": tags["label"],
+                "score": tags["score"].astype(float),
+                "evidence": [_evidence_json(e) for e in tags["evidence"]],
+                "source": tags["source"],
+                "version": tags["version"],
+            }
+        ),
+        schema=TAG_SCHEMA,
+        preserve_index=False,
+    )
+    return {
+        "index": index,
+        "table": table,
+        "records": len(records),
+        "rows": len(tags),
+        "notes": list(tags.attrs.get("notes") or []),
+        "failures": list(tags.attrs.get("failures") or []),
+        "worker": worker.address,
+        "engine": id(plugin.engine),
+    }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _register(client: Client, plugin: TaggerPlugin) -> None:
+    """Register ``plugin`` unless the cluster has it (registering again rebuilds engines)."""
+    name = plugin.name
+
+    def known(dask_scheduler: Any) -> bool:
+        return name in dask_scheduler.worker_plugins
+
+    if not client.run_on_scheduler(known):
+        client.register_plugin(plugin)
+
+
+def _partitions(
+    records: Iterable[pd.DataFrame] | pd.DataFrame | Path, size: int
+) -> Iterator[pd.DataFrame]:
+    if isinstance(records, pd.DataFrame):
+        records = [records]
+    if isinstance(records, Path):
+        yield from _parquet_partitions(records, size)
+        return
+    for frame in records:
+        for start in range(0, len(frame), size):
+            yield frame.iloc[start : start + size].reset_index(drop=True)
+
+
+def _parquet_partitions(folder: Path, size: int) -> Iterator[pd.DataFrame]:
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"{folder}: no Parquet files of records found there")
+    for path in files:
+        try:
+            reader = pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+        for batch in reader.iter_batches(batch_size=size):
+            yield batch.to_pandas()
+
+
+def _check_ids(part: pd.DataFrame, index: int) -> None:
+    if "record_id" not in part.columns:
+        raise ValueError(
+            "records need a record_id column (as synth.corpus.read() and load_records() give)"
+        )
+    for row, rid in enumerate(part["record_id"].tolist()):
+        if not isinstance(rid, str) or not rid:
+            raise ValueError(
+                f"record_id must be non-empty text (as in the store): partition {index}, "
+                f"row {row} has {rid!r}"
+            )
+
+
+def _texts_by_record(frame: pd.DataFrame | None, what: str) -> dict[str, list[str]]:
+    """``record_id -> [text, ...]`` in the frame's order (non-empty texts only)."""
+    if frame is None or not len(frame):
+        return {}
+    if "record_id" not in frame.columns or "text" not in frame.columns:
+        raise ValueError(f"{what} need record_id and text columns")
+    out: dict[str, list[str]] = {}
+    for rid, text in zip(frame["record_id"].tolist(), frame["text"].tolist(), strict=True):
+        if isinstance(text, str) and text.strip() and isinstance(rid, str):
+            out.setdefault(rid, []).append(text)
+    return out
+
+
+def _texts_frame(part: pd.DataFrame, texts: dict[str, list[str]]) -> pd.DataFrame | None:
+    """The texts of ``part``'s records, as a ``record_id, text`` frame (None: none)."""
+    if not texts:
+        return None
+    rows = [(rid, t) for rid in part["record_id"].tolist() for t in texts.get(rid, ())]
+    return pd.DataFrame(rows, columns=["record_id", "text"]) if rows else None
+
+
+def _matched_extracts(records: pd.DataFrame, extracts: pd.DataFrame) -> pd.DataFrame:
+    """Extracts keyed by ``record_id``, those known by ``ref`` matched to the records as
+    :func:`synth.tagging.tagger.extracts_by_record` matches them for a single machine."""
+    by_record = extracts_by_record(records, extracts)
+    rows = [(rid, t) for rid, texts in by_record.items() for t in texts]
+    return pd.DataFrame(rows, columns=["record_id", "text"])
+
+
+def _alive(name: str) -> bool:
+    """Whether the process that made work folder ``name`` (``tag-<pid>-...``) still runs."""
+    try:
+        pid = int(name[len(_WORK_PREFIX) :].split("-", 1)[0])
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _progress(show: bool) -> Any:
+    if not show:
+        return None
+    from synth.progress import progress_bar
+
+    return progress_bar(unit="rec", desc="tagging (cluster)")

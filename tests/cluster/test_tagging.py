@@ -1,0 +1,277 @@
+"""The rule tagger on a Dask LocalCluster gives the single-machine path's tags, and a run
+killed midway leaves the store as it was.
+
+One two-worker cluster serves the module (starting one and building each worker's
+pipeline takes a few seconds); the killed run starts its own, in a process of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from pandas.testing import assert_frame_equal
+
+from synth.distributed import (
+    TAG_SCHEMA,
+    cluster_client,
+    read_tag_partitions,
+    tag_partitions,
+)
+from synth.store import connect, load_records
+from synth.store.tags import (
+    current_tags,
+    latest_run,
+    load_assessment,
+    load_run_tags,
+    load_suggestions,
+)
+from synth.tagging.codebook import load_codebook
+from synth.tagging.tagger import tag
+from synth.tagging.workflow import tag_store
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+KEI_REVIEW = ROOT / "corpus" / "kei-2020" / "review.yml"
+#: a few thousand real records: two of the peer screening sets
+PEER_SETS = ("cohen2006_BetaBlockers.csv", "Nagtegaal_2019.csv")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    with cluster_client("local:2") as c:
+        yield c
+
+
+def _stored(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The latest run's tags (every source), criteria assessment and suggestions."""
+    con = connect(db)
+    try:
+        return load_run_tags(con), load_assessment(con), load_suggestions(con)
+    finally:
+        con.close()
+
+
+def _sorted(tags: pd.DataFrame) -> pd.DataFrame:
+    key = ["record_id", "facet", "label", "source"]
+    return tags.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def _assert_same_run(single: Path, cluster: Path) -> None:
+    (tags_a, assess_a, sugg_a), (tags_b, assess_b, sugg_b) = _stored(single), _stored(cluster)
+    assert len(tags_a) > 0
+    assert_frame_equal(_sorted(tags_a), _sorted(tags_b))  # evidence included
+    assert_frame_equal(tags_a, tags_b)  # and in the same order
+    assert_frame_equal(assess_a, assess_b)
+    assert_frame_equal(sugg_a, sugg_b)
+
+
+def test_cluster_tags_equal_the_single_machine_tags_on_the_bundled_corpus(
+    client: object, kei_imported_db: Path, kei_tagged_db: Path, copy_db: Callable[..., Path]
+) -> None:
+    db = copy_db(kei_imported_db)
+    con = connect(db)
+    try:
+        run = tag_store(con, client=client, partition_size=20)
+    finally:
+        con.close()
+    _assert_same_run(kei_tagged_db, db)
+    # 68 records in partitions of at most 20, spread over both workers, and each worker
+    # tagged its partitions with the one engine its plugin built
+    parts = run.tags.attrs["partitions"]
+    assert [p["records"] for p in parts] == [20, 20, 20, 8]
+    workers = {p["worker"] for p in parts}
+    assert len(workers) == 2
+    for w in workers:
+        assert len({p["engine"] for p in parts if p["worker"] == w}) == 1
+    # the work folder beside the store is gone once the run is stored
+    assert not list((db.parent / (db.name + ".work")).glob("tag-*"))
+
+
+def test_each_worker_builds_the_pipeline_once(
+    client: object, kei_imported_db: Path, tmp_path: Path
+) -> None:
+    from synth.distributed.tagging import plugin_name
+
+    con = connect(kei_imported_db)
+    try:
+        records = load_records(con)
+    finally:
+        con.close()
+    codebook = load_codebook()
+    name = plugin_name(codebook)
+
+    def engines(dask_worker: object) -> tuple[int, int, bool]:
+        from synth.tagging import tagger
+
+        plugin = dask_worker.plugins[name]  # type: ignore[attr-defined]
+        return (
+            len(tagger._ENGINES),
+            id(plugin.engine),
+            plugin.engine is tagger._engine(plugin.codebook),
+        )
+
+    first: dict[str, tuple[int, int, bool]] = {}
+    for round_ in range(2):  # a second run reuses what the first built
+        run = tag_partitions(
+            client,  # type: ignore[arg-type]
+            records,
+            codebook,
+            out_dir=tmp_path / f"run-{round_}",
+            partition_size=10,
+        )
+        assert len(run.partitions) == 7
+        seen = client.run(engines)  # type: ignore[attr-defined]
+        if round_ == 0:
+            first = seen
+        assert seen == first
+        assert all(built is True for _, _, built in seen.values())
+        # one engine per worker even though each tagged several partitions
+        for address in seen:
+            ids = {p["engine"] for p in run.partitions if p["worker"] == address}
+            assert ids <= {seen[address][1]}
+
+
+def test_a_parquet_folder_of_records_gives_the_rows_tag_gives(
+    client: object, kei_imported_db: Path, tmp_path: Path
+) -> None:
+    con = connect(kei_imported_db)
+    try:
+        records = load_records(con)
+    finally:
+        con.close()
+    folder = tmp_path / "records"
+    folder.mkdir()
+    # two files, the second holding a partition and a bit: partitions never cross files
+    records.iloc[:30].to_parquet(folder / "part-0.parquet", index=False)
+    records.iloc[30:].to_parquet(folder / "part-1.parquet", index=False)
+    codebook = load_codebook()
+    run = tag_partitions(
+        client,  # type: ignore[arg-type]
+        folder,
+        codebook,
+        out_dir=tmp_path / "tags",
+        partition_size=25,
+    )
+    assert [p["records"] for p in run.partitions] == [25, 5, 25, 13]
+    assert run.records == len(records)
+    for f in run.files:
+        assert pq.read_schema(f).remove_metadata() == TAG_SCHEMA
+    got = read_tag_partitions(run.files)
+    expected = tag(records, codebook=codebook)
+    assert run.rows == len(expected) > 0
+    assert_frame_equal(got, expected)
+
+
+def test_records_need_text_ids(client: object, tmp_path: Path) -> None:
+    records = pd.DataFrame({"record_id": ["a", 7], "title": ["One", "Two"]})
+    with pytest.raises(ValueError, match=r"partition 0, row 1 has 7"):
+        tag_partitions(client, records, load_codebook(), out_dir=tmp_path)  # type: ignore[arg-type]
+
+
+@pytest.mark.peer
+def test_cluster_tags_equal_the_single_machine_tags_on_thousands_of_peer_records(
+    client: object, peer_data: Path, tmp_path: Path
+) -> None:
+    from synth.store import import_paths
+
+    single = tmp_path / "single.sqlite"
+    con = connect(single)
+    try:
+        import_paths(con, [peer_data / "screening" / name for name in PEER_SETS])
+        assert len(load_records(con)) > 4_000
+    finally:
+        con.close()
+    cluster = tmp_path / "cluster.sqlite"
+    shutil.copyfile(single, cluster)
+    for db, kwargs in ((single, {}), (cluster, {"client": client, "partition_size": 700})):
+        con = connect(db)
+        try:
+            tag_store(con, review_path=KEI_REVIEW, **kwargs)  # the criteria assessed too
+        finally:
+            con.close()
+    _assert_same_run(single, cluster)
+
+
+_KILLED_TAGGER = """
+import sys
+from synth.cli import app
+sys.argv = ["synth", "tag", "--db", sys.argv[1], "--cluster", "local:2",
+            "--partition-size", "8", "--no-progress"]
+app()
+"""
+
+
+def _children(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_a_killed_cluster_run_leaves_the_store_as_it_was(
+    client: object, kei_tagged_db: Path, copy_db: Callable[..., Path]
+) -> None:
+    db = copy_db(kei_tagged_db)
+    con = connect(db)
+    try:
+        run_before, tags_before = latest_run(con), current_tags(con)
+        finished_before = con.execute(
+            "SELECT count(*) FROM runs WHERE finished_at IS NOT NULL"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    work = db.parent / (db.name + ".work")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src")])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_TAGGER, str(db)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not list(work.glob("tag-*/tags-00000.parquet")):
+            assert proc.poll() is None, "the tagging run ended on its own"
+            assert time.monotonic() < deadline, "no partition landed"
+            time.sleep(0.01)
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGKILL)  # the client, mid-run: partitions still to come
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        for pid in workers:  # the cluster's worker processes we started, if any remain
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    con = connect(db)
+    try:
+        assert latest_run(con) == run_before
+        assert (
+            con.execute("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL").fetchone()[0]
+            == finished_before
+        )
+        assert_frame_equal(current_tags(con), tags_before)
+        # the killed run's partitions are still in its work folder; the next run
+        # (here on the module's cluster) clears them and is stored as usual
+        assert list(work.glob("tag-*/tags-*.parquet"))
+        run = tag_store(con, client=client, partition_size=30)
+        assert latest_run(con) == run.run_id != run_before
+    finally:
+        con.close()
+    assert not list(work.glob("tag-*"))
