@@ -168,6 +168,8 @@ def test_a_pdf_linked_to_a_duplicate_is_its_kept_records_full_text(tmp_path: Pat
         # one record's text, as an app showing that record reads it
         one = load_fulltexts(con, record_ids=[kept])
         assert one["record_id"].tolist() == [kept] and one["from_record"].tolist() == [member]
+        many = load_fulltexts(con, record_ids=[kept, *(f"r{i}" for i in range(600))])
+        pd.testing.assert_frame_equal(many, one)  # more ids than one SQL statement takes
         # the record's own stored text only, when asked
         assert kept not in set(load_fulltexts(con, groups=False)["record_id"])
     finally:
@@ -267,3 +269,14 @@ def test_the_title_abstract_stage_does_not_show_the_full_text(store: sqlite3.Con
         assert "Full text" not in app.record.value
     finally:
         app.queue.close()
+
+
+def test_the_evidence_maps_paper_table_names_the_page_of_a_pdfs_sentence() -> None:
+    from synth.report.maps_data import best_evidence
+
+    evidence = [
+        {"field": "extract", "sentence": "We worked in general practices.", "page": 4},
+        {"field": "title", "sentence": "A title"},
+    ]
+    assert best_evidence(evidence) == ("We worked in general practices.", "extract, p. 4")
+    assert best_evidence(evidence[1:]) == ("A title", "title")

@@ -314,7 +314,8 @@ def counts_by_label(corpus: Corpus, facet: str, *, untagged: bool = True) -> pd.
 
 
 def best_evidence(evidence: Any, *, max_chars: int = 170) -> tuple[str, str] | None:
-    """The strongest evidence item's (sentence, field), shortened to ``max_chars``.
+    """The strongest evidence item's (sentence, field), shortened to ``max_chars``; the
+    field names the page of a sentence from a PDF ("fulltext, p. 4").
 
     Tag evidence is stored strongest first; reviewer-set tags have none.
     """
@@ -325,7 +326,9 @@ def best_evidence(evidence: Any, *, max_chars: int = 170) -> tuple[str, str] | N
             text = " ".join(str(item["sentence"]).split())
             if len(text) > max_chars:
                 text = text[: max_chars - 1].rstrip() + "…"
-            return text, str(item.get("field") or "")
+            field = str(item.get("field") or "")
+            page = item.get("page")
+            return text, f"{field}, p. {int(page)}" if isinstance(page, int) else field
     return None
 
 

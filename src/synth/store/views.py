@@ -109,9 +109,13 @@ def load_fulltexts(
     wanted = None if record_ids is None else set(record_ids)
     members = _group_members(con, wanted) if groups else {}
     look = None if wanted is None else wanted | {m for ms in members.values() for m in ms}
+    sql, params = "SELECT record_id, text, chars FROM fulltexts", []
+    if look is not None and len(look) <= 500:  # a few records' texts: not every text read
+        params = sorted(look)
+        sql += f" WHERE record_id IN ({','.join('?' * len(params))})"
     markdown = {
         rid: (text, chars)
-        for rid, text, chars in con.execute("SELECT record_id, text, chars FROM fulltexts")
+        for rid, text, chars in con.execute(sql, params)
         if look is None or rid in look
     }
     chosen = {rid: pdf for rid, pdf in _chosen_pdfs(con).items() if look is None or rid in look}
@@ -166,14 +170,21 @@ def _page_lengths(con: sqlite3.Connection, pdf_ids: list[int]) -> dict[int, list
     out: dict[int, list[int]] = {int(p): [] for p in pdf_ids}
     if not out:
         return out
-    marks = ",".join("?" * len(out))
+    where, params = _in_ids(list(out))
     for pdf_id, n in con.execute(
-        f"SELECT pdf_id, length(text) FROM pdf_pages WHERE pdf_id IN ({marks})"
-        " ORDER BY pdf_id, page",
-        list(out),
+        f"SELECT pdf_id, length(text) FROM pdf_pages{where} ORDER BY pdf_id, page", params
     ):
-        out[int(pdf_id)].append(int(n))
+        if int(pdf_id) in out:
+            out[int(pdf_id)].append(int(n))
     return out
+
+
+def _in_ids(pdf_ids: list[int]) -> tuple[str, list[int]]:
+    """A ``WHERE pdf_id IN (...)`` for a few PDFs; none for many (all rows read, the
+    caller keeps its own: SQLite bounds the number of parameters)."""
+    if len(pdf_ids) > 500:
+        return "", []
+    return f" WHERE pdf_id IN ({','.join('?' * len(pdf_ids))})", [int(p) for p in pdf_ids]
 
 
 def _section_rows(con: sqlite3.Connection, pdf_ids: list[int]) -> dict[int, list]:
@@ -181,13 +192,14 @@ def _section_rows(con: sqlite3.Connection, pdf_ids: list[int]) -> dict[int, list
     out: dict[int, list] = {}
     if not pdf_ids:
         return out
-    marks = ",".join("?" * len(pdf_ids))
+    where, params = _in_ids(pdf_ids)
+    wanted = {int(p) for p in pdf_ids}
     for pdf_id, name, page, text in con.execute(
-        f"SELECT pdf_id, name, page, text FROM pdf_sections WHERE pdf_id IN ({marks})"
-        " ORDER BY pdf_id, position",
-        [int(p) for p in pdf_ids],
+        f"SELECT pdf_id, name, page, text FROM pdf_sections{where} ORDER BY pdf_id, position",
+        params,
     ):
-        out.setdefault(int(pdf_id), []).append((name, int(page), text))
+        if int(pdf_id) in wanted:
+            out.setdefault(int(pdf_id), []).append((name, int(page), text))
     return out
 
 
