@@ -42,6 +42,10 @@ _PAGE_NUMBER = re.compile(
 )
 _LINE_END_HYPHEN = re.compile(r"\b([^\W\d_]+)-\n(\w+)")
 _INLINE_COMPOUND = re.compile(r"(?<!-)\b([^\W\d_]+-[^\W\d_]+)\b(?!-)")
+# where those two can match: a hyphen before a line break and a word character, or before
+# a letter (patterns that start with a literal: found without looking at every character)
+_HYPHEN_BREAK = re.compile(r"-\n(?=\w)")
+_INNER_HYPHEN = re.compile(r"-(?=[^\W\d_])")
 _PAGE_END_HYPHEN = re.compile(r"[^\W\d_]-$")
 _WORDS = re.compile(r"\w+")
 _PAGE_START_WORD = re.compile(r"(\w+[.,;:]?)[ \t]*\n?")
@@ -489,14 +493,14 @@ def join_hyphens(pages: list[str]) -> list[str]:
         return pages
     compounds: set[str] = set()
     for text in pages:
-        for start, end in _near(text, "-"):
+        for start, end in _near(text, _INNER_HYPHEN):
             compounds.update(m.lower() for m in _INLINE_COMPOUND.findall(text, start, end))
     document: list[str] = []  # the lowered text without its line-end hyphens, when needed
     seen: dict[str, bool] = {}
 
     def used(word: str) -> bool:
         if not document:
-            text = _sub_near(_LINE_END_HYPHEN, " ", "\n".join(pages), "-\n")
+            text = _sub_near(_LINE_END_HYPHEN, " ", "\n".join(pages), _HYPHEN_BREAK)
             document.append(text.lower())
         if word not in seen:
             seen[word] = _has_word(document[0], word)
@@ -510,34 +514,40 @@ def join_hyphens(pages: list[str]) -> list[str]:
             return f"{left}-{right}"
         return f"{left}{right}"
 
-    return [_sub_near(_LINE_END_HYPHEN, join, text, "-\n") for text in pages]
+    return [_sub_near(_LINE_END_HYPHEN, join, text, _HYPHEN_BREAK) for text in pages]
 
 
-def _near(text: str, mark: str) -> list[tuple[int, int]]:
-    """The spans of ``text`` around each ``mark``: from just after the space or line break
-    before it to the one after it, overlapping spans merged. A pattern whose matches hold
-    no space and no line break but the one in ``mark``, and look at most one character
-    beyond (a word boundary, a look-around), finds the same matches in these spans as in
-    the whole text, without scanning it all (a tenth of the time on a long paper)."""
+def _near(text: str, marks: re.Pattern[str]) -> list[tuple[int, int]]:
+    """The spans of ``text`` around each match of ``marks``: from just after the space or
+    line break before it to the one after it, overlapping spans merged. A pattern whose
+    matches each hold a match of ``marks``, no space and no line break but those in it, and
+    look at most one character beyond (a word boundary, a look-around), finds the same
+    matches in these spans as in the whole text, without scanning it all (a tenth of the
+    time on a long paper)."""
     spans: list[tuple[int, int]] = []
-    at = text.find(mark)
-    while at >= 0:
-        start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at)) + 1
-        after = at + len(mark)
-        space, newline = text.find(" ", after), text.find("\n", after)
-        ends = [e for e in (space, newline) if e >= 0]
-        end = min(ends) if ends else len(text)
+    find, rfind, size = text.find, text.rfind, len(text)
+    for mark in marks.finditer(text):
+        at, after = mark.span()
+        if spans and at < spans[-1][1] and "\n" not in mark.group():
+            continue  # in the span already
+        start = rfind(" ", 0, at)
+        newline = rfind("\n", 0, at)
+        start = (newline if newline > start else start) + 1
+        space, newline = find(" ", after), find("\n", after)
+        if space < 0:
+            end = newline if newline >= 0 else size
+        else:
+            end = newline if 0 <= newline < space else space
         if spans and start <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
         else:
             spans.append((start, end))
-        at = text.find(mark, after if "\n" in mark else end)
     return spans
 
 
-def _sub_near(pattern: re.Pattern[str], repl: Any, text: str, mark: str) -> str:
-    """``pattern.sub(repl, text)`` for a pattern that only matches around ``mark``."""
-    spans = _near(text, mark)
+def _sub_near(pattern: re.Pattern[str], repl: Any, text: str, marks: re.Pattern[str]) -> str:
+    """``pattern.sub(repl, text)`` for a pattern that only matches around ``marks``."""
+    spans = _near(text, marks)
     if not spans:
         return text
     parts, last = [], 0
