@@ -78,11 +78,14 @@ TAG_EXPORT_COLUMNS = [
 
 
 def _evidence_text(evidence: list[dict[str, Any]]) -> str:
-    """Evidence as a reader wants it in a cell: each sentence with its field and cue."""
+    """Evidence as a reader wants it in a cell: each sentence with its field (and the
+    page of a PDF's: ``[fulltext, p. 4]``) and cue."""
     parts = []
     for e in evidence:
         neg = " (negated)" if e.get("negated") else ""
-        parts.append(f"[{e.get('field')}] {e.get('sentence') or e.get('match')}{neg}")
+        page = e.get("page")
+        where = f"{e.get('field')}, p. {page}" if isinstance(page, int) else e.get("field")
+        parts.append(f"[{where}] {e.get('sentence') or e.get('match')}{neg}")
     return " | ".join(parts)
 
 

@@ -280,3 +280,22 @@ def test_the_evidence_maps_paper_table_names_the_page_of_a_pdfs_sentence() -> No
     ]
     assert best_evidence(evidence) == ("We worked in general practices.", "extract, p. 4")
     assert best_evidence(evidence[1:]) == ("A title", "title")
+
+
+def test_the_tags_export_names_the_page_of_a_pdfs_evidence(
+    store: sqlite3.Connection, tmp_path: Path
+) -> None:
+    import csv
+
+    from synth.exporting import export_tags
+    from synth.tagging.workflow import tag_store
+
+    brown = _linked(store)
+    tag_store(store, refine=False)
+    export_tags(store, tmp_path / "tags.csv")
+    with (tmp_path / "tags.csv").open(encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["record_id"] == brown]
+    setting = [r for r in rows if r["facet"] == "setting"]
+    assert setting and "[extract, p. 2] The study took place in" in setting[0]["evidence"]
+    title = [r for r in rows if r["evidence"].startswith("[title]")]
+    assert title  # a title's evidence names no page
