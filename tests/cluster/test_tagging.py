@@ -275,3 +275,40 @@ def test_a_killed_cluster_run_leaves_the_store_as_it_was(
     finally:
         con.close()
     assert not list(work.glob("tag-*"))
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_the_tags_are_the_same(
+    client: object, kei_imported_db: Path, kei_tagged_db: Path, copy_db: Callable[..., Path]
+) -> None:
+    import threading
+
+    db = copy_db(kei_imported_db)
+    work = db.parent / (db.name + ".work")
+    pids = client.run(os.getpid)  # type: ignore[attr-defined]
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        con = connect(db)
+        try:
+            outcome["run"] = tag_store(con, client=client, partition_size=4)
+        except BaseException as exc:  # reported to the test below
+            outcome["error"] = exc
+        finally:
+            con.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not list(work.glob("tag-*/tags-00000.parquet")):
+        assert thread.is_alive(), outcome
+        assert time.monotonic() < deadline, "no partition landed"
+        time.sleep(0.005)
+    victim = sorted(pids.values())[0]
+    os.kill(victim, signal.SIGKILL)  # a worker, with partitions still to tag
+    thread.join(180)
+    assert not thread.is_alive()
+    assert "error" not in outcome, outcome.get("error")
+    _assert_same_run(kei_tagged_db, db)
+    # the nanny started a new worker in its place, which tags with an engine of its own
+    client.wait_for_workers(2, timeout=60)  # type: ignore[attr-defined]
+    assert victim not in client.run(os.getpid).values()  # type: ignore[attr-defined]

@@ -5,9 +5,10 @@ pickled bytes once, also on workers that join later) and tags partitions of
 ``partition_size`` records with :func:`synth.tagging.tagger.tag`, the same function the
 single-machine path calls, so the rows are the same. This process sends the partitions
 (at most two per worker in flight: it never holds more than that of the input beyond what
-it was given) and writes each partition's rows, as they come back, to
-``tags-NNNNN.parquet`` in a work folder with the store's tag columns (evidence as the JSON
-text the store keeps). The workers need no shared file system, only synth installed.
+it was given; a partition whose worker dies runs again on another) and writes each
+partition's rows, as they come back, to ``tags-NNNNN.parquet`` in a work folder with the
+store's tag columns (evidence as the JSON text the store keeps). The workers need no
+shared file system, only synth installed.
 
 :func:`tag_on_cluster` is the step :func:`synth.tagging.workflow.tag_store` runs with a
 ``client``: the rows read back in record order, the work folder removed; the store takes
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dask
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -182,14 +184,17 @@ def tag_partitions(
             _texts_frame(part, extract_texts),
             _texts_frame(part, full_texts),
         )
-        [data] = client.scatter([payload], hash=False)  # one piece: the partition
-        future = client.submit(
-            _tag_partition, plugin.name, index, data, pure=False, key=f"{key}-{index:05d}"
-        )
+        # the partition travels inside its task, not scattered to one worker ahead: the
+        # scheduler keeps it until the task is done, so when a worker dies its partitions
+        # run again elsewhere (a scattered one would die with it)
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
+            future = client.submit(
+                _tag_partition, plugin.name, index, payload, pure=False, key=f"{key}-{index:05d}"
+            )
         pending.add(future)
         in_flight += 1
         run.records += len(part)
-        del part, payload, data
+        del part, payload
         while in_flight >= limit:
             land(next(pending))
             in_flight -= 1
