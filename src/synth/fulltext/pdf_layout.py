@@ -28,7 +28,6 @@ from operator import attrgetter
 from statistics import median
 from typing import Any
 
-import numpy as np
 import pypdfium2.raw as pdfium_c
 import yaml
 
@@ -292,26 +291,30 @@ def _gutter(lines: Sequence[Line]) -> float | None:
     placed = [line for line in lines if line.x1 > line.x0]
     if len(placed) < 12:
         return None
-    x0 = np.array([line.x0 for line in placed])
-    x1 = np.array([line.x1 for line in placed])
-    left, right = float(x0.min()), float(x1.max())
+    starts = [line.x0 for line in placed]
+    ends = [line.x1 for line in placed]
+    left, right = min(starts), max(ends)
     span = right - left
-    width = x1 - x0
-    if int((width > 0.7 * span).sum()) > len(placed) * 2 / 3:
+    widths = [end - start for start, end in zip(starts, ends, strict=True)]
+    across = 0.7 * span
+    if len([w for w in widths if w > across]) > len(placed) * 2 / 3:
         return None  # most lines run across the page: one column
-    # every place tried at once: a row per place, a column per line
-    places = [left + span * (0.40 + 0.02 * step) for step in range(11)]
-    gutter = np.array(places)[:, None]
-    on_left = x1 <= gutter + 1
-    on_right = ~on_left & (x0 >= gutter - 1)
-    crossing = (len(placed) - on_left.sum(axis=1) - on_right.sum(axis=1)).tolist()
-    long_left = (on_left & (width >= 0.6 * (gutter - left))).sum(axis=1).tolist()
-    long_right = (on_right & (width >= 0.6 * (right - gutter))).sum(axis=1).tolist()
+    rows = list(zip(starts, ends, widths, strict=True))
     best: tuple[int, int, float] | None = None
-    for place, cross, lefts, rights in zip(places, crossing, long_left, long_right, strict=True):
-        if cross > len(placed) / 3 or lefts < 4 or rights < 4:
+    for step in range(11):
+        gutter = left + span * (0.40 + 0.02 * step)
+        before, after = gutter + 1, gutter - 1
+        on_left = [w for _, end, w in rows if end <= before]
+        on_right = [w for start, end, w in rows if end > before and start >= after]
+        crossing = len(placed) - len(on_left) - len(on_right)
+        if crossing > len(placed) / 3:
             continue
-        key = (cross, -(lefts + rights), place)
+        need_left, need_right = 0.6 * (gutter - left), 0.6 * (right - gutter)
+        long_left = len([w for w in on_left if w >= need_left])
+        long_right = len([w for w in on_right if w >= need_right])
+        if long_left < 4 or long_right < 4:
+            continue
+        key = (crossing, -(long_left + long_right), gutter)
         if best is None or key < best:
             best = key
     return None if best is None else best[2]
