@@ -119,7 +119,8 @@ class PartitionRun:
     #: records whose text looks non-English, and records that raised (``record_id``, ``error``)
     notes: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
-    #: per partition: index, records, rows, and the worker that tagged it
+    #: per partition: index, records, rows, the worker that tagged it (``worker``, and
+    #: ``engine``, the id of its engine there) and its seconds tagging
     partitions: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -209,7 +210,7 @@ def tag_partitions(
         run.notes.extend(result["notes"])
         run.failures.extend(result["failures"])
         run.partitions.append(
-            {k: result[k] for k in ("index", "records", "rows", "worker", "engine")}
+            {k: result[k] for k in ("index", "records", "rows", "worker", "engine", "seconds")}
         )
     return run
 
@@ -312,8 +313,10 @@ def _tag_partition(
             "in that worker's environment (the same version as here)?"
         )
     records, extracts, fulltexts = payload
+    start = time.perf_counter()
     with plugin.lock:
         tags = tag(records, extracts=extracts, fulltexts=fulltexts, codebook=plugin.codebook)
+    seconds = time.perf_counter() - start
     table = pa.Table.from_pandas(
         pd.DataFrame(
             {
@@ -338,6 +341,7 @@ def _tag_partition(
         "failures": list(tags.attrs.get("failures") or []),
         "worker": worker.address,
         "engine": id(plugin.engine),
+        "seconds": seconds,
     }
 
 
