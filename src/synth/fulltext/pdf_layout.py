@@ -164,7 +164,8 @@ def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Lin
         core = match.group(1)  # the line without its leading and trailing spaces
         if core is None:
             continue
-        start, end = match.start(1), match.end(1) - 1
+        start, end = match.span(1)
+        end -= 1
         while next_odd < start:
             next_odd = next(odd, len(text))
         if next_odd <= end:  # a character of the table: only these lines are translated
@@ -173,16 +174,18 @@ def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Lin
                 continue
         else:
             cleaned = _SPACES.sub(" ", core) if "  " in core else core
-        if same:
-            start_char, end_char = start, end
+        if same:  # text and character indices agree
+            placed = loose_box(page_address, start, first_address) and loose_box(
+                page_address, end, last_address
+            )
         else:
             start_char, end_char = char_index(raw_page, start), char_index(raw_page, end)
-        placed = (
-            start_char >= 0
-            and end_char >= 0
-            and loose_box(page_address, start_char, first_address)
-            and loose_box(page_address, end_char, last_address)
-        )
+            placed = (
+                start_char >= 0
+                and end_char >= 0
+                and loose_box(page_address, start_char, first_address)
+                and loose_box(page_address, end_char, last_address)
+            )
         if placed:
             left, right, last_left, last_right = first.left, first.right, last.left, last.right
             placed = right > left and last_right > last_left

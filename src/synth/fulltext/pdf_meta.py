@@ -18,6 +18,7 @@ from rapidfuzz import fuzz
 from synth.fulltext.pdf_layout import Line, rules
 
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
+_DOI_BREAK = re.compile(r"-\n(?=\w)")
 _DOI_TRAIL = ".,;:)]}'\u2019\u201d"
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 _COPYRIGHT_YEAR = re.compile(r"(?:©|\(c\)|copyright)\s*(19[5-9]\d|20\d\d)", re.IGNORECASE)
@@ -65,7 +66,10 @@ def find_doi(texts: Sequence[str]) -> str | None:
     """The first DOI printed on the first pages (a DOI broken at a line-end hyphen is
     rejoined)."""
     for text in texts:
-        match = _DOI.search(re.sub(r"-\n(?=\w)", "-", text))
+        if "10." not in text:  # every DOI starts so (and joining at a hyphen makes none)
+            continue
+        text = _DOI_BREAK.sub("-", text)
+        match = _DOI.search(text, text.index("10."))
         if match:
             return match.group(1).rstrip(_DOI_TRAIL)
     return None
@@ -117,7 +121,7 @@ def _title_on_page(title: str, lines: Sequence[Line]) -> bool:
     for start in range(len(texts)):
         for count in (1, 2, 3):
             window = " ".join(texts[start : start + count])
-            if fuzz.ratio(wanted, window) >= 90:
+            if fuzz.ratio(wanted, window, score_cutoff=90) >= 90:
                 return True
     return False
 
@@ -199,7 +203,7 @@ def _year(lines: Sequence[Line], page1: str, creation: str) -> int | None:
     for line in lines[:25]:
         if _normal(line.text).startswith(("abstract", "summary")):
             break
-        match = _YEAR.search(_DOI.sub(" ", line.text))
+        match = _YEAR.search(_DOI.sub(" ", line.text) if "10." in line.text else line.text)
         if match:
             return int(match.group(1))
     match = _COPYRIGHT_YEAR.search(page1)
