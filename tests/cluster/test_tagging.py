@@ -312,3 +312,66 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_tags_are_the_same(
     # the nanny started a new worker in its place, which tags with an engine of its own
     client.wait_for_workers(2, timeout=60)  # type: ignore[attr-defined]
     assert victim not in client.run(os.getpid).values()  # type: ignore[attr-defined]
+
+
+def test_an_existing_cluster_started_with_dask_s_own_commands(
+    kei_imported_db: Path, kei_tagged_db: Path, copy_db: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The README's commands: ``dask scheduler``, ``dask worker ADDRESS``, then
+    ``synth tag --scheduler ADDRESS`` (here on loopback, with a scheduler file)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from synth.cli import app
+
+    dask = Path(sys.executable).parent / "dask"
+    info = tmp_path / "scheduler.json"
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        started.append(
+            subprocess.Popen(
+                [str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                 "--no-dashboard", "--scheduler-file", str(info)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not info.exists() or not info.read_text().strip():
+            assert started[0].poll() is None, "dask scheduler ended on its own"
+            assert time.monotonic() < deadline, "dask scheduler never started"
+            time.sleep(0.05)
+        address = json.loads(info.read_text())["address"]
+        started.append(
+            subprocess.Popen(
+                [str(dask), "worker", address, "--nthreads", "1", "--nworkers", "2",
+                 "--no-dashboard", "--host", "127.0.0.1"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+        db = copy_db(kei_imported_db)
+        result = CliRunner().invoke(
+            app,
+            ["tag", "--db", str(db), "--no-progress", "--scheduler", address,
+             "--partition-size", "20"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        _assert_same_run(kei_tagged_db, db)
+        con = connect(db)
+        try:  # the run records where it was tagged
+            row = con.execute("SELECT params FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+            assert json.loads(row[0])["scheduler"] == address
+        finally:
+            con.close()
+    finally:
+        for proc in reversed(started):  # the workers first, then the scheduler
+            children = _children(proc.pid)
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(30)
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
