@@ -78,6 +78,11 @@ def cluster_client(
     if cluster is None and scheduler is None:
         yield None
         return
+    with _quiet_dask():
+        yield from _client(cluster, scheduler)
+
+
+def _client(cluster: str | None, scheduler: str | None) -> Iterator[Client]:
     from distributed import Client, LocalCluster
 
     if cluster is not None:
@@ -107,3 +112,19 @@ def cluster_client(
         ) from None
     with client:
         yield client
+
+
+@contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's own INFO lines (every worker started, every connection) only with synth's
+    ``--verbose``: a command's output stays its own."""
+    import distributed  # noqa: F401  (its import sets its loggers' levels: first)
+
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    if not logging.getLogger("synth").isEnabledFor(logging.INFO):
+        logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

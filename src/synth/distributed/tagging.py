@@ -163,7 +163,7 @@ def tag_partitions(
     limit = IN_FLIGHT_PER_WORKER * workers
     run = PartitionRun(folder=out_dir, files=[], records=0, rows=0)
     results: dict[int, dict[str, Any]] = {}
-    bar = _progress(progress)
+    bar = _progress(progress, len(records) if isinstance(records, pd.DataFrame) else None)
     pending = as_completed()
     in_flight = 0
     key = f"synth-tag-{uuid.uuid4().hex[:12]}"
@@ -442,9 +442,9 @@ def _alive(name: str) -> bool:
     return True
 
 
-def _progress(show: bool) -> Any:
+def _progress(show: bool, total: int | None) -> Any:
     if not show:
         return None
     from synth.progress import progress_bar
 
-    return progress_bar(unit="rec", desc="tagging (cluster)")
+    return progress_bar(total=total, unit="rec", desc="tagging on the cluster")
