@@ -14,12 +14,17 @@ it:
   * ``cluster``: ``--cluster local:W``, a Dask LocalCluster of W worker processes
     (``synth.distributed``), partitions of ``--partition-size`` records.
 
-It prints, per arm: wall time (start-up included), records/s, the peak resident memory of
-the command's own process and of its largest worker process (sampled every 0.1 s over the
-process tree), and the ratios against ``single`` in the same run; and checks that every
-arm stored the same tags. What runs on the cluster so far is the rule tagger; the
-refiner, criteria and the store's bulk load run in the command's process on every arm.
-The load average is printed before and after (the machine's cores may be shared).
+It prints, per arm: wall time (start-up included), records/s, CPU seconds (the command's
+and its worker processes': the cost of sharing the work, which other load on the machine
+moves less than wall time), the peak resident memory of the command's own process and of
+its largest worker process (sampled every 0.1 s over the process tree), and the ratios
+against ``single`` in the same run; and checks that every arm stored the same tags.
+
+What runs on the cluster so far is the rule tagger; the refiner, criteria and the store's
+bulk load run in the command's process on every arm. Each cluster worker is a fresh
+process that imports synth and builds its pipeline (a few CPU seconds each, paid once per
+run), where the pool's workers fork from a process that has both. The load average is
+printed before and after (the machine's cores may be shared).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -45,6 +51,8 @@ _SYNTH = "import sys; from synth.cli import app; sys.argv[0] = 'synth'; app()"
 class Arm:
     name: str
     seconds: float = 0.0
+    #: CPU seconds (user + system) of the command and every process it waited for
+    cpu: float = 0.0
     #: peak RSS per process of the command's tree, by pid
     peaks: dict[int, int] = field(default_factory=dict)
     root: int = 0
@@ -80,6 +88,7 @@ def run_arm(name: str, db: Path, extra: list[str]) -> Arm:
     """``synth tag --db db *extra`` in a fresh process: wall time and memory peaks."""
     arm = Arm(name)
     stop = threading.Event()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", _SYNTH, "tag", "--db", str(db), "--no-progress", *extra],
@@ -92,6 +101,8 @@ def run_arm(name: str, db: Path, extra: list[str]) -> Arm:
     watcher.start()
     _, errors = proc.communicate()
     arm.seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    arm.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     stop.set()
     watcher.join()
     if proc.returncode != 0:
@@ -176,6 +187,7 @@ def main() -> None:
             stores.append(copy)
             print(
                 f"  {name:<16} {arm.seconds:7.1f} s  {n / arm.seconds:7,.0f} rec/s  "
+                f"CPU {arm.cpu:6.1f} s  "
                 f"command {_mib(arm.own_peak)}  largest worker "
                 f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}",
                 flush=True,
@@ -185,6 +197,7 @@ def main() -> None:
             mem = arm.worker_peak or arm.own_peak
             print(
                 f"  {arm.name} / single: speed {base.seconds / arm.seconds:.2f}x, "
+                f"CPU {arm.cpu / base.cpu:.2f}x, "
                 f"largest process {max(mem, arm.own_peak) / base.own_peak:.2f}x of single's"
             )
         print(f"  same tags on every arm: {'yes' if same_tags(stores) else 'NO'}")
