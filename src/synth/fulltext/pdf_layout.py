@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -302,19 +302,26 @@ def _gutter(lines: Sequence[Line]) -> float | None:
     across = 0.7 * span
     if len([w for w in widths if w > across]) > len(placed) * 2 / 3:
         return None  # most lines run across the page: one column
-    rows = list(zip(starts, ends, widths, strict=True))
+    # counted by bisection: the lines left of a place are a prefix of those sorted by end,
+    # those right of it the ones starting after it (less the few narrow ones inside it)
+    by_end = sorted(zip(ends, starts, widths, strict=True))
+    sorted_ends = [row[0] for row in by_end]
+    sorted_starts = sorted(starts)
+    narrow = [(a, b) for a, b, w in zip(starts, ends, widths, strict=True) if w <= 2.5]
+    count = len(placed)
     best: tuple[int, int, float] | None = None
     for step in range(11):
         gutter = left + span * (0.40 + 0.02 * step)
         before, after = gutter + 1, gutter - 1
-        on_left = [w for _, end, w in rows if end <= before]
-        on_right = [w for start, end, w in rows if end > before and start >= after]
-        crossing = len(placed) - len(on_left) - len(on_right)
-        if crossing > len(placed) / 3:
+        on_left = bisect_right(sorted_ends, before)
+        inside = len([1 for a, b in narrow if a >= after and b <= before])
+        on_right = count - bisect_left(sorted_starts, after) - inside
+        crossing = count - on_left - on_right
+        if crossing > count / 3:
             continue
         need_left, need_right = 0.6 * (gutter - left), 0.6 * (right - gutter)
-        long_left = len([w for w in on_left if w >= need_left])
-        long_right = len([w for w in on_right if w >= need_right])
+        long_left = len([1 for row in by_end[:on_left] if row[2] >= need_left])
+        long_right = len([1 for _, a, w in by_end[on_left:] if a >= after and w >= need_right])
         if long_left < 4 or long_right < 4:
             continue
         key = (crossing, -(long_left + long_right), gutter)
