@@ -370,8 +370,8 @@ def reading_order(lines: list[Line], gutter: float | None) -> list[Line]:
     authors side by side above the columns), so a block above the columns is read first."""
     if gutter is None:
         return lines
-    left_edge = min(ln.x0 for ln in lines if ln.x1 > ln.x0)
-    right_edge = max(ln.x1 for ln in lines)
+    left_edge = min([ln.x0 for ln in lines if ln.x1 > ln.x0])
+    right_edge = max([ln.x1 for ln in lines])
     to_left, to_right = gutter + 1, gutter - 1
     for line in lines:
         if line.x1 <= to_left:
@@ -392,7 +392,7 @@ def _band_cuts(
 ) -> list[tuple[float, Line | None]]:
     """Heights where a band ends: just above each full-width line, and in an empty strip
     (taller than a line) whose block above has no long lines in both columns."""
-    heights = sorted(ln.height for ln in lines if ln.height > 0)
+    heights = sorted([ln.height for ln in lines if ln.height > 0])
     tall = heights[len(heights) // 2] if heights else 0.0
     cuts: list[tuple[float, Line | None]] = []
     above: list[Line] = []
@@ -426,8 +426,17 @@ def _gaps_between(lines: Sequence[Line]) -> tuple[float, float]:
         for a, b in pairwise(lines)
         if a.column == b.column and -0.5 * a.height < a.bottom - b.top < 3 * a.height
     ]
-    heights = sorted(ln.height for ln in lines if ln.height > 0)
-    return (median(gaps) if gaps else 0.0), (heights[len(heights) // 2] if heights else 0.0)
+    heights = sorted([ln.height for ln in lines if ln.height > 0])
+    return _median(gaps), (heights[len(heights) // 2] if heights else 0.0)
+
+
+def _median(values: list[float]) -> float:
+    """``statistics.median`` (0.0 for none), without its overhead: called for every page."""
+    if not values:
+        return 0.0
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
 def join_lines(lines: Sequence[Line]) -> str:
