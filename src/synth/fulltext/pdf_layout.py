@@ -31,9 +31,7 @@ from typing import Any
 import pypdfium2.raw as pdfium_c
 import yaml
 
-# a line of PDFium's text: its leading spaces, the text between (group 1: none on a line
-# of spaces only), its trailing spaces
-_LINE = re.compile(r"[^\S\r\n]*(\S(?:[^\r\n]*\S)?)[^\S\r\n]*|[^\S\r\n]+")
+_LINE = re.compile(r"[^\r\n]+")
 _SPACES = re.compile(r" {2,}")
 _DIGITS = re.compile(r"\d+")
 _PAGE_NUMBER = re.compile(
@@ -161,11 +159,14 @@ def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Lin
     odd = iter([m.start() for m in _table()[1].finditer(text)])  # most pages have none
     next_odd = next(odd, len(text))
     for order, match in enumerate(_LINE.finditer(text)):
-        core = match.group(1)  # the line without its leading and trailing spaces
-        if core is None:
+        raw = match.group()
+        core = raw.strip()  # (one pattern that also strips is slower)
+        if not core:
             continue
-        start, end = match.span(1)
-        end -= 1
+        start = match.start()
+        if len(core) != len(raw):
+            start += len(raw) - len(raw.lstrip())
+        end = start + len(core) - 1
         while next_odd < start:
             next_odd = next(odd, len(text))
         if next_odd <= end:  # a character of the table: only these lines are translated
