@@ -74,6 +74,11 @@ def _table() -> tuple[dict[int, str], re.Pattern[str]]:
     return str.maketrans(characters), odd
 
 
+@lru_cache(maxsize=1)
+def _ascii_odd() -> tuple[str, ...]:
+    return tuple(char for char in rules()["characters"] if char.isascii())
+
+
 def clean_line(raw: str) -> str:
     """Ligatures, odd spaces, soft hyphens and zero-width characters normalised, runs of
     spaces made one, ends stripped."""
@@ -156,7 +161,12 @@ def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Lin
     page_address = ctypes.cast(raw_page, ctypes.c_void_p).value
     first_address, last_address = ctypes.addressof(first), ctypes.addressof(last)
     lines: list[Line] = []
-    odd = iter([m.start() for m in _table()[1].finditer(text)])  # most pages have none
+    # where the table's characters are (most pages have none; an ASCII page can only hold
+    # its few ASCII ones, looked for without the pattern)
+    if text.isascii() and not any(char in text for char in _ascii_odd()):
+        odd = iter(())
+    else:
+        odd = iter([m.start() for m in _table()[1].finditer(text)])
     next_odd = next(odd, len(text))
     for order, match in enumerate(_LINE.finditer(text)):
         raw = match.group()
