@@ -1,0 +1,137 @@
+"""The PDF reader's fast paths give what the straightforward code gives.
+
+Line-end hyphens are looked for only around each hyphen, the gutter between two columns
+is found by bisection, and the text of a strip is read by one call to PDFium into a kept
+buffer. Each is checked here against the plain computation (the patterns over the whole
+text, the loop over every line and place, pypdfium2's own ``get_text_bounded``) on tricky
+and on random inputs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import random
+import re
+from pathlib import Path
+
+import pypdfium2 as pdfium
+
+from synth.fulltext.pdf_layout import Line, _BoundedText, _gutter, join_hyphens
+from tests.pdf_fixtures import Text, write_pdf
+
+_LINE_END = re.compile(r"\b([^\W\d_]+)-\n(\w+)")
+_COMPOUND = re.compile(r"(?<!-)\b([^\W\d_]+-[^\W\d_]+)\b(?!-)")
+
+
+def _plain_join_hyphens(pages: list[str]) -> list[str]:
+    """The rule of :func:`join_hyphens` as the patterns over the whole text (pages that
+    end in a hyphen are left aside: that step is shared)."""
+    if not any("-\n" in text for text in pages):
+        return pages
+    compounds = {m.lower() for text in pages for m in _COMPOUND.findall(text)}
+    words = set(re.findall(r"\w+", _LINE_END.sub(" ", "\n".join(pages)).lower()))
+
+    def join(match: re.Match[str]) -> str:
+        left, right = match.group(1), match.group(2)
+        if not right[0].islower():
+            return f"{left}-{right}"
+        if f"{left}-{right}".lower() in compounds and f"{left}{right}".lower() not in words:
+            return f"{left}-{right}"
+        return f"{left}{right}"
+
+    return [_LINE_END.sub(join, text) for text in pages]
+
+
+def test_line_end_hyphens_as_the_patterns_over_the_whole_text() -> None:
+    tricky = [
+        "co-\nproduction of care, as in co-production; self-\nreport and self-report",
+        "well-\nknown and wellknown; ab-\ncd-\nef-\ngh, item-\n12, Covid-\nNineteen",
+        "x1-\nab, na\u00efve-\nt\u00e9, \u0130-\nx, data-\nbase and 10-\n20, a - \nb",
+        "a-b-c-\nd, -\nx, e-\n-f, long-\nword-\nchain in a line-\nend",
+    ]
+    assert join_hyphens(tricky) == _plain_join_hyphens(tricky)
+    pieces = ["a", "co", "pro", "B", "1", "_", "-", "-\n", "\n", " ", ".", "\u00e9", "\u00b2"]
+    rng = random.Random(18)
+    for _ in range(3000):
+        pages = [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+            for _ in range(rng.randint(1, 3))
+        ]
+        pages = [text.rstrip("-") or "x" for text in pages]  # no page-end hyphens
+        assert join_hyphens(pages) == _plain_join_hyphens(pages), pages
+
+
+def _plain_gutter(lines: list[Line]) -> float | None:
+    """:func:`_gutter` as a loop over every place and every line."""
+    placed = [line for line in lines if line.x1 > line.x0]
+    if len(placed) < 12:
+        return None
+    left = min(line.x0 for line in placed)
+    right = max(line.x1 for line in placed)
+    span = right - left
+    if sum(1 for ln in placed if ln.x1 - ln.x0 > 0.7 * span) > len(placed) * 2 / 3:
+        return None
+    best = None
+    for step in range(11):
+        gutter = left + span * (0.40 + 0.02 * step)
+        crossing = long_left = long_right = 0
+        need_left, need_right = 0.6 * (gutter - left), 0.6 * (right - gutter)
+        for line in placed:
+            if line.x1 <= gutter + 1:
+                long_left += line.x1 - line.x0 >= need_left
+            elif line.x0 >= gutter - 1:
+                long_right += line.x1 - line.x0 >= need_right
+            else:
+                crossing += 1
+        if crossing > len(placed) / 3 or long_left < 4 or long_right < 4:
+            continue
+        key = (crossing, -(long_left + long_right), gutter)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]
+
+
+def test_gutter_as_the_loop_over_every_place_and_line() -> None:
+    rng = random.Random(18)
+    found = 0
+    for _ in range(3000):
+        lines = []
+        for i in range(rng.randint(0, 40)):
+            kind = rng.random()
+            if kind < 0.35:
+                x0, x1 = 50.0, 50.0 + rng.choice([240.0, 100.0, 239.0])
+            elif kind < 0.7:
+                x0, x1 = 310.0, 310.0 + rng.choice([240.0, 100.0, 238.0])
+            elif kind < 0.85:  # narrow marks at the gutter, a full-width line, no box
+                x0 = rng.uniform(250, 350)
+                x1 = x0 + rng.choice([0.0, 0.5, 2.0, 1.9999999, 2.0000001, 3.0])
+            else:
+                x0, x1 = rng.choice([(50.0, 550.0), (0.0, 0.0), (rng.uniform(0, 500), 560.0)])
+            lines.append(Line("w", x0, x1, 800.0 - 14 * i, 790.0 - 14 * i))
+        expected = _plain_gutter(lines)
+        assert _gutter(lines) == expected, lines
+        found += expected is not None
+    assert found > 500  # two columns were among them
+
+
+def test_bounded_text_as_pypdfium2_gives_it(tmp_path: Path) -> None:
+    words = "of the page, with words to read back."
+    page = [Text(f"Line {i} {words}", 60, 700 - 14 * i) for i in range(30)]
+    path = write_pdf(tmp_path / "bounded.pdf", [page])
+    doc = pdfium.PdfDocument(str(path))
+    try:
+        textpage = doc[0].get_textpage()
+        bounded = _BoundedText(textpage)
+        rng = random.Random(18)
+        boxes = [(0.0, 0.0, 595.0, 842.0), (0.0, 0.0, 10.0, 10.0), (100.0, 300.0, 108.0, 700.0)]
+        boxes += [
+            (x, y, x + rng.choice([4.0, 8.0, 80.0]), y + rng.choice([6.0, 14.0, 300.0]))
+            for x, y in ((rng.uniform(0, 500), rng.uniform(250, 720)) for _ in range(200))
+        ]
+        for box in boxes:
+            assert bounded(*box) == textpage.get_text_bounded(*box), box
+        bounded.buffer = (ctypes.c_ushort * 4)()  # too small: the binding answers
+        assert bounded(*boxes[0]) == textpage.get_text_bounded(*boxes[0])
+        assert len(bounded(*boxes[0])) > 100
+    finally:
+        doc.close()
