@@ -315,7 +315,11 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_tags_are_the_same(
 
 
 def test_an_existing_cluster_started_with_dask_s_own_commands(
-    kei_imported_db: Path, kei_tagged_db: Path, copy_db: Callable[..., Path], tmp_path: Path
+    kei_imported_db: Path,
+    kei_tagged_db: Path,
+    copy_db: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The README's commands: ``dask scheduler``, ``dask worker ADDRESS``, then
     ``synth tag --scheduler ADDRESS`` (here on loopback, with a scheduler file)."""
@@ -342,6 +346,17 @@ def test_an_existing_cluster_started_with_dask_s_own_commands(
             assert time.monotonic() < deadline, "dask scheduler never started"
             time.sleep(0.05)
         address = json.loads(info.read_text())["address"]
+        db = copy_db(kei_imported_db)
+        # no worker yet: one clear error naming the scheduler, nothing tagged
+        from synth.distributed import tagging as cluster_tagging
+
+        monkeypatch.setattr(cluster_tagging, "WORKER_WAIT", 1.0)
+        alone = CliRunner().invoke(
+            app, ["tag", "--db", str(db), "--no-progress", "--scheduler", address]
+        )
+        assert alone.exit_code == 2, alone.output
+        assert f"the Dask scheduler at {address} has no workers" in alone.output
+        monkeypatch.undo()  # the run below waits for its workers as a user's does
         started.append(
             subprocess.Popen(
                 [str(dask), "worker", address, "--nthreads", "1", "--nworkers", "2",
@@ -349,7 +364,6 @@ def test_an_existing_cluster_started_with_dask_s_own_commands(
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
         )  # fmt: skip
-        db = copy_db(kei_imported_db)
         result = CliRunner().invoke(
             app,
             ["tag", "--db", str(db), "--no-progress", "--scheduler", address,

@@ -36,8 +36,9 @@ import dask
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from distributed import WorkerPlugin
+from distributed import KilledWorker, WorkerPlugin
 
+from synth.distributed.cluster import ClusterError
 from synth.store.batches import store_file_path
 from synth.tagging.codebook import Codebook
 from synth.tagging.tagger import TAG_COLUMNS, extracts_by_record
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 PARTITION_SIZE = 5_000
 #: Partitions in flight per worker (one being tagged, one waiting).
 IN_FLIGHT_PER_WORKER = 2
+#: Seconds to wait for a first worker on a cluster that has none yet.
+WORKER_WAIT = 60.0
 #: The Parquet schema of the tag rows: the store's ``tags`` columns.
 TAG_SCHEMA = pa.schema(
     [
@@ -159,17 +162,25 @@ def tag_partitions(
     _register(client, plugin)
     extract_texts = _texts_by_record(extracts, "extracts")
     full_texts = _texts_by_record(fulltexts, "fulltexts")
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    limit = IN_FLIGHT_PER_WORKER * workers
+    limit = IN_FLIGHT_PER_WORKER * _workers(client)
     run = PartitionRun(folder=out_dir, files=[], records=0, rows=0)
     results: dict[int, dict[str, Any]] = {}
     bar = _progress(progress, len(records) if isinstance(records, pd.DataFrame) else None)
     pending = as_completed()
-    in_flight = 0
     key = f"synth-tag-{uuid.uuid4().hex[:12]}"
+    #: what each future in flight tags: (partition index, its first and last record)
+    flying: dict[Any, tuple[int, str, str]] = {}
 
     def land(future: Any) -> None:
-        result = future.result()
+        index, first, last = flying.pop(future)
+        try:
+            result = future.result()
+        except KilledWorker as exc:
+            raise ClusterError(
+                f"partition {index} (records {first} to {last}) was lost with every worker "
+                f"that tried it ({exc}); a worker that runs out of memory dies so: try a "
+                "smaller --partition-size"
+            ) from None
         future.release()
         table = result.pop("table")
         path = out_dir / f"tags-{result['index']:05d}.parquet"
@@ -178,31 +189,39 @@ def tag_partitions(
         if bar is not None:
             bar.update(result["records"])
 
-    for index, part in enumerate(_partitions(records, partition_size)):
-        _check_ids(part, index)
-        payload = (
-            part,
-            _texts_frame(part, extract_texts),
-            _texts_frame(part, full_texts),
-        )
-        # the partition travels inside its task, not scattered to one worker ahead: the
-        # scheduler keeps it until the task is done, so when a worker dies its partitions
-        # run again elsewhere (a scattered one would die with it)
-        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
-            future = client.submit(
-                _tag_partition, plugin.name, index, payload, pure=False, key=f"{key}-{index:05d}"
+    try:
+        for index, part in enumerate(_partitions(records, partition_size)):
+            _check_ids(part, index)
+            if not len(part):
+                continue
+            payload = (
+                part,
+                _texts_frame(part, extract_texts),
+                _texts_frame(part, full_texts),
             )
-        pending.add(future)
-        in_flight += 1
-        run.records += len(part)
-        del part, payload
-        while in_flight >= limit:
-            land(next(pending))
-            in_flight -= 1
-    for future in pending:
-        land(future)
-    if bar is not None:
-        bar.close()
+            # the partition travels inside its task, not scattered to one worker ahead: the
+            # scheduler keeps it until the task is done, so when a worker dies its partitions
+            # run again elsewhere (a scattered one would die with it)
+            with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
+                future = client.submit(
+                    _tag_partition, plugin.name, index, payload, pure=False,
+                    key=f"{key}-{index:05d}",
+                )  # fmt: skip
+            ids = part["record_id"]
+            flying[future] = (index, ids.iloc[0], ids.iloc[-1])
+            pending.add(future)
+            run.records += len(part)
+            del part, payload, ids
+            while len(flying) >= limit:
+                land(next(pending))
+        for future in pending:
+            land(future)
+    except BaseException:
+        client.cancel(list(flying))  # nothing of a failed run goes on tagging
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
     for index in sorted(results):
         result = results[index]
         run.files.append(result["path"])
@@ -346,6 +365,22 @@ def _tag_partition(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _workers(client: Client) -> int:
+    """The cluster's workers, waiting up to :data:`WORKER_WAIT` seconds for a first one."""
+    n = len(client.scheduler_info().get("workers", {}))
+    if n:
+        return n
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT)
+    except TimeoutError:
+        raise ClusterError(
+            f"the Dask scheduler at {client.scheduler.address} has no workers (none joined "
+            f"within {WORKER_WAIT:g} s): start some with 'dask worker "
+            f"{client.scheduler.address}'"
+        ) from None
+    return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 def _register(client: Client, plugin: TaggerPlugin) -> None:
