@@ -119,10 +119,18 @@ class Review:
         extract (Markdown) is ``background`` (not an identified record), any other file
         ``database``.
         """
+        listed = self.listed_kind(source_file, corpus)
+        if listed is not None:
+            return listed
+        return "background" if Path(source_file).suffix.lower() in ATTACHED_SUFFIXES else "database"
+
+    def listed_kind(self, source_file: str, corpus: Path | None = None) -> str | None:
+        """The source kind the first matching ``sources`` glob gives a corpus file, or
+        None when no glob matches it (the caller's default applies)."""
         for pattern, kind in self.sources.items():
             if file_matches(pattern, source_file, corpus):
                 return kind
-        return "background" if Path(source_file).suffix.lower() in ATTACHED_SUFFIXES else "database"
+        return None
 
     def is_include_file(self, source_file: str, corpus: Path | None = None) -> bool:
         """Whether a corpus file is the published review's list of its included studies

@@ -16,7 +16,7 @@ import yaml
 
 from synth.review import Review, load_review, parse_review
 from synth.screening.decisions import record_decision
-from synth.screening.prisma import NO_REASON, PrismaCounts, prisma_counts
+from synth.screening.prisma import NO_REASON, UNMATCHED_PDFS, PrismaCounts, prisma_counts
 from synth.screening.published import record_published_decisions
 from synth.screening.queue import screening_settings
 from synth.screening.reviewers import resolve_conflict
@@ -461,4 +461,47 @@ def test_published_include_list_beside_a_database_export(tmp_path: Path) -> None
     assert p.unique_records == 11 == 9 + 5 - 2 - 1
     assert p.screened == 5 and p.awaiting_screening == 6  # the list's 5 were never screened
     assert p.included == 6  # the published 5 and the one new paper included at full text
+    check_arithmetic(p)
+
+
+UNMATCHED_BIB = """@article{Smith2019,
+  author = {Smith, Anna},
+  title = {Co-producing mental health services with service users: a realist review},
+  year = {2019},
+}
+"""
+
+
+def _unmatched_pdf_store(tmp_path: Path) -> sqlite3.Connection:
+    """refs.bib plus one PDF no reference matches (it becomes a record of its own)."""
+    from synth.fulltext.links import link_pdfs
+    from synth.store import fulltexts as ft
+    from tests.store.test_fulltext_links import pdf_doc
+
+    (tmp_path / "refs.bib").write_text(UNMATCHED_BIB, "utf-8")
+    con = connect(tmp_path / "r.sqlite")
+    import_paths(con, [tmp_path / "refs.bib"])
+    doc = pdf_doc("u1", title="Bread baking in medieval monasteries")
+    ft.store_pdf(con, doc, str(tmp_path / "pdfs" / "unrelated.pdf"), 1)
+    assert link_pdfs(con)["pdfs_own_record"] == 1
+    return con
+
+
+def test_a_pdf_no_reference_matched_is_identified_by_other_methods(tmp_path: Path) -> None:
+    """A PDF no reference matched was not found by a database search: it is counted under
+    other methods, in one bucket, not as a database named after its file."""
+    con = _unmatched_pdf_store(tmp_path)
+    p = prisma_counts(con)
+    assert p.identified_by_source == {"refs.bib": 1}
+    assert p.identified_other_methods == {UNMATCHED_PDFS: 1}
+    assert p.identified == 2
+    check_arithmetic(p)
+
+
+def test_a_review_glob_says_what_kind_of_source_its_pdfs_are(tmp_path: Path) -> None:
+    con = _unmatched_pdf_store(tmp_path)
+    review = parse_review({"sources": {"pdfs/*": "database"}}, tmp_path / "review.yml")
+    p = prisma_counts(con, review)
+    assert p.identified_by_source == {"refs.bib": 1, "unrelated.pdf": 1}
+    assert p.identified_other_methods == {}
     check_arithmetic(p)

@@ -31,6 +31,9 @@ STAGE_NAMES = {"title_abstract": "title/abstract", "full_text": "full text"}
 #: Source kinds counted in each PRISMA 2020 identification column.
 DATABASE_KINDS = ("database", "register")
 OTHER_KINDS = ("other_methods",)
+#: The other-methods bucket of PDFs no reference matched (each became a record of its
+#: own), unless a ``review.yml`` ``sources`` glob says what kind of source they are.
+UNMATCHED_PDFS = "full texts without a reference"
 
 
 @dataclass
@@ -163,17 +166,29 @@ class _Identification:
         return self.databases if kind in DATABASE_KINDS else self.other
 
 
-def _source_kinds(con: sqlite3.Connection, review: Review) -> dict[int, tuple[str, bool]]:
+def _source_kinds(
+    con: sqlite3.Connection, review: Review
+) -> dict[int, tuple[str, bool, str | None]]:
     """source_id -> (PRISMA source kind by the review's ``sources`` globs, whether it is
-    the published review's list of its included studies)."""
+    the published review's list of its included studies, the bucket it is counted under
+    when not its database or name).
+
+    A PDF no reference matched (a ``sources`` row of format ``pdf``, its own record) was
+    not found by a database search: unless a glob lists it, it is counted under other
+    methods, all such PDFs in one bucket (:data:`UNMATCHED_PDFS`).
+    """
     corpus = review.path.parent if review.path is not None else None
-    return {
-        int(sid): (
-            review.source_kind(path or name, corpus),
-            review.is_include_file(path or name, corpus),
+    out: dict[int, tuple[str, bool, str | None]] = {}
+    for sid, name, path, fmt in con.execute("SELECT source_id, name, path, format FROM sources"):
+        file = path or name
+        listed = review.listed_kind(file, corpus)
+        unmatched_pdf = listed is None and fmt == "pdf"
+        out[int(sid)] = (
+            "other_methods" if unmatched_pdf else review.source_kind(file, corpus),
+            review.is_include_file(file, corpus),
+            UNMATCHED_PDFS if unmatched_pdf else None,
         )
-        for sid, name, path in con.execute("SELECT source_id, name, path FROM sources")
-    }
+    return out
 
 
 def _identification(con: sqlite3.Connection, review: Review) -> _Identification:
@@ -192,14 +207,13 @@ def _identification(con: sqlite3.Connection, review: Review) -> _Identification:
     ):
         if not (n_records or n_failures):
             continue
-        kind, listed = kinds[int(sid)]
+        kind, listed, bucket = kinds[int(sid)]
         if kind == "background" and not listed:
             out.background[name] += int(n_records)
             continue
         identified.add(int(sid))
-        out.column(kind, listed)[name if listed else database or name] += int(n_records) + int(
-            n_failures
-        )
+        key = name if listed else bucket or database or name
+        out.column(kind, listed)[key] += int(n_records) + int(n_failures)
         out.failures += int(n_failures)
     corpus = review.path.parent if review.path is not None else None
     for (file,) in con.execute(  # a file that could not be read at all: one failure
@@ -272,7 +286,9 @@ def prisma_counts(con: sqlite3.Connection, review: Review | None = None) -> Pris
       **identified_other_methods**: records found in each identified file (read, plus
       those that could not be read), keyed by the file's database when known (Scopus,
       PubMed, ...; files from one database are summed), else by the file name; which
-      column a file is in is ``Review.source_kind``. ``identified`` is their sum.
+      column a file is in is ``Review.source_kind`` (PDFs no reference matched, each its
+      own record, are other methods, one bucket :data:`UNMATCHED_PDFS`, unless a
+      ``sources`` glob lists them). ``identified`` is their sum.
       Background documents and full texts attached to a reference are
       ``not_identified``. Records that could not be read are ``read_failures``.
     - **included_list**: records of the published review's list of its included
