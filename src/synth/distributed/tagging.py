@@ -237,14 +237,19 @@ def tag_partitions(
 def read_tag_partitions(files: Iterable[Path]) -> pd.DataFrame:
     """The tag rows of Parquet files written by :func:`tag_partitions`, in their order,
     as :func:`synth.tagging.tag` returns them (evidence parsed)."""
-    frames = [pq.read_table(f, schema=TAG_SCHEMA).to_pandas() for f in files]
+    frames = [_read_partition(f) for f in files]  # each file's JSON text freed as parsed
     if not frames:
         out = pd.DataFrame([], columns=TAG_COLUMNS)
         out["score"] = out["score"].astype(float)
         return out
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    out["evidence"] = [json.loads(e) if e else [] for e in out["evidence"]]
     return out[TAG_COLUMNS]
+
+
+def _read_partition(path: Path) -> pd.DataFrame:
+    frame = pq.read_table(path, schema=TAG_SCHEMA).to_pandas()
+    frame["evidence"] = [json.loads(e) if e else [] for e in frame["evidence"]]
+    return frame
 
 
 def tag_on_cluster(
