@@ -118,15 +118,11 @@ def test_a_reviewer_changes_and_confirms_a_judgement_in_the_panel(db: Path, pane
 
 
 def test_a_refused_judgement_says_why_and_saves_nothing(db: Path, panels) -> None:
-    """A judgement the event function refuses (here a finding id the store has no theme
-    for, as from a stale panel) is shown as not saved, never as saved."""
+    """A judgement the event function refuses (here a blank finding id: the store holds
+    no themes, so a finding id is checked against the codebook by ``synth extract judge``,
+    and only a blank one by the event function) is shown as not saved, never as saved."""
     con = connect(db)
-    row = {c: "" for c in SUGGESTION_COLUMNS}
-    row.update(finding_id=" ", finding="A stale finding", papers=1, record_ids=["x"],
-               overall="moderate", **{c: "minor concerns" for c in
-                                       ("methodological_limitations", "coherence",
-                                        "adequacy", "relevance")})  # fmt: skip
-    panel = FindingsApp(con, reviewer="ann", suggested=pd.DataFrame([row]))
+    panel = FindingsApp(con, reviewer="ann", suggested=_suggested(" "))
     panels.append(panel)
     box = panel.boxes[" "]
     box.rows["overall"].level.value = "low"
@@ -134,4 +130,42 @@ def test_a_refused_judgement_says_why_and_saves_nothing(db: Path, panels) -> Non
     assert "Not saved" in box.state.value and "saved ✓" not in box.state.value
     assert len(_judgements(db)) == 0
     with pytest.raises(ValueError, match="reviewer"):
-        FindingsApp(con, reviewer="  ", suggested=pd.DataFrame([row]))
+        FindingsApp(con, reviewer="  ", suggested=_suggested(" "))
+
+
+def _suggested(finding_id: str) -> pd.DataFrame:
+    """synth's suggestion for one finding, as the panel is given it."""
+    row = {c: "" for c in SUGGESTION_COLUMNS}
+    row.update(finding_id=finding_id, finding="A finding", papers=1, record_ids=["x"],
+               overall="moderate", **{c: "minor concerns" for c in
+                                       ("methodological_limitations", "coherence",
+                                        "adequacy", "relevance")})  # fmt: skip
+    return pd.DataFrame([row])
+
+
+def test_a_partly_saved_finding_says_what_was_saved_and_what_not(tmp_path: Path, panels) -> None:
+    """When the store refuses one component (here a trigger stands in for a full disk),
+    the components before and after it are committed: the box names the saved events and
+    the refused component with why, shows the store, and keeps the refused choice."""
+    db = tmp_path / "r.sqlite"
+    connect(db).close()
+    con = connect(db)
+    con.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON finding_judgements"
+        " WHEN NEW.component = 'adequacy' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    panel = FindingsApp(con, reviewer="ann", suggested=_suggested("t1"))
+    panels.append(panel)
+    box = panel.boxes["t1"]
+    box.rows["coherence"].level.value = "moderate concerns"
+    box.rows["adequacy"].level.value = "serious concerns"
+    box.rows["overall"].level.value = "low"
+    box.save.click()
+    events = _judgements(db)
+    assert list(events["component"]) == ["coherence", "overall"]
+    state = box.state.value
+    assert "saved ✓" in state and all(f"#{e}" in state for e in events["event_id"])
+    assert "not saved: adequacy: disk full" in state
+    assert "judged by ann" in box.standing.value  # refreshed from the store
+    assert box.rows["adequacy"].level.value == "serious concerns"
+    assert box.rows["adequacy"].changed and not box.rows["coherence"].changed

@@ -207,9 +207,12 @@ class FindingsApp:
     @_in_turn
     def save(self, finding_id: str) -> list[int]:
         """Record each changed judgement of one finding (each committed as it is recorded);
-        the event ids. Nothing changed: nothing recorded, and the box says so."""
+        the event ids. Nothing changed: nothing recorded, and the box says so. A component
+        the store refuses is named with why, and the others are still recorded: the box
+        says which were saved and which not, and shows the store when any was saved."""
         box = self.boxes[finding_id]
         events: list[int] = []
+        refused: dict[str, str] = {}  # component -> why the store refused it
         for part, row in box.rows.items():
             if not row.changed:
                 continue
@@ -218,29 +221,37 @@ class FindingsApp:
                     self.con, finding_id, part, row.level.value, self.reviewer, row.note.value
                 )
             except (ValueError, sqlite3.Error) as exc:
-                log.warning("judgement not saved: %s", exc)
-                box.state.value = f'<span style="color:#cf222e">{esc(f"Not saved: {exc}")}</span>'
-                return events
+                log.warning("judgement of %s %s not saved: %s", finding_id, part, exc)
+                refused[part] = f"{COMPONENT_NAMES[part].lower()}: {exc}"
+                continue
             events.append(event)
             row.set_standing(row.level.value, row.note.value.strip())
         alone = [COMPONENT_NAMES[p].lower() for p, r in box.rows.items() if r.note_alone]
+        problems = [f"not saved: {'; '.join(refused.values())}"] if refused else []
         if alone:
-            box.state.value = (
-                '<span style="color:#cf222e">'
-                + esc(f"Note not saved ({', '.join(alone)}): choose a level for it")
-                + "</span>"
-            )
-            if not events:
-                return events
-        elif not events:
-            box.state.value = "<small><i>nothing changed</i></small>"
-            return events
-        box.state.value = (
-            f'<span style="color:#1a7f37">saved ✓ event{"s" if len(events) > 1 else ""} '
-            + ", ".join(f"#{e}" for e in events)
-            + "</span>"
-            + (f" {box.state.value}" if alone else "")
-        )
-        self.status.value = esc(f"saved {len(events)} judgement(s) of {finding_id}")
-        self.refresh()
+            problems.append(f"note not saved ({', '.join(alone)}): choose a level for it")
+        box.state.value = _save_state(events, problems)
+        if events:
+            self.status.value = esc(f"saved {len(events)} judgement(s) of {finding_id}")
+            kept = {p: (box.rows[p].level.value, box.rows[p].note.value) for p in refused}
+            self.refresh()
+            for part, (level, note) in kept.items():  # still the reviewer's, to save again
+                box.rows[part].level.value, box.rows[part].note.value = level, note
         return events
+
+
+def _save_state(events: list[int], problems: list[str]) -> str:
+    """What a finding's box says after Save: the events saved, then what was not saved."""
+    parts = []
+    if events:
+        parts.append(
+            f'<span style="color:#1a7f37">saved ✓ event{"s" if len(events) > 1 else ""} '
+            + esc(", ".join(f"#{e}" for e in events))
+            + "</span>"
+        )
+    if problems:
+        text = "; ".join(problems)
+        if not events:
+            text = text[0].upper() + text[1:]
+        parts.append(f'<span style="color:#cf222e">{esc(text)}</span>')
+    return " ".join(parts) or "<small><i>nothing changed</i></small>"
