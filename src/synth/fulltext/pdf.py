@@ -38,7 +38,8 @@ __all__ = ["PdfDocument", "PdfError", "Section", "iter_pdfs", "read_pdf"]
 _HEADER_SPAN = 1024  # "%PDF-" may follow some junk, within the first kilobyte
 _TAIL_SPAN = 16384  # a complete file has "%%EOF" within its last 16 KB
 _FRONT_PAGES = 2  # the DOI and inline headings are looked for on the first pages
-_REOPEN_EVERY = 50  # pages read before the document is opened again (bounds memory)
+_REOPEN_EVERY = 50  # pages read before the document is opened again (bounds memory) ...
+_REOPEN_ABOVE = 4 << 20  # ... in a file larger than this (PDFium keeps up to ~1.6x a file)
 OCR_HINT = "no text layer (a scanned image?): run OCR first, e.g. ocrmypdf"
 
 
@@ -148,18 +149,21 @@ def _open(path: Path) -> pdfium.PdfDocument:
 
 
 def _read_pages(path: Path, max_pages: int | None) -> tuple[_Pages, dict[str, str]]:
-    """Every page's lines in reading order, and the metadata dictionary. The document is
-    opened again every ``_REOPEN_EVERY`` pages: PDFium keeps the objects it parsed (image
-    data included) until the document closes, so memory stays bounded by a chunk of pages,
-    not by the file."""
+    """Every page's lines in reading order, and the metadata dictionary. A file larger
+    than ``_REOPEN_ABOVE`` is opened again every ``_REOPEN_EVERY`` pages: PDFium keeps the
+    objects it parsed (image data included) until the document closes, up to about 1.6
+    times the bytes it read, so memory stays bounded by a chunk of pages, not by the file.
+    A smaller file is read in one opening: opening parses the page tree again, 2 ms a time
+    for 500 pages, and what PDFium keeps of it stays under 7 MB."""
     doc = _open(path)
     try:
         count = len(doc) if max_pages is None else min(len(doc), max(max_pages, 0))
         metadata = doc.get_metadata_dict()
         read = _Pages([], [], 0.0, 0)
         rows = RowColumns()
+        every = _REOPEN_EVERY if path.stat().st_size > _REOPEN_ABOVE else count + 1
         for index in range(count):
-            if index and index % _REOPEN_EVERY == 0:
+            if index and index % every == 0:
                 doc.close()
                 doc = _open(path)
             _read_page(doc, path, index, read, rows)
