@@ -116,6 +116,18 @@ def test_an_opening_sentence_that_reports_what_was_done_is_not_opening(nlp) -> N
     assert roles(doc)["Australia"] == "other"  # "were": it reports the study
 
 
+def test_anothers_study_and_the_present_time_are_not_the_papers_own(nlp) -> None:
+    doc = nlp(
+        "At the present time, co-design is rare in Australia. "
+        "In the study by Smith, parents in England took part. "
+        "This case study follows one ward in Wales."
+    )
+    found = roles(doc)
+    assert found["Australia"] == "opening"
+    assert found["England"] == "opening"
+    assert found["Wales"] == "study"
+
+
 def test_no_study_sentence_means_no_opening(nlp) -> None:
     doc = nlp("Co-design is promoted across Australia. Services in England rarely use it.")
     assert set(roles(doc).values()) == {"other"}

@@ -439,7 +439,7 @@ def test_pain_after_oral_surgery_is_no_hospitals() -> None:
 
 def test_a_state_hospital_and_people_with_psychosis_are_mental_health() -> None:
     got = _settings(
-        ("Seizures associated with clozapine treatment in a state hospital", ""),
+        ("Seizures associated with clozapine treatment in a state psychiatric hospital", ""),
         (
             "Preventing criminal recidivism",
             "We followed adults with psychotic disorders released from prison for two years.",
@@ -455,3 +455,11 @@ def test_a_community_sample_of_young_people_is_community() -> None:
         "Adolescents reported their trauma histories since childhood.",
     )
     assert got == {"community"}
+
+
+def test_a_state_hospital_outside_the_us_is_a_general_hospital() -> None:
+    got = _one(
+        "Antibiotic use in inpatients",
+        "We audited 400 inpatients at a state hospital in Ankara, Turkey.",
+    )
+    assert got == {"acute-care"}

@@ -21,7 +21,9 @@ counting for it) in one of ``or_fields``. An evaluation report is grey literatur
       conditions:
         - when: {facet: publication, labels: [grey], absent: true}
           labels: [evaluation-report]
-          require: {min_score: 0.8} The codebook validates the key on load
+          require: {min_score: 0.8}
+
+The codebook validates the key on load
 (:meth:`synth.tagging.codebook._Builder.conditions`); :func:`apply_conditions` runs on a
 record's scored labels after scoring, before single-label facets keep their best label.
 """
