@@ -176,6 +176,40 @@ def test_a_pdf_linked_to_a_duplicate_is_its_kept_records_full_text(tmp_path: Pat
         con.close()
 
 
+def test_one_records_full_text_is_its_row_of_every_full_text(tmp_path: Path) -> None:
+    """An app reads one record's full text by key (its group and PDFs looked up, not the
+    whole store read): the same row as reading every full text gives, for a kept record
+    with a duplicate's PDF, a record with two PDFs (the longer), an unlinked PDF, and ids
+    that take several SQL statements."""
+    bib = tmp_path / "refs.bib"
+    bib.write_text(BIB, encoding="utf-8")
+    again = tmp_path / "more.bib"
+    again.write_text(BIB.split("@article{Brown2021", 1)[1].join(["@article{Brown2021b", ""]))
+    con = connect(tmp_path / "review.sqlite")
+    try:
+        import_paths(con, [bib, again])
+        records = load_records(con, with_groups=True)
+        member = str(records.loc[~records["is_kept"].astype(bool), "record_id"].iloc[0])
+        smith = _rid(con, "Smith2019")
+        brown, _ = ft.store_pdf(con, paper(), "brown.pdf", 1)
+        ft.link(con, brown, member, reviewer="ann")
+        short, _ = ft.store_pdf(con, paper(PAGES[:1], "d1"), "short.pdf", 1)
+        full, _ = ft.store_pdf(con, paper(PAGES, "d2"), "full.pdf", 1)
+        gone, _ = ft.store_pdf(con, paper(PAGES[1:], "d3"), "gone.pdf", 1)
+        for pdf_id in (short, full, gone):
+            ft.link(con, pdf_id, smith, reviewer="ann")
+        ft.unlink(con, gone, reviewer="ann")
+        every = load_fulltexts(con).set_index("record_id")
+        assert every.loc[smith, "pdf_id"] == full and len(every) == 3
+        ids = records["record_id"].tolist()
+        assert ft.chosen_pdfs(con, [*ids, *(f"r{i}" for i in range(1200))]) == ft.chosen_pdfs(con)
+        for rid in ids:
+            one = load_fulltexts(con, record_ids=[rid]).set_index("record_id")
+            pd.testing.assert_frame_equal(one, every.loc[every.index == rid])
+    finally:
+        con.close()
+
+
 def test_theme_passages_from_a_pdf_carry_their_page(store: sqlite3.Connection) -> None:
     from synth.themes.assign import build_passages
     from synth.themes.export import theme_rows

@@ -17,12 +17,13 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,23 @@ def migrations() -> list[tuple[int, str, str]]:
 def schema_version() -> int:
     """The schema version this synth writes."""
     return len(migrations())
+
+
+#: How many ids one ``IN (...)`` takes (SQLite bounds the number of parameters).
+IN_CHUNK = 500
+
+
+def id_chunks(ids: Iterable[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
+    """The ids, sorted, in lists of at most ``size``: one ``IN (...)`` query each, so a
+    few records are looked up by key instead of a whole table read."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
+def in_marks(chunk: list[Any]) -> str:
+    """The ``?,?,...`` of an ``IN (...)`` over one chunk of :func:`id_chunks`."""
+    return ",".join("?" * len(chunk))
 
 
 def now() -> str:

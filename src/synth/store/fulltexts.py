@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from synth.store.db import now, transaction
+from synth.store.db import id_chunks, in_marks, now, transaction
 
 if TYPE_CHECKING:
     from synth.fulltext.pdf import PdfDocument
@@ -350,20 +351,36 @@ def linked_pdf_texts(con: sqlite3.Connection) -> pd.DataFrame:
     ``chars``, ``text``. Two PDFs linked to one record: the longer text is the record's
     (the other is more likely a short version, an erratum or a supplement); equal: the
     one stored first."""
-    chosen = _chosen_pdfs(con)
+    chosen = chosen_pdfs(con)
     data = [(rid, pid, chars, pdf_text(con, pid)) for rid, (pid, chars) in chosen.items()]
     return pd.DataFrame(data, columns=["record_id", "pdf_id", "chars", "text"])
 
 
-def _chosen_pdfs(con: sqlite3.Connection) -> dict[str, tuple[int, int]]:
-    """record_id -> (pdf_id, chars) of the PDF whose text is the record's (the longest)."""
-    rows = con.execute(
+def chosen_pdfs(
+    con: sqlite3.Connection, record_ids: Collection[str] | None = None
+) -> dict[str, tuple[int, int]]:
+    """record_id -> (pdf_id, chars) of the PDF whose text is the record's (the longest);
+    with ``record_ids``, only those records' (their PDFs looked up by key)."""
+    sql = (
         f"SELECT c.record_id, p.pdf_id, p.chars FROM ({CURRENT_SQL}) c"
         " JOIN pdf_files p ON p.pdf_id = c.pdf_id WHERE c.action = 'link'"
-        " ORDER BY c.record_id, p.chars DESC, p.pdf_id"
-    ).fetchall()
+    )
+    if record_ids is None:
+        rows = con.execute(sql).fetchall()
+    else:
+        wanted = set(record_ids)
+        rows = [
+            row
+            for chunk in id_chunks(wanted)
+            for row in con.execute(
+                f"{sql} AND c.pdf_id IN (SELECT pdf_id FROM fulltext_link_events"
+                f" WHERE record_id IN ({in_marks(chunk)}))",
+                chunk,
+            )
+            if row[0] in wanted
+        ]
     chosen: dict[str, tuple[int, int]] = {}
-    for record_id, pdf_id, chars in rows:
+    for record_id, pdf_id, chars in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
         chosen.setdefault(record_id, (int(pdf_id), int(chars)))
     return chosen
 
@@ -385,7 +402,7 @@ def fulltexts_table(con: sqlite3.Connection) -> pd.DataFrame:
     links = current_links(con).set_index("pdf_id")
     titles = dict(con.execute("SELECT record_id, title FROM records").fetchall())
     markdown = {r[0] for r in con.execute("SELECT record_id FROM fulltexts")}
-    chosen = _chosen_pdfs(con)
+    chosen = chosen_pdfs(con)
     rows = []
     for pdf in pdfs.itertuples():
         link = links.loc[pdf.pdf_id]

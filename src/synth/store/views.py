@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from synth.corpus.model import RECORD_COLUMNS
+from synth.store.db import id_chunks, in_marks
 
 
 def load_records(con: sqlite3.Connection, *, with_groups: bool = False) -> pd.DataFrame:
@@ -104,7 +105,7 @@ def load_fulltexts(
     for the screening and extraction apps, the themes and the tagger alike.
     ``record_ids`` reads only those records' texts (an app showing one record).
     """
-    from synth.store.fulltexts import _chosen_pdfs, pdf_text
+    from synth.store.fulltexts import chosen_pdfs, pdf_text
 
     wanted = None if record_ids is None else set(record_ids)
     members = _group_members(con, wanted) if groups else {}
@@ -118,7 +119,7 @@ def load_fulltexts(
         for rid, text, chars in con.execute(sql, params)
         if look is None or rid in look
     }
-    chosen = {rid: pdf for rid, pdf in _chosen_pdfs(con).items() if look is None or rid in look}
+    chosen = chosen_pdfs(con, look)
     rows: dict[str, dict] = {}
     for rid, (text, chars) in markdown.items():
         rows[rid] = _fulltext_row(rid, text, chars, "markdown", None, None, None)
@@ -205,16 +206,23 @@ def _section_rows(con: sqlite3.Connection, pdf_ids: list[int]) -> dict[int, list
 
 def _group_members(con: sqlite3.Connection, wanted: set[str] | None) -> dict[str, list[str]]:
     """kept record id -> the other members of its duplicate group (only groups of the
-    ``wanted`` kept records when given)."""
-    rows = con.execute(
-        "SELECT k.record_id, g.record_id FROM duplicate_groups g JOIN duplicate_groups k"
-        " ON k.group_id = g.group_id AND k.is_kept = 1 WHERE g.is_kept = 0"
-        " ORDER BY k.record_id, g.record_id"
-    ).fetchall()
+    ``wanted`` kept records when given: looked up by key, never the whole table read)."""
+    sql = (
+        "SELECT k.record_id, g.record_id FROM duplicate_groups k JOIN duplicate_groups g"
+        " ON g.group_id = k.group_id AND g.is_kept = 0 WHERE k.is_kept = 1"
+    )
+    order = " ORDER BY k.record_id, g.record_id"
+    if wanted is None:
+        rows = con.execute(sql + order).fetchall()
+    else:  # the chunks are in id order: so are their rows
+        rows = [
+            row
+            for chunk in id_chunks(wanted)
+            for row in con.execute(f"{sql} AND k.record_id IN ({in_marks(chunk)}){order}", chunk)
+        ]
     out: dict[str, list[str]] = {}
     for kept, member in rows:
-        if wanted is None or kept in wanted:
-            out.setdefault(kept, []).append(member)
+        out.setdefault(kept, []).append(member)
     return out
 
 
