@@ -209,3 +209,31 @@ def test_a_pdf_without_a_title_is_a_record_titled_by_its_file_with_a_warning(
     assert set(failures["severity"]) == {"warning"}
     link_pdfs(store)  # once
     assert len(load_failures(store)) == 1
+
+
+def test_a_pdf_named_otherwise_is_imported_as_a_full_text(
+    store: sqlite3.Connection, tmp_path: Path
+) -> None:
+    """A PDF saved without its suffix (a browser's download) is a full text by its first
+    bytes: stored and linked, not refused as a reference file that is a PDF."""
+    from synth.corpus import read_file
+    from synth.corpus.reading import ReadError
+    from tests.pdf_fixtures import Text, write_pdf
+
+    download = tmp_path / "download"
+    lines = [
+        "Co-producing mental health services with service users:",
+        "a realist review",
+        "Anna Smith, Ben Jones",
+        "doi:10.1000/coprod.2019.7",
+        *(f"Line {i} of the paper's text about co-production." for i in range(20)),
+    ]
+    write_pdf(download, [[Text(line, 60, 760 - 16 * i) for i, line in enumerate(lines)]])
+    report = import_paths(store, [download])
+    assert load_failures(store).empty, load_failures(store)
+    (row,) = report.files.to_dict("records")
+    assert row["format"] == "pdf"
+    (link,) = ft.current_links(store).to_dict("records")
+    assert link["record_id"] == _rid(store, "Smith2019") and link["rule"] == "doi"
+    with pytest.raises(ReadError, match="a PDF"):  # read as references, it says what it is
+        read_file(download)

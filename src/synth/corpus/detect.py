@@ -91,6 +91,29 @@ def format_from_extension(path: Path) -> str | None:
     return _BY_EXTENSION.get(path.suffix.lower())
 
 
+#: What a PDF starts with (PDF readers look for it in the first 1,024 bytes).
+PDF_MAGIC = b"%PDF-"
+PDF_SUFFIX = ".pdf"
+
+
+def looks_like_pdf(head: bytes) -> bool:
+    """A PDF by its content: the header in its first 1,024 bytes, whatever its name."""
+    return PDF_MAGIC in head[:1024]
+
+
+def is_pdf(path: Path) -> bool:
+    """A PDF by its name or, named otherwise, by its first bytes (a browser's download
+    without a suffix): a full text for the PDF reader, never a reference file. A file that
+    cannot be opened is no PDF here (the reference reader says why it cannot be read)."""
+    if path.suffix.lower() == PDF_SUFFIX:
+        return True
+    try:
+        with path.open("rb") as fh:
+            return looks_like_pdf(fh.read(1024))
+    except OSError:
+        return False
+
+
 def is_xlsx(data: bytes) -> bool:
     """An .xlsx is a zip holding ``xl/``; content tells it from a renamed CSV."""
     return data[:4] == b"PK\x03\x04" and b"xl/" in data[:65536]

@@ -70,7 +70,7 @@ def failures_frame(failures: Iterable[Failure]) -> pd.DataFrame:
 def iter_files(paths: Iterable[Path | str], *, pdfs: bool = False) -> list[Path]:
     """Expand folders (recursively, sorted) into the importable files they hold (with
     ``pdfs``, their PDFs too: a review store takes them as full texts)."""
-    suffixes = detect.IMPORTABLE_SUFFIXES | ({".pdf"} if pdfs else set())
+    suffixes = detect.IMPORTABLE_SUFFIXES | ({detect.PDF_SUFFIX} if pdfs else set())
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -98,7 +98,7 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
         raise ReadError(path, "is a folder; pass it to read() to import the files inside") from exc
     except OSError as exc:
         raise ReadError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    if data.startswith(b"%PDF") or path.suffix.lower() == ".pdf":
+    if detect.looks_like_pdf(data) or path.suffix.lower() == detect.PDF_SUFFIX:
         raise ReadError(
             path,
             "a PDF: full texts are imported into a review store (`synth import`), where "

@@ -21,13 +21,6 @@ from synth.store import fulltexts as store
 
 log = logging.getLogger(__name__)
 
-PDF_SUFFIX = ".pdf"
-
-
-def is_pdf(path: Path) -> bool:
-    """A file the PDF reader takes (by its name: the reader reports a non-PDF so named)."""
-    return path.suffix.lower() == PDF_SUFFIX
-
 
 def relative_file(path: Path, roots: Iterable[Path]) -> str:
     """``path`` as given relative to the folder it was imported from (its name when it was

@@ -261,7 +261,8 @@ def import_paths(
     reference files and then linked to the references (:mod:`synth.fulltext`), so the
     links see the references imported beside them.
     """
-    from synth.fulltext.importing import import_pdfs, is_pdf
+    from synth.corpus.detect import is_pdf
+    from synth.fulltext.importing import import_pdfs
     from synth.fulltext.links import link_pdfs
 
     roots = [Path(p) for p in paths]
