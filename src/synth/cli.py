@@ -11,7 +11,9 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from synth import __version__
 from synth.extraction.cli import extract_app
@@ -65,17 +67,19 @@ def clear_errors():  # type: ignore[no-untyped-def]
         yield
     except (ReadError, StoreError, FileNotFoundError, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
 def _table(df: pd.DataFrame, title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False)
+    """A frame as a rich table. Cells, headers and title are plain text, never markup: a
+    title or file name holding ``[/i]`` is shown as it is."""
+    table = Table(title=None if title is None else Text(title), show_lines=False)
     for col in df.columns:
         numeric = pd.api.types.is_numeric_dtype(df[col])
-        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
+        table.add_column(Text(str(col)), justify="right" if numeric else "left", overflow="fold")
     for row in df.itertuples(index=False):
-        table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+        table.add_row(*[Text("" if pd.isna(v) else str(v)) for v in row])
     return table
 
 
@@ -275,7 +279,7 @@ def review_run_cmd(
                 notebooks=notebook or None, workers=workers,
             )  # fmt: skip
         except ReviewRunError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
         t = result.totals
         console.print(

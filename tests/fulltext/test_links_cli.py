@@ -120,3 +120,30 @@ def test_unknown_pdf_or_record_is_one_clear_error(db: Path, tmp_path: Path) -> N
     for result in (unknown_pdf, unknown_record, missing):
         assert "Traceback" not in result.output
     assert _export(db, tmp_path)["garden.pdf"]["rule"] == "own-record"  # nothing written
+
+
+def test_markup_in_a_pdfs_title_or_file_name_is_shown_as_it_is(tmp_path: Path) -> None:
+    """A title or file name holding rich markup (``[/i]``, ``[i]``) is text: the tables and
+    messages show it as it is, never a markup error."""
+    path = tmp_path / "review.sqlite"
+    bib = tmp_path / "refs[i].bib"
+    bib.write_text(BIB, encoding="utf-8")
+    imported = runner.invoke(app, ["import", str(bib), "--db", str(path), "--no-progress"])
+    assert imported.exit_code == 0, imported.output
+    assert "refs[i].bib" in imported.output  # the import summary table
+    con = connect(path)
+    ft.store_pdf(con, pdf_doc("c3", title="[b]Lo[/i]"), "x[/b].pdf", 10)
+    con.close()
+    listed = runner.invoke(app, ["fulltexts", "list", "--db", str(path)])
+    assert listed.exit_code == 0, listed.output
+    assert "[b]Lo[/i]" in listed.output and "x[/b].pdf" in listed.output
+    smith = _record(path, "Smith2019")
+    link = ["--db", str(path), "--pdf", "x[/b].pdf", "--reviewer", "[/u]ann"]
+    linked = runner.invoke(app, ["fulltexts", "link", *link, "--record", smith])
+    assert linked.exit_code == 0, linked.output
+    assert f"linked x[/b].pdf (PDF 1) to {smith} by [/u]ann" in linked.output
+    unlinked = runner.invoke(app, ["fulltexts", "unlink", *link])
+    assert unlinked.exit_code == 0, unlinked.output
+    assert "unlinked x[/b].pdf (PDF 1) by [/u]ann" in unlinked.output
+    wrong = runner.invoke(app, ["fulltexts", "link", *link, "--record", "[/i]"])
+    assert wrong.exit_code == 2 and "[/i]: no such record" in wrong.output

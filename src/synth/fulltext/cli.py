@@ -58,7 +58,9 @@ def link_cmd(
             file = con.execute("SELECT file FROM pdf_files WHERE pdf_id=?", (pdf_id,)).fetchone()[0]
         finally:
             con.close()
-        console.print(f"linked {file} (PDF {pdf_id}) to {record} by {reviewer}", highlight=False)
+        console.print(
+            f"linked {file} (PDF {pdf_id}) to {record} by {reviewer}", highlight=False, markup=False
+        )
 
 
 @fulltexts_app.command("unlink")
@@ -77,7 +79,9 @@ def unlink_cmd(
             file = con.execute("SELECT file FROM pdf_files WHERE pdf_id=?", (pdf_id,)).fetchone()[0]
         finally:
             con.close()
-        console.print(f"unlinked {file} (PDF {pdf_id}) by {reviewer}", highlight=False)
+        console.print(
+            f"unlinked {file} (PDF {pdf_id}) by {reviewer}", highlight=False, markup=False
+        )
 
 
 @fulltexts_app.command("list")
