@@ -71,7 +71,7 @@ def clear_errors():  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
-def _table(df: pd.DataFrame, title: str | None = None) -> Table:
+def frame_table(df: pd.DataFrame, title: str | None = None) -> Table:
     """A frame as a rich table. Cells, headers and title are plain text, never markup: a
     title or file name holding ``[/i]`` is shown as it is."""
     table = Table(title=None if title is None else Text(title), show_lines=False)
@@ -100,7 +100,7 @@ def _import(paths: list[Path], db: Path, progress: bool) -> None:
         file=[_short(f, paths) for f in summary["file"]],
         status=summary["status"].str.replace(" (imported before)", "", regex=False),
     ).drop(columns=["database"])
-    console.print(_table(shown, title=f"Import into {db}"))
+    console.print(frame_table(shown, title=f"Import into {db}"))
     t = report.totals
     console.print(
         f"store: [bold]{t['records']}[/] records from {t['sources']} files; "
@@ -112,7 +112,9 @@ def _import(paths: list[Path], db: Path, progress: bool) -> None:
     if len(report.failures):
         shown_f = report.failures.head(20).assign(raw=report.failures["raw"].str.slice(0, 60))
         console.print(
-            _table(shown_f, title="Failures and warnings (first 20; `synth failures` lists all)")
+            frame_table(
+                shown_f, title="Failures and warnings (first 20; `synth failures` lists all)"
+            )
         )
     files = report.files
     if not (files["read"].sum() + files["extracts"].sum() + files["fulltexts"].sum()):
@@ -177,7 +179,7 @@ def failures_cmd(
         elif df.empty:
             console.print("no failures")
         else:
-            console.print(_table(df.assign(raw=df["raw"].str.slice(0, 80))))
+            console.print(frame_table(df.assign(raw=df["raw"].str.slice(0, 80))))
 
 
 @export_app.command("records")
@@ -221,7 +223,7 @@ def dup_pairs_cmd(
             console.print(f"wrote {len(df)} pairs to {out}")
         else:
             cols = ["group_id", "record_a", "record_b", "rule", "score", "title_a", "title_b"]
-            console.print(_table(df[cols].head(200)))
+            console.print(frame_table(df[cols].head(200)))
 
 
 @dup_app.command("split")
@@ -303,7 +305,7 @@ def _describe(db: Path) -> None:
     con.close()
     kept = records[records["is_kept"].fillna(True).astype(bool)]
     by_type = kept.groupby("pub_type", dropna=False).size().rename("records").reset_index()
-    console.print(_table(by_type, title="Unique records by publication type"))
+    console.print(frame_table(by_type, title="Unique records by publication type"))
     grey = int(kept["grey"].fillna(False).astype(bool).sum())
     console.print(f"{len(kept)} unique records: {len(kept) - grey} journal/book, {grey} grey")
 
@@ -362,7 +364,7 @@ def tag_cmd(
         if len(tags)
         else pd.DataFrame(columns=["facet", "label", "records"])
     )
-    console.print(_table(counts, title=f"Tagging run {run.run_id}: records per label"))
+    console.print(frame_table(counts, title=f"Tagging run {run.run_id}: records per label"))
     with_evidence = tags["record_id"].nunique() if len(tags) else 0
     console.print(f"{len(tags)} tags with evidence on {with_evidence} records")
     for failure in run.failures:

@@ -249,13 +249,13 @@ def test_a_file_is_stored_all_or_nothing(
     tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     con = connect(tmp_path / "r.sqlite")
-    real = imports_module._record_rows
+    real = imports_module.record_rows
 
     def explode(*args: object, **kwargs: object) -> object:
         rows = real(*args, **kwargs)  # type: ignore[arg-type]
         return [*rows[:1], ("broken",)]  # a malformed row fails mid-insert
 
-    monkeypatch.setattr(imports_module, "_record_rows", explode)
+    monkeypatch.setattr(imports_module, "record_rows", explode)
     with pytest.raises(sqlite3.ProgrammingError):
         import_paths(con, [corpus / "scopus.ris"])
     assert _counts(con)["sources"] == 0

@@ -32,9 +32,9 @@ import functools
 import logging
 import re
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import ipywidgets as W
 import pandas as pd
@@ -50,27 +50,15 @@ from synth.screening.highlight import (
     highlight,
     record_html,
 )
-from synth.store.db import serialised
+from synth.store.db import in_turn
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 
 NO_CHOICE = "—"
 #: :func:`synth.extraction.values.compare`'s columns that are not a reviewer's
 NOT_REVIEWERS = {
     "field_id", "label", "answered_by", "agree", "consensus", "status", "fits", "problem",
 }  # fmt: skip
-
-
-def _in_turn(method: F) -> F:
-    """Run an app action holding the store connection's lock (callbacks come from any thread)."""
-
-    @functools.wraps(method)
-    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with serialised(self.con):
-            return method(self, *args, **kwargs)
-
-    return run  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- values in widgets
@@ -354,7 +342,7 @@ class ExtractionApp:
 
     # ------------------------------------------------------------ showing
 
-    @_in_turn
+    @in_turn
     def show(self, index: int) -> str | None:
         """Show the ``index``-th included paper (its form pre-filled); its record id."""
         if not self.ids:
@@ -424,12 +412,12 @@ class ExtractionApp:
         else:
             row.state.value = "<small><i>not saved yet</i></small>"
 
-    @_in_turn
+    @in_turn
     def step(self, by: int) -> str | None:
         """Show the next (``by`` = 1) or previous (-1) included paper."""
         return self.show(self.index + by)
 
-    @_in_turn
+    @in_turn
     def go_to(self, record_id: str) -> str | None:
         """Show the paper ``record_id`` (a ValueError if it is not among the included)."""
         if record_id not in self.ids:
@@ -456,7 +444,7 @@ class ExtractionApp:
         except KeyError:
             raise KeyError(f"no field {field_id!r} in form {form_id!r}") from None
 
-    @_in_turn
+    @in_turn
     def save(self, row: FieldRow) -> int | None:
         """Save what the row's input holds; the event id, or None if not saved."""
         try:
@@ -467,14 +455,14 @@ class ExtractionApp:
             return self._refuse(row, "nothing to save: type or choose a value, or Clear")
         return self._record(row, value, source="reviewer")
 
-    @_in_turn
+    @in_turn
     def accept(self, row: FieldRow) -> int | None:
         """Save the tagger's suggestion for the row's field."""
         if row.suggestion is None:
             return self._refuse(row, "the tagger has no suggestion for this field")
         return self._record(row, row.suggestion[0], source="accepted-suggestion")
 
-    @_in_turn
+    @in_turn
     def clear(self, row: FieldRow) -> int | None:
         """Save "no value" for the row's field (an event too: the old value stays in history)."""
         return self._record(row, None, source="reviewer")
@@ -521,7 +509,7 @@ class ExtractionApp:
         if change["new"] == 0:
             self.update_compare()
 
-    @_in_turn
+    @in_turn
     def update_compare(self) -> None:
         """Fill the comparison panel: both forms' fields, one column per reviewer."""
         from synth.extraction.values import compare
@@ -574,7 +562,7 @@ class ExtractionApp:
     def _use_clicked(self, form_id: str, field_id: str, value: Any, _button: Any) -> None:
         self.use_value(field_id, value, form_id=form_id)
 
-    @_in_turn
+    @in_turn
     def use_value(self, field_id: str, value: Any, *, form_id: str | None = None) -> int | None:
         """Record ``value`` as the consensus for a field of the paper shown."""
         event_id = self._record(

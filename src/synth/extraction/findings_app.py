@@ -29,7 +29,6 @@ from typing import Any
 import ipywidgets as W
 import pandas as pd
 
-from synth.extraction.app import _in_turn
 from synth.extraction.cerqual import (
     COMPONENT_NAMES,
     COMPONENTS,
@@ -41,6 +40,7 @@ from synth.extraction.cerqual import (
     summary_of_findings,
 )
 from synth.screening.highlight import esc
+from synth.store.db import in_turn
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class FindingsApp:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
-    @_in_turn
+    @in_turn
     def refresh(self) -> None:
         """Show what the store holds: each standing judgement in its dropdown and note,
         and each finding's confidence as the summary of findings gives it."""
@@ -204,7 +204,7 @@ class FindingsApp:
                 + "</small>"
             )
 
-    @_in_turn
+    @in_turn
     def save(self, finding_id: str) -> list[int]:
         """Record each changed judgement of one finding (each committed as it is recorded);
         the event ids. Nothing changed: nothing recorded, and the box says so. A component

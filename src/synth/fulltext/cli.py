@@ -87,7 +87,7 @@ def unlink_cmd(
 @fulltexts_app.command("list")
 def list_cmd(db: DbOption) -> None:
     """Each PDF with its pages, characters, title and current link (rule, score, reviewer)."""
-    from synth.cli import _table, clear_errors, console
+    from synth.cli import clear_errors, console, frame_table
     from synth.store.fulltexts import fulltexts_table
 
     with clear_errors():
@@ -103,4 +103,4 @@ def list_cmd(db: DbOption) -> None:
             ["pdf_id", "file", "pages", "characters", "title", "record_id", "rule", "score",
              "reviewer", "used"]
         ].assign(title=table["title"].str.slice(0, 60))  # fmt: skip
-        console.print(_table(shown, title=f"PDFs in {db}"))
+        console.print(frame_table(shown, title=f"PDFs in {db}"))

@@ -30,23 +30,20 @@ the store (ipykernel 7 does), so every action holds the store connection's lock
 
 from __future__ import annotations
 
-import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import ipywidgets as W
 import pandas as pd
 
 from synth.screening.highlight import CSS_PREFIX, esc, record_html
 from synth.screening.queue import QueueFilter, QueueItem, ScreeningQueue
-from synth.store.db import serialised
+from synth.store.db import in_turn
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 
 NO_REASON = "— reason —"
 ANY_TAG = "any tag"
@@ -59,17 +56,6 @@ WIDGET_STYLE = (
     f"<style>.{CSS_PREFIX}-years .widget-readout {{ max-width: none; min-width: max-content; }}"
     "</style>"
 )
-
-
-def _in_turn(method: F) -> F:
-    """Run an app action holding the store connection's lock (callbacks come from any thread)."""
-
-    @functools.wraps(method)
-    def run(self: ScreeningApp, *args: Any, **kwargs: Any) -> Any:
-        with serialised(self.queue.con):
-            return method(self, *args, **kwargs)
-
-    return run  # type: ignore[return-value]
 
 
 class ScreeningApp:
@@ -93,7 +79,7 @@ class ScreeningApp:
         from synth.store.tags import load_assessment, load_suggestions
 
         self.queue = queue
-        con = queue.con
+        self.con = con = queue.con  # what the app's actions take turns on
         self.reasons = list(valid_reasons(con) if reasons is None else reasons)
         self.criteria = {rid: text.removeprefix("not met: ") for rid, text in self.reasons}
         self._assessment = _indexed(load_assessment(con))
@@ -276,7 +262,7 @@ class ScreeningApp:
 
     # ------------------------------------------------------------ showing
 
-    @_in_turn
+    @in_turn
     def advance(self) -> QueueItem | None:
         """Show the next record from the queue (at once: never waits for a refit)."""
         self._back_at = None
@@ -345,7 +331,7 @@ class ScreeningApp:
 
     # ------------------------------------------------------------ actions
 
-    @_in_turn
+    @in_turn
     def decide(self, decision: str, *, reason: str | None = None) -> int | None:
         """Record ``decision`` on the record shown; the event id, or None if not saved.
 
@@ -404,7 +390,7 @@ class ScreeningApp:
         mine = self.queue.my_decision(record_id)
         self._show(decided=mine)
 
-    @_in_turn
+    @in_turn
     def go_back(self) -> None:
         """Show the record decided before the one shown (re-deciding makes a new event)."""
         history = self.queue.history
@@ -417,7 +403,7 @@ class ScreeningApp:
             return
         self._show_history(index)
 
-    @_in_turn
+    @in_turn
     def undo_last(self) -> None:
         """Retract your last decision (a retraction event) and show that record again."""
         try:
@@ -435,7 +421,7 @@ class ScreeningApp:
         title = _short(str(self.queue.record(record_id).get("title") or record_id), 80)
         self._say(f"undone ✓ event #{event_id} retracts your decision on — {title}")
 
-    @_in_turn
+    @in_turn
     def skip_current(self) -> None:
         """Leave the record for later in this session (nothing is recorded) and say so."""
         item = self.current
@@ -452,7 +438,7 @@ class ScreeningApp:
         )
         self._say(f"skipped ✓ (nothing recorded; {later}) — {title}")
 
-    @_in_turn
+    @in_turn
     def command(self, text: str) -> None:
         """Run a keyboard command (what the command box does on Enter)."""
         cmd = text.strip().lower()
@@ -499,7 +485,7 @@ class ScreeningApp:
         if change["new"] == 0:
             self.update_stopping()
 
-    @_in_turn
+    @in_turn
     def update_stopping(self) -> None:
         """Fill the stopping panel: run of excludes, CMH estimate, recall curve."""
         try:

@@ -13,17 +13,18 @@ by callers whose statements belong together (:func:`serialised`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,21 @@ def serialised(con: sqlite3.Connection) -> AbstractContextManager[object]:
     """Hold ``con``'s lock (a plain ``sqlite3`` connection has none: it is one thread's)."""
     lock = getattr(con, "lock", None)
     return lock if lock is not None else nullcontext()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def in_turn(method: F) -> F:
+    """Decorate an app's action to run holding its store connection's lock (``self.con``:
+    widget callbacks come from any thread, and take turns on the one connection)."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with serialised(self.con):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 @contextmanager

@@ -241,7 +241,7 @@ def add_own_record(
     and exported like any imported record. One transaction; returns the record id, or None
     when a reviewer has decided the PDF's link (nothing is written then).
     """
-    from synth.store.imports import _INSERT_RECORD, _record_rows
+    from synth.store.imports import INSERT_RECORD, record_rows
 
     (record_id,) = record["record_id"].tolist()
     with transaction(con):
@@ -266,7 +266,7 @@ def add_own_record(
             source_id = int(cur.lastrowid)  # type: ignore[arg-type]
         else:
             source_id = int(found[0])
-        con.executemany(_INSERT_RECORD, _record_rows(record, source_id))
+        con.executemany(INSERT_RECORD, record_rows(record, source_id))
         title_from = record["extra"].iloc[0].get("title_from")
         if title_from and found is None:  # the failures report says the title is a stand-in
             con.execute(

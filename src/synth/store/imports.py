@@ -39,7 +39,7 @@ _RECORD_FIELDS = [
     "label_included", "source_key", "source_file", "source_format", "database", "position",
     "line", "extra",
 ]  # fmt: skip
-_INSERT_RECORD = (
+INSERT_RECORD = (
     f"INSERT OR IGNORE INTO records_all ({', '.join(_RECORD_FIELDS)}) "
     f"VALUES ({', '.join('?' for _ in _RECORD_FIELDS)})"
 )
@@ -85,7 +85,7 @@ def _column(df: pd.DataFrame, name: str) -> list[Any]:
     return values.where(values.notna(), None).tolist()
 
 
-def _record_rows(df: pd.DataFrame, source_id: int) -> list[tuple[Any, ...]]:
+def record_rows(df: pd.DataFrame, source_id: int) -> list[tuple[Any, ...]]:
     """Rows for ``executemany``, built column by column (per-cell pandas access is slow)."""
     columns = [
         [source_id] * len(df) if name == "source_id" else _column(df, name)
@@ -161,7 +161,7 @@ def _write_rows(con: sqlite3.Connection, result: FileResult, source_id: int) -> 
     """Records, sightings, failures, extracts and full texts in short transactions; the
     source marked complete in the last. Returns how many records were new."""
     with ShortTransactions(con) as w:
-        w.executemany(_INSERT_RECORD, _record_rows(result.records, source_id))
+        w.executemany(INSERT_RECORD, record_rows(result.records, source_id))
         (new,) = con.execute(  # this import's rows, committed or in its open transaction
             "SELECT count(*) FROM records_all WHERE source_id=?", (source_id,)
         ).fetchone()
