@@ -136,3 +136,29 @@ def test_a_pdf_cut_near_its_end_is_not_read_as_whole(peer_data: Path, tmp_path: 
     cut = tmp_path / "Baldoni-cut.pdf"
     cut.write_bytes(whole[: int(len(whole) * 0.99)])
     assert _reason(cut) == "truncated or damaged: the file ends without %%EOF (cut short?)"
+
+
+def test_scanned_pages_with_a_download_stamp_are_no_text(tmp_path: Path) -> None:
+    """Scanned pages whose only text is a repeated footer and a page number: after the
+    running lines are dropped nothing is left, so it is the OCR reason, not an empty text."""
+    pages = [
+        [Text("Downloaded from example.org on 1 May 2020", 72, 30), Text(str(n), 300, 15)]
+        for n in range(1, 5)
+    ]
+    scanned = write_pdf(tmp_path / "scanned.pdf", pages, image_bytes=2_000)
+    reason = _reason(scanned)
+    assert "run OCR first" in reason and "running headers" in reason
+
+
+def test_a_long_line_of_capitals_after_the_title_does_not_stall_the_reader() -> None:
+    """The inverted-name pattern once backtracked exponentially on an affiliation line in
+    capitals (100 s for this one); run in a fresh process that must finish."""
+    import subprocess
+    import sys
+
+    code = (
+        "from synth.fulltext.pdf_meta import _names; "
+        "print(_names('Medicine, UNIVERSITY OF CALIFORNIA SAN FRANCISCO SCHOOL OF MEDICINE (USA)'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

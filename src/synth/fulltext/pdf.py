@@ -202,18 +202,23 @@ def read_pdf(path: Path | str, *, max_pages: int | None = None) -> PdfDocument:
     _check_file(path)
     try:
         read, metadata = _read_pages(path, max_pages)
+        count = len(read.lines)
+        if count == 0:
+            raise PdfError(path, "no pages")
+        if not any(read.lines):
+            if read.images_only:
+                raise PdfError(path, OCR_HINT)
+            raise PdfError(path, f"no text: its {count} page(s) are blank")
+        doc = _document(path, read, metadata)
     except PdfError:
         raise
-    except Exception as exc:  # a damaged file must not end an import with a traceback
+    except Exception as exc:  # a damaged file (or a reader bug) must not end an import
         raise PdfError(path, f"truncated or damaged: {type(exc).__name__}: {exc}") from None
-    count = len(read.lines)
-    if count == 0:
-        raise PdfError(path, "no pages")
-    if not any(read.lines):
-        if read.images_only:
-            raise PdfError(path, OCR_HINT)
-        raise PdfError(path, f"no text: its {count} page(s) are blank")
-    return _document(path, read, metadata)
+    if not any(page.strip() for page in doc.pages):
+        # only running headers, footers and page numbers had text: scanned pages with a
+        # download stamp, say
+        raise PdfError(path, "no text beyond running headers and page numbers: " + OCR_HINT)
+    return doc
 
 
 def _document(path: Path, read: _Pages, metadata: dict[str, str]) -> PdfDocument:

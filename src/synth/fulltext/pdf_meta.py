@@ -25,7 +25,10 @@ _COPYRIGHT_YEAR = re.compile(r"(?:©|\(c\)|copyright)\s*(19[5-9]\d|20\d\d)", re.
 _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})")
 _NORMAL = re.compile(r"[^\w]+")
 _AUTHOR_JOIN = re.compile(r"\s*(?:;|\band\b|&)\s*")
-_INVERTED = re.compile(r"^([A-Z][\w'\u2019-]+),\s+((?:[A-Z][\w'\u2019-]*\.?\s*)+)$")
+# possessive quantifiers: a long line of capitals that fails to match ("Medicine,
+# UNIVERSITY OF CALIFORNIA SAN DIEGO (USA)") fails at once instead of backtracking
+# exponentially
+_INVERTED = re.compile(r"^([A-Z][\w'\u2019-]+),\s+((?:[A-Z][\w'\u2019-]*+\.?+\s*+)++)$")
 _NAME_WORD = re.compile(
     r"^(?:[A-Z][a-z\u00c0-\u024f'\u2019\u00b4`-]*\.?|[A-Z]\.(?:-?[A-Z]\.)*|von|van|de|der|da|di|del|la|le)$"
 )
