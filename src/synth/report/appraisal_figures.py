@@ -89,9 +89,7 @@ def item_traffic_light(
     z = [[code[c] for c in row] for row in shown.itertuples(index=False)]
     text = [[styles[c]["symbol"] for c in row] for row in shown.itertuples(index=False)]
     n = len(CATEGORIES)
-    scale = []
-    for k, c in enumerate(CATEGORIES):
-        scale += [[k / n, styles[c]["colour"]], [(k + 1) / n, styles[c]["colour"]]]
+    scale = _colour_scale([styles[c]["colour"] for c in CATEGORIES])
     labels = [esc(f"{form.fields[f].section} — {form.fields[f].label}") for f in shown.columns]
     ids = [esc(f) for f in shown.columns]
     fig = go.Figure(
@@ -105,28 +103,8 @@ def item_traffic_light(
             ),
         )
     )  # fmt: skip
-    for c in CATEGORIES:  # the legend: marker, symbol and name of each answer
-        s = styles[c]
-        fig.add_trace(
-            go.Scatter(
-                x=[None], y=[None], mode="markers", name=esc(f"{s['symbol']} {s['name']}".strip()),
-                marker={"symbol": s["marker"], "size": 12, "color": s["colour"],
-                        "line": {"color": pal.neutral["outline"], "width": 1}},
-            )
-        )  # fmt: skip
-    title = esc(f"{form.title}: each item")
-    if len(matrix) > len(shown):
-        title += f" (first {len(shown)} of {len(matrix)} papers; the export has every one)"
-    fig.update_layout(
-        title={"text": title, "y": 0.99, "yref": "container", "yanchor": "top"},
-        height=max(260, 190 + ROW_PX * len(shown)),
-        font={"family": pal.font_family, "size": pal.font_size, "color": pal.neutral["text"]},
-        plot_bgcolor=pal.neutral["background"], paper_bgcolor=pal.neutral["background"],
-        xaxis={"side": "top", "tickangle": -45, "showgrid": False},
-        yaxis={"autorange": "reversed", "showgrid": False, "automargin": True},
-        legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
-        margin={"t": 170, "l": 10, "r": 10, "b": 40},
-    )  # fmt: skip
+    _add_legend(fig, [(styles[c]["name"], styles[c]) for c in CATEGORIES], pal)
+    _grid_layout(fig, f"{form.title}: each item", len(shown), len(matrix), pal)
     return fig
 
 
@@ -207,9 +185,7 @@ def traffic_light(
     z = [[code[c] for c in row] for row in shown.itertuples(index=False)]
     text = [[styles[c]["symbol"] for c in row] for row in shown.itertuples(index=False)]
     n = len(styles)
-    scale = []
-    for k, s in enumerate(styles.values()):
-        scale += [[k / n, s["colour"]], [(k + 1) / n, s["colour"]]]
+    scale = _colour_scale([s["colour"] for s in styles.values()])
     x = [_column_label(d, form) for d in shown.columns]
     fig = go.Figure(
         go.Heatmap(
@@ -219,23 +195,46 @@ def traffic_light(
             hovertemplate="%{y}<br>%{x}: %{customdata}<extra></extra>",
         )
     )  # fmt: skip
-    for level, s in styles.items():  # the legend: marker, symbol and name of each level
+    _add_legend(fig, [(rules.name(level), s) for level, s in styles.items()], pal)
+    if len(x) > 1:  # the overall column stands apart from the domains
+        fig.add_vline(x=len(x) - 1.5, line={"color": pal.neutral["outline"], "width": 2})
+    _grid_layout(fig, f"{form.title}: judgement per domain", len(shown), len(levels), pal)
+    return fig
+
+
+def _colour_scale(colours: list[str]) -> list[list[Any]]:
+    """A heatmap colour scale of even steps, one flat colour per code (0, 1, ...)."""
+    n = len(colours)
+    scale: list[list[Any]] = []
+    for k, colour in enumerate(colours):
+        scale += [[k / n, colour], [(k + 1) / n, colour]]
+    return scale
+
+
+def _add_legend(fig: Any, entries: list[tuple[str, Mapping[str, str]]], pal: Any) -> None:
+    """The legend of a grid: per (name, palette style), its marker, symbol and name."""
+    import plotly.graph_objects as go
+
+    for name, s in entries:
         fig.add_trace(
             go.Scatter(
-                x=[None], y=[None], mode="markers",
-                name=esc(f"{s['symbol']} {rules.name(level)}".strip()),
+                x=[None], y=[None], mode="markers", name=esc(f"{s['symbol']} {name}".strip()),
                 marker={"symbol": s["marker"], "size": 12, "color": s["colour"],
                         "line": {"color": pal.neutral["outline"], "width": 1}},
             )
         )  # fmt: skip
-    if len(x) > 1:  # the overall column stands apart from the domains
-        fig.add_vline(x=len(x) - 1.5, line={"color": pal.neutral["outline"], "width": 2})
-    title = esc(f"{form.title}: judgement per domain")
-    if len(levels) > len(shown):
-        title += f" (first {len(shown)} of {len(levels)} papers; the export has every one)"
+
+
+def _grid_layout(fig: Any, title: str, shown: int, papers: int, pal: Any) -> None:
+    """A paper-per-row grid's layout: the title (saying when only the first ``shown`` of
+    ``papers`` are drawn), a height by its rows, the palette's font and colours, the column
+    labels on top and the legend below."""
+    text = esc(title)
+    if papers > shown:
+        text += f" (first {shown} of {papers} papers; the export has every one)"
     fig.update_layout(
-        title={"text": title, "y": 0.99, "yref": "container", "yanchor": "top"},
-        height=max(260, 190 + ROW_PX * len(shown)),
+        title={"text": text, "y": 0.99, "yref": "container", "yanchor": "top"},
+        height=max(260, 190 + ROW_PX * shown),
         font={"family": pal.font_family, "size": pal.font_size, "color": pal.neutral["text"]},
         plot_bgcolor=pal.neutral["background"], paper_bgcolor=pal.neutral["background"],
         xaxis={"side": "top", "tickangle": -45, "showgrid": False},
@@ -243,7 +242,6 @@ def traffic_light(
         legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
         margin={"t": 170, "l": 10, "r": 10, "b": 40},
     )  # fmt: skip
-    return fig
 
 
 def domain_counts(
