@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,25 @@ def copy_db(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return copy
+
+
+@pytest.fixture
+def bib_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """An open store (``review.sqlite`` in tmp_path) holding the test module's ``BIB`` (a
+    BibTeX text) imported as ``refs.bib``; closed after the test."""
+    from synth.store import connect, import_paths
+
+    bib = tmp_path / "refs.bib"
+    bib.write_text(request.module.BIB, encoding="utf-8")
+    con = connect(tmp_path / "review.sqlite")
+    import_paths(con, [bib])
+    yield con
+    con.close()
+
+
+def record_id(con: sqlite3.Connection, key: str) -> str:
+    """The id of the stored record read from the BibTeX entry ``key``."""
+    from synth.store import load_records
+
+    records = load_records(con)
+    return str(records.loc[records["source_key"] == key, "record_id"].iloc[0])

@@ -1,6 +1,7 @@
 """PDFs with known text for the full-text tests and the PDF benchmark.
 
-Two makers:
+Two makers (and :func:`pdf_doc`, a read PDF as the reader returns it, for the store's
+tests that need no file):
 
 - :func:`write_pdf` places text lines at exact positions with PDFium's own writer
   (standard Helvetica), so a test controls the layout (columns, running headers, page
@@ -29,6 +30,8 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from rapidfuzz.distance import Levenshtein
+
+from synth.fulltext.pdf import PdfDocument, Section
 
 A4 = (595.0, 842.0)
 
@@ -269,3 +272,26 @@ def char_accuracy(read: str, source: str) -> float:
 
 def words_of(text: str) -> list[str]:
     return re.findall(r"\w+", text)
+
+
+def pdf_doc(
+    sha: str,
+    *,
+    title: str | None = None,
+    doi: str | None = None,
+    year: int | None = None,
+    authors: tuple[str, ...] = (),
+    pages: tuple[str, ...] = ("First page.", "Second page."),
+) -> PdfDocument:
+    """A read PDF as the reader returns it (no file needed for the store)."""
+    return PdfDocument(
+        path=Path(f"{sha}.pdf"),
+        sha256=sha * 8,
+        pages=pages,
+        title=title,
+        authors=authors,
+        doi=doi,
+        year=year,
+        abstract="An abstract.",
+        sections=(Section("abstract", 1, "An abstract."), Section("methods", 2, "We asked.")),
+    )

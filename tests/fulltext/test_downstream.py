@@ -16,6 +16,7 @@ from synth.fulltext.pdf import PdfDocument
 from synth.fulltext.pdf_meta import find_sections
 from synth.store import connect, import_paths, load_fulltexts, load_records
 from synth.store import fulltexts as ft
+from tests.conftest import record_id
 
 BIB = """@article{Smith2019,
   author = {Smith, Anna and Jones, Ben},
@@ -58,22 +59,12 @@ def paper(pages: tuple[str, ...] = PAGES, sha: str = "c1") -> PdfDocument:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> sqlite3.Connection:
-    bib = tmp_path / "refs.bib"
-    bib.write_text(BIB, encoding="utf-8")
-    con = connect(tmp_path / "review.sqlite")
-    import_paths(con, [bib])
-    yield con
-    con.close()
-
-
-def _rid(con: sqlite3.Connection, key: str) -> str:
-    records = load_records(con)
-    return str(records.loc[records["source_key"] == key, "record_id"].iloc[0])
+def store(bib_store: sqlite3.Connection) -> sqlite3.Connection:
+    return bib_store
 
 
 def _linked(con: sqlite3.Connection, key: str = "Brown2021") -> str:
-    rid = _rid(con, key)
+    rid = record_id(con, key)
     pdf_id, _ = ft.store_pdf(con, paper(), "brown.pdf", 1)
     ft.link(con, pdf_id, rid, reviewer="ann")
     return rid
@@ -115,7 +106,7 @@ def test_records_without_a_pdf_are_tagged_as_before(store: sqlite3.Connection) -
     from synth.tagging.tagger import tag
     from synth.tagging.workflow import tag_store
 
-    brown, smith = _linked(store), _rid(store, "Smith2019")
+    brown, smith = _linked(store), record_id(store, "Smith2019")
     run = tag_store(store, refine=False)
     records = load_records(store)
     plain = tag(records[records["record_id"] == smith], codebook=load_codebook())
@@ -190,7 +181,7 @@ def test_one_records_full_text_is_its_row_of_every_full_text(tmp_path: Path) -> 
         import_paths(con, [bib, again])
         records = load_records(con, with_groups=True)
         member = str(records.loc[~records["is_kept"].astype(bool), "record_id"].iloc[0])
-        smith = _rid(con, "Smith2019")
+        smith = record_id(con, "Smith2019")
         brown, _ = ft.store_pdf(con, paper(), "brown.pdf", 1)
         ft.link(con, brown, member, reviewer="ann")
         short, _ = ft.store_pdf(con, paper(PAGES[:1], "d1"), "short.pdf", 1)

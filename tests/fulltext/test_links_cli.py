@@ -13,7 +13,8 @@ from synth.cli import app
 from synth.fulltext.links import link_pdfs
 from synth.store import connect, import_paths, load_records
 from synth.store import fulltexts as ft
-from tests.store.test_fulltext_links import BIB, pdf_doc
+from tests.pdf_fixtures import pdf_doc
+from tests.store.test_fulltext_links import BIB
 
 runner = CliRunner()
 

@@ -476,7 +476,7 @@ def _unmatched_pdf_store(tmp_path: Path) -> sqlite3.Connection:
     """refs.bib plus one PDF no reference matches (it becomes a record of its own)."""
     from synth.fulltext.links import link_pdfs
     from synth.store import fulltexts as ft
-    from tests.store.test_fulltext_links import pdf_doc
+    from tests.pdf_fixtures import pdf_doc
 
     (tmp_path / "refs.bib").write_text(UNMATCHED_BIB, "utf-8")
     con = connect(tmp_path / "r.sqlite")

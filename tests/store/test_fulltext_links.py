@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 
 from synth.fulltext.links import link_pdfs
-from synth.fulltext.pdf import PdfDocument, Section
 from synth.screening.decisions import record_decision
 from synth.screening.prisma import prisma_counts
-from synth.store import connect, import_paths, load_failures, load_fulltexts, load_records
 from synth.store import fulltexts as ft
+from synth.store import import_paths, load_failures, load_fulltexts, load_records
+from tests.conftest import record_id
+from tests.pdf_fixtures import pdf_doc
 
 BIB = """@article{Smith2019,
   author = {Smith, Anna and Jones, Ben},
@@ -30,42 +31,9 @@ BIB = """@article{Smith2019,
 """
 
 
-def pdf_doc(
-    sha: str,
-    *,
-    title: str | None = None,
-    doi: str | None = None,
-    year: int | None = None,
-    authors: tuple[str, ...] = (),
-    pages: tuple[str, ...] = ("First page.", "Second page."),
-) -> PdfDocument:
-    """A read PDF as the reader returns it (no file needed for the store)."""
-    return PdfDocument(
-        path=Path(f"{sha}.pdf"),
-        sha256=sha * 8,
-        pages=pages,
-        title=title,
-        authors=authors,
-        doi=doi,
-        year=year,
-        abstract="An abstract.",
-        sections=(Section("abstract", 1, "An abstract."), Section("methods", 2, "We asked.")),
-    )
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> sqlite3.Connection:
-    bib = tmp_path / "refs.bib"
-    bib.write_text(BIB, encoding="utf-8")
-    con = connect(tmp_path / "review.sqlite")
-    import_paths(con, [bib])
-    yield con
-    con.close()
-
-
-def _rid(con: sqlite3.Connection, key: str) -> str:
-    records = load_records(con)
-    return str(records.loc[records["source_key"] == key, "record_id"].iloc[0])
+def store(bib_store: sqlite3.Connection) -> sqlite3.Connection:
+    return bib_store
 
 
 def test_a_pdf_is_stored_once_with_its_pages_and_sections(store: sqlite3.Connection) -> None:
@@ -88,7 +56,7 @@ def test_a_pdf_is_stored_once_with_its_pages_and_sections(store: sqlite3.Connect
 def test_a_reviewers_link_outranks_the_linker_on_every_later_import(
     store: sqlite3.Connection,
 ) -> None:
-    smith, brown = _rid(store, "Smith2019"), _rid(store, "Brown2021")
+    smith, brown = record_id(store, "Smith2019"), record_id(store, "Brown2021")
     pdf_id, _ = ft.store_pdf(store, pdf_doc("cd", doi="10.1000/COPROD.2019.7"), "s.pdf", 1)
     assert link_pdfs(store)["pdfs_by_doi"] == 1
     ft.link(store, pdf_id, brown, reviewer="ann", note="the DOI on the PDF is wrong")
@@ -106,7 +74,7 @@ def test_a_reviewers_link_outranks_the_linker_on_every_later_import(
 
 
 def test_unlink_and_the_latest_reviewer_event_stands(store: sqlite3.Connection) -> None:
-    smith = _rid(store, "Smith2019")
+    smith = record_id(store, "Smith2019")
     pdf_id, _ = ft.store_pdf(store, pdf_doc("ef", doi="10.1000/coprod.2019.7"), "s.pdf", 1)
     link_pdfs(store)
     ft.unlink(store, pdf_id, reviewer="ann", note="a draft, not the paper")
@@ -149,7 +117,7 @@ def test_unknown_pdf_record_or_reviewer_is_a_clear_error(store: sqlite3.Connecti
 def test_load_fulltexts_gives_linked_pdfs_beside_markdown_the_longer_pdf_wins(
     store: sqlite3.Connection,
 ) -> None:
-    smith, brown = _rid(store, "Smith2019"), _rid(store, "Brown2021")
+    smith, brown = record_id(store, "Smith2019"), record_id(store, "Brown2021")
     short, _ = ft.store_pdf(store, pdf_doc("k1", pages=("Short.",)), "short.pdf", 1)
     long, _ = ft.store_pdf(store, pdf_doc("k2", pages=("A longer text.", "Page two.")), "l.pdf", 1)
     ft.link(store, short, smith, reviewer="ann")
@@ -171,7 +139,7 @@ def test_load_fulltexts_gives_linked_pdfs_beside_markdown_the_longer_pdf_wins(
 
 
 def test_prisma_counts_a_linked_pdf_as_a_full_text_retrieved(store: sqlite3.Connection) -> None:
-    smith, brown = _rid(store, "Smith2019"), _rid(store, "Brown2021")
+    smith, brown = record_id(store, "Smith2019"), record_id(store, "Brown2021")
     for rid in (smith, brown):
         record_decision(store, record_id=rid, reviewer="ana", decision="include")
     assert prisma_counts(store).not_retrieved == 2
@@ -234,6 +202,29 @@ def test_a_pdf_named_otherwise_is_imported_as_a_full_text(
     (row,) = report.files.to_dict("records")
     assert row["format"] == "pdf"
     (link,) = ft.current_links(store).to_dict("records")
-    assert link["record_id"] == _rid(store, "Smith2019") and link["rule"] == "doi"
+    assert link["record_id"] == record_id(store, "Smith2019") and link["rule"] == "doi"
     with pytest.raises(ReadError, match="a PDF"):  # read as references, it says what it is
         read_file(download)
+
+
+def test_every_event_writer_asks_for_a_name_in_one_way(store: sqlite3.Connection) -> None:
+    """Linking a PDF, recording a value, a screening decision and a CERQual judgement all
+    refuse a blank name with one message (synth.store.db.require_name)."""
+    from synth.extraction.cerqual import record_judgement
+    from synth.store.extraction import record_value
+
+    smith = record_id(store, "Smith2019")
+    pdf_id, _ = ft.store_pdf(store, pdf_doc("w1"), "w.pdf", 1)
+    blank = r"name the reviewer \(a non-empty string\), not ' '"
+    writers = [
+        lambda: ft.link(store, pdf_id, smith, reviewer=" "),
+        lambda: ft.unlink(store, pdf_id, reviewer=" "),
+        lambda: record_value(store, smith, "f", "x", "v", " "),
+        lambda: record_decision(store, record_id=smith, reviewer=" ", decision="include"),
+        lambda: record_judgement(store, "t1", "coherence", "minor concerns", " "),
+    ]
+    for write in writers:
+        with pytest.raises(ValueError, match=blank):
+            write()
+    with pytest.raises(ValueError, match=r"name the finding \(its theme id\)"):
+        record_judgement(store, " ", "coherence", "minor concerns", "ann")

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from synth.store.db import now, transaction
+from synth.store.db import now, require_name, transaction
 
 COMPONENTS = ("methodological_limitations", "coherence", "adequacy", "relevance")
 LEVELS = ("no or very minor concerns", "minor concerns", "moderate concerns", "serious concerns")
@@ -421,15 +421,13 @@ def record_judgement(
     """Record a reviewer's judgement of one component (or ``overall``) of a finding and
     commit it; returns its event id. ``level=None`` clears it (the suggestion stands)."""
     _check(component, level)
-    if not isinstance(reviewer, str) or not reviewer.strip():
-        raise ValueError("name the reviewer (a non-empty string)")
-    if not str(finding_id or "").strip():
-        raise ValueError("name the finding (its theme id)")
+    reviewer = require_name(reviewer, "reviewer")
+    require_name(finding_id, "finding (its theme id)")
     with transaction(con):
         cur = con.execute(
             "INSERT INTO finding_judgements (finding_id, component, level, reviewer, note,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (str(finding_id), component, level, reviewer.strip(), note or None, now()),
+            (str(finding_id), component, level, reviewer, note or None, now()),
         )
     return int(cur.lastrowid)  # type: ignore[arg-type]
 

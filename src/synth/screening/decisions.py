@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from synth.review import STAGES, find_review, load_review  # STAGES: the review's, re-exported
-from synth.store.db import now, transaction
+from synth.store.db import now, require_name, transaction
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,6 @@ def _check_decision(decision: str) -> str:
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}: choose one of {', '.join(DECISIONS)}")
     return decision
-
-
-def _check_reviewer(reviewer: str) -> str:
-    if not isinstance(reviewer, str) or not reviewer.strip():
-        raise ValueError("name the reviewer (a non-empty string)")
-    return reviewer.strip()
 
 
 def _clean_text(value: Any) -> str | None:
@@ -167,7 +161,7 @@ def record_decision(
     """
     _check_stage(stage)
     _check_decision(decision)
-    reviewer = _check_reviewer(reviewer)
+    reviewer = require_name(reviewer, "reviewer")
     reason = _check_reason(reason, valid_reasons(con))
     with transaction(con):
         _kept_id(con, record_id)
@@ -211,7 +205,7 @@ def retract_decision(
     (whoever made it). Raises ValueError when there is nothing left to undo.
     """
     _check_stage(stage)
-    reviewer = _check_reviewer(reviewer)
+    reviewer = require_name(reviewer, "reviewer")
     kind = "resolution" if resolution else "decision"
     with transaction(con):
         kept = _kept_id(con, record_id)
@@ -238,7 +232,7 @@ def import_decisions(con: sqlite3.Connection, df: pd.DataFrame, *, reviewer: str
     ``reason`` and ``note``. Every row is checked first and all problems are reported
     together; nothing is written unless every row is valid. Returns the rows added.
     """
-    reviewer = _check_reviewer(reviewer)
+    reviewer = require_name(reviewer, "reviewer")
     missing = [c for c in ("record_id", "decision") if c not in df.columns]
     if missing:
         raise ValueError(f"decisions table lacks column(s): {', '.join(missing)}")

@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synth.store.db import require_name
+
 log = logging.getLogger(__name__)
 
 MODES: tuple[str, ...] = ("single", "dual")
@@ -236,10 +238,8 @@ class ScreeningQueue:
 
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}: choose one of {', '.join(STAGES)}")
-        if not reviewer or not str(reviewer).strip():
-            raise ValueError("name the reviewer (a non-empty string)")
+        self.reviewer = require_name(reviewer, "reviewer")
         self.con = con
-        self.reviewer = str(reviewer).strip()
         self.stage = stage
         self.settings = (
             dict(settings) if settings is not None else screening_settings(con, mode=mode)

@@ -17,7 +17,6 @@ import pandas as pd
 from synth.screening.decisions import (
     _check_decision,
     _check_reason,
-    _check_reviewer,
     _check_stage,
     _clean_text,
     _insert,
@@ -27,7 +26,7 @@ from synth.screening.decisions import (
     final_decisions,
     valid_reasons,
 )
-from synth.store.db import now, transaction
+from synth.store.db import now, require_name, transaction
 
 AGREEMENT_COLUMNS = ["stage", "reviewer_a", "reviewer_b", "n_both", "percent_agreement", "kappa"]
 
@@ -149,7 +148,7 @@ def resolve_conflict(
     """
     _check_stage(stage)
     _check_decision(decision)
-    reviewer = _check_reviewer(reviewer)
+    reviewer = require_name(reviewer, "reviewer")
     reason = _check_reason(reason, valid_reasons(con))
     with transaction(con):
         kept = _kept_id(con, record_id)
@@ -199,4 +198,4 @@ def blinded_view(con: sqlite3.Connection, *, reviewer: str, stage: str) -> pd.Da
     Same columns as :func:`~synth.screening.decisions.current_decisions`; nothing about
     other reviewers (not even whether a record was screened by them) leaks into it.
     """
-    return current_decisions(con, stage=stage, reviewer=_check_reviewer(reviewer))
+    return current_decisions(con, stage=stage, reviewer=require_name(reviewer, "reviewer"))

@@ -108,6 +108,14 @@ def schema_version() -> int:
     return len(migrations())
 
 
+def require_name(value: Any, what: str) -> str:
+    """``value`` stripped, or a ValueError asking for ``what`` (the reviewer, the form ...):
+    every event is recorded under a name, and a blank one says nobody."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"name the {what} (a non-empty string), not {value!r}")
+    return value.strip()
+
+
 #: How many ids one ``IN (...)`` takes (SQLite bounds the number of parameters).
 IN_CHUNK = 500
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from synth.screening.decisions import _kept_id, _kept_map, _members
-from synth.store.db import now, transaction
+from synth.store.db import now, require_name, transaction
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,6 @@ def _frame(data: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
 # ---------------------------------------------------------------- writing
 
 
-def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"name the {what} (a non-empty string), not {value!r}")
-    return value.strip()
-
-
 def record_value(
     con: sqlite3.Connection,
     record_id: str,
@@ -140,9 +134,9 @@ def record_value(
         raise ValueError(f"unknown kind {kind!r}: choose one of {', '.join(KINDS)}")
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
-    reviewer = _name(reviewer, "reviewer")
-    form_id = _name(form_id, "form")
-    field_id = _name(field_id, "field")
+    reviewer = require_name(reviewer, "reviewer")
+    form_id = require_name(form_id, "form")
+    field_id = require_name(field_id, "field")
     encoded = encode_value(value)
     with transaction(con):
         _kept_id(con, record_id)

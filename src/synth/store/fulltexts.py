@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from synth.store.db import id_chunks, in_marks, now, transaction
+from synth.store.db import id_chunks, in_marks, now, require_name, transaction
 
 if TYPE_CHECKING:
     from synth.fulltext.pdf import PdfDocument
@@ -150,12 +150,6 @@ def _record_exists(con: sqlite3.Connection, record_id: str) -> None:
         raise ValueError(f"{record_id}: no such record in the store")
 
 
-def _reviewer(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"name the reviewer (a non-empty string), not {value!r}")
-    return value.strip()
-
-
 def _insert_event(
     con: sqlite3.Connection,
     pdf_id: int,
@@ -186,7 +180,7 @@ def link(
 
     Raises ValueError for an unknown PDF or record, or a nameless reviewer.
     """
-    reviewer = _reviewer(reviewer)
+    reviewer = require_name(reviewer, "reviewer")
     with transaction(con):
         _pdf_exists(con, pdf_id)
         _record_exists(con, record_id)
@@ -198,7 +192,7 @@ def unlink(con: sqlite3.Connection, pdf_id: int, *, reviewer: str, note: str | N
 
     The linker will not link it again on a later import (a reviewer's event outranks it).
     """
-    reviewer = _reviewer(reviewer)
+    reviewer = require_name(reviewer, "reviewer")
     with transaction(con):
         _pdf_exists(con, pdf_id)
         return _insert_event(con, pdf_id, None, "unlink", "manual", None, reviewer, note)
