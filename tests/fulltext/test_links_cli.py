@@ -148,3 +148,23 @@ def test_markup_in_a_pdfs_title_or_file_name_is_shown_as_it_is(tmp_path: Path) -
     assert "unlinked x[/b].pdf (PDF 1) by [/u]ann" in unlinked.output
     wrong = runner.invoke(app, ["fulltexts", "link", *link, "--record", "[/i]"])
     assert wrong.exit_code == 2 and "[/i]: no such record" in wrong.output
+
+
+def test_export_fulltexts_neutralises_formulas_from_a_pdf(tmp_path: Path) -> None:
+    """A PDF's title, file name and a reviewer's note are someone's text: `synth export
+    fulltexts` writes them so a spreadsheet shows them, never runs them."""
+    path = tmp_path / "review.sqlite"
+    con = connect(path)
+    pdf_id, _ = ft.store_pdf(con, pdf_doc("f1", title='=HYPERLINK("x")'), "+cmd.pdf", 10)
+    ft.unlink(con, pdf_id, reviewer="ann", note="@SUM(1)")
+    con.close()
+    out = tmp_path / "fulltexts.csv"
+    result = runner.invoke(app, ["export", "fulltexts", "--db", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8", newline="") as fh:
+        (row,) = csv.DictReader(fh)
+    assert (row["title"], row["file"], row["note"]) == (
+        '\'=HYPERLINK("x")',
+        "'+cmd.pdf",
+        "'@SUM(1)",
+    )
