@@ -119,7 +119,7 @@ def test_each_worker_builds_the_pipeline_once(
         return (
             len(tagger._ENGINES),
             id(plugin.engine),
-            plugin.engine is tagger._engine(plugin.codebook),
+            plugin.engine is tagger.engine_for(plugin.codebook),
         )
 
     first: dict[str, tuple[int, int, bool]] = {}

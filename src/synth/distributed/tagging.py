@@ -94,10 +94,10 @@ class TaggerPlugin(WorkerPlugin):
         self.codebook = self.engine = self.lock = None
 
     def setup(self, worker: Worker) -> None:
-        from synth.tagging.tagger import _engine  # the per-process engine tag() reuses
+        from synth.tagging.tagger import engine_for  # the per-process engine tag() reuses
 
         self.codebook = pickle.loads(self.codebook_bytes)
-        self.engine = _engine(self.codebook)
+        self.engine = engine_for(self.codebook)
         # a worker started with several threads must not run one engine in two at once
         self.lock = threading.Lock()
 

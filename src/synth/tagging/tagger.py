@@ -418,6 +418,12 @@ def _engine(cb: Codebook) -> _Engine:
     return eng
 
 
+def engine_for(cb: Codebook) -> _Engine:
+    """The process's tagging engine for ``cb`` (built once, then reused by :func:`tag`):
+    a worker process that tags many partitions builds its pipeline once."""
+    return _engine(cb)
+
+
 def _engine_key(cb: Codebook) -> str:
     return f"{cb.sha256}:{cb.path}"
 
