@@ -280,9 +280,18 @@ return kernel ? kernel.status : null;
 """
 
 
+CURRENT_PATH = """
+const app = window.jupyterapp;
+const w = app && app.shell && app.shell.currentWidget;
+return w && w.context ? w.context.path : null;
+"""
+
+
 def open_notebook(driver: Any, server: LabServer, path: str) -> None:
-    """Load JupyterLab on the notebook at ``path`` (relative to the server root) and wait
-    until its kernel is idle."""
+    """Load JupyterLab on the notebook at ``path`` (relative to the server root), make it
+    the current tab and wait until its kernel is idle. JupyterLab restores the tabs of the
+    server's earlier pages too, and may leave one of those current: a later *Run All* must
+    not run the wrong notebook."""
     driver.get(server.page("lab/tree/" + quote(path)))
     wait_for(driver, js("return !!(window.jupyterapp && window.jupyterapp.shell)"),
              "JupyterLab to start", server=server)  # fmt: skip
@@ -290,8 +299,15 @@ def open_notebook(driver: Any, server: LabServer, path: str) -> None:
         "const done = arguments[arguments.length - 1];"
         "window.jupyterapp.restored.then(() => done(true), () => done(false));"
     )
-    wait_for(driver, lambda d: d.execute_script(KERNEL_STATUS) == "idle",
-             f"the kernel of {path} to be idle", server=server)  # fmt: skip
+    run_command(driver, "docmanager:open", {"path": path})
+    wait_for(
+        driver,
+        lambda d: (
+            d.execute_script(CURRENT_PATH) == path and d.execute_script(KERNEL_STATUS) == "idle"
+        ),
+        f"{path} to be the current tab with its kernel idle",
+        server=server,
+    )
 
 
 def run_command(driver: Any, command: str, args: dict[str, Any] | None = None) -> None:
