@@ -197,18 +197,21 @@ def _watch(caller: int, parent: int) -> None:
     if fd is not None:
         select.select([fd], [], [])
     else:
-        while os.getppid() == parent and _alive(caller):
+        while os.getppid() == parent and pid_alive(caller, own_only=True):
             time.sleep(PARENT_POLL_SECONDS)
     os._exit(1)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int, *, own_only: bool = False) -> bool:
+    """Whether process ``pid`` runs. A process of another user answers "permission
+    denied": it counts as running unless ``own_only`` (a watcher whose caller's pid was
+    reused by someone else's process knows its caller is gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # pragma: no cover - someone else's process by now
-        return False
+    except PermissionError:  # pragma: no cover - another user's process
+        return not own_only
     return True
 
 

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from distributed import KilledWorker, WorkerPlugin
 
 from synth.distributed.cluster import ClusterError
+from synth.parallel import pid_alive
 from synth.store.batches import store_file_path
 from synth.tagging.codebook import Codebook
 from synth.tagging.tagger import TAG_COLUMNS, extracts_by_record
@@ -473,13 +474,7 @@ def _alive(name: str) -> bool:
         pid = int(name[len(_WORK_PREFIX) :].split("-", 1)[0])
     except ValueError:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def _progress(show: bool, total: int | None) -> Any:

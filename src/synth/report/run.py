@@ -53,6 +53,7 @@ from typing import Any
 import yaml
 
 from synth import __version__
+from synth.parallel import pid_alive
 from synth.report import manifest as mf
 from synth.report import pages
 from synth.report.figures import check_figures
@@ -546,22 +547,12 @@ def _staging_dir(final: Path) -> Path:
     prefix = f".{final.name}.partial-"
     for old in final.parent.glob(f"{prefix}*"):
         pid = old.name[len(prefix) :]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     staging = final.parent / f"{prefix}{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     return staging
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _replace_dir(staging: Path, final: Path) -> None:
