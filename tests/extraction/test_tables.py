@@ -269,6 +269,8 @@ def test_export_appraisal_on_the_bundled_corpus(extracted, tmp_path: Path) -> No
         items[0].label,
         items[1].label,
         "overall",
+        f"judgement: {items[0].section}",
+        "judgement: overall",
     ]
     assert len(back) == len(papers)  # every paper listed, appraised or not
     row = back.iloc[0]
@@ -280,6 +282,12 @@ def test_export_appraisal_on_the_bundled_corpus(extracted, tmp_path: Path) -> No
     assert "overall" not in tool.fields  # so the judgements are counted
     assert row["overall"] == f"1 {scale[0]}, 1 {scale[1]} of {len(items)} items"
     assert (back.iloc[1:]["overall"] == "not appraised").all()
+    # the page's traffic light, as columns: a "no" in the domain makes it a high concern
+    # (appraisal.yml), and the overall level is the worst judged domain's
+    assert (scale[0], scale[1]) == ("yes", "no")
+    assert row[f"judgement: {items[0].section}"] == "High concern"
+    assert row["judgement: overall"] == "High concern"
+    assert (back.iloc[1:]["judgement: overall"].fillna("") == "").all()
 
 
 def test_export_findings_on_the_bundled_corpus(

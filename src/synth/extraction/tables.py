@@ -108,6 +108,28 @@ def _cell(row: Mapping[str, Any], by_reviewer: Mapping[str, Any] | None) -> str:
     return text
 
 
+#: The appraisal table's domain-level columns: "judgement: <domain>", "judgement: overall".
+JUDGEMENT_PREFIX = "judgement: "
+
+
+def _domain_levels(con: sqlite3.Connection, tool: Form, rules: Any) -> dict[str, dict[str, str]]:
+    """Record id -> {"judgement: <domain>": level name} for the domains of ``tool`` a paper
+    was judged on, and its overall level (:func:`synth.extraction.appraisal.domain_judgements`)."""
+    from synth.extraction.appraisal import NOT_ASSESSED, domain_judgements
+    from synth.extraction.values import resolved_values
+
+    values = resolved_values(con, tool)
+    if not len(values):
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for r in domain_judgements(values, tool, rules).itertuples(index=False):
+        if r.level != NOT_ASSESSED:
+            out.setdefault(str(r.record_id), {})[JUDGEMENT_PREFIX + str(r.domain)] = rules.name(
+                r.level
+            )
+    return out
+
+
 def _form_cells(con: sqlite3.Connection, form: Form) -> dict[tuple[str, str], str]:
     """(record id, field id) -> the cell text of each resolved value of ``form``."""
     from synth.extraction.values import resolved_values
@@ -169,13 +191,19 @@ def appraisal_table(
     """The appraisal of the included papers: one row per paper and tool it was appraised
     with (citation, link, tool), a column per item any paper was judged on, and
     ``overall``: the tool's own overall item where it has one, else how many items had
-    each judgement (MMAT and CASP advise against a summary score). An included paper
-    nobody has appraised has one row saying so, so the table lists every paper."""
+    each judgement (MMAT and CASP advise against a summary score); then the level of each
+    domain any paper was judged on and the overall level, by the rules of
+    ``appraisal.yml`` (the page's traffic light: "judgement: <domain>", "judgement:
+    overall"). An included paper nobody has appraised has one row saying so, so the table
+    lists every paper."""
+    from synth.extraction.appraisal import load_judgement_rules
     from synth.extraction.forms import appraisal_tools
 
     tools = dict(tools) if tools is not None else appraisal_tools()
+    rules = load_judgement_rules()
     papers = included_papers(con)
     item_names: list[str] = []
+    level_names: list[str] = []
     rows: dict[str, list[dict[str, str]]] = {rid: [] for rid in papers["record_id"]}
     taken = {CITATION_COLUMN, LINK_COLUMN, TOOL_COLUMN, OVERALL_COLUMN}
     for tool in tools.values():
@@ -197,7 +225,19 @@ def appraisal_table(
                 [mine.get(f.id, "") for f in applies], applies
             )
             rows[rid].append(row)
-    columns = [CITATION_COLUMN, LINK_COLUMN, TOOL_COLUMN, *item_names, OVERALL_COLUMN]
+        for rid, levels in _domain_levels(con, tool, rules).items():
+            if rid in by_paper and rows.get(rid):
+                for name, level in levels.items():
+                    if name not in level_names:
+                        level_names.append(name)
+                    rows[rid][-1][name] = level
+    overall_level = JUDGEMENT_PREFIX + "overall"
+    level_names = [n for n in level_names if n != overall_level] + (
+        [overall_level] if overall_level in level_names else []
+    )
+    columns = [
+        CITATION_COLUMN, LINK_COLUMN, TOOL_COLUMN, *item_names, OVERALL_COLUMN, *level_names
+    ]  # fmt: skip
     out = []
     for paper in papers.to_dict("records"):
         base = {CITATION_COLUMN: paper[CITATION_COLUMN], LINK_COLUMN: paper[LINK_COLUMN]}
