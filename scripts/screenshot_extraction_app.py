@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +38,11 @@ from tests.lab import (  # noqa: E402
     kei_review,
     lab_server,
     open_notebook,
+    photograph_app,
     run_all_cells,
     run_command,
-    scroll_into_view,
     set_viewport,
     wait_for,
-    widget_errors,
 )
 
 OUT = ROOT / "docs" / "img" / "extraction-app.png"
@@ -74,12 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             aims.clear()
             aims.send_keys(AIMS)
             _save(driver, server, "aims", 1)
-            errors = widget_errors(driver)
-            if errors:
-                raise SystemExit(f"the page shows widget errors: {errors}")
-            _frame(driver)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            driver.save_screenshot(str(args.out))
+            photograph_app(driver, args.out)
     print(f"wrote {args.out}")
     return 0
 
@@ -98,16 +91,6 @@ def _to_suggested_paper(driver: Any, server: Any, tries: int = 20) -> None:
         click_button(driver, "Next")
         wait_for(driver, lambda d, was=before: _state(d)["position"] != was, "the next paper",
                  30, server)  # fmt: skip
-
-
-def _frame(driver: Any) -> None:
-    """Scroll the app to the top of the notebook panel; blur the last clicked button."""
-    from selenium.webdriver.common.by import By
-
-    app = driver.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-vbox")
-    scroll_into_view(driver, app, "start")
-    driver.execute_script("document.activeElement && document.activeElement.blur();")
-    time.sleep(0.5)  # let the scroll settle before the picture
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.browser and tests.lab
@@ -33,13 +32,12 @@ from tests.lab import (  # noqa: E402
     kei_review,
     lab_server,
     open_notebook,
+    photograph_app,
     run_all_cells,
     run_command,
-    scroll_into_view,
     set_viewport,
     wait_for_saved,
     wait_for_screening_app,
-    widget_errors,
 )
 
 OUT = ROOT / "docs" / "img" / "screening-app.png"
@@ -72,24 +70,9 @@ def main(argv: list[str] | None = None) -> int:
                 click_button(driver, label)
                 wait_for_saved(driver, n, server)
                 time.sleep(GUARD_SECONDS + 0.2)  # a reviewer reads before the next click
-            errors = widget_errors(driver)
-            if errors:
-                raise SystemExit(f"the page shows widget errors: {errors}")
-            _frame(driver)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            driver.save_screenshot(str(args.out))
+            photograph_app(driver, args.out)
     print(f"wrote {args.out}")
     return 0
-
-
-def _frame(driver: Any) -> None:
-    """Scroll the app to the top of the notebook panel; blur the last clicked button."""
-    from selenium.webdriver.common.by import By
-
-    app = driver.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-vbox")
-    scroll_into_view(driver, app, "start")
-    driver.execute_script("document.activeElement && document.activeElement.blur();")
-    time.sleep(0.5)  # let the scroll settle before the picture
 
 
 if __name__ == "__main__":

@@ -417,6 +417,23 @@ def scroll_into_view(driver: Any, element: Any, block: str = "center") -> None:
     driver.execute_script("arguments[0].scrollIntoView({block: arguments[1]});", element, block)
 
 
+def photograph_app(driver: Any, out: Path) -> None:
+    """Save a README picture of the app shown: refused when the page shows widget errors;
+    the app scrolled to the top of its notebook panel and the last clicked button blurred
+    (the screenshot scripts of the screening and extraction apps)."""
+    from selenium.webdriver.common.by import By
+
+    errors = widget_errors(driver)
+    if errors:
+        raise SystemExit(f"the page shows widget errors: {errors}")
+    app = driver.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-vbox")
+    scroll_into_view(driver, app, "start")
+    driver.execute_script("document.activeElement && document.activeElement.blur();")
+    time.sleep(0.5)  # let the scroll settle before the picture
+    out.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(out))
+
+
 def click_button(driver: Any, label: str) -> None:
     """Click an app button the way a reviewer does (a real click in the page)."""
     from selenium.webdriver.support import expected_conditions as ec
