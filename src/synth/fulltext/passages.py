@@ -76,7 +76,7 @@ def page_starts(lengths: Sequence[int]) -> tuple[int, ...]:
 
 
 def page_at(starts: Sequence[int], offset: int) -> int:
-    """The 1-based page holding character ``offset`` (as ``PdfDocument.page_of``)."""
+    """The 1-based page holding character ``offset`` (``PdfDocument.page_of`` uses it)."""
     return max(1, bisect.bisect_right(starts, max(offset, 0)))
 
 

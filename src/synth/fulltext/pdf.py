@@ -13,7 +13,6 @@ rendered, and only the cleaned text and line boxes are kept.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from synth.fulltext.passages import PAGE_JOIN, page_at, page_starts
 from synth.fulltext.pdf_layout import (
     Line,
     RowColumns,
@@ -68,22 +68,19 @@ class PdfDocument:
 
     @cached_property
     def text(self) -> str:
-        """All pages, joined by a blank line."""
-        return "\n\n".join(self.pages)
+        """All pages, joined by a blank line (:data:`synth.fulltext.passages.PAGE_JOIN`, as
+        the store joins a PDF's pages for every later stage)."""
+        return PAGE_JOIN.join(self.pages)
 
     @cached_property
-    def _starts(self) -> list[int]:
-        starts, offset = [], 0
-        for page in self.pages:
-            starts.append(offset)
-            offset += len(page) + 2
-        return starts
+    def _starts(self) -> tuple[int, ...]:
+        return page_starts([len(page) for page in self.pages])
 
     def page_of(self, offset: int) -> int:
         """The 1-based page holding character ``offset`` of :attr:`text`."""
         if not self.pages:
             return 1
-        return max(1, bisect.bisect_right(self._starts, max(offset, 0)))
+        return page_at(self._starts, offset)
 
 
 def _sha256(path: Path) -> str:
