@@ -10,11 +10,16 @@ text from peer-data and a test can check that it still points at the same record
 
     python scripts/sample_abstract_gold.py           # -> tests/fixtures/abstracts-gold/sample.csv
     python scripts/sample_abstract_gold.py --set 2   # -> tests/fixtures/abstracts-gold-2/sample.csv
+    python scripts/sample_abstract_gold.py --set 3   # -> tests/fixtures/abstracts-gold-3/sample.csv
 
 Set 2 is a second, wholly held-out set drawn later (issue 16, second session) from the same
 datasets' other records and from further sources (the asreview demo exports: clinical
 reviews, gastroenterology, forensic psychology; Kitchenham's software-engineering
 reviews), never a record of set 1 (by title) and no title twice.
+
+Set 3 (issue 16, fourth session) is drawn from the same sources' remaining records, never a
+record of sets 1 or 2: new material to read the tagger's errors on and to train from,
+while set 2 stays held out.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "peer-data"
 OUT = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
 OUT_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
+OUT_3 = ROOT / "tests" / "fixtures" / "abstracts-gold-3" / "sample.csv"
 SEED = 16
 SEED_2 = 1602
+SEED_3 = 1603
 MIN_WORDS = 60  # an abstract, not a title with a sentence
 #: dataset -> how many records; the screening CSVs by record_id, the RIS file by position
 PLAN = {
@@ -62,6 +69,21 @@ PLAN_2 = {
     "formats/asreview-demo-data/web_of_science.txt": 10,
 }
 
+#: Set 3: the same sources' remaining records (health services weighted, as in set 1).
+PLAN_3 = {
+    "screening/Nagtegaal_2019.csv": 150,
+    "screening/cohen2006_ADHD.csv": 7,
+    "screening/cohen2006_Antihistamines.csv": 7,
+    "screening/cohen2006_AtypicalAntipsychotics.csv": 7,
+    "screening/cohen2006_BetaBlockers.csv": 7,
+    "screening/cohen2006_Estrogens.csv": 7,
+    "screening/cohen2006_NSAIDS.csv": 7,
+    "screening/Kitchenham_2010.csv": 25,
+    "formats/screening-ptsd-vandeschoot-included-ris/schoot-lgmm-ptsd-included-1.ris": 40,
+    "formats/asreview-demo-data/_baseline.ris": 40,
+    "formats/asreview-demo-data/proquest.ris": 6,
+}
+
 
 def title_hash(title: str) -> str:
     """A short, whitespace- and case-insensitive fingerprint of a title."""
@@ -87,17 +109,18 @@ def candidates(dataset: str) -> list[tuple[str, str]]:
 
 
 def sample(which: int = 1) -> list[dict[str, str]]:
-    """Set 1, or set 2: none of set 1's titles, no title twice, fewer records where a
-    source has fewer eligible ones."""
+    """Set 1, 2 or 3: none of an earlier set's titles, no title twice, fewer records where
+    a source has fewer eligible ones."""
     if which == 1:
         plan, rng, seen = PLAN, random.Random(SEED), set()
     else:
-        plan, rng = PLAN_2, random.Random(SEED_2)
-        seen = {row["title_sha1"] for row in sample(1)}
+        plan = PLAN_2 if which == 2 else PLAN_3
+        rng = random.Random(SEED_2 if which == 2 else SEED_3)
+        seen = {row["title_sha1"] for earlier in range(1, which) for row in sample(earlier)}
     rows = []
     for dataset, n in plan.items():
         pool = candidates(dataset)
-        if which == 2:
+        if which > 1:
             pool = [(k, t) for k, t in pool if title_hash(t) not in seen]
             pool = list({title_hash(t): (k, t) for k, t in pool}.values())
         drawn = sorted(rng.sample(pool, min(n, len(pool))), key=lambda kt: kt[0])
@@ -109,10 +132,10 @@ def sample(which: int = 1) -> list[dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", type=int, choices=(1, 2), default=1, dest="which")
+    parser.add_argument("--set", type=int, choices=(1, 2, 3), default=1, dest="which")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    args.out = args.out or (OUT if args.which == 1 else OUT_2)
+    args.out = args.out or {1: OUT, 2: OUT_2, 3: OUT_3}[args.which]
     rows = sample(args.which)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8", newline="") as fh:

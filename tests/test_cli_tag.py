@@ -114,11 +114,12 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
 
     gold_dir = ROOT / "tests" / "fixtures" / "abstracts-gold"
     held_out_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-2"
+    set3_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-3"
     result = runner.invoke(
         app,
         ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--abstracts",
          "--abstracts-dir", str(gold_dir), "--held-out-dir", str(held_out_dir),
-         "--peer", str(peer_data)],
+         "--set3-dir", str(set3_dir), "--peer", str(peer_data)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     con = connect(kei_db)
@@ -129,12 +130,18 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
         bundled,
         bundled_name="kei-gold",
         held_out=tag_abstract_gold(held_out_dir, peer_data),
+        others={"set 3": tag_abstract_gold(set3_dir, peer_data)},
     )
-    for name in ("set 1: all", "set 1: dev", "set 1: test", "set 2 (held out)", "kei-gold"):
+    names = ("set 1: all", "set 1: dev", "set 1: test", "set 2 (held out)", "set 3", "kei-gold")
+    for name in names:
         assert name in result.output
     assert "codebook was written from that corpus" in result.output
     lines = result.output.splitlines()
-    for facet, source in [("setting", "set 2 (held out)"), ("approach", "kei-gold")]:
+    for facet, source in [
+        ("setting", "set 2 (held out)"),
+        ("design", "set 3"),
+        ("approach", "kei-gold"),
+    ]:
         value = table.loc[(facet, "macro"), (source, "f1")]
         row = next(line for line in lines if line.startswith(facet))
         assert f"{value:.3f}" in row.split(), (facet, source, row)

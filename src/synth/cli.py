@@ -385,6 +385,8 @@ def tag_cmd(
 ABSTRACT_GOLD = Path("tests/fixtures/abstracts-gold")
 #: Set 2 of the real-abstract gold: labelled later, never read record by record.
 ABSTRACT_GOLD_HELD_OUT = Path("tests/fixtures/abstracts-gold-2")
+#: Set 3: labelled in the fourth session; its errors are read, like set 1's.
+ABSTRACT_GOLD_3 = Path("tests/fixtures/abstracts-gold-3")
 PEER_DATA = Path("../shared/peer-data")
 
 
@@ -400,7 +402,7 @@ def tag_evaluate_cmd(
         typer.Option(
             "--abstracts",
             help="Score the real-abstract gold sets too (set 1: all, dev and test halves; "
-            "set 2, held out) and print them beside the store's gold, one table.",
+            "set 2, held out; set 3) and print them beside the store's gold, one table.",
         ),
     ] = False,
     abstracts_dir: Annotated[
@@ -410,6 +412,12 @@ def tag_evaluate_cmd(
         Path,
         typer.Option(help="The held-out real-abstract gold set 2 (gold.csv; skipped if absent)."),
     ] = ABSTRACT_GOLD_HELD_OUT,
+    set3_dir: Annotated[
+        Path,
+        typer.Option(
+            "--set3-dir", help="The real-abstract gold set 3 (gold.csv; skipped if absent)."
+        ),
+    ] = ABSTRACT_GOLD_3,
     peer: Annotated[
         Path, typer.Option(help="Where the real-abstract gold's records are (peer-data).")
     ] = PEER_DATA,
@@ -458,11 +466,17 @@ def tag_evaluate_cmd(
                     if (held_out_dir / "gold.csv").is_file()
                     else None
                 )
+                others = (
+                    {"set 3": tag_abstract_gold(set3_dir, peer)}
+                    if (set3_dir / "gold.csv").is_file()
+                    else None
+                )
                 table = side_by_side(
                     real,
                     bundled,
                     bundled_name=gold.parent.name if gold else "",
                     held_out=held_out,
+                    others=others,
                 )
                 console.print(side_by_side_text(table, with_caveat=bundled is not None),
                               highlight=False, soft_wrap=True)  # fmt: skip

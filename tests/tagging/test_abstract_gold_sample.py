@@ -13,6 +13,7 @@ from tests.scripts import load_script
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
 SAMPLE_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
+SAMPLE_3 = ROOT / "tests" / "fixtures" / "abstracts-gold-3" / "sample.csv"
 
 pytestmark = pytest.mark.peer
 
@@ -57,3 +58,16 @@ def test_set_2_is_drawn_as_committed_and_shares_no_title_with_set_1() -> None:
     assert not set(titles) & {r["title_sha1"] for r in _rows()}
     for dataset, n in sampler.PLAN_2.items():
         assert 0 < sum(r["dataset"] == dataset for r in rows) <= n, dataset
+
+
+def test_set_3_is_drawn_as_committed_and_shares_no_title_with_sets_1_and_2() -> None:
+    sampler = _sampler()
+    rows = _rows(SAMPLE_3)
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(3)]
+    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
+    titles = [r["title_sha1"] for r in rows]
+    assert len(titles) == len(set(titles)) == 303
+    earlier = {r["title_sha1"] for r in _rows()} | {r["title_sha1"] for r in _rows(SAMPLE_2)}
+    assert not set(titles) & earlier
+    gold = _rows(SAMPLE_3.parent / "gold.csv")
+    assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
