@@ -29,6 +29,7 @@ from synth.tagging.conditions import (
     WHEN_KEYS,
     Condition,
 )
+from synth.tagging.fallbacks import FALLBACK_KEYS, Fallback
 from synth.tagging.sentence_roles import ROLES
 
 #: Where a hit can come from; evidence rows carry one of these as ``field``.
@@ -73,6 +74,7 @@ _FACET_KEYS = {
     "gazetteer",
     "conditions",
     "demonyms_yield",
+    "fallback",
 }
 #: A facet's ``venue_cues``: ``all`` its cues read the venue (a journal's name) as any
 #: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
@@ -207,6 +209,9 @@ class Facet:
     #: evidence is all such cues is dropped when another label of the facet has other
     #: evidence (``demonyms_yield``: "Hong Kong Chinese", "Turkish immigrants in Germany")
     yielding: frozenset[str] = frozenset()
+    #: the label a record gets when no cue of the facet speaks for it
+    #: (:mod:`synth.tagging.fallbacks`: an abstract with no method and no figures argues)
+    fallback: Fallback | None = None
 
 
 @dataclass(frozen=True)
@@ -563,6 +568,7 @@ class _Builder(RuleFileBuilder):
         if not isinstance(negation, bool):
             raise self.fail(where, f"`negation` must be true or false, got {negation!r}")
         yielding = self.demonyms_yield(raw, where)
+        fallback = self.fallback(fid, raw.get("fallback"), labels, where)
         return Facet(
             id=fid,
             definition=str(raw.get("definition") or raw.get("description") or ""),
@@ -574,7 +580,31 @@ class _Builder(RuleFileBuilder):
             counts_in=counts_in,
             negation=negation,
             yielding=yielding,
+            fallback=fallback,
         )
+
+    def fallback(self, fid: str, raw: Any, labels: dict[str, Label], where: str) -> Fallback | None:
+        """A facet's ``fallback`` (:mod:`synth.tagging.fallbacks`): a label of the facet,
+        its score, and the abstract's least words and most figures."""
+        if raw is None:
+            return None
+        at = f"{where}, fallback"
+        if not isinstance(raw, dict):
+            raise self.fail(at, f"must be a mapping with `label`, got {raw!r}")
+        self.check_keys(raw, set(FALLBACK_KEYS), at)
+        label = raw.get("label")
+        if label not in labels:
+            raise self.fail(at, f"`label` must name a label of this facet, got {label!r}")
+        score = raw.get("score", 0.5)
+        if not _is_number(score) or not 0 < score <= 1:
+            raise self.fail(at, f"`score` must be a score above 0 and at most 1, got {score!r}")
+        counts = {}
+        for key, default in (("min_words", 60), ("max_numbers", 0)):
+            value = raw.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise self.fail(at, f"`{key}` must be a whole number >= 0, got {value!r}")
+            counts[key] = value
+        return Fallback(facet=fid, label=label, score=float(score), **counts)
 
     def demonyms_yield(self, raw: dict, where: str) -> frozenset[str]:
         """A gazetteer facet's ``demonyms_yield: true``: its demonym cues (the gazetteer's

@@ -500,6 +500,8 @@ class _Engine:
         )
         #: facet -> cue phrases that only name a label when nothing else does
         self.yielding = {f: facet.yielding for f, facet in cb.facets.items() if facet.yielding}
+        #: facets' fallback labels (synth.tagging.fallbacks), codebook order
+        self.fallbacks = tuple(facet.fallback for facet in cb.facets.values() if facet.fallback)
         self.field_weights = cb.field_weights
         self.caps = cb.scoring.field_caps
         self.scale = cb.scoring.scale
@@ -764,8 +766,27 @@ class _Engine:
         note = self.language_note(rec)
         if note:
             notes.append({"record_id": rec.record_id, "note": note})
+        start = len(rows)
         if hits:
             self.rows(rec.record_id, hits, rows)
+        if self.fallbacks:
+            self.fall_back(rec, rows, start)
+
+    def fall_back(self, rec: _Rec, rows: _Cols, start: int) -> None:
+        """Add a facet's fallback label (:mod:`synth.tagging.fallbacks`) to a record that
+        has no row of that facet (its rows are ``rows`` from ``start``)."""
+        found = set(rows.facet[start:])
+        for fb in self.fallbacks:
+            if fb.facet in found:
+                continue
+            reason = fb.applies(rec.abstract)
+            if reason is None:
+                continue
+            rows.record_id.append(rec.record_id)
+            rows.facet.append(fb.facet)
+            rows.label.append(fb.label)
+            rows.score.append(fb.score)
+            rows.evidence.append(fb.evidence(reason))
 
     def language_note(self, rec: _Rec) -> str | None:
         lang = rec.language

@@ -1,0 +1,85 @@
+"""A facet's fallback: the label a record gets when no cue of the facet speaks for it.
+
+Most abstracts say what they did ("a randomised trial", "we interviewed", "a systematic
+review"), and the design cues read that. An abstract that names no method and reports
+no figure at all (no sample size, no percentage, no result) did not collect data: it
+argues, comments or proposes, which is what a position paper is. The codebook says so
+as data, on the facet::
+
+    design:
+      fallback:
+        label: position-paper
+        score: 0.5
+        min_words: 60      # an abstract of its own, not a title or a line
+        max_numbers: 0     # figures in the abstract (years and reference marks aside)
+
+The fallback is read only when the facet has no label at all for the record (not even a
+weak one), and only from the abstract: a record known by its title alone gets nothing.
+Its evidence says why, so a reviewer sees a reasoned default, not a cue.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+#: Keys of a facet's ``fallback``.
+FALLBACK_KEYS = frozenset({"label", "score", "min_words", "max_numbers"})
+#: The cue name fallback evidence carries (exports and the evidence view show it).
+FALLBACK_CUE = "fallback"
+
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d(?:s|'s)?\b")
+# a reference mark glued to a word or a full stop ("recognised.1", "trials2,3"): no figure
+_REFERENCE_MARK = re.compile(r"(?<=[a-z.)])\d{1,3}(?:[,\u2013-]\d{1,3})*(?=\s|$)")
+# a number on its own; digits in a name ("H1", "COVID-19", "IL-6") are no figure
+_NUMBER = re.compile(r"(?<![A-Za-z0-9])(?<![A-Za-z]-)\d+(?:[.,]\d+)?")
+
+
+def count_figures(text: str) -> int:
+    """How many numbers ``text`` reports, leaving out years ("in 2004", "the 1990s"),
+    reference marks ("widely recognised.1") and names with digits ("COVID-19"): those are
+    not data."""
+    if not text or not any(c.isdigit() for c in text):
+        return 0
+    text = _REFERENCE_MARK.sub(" ", _YEAR.sub(" ", text))
+    return len(_NUMBER.findall(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """On ``facet``: ``label`` at ``score`` when no label of the facet was found and the
+    abstract has at least ``min_words`` words and at most ``max_numbers`` figures."""
+
+    facet: str
+    label: str
+    score: float = 0.5
+    min_words: int = 60
+    max_numbers: int = 0
+
+    def applies(self, abstract: Any) -> str | None:
+        """The reason the fallback holds for this abstract, or None when it does not."""
+        if not isinstance(abstract, str):
+            return None
+        words = len(abstract.split())
+        if words < self.min_words:
+            return None
+        figures = count_figures(abstract)
+        if figures > self.max_numbers:
+            return None
+        return f"no {self.facet} named, and the abstract ({words} words) reports " + (
+            "no figures" if figures == 0 else f"only {figures} figure(s)"
+        )
+
+    def evidence(self, reason: str) -> list[dict[str, Any]]:
+        """The evidence of a fallback row: the reason, in the shape of a cue's evidence."""
+        return [
+            {
+                "field": "abstract",
+                "sentence": reason,
+                "match": "",
+                "cue": FALLBACK_CUE,
+                "negated": False,
+                "weight": 0.0,
+            }
+        ]

@@ -1,0 +1,124 @@
+"""A facet's fallback label (synth.tagging.fallbacks): an abstract that names no method and
+reports no figure argues, so its design is a position paper (labelling guideline,
+``tests/fixtures/abstracts-gold/labelling-guideline.md`` section 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synth.corpus.normalise import records_frame
+from synth.tagging.codebook import CodebookError, load_codebook
+from synth.tagging.fallbacks import FALLBACK_CUE, count_figures
+from synth.tagging.tagger import tag
+
+COMMENTARY = (
+    "Hospitals across the country are being asked to involve patients in the redesign of "
+    "their services, yet the language of partnership often hides who holds the power to "
+    "decide. Staff are trained to listen, but the agenda, the budget and the timetable "
+    "remain theirs. Patients and carers are invited late, to comment on plans already made. "
+    "If co-design is to mean more than consultation, organisations must share the framing "
+    "of the problem itself, and accept that the answer may not be the one they expected. "
+    "Leaders have a particular responsibility here."
+)
+
+
+def _design_rows(title: str, abstract: str | None) -> list[tuple[str, float, list]]:
+    row = {"record_id": "r1", "source_key": "k1", "title": title, "abstract": abstract}
+    tags = tag(records_frame([row]))
+    tags = tags[tags.facet == "design"]
+    return [(r.label, r.score, r.evidence) for r in tags.itertuples()]
+
+
+def test_an_abstract_with_no_method_and_no_figures_is_a_position_paper() -> None:
+    rows = _design_rows("Who holds the pen in co-design?", COMMENTARY)
+    assert [(label, score) for label, score, _ in rows] == [("position-paper", 0.5)]
+    (ev,) = rows[0][2]
+    assert ev["cue"] == FALLBACK_CUE
+    assert ev["field"] == "abstract"
+    assert "no design named" in ev["sentence"] and "no figures" in ev["sentence"]
+
+
+def test_an_abstract_that_reports_figures_gets_no_fallback() -> None:
+    # the same argument with a result in it reports data: no method named, no design guessed
+    abstract = COMMENTARY + " Of 212 staff asked, 64% said patients joined after plans were set."
+    assert _design_rows("Who holds the pen in co-design?", abstract) == []
+
+
+def test_a_title_alone_gets_no_fallback() -> None:
+    assert _design_rows("Who holds the pen in co-design?", None) == []
+    assert _design_rows("Who holds the pen in co-design?", "Patients must share power.") == []
+
+
+def test_a_named_method_wins_over_the_fallback() -> None:
+    abstract = (
+        "This systematic review asks how the language of partnership is used when hospitals "
+        "involve patients in the redesign of services. We searched the literature on "
+        "co-design and experience-based co-design in acute care and synthesised what "
+        "authors report about power, framing and who decides the agenda, the budget and the "
+        "timetable of the work, and what patients and carers are invited to comment on."
+    )
+    labels = [label for label, _, _ in _design_rows("Partnership in co-design", abstract)]
+    assert labels == ["review"]
+
+
+@pytest.mark.parametrize(
+    ("text", "figures"),
+    [
+        ("Since the 1990s and again in 2004, reforms have asked for partnership.", 0),
+        ("Audit and feedback is widely recognised.1 Reminders help too.2,3 Not always.", 0),
+        ("Of 212 staff, 64% agreed (p = 0.03).", 3),
+        ("Twelve wards took part over 18 months.", 1),
+        ("COVID-19 changed how services met patients.", 0),
+    ],
+)
+def test_years_reference_marks_and_names_with_digits_are_not_figures(
+    text: str, figures: int
+) -> None:
+    assert count_figures(text) == figures
+
+
+_MINI = """\
+version: '1'
+name: t
+facets:
+  design:
+    multi: false
+    {fallback}
+    labels:
+      review:
+        cues: [systematic review]
+      position-paper:
+        cues: [we argue]
+"""
+
+
+@pytest.mark.parametrize(
+    ("fallback", "problem"),
+    [
+        ("fallback: {label: essay}", r"`label` must name a label of this facet, got 'essay'"),
+        ("fallback: {label: review, score: 0}", r"`score` must be a score above 0"),
+        ("fallback: {label: review, min_words: -1}", r"`min_words` must be a whole number"),
+        ("fallback: {label: review, max_numbers: 1.5}", r"`max_numbers` must be a whole number"),
+        ("fallback: {label: review, when: always}", r"when"),
+        ("fallback: position-paper", r"must be a mapping with `label`"),
+    ],
+)
+def test_a_bad_fallback_is_a_clear_error(tmp_path: Path, fallback: str, problem: str) -> None:
+    path = tmp_path / "codebook.yml"
+    path.write_text(_MINI.format(fallback=fallback), encoding="utf-8")
+    with pytest.raises(CodebookError, match=problem) as err:
+        load_codebook(path)
+    assert str(err.value).startswith(f"{path}: facet 'design'")
+
+
+def test_the_fallback_is_the_codebooks(tmp_path: Path) -> None:
+    # without a fallback in the codebook, the same commentary gets no design at all
+    path = tmp_path / "codebook.yml"
+    row = {"record_id": "r1", "source_key": "k1", "title": "Who decides?", "abstract": COMMENTARY}
+    path.write_text(_MINI.format(fallback=""), encoding="utf-8")
+    assert tag(records_frame([row]), codebook=load_codebook(path)).empty
+    path.write_text(_MINI.format(fallback="fallback: {label: review}"), encoding="utf-8")
+    tags = tag(records_frame([row]), codebook=load_codebook(path))
+    assert tags[["facet", "label", "score"]].values.tolist() == [["design", "review", 0.5]]
