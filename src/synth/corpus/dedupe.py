@@ -679,11 +679,17 @@ def _codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _rank(values: list[str]) -> np.ndarray:
     """Sort rank of strings (numpy's C sort of fixed-width bytes; ties keep input order)."""
-    width = max((len(v) for v in values), default=1) or 1
-    arr = np.array([v.encode("ascii", "replace") for v in values], dtype=f"S{min(width, 200)}")
+    arr = _sort_bytes(values)
     rank = np.empty(len(arr), dtype=np.int64)
     rank[np.argsort(arr, kind="stable")] = np.arange(len(arr))
     return rank
+
+
+def _sort_bytes(values: list[str]) -> np.ndarray:
+    """What :func:`_rank` sorts: each string as ASCII bytes (``?`` for other letters), cut
+    at 200 bytes."""
+    width = max((len(v) for v in values), default=1) or 1
+    return np.array([v.encode("ascii", "replace") for v in values], dtype=f"S{min(width, 200)}")
 
 
 def _token_group_keys(f: _Features, parts: int) -> tuple[np.ndarray, np.ndarray]:
@@ -969,14 +975,11 @@ def _words_differ(x: str, y: str, notice: int) -> tuple[str, bool]:
     return lone, really
 
 
-def _title_pairs(
-    f: _Features, codes: np.ndarray, threshold: float, counts: dict[str, int]
-) -> tuple[_Pairs, _Pairs]:
-    """Score candidate pairs and apply the title + year + first-author rules."""
-    m = dedupe_rules()["matching"]
-    strong = max(float(m["strong_title_threshold"]), threshold)
-    a = (codes >> 32).astype(np.int64)
-    b = (codes & 0xFFFFFFFF).astype(np.int64)
+def _worth_scoring(
+    f: _Features, a: np.ndarray, b: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(which candidate pairs can match at all, year difference, a's main title may stand
+    for b's title, b's for a's): years at most one apart and lengths close enough."""
     dy = _year_diff(f, a, b)
     length = np.fromiter((len(t) for t in f.norm), np.int64, len(f))
     main_len = np.fromiter((len(t) for t in f.main), np.int64, len(f))
@@ -990,6 +993,18 @@ def _title_pairs(
     sub_b = (mb > 0) & (ma == 0)
     keep = (dy <= 1) & (la > 0) & (lb > 0)
     keep &= reachable(la, lb) | (sub_a & reachable(ma, lb)) | (sub_b & reachable(la, mb))
+    return keep, dy, sub_a, sub_b
+
+
+def _title_pairs(
+    f: _Features, codes: np.ndarray, threshold: float, counts: dict[str, int]
+) -> tuple[_Pairs, _Pairs]:
+    """Score candidate pairs and apply the title + year + first-author rules."""
+    m = dedupe_rules()["matching"]
+    strong = max(float(m["strong_title_threshold"]), threshold)
+    a = (codes >> 32).astype(np.int64)
+    b = (codes & 0xFFFFFFFF).astype(np.int64)
+    keep, dy, sub_a, sub_b = _worth_scoring(f, a, b, threshold)
     a, b, dy, sub_a, sub_b = a[keep], b[keep], dy[keep], sub_a[keep], sub_b[keep]
     counts["scored"] = len(a)
 
@@ -1181,14 +1196,27 @@ def _union(
     new copy joins the side of a split it resembles most and the split holds.
     """
     dois = {k: d for k, d in enumerate(f.doi.tolist()) if d and not f.preprint[k]}
-    uf = _UnionFind(len(f), cannot, dois)
+    return _join(len(f), dois, cannot, constrained, parts, lambda a, b: _affinity(records, a, b))
+
+
+def _join(
+    n: int,
+    dois: dict[int, str],
+    cannot: dict[int, set[int]],
+    constrained: np.ndarray,
+    parts: list[_Pairs],
+    affinity: Any,
+) -> tuple[np.ndarray, list[_Pairs], list[_Pairs]]:
+    """:func:`_union` given the records' DOIs (preprints left out) and the tie-breaker
+    ``affinity(a, b)`` of the pairs under a cannot-link: the Dask path joins here too."""
+    uf = _UnionFind(n, cannot, dois)
     stages = []
     for late in (False, True):
         for part in parts:
             touch = constrained[part.a] | constrained[part.b]
             part = part.take(touch if late else ~touch)
             if late and len(part) > 1:
-                part = part.take(np.argsort(-_affinity(records, part.a, part.b), kind="stable"))
+                part = part.take(np.argsort(-affinity(part.a, part.b), kind="stable"))
             stages.append(part)
     accepted, refused = [], []
     for part in stages:
@@ -1311,6 +1339,58 @@ def _empty_pairs() -> pd.DataFrame:
     )
 
 
+def _cannot_links(
+    ids: list[str], cannot_link: Iterable[tuple[str, str]]
+) -> tuple[dict[int, set[int]], np.ndarray]:
+    """A reviewer's cannot-links by record position, and which records they touch."""
+    position = {rid: k for k, rid in enumerate(ids)}
+    cannot: dict[int, set[int]] = {}
+    for x, y in cannot_link:
+        i, j = position.get(str(x)), position.get(str(y))
+        if i is None or j is None or i == j:
+            log.debug("cannot-link pair %s / %s: not both among the records", x, y)
+            continue
+        cannot.setdefault(i, set()).add(j)
+        cannot.setdefault(j, set()).add(i)
+    constrained = np.zeros(len(ids), dtype=bool)
+    constrained[list(cannot)] = True
+    return cannot, constrained
+
+
+def _result_frames(
+    ids: np.ndarray,
+    roots: np.ndarray,
+    completeness: np.ndarray,
+    accepted: list[_Pairs],
+    rejected_parts: list[_Pairs],
+    counts: dict[str, int],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(groups, pairs, rejected) of a :class:`DedupeResult` from the joined groups; their
+    totals go into ``counts``."""
+    groups = _groups_frame(ids, roots, completeness)
+    pairs = _pairs_frame(ids, accepted)
+    rejected = _pairs_frame(ids, rejected_parts)
+    # one row per pair: the strongest evidence (DOI, PMID, title) and, if the pair was
+    # matched at all, no rejection row besides it
+    pairs = pairs.drop_duplicates(["record_a", "record_b"]).reset_index(drop=True)
+    rejected = rejected.drop_duplicates(["record_a", "record_b"])
+    matched = set(zip(pairs["record_a"], pairs["record_b"], strict=True))
+    keep = [
+        (x, y) not in matched
+        for x, y in zip(rejected["record_a"], rejected["record_b"], strict=True)
+    ]
+    rejected = rejected[np.array(keep, dtype=bool)].reset_index(drop=True)
+    counts.update(
+        pairs_doi=int((pairs["rule"] == "doi").sum()),
+        pairs_pmid=int((pairs["rule"] == "pmid").sum()),
+        pairs_title=int((pairs["rule"] == "title+year+author").sum()),
+        rejected=len(rejected),
+        groups=int(groups["group_id"].nunique()),
+        duplicates=int((~groups["is_kept"]).sum()),
+    )
+    return groups, pairs, rejected
+
+
 # -- public entry points -------------------------------------------------------------------
 
 
@@ -1367,17 +1447,7 @@ def dedupe(
         bar.update(1)
         bar.set_postfix_str(stage)
 
-    position = {rid: k for k, rid in enumerate(ids_list)}
-    cannot: dict[int, set[int]] = {}
-    for x, y in cannot_link:
-        i, j = position.get(str(x)), position.get(str(y))
-        if i is None or j is None or i == j:
-            log.debug("cannot-link pair %s / %s: not both among the records", x, y)
-            continue
-        cannot.setdefault(i, set()).add(j)
-        cannot.setdefault(j, set()).add(i)
-    constrained = np.zeros(len(ids_list), dtype=bool)
-    constrained[list(cannot)] = True
+    cannot, constrained = _cannot_links(ids_list, cannot_link)
 
     f = _features(records)
     completeness = _completeness(records)
@@ -1391,30 +1461,12 @@ def dedupe(
     lap("scoring")
 
     roots, accepted, refused = _union(f, records, cannot, constrained, [doi_ok, pmid_ok, title_ok])
-    groups = _groups_frame(f.ids, roots, completeness)
-    pairs = _pairs_frame(f.ids, accepted)
-    rejected = _pairs_frame(f.ids, [*refused, doi_bad, pmid_bad, title_bad])
-    # one row per pair: the strongest evidence (DOI, PMID, title) and, if the pair was
-    # matched at all, no rejection row besides it
-    pairs = pairs.drop_duplicates(["record_a", "record_b"]).reset_index(drop=True)
-    rejected = rejected.drop_duplicates(["record_a", "record_b"])
-    matched = set(zip(pairs["record_a"], pairs["record_b"], strict=True))
-    keep = [
-        (x, y) not in matched
-        for x, y in zip(rejected["record_a"], rejected["record_b"], strict=True)
-    ]
-    rejected = rejected[np.array(keep, dtype=bool)].reset_index(drop=True)
+    groups, pairs, rejected = _result_frames(
+        f.ids, roots, completeness, accepted, [*refused, doi_bad, pmid_bad, title_bad], counts
+    )
     lap("grouping")
     bar.close()
     timings["total"] = round(sum(timings.values()), 4)
-    counts.update(
-        pairs_doi=int((pairs["rule"] == "doi").sum()),
-        pairs_pmid=int((pairs["rule"] == "pmid").sum()),
-        pairs_title=int((pairs["rule"] == "title+year+author").sum()),
-        rejected=len(rejected),
-        groups=int(groups["group_id"].nunique()),
-        duplicates=int((~groups["is_kept"]).sum()),
-    )
     log.info(
         "dedupe: %d records, %d duplicates in %.2f s (%s)",
         len(records),

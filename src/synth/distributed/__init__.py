@@ -6,7 +6,9 @@ worker``); in Python, ``tag_store(con, client=client)`` with a client from
 :func:`cluster_client`. Without a cluster, the single-machine path runs as before.
 
 So far the rule tagger runs on the cluster (:mod:`synth.distributed.tagging`); the
-criteria, the learnable layer and the store's bulk load run in this process.
+criteria, the learnable layer and the store's bulk load run in this process. Deduplication
+runs there too (:mod:`synth.distributed.dedupe`: blocking keys per partition, a shuffle by
+key, pairs scored in the workers, groups joined here).
 
 Dask, distributed and pyarrow are imported only when a cluster is used: the names of
 :mod:`synth.distributed.tagging` load on first use, so the single-machine path does not
@@ -30,6 +32,7 @@ _TAGGING = (
     "tag_partitions",
     "work_folder",
 )
+_DEDUPE = ("dedupe_on_cluster",)
 
 __all__ = [
     "ClusterError",
@@ -37,10 +40,13 @@ __all__ = [
     "local_workers",
     "scheduler_address",
     *_TAGGING,
+    *_DEDUPE,
 ]
 
 
 def __getattr__(name: str) -> Any:
     if name in _TAGGING:
         return getattr(importlib.import_module("synth.distributed.tagging"), name)
+    if name in _DEDUPE:
+        return getattr(importlib.import_module("synth.distributed.dedupe"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

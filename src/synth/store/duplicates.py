@@ -16,7 +16,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -25,6 +25,9 @@ from synth.corpus.dedupe import dedupe
 from synth.store.batches import ShortTransactions, turn
 from synth.store.db import now, transaction
 from synth.store.views import load_records
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,11 @@ ATTEMPTS = 3
 
 
 def refresh_duplicates(
-    con: sqlite3.Connection, *, progress: bool = False, records: pd.DataFrame | None = None
+    con: sqlite3.Connection,
+    *,
+    progress: bool = False,
+    records: pd.DataFrame | None = None,
+    client: Client | None = None,
 ) -> dict[str, int]:
     """Re-run deduplication over every committed record and update the derived groups.
 
@@ -59,13 +66,21 @@ def refresh_duplicates(
     ``records`` may be passed when the caller holds exactly the store's records already
     (a first import), to save reading them back; it is ignored if the store has others.
     Groupings of one store take turns (:func:`grouping_turn`).
+
+    With a Dask ``client`` (:func:`synth.distributed.cluster_client`) the records are
+    deduplicated on its workers (:func:`synth.distributed.dedupe.dedupe_on_cluster`):
+    the same groups and pairs, written the same way; without one, in this process.
     """
     with grouping_turn(con, wait=True):
-        return _refresh(con, progress=progress, records=records)
+        return _refresh(con, progress=progress, records=records, client=client)
 
 
 def _refresh(
-    con: sqlite3.Connection, *, progress: bool, records: pd.DataFrame | None
+    con: sqlite3.Connection,
+    *,
+    progress: bool,
+    records: pd.DataFrame | None,
+    client: Client | None = None,
 ) -> dict[str, int]:
     for attempt in range(ATTEMPTS):
         locked = attempt == ATTEMPTS - 1
@@ -78,7 +93,12 @@ def _refresh(
             stored = _stored(con)
             if not locked:
                 con.execute("COMMIT")
-            result = dedupe(records, cannot_link=links, progress=progress)
+            if client is None:
+                result = dedupe(records, cannot_link=links, progress=progress)
+            else:
+                from synth.distributed.dedupe import dedupe_on_cluster
+
+                result = dedupe_on_cluster(records, client, cannot_link=links)
             changes = _changes(stored, result.groups, result.pairs)
             if not locked:
                 changes = _write_new_groups(con, changes, stored)

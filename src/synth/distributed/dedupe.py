@@ -1,0 +1,680 @@
+"""Deduplication on a Dask cluster: the groups, pairs and reasons of the single path.
+
+:func:`dedupe_on_cluster` gives the :class:`~synth.corpus.dedupe.DedupeResult` that
+:func:`synth.corpus.dedupe.dedupe` gives on the same records in the same order (groups,
+kept records, pair rows with their scores and notes, rejected pairs, counts), computed
+so that no worker holds more than a partition of records or a bucket of blocking keys:
+
+1. **Features per partition** (workers): each partition of records (a slice of a frame,
+   or a Parquet file) gets the single path's per-record features (:func:`_features`,
+   :func:`_completeness`) and its blocking keys: DOI, PMID, the compact title and main
+   title, the title's token groups, its first and last characters (what
+   :func:`_candidates` and :func:`_identifier_pairs` block on), and the sort keys of the
+   two sorted neighbourhoods. Records are numbered by their place in the whole input.
+2. **Shuffle by key**: each (key, record) row, with the record's features, goes to the
+   bucket its key hashes to; the neighbourhood keys go to buckets by range (splitters
+   sampled from every partition), so each bucket holds a contiguous run of the sort.
+3. **Pairs within the buckets** (workers): a bucket runs the single path's functions on
+   its records: :func:`_identifier_pairs` per DOI or PMID, :func:`_keyed_pairs` per
+   block, :func:`_title_pairs` on the bucket's candidates. The few neighbourhood pairs
+   that straddle two range buckets are scored in one more task.
+4. **Groups on the client**: the scored pairs (matches and near misses only) come back,
+   in the single path's order, and :func:`_join` (the single path's union-find) and
+   :func:`_result_frames` make the groups, so provenance and kept records are the same.
+
+The counts of candidate and scored pairs are counted by hashing the pairs' codes into
+buckets too, so :attr:`DedupeResult.counts` match the single path's as well.
+
+Two small differences in how blocks are formed, both immaterial on real records: a
+token-group block is keyed by its tokens (the single path by a 64-bit hash of them, whose
+collisions are vanishingly rare), and a big block is walked in first author then year
+order (the single path sorts by ``rank(first author) * 10000 + year + 1``: the same
+order for every year from 0 to 9998, which :func:`synth.corpus.normalise.normalise_year`
+guarantees).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import operator
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from synth.corpus.dedupe import (
+    DedupeResult,
+    _affinity,
+    _cannot_links,
+    _completeness,
+    _Features,
+    _features,
+    _hash_powers,
+    _identifier_pairs,
+    _join,
+    _keyed_pairs,
+    _objects,
+    _Pairs,
+    _result_frames,
+    _sort_bytes,
+    _sorted_unique,
+    _title_pairs,
+    _worth_scoring,
+    dedupe,
+    dedupe_rules,
+)
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+log = logging.getLogger(__name__)
+
+#: Records per partition when a frame is given: what one task featurises at a time.
+PARTITION_SIZE = 20_000
+#: Sort keys each partition offers for choosing the neighbourhood buckets' splitters,
+#: per bucket.
+SAMPLES_PER_BUCKET = 32
+
+_Cols = dict[str, np.ndarray]
+
+# blocking kinds: identifier blocks first, then the title blocks of _candidates
+_DOI, _PMID, _EXACT, _TOKENS, _START, _END = range(6)
+_TITLE_KINDS = {
+    _EXACT: "exact_title",
+    _TOKENS: "token_groups",
+    _START: "title_start",
+    _END: "title_end",
+}
+_NEIGHBOURHOODS = ("neighbourhood_title", "neighbourhood_reversed")
+#: the per-record arrays of _Features (tok_id and owner are per token: not needed to score)
+_RECORD_FIELDS = tuple(x.name for x in fields(_Features) if x.name not in ("tok_id", "owner"))
+
+
+def dedupe_on_cluster(
+    records: pd.DataFrame | Sequence[str | Path],
+    client: Client,
+    *,
+    threshold: float | None = None,
+    cannot_link: Iterable[tuple[str, str]] = (),
+    partition_size: int = PARTITION_SIZE,
+    buckets: int | None = None,
+) -> DedupeResult:
+    """:func:`synth.corpus.dedupe.dedupe` on the workers of ``client``: the same result.
+
+    Parameters
+    ----------
+    records
+        Canonical records (a frame, cut into partitions of ``partition_size`` rows), or
+        Parquet files of records (one partition each; records in file order, files in
+        the order given). Record ids must be unique across all of them.
+    client
+        A :class:`distributed.Client` (see :func:`synth.distributed.cluster_client`).
+    threshold, cannot_link
+        As for :func:`~synth.corpus.dedupe.dedupe`.
+    partition_size
+        Rows per partition of a frame.
+    buckets
+        How many buckets the blocking keys are shuffled into (default: the partitions'
+        number, at least two per worker); more buckets, less memory per task.
+
+    Only the ids, completeness and DOIs of the records (one value each, what the groups
+    need) and the matched or nearly matched pairs come back to this process.
+    """
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 4)
+        clock = now
+
+    sources = _sources(records, client, partition_size)
+    sizes = client.gather([client.submit(_size, s, pure=False) for s in sources])
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    n = int(offsets[-1])
+    if n == 0:
+        return dedupe(pd.DataFrame({"record_id": pd.Series([], dtype=object)}))
+    if n >= 2**32:
+        raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    n_buckets = buckets or max(len(sources), 2 * workers)
+    rules = dedupe_rules()
+    threshold = float(rules["matching"]["title_threshold"] if threshold is None else threshold)
+
+    preps = [
+        client.submit(_prepare, s, int(offsets[k]), n_buckets, pure=False)
+        for k, s in enumerate(sources)
+    ]
+    summaries = client.gather([client.submit(_summary, p, pure=False) for p in preps])
+    ids = _objects([x for s in summaries for x in s["ids"]])
+    ids_list = ids.tolist()
+    if len(set(ids_list)) != n:
+        repeated = sorted(k for k, v in Counter(ids_list).items() if v > 1)
+        raise ValueError(f"record ids must be unique; repeated: {', '.join(repeated[:5])}")
+    completeness = np.concatenate([s["completeness"] for s in summaries])
+    doi = np.concatenate([s["doi"] for s in summaries])
+    preprint = np.concatenate([s["preprint"] for s in summaries])
+    cannot, constrained = _cannot_links(ids_list, cannot_link)
+    lap("features")
+
+    # the neighbourhood buckets: splitters from every partition's sample of sort keys
+    samples = sorted(x for s in summaries for x in s["samples"])
+    step = len(samples) / n_buckets
+    splitters = [samples[int(step * k)] for k in range(1, n_buckets)] if samples else []
+    ranged = [client.submit(_range_split, p, splitters, pure=False) for p in preps]
+
+    pick = operator.getitem
+    hashed = [
+        client.submit(
+            _hash_bucket,
+            [client.submit(pick, p, f"hashed-{b}", pure=False) for p in preps],
+            np.flatnonzero(constrained),
+            threshold,
+            n_buckets,
+            pure=False,
+        )
+        for b in range(n_buckets)
+    ]
+    in_range = [
+        client.submit(
+            _range_bucket,
+            [client.submit(pick, r, b, pure=False) for r in ranged],
+            threshold,
+            n_buckets,
+            pure=False,
+        )
+        for b in range(n_buckets)
+    ]
+    del preps, ranged
+    edges = client.gather([client.submit(pick, r, "edges", pure=False) for r in in_range])
+    codes, cross_counts, edge_feats = _crossing_pairs(edges)
+    crossing = client.submit(_score_codes, edge_feats, codes, threshold, n_buckets, pure=False)
+    scored = [*hashed, *in_range, crossing]
+    totals = [
+        client.submit(
+            _count_unique,
+            [client.submit(pick, s, f"codes-{c}", pure=False) for s in scored],
+            pure=False,
+        )
+        for c in range(n_buckets)
+    ]
+    results = client.gather([client.submit(_strip_codes, s, pure=False) for s in scored])
+    counted = client.gather(totals)
+    del hashed, in_range, crossing, scored, totals
+    lap("pairs")
+
+    counts: dict[str, int] = {"records": n}
+    for name in [*_TITLE_KINDS.values(), *_NEIGHBOURHOODS]:
+        counts[f"blocking_{name}"] = sum(r["counts"].get(name, 0) for r in results)
+    for name in _NEIGHBOURHOODS:
+        counts[f"blocking_{name}"] += cross_counts[name]
+    counts["candidates"] = sum(c[0] for c in counted)
+    counts["scored"] = sum(c[1] for c in counted)
+    doi_ok, doi_bad = _identifier_parts([r for r in results if "doi" in r], "doi")
+    pmid_ok, pmid_bad = _identifier_parts([r for r in results if "pmid" in r], "pmid")
+    title_ok, title_bad = _title_parts([r["title"] for r in results])
+    counts["title_matches"] = len(title_ok)
+
+    dois = {k: d for k, d in enumerate(doi.tolist()) if d and not preprint[k]}
+    affinity = _Affinity(client, sources, offsets)
+    roots, accepted, refused = _join(
+        n, dois, cannot, constrained, [doi_ok, pmid_ok, title_ok], affinity
+    )
+    groups, pairs, rejected = _result_frames(
+        ids, roots, completeness, accepted, [*refused, doi_bad, pmid_bad, title_bad], counts
+    )
+    lap("grouping")
+    timings["total"] = round(sum(timings.values()), 4)
+    log.info(
+        "dedupe on the cluster: %d records in %d partitions, %d buckets, %d duplicates in %.2f s",
+        n,
+        len(sources),
+        n_buckets,
+        counts["duplicates"],
+        timings["total"],
+    )
+    return DedupeResult(groups, pairs, rejected, timings, counts)
+
+
+# -- partitions (workers) -------------------------------------------------------------------
+
+
+def _sources(
+    records: pd.DataFrame | Sequence[str | Path], client: Client, partition_size: int
+) -> list[Any]:
+    """The partitions: scattered slices of a frame, or Parquet paths (read by workers)."""
+    if isinstance(records, pd.DataFrame):
+        if "record_id" not in records.columns:
+            raise KeyError("records need a record_id column")
+        size = max(1, int(partition_size))
+        chunks = [records.iloc[k : k + size] for k in range(0, len(records), size)]
+        return list(client.scatter(chunks)) if chunks else [client.scatter(records.iloc[:0])]
+    paths = [str(p) for p in records]
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no Parquet file of records at {', '.join(missing[:3])}")
+    return paths
+
+
+def _read(source: Any) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source
+    frame = pd.read_parquet(source)
+    if "record_id" not in frame.columns:
+        raise KeyError(f"{source}: records need a record_id column")
+    return frame
+
+
+def _size(source: Any) -> int:
+    if isinstance(source, pd.DataFrame):
+        return len(source)
+    import pyarrow.parquet as pq
+
+    return int(pq.read_metadata(source).num_rows)
+
+
+def _prepare(source: Any, offset: int, n_buckets: int) -> dict[str, Any]:
+    """One partition's features, its (key, record) rows by hash bucket, and its
+    neighbourhood rows sorted, with a sample of their sort keys."""
+    records = _read(source)
+    f = _features(records)
+    n = len(f)
+    idx = np.arange(offset, offset + n, dtype=np.int64)
+    feats: _Cols = {name: getattr(f, name) for name in _RECORD_FIELDS}
+    feats["idx"] = idx
+    feats["completeness"] = _completeness(records)
+
+    entries = _block_entries(f, idx)
+    kind_salt = entries["kind"].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    hashes = pd.util.hash_array(entries["key"]) + kind_salt
+    bucket = (hashes % np.uint64(n_buckets)).astype(np.int64)
+    out: dict[str, Any] = {}
+    for b in range(n_buckets):
+        sel = bucket == b
+        out[f"hashed-{b}"] = _with_features(_take(entries, sel), feats, offset)
+
+    nb = _neighbourhood_entries(f, idx)
+    order = sorted(range(len(nb["idx"])), key=lambda k: (nb["kind"][k], nb["key"][k], nb["idx"][k]))
+    nb = _take(nb, np.array(order, dtype=np.int64))
+    every = max(1, len(order) // (SAMPLES_PER_BUCKET * n_buckets))
+    out["samples"] = [
+        (int(nb["kind"][k]), nb["key"][k], int(nb["idx"][k])) for k in range(0, len(order), every)
+    ]
+    out["neighbourhoods"] = nb
+    out["feats"] = feats
+    out["summary"] = {
+        "ids": f.ids,
+        "completeness": feats["completeness"],
+        "doi": f.doi,
+        "preprint": f.preprint,
+        "samples": out["samples"],
+    }
+    return out
+
+
+def _summary(prepared: dict[str, Any]) -> dict[str, Any]:
+    return prepared["summary"]
+
+
+def _range_split(prepared: dict[str, Any], splitters: list[tuple[int, bytes, int]]) -> list[Any]:
+    """A partition's neighbourhood rows (with features) cut by the splitters."""
+    nb, feats = prepared["neighbourhoods"], prepared["feats"]
+    offset = int(feats["idx"][0]) if len(feats["idx"]) else 0
+    keys = list(zip(nb["kind"].tolist(), nb["key"].tolist(), nb["idx"].tolist(), strict=True))
+    bucket = np.array([bisect.bisect_right(splitters, k) for k in keys], dtype=np.int64)
+    return [
+        _with_features(_take(nb, bucket == b), feats, offset) for b in range(len(splitters) + 1)
+    ]
+
+
+def _take(cols: _Cols, sel: np.ndarray) -> _Cols:
+    return {k: v[sel] for k, v in cols.items()}
+
+
+def _concat(parts: list[_Cols]) -> _Cols:
+    parts = [p for p in parts if p]
+    if not parts:
+        return {}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _with_features(entries: _Cols, feats: _Cols, offset: int) -> tuple[_Cols, _Cols]:
+    """Rows and the features of the records they name (each record once)."""
+    rows = _sorted_unique(entries["idx"]) - offset
+    return entries, _take(feats, rows)
+
+
+def _block_entries(f: _Features, idx: np.ndarray) -> _Cols:
+    """The (kind, key, order, record) rows of the keys :func:`_identifier_pairs` and
+    :func:`_candidates` block on. ``order`` and the record's number give the place the
+    single path's arrays give a row within a block (full titles before main titles,
+    token groups in the order they are dealt)."""
+    b = dedupe_rules()["blocking"]
+    affix, parts = int(b["affix_chars"]), int(b["token_groups"])
+    cut = len(_hash_powers()) - 1  # token places past this share one hash multiplier
+    kinds: list[int] = []
+    keys: list[str] = []
+    orders: list[int] = []
+    ents: list[int] = []
+
+    def add(kind: int, order: int, pairs: Iterable[tuple[int, str]]) -> None:
+        for k, key in pairs:
+            kinds.append(kind)
+            keys.append(key)
+            orders.append(order)
+            ents.append(int(idx[k]))
+
+    n = len(f)
+    add(_DOI, 0, ((k, d) for k, d in enumerate(f.doi.tolist()) if d))
+    add(_PMID, 0, ((k, p) for k, p in enumerate(f.pmid.tolist()) if p))
+    titled = [k for k in range(n) if f.norm[k]]
+    with_main = [k for k in range(n) if f.main[k]]
+    compact = {k: f.norm[k].replace(" ", "") for k in titled}
+    main_compact = {k: f.main[k].replace(" ", "") for k in with_main}
+    add(_EXACT, 0, ((k, compact[k]) for k in titled))
+    add(_EXACT, 1, ((k, main_compact[k]) for k in with_main))
+    add(_START, 0, ((k, compact[k][:affix]) for k in titled))
+    add(_START, 1, ((k, main_compact[k][:affix]) for k in with_main))
+    add(_END, 0, ((k, compact[k][-affix:]) for k in titled))
+    add(_END, 1, ((k, main_compact[k][-affix:]) for k in with_main))
+    for k in titled:
+        tokens = f.norm[k].split(" ")
+        for use_main in (0, 1):
+            head = tokens[: f.main_ntok[k]] if use_main else tokens
+            for g in range(parts):
+                group = head[g::parts]
+                if group:
+                    key = f"{g}\x1f" + " ".join(group[:cut])
+                    if len(group) > cut:
+                        key += "\x1e" + " ".join(sorted(group[cut:]))
+                    add(_TOKENS, use_main * parts + g, [(k, key)])
+    return {
+        "kind": np.array(kinds, dtype=np.int8),
+        "key": _objects(keys),
+        "order": np.array(orders, dtype=np.int8),
+        "idx": np.array(ents, dtype=np.int64),
+    }
+
+
+def _neighbourhood_entries(f: _Features, idx: np.ndarray) -> _Cols:
+    """(kind, sort key, record) of every titled record in both sorted neighbourhoods."""
+    titled = np.flatnonzero(f.norm != "")
+    compact = [f.norm[k].replace(" ", "") for k in titled]
+    forward = _sort_bytes(compact).tolist() if compact else []
+    backward = _sort_bytes([t[::-1] for t in compact]).tolist() if compact else []
+    return {
+        "kind": np.repeat(np.array([0, 1], dtype=np.int8), len(titled)),
+        "key": _objects(forward + backward),
+        "idx": np.concatenate([idx[titled], idx[titled]]).astype(np.int64),
+    }
+
+
+# -- buckets (workers) -----------------------------------------------------------------------
+
+
+def _local_features(feats: _Cols) -> _Features:
+    """The single path's features for a bucket's records (sorted by their number)."""
+    empty = np.zeros(0, dtype=np.int64)
+    return _Features(**{name: feats[name] for name in _RECORD_FIELDS}, tok_id=empty, owner=empty)
+
+
+def _gather_bucket(pieces: list[tuple[_Cols, _Cols]]) -> tuple[_Cols, _Cols]:
+    entries = _concat([p[0] for p in pieces])
+    feats = _concat([p[1] for p in pieces])
+    if feats:
+        feats = _take(feats, np.argsort(feats["idx"], kind="stable"))
+    return entries, feats
+
+
+def _hash_bucket(
+    pieces: list[tuple[_Cols, _Cols]], constrained: np.ndarray, threshold: float, n_count: int
+) -> dict[str, Any]:
+    """Identifier pairs and title pairs of the blocks whose keys hashed to this bucket."""
+    entries, feats = _gather_bucket(pieces)
+    if not feats:
+        return _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count)
+    f = _local_features(feats)
+    number = feats["idx"]
+    completeness = feats["completeness"]
+    local_constrained = np.isin(number, constrained)
+    ident = {}
+    for kind, rule in ((_DOI, "doi"), (_PMID, "pmid")):
+        sel = entries["kind"] == kind
+        key = _objects([""] * len(f))
+        key[np.searchsorted(number, entries["idx"][sel])] = entries["key"][sel]
+        ok, bad = _identifier_pairs(f, key, rule, completeness, local_constrained)
+        first: dict[str, int] = {}
+        for k in np.flatnonzero(key != "").tolist():
+            first.setdefault(key[k], int(number[k]))
+        ident[rule] = [
+            _pair_cols(
+                p,
+                number,
+                group_first=np.array([first[key[a]] for a in p.a.tolist()], dtype=np.int64),
+            )
+            for p in (ok, bad)
+        ]
+
+    rules = dedupe_rules()["blocking"]
+    codes, counts = [], {}
+    for kind, name in _TITLE_KINDS.items():
+        sel = entries["kind"] == kind
+        ent, keys, order = entries["idx"][sel], entries["key"][sel], entries["order"][sel]
+        place = np.lexsort((ent, order))  # the single path's order of rows within a block
+        ent, keys = ent[place], keys[place]
+        at = np.searchsorted(number, ent)
+        fam_rank = pd.factorize(f.family[at], sort=True)[0]
+        secondary = fam_rank * 10_000 + (f.year[at] + 1)
+        window = int(rules["window"] if kind == _EXACT else rules["token_window"])
+        found = _keyed_pairs(ent, pd.factorize(keys)[0], secondary, window)
+        counts[name] = len(found)
+        codes.append(found)
+    out = _score_codes(feats, np.concatenate(codes), threshold, n_count)
+    out.update(ident)
+    out["counts"] = counts
+    return out
+
+
+def _range_bucket(
+    pieces: list[tuple[_Cols, _Cols]], threshold: float, n_count: int
+) -> dict[str, Any]:
+    """Title pairs of a run of both sorted neighbourhoods, and the run's first and last
+    rows (for the pairs across runs)."""
+    entries, feats = _gather_bucket(pieces)
+    window = int(dedupe_rules()["blocking"]["neighbourhood_window"])
+    if not feats:
+        out = _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count)
+        out["edges"] = {"runs": {}, "feats": {}}
+        return out
+    n = len(entries["idx"])
+    order = sorted(
+        range(n), key=lambda k: (entries["kind"][k], entries["key"][k], entries["idx"][k])
+    )
+    entries = _take(entries, np.array(order, dtype=np.int64))
+    codes, counts, runs, edge = [], {}, {}, []
+    for kind, name in enumerate(_NEIGHBOURHOODS):
+        ent = entries["idx"][entries["kind"] == kind]
+        found = _keyed_pairs(ent, np.zeros(len(ent), dtype=np.int64), np.arange(len(ent)), window)
+        counts[name] = len(found)
+        codes.append(found)
+        runs[name] = (len(ent), ent[: window - 1], ent[-(window - 1) :] if len(ent) else ent)
+        edge += [ent[: window - 1], ent[-(window - 1) :]]
+    out = _score_codes(feats, np.concatenate(codes), threshold, n_count)
+    at = np.searchsorted(feats["idx"], _sorted_unique(np.concatenate(edge)))
+    out["edges"] = {"runs": runs, "feats": _take(feats, at)}
+    out["counts"] = counts
+    return out
+
+
+def _crossing_pairs(edges: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, int], _Cols]:
+    """The neighbourhood pairs whose records fall in two runs (client: a few rows per run)."""
+    window = int(dedupe_rules()["blocking"]["neighbourhood_window"])
+    codes: list[int] = []
+    counts = {}
+    for name in _NEIGHBOURHOODS:
+        rows: dict[int, tuple[int, int]] = {}  # place in the whole sort -> (run, record)
+        start = 0
+        for run, e in enumerate(edges):
+            size, head, tail = e["runs"].get(name, (0, [], []))
+            for k, x in enumerate(np.asarray(head).tolist()):
+                rows[start + k] = (run, x)
+            tail = np.asarray(tail).tolist()
+            for k, x in enumerate(tail):
+                rows[start + size - len(tail) + k] = (run, x)
+            start += size
+        places = sorted(rows)
+        found = 0
+        for i, p in enumerate(places):
+            for q in places[i + 1 :]:
+                if q - p >= window:
+                    break
+                if rows[p][0] != rows[q][0]:
+                    x, y = rows[p][1], rows[q][1]
+                    codes.append((min(x, y) << 32) | max(x, y))
+                    found += 1
+        counts[name] = found
+    feats = _concat([e["feats"] for e in edges])
+    if feats:
+        _, first = np.unique(feats["idx"], return_index=True)
+        feats = _take(feats, first)
+    return np.array(codes, dtype=np.int64), counts, feats
+
+
+def _score_codes(feats: _Cols, codes: np.ndarray, threshold: float, n_count: int) -> dict[str, Any]:
+    """:func:`_title_pairs` on candidate pairs (codes of record numbers); the matches and
+    near misses, and the candidates and scored pairs hashed for counting."""
+    codes = _sorted_unique(codes.astype(np.int64))
+    scored = codes[:0]
+    title = {"accepted": _pair_cols(_Pairs.empty(""), np.zeros(0, dtype=np.int64))}
+    title["rejected"] = title["accepted"]
+    if len(codes):
+        number = feats["idx"]
+        f = _local_features(feats)
+        a = np.searchsorted(number, codes >> 32)
+        b = np.searchsorted(number, codes & 0xFFFFFFFF)
+        keep = _worth_scoring(f, a, b, threshold)[0]
+        scored = codes[keep]
+        ok, bad = _title_pairs(f, (a << 32) | b, threshold, {})
+        title = {"accepted": _pair_cols(ok, number), "rejected": _pair_cols(bad, number)}
+    out: dict[str, Any] = {"title": title, "counts": {}}
+    for c, (cand, sc) in enumerate(
+        zip(_hash_split(codes, n_count), _hash_split(scored, n_count), strict=True)
+    ):
+        out[f"codes-{c}"] = (cand, sc)
+    return out
+
+
+def _hash_split(codes: np.ndarray, n: int) -> list[np.ndarray]:
+    h = (codes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
+    bucket = (h % np.uint64(n)).astype(np.int64)
+    return [codes[bucket == c] for c in range(n)]
+
+
+def _count_unique(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[int, int]:
+    """Distinct candidate pairs and distinct scored pairs among one hash bucket's codes."""
+    cand = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, dtype=np.int64)
+    sc = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.int64)
+    return len(_sorted_unique(cand)), len(_sorted_unique(sc))
+
+
+def _strip_codes(result: dict[Any, Any]) -> dict[str, Any]:
+    """What the client needs of a bucket: its pairs and counts, not its codes."""
+    return {k: v for k, v in result.items() if not k.startswith("codes-") and k != "edges"}
+
+
+def _pair_cols(p: _Pairs, number: np.ndarray, **extra: np.ndarray) -> _Cols:
+    """A bucket's pairs as columns, with record numbers instead of bucket positions."""
+    cols = {
+        "a": number[p.a].astype(np.int64),
+        "b": number[p.b].astype(np.int64),
+        "score": p.score,
+        "title_score": p.title_score,
+        "author": p.author,
+        "year_diff": p.year_diff,
+        "note": p.note,
+    }
+    cols.update(extra)
+    return cols
+
+
+# -- the client ------------------------------------------------------------------------------
+
+
+def _to_pairs(cols: _Cols, rule: str) -> _Pairs:
+    if not cols or not len(cols["a"]):
+        return _Pairs.empty(rule)
+    return _Pairs(
+        cols["a"].astype(np.int64),
+        cols["b"].astype(np.int64),
+        rule,
+        cols["score"].astype(np.float64),
+        cols["title_score"].astype(np.float64),
+        cols["author"].astype(np.int64),
+        cols["year_diff"].astype(np.int64),
+        _objects(list(cols["note"])),
+    )
+
+
+def _identifier_parts(results: list[dict[str, Any]], rule: str) -> tuple[_Pairs, _Pairs]:
+    """The buckets' identifier pairs in the single path's order: identifiers by the first
+    record holding them, each one's pairs in the order its bucket gave."""
+    out = []
+    for which in (0, 1):
+        cols = _concat([r[rule][which] for r in results])
+        if cols:
+            cols = _take(cols, np.argsort(cols["group_first"], kind="stable"))
+        out.append(_to_pairs(cols, rule))
+    return out[0], out[1]
+
+
+def _title_parts(results: list[dict[str, _Cols]]) -> tuple[_Pairs, _Pairs]:
+    """The buckets' title pairs, each pair once, in the single path's order (most alike
+    first, then by record numbers)."""
+    parts = []
+    for r in results:
+        for which, accepted in (("accepted", True), ("rejected", False)):
+            cols = dict(r[which])
+            cols["accepted"] = np.full(len(cols["a"]), accepted)
+            parts.append(cols)
+    cols = _concat(parts)
+    rule = "title+year+author"
+    if not cols or not len(cols["a"]):
+        return _Pairs.empty(rule), _Pairs.empty(rule)
+    code = (cols["a"] << 32) | cols["b"]
+    _, first = np.unique(code, return_index=True)
+    cols, code = _take(cols, first), code[first]
+    cols = _take(cols, np.lexsort((code, -cols["score"])))
+    ok = cols["accepted"]
+    return _to_pairs(_take(cols, ok), rule), _to_pairs(_take(cols, ~ok), rule)
+
+
+class _Affinity:
+    """:func:`_affinity` of pairs under a reviewer's cannot-link: their records' raw
+    title, authors, venue and year fetched from the partitions when asked (rarely)."""
+
+    def __init__(self, client: Client, sources: list[Any], offsets: np.ndarray) -> None:
+        self.client, self.sources, self.offsets = client, sources, offsets
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        wanted = _sorted_unique(np.concatenate([a, b]))
+        part = np.searchsorted(self.offsets, wanted, side="right") - 1
+        futures: list[Future] = []
+        for p in np.unique(part).tolist():
+            rows = wanted[part == p] - self.offsets[p]
+            futures.append(self.client.submit(_raw_rows, self.sources[p], rows, pure=False))
+        frames = self.client.gather(futures)
+        sub = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return _affinity(sub, np.searchsorted(wanted, a), np.searchsorted(wanted, b))
+
+
+def _raw_rows(source: Any, rows: np.ndarray) -> pd.DataFrame:
+    records = _read(source)
+    cols = [c for c in ("title", "authors", "venue", "year") if c in records.columns]
+    return records[cols].iloc[rows].reset_index(drop=True)
