@@ -25,6 +25,19 @@ bulk load run in the command's process on every arm. Each cluster worker is a fr
 process that imports synth and builds its pipeline (a few CPU seconds each, paid once per
 run), where the pool's workers fork from a process that has both. The load average is
 printed before and after (the machine's cores may be shared).
+
+Deduplication (``--dedupe``, instead of tagging):
+
+    python benchmarks/bench_scale.py --dedupe [--sizes 20000 100000] [--workers 2]
+                                     [--partition-size 5000]
+
+For each N, the same generated records (with their planted duplicate pairs) deduplicated
+in a fresh process per arm: ``single`` (``synth.corpus.dedupe.dedupe``), and
+``synth.distributed.dedupe.dedupe_on_cluster`` on a LocalCluster of 1 and of W workers
+(partitions of ``--partition-size`` records). Per arm: the dedupe's wall time (the
+cluster's start-up apart), records/s, CPU seconds, the peak memory of the process and of
+its largest worker, recall and precision on the planted pairs, and whether the groups and
+pairs are the single path's.
 """
 
 from __future__ import annotations
@@ -150,6 +163,129 @@ def same_tags(stores: list[Path]) -> bool:
     return True
 
 
+_DEDUPE_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from bench_scale import dedupe_child; "
+    "dedupe_child(*sys.argv[2:])"
+)
+
+
+def dedupe_child(pkl: str, out: str, workers: str, partition_size: str) -> None:
+    """One dedupe arm, in its own process: ``workers`` 0 is the single path."""
+    import json
+    import pickle
+    from itertools import combinations
+
+    import pandas as pd
+
+    from synth.corpus.dedupe import dedupe
+    from synth.distributed import cluster_client, dedupe_on_cluster
+
+    with open(pkl, "rb") as fh:
+        records, planted = pickle.load(fh)
+    start = 0.0
+    if int(workers) == 0:
+        t0 = time.perf_counter()
+        result = dedupe(records)
+        seconds = time.perf_counter() - t0
+    else:
+        t0 = time.perf_counter()
+        with cluster_client(f"local:{workers}") as client:
+            start = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            result = dedupe_on_cluster(records, client, partition_size=int(partition_size))
+            seconds = time.perf_counter() - t0
+    found: set[frozenset[str]] = set()
+    for _, members in result.groups.groupby("group_id")["record_id"]:
+        found.update(frozenset(p) for p in combinations(sorted(members), 2))
+    hits = len(found & planted)
+    digest = [
+        int(pd.util.hash_pandas_object(frame, index=False).sum())
+        for frame in (result.groups, result.pairs, result.rejected)
+    ]
+    with open(out, "w") as fh:
+        json.dump(
+            {
+                "seconds": seconds,
+                "start": start,
+                "recall": hits / len(planted) if planted else 1.0,
+                "precision": hits / len(found) if found else 1.0,
+                "digest": digest,
+                "counts": result.counts,
+            },
+            fh,
+        )
+
+
+def dedupe_figure(sizes: list[int], workers: int, partition_size: int, out: Path) -> None:
+    """The ``--dedupe`` figure: single against a LocalCluster of 1 and W workers."""
+    import pickle
+
+    from synth.corpus.synthetic import generate_records
+
+    for n in sizes:
+        records, planted = generate_records(n, seed=19)
+        pkl = out / f"records_{n}.pkl"
+        with open(pkl, "wb") as fh:
+            pickle.dump((records, planted), fh)
+        del records
+        print(f"\n{n:,} records, {len(planted):,} planted duplicate pairs: dedupe")
+        arms = [("single", 0), ("cluster local:1", 1), (f"cluster local:{workers}", workers)]
+        base: tuple[Arm, dict] | None = None
+        for name, w in arms:
+            arm, info = _dedupe_arm(name, pkl, out / f"dedupe_{n}_{w}.json", w, partition_size)
+            same = "" if base is None else (
+                "  same groups and pairs as single: "
+                + ("yes" if info["digest"] == base[1]["digest"] else "NO")
+            )  # fmt: skip
+            start = f" (+{info['start']:.1f} s start)" if info["start"] else ""
+            print(
+                f"  {name:<16} {arm.seconds:7.1f} s{start:<14} {n / arm.seconds:7,.0f} rec/s  "
+                f"CPU {arm.cpu:6.1f} s  command {_mib(arm.own_peak)}  largest worker "
+                f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}  "
+                f"recall {info['recall']:.4f} precision {info['precision']:.4f}{same}",
+                flush=True,
+            )
+            if base is None:
+                base = (arm, info)
+            else:
+                largest = max(arm.own_peak, arm.worker_peak) / base[0].own_peak
+                print(
+                    f"  {name} / single: time {arm.seconds / base[0].seconds:.2f}x, "
+                    f"largest process {largest:.2f}x of single's"
+                )
+        pkl.unlink()
+
+
+def _dedupe_arm(
+    name: str, pkl: Path, result: Path, workers: int, partition_size: int
+) -> tuple[Arm, dict]:
+    """:func:`dedupe_child` in a fresh process: its figures, CPU time and memory peaks."""
+    import json
+
+    here = str(Path(__file__).resolve().parent)
+    arm = Arm(name)
+    stop = threading.Event()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DEDUPE_CHILD, here, str(pkl), str(result), str(workers),
+         str(partition_size)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    arm.root = proc.pid
+    watcher = threading.Thread(target=_watch, args=(proc.pid, stop, arm.peaks), daemon=True)
+    watcher.start()
+    _, errors = proc.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    arm.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    stop.set()
+    watcher.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{name}: dedupe failed ({proc.returncode}):\n{errors}")
+    info = json.loads(result.read_text())
+    arm.seconds = info["seconds"]
+    return arm, info
+
+
 def _mib(b: int) -> str:
     return f"{b / 2**20:7,.0f} MiB"
 
@@ -161,12 +297,21 @@ def main() -> None:
     parser.add_argument("--partition-size", type=int, default=5_000)
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--no-pool", action="store_true", help="skip the --n-process arm")
+    parser.add_argument(
+        "--dedupe", action="store_true", help="the deduplication figure instead of tagging"
+    )
     args = parser.parse_args()
     out = args.out_dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     out.mkdir(parents=True, exist_ok=True)
     w = args.workers
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"cores available: {len(os.sched_getaffinity(0))}; work folder: {out}")
+    if args.dedupe:
+        dedupe_figure(args.sizes, w, args.partition_size, out)
+        print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.out_dir is None:
+            shutil.rmtree(out, ignore_errors=True)
+        return
     for n in args.sizes:
         db, import_s = make_store(n, out)
         print(f"\n{n:,} records (imported in {import_s:.1f} s)")

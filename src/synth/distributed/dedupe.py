@@ -92,8 +92,11 @@ _TITLE_KINDS = {
     _END: "title_end",
 }
 _NEIGHBOURHOODS = ("neighbourhood_title", "neighbourhood_reversed")
-#: the per-record arrays of _Features (tok_id and owner are per token: not needed to score)
-_RECORD_FIELDS = tuple(x.name for x in fields(_Features) if x.name not in ("tok_id", "owner"))
+#: the per-record arrays of _Features that pairs are scored on (not the ids; tok_id and
+#: owner are per token)
+_RECORD_FIELDS = tuple(
+    x.name for x in fields(_Features) if x.name not in ("tok_id", "owner", "ids")
+)
 
 
 def dedupe_on_cluster(
@@ -359,47 +362,44 @@ def _block_entries(f: _Features, idx: np.ndarray) -> _Cols:
     b = dedupe_rules()["blocking"]
     affix, parts = int(b["affix_chars"]), int(b["token_groups"])
     cut = len(_hash_powers()) - 1  # token places past this share one hash multiplier
-    kinds: list[int] = []
-    keys: list[str] = []
-    orders: list[int] = []
-    ents: list[int] = []
-
-    def add(kind: int, order: int, pairs: Iterable[tuple[int, str]]) -> None:
-        for k, key in pairs:
-            kinds.append(kind)
-            keys.append(key)
-            orders.append(order)
-            ents.append(int(idx[k]))
-
-    n = len(f)
-    add(_DOI, 0, ((k, d) for k, d in enumerate(f.doi.tolist()) if d))
-    add(_PMID, 0, ((k, p) for k, p in enumerate(f.pmid.tolist()) if p))
-    titled = [k for k in range(n) if f.norm[k]]
-    with_main = [k for k in range(n) if f.main[k]]
-    compact = {k: f.norm[k].replace(" ", "") for k in titled}
-    main_compact = {k: f.main[k].replace(" ", "") for k in with_main}
-    add(_EXACT, 0, ((k, compact[k]) for k in titled))
-    add(_EXACT, 1, ((k, main_compact[k]) for k in with_main))
-    add(_START, 0, ((k, compact[k][:affix]) for k in titled))
-    add(_START, 1, ((k, main_compact[k][:affix]) for k in with_main))
-    add(_END, 0, ((k, compact[k][-affix:]) for k in titled))
-    add(_END, 1, ((k, main_compact[k][-affix:]) for k in with_main))
+    norm, main = f.norm.tolist(), f.main.tolist()
+    titled = [k for k, t in enumerate(norm) if t]
+    with_main = [k for k, t in enumerate(main) if t]
+    compact = [norm[k].replace(" ", "") for k in titled]
+    main_compact = [main[k].replace(" ", "") for k in with_main]
+    doi, pmid = f.doi.tolist(), f.pmid.tolist()
+    with_doi = [k for k, d in enumerate(doi) if d]
+    with_pmid = [k for k, x in enumerate(pmid) if x]
+    blocks: list[tuple[int, int, list[int], list[str]]] = [
+        (_DOI, 0, with_doi, [doi[k] for k in with_doi]),
+        (_PMID, 0, with_pmid, [pmid[k] for k in with_pmid]),
+        (_EXACT, 0, titled, compact),
+        (_EXACT, 1, with_main, main_compact),
+        (_START, 0, titled, [t[:affix] for t in compact]),
+        (_START, 1, with_main, [t[:affix] for t in main_compact]),
+        (_END, 0, titled, [t[-affix:] for t in compact]),
+        (_END, 1, with_main, [t[-affix:] for t in main_compact]),
+    ]
+    token_rows: list[list[int]] = [[] for _ in range(2 * parts)]
+    token_keys: list[list[str]] = [[] for _ in range(2 * parts)]
+    main_ntok = f.main_ntok.tolist()
     for k in titled:
-        tokens = f.norm[k].split(" ")
+        tokens = norm[k].split(" ")
         for use_main in (0, 1):
-            head = tokens[: f.main_ntok[k]] if use_main else tokens
-            for g in range(parts):
+            head = tokens[: main_ntok[k]] if use_main else tokens
+            for g in range(min(parts, len(head))):
                 group = head[g::parts]
-                if group:
-                    key = f"{g}\x1f" + " ".join(group[:cut])
-                    if len(group) > cut:
-                        key += "\x1e" + " ".join(sorted(group[cut:]))
-                    add(_TOKENS, use_main * parts + g, [(k, key)])
+                key = f"{g}\x1f" + " ".join(group[:cut])
+                if len(group) > cut:
+                    key += "\x1e" + " ".join(sorted(group[cut:]))
+                token_rows[use_main * parts + g].append(k)
+                token_keys[use_main * parts + g].append(key)
+    blocks += [(_TOKENS, o, token_rows[o], token_keys[o]) for o in range(2 * parts)]
     return {
-        "kind": np.array(kinds, dtype=np.int8),
-        "key": _objects(keys),
-        "order": np.array(orders, dtype=np.int8),
-        "idx": np.array(ents, dtype=np.int64),
+        "kind": np.concatenate([np.full(len(r), kind, dtype=np.int8) for kind, _, r, _ in blocks]),
+        "key": _objects([key for *_, keys in blocks for key in keys]),
+        "order": np.concatenate([np.full(len(r), o, dtype=np.int8) for _, o, r, _ in blocks]),
+        "idx": idx[np.array([k for _, _, r, _ in blocks for k in r], dtype=np.int64)],
     }
 
 
@@ -422,7 +422,9 @@ def _neighbourhood_entries(f: _Features, idx: np.ndarray) -> _Cols:
 def _local_features(feats: _Cols) -> _Features:
     """The single path's features for a bucket's records (sorted by their number)."""
     empty = np.zeros(0, dtype=np.int64)
-    return _Features(**{name: feats[name] for name in _RECORD_FIELDS}, tok_id=empty, owner=empty)
+    # a record's number stands for its id: scoring never reads the ids
+    arrays = {name: feats[name] for name in _RECORD_FIELDS}
+    return _Features(ids=feats["idx"], **arrays, tok_id=empty, owner=empty)
 
 
 def _gather_bucket(pieces: list[tuple[_Cols, _Cols]]) -> tuple[_Cols, _Cols]:
