@@ -83,8 +83,15 @@ def frame_table(df: pd.DataFrame, title: str | None = None) -> Table:
     return table
 
 
-def _import(paths: list[Path], db: Path, progress: bool) -> None:
+def _import(
+    paths: list[Path],
+    db: Path,
+    progress: bool,
+    cluster: str | None = None,
+    scheduler: str | None = None,
+) -> None:
     """Import and print the summary; exit 2 when nothing at all could be read."""
+    from synth.distributed import cluster_client
     from synth.store import connect, import_paths
 
     for p in paths:
@@ -92,7 +99,8 @@ def _import(paths: list[Path], db: Path, progress: bool) -> None:
             raise FileNotFoundError(f"{p}: no such file or folder")
     con = connect(db)
     try:
-        report = import_paths(con, paths, progress=progress)
+        with cluster_client(cluster, scheduler) as client:
+            report = import_paths(con, paths, progress=progress, client=client)
     finally:
         con.close()
     summary = report.summary()
@@ -145,15 +153,25 @@ def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to import.")],
     db: DbOption,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Read the files on a Dask cluster started here: local or local:N."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Read the files on an existing Dask cluster: tcp://HOST:8786."),
+    ] = None,
 ) -> None:
     """Import reference exports (BibTeX, RIS, PubMed, WoS, CSV/TSV/XLSX, extracts) and
     PDFs (full texts, linked to their references).
 
+    With --cluster or --scheduler the reference files (a large one in chunks) are read
+    on Dask workers and stored in one transaction; PDFs and deduplication run here.
     Exits 0 when at least one record, extract or full text was read (failures are listed);
     exits 2 when nothing could be read from any file given.
     """
     with clear_errors():
-        _import(paths, db, progress)
+        _import(paths, db, progress, cluster, scheduler)
 
 
 @app.command("failures")

@@ -8,7 +8,10 @@ worker``); in Python, ``tag_store(con, client=client)`` with a client from
 So far the rule tagger runs on the cluster (:mod:`synth.distributed.tagging`); the
 criteria, the learnable layer and the store's bulk load run in this process. Deduplication
 runs there too (:mod:`synth.distributed.dedupe`: blocking keys per partition, a shuffle by
-key, pairs scored in the workers, groups joined here).
+key, pairs scored in the workers, groups joined here). ``synth import --cluster``
+(``import_paths(con, paths, client=client)``) reads the reference files on the workers, a
+large one in chunks, and loads them into the store in one transaction
+(:mod:`synth.distributed.importing`); PDFs are read and linked in this process.
 
 Dask, distributed and pyarrow are imported only when a cluster is used: the names of
 :mod:`synth.distributed.tagging` load on first use, so the single-machine path does not
@@ -33,6 +36,7 @@ _TAGGING = (
     "work_folder",
 )
 _DEDUPE = ("dedupe_on_cluster",)
+_IMPORTING = ("FAILURE_SCHEMA", "RECORD_SCHEMA", "ClusterImport", "import_on_cluster")
 
 __all__ = [
     "ClusterError",
@@ -41,6 +45,7 @@ __all__ = [
     "scheduler_address",
     *_TAGGING,
     *_DEDUPE,
+    *_IMPORTING,
 ]
 
 
@@ -49,4 +54,6 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module("synth.distributed.tagging"), name)
     if name in _DEDUPE:
         return getattr(importlib.import_module("synth.distributed.dedupe"), name)
+    if name in _IMPORTING:
+        return getattr(importlib.import_module("synth.distributed.importing"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

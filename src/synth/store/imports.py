@@ -253,6 +253,8 @@ def import_paths(
     *,
     progress: bool = False,
     dedupe: bool = True,
+    client: Any = None,
+    chunk_chars: int | None = None,
 ) -> ImportReport:
     """Read and store every file under ``paths``; then refresh duplicate groups and links.
 
@@ -260,6 +262,12 @@ def import_paths(
     other files still import. PDFs (a file, or those in a folder) are stored after the
     reference files and then linked to the references (:mod:`synth.fulltext`), so the
     links see the references imported beside them.
+
+    With a Dask ``client`` (:func:`synth.distributed.cluster_client`) the reference files
+    are read on its workers, a large RIS/MEDLINE/WoS/EndNote/BibTeX file in chunks of
+    ``chunk_chars`` characters, and stored in one transaction with the same rows
+    (:mod:`synth.distributed.importing`); PDFs, deduplication and the links still run in
+    this process.
     """
     from synth.corpus.detect import is_pdf
     from synth.fulltext.importing import import_pdfs
@@ -280,6 +288,12 @@ def import_paths(
         from synth.progress import progress_bar
 
         bar = progress_bar(total=len(found), desc="importing", unit="file")
+    if client is not None:  # read on the cluster's workers, stored in one transaction
+        from synth.distributed.importing import import_on_cluster
+
+        landed = import_on_cluster(client, con, files, bar=bar, chunk_chars=chunk_chars)
+        rows, failures = landed.rows, landed.failures
+        files, empty_before = [], False  # dedupe reads the records back from the store
     for path in files:
         if bar is not None:
             bar.set_postfix_str(path.name[:40])

@@ -1,0 +1,865 @@
+"""``synth import`` on a Dask cluster: readers in the workers, one load into the store.
+
+Each reference file is read by one task (``read_file`` itself, so the record ids,
+positions, lines, failures and provenance are the single-machine path's), and a large
+tagged export (RIS, MEDLINE, Web of Science, EndNote) or BibTeX file by one task per chunk:
+the chunk bounds, and the shifting of lines and positions back to whole-file terms, are
+:mod:`synth.corpus.chunked`'s and the BibTeX reader's own, and every BibTeX chunk gets the
+file's ``@string`` macros, collected once here as the reader collects them. Workers parse
+*and normalise*; a task's records come back in the store's record columns (Arrow, the
+types the store binds) and are written to a Parquet partition in the run's work folder
+(:func:`synth.distributed.tagging.work_folder`), its failures beside them. The workers
+need no shared file system: a task carries its file's bytes or its chunk's text.
+
+What spans chunks is settled in this process while loading, in file order: positions
+(each chunk's count is known once the chunks before it are read), the ids of a record
+seen twice in one file (:func:`synth.corpus.normalise.disambiguate_ids`' rule), the
+database named in one chunk, a BibTeX key used in two chunks, the shortfall warning and
+the order of the failures. A BibTeX file with ``crossref`` entries is read whole, by one
+task (a child inherits from a parent anywhere in the file).
+
+Then the partitions are loaded into SQLite in one transaction, holding the store's import
+turn, in file order, with the rows :func:`synth.store.imports.store_file` writes; a run
+that fails or is killed before that transaction commits leaves the store as it was (its
+work folder is removed on an error; one left by a killed process is removed by the next
+run). Deduplication, the extract links and PDFs then run in this process as they do
+without a cluster: :func:`synth.store.imports.import_paths` hands only the reference
+files here, and PDFs are read and linked on the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import shutil
+import sqlite3
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Sized
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dask
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from distributed import KilledWorker
+
+from synth.corpus import chunked, detect
+from synth.corpus.encoding import decode_bytes
+from synth.corpus.model import WARNING, Failure, ReadError
+from synth.corpus.normalise import normalise_records, record_id
+from synth.corpus.readers import bibtex, text_reader
+from synth.corpus.reading import _in_file_order, check_titles, failures_frame, read_file
+from synth.distributed.cluster import ClusterError
+from synth.distributed.tagging import IN_FLIGHT_PER_WORKER, _workers, work_folder
+from synth.store.batches import turn
+from synth.store.db import transaction
+from synth.store.imports import (
+    _RECORD_FIELDS,
+    INSERT_RECORD,
+    _add_source,
+    _column,
+    _to_json,
+    discard_incomplete,
+    store_unreadable,
+)
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+log = logging.getLogger(__name__)
+
+#: Characters of text per chunk task (a file shorter than this is one task).
+CHUNK_CHARS = chunked.CHUNK_CHARS
+_INT_FIELDS = {"year", "position", "line", "label_included", "grey"}
+#: A partition's records: the store's ``records_all`` columns but ``source_id``, which
+#: the load gives; lists and ``extra`` as the JSON text the store keeps.
+RECORD_SCHEMA = pa.schema(
+    [
+        (n, pa.int64() if n in _INT_FIELDS else pa.string())
+        for n in _RECORD_FIELDS
+        if n != "source_id"
+    ]
+)
+#: A partition's failures: the store's failure columns; ``titles`` marks the rows of the
+#: one rule for records without a title (they follow the reader's rows in a file's order).
+FAILURE_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("line", pa.int64()),
+        ("record", pa.int64()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+        ("severity", pa.string()),
+        ("titles", pa.bool_()),
+    ]
+)
+_COLUMNS = RECORD_SCHEMA.names
+_INSERT_SIGHTING = (
+    "INSERT OR IGNORE INTO record_sightings_all (record_id, source_id, position, line)"
+    " VALUES (?,?,?,?)"
+)
+_INSERT_FAILURE = (
+    "INSERT INTO import_failures_all (source_id, file, line, record, reason, raw, severity)"
+    " VALUES (?,?,?,?,?,?,?)"
+)
+_INSERT_EXTRACT = (
+    "INSERT OR IGNORE INTO extracts_all (extract_id, source_id, ref, page, kind, section,"
+    " text, source_file, line) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_FULLTEXT = (
+    "INSERT OR IGNORE INTO fulltexts_all (record_id, source_id, text, chars) VALUES (?,?,?,?)"
+)
+
+
+@dataclass
+class ClusterImport:
+    """What :func:`import_on_cluster` stored: a report row and the failures per file."""
+
+    rows: list[dict[str, Any]]
+    failures: list[pd.DataFrame]
+
+
+def import_on_cluster(
+    client: Client,
+    con: sqlite3.Connection,
+    files: list[Path],
+    *,
+    bar: Any = None,
+    chunk_chars: int | None = None,
+) -> ClusterImport:
+    """Read ``files`` (reference exports, not PDFs) on ``client``'s workers and store them
+    as :func:`synth.store.imports.store_file` does, all in one transaction.
+
+    ``chunk_chars`` (default :data:`CHUNK_CHARS`) is how much text of a large RIS, MEDLINE,
+    Web of Science, EndNote or BibTeX file one task reads. ``bar`` is updated once per
+    file read. Raises :class:`ClusterError` when a task was lost with every worker that
+    tried it (the store is then unchanged), and whatever a task raised other than a
+    file's own reading error (which is a failures row, as without a cluster).
+    """
+    size = chunk_chars or CHUNK_CHARS
+    if size < 1:
+        raise ValueError(f"chunk_chars must be at least 1, not {size}")
+    folder = work_folder(con)
+    try:
+        plans = _read_all(client, files, folder, size, bar)
+        return _load_all(con, plans)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class _Part:
+    """One task's output, once landed: its Parquet files and what the load needs."""
+
+    records: Path
+    failures: Path
+    meta: dict[str, Any]
+
+
+@dataclass
+class _Plan:
+    """One file: read whole by one task, or in chunks (``chunks`` > 0), or not at all."""
+
+    index: int
+    path: Path
+    error: str | None = None  # why the file could not be read (a ReadError's reason)
+    chunks: int = 0
+    fmt: str | None = None
+    encoding: str | None = None
+    encoding_how: str | None = None
+    sha256: str = ""
+    size: int = 0
+    database: str | None = None
+    #: BibTeX: the failed ``@string`` definitions (whole-file rows, read here once)
+    macro_failures: list[Failure] = field(default_factory=list)
+    #: records the text suggests (:func:`synth.corpus.detect.expected_records`)
+    expected: tuple[int, str] | None = None
+    parts: dict[int, _Part] = field(default_factory=dict)
+    #: a chunk's reader raised: the file is read again, whole, by one task
+    fallback: bool = False
+    extras: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or len(self.parts) == (1 if not self.chunks else self.chunks)
+
+
+@dataclass(frozen=True)
+class _ChunkSpec:
+    """What a chunk task needs besides its text."""
+
+    name: str
+    fmt: str
+    #: lines of the file before the chunk
+    line0: int
+    macros: dict[str, str] | None = None
+    targets: frozenset[str] = frozenset()
+    database: str | None = None
+    #: failure rows of the whole file that mark where a record's text ends (BibTeX
+    #: ``@string`` failures), for the raw text of an untitled record
+    marks: tuple[Failure, ...] = ()
+
+
+def _decoded(data: bytes, path: Path) -> tuple[str, str, str]:
+    """The text :func:`synth.corpus.reading.read_file` reads (universal newlines), its
+    encoding and how that was decided."""
+    decoded = decode_bytes(data, path)
+    text = decoded.text
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, decoded.encoding, decoded.how
+
+
+def _plan(index: int, path: Path, size: int) -> tuple[_Plan, Iterator[tuple[Any, ...]]]:
+    """The file's plan and its tasks' arguments (made lazily: one chunk's text at a time)."""
+    plan = _Plan(index, path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        try:  # the single-machine path's reason for it
+            read_file(path)
+        except ReadError as err:
+            plan.error = err.reason
+            return plan, iter(())
+        raise exc from None
+    whole = iter([(_read_whole, plan.name, data)])
+    if len(data) < size or detect.looks_like_pdf(data) or detect.is_xlsx(data):
+        return plan, whole  # (fewer bytes than characters per chunk: one chunk)
+    text, encoding, how = _decoded(data, path)
+    fmt = detect.sniff(text, path.suffix) if text.strip() else None
+    if fmt == "bibtex":
+        tasks = _bibtex_chunks(plan, text, size)
+    elif fmt in chunked.CUT:
+        tasks = _tagged_chunks(plan, text, fmt, size)
+    else:
+        tasks = None
+    if tasks is None:
+        return plan, whole
+    if how == "guessed":
+        log.warning("%s: not UTF-8; decoded as %s (best guess)", path, encoding)
+    plan.fmt, plan.encoding, plan.encoding_how = fmt, encoding, how
+    plan.sha256, plan.size = hashlib.sha256(data).hexdigest(), len(data)
+    plan.expected = detect.expected_records(text, fmt)
+    return plan, tasks
+
+
+def _tagged_chunks(plan: _Plan, text: str, fmt: str, size: int) -> Iterator[tuple[Any, ...]] | None:
+    bounds = chunked.chunk_bounds(text, fmt, size)
+    if len(bounds) < 2:
+        return None
+    plan.chunks = len(bounds)
+    if fmt == "ris":
+        plan.database = _ris_database(text, plan.name)
+
+    def tasks() -> Iterator[tuple[Any, ...]]:
+        line0 = 0
+        for i, (a, b) in enumerate(bounds):
+            spec = _ChunkSpec(plan.name, fmt, line0, database=plan.database)
+            yield (_read_chunk, i, spec, text[a:b])
+            line0 += text.count("\n", a, b)
+
+    return tasks()
+
+
+def _ris_database(text: str, name: str) -> str | None:
+    """The database the RIS reader recognises in the whole file: it looks at the first
+    records only, so the text up to a cut after enough of them tells."""
+    from synth.corpus.readers import ris
+
+    cuts = 2 * ris._SAMPLE
+    reader = logging.getLogger(ris.__name__)
+    level = reader.level
+    reader.setLevel(logging.ERROR)  # its warnings come again from the chunk that has them
+    try:
+        while True:
+            end = len(text)
+            for i, m in enumerate(chunked.CUT["ris"].finditer(text), start=1):
+                if i == cuts:
+                    end = m.end()
+                    break
+            parsed = ris.parse(text[:end], name)
+            if end == len(text) or len(parsed.records) >= ris._SAMPLE:
+                return parsed.database
+            cuts *= 2
+    finally:
+        reader.setLevel(level)
+
+
+def _bibtex_chunks(plan: _Plan, text: str, size: int) -> Iterator[tuple[Any, ...]] | None:
+    """As :func:`synth.corpus.readers.bibtex.parse_bibtex` cuts a large file; None where
+    it is read whole (crossrefs, NUL characters, a single chunk)."""
+    if "\x00" in text[:65536]:
+        return None  # the task reports it as the reader does
+    blanked = bibtex._blank_commented_blocks(text)
+    targets = bibtex._crossref_targets(blanked)
+    if targets:
+        return None
+    starts = bibtex._block_starts(blanked)
+    n_chunks = -(-len(text) // size)
+    if n_chunks < 2 or len(starts) < 2:
+        return None
+    bounds = bibtex._chunk_bounds(blanked, starts, n_chunks)
+    if len(bounds) < 2:
+        return None
+    macros, plan.macro_failures = bibtex._collect_macros(blanked, plan.name)
+    head = blanked[:65536]
+    plan.database = next((n for n, rx in bibtex._rules().databases if rx.search(head)), None)
+    plan.chunks = len(bounds)
+    marks = tuple(plan.macro_failures)
+    del blanked
+
+    def tasks() -> Iterator[tuple[Any, ...]]:
+        for i, (a, b, line0) in enumerate(bounds):
+            spec = _ChunkSpec(plan.name, "bibtex", line0, macros, targets, plan.database, marks)
+            yield (_read_chunk, i, spec, text[a:b])  # as in the file: blanked in the task
+
+    return tasks()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_all(client: Client, files: list[Path], folder: Path, size: int, bar: Any) -> list[_Plan]:
+    """Every file read on the cluster, its partitions written to ``folder``, in order."""
+    from distributed import as_completed
+
+    limit = IN_FLIGHT_PER_WORKER * _workers(client)
+    pending = as_completed()
+    flying: dict[Any, tuple[_Plan, int]] = {}
+    plans: list[_Plan] = []
+    key = f"synth-import-{uuid.uuid4().hex[:12]}"
+
+    def submit(plan: _Plan, part: int, fn: Callable[..., Any], *args: Any) -> None:
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
+            future = client.submit(
+                fn,
+                *args,
+                pure=False,
+                key=f"{key}-{plan.index:05d}-{'whole' if part < 0 else f'{part:05d}'}",
+            )
+        flying[future] = (plan, part)
+        pending.add(future)
+        while len(flying) >= limit:
+            land(next(pending))
+
+    def land(future: Any) -> None:
+        plan, part = flying.pop(future)
+        try:
+            result = future.result()
+        except KilledWorker as exc:
+            raise ClusterError(
+                f"{plan.path}: its reading task was lost with every worker that tried it "
+                f"({exc}); a worker that runs out of memory dies so: try smaller chunks"
+            ) from None
+        future.release()
+        if plan.fallback and part >= 0:
+            return  # a chunk of a file now read whole
+        if "error" in result:
+            plan.error = result["error"]
+        elif "chunk_error" in result:
+            log.warning(
+                "%s: reading it in chunks failed (%s); reading it in one task",
+                plan.path,
+                result["chunk_error"],
+            )
+            plan.fallback, plan.chunks = True, 0
+            plan.parts.clear()
+            submit(plan, -1, _read_whole, plan.name, plan.path.read_bytes())
+            return
+        else:
+            stem = folder / f"{plan.index:05d}-{max(part, 0):05d}"
+            records, failures = result.pop("records"), result.pop("failures")
+            pq.write_table(records, f"{stem}.records.parquet")
+            pq.write_table(failures, f"{stem}.failures.parquet")
+            for kind in ("extracts", "fulltexts"):
+                frame = result.pop(kind, None)
+                if frame is not None:
+                    plan.extras[kind] = Path(f"{stem}.{kind}.pickle")
+                    frame.to_pickle(plan.extras[kind])
+            plan.parts[max(part, 0)] = _Part(
+                Path(f"{stem}.records.parquet"), Path(f"{stem}.failures.parquet"), result
+            )
+        if plan.done and bar is not None:
+            bar.update(1)
+
+    try:
+        for index, path in enumerate(files):
+            if bar is not None:
+                bar.set_postfix_str(path.name[:40])
+            plan, tasks = _plan(index, path, size)
+            plans.append(plan)
+            if plan.chunks:
+                log.info("%s: read in %d chunks on the cluster", plan.name, plan.chunks)
+            if plan.error is not None and bar is not None:
+                bar.update(1)
+            for task in tasks:
+                if task[0] is _read_whole:
+                    submit(plan, -1, *task)
+                else:
+                    fn, part, *args = task
+                    submit(plan, part, fn, *args)
+        for future in pending:
+            land(future)
+    except BaseException:
+        client.cancel(list(flying))  # nothing of a failed run goes on reading
+        raise
+    return plans
+
+
+# --------------------------------------------------------------------------- in the workers
+
+
+def _read_whole(name: str, data: bytes) -> dict[str, Any]:
+    """Worker side: one file read by :func:`synth.corpus.reading.read_file`, from its bytes
+    (under its own name in a folder of the task's own, so no file system is shared)."""
+    with tempfile.TemporaryDirectory(prefix="synth-import-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        del data
+        try:
+            result = read_file(path)
+        except ReadError as exc:
+            return {"error": exc.reason}
+    out: dict[str, Any] = {
+        "records": _records_table(result.records),
+        "failures": _failures_table(_failures(result.failures), False),
+        "fmt": result.format,
+        "encoding": result.encoding,
+        "encoding_how": result.encoding_how,
+        "sha256": result.sha256,
+        "size": result.size,
+        "database": result.database,
+    }
+    if len(result.extracts):
+        out["extracts"] = result.extracts
+    if len(result.fulltexts):
+        out["fulltexts"] = result.fulltexts
+    return out
+
+
+def _read_chunk(spec: _ChunkSpec, chunk: str) -> dict[str, Any]:
+    """Worker side: one chunk parsed and normalised; lines in whole-file terms, positions
+    and ids still the chunk's own (the client settles them)."""
+    try:
+        if spec.fmt == "bibtex":
+            records, failures, seen, keys = _bibtex_chunk(spec, chunk)
+            database = spec.database
+        else:
+            records, failures, database, seen = _tagged_chunk(spec, chunk)
+            keys = []
+            if spec.line0:
+                records["line"] = records["line"] + spec.line0
+                records["extra"] = [
+                    chunked._shift_warnings(e, 0, spec.line0) for e in records["extra"]
+                ]
+                failures = [chunked._shift(f, 0, spec.line0) for f in failures]
+    except ReadError as exc:  # the whole file cannot be read, as without a cluster
+        return {"error": exc.reason}
+    except Exception as exc:  # a reader bug: the client reads the file whole, as chunked does
+        return {"chunk_error": f"{type(exc).__name__}: {exc}"}
+    n_read = len(records)
+    # a record's own id, before disambiguation: the client numbers repeats file-wide
+    records["record_id"] = [
+        record_id(spec.name, k if isinstance(k, str) else None, t if isinstance(t, str) else None,
+                  None if pd.isna(y) else int(y))
+        for k, t, y in zip(records["source_key"], records["title"], records["year"], strict=True)
+    ]  # fmt: skip
+    dropped: list[tuple[int, str]] = []
+    untitled: list[Failure] = []
+    if records["title"].isna().any():
+        text = "\n" * spec.line0 + chunk  # the chunk at its own lines of the file
+        kept, untitled = check_titles(records, [*spec.marks, *failures], text, spec.name)
+        keep = set(kept["position"].tolist())
+        dropped = [
+            (int(p), rid)
+            for p, rid in zip(records["position"], records["record_id"], strict=True)
+            if int(p) not in keep
+        ]
+        records = kept
+    table = pa.concat_tables([_failures_table(failures, False), _failures_table(untitled, True)])
+    return {
+        "records": _records_table(records),
+        "failures": table,
+        "seen": seen,
+        "database": database,
+        "read": n_read,
+        "parsed_failures": len(failures),
+        "dropped": dropped,
+        "keys": keys,
+    }
+
+
+def _tagged_chunk(spec: _ChunkSpec, chunk: str) -> tuple[pd.DataFrame, list[Failure], Any, int]:
+    """A chunk of a tagged export as :func:`synth.corpus.chunked.read_chunked` reads one,
+    but a RIS record without a database of its own takes the file's (given: the reader
+    recognises it from the file's first records), as in a one-piece read."""
+    parsed = text_reader(spec.fmt)(chunk, spec.name)
+    seen = max(
+        [r.get("position") or 0 for r in parsed.records]
+        + [f.record or 0 for f in parsed.failures]
+        + [0]
+    )
+    database = spec.database if spec.fmt == "ris" else parsed.database
+    frame = normalise_records(
+        parsed.records, source_file=spec.name, source_format=spec.fmt, database=database
+    )
+    return frame, parsed.failures, database, seen
+
+
+def _bibtex_chunk(
+    spec: _ChunkSpec, chunk: str
+) -> tuple[pd.DataFrame, list[Failure], int, list[tuple[int, str, str, int]]]:
+    """A BibTeX chunk as the reader parses it, positions from 1 in the chunk; and each
+    keyed record's (position, folded key, key, line) for the keys used in two chunks."""
+    rules = bibtex._rules()
+    items = bibtex._parse_chunk(
+        bibtex._blank_commented_blocks(chunk), spec.line0, spec.macros or {}, spec.targets
+    )
+    parsed = bibtex._merge([items], spec.name, [], rules)
+    seen = max(
+        [r["position"] for r in parsed.records] + [f.record or 0 for f in parsed.failures] + [0]
+    )
+    keys = [
+        (r["position"], r["source_key"].casefold(), r["source_key"], r["line"])
+        for r in parsed.records
+        if r.get("source_key")
+    ]
+    records = normalise_records(
+        parsed.records, source_file=spec.name, source_format="bibtex", database=spec.database
+    )
+    return records, parsed.failures, seen, keys
+
+
+def _records_table(records: pd.DataFrame) -> pa.Table:
+    """Records in :data:`RECORD_SCHEMA`: the values the store binds."""
+    return pa.table({n: _column(records, n) for n in _COLUMNS}, schema=RECORD_SCHEMA)
+
+
+def _failures(frame: pd.DataFrame) -> list[Failure]:
+    return [
+        Failure(f.file, _none(f.line), _none(f.record), f.reason, f.raw, f.severity)
+        for f in frame.itertuples()
+    ]
+
+
+def _failures_table(failures: list[Failure], titles: bool) -> pa.Table:
+    rows = [{**f.as_dict(), "titles": titles} for f in failures]
+    return pa.Table.from_pylist(rows, schema=FAILURE_SCHEMA)
+
+
+def _none(value: Any) -> Any:
+    return None if value is None or value is pd.NA or pd.isna(value) else int(value)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class _Facts:
+    """What :func:`synth.store.imports._add_source` reads of a file's result."""
+
+    path: Path
+    sha256: str
+    format: str
+    database: str | None
+    encoding: str | None
+    encoding_how: str | None
+    size: int
+    records: Sized
+
+
+def _load_all(con: sqlite3.Connection, plans: list[_Plan]) -> ClusterImport:
+    """Every file's rows into the store, in one transaction holding the import turn."""
+    out = ClusterImport(rows=[], failures=[])
+    with turn(con, "import", wait=True) as held:
+        if held:
+            discard_incomplete(con)
+        else:
+            for plan in plans:
+                sha = plan.sha256 or (plan.parts[0].meta["sha256"] if plan.parts else "")
+                if sha:
+                    discard_incomplete(con, sha256=sha)
+        with transaction(con):
+            for plan in plans:
+                row, failures = _load_file(con, plan)
+                out.rows.append(row)
+                out.failures.append(failures)
+    return out
+
+
+def _load_file(con: sqlite3.Connection, plan: _Plan) -> tuple[dict[str, Any], pd.DataFrame]:
+    if plan.error is not None:
+        store_unreadable(con, plan.name, plan.error)
+        fail = Failure(plan.name, None, None, plan.error, "")
+        row = {
+            "file": str(plan.path), "format": "?", "database": None, "read": 0, "failed": 1,
+            "warnings": 0, "new": 0, "already": 0, "extracts": 0, "fulltexts": 0,
+            "status": f"not read: {plan.error}",
+        }  # fmt: skip
+        return row, failures_frame([fail])
+    if plan.chunks:
+        facts, failures, rows = _chunked_file(plan)
+    else:
+        facts, failures, rows = _whole_file(plan)
+    extracts = pd.read_pickle(plan.extras["extracts"]) if "extracts" in plan.extras else None
+    fulltexts = pd.read_pickle(plan.extras["fulltexts"]) if "fulltexts" in plan.extras else None
+    n_warnings = sum(f.severity == WARNING for f in failures)
+    row: dict[str, Any] = {
+        "file": str(plan.path),
+        "format": facts.format,
+        "database": facts.database,
+        "read": len(facts.records),
+        "failed": len(failures) - n_warnings,
+        "warnings": n_warnings,
+        "new": 0,
+        "already": 0,
+        "extracts": 0 if extracts is None else len(extracts),
+        "fulltexts": 0 if fulltexts is None else len(fulltexts),
+        "status": "imported",
+    }
+    found = con.execute(
+        "SELECT complete FROM sources_all WHERE sha256=?", (facts.sha256,)
+    ).fetchone()
+    if found is not None:
+        status = "unchanged (imported before)" if found[0] else "being imported by another"
+        row.update(status=status, new=0, already=row["read"])
+        return row, failures_frame(failures)
+    source_id = _add_source(con, facts, row)  # type: ignore[arg-type]
+    for batch in rows():
+        con.executemany(INSERT_RECORD, ((r[0], source_id, *r[1:]) for r in batch))
+    (new,) = con.execute(
+        "SELECT count(*) FROM records_all WHERE source_id=?", (source_id,)
+    ).fetchone()
+    if new < row["read"]:
+        # ids already in the store (same file name, key, title and year): keep provenance
+        at = _COLUMNS.index("position"), _COLUMNS.index("line")
+        for batch in rows():
+            con.executemany(
+                _INSERT_SIGHTING, ((r[0], source_id, r[at[0]], r[at[1]]) for r in batch)
+            )
+    con.executemany(
+        _INSERT_FAILURE,
+        ((source_id, f.file, f.line, f.record, f.reason, f.raw, f.severity) for f in failures),
+    )
+    if extracts is not None:
+        con.executemany(
+            _INSERT_EXTRACT,
+            (
+                (
+                    e["extract_id"], source_id, e["ref"], _plain(e.get("page")), e["kind"],
+                    _plain(e.get("section")), e["text"], e["source_file"], _plain(e.get("line")),
+                )
+                for e in extracts.to_dict("records")
+            ),
+        )  # fmt: skip
+    if fulltexts is not None:
+        con.executemany(
+            _INSERT_FULLTEXT,
+            (
+                (t["record_id"], source_id, t["text"], len(t["text"]))
+                for t in fulltexts.to_dict("records")
+            ),
+        )
+    con.execute("UPDATE sources_all SET n_new=?, complete=1 WHERE source_id=?", (new, source_id))
+    row.update(new=int(new), already=row["read"] - int(new))
+    return row, failures_frame(failures)
+
+
+def _plain(value: Any) -> Any:
+    """As :func:`synth.store.imports._none`: None for every kind of missing."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    return value
+
+
+#: Rows read from a partition at a time while loading.
+LOAD_BATCH = 20_000
+
+
+def _rows_of(path: Path) -> Iterator[list[tuple[Any, ...]]]:
+    """A partition's rows in the store's binding values, :data:`LOAD_BATCH` at a time."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=LOAD_BATCH):
+        batch = batch.cast(RECORD_SCHEMA) if batch.schema != RECORD_SCHEMA else batch
+        yield list(zip(*(batch.column(n).to_pylist() for n in _COLUMNS), strict=True))
+
+
+def _read_failures(path: Path) -> list[tuple[Failure, bool]]:
+    rows = pq.read_table(path, schema=FAILURE_SCHEMA).to_pylist()
+    return [
+        (
+            Failure(r["file"], r["line"], r["record"], r["reason"], r["raw"], r["severity"]),
+            bool(r["titles"]),
+        )
+        for r in rows
+    ]
+
+
+def _whole_file(
+    plan: _Plan,
+) -> tuple[_Facts, list[Failure], Callable[[], Iterator[list[tuple[Any, ...]]]]]:
+    part = plan.parts[0]
+    meta = part.meta
+    n = pq.read_metadata(part.records).num_rows
+    facts = _Facts(
+        plan.path, meta["sha256"], meta["fmt"], meta["database"], meta["encoding"],
+        meta["encoding_how"], meta["size"], range(n),
+    )  # fmt: skip
+    failures = [f for f, _ in _read_failures(part.failures)]
+
+    def rows() -> Iterator[list[tuple[Any, ...]]]:
+        yield from _rows_of(part.records)
+
+    return facts, failures, rows
+
+
+_ID, _KEY, _TITLE, _YEAR, _POS, _DB, _EXTRA, _FILE = (
+    _COLUMNS.index(c)
+    for c in ("record_id", "source_key", "title", "year", "position", "database", "extra",
+              "source_file")
+)  # fmt: skip
+
+
+def _chunked_file(
+    plan: _Plan,
+) -> tuple[_Facts, list[Failure], Callable[[], Iterator[list[tuple[Any, ...]]]]]:
+    """A file read in chunks, put together as :func:`synth.corpus.reading.read_file` does:
+    its failures in file order, its record count, and its rows (a generator: twice when
+    the store already held some of its records)."""
+    parts = [plan.parts[i] for i in range(plan.chunks)]
+    offsets = list(itertools.accumulate([0] + [p.meta["seen"] for p in parts[:-1]]))
+    database = plan.database
+    if plan.fmt != "bibtex":  # detected in one chunk: true of the whole file
+        database = next((p.meta["database"] for p in parts if p.meta["database"]), None)
+    parsed: list[Failure] = list(plan.macro_failures)
+    untitled: list[Failure] = []
+    for part, offset in zip(parts, offsets, strict=True):
+        for failure, titles in _read_failures(part.failures):
+            (untitled if titles else parsed).append(chunked._shift(failure, offset, 0))
+    if plan.fmt == "bibtex":  # the reader sorts its rows by line once the chunks merge
+        parsed.sort(key=lambda f: f.line or 0)
+    read = sum(p.meta["read"] for p in parts)
+    found = read + sum(p.meta["parsed_failures"] for p in parts) + len(plan.macro_failures)
+    if plan.fmt == "bibtex" and found == 0:
+        text = bibtex._blank_commented_blocks(_decoded(plan.path.read_bytes(), plan.path)[0])
+        parsed.append(
+            Failure(plan.name, None, None,
+                    "no BibTeX entries found (only comments, @string or @preamble blocks)",
+                    text[:500])
+        )  # fmt: skip
+        found = 1
+    expected = plan.expected
+    if expected is not None and expected[0] >= 2 and found * 2 < expected[0]:
+        # the reader's warning, from the text (read again: this is rare)
+        text = _decoded(plan.path.read_bytes(), plan.path)[0]
+        parsed += detect.shortfall(text, plan.fmt or "", plan.name, found)
+    failures = _in_file_order([*parsed, *untitled])
+    n_kept = sum(pq.read_metadata(p.records).num_rows for p in parts)
+    facts = _Facts(
+        plan.path, plan.sha256, plan.fmt or "", database, plan.encoding, plan.encoding_how,
+        plan.size, range(n_kept),
+    )  # fmt: skip
+
+    def rows() -> Iterator[list[tuple[Any, ...]]]:
+        seen_ids: dict[str, int] = {}
+        first_keys: dict[str, int] = {}
+        for part, offset in zip(parts, offsets, strict=True):
+            yield _settled(plan, part, offset, database, seen_ids, first_keys)
+
+    return facts, failures, rows
+
+
+def _settled(
+    plan: _Plan,
+    part: _Part,
+    offset: int,
+    database: str | None,
+    seen_ids: dict[str, int],
+    first_keys: dict[str, int],
+) -> list[tuple[Any, ...]]:
+    """One chunk's rows in whole-file terms: positions shifted, repeated ids numbered,
+    the database filled in, a BibTeX key used in an earlier chunk flagged."""
+    rows = [list(r) for batch in _rows_of(part.records) for r in batch]
+    meta = part.meta
+    fixes = _key_fixes(meta["keys"], first_keys) if plan.fmt == "bibtex" else {}
+    dropped = sorted(meta["dropped"])
+    # ids in position order, the dropped records counted too (as disambiguate_ids counts
+    # them before the rule for untitled records drops them)
+    order = sorted(
+        [(r[_POS], 0, i) for i, r in enumerate(rows)] + [(p, 1, rid) for p, rid in dropped]
+    )
+    for _, is_dropped, what in order:
+        rid = what if is_dropped else rows[what][_ID]
+        n = seen_ids.get(rid, 0)
+        seen_ids[rid] = n + 1
+        if n and not is_dropped:
+            row = rows[what]
+            key = row[_KEY] if isinstance(row[_KEY], str) else ""
+            row[_ID] = record_id(row[_FILE], f"{key}#{n + 1}", row[_TITLE], row[_YEAR])
+    for row in rows:
+        local = row[_POS]
+        if local in fixes:
+            row[_EXTRA] = _flag_key(row[_EXTRA], fixes[local], row)
+        if offset:
+            row[_POS] = local + offset
+            if plan.fmt != "bibtex" and '_warning"' in row[_EXTRA]:
+                extra = chunked._shift_warnings(json.loads(row[_EXTRA]), offset, 0)
+                row[_EXTRA] = _to_json(extra)
+        if database is not None and row[_DB] is None:
+            row[_DB] = database
+    return [tuple(r) for r in rows]
+
+
+def _key_fixes(
+    keys: list[tuple[int, str, str, int]], first_keys: dict[str, int]
+) -> dict[int, tuple[str, int, int | None]]:
+    """BibTeX keys of this chunk also used in an earlier one: per position, the key, the
+    line of its first use in the file, and the line the chunk's reader named instead
+    (None: it named none, this being the chunk's first use)."""
+    fixes: dict[int, tuple[str, int, int | None]] = {}
+    in_chunk: dict[str, int] = {}
+    for position, folded, key, line in keys:
+        if folded in first_keys:
+            fixes[position] = (key, first_keys[folded], in_chunk.get(folded))
+        in_chunk.setdefault(folded, line)
+    for folded, line in in_chunk.items():
+        first_keys.setdefault(folded, line)
+    return fixes
+
+
+def _duplicate_key_warning(key: str, line: int) -> str:
+    """The reader's own warning for a key used before at ``line``."""
+    later: dict[str, Any] = {"source_key": key, "line": 0}
+    bibtex._flag_duplicate_keys([{"source_key": key, "line": line}, later])
+    return str(later["extra"]["_warnings"][0])
+
+
+def _flag_key(extra_json: str, fix: tuple[str, int, int | None], row: list[Any]) -> str:
+    """``extra`` with the duplicate-key warning the whole file's reading gives."""
+    key, first, named = fix
+    extra = json.loads(extra_json)
+    warning = _duplicate_key_warning(key, first)
+    if named is not None:  # the chunk named its own first use: the file's is earlier
+        wrong = _duplicate_key_warning(key, named)
+        extra["_warnings"] = [warning if w == wrong else w for w in extra["_warnings"]]
+    elif "_warnings" in extra:
+        extra["_warnings"].append(warning)
+    else:  # the reader adds the list last; normalisation may add pub_type_raw after it
+        items = list(extra.items())
+        at = len(items) - 1 if items and items[-1][0] == "pub_type_raw" else len(items)
+        items.insert(at, ("_warnings", [warning]))
+        extra = dict(items)
+    return _to_json(extra)
