@@ -273,3 +273,19 @@ def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path)
     assert facet.negation is False
     assert facet.labels["ebcd"].outranks == ("co-design",)
     assert facet.labels["ebcd"].outranks_from == (("co-design", 0.6),)
+
+
+def test_a_cues_unless_names_the_records_longer_texts_only(tmp_path: Path) -> None:
+    text = BASE.replace("[co-design]", "[{phrase: co-design, unless: [venue]}]")
+    message = error_for(tmp_path, text)
+    assert "label 'co-design', cue 1" in message
+    assert "`unless` names 'venue': it takes abstract, extract, fulltext" in message
+
+
+def test_issuer_only_and_rights_notices_are_checked(tmp_path: Path) -> None:
+    message = error_for(
+        tmp_path, BASE.replace("    multi: true", "    multi: true\n    issuer_only: 1")
+    )
+    assert "facet 'approach'" in message and "`issuer_only` must be true or false" in message
+    message = error_for(tmp_path, "matching:\n  rights_notice: [x]\n" + BASE)
+    assert "unknown key 'rights_notice'" in message

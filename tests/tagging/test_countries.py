@@ -275,3 +275,44 @@ def test_a_binational_registry_or_college_names_neither_country() -> None:
         "Clinical Trials Registry ACTRN12613000693729.",
     )
     assert got == [{"Australia"}]
+
+
+def test_an_abstracts_rights_notice_names_no_country() -> None:
+    study = "We followed 120 adults with burns for two years and measured their distress."
+    found = countries(
+        study + " © 2010 by the American Burn Association.",
+        study + " Published by Oxford University Press on behalf of the Society of Pediatric "
+        "Psychology. All rights reserved.",
+        study + " Patients were treated at a burn centre in Ohio.",
+    )
+    assert found == [set(), set(), {"United States"}]
+
+
+def test_a_journals_publisher_names_no_country_but_a_reports_issuer_does() -> None:
+    rows = pd.DataFrame(
+        [
+            {"record_id": "r0", "title": "A meta-analysis of trials",
+             "venue": "Heart Failure Reviews", "publisher": "Springer New York"},
+            {"record_id": "r1", "title": "Guidance on patient safety", "publisher": "NHS England"},
+        ]
+    )  # fmt: skip
+    tags = tag(rows)
+    found = tags[(tags.facet == "country") & (tags.score >= 0.5)]
+    assert found[["record_id", "label"]].values.tolist() == [["r1", "United Kingdom"]]
+
+
+def test_instruments_named_after_places_and_where_veterans_served_name_no_country() -> None:
+    found = countries(
+        "Sleep was measured with the Pittsburgh Sleep Quality Index in 300 nurses.",
+        "Pain was rated on the Australian/Canadian Osteoarthritis Hand Index by 80 adults.",
+        "Veterans of Iraq and Afghanistan seen at Ohio clinics were surveyed.",
+    )
+    assert found == [set(), set(), {"United States"}]
+
+
+def test_the_world_trade_centre_in_either_spelling_is_the_united_states() -> None:
+    found = countries(
+        "Police registrants of the World Trade Centre Health Registry were surveyed.",
+        "World Trade Center responders were followed for 13 years.",
+    )
+    assert found == [{"United States"}, {"United States"}]

@@ -463,3 +463,56 @@ def test_a_state_hospital_outside_the_us_is_a_general_hospital() -> None:
         "We audited 400 inpatients at a state hospital in Ankara, Turkey.",
     )
     assert got == {"acute-care"}
+
+
+def test_a_titles_generic_health_care_speaks_only_when_there_is_no_abstract() -> None:
+    title = "Improving health care through co-design with patients"
+    abstract = (
+        "We describe how staff and patients worked together to choose and test changes, "
+        "and what they learned about sharing decisions over the course of the work."
+    )
+    # a title alone is all there is to read: health care in general is the setting
+    assert _one(title, "") == {"multiple-mixed"}
+    # with an abstract that names no place, the title's generic words decide nothing
+    assert _one(title, abstract) == set()
+
+
+def test_specialist_centres_units_and_hospitalized_patients_are_acute_care() -> None:
+    found = _settings(
+        ("Therapy for type 1 diabetes",
+         "Design: randomized trial. Setting: 8 diabetes centers in London and Manchester. "
+         "Patients: 344 adults with type 1 diabetes were randomly assigned."),
+        ("Early mobilisation after stroke",
+         "We compared very early mobilisation with usual stroke-unit care in a randomised "
+         "trial of 2104 patients."),
+        ("Wearable monitors", "We recruited 120 hospitalized adults and measured vital signs."),
+        ("General surgeons and antibiotic stewardship",
+         "Data were collected on 100 patients before and after an education programme for "
+         "the surgical team."),
+    )  # fmt: skip
+    assert found == [{"acute-care"}] * 4
+
+
+def test_people_where_they_live_and_work_are_a_community_population() -> None:
+    found = _settings(
+        ("Anger and blood pressure",
+         "Subjects were 4374 men and women aged 30-74 years from rural and urban communities."),
+        ("Victimization in adolescence",
+         "Participants included a national longitudinal sample of adolescents (N = 3,604)."),
+        ("Distress among inmates", "Fifty inmates completed a battery of questionnaires."),
+        ("Stress in police work",
+         "We followed 180 urban police officers through four years of active duty."),
+    )  # fmt: skip
+    assert found == [{"community"}] * 4
+
+
+def test_a_mental_health_system_and_psychotherapy_are_mental_health_care() -> None:
+    found = _settings(
+        ("Costs of antipsychotics",
+         "In a large, public mental health system, 108 persons were randomly assigned to "
+         "one of three medications."),
+        ("Change during therapy",
+         "Participants were 207 adults with PTSD who received cognitive processing therapy, "
+         "a trauma-focused psychotherapy, weekly for 12 weeks."),
+    )  # fmt: skip
+    assert found == [{"mental-health"}] * 2

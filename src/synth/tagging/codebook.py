@@ -75,6 +75,7 @@ _FACET_KEYS = {
     "conditions",
     "demonyms_yield",
     "fallback",
+    "issuer_only",
 }
 #: A facet's ``venue_cues``: ``all`` its cues read the venue (a journal's name) as any
 #: field; ``listed`` only cues that name ``venue`` in their own ``fields`` do, so a general
@@ -84,7 +85,11 @@ _LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outran
 #: Keys of a label's ``combines`` and of an ``outranks`` entry given as a mapping.
 _COMBINES_KEYS = {"labels", "min_score", "at_least", "same_sentence", "roles"}
 _OUTRANKS_KEYS = {"label", "min_score"}
-_CUE_KEYS = {"phrase", "weight", "case", "fields"}
+_CUE_KEYS = {"phrase", "weight", "case", "fields", "unless"}
+#: The fields a cue's ``unless`` may name: the record's own longer texts, whose presence
+#: makes a title's generic words say nothing ("Improving healthcare" names no setting
+#: when an abstract is there to say where).
+UNLESS_FIELDS = ("abstract", "extract", "fulltext")
 _META_KEYS = {"column", "weight", *META_TESTS}
 _PATTERN_ATTRS = {"LOWER", "ORTH", "TEXT"}
 _MAX_EXPANSIONS = 500
@@ -107,6 +112,8 @@ class Cue:
     case: tuple[tuple[int, str], ...] = ()
     #: fields where the cue counts; None means every field of its facet
     fields: frozenset[str] | None = None
+    #: the cue counts only when the record has no text in these fields (``unless``)
+    unless: frozenset[str] = frozenset()
 
     @property
     def id(self) -> str:
@@ -209,6 +216,9 @@ class Facet:
     #: evidence is all such cues is dropped when another label of the facet has other
     #: evidence (``demonyms_yield``: "Hong Kong Chinese", "Turkish immigrants in Germany")
     yielding: frozenset[str] = frozenset()
+    #: the publisher field speaks for this facet only when the record has no venue: a
+    #: report's publisher issued it, a journal's publisher ("Springer New York") printed it
+    issuer_only: bool = False
     #: the label a record gets when no cue of the facet speaks for it
     #: (:mod:`synth.tagging.fallbacks`: an abstract with no method and no figures argues)
     fallback: Fallback | None = None
@@ -271,6 +281,9 @@ class Codebook:
     language: LanguageCheck
     hyphen_variants: bool = True
     keep_hyphen_after: frozenset[str] = frozenset()
+    #: where an abstract's rights notice begins ("©", "Published by"): the notice names a
+    #: publisher or a database, not the study, and is cut before tagging
+    rights_notices: tuple[str, ...] = ()
     #: parts of a web address's host that make it a library's link resolver or proxy
     #: (``metadata.url_hosts_ignored``): its host names the reader's library, not the record
     url_hosts_ignored: tuple[str, ...] = ()
@@ -394,7 +407,9 @@ class _Builder(RuleFileBuilder):
         matching = doc.get("matching") or {}
         if not isinstance(matching, dict):
             raise self.fail("matching", "must be a mapping")
-        self.check_keys(matching, {"hyphen_variants", "keep_hyphen_after"}, "matching")
+        self.check_keys(
+            matching, {"hyphen_variants", "keep_hyphen_after", "rights_notices"}, "matching"
+        )
         hyphen_variants = bool(matching.get("hyphen_variants", True))
         facets = {
             fid: self.facet(fid, f, hyphen_variants, facets_raw.lines.get(fid))
@@ -419,6 +434,7 @@ class _Builder(RuleFileBuilder):
             keep_hyphen_after=frozenset(
                 str(p).lower() for p in self.str_list(matching.get("keep_hyphen_after"), "matching")
             ),
+            rights_notices=tuple(self.str_list(matching.get("rights_notices"), "matching")),
             url_hosts_ignored=self.url_hosts_ignored(doc.get("metadata") or {}),
             _cue_index=self.index,
         )
@@ -569,6 +585,9 @@ class _Builder(RuleFileBuilder):
             raise self.fail(where, f"`negation` must be true or false, got {negation!r}")
         yielding = self.demonyms_yield(raw, where)
         fallback = self.fallback(fid, raw.get("fallback"), labels, where)
+        issuer_only = raw.get("issuer_only", False)
+        if not isinstance(issuer_only, bool):
+            raise self.fail(where, f"`issuer_only` must be true or false, got {issuer_only!r}")
         return Facet(
             id=fid,
             definition=str(raw.get("definition") or raw.get("description") or ""),
@@ -581,6 +600,7 @@ class _Builder(RuleFileBuilder):
             negation=negation,
             yielding=yielding,
             fallback=fallback,
+            issuer_only=issuer_only,
         )
 
     def fallback(self, fid: str, raw: Any, labels: dict[str, Label], where: str) -> Fallback | None:
@@ -859,7 +879,7 @@ class _Builder(RuleFileBuilder):
     def cue(
         self, fid: str, lid: str, kind: str, item: Any, where: str, variants: bool
     ) -> list[Cue]:
-        weight, case, fields = 1.0, False, None
+        weight, case, fields, unless = 1.0, False, None, frozenset()
         if isinstance(item, dict):
             self.check_keys(item, _CUE_KEYS, where)
             phrase = item.get("phrase")
@@ -874,6 +894,16 @@ class _Builder(RuleFileBuilder):
                 if bad or not fl:
                     raise self.fail(where, f"unknown field {bad[0] if bad else None!r}")
                 fields = frozenset(fl)
+            if "unless" in item:
+                ul = self.str_list(item["unless"], f"{where}, unless")
+                bad = [f for f in ul if f not in UNLESS_FIELDS]
+                if bad or not ul:
+                    raise self.fail(
+                        where,
+                        f"`unless` names {bad[0] if bad else None!r}: it takes "
+                        f"{', '.join(UNLESS_FIELDS)}",
+                    )
+                unless = frozenset(ul)
         else:
             phrase = item
         if not isinstance(phrase, str) or not phrase.strip():
@@ -891,7 +921,7 @@ class _Builder(RuleFileBuilder):
         out = []
         for spelling in spellings:
             exact = tuple(enumerate(_words_exact(spelling))) if case else ()
-            out.extend(self.add(Cue(fid, lid, kind, spelling, weight, exact, fields)))
+            out.extend(self.add(Cue(fid, lid, kind, spelling, weight, exact, fields, unless)))
         return out
 
     def add(self, cue: Cue) -> list[Cue]:

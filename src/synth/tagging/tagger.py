@@ -500,6 +500,11 @@ class _Engine:
         )
         #: facet -> cue phrases that only name a label when nothing else does
         self.yielding = {f: facet.yielding for f, facet in cb.facets.items() if facet.yielding}
+        #: (facet, label, phrase) -> the fields whose text silences the cue (its ``unless``)
+        self.unless = {(c.facet, c.label, c.phrase): c.unless for c in cb.cues() if c.unless}
+        #: facets the publisher speaks for only when the record has no venue (issuer_only)
+        self.issuer_only = frozenset(f for f, facet in cb.facets.items() if facet.issuer_only)
+        self.rights_notices = cb.rights_notices
         #: facets' fallback labels (synth.tagging.fallbacks), codebook order
         self.fallbacks = tuple(facet.fallback for facet in cb.facets.values() if facet.fallback)
         self.field_weights = cb.field_weights
@@ -556,6 +561,24 @@ class _Engine:
         if piece:
             yield self.segmented_doc(piece)
 
+    def without_notice(self, text: Any) -> Any:
+        """``text`` without its closing rights notice ("© 2010 by the American Burn
+        Association.", "Published by Oxford University Press on behalf of ..."): from the
+        first notice marker (``matching.rights_notices``) that opens a sentence or a
+        bracket after some text, to the end. The notice names a publisher, not the study."""
+        if not isinstance(text, str) or not self.rights_notices:
+            return text
+        cut = len(text)
+        for marker in self.rights_notices:
+            at = text.find(marker, 1)
+            while 0 < at < cut:
+                before = text[:at].rstrip()
+                if before and before[-1] in ".;:()[]":
+                    cut = len(before) - 1 if before[-1] in "([" else at
+                    break
+                at = text.find(marker, at + 1)
+        return text[:cut].rstrip() if cut < len(text) else text
+
     def main_parts(self, rec: _Rec) -> list[tuple[str, str]]:
         """``(field, cleaned text)`` of the title, keywords, abstract and extracts."""
         parts: list[tuple[str, str]] = [("title", self.clean(rec.title))]
@@ -564,7 +587,7 @@ class _Engine:
             kw = [k for k in re.split(r"\s*[;\n]\s*", kw)]
         if isinstance(kw, list | tuple):
             parts.extend(("keywords", self.clean(k)) for k in kw)
-        parts.append(("abstract", self.clean(rec.abstract)))
+        parts.append(("abstract", self.clean(self.without_notice(rec.abstract))))
         parts.extend(("extract", self.clean(e, broken_lines=True)) for e in rec.extracts)
         return parts
 
@@ -761,16 +784,41 @@ class _Engine:
         notes: list[dict[str, Any]],
     ) -> None:
         hits.extend(self.short_hits(rec.venue, "venue"))
-        hits.extend(self.short_hits(rec.publisher, "metadata"))
+        published = self.short_hits(rec.publisher, "metadata")
+        if published and self.issuer_only and isinstance(rec.venue, str) and rec.venue.strip():
+            published = [h for h in published if h[0] not in self.issuer_only]
+        hits.extend(published)
         hits.extend(self.meta_hits(rec))
         note = self.language_note(rec)
         if note:
             notes.append({"record_id": rec.record_id, "note": note})
+        if self.unless and hits:
+            hits = self.without_silenced(rec, hits)
         start = len(rows)
         if hits:
             self.rows(rec.record_id, hits, rows)
         if self.fallbacks:
             self.fall_back(rec, rows, start)
+
+    def without_silenced(self, rec: _Rec, hits: list[tuple]) -> list[tuple]:
+        """``hits`` without those of cues whose ``unless`` names a field the record has text
+        in: a title's generic words say nothing when an abstract is there to say where."""
+        present = set()
+        if isinstance(rec.abstract, str) and rec.abstract.strip():
+            present.add("abstract")
+        if rec.extracts:
+            present.add("extract")
+        if rec.fulltexts:
+            present.add("fulltext")
+        if not present:
+            return hits
+        unless = self.unless
+        kept = []
+        for h in hits:
+            silenced_by = unless.get((h[0], h[1], h[5]))
+            if silenced_by is None or not silenced_by & present:
+                kept.append(h)
+        return kept
 
     def fall_back(self, rec: _Rec, rows: _Cols, start: int) -> None:
         """Add a facet's fallback label (:mod:`synth.tagging.fallbacks`) to a record that
