@@ -37,11 +37,14 @@ from __future__ import annotations
 
 import bisect
 import logging
-import operator
+import pickle
+import shutil
+import tempfile
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +80,13 @@ log = logging.getLogger(__name__)
 
 #: Records per partition when a frame is given: what one task featurises at a time.
 PARTITION_SIZE = 20_000
+#: The columns :func:`_features` and :func:`_affinity` read.
+_SCORED_COLUMNS = (
+    "record_id", "title", "authors", "year", "venue", "volume", "pages", "doi", "pmid"
+)  # fmt: skip
+_COMPLETENESS = "__completeness"
+#: Tasks in flight per worker: each holds a bucket (or a partition) at a time.
+IN_FLIGHT_PER_WORKER = 2
 #: Sort keys each partition offers for choosing the neighbourhood buckets' splitters,
 #: per bucket.
 SAMPLES_PER_BUCKET = 32
@@ -138,8 +148,7 @@ def dedupe_on_cluster(
         timings[stage] = round(now - clock, 4)
         clock = now
 
-    sources = _sources(records, client, partition_size)
-    sizes = client.gather([client.submit(_size, s, pure=False) for s in sources])
+    sources, sizes = _sources(records, client, partition_size)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n = int(offsets[-1])
     if n == 0:
@@ -148,69 +157,70 @@ def dedupe_on_cluster(
         raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     n_buckets = buckets or max(len(sources), 2 * workers)
+    # counting the distinct pairs takes fewer buckets (codes are small)
+    n_count = min(n_buckets, max(2 * workers, n_buckets // 4))
+    n_samples = -(-SAMPLES_PER_BUCKET * n_buckets // len(sources))
     rules = dedupe_rules()
     threshold = float(rules["matching"]["title_threshold"] if threshold is None else threshold)
-
-    preps = [
-        client.submit(_prepare, s, int(offsets[k]), n_buckets, pure=False)
-        for k, s in enumerate(sources)
-    ]
-    summaries = client.gather([client.submit(_summary, p, pure=False) for p in preps])
-    ids = _objects([x for s in summaries for x in s["ids"]])
-    ids_list = ids.tolist()
-    if len(set(ids_list)) != n:
-        repeated = sorted(k for k, v in Counter(ids_list).items() if v > 1)
-        raise ValueError(f"record ids must be unique; repeated: {', '.join(repeated[:5])}")
-    completeness = np.concatenate([s["completeness"] for s in summaries])
-    doi = np.concatenate([s["doi"] for s in summaries])
-    preprint = np.concatenate([s["preprint"] for s in summaries])
-    cannot, constrained = _cannot_links(ids_list, cannot_link)
-    lap("features")
-
-    # the neighbourhood buckets: splitters from every partition's sample of sort keys
-    samples = sorted(x for s in summaries for x in s["samples"])
-    step = len(samples) / n_buckets
-    splitters = [samples[int(step * k)] for k in range(1, n_buckets)] if samples else []
-    ranged = [client.submit(_range_split, p, splitters, pure=False) for p in preps]
-
-    pick = operator.getitem
-    hashed = [
-        client.submit(
-            _hash_bucket,
-            [client.submit(pick, p, f"hashed-{b}", pure=False) for p in preps],
-            np.flatnonzero(constrained),
-            threshold,
-            n_buckets,
-            pure=False,
+    run = _Run(client, uuid.uuid4().hex[:12], IN_FLIGHT_PER_WORKER * workers)
+    try:
+        prepared = run.each(
+            [
+                lambda k=k, s=s: (_prepare, s, int(offsets[k]), n_buckets, n_samples, run.name)
+                for k, s in enumerate(sources)
+            ]
         )
-        for b in range(n_buckets)
-    ]
-    in_range = [
-        client.submit(
-            _range_bucket,
-            [client.submit(pick, r, b, pure=False) for r in ranged],
-            threshold,
-            n_buckets,
-            pure=False,
+        ids = _objects([x for p in prepared for x in p["ids"]])
+        ids_list = ids.tolist()
+        if len(set(ids_list)) != n:
+            repeated = sorted(k for k, v in Counter(ids_list).items() if v > 1)
+            raise ValueError(f"record ids must be unique; repeated: {', '.join(repeated[:5])}")
+        completeness = np.concatenate([p["completeness"] for p in prepared])
+        doi = np.concatenate([p["doi"] for p in prepared])
+        preprint = np.concatenate([p["preprint"] for p in prepared])
+        cannot, constrained = _cannot_links(ids_list, cannot_link)
+        lap("features")
+
+        # the neighbourhood buckets: splitters from every partition's sample of sort keys
+        samples = sorted(x for p in prepared for x in p["samples"])
+        step = len(samples) / n_buckets
+        splitters = [samples[int(step * k)] for k in range(1, n_buckets)] if samples else []
+        ranged = run.each(
+            [lambda p=p: (_range_split, p["neighbourhoods"], splitters, run.name) for p in prepared]
         )
-        for b in range(n_buckets)
-    ]
-    del preps, ranged
-    edges = client.gather([client.submit(pick, r, "edges", pure=False) for r in in_range])
-    codes, cross_counts, edge_feats = _crossing_pairs(edges)
-    crossing = client.submit(_score_codes, edge_feats, codes, threshold, n_buckets, pure=False)
-    scored = [*hashed, *in_range, crossing]
-    totals = [
-        client.submit(
-            _count_unique,
-            [client.submit(pick, s, f"codes-{c}", pure=False) for s in scored],
-            pure=False,
+        where = np.flatnonzero(constrained)
+        hashed = run.each(
+            [
+                lambda b=b: (
+                    _hash_bucket,
+                    [p["hashed"][b] for p in prepared],
+                    where,
+                    threshold,
+                    n_count,
+                    run.name,
+                )
+                for b in range(n_buckets)
+            ]
         )
-        for c in range(n_buckets)
-    ]
-    results = client.gather([client.submit(_strip_codes, s, pure=False) for s in scored])
-    counted = client.gather(totals)
-    del hashed, in_range, crossing, scored, totals
+        in_range = run.each(
+            [
+                lambda b=b: (_range_bucket, [r[b] for r in ranged], threshold, n_count, run.name)
+                for b in range(n_buckets)
+            ]
+        )
+        codes, cross_counts, edge_feats = _crossing_pairs([r.pop("edges") for r in in_range])
+        results = [*hashed, *in_range]
+        results += run.each(
+            [lambda: (_score_codes, edge_feats, codes, threshold, n_count, run.name)]
+        )
+        counted = run.each(
+            [
+                lambda c=c: (_count_unique, [r.pop(f"codes-{c}") for r in results])
+                for c in range(n_count)
+            ]
+        )
+    finally:
+        run.close()
     lap("pairs")
 
     counts: dict[str, int] = {"records": n}
@@ -226,7 +236,14 @@ def dedupe_on_cluster(
     counts["title_matches"] = len(title_ok)
 
     dois = {k: d for k, d in enumerate(doi.tolist()) if d and not preprint[k]}
-    affinity = _Affinity(client, sources, offsets)
+    if isinstance(records, pd.DataFrame):
+        frame = records
+
+        def affinity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return _affinity(frame, a, b)
+
+    else:
+        affinity = _Affinity(client, sources, offsets)
     roots, accepted, refused = _join(
         n, dois, cannot, constrained, [doi_ok, pmid_ok, title_ok], affinity
     )
@@ -251,19 +268,24 @@ def dedupe_on_cluster(
 
 def _sources(
     records: pd.DataFrame | Sequence[str | Path], client: Client, partition_size: int
-) -> list[Any]:
-    """The partitions: scattered slices of a frame, or Parquet paths (read by workers)."""
+) -> tuple[list[Any], list[int]]:
+    """The partitions and their sizes: slices of a frame (sent with the task that reads
+    them), or Parquet paths (read by the workers)."""
     if isinstance(records, pd.DataFrame):
         if "record_id" not in records.columns:
             raise KeyError("records need a record_id column")
+        # only the columns pairs are scored on, and each record's completeness (the only
+        # use of the other fields): a fraction of the records to send
+        slim = records[[c for c in _SCORED_COLUMNS if c in records.columns]].copy()
+        slim[_COMPLETENESS] = _completeness(records)
         size = max(1, int(partition_size))
-        chunks = [records.iloc[k : k + size] for k in range(0, len(records), size)]
-        return list(client.scatter(chunks)) if chunks else [client.scatter(records.iloc[:0])]
+        chunks = [slim.iloc[k : k + size] for k in range(0, len(slim), size)] or [slim]
+        return chunks, [len(c) for c in chunks]
     paths = [str(p) for p in records]
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         raise FileNotFoundError(f"no Parquet file of records at {', '.join(missing[:3])}")
-    return paths
+    return paths, client.gather([client.submit(_size, p, pure=False) for p in paths])
 
 
 def _read(source: Any) -> pd.DataFrame:
@@ -283,61 +305,61 @@ def _size(source: Any) -> int:
     return int(pq.read_metadata(source).num_rows)
 
 
-def _prepare(source: Any, offset: int, n_buckets: int) -> dict[str, Any]:
+def _prepare(source: Any, offset: int, n_buckets: int, n_samples: int, run: str) -> dict[str, Any]:
     """One partition's features, its (key, record) rows by hash bucket, and its
-    neighbourhood rows sorted, with a sample of their sort keys."""
+    neighbourhood rows sorted (written to the worker's disk), with a sample of their sort
+    keys and what the client keeps of each record."""
     records = _read(source)
     f = _features(records)
     n = len(f)
     idx = np.arange(offset, offset + n, dtype=np.int64)
     feats: _Cols = {name: getattr(f, name) for name in _RECORD_FIELDS}
     feats["idx"] = idx
-    feats["completeness"] = _completeness(records)
+    feats["completeness"] = (
+        records[_COMPLETENESS].to_numpy(dtype=np.int64)
+        if _COMPLETENESS in records.columns
+        else _completeness(records)
+    )
 
     entries = _block_entries(f, idx)
     kind_salt = entries["kind"].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     hashes = pd.util.hash_array(entries["key"]) + kind_salt
     bucket = (hashes % np.uint64(n_buckets)).astype(np.int64)
-    out: dict[str, Any] = {}
-    for b in range(n_buckets):
-        sel = bucket == b
-        out[f"hashed-{b}"] = _with_features(_take(entries, sel), feats, offset)
+    out: dict[str, Any] = {
+        "hashed": [
+            _spill(run, _with_features(_take(entries, bucket == b), feats, offset))
+            for b in range(n_buckets)
+        ]
+    }
 
     nb = _neighbourhood_entries(f, idx)
     order = sorted(range(len(nb["idx"])), key=lambda k: (nb["kind"][k], nb["key"][k], nb["idx"][k]))
     nb = _take(nb, np.array(order, dtype=np.int64))
-    every = max(1, len(order) // (SAMPLES_PER_BUCKET * n_buckets))
+    every = max(1, len(order) // max(1, n_samples))
     out["samples"] = [
         (int(nb["kind"][k]), nb["key"][k], int(nb["idx"][k])) for k in range(0, len(order), every)
     ]
-    out["neighbourhoods"] = nb
-    out["feats"] = feats
-    out["summary"] = {
-        "ids": f.ids,
-        "completeness": feats["completeness"],
-        "doi": f.doi,
-        "preprint": f.preprint,
-        "samples": out["samples"],
-    }
+    out["neighbourhoods"] = _spill(run, (nb, feats))
+    out.update(ids=f.ids, completeness=feats["completeness"], doi=f.doi, preprint=f.preprint)
     return out
 
 
-def _summary(prepared: dict[str, Any]) -> dict[str, Any]:
-    return prepared["summary"]
-
-
-def _range_split(prepared: dict[str, Any], splitters: list[tuple[int, bytes, int]]) -> list[Any]:
+def _range_split(
+    prepared: tuple[_Cols, _Cols], splitters: list[tuple[int, bytes, int]], run: str
+) -> list[_Spilled]:
     """A partition's neighbourhood rows (with features) cut by the splitters."""
-    nb, feats = prepared["neighbourhoods"], prepared["feats"]
+    nb, feats = prepared
     offset = int(feats["idx"][0]) if len(feats["idx"]) else 0
+    # the rows are sorted: each bucket is the run between two splitters
     keys = list(zip(nb["kind"].tolist(), nb["key"].tolist(), nb["idx"].tolist(), strict=True))
-    bucket = np.array([bisect.bisect_right(splitters, k) for k in keys], dtype=np.int64)
+    cuts = [0, *(bisect.bisect_left(keys, s) for s in splitters), len(keys)]
     return [
-        _with_features(_take(nb, bucket == b), feats, offset) for b in range(len(splitters) + 1)
+        _spill(run, _with_features(_take(nb, slice(cuts[b], cuts[b + 1])), feats, offset))
+        for b in range(len(splitters) + 1)
     ]
 
 
-def _take(cols: _Cols, sel: np.ndarray) -> _Cols:
+def _take(cols: _Cols, sel: np.ndarray | slice) -> _Cols:
     return {k: v[sel] for k, v in cols.items()}
 
 
@@ -416,6 +438,114 @@ def _neighbourhood_entries(f: _Features, idx: np.ndarray) -> _Cols:
     }
 
 
+# -- the shuffle's files ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spilled:
+    """A task's output written to its worker's disk: read back by a task on that worker."""
+
+    address: str
+    path: str
+
+
+def _run_folder(run: str) -> Path:
+    try:
+        from distributed import get_worker
+
+        base = get_worker().local_directory
+    except ValueError:  # not in a worker
+        base = tempfile.gettempdir()
+    return Path(base) / f"synth-dedupe-{run}"
+
+
+def _spill(run: str, value: Any) -> _Spilled:
+    """``value`` pickled into this worker's folder for the run."""
+    from distributed import get_worker
+
+    folder = _run_folder(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        address = get_worker().address
+    except ValueError:
+        address = ""
+    return _Spilled(address, str(path))
+
+
+def _load(spilled: _Spilled) -> Any:
+    try:
+        with open(spilled.path, "rb") as fh:
+            return pickle.load(fh)
+    except FileNotFoundError:
+        raise RuntimeError(
+            f"dedupe: {spilled.path} of worker {spilled.address} is gone: the worker that "
+            "wrote it left the cluster; run the deduplication again"
+        ) from None
+
+
+def _remove_run_folder(run: str) -> None:
+    shutil.rmtree(_run_folder(run), ignore_errors=True)
+
+
+class _Run:
+    """One deduplication's tasks: at most ``limit`` in flight (so a worker holds a bucket
+    or two at a time, not the shuffle), each :class:`_Spilled` argument read back by a
+    task on the worker that wrote it, each partition of a frame sent when its task is;
+    the files removed by :meth:`close`."""
+
+    def __init__(self, client: Client, name: str, limit: int) -> None:
+        self.client, self.name, self.limit = client, name, max(1, limit)
+
+    def each(self, calls: list[Callable[[], tuple[Any, ...]]]) -> list[Any]:
+        """The results of ``calls`` (each gives a function and its arguments), in order."""
+        from distributed import as_completed
+
+        results: list[Any] = [None] * len(calls)
+        queue = iter(enumerate(calls))
+        pending: dict[str, int] = {}
+        done = as_completed()
+
+        def top_up() -> None:
+            while len(pending) < self.limit:
+                item = next(queue, None)
+                if item is None:
+                    return
+                k, call = item
+                fn, *args = call()
+                future = self.client.submit(fn, *map(self._read, args), pure=False)
+                pending[future.key] = k
+                done.add(future)
+
+        top_up()
+        for future in done:
+            results[pending.pop(future.key)] = future.result()
+            del future
+            top_up()
+        return results
+
+    def _read(self, arg: Any) -> Any:
+        if isinstance(arg, _Spilled):
+            workers = [arg.address] if arg.address else None
+            return self.client.submit(
+                _load, arg, workers=workers, allow_other_workers=True, pure=False
+            )
+        if isinstance(arg, list):
+            return [self._read(x) for x in arg]
+        if isinstance(arg, pd.DataFrame):  # a partition: sent to a worker, not in the graph
+            return self.client.scatter(arg)
+        return arg
+
+    def close(self) -> None:
+        try:
+            self.client.run(_remove_run_folder, self.name)
+        except Exception as exc:  # a worker gone: its folder went with it, or stays
+            log.warning("dedupe: could not remove every worker's shuffle files (%s)", exc)
+        _remove_run_folder(self.name)
+
+
 # -- buckets (workers) -----------------------------------------------------------------------
 
 
@@ -436,12 +566,16 @@ def _gather_bucket(pieces: list[tuple[_Cols, _Cols]]) -> tuple[_Cols, _Cols]:
 
 
 def _hash_bucket(
-    pieces: list[tuple[_Cols, _Cols]], constrained: np.ndarray, threshold: float, n_count: int
+    pieces: list[tuple[_Cols, _Cols]],
+    constrained: np.ndarray,
+    threshold: float,
+    n_count: int,
+    run: str,
 ) -> dict[str, Any]:
     """Identifier pairs and title pairs of the blocks whose keys hashed to this bucket."""
     entries, feats = _gather_bucket(pieces)
     if not feats:
-        return _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count)
+        return _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count, run)
     f = _local_features(feats)
     number = feats["idx"]
     completeness = feats["completeness"]
@@ -478,21 +612,21 @@ def _hash_bucket(
         found = _keyed_pairs(ent, pd.factorize(keys)[0], secondary, window)
         counts[name] = len(found)
         codes.append(found)
-    out = _score_codes(feats, np.concatenate(codes), threshold, n_count)
+    out = _score_codes(feats, np.concatenate(codes), threshold, n_count, run)
     out.update(ident)
     out["counts"] = counts
     return out
 
 
 def _range_bucket(
-    pieces: list[tuple[_Cols, _Cols]], threshold: float, n_count: int
+    pieces: list[tuple[_Cols, _Cols]], threshold: float, n_count: int, run: str
 ) -> dict[str, Any]:
     """Title pairs of a run of both sorted neighbourhoods, and the run's first and last
     rows (for the pairs across runs)."""
     entries, feats = _gather_bucket(pieces)
     window = int(dedupe_rules()["blocking"]["neighbourhood_window"])
     if not feats:
-        out = _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count)
+        out = _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count, run)
         out["edges"] = {"runs": {}, "feats": {}}
         return out
     n = len(entries["idx"])
@@ -508,7 +642,7 @@ def _range_bucket(
         codes.append(found)
         runs[name] = (len(ent), ent[: window - 1], ent[-(window - 1) :] if len(ent) else ent)
         edge += [ent[: window - 1], ent[-(window - 1) :]]
-    out = _score_codes(feats, np.concatenate(codes), threshold, n_count)
+    out = _score_codes(feats, np.concatenate(codes), threshold, n_count, run)
     at = np.searchsorted(feats["idx"], _sorted_unique(np.concatenate(edge)))
     out["edges"] = {"runs": runs, "feats": _take(feats, at)}
     out["counts"] = counts
@@ -549,9 +683,11 @@ def _crossing_pairs(edges: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, 
     return np.array(codes, dtype=np.int64), counts, feats
 
 
-def _score_codes(feats: _Cols, codes: np.ndarray, threshold: float, n_count: int) -> dict[str, Any]:
+def _score_codes(
+    feats: _Cols, codes: np.ndarray, threshold: float, n_count: int, run: str
+) -> dict[str, Any]:
     """:func:`_title_pairs` on candidate pairs (codes of record numbers); the matches and
-    near misses, and the candidates and scored pairs hashed for counting."""
+    near misses, and the candidates and scored pairs hashed for counting (on disk)."""
     codes = _sorted_unique(codes.astype(np.int64))
     scored = codes[:0]
     title = {"accepted": _pair_cols(_Pairs.empty(""), np.zeros(0, dtype=np.int64))}
@@ -569,7 +705,7 @@ def _score_codes(feats: _Cols, codes: np.ndarray, threshold: float, n_count: int
     for c, (cand, sc) in enumerate(
         zip(_hash_split(codes, n_count), _hash_split(scored, n_count), strict=True)
     ):
-        out[f"codes-{c}"] = (cand, sc)
+        out[f"codes-{c}"] = _spill(run, (cand, sc))
     return out
 
 
@@ -584,11 +720,6 @@ def _count_unique(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[int, int
     cand = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, dtype=np.int64)
     sc = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.int64)
     return len(_sorted_unique(cand)), len(_sorted_unique(sc))
-
-
-def _strip_codes(result: dict[Any, Any]) -> dict[str, Any]:
-    """What the client needs of a bucket: its pairs and counts, not its codes."""
-    return {k: v for k, v in result.items() if not k.startswith("codes-") and k != "edges"}
 
 
 def _pair_cols(p: _Pairs, number: np.ndarray, **extra: np.ndarray) -> _Cols:
