@@ -219,9 +219,10 @@ class Facet:
     #: the publisher field speaks for this facet only when the record has no venue: a
     #: report's publisher issued it, a journal's publisher ("Springer New York") printed it
     issuer_only: bool = False
-    #: the label a record gets when no cue of the facet speaks for it
-    #: (:mod:`synth.tagging.fallbacks`: an abstract with no method and no figures argues)
-    fallback: Fallback | None = None
+    #: the labels a record gets when no cue of the facet speaks for it, the first that
+    #: holds (:mod:`synth.tagging.fallbacks`: an abstract with no method and no figures
+    #: argues; one with figures throughout measured something)
+    fallbacks: tuple[Fallback, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -584,7 +585,7 @@ class _Builder(RuleFileBuilder):
         if not isinstance(negation, bool):
             raise self.fail(where, f"`negation` must be true or false, got {negation!r}")
         yielding = self.demonyms_yield(raw, where)
-        fallback = self.fallback(fid, raw.get("fallback"), labels, where)
+        fallbacks = self.fallback(fid, raw.get("fallback"), labels, where)
         issuer_only = raw.get("issuer_only", False)
         if not isinstance(issuer_only, bool):
             raise self.fail(where, f"`issuer_only` must be true or false, got {issuer_only!r}")
@@ -599,32 +600,41 @@ class _Builder(RuleFileBuilder):
             counts_in=counts_in,
             negation=negation,
             yielding=yielding,
-            fallback=fallback,
+            fallbacks=fallbacks,
             issuer_only=issuer_only,
         )
 
-    def fallback(self, fid: str, raw: Any, labels: dict[str, Label], where: str) -> Fallback | None:
-        """A facet's ``fallback`` (:mod:`synth.tagging.fallbacks`): a label of the facet,
-        its score, and the abstract's least words and most figures."""
+    def fallback(
+        self, fid: str, raw: Any, labels: dict[str, Label], where: str
+    ) -> tuple[Fallback, ...]:
+        """A facet's ``fallback`` (:mod:`synth.tagging.fallbacks`): one mapping or a list
+        of them, each a label of the facet, its score, and the abstract's least words and
+        least and most figures."""
         if raw is None:
-            return None
-        at = f"{where}, fallback"
-        if not isinstance(raw, dict):
-            raise self.fail(at, f"must be a mapping with `label`, got {raw!r}")
-        self.check_keys(raw, set(FALLBACK_KEYS), at)
-        label = raw.get("label")
-        if label not in labels:
-            raise self.fail(at, f"`label` must name a label of this facet, got {label!r}")
-        score = raw.get("score", 0.5)
-        if not _is_number(score) or not 0 < score <= 1:
-            raise self.fail(at, f"`score` must be a score above 0 and at most 1, got {score!r}")
-        counts = {}
-        for key, default in (("min_words", 60), ("max_numbers", 0)):
-            value = raw.get(key, default)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise self.fail(at, f"`{key}` must be a whole number >= 0, got {value!r}")
-            counts[key] = value
-        return Fallback(facet=fid, label=label, score=float(score), **counts)
+            return ()
+        items = raw if isinstance(raw, list) else [raw]
+        out = []
+        for i, item in enumerate(items):
+            at = f"{where}, fallback" + (f" {i + 1}" if isinstance(raw, list) else "")
+            if not isinstance(item, dict):
+                raise self.fail(at, f"must be a mapping with `label`, got {item!r}")
+            self.check_keys(item, set(FALLBACK_KEYS), at)
+            label = item.get("label")
+            if label not in labels:
+                raise self.fail(at, f"`label` must name a label of this facet, got {label!r}")
+            score = item.get("score", 0.5)
+            if not _is_number(score) or not 0 < score <= 1:
+                raise self.fail(at, f"`score` must be a score above 0 and at most 1, got {score!r}")
+            counts: dict[str, int | None] = {}
+            for key, default in (("min_words", 60), ("min_numbers", 0), ("max_numbers", None)):
+                value = item.get(key, default)
+                if value is not None and (
+                    not isinstance(value, int) or isinstance(value, bool) or value < 0
+                ):
+                    raise self.fail(at, f"`{key}` must be a whole number >= 0, got {value!r}")
+                counts[key] = value
+            out.append(Fallback(facet=fid, label=label, score=float(score), **counts))
+        return tuple(out)
 
     def demonyms_yield(self, raw: dict, where: str) -> frozenset[str]:
         """A gazetteer facet's ``demonyms_yield: true``: its demonym cues (the gazetteer's

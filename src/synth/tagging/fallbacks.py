@@ -3,17 +3,20 @@
 Most abstracts say what they did ("a randomised trial", "we interviewed", "a systematic
 review"), and the design cues read that. An abstract that names no method and reports
 no figure at all (no sample size, no percentage, no result) did not collect data: it
-argues, comments or proposes, which is what a position paper is. The codebook says so
-as data, on the facet::
+argues, comments or proposes, which is what a position paper is; one that names no
+method but reports figures throughout (rates, sizes, percentages) measured something. The
+codebook says so as data, on the facet, a fallback or a list of them (the first that
+holds is taken)::
 
     design:
       fallback:
-        label: position-paper
-        score: 0.5
-        min_words: 60      # an abstract of its own, not a title or a line
-        max_numbers: 0     # figures in the abstract (years and reference marks aside)
+        - label: position-paper
+          score: 0.5
+          min_words: 60      # an abstract of its own, not a title or a line
+          max_numbers: 0     # figures in the abstract (years and reference marks aside)
+        - {label: quantitative, score: 0.5, min_words: 60, min_numbers: 5}
 
-The fallback is read only when the facet has no label at all for the record (not even a
+A fallback is read only when the facet has no label at all for the record (not even a
 weak one), and only from the abstract: a record known by its title alone gets nothing.
 Its evidence says why, so a reviewer sees a reasoned default, not a cue.
 """
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Keys of a facet's ``fallback``.
-FALLBACK_KEYS = frozenset({"label", "score", "min_words", "max_numbers"})
+FALLBACK_KEYS = frozenset({"label", "score", "min_words", "min_numbers", "max_numbers"})
 #: The cue name fallback evidence carries (exports and the evidence view show it).
 FALLBACK_CUE = "fallback"
 
@@ -49,13 +52,15 @@ def count_figures(text: str) -> int:
 @dataclass(frozen=True, slots=True)
 class Fallback:
     """On ``facet``: ``label`` at ``score`` when no label of the facet was found and the
-    abstract has at least ``min_words`` words and at most ``max_numbers`` figures."""
+    abstract has at least ``min_words`` words and between ``min_numbers`` and
+    ``max_numbers`` figures (None: no upper bound)."""
 
     facet: str
     label: str
     score: float = 0.5
     min_words: int = 60
-    max_numbers: int = 0
+    min_numbers: int = 0
+    max_numbers: int | None = None
 
     def applies(self, abstract: Any) -> str | None:
         """The reason the fallback holds for this abstract, or None when it does not."""
@@ -65,10 +70,12 @@ class Fallback:
         if words < self.min_words:
             return None
         figures = count_figures(abstract)
-        if figures > self.max_numbers:
+        if figures < self.min_numbers or (
+            self.max_numbers is not None and figures > self.max_numbers
+        ):
             return None
         return f"no {self.facet} named, and the abstract ({words} words) reports " + (
-            "no figures" if figures == 0 else f"only {figures} figure(s)"
+            "no figures" if figures == 0 else f"{figures} figure(s)"
         )
 
     def evidence(self, reason: str) -> list[dict[str, Any]]:

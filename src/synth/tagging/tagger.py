@@ -506,7 +506,7 @@ class _Engine:
         self.issuer_only = frozenset(f for f, facet in cb.facets.items() if facet.issuer_only)
         self.rights_notices = cb.rights_notices
         #: facets' fallback labels (synth.tagging.fallbacks), codebook order
-        self.fallbacks = tuple(facet.fallback for facet in cb.facets.values() if facet.fallback)
+        self.fallbacks = tuple(fb for facet in cb.facets.values() for fb in facet.fallbacks)
         self.field_weights = cb.field_weights
         self.caps = cb.scoring.field_caps
         self.scale = cb.scoring.scale
@@ -830,6 +830,7 @@ class _Engine:
             reason = fb.applies(rec.abstract)
             if reason is None:
                 continue
+            found.add(fb.facet)  # the first fallback of a facet that holds
             rows.record_id.append(rec.record_id)
             rows.facet.append(fb.facet)
             rows.label.append(fb.label)
