@@ -184,3 +184,28 @@ def test_record_ids_must_be_unique_and_no_records_is_no_groups(client: object) -
     one = dedupe_on_cluster(records.iloc[:1], client)
     assert_same(dedupe(records.iloc[:1]), one)
     assert np.asarray(one.groups["is_kept"]).all()
+
+
+def _shuffle_folders(client: object) -> list[Path]:
+    """The run folders left in the workers' local directories (one machine's cluster)."""
+    places = client.run(lambda dask_worker: dask_worker.local_directory)  # type: ignore[attr-defined]
+    return [f for place in places.values() for f in Path(place).glob("synth-dedupe-*")]
+
+
+def test_a_run_leaves_no_shuffle_files_even_when_a_partition_fails(
+    client: object, tmp_path: Path
+) -> None:
+    records, _ = generate_records(1500, seed=5)
+    dedupe_on_cluster(records, client, partition_size=300)
+    assert _shuffle_folders(client) == []
+
+    good = tmp_path / "good.parquet"
+    bad = tmp_path / "bad.parquet"
+    frame = records.drop(columns=["extra"])
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), good)
+    pq.write_table(pa.Table.from_pandas(frame.drop(columns=["record_id"])), bad)
+    with pytest.raises(KeyError, match=r"bad\.parquet: records need a record_id column"):
+        dedupe_on_cluster([good, bad], client)
+    assert _shuffle_folders(client) == []
+    with pytest.raises(FileNotFoundError, match="no Parquet file of records at"):
+        dedupe_on_cluster([good, tmp_path / "missing.parquet"], client)

@@ -14,6 +14,11 @@ so that no worker holds more than a partition of records or a bucket of blocking
 2. **Shuffle by key**: each (key, record) row, with the record's features, goes to the
    bucket its key hashes to; the neighbourhood keys go to buckets by range (splitters
    sampled from every partition), so each bucket holds a contiguous run of the sort.
+   The rows are written to the local disk of the worker that made them and read back by
+   a task on that worker when their bucket runs; with two tasks in flight per worker, a
+   worker holds a partition or a bucket at a time, never its share of the whole shuffle.
+   A bucket holds the features of at most about 13 x the partition's records (each
+   record has about 13 keys) and the blocks whose keys hashed to it.
 3. **Pairs within the buckets** (workers): a bucket runs the single path's functions on
    its records: :func:`_identifier_pairs` per DOI or PMID, :func:`_keyed_pairs` per
    block, :func:`_title_pairs` on the bucket's candidates. The few neighbourhood pairs
@@ -23,7 +28,13 @@ so that no worker holds more than a partition of records or a bucket of blocking
    :func:`_result_frames` make the groups, so provenance and kept records are the same.
 
 The counts of candidate and scored pairs are counted by hashing the pairs' codes into
-buckets too, so :attr:`DedupeResult.counts` match the single path's as well.
+buckets too, so :attr:`DedupeResult.counts` match the single path's as well. A pair whose
+records share keys in several buckets is scored in each (the same score every time): the
+price of scoring without a join.
+
+The workers need no shared file system; a worker that leaves mid-run takes its files
+with it, and the run fails with an error saying so (nothing is written to a store before
+the result is complete: :func:`synth.store.duplicates.refresh_duplicates`).
 
 Two small differences in how blocks are formed, both immaterial on real records: a
 token-group block is keyed by its tokens (the single path by a 64-bit hash of them, whose
@@ -36,6 +47,7 @@ guarantees).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import pickle
 import shutil
@@ -87,6 +99,8 @@ _SCORED_COLUMNS = (
 _COMPLETENESS = "__completeness"
 #: Tasks in flight per worker: each holds a bucket (or a partition) at a time.
 IN_FLIGHT_PER_WORKER = 2
+#: Seconds a failed run waits for its tasks still running before removing its files.
+CLOSE_TIMEOUT = 60.0
 #: Sort keys each partition offers for choosing the neighbourhood buckets' splitters,
 #: per bucket.
 SAMPLES_PER_BUCKET = 32
@@ -449,14 +463,17 @@ class _Spilled:
     path: str
 
 
-def _run_folder(run: str) -> Path:
-    try:
-        from distributed import get_worker
+def _run_folder(run: str, worker: Any = None) -> Path:
+    """The run's folder in the worker's local directory (``worker``, else the one running
+    this task; a temporary folder outside a worker)."""
+    if worker is None:
+        try:
+            from distributed import get_worker
 
-        base = get_worker().local_directory
-    except ValueError:  # not in a worker
-        base = tempfile.gettempdir()
-    return Path(base) / f"synth-dedupe-{run}"
+            worker = get_worker()
+        except ValueError:  # not in a worker's task
+            return Path(tempfile.gettempdir()) / f"synth-dedupe-{run}"
+    return Path(worker.local_directory) / f"synth-dedupe-{run}"
 
 
 def _spill(run: str, value: Any) -> _Spilled:
@@ -486,8 +503,9 @@ def _load(spilled: _Spilled) -> Any:
         ) from None
 
 
-def _remove_run_folder(run: str) -> None:
-    shutil.rmtree(_run_folder(run), ignore_errors=True)
+def _remove_run_folder(run: str, dask_worker: Any = None) -> None:
+    """Remove the run's folder (``Client.run`` passes each worker as ``dask_worker``)."""
+    shutil.rmtree(_run_folder(run, dask_worker), ignore_errors=True)
 
 
 class _Run:
@@ -498,6 +516,7 @@ class _Run:
 
     def __init__(self, client: Client, name: str, limit: int) -> None:
         self.client, self.name, self.limit = client, name, max(1, limit)
+        self.in_flight: dict[str, Future] = {}
 
     def each(self, calls: list[Callable[[], tuple[Any, ...]]]) -> list[Any]:
         """The results of ``calls`` (each gives a function and its arguments), in order."""
@@ -517,12 +536,13 @@ class _Run:
                 fn, *args = call()
                 future = self.client.submit(fn, *map(self._read, args), pure=False)
                 pending[future.key] = k
+                self.in_flight[future.key] = future
                 done.add(future)
 
         top_up()
         for future in done:
             results[pending.pop(future.key)] = future.result()
-            del future
+            del self.in_flight[future.key], future
             top_up()
         return results
 
@@ -539,6 +559,14 @@ class _Run:
         return arg
 
     def close(self) -> None:
+        """Remove the run's files, once the tasks still running (after a failure) end."""
+        from distributed import wait
+
+        if self.in_flight:
+            futures = list(self.in_flight.values())  # a few: let them end, then remove
+            with contextlib.suppress(Exception):
+                wait(futures, timeout=CLOSE_TIMEOUT)
+            self.in_flight.clear()
         try:
             self.client.run(_remove_run_folder, self.name)
         except Exception as exc:  # a worker gone: its folder went with it, or stays
