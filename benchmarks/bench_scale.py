@@ -29,12 +29,13 @@ printed before and after (the machine's cores may be shared).
 Deduplication (``--dedupe``, instead of tagging):
 
     python benchmarks/bench_scale.py --dedupe [--sizes 20000 100000] [--workers 2]
-                                     [--partition-size 5000]
+                                     [--dedupe-partition-size 20000]
 
 For each N, the same generated records (with their planted duplicate pairs) deduplicated
 in a fresh process per arm: ``single`` (``synth.corpus.dedupe.dedupe``), and
 ``synth.distributed.dedupe.dedupe_on_cluster`` on a LocalCluster of 1 and of W workers
-(partitions of ``--partition-size`` records). Per arm: the dedupe's wall time (the
+(partitions of ``--dedupe-partition-size`` records, by default
+``synth.distributed.dedupe.PARTITION_SIZE``). Per arm: the dedupe's wall time (the
 cluster's start-up apart), records/s, CPU seconds, the peak memory of the process and of
 its largest worker, recall and precision on the planted pairs, and whether the groups and
 pairs are the single path's.
@@ -300,6 +301,7 @@ def main() -> None:
     parser.add_argument(
         "--dedupe", action="store_true", help="the deduplication figure instead of tagging"
     )
+    parser.add_argument("--dedupe-partition-size", type=int, default=None)
     args = parser.parse_args()
     out = args.out_dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -307,7 +309,9 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"cores available: {len(os.sched_getaffinity(0))}; work folder: {out}")
     if args.dedupe:
-        dedupe_figure(args.sizes, w, args.partition_size, out)
+        from synth.distributed.dedupe import PARTITION_SIZE
+
+        dedupe_figure(args.sizes, w, args.dedupe_partition_size or PARTITION_SIZE, out)
         print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.out_dir is None:
             shutil.rmtree(out, ignore_errors=True)
