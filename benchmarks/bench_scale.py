@@ -39,6 +39,20 @@ in a fresh process per arm: ``single`` (``synth.corpus.dedupe.dedupe``), and
 cluster's start-up apart), records/s, CPU seconds, the peak memory of the process and of
 its largest worker, recall and precision on the planted pairs, and whether the groups and
 pairs are the single path's.
+
+Import (``--import``, instead of tagging):
+
+    python benchmarks/bench_scale.py --import [--sizes 20000 100000] [--workers 2]
+                                     [--formats ris bibtex]
+
+For each N and format, the N generated records written as one file and imported into a new
+store by ``synth import FILE --db NEW``, each arm a command of its own: ``single`` (today's
+path: a large file read in chunks by synth's own pool) and ``cluster local:W``
+(``synth.distributed.importing``: a task per 8 MB chunk, the store loaded in one
+transaction). Deduplication runs in the command's process on both arms. Per arm: wall time
+(the cluster's start-up included), records/s, CPU seconds, the peak memory of the command
+and of its largest worker, and whether both stores hold the same records, sources,
+sightings, failures and duplicate groups.
 """
 
 from __future__ import annotations
@@ -98,14 +112,14 @@ def _watch(pid: int, stop: threading.Event, peaks: dict[int, int]) -> None:
         stop.wait(0.1)
 
 
-def run_arm(name: str, db: Path, extra: list[str]) -> Arm:
-    """``synth tag --db db *extra`` in a fresh process: wall time and memory peaks."""
+def run_arm(name: str, db: Path, extra: list[str], command: str = "tag") -> Arm:
+    """``synth COMMAND --db db *extra`` in a fresh process: wall time and memory peaks."""
     arm = Arm(name)
     stop = threading.Event()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SYNTH, "tag", "--db", str(db), "--no-progress", *extra],
+        [sys.executable, "-c", _SYNTH, command, "--db", str(db), "--no-progress", *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -120,7 +134,7 @@ def run_arm(name: str, db: Path, extra: list[str]) -> Arm:
     stop.set()
     watcher.join()
     if proc.returncode != 0:
-        raise SystemExit(f"{name}: synth tag failed ({proc.returncode}):\n{errors}")
+        raise SystemExit(f"{name}: synth {command} failed ({proc.returncode}):\n{errors}")
     return arm
 
 
@@ -287,6 +301,75 @@ def _dedupe_arm(
     return arm, info
 
 
+def import_figure(sizes: list[int], workers: int, formats: list[str], out: Path) -> None:
+    """The ``--import`` figure: ``synth import`` of one file, single against the cluster."""
+    from synth.corpus.synthetic import generate_records
+    from synth.corpus.writers.bibtex import write_bibtex
+    from synth.corpus.writers.ris import write_ris
+
+    writers = {"ris": (write_ris, "ris"), "bibtex": (write_bibtex, "bib")}
+    for n in sizes:
+        records, _ = generate_records(n, seed=19)
+        for fmt in formats:
+            write, suffix = writers[fmt]
+            path = out / f"records_{n}.{suffix}"
+            write(records, path)
+            size = path.stat().st_size
+            print(f"\n{n:,} records, {fmt} ({size / 2**20:,.0f} MiB): import")
+            arms = [("single", []), (f"cluster local:{workers}", ["--cluster", f"local:{workers}"])]
+            results: list[Arm] = []
+            stores: list[Path] = []
+            for name, extra in arms:
+                db = out / f"import_{n}_{fmt}_{name.split()[0]}.sqlite"
+                arm = run_arm(name, db, [str(path), *extra], command="import")
+                results.append(arm)
+                stores.append(db)
+                print(
+                    f"  {name:<16} {arm.seconds:7.1f} s  {n / arm.seconds:7,.0f} rec/s  "
+                    f"CPU {arm.cpu:6.1f} s  command {_mib(arm.own_peak)}  largest worker "
+                    f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}",
+                    flush=True,
+                )
+            base, arm = results
+            print(
+                f"  {arm.name} / single: time {arm.seconds / base.seconds:.2f}x, "
+                f"CPU {arm.cpu / base.cpu:.2f}x, command's memory "
+                f"{arm.own_peak / base.own_peak:.2f}x, largest process "
+                f"{max(arm.own_peak, arm.worker_peak) / max(base.own_peak, base.worker_peak):.2f}x"
+            )
+            same = same_store(stores[0], stores[1])
+            print(f"  same records, sources, failures and groups: {'yes' if same else 'NO'}")
+            for db in stores:
+                for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+                    f.unlink(missing_ok=True)
+            path.unlink()
+
+
+def same_store(a: Path, b: Path) -> bool:
+    """Whether two stores hold the same import: the tables it writes, timestamps aside."""
+    import sqlite3
+
+    import pandas as pd
+    from pandas.testing import assert_frame_equal
+
+    tables = ("sources_all", "records_all", "record_sightings_all", "import_failures_all",
+              "duplicate_groups", "duplicate_pairs")  # fmt: skip
+    frames = []
+    for db in (a, b):
+        con = sqlite3.connect(db)
+        try:
+            frames.append([pd.read_sql(f"SELECT * FROM {t} ORDER BY rowid", con) for t in tables])
+        finally:
+            con.close()
+    try:
+        for x, y in zip(*frames, strict=True):
+            when = [c for c in x.columns if c.endswith("_at")]
+            assert_frame_equal(x.drop(columns=when), y.drop(columns=when))
+    except AssertionError:
+        return False
+    return True
+
+
 def _mib(b: int) -> str:
     return f"{b / 2**20:7,.0f} MiB"
 
@@ -302,16 +385,23 @@ def main() -> None:
         "--dedupe", action="store_true", help="the deduplication figure instead of tagging"
     )
     parser.add_argument("--dedupe-partition-size", type=int, default=None)
+    parser.add_argument(
+        "--import", dest="import_", action="store_true", help="the import figure instead"
+    )
+    parser.add_argument("--formats", nargs="+", default=["ris", "bibtex"])
     args = parser.parse_args()
     out = args.out_dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     out.mkdir(parents=True, exist_ok=True)
     w = args.workers
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"cores available: {len(os.sched_getaffinity(0))}; work folder: {out}")
-    if args.dedupe:
-        from synth.distributed.dedupe import PARTITION_SIZE
+    if args.dedupe or args.import_:
+        if args.dedupe:
+            from synth.distributed.dedupe import PARTITION_SIZE
 
-        dedupe_figure(args.sizes, w, args.dedupe_partition_size or PARTITION_SIZE, out)
+            dedupe_figure(args.sizes, w, args.dedupe_partition_size or PARTITION_SIZE, out)
+        else:
+            import_figure(args.sizes, w, args.formats, out)
         print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.out_dir is None:
             shutil.rmtree(out, ignore_errors=True)

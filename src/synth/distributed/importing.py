@@ -55,7 +55,6 @@ from synth.corpus.normalise import normalise_records, record_id
 from synth.corpus.readers import bibtex, text_reader
 from synth.corpus.reading import _in_file_order, check_titles, failures_frame, read_file
 from synth.distributed.cluster import ClusterError
-from synth.distributed.tagging import IN_FLIGHT_PER_WORKER, _workers, work_folder
 from synth.store.batches import turn
 from synth.store.db import transaction
 from synth.store.imports import (
@@ -141,6 +140,10 @@ def import_on_cluster(
     tried it (the store is then unchanged), and whatever a task raised other than a
     file's own reading error (which is a failures row, as without a cluster).
     """
+    # the tagger's module, for its work folder: here only, so a worker reading files does
+    # not import the tagging pipeline (spaCy) to unpickle its task
+    from synth.distributed.tagging import work_folder
+
     size = chunk_chars or CHUNK_CHARS
     if size < 1:
         raise ValueError(f"chunk_chars must be at least 1, not {size}")
@@ -186,6 +189,7 @@ class _Plan:
     #: a chunk's reader raised: the file is read again, whole, by one task
     fallback: bool = False
     extras: dict[str, Path] = field(default_factory=dict)
+    counted: bool = False  # on the progress bar
 
     @property
     def name(self) -> str:
@@ -335,6 +339,8 @@ def _read_all(client: Client, files: list[Path], folder: Path, size: int, bar: A
     """Every file read on the cluster, its partitions written to ``folder``, in order."""
     from distributed import as_completed
 
+    from synth.distributed.tagging import IN_FLIGHT_PER_WORKER, _workers
+
     limit = IN_FLIGHT_PER_WORKER * _workers(client)
     pending = as_completed()
     flying: dict[Any, tuple[_Plan, int]] = {}
@@ -391,8 +397,10 @@ def _read_all(client: Client, files: list[Path], folder: Path, size: int, bar: A
             plan.parts[max(part, 0)] = _Part(
                 Path(f"{stem}.records.parquet"), Path(f"{stem}.failures.parquet"), result
             )
-        if plan.done and bar is not None:
-            bar.update(1)
+        if plan.done and not plan.counted:
+            plan.counted = True
+            if bar is not None:
+                bar.update(1)
 
     try:
         for index, path in enumerate(files):
@@ -402,8 +410,10 @@ def _read_all(client: Client, files: list[Path], folder: Path, size: int, bar: A
             plans.append(plan)
             if plan.chunks:
                 log.info("%s: read in %d chunks on the cluster", plan.name, plan.chunks)
-            if plan.error is not None and bar is not None:
-                bar.update(1)
+            if plan.error is not None:
+                plan.counted = True
+                if bar is not None:
+                    bar.update(1)
             for task in tasks:
                 if task[0] is _read_whole:
                     submit(plan, -1, *task)
