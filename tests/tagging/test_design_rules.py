@@ -340,3 +340,31 @@ def test_an_evaluation_report_is_grey_literature() -> None:
     }
     assert "evaluation-report" not in counted["j"]
     assert counted["g"] == {"evaluation-report"}
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Advances in the medical management of acute coronary syndromes",
+        "Treatment of scleroderma: an update",
+        "Current concepts and new developments in the treatment of psoriatic arthritis",
+    ],
+)
+def test_a_title_naming_its_topics_state_is_a_narrative_review(title: str) -> None:
+    abstract = (
+        "Many agents have been proposed for this condition, but their use rests more on "
+        "clinical experience than on evidence. Newer drugs act on the inflammation itself, "
+        "and their place beside the older treatments is discussed, with their harms."
+    )
+    assert design(title, abstract) == ["review"]
+
+
+def test_a_medical_interview_studied_by_measurement_is_no_qualitative_study() -> None:
+    abstract = (
+        "METHODS: Female patients (N = 54) completed the alexithymia scale before and after a "
+        "medical interview with one of seven physicians, and salivary cortisol was measured "
+        "24 h later. RESULTS: Cortisol rose after the medical interview in patients with "
+        "alexithymia (p < 0.05)."
+    )
+    title = "Salivary cortisol response after a medical interview"
+    assert design(title, abstract) == ["quantitative"]
