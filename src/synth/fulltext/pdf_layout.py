@@ -14,24 +14,26 @@ hyphenated form is used elsewhere in the document.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import pairwise
-from operator import attrgetter
+from itertools import accumulate, pairwise, repeat
+from operator import add, attrgetter, itemgetter, sub
 from statistics import median
 from typing import Any
 
 import pypdfium2.raw as pdfium_c
 import yaml
+from pypdfium2 import PdfiumError
 
-_LINE = re.compile(r"[^\r\n]+")
+_BREAKS = re.compile(r"([\r\n]+)")  # split on, kept: the lines are the runs between
 _SPACES = re.compile(r" {2,}")
 _DIGITS = re.compile(r"\d+")
 _PAGE_NUMBER = re.compile(
@@ -88,6 +90,18 @@ def clean_line(raw: str) -> str:
     return text.strip()
 
 
+def _clean_all(lines: list[str]) -> list[str]:
+    """``[_SPACES.sub(" ", _translate(line)).strip() for line in lines]`` for lines that
+    hold characters of the table, each step made once on the lines joined by a NUL (which
+    neither the table nor the spaces pattern touch)."""
+    if any("\0" in line for line in lines):
+        return [_SPACES.sub(" ", _translate(line)).strip() for line in lines]
+    joined = _translate("\0".join(lines))
+    if "  " in joined:
+        joined = _SPACES.sub(" ", joined)
+    return list(map(str.strip, joined.split("\0")))
+
+
 def _translate(text: str) -> str:
     """``text.translate(table)``, one ``replace`` per character of the table it holds (a
     tenth of the time: no replacement holds a character of the table)."""
@@ -97,7 +111,7 @@ def _translate(text: str) -> str:
     return text
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Line:
     """One text line of a page: its cleaned text and box (PDF points, origin bottom-left)."""
 
@@ -106,13 +120,106 @@ class Line:
     x1: float
     top: float
     bottom: float
-    size: float = 0.0  # the line's font height, measured on the first page only
-    column: int = 0  # 0 full width (or a one-column page), 1 left, 2 right
-    height: float = field(init=False, default=0.0)
+    size: float  # the line's font height, measured on the first page only
+    column: int  # 0 full width (or a one-column page), 1 left, 2 right
+    height: float  # top - bottom, at least 0
 
-    def __post_init__(self) -> None:
-        height = self.top - self.bottom
+    def __init__(
+        self,
+        text: str,
+        x0: float,
+        x1: float,
+        top: float,
+        bottom: float,
+        size: float = 0.0,
+        column: int = 0,
+    ) -> None:
+        # written out, not generated with a __post_init__: made for every line of a file
+        self.text = text
+        self.x0 = x0
+        self.x1 = x1
+        self.top = top
+        self.bottom = bottom
+        self.size = size
+        self.column = column
+        height = top - bottom
         self.height = 0.0 if height < 0.0 else height  # max(height, 0.0), without the call
+
+
+class TextPage:
+    """A page's text by PDFium's handle (``raw``), with the few reads of pypdfium2's
+    ``PdfTextPage`` the reader makes, done as it does them, without its object tree (a
+    finalizer and weak references for every page)."""
+
+    __slots__ = ("page", "raw")
+
+    def __init__(self, raw: Any, page: Any) -> None:
+        self.raw, self.page = raw, page
+
+    @classmethod
+    def load(cls, page: Any) -> TextPage:
+        raw = pdfium_c.FPDFText_LoadPage(page)
+        if not raw:
+            raise PdfiumError("Failed to load text page.")
+        return cls(raw, page)
+
+    @property
+    def _as_parameter_(self) -> Any:
+        return self.raw
+
+    def close(self) -> None:
+        if self.raw:
+            pdfium_c.FPDFText_ClosePage(self.raw)
+            self.raw = None
+
+    def count_chars(self) -> int:
+        count = pdfium_c.FPDFText_CountChars(self.raw)
+        if count == -1:
+            raise PdfiumError("Failed to get character count.")
+        return count
+
+    def get_text_range(self) -> str:
+        """The page's whole text, as ``PdfTextPage.get_text_range()`` gives it: characters
+        PDFium leaves out at either end narrow the range (crbug.com/pdfium/2079)."""
+        count = self.count_chars()
+        first, last, left, right = 0, count - 1, 0, 0
+        text_index = pdfium_c.FPDFText_GetTextIndexFromCharIndex
+        while True:
+            if first > last:
+                return ""
+            start = text_index(self.raw, first)
+            if start == -1:
+                first, left = first + 1, left + 1
+                continue
+            end = text_index(self.raw, last)
+            if end == -1:
+                last, right = last - 1, right + 1
+                continue
+            break
+        buffer = (ctypes.c_ushort * (end + 2 - start))()
+        copied = pdfium_c.FPDFText_GetText(self.raw, left, count - left - right, buffer)
+        return codecs.decode(memoryview(buffer)[: copied - 1], "utf-16-le", "ignore")
+
+    def get_text_bounded(self, left: float, bottom: float, right: float, top: float) -> str:
+        args = (self.raw, left, top, right, bottom)
+        count = pdfium_c.FPDFText_GetBoundedText(*args, None, 0)
+        if count <= 0:
+            return ""
+        buffer = (ctypes.c_ushort * count)()
+        pdfium_c.FPDFText_GetBoundedText(*args, buffer, count)
+        return codecs.decode(buffer, "utf-16-le", "ignore")
+
+    def get_index(self, x: float, y: float, x_tol: float, y_tol: float) -> int | None:
+        index = pdfium_c.FPDFText_GetCharIndexAtPos(self.raw, x, y, x_tol, y_tol)
+        if index == -3:
+            raise PdfiumError("An error occurred on attempt to get char index by pos.")
+        return None if index < 0 else index
+
+    def get_charbox(self, index: int, loose: bool = True) -> tuple[float, float, float, float]:
+        rect = pdfium_c.FS_RECTF()
+        if not pdfium_c.FPDFText_GetLooseCharBox(self.raw, index, rect):
+            raise PdfiumError("Failed to get charbox.")
+        return rect.left, rect.bottom, rect.right, rect.top
 
 
 def _char_index(textpage: Any, text_index: int, same: bool) -> int:
@@ -143,80 +250,151 @@ def _line_size(textpage: Any, start: int, end: int, same: bool, heights: list[fl
 
 @lru_cache(maxsize=1)
 def _loose_box() -> Any:
-    """PDFium's ``FPDFText_GetLooseCharBox`` typed with plain addresses: the binding's own
-    type checks cost a fifth of the call, made twice for every line of every page."""
-    prototype = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
-    return prototype(ctypes.cast(pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_void_p).value)
+    """PDFium's ``FPDFText_GetLooseCharBox`` untyped, called with the page as a
+    ``c_void_p``, the index as a plain int and the rectangle by ``byref``: the binding's
+    own type checks cost a fifth of the call, made twice for every line of every page.
+    Called holding the GIL (``PYFUNCTYPE``): PDFium answers in a fraction of a
+    microsecond, less than letting the GIL go and taking it back costs."""
+    function = ctypes.PYFUNCTYPE(ctypes.c_int)(
+        ctypes.cast(pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_void_p).value
+    )
+    function.argtypes = None
+    return function
 
 
 def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Line]:
     """The page's lines in PDFium's stream order, cleaned, each with its box (from its first
-    and last characters' font boxes: two calls a line, the raw API for speed)."""
+    and last characters' font boxes)."""
+    return _page_lines(textpage, height, sizes)[0]
+
+
+def _page_lines(textpage: Any, height: float, sizes: bool) -> tuple[list[Line], Any]:
+    """:func:`page_lines`, and the placed lines' starts and ends (for :func:`_gutter_of`).
+    The boxes take two calls to PDFium a line, made by ``map`` into one array of rectangles
+    for the page, which is read back at once: no Python loop around the calls, no field
+    read one by one."""
     text = textpage.get_text_range()
+    texts, firsts, lasts, orders = _stream_lines(text)
+    count = len(texts)
+    if not count:
+        return [], ([], [])
+    rects = (ctypes.c_float * (8 * count))()  # two FS_RECTF (left, top, right, bottom) a line
+    page = ctypes.c_void_p(ctypes.cast(textpage.raw, ctypes.c_void_p).value)
+    loose_box, byref = _loose_box(), ctypes.byref
     same = len(text) == textpage.count_chars()
-    raw_page = textpage.raw
-    char_index = pdfium_c.FPDFText_GetCharIndexFromTextIndex
-    first, last = pdfium_c.FS_RECTF(), pdfium_c.FS_RECTF()
-    loose_box = _loose_box()  # called as (page, index, rectangle) with plain addresses
-    page_address = ctypes.cast(raw_page, ctypes.c_void_p).value
-    first_address, last_address = ctypes.addressof(first), ctypes.addressof(last)
-    lines: list[Line] = []
-    # where the table's characters are (most pages have none; an ASCII page can only hold
-    # its few ASCII ones, looked for without the pattern)
-    if text.isascii() and not any(char in text for char in _ascii_odd()):
-        odd = iter(())
+    if same:  # text and character indices agree
+        at_firsts = map(byref, repeat(rects), range(0, 32 * count, 32))
+        at_lasts = map(byref, repeat(rects), range(16, 32 * count, 32))
+        found = list(map(loose_box, repeat(page, count), firsts, at_firsts))
+        found_last = list(map(loose_box, repeat(page, count), lasts, at_lasts))
     else:
-        odd = iter([m.start() for m in _table()[1].finditer(text)])
-    next_odd = next(odd, len(text))
-    for order, match in enumerate(_LINE.finditer(text)):
-        raw = match.group()
-        core = raw.strip()  # (one pattern that also strips is slower)
-        if not core:
-            continue
-        start = match.start()
-        if len(core) != len(raw):
-            start += len(raw) - len(raw.lstrip())
-        end = start + len(core) - 1
-        while next_odd < start:
-            next_odd = next(odd, len(text))
-        if next_odd <= end:  # a character of the table: only these lines are translated
-            cleaned = _SPACES.sub(" ", _translate(core)).strip()
-            if not cleaned:
-                continue
-        else:
-            cleaned = _SPACES.sub(" ", core) if "  " in core else core
-        if same:  # text and character indices agree
-            placed = loose_box(page_address, start, first_address) and loose_box(
-                page_address, end, last_address
+        char_index = pdfium_c.FPDFText_GetCharIndexFromTextIndex
+        raw = textpage.raw
+        found = []
+        for at, start, end in zip(range(0, 32 * count, 32), firsts, lasts, strict=True):
+            first, last = char_index(raw, start), char_index(raw, end)
+            found.append(
+                first >= 0
+                and last >= 0
+                and loose_box(page, first, byref(rects, at))
+                and loose_box(page, last, byref(rects, at + 16))
             )
-        else:
-            start_char, end_char = char_index(raw_page, start), char_index(raw_page, end)
-            placed = (
-                start_char >= 0
-                and end_char >= 0
-                and loose_box(page_address, start_char, first_address)
-                and loose_box(page_address, end_char, last_address)
-            )
-        if placed:
-            left, right, last_left, last_right = first.left, first.right, last.left, last.right
-            placed = right > left and last_right > last_left
-        if not placed:  # no geometry: keep the stream order
-            y = height - order
-            lines.append(Line(cleaned, 0.0, 0.0, y, y))
-            continue
-        top, bottom, last_top, last_bottom = first.top, first.bottom, last.top, last.bottom
-        line = Line(
+        found_last = found
+    values = iter(rects[:])
+    lines = [
+        Line(
             cleaned,
-            last_left if last_left < left else left,  # min() and max(), without the calls
-            last_right if last_right > right else right,
-            last_top if last_top > top else top,
-            last_bottom if last_bottom < bottom else bottom,
+            l2 if l2 < l1 else l1,  # min() and max(), without the calls
+            r2 if r2 > r1 else r1,
+            t2 if t2 > t1 else t1,
+            b2 if b2 < b1 else b1,
         )
-        if sizes:  # the boxes of the first and last characters are at hand
-            heights = [top - bottom] if end == start else [top - bottom, last_top - last_bottom]
-            line.size = _line_size(textpage, start, end, same, heights)
-        lines.append(line)
-    return lines
+        if ok and ok_last and r1 > l1 and r2 > l2
+        else Line(cleaned, 0.0, 0.0, height - order, height - order)  # keep the stream order
+        for cleaned, order, ok, ok_last, (l1, t1, r1, b1, l2, t2, r2, b2) in zip(
+            texts, orders, found, found_last, zip(*[values] * 8, strict=True), strict=True
+        )
+    ]
+    if sizes:  # the boxes of the first and last characters are at hand
+        box = rects[:]
+        for k, line in enumerate(lines):
+            if line.x1 > line.x0:
+                start, end = firsts[k], lasts[k]
+                heights = [box[8 * k + 1] - box[8 * k + 3]]
+                if end != start:
+                    heights.append(box[8 * k + 5] - box[8 * k + 7])
+                line.size = _line_size(textpage, start, end, same, heights)
+    return lines, (
+        [line.x0 for line in lines if line.x1 > line.x0],
+        [line.x1 for line in lines if line.x1 > line.x0],
+    )
+
+
+def _runs(text: str) -> tuple[list[str], list[int]]:
+    """The runs of ``text`` between line breaks (``[^\\r\\n]+``) and where each starts; by
+    ``str.split`` where every break is PDFium's CRLF (a tenth of the pattern's time)."""
+    pieces = text.split("\r\n")
+    if text.count("\r") == len(pieces) - 1 == text.count("\n"):
+        starts = list(accumulate(map(add, map(len, pieces), repeat(2)), initial=0))
+        starts.pop()
+        if "" in pieces:  # breaks in a row, or at an end
+            kept = [k for k, piece in enumerate(pieces) if piece]
+            return [pieces[k] for k in kept], [starts[k] for k in kept]
+        return pieces, starts
+    parts = _BREAKS.split(text)
+    pieces = parts[::2]
+    starts = list(accumulate(map(len, parts), initial=0))[: len(parts) : 2]
+    if pieces[0] == "":  # a break first: no run before it
+        del pieces[0], starts[0]
+    if pieces and pieces[-1] == "":
+        pieces.pop()
+        starts.pop()
+    return pieces, starts
+
+
+def _stream_lines(text: str) -> tuple[list[str], list[int], list[int], list[int]]:
+    """The page text's lines (runs without a line break) that are not blank once cleaned:
+    their cleaned text, the text indices of their first and last characters (the line
+    stripped), and their place among all the runs. Line by line only where a line has
+    spaces at its ends, two spaces inside or a character of the cleaning table."""
+    pieces, firsts = _runs(text)
+    cores = list(map(str.strip, pieces))
+    sizes = list(map(len, cores))
+    blank: list[int] = []
+    lengths = list(map(len, pieces))
+    if sizes != lengths:  # spaces at a line's ends: the line starts after those before it
+        kept = list(map(len, map(str.lstrip, pieces)))
+        firsts = list(map(add, firsts, map(sub, lengths, kept)))
+        if "" in cores:
+            blank = [k for k, core in enumerate(cores) if not core]
+    texts = cores
+    # the table's characters: most pages have none, and an ASCII page can only hold its few
+    # ASCII ones, looked for without the pattern; only the lines holding one are translated
+    if not text.isascii() or any(char in text for char in _ascii_odd()):
+        odd = _table()[1]
+        found = [m.start() for m in odd.finditer(text)]
+        at = set(map(bisect_right, repeat(firsts), found)) - {0}  # the line after each
+        lines = [k - 1 for k in sorted(at) if odd.search(cores[k - 1])]
+        if lines:
+            texts = list(cores)
+            for k, cleaned in zip(lines, _clean_all([cores[k] for k in lines]), strict=True):
+                texts[k] = cleaned
+                if not cleaned:
+                    blank.append(k)
+    if "  " in text:
+        texts = [_SPACES.sub(" ", line) if "  " in line else line for line in texts]
+    lasts = list(map(sub, map(add, firsts, sizes), repeat(1)))
+    orders = list(range(len(pieces)))
+    if blank:
+        drop = set(blank)
+        keep = [k for k in range(len(pieces)) if k not in drop]
+        return (
+            [texts[k] for k in keep],
+            [firsts[k] for k in keep],
+            [lasts[k] for k in keep],
+            keep,
+        )
+    return texts, firsts, lasts, orders
 
 
 def _split_at_empty_strip(textpage: Any, lines: list[Line]) -> list[Line]:
@@ -303,36 +481,56 @@ def _gutter(lines: Sequence[Line]) -> float | None:
     vertical line near the middle that few lines (a third at most) cross; table cells and
     list items are short, so a table does not look like two columns."""
     placed = [line for line in lines if line.x1 > line.x0]
-    if len(placed) < 12:
+    return _gutter_of([line.x0 for line in placed], [line.x1 for line in placed])
+
+
+def _gutter_of(starts: list[float], ends: list[float]) -> float | None:
+    """:func:`_gutter` of the placed lines' starts and ends."""
+    count = len(starts)
+    if count < 12:
         return None
-    starts = [line.x0 for line in placed]
-    ends = [line.x1 for line in placed]
     left, right = min(starts), max(ends)
     span = right - left
     widths = [end - start for start, end in zip(starts, ends, strict=True)]
     across = 0.7 * span
-    if len([w for w in widths if w > across]) > len(placed) * 2 / 3:
+    if len([w for w in widths if w > across]) > count * 2 / 3:
         return None  # most lines run across the page: one column
-    # counted by bisection: the lines left of a place are a prefix of those sorted by end,
-    # those right of it the ones starting after it (less the few narrow ones inside it)
-    by_end = sorted(zip(ends, starts, widths, strict=True))
-    sorted_ends = [row[0] for row in by_end]
+    # counted by bisection: the lines left of a place are those ending before it, those
+    # right of it the ones starting after it (less the few narrow ones inside it)
+    sorted_ends = sorted(ends)
     sorted_starts = sorted(starts)
     narrow = [(a, b) for a, b, w in zip(starts, ends, widths, strict=True) if w <= 2.5]
-    count = len(placed)
-    best: tuple[int, int, float] | None = None
+    places: list[tuple[int, float, tuple[int, int]]] = []
     for step in range(11):
         gutter = left + span * (0.40 + 0.02 * step)
         before, after = gutter + 1, gutter - 1
         on_left = bisect_right(sorted_ends, before)
-        inside = len([1 for a, b in narrow if a >= after and b <= before])
-        on_right = count - bisect_left(sorted_starts, after) - inside
-        crossing = count - on_left - on_right
-        if crossing > count / 3:
-            continue
-        need_left, need_right = 0.6 * (gutter - left), 0.6 * (right - gutter)
-        long_left = len([1 for row in by_end[:on_left] if row[2] >= need_left])
-        long_right = len([1 for _, a, w in by_end[on_left:] if a >= after and w >= need_right])
+        not_right = bisect_left(sorted_starts, after)
+        inside = len([1 for a, b in narrow if a >= after and b <= before]) if narrow else 0
+        crossing = count - on_left - (count - not_right - inside)
+        if crossing <= count / 3:
+            places.append((crossing, gutter, (on_left, not_right)))
+    # the best place: the fewest lines crossing, then the most long lines, then leftmost; so
+    # long lines are counted (the costly part) only at the places fewest lines cross, until
+    # one of them has enough on both sides. Places that have the same lines on their left
+    # and the same starting after them share the sorted widths the counts are read from.
+    places.sort(key=itemgetter(0))  # stable: left to right among equals
+    best: tuple[int, int, float] | None = None
+    rows = list(zip(ends, starts, widths, strict=True))
+    sides: dict[tuple[int, int], tuple[list[float], list[float]]] = {}
+    for crossing, gutter, lines_at in places:
+        if best is not None and crossing > best[0]:
+            break
+        before, after = gutter + 1, gutter - 1
+        if lines_at not in sides:
+            sides[lines_at] = (
+                sorted([w for b, _, w in rows if b <= before]),
+                sorted([w for b, a, w in rows if b > before and a >= after]),
+            )
+        on_left, on_right = sides[lines_at]
+        # the lines at least ``need`` long: those from the first such in the sorted widths
+        long_left = len(on_left) - bisect_left(on_left, 0.6 * (gutter - left))
+        long_right = len(on_right) - bisect_left(on_right, 0.6 * (right - gutter))
         if long_left < 4 or long_right < 4:
             continue
         key = (crossing, -(long_left + long_right), gutter)
@@ -364,16 +562,21 @@ def read_page(
     textpage: Any, height: float, *, sizes: bool = False, rows: RowColumns | None = None
 ) -> list[Line]:
     """The page's lines in reading order."""
-    lines = page_lines(textpage, height, sizes=sizes)
-    gutter = _gutter(lines)
+    lines, (starts, ends) = _page_lines(textpage, height, sizes)
+    gutter = _gutter_of(starts, ends)
     if gutter is None:
         split = (rows or RowColumns()).split(textpage, lines)
         if split is not lines:
             lines, gutter = split, _gutter(split)
-    return reading_order(lines, gutter)
+        return reading_order(lines, gutter)
+    # the edges of the text (lines without a box end at 0)
+    right = max(ends) if len(ends) == len(lines) else max(max(ends), 0.0)
+    return reading_order(lines, gutter, (min(starts), right))
 
 
-def reading_order(lines: list[Line], gutter: float | None) -> list[Line]:
+def reading_order(
+    lines: list[Line], gutter: float | None, edges: tuple[float, float] | None = None
+) -> list[Line]:
     """Left column, then right, band by band; one-column pages as they are.
 
     Bands are cut at full-width lines (a title, an abstract, a figure across both columns)
@@ -381,15 +584,15 @@ def reading_order(lines: list[Line], gutter: float | None) -> list[Line]:
     authors side by side above the columns), so a block above the columns is read first."""
     if gutter is None:
         return lines
-    left_edge = min([ln.x0 for ln in lines if ln.x1 > ln.x0])
-    right_edge = max([ln.x1 for ln in lines])
+    if edges is None:
+        edges = (min([ln.x0 for ln in lines if ln.x1 > ln.x0]), max([ln.x1 for ln in lines]))
     to_left, to_right = gutter + 1, gutter - 1
     for line in lines:
         if line.x1 <= to_left:
             line.column = 1
         elif line.x0 >= to_right:
             line.column = 2
-    cuts = sorted(y for y, _ in _band_cuts(lines, gutter, (left_edge, right_edge)))
+    cuts = sorted(y for y, _ in _band_cuts(lines, gutter, edges))
     # band (counted from the top: the cuts above the line's middle), then column; a stable
     # sort keeps the stream order within each
     keys = [
@@ -458,17 +661,18 @@ def join_lines(lines: Sequence[Line]) -> str:
     usual, height = _gaps_between(lines)
     if not (lines and height > 0):
         return "\n".join(line.text for line in lines)
-    parts = [lines[0].text]
-    for previous, line in pairwise(lines):
-        taller = previous.height if previous.height > height else height
-        paragraph = (
-            previous.column == line.column
-            and previous.top > line.top
-            and previous.bottom - line.top > usual + 0.6 * taller
-        )
-        parts.append("\n\n" if paragraph else "\n")
-        parts.append(line.text)
-    return "".join(parts)
+    # each line with a second line break after it where a paragraph ends (taller: the
+    # line's height, or the usual one if larger)
+    ends = [
+        a.text + "\n"
+        if a.column == b.column
+        and a.top > b.top
+        and a.bottom - b.top > usual + 0.6 * (a.height if a.height > height else height)
+        else a.text
+        for a, b in pairwise(lines)
+    ]
+    ends.append(lines[-1].text)
+    return "\n".join(ends)
 
 
 # ------------------------------------------------------------- running headers/footers
@@ -493,8 +697,15 @@ def _running_key(text: str) -> str:
 
 def drop_running_lines(pages: list[list[Line]], heights: Sequence[float]) -> list[list[Line]]:
     """Pages without their running headers, footers and bare page numbers."""
+    known: dict[str, str] = {}  # a running line's key, made once for all its pages
+
+    def key(text: str) -> str:
+        if text not in known:
+            known[text] = _running_key(text)
+        return known[text]
+
     edges = [
-        {i: _running_key(lines[i].text) for i in _edge_lines(lines, h)}
+        {i: key(lines[i].text) for i in _edge_lines(lines, h)}
         for lines, h in zip(pages, heights, strict=True)
     ]
     seen: Counter[str] = Counter()

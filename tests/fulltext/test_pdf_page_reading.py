@@ -1,0 +1,180 @@
+"""A page's lines as the reader takes them from PDFium give what the plain code gives.
+
+The reader reads a page through PDFium's own handles (:class:`TextPage`, not pypdfium2's
+objects), cuts its text into lines with ``str.split`` (cleaning only the lines that need
+it, in one go), and fetches the two character boxes of every line by ``map`` into one
+array. Each is checked here against the straightforward way: pypdfium2's text page, the
+line pattern over the text line by line, one ``get_charbox`` at a time.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import re
+from pathlib import Path
+from statistics import median
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+import pytest
+
+from synth.fulltext import PdfError, read_pdf
+from synth.fulltext.pdf_layout import Line, TextPage, _stream_lines, clean_line, page_lines
+from tests.pdf_fixtures import Text, long_pdf, write_pdf
+
+_LINE = re.compile(r"[^\r\n]+")
+
+
+def _plain_stream_lines(text: str) -> tuple[list[str], list[int], list[int], list[int]]:
+    """:func:`_stream_lines` as the line pattern over the text, one line at a time."""
+    texts, firsts, lasts, orders = [], [], [], []
+    for order, match in enumerate(_LINE.finditer(text)):
+        raw = match.group()
+        core = raw.strip()
+        cleaned = clean_line(core)
+        if not core or not cleaned:
+            continue
+        start = match.start() + len(raw) - len(raw.lstrip())
+        texts.append(cleaned)
+        firsts.append(start)
+        lasts.append(start + len(core) - 1)
+        orders.append(order)
+    return texts, firsts, lasts, orders
+
+
+def test_stream_lines_as_the_line_pattern_line_by_line() -> None:
+    tricky = [
+        "",
+        "\r\n",
+        "one line",
+        "a\r\nb\r\n\r\n  c  \r\n\r\n",
+        "lone\rbreaks\nand\r\n\r\r\nmixed\n\r",
+        "  \u00a0\u00a0 \r\n\u00a0x\u00a0\r\n\ufb01nd  the\u2009 \u2009gap\r\n\u200b\r\n",
+        "hyphen\ufffe\r\nat the end\r\n\tTab\tin\r\nNUL\0 in a line\ufb02\r\n",
+    ]
+    for text in tricky:
+        assert _stream_lines(text) == _plain_stream_lines(text), repr(text)
+    pieces = ["a", "B c", " ", "  ", "\r\n", "\r", "\n", "\t", "\u00a0", "\ufb01", "\ufffe"]
+    pieces += ["\u200b", "\u2003", "\0", "\u00e9", "x-", "\u0002", "\u3000"]
+    rng = random.Random(18)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert _stream_lines(text) == _plain_stream_lines(text), repr(text)
+
+
+def _plain_page_lines(textpage: pdfium.PdfTextPage, height: float, sizes: bool) -> list[Line]:
+    """:func:`page_lines` by pypdfium2's text page, a character box at a time."""
+    text = textpage.get_text_range()
+    same = len(text) == textpage.count_chars()
+
+    def char(index: int) -> int:
+        return index if same else pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, index)
+
+    def box(index: int) -> tuple[float, float, float, float] | None:
+        if char(index) < 0:
+            return None
+        try:
+            return textpage.get_charbox(char(index), loose=True)
+        except pdfium.PdfiumError:
+            return None
+
+    lines = []
+    for cleaned, start, end, order in zip(*_plain_stream_lines(text), strict=True):
+        first, last = box(start), box(end)
+        if first is None or last is None or first[2] <= first[0] or last[2] <= last[0]:
+            lines.append(Line(cleaned, 0.0, 0.0, height - order, height - order))
+            continue
+        line = Line(
+            cleaned,
+            min(first[0], last[0]),
+            max(first[2], last[2]),
+            max(first[3], last[3]),
+            min(first[1], last[1]),
+        )
+        if sizes:  # the loose heights of the first, last and middle characters (an empty
+            # box in the middle, a space's, does not count)
+            heights = [first[3] - first[1]] + ([last[3] - last[1]] if end != start else [])
+            middle = box((start + end) // 2) if start < (start + end) // 2 < end else None
+            if middle is not None and (middle[2] > middle[0] or middle[3] > middle[1]):
+                heights.append(middle[3] - middle[1])
+            line.size = median(heights)
+        lines.append(line)
+    return lines
+
+
+def _pages_of(path: Path) -> list[tuple[TextPage, pdfium.PdfTextPage, float]]:
+    doc = pdfium.PdfDocument(str(path))
+    out = []
+    for index in range(len(doc)):
+        page = doc[index]
+        # the same page, once by its raw handle and once by pypdfium2
+        raw = TextPage.load(page.raw)
+        out.append((raw, page.get_textpage(), page.get_height()))
+    return out
+
+
+def _check_pages(path: Path) -> int:
+    read = 0
+    for raw, textpage, height in _pages_of(path):
+        assert raw.get_text_range() == textpage.get_text_range()
+        assert raw.count_chars() == textpage.count_chars()
+        for sizes in (False, True):
+            assert page_lines(raw, height, sizes=sizes) == _plain_page_lines(
+                textpage, height, sizes
+            )
+        for box in ((0.0, 0.0, 600.0, 850.0), (50.0, 300.0, 58.0, 760.0), (0.0, 0.0, 1.0, 1.0)):
+            assert raw.get_text_bounded(*box) == textpage.get_text_bounded(*box)
+        for x, y in ((60.0, 700.0), (300.0, 400.0), (1.0, 1.0)):
+            assert raw.get_index(x, y, 4.0, 4.0) == textpage.get_index(x, y, 4.0, 4.0)
+        read += raw.count_chars()
+        raw.close()
+    return read
+
+
+def test_page_lines_as_pypdfium2_gives_them_one_box_at_a_time(tmp_path: Path) -> None:
+    rng = random.Random(18)
+    words = ["co-production", "of", "care", "\u00e9tude", "Figure", "1.", "x"]
+    pages = []
+    for _ in range(6):
+        lines = [Text("Journal of Page Tests 3 (2026)", 200, 810, 8)]
+        for i in range(rng.randint(0, 40)):
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+            if rng.random() < 0.2:
+                text = f"  {text}   {text}  "  # spaces at the ends and inside
+            x = rng.choice([50.0, 310.0, rng.uniform(0, 500)])
+            lines.append(Text(text, x, 760 - 14 * (i % 50), rng.choice([8.0, 9.0, 14.0])))
+        pages.append(lines)
+    assert _check_pages(write_pdf(tmp_path / "random.pdf", pages)) > 1000
+    assert _check_pages(long_pdf(tmp_path / "long.pdf", 3)) > 1000
+
+
+@pytest.mark.peer
+def test_page_lines_of_the_real_pdfs(peer_data: Path) -> None:
+    read = 0
+    for path in sorted((peer_data / "pdf").glob("*.pdf")):
+        try:
+            read += _check_pages(path)
+        except pdfium.PdfiumError:  # the files that do not open: the failure tests' part
+            continue
+    assert read > 100_000
+
+
+def test_reading_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path) -> None:
+    path = long_pdf(tmp_path / "long.pdf", 2)
+    was_on = gc.isenabled()
+    try:
+        gc.enable()
+        read_pdf(path)
+        assert gc.isenabled()
+        gc.disable()
+        read_pdf(path)
+        assert not gc.isenabled()
+        gc.enable()
+        damaged = tmp_path / "damaged.pdf"  # passes the first checks, fails in PDFium
+        damaged.write_bytes(b"%PDF-1.7\n" + b"x" * 200 + b"\n%%EOF\n")
+        with pytest.raises(PdfError, match="damaged"):
+            read_pdf(damaged)
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was_on else gc.disable)()
