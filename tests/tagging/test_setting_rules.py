@@ -516,3 +516,14 @@ def test_a_mental_health_system_and_psychotherapy_are_mental_health_care() -> No
          "a trauma-focused psychotherapy, weekly for 12 weeks."),
     )  # fmt: skip
     assert found == [{"mental-health"}] * 2
+
+
+def test_community_health_centres_are_primary_care_clinics() -> None:
+    found = _settings(
+        ("Nurse practitioners and cardiovascular risk",
+         "Patients were randomised in two urban community health centers that serve "
+         "low-income adults."),
+        ("Audit of rural health centres",
+         "We audited the records of 12 rural health centres and their 30 nurses."),
+    )  # fmt: skip
+    assert found == [{"primary-care"}] * 2
