@@ -471,6 +471,7 @@ def tag_evaluate_cmd(
         with _open_store(db if gold_rows is not None else None) as con:
             bundled = _store_evaluation(con, gold_rows, facet) if con is not None else None
             real = None
+            others: dict | None = None
             if abstracts:
                 from synth.tagging.abstract_gold import (
                     side_by_side,
@@ -502,7 +503,13 @@ def tag_evaluate_cmd(
                 console.print(bundled.to_text(), highlight=False, soft_wrap=True)
             if refiner_cv:
                 store_name = db.name if db is not None else ""
-                text = _refiner_cv_text(real, con, store_name, gold_rows, folds, seed)
+                cv_real, cv_name = real, "real abstracts (set 1)"
+                if real is not None and others:  # set 2 stays held out: never trained on
+                    from synth.tagging.abstract_gold import combined
+
+                    cv_real = combined({"set1": real, "set3": others["set 3"]})
+                    cv_name = "real abstracts (sets 1 and 3)"
+                text = _refiner_cv_text(cv_real, con, store_name, gold_rows, folds, seed, cv_name)
                 console.print(text, highlight=False, soft_wrap=True)
 
 
@@ -531,14 +538,17 @@ def _store_evaluation(con, gold: pd.DataFrame, facets: list[str] | None):  # typ
     return evaluate(tags, gold, records=records, facets=facets)
 
 
-def _refiner_cv_text(real, con, name: str, gold: pd.DataFrame | None, k: int, seed: int) -> str:  # type: ignore[no-untyped-def]
-    """The refiner's cross-validation on the real-abstract gold (when scored) and the
-    store's gold (when given: ``con`` the open store, ``name`` its file's)."""
+def _refiner_cv_text(  # type: ignore[no-untyped-def]
+    real, con, name: str, gold: pd.DataFrame | None, k: int, seed: int, real_name: str
+) -> str:
+    """The refiner's cross-validation on the real-abstract gold (when scored: ``real``,
+    named ``real_name``) and the store's gold (when given: ``con`` the open store,
+    ``name`` its file's)."""
     from synth.tagging.refiner_cv import cross_validate_real, cross_validate_store, to_text
 
     results = []
     if real is not None:
-        results.append(cross_validate_real(real, k=k, seed=seed))
+        results.append(cross_validate_real(real, k=k, seed=seed, name=real_name))
     if con is not None and gold is not None:
         results.append(cross_validate_store(con, gold, name=name, k=k, seed=seed))
     return to_text(results)

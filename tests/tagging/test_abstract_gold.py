@@ -141,3 +141,29 @@ def test_side_by_side_scores_each_half_beside_the_bundled_gold() -> None:
     text = side_by_side_text(table)
     assert "set 2 (held out)" in text and "kei-gold" in text
     assert "codebook was written from that corpus" in text
+
+
+def test_combined_sets_keep_records_with_the_same_id_apart() -> None:
+    from synth.tagging.abstract_gold import combined
+
+    def one(label: str) -> TaggedGold:
+        gold = pd.DataFrame(
+            [("g001", "d.csv", "1", "design", label)],
+            columns=["gold_id", "dataset", "key", "facet", "label"],
+        )
+        records = pd.DataFrame({"record_id": ["g001"], "title": [f"a {label} paper"]})
+        tags = pd.DataFrame(
+            {"record_id": ["g001"], "facet": ["design"], "label": [label], "score": [0.9]}
+        )
+        return TaggedGold(gold, records, tags)
+
+    both = combined({"set1": one("review"), "set3": one("quantitative")})
+    assert both.gold_rows()[["record_id", "label"]].values.tolist() == [
+        ["set1:g001", "review"],
+        ["set3:g001", "quantitative"],
+    ]
+    assert both.records["record_id"].tolist() == ["set1:g001", "set3:g001"]
+    assert both.tags.set_index("record_id")["label"].to_dict() == {
+        "set1:g001": "review",
+        "set3:g001": "quantitative",
+    }

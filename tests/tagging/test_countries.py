@@ -316,3 +316,11 @@ def test_the_world_trade_centre_in_either_spelling_is_the_united_states() -> Non
         "World Trade Center responders were followed for 13 years.",
     )
     assert found == [{"United States"}, {"United States"}]
+
+
+def test_a_regional_health_service_names_its_country() -> None:
+    found = countries(
+        "A cluster randomized trial in primary care in the Basque Health Service.",
+        "Practices of the Catalan Institute of Health took part.",
+    )
+    assert found == [{"Spain"}, {"Spain"}]

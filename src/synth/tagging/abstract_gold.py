@@ -172,6 +172,24 @@ class TaggedGold:
         return _as_tag_rows(self.gold)
 
 
+def combined(sets: dict[str, TaggedGold]) -> TaggedGold:
+    """Several tagged gold sets as one, each record's id prefixed with its set's name
+    (``set1:g001``), so that ids that repeat across sets stay apart: the refiner's
+    cross-validation deals folds over sets 1 and 3 together."""
+    golds, records, tags = [], [], []
+    for name, one in sets.items():
+        golds.append(one.gold.assign(gold_id=f"{name}:" + one.gold["gold_id"].astype(str)))
+        records.append(
+            one.records.assign(record_id=f"{name}:" + one.records["record_id"].astype(str))
+        )
+        tags.append(one.tags.assign(record_id=f"{name}:" + one.tags["record_id"].astype(str)))
+    return TaggedGold(
+        pd.concat(golds, ignore_index=True),
+        pd.concat(records, ignore_index=True),
+        pd.concat(tags, ignore_index=True),
+    )
+
+
 def _as_tag_rows(gold: pd.DataFrame) -> pd.DataFrame:
     """Long gold rows as ``record_id, facet, label``, as tags are (the gold id the record's)."""
     return gold.rename(columns={"gold_id": "record_id"})[["record_id", "facet", "label"]]

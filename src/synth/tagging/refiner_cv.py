@@ -267,7 +267,9 @@ def cross_validate_store(
     )  # fmt: skip
 
 
-def cross_validate_real(tagged: object, *, k: int = 5, seed: int = 0) -> RefinerCV:
+def cross_validate_real(
+    tagged: object, *, k: int = 5, seed: int = 0, name: str = "real abstracts"
+) -> RefinerCV:
     """:func:`cross_validate` on the real-abstract gold set, tagged
     (:class:`synth.tagging.abstract_gold.TaggedGold`); countries scored as ISO codes."""
     from synth.tagging.abstract_gold import FACETS, country_iso
@@ -275,5 +277,5 @@ def cross_validate_real(tagged: object, *, k: int = 5, seed: int = 0) -> Refiner
 
     return cross_validate(
         tagged.records, tagged.tags, tagged.gold_rows(), load_codebook(), list(FACETS),
-        name="real abstracts", k=k, seed=seed, label_map={"country": country_iso()},
+        name=name, k=k, seed=seed, label_map={"country": country_iso()},
     )  # fmt: skip
