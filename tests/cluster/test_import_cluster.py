@@ -212,6 +212,29 @@ def test_the_bundled_corpus_on_the_cluster(client: object, tmp_path: Path) -> No
     assert single.totals["extracts"] > 0 and single.totals["fulltexts"] > 0
 
 
+def test_synth_import_cluster_on_the_command_line(tmp_path: Path) -> None:
+    """``synth import PATHS --db X --cluster local:2`` stores what ``synth import`` does;
+    both switches at once is one clear error, nothing imported."""
+    from typer.testing import CliRunner
+
+    from synth.cli import app
+
+    runner = CliRunner()
+    single, cluster, both = (tmp_path / f"{n}.sqlite" for n in ("single", "cluster", "both"))
+    ran = runner.invoke(app, ["import", str(KEI), "--db", str(single), "--no-progress"])
+    assert ran.exit_code == 0, ran.output
+    args = ["import", str(KEI), "--db", str(cluster), "--no-progress", "--cluster", "local:2"]
+    ran = runner.invoke(app, args)
+    assert ran.exit_code == 0, ran.output
+    assert "68 records from 22 files" in " ".join(ran.output.split())
+    _assert_same_store(single, cluster)
+    args = ["import", str(KEI), "--db", str(both), "--no-progress", "--cluster", "local:2",
+            "--scheduler", "tcp://127.0.0.1:8786"]  # fmt: skip
+    ran = runner.invoke(app, args)
+    assert ran.exit_code == 2
+    assert "--cluster and --scheduler are exclusive" in " ".join(ran.output.split())
+
+
 @pytest.mark.peer
 def test_real_peer_exports_on_the_cluster(client: object, peer_data: Path, tmp_path: Path) -> None:
     """RIS, BibTeX (with @string, crossrefs, broken entries), PubMed, WoS, EndNote and
