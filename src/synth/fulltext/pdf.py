@@ -13,6 +13,8 @@ rendered, and only the cleaned text and line boxes are kept.
 
 from __future__ import annotations
 
+import codecs
+import ctypes
 import gc
 import hashlib
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import pypdfium2 as pdfium
+import pypdfium2  # noqa: F401 (imported first: it starts PDFium, which the raw calls use)
 import pypdfium2.raw as pdfium_c
 
 from synth.fulltext.passages import PAGE_JOIN, page_at, page_starts
@@ -115,8 +117,7 @@ def _check_file(path: Path) -> None:
         raise PdfError(path, "truncated or damaged: the file ends without %%EOF (cut short?)")
 
 
-def _open_reason(exc: Exception) -> str:
-    message = str(exc)
+def _open_reason(message: str) -> str:
     lowered = message.lower()
     if "password" in lowered:
         return "encrypted: needs a password"
@@ -144,11 +145,45 @@ class _Pages:
     images_only: int  # pages with images but no text
 
 
-def _open(path: Path) -> pdfium.PdfDocument:
-    try:
-        return pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as exc:
-        raise PdfError(path, _open_reason(exc)) from None
+# PDFium's reasons for not opening a file, in pypdfium2's words
+_OPEN_ERRORS = {
+    pdfium_c.FPDF_ERR_SUCCESS: "Success",
+    pdfium_c.FPDF_ERR_UNKNOWN: "Unknown error",
+    pdfium_c.FPDF_ERR_FILE: "File access error",
+    pdfium_c.FPDF_ERR_FORMAT: "Data format error",
+    pdfium_c.FPDF_ERR_PASSWORD: "Incorrect password error",
+    pdfium_c.FPDF_ERR_SECURITY: "Unsupported security scheme error",
+    pdfium_c.FPDF_ERR_PAGE: "Page not found or content error",
+}
+_METADATA_KEYS = ("Title", "Author", "Subject", "Keywords", "Creator", "Producer")
+_METADATA_KEYS += ("CreationDate", "ModDate")
+
+
+def _open(path: Path) -> Any:
+    """The document's PDFium handle (close it with ``FPDF_CloseDocument``), opened as
+    ``pypdfium2.PdfDocument`` opens a path, without its object (which resolves the path
+    on disk, a tenth of a millisecond, and sets up a finalizer)."""
+    raw = pdfium_c.FPDF_LoadDocument((str(path) + "\0").encode("utf-8", "surrogateescape"), None)
+    if pdfium_c.FPDF_GetPageCount(raw) < 1:
+        code = pdfium_c.FPDF_GetLastError()
+        if raw:
+            pdfium_c.FPDF_CloseDocument(raw)
+        message = f"Failed to load document (PDFium: {_OPEN_ERRORS.get(code, code)})."
+        raise PdfError(path, _open_reason(message))
+    return raw
+
+
+def _metadata(raw: Any) -> dict[str, str]:
+    """The document information dictionary (each key; empty when absent), as pypdfium2's
+    ``get_metadata_dict`` reads it."""
+    metadata = {}
+    for key in _METADATA_KEYS:
+        name = (key + "\0").encode("utf-8")
+        size = pdfium_c.FPDF_GetMetaText(raw, name, None, 0)
+        buffer = ctypes.create_string_buffer(size)
+        pdfium_c.FPDF_GetMetaText(raw, name, buffer, size)
+        metadata[key] = codecs.decode(memoryview(buffer)[: size - 2], "utf-16-le")
+    return metadata
 
 
 def _read_pages(path: Path, max_pages: int | None) -> tuple[_Pages, dict[str, str]]:
@@ -160,27 +195,28 @@ def _read_pages(path: Path, max_pages: int | None) -> tuple[_Pages, dict[str, st
     for 500 pages, and what PDFium keeps of it stays under 7 MB."""
     doc = _open(path)
     try:
-        count = len(doc) if max_pages is None else min(len(doc), max(max_pages, 0))
-        metadata = doc.get_metadata_dict()
+        pages = pdfium_c.FPDF_GetPageCount(doc)
+        count = pages if max_pages is None else min(pages, max(max_pages, 0))
+        metadata = _metadata(doc)
         read = _Pages([], [], 0.0, 0)
         rows = RowColumns()
         every = _REOPEN_EVERY if path.stat().st_size > _REOPEN_ABOVE else count + 1
         for index in range(count):
             if index and index % every == 0:
-                doc.close()
+                pdfium_c.FPDF_CloseDocument(doc)
+                doc = None
                 doc = _open(path)
             _read_page(doc, path, index, read, rows)
     finally:
-        doc.close()
+        if doc:
+            pdfium_c.FPDF_CloseDocument(doc)
     return read, metadata
 
 
-def _read_page(
-    doc: pdfium.PdfDocument, path: Path, index: int, read: _Pages, rows: RowColumns
-) -> None:
+def _read_page(doc: Any, path: Path, index: int, read: _Pages, rows: RowColumns) -> None:
     """One page, by PDFium's own handles: pypdfium2's page and text page objects (their
     finalizers, weak references and checks) cost a tenth of a page's reading."""
-    page = pdfium_c.FPDF_LoadPage(doc.raw, index)
+    page = pdfium_c.FPDF_LoadPage(doc, index)
     if not page:
         raise PdfError(path, f"truncated or damaged: page {index + 1}: Failed to load page.")
     try:

@@ -90,13 +90,16 @@ def clean_line(raw: str) -> str:
     return text.strip()
 
 
-def _clean_all(lines: list[str]) -> list[str]:
-    """``[_SPACES.sub(" ", _translate(line)).strip() for line in lines]`` for lines that
-    hold characters of the table, each step made once on the lines joined by a NUL (which
-    neither the table nor the spaces pattern touch)."""
+def _clean_all(lines: list[str], chars: set[str]) -> list[str]:
+    """``[_SPACES.sub(" ", _translate(line)).strip() for line in lines]`` for lines whose
+    characters of the table are among ``chars``, each step made once on the lines joined
+    by a NUL (which neither the table nor the spaces pattern touch)."""
     if any("\0" in line for line in lines):
         return [_SPACES.sub(" ", _translate(line)).strip() for line in lines]
-    joined = _translate("\0".join(lines))
+    table = _table()[0]
+    joined = "\0".join(lines)
+    for char in chars:  # (no replacement holds a character of the table)
+        joined = joined.replace(char, table[ord(char)])
     if "  " in joined:
         joined = _SPACES.sub(" ", joined)
     return list(map(str.strip, joined.split("\0")))
@@ -368,22 +371,24 @@ def _stream_lines(text: str) -> tuple[list[str], list[int], list[int], list[int]
         if "" in cores:
             blank = [k for k, core in enumerate(cores) if not core]
     texts = cores
+    lasts = list(map(sub, map(add, firsts, sizes), repeat(1)))
     # the table's characters: most pages have none, and an ASCII page can only hold its few
     # ASCII ones, looked for without the pattern; only the lines holding one are translated
     if not text.isascii() or any(char in text for char in _ascii_odd()):
-        odd = _table()[1]
-        found = [m.start() for m in odd.finditer(text)]
-        at = set(map(bisect_right, repeat(firsts), found)) - {0}  # the line after each
-        lines = [k - 1 for k in sorted(at) if odd.search(cores[k - 1])]
+        found = [m.start() for m in _table()[1].finditer(text)]
+        # the line each is in, if within its stripped text (firsts to lasts)
+        lines = sorted(
+            {k for at in found if at <= lasts[k := bisect_right(firsts, at) - 1] and k >= 0}
+        )
         if lines:
             texts = list(cores)
-            for k, cleaned in zip(lines, _clean_all([cores[k] for k in lines]), strict=True):
+            chars = {text[at] for at in found}
+            for k, cleaned in zip(lines, _clean_all([cores[k] for k in lines], chars), strict=True):
                 texts[k] = cleaned
                 if not cleaned:
                     blank.append(k)
     if "  " in text:
         texts = [_SPACES.sub(" ", line) if "  " in line else line for line in texts]
-    lasts = list(map(sub, map(add, firsts, sizes), repeat(1)))
     orders = list(range(len(pieces)))
     if blank:
         drop = set(blank)
@@ -416,10 +421,10 @@ def _split_at_empty_strip(textpage: Any, lines: list[Line]) -> list[Line]:
         crossing = [ln for ln in placed if ln.x0 < x - _STRIP and ln.x1 > x + _STRIP]
         if len(crossing) < max(6, len(placed) // 3):
             continue
-        top = max(ln.top for ln in crossing)
-        bottom = min(ln.bottom for ln in crossing)
+        top = max([ln.top for ln in crossing])
+        bottom = min([ln.bottom for ln in crossing])
         inside = bounded(x - _STRIP, bottom, x + _STRIP, top)
-        chars = sum(1 for c in inside if not c.isspace())
+        chars = len("".join(inside.split()))  # those that are not spaces (str.isspace)
         if chars <= len(crossing) // 2 and (
             best is None or (chars, -len(crossing)) < (best[0], best[1])
         ):
