@@ -236,11 +236,17 @@ def test_synth_import_cluster_on_the_command_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.peer
-def test_real_peer_exports_on_the_cluster(client: object, peer_data: Path, tmp_path: Path) -> None:
+def test_real_peer_exports_on_the_cluster(
+    client: object, peer_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """RIS, BibTeX (with @string, crossrefs, broken entries), PubMed, WoS, EndNote and
-    CSV exports from other projects' test suites: the same rows, failures included."""
+    CSV exports from other projects' test suites: the same rows, failures included; the
+    larger RIS (Zotero, Scopus) and Web of Science exports read in chunks."""
     formats = peer_data / "formats"
-    single, _ = _both(tmp_path, [formats], client, chunk_chars=20_000)
+    with caplog.at_level(logging.INFO, logger="synth.distributed.importing"):
+        single, _ = _both(tmp_path, [formats], client, chunk_chars=20_000)
+    chunked = {r.args[0] for r in caplog.records if "chunks on the cluster" in r.msg}
+    assert {"web_of_science.txt", "scopus.ris", "baseline_zotero.ris"} <= chunked
     assert single.totals["failures"] > 0 and single.totals["duplicates"] > 0
     assert set(single.files["format"]) >= {"ris", "bibtex", "medline", "wos", "csv"}
 

@@ -238,10 +238,12 @@ def _plan(index: int, path: Path, size: int) -> tuple[_Plan, Iterator[tuple[Any,
             plan.error = err.reason
             return plan, iter(())
         raise exc from None
-    whole = iter([(_read_whole, plan.name, data)])
     if len(data) < size or detect.looks_like_pdf(data) or detect.is_xlsx(data):
-        return plan, whole  # (fewer bytes than characters per chunk: one chunk)
+        # (fewer bytes than characters per chunk: one chunk)
+        return plan, iter([(_read_whole, plan.name, data)])
+    sha256, n_bytes = hashlib.sha256(data).hexdigest(), len(data)
     text, encoding, how = _decoded(data, path)
+    del data  # a large file: its text is enough to cut it
     fmt = detect.sniff(text, path.suffix) if text.strip() else None
     if fmt == "bibtex":
         tasks = _bibtex_chunks(plan, text, size)
@@ -249,12 +251,13 @@ def _plan(index: int, path: Path, size: int) -> tuple[_Plan, Iterator[tuple[Any,
         tasks = _tagged_chunks(plan, text, fmt, size)
     else:
         tasks = None
-    if tasks is None:
-        return plan, whole
+    if tasks is None:  # read whole by one task (a large CSV, BibTeX with crossrefs)
+        del text
+        return plan, iter([(_read_whole, plan.name, path.read_bytes())])
     if how == "guessed":
         log.warning("%s: not UTF-8; decoded as %s (best guess)", path, encoding)
     plan.fmt, plan.encoding, plan.encoding_how = fmt, encoding, how
-    plan.sha256, plan.size = hashlib.sha256(data).hexdigest(), len(data)
+    plan.sha256, plan.size = sha256, n_bytes
     plan.expected = detect.expected_records(text, fmt)
     return plan, tasks
 
