@@ -209,3 +209,14 @@ def test_a_run_leaves_no_shuffle_files_even_when_a_partition_fails(
     assert _shuffle_folders(client) == []
     with pytest.raises(FileNotFoundError, match="no Parquet file of records at"):
         dedupe_on_cluster([good, tmp_path / "missing.parquet"], client)
+
+
+@pytest.mark.parametrize(("partition_size", "buckets"), [(7, 60), (50, 200), (400, 1)])
+def test_tiny_partitions_and_near_empty_buckets_change_nothing(
+    client: object, partition_size: int, buckets: int
+) -> None:
+    """Runs of a neighbourhood shorter than its window (pairs across several buckets), and
+    one bucket for everything."""
+    records, _ = generate_records(400, seed=9)
+    cluster = dedupe_on_cluster(records, client, partition_size=partition_size, buckets=buckets)
+    assert_same(dedupe(records), cluster)

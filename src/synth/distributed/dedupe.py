@@ -347,11 +347,11 @@ def _prepare(source: Any, offset: int, n_buckets: int, n_samples: int, run: str)
     }
 
     nb = _neighbourhood_entries(f, idx)
-    order = sorted(range(len(nb["idx"])), key=lambda k: (nb["kind"][k], nb["key"][k], nb["idx"][k]))
-    nb = _take(nb, np.array(order, dtype=np.int64))
-    every = max(1, len(order) // max(1, n_samples))
+    nb = _in_sort_order(nb)
+    rows = len(nb["idx"])
+    every = max(1, rows // max(1, n_samples))
     out["samples"] = [
-        (int(nb["kind"][k]), nb["key"][k], int(nb["idx"][k])) for k in range(0, len(order), every)
+        (int(nb["kind"][k]), bytes(nb["key"][k]), int(nb["idx"][k])) for k in range(0, rows, every)
     ]
     out["neighbourhoods"] = _spill(run, (nb, feats))
     out.update(ids=f.ids, completeness=feats["completeness"], doi=f.doi, preprint=f.preprint)
@@ -440,16 +440,20 @@ def _block_entries(f: _Features, idx: np.ndarray) -> _Cols:
 
 
 def _neighbourhood_entries(f: _Features, idx: np.ndarray) -> _Cols:
-    """(kind, sort key, record) of every titled record in both sorted neighbourhoods."""
+    """(kind, sort key, record) of every titled record in both sorted neighbourhoods; the
+    keys are :func:`_sort_bytes` arrays, which numpy sorts as :func:`_rank` does."""
     titled = np.flatnonzero(f.norm != "")
     compact = [f.norm[k].replace(" ", "") for k in titled]
-    forward = _sort_bytes(compact).tolist() if compact else []
-    backward = _sort_bytes([t[::-1] for t in compact]).tolist() if compact else []
     return {
         "kind": np.repeat(np.array([0, 1], dtype=np.int8), len(titled)),
-        "key": _objects(forward + backward),
+        "key": np.concatenate([_sort_bytes(compact), _sort_bytes([t[::-1] for t in compact])]),
         "idx": np.concatenate([idx[titled], idx[titled]]).astype(np.int64),
     }
+
+
+def _in_sort_order(nb: _Cols) -> _Cols:
+    """Neighbourhood rows sorted by kind, sort key, then record (ties as :func:`_rank`)."""
+    return _take(nb, np.lexsort((nb["idx"], nb["key"], nb["kind"])))
 
 
 # -- the shuffle's files ---------------------------------------------------------------------
@@ -492,15 +496,30 @@ def _spill(run: str, value: Any) -> _Spilled:
     return _Spilled(address, str(path))
 
 
-def _load(spilled: _Spilled) -> Any:
+def _read_file(spilled: _Spilled) -> bytes:
+    """A spilled value's pickled bytes: they travel to the task that needs them as they
+    are, and are unpickled only there (:func:`_call`)."""
     try:
         with open(spilled.path, "rb") as fh:
-            return pickle.load(fh)
+            return fh.read()
     except FileNotFoundError:
         raise RuntimeError(
             f"dedupe: {spilled.path} of worker {spilled.address} is gone: the worker that "
             "wrote it left the cluster; run the deduplication again"
         ) from None
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn`` on its arguments, spilled values (bytes, also in lists) unpickled first."""
+
+    def unpickled(arg: Any) -> Any:
+        if isinstance(arg, bytes):
+            return pickle.loads(arg)
+        if isinstance(arg, list):
+            return [unpickled(x) for x in arg]
+        return arg
+
+    return fn(*map(unpickled, args))
 
 
 def _remove_run_folder(run: str, dask_worker: Any = None) -> None:
@@ -534,7 +553,7 @@ class _Run:
                     return
                 k, call = item
                 fn, *args = call()
-                future = self.client.submit(fn, *map(self._read, args), pure=False)
+                future = self.client.submit(_call, fn, *map(self._read, args), pure=False)
                 pending[future.key] = k
                 self.in_flight[future.key] = future
                 done.add(future)
@@ -550,7 +569,7 @@ class _Run:
         if isinstance(arg, _Spilled):
             workers = [arg.address] if arg.address else None
             return self.client.submit(
-                _load, arg, workers=workers, allow_other_workers=True, pure=False
+                _read_file, arg, workers=workers, allow_other_workers=True, pure=False
             )
         if isinstance(arg, list):
             return [self._read(x) for x in arg]
@@ -657,11 +676,7 @@ def _range_bucket(
         out = _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count, run)
         out["edges"] = {"runs": {}, "feats": {}}
         return out
-    n = len(entries["idx"])
-    order = sorted(
-        range(n), key=lambda k: (entries["kind"][k], entries["key"][k], entries["idx"][k])
-    )
-    entries = _take(entries, np.array(order, dtype=np.int64))
+    entries = _in_sort_order(entries)
     codes, counts, runs, edge = [], {}, {}, []
     for kind, name in enumerate(_NEIGHBOURHOODS):
         ent = entries["idx"][entries["kind"] == kind]
