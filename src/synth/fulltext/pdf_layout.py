@@ -496,7 +496,7 @@ def _gutter_of(starts: list[float], ends: list[float]) -> float | None:
         return None
     left, right = min(starts), max(ends)
     span = right - left
-    widths = [end - start for start, end in zip(starts, ends, strict=True)]
+    widths = list(map(sub, ends, starts))
     across = 0.7 * span
     if len([w for w in widths if w > across]) > count * 2 / 3:
         return None  # most lines run across the page: one column
@@ -641,9 +641,9 @@ def _gaps_between(lines: Sequence[Line]) -> tuple[float, float]:
     """The page's usual white gap between two lines of a paragraph, and its usual line
     height."""
     gaps = [
-        a.bottom - b.top
+        gap
         for a, b in pairwise(lines)
-        if a.column == b.column and -0.5 * a.height < a.bottom - b.top < 3 * a.height
+        if a.column == b.column and -0.5 * (h := a.height) < (gap := a.bottom - b.top) < 3 * h
     ]
     heights = sorted([ln.height for ln in lines if ln.height > 0])
     return _median(gaps), (heights[len(heights) // 2] if heights else 0.0)
