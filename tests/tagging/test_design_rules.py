@@ -368,3 +368,18 @@ def test_a_medical_interview_studied_by_measurement_is_no_qualitative_study() ->
     )
     title = "Salivary cortisol response after a medical interview"
     assert design(title, abstract) == ["quantitative"]
+
+
+def test_a_guide_for_practitioners_and_an_expert_consensus_are_guidance() -> None:
+    guide = (
+        "Meeting a key need, this is the first comprehensive guide to running a schoolwide "
+        "reading support programme. It helps teachers plan each step and gives worksheets "
+        "for their training sessions."
+    )
+    consensus = (
+        "Few trials guide clinicians in behavioural emergencies, so we surveyed 50 experts "
+        "and present an expert consensus on the first choice of treatment in each situation."
+    )
+    assert design("Reading support in schools", guide) == ["guideline-toolkit"]
+    title = "Treatment of behavioural emergencies: an expert consensus"
+    assert design(title, consensus) == ["guideline-toolkit"]
