@@ -211,12 +211,15 @@ def test_a_run_leaves_no_shuffle_files_even_when_a_partition_fails(
         dedupe_on_cluster([good, tmp_path / "missing.parquet"], client)
 
 
-@pytest.mark.parametrize(("partition_size", "buckets"), [(7, 60), (50, 200), (400, 1)])
+@pytest.mark.parametrize(
+    ("n", "partition_size", "buckets"), [(400, 20, 24), (60, 20, 100), (400, 400, 1)]
+)
 def test_tiny_partitions_and_near_empty_buckets_change_nothing(
-    client: object, partition_size: int, buckets: int
+    client: object, n: int, partition_size: int, buckets: int
 ) -> None:
-    """Runs of a neighbourhood shorter than its window (pairs across several buckets), and
-    one bucket for everything."""
+    """Runs of a neighbourhood shorter than its window (more buckets than rows: pairs
+    across several runs), and one bucket for everything."""
     records, _ = generate_records(400, seed=9)
+    records = records.iloc[:n]
     cluster = dedupe_on_cluster(records, client, partition_size=partition_size, buckets=buckets)
     assert_same(dedupe(records), cluster)

@@ -496,27 +496,37 @@ def _spill(run: str, value: Any) -> _Spilled:
     return _Spilled(address, str(path))
 
 
-def _read_file(spilled: _Spilled) -> bytes:
-    """A spilled value's pickled bytes: they travel to the task that needs them as they
-    are, and are unpickled only there (:func:`_call`)."""
-    try:
-        with open(spilled.path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise RuntimeError(
-            f"dedupe: {spilled.path} of worker {spilled.address} is gone: the worker that "
-            "wrote it left the cluster; run the deduplication again"
-        ) from None
+def _read_files(spilled: list[_Spilled]) -> list[bytes]:
+    """Spilled values' pickled bytes (all on this worker): they travel to the task that
+    needs them as they are, and are unpickled only there (:func:`_call`)."""
+    out = []
+    for item in spilled:
+        try:
+            with open(item.path, "rb") as fh:
+                out.append(fh.read())
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"dedupe: {item.path} of worker {item.address} is gone: the worker that "
+                "wrote it left the cluster; run the deduplication again"
+            ) from None
+    return out
+
+
+#: marks an argument read from workers' files: (marker, one value or a list, places, bytes)
+_GATHERED = "synth-dedupe-gathered"
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn`` on its arguments, spilled values (bytes, also in lists) unpickled first."""
+    """``fn`` on its arguments, spilled values unpickled first (in their list's order)."""
 
     def unpickled(arg: Any) -> Any:
-        if isinstance(arg, bytes):
-            return pickle.loads(arg)
-        if isinstance(arg, list):
-            return [unpickled(x) for x in arg]
+        if isinstance(arg, tuple) and len(arg) == 4 and arg[0] == _GATHERED:
+            _, one, places, blobs = arg
+            out: list[Any] = [None] * sum(len(p) for p in places)
+            for where, found in zip(places, blobs, strict=True):
+                for k, blob in zip(where, found, strict=True):
+                    out[k] = pickle.loads(blob)
+            return out[0] if one else out
         return arg
 
     return fn(*map(unpickled, args))
@@ -566,16 +576,32 @@ class _Run:
         return results
 
     def _read(self, arg: Any) -> Any:
+        """A task's argument as it is sent: spilled values (alone or a list of them) read
+        by one task per worker holding some, partitions of a frame scattered."""
         if isinstance(arg, _Spilled):
-            workers = [arg.address] if arg.address else None
-            return self.client.submit(
-                _read_file, arg, workers=workers, allow_other_workers=True, pure=False
-            )
-        if isinstance(arg, list):
-            return [self._read(x) for x in arg]
+            return (_GATHERED, True, *self._gather([arg]))
+        if isinstance(arg, list) and arg and all(isinstance(x, _Spilled) for x in arg):
+            return (_GATHERED, False, *self._gather(arg))
         if isinstance(arg, pd.DataFrame):  # a partition: sent to a worker, not in the graph
             return self.client.scatter(arg)
         return arg
+
+    def _gather(self, spilled: list[_Spilled]) -> tuple[list[list[int]], list[Future]]:
+        by_worker: dict[str, list[int]] = {}
+        for k, item in enumerate(spilled):
+            by_worker.setdefault(item.address, []).append(k)
+        places = list(by_worker.values())
+        futures = [
+            self.client.submit(
+                _read_files,
+                [spilled[k] for k in where],
+                workers=[address] if address else None,
+                allow_other_workers=True,
+                pure=False,
+            )
+            for address, where in by_worker.items()
+        ]
+        return places, futures
 
     def close(self) -> None:
         """Remove the run's files, once the tasks still running (after a failure) end."""
