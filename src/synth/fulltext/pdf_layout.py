@@ -597,12 +597,16 @@ def reading_order(
             line.column = 1
         elif line.x0 >= to_right:
             line.column = 2
-    cuts = sorted(y for y, _ in _band_cuts(lines, gutter, edges))
+    cuts = sorted([y for y, _ in _band_cuts(lines, gutter, edges)])
     # band (counted from the top: the cuts above the line's middle), then column; a stable
     # sort keeps the stream order within each
-    keys = [
-        (len(cuts) - bisect_right(cuts, (ln.top + ln.bottom) / 2)) * 3 + ln.column for ln in lines
-    ]
+    if cuts:
+        bands = len(cuts)
+        keys = [
+            (bands - bisect_right(cuts, (ln.top + ln.bottom) / 2)) * 3 + ln.column for ln in lines
+        ]
+    else:
+        keys = [ln.column for ln in lines]
     return [lines[i] for i in sorted(range(len(lines)), key=keys.__getitem__)]
 
 
@@ -616,14 +620,15 @@ def _band_cuts(
     cuts: list[tuple[float, Line | None]] = []
     above: list[Line] = []
     reach = math.inf  # the lowest bottom of the lines above
+    strip = 1.5 * tall
     for line in sorted(lines, key=_TOP, reverse=True):  # stable: ties keep their order
         if line.column == 0:
             cuts.append((line.top + 0.01, line))
             above = []
-        elif above and line.top < reach - 1.5 * tall and not _columns_filled(above, gutter, edges):
-            cuts.append(((line.top + reach) / 2, None))
-            above = []
-        if line.column != 0:
+        else:
+            if above and line.top < reach - strip and not _columns_filled(above, gutter, edges):
+                cuts.append(((line.top + reach) / 2, None))
+                above = []
             above.append(line)
         if line.bottom < reach:
             reach = line.bottom
