@@ -178,3 +178,19 @@ def test_reading_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path) -> No
         assert gc.isenabled()
     finally:
         (gc.enable if was_on else gc.disable)()
+
+
+def test_a_heading_in_a_letter_equal_only_in_the_patterns_sense_of_case() -> None:
+    """The heading pattern ignores case as Python's re does, where the long s equals "s"
+    and the Kelvin sign "k": such a heading is named as its plain form is (it raised a
+    KeyError, and the file failed as damaged)."""
+    from synth.fulltext.pdf_meta import _heading, find_sections
+
+    assert _heading("Method\u017f", False) == _heading("Methods", False) == ("methods", "")
+    assert _heading("3. RE\u017fULT\u017f:", False) == ("results", "")
+    assert _heading("Related Wor\u212a", False) == ("other", "")
+    sections = find_sections(["Intro text.\nMethod\u017f\nWe asked.\nResults\nThey said."])
+    assert [(s.name, s.text) for s in sections] == [
+        ("methods", "We asked."),
+        ("results", "They said."),
+    ]

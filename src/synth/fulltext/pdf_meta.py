@@ -294,7 +294,10 @@ def _heading(line: str, front: bool) -> tuple[str, str] | None:
         pattern, names = _headings()
         match = pattern.match(line)
     if match:
-        return names[" ".join(match.group(1).lower().split())], ""
+        word = " ".join(match.group(1).lower().split())
+        if word not in names:  # a letter equal only in the pattern's sense of case (ſ, K)
+            word = next(w for w in names if re.fullmatch(re.escape(w), match.group(1), re.I))
+        return names[word], ""
     if front:
         inline = _INLINE.match(line)
         if inline:
