@@ -26,7 +26,6 @@ from functools import lru_cache
 from importlib import resources
 from itertools import accumulate, pairwise, repeat
 from operator import add, attrgetter, itemgetter, sub
-from statistics import median
 from typing import Any
 
 import pypdfium2.raw as pdfium_c
@@ -248,7 +247,7 @@ def _line_size(textpage: Any, start: int, end: int, same: bool, heights: list[fl
         box = _box(textpage, _char_index(textpage, middle, same))
         if box is not None:
             heights.append(box[3] - box[1])
-    return median(heights)
+    return _median(heights)  # (statistics.median's, without its overhead)
 
 
 @lru_cache(maxsize=1)
