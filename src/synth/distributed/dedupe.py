@@ -17,8 +17,9 @@ so that no worker holds more than a partition of records or a bucket of blocking
    The rows are written to the local disk of the worker that made them and read back by
    a task on that worker when their bucket runs; with two tasks in flight per worker, a
    worker holds a partition or a bucket at a time, never its share of the whole shuffle.
-   A bucket holds the features of at most about 13 x the partition's records (each
-   record has about 13 keys) and the blocks whose keys hashed to it.
+   There are enough buckets for each to hold the features of at most about
+   :data:`BUCKET_RECORDS` records (a record has about 11 keys, each in the bucket its key
+   hashes to), with the blocks whose keys hashed to it.
 3. **Pairs within the buckets** (workers): a bucket runs the single path's functions on
    its records: :func:`_identifier_pairs` per DOI or PMID, :func:`_keyed_pairs` per
    block, :func:`_title_pairs` on the bucket's candidates. The few neighbourhood pairs
@@ -97,6 +98,11 @@ _SCORED_COLUMNS = (
     "record_id", "title", "authors", "year", "venue", "volume", "pages", "doi", "pmid"
 )  # fmt: skip
 _COMPLETENESS = "__completeness"
+#: About how many records' features a bucket holds at most (the default bucket count).
+BUCKET_RECORDS = 100_000
+#: Blocking keys per record (DOI, PMID, titles, token groups, first and last characters),
+#: about: 10.9 on generated records.
+KEYS_PER_RECORD = 11
 #: Tasks in flight per worker: each holds a bucket (or a partition) at a time.
 IN_FLIGHT_PER_WORKER = 2
 #: Seconds a failed run waits for its tasks still running before removing its files.
@@ -147,8 +153,10 @@ def dedupe_on_cluster(
     partition_size
         Rows per partition of a frame.
     buckets
-        How many buckets the blocking keys are shuffled into (default: the partitions'
-        number, at least two per worker); more buckets, less memory per task.
+        How many buckets the blocking keys are shuffled into (default: one per
+        partition, at least two per worker, and enough to hold about
+        :data:`BUCKET_RECORDS` records each); more buckets, less memory per task, more
+        copies of a record's features (one per bucket its keys go to).
 
     Only the ids, completeness and DOIs of the records (one value each, what the groups
     need) and the matched or nearly matched pairs come back to this process.
@@ -170,7 +178,7 @@ def dedupe_on_cluster(
     if n >= 2**32:
         raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    n_buckets = buckets or max(len(sources), 2 * workers)
+    n_buckets = buckets or max(len(sources), 2 * workers, -(-KEYS_PER_RECORD * n // BUCKET_RECORDS))
     # counting the distinct pairs takes fewer buckets (codes are small)
     n_count = min(n_buckets, max(2 * workers, n_buckets // 4))
     n_samples = -(-SAMPLES_PER_BUCKET * n_buckets // len(sources))
