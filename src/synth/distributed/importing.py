@@ -62,6 +62,7 @@ from synth.store.imports import (
     INSERT_RECORD,
     _add_source,
     _column,
+    _none,
     _to_json,
     discard_incomplete,
     store_unreadable,
@@ -562,7 +563,7 @@ def _records_table(records: pd.DataFrame) -> pa.Table:
 
 def _failures(frame: pd.DataFrame) -> list[Failure]:
     return [
-        Failure(f.file, _none(f.line), _none(f.record), f.reason, f.raw, f.severity)
+        Failure(f.file, _int_or_none(f.line), _int_or_none(f.record), f.reason, f.raw, f.severity)
         for f in frame.itertuples()
     ]
 
@@ -572,7 +573,7 @@ def _failures_table(failures: list[Failure], titles: bool) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=FAILURE_SCHEMA)
 
 
-def _none(value: Any) -> Any:
+def _int_or_none(value: Any) -> int | None:
     return None if value is None or value is pd.NA or pd.isna(value) else int(value)
 
 
@@ -671,8 +672,8 @@ def _load_file(con: sqlite3.Connection, plan: _Plan) -> tuple[dict[str, Any], pd
             _INSERT_EXTRACT,
             (
                 (
-                    e["extract_id"], source_id, e["ref"], _plain(e.get("page")), e["kind"],
-                    _plain(e.get("section")), e["text"], e["source_file"], _plain(e.get("line")),
+                    e["extract_id"], source_id, e["ref"], _none(e.get("page")), e["kind"],
+                    _none(e.get("section")), e["text"], e["source_file"], _none(e.get("line")),
                 )
                 for e in extracts.to_dict("records")
             ),
@@ -688,15 +689,6 @@ def _load_file(con: sqlite3.Connection, plan: _Plan) -> tuple[dict[str, Any], pd
     con.execute("UPDATE sources_all SET n_new=?, complete=1 WHERE source_id=?", (new, source_id))
     row.update(new=int(new), already=row["read"] - int(new))
     return row, failures_frame(failures)
-
-
-def _plain(value: Any) -> Any:
-    """As :func:`synth.store.imports._none`: None for every kind of missing."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and pd.isna(value):
-        return None
-    return value
 
 
 #: Rows read from a partition at a time while loading.
