@@ -266,7 +266,8 @@ def import_paths(
     With a Dask ``client`` (:func:`synth.distributed.cluster_client`) the reference files
     are read on its workers, a large RIS/MEDLINE/WoS/EndNote/BibTeX file in chunks of
     ``chunk_chars`` characters, and stored in one transaction with the same rows
-    (:mod:`synth.distributed.importing`); PDFs, deduplication and the links still run in
+    (:mod:`synth.distributed.importing`), and the duplicates are found on its workers too
+    (:mod:`synth.distributed.dedupe`, the same groups); PDFs and the links still run in
     this process.
     """
     from synth.corpus.detect import is_pdf
@@ -329,7 +330,7 @@ def import_paths(
         empty_before = False  # records were added from PDFs: read the store instead
     if dedupe:
         in_memory = pd.concat(fresh, ignore_index=True) if empty_before and fresh else None
-        totals.update(refresh_duplicates(con, progress=progress, records=in_memory))
+        totals.update(refresh_duplicates(con, progress=progress, records=in_memory, client=client))
     totals.update(link_extracts(con))
     totals.update(store_totals(con))
     files_df = pd.DataFrame(
