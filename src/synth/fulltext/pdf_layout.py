@@ -18,6 +18,7 @@ import codecs
 import ctypes
 import math
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
@@ -302,7 +303,9 @@ def _page_lines(textpage: Any, height: float, sizes: bool) -> tuple[list[Line], 
                 and loose_box(page, last, byref(rects, at + 16))
             )
         found_last = found
-    values = iter(rects[:])
+    # (read back through array: half the time of the ctypes array's own slice)
+    box = array("f", bytes(rects)).tolist()
+    values = iter(box)
     lines = [
         Line(
             cleaned,
@@ -318,7 +321,6 @@ def _page_lines(textpage: Any, height: float, sizes: bool) -> tuple[list[Line], 
         )
     ]
     if sizes:  # the boxes of the first and last characters are at hand
-        box = rects[:]
         for k, line in enumerate(lines):
             if line.x1 > line.x0:
                 start, end = firsts[k], lasts[k]
