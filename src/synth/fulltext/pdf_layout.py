@@ -282,7 +282,7 @@ def _page_lines(textpage: Any, height: float, sizes: bool) -> tuple[list[Line], 
     if not count:
         return [], ([], [])
     rects = (ctypes.c_float * (8 * count))()  # two FS_RECTF (left, top, right, bottom) a line
-    page = ctypes.c_void_p(ctypes.cast(textpage.raw, ctypes.c_void_p).value)
+    page = textpage.raw  # (a ctypes pointer: the untyped call passes its address)
     loose_box, byref = _loose_box(), ctypes.byref
     same = len(text) == textpage.count_chars()
     if same:  # text and character indices agree
@@ -365,8 +365,8 @@ def _stream_lines(text: str) -> tuple[list[str], list[int], list[int], list[int]
     cores = list(map(str.strip, pieces))
     sizes = list(map(len, cores))
     blank: list[int] = []
-    lengths = list(map(len, pieces))
-    if sizes != lengths:  # spaces at a line's ends: the line starts after those before it
+    if cores != pieces:  # spaces at a line's ends: the line starts after those before it
+        lengths = list(map(len, pieces))
         kept = list(map(len, map(str.lstrip, pieces)))
         firsts = list(map(add, firsts, map(sub, lengths, kept)))
         if "" in cores:
