@@ -244,6 +244,44 @@ def dup_pairs_cmd(
             console.print(frame_table(df[cols].head(200)))
 
 
+@dup_app.command("refresh")
+def dup_refresh_cmd(
+    db: DbOption,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Find them on a Dask cluster started here: local or local:N."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Find them on an existing Dask cluster: tcp://HOST:8786."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Find the duplicate groups of every record in the store again (after editing
+    dedupe.yml, or for a large store on a cluster); reviewers' splits stand.
+
+    With --cluster or --scheduler the blocking, pairing and scoring run on Dask workers
+    and give the same groups as without (synth.distributed.dedupe).
+    """
+    from synth.distributed import cluster_client
+    from synth.store import connect
+    from synth.store.duplicates import refresh_duplicates
+    from synth.store.imports import store_totals
+
+    with clear_errors():
+        con = connect(db)
+        try:
+            with cluster_client(cluster, scheduler) as client:
+                found = refresh_duplicates(con, progress=progress, client=client)
+            totals = store_totals(con)
+        finally:
+            con.close()
+    console.print(
+        f"{db}: [bold]{totals['duplicates']}[/] duplicates in groups "
+        f"({totals['groups']} unique records), {found['duplicate_pairs']} duplicate pairs"
+    )
+
+
 @dup_app.command("split")
 def dup_split_cmd(
     record_ids: Annotated[list[str], typer.Argument(help="Record ids to take out of their group.")],
