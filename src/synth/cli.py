@@ -323,9 +323,21 @@ def review_run_cmd(
     workers: Annotated[
         int | None, typer.Option(help="Notebooks executed at a time (default 2 on 2+ cores).")
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Import, deduplicate and tag on a Dask cluster started here: local:N."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Import, deduplicate and tag on an existing cluster: tcp://HOST:8786."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
-    """Run the review: import, deduplicate, tag, execute the notebooks, write the HTML report."""
+    """Run the review: import, deduplicate, tag, execute the notebooks, write the HTML report.
+
+    --cluster / --scheduler (or the run configuration's cluster: / scheduler:) run the
+    import, deduplication and tagging on Dask; the notebooks run here as always.
+    """
     from synth.report.run import ReviewRunError, run_review
 
     if corpus is None and config is None:
@@ -334,7 +346,8 @@ def review_run_cmd(
         try:
             result = run_review(
                 corpus=corpus, config=config, out=out, db=db, progress=progress,
-                notebooks=notebook or None, workers=workers,
+                notebooks=notebook or None, workers=workers, cluster=cluster,
+                scheduler=scheduler,
             )  # fmt: skip
         except ReviewRunError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)

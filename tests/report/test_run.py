@@ -552,3 +552,16 @@ def test_review_run_on_real_exports_without_review_yml(
     tags = current_tags(con)
     con.close()
     assert len(tags) and "criterion" not in set(tags["facet"])
+
+
+def test_a_run_configuration_names_a_dask_cluster_and_arguments_replace_it(
+    tmp_path: Path,
+) -> None:
+    _corpus(tmp_path)
+    config = tmp_path / "run.yml"
+    config.write_text("corpus: my-review\ncluster: local:2\n", "utf-8")
+    cfg = resolve_config(config=config)
+    assert (cfg.cluster, cfg.scheduler) == ("local:2", None)
+    cfg = resolve_config(config=config, scheduler="tcp://10.0.0.5:8786")
+    assert (cfg.cluster, cfg.scheduler) == (None, "tcp://10.0.0.5:8786")
+    assert resolve_config(corpus=tmp_path / "my-review").cluster is None  # one machine

@@ -19,6 +19,8 @@ Run configuration (``--config FILE``, or the ``report:`` section of a corpus's
       extraction_form: form.yml   # the extraction form (default: synth's co-production form)
       notebooks: [01_corpus_overview, 04_evidence_map]   # default: every report notebook
       workers: 2                  # notebooks run at a time
+      cluster: local:2            # import, deduplicate and tag on Dask (or scheduler:
+                                  # tcp://HOST:8786, an existing cluster); default one machine
       filters:
         stage: full_text          # decisions that define "included"
         included_only: true
@@ -72,7 +74,7 @@ DEFAULT_FILTERS: dict[str, Any] = {
 }
 CONFIG_KEYS = {
     "corpus", "review", "db", "out", "title", "codebook", "themes", "notebooks", "workers",
-    "filters", "extraction_form",
+    "filters", "extraction_form", "cluster", "scheduler",
 }  # fmt: skip
 EVIDENCE_MAP = "evidence-map.html"
 #: Where reports go: one folder per review inside it.
@@ -105,6 +107,10 @@ class RunConfig:
     filters: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_FILTERS))
     config_file: Path | None = None
     name: str = ""
+    #: import, deduplicate and tag on Dask (synth.distributed): a LocalCluster started
+    #: here (``local`` or ``local:N``) or an existing cluster's scheduler (tcp://HOST:PORT)
+    cluster: str | None = None
+    scheduler: str | None = None
 
 
 @dataclass
@@ -171,6 +177,8 @@ def resolve_config(
     out: Path | None = None,
     db: Path | None = None,
     notebooks: Sequence[str] | None = None,
+    cluster: str | None = None,
+    scheduler: str | None = None,
 ) -> RunConfig:
     """Combine the arguments with the config file (arguments win) into a :class:`RunConfig`.
 
@@ -227,7 +235,21 @@ def resolve_config(
         filters=filters,
         config_file=config_file,
         name=name,
+        **_cluster_keys(section, cluster, scheduler),
     )
+
+
+def _cluster_keys(
+    section: dict[str, Any], cluster: str | None, scheduler: str | None
+) -> dict[str, str | None]:
+    """``cluster`` and ``scheduler`` from the arguments, else the config; an argument
+    given for either replaces both of the config's (they are exclusive)."""
+    if cluster is not None or scheduler is not None:
+        return {"cluster": cluster, "scheduler": scheduler}
+    return {
+        key: str(section[key]) if section.get(key) not in (None, "") else None
+        for key in ("cluster", "scheduler")
+    }
 
 
 def review_name(review: Path | None, corpus: Path) -> str:
@@ -278,6 +300,8 @@ def run_review(
     notebooks: Sequence[str] | None = None,
     workers: int | None = None,
     retag: bool = True,
+    cluster: str | None = None,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Run the review on a corpus and write its HTML report.
 
@@ -301,6 +325,10 @@ def run_review(
         Notebooks executed at a time (default: the config's, else 2 on two or more cores).
     retag
         Tag the store again (the tagger may have changed); False reuses the latest run.
+    cluster, scheduler
+        Import, deduplicate and tag on Dask: a LocalCluster started here (``local:2``) or
+        an existing cluster (``tcp://HOST:8786``); default the config's ``cluster`` or
+        ``scheduler``, else one machine.
 
     Returns
     -------
@@ -312,7 +340,10 @@ def run_review(
         A notebook failed; the last good report is unchanged, this run's pages are kept
         in ``<report>.failed`` beside it.
     """
-    cfg = resolve_config(corpus=corpus, config=config, out=out, db=db, notebooks=notebooks)
+    cfg = resolve_config(
+        corpus=corpus, config=config, out=out, db=db, notebooks=notebooks,
+        cluster=cluster, scheduler=scheduler,
+    )  # fmt: skip
     if workers is not None:
         cfg.workers = workers
     if cfg.workers is None:
@@ -350,40 +381,43 @@ def run_review(
 def _import_and_tag(
     cfg: RunConfig, review: Review, stages: _Stages, *, progress: bool, retag: bool
 ) -> dict[str, int]:
-    """Import the corpus (recording the published decisions) and tag the store; the
-    import's totals."""
+    """Import the corpus (recording the published decisions) and tag the store, on the
+    config's Dask cluster when it names one; the import's totals."""
+    from synth.distributed import cluster_client
     from synth.store import connect, import_paths
     from synth.store.tags import latest_run
     from synth.tagging.workflow import tag_store
 
     con = connect(cfg.db)
     try:
-        with stages.stage("import", "import and deduplicate"):
-            report = import_paths(con, [cfg.corpus], progress=progress)
-            t = totals = report.totals
-            stages.note(
-                f"{t['records']} records from {t['sources']} files, {t['duplicates']} duplicates,"
-                f" {t['failures']} failures"
-            )
-            if cfg.review:
-                from synth.screening.published import record_published_decisions
-
-                added = record_published_decisions(con, review)
-                if added:
-                    stages.note(f"{added} decisions from the published review recorded")
-        with stages.stage("tag", "tag and assess criteria"):
-            if retag or latest_run(con) is None:
-                run = tag_store(
-                    con,
-                    codebook_path=cfg.codebook,
-                    review_path=cfg.review,
-                    progress=progress,
+        with cluster_client(cfg.cluster, cfg.scheduler) as client:
+            with stages.stage("import", "import and deduplicate"):
+                report = import_paths(con, [cfg.corpus], progress=progress, client=client)
+                t = totals = report.totals
+                stages.note(
+                    f"{t['records']} records from {t['sources']} files, "
+                    f"{t['duplicates']} duplicates, {t['failures']} failures"
                 )
-                stages.note(f"tagging run {run.run_id}: {len(run.tags)} tags")
-                for failure in run.failures:
-                    stages.note(
-                        f"record {failure['record_id']} could not be tagged: {failure['error']}"
+                if cfg.review:
+                    from synth.screening.published import record_published_decisions
+
+                    added = record_published_decisions(con, review)
+                    if added:
+                        stages.note(f"{added} decisions from the published review recorded")
+            with stages.stage("tag", "tag and assess criteria"):
+                if retag or latest_run(con) is None:
+                    run = tag_store(
+                        con,
+                        codebook_path=cfg.codebook,
+                        review_path=cfg.review,
+                        progress=progress,
+                        client=client,
                     )
+                    stages.note(f"tagging run {run.run_id}: {len(run.tags)} tags")
+                    for failure in run.failures:
+                        stages.note(
+                            f"record {failure['record_id']} could not be tagged: {failure['error']}"
+                        )
     finally:
         con.close()
     return totals
