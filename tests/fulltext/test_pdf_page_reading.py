@@ -20,7 +20,16 @@ import pypdfium2.raw as pdfium_c
 import pytest
 
 from synth.fulltext import PdfError, read_pdf
-from synth.fulltext.pdf_layout import Line, TextPage, _stream_lines, clean_line, page_lines
+from synth.fulltext.pdf import _METADATA_KEYS, _metadata, _open
+from synth.fulltext.pdf_layout import (
+    BoxSlots,
+    Line,
+    TextPage,
+    _page_lines,
+    _stream_lines,
+    clean_line,
+    page_lines,
+)
 from tests.pdf_fixtures import Text, long_pdf, write_pdf
 
 _LINE = re.compile(r"[^\r\n]+")
@@ -116,13 +125,14 @@ def _pages_of(path: Path) -> list[tuple[TextPage, pdfium.PdfTextPage, float]]:
 
 def _check_pages(path: Path) -> int:
     read = 0
+    slots = BoxSlots()  # shared by the pages, as reading a document shares it
     for raw, textpage, height in _pages_of(path):
         assert raw.get_text_range() == textpage.get_text_range()
         assert raw.count_chars() == textpage.count_chars()
         for sizes in (False, True):
-            assert page_lines(raw, height, sizes=sizes) == _plain_page_lines(
-                textpage, height, sizes
-            )
+            plain = _plain_page_lines(textpage, height, sizes)
+            assert page_lines(raw, height, sizes=sizes) == plain
+            assert _page_lines(raw, height, sizes, slots)[0] == plain
         for box in ((0.0, 0.0, 600.0, 850.0), (50.0, 300.0, 58.0, 760.0), (0.0, 0.0, 1.0, 1.0)):
             assert raw.get_text_bounded(*box) == textpage.get_text_bounded(*box)
         for x, y in ((60.0, 700.0), (300.0, 400.0), (1.0, 1.0)):
@@ -145,6 +155,10 @@ def test_page_lines_as_pypdfium2_gives_them_one_box_at_a_time(tmp_path: Path) ->
             x = rng.choice([50.0, 310.0, rng.uniform(0, 500)])
             lines.append(Text(text, x, 760 - 14 * (i % 50), rng.choice([8.0, 9.0, 14.0])))
         pages.append(lines)
+    # a page of 300 lines among them: the slots for the boxes grow, and the pages after it
+    # find an earlier page's boxes in the slots they do not fill
+    many = [Text(f"{i} x", 40 + (i * 37) % 400, 800 - 2.6 * i, 2.0) for i in range(300)]
+    pages.insert(3, many)
     assert _check_pages(write_pdf(tmp_path / "random.pdf", pages)) > 1000
     assert _check_pages(long_pdf(tmp_path / "long.pdf", 3)) > 1000
 
@@ -194,3 +208,67 @@ def test_a_heading_in_a_letter_equal_only_in_the_patterns_sense_of_case() -> Non
         ("methods", "We asked."),
         ("results", "They said."),
     ]
+
+
+def _pdf_with_info(path: Path, info: bytes) -> Path:
+    """A one-page PDF whose document information dictionary is ``info``."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        info,
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R >>\n" % (len(objects) + 1)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    path.write_bytes(bytes(out))
+    return path
+
+
+def _check_metadata(path: Path) -> dict[str, str]:
+    raw = _open(path)
+    try:
+        read = _metadata(raw)
+    finally:
+        pdfium_c.FPDF_CloseDocument(raw)
+    doc = pdfium.PdfDocument(str(path))
+    try:
+        expected = doc.get_metadata_dict()
+    finally:
+        doc.close()
+    assert read == {key: expected[key] for key in _METADATA_KEYS}
+    return read
+
+
+def test_metadata_as_pypdfium2_reads_it(tmp_path: Path) -> None:
+    """Values read into one buffer: a value longer than it (a title of 3,000 characters,
+    6,000 bytes in UTF-16) is asked for again; an absent key is empty; one in UTF-16 with
+    letters outside ASCII (one outside the basic plane: a surrogate pair) reads whole."""
+    title = " ".join(["Community health services"] * 120)
+    author = "\u00c9lodie M\u00fcller and \U0001d4d0 \u4e2d\u6587"
+    info = b"<< /Title (%s) /Author <%s> >>" % (
+        title.encode("ascii"),
+        ("\ufeff" + author).encode("utf-16-be").hex().encode("ascii"),
+    )
+    read = _check_metadata(_pdf_with_info(tmp_path / "info.pdf", info))
+    assert read == {"Title": title, "Author": author, "CreationDate": ""}
+    assert len(title) > 3000
+    dated = _pdf_with_info(tmp_path / "dated.pdf", b"<< /CreationDate (D:20240102) >>")
+    assert _check_metadata(dated)["CreationDate"] == "D:20240102"
+
+
+@pytest.mark.peer
+def test_metadata_of_the_real_pdfs(peer_data: Path) -> None:
+    titles = 0
+    for path in sorted((peer_data / "pdf").glob("*.pdf")):
+        try:
+            titles += bool(_check_metadata(path)["Title"])
+        except PdfError:  # the files that do not open: the failure tests' part
+            continue
+    assert titles >= 3

@@ -29,6 +29,7 @@ import pypdfium2.raw as pdfium_c
 
 from synth.fulltext.passages import PAGE_JOIN, page_at, page_starts
 from synth.fulltext.pdf_layout import (
+    BoxSlots,
     Line,
     RowColumns,
     TextPage,
@@ -155,8 +156,10 @@ _OPEN_ERRORS = {
     pdfium_c.FPDF_ERR_SECURITY: "Unsupported security scheme error",
     pdfium_c.FPDF_ERR_PAGE: "Page not found or content error",
 }
-_METADATA_KEYS = ("Title", "Author", "Subject", "Keywords", "Creator", "Producer")
-_METADATA_KEYS += ("CreationDate", "ModDate")
+# the keys of the document information dictionary that front_matter reads
+_METADATA_KEYS = ("Title", "Author", "CreationDate")
+_METADATA_NAMES = tuple((key + "\0").encode("utf-8") for key in _METADATA_KEYS)
+_METADATA_ROOM = 1024  # bytes: most values fit, a longer one is asked for again
 
 
 def _open(path: Path) -> Any:
@@ -174,15 +177,19 @@ def _open(path: Path) -> Any:
 
 
 def _metadata(raw: Any) -> dict[str, str]:
-    """The document information dictionary (each key; empty when absent), as pypdfium2's
-    ``get_metadata_dict`` reads it."""
+    """The document information dictionary's values that are read (empty when absent), as
+    pypdfium2's ``get_metadata_dict`` reads them, but into one buffer, asked once a key
+    unless the value is longer."""
     metadata = {}
-    for key in _METADATA_KEYS:
-        name = (key + "\0").encode("utf-8")
-        size = pdfium_c.FPDF_GetMetaText(raw, name, None, 0)
-        buffer = ctypes.create_string_buffer(size)
-        pdfium_c.FPDF_GetMetaText(raw, name, buffer, size)
-        metadata[key] = codecs.decode(memoryview(buffer)[: size - 2], "utf-16-le")
+    buffer = ctypes.create_string_buffer(_METADATA_ROOM)
+    for key, name in zip(_METADATA_KEYS, _METADATA_NAMES, strict=True):
+        size = pdfium_c.FPDF_GetMetaText(raw, name, buffer, _METADATA_ROOM)
+        if size > _METADATA_ROOM:  # (PDFium left the buffer as it was)
+            buffer = ctypes.create_string_buffer(size)
+            pdfium_c.FPDF_GetMetaText(raw, name, buffer, size)
+        # the value in UTF-16 with its closing NUL (2 bytes)
+        text = memoryview(buffer)[: size - 2] if size > 2 else b""
+        metadata[key] = codecs.decode(text, "utf-16-le")
     return metadata
 
 
@@ -199,21 +206,23 @@ def _read_pages(path: Path, max_pages: int | None) -> tuple[_Pages, dict[str, st
         count = pages if max_pages is None else min(pages, max(max_pages, 0))
         metadata = _metadata(doc)
         read = _Pages([], [], 0.0, 0)
-        rows = RowColumns()
+        rows, slots = RowColumns(), BoxSlots()
         every = _REOPEN_EVERY if path.stat().st_size > _REOPEN_ABOVE else count + 1
         for index in range(count):
             if index and index % every == 0:
                 pdfium_c.FPDF_CloseDocument(doc)
                 doc = None
                 doc = _open(path)
-            _read_page(doc, path, index, read, rows)
+            _read_page(doc, path, index, read, rows, slots)
     finally:
         if doc:
             pdfium_c.FPDF_CloseDocument(doc)
     return read, metadata
 
 
-def _read_page(doc: Any, path: Path, index: int, read: _Pages, rows: RowColumns) -> None:
+def _read_page(
+    doc: Any, path: Path, index: int, read: _Pages, rows: RowColumns, slots: BoxSlots
+) -> None:
     """One page, by PDFium's own handles: pypdfium2's page and text page objects (their
     finalizers, weak references and checks) cost a tenth of a page's reading."""
     page = pdfium_c.FPDF_LoadPage(doc, index)
@@ -224,7 +233,7 @@ def _read_page(doc: Any, path: Path, index: int, read: _Pages, rows: RowColumns)
         read.first_width = read.first_width or pdfium_c.FPDF_GetPageWidthF(page)
         textpage = TextPage.load(page)
         try:
-            found = read_page(textpage, height, sizes=index == 0, rows=rows)
+            found = read_page(textpage, height, sizes=index == 0, rows=rows, slots=slots)
         finally:
             textpage.close()
         if not found and _has_images(page):

@@ -271,55 +271,93 @@ def page_lines(textpage: Any, height: float, *, sizes: bool = False) -> list[Lin
     return _page_lines(textpage, height, sizes)[0]
 
 
-def _page_lines(textpage: Any, height: float, sizes: bool) -> tuple[list[Line], Any]:
+class BoxSlots:
+    """Room for two character boxes (``FS_RECTF``: left, top, right, bottom) a line, and
+    the pointer to each slot, made once for a document's pages (grown for a page with more
+    lines): making the pointers (``byref``) again for every page cost a tenth of reading
+    the boxes. A slot PDFium did not fill on a page may hold an earlier page's box; it is
+    never read (its line has no box)."""
+
+    __slots__ = ("firsts", "lasts", "lines", "rects")
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.rects: Any = None
+        self.firsts: list[Any] = []
+        self.lasts: list[Any] = []
+
+    def room(self, count: int) -> None:
+        """At least ``count`` lines' slots."""
+        if count > self.lines:
+            lines = max(count, 2 * self.lines, 128)
+            rects = (ctypes.c_float * (8 * lines))()
+            byref = ctypes.byref
+            self.firsts = list(map(byref, repeat(rects), range(0, 32 * lines, 32)))
+            self.lasts = list(map(byref, repeat(rects), range(16, 32 * lines, 32)))
+            self.rects, self.lines = rects, lines
+
+
+def _page_lines(
+    textpage: Any, height: float, sizes: bool, slots: BoxSlots | None = None
+) -> tuple[list[Line], Any]:
     """:func:`page_lines`, and the placed lines' starts and ends (for :func:`_gutter_of`).
     The boxes take two calls to PDFium a line, made by ``map`` into one array of rectangles
-    for the page, which is read back at once: no Python loop around the calls, no field
-    read one by one."""
+    (``slots``, kept for the document), which is read back at once: no Python loop around
+    the calls, no field read one by one."""
     text = textpage.get_text_range()
     texts, firsts, lasts, orders = _stream_lines(text)
     count = len(texts)
     if not count:
         return [], ([], [])
-    rects = (ctypes.c_float * (8 * count))()  # two FS_RECTF (left, top, right, bottom) a line
+    if slots is None:
+        slots = BoxSlots()
+    slots.room(count)
+    rects = slots.rects
     page = textpage.raw  # (a ctypes pointer: the untyped call passes its address)
-    loose_box, byref = _loose_box(), ctypes.byref
+    loose_box = _loose_box()
     same = len(text) == textpage.count_chars()
     if same:  # text and character indices agree
-        at_firsts = map(byref, repeat(rects), range(0, 32 * count, 32))
-        at_lasts = map(byref, repeat(rects), range(16, 32 * count, 32))
-        found = list(map(loose_box, repeat(page, count), firsts, at_firsts))
-        found_last = list(map(loose_box, repeat(page, count), lasts, at_lasts))
+        found = list(map(loose_box, repeat(page, count), firsts, slots.firsts))
+        found_last = list(map(loose_box, repeat(page, count), lasts, slots.lasts))
     else:
         char_index = pdfium_c.FPDFText_GetCharIndexFromTextIndex
         raw = textpage.raw
         found = []
-        for at, start, end in zip(range(0, 32 * count, 32), firsts, lasts, strict=True):
+        for at_first, at_last, start, end in zip(
+            slots.firsts, slots.lasts, firsts, lasts, strict=False
+        ):
             first, last = char_index(raw, start), char_index(raw, end)
             found.append(
                 first >= 0
                 and last >= 0
-                and loose_box(page, first, byref(rects, at))
-                and loose_box(page, last, byref(rects, at + 16))
+                and loose_box(page, first, at_first)
+                and loose_box(page, last, at_last)
             )
         found_last = found
     # (read back through array: half the time of the ctypes array's own slice)
-    box = array("f", bytes(rects)).tolist()
+    box = array("f", ctypes.string_at(rects, 32 * count)).tolist()
     values = iter(box)
-    lines = [
-        Line(
-            cleaned,
-            l2 if l2 < l1 else l1,  # min() and max(), without the calls
-            r2 if r2 > r1 else r1,
-            t2 if t2 > t1 else t1,
-            b2 if b2 < b1 else b1,
-        )
-        if ok and ok_last and r1 > l1 and r2 > l2
-        else Line(cleaned, 0.0, 0.0, height - order, height - order)  # keep the stream order
-        for cleaned, order, ok, ok_last, (l1, t1, r1, b1, l2, t2, r2, b2) in zip(
-            texts, orders, found, found_last, zip(*[values] * 8, strict=True), strict=True
-        )
-    ]
+    # each line made by hand (the fields as Line.__init__ sets them): a call to __init__
+    # a line cost a sixth of reading the page
+    lines: list[Line] = []
+    new, add_line = object.__new__, lines.append
+    for cleaned, order, ok, ok_last, (l1, t1, r1, b1, l2, t2, r2, b2) in zip(
+        texts, orders, found, found_last, zip(*[values] * 8, strict=True), strict=True
+    ):
+        line = new(Line)
+        line.text = cleaned
+        if ok and ok_last and r1 > l1 and r2 > l2:
+            line.x0 = l2 if l2 < l1 else l1  # min() and max(), without the calls
+            line.x1 = r2 if r2 > r1 else r1
+            line.top = top = t2 if t2 > t1 else t1
+            line.bottom = bottom = b2 if b2 < b1 else b1
+            line.height = 0.0 if top < bottom else top - bottom
+        else:  # no box: placed to keep the stream order
+            line.x0 = line.x1 = line.height = 0.0
+            line.top = line.bottom = height - order
+        line.size = 0.0
+        line.column = 0
+        add_line(line)
     if sizes:  # the boxes of the first and last characters are at hand
         for k, line in enumerate(lines):
             if line.x1 > line.x0:
@@ -505,7 +543,11 @@ def _gutter_of(starts: list[float], ends: list[float]) -> float | None:
     # right of it the ones starting after it (less the few narrow ones inside it)
     sorted_ends = sorted(ends)
     sorted_starts = sorted(starts)
-    narrow = [(a, b) for a, b, w in zip(starts, ends, widths, strict=True) if w <= 2.5]
+    narrow = (
+        [(a, b) for a, b, w in zip(starts, ends, widths, strict=True) if w <= 2.5]
+        if min(widths) <= 2.5
+        else None
+    )
     places: list[tuple[int, float, tuple[int, int]]] = []
     for step in range(11):
         gutter = left + span * (0.40 + 0.02 * step)
@@ -522,7 +564,6 @@ def _gutter_of(starts: list[float], ends: list[float]) -> float | None:
     # and the same starting after them share the sorted widths the counts are read from.
     places.sort(key=itemgetter(0))  # stable: left to right among equals
     best: tuple[int, int, float] | None = None
-    rows = list(zip(ends, starts, widths, strict=True))
     sides: dict[tuple[int, int], tuple[list[float], list[float]]] = {}
     for crossing, gutter, lines_at in places:
         if best is not None and crossing > best[0]:
@@ -530,8 +571,14 @@ def _gutter_of(starts: list[float], ends: list[float]) -> float | None:
         before, after = gutter + 1, gutter - 1
         if lines_at not in sides:
             sides[lines_at] = (
-                sorted([w for b, _, w in rows if b <= before]),
-                sorted([w for b, a, w in rows if b > before and a >= after]),
+                sorted([w for b, w in zip(ends, widths, strict=True) if b <= before]),
+                sorted(
+                    [
+                        w
+                        for b, a, w in zip(ends, starts, widths, strict=True)
+                        if b > before and a >= after
+                    ]
+                ),
             )
         on_left, on_right = sides[lines_at]
         # the lines at least ``need`` long: those from the first such in the sorted widths
@@ -565,10 +612,15 @@ class RowColumns:
 
 
 def read_page(
-    textpage: Any, height: float, *, sizes: bool = False, rows: RowColumns | None = None
+    textpage: Any,
+    height: float,
+    *,
+    sizes: bool = False,
+    rows: RowColumns | None = None,
+    slots: BoxSlots | None = None,
 ) -> list[Line]:
-    """The page's lines in reading order."""
-    lines, (starts, ends) = _page_lines(textpage, height, sizes)
+    """The page's lines in reading order (``rows`` and ``slots`` kept for the document)."""
+    lines, (starts, ends) = _page_lines(textpage, height, sizes, slots)
     gutter = _gutter_of(starts, ends)
     if gutter is None:
         split = (rows or RowColumns()).split(textpage, lines)
@@ -619,20 +671,23 @@ def _band_cuts(
     heights = sorted([ln.height for ln in lines if ln.height > 0])
     tall = heights[len(heights) // 2] if heights else 0.0
     cuts: list[tuple[float, Line | None]] = []
-    above: list[Line] = []
+    ordered = sorted(lines, key=_TOP, reverse=True)  # stable: ties keep their order
+    block = 0  # the block above the current line: ordered[block:k] (no full-width line)
     reach = math.inf  # the lowest bottom of the lines above
     strip = 1.5 * tall
-    for line in sorted(lines, key=_TOP, reverse=True):  # stable: ties keep their order
+    below = reach - strip  # a line whose top is under this leaves an empty strip above it
+    for k, line in enumerate(ordered):
         if line.column == 0:
             cuts.append((line.top + 0.01, line))
-            above = []
-        else:
-            if above and line.top < reach - strip and not _columns_filled(above, gutter, edges):
-                cuts.append(((line.top + reach) / 2, None))
-                above = []
-            above.append(line)
+            block = k + 1
+        elif (
+            line.top < below and k > block and not _columns_filled(ordered[block:k], gutter, edges)
+        ):
+            cuts.append(((line.top + reach) / 2, None))
+            block = k
         if line.bottom < reach:
             reach = line.bottom
+            below = reach - strip
     return cuts
 
 
