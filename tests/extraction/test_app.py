@@ -486,3 +486,24 @@ def test_extract_open_refuses_a_bad_form_and_a_missing_store(db, tmp_path: Path)
                                "--form", "appraisal-mmat", "--print-only"])  # fmt: skip
     assert tool.exit_code == 2 and "appraisal tool" in tool.output
     assert not (db.parent / "extraction").exists()
+
+
+def test_typed_values_reach_the_kernel_before_the_save_that_takes_them(
+    apps: list[ExtractionApp], db: Path
+) -> None:
+    # A widget has one message in flight at a time: keys sent as they are typed queue
+    # behind each other and a click on Save (another widget) can overtake the last of
+    # them, saving "2" for "2016" (seen in the browser test under load). Every free-text
+    # input therefore sends its value once, when it loses focus, which the click causes.
+    import ipywidgets as W
+
+    app = _open(apps, db)
+    typed = [
+        w
+        for rows in app.rows.values()
+        for row in rows.values()
+        for w in (row.input, row.location)
+        if isinstance(w, W.Text | W.Textarea)
+    ]
+    assert len(typed) >= 3
+    assert all(w.continuous_update is False for w in typed)

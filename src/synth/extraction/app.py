@@ -99,6 +99,7 @@ class FieldRow:
         shown_if_quote = "" if field.type == "quote" else "none"
         self.location = W.Text(
             placeholder="page, section or field",
+            continuous_update=False,
             layout=W.Layout(width="12em", display=shown_if_quote),
         )
         self.accept.on_click(lambda _: app.accept(self))
@@ -122,9 +123,12 @@ class FieldRow:
         if kind == "choices":
             return W.SelectMultiple(options=list(self.field.choices),
                                     rows=min(6, max(2, len(self.field.choices))))  # fmt: skip
+        # the value reaches the kernel when the input loses focus, so before the click on
+        # Save that takes it: typed keys sent one by one queue behind each other (one
+        # message in flight per widget) and the click could overtake the last of them
         if kind in ("text", "quote"):
-            return W.Textarea(rows=2)
-        return W.Text()  # number, year: parsed on save
+            return W.Textarea(rows=2, continuous_update=False)
+        return W.Text(continuous_update=False)  # number, year: parsed on save
 
     def set(self, value: Any) -> None:
         """Show ``value`` in the input (None empties it)."""

@@ -61,7 +61,9 @@ class JudgementRow:
             style={"description_width": "13em"},
             layout=W.Layout(width="34em"),
         )
-        self.note = W.Text(placeholder="note (why)", layout=W.Layout(width="24em"))
+        self.note = W.Text(
+            placeholder="note (why)", layout=W.Layout(width="24em"), continuous_update=False
+        )
         self.why = W.HTML(f"<small>{esc(why)}</small>")
         self.widget = W.VBox([W.HBox([self.level, self.note]), self.why])
         #: what the store holds for this component: (level or None, note)

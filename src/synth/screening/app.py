@@ -175,8 +175,9 @@ class ScreeningApp:
         ]
         self.reason = W.Dropdown(options=options, value="", description="Reason",
                                  layout=W.Layout(width="32em"))  # fmt: skip
+        # synced when it loses focus, so before the decision's click (see extraction.app)
         self.note = W.Textarea(placeholder="note (saved with the decision)", layout=layout,
-                               rows=2)  # fmt: skip
+                               rows=2, continuous_update=False)  # fmt: skip
         self.back = W.Button(description="Back", tooltip="previous record (key b)",
                              icon="arrow-left")  # fmt: skip
         self.undo = W.Button(description="Undo", tooltip="retract your last decision (key u)",
