@@ -278,7 +278,11 @@ def test_a_binational_registry_or_college_names_neither_country() -> None:
 
 
 def test_an_abstracts_rights_notice_names_no_country() -> None:
-    study = "We followed 120 adults with burns for two years and measured their distress."
+    study = (
+        "We followed 120 adults with burns for two years and measured their distress at "
+        "three, six, twelve and twenty-four months. Distress fell in most, rose in a few, "
+        "and stayed high in those whose burns covered their hands or face."
+    )
     found = countries(
         study + " © 2010 by the American Burn Association.",
         study + " Published by Oxford University Press on behalf of the Society of Pediatric "
@@ -324,3 +328,13 @@ def test_a_regional_health_service_names_its_country() -> None:
         "Practices of the Catalan Institute of Health took part.",
     )
     assert found == [{"Spain"}, {"Spain"}]
+
+
+def test_an_enumeration_or_a_copyright_word_early_in_an_abstract_is_no_rights_notice() -> None:
+    found = countries(
+        "We interviewed (a) 20 nurses; (b) 35 doctors; (c) 12 managers in Ohio hospitals "
+        "about the redesign, and report what they said about sharing decisions with patients.",
+        "Copyright law limits what patients may share. We surveyed 300 patients in Ohio about "
+        "the records they keep and what they would give researchers.",
+    )
+    assert found == [{"United States"}, {"United States"}]

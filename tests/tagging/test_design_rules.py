@@ -383,3 +383,11 @@ def test_a_guide_for_practitioners_and_an_expert_consensus_are_guidance() -> Non
     assert design("Reading support in schools", guide) == ["guideline-toolkit"]
     title = "Treatment of behavioural emergencies: an expert consensus"
     assert design(title, consensus) == ["guideline-toolkit"]
+
+
+def test_a_topic_state_title_gives_way_to_the_method_the_paper_names() -> None:
+    abstract = (
+        "We randomly assigned 24 wards to the new staffing model or usual staffing and "
+        "compared falls and pressure ulcers over 12 months."
+    )
+    assert design("Advances in nurse staffing: a randomised trial", abstract) == ["quantitative"]

@@ -84,6 +84,7 @@ def test_a_named_method_wins_over_the_fallback() -> None:
         ("Of 212 staff, 64% agreed (p = 0.03).", 3),
         ("Twelve wards took part over 18 months.", 1),
         ("COVID-19 changed how services met patients.", 0),
+        ("As others found [1,2], and again [3-5], co-design helps [6].", 0),
     ],
 )
 def test_years_reference_marks_and_names_with_digits_are_not_figures(
@@ -137,3 +138,11 @@ def test_the_fallback_is_the_codebooks(tmp_path: Path) -> None:
     path.write_text(_MINI.format(fallback="fallback: {label: review}"), encoding="utf-8")
     tags = tag(records_frame([row]), codebook=load_codebook(path))
     assert tags[["facet", "label", "score"]].values.tolist() == [["design", "review", 0.5]]
+
+
+def test_a_commentary_with_a_rights_notice_is_read_without_it() -> None:
+    # the notice's year and words are no figures and no method: the fallback reads the
+    # abstract the tagger reads, without its closing notice
+    notice = " © 2010 The Authors. Published by Elsevier Ltd on behalf of 12 societies."
+    rows = _design_rows("Who holds the pen in co-design?", COMMENTARY + notice)
+    assert [(label, score) for label, score, _ in rows] == [("position-paper", 0.5)]

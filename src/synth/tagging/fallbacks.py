@@ -36,16 +36,18 @@ _YEAR = re.compile(r"\b(?:1[89]|20)\d\d(?:s|'s)?\b")
 # a reference mark glued to a word or a full stop ("recognised.1", "trials2,3"): no figure
 _REFERENCE_MARK = re.compile(r"(?<=[a-z.)])\d{1,3}(?:[,\u2013-]\d{1,3})*(?=\s|$)")
 # a number on its own; digits in a name ("H1", "COVID-19", "IL-6") are no figure
+# a bracketed citation ("[1,2]", "[3-5]"): references, not figures
+_CITATION = re.compile(r"\[\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*\]")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9])(?<![A-Za-z]-)\d+(?:[.,]\d+)?")
 
 
 def count_figures(text: str) -> int:
     """How many numbers ``text`` reports, leaving out years ("in 2004", "the 1990s"),
-    reference marks ("widely recognised.1") and names with digits ("COVID-19"): those are
-    not data."""
+    reference marks ("widely recognised.1", "[3-5]") and names with digits ("COVID-19"):
+    those are not data."""
     if not text or not any(c.isdigit() for c in text):
         return 0
-    text = _REFERENCE_MARK.sub(" ", _YEAR.sub(" ", text))
+    text = _REFERENCE_MARK.sub(" ", _CITATION.sub(" ", _YEAR.sub(" ", text)))
     return len(_NUMBER.findall(text))
 
 

@@ -564,13 +564,15 @@ class _Engine:
     def without_notice(self, text: Any) -> Any:
         """``text`` without its closing rights notice ("© 2010 by the American Burn
         Association.", "Published by Oxford University Press on behalf of ..."): from the
-        first notice marker (``matching.rights_notices``) that opens a sentence or a
-        bracket after some text, to the end. The notice names a publisher, not the study."""
+        first notice marker (``matching.rights_notices``) in the text's second half that
+        opens a sentence or a bracket, to the end. The notice names a publisher, not the
+        study; a marker earlier in the text is the text's own."""
         if not isinstance(text, str) or not self.rights_notices:
             return text
+        half = len(text) // 2
         cut = len(text)
         for marker in self.rights_notices:
-            at = text.find(marker, 1)
+            at = text.find(marker, half)
             while 0 < at < cut:
                 before = text[:at].rstrip()
                 if before and before[-1] in ".;:()[]":
@@ -827,7 +829,7 @@ class _Engine:
         for fb in self.fallbacks:
             if fb.facet in found:
                 continue
-            reason = fb.applies(rec.abstract)
+            reason = fb.applies(self.without_notice(rec.abstract))
             if reason is None:
                 continue
             found.add(fb.facet)  # the first fallback of a facet that holds
