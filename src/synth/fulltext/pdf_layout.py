@@ -728,12 +728,13 @@ def join_lines(lines: Sequence[Line]) -> str:
     if not (lines and height > 0):
         return "\n".join(line.text for line in lines)
     # each line with a second line break after it where a paragraph ends (taller: the
-    # line's height, or the usual one if larger)
+    # line's height, or the usual one if larger; the usual one's limit computed once)
+    limit = usual + 0.6 * height
     ends = [
         a.text + "\n"
         if a.column == b.column
         and a.top > b.top
-        and a.bottom - b.top > usual + 0.6 * (a.height if a.height > height else height)
+        and a.bottom - b.top > (usual + 0.6 * a.height if a.height > height else limit)
         else a.text
         for a, b in pairwise(lines)
     ]
