@@ -1,22 +1,34 @@
 """The PDF reader's fast paths give what the straightforward code gives.
 
 Line-end hyphens are looked for only around each hyphen, the gutter between two columns
-is found by bisection, and the text of a strip is read by one call to PDFium into a kept
-buffer. Each is checked here against the plain computation (the patterns over the whole
-text, the loop over every line and place, pypdfium2's own ``get_text_bounded``) on tricky
-and on random inputs.
+is found by bisection, the block above a line is a slice of the lines sorted by height,
+a page with one band cut orders its lines by a comparison, and the text of a strip is
+read by one call to PDFium into a kept buffer. Each is checked here against the plain
+computation (the patterns over the whole text, the loop over every line and place, the
+order as first written, pypdfium2's own ``get_text_bounded``) on tricky and on random
+inputs.
 """
 
 from __future__ import annotations
 
+import copy
 import ctypes
+import math
 import random
 import re
+from bisect import bisect_right
 from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from synth.fulltext.pdf_layout import Line, _BoundedText, _gutter, join_hyphens
+from synth.fulltext.pdf_layout import (
+    Line,
+    _BoundedText,
+    _columns_filled,
+    _gutter,
+    join_hyphens,
+    reading_order,
+)
 from tests.pdf_fixtures import Text, write_pdf
 
 _LINE_END = re.compile(r"\b([^\W\d_]+)-\n(\w+)")
@@ -135,3 +147,68 @@ def test_bounded_text_as_pypdfium2_gives_it(tmp_path: Path) -> None:
         assert len(bounded(*boxes[0])) > 100
     finally:
         doc.close()
+
+
+def _plain_reading_order(lines: list[Line], gutter: float) -> list[Line]:
+    """:func:`reading_order` as first written: the block above a line kept as a list of
+    lines, each line's band found by bisection whatever the number of cuts."""
+    edges = (min([ln.x0 for ln in lines if ln.x1 > ln.x0]), max([ln.x1 for ln in lines]))
+    for line in lines:
+        if line.x1 <= gutter + 1:
+            line.column = 1
+        elif line.x0 >= gutter - 1:
+            line.column = 2
+    heights = sorted([ln.height for ln in lines if ln.height > 0])
+    tall = heights[len(heights) // 2] if heights else 0.0
+    cuts: list[float] = []
+    above: list[Line] = []
+    reach = math.inf
+    for line in sorted(lines, key=lambda ln: ln.top, reverse=True):
+        if line.column == 0:
+            cuts.append(line.top + 0.01)
+            above = []
+        else:
+            if (
+                above
+                and line.top < reach - 1.5 * tall
+                and not _columns_filled(above, gutter, edges)
+            ):
+                cuts.append((line.top + reach) / 2)
+                above = []
+            above.append(line)
+        reach = min(reach, line.bottom)
+    cuts.sort()
+    keys = [
+        (len(cuts) - bisect_right(cuts, (ln.top + ln.bottom) / 2)) * 3 + ln.column for ln in lines
+    ]
+    return [lines[i] for i in sorted(range(len(lines)), key=keys.__getitem__)]
+
+
+def test_reading_order_as_first_written() -> None:
+    """Random pages of two columns with full-width lines (none, one or several band cuts),
+    blocks of short lines above empty strips, and lines without a box."""
+    rng = random.Random(18)
+    cuts_seen = set()
+    for _ in range(2000):
+        lines = []
+        y = 800.0
+        for i in range(rng.randint(1, 40)):
+            kind = rng.random()
+            if kind < 0.4:
+                x0, x1 = 50.0, 50.0 + rng.choice([240.0, 100.0])
+            elif kind < 0.8:
+                x0, x1 = 310.0, 310.0 + rng.choice([240.0, 100.0])
+            elif kind < 0.9:
+                x0, x1 = 50.0, 550.0  # across both columns: a band cut
+            else:
+                x0, x1 = rng.choice([(0.0, 0.0), (rng.uniform(0, 500), 560.0)])
+            y -= rng.choice([0.0, 0.0, 12.0, 14.0, 40.0])  # same rows, lines, empty strips
+            top = y + rng.choice([10.0, 10.0, 24.0])
+            lines.append(Line(f"w{i}", x0, x1, top, y))
+        if not any(ln.x1 > ln.x0 for ln in lines):
+            continue
+        expected = _plain_reading_order(copy.deepcopy(lines), 300.0)
+        got = reading_order(copy.deepcopy(lines), 300.0)
+        assert [ln.text for ln in got] == [ln.text for ln in expected], lines
+        cuts_seen.add(sum(1 for ln in lines if ln.x0 == 50.0 and ln.x1 == 550.0))
+    assert {0, 1, 2} <= cuts_seen

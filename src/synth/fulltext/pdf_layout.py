@@ -653,7 +653,10 @@ def reading_order(
     cuts = sorted([y for y, _ in _band_cuts(lines, gutter, edges)])
     # band (counted from the top: the cuts above the line's middle), then column; a stable
     # sort keeps the stream order within each
-    if cuts:
+    if len(cuts) == 1:  # (the usual page: its title or running header) by a comparison
+        cut = cuts[0]
+        keys = [(3 if (ln.top + ln.bottom) / 2 < cut else 0) + ln.column for ln in lines]
+    elif cuts:
         bands = len(cuts)
         keys = [
             (bands - bisect_right(cuts, (ln.top + ln.bottom) / 2)) * 3 + ln.column for ln in lines
