@@ -25,7 +25,7 @@ from pandas.testing import assert_frame_equal
 from synth.corpus.dedupe import DedupeResult, cannot_links_for_split, dedupe
 from synth.corpus.reading import iter_files, read_file
 from synth.corpus.synthetic import generate_records
-from synth.distributed import cluster_client, dedupe_on_cluster
+from synth.distributed import ClusterError, cluster_client, dedupe_on_cluster
 from synth.store import connect, load_records
 from synth.store.duplicates import refresh_duplicates
 
@@ -223,3 +223,18 @@ def test_tiny_partitions_and_near_empty_buckets_change_nothing(
     records = records.iloc[:n]
     cluster = dedupe_on_cluster(records, client, partition_size=partition_size, buckets=buckets)
     assert_same(dedupe(records), cluster)
+
+
+def test_a_cluster_without_workers_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distributed import Client, LocalCluster
+
+    import synth.distributed.cluster as cluster
+
+    monkeypatch.setattr(cluster, "WORKER_WAIT", 1.0)
+    records = pd.DataFrame({"record_id": ["a", "b"], "title": ["One paper", "One paper"]})
+    with (
+        LocalCluster(n_workers=0, processes=False) as empty,
+        Client(empty) as client,
+        pytest.raises(ClusterError, match="has no workers"),
+    ):
+        dedupe_on_cluster(records, client)

@@ -30,9 +30,28 @@ def _groups(db: Path) -> pd.DataFrame:
         con.close()
 
 
+def _forget_groups(db: Path) -> None:
+    """Drop the store's derived groups, so a refresh must find them again."""
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM duplicate_pairs")
+        con.execute("DELETE FROM duplicate_groups")
+    con.close()
+
+
 def test_refresh_on_a_cluster_gives_the_groups_of_one_machine_and_keeps_a_split(
-    tmp_path: Path, peer_data: Path
+    tmp_path: Path, peer_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import synth.distributed.dedupe as cluster_dedupe
+
+    calls: list[int] = []
+    real = cluster_dedupe.dedupe_on_cluster
+
+    def spy(records, client, **kw):  # type: ignore[no-untyped-def]
+        calls.append(len(records))
+        return real(records, client, **kw)
+
+    monkeypatch.setattr(cluster_dedupe, "dedupe_on_cluster", spy)
     # one search exported from several databases: real duplicates across files
     exports = peer_data / "formats" / "asreview-demo-data"
     files = [exports / n for n in ("_baseline.ris", "baseline_zotero.ris", "embase.ris")]
@@ -46,6 +65,7 @@ def test_refresh_on_a_cluster_gives_the_groups_of_one_machine_and_keeps_a_split(
     con.close()
     after_split = _groups(single)
     on_cluster = tmp_path / "cluster.sqlite"
+    _forget_groups(single)
     shutil.copy(single, on_cluster)
 
     result = runner.invoke(app, ["duplicates", "refresh", "--db", str(single), "--no-progress"])
@@ -57,6 +77,7 @@ def test_refresh_on_a_cluster_gives_the_groups_of_one_machine_and_keeps_a_split(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "duplicates in groups" in result.output
+    assert len(calls) == 1 and calls[0] > 0  # the cluster found them, once
 
     assert_frame_equal(_groups(on_cluster), _groups(single))
     assert_frame_equal(_groups(single), after_split)  # the reviewer's split stands

@@ -38,7 +38,26 @@ def _when(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=[c for c in frame.columns if c == "at" or c.endswith("_at")])
 
 
-def test_review_run_on_a_cluster_writes_the_store_of_one_machine(tmp_path: Path) -> None:
+def test_review_run_on_a_cluster_writes_the_store_of_one_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import synth.distributed.dedupe as cluster_dedupe
+    import synth.distributed.importing as cluster_import
+    import synth.distributed.tagging as cluster_tagging
+
+    ran: list[str] = []
+    for module, name in (
+        (cluster_import, "import_on_cluster"),
+        (cluster_dedupe, "dedupe_on_cluster"),
+        (cluster_tagging, "tag_on_cluster"),
+    ):
+        real = getattr(module, name)
+
+        def spy(*a, _real=real, _name=name, **k):  # type: ignore[no-untyped-def]
+            ran.append(_name)
+            return _real(*a, **k)
+
+        monkeypatch.setattr(module, name, spy)
     stores = {}
     for name, extra in (("single", ""), ("cluster", "cluster: local:2\n")):
         config = tmp_path / f"{name}.yml"
@@ -50,6 +69,7 @@ def test_review_run_on_a_cluster_writes_the_store_of_one_machine(tmp_path: Path)
         result = run_review(config=config, progress=False, workers=1)
         assert result.pages and result.totals["records"] == 68
         stores[name] = _store(result.db)
+    assert ran == ["import_on_cluster", "dedupe_on_cluster", "tag_on_cluster"]  # once each
     for table in ("records", "groups", "tags"):
         assert_frame_equal(_when(stores["cluster"][table]), _when(stores["single"][table]))
     assert len(stores["single"]["tags"]) > 0

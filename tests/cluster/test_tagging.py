@@ -28,6 +28,7 @@ from synth.distributed import (
     read_tag_partitions,
     tag_partitions,
 )
+from synth.distributed.cluster import WORK_PREFIX
 from synth.store import connect, load_records
 from synth.store.tags import (
     current_tags,
@@ -96,7 +97,7 @@ def test_cluster_tags_equal_the_single_machine_tags_on_the_bundled_corpus(
     for w in workers:
         assert len({p["engine"] for p in parts if p["worker"] == w}) == 1
     # the work folder beside the store is gone once the run is stored
-    assert not list((db.parent / (db.name + ".work")).glob("tag-*"))
+    assert not list((db.parent / (db.name + ".work")).glob(f"{WORK_PREFIX}*"))
 
 
 def test_each_worker_builds_the_pipeline_once(
@@ -245,7 +246,7 @@ def test_a_killed_cluster_run_leaves_the_store_as_it_was(
     workers: list[int] = []
     try:
         deadline = time.monotonic() + 120
-        while not list(work.glob("tag-*/tags-00000.parquet")):
+        while not list(work.glob(f"{WORK_PREFIX}*/tags-00000.parquet")):
             assert proc.poll() is None, "the tagging run ended on its own"
             assert time.monotonic() < deadline, "no partition landed"
             time.sleep(0.01)
@@ -269,12 +270,12 @@ def test_a_killed_cluster_run_leaves_the_store_as_it_was(
         assert_frame_equal(current_tags(con), tags_before)
         # the killed run's partitions are still in its work folder; the next run
         # (here on the module's cluster) clears them and is stored as usual
-        assert list(work.glob("tag-*/tags-*.parquet"))
+        assert list(work.glob(f"{WORK_PREFIX}*/tags-*.parquet"))
         run = tag_store(con, client=client, partition_size=30)
         assert latest_run(con) == run.run_id != run_before
     finally:
         con.close()
-    assert not list(work.glob("tag-*"))
+    assert not list(work.glob(f"{WORK_PREFIX}*"))
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_the_tags_are_the_same(
@@ -299,7 +300,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_tags_are_the_same(
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 120
-    while not list(work.glob("tag-*/tags-00000.parquet")):
+    while not list(work.glob(f"{WORK_PREFIX}*/tags-00000.parquet")):
         assert thread.is_alive(), outcome
         assert time.monotonic() < deadline, "no partition landed"
         time.sleep(0.005)
@@ -348,9 +349,9 @@ def test_an_existing_cluster_started_with_dask_s_own_commands(
         address = json.loads(info.read_text())["address"]
         db = copy_db(kei_imported_db)
         # no worker yet: one clear error naming the scheduler, nothing tagged
-        from synth.distributed import tagging as cluster_tagging
+        from synth.distributed import cluster as cluster_module
 
-        monkeypatch.setattr(cluster_tagging, "WORKER_WAIT", 1.0)
+        monkeypatch.setattr(cluster_module, "WORKER_WAIT", 1.0)
         alone = CliRunner().invoke(
             app, ["tag", "--db", str(db), "--no-progress", "--scheduler", address]
         )

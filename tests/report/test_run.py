@@ -565,3 +565,22 @@ def test_a_run_configuration_names_a_dask_cluster_and_arguments_replace_it(
     cfg = resolve_config(config=config, scheduler="tcp://10.0.0.5:8786")
     assert (cfg.cluster, cfg.scheduler) == (None, "tcp://10.0.0.5:8786")
     assert resolve_config(corpus=tmp_path / "my-review").cluster is None  # one machine
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        ("cluster: local:2\nscheduler: tcp://10.0.0.5:8786\n", "not both"),
+        ("cluster: four\n", "four"),
+        ("scheduler: 10.0.0.5\n", "10.0.0.5"),
+    ],
+)
+def test_a_bad_cluster_in_a_run_configuration_names_the_file(
+    tmp_path: Path, keys: str, problem: str
+) -> None:
+    _corpus(tmp_path)
+    config = tmp_path / "run.yml"
+    config.write_text("corpus: my-review\n" + keys, "utf-8")
+    with pytest.raises(ValueError, match=problem) as err:
+        resolve_config(config=config)
+    assert str(err.value).startswith(f"{config.resolve()}: ")

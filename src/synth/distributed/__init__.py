@@ -23,7 +23,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from synth.distributed.cluster import ClusterError, cluster_client, local_workers, scheduler_address
+from synth.distributed.cluster import (
+    ClusterError,
+    cluster_client,
+    local_workers,
+    ready_workers,
+    scheduler_address,
+    work_folder,
+)
 
 _TAGGING = (
     "PARTITION_SIZE",
@@ -33,7 +40,6 @@ _TAGGING = (
     "read_tag_partitions",
     "tag_on_cluster",
     "tag_partitions",
-    "work_folder",
 )
 _DEDUPE = ("dedupe_on_cluster",)
 _IMPORTING = ("FAILURE_SCHEMA", "RECORD_SCHEMA", "ClusterImport", "import_on_cluster")
@@ -42,7 +48,9 @@ __all__ = [
     "ClusterError",
     "cluster_client",
     "local_workers",
+    "ready_workers",
     "scheduler_address",
+    "work_folder",
     *_TAGGING,
     *_DEDUPE,
     *_IMPORTING,

@@ -10,12 +10,18 @@ runs today's single-machine path.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from synth.parallel import default_workers
+from synth.parallel import default_workers, pid_alive
+from synth.store.batches import store_file_path
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -26,6 +32,13 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 #: Seconds to wait for a LocalCluster's workers to start.
 START_TIMEOUT = 120.0
+#: Seconds to wait for a first worker on a cluster that has none yet.
+WORKER_WAIT = 60.0
+#: Tasks in flight per worker (one running, one waiting): a worker holds one partition,
+#: chunk or bucket at a time and has the next at hand.
+IN_FLIGHT_PER_WORKER = 2
+#: Work folders (``<store>.work/run-<pid>-...``) hold one run's Parquet partitions.
+WORK_PREFIX = "run-"
 
 _LOCAL = re.compile(r"local(?::(?P<n>\d+))?")
 _ADDRESS = re.compile(r"(?P<scheme>tcp|tls)://(?P<host>[^\s:/]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d+)")
@@ -128,3 +141,49 @@ def _quiet_dask() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+def ready_workers(client: Client) -> int:
+    """The cluster's workers, waiting up to :data:`WORKER_WAIT` seconds for a first one;
+    a :class:`ClusterError` naming the scheduler when none joins."""
+    n = len(client.scheduler_info().get("workers", {}))
+    if n:
+        return n
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT)
+    except TimeoutError:
+        raise ClusterError(
+            f"the Dask scheduler at {client.scheduler.address} has no workers (none joined "
+            f"within {WORKER_WAIT:g} s): start some with 'dask worker "
+            f"{client.scheduler.address}'"
+        ) from None
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def work_folder(con: sqlite3.Connection) -> Path:
+    """A new folder for one run's partitions (import, tagging), in ``<store>.work/``
+    beside the store (a temporary folder for a store in memory). Folders left by runs
+    whose process is gone (killed) are removed first."""
+    store = store_file_path(con)
+    if store is None:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
+    root = Path(store + ".work")
+    root.mkdir(exist_ok=True)
+    for old in root.glob(f"{WORK_PREFIX}*"):
+        if old.is_dir() and not _alive(old.name):
+            shutil.rmtree(old, ignore_errors=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    folder = root / f"{WORK_PREFIX}{os.getpid()}-{stamp}-{time.monotonic_ns() % 10**6:06d}"
+    folder.mkdir()
+    return folder
+
+
+def _alive(name: str) -> bool:
+    """Whether the process that made work folder ``name`` (``run-<pid>-...``) still runs."""
+    try:
+        pid = int(name[len(WORK_PREFIX) :].split("-", 1)[0])
+    except ValueError:
+        return False
+    return pid_alive(pid)

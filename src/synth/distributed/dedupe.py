@@ -85,6 +85,7 @@ from synth.corpus.dedupe import (
     dedupe,
     dedupe_rules,
 )
+from synth.distributed.cluster import IN_FLIGHT_PER_WORKER, ClusterError, ready_workers
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -103,8 +104,6 @@ BUCKET_RECORDS = 100_000
 #: Blocking keys per record (DOI, PMID, titles, token groups, first and last characters),
 #: about: 10.9 on generated records.
 KEYS_PER_RECORD = 11
-#: Tasks in flight per worker: each holds a bucket (or a partition) at a time.
-IN_FLIGHT_PER_WORKER = 2
 #: Seconds a failed run waits for its tasks still running before removing its files.
 CLOSE_TIMEOUT = 60.0
 #: Sort keys each partition offers for choosing the neighbourhood buckets' splitters,
@@ -177,7 +176,7 @@ def dedupe_on_cluster(
         return dedupe(pd.DataFrame({"record_id": pd.Series([], dtype=object)}))
     if n >= 2**32:
         raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    workers = ready_workers(client)
     n_buckets = buckets or max(len(sources), 2 * workers, -(-KEYS_PER_RECORD * n // BUCKET_RECORDS))
     # counting the distinct pairs takes fewer buckets (codes are small)
     n_count = min(n_buckets, max(2 * workers, n_buckets // 4))
@@ -513,7 +512,7 @@ def _read_files(spilled: list[_Spilled]) -> list[bytes]:
             with open(item.path, "rb") as fh:
                 out.append(fh.read())
         except FileNotFoundError:
-            raise RuntimeError(
+            raise _Gone(
                 f"dedupe: {item.path} of worker {item.address} is gone: the worker that "
                 "wrote it left the cluster; run the deduplication again"
             ) from None
@@ -545,6 +544,10 @@ def _remove_run_folder(run: str, dask_worker: Any = None) -> None:
     shutil.rmtree(_run_folder(run, dask_worker), ignore_errors=True)
 
 
+class _Gone(RuntimeError):
+    """A worker's shuffle file is gone with the worker that wrote it."""
+
+
 class _Run:
     """One deduplication's tasks: at most ``limit`` in flight (so a worker holds a bucket
     or two at a time, not the shuffle), each :class:`_Spilled` argument read back by a
@@ -557,7 +560,7 @@ class _Run:
 
     def each(self, calls: list[Callable[[], tuple[Any, ...]]]) -> list[Any]:
         """The results of ``calls`` (each gives a function and its arguments), in order."""
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         results: list[Any] = [None] * len(calls)
         queue = iter(enumerate(calls))
@@ -578,7 +581,14 @@ class _Run:
 
         top_up()
         for future in done:
-            results[pending.pop(future.key)] = future.result()
+            try:
+                results[pending.pop(future.key)] = future.result()
+            except (KilledWorker, _Gone) as exc:  # the run stops; the store is not touched
+                raise ClusterError(
+                    f"deduplication stopped: a Dask worker was lost ({exc}); nothing was "
+                    "written: run it again (a worker that runs out of memory dies so: try "
+                    "smaller partitions)"
+                ) from None
             del self.in_flight[future.key], future
             top_up()
         return results

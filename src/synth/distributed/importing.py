@@ -8,7 +8,7 @@ the chunk bounds, and the shifting of lines and positions back to whole-file ter
 file's ``@string`` macros, collected once here as the reader collects them. Workers parse
 *and normalise*; a task's records come back in the store's record columns (Arrow, the
 types the store binds) and are written to a Parquet partition in the run's work folder
-(:func:`synth.distributed.tagging.work_folder`), its failures beside them. The workers
+(:func:`synth.distributed.cluster.work_folder`), its failures beside them. The workers
 need no shared file system: a task carries its file's bytes or its chunk's text.
 
 What spans chunks is settled in this process while loading, in file order: positions
@@ -143,7 +143,7 @@ def import_on_cluster(
     """
     # the tagger's module, for its work folder: here only, so a worker reading files does
     # not import the tagging pipeline (spaCy) to unpickle its task
-    from synth.distributed.tagging import work_folder
+    from synth.distributed.cluster import work_folder
 
     size = chunk_chars or CHUNK_CHARS
     if size < 1:
@@ -343,9 +343,9 @@ def _read_all(client: Client, files: list[Path], folder: Path, size: int, bar: A
     """Every file read on the cluster, its partitions written to ``folder``, in order."""
     from distributed import as_completed
 
-    from synth.distributed.tagging import IN_FLIGHT_PER_WORKER, _workers
+    from synth.distributed.cluster import IN_FLIGHT_PER_WORKER, ready_workers
 
-    limit = IN_FLIGHT_PER_WORKER * _workers(client)
+    limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
     pending = as_completed()
     flying: dict[Any, tuple[_Plan, int]] = {}
     plans: list[_Plan] = []

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
 import shutil
 import sqlite3
@@ -38,9 +37,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import KilledWorker, WorkerPlugin
 
-from synth.distributed.cluster import ClusterError
-from synth.parallel import pid_alive
-from synth.store.batches import store_file_path
+from synth.distributed.cluster import (
+    IN_FLIGHT_PER_WORKER,
+    ClusterError,
+    ready_workers,
+    work_folder,
+)
 from synth.tagging.codebook import Codebook
 from synth.tagging.tagger import TAG_COLUMNS, extracts_by_record
 
@@ -51,10 +53,6 @@ log = logging.getLogger(__name__)
 
 #: Records per partition: what one task tags and one worker holds at a time.
 PARTITION_SIZE = 5_000
-#: Partitions in flight per worker (one being tagged, one waiting).
-IN_FLIGHT_PER_WORKER = 2
-#: Seconds to wait for a first worker on a cluster that has none yet.
-WORKER_WAIT = 60.0
 #: The Parquet schema of the tag rows: the store's ``tags`` columns.
 TAG_SCHEMA = pa.schema(
     [
@@ -67,7 +65,6 @@ TAG_SCHEMA = pa.schema(
         ("version", pa.string()),
     ]
 )
-_WORK_PREFIX = "tag-"
 _evidence_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
@@ -163,7 +160,7 @@ def tag_partitions(
     _register(client, plugin)
     extract_texts = _texts_by_record(extracts, "extracts")
     full_texts = _texts_by_record(fulltexts, "fulltexts")
-    limit = IN_FLIGHT_PER_WORKER * _workers(client)
+    limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
     run = PartitionRun(folder=out_dir, files=[], records=0, rows=0)
     results: dict[int, dict[str, Any]] = {}
     bar = _progress(progress, len(records) if isinstance(records, pd.DataFrame) else None)
@@ -296,26 +293,6 @@ def tag_on_cluster(
     return tags
 
 
-def work_folder(con: sqlite3.Connection) -> Path:
-    """A new folder for one run's partitions, in ``<store>.work/`` beside the store
-    (a temporary folder for a store in memory). Folders left by runs whose process is
-    gone (killed) are removed first."""
-    store = store_file_path(con)
-    if store is None:
-        import tempfile
-
-        return Path(tempfile.mkdtemp(prefix=_WORK_PREFIX))
-    root = Path(store + ".work")
-    root.mkdir(exist_ok=True)
-    for old in root.glob(f"{_WORK_PREFIX}*"):
-        if old.is_dir() and not _alive(old.name):
-            shutil.rmtree(old, ignore_errors=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    folder = root / f"{_WORK_PREFIX}{os.getpid()}-{stamp}-{time.monotonic_ns() % 10**6:06d}"
-    folder.mkdir()
-    return folder
-
-
 # --------------------------------------------------------------------------- in the workers
 
 
@@ -371,22 +348,6 @@ def _tag_partition(
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _workers(client: Client) -> int:
-    """The cluster's workers, waiting up to :data:`WORKER_WAIT` seconds for a first one."""
-    n = len(client.scheduler_info().get("workers", {}))
-    if n:
-        return n
-    try:
-        client.wait_for_workers(1, timeout=WORKER_WAIT)
-    except TimeoutError:
-        raise ClusterError(
-            f"the Dask scheduler at {client.scheduler.address} has no workers (none joined "
-            f"within {WORKER_WAIT:g} s): start some with 'dask worker "
-            f"{client.scheduler.address}'"
-        ) from None
-    return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 def _register(client: Client, plugin: TaggerPlugin) -> None:
@@ -466,15 +427,6 @@ def _matched_extracts(records: pd.DataFrame, extracts: pd.DataFrame) -> pd.DataF
     by_record = extracts_by_record(records, extracts)
     rows = [(rid, t) for rid, texts in by_record.items() for t in texts]
     return pd.DataFrame(rows, columns=["record_id", "text"])
-
-
-def _alive(name: str) -> bool:
-    """Whether the process that made work folder ``name`` (``tag-<pid>-...``) still runs."""
-    try:
-        pid = int(name[len(_WORK_PREFIX) :].split("-", 1)[0])
-    except ValueError:
-        return False
-    return pid_alive(pid)
 
 
 def _progress(show: bool, total: int | None) -> Any:

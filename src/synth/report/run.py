@@ -235,21 +235,39 @@ def resolve_config(
         filters=filters,
         config_file=config_file,
         name=name,
-        **_cluster_keys(section, cluster, scheduler),
+        **_cluster_keys(section, cluster, scheduler, config_file),
     )
 
 
 def _cluster_keys(
-    section: dict[str, Any], cluster: str | None, scheduler: str | None
+    section: dict[str, Any],
+    cluster: str | None,
+    scheduler: str | None,
+    config_file: Path | None,
 ) -> dict[str, str | None]:
-    """``cluster`` and ``scheduler`` from the arguments, else the config; an argument
-    given for either replaces both of the config's (they are exclusive)."""
+    """``cluster`` and ``scheduler`` from the arguments, else the config (checked here,
+    so a bad value names the file); an argument given for either replaces both of the
+    config's (they are exclusive)."""
     if cluster is not None or scheduler is not None:
         return {"cluster": cluster, "scheduler": scheduler}
-    return {
+    keys = {
         key: str(section[key]) if section.get(key) not in (None, "") else None
         for key in ("cluster", "scheduler")
     }
+    if keys["cluster"] is None and keys["scheduler"] is None:
+        return keys
+    from synth.distributed.cluster import ClusterError, local_workers, scheduler_address
+
+    try:
+        if keys["cluster"] is not None and keys["scheduler"] is not None:
+            raise ClusterError("give cluster: or scheduler:, not both")
+        if keys["cluster"] is not None:
+            local_workers(keys["cluster"])
+        else:
+            scheduler_address(str(keys["scheduler"]))
+    except ClusterError as exc:
+        raise ValueError(f"{config_file}: {exc}") from None
+    return keys
 
 
 def review_name(review: Path | None, corpus: Path) -> str:
