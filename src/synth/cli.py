@@ -45,6 +45,16 @@ console = Console(width=None if Console().is_terminal else 120)
 err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 120)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The review store (a SQLite file).")]
+#: Where a command's heavy stages run (synth.distributed): a Dask LocalCluster started
+#: here, or an existing cluster's scheduler; neither is this process alone.
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(help="Run on a Dask cluster started here: local (a worker per core) or local:N."),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="Run on an existing Dask cluster: its scheduler, tcp://HOST:8786."),
+]
 
 
 @app.callback()
@@ -153,14 +163,8 @@ def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to import.")],
     db: DbOption,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    cluster: Annotated[
-        str | None,
-        typer.Option(help="Read the files on a Dask cluster started here: local or local:N."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Read the files on an existing Dask cluster: tcp://HOST:8786."),
-    ] = None,
+    cluster: ClusterOption = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Import reference exports (BibTeX, RIS, PubMed, WoS, CSV/TSV/XLSX, extracts) and
     PDFs (full texts, linked to their references).
@@ -247,14 +251,8 @@ def dup_pairs_cmd(
 @dup_app.command("refresh")
 def dup_refresh_cmd(
     db: DbOption,
-    cluster: Annotated[
-        str | None,
-        typer.Option(help="Find them on a Dask cluster started here: local or local:N."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Find them on an existing Dask cluster: tcp://HOST:8786."),
-    ] = None,
+    cluster: ClusterOption = None,
+    scheduler: SchedulerOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Find the duplicate groups of every record in the store again (after editing
@@ -323,14 +321,8 @@ def review_run_cmd(
     workers: Annotated[
         int | None, typer.Option(help="Notebooks executed at a time (default 2 on 2+ cores).")
     ] = None,
-    cluster: Annotated[
-        str | None,
-        typer.Option(help="Import, deduplicate and tag on a Dask cluster started here: local:N."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Import, deduplicate and tag on an existing cluster: tcp://HOST:8786."),
-    ] = None,
+    cluster: ClusterOption = None,
+    scheduler: SchedulerOption = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Run the review: import, deduplicate, tag, execute the notebooks, write the HTML report.
@@ -392,14 +384,8 @@ def tag_cmd(
     ] = None,
     n_process: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    cluster: Annotated[
-        str | None,
-        typer.Option(help="Tag on a Dask cluster started here: local or local:N workers."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Tag on an existing Dask cluster: its scheduler, tcp://HOST:8786."),
-    ] = None,
+    cluster: ClusterOption = None,
+    scheduler: SchedulerOption = None,
     partition_size: Annotated[
         int | None, typer.Option(help="Records per partition on a cluster (default 5,000).")
     ] = None,
