@@ -30,6 +30,7 @@ from pandas.testing import assert_frame_equal
 from synth.distributed import ClusterError, cluster_client
 from synth.store import connect, import_paths
 from synth.store.imports import ImportReport
+from tests.cluster.processes import children
 
 pytestmark = pytest.mark.slow
 
@@ -401,15 +402,6 @@ app()
 """
 
 
-def _children(pid: int) -> list[int]:
-    import psutil
-
-    try:
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
 def test_a_killed_client_leaves_the_store_as_it_was(
     client: object, half_imported: tuple[Path, list[Path]], tmp_path: Path
 ) -> None:
@@ -435,7 +427,7 @@ def test_a_killed_client_leaves_the_store_as_it_was(
     workers: list[int] = []
     try:
         _wait_for_a_partition(work, lambda: proc.poll() is None)
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         proc.send_signal(signal.SIGKILL)  # the client, mid-run
         assert proc.wait(30) == -signal.SIGKILL
     finally:

@@ -40,6 +40,7 @@ from synth.store.tags import (
 from synth.tagging.codebook import load_codebook
 from synth.tagging.tagger import tag
 from synth.tagging.workflow import tag_store
+from tests.cluster.processes import children
 
 pytestmark = pytest.mark.slow
 
@@ -214,15 +215,6 @@ app()
 """
 
 
-def _children(pid: int) -> list[int]:
-    import psutil
-
-    try:
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
 def test_a_killed_cluster_run_leaves_the_store_as_it_was(
     client: object, kei_tagged_db: Path, copy_db: Callable[..., Path]
 ) -> None:
@@ -250,7 +242,7 @@ def test_a_killed_cluster_run_leaves_the_store_as_it_was(
             assert proc.poll() is None, "the tagging run ended on its own"
             assert time.monotonic() < deadline, "no partition landed"
             time.sleep(0.01)
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         proc.send_signal(signal.SIGKILL)  # the client, mid-run: partitions still to come
         assert proc.wait(30) == -signal.SIGKILL
     finally:
@@ -380,13 +372,13 @@ def test_an_existing_cluster_started_with_dask_s_own_commands(
             con.close()
     finally:
         for proc in reversed(started):  # the workers first, then the scheduler
-            children = _children(proc.pid)
+            spawned = children(proc.pid)
             proc.terminate()
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(30)
-            for pid in children:
+            for pid in spawned:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
