@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dask
 import pandas as pd
@@ -336,30 +337,41 @@ def test_a_worker_killed_mid_import_fails_the_run_and_leaves_the_store_as_it_was
     db, files = half_imported
     before = _tables(db)
     work = db.parent / (db.name + ".work")
-    outcome: dict[str, BaseException] = {}
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         cluster_client("local:2") as own,
     ):
-        pids = own.run(os.getpid)  # type: ignore[union-attr]
-
-        def run() -> None:
-            try:
-                _import(db, files, client=own, chunk_chars=CHUNK // 2)
-            except BaseException as exc:  # reported to the test below
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        _wait_for_a_partition(work, thread.is_alive)
-        os.kill(sorted(pids.values())[0], signal.SIGKILL)  # busy: tasks queue on both
-        thread.join(180)
-        assert not thread.is_alive()
+        outcome, _ = _import_killing_a_worker(db, files, own, work)  # tasks queue on both
     assert isinstance(outcome.get("error"), ClusterError), outcome
     assert "was lost with every worker that tried it" in str(outcome["error"])
     after = _tables(db)
     for name in before:
         assert_frame_equal(before[name], after[name], obj=name)
+
+
+def _import_killing_a_worker(
+    db: Path, files: list[Path], client: Any, work: Path
+) -> tuple[dict[str, BaseException], int]:
+    """Import ``files`` on ``client`` in a thread, kill a worker once the first partition
+    is written, wait for the import to end: what it raised (``outcome["error"]``) and the
+    killed worker's pid."""
+    pids = client.run(os.getpid)
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            _import(db, files, client=client, chunk_chars=CHUNK // 2)
+        except BaseException as exc:  # reported to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    _wait_for_a_partition(work, thread.is_alive)
+    victim = sorted(pids.values())[0]
+    os.kill(victim, signal.SIGKILL)
+    thread.join(180)
+    assert not thread.is_alive()
+    return outcome, victim
 
 
 def test_a_worker_killed_mid_import_is_replaced_and_the_store_is_the_same(
@@ -371,22 +383,7 @@ def test_a_worker_killed_mid_import_is_replaced_and_the_store_is_the_same(
     _import(tmp_path / "single.sqlite", files)
     db = tmp_path / "cluster.sqlite"
     work = tmp_path / "cluster.sqlite.work"
-    pids = client.run(os.getpid)  # type: ignore[attr-defined]
-    outcome: dict[str, BaseException] = {}
-
-    def run() -> None:
-        try:
-            _import(db, files, client=client, chunk_chars=CHUNK // 2)
-        except BaseException as exc:  # reported to the test below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    _wait_for_a_partition(work, thread.is_alive)
-    victim = sorted(pids.values())[0]
-    os.kill(victim, signal.SIGKILL)  # a worker, with chunks still to read
-    thread.join(180)
-    assert not thread.is_alive()
+    outcome, victim = _import_killing_a_worker(db, files, client, work)  # chunks still to read
     assert "error" not in outcome, outcome.get("error")
     _assert_same_store(tmp_path / "single.sqlite", db)
     client.wait_for_workers(2, timeout=60)  # type: ignore[attr-defined]

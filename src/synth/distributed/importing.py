@@ -59,7 +59,11 @@ from synth.store.batches import turn
 from synth.store.db import transaction
 from synth.store.imports import (
     _RECORD_FIELDS,
+    INSERT_EXTRACT,
+    INSERT_FAILURE,
+    INSERT_FULLTEXT,
     INSERT_RECORD,
+    INSERT_SIGHTING,
     _add_source,
     _column,
     _none,
@@ -99,21 +103,6 @@ FAILURE_SCHEMA = pa.schema(
     ]
 )
 _COLUMNS = RECORD_SCHEMA.names
-_INSERT_SIGHTING = (
-    "INSERT OR IGNORE INTO record_sightings_all (record_id, source_id, position, line)"
-    " VALUES (?,?,?,?)"
-)
-_INSERT_FAILURE = (
-    "INSERT INTO import_failures_all (source_id, file, line, record, reason, raw, severity)"
-    " VALUES (?,?,?,?,?,?,?)"
-)
-_INSERT_EXTRACT = (
-    "INSERT OR IGNORE INTO extracts_all (extract_id, source_id, ref, page, kind, section,"
-    " text, source_file, line) VALUES (?,?,?,?,?,?,?,?,?)"
-)
-_INSERT_FULLTEXT = (
-    "INSERT OR IGNORE INTO fulltexts_all (record_id, source_id, text, chars) VALUES (?,?,?,?)"
-)
 
 
 @dataclass
@@ -660,16 +649,14 @@ def _load_file(con: sqlite3.Connection, plan: _Plan) -> tuple[dict[str, Any], pd
         # ids already in the store (same file name, key, title and year): keep provenance
         at = _COLUMNS.index("position"), _COLUMNS.index("line")
         for batch in rows():
-            con.executemany(
-                _INSERT_SIGHTING, ((r[0], source_id, r[at[0]], r[at[1]]) for r in batch)
-            )
+            con.executemany(INSERT_SIGHTING, ((r[0], source_id, r[at[0]], r[at[1]]) for r in batch))
     con.executemany(
-        _INSERT_FAILURE,
+        INSERT_FAILURE,
         ((source_id, f.file, f.line, f.record, f.reason, f.raw, f.severity) for f in failures),
     )
     if extracts is not None:
         con.executemany(
-            _INSERT_EXTRACT,
+            INSERT_EXTRACT,
             (
                 (
                     e["extract_id"], source_id, e["ref"], _none(e.get("page")), e["kind"],
@@ -680,7 +667,7 @@ def _load_file(con: sqlite3.Connection, plan: _Plan) -> tuple[dict[str, Any], pd
         )  # fmt: skip
     if fulltexts is not None:
         con.executemany(
-            _INSERT_FULLTEXT,
+            INSERT_FULLTEXT,
             (
                 (t["record_id"], source_id, t["text"], len(t["text"]))
                 for t in fulltexts.to_dict("records")

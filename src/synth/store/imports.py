@@ -157,6 +157,25 @@ def _add_source(con: sqlite3.Connection, result: FileResult, row: dict[str, Any]
     return int(cur.lastrowid)
 
 
+#: The rows a file adds beside its records (the cluster import writes them too:
+#: :mod:`synth.distributed.importing`).
+INSERT_SIGHTING = (
+    "INSERT OR IGNORE INTO record_sightings_all (record_id, source_id, position, line)"
+    " VALUES (?,?,?,?)"
+)
+INSERT_FAILURE = (
+    "INSERT INTO import_failures_all (source_id, file, line, record, reason, raw, severity)"
+    " VALUES (?,?,?,?,?,?,?)"
+)
+INSERT_EXTRACT = (
+    "INSERT OR IGNORE INTO extracts_all (extract_id, source_id, ref, page, kind, section,"
+    " text, source_file, line) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+INSERT_FULLTEXT = (
+    "INSERT OR IGNORE INTO fulltexts_all (record_id, source_id, text, chars) VALUES (?,?,?,?)"
+)
+
+
 def _write_rows(con: sqlite3.Connection, result: FileResult, source_id: int) -> int:
     """Records, sightings, failures, extracts and full texts in short transactions; the
     source marked complete in the last. Returns how many records were new."""
@@ -168,24 +187,21 @@ def _write_rows(con: sqlite3.Connection, result: FileResult, source_id: int) -> 
         if new < len(result.records):
             # ids already in the store (same file name, key, title and year): keep provenance
             w.executemany(
-                "INSERT OR IGNORE INTO record_sightings_all (record_id, source_id, position,"
-                " line) VALUES (?,?,?,?)",
+                INSERT_SIGHTING,
                 (
                     (r.record_id, source_id, _none(r.position), _none(r.line))
                     for r in result.records.itertuples()
                 ),
             )
         w.executemany(
-            "INSERT INTO import_failures_all (source_id, file, line, record, reason, raw,"
-            " severity) VALUES (?,?,?,?,?,?,?)",
+            INSERT_FAILURE,
             (
                 (source_id, f.file, _none(f.line), _none(f.record), f.reason, f.raw, f.severity)
                 for f in result.failures.itertuples()
             ),
         )
         w.executemany(
-            "INSERT OR IGNORE INTO extracts_all (extract_id, source_id, ref, page, kind,"
-            " section, text, source_file, line) VALUES (?,?,?,?,?,?,?,?,?)",
+            INSERT_EXTRACT,
             (
                 (
                     e["extract_id"], source_id, e["ref"], _none(e.get("page")), e["kind"],
@@ -195,8 +211,7 @@ def _write_rows(con: sqlite3.Connection, result: FileResult, source_id: int) -> 
             ),
         )  # fmt: skip
         w.executemany(
-            "INSERT OR IGNORE INTO fulltexts_all (record_id, source_id, text, chars)"
-            " VALUES (?,?,?,?)",
+            INSERT_FULLTEXT,
             (
                 (t["record_id"], source_id, t["text"], len(t["text"]))
                 for t in result.fulltexts.to_dict("records")
