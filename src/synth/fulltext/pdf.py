@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-import gc
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +37,7 @@ from synth.fulltext.pdf_layout import (
     read_page,
 )
 from synth.fulltext.pdf_meta import Section, abstract_of, find_sections, front_matter
+from synth.parallel import gc_paused
 
 __all__ = ["PdfDocument", "PdfError", "Section", "iter_pdfs", "read_pdf"]
 
@@ -244,28 +243,13 @@ def _read_page(
     read.heights.append(height)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a file is read: reading makes a few objects a
-    line (lines, boxes, lists), none of them in a cycle, and the collector would walk them
-    (and the caller's objects) every 700 of them, some 3% of the reading. Back on after
-    the lines are let go (so it does not walk them then), unless it was off before."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 def read_pdf(path: Path | str, *, max_pages: int | None = None) -> PdfDocument:
     """Read one PDF (at most ``max_pages`` pages); a file that cannot be read raises
     :class:`PdfError` with the reason, never another exception."""
     path = Path(path)
     _check_file(path)
     try:
-        with _collector_paused():
+        with gc_paused():  # a few objects a line, none in a cycle: ~3% of the reading
             doc = _read(path, max_pages)
     except PdfError:
         raise
