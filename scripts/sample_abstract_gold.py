@@ -11,6 +11,7 @@ text from peer-data and a test can check that it still points at the same record
     python scripts/sample_abstract_gold.py           # -> tests/fixtures/abstracts-gold/sample.csv
     python scripts/sample_abstract_gold.py --set 2   # -> tests/fixtures/abstracts-gold-2/sample.csv
     python scripts/sample_abstract_gold.py --set 3   # -> tests/fixtures/abstracts-gold-3/sample.csv
+    python scripts/sample_abstract_gold.py --set 4   # -> tests/fixtures/abstracts-gold-4/sample.csv
 
 Set 2 is a second, wholly held-out set drawn later (issue 16, second session) from the same
 datasets' other records and from further sources (the asreview demo exports: clinical
@@ -20,6 +21,10 @@ reviews), never a record of set 1 (by title) and no title twice.
 Set 3 (issue 16, fourth session) is drawn from the same sources' remaining records, never a
 record of sets 1 or 2: new material to read the tagger's errors on and to train from,
 while set 2 stays held out.
+
+Set 4 (issue 16, fifth session) is drawn from what the sources still hold, never a record
+of sets 1 to 3: a second held-out set, measured first before any rule of that session and
+then kept unread, beside set 2.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ PEER = ROOT.parent / "shared" / "peer-data"
 OUT = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
 OUT_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
 OUT_3 = ROOT / "tests" / "fixtures" / "abstracts-gold-3" / "sample.csv"
+OUT_4 = ROOT / "tests" / "fixtures" / "abstracts-gold-4" / "sample.csv"
 SEED = 16
 SEED_2 = 1602
 SEED_3 = 1603
+SEED_4 = 1604
 MIN_WORDS = 60  # an abstract, not a title with a sentence
 #: dataset -> how many records; the screening CSVs by record_id, the RIS file by position
 PLAN = {
@@ -84,6 +91,20 @@ PLAN_3 = {
     "formats/asreview-demo-data/proquest.ris": 6,
 }
 
+#: Set 4: what is left (the asreview exports are used up but for 16 baseline records).
+PLAN_4 = {
+    "screening/Nagtegaal_2019.csv": 155,
+    "screening/cohen2006_ADHD.csv": 7,
+    "screening/cohen2006_Antihistamines.csv": 7,
+    "screening/cohen2006_AtypicalAntipsychotics.csv": 7,
+    "screening/cohen2006_BetaBlockers.csv": 7,
+    "screening/cohen2006_Estrogens.csv": 7,
+    "screening/cohen2006_NSAIDS.csv": 7,
+    "screening/Kitchenham_2010.csv": 40,
+    "formats/screening-ptsd-vandeschoot-included-ris/schoot-lgmm-ptsd-included-1.ris": 47,
+    "formats/asreview-demo-data/_baseline.ris": 16,
+}
+
 
 def title_hash(title: str) -> str:
     """A short, whitespace- and case-insensitive fingerprint of a title."""
@@ -109,13 +130,13 @@ def candidates(dataset: str) -> list[tuple[str, str]]:
 
 
 def sample(which: int = 1) -> list[dict[str, str]]:
-    """Set 1, 2 or 3: none of an earlier set's titles, no title twice, fewer records where
+    """Set 1, 2, 3 or 4: none of an earlier set's titles, no title twice, fewer records where
     a source has fewer eligible ones."""
     if which == 1:
         plan, rng, seen = PLAN, random.Random(SEED), set()
     else:
-        plan = PLAN_2 if which == 2 else PLAN_3
-        rng = random.Random(SEED_2 if which == 2 else SEED_3)
+        plan = {2: PLAN_2, 3: PLAN_3, 4: PLAN_4}[which]
+        rng = random.Random({2: SEED_2, 3: SEED_3, 4: SEED_4}[which])
         seen = {row["title_sha1"] for earlier in range(1, which) for row in sample(earlier)}
     rows = []
     for dataset, n in plan.items():
@@ -132,10 +153,10 @@ def sample(which: int = 1) -> list[dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", type=int, choices=(1, 2, 3), default=1, dest="which")
+    parser.add_argument("--set", type=int, choices=(1, 2, 3, 4), default=1, dest="which")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    args.out = args.out or {1: OUT, 2: OUT_2, 3: OUT_3}[args.which]
+    args.out = args.out or {1: OUT, 2: OUT_2, 3: OUT_3, 4: OUT_4}[args.which]
     rows = sample(args.which)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8", newline="") as fh:

@@ -115,11 +115,12 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
     gold_dir = ROOT / "tests" / "fixtures" / "abstracts-gold"
     held_out_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-2"
     set3_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-3"
+    set4_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-4"
     result = runner.invoke(
         app,
         ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--abstracts",
          "--abstracts-dir", str(gold_dir), "--held-out-dir", str(held_out_dir),
-         "--set3-dir", str(set3_dir), "--peer", str(peer_data)],
+         "--set3-dir", str(set3_dir), "--set4-dir", str(set4_dir), "--peer", str(peer_data)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     con = connect(kei_db)
@@ -130,9 +131,13 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
         bundled,
         bundled_name="kei-gold",
         held_out=tag_abstract_gold(held_out_dir, peer_data),
-        others={"set 3": tag_abstract_gold(set3_dir, peer_data)},
+        others={
+            "set 3": tag_abstract_gold(set3_dir, peer_data),
+            "set 4 (held out)": tag_abstract_gold(set4_dir, peer_data),
+        },
     )
-    names = ("set 1: all", "set 1: dev", "set 1: test", "set 2 (held out)", "set 3", "kei-gold")
+    names = ("set 1: all", "set 1: dev", "set 1: test", "set 2 (held out)", "set 3",
+             "set 4 (held out)", "kei-gold")  # fmt: skip
     for name in names:
         assert name in result.output
     assert "codebook was written from that corpus" in result.output
@@ -140,6 +145,7 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
     for facet, source in [
         ("setting", "set 2 (held out)"),
         ("design", "set 3"),
+        ("country", "set 4 (held out)"),
         ("approach", "kei-gold"),
     ]:
         value = table.loc[(facet, "macro"), (source, "f1")]

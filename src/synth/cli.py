@@ -442,7 +442,11 @@ ABSTRACT_GOLD = Path("tests/fixtures/abstracts-gold")
 ABSTRACT_GOLD_HELD_OUT = Path("tests/fixtures/abstracts-gold-2")
 #: Set 3: labelled in the fourth session; its errors are read, like set 1's.
 ABSTRACT_GOLD_3 = Path("tests/fixtures/abstracts-gold-3")
+#: Set 4: labelled in the fifth session, held out like set 2 (summary figures only).
+ABSTRACT_GOLD_4 = Path("tests/fixtures/abstracts-gold-4")
 PEER_DATA = Path("../shared/peer-data")
+#: Column names of sets 3 and 4 in the --abstracts table.
+SET_3, SET_4 = "set 3", "set 4 (held out)"
 
 
 @tag_app.command("evaluate")
@@ -457,7 +461,8 @@ def tag_evaluate_cmd(
         typer.Option(
             "--abstracts",
             help="Score the real-abstract gold sets too (set 1: all, dev and test halves; "
-            "set 2, held out; set 3) and print them beside the store's gold, one table.",
+            "set 2, held out; set 3; set 4, held out) and print them beside the store's "
+            "gold, one table.",
         ),
     ] = False,
     abstracts_dir: Annotated[
@@ -473,6 +478,13 @@ def tag_evaluate_cmd(
             "--set3-dir", help="The real-abstract gold set 3 (gold.csv; skipped if absent)."
         ),
     ] = ABSTRACT_GOLD_3,
+    set4_dir: Annotated[
+        Path,
+        typer.Option(
+            "--set4-dir",
+            help="The held-out real-abstract gold set 4 (gold.csv; skipped if absent).",
+        ),
+    ] = ABSTRACT_GOLD_4,
     peer: Annotated[
         Path, typer.Option(help="Where the real-abstract gold's records are (peer-data).")
     ] = PEER_DATA,
@@ -490,7 +502,8 @@ def tag_evaluate_cmd(
     """Precision, recall and F1 of the tags against gold labels.
 
     With --db and --gold alone: per label, for the store's own gold. With --abstracts:
-    the real-abstract gold sets (set 1's halves, held-out set 2) beside the store's gold,
+    the real-abstract gold sets (set 1's halves, held-out sets 2 and 4, set 3) beside the
+    store's gold,
     per facet. With --refiner-cv: whether the learnable layer beats the rules on held-out folds.
     """
     from synth.tagging.evaluate import load_gold
@@ -522,11 +535,11 @@ def tag_evaluate_cmd(
                     if (held_out_dir / "gold.csv").is_file()
                     else None
                 )
-                others = (
-                    {"set 3": tag_abstract_gold(set3_dir, peer)}
-                    if (set3_dir / "gold.csv").is_file()
-                    else None
-                )
+                others = {
+                    name: tag_abstract_gold(folder, peer)
+                    for name, folder in ((SET_3, set3_dir), (SET_4, set4_dir))
+                    if (folder / "gold.csv").is_file()
+                } or None
                 table = side_by_side(
                     real,
                     bundled,
@@ -541,10 +554,11 @@ def tag_evaluate_cmd(
             if refiner_cv:
                 store_name = db.name if db is not None else ""
                 cv_real, cv_name = real, "real abstracts (set 1)"
-                if real is not None and others:  # set 2 stays held out: never trained on
+                if real is not None and others and SET_3 in others:
+                    # sets 2 and 4 stay held out: never trained on
                     from synth.tagging.abstract_gold import combined
 
-                    cv_real = combined({"set1": real, "set3": others["set 3"]})
+                    cv_real = combined({"set1": real, "set3": others[SET_3]})
                     cv_name = "real abstracts (sets 1 and 3)"
                 text = _refiner_cv_text(cv_real, con, store_name, gold_rows, folds, seed, cv_name)
                 console.print(text, highlight=False, soft_wrap=True)
@@ -603,8 +617,8 @@ def tag_evaluate_abstracts_cmd(
         str,
         typer.Option(
             help="all, dev (odd ids) or test (even ids); set 1's halves (both read for "
-            "errors by now); set 2 (--gold-dir tests/fixtures/abstracts-gold-2) is held out "
-            "whole: read only its summary."
+            "errors by now); sets 2 and 4 (--gold-dir tests/fixtures/abstracts-gold-2, -4) "
+            "are held out whole: read only their summary."
         ),
     ] = "all",
 ) -> None:

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
 SAMPLE_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
 SAMPLE_3 = ROOT / "tests" / "fixtures" / "abstracts-gold-3" / "sample.csv"
+SAMPLE_4 = ROOT / "tests" / "fixtures" / "abstracts-gold-4" / "sample.csv"
 
 pytestmark = pytest.mark.peer
 
@@ -70,4 +71,17 @@ def test_set_3_is_drawn_as_committed_and_shares_no_title_with_sets_1_and_2() -> 
     earlier = {r["title_sha1"] for r in _rows()} | {r["title_sha1"] for r in _rows(SAMPLE_2)}
     assert not set(titles) & earlier
     gold = _rows(SAMPLE_3.parent / "gold.csv")
+    assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
+
+
+def test_set_4_is_drawn_as_committed_and_shares_no_title_with_sets_1_to_3() -> None:
+    sampler = _sampler()
+    rows = _rows(SAMPLE_4)
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(4)]
+    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
+    titles = [r["title_sha1"] for r in rows]
+    assert len(titles) == len(set(titles)) == 300
+    earlier = {r["title_sha1"] for path in (SAMPLE, SAMPLE_2, SAMPLE_3) for r in _rows(path)}
+    assert not set(titles) & earlier
+    gold = _rows(SAMPLE_4.parent / "gold.csv")
     assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
