@@ -25,8 +25,10 @@ from pandas.testing import assert_frame_equal
 from synth.corpus.dedupe import DedupeResult, cannot_links_for_split, dedupe
 from synth.corpus.reading import iter_files, read_file
 from synth.corpus.synthetic import generate_records
+from synth.corpus.writers.ris import write_ris
 from synth.distributed import ClusterError, cluster_client, dedupe_on_cluster
-from synth.store import connect, load_records
+from synth.distributed.dedupe import StoreRecords
+from synth.store import connect, import_paths, load_records
 from synth.store.duplicates import refresh_duplicates
 
 pytestmark = pytest.mark.slow
@@ -81,7 +83,10 @@ def test_the_bundled_corpus_groups_as_on_one_machine(client: object, kei_importe
 
 
 def test_the_store_regroups_on_the_cluster_as_on_one_machine(
-    client: object, kei_imported_db: Path, copy_db: Callable[..., Path]
+    client: object,
+    kei_imported_db: Path,
+    copy_db: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def tables(db: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
         with sqlite3.connect(db) as con:
@@ -96,6 +101,12 @@ def test_the_store_regroups_on_the_cluster_as_on_one_machine(
         raw.execute("DELETE FROM duplicate_groups")
         raw.execute("DELETE FROM duplicate_pairs")
     con = connect(db)
+
+    def whole_store(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the store's records were read whole on the client")
+
+    # the records go to the workers a partition at a time (StoreRecords), never all at once
+    monkeypatch.setattr("synth.store.duplicates.load_records", whole_store)
     try:
         out = refresh_duplicates(con, client=client)
     finally:
@@ -103,6 +114,57 @@ def test_the_store_regroups_on_the_cluster_as_on_one_machine(
     expected = tables(kei_imported_db)  # grouped on one machine by the import
     assert len(expected[1]) == out["duplicate_pairs"] > 0
     assert tables(db) == expected
+
+
+def test_a_stores_records_read_a_partition_at_a_time_group_as_on_one_machine(
+    client: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store's records go out one partition at a time (never the whole frame on the
+    client), each slim; a reviewer's splits are settled from the store's fields."""
+    import synth.distributed.dedupe as cluster_dedupe
+
+    records, _ = generate_records(1500, seed=11)
+    ris = tmp_path / "records.ris"
+    write_ris(records, ris)
+    con = connect(tmp_path / "store.sqlite")
+    read: list[int] = []
+    tie_breaks: list[int] = []
+    try:
+        import_paths(con, [ris])
+        stored = load_records(con)
+        first = dedupe(stored)
+        sizes = first.groups["group_id"].value_counts()
+        links: list[tuple[str, str]] = []
+        for gid in sizes[sizes >= 3].index[:6]:
+            members = first.groups.loc[first.groups["group_id"] == gid, "record_id"].tolist()
+            links += cannot_links_for_split(first, [members[0]])
+        assert links
+        single = dedupe(stored, cannot_link=links)
+
+        real_partition, real_affinity = StoreRecords.partition, cluster_dedupe._affinity
+
+        def partition(self: StoreRecords, k: int) -> pd.DataFrame:
+            part = real_partition(self, k)
+            read.append(len(part))
+            return part
+
+        def affinity(frame: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            tie_breaks.append(len(frame))
+            return real_affinity(frame, a, b)
+
+        monkeypatch.setattr(StoreRecords, "partition", partition)
+        monkeypatch.setattr(cluster_dedupe, "_affinity", affinity)
+        con.execute("BEGIN")  # the count and the partitions in one snapshot
+        source = StoreRecords(con, partition_size=200)
+        cluster = dedupe_on_cluster(source, client, cannot_link=links)
+        con.execute("COMMIT")
+        with pytest.raises(RuntimeError, match="read in order"):
+            StoreRecords(con, partition_size=200).partition(1)
+    finally:
+        con.close()
+    assert_same(single, cluster)
+    assert read == [200] * 7 + [len(stored) - 1400]
+    assert tie_breaks and max(tie_breaks) < len(stored)  # only the records asked for
 
 
 def test_real_exports_group_as_on_one_machine(client: object, peer_records: pd.DataFrame) -> None:

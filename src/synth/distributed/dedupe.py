@@ -49,9 +49,11 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import json
 import logging
 import pickle
 import shutil
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -85,6 +87,7 @@ from synth.corpus.dedupe import (
     dedupe,
     dedupe_rules,
 )
+from synth.corpus.model import LIST_COLUMNS
 from synth.distributed.cluster import IN_FLIGHT_PER_WORKER, ClusterError, ready_workers
 
 if TYPE_CHECKING:
@@ -129,7 +132,7 @@ _RECORD_FIELDS = tuple(
 
 
 def dedupe_on_cluster(
-    records: pd.DataFrame | Sequence[str | Path],
+    records: pd.DataFrame | StoreRecords | Sequence[str | Path],
     client: Client,
     *,
     threshold: float | None = None,
@@ -142,9 +145,10 @@ def dedupe_on_cluster(
     Parameters
     ----------
     records
-        Canonical records (a frame, cut into partitions of ``partition_size`` rows), or
-        Parquet files of records (one partition each; records in file order, files in
-        the order given). Record ids must be unique across all of them.
+        Canonical records (a frame, cut into partitions of ``partition_size`` rows), a
+        store's records read a partition at a time (:class:`StoreRecords`), or Parquet
+        files of records (one partition each; records in file order, files in the order
+        given). Record ids must be unique across all of them.
     client
         A :class:`distributed.Client` (see :func:`synth.distributed.cluster_client`).
     threshold, cannot_link
@@ -158,7 +162,8 @@ def dedupe_on_cluster(
         copies of a record's features (one per bucket its keys go to).
 
     Only the ids, completeness and DOIs of the records (one value each, what the groups
-    need) and the matched or nearly matched pairs come back to this process.
+    need) and the matched or nearly matched pairs come back to this process (and, from a
+    :class:`StoreRecords`, one partition of records at a time on its way out).
     """
     clock = time.perf_counter()
     timings: dict[str, float] = {}
@@ -174,6 +179,10 @@ def dedupe_on_cluster(
     n = int(offsets[-1])
     if n == 0:
         return dedupe(pd.DataFrame({"record_id": pd.Series([], dtype=object)}))
+
+    def partition(k: int, source: Any) -> Any:  # a store's partition read when it is sent
+        return source.partition(k) if isinstance(source, StoreRecords) else source
+
     if n >= 2**32:
         raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
     workers = ready_workers(client)
@@ -187,7 +196,14 @@ def dedupe_on_cluster(
     try:
         prepared = run.each(
             [
-                lambda k=k, s=s: (_prepare, s, int(offsets[k]), n_buckets, n_samples, run.name)
+                lambda k=k, s=s: (
+                    _prepare,
+                    partition(k, s),
+                    int(offsets[k]),
+                    n_buckets,
+                    n_samples,
+                    run.name,
+                )
                 for k, s in enumerate(sources)
             ]
         )
@@ -242,6 +258,8 @@ def dedupe_on_cluster(
         )
     finally:
         run.close()
+        if isinstance(records, StoreRecords):
+            records.close()
     lap("pairs")
 
     counts: dict[str, int] = {"records": n}
@@ -263,6 +281,8 @@ def dedupe_on_cluster(
         def affinity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return _affinity(frame, a, b)
 
+    elif isinstance(records, StoreRecords):
+        affinity = records.affinity(ids)
     else:
         affinity = _Affinity(client, sources, offsets)
     roots, accepted, refused = _join(
@@ -288,17 +308,19 @@ def dedupe_on_cluster(
 
 
 def _sources(
-    records: pd.DataFrame | Sequence[str | Path], client: Client, partition_size: int
+    records: pd.DataFrame | StoreRecords | Sequence[str | Path],
+    client: Client,
+    partition_size: int,
 ) -> tuple[list[Any], list[int]]:
     """The partitions and their sizes: slices of a frame (sent with the task that reads
-    them), or Parquet paths (read by the workers)."""
+    them), a store's (read when sent), or Parquet paths (read by the workers)."""
+    if isinstance(records, StoreRecords):
+        sizes = records.sizes()
+        return [records] * len(sizes), sizes
     if isinstance(records, pd.DataFrame):
         if "record_id" not in records.columns:
             raise KeyError("records need a record_id column")
-        # only the columns pairs are scored on, and each record's completeness (the only
-        # use of the other fields): a fraction of the records to send
-        slim = records[[c for c in _SCORED_COLUMNS if c in records.columns]].copy()
-        slim[_COMPLETENESS] = _completeness(records)
+        slim = _slim(records)
         size = max(1, int(partition_size))
         chunks = [slim.iloc[k : k + size] for k in range(0, len(slim), size)] or [slim]
         return chunks, [len(c) for c in chunks]
@@ -307,6 +329,111 @@ def _sources(
     if missing:
         raise FileNotFoundError(f"no Parquet file of records at {', '.join(missing[:3])}")
     return paths, client.gather([client.submit(_size, p, pure=False) for p in paths])
+
+
+def _slim(records: pd.DataFrame) -> pd.DataFrame:
+    """Only the columns pairs are scored on, and each record's completeness (the only use
+    of the other fields): a fraction of the records to send."""
+    slim = records[[c for c in _SCORED_COLUMNS if c in records.columns]].copy()
+    slim[_COMPLETENESS] = _completeness(records)
+    return slim
+
+
+#: The store's columns a record's completeness is weighed on (:func:`_completeness`)
+#: besides those scored; with those, all a partition of a store's records is read for.
+_WEIGHED = ("abstract", "issue", "publisher", "url", "keywords", "language", "pub_type")
+#: long text columns read as there or not (all :func:`_completeness` asks of them)
+_PRESENCE_ONLY = ("abstract",)
+_STORE_ORDER = " ORDER BY r.source_id, r.position, r.record_id"  # load_records' order
+
+
+class StoreRecords:
+    """A store's records (the ``records`` view, in
+    :func:`synth.store.views.load_records`' order) read on the client a partition at a
+    time, as each partition's task is sent, and only the columns deduplication weighs:
+    the client never holds the whole store's records (a frame of a million records is
+    about 9 GiB; the 4 GB a process may take at that size in issue 19).
+
+    The count and the partitions must be read in one snapshot: construct it inside a
+    transaction held until :func:`dedupe_on_cluster` returns (``refresh_duplicates``
+    does); a partition that is not the size counted is an error, not a silent change.
+    """
+
+    def __init__(self, con: sqlite3.Connection, partition_size: int = PARTITION_SIZE) -> None:
+        self.con = con
+        self.size = max(1, int(partition_size))
+        (self.n,) = con.execute("SELECT count(*) FROM records").fetchone()
+        self.columns = [*_SCORED_COLUMNS, *_WEIGHED]
+        self._cursor: sqlite3.Cursor | None = None
+        self._next = 0
+
+    def __len__(self) -> int:
+        return int(self.n)
+
+    def sizes(self) -> list[int]:
+        return [min(self.size, self.n - k) for k in range(0, self.n, self.size)]
+
+    def partition(self, k: int) -> pd.DataFrame:
+        """The ``k``-th partition, slim (:func:`_slim`): partitions are read in order."""
+        if k != self._next:
+            raise RuntimeError(f"a store's partitions are read in order: {k} after {self._next}")
+        if self._cursor is None:
+            # an abstract weighs only by being there: its presence is read, not its text
+            cols = ", ".join(
+                f"CASE WHEN r.{c} IS NULL OR r.{c} = '' THEN NULL ELSE 'x' END"
+                if c in _PRESENCE_ONLY
+                else f"r.{c}"
+                for c in self.columns
+            )
+            self._cursor = self.con.execute(f"SELECT {cols} FROM records r{_STORE_ORDER}")
+        rows = self._cursor.fetchmany(self.size)
+        expected = min(self.size, self.n - k * self.size)
+        if len(rows) != expected:
+            raise RuntimeError(
+                f"the store's records changed while read ({len(rows)} rows in partition {k}, "
+                f"{expected} expected): read them inside one transaction"
+            )
+        self._next += 1
+        if self._next * self.size >= self.n:
+            self.close()
+        return _slim(_store_frame(rows, self.columns))
+
+    def affinity(self, ids: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """:func:`_affinity` of pairs of record numbers (``ids`` names them), their raw
+        fields read from the store when asked (rarely: pairs under a cannot-link)."""
+
+        def affinity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            wanted = _sorted_unique(np.concatenate([a, b]))
+            names = ids[wanted].tolist()
+            cols = ["record_id", "title", "authors", "venue", "year"]
+            found: dict[str, Any] = {}
+            for k in range(0, len(names), 500):
+                batch = names[k : k + 500]
+                marks = ",".join("?" * len(batch))
+                sql = f"SELECT {', '.join(cols)} FROM records WHERE record_id IN ({marks})"
+                found.update((r[0], tuple(r)) for r in self.con.execute(sql, batch))
+            sub = _store_frame([found[x] for x in names], cols)
+            return _affinity(sub, np.searchsorted(wanted, a), np.searchsorted(wanted, b))
+
+        return affinity
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+
+
+def _store_frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+    """Rows of the store's records as :func:`synth.store.views.load_records` types them
+    (list columns parsed from JSON, years as nullable integers)."""
+    values = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
+    for name in columns:
+        if name in LIST_COLUMNS:
+            values[name] = [json.loads(v) for v in values[name]]
+    frame = pd.DataFrame({c: values[c] for c in columns}, columns=columns)
+    if "year" in frame.columns:
+        frame["year"] = pd.array(values["year"], dtype="Int64")
+    return frame
 
 
 def _read(source: Any) -> pd.DataFrame:

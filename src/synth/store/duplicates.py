@@ -87,18 +87,24 @@ def _refresh(
         con.execute("BEGIN IMMEDIATE" if locked else "BEGIN")
         try:
             stamp = _stamp(con)
-            if records is None or len(records) != stamp[0]:
+            # on a cluster the records are read a partition at a time as they are sent
+            # (StoreRecords), in this transaction's snapshot: it ends when they are all out
+            streamed = client is not None and (records is None or len(records) != stamp[0])
+            if not streamed and (records is None or len(records) != stamp[0]):
                 records = load_records(con)
             links = cannot_links(con)
             stored = _stored(con)
-            if not locked:
+            if not locked and not streamed:
                 con.execute("COMMIT")
             if client is None:
                 result = dedupe(records, cannot_link=links, progress=progress)
             else:
-                from synth.distributed.dedupe import dedupe_on_cluster
+                from synth.distributed.dedupe import StoreRecords, dedupe_on_cluster
 
-                result = dedupe_on_cluster(records, client, cannot_link=links)
+                source = StoreRecords(con) if streamed else records
+                result = dedupe_on_cluster(source, client, cannot_link=links)
+                if not locked and con.in_transaction:
+                    con.execute("COMMIT")
             changes = _changes(stored, result.groups, result.pairs)
             if not locked:
                 changes = _write_new_groups(con, changes, stored)
