@@ -391,3 +391,18 @@ def test_a_topic_state_title_gives_way_to_the_method_the_paper_names() -> None:
         "compared falls and pressure ulcers over 12 months."
     )
     assert design("Advances in nurse staffing: a randomised trial", abstract) == ["quantitative"]
+
+
+def test_a_guideline_a_trial_implements_is_what_it_studied_not_what_it_is() -> None:
+    title = "Implementing a clinical practice guideline for knee pain in general practice"
+    abstract = (
+        "Knee pain is common and general practitioners' care often departs from the "
+        "evidence. Sixty practices were randomised to a theory-based implementation "
+        "programme or to passive dissemination, and imaging referrals were compared over "
+        "12 months."
+    )
+    assert design(title, abstract) == ["quantitative"]
+    # a guideline itself is still guidance
+    assert design("A clinical practice guideline for knee pain in adults", "") == [
+        "guideline-toolkit"
+    ]

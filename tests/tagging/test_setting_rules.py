@@ -527,3 +527,15 @@ def test_community_health_centres_are_primary_care_clinics() -> None:
          "We audited the records of 12 rural health centres and their 30 nurses."),
     )  # fmt: skip
     assert found == [{"primary-care"}] * 2
+
+
+def test_a_setting_named_only_as_background_is_not_the_studys() -> None:
+    # what others did or found is background (sentence roles): it names no setting for a
+    # paper that names none of its own
+    got = _one(
+        "Light treatment of seasonal affective disorder",
+        "We discuss the dose, timing and side effects of light treatment and its place "
+        "beside drugs. Previous studies in community settings and in psychiatric outpatient "
+        "clinics have shown that bright light helps most patients within two weeks.",
+    )
+    assert got == set()

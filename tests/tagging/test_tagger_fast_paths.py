@@ -186,15 +186,16 @@ def test_rows_equal_the_plain_computation_on_random_hits(engine) -> None:
 
 def test_small_clean_groups_keep_their_hits_in_order(engine) -> None:
     facet, label = next(iter(engine.rank))
-    hits = [(facet, label, f, 2.0, False, c, i, c, s)
+    # a hit is (facet, label, field, weight, negated, cue, start, match, sentence, role)
+    hits = [(facet, label, f, 2.0, False, c, i, c, s, "study")
             for i, (f, c, s) in enumerate([("title", "x", "T."), ("abstract", "y", "A."),
                                            ("abstract", "x", "B.")])]  # fmt: skip
     cols = _rows(engine, "r", hits)
     assert [e["sentence"] for e in cols.evidence[0]] == ["T.", "A.", "B."]
     # a duplicate (sentence, cue) or a hit against goes through the selection instead
-    dup = [*hits, (facet, label, "abstract", 2.0, False, "y", 9, "y", "A.")]
+    dup = [*hits, (facet, label, "abstract", 2.0, False, "y", 9, "y", "A.", "study")]
     assert [e["sentence"] for e in _rows(engine, "r", dup).evidence[0]] == ["T.", "A.", "B."]
-    against = [*hits, (facet, label, "abstract", -2.0, True, "z", 9, "z", "N.")]
+    against = [*hits, (facet, label, "abstract", -2.0, True, "z", 9, "z", "N.", "study")]
     ev = _rows(engine, "r", against).evidence[0]
     assert ev[0]["sentence"] == "T." and {e["sentence"] for e in ev} == {"T.", "A.", "B.", "N."}
 
