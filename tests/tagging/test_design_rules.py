@@ -342,6 +342,25 @@ def test_an_evaluation_report_is_grey_literature() -> None:
     assert counted["g"] == {"evaluation-report"}
 
 
+def test_a_journals_programme_evaluation_is_no_evaluation_report() -> None:
+    # said outright and often, it is still a paper in a journal's research format
+    abstract = (
+        "This final report presents the independent evaluation of a regional falls "
+        "prevention programme. The programme evaluation drew on the views of staff and "
+        "managers; the evaluation report closes with "
+        "recommendations for the scale-up and spread of the programme."
+    )
+    tags = tag(
+        records_frame(
+            [{"record_id": "j", "title": "Preventing falls in older people", "abstract":
+              abstract, "venue": "Age and Ageing", "pub_type": "journal-article"}]
+        )
+    )  # fmt: skip
+    assert "evaluation-report" not in set(
+        tags.loc[(tags.facet == "design") & (tags.score >= 0.5), "label"]
+    )
+
+
 @pytest.mark.parametrize(
     "title",
     [
