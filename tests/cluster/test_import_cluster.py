@@ -174,16 +174,32 @@ def generated_corpus(folder: Path, n: int = 3_000) -> list[Path]:
 
 
 def test_a_generated_corpus_read_in_chunks_is_stored_as_the_single_machine_stores_it(
-    client: object, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    client: object,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import synth.distributed.importing as importing
+
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     files = generated_corpus(corpus)
+    decoded: list[str] = []  # the files whose whole text this process held
+    real = importing._decoded
+
+    def whole_text(data: bytes, path: Path) -> tuple[str, str, str]:
+        decoded.append(path.name)
+        return real(data, path)
+
+    monkeypatch.setattr(importing, "_decoded", whole_text)
     with caplog.at_level(logging.INFO, logger="synth.distributed.importing"):
         _, cluster = _both(tmp_path, [corpus], client)
     chunks = {r.args[0]: r.args[1] for r in caplog.records if "chunks on the cluster" in r.msg}
     assert set(chunks) == {f.name for f in files}
     assert all(n >= 10 for n in chunks.values()), chunks
+    # the RIS (UTF-8) was cut from its bytes as read; the BibTeX (its @string macros and
+    # crossrefs are the whole file's) still decoded whole
+    assert decoded == ["generated.bib"]
     report = cluster.files.set_index(cluster.files["file"].map(lambda f: Path(f).name))
     assert report.loc["generated.ris", "read"] >= 1_500
     assert report.loc["generated.bib", "read"] >= 1_500

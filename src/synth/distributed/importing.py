@@ -29,12 +29,15 @@ files here, and PDFs are read and linked on the client.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import itertools
 import json
 import logging
+import re
 import shutil
 import sqlite3
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sized
@@ -49,7 +52,7 @@ import pyarrow.parquet as pq
 from distributed import KilledWorker
 
 from synth.corpus import chunked, detect
-from synth.corpus.encoding import decode_bytes
+from synth.corpus.encoding import _BOMS, _declared, _utf16_without_bom, decode_bytes
 from synth.corpus.model import WARNING, Failure, ReadError
 from synth.corpus.normalise import normalise_records, record_id
 from synth.corpus.readers import bibtex, text_reader
@@ -219,6 +222,9 @@ def _decoded(data: bytes, path: Path) -> tuple[str, str, str]:
 def _plan(index: int, path: Path, size: int) -> tuple[_Plan, Iterator[tuple[Any, ...]]]:
     """The file's plan and its tasks' arguments (made lazily: one chunk's text at a time)."""
     plan = _Plan(index, path)
+    lean = _lean_plan(plan, path, size)
+    if lean is not None:
+        return plan, lean
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -252,6 +258,134 @@ def _plan(index: int, path: Path, size: int) -> tuple[_Plan, Iterator[tuple[Any,
     return plan, tasks
 
 
+#: Bytes read at a time while a large file is cut without being held whole.
+BLOCK_BYTES = 32 * 2**20
+#: The records' cuts of :data:`synth.corpus.chunked.CUT`, on a file's bytes.
+_CUT_BYTES = {
+    fmt: re.compile(rx.pattern.encode("ascii"), rx.flags & ~re.UNICODE)
+    for fmt, rx in chunked.CUT.items()
+}
+
+
+def _lean_plan(plan: _Plan, path: Path, size: int) -> Iterator[tuple[Any, ...]] | None:
+    """A large tagged export (RIS, MEDLINE, Web of Science, EndNote) in UTF-8, cut from its
+    bytes as they are read, never held whole (its text would be twice its size, or four
+    times, in a Python string: 1 GB of RIS, 4 GB of memory; issue 19's bound), each
+    chunk decoded when its task is sent. None where the file is read as before: small,
+    another format or encoding (a byte-order mark, a declared one, UTF-16, not UTF-8),
+    carriage returns, or no cut between two records."""
+    try:
+        n_bytes = path.stat().st_size
+        if n_bytes < size:
+            return None
+        with open(path, "rb") as fh:
+            head = fh.read(4 * 65536)
+    except OSError:
+        return None
+    if (
+        any(head.startswith(bom) for bom, _ in _BOMS)
+        or _declared(head[:2048])
+        or _utf16_without_bom(head)
+        or detect.looks_like_pdf(head)
+        or detect.is_xlsx(head)
+    ):
+        return None
+    text = head.decode("utf-8", "ignore")[:65536]  # whole characters: the sniffed head
+    fmt = detect.sniff(text, path.suffix) if text.strip() else None
+    if fmt not in _CUT_BYTES:
+        return None
+    sha = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(BLOCK_BYTES):
+                if b"\r" in block:
+                    return None  # universal newlines: the text is not the bytes
+                sha.update(block)
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, OSError):
+        return None
+    chunks = _byte_chunks(path, fmt, size)
+    first = next(chunks, None)
+    if first is None or first[1] == n_bytes:  # one chunk: read whole, as before
+        return None
+    plan.fmt, plan.encoding, plan.encoding_how = fmt, "utf-8", "utf-8"
+    plan.sha256, plan.size = sha.hexdigest(), n_bytes
+    plan.chunks = sys.maxsize  # known once the last chunk is cut
+    if fmt == "ris":
+        plan.database = _ris_database_of(path, plan.name, n_bytes)
+    return _lean_tasks(plan, fmt, itertools.chain([first], chunks))
+
+
+def _byte_chunks(path: Path, fmt: str, size: int) -> Iterator[tuple[bytes, int]]:
+    """The file's bytes cut between two records (:data:`_CUT_BYTES`) after every ``size``
+    bytes, each with the offset it ends at; as :func:`synth.corpus.chunked.chunk_bounds`
+    cuts text. A cut found in what was read is the file's: the pattern's look-ahead and
+    its blank lines end inside it."""
+    cut = _CUT_BYTES[fmt]
+    buf, start = b"", 0
+    with open(path, "rb") as fh:
+        eof = False
+        while not eof or buf:
+            if not eof and len(buf) < size + BLOCK_BYTES:
+                block = fh.read(BLOCK_BYTES)
+                eof = not block
+                buf += block
+                continue
+            m = cut.search(buf, size) if len(buf) > size else None
+            if m is None and not eof:
+                block = fh.read(BLOCK_BYTES)
+                eof = not block
+                buf += block
+                continue
+            end = m.end() if m is not None else len(buf)
+            start += end
+            yield buf[:end], start
+            buf = buf[end:]
+
+
+def _lean_tasks(
+    plan: _Plan, fmt: str, chunks: Iterator[tuple[bytes, int]]
+) -> Iterator[tuple[Any, ...]]:
+    """A task per chunk, its text decoded when sent; the plan's record marks counted on
+    the way (:func:`synth.corpus.detect.expected_records`, chunk by chunk) and its chunk
+    count set after the last."""
+    mark = detect._RECORD_MARKS.get(fmt)
+    found = ends = 0
+    line0 = i = 0
+    for i, (data, _) in enumerate(chunks):
+        text = data.decode("utf-8")
+        del data
+        if mark is not None:
+            hits = mark[0].findall(text)
+            found += len(hits)
+            ends += sum(1 for h in hits if h.startswith("ER")) if fmt == "wos" else 0
+        spec = _ChunkSpec(plan.name, fmt, line0, database=plan.database)
+        line0 += text.count("\n")
+        yield (_read_chunk, i, spec, text)
+    if mark is not None:
+        plan.expected = (max(ends, found - ends) if fmt == "wos" else found, mark[1])
+    if not plan.fallback:  # (read whole instead: no chunks)
+        plan.chunks = i + 1
+
+
+def _ris_database_of(path: Path, name: str, n_bytes: int) -> str | None:
+    """:func:`_ris_database` of the whole file from as little of its beginning as gives
+    the same answer (cut after a line)."""
+    n = BLOCK_BYTES
+    while True:
+        with open(path, "rb") as fh:
+            data = fh.read(n)
+        whole = len(data) >= n_bytes
+        if not whole:
+            data = data[: data.rfind(b"\n") + 1]
+        database, final = _ris_database_upto(data.decode("utf-8"), name)
+        if final or whole:
+            return database
+        n *= 4
+
+
 def _tagged_chunks(plan: _Plan, text: str, fmt: str, size: int) -> Iterator[tuple[Any, ...]] | None:
     bounds = chunked.chunk_bounds(text, fmt, size)
     if len(bounds) < 2:
@@ -273,6 +407,12 @@ def _tagged_chunks(plan: _Plan, text: str, fmt: str, size: int) -> Iterator[tupl
 def _ris_database(text: str, name: str) -> str | None:
     """The database the RIS reader recognises in the whole file: it looks at the first
     records only, so the text up to a cut after enough of them tells."""
+    return _ris_database_upto(text, name)[0]
+
+
+def _ris_database_upto(text: str, name: str) -> tuple[str | None, bool]:
+    """:func:`_ris_database` of a file beginning with ``text``, and whether that is the
+    answer for any file that does (False: it read ``text`` to its end)."""
     from synth.corpus.readers import ris
 
     cuts = 2 * ris._SAMPLE
@@ -288,7 +428,7 @@ def _ris_database(text: str, name: str) -> str | None:
                     break
             parsed = ris.parse(text[:end], name)
             if end == len(text) or len(parsed.records) >= ris._SAMPLE:
-                return parsed.database
+                return parsed.database, end < len(text)
             cuts *= 2
     finally:
         reader.setLevel(level)
@@ -401,8 +541,6 @@ def _read_all(client: Client, files: list[Path], folder: Path, size: int, bar: A
                 bar.set_postfix_str(path.name[:40])
             plan, tasks = _plan(index, path, size)
             plans.append(plan)
-            if plan.chunks:
-                log.info("%s: read in %d chunks on the cluster", plan.name, plan.chunks)
             if plan.error is not None:
                 plan.counted = True
                 if bar is not None:
@@ -413,8 +551,15 @@ def _read_all(client: Client, files: list[Path], folder: Path, size: int, bar: A
                 else:
                     fn, part, *args = task
                     submit(plan, part, fn, *args)
+            if plan.done and not plan.counted:  # landed before its chunks were counted
+                plan.counted = True
+                if bar is not None:
+                    bar.update(1)
         for future in pending:
             land(future)
+        for plan in plans:
+            if plan.chunks:
+                log.info("%s: read in %d chunks on the cluster", plan.name, plan.chunks)
     except BaseException:
         client.cancel(list(flying))  # nothing of a failed run goes on reading
         raise
