@@ -49,10 +49,25 @@ For each N and format, the N generated records written as one file and imported 
 store by ``synth import FILE --db NEW``, each arm a command of its own: ``single`` (today's
 path: a large file read in chunks by synth's own pool) and ``cluster local:W``
 (``synth.distributed.importing``: a task per 8 MB chunk, the store loaded in one
-transaction). Deduplication runs in the command's process on both arms. Per arm: wall time
-(the cluster's start-up included), records/s, CPU seconds, the peak memory of the command
-and of its largest worker, and whether both stores hold the same records, sources,
-sightings, failures and duplicate groups.
+transaction). Deduplication runs in the command's process on the single arm, on the
+cluster on the other. Per arm: wall time (the cluster's start-up included), records/s, CPU
+seconds, the peak memory of the command and of its largest worker, and whether both stores
+hold the same records, sources, sightings, failures and duplicate groups.
+
+The whole path on a cluster (``--pipeline``, instead of tagging):
+
+    python benchmarks/bench_scale.py --pipeline [--sizes 1000000] [--workers 2]
+                                     [--partition-size 5000] [--skip-tag]
+
+For each N, the generated records written as one RIS file (in a process of its own, so
+this one holds no records; a ``records_N.ris`` already in ``--out-dir`` is used as it
+is, with its ``planted_N.pkl`` if there), then three commands on one store, as a user
+runs them, each with ``--cluster local:W``: ``synth import FILE`` (its deduplication
+included), ``synth duplicates refresh`` (the deduplication alone, again) and ``synth
+tag``. Per command: wall time, records/s, CPU seconds, and the peak resident memory of
+every process of its tree (the command's and each worker's); then the total wall time,
+the largest process of the whole path against the 4 GiB target of issue 19, and the
+groups' recall and precision on the planted pairs.
 """
 
 from __future__ import annotations
@@ -119,11 +134,12 @@ def run_arm(name: str, db: Path, extra: list[str], command: str = "tag") -> Arm:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SYNTH, command, "--db", str(db), "--no-progress", *extra],
+        [sys.executable, "-c", _SYNTH, *command.split(), "--db", str(db), "--no-progress",
+         *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     arm.root = proc.pid
     watcher = threading.Thread(target=_watch, args=(proc.pid, stop, arm.peaks), daemon=True)
     watcher.start()
@@ -301,6 +317,120 @@ def _dedupe_arm(
     return arm, info
 
 
+_GENERATE_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from bench_scale import generate_child; "
+    "generate_child(*sys.argv[2:])"
+)
+
+
+def generate_child(n: str, ris: str, planted_out: str) -> None:
+    """N generated records as one RIS file and their planted pairs (pickled), in a
+    process of its own: the benchmark's own process never holds the records."""
+    import pickle
+
+    from synth.corpus.synthetic import generate_records
+    from synth.corpus.writers.ris import write_ris
+
+    records, planted = generate_records(int(n), seed=19)
+    write_ris(records, Path(ris))
+    # the store names records its own way: a planted pair as the records' places in the
+    # file (the store's position, from 1)
+    place = {rid: k + 1 for k, rid in enumerate(records["record_id"].tolist())}
+    with open(planted_out, "wb") as fh:
+        pickle.dump({frozenset(place[r] for r in pair) for pair in planted}, fh)
+
+
+def planted_scores(db: Path, planted: set[frozenset[int]]) -> tuple[float, float]:
+    """Recall and precision of a store's duplicate groups on the planted pairs (of the
+    records' places in the one file imported)."""
+    import sqlite3
+    from itertools import combinations
+
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(
+            "SELECT g.group_id, r.position FROM duplicate_groups g JOIN records_all r"
+            " ON r.record_id = g.record_id WHERE g.group_id IN (SELECT group_id FROM"
+            " duplicate_groups GROUP BY group_id HAVING count(*) > 1) ORDER BY g.group_id"
+        ).fetchall()
+    finally:
+        con.close()
+    groups: dict[str, list[int]] = {}
+    for gid, place in rows:
+        groups.setdefault(gid, []).append(place)
+    found = {frozenset(p) for m in groups.values() for p in combinations(sorted(m), 2)}
+    hits = len(found & planted)
+    return (hits / len(planted) if planted else 1.0, hits / len(found) if found else 1.0)
+
+
+def pipeline_figure(
+    sizes: list[int], workers: int, partition_size: int, out: Path, tag: bool
+) -> None:
+    """The ``--pipeline`` figure: import, dedupe and tag of N records on local:W."""
+    import pickle
+
+    here = str(Path(__file__).resolve().parent)
+    cluster = ["--cluster", f"local:{workers}"]
+    for n in sizes:
+        ris, planted_pkl = out / f"records_{n}.ris", out / f"planted_{n}.pkl"
+        t0 = time.perf_counter()
+        generated = not ris.exists()  # a file of an earlier run in --out-dir is used again
+        if generated:
+            subprocess.run(
+                [sys.executable, "-c", _GENERATE_CHILD, here, str(n), str(ris), str(planted_pkl)],
+                check=True,
+            )
+        planted: set[frozenset[int]] | None = None
+        if planted_pkl.exists():
+            with open(planted_pkl, "rb") as fh:
+                planted = pickle.load(fh)
+        how = f"generated in {time.perf_counter() - t0:.0f} s" if generated else "given"
+        pairs = f"{len(planted):,}" if planted is not None else "no file of"
+        print(
+            f"\n{n:,} records ({ris.stat().st_size / 2**20:,.0f} MiB of RIS, {how}), "
+            f"{pairs} planted duplicate pairs: import, dedupe, tag on local:{workers}",
+            flush=True,
+        )
+        db = out / f"pipeline_{n}.sqlite"
+        steps = [
+            ("import", "import", [str(ris), *cluster]),
+            ("dedupe", "duplicates refresh", cluster),
+        ]
+        if tag:
+            steps.append(("tag", "tag", [*cluster, "--partition-size", str(partition_size)]))
+        arms: list[Arm] = []
+        for name, command, extra in steps:
+            arm = run_arm(name, db, extra, command=command)
+            arms.append(arm)
+            every = "  ".join(
+                ("command " if pid == arm.root else "worker ") + _mib(v).strip()
+                for pid, v in sorted(arm.peaks.items(), key=lambda x: x[0] != arm.root)
+            )
+            print(
+                f"  {name:<8} {arm.seconds:7.1f} s  {n / arm.seconds:7,.0f} rec/s  "
+                f"CPU {arm.cpu:7.1f} s  peaks: {every}",
+                flush=True,
+            )
+        total = sum(a.seconds for a in arms)
+        largest = max(v for a in arms for v in a.peaks.values())
+        scores = "dedupe recall and precision not measured (no planted pairs)"
+        if planted is not None:
+            recall, precision = planted_scores(db, planted)
+            scores = f"dedupe recall {recall:.4f} precision {precision:.4f}"
+        print(
+            f"  whole path: {total:,.0f} s ({total / 60:.1f} min, target 30 min), "
+            f"{n / total:,.0f} rec/s; largest process {_mib(largest).strip()} "
+            f"({'within' if largest <= 4 * 2**30 else 'ABOVE'} the 4 GiB target); {scores}",
+            flush=True,
+        )
+        for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            f.unlink(missing_ok=True)
+        if generated:
+            ris.unlink(missing_ok=True)
+            planted_pkl.unlink(missing_ok=True)
+        shutil.rmtree(Path(f"{db}.work"), ignore_errors=True)
+
+
 def import_figure(sizes: list[int], workers: int, formats: list[str], out: Path) -> None:
     """The ``--import`` figure: ``synth import`` of one file, single against the cluster."""
     from synth.corpus.synthetic import generate_records
@@ -389,14 +519,22 @@ def main() -> None:
         "--import", dest="import_", action="store_true", help="the import figure instead"
     )
     parser.add_argument("--formats", nargs="+", default=["ris", "bibtex"])
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="import, dedupe and tag on a LocalCluster instead (peak memory per process)",
+    )
+    parser.add_argument("--skip-tag", action="store_true", help="--pipeline without tagging")
     args = parser.parse_args()
     out = args.out_dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     out.mkdir(parents=True, exist_ok=True)
     w = args.workers
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"cores available: {len(os.sched_getaffinity(0))}; work folder: {out}")
-    if args.dedupe or args.import_:
-        if args.dedupe:
+    if args.dedupe or args.import_ or args.pipeline:
+        if args.pipeline:
+            pipeline_figure(args.sizes, w, args.partition_size, out, tag=not args.skip_tag)
+        elif args.dedupe:
             from synth.distributed.dedupe import PARTITION_SIZE
 
             dedupe_figure(args.sizes, w, args.dedupe_partition_size or PARTITION_SIZE, out)
