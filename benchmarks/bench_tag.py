@@ -34,19 +34,37 @@ it, as in a real run) and, for one process, a second pass (**warm**: every word 
 The ratio is cold against cold, and warm against warm beside it. The arms run ``--rounds``
 times in turn and each keeps its fastest time, since other work on the machine's cores
 only ever slows a run down. The load average is printed before and after.
+
+Store mode (``--store``, instead of the above): ``synth tag`` end to end on a store.
+
+    python benchmarks/bench_tag.py --store 50000 200000 [--review corpus/kei-2020/review.yml]
+                                   [--out-dir DIR] [--keep]
+
+For each N, the N generated records (seed 19, as ``bench_scale.py``) are written as RIS and
+imported into a store once (kept in ``--out-dir`` for the next run), and ``synth tag --db
+COPY --review REVIEW`` runs on a fresh copy in a process of its own, as a user runs it
+(the review's criteria assessed and decisions suggested: the whole single-machine path).
+It prints the wall time, the records/s and the peak resident memory of that process
+(sampled every 0.1 s), and a digest of the stored run (its tags, criteria assessments and
+suggestions, sorted): two versions of the code that store the same run print the same
+digest. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that checkout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import hashlib
 import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -135,6 +153,108 @@ def _run_child(arm: str, folder: Path) -> dict[str, float]:
     if done.returncode:
         raise RuntimeError(f"{arm} run failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- store mode: synth tag end to end ------------------------------------------------------
+
+_SYNTH = "import sys; from synth.cli import app; sys.argv[0] = 'synth'; app()"
+#: The stored run, sorted: what two versions of the code must store alike.
+_RUN_TABLES = {
+    "tags": "SELECT record_id, facet, label, score, evidence, source, version FROM tags"
+    " WHERE run_id=? ORDER BY record_id, facet, label, source",
+    "criteria_assessments": "SELECT record_id, criterion, kind, status, score, evidence"
+    " FROM criteria_assessments WHERE run_id=? ORDER BY record_id, criterion",
+    "suggestions": "SELECT record_id, decision, reason, explanation FROM suggestions"
+    " WHERE run_id=? ORDER BY record_id",
+}
+
+
+def store_of(n: int, folder: Path) -> Path:
+    """N generated records imported into a store in ``folder`` (made once, then reused)."""
+    db = folder / f"store_{n}.sqlite"
+    if db.exists():
+        return db
+    from synth.corpus.synthetic import generate_records
+    from synth.corpus.writers.ris import write_ris
+    from synth.store import connect, import_paths
+
+    records, _ = generate_records(n, seed=19)
+    ris = folder / f"records_{n}.ris"
+    write_ris(records, ris)
+    del records
+    part = folder / f"store_{n}.partial.sqlite"
+    part.unlink(missing_ok=True)
+    con = connect(part)
+    try:
+        import_paths(con, [ris])
+    finally:
+        con.close()
+    part.rename(db)
+    return db
+
+
+def _peak_rss(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    """The peak resident memory of process ``pid`` (and any children) until ``stop``."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.Error:
+        return
+    while not stop.is_set():
+        with contextlib.suppress(psutil.Error):
+            rss = root.memory_info().rss
+            for kid in root.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    rss = max(rss, kid.memory_info().rss)
+            peak[0] = max(peak[0], rss)
+        stop.wait(0.1)
+
+
+def run_digest(db: Path) -> str:
+    """sha256 of the latest tagging run's tables, sorted (the run's ids left out)."""
+    from synth.store import connect
+    from synth.store.tags import latest_run
+
+    con = connect(db)
+    try:
+        run_id = latest_run(con)
+        h = hashlib.sha256()
+        for table, sql in _RUN_TABLES.items():
+            h.update(table.encode())
+            for row in con.execute(sql, (run_id,)):
+                h.update(repr(tuple(row)).encode())  # the store's rows are sqlite3.Row
+    finally:
+        con.close()
+    return h.hexdigest()[:16]
+
+
+def bench_store(n: int, folder: Path, review: Path | None, keep: bool) -> None:
+    """``synth tag`` on a copy of the N-record store: wall time, peak RSS, the run's digest."""
+    source = store_of(n, folder)
+    db = folder / f"tagged_{n}.sqlite"
+    shutil.copyfile(source, db)
+    extra = ["--review", str(review)] if review else []
+    cmd = [sys.executable, "-c", _SYNTH, "tag", "--db", str(db), "--no-progress", *extra]
+    stop, peak = threading.Event(), [0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    watcher = threading.Thread(target=_peak_rss, args=(proc.pid, stop, peak), daemon=True)
+    watcher.start()
+    _, errors = proc.communicate()
+    seconds = time.perf_counter() - t0
+    stop.set()
+    watcher.join()
+    if proc.returncode:
+        raise SystemExit(f"synth tag failed ({proc.returncode}):\n{errors[-3000:]}")
+    digest = run_digest(db)
+    if not keep:
+        db.unlink()
+    print(
+        f"synth tag, {n:,} records: {seconds:.1f} s wall ({n / seconds:,.0f} records/s), "
+        f"peak RSS {peak[0] / 2**20:,.0f} MiB; run digest {digest}",
+        flush=True,
+    )
 
 
 # -- the comparison ----------------------------------------------------------------------
@@ -259,10 +379,26 @@ def main() -> None:
     parser.add_argument(
         "--peer-only", action="store_true", help="only the real-abstract run (no synthetic)"
     )
+    parser.add_argument(
+        "--store", type=int, nargs="+", metavar="N", help="synth tag end to end on N records"
+    )
+    parser.add_argument("--review", type=Path, default=ROOT / "corpus/kei-2020/review.yml")
+    parser.add_argument("--no-review", action="store_true", help="store mode: no criteria")
+    parser.add_argument("--out-dir", type=Path, help="store mode: keep the stores here")
+    parser.add_argument("--keep", action="store_true", help="store mode: keep tagged copies")
     parser.add_argument("--child", nargs=2, metavar=("ARM", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], Path(args.child[1]))))
+        return
+    if args.store:
+        print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; {_load()}")
+        with contextlib.ExitStack() as stack:
+            folder = args.out_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            folder.mkdir(parents=True, exist_ok=True)
+            for n in args.store:
+                bench_store(n, folder, None if args.no_review else args.review, args.keep)
+                print(_load(), flush=True)
         return
     sizes = [10_000] if args.quick else sorted(args.sizes)
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; {_load()}")

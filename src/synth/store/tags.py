@@ -7,8 +7,9 @@ latest run with every reviewer override applied on top (latest override per
 record/facet/label wins); :func:`current_tags` shows it, with the refiner's choice of which
 machine row stands for a tag (:func:`synth.tagging.refine.best_rows`).
 Overrides are events: re-tagging adds a run and never touches them. A run is written in
-short transactions and read only once finished (:func:`latest_run`), so a killed run is
-never the current one.
+short transactions (all at once, :func:`save_tagging`, or a chunk of records at a time,
+:class:`TaggingWriter`) and read only once finished (:func:`latest_run`), so a killed run
+is never the current one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable
+from types import TracebackType
 from typing import Any
 
 import pandas as pd
@@ -57,44 +59,111 @@ def save_tagging(
     reviewers can record decisions meanwhile; readers see the run only once its ``runs``
     row is marked finished, last. A run that fails is removed again; one killed midway
     stays unfinished, and the previous finished run remains the current one.
+    :class:`TaggingWriter` writes a run part by part with the same guarantees.
     """
-    with transaction(con):
-        run_id = start_run(con, "tag", params)
-    try:
-        with ShortTransactions(con) as w:
-            w.executemany(
-                "INSERT INTO tags (run_id, record_id, facet, label, score, evidence, source,"
-                " version) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    (run_id, t.record_id, t.facet, t.label, float(t.score), _dumps(t.evidence),
-                     t.source, t.version)
-                    for t in tags.itertuples()
-                ),
-            )  # fmt: skip
-            if assessment is not None:
-                w.executemany(
-                    "INSERT INTO criteria_assessments (run_id, record_id, criterion, kind,"
-                    " status, score, evidence) VALUES (?,?,?,?,?,?,?)",
-                    (
-                        (run_id, a.record_id, a.criterion, a.kind, a.status,
-                         None if pd.isna(a.score) else float(a.score), _dumps(a.evidence))
-                        for a in assessment.itertuples()
-                    ),
-                )  # fmt: skip
-            if suggestions is not None:
-                w.executemany(
-                    "INSERT INTO suggestions (run_id, record_id, decision, reason, explanation)"
-                    " VALUES (?,?,?,?,?)",
-                    (
-                        (run_id, s.record_id, s.decision, s.reason, s.explanation)
-                        for s in suggestions.itertuples()
-                    ),
+    with TaggingWriter(con, params) as writer:
+        writer.add(tags, assessment=assessment, suggestions=suggestions)
+    return writer.run_id
+
+
+class TaggingWriter:
+    """One tagging run written part by part: a chunk of records' tags, assessment and
+    suggestions at a time (:func:`synth.tagging.workflow.tag_store`), so no part of the
+    run need be in memory at once.
+
+    Entering starts the run (an unfinished ``runs`` row); :meth:`add` writes a part in
+    short transactions; leaving without an error marks the run finished, last, with
+    ``params`` updated by :meth:`finish_params` (what is known only at the end, such as
+    the failures). An error removes what the run wrote; a process killed midway leaves
+    the run unfinished: either way the previous finished run stays the current one.
+    """
+
+    def __init__(self, con: sqlite3.Connection, params: dict[str, Any]) -> None:
+        self.con = con
+        self.params = params
+        self.run_id = 0
+        self._updated: dict[str, Any] = {}
+
+    def __enter__(self) -> TaggingWriter:
+        with transaction(self.con):
+            self.run_id = start_run(self.con, "tag", self.params)
+        return self
+
+    def add(
+        self,
+        tags: pd.DataFrame,
+        *,
+        assessment: pd.DataFrame | None = None,
+        suggestions: pd.DataFrame | None = None,
+    ) -> None:
+        """Write one part of the run (unseen until the run is finished; an error here
+        removes the whole run when it reaches the ``with`` block's end)."""
+        with ShortTransactions(self.con) as w:
+            _write_part(w, self.run_id, tags, assessment, suggestions)
+
+    def finish_params(self, **updated: Any) -> None:
+        """Parameters to record when the run finishes (over those it started with)."""
+        self._updated.update(updated)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is not None:
+            _discard_run(self.con, self.run_id)
+            return
+        try:
+            with transaction(self.con):
+                if self._updated:
+                    self.con.execute(
+                        "UPDATE runs SET params=? WHERE run_id=?",
+                        (_dumps({**self.params, **self._updated}), self.run_id),
+                    )
+                self.con.execute(
+                    "UPDATE runs SET finished_at=? WHERE run_id=?", (now(), self.run_id)
                 )
-            w.execute("UPDATE runs SET finished_at=? WHERE run_id=?", (now(), run_id))
-    except BaseException:
-        _discard_run(con, run_id)
-        raise
-    return run_id
+        except BaseException:
+            _discard_run(self.con, self.run_id)
+            raise
+
+
+def _write_part(
+    w: ShortTransactions,
+    run_id: int,
+    tags: pd.DataFrame,
+    assessment: pd.DataFrame | None,
+    suggestions: pd.DataFrame | None,
+) -> None:
+    w.executemany(
+        "INSERT INTO tags (run_id, record_id, facet, label, score, evidence, source,"
+        " version) VALUES (?,?,?,?,?,?,?,?)",
+        (
+            (run_id, t.record_id, t.facet, t.label, float(t.score), _dumps(t.evidence),
+             t.source, t.version)
+            for t in tags.itertuples()
+        ),
+    )  # fmt: skip
+    if assessment is not None:
+        w.executemany(
+            "INSERT INTO criteria_assessments (run_id, record_id, criterion, kind,"
+            " status, score, evidence) VALUES (?,?,?,?,?,?,?)",
+            (
+                (run_id, a.record_id, a.criterion, a.kind, a.status,
+                 None if pd.isna(a.score) else float(a.score), _dumps(a.evidence))
+                for a in assessment.itertuples()
+            ),
+        )  # fmt: skip
+    if suggestions is not None:
+        w.executemany(
+            "INSERT INTO suggestions (run_id, record_id, decision, reason, explanation)"
+            " VALUES (?,?,?,?,?)",
+            (
+                (run_id, s.record_id, s.decision, s.reason, s.explanation)
+                for s in suggestions.itertuples()
+            ),
+        )
 
 
 def _discard_run(con: sqlite3.Connection, run_id: int) -> None:

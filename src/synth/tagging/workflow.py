@@ -4,10 +4,19 @@ Reads records, extracts and full texts from the store, runs the rule tagger, ref
 output with the learnable layer (model rows beside the rule rows, trained on reviewers'
 verdicts and the rules' confident output), assesses the review's criteria, suggests
 decisions, and stores all of it as one tagging run.
+
+On one machine, when no facet is refined (the default: ``synth/data/refine.yml``), the run
+streams: :data:`CHUNK_RECORDS` records at a time are tagged, judged and written to the run
+(:class:`synth.store.tags.TaggingWriter`), then dropped, so no step holds every record's
+tags (200,000 records' tags and evidence took 8 GB). What the criteria need from the whole
+corpus (the inverse document frequencies of the similarity to a criterion's wording) is
+computed once, up front, from the records; the stored run is the one the whole path
+stores, row for row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 from dataclasses import dataclass, field
@@ -18,10 +27,16 @@ import pandas as pd
 
 from synth.fulltext.passages import add_pages, tagger_inputs
 from synth.review import NO_REVIEW_NOTE, find_review, review_for
-from synth.store.tags import load_overrides, save_tagging
+from synth.store.tags import TaggingWriter, load_overrides, save_tagging
 from synth.store.views import load_extracts, load_fulltexts, load_records
 
 log = logging.getLogger(__name__)
+
+
+#: Records tagged, judged and written at a time on the streaming path (:func:`tag_store`):
+#: enough for the tagger's batches and worker pool to run at full speed, few enough that a
+#: chunk's tags and evidence stay a few hundred MB.
+CHUNK_RECORDS = 10_000
 
 
 @dataclass
@@ -29,7 +44,10 @@ class TagRun:
     """What a tagging run stored."""
 
     run_id: int
-    #: the rule rows (``source="rule"``)
+    #: the rule rows (``source="rule"``); when the run streamed over several chunks of
+    #: records (:func:`tag_store`), without their evidence (``None``: the store has it,
+    #: :func:`synth.store.tags.load_run_tags`), as is the assessment: no step holds every
+    #: record's evidence
     tags: pd.DataFrame
     assessment: pd.DataFrame | None
     suggestions: pd.DataFrame | None
@@ -53,6 +71,7 @@ def tag_store(
     refine_facets: tuple[str, ...] | None = None,
     client: Any = None,
     partition_size: int | None = None,
+    chunk_size: int | None = None,
 ) -> TagRun:
     """Tag every record in the store and save the run; returns what was stored.
 
@@ -66,14 +85,22 @@ def tag_store(
     on its cluster in partitions of ``partition_size`` records (default
     :data:`synth.distributed.PARTITION_SIZE`; :func:`synth.distributed.tag_on_cluster`:
     the same rows); the rest runs here, and the store takes the run as without one.
+
+    Without a client and with no facet to refine, the run streams in chunks of
+    ``chunk_size`` records (default :data:`CHUNK_RECORDS`): each is tagged, its criteria
+    assessed and decisions suggested, and written to the run, which is marked finished
+    after the last. The run stored is the same; when there was more than one chunk,
+    :attr:`TagRun.tags` and :attr:`TagRun.assessment` are its rows without their evidence
+    (``None``; the store has it: :func:`synth.store.tags.load_run_tags`,
+    :func:`~synth.store.tags.load_assessment`).
+    A failure midway removes what the run wrote; a kill leaves it unfinished: either way
+    the previous run stays the current one.
     """
     from synth.tagging.codebook import load_codebook
     from synth.tagging.criteria import (
         assess,
-        criterion_method,
         criterion_rows,
         records_with_text,
-        review_criteria,
         suggest,
         with_review_cues,
     )
@@ -89,6 +116,13 @@ def tag_store(
     # at the full-text weight (synth.fulltext.passages); records without one as stored
     stored_texts = load_fulltexts(con)
     records, extracts, fulltexts = tagger_inputs(records, extracts, stored_texts)
+    facets = tuple(refine_facets or REFINE_FACETS) if refine else ()
+    if client is None and not (facets and len(records)):
+        return _streamed(
+            con, records, extracts, fulltexts, stored_texts, codebook, review, review_path,
+            n_process=n_process, progress=progress, refine=refine,
+            chunk_size=chunk_size or CHUNK_RECORDS,
+        )  # fmt: skip
     if client is None:
         tags = tag(
             records,
@@ -119,18 +153,8 @@ def tag_store(
         suggestions = suggest(assessment)
     else:
         log.warning(NO_REVIEW_NOTE)
-    params: dict[str, Any] = {
-        "codebook_version": codebook.version,
-        "codebook_sha256": codebook.sha256,
-        "rule_version": codebook.tag_version,
-        "review": str(review_path) if review_path else None,
-        "n_process": n_process,
-        **({"scheduler": client.scheduler.address} if client is not None else {}),
-        "records": len(records),
-        "failures": failures,
-        # how each criterion was judged (cues / similarity / year): the criteria export
-        "criteria_methods": {c.id: criterion_method(c) for c in review_criteria(review)},
-    }
+    params = _run_params(codebook, review, review_path, n_process, client, len(records))
+    params["failures"] = failures
     model = info = None
     stored = tags
     if refine and len(records):
@@ -150,3 +174,138 @@ def tag_store(
         con, stored, params=params, assessment=assessment, suggestions=suggestions
     )
     return TagRun(run_id, tags, assessment, suggestions, review_path, model, info, failures)
+
+
+def _run_params(
+    codebook: Any, review: Any, review_path: Path | None, n_process: int, client: Any, n: int
+) -> dict[str, Any]:
+    """The run's parameters (``failures`` are added once known)."""
+    from synth.tagging.criteria import criterion_method, review_criteria
+
+    return {
+        "codebook_version": codebook.version,
+        "codebook_sha256": codebook.sha256,
+        "rule_version": codebook.tag_version,
+        "review": str(review_path) if review_path else None,
+        "n_process": n_process,
+        **({"scheduler": client.scheduler.address} if client is not None else {}),
+        "records": n,
+        "failures": [],
+        # how each criterion was judged (cues / similarity / year): the criteria export
+        "criteria_methods": {c.id: criterion_method(c) for c in review_criteria(review)},
+    }
+
+
+def _streamed(
+    con: sqlite3.Connection,
+    records: pd.DataFrame,
+    extracts: pd.DataFrame | None,
+    fulltexts: pd.DataFrame | None,
+    stored_texts: pd.DataFrame | None,
+    codebook: Any,
+    review: Any,
+    review_path: Path | None,
+    *,
+    n_process: int,
+    progress: bool,
+    refine: bool,
+    chunk_size: int,
+) -> TagRun:
+    """:func:`tag_store` a chunk of records at a time, written to one run as it goes."""
+    from synth.tagging.criteria import (
+        METHOD_SIMILARITY,
+        assess,
+        criterion_method,
+        criterion_rows,
+        records_with_text,
+        similarity_tags,
+        suggest,
+    )
+    from synth.tagging.refine import RefineParams
+    from synth.tagging.tagger import TAG_COLUMNS, tag
+
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
+    judged = review.path is not None
+    if not judged:
+        log.warning(NO_REVIEW_NOTE)
+    params = _run_params(codebook, review, review_path, n_process, None, len(records))
+    model = info = None
+    if refine and len(records):  # no facet to refine: the refiner's settings recorded
+        model, info = pd.DataFrame(columns=TAG_COLUMNS), {}
+        params["model"] = {"params": RefineParams().as_dict(), "facets": info}
+    # the one thing the criteria read across records: similarity to a criterion's wording
+    # weighs words by their frequency in every record's sentences, so it is computed here,
+    # once, and each chunk takes its records' rows; the chunks judge the cues alone
+    similar = (
+        similarity_tags(records, review, extracts=extracts, fulltexts=fulltexts) if judged else None
+    )
+    by_cues = dataclasses.replace(
+        review,
+        inclusion_criteria=tuple(
+            c for c in review.inclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
+        ),
+        exclusion_criteria=tuple(
+            c for c in review.exclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
+        ),
+    )
+    failures: list[dict[str, Any]] = []
+    kept: list[pd.DataFrame] = []
+    assessments: list[pd.DataFrame] = []
+    suggestions: list[pd.DataFrame] = []
+    chunks = range(0, max(len(records), 1), chunk_size)  # an empty store: one empty chunk
+    with TaggingWriter(con, params) as writer:
+        for start in chunks:
+            part = records.iloc[start : start + chunk_size]
+            ids = set(part["record_id"])
+            ext, full, stored = (_of(f, ids) for f in (extracts, fulltexts, stored_texts))
+            tags = tag(
+                part, extracts=ext, fulltexts=full, codebook=codebook, n_process=n_process,
+                progress=progress,
+            )  # fmt: skip
+            tags = add_pages(tags, stored)  # evidence found in a PDF names its page
+            failures.extend(tags.attrs.get("failures") or [])
+            assessment = suggested = None
+            if judged:
+                rows = criterion_rows(part, tags, by_cues, codebook, extracts=ext, fulltexts=full)
+                mine = similar[similar["record_id"].isin(ids)]  # type: ignore[index]
+                rows = pd.concat([p for p in (rows, mine) if len(p)] or [rows], ignore_index=True)
+                with_text = records_with_text(part, ext, full)
+                assessment = assess(part, rows, review, with_text=with_text)
+                suggested = suggest(assessment)
+                suggestions.append(suggested)
+                assessments.append(assessment if len(chunks) == 1 else _light(assessment))
+            writer.add(tags, assessment=assessment, suggestions=suggested)
+            kept.append(tags if len(chunks) == 1 else tags.assign(evidence=None))
+            del tags, assessment, suggested
+        writer.finish_params(failures=failures)
+    tags = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+    tags.attrs["failures"] = failures
+    return TagRun(
+        writer.run_id,
+        tags,
+        _joined(assessments) if judged else None,
+        _joined(suggestions) if judged else None,
+        review_path,
+        model,
+        info,
+        failures,
+    )
+
+
+def _of(frame: pd.DataFrame | None, ids: set[Any]) -> pd.DataFrame | None:
+    """The rows of ``frame`` for the records ``ids`` (rows with no record id kept: an
+    extract matched by its ``ref``, which the tagger resolves among the given records)."""
+    if frame is None or "record_id" not in frame.columns:
+        return frame
+    rid = frame["record_id"]
+    return frame[rid.isin(ids) | rid.isna()]
+
+
+def _light(assessment: pd.DataFrame) -> pd.DataFrame:
+    """An assessment without its evidence (kept in the store, not in memory)."""
+    return assessment.assign(evidence=None)
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

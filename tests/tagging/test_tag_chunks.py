@@ -1,0 +1,185 @@
+"""``tag_store`` on one machine streams a chunk of records at a time (issue 19): the run it
+stores is the one the whole corpus in one chunk stores, row for row, and a run that fails
+or is killed between chunks is never the current one."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from synth.store import connect
+from synth.store.tags import current_tags, latest_run, run_params
+from synth.tagging.workflow import tag_store
+
+KEI = Path(__file__).resolve().parents[2] / "corpus" / "kei-2020"
+#: The stored run, sorted: the tables a streamed run must write as the whole run does.
+TABLES = {
+    "tags": "SELECT record_id, facet, label, score, evidence, source, version FROM tags"
+    " WHERE run_id=? ORDER BY record_id, facet, label, source",
+    "criteria_assessments": "SELECT record_id, criterion, kind, status, score, evidence"
+    " FROM criteria_assessments WHERE run_id=? ORDER BY record_id, criterion",
+    "suggestions": "SELECT record_id, decision, reason, explanation FROM suggestions"
+    " WHERE run_id=? ORDER BY record_id",
+}
+
+
+def stored_run(con: sqlite3.Connection, run_id: int) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_sql_query(sql, con, params=(run_id,)) for name, sql in TABLES.items()}
+
+
+def tagged(db: Path, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], dict[str, Any], Any]:
+    """Tag the store at ``db``: its stored run, the run's parameters, the TagRun."""
+    con = connect(db)
+    try:
+        run = tag_store(con, **kwargs)
+        assert latest_run(con) == run.run_id
+        return stored_run(con, run.run_id), run_params(con, run.run_id), run
+    finally:
+        con.close()
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Values as objects, missing ones None (a chunk whose reasons are all None holds them
+    as objects, another as strings: the same values, which the store holds alike)."""
+    frame = frame.astype(object)
+    return frame.where(frame.notna(), None)
+
+
+def assert_same_run(whole: tuple, chunked: tuple) -> None:
+    (tables, params, run), (tables2, params2, run2) = whole, chunked
+    for name, frame in tables.items():
+        assert len(frame), name  # the comparison compares something
+        pd.testing.assert_frame_equal(frame, tables2[name], obj=name)
+    assert params == params2
+    pd.testing.assert_frame_equal(plain(run.suggestions), plain(run2.suggestions))
+    # several chunks: the rule rows in memory without their evidence (the store has it)
+    key = ["record_id", "facet", "label", "score", "source", "version"]
+    pd.testing.assert_frame_equal(run.tags[key], run2.tags[key])
+    assert run2.tags["evidence"].isna().all()
+    assert run.failures == run2.failures
+
+
+def test_the_bundled_corpus_tagged_in_chunks_stores_the_same_run(
+    kei_imported_db: Path, copy_db: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The bundled corpus (records with extracts, full texts and PDF pages; the review's
+    criteria beside it) in chunks of 9 records against one chunk."""
+    whole = tagged(copy_db(kei_imported_db, tmp_path / "whole.sqlite"), chunk_size=10_000)
+    chunked = tagged(copy_db(kei_imported_db, tmp_path / "chunked.sqlite"), chunk_size=9)
+    assert whole[1]["records"] > 5 * 9  # several chunks, the last one short
+    assert_same_run(whole, chunked)
+
+
+def _generated_store(folder: Path, n: int) -> Path:
+    """``n`` generated records in a store, with a review whose criteria are KEI's (cues)
+    and one without cues, judged by similarity to its wording across all records."""
+    from synth.corpus.synthetic import generate_records
+    from synth.corpus.writers.ris import write_ris
+    from synth.store import import_paths
+
+    records, _ = generate_records(n, seed=7)
+    write_ris(records, folder / "records.ris")
+    kei = yaml.safe_load((KEI / "review.yml").read_text("utf-8"))
+    similar = {"id": "patient-reported", "text": "Patient-reported outcomes in hospital care"}
+    review = {
+        "inclusion_criteria": [*kei["inclusion_criteria"], similar],
+        "exclusion_criteria": kei["exclusion_criteria"],
+    }
+    (folder / "review.yml").write_text(yaml.safe_dump(review), "utf-8")
+    db = folder / "generated.sqlite"
+    con = connect(db)
+    try:
+        import_paths(con, [folder / "records.ris"])
+    finally:
+        con.close()
+    return db
+
+
+@pytest.mark.slow
+def test_a_generated_corpus_tagged_in_chunks_stores_the_same_run(tmp_path: Path) -> None:
+    """A few thousand generated records over four chunks (the last one short) against one
+    chunk, with a criterion judged by similarity (its word weights from every record)."""
+    db = _generated_store(tmp_path, 2_000)
+    review = tmp_path / "review.yml"
+    shutil.copyfile(db, tmp_path / "chunked.sqlite")
+    whole = tagged(db, review_path=review, chunk_size=5_000)
+    chunked = tagged(tmp_path / "chunked.sqlite", review_path=review, chunk_size=600)
+    assessment = whole[0]["criteria_assessments"]
+    by_similarity = assessment[assessment["criterion"] == "patient-reported"]
+    assert (by_similarity["status"] == "met").any()  # the similarity criterion is judged
+    assert_same_run(whole, chunked)
+
+
+def test_a_run_that_fails_between_chunks_leaves_the_previous_one_current(
+    kei_imported_db: Path, copy_db: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synth.tagging import criteria
+
+    con = connect(copy_db(kei_imported_db))
+    first = tag_store(con, chunk_size=10_000).run_id
+    before = current_tags(con)
+    real, calls = criteria.suggest, []
+
+    def failing_second_chunk(assessment: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+        calls.append(len(assessment))
+        if len(calls) == 2:  # the first chunk is written by now
+            raise RuntimeError("the store's disk is full")
+        return real(assessment, **kwargs)
+
+    monkeypatch.setattr(criteria, "suggest", failing_second_chunk)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        tag_store(con, chunk_size=20)
+    assert latest_run(con) == first
+    pd.testing.assert_frame_equal(current_tags(con), before)
+    for table in TABLES:  # what the failed run wrote is removed again
+        (left,) = con.execute(f"SELECT count(*) FROM {table} WHERE run_id > ?", (first,)).fetchone()
+        assert left == 0, table
+    con.close()
+
+
+def tag_in_chunks(path: str) -> None:
+    """Child: tag the store a few records at a time (the test kills it midway)."""
+    con = connect(path)
+    tag_store(con, chunk_size=4)
+
+
+@pytest.mark.slow
+def test_a_run_killed_between_chunks_is_never_the_current_one(
+    kei_imported_db: Path, copy_db: Callable[..., Path]
+) -> None:
+    path = copy_db(kei_imported_db)
+    con = connect(path)
+    first = tag_store(con, chunk_size=10_000).run_id
+    before = current_tags(con)
+    child = mp.get_context("spawn").Process(target=tag_in_chunks, args=(str(path),))
+    child.start()
+    deadline = time.monotonic() + 300
+    # kill it once a chunk of its rows is committed
+    sql = "SELECT count(DISTINCT record_id) FROM suggestions WHERE run_id > ?"
+    while con.execute(sql, (first,)).fetchone()[0] == 0:
+        assert child.is_alive(), "the tagging run ended before it could be killed"
+        assert time.monotonic() < deadline, "the tagging run wrote nothing"
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(30)
+    (written,) = con.execute(sql, (first,)).fetchone()
+    (records,) = con.execute("SELECT count(*) FROM records").fetchone()
+    assert 0 < written < records  # killed midway, between chunks
+    assert latest_run(con) == first
+    pd.testing.assert_frame_equal(current_tags(con), before)
+    # the next run is whole, and current
+    again = tag_store(con, chunk_size=20).run_id
+    assert latest_run(con) == again
+    assert stored_run(con, again)["suggestions"].shape[0] == records
+    con.close()
