@@ -539,3 +539,21 @@ def test_a_setting_named_only_as_background_is_not_the_studys() -> None:
         "clinics have shown that bright light helps most patients within two weeks.",
     )
     assert got == set()
+
+
+def test_medlines_age_check_tags_name_no_paediatric_care() -> None:
+    # "Infant" and "Infant, Newborn" among MeSH keywords say who was in the studies, not
+    # where care was given; the words in the title or abstract still do
+    rows = [
+        {"record_id": "r0", "source_key": "k0", "title": "New antihistamines: an overview",
+         "abstract": "Second-generation antihistamines cause less sedation than the older "
+                     "drugs. Their interactions and cardiac effects are discussed.",
+         "keywords": ["Humans", "Infant", "Infant, Newborn", "Histamine H1 Antagonists"]},
+        {"record_id": "r1", "source_key": "k1", "title": "Sedation of newborns after surgery",
+         "abstract": "We audited the sedation of 80 infants on a surgical ward.",
+         "keywords": ["Infant, Newborn"]},
+    ]  # fmt: skip
+    tags = counted_tags(tag(records_frame(rows)))
+    setting = tags[tags.facet == "setting"]
+    assert "paediatrics-maternity" not in set(setting.loc[setting.record_id == "r0", "label"])
+    assert set(setting.loc[setting.record_id == "r1", "label"]) == {"paediatrics-maternity"}
