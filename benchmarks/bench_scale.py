@@ -57,17 +57,18 @@ hold the same records, sources, sightings, failures and duplicate groups.
 The whole path on a cluster (``--pipeline``, instead of tagging):
 
     python benchmarks/bench_scale.py --pipeline [--sizes 1000000] [--workers 2]
-                                     [--partition-size 5000] [--skip-tag]
+                                     [--partition-size 5000] [--steps import dedupe tag]
 
 For each N, the generated records written as one RIS file (in a process of its own, so
 this one holds no records; a ``records_N.ris`` already in ``--out-dir`` is used as it
 is, with its ``planted_N.pkl`` if there), then three commands on one store, as a user
 runs them, each with ``--cluster local:W``: ``synth import FILE`` (its deduplication
 included), ``synth duplicates refresh`` (the deduplication alone, again) and ``synth
-tag``. Per command: wall time, records/s, CPU seconds, and the peak resident memory of
-every process of its tree (the command's and each worker's); then the total wall time,
-the largest process of the whole path against the 4 GiB target of issue 19, and the
-groups' recall and precision on the planted pairs.
+tag`` (``--steps`` runs some of them, in that order). Per command: wall time,
+records/s, CPU seconds, and the peak resident memory of every process of its tree (the
+command's and each worker's); then the total wall time, the largest process of the whole
+path against the 4 GiB target of issue 19, and the groups' recall and precision on the
+planted pairs.
 """
 
 from __future__ import annotations
@@ -364,7 +365,7 @@ def planted_scores(db: Path, planted: set[frozenset[int]]) -> tuple[float, float
 
 
 def pipeline_figure(
-    sizes: list[int], workers: int, partition_size: int, out: Path, tag: bool
+    sizes: list[int], workers: int, partition_size: int, out: Path, names: list[str]
 ) -> None:
     """The ``--pipeline`` figure: import, dedupe and tag of N records on local:W."""
     import pickle
@@ -395,9 +396,9 @@ def pipeline_figure(
         steps = [
             ("import", "import", [str(ris), *cluster]),
             ("dedupe", "duplicates refresh", cluster),
+            ("tag", "tag", [*cluster, "--partition-size", str(partition_size)]),
         ]
-        if tag:
-            steps.append(("tag", "tag", [*cluster, "--partition-size", str(partition_size)]))
+        steps = [s for s in steps if s[0] in names]
         arms: list[Arm] = []
         for name, command, extra in steps:
             arm = run_arm(name, db, extra, command=command)
@@ -524,7 +525,13 @@ def main() -> None:
         action="store_true",
         help="import, dedupe and tag on a LocalCluster instead (peak memory per process)",
     )
-    parser.add_argument("--skip-tag", action="store_true", help="--pipeline without tagging")
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        choices=["import", "dedupe", "tag"],
+        default=["import", "dedupe", "tag"],
+        help="--pipeline: the commands to run (import first: it makes the store)",
+    )
     args = parser.parse_args()
     out = args.out_dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -533,7 +540,7 @@ def main() -> None:
     print(f"cores available: {len(os.sched_getaffinity(0))}; work folder: {out}")
     if args.dedupe or args.import_ or args.pipeline:
         if args.pipeline:
-            pipeline_figure(args.sizes, w, args.partition_size, out, tag=not args.skip_tag)
+            pipeline_figure(args.sizes, w, args.partition_size, out, args.steps)
         elif args.dedupe:
             from synth.distributed.dedupe import PARTITION_SIZE
 
