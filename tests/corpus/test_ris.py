@@ -488,3 +488,21 @@ def test_large_file_agrees_with_bare_rispy():
     assert len(parsed.records) == len(theirs) == 20_000
     assert [r["title"] for r in parsed.records] == [r["title"] for r in theirs]
     assert [r["doi"] for r in parsed.records] == [r["doi"] for r in theirs]
+
+
+def test_web_addresses_one_per_untagged_line_are_separate_urls(tmp_path) -> None:
+    # Embase and Scopus exports put a record's further web addresses under one UR, one per
+    # untagged line: each is an address of its own, never one "url" joined by spaces
+    path = tmp_path / "embase.ris"
+    path.write_text(
+        "TY  - JOUR\nTI  - Trajectories of PTSD after deployment\n"
+        "UR  - http://www.embase.com/search/results?id=L1\n"
+        "http://dx.doi.org/10.1037/a0018601\n"
+        "http://sfx.library.example.org/resolve?sid=EMBASE\n"
+        "ER  - \n",
+        encoding="utf-8",
+    )
+    rec = read_file(path).records.iloc[0]
+    assert rec["url"] == "http://www.embase.com/search/results?id=L1"
+    assert " " not in rec["url"]
+    assert "http://dx.doi.org/10.1037/a0018601" in str(rec["extra"])
