@@ -52,7 +52,7 @@ def tagged(db: Path, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], dict[str, 
 def plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Values as objects, missing ones None (a chunk whose reasons are all None holds them
     as objects, another as strings: the same values, which the store holds alike)."""
-    frame = frame.astype(object)
+    frame = frame.astype(object)  # and categories (the chunks' rows in memory) as values
     return frame.where(frame.notna(), None)
 
 
@@ -65,8 +65,10 @@ def assert_same_run(whole: tuple, chunked: tuple) -> None:
     pd.testing.assert_frame_equal(plain(run.suggestions), plain(run2.suggestions))
     # several chunks: the rule rows in memory without their evidence (the store has it)
     key = ["record_id", "facet", "label", "score", "source", "version"]
-    pd.testing.assert_frame_equal(run.tags[key], run2.tags[key])
+    pd.testing.assert_frame_equal(plain(run.tags[key]), plain(run2.tags[key]))
     assert run2.tags["evidence"].isna().all()
+    judged = [c for c in run.assessment.columns if c != "evidence"]
+    pd.testing.assert_frame_equal(plain(run.assessment[judged]), plain(run2.assessment[judged]))
     assert run.failures == run2.failures
 
 
@@ -183,3 +185,27 @@ def test_a_run_killed_between_chunks_is_never_the_current_one(
     assert latest_run(con) == again
     assert stored_run(con, again)["suggestions"].shape[0] == records
     con.close()
+
+
+def test_synth_tags_summary_is_the_same_in_chunks(
+    kei_imported_db: Path,
+    copy_db: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``synth tag`` prints its records per label, tags and suggested decisions from the
+    chunks' rows as from the whole run's."""
+    from typer.testing import CliRunner
+
+    from synth.cli import app
+    from synth.tagging import workflow
+
+    printed = []
+    for name, chunk in (("whole", 10_000), ("chunked", 9)):
+        monkeypatch.setattr(workflow, "CHUNK_RECORDS", chunk)
+        db = copy_db(kei_imported_db, tmp_path / f"{name}.sqlite")
+        result = CliRunner().invoke(app, ["tag", "--db", str(db), "--no-progress"])
+        assert result.exit_code == 0, result.output
+        printed.append(result.output.replace(f"{name}.sqlite", "X"))
+    assert "suggested decisions: " in printed[0]
+    assert printed[0] == printed[1]
