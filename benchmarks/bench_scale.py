@@ -389,7 +389,7 @@ def pipeline_figure(
         pairs = f"{len(planted):,}" if planted is not None else "no file of"
         print(
             f"\n{n:,} records ({ris.stat().st_size / 2**20:,.0f} MiB of RIS, {how}), "
-            f"{pairs} planted duplicate pairs: import, dedupe, tag on local:{workers}",
+            f"{pairs} planted duplicate pairs: {', '.join(names)} on local:{workers}",
             flush=True,
         )
         db = out / f"pipeline_{n}.sqlite"
