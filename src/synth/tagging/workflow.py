@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 
 #: Records tagged, judged and written at a time on the streaming path (:func:`tag_store`):
-#: enough for the tagger's batches and worker pool to run at full speed, few enough that a
-#: chunk's tags and evidence stay a few hundred MB.
+#: enough for the tagger's batches and worker pool to run at full speed (a pool is started
+#: per chunk), few enough that a chunk's tags and evidence (about 80,000 rows) stay small
+#: beside the records themselves.
 CHUNK_RECORDS = 10_000
 
 
