@@ -44,8 +44,9 @@ For each N, the N generated records (seed 19, as ``bench_scale.py``) are written
 imported into a store once (kept in ``--out-dir`` for the next run), and ``synth tag --db
 COPY --review REVIEW`` runs on a fresh copy in a process of its own, as a user runs it
 (the review's criteria assessed and decisions suggested: the whole single-machine path).
-It prints the wall time, the records/s and the peak resident memory of that process
-(sampled every 0.1 s), and a digest of the stored run (its tags, criteria assessments and
+It prints the wall time, the records/s, the CPU seconds (which other work on the machine
+moves less than wall time) and the peak resident memory of that process (sampled every
+0.1 s), and a digest of the stored run (its tags, criteria assessments and
 suggestions, sorted): two versions of the code that store the same run print the same
 digest. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that checkout.
 """
@@ -237,12 +238,15 @@ def bench_store(n: int, folder: Path, review: Path | None, keep: bool) -> None:
     extra = ["--review", str(review)] if review else []
     cmd = [sys.executable, "-c", _SYNTH, "tag", "--db", str(db), "--no-progress", *extra]
     stop, peak = threading.Event(), [0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     watcher = threading.Thread(target=_peak_rss, args=(proc.pid, stop, peak), daemon=True)
     watcher.start()
     _, errors = proc.communicate()
     seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     stop.set()
     watcher.join()
     if proc.returncode:
@@ -252,7 +256,7 @@ def bench_store(n: int, folder: Path, review: Path | None, keep: bool) -> None:
         db.unlink()
     print(
         f"synth tag, {n:,} records: {seconds:.1f} s wall ({n / seconds:,.0f} records/s), "
-        f"peak RSS {peak[0] / 2**20:,.0f} MiB; run digest {digest}",
+        f"{cpu:.1f} s CPU, peak RSS {peak[0] / 2**20:,.0f} MiB; run digest {digest}",
         flush=True,
     )
 
