@@ -177,27 +177,45 @@ def _has_cell(line: str) -> bool:
     return bool(line.strip(" \t,;|"))  # a row of empty cells is no record
 
 
+def mark_counts(text: str, fmt: str) -> tuple[int, int] | None:
+    """The record marks in ``text`` of a tagged format or BibTeX, and how many of them are
+    Web of Science's ``ER`` lines (0 elsewhere); ``None`` for a format without marks.
+
+    Counts of consecutive pieces of a file add up to the whole file's (a piece cut at a
+    line start), so a file read in chunks is counted chunk by chunk
+    (:func:`expected_count` then gives the file's figure)."""
+    mark = _RECORD_MARKS.get(fmt)
+    if mark is None:
+        return None
+    pattern = mark[0]
+    if fmt == "wos":
+        found = pattern.findall(text)
+        return len(found), sum(1 for m in found if m.startswith("ER"))
+    return _count_marks(text, fmt, pattern), 0
+
+
+def expected_count(fmt: str, found: int, ends: int) -> tuple[int, str]:
+    """How many records ``found`` marks (``ends`` of them ER lines, see :func:`mark_counts`)
+    suggest, and what was counted: for Web of Science the larger of the PT and ER counts,
+    as either may be missing."""
+    what = _RECORD_MARKS[fmt][1]
+    return (max(ends, found - ends) if fmt == "wos" else found), what
+
+
 def expected_records(text: str, fmt: str) -> tuple[int, str] | None:
     """How many records ``text`` looks like it holds, and what was counted (or ``None``).
 
-    Tagged formats and BibTeX count their record marks (for Web of Science the larger of
-    the PT and ER counts, as either may be missing); tables count the non-blank lines
-    outside quoted fields, less the header.
+    Tagged formats and BibTeX count their record marks (:func:`mark_counts`,
+    :func:`expected_count`); tables count the non-blank lines outside quoted fields, less
+    the header.
     """
     if fmt in {"csv", "tsv"}:
         # quotes pair up: even pieces lie outside fields; a quoted field counts as one cell
         outside = "q".join(text.split('"')[::2])
         lines = sum(1 for line in outside.split("\n") if _has_cell(line))
         return max(lines - 1, 0), "non-blank lines below the header"
-    mark = _RECORD_MARKS.get(fmt)
-    if mark is None:
-        return None
-    pattern, what = mark
-    if fmt == "wos":
-        found = pattern.findall(text)
-        ends = sum(1 for m in found if m.startswith("ER"))
-        return max(ends, len(found) - ends), what
-    return _count_marks(text, fmt, pattern), what
+    counts = mark_counts(text, fmt)
+    return None if counts is None else expected_count(fmt, *counts)
 
 
 def shortfall(text: str | None, fmt: str, source: str, found: int) -> list[Failure]:

@@ -349,23 +349,24 @@ def _lean_tasks(
     plan: _Plan, fmt: str, chunks: Iterator[tuple[bytes, int]]
 ) -> Iterator[tuple[Any, ...]]:
     """A task per chunk, its text decoded when sent; the plan's record marks counted on
-    the way (:func:`synth.corpus.detect.expected_records`, chunk by chunk) and its chunk
-    count set after the last."""
-    mark = detect._RECORD_MARKS.get(fmt)
+    the way (:func:`synth.corpus.detect.mark_counts`, chunk by chunk) and its chunk count
+    set after the last."""
+    counted = False
     found = ends = 0
     line0 = i = 0
     for i, (data, _) in enumerate(chunks):
         text = data.decode("utf-8")
         del data
-        if mark is not None:
-            hits = mark[0].findall(text)
-            found += len(hits)
-            ends += sum(1 for h in hits if h.startswith("ER")) if fmt == "wos" else 0
+        counts = detect.mark_counts(text, fmt)
+        if counts is not None:
+            counted = True
+            found += counts[0]
+            ends += counts[1]
         spec = _ChunkSpec(plan.name, fmt, line0, database=plan.database)
         line0 += text.count("\n")
         yield (_read_chunk, i, spec, text)
-    if mark is not None:
-        plan.expected = (max(ends, found - ends) if fmt == "wos" else found, mark[1])
+    if counted:
+        plan.expected = detect.expected_count(fmt, found, ends)
     if not plan.fallback:  # (read whole instead: no chunks)
         plan.chunks = i + 1
 
