@@ -249,6 +249,10 @@ def test_the_condition_is_the_codebooks(tmp_path: Path) -> None:
     assert _mini_settings(tmp_path, _REVIEW_CONDITION, *review) == set()
     assert _mini_settings(tmp_path, _REVIEW_CONDITION, *trial) == {"acute-care"}
     assert _mini_settings(tmp_path, _REVIEW_CONDITION, *titled) == {"acute-care"}
+    # `require: never` drops the label whenever `when` holds, the title's too
+    never = "conditions: [{when: {facet: design, labels: [review]}, require: never}]"
+    assert _mini_settings(tmp_path, never, *titled) == set()
+    assert _mini_settings(tmp_path, never, *trial) == {"acute-care"}
 
 
 @pytest.mark.parametrize(
@@ -259,6 +263,10 @@ def test_the_condition_is_the_codebooks(tmp_path: Path) -> None:
         (
             "conditions: [{when: {facet: design, labels: [review]}}]",
             r"condition 1: needs `when` \(facet, labels\) and `require`",
+        ),
+        (
+            "conditions: [{when: {facet: design, labels: [review]}, require: sometimes}]",
+            r"condition 1: needs `when` \(facet, labels\) and `require`.*`require: never`",
         ),
         (
             "conditions: [{when: {facet: design, labels: [review], where: x}, "

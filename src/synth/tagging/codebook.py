@@ -25,6 +25,7 @@ from synth.datafiles import LineMap, RuleFileBuilder, load_cached, read_yaml
 from synth.tagging.conditions import (
     CONDITION_KEYS,
     DEFAULT_WHEN_SCORE,
+    NEVER,
     REQUIRE_KEYS,
     WHEN_KEYS,
     Condition,
@@ -668,7 +669,7 @@ class _Builder(RuleFileBuilder):
 
     def conditions(self, fid: str, raw: Any, where: str) -> tuple[Condition, ...]:
         """A facet's ``conditions`` (:mod:`synth.tagging.conditions`): a list of
-        ``{when: {facet, labels, min_score}, require: {min_score, or_fields}}``. The facet
+        ``{when: {facet, labels, min_score}, require: {min_score, or_fields} | never}``. The facet
         and labels ``when`` names are checked once every facet is read
         (:meth:`check_conditions`)."""
         out = []
@@ -678,11 +679,15 @@ class _Builder(RuleFileBuilder):
                 raise self.fail(at, f"must be a mapping with `when` and `require`, got {item!r}")
             self.check_keys(item, set(CONDITION_KEYS), at)
             when, require = item.get("when"), item.get("require")
-            if not isinstance(when, dict) or not isinstance(require, dict) or not require:
+            if require == NEVER:  # the labels go whenever `when` holds
+                require = {}
+            elif not isinstance(require, dict) or not require:
+                require = None
+            if not isinstance(when, dict) or require is None:
                 raise self.fail(
                     at,
                     "needs `when` (facet, labels) and `require` (min_score and/or "
-                    "or_fields), both mappings",
+                    f"or_fields), both mappings, or `require: {NEVER}`",
                 )
             self.check_keys(when, set(WHEN_KEYS), f"{at}, when")
             self.check_keys(require, set(REQUIRE_KEYS), f"{at}, require")

@@ -21,11 +21,13 @@ counting for it) in one of ``or_fields``. An evaluation report is grey literatur
       conditions:
         - when: {facet: publication, labels: [grey], absent: true}
           labels: [evaluation-report]
-          require: {min_score: 0.8}
+          require: never
 
 The codebook validates the key on load
 (:meth:`synth.tagging.codebook._Builder.conditions`); :func:`apply_conditions` runs on a
 record's scored labels after scoring, before single-label facets keep their best label.
+``require: never`` drops the labels whenever ``when`` holds (a score may round to 1.0, so
+no ``min_score`` says "never").
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from dataclasses import dataclass
 
 #: Keys of a condition, of its ``when`` and of its ``require``.
 CONDITION_KEYS = frozenset({"when", "require", "labels"})
+#: ``require: never``: the limited labels are dropped whenever ``when`` holds.
+NEVER = "never"
 WHEN_KEYS = frozenset({"facet", "labels", "min_score", "absent"})
 REQUIRE_KEYS = frozenset({"min_score", "or_fields"})
 #: ``when.min_score`` when not given: the score from which a tag counts as a label
