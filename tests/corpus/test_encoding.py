@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from synth.corpus.encoding import decode_bytes, looks_binary
+from synth.corpus.encoding import decode_bytes, looks_binary, marked_encoding
 from synth.corpus.model import ReadError
 
 TEXT = "TY  - JOUR\nTI  - Müller & Søren: co-design in Málaga — a “quoted” study\nER  - \n"
@@ -70,3 +70,23 @@ def test_png_is_binary() -> None:
 
 def test_empty_bytes_decode_to_empty_text() -> None:
     assert decode_bytes(b"").text == ""
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (codecs.BOM_UTF8 + b"TY  - JOUR\n", "utf-8"),
+        (codecs.BOM_UTF16_LE + "TY  - JOUR\n".encode("utf-16-le"), "utf-16-le"),
+        ("TY  - JOUR\nTI  - Caf\u00e9\n".encode("utf-16-le"), "utf-16-le"),
+        (b"% Encoding: windows-1252\n@article{a, title={Caf\xe9}}\n", "windows-1252"),
+        ("TY  - JOUR\nTI  - Caf\u00e9\n".encode(), None),
+    ],
+)
+def test_marked_encoding_is_what_decode_bytes_takes_before_any_guess(
+    head: bytes, expected: str | None
+) -> None:
+    got = marked_encoding(head)
+    assert (got is None) == (expected is None)
+    if expected is not None:
+        assert codecs.lookup(got).name == codecs.lookup(expected).name
+        assert decode_bytes(head).encoding == got

@@ -81,6 +81,18 @@ def looks_binary(data: bytes) -> bool:
     return controls / len(sample) > 0.02
 
 
+def marked_encoding(head: bytes) -> str | None:
+    """The encoding a file's first bytes name or show before any guess: a byte-order
+    mark's, a declared one (JabRef's ``% Encoding:``), or UTF-16 without a mark; None when
+    they show none (plain UTF-8 or a legacy single-byte encoding). :func:`decode_bytes`
+    tries these first, in this order; a reader that decodes a file in pieces of UTF-8
+    must not take one that has any."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return _declared(head[:2048]) or _utf16_without_bom(head)
+
+
 def decode_bytes(data: bytes, path: object = "<bytes>") -> Decoded:
     """Decode ``data``; raise :class:`ReadError` naming ``path`` when it is not text."""
     if not data:

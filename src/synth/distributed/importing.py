@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 from distributed import KilledWorker
 
 from synth.corpus import chunked, detect
-from synth.corpus.encoding import _BOMS, _declared, _utf16_without_bom, decode_bytes
+from synth.corpus.encoding import decode_bytes, marked_encoding
 from synth.corpus.model import WARNING, Failure, ReadError
 from synth.corpus.normalise import normalise_records, record_id
 from synth.corpus.readers import bibtex, text_reader
@@ -282,13 +282,7 @@ def _lean_plan(plan: _Plan, path: Path, size: int) -> Iterator[tuple[Any, ...]] 
             head = fh.read(4 * 65536)
     except OSError:
         return None
-    if (
-        any(head.startswith(bom) for bom, _ in _BOMS)
-        or _declared(head[:2048])
-        or _utf16_without_bom(head)
-        or detect.looks_like_pdf(head)
-        or detect.is_xlsx(head)
-    ):
+    if marked_encoding(head) or detect.looks_like_pdf(head) or detect.is_xlsx(head):
         return None
     text = head.decode("utf-8", "ignore")[:65536]  # whole characters: the sniffed head
     fmt = detect.sniff(text, path.suffix) if text.strip() else None
