@@ -58,7 +58,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -359,11 +359,20 @@ class StoreRecords:
     does); a partition that is not the size counted is an error, not a silent change.
     """
 
-    def __init__(self, con: sqlite3.Connection, partition_size: int = PARTITION_SIZE) -> None:
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        partition_size: int = PARTITION_SIZE,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> None:
         self.con = con
         self.size = max(1, int(partition_size))
         (self.n,) = con.execute("SELECT count(*) FROM records").fetchone()
-        self.columns = [*_SCORED_COLUMNS, *_WEIGHED]
+        #: ``columns`` given (the tagger's: every column, as load_records types them):
+        #: those read whole and given as read; by default deduplication's, slim
+        self.whole = columns is not None
+        self.columns = list(columns) if columns is not None else [*_SCORED_COLUMNS, *_WEIGHED]
         self._cursor: sqlite3.Cursor | None = None
         self._next = 0
 
@@ -374,14 +383,15 @@ class StoreRecords:
         return [min(self.size, self.n - k) for k in range(0, self.n, self.size)]
 
     def partition(self, k: int) -> pd.DataFrame:
-        """The ``k``-th partition, slim (:func:`_slim`): partitions are read in order."""
+        """The ``k``-th partition, slim (:func:`_slim`) unless ``columns`` were given:
+        partitions are read in order."""
         if k != self._next:
             raise RuntimeError(f"a store's partitions are read in order: {k} after {self._next}")
         if self._cursor is None:
             # an abstract weighs only by being there: its presence is read, not its text
             cols = ", ".join(
                 f"CASE WHEN r.{c} IS NULL OR r.{c} = '' THEN NULL ELSE 'x' END"
-                if c in _PRESENCE_ONLY
+                if c in _PRESENCE_ONLY and not self.whole
                 else f"r.{c}"
                 for c in self.columns
             )
@@ -396,7 +406,13 @@ class StoreRecords:
         self._next += 1
         if self._next * self.size >= self.n:
             self.close()
-        return _slim(_store_frame(rows, self.columns))
+        frame = _store_frame(rows, self.columns)
+        return frame if self.whole else _slim(frame)
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        """Every partition, in order."""
+        for k in range(len(self.sizes())):
+            yield self.partition(k)
 
     def affinity(self, ids: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """:func:`_affinity` of pairs of record numbers (``ids`` names them), their raw
@@ -428,11 +444,15 @@ def _store_frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
     (list columns parsed from JSON, years as nullable integers)."""
     values = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
     for name in columns:
-        if name in LIST_COLUMNS:
+        if name in (*LIST_COLUMNS, "extra"):
             values[name] = [json.loads(v) for v in values[name]]
     frame = pd.DataFrame({c: values[c] for c in columns}, columns=columns)
-    if "year" in frame.columns:
-        frame["year"] = pd.array(values["year"], dtype="Int64")
+    for name in ("year", "position", "line", "label_included"):
+        if name in frame.columns:
+            frame[name] = pd.array(values[name], dtype="Int64")
+    if "grey" in frame.columns:
+        grey = [None if v is None else bool(v) for v in values["grey"]]
+        frame["grey"] = pd.array(grey, dtype="boolean")
     return frame
 
 

@@ -11,9 +11,12 @@ store's tag columns (evidence as the JSON text the store keeps). The workers nee
 shared file system, only synth installed.
 
 :func:`tag_on_cluster` is the step :func:`synth.tagging.workflow.tag_store` runs with a
-``client``: the rows read back in record order, the work folder removed; the store takes
-them as one tagging run (:func:`synth.store.tags.save_tagging`), so a run killed before
-that leaves the store as it was.
+``client``, the work folder removed afterwards. With no facet refined it streams: the
+store's records sent a partition at a time as read, each partition's rows given back
+(``each``) in partition order as they land, judged and written to the run while later
+partitions are tagged. With a facet refined the rows are read back whole, in record order,
+and the store takes them as one tagging run (:func:`synth.store.tags.save_tagging`).
+Either way a run killed midway leaves the previous run the current one.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,9 +129,13 @@ class PartitionRun:
     partitions: list[dict[str, Any]] = field(default_factory=list)
 
 
+#: One partition as given with its own texts: ``(records, extracts, fulltexts)``.
+Partition = tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]
+
+
 def tag_partitions(
     client: Client,
-    records: Iterable[pd.DataFrame] | pd.DataFrame | Path,
+    records: Iterable[pd.DataFrame | Partition] | pd.DataFrame | Path,
     codebook: Codebook,
     *,
     out_dir: Path,
@@ -135,6 +143,7 @@ def tag_partitions(
     fulltexts: pd.DataFrame | None = None,
     partition_size: int = PARTITION_SIZE,
     progress: bool = False,
+    each: Callable[[dict[str, Any]], None] | None = None,
 ) -> PartitionRun:
     """Tag ``records`` on ``client``'s workers; their rows as Parquet files in ``out_dir``.
 
@@ -144,12 +153,22 @@ def tag_partitions(
         A frame, frames (each cut into partitions of at most ``partition_size`` records),
         or a folder of Parquet files with the records' columns (read in sorted order,
         ``partition_size`` rows at a time). ``record_id`` must be text, as in the store.
+        An item may be a :data:`Partition`: one partition (not cut again) with its own
+        extracts and full texts (those known only by ``ref`` matched among its records),
+        in place of ``extracts`` and ``fulltexts``.
     codebook
         The rules, as :func:`synth.tagging.tag` takes them (a review's cues included).
     extracts, fulltexts
         ``record_id`` and ``text`` per row (as the store's loaders give; an extract known
         only by ``ref`` is matched first, see :func:`tag_on_cluster`). Each partition is
         sent with its own records' texts.
+    each
+        Called with each partition's result (``index``, ``path`` of its Parquet file,
+        ``records``, ``rows``, ``notes``, ``failures``, ...) in partition order, as soon as
+        it and those before it are back: what the caller reads a partition's rows by while
+        later ones are tagged. Partitions sent and not yet passed to it are at most
+        :data:`~synth.distributed.cluster.IN_FLIGHT_PER_WORKER` per worker, so neither
+        the caller nor this function holds more than that many at once.
     """
     if partition_size < 1:
         raise ValueError(f"partition_size must be at least 1, not {partition_size}")
@@ -168,6 +187,8 @@ def tag_partitions(
     key = f"synth-tag-{uuid.uuid4().hex[:12]}"
     #: what each future in flight tags: (partition index, its first and last record)
     flying: dict[Any, tuple[int, str, str]] = {}
+    #: partitions sent and not yet given to ``each``, in order
+    unread: deque[int] = deque()
 
     def land(future: Any) -> None:
         index, first, last = flying.pop(future)
@@ -186,17 +207,29 @@ def tag_partitions(
         results[result["index"]] = {**result, "path": path}
         if bar is not None:
             bar.update(result["records"])
+        while each is not None and unread and unread[0] in results:
+            each(results[unread.popleft()])
 
     try:
-        for index, part in enumerate(_partitions(records, partition_size)):
+        for index, item in enumerate(_partitions(records, partition_size)):
+            part, own_ext, own_full = item if isinstance(item, tuple) else (item, None, None)
             _check_ids(part, index)
             if not len(part):
                 continue
-            payload = (
-                part,
-                _texts_frame(part, extract_texts),
-                _texts_frame(part, full_texts),
-            )
+            if isinstance(item, tuple):
+                if own_ext is not None and len(own_ext):
+                    own_ext = _matched_extracts(part, own_ext)
+                payload = (
+                    part,
+                    _texts_frame(part, _texts_by_record(own_ext, "extracts")),
+                    _texts_frame(part, _texts_by_record(own_full, "fulltexts")),
+                )
+            else:
+                payload = (
+                    part,
+                    _texts_frame(part, extract_texts),
+                    _texts_frame(part, full_texts),
+                )
             # the partition travels inside its task, not scattered to one worker ahead: the
             # scheduler keeps it until the task is done, so when a worker dies its partitions
             # run again elsewhere (a scattered one would die with it)
@@ -208,9 +241,10 @@ def tag_partitions(
             ids = part["record_id"]
             flying[future] = (index, ids.iloc[0], ids.iloc[-1])
             pending.add(future)
+            unread.append(index)
             run.records += len(part)
-            del part, payload, ids
-            while len(flying) >= limit:
+            del item, part, own_ext, own_full, payload, ids
+            while (len(unread) if each is not None else len(flying)) >= limit:
                 land(next(pending))
         for future in pending:
             land(future)
@@ -235,7 +269,7 @@ def tag_partitions(
 def read_tag_partitions(files: Iterable[Path]) -> pd.DataFrame:
     """The tag rows of Parquet files written by :func:`tag_partitions`, in their order,
     as :func:`synth.tagging.tag` returns them (evidence parsed)."""
-    frames = [_read_partition(f) for f in files]  # each file's JSON text freed as parsed
+    frames = [read_tag_partition(f) for f in files]  # each file's JSON text freed as parsed
     if not frames:
         out = pd.DataFrame([], columns=TAG_COLUMNS)
         out["score"] = out["score"].astype(float)
@@ -244,7 +278,8 @@ def read_tag_partitions(files: Iterable[Path]) -> pd.DataFrame:
     return out[TAG_COLUMNS]
 
 
-def _read_partition(path: Path) -> pd.DataFrame:
+def read_tag_partition(path: Path) -> pd.DataFrame:
+    """One partition's tag rows (a file :func:`tag_partitions` wrote), evidence parsed."""
     frame = pq.read_table(path, schema=TAG_SCHEMA).to_pandas()
     frame["evidence"] = [json.loads(e) if e else [] for e in frame["evidence"]]
     return frame
@@ -253,20 +288,32 @@ def _read_partition(path: Path) -> pd.DataFrame:
 def tag_on_cluster(
     client: Client,
     con: sqlite3.Connection,
-    records: pd.DataFrame,
+    records: pd.DataFrame | Iterable[Partition],
     codebook: Codebook,
     *,
     extracts: pd.DataFrame | None = None,
     fulltexts: pd.DataFrame | None = None,
     partition_size: int | None = None,
     progress: bool = False,
+    each: Callable[[dict[str, Any], pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
     """:func:`synth.tagging.tag` on ``client``'s cluster: the same rows (and ``attrs``),
     through Parquet partitions in a work folder beside ``con``'s store, removed afterwards
-    (a run killed midway leaves its folder; the next run removes it)."""
+    (a run killed midway leaves its folder; the next run removes it).
+
+    With ``each``, ``records`` are :data:`Partition` s (read as they are sent) and each
+    partition's rows are given to ``each`` with its result (:func:`tag_partitions`) in
+    partition order as they come back, not read back whole: the frame returned has no
+    rows, only the ``attrs``."""
     folder = work_folder(con)
+    landed = None
+    if each is not None:
+
+        def landed(result: dict[str, Any]) -> None:
+            each(result, read_tag_partition(result["path"]))
+
     try:
-        if extracts is not None and len(extracts):
+        if extracts is not None and len(extracts) and isinstance(records, pd.DataFrame):
             extracts = _matched_extracts(records, extracts)
         run = tag_partitions(
             client,
@@ -277,8 +324,9 @@ def tag_on_cluster(
             fulltexts=fulltexts,
             partition_size=partition_size or PARTITION_SIZE,
             progress=progress,
+            each=landed,
         )
-        tags = read_tag_partitions(run.files)
+        tags = read_tag_partitions(run.files if each is None else [])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     tags.attrs["notes"] = run.notes
@@ -362,14 +410,17 @@ def _register(client: Client, plugin: TaggerPlugin) -> None:
 
 
 def _partitions(
-    records: Iterable[pd.DataFrame] | pd.DataFrame | Path, size: int
-) -> Iterator[pd.DataFrame]:
+    records: Iterable[pd.DataFrame | Partition] | pd.DataFrame | Path, size: int
+) -> Iterator[pd.DataFrame | Partition]:
     if isinstance(records, pd.DataFrame):
         records = [records]
     if isinstance(records, Path):
         yield from _parquet_partitions(records, size)
         return
     for frame in records:
+        if isinstance(frame, tuple):  # one partition with its texts, as given
+            yield (frame[0].reset_index(drop=True), frame[1], frame[2])
+            continue
         for start in range(0, len(frame), size):
             yield frame.iloc[start : start + size].reset_index(drop=True)
 

@@ -5,13 +5,16 @@ output with the learnable layer (model rows beside the rule rows, trained on rev
 verdicts and the rules' confident output), assesses the review's criteria, suggests
 decisions, and stores all of it as one tagging run.
 
-On one machine, when no facet is refined (the default: ``synth/data/refine.yml``), the run
-streams: :data:`CHUNK_RECORDS` records at a time are tagged, judged and written to the run
-(:class:`synth.store.tags.TaggingWriter`), then dropped, so no step holds every record's
-tags (200,000 records' tags and evidence took 8 GB). What the criteria need from the whole
-corpus (the inverse document frequencies of the similarity to a criterion's wording) is
-computed once, up front, from the records; the stored run is the one the whole path
-stores, row for row.
+When no facet is refined (the default: ``synth/data/refine.yml``), the run streams: on one
+machine :data:`CHUNK_RECORDS` records at a time are tagged, on a cluster the store's
+records are read a partition at a time as sent to the workers and each partition's rows
+taken as they come back, in order; either way a chunk is judged and written to the run
+(:class:`_Chunks`, :class:`synth.store.tags.TaggingWriter`), then dropped, so no step
+holds every record's tags (200,000 records' tags and evidence took 8 GB). What the
+criteria need from the whole corpus (the inverse document frequencies of the similarity to
+a criterion's wording) is computed once, up front, from the records (on a cluster read
+whole for that alone, and only when a criterion has no cues); the stored run is the one
+the whole path stores, row for row.
 """
 
 from __future__ import annotations
@@ -85,15 +88,17 @@ def tag_store(
 
     With a Dask ``client`` (:func:`synth.distributed.cluster_client`) the rule tagger runs
     on its cluster in partitions of ``partition_size`` records (default
-    :data:`synth.distributed.PARTITION_SIZE`; :func:`synth.distributed.tag_on_cluster`:
-    the same rows); the rest runs here, and the store takes the run as without one.
+    :data:`synth.distributed.PARTITION_SIZE`; the same rows); the rest runs here, and the
+    store takes the run as without one. With no facet to refine it streams as on one
+    machine, a partition for a chunk: the store's records read a partition at a time as
+    sent, each partition's rows judged and written as they come back, in order.
 
     Without a client and with no facet to refine, the run streams in chunks of
     ``chunk_size`` records (default :data:`CHUNK_RECORDS`): each is tagged, its criteria
     assessed and decisions suggested, and written to the run, which is marked finished
-    after the last. The run stored is the same; when there was more than one chunk,
-    :attr:`TagRun.tags` and :attr:`TagRun.assessment` are its rows without their evidence
-    (``None``; the store has it: :func:`synth.store.tags.load_run_tags`,
+    after the last. The run stored is the same; when there was more than one chunk (or
+    partition), :attr:`TagRun.tags` and :attr:`TagRun.assessment` are its rows without
+    their evidence (``None``; the store has it: :func:`synth.store.tags.load_run_tags`,
     :func:`~synth.store.tags.load_assessment`).
     A failure midway removes what the run wrote; a kill leaves it unfinished: either way
     the previous run stays the current one.
@@ -112,13 +117,18 @@ def tag_store(
     review_path = review_path or find_review(con)
     review = review_for(review_path)
     codebook = with_review_cues(load_codebook(codebook_path), review)
+    facets = tuple(refine_facets or REFINE_FACETS) if refine else ()
+    if client is not None and not facets:
+        return _streamed_on_cluster(
+            con, client, codebook, review, review_path, n_process=n_process, progress=progress,
+            refine=refine, partition_size=partition_size,
+        )  # fmt: skip
     records = load_records(con)
     extracts = load_extracts(con)
     # a PDF full text is read by its sections: its abstract and methods first, the rest
     # at the full-text weight (synth.fulltext.passages); records without one as stored
     stored_texts = load_fulltexts(con)
     records, extracts, fulltexts = tagger_inputs(records, extracts, stored_texts)
-    facets = tuple(refine_facets or REFINE_FACETS) if refine else ()
     if client is None and not (facets and len(records)):
         return _streamed(
             con, records, extracts, fulltexts, stored_texts, codebook, review, review_path,
@@ -214,49 +224,17 @@ def _streamed(
     chunk_size: int,
 ) -> TagRun:
     """:func:`tag_store` a chunk of records at a time, written to one run as it goes."""
-    from synth.tagging.criteria import (
-        METHOD_SIMILARITY,
-        assess,
-        criterion_method,
-        criterion_rows,
-        records_with_text,
-        similarity_tags,
-        suggest,
-    )
-    from synth.tagging.refine import RefineParams
-    from synth.tagging.tagger import TAG_COLUMNS, tag
+    from synth.tagging.tagger import tag
 
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
-    judged = review.path is not None
-    if not judged:
-        log.warning(NO_REVIEW_NOTE)
-    params = _run_params(codebook, review, review_path, n_process, None, len(records))
-    model = info = None
-    if refine and len(records):  # no facet to refine: the refiner's settings recorded
-        model, info = pd.DataFrame(columns=TAG_COLUMNS), {}
-        params["model"] = {"params": RefineParams().as_dict(), "facets": info}
-    # the one thing the criteria read across records: similarity to a criterion's wording
-    # weighs words by their frequency in every record's sentences, so it is computed here,
-    # once, and each chunk takes its records' rows; the chunks judge the cues alone
-    similar = (
-        similarity_tags(records, review, extracts=extracts, fulltexts=fulltexts) if judged else None
-    )
-    by_cues = dataclasses.replace(
-        review,
-        inclusion_criteria=tuple(
-            c for c in review.inclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
-        ),
-        exclusion_criteria=tuple(
-            c for c in review.exclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
-        ),
-    )
-    failures: list[dict[str, Any]] = []
-    kept: list[pd.DataFrame] = []
-    assessments: list[pd.DataFrame] = []
-    suggestions: list[pd.DataFrame] = []
     chunks = range(0, max(len(records), 1), chunk_size)  # an empty store: one empty chunk
-    with TaggingWriter(con, params) as writer:
+    params = _run_params(codebook, review, review_path, n_process, None, len(records))
+    judge = _Chunks(
+        con, codebook, review, review_path, params, refine=refine, n=len(records),
+        many=len(chunks) > 1, similar=lambda: (records, extracts, fulltexts),
+    )  # fmt: skip
+    with judge:
         for start in chunks:
             part = records.iloc[start : start + chunk_size]
             ids = set(part["record_id"])
@@ -265,34 +243,205 @@ def _streamed(
                 part, extracts=ext, fulltexts=full, codebook=codebook, n_process=n_process,
                 progress=progress,
             )  # fmt: skip
-            tags = add_pages(tags, stored)  # evidence found in a PDF names its page
-            failures.extend(tags.attrs.get("failures") or [])
-            assessment = suggested = None
-            if judged:
-                rows = criterion_rows(part, tags, by_cues, codebook, extracts=ext, fulltexts=full)
-                mine = similar[similar["record_id"].isin(ids)]  # type: ignore[index]
-                rows = pd.concat([p for p in (rows, mine) if len(p)] or [rows], ignore_index=True)
-                with_text = records_with_text(part, ext, full)
-                assessment = assess(part, rows, review, with_text=with_text)
-                suggested = suggest(assessment)
-                suggestions.append(suggested)
-                assessments.append(assessment if len(chunks) == 1 else _slim(assessment))
-            writer.add(tags, assessment=assessment, suggestions=suggested)
-            kept.append(tags if len(chunks) == 1 else _slim(tags))
-            del tags, assessment, suggested
-        writer.finish_params(failures=failures)
-    tags = _joined(kept)
-    tags.attrs["failures"] = failures
-    return TagRun(
-        writer.run_id,
-        tags,
-        _joined(assessments) if judged else None,
-        _joined(suggestions) if judged else None,
-        review_path,
-        model,
-        info,
-        failures,
-    )
+            judge.add(part, tags, ext, full, stored)
+            del tags
+    return judge.result()
+
+
+def _streamed_on_cluster(
+    con: sqlite3.Connection,
+    client: Any,
+    codebook: Any,
+    review: Any,
+    review_path: Path | None,
+    *,
+    n_process: int,
+    progress: bool,
+    refine: bool,
+    partition_size: int | None,
+) -> TagRun:
+    """:func:`tag_store` on ``client``'s cluster, streamed: the store's records read a
+    partition at a time (:class:`synth.distributed.dedupe.StoreRecords`) as each is sent
+    to a worker, and each partition's rows, back as Parquet, judged and written to the run
+    in partition order (:class:`_Chunks`, as on one machine), then dropped."""
+    from synth.corpus.model import RECORD_COLUMNS
+    from synth.distributed import PARTITION_SIZE, tag_on_cluster
+    from synth.distributed.dedupe import StoreRecords
+
+    size = partition_size or PARTITION_SIZE
+    reader = StoreRecords(con, size, columns=RECORD_COLUMNS)
+    extracts = load_extracts(con)
+    stored_texts = load_fulltexts(con)
+    params = _run_params(codebook, review, review_path, n_process, client, len(reader))
+    judge = _Chunks(
+        con, codebook, review, review_path, params, refine=refine, n=len(reader),
+        many=len(reader.sizes()) > 1,
+        similar=lambda: tagger_inputs(load_records(con), extracts, stored_texts),
+    )  # fmt: skip
+    #: what each partition sent is judged with once its rows are back
+    sent: dict[int, tuple[pd.DataFrame, Any, Any, Any]] = {}
+
+    def partitions() -> Any:
+        for index, raw in enumerate(reader):
+            ids = set(raw["record_id"])
+            stored = _of(stored_texts, ids)
+            part, ext, full = tagger_inputs(raw, _of(extracts, ids), stored)
+            sent[index] = (part, ext, full, stored)
+            yield part, ext, full
+
+    def each(result: dict[str, Any], tags: pd.DataFrame) -> None:
+        part, ext, full, stored = sent.pop(result["index"])
+        tags.attrs["failures"] = result["failures"]
+        judge.add(part, tags, ext, full, stored)
+
+    try:
+        with judge:
+            attrs = tag_on_cluster(
+                client, con, partitions(), codebook, partition_size=size, progress=progress,
+                each=each,
+            ).attrs  # fmt: skip
+            if not len(reader):  # an empty store: one empty chunk, as on one machine
+                judge.add(*_empty(), None, None, None)
+    finally:
+        reader.close()
+    out = judge.result()
+    out.tags.attrs.update(notes=attrs["notes"], partitions=attrs["partitions"])
+    return out
+
+
+class _Chunks:
+    """A run written a chunk of records at a time (one machine's chunks, a cluster's
+    partitions): each chunk's tags judged against the review's criteria, decisions
+    suggested, written (:class:`~synth.store.tags.TaggingWriter`) and dropped.
+
+    Similarity to a criterion's wording weighs words by their frequency in every record's
+    sentences, so it is computed once, on entering, from ``similar()`` (records, extracts,
+    full texts; called only when a criterion is judged so), and each chunk takes its
+    records' rows; the chunks judge the cues alone.
+    """
+
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        codebook: Any,
+        review: Any,
+        review_path: Path | None,
+        params: dict[str, Any],
+        *,
+        refine: bool,
+        n: int,
+        many: bool,
+        similar: Any,
+    ) -> None:
+        from synth.tagging.criteria import METHOD_SIMILARITY, criterion_method
+        from synth.tagging.refine import RefineParams
+        from synth.tagging.tagger import TAG_COLUMNS
+
+        self.codebook, self.review, self.review_path = codebook, review, review_path
+        self.many = many
+        self.judged = review.path is not None
+        if not self.judged:
+            log.warning(NO_REVIEW_NOTE)
+        self.model = self.info = None
+        if refine and n:  # no facet to refine: the refiner's settings recorded
+            self.model, self.info = pd.DataFrame(columns=TAG_COLUMNS), {}
+            params["model"] = {"params": RefineParams().as_dict(), "facets": self.info}
+        self.writer = TaggingWriter(con, params)
+        self._similar = similar
+        self.similar: pd.DataFrame | None = None
+        self.by_cues = dataclasses.replace(
+            review,
+            inclusion_criteria=tuple(
+                c for c in review.inclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
+            ),
+            exclusion_criteria=tuple(
+                c for c in review.exclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
+            ),
+        )
+        self.failures: list[dict[str, Any]] = []
+        self.kept: list[pd.DataFrame] = []
+        self.assessments: list[pd.DataFrame] = []
+        self.suggestions: list[pd.DataFrame] = []
+
+    def __enter__(self) -> _Chunks:
+        from synth.tagging.criteria import (
+            METHOD_SIMILARITY,
+            criterion_method,
+            review_criteria,
+            similarity_tags,
+        )
+        from synth.tagging.tagger import TAG_COLUMNS
+
+        if self.judged:
+            if any(criterion_method(c) == METHOD_SIMILARITY for c in review_criteria(self.review)):
+                records, extracts, fulltexts = self._similar()
+                self.similar = similarity_tags(
+                    records, self.review, extracts=extracts, fulltexts=fulltexts
+                )
+                del records, extracts, fulltexts
+            else:  # what similarity_tags gives when no criterion is judged by similarity
+                self.similar = pd.DataFrame(columns=TAG_COLUMNS)
+        self._similar = None
+        self.writer.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is None:
+            self.writer.finish_params(failures=self.failures)
+        self.writer.__exit__(*exc)
+
+    def add(
+        self,
+        part: pd.DataFrame,
+        tags: pd.DataFrame,
+        ext: pd.DataFrame | None,
+        full: pd.DataFrame | None,
+        stored: pd.DataFrame | None,
+    ) -> None:
+        """Judge and write one chunk: its records, their tags as the tagger gave them, and
+        the chunk's extracts, full texts (as the tagger read them) and stored full texts."""
+        from synth.tagging.criteria import assess, criterion_rows, records_with_text, suggest
+
+        tags = add_pages(tags, stored)  # evidence found in a PDF names its page
+        self.failures.extend(tags.attrs.get("failures") or [])
+        assessment = suggested = None
+        if self.judged:
+            ids = set(part["record_id"])
+            rows = criterion_rows(
+                part, tags, self.by_cues, self.codebook, extracts=ext, fulltexts=full
+            )
+            mine = self.similar[self.similar["record_id"].isin(ids)]  # type: ignore[index]
+            rows = pd.concat([p for p in (rows, mine) if len(p)] or [rows], ignore_index=True)
+            with_text = records_with_text(part, ext, full)
+            assessment = assess(part, rows, self.review, with_text=with_text)
+            suggested = suggest(assessment)
+            self.suggestions.append(suggested)
+            self.assessments.append(_slim(assessment) if self.many else assessment)
+        self.writer.add(tags, assessment=assessment, suggestions=suggested)
+        self.kept.append(_slim(tags) if self.many else tags)
+
+    def result(self) -> TagRun:
+        """What the run stored (its rows without their evidence when there were chunks)."""
+        tags = _joined(self.kept)
+        tags.attrs["failures"] = self.failures
+        return TagRun(
+            self.writer.run_id,
+            tags,
+            _joined(self.assessments) if self.judged else None,
+            _joined(self.suggestions) if self.judged else None,
+            self.review_path,
+            self.model,
+            self.info,
+            self.failures,
+        )
+
+
+def _empty() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """No records and no tags, with their columns (an empty store's one chunk)."""
+    from synth.corpus.model import RECORD_COLUMNS
+    from synth.tagging.tagger import TAG_COLUMNS
+
+    return pd.DataFrame(columns=RECORD_COLUMNS), pd.DataFrame(columns=TAG_COLUMNS)
 
 
 def _of(frame: pd.DataFrame | None, ids: set[Any]) -> pd.DataFrame | None:
