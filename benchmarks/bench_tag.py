@@ -159,15 +159,6 @@ def _run_child(arm: str, folder: Path) -> dict[str, float]:
 # -- store mode: synth tag end to end ------------------------------------------------------
 
 _SYNTH = "import sys; from synth.cli import app; sys.argv[0] = 'synth'; app()"
-#: The stored run, sorted: what two versions of the code must store alike.
-_RUN_TABLES = {
-    "tags": "SELECT record_id, facet, label, score, evidence, source, version FROM tags"
-    " WHERE run_id=? ORDER BY record_id, facet, label, source",
-    "criteria_assessments": "SELECT record_id, criterion, kind, status, score, evidence"
-    " FROM criteria_assessments WHERE run_id=? ORDER BY record_id, criterion",
-    "suggestions": "SELECT record_id, decision, reason, explanation FROM suggestions"
-    " WHERE run_id=? ORDER BY record_id",
-}
 
 
 def store_of(n: int, folder: Path) -> Path:
@@ -215,13 +206,13 @@ def _peak_rss(pid: int, stop: threading.Event, peak: list[int]) -> None:
 def run_digest(db: Path) -> str:
     """sha256 of the latest tagging run's tables, sorted (the run's ids left out)."""
     from synth.store import connect
-    from synth.store.tags import latest_run
+    from synth.store.tags import RUN_TABLES, latest_run
 
     con = connect(db)
     try:
         run_id = latest_run(con)
         h = hashlib.sha256()
-        for table, sql in _RUN_TABLES.items():
+        for table, sql in RUN_TABLES.items():
             h.update(table.encode())
             for row in con.execute(sql, (run_id,)):
                 h.update(repr(tuple(row)).encode())  # the store's rows are sqlite3.Row

@@ -19,19 +19,12 @@ import pytest
 import yaml
 
 from synth.store import connect
-from synth.store.tags import current_tags, latest_run, run_params
+from synth.store.tags import RUN_TABLES, current_tags, latest_run, run_params
 from synth.tagging.workflow import tag_store
 
 KEI = Path(__file__).resolve().parents[2] / "corpus" / "kei-2020"
 #: The stored run, sorted: the tables a streamed run must write as the whole run does.
-TABLES = {
-    "tags": "SELECT record_id, facet, label, score, evidence, source, version FROM tags"
-    " WHERE run_id=? ORDER BY record_id, facet, label, source",
-    "criteria_assessments": "SELECT record_id, criterion, kind, status, score, evidence"
-    " FROM criteria_assessments WHERE run_id=? ORDER BY record_id, criterion",
-    "suggestions": "SELECT record_id, decision, reason, explanation FROM suggestions"
-    " WHERE run_id=? ORDER BY record_id",
-}
+TABLES = RUN_TABLES
 
 
 def stored_run(con: sqlite3.Connection, run_id: int) -> dict[str, pd.DataFrame]:

@@ -175,6 +175,18 @@ def _discard_run(con: sqlite3.Connection, run_id: int) -> None:
         log.warning("could not remove the rows of failed tagging run %s", run_id)
 
 
+#: A tagging run's stored tables, sorted, its run id left out: what two versions of the
+#: code, or a streamed and a whole run, must store alike.
+RUN_TABLES = {
+    "tags": "SELECT record_id, facet, label, score, evidence, source, version FROM tags"
+    " WHERE run_id=? ORDER BY record_id, facet, label, source",
+    "criteria_assessments": "SELECT record_id, criterion, kind, status, score, evidence"
+    " FROM criteria_assessments WHERE run_id=? ORDER BY record_id, criterion",
+    "suggestions": "SELECT record_id, decision, reason, explanation FROM suggestions"
+    " WHERE run_id=? ORDER BY record_id",
+}
+
+
 def run_params(con: sqlite3.Connection, run_id: int) -> dict[str, Any]:
     """The parameters a run recorded (``{}`` when it has none or they do not parse)."""
     row = con.execute("SELECT params FROM runs WHERE run_id=?", (run_id,)).fetchone()
