@@ -43,7 +43,8 @@ pairs are the single path's.
 Import (``--import``, instead of tagging):
 
     python benchmarks/bench_scale.py --import [--sizes 20000 100000] [--workers 2]
-                                     [--formats ris bibtex]
+                                     [--formats ris bibtex] [--line-ends crlf]
+                                     [--encoding cp1252]
 
 For each N and format, the N generated records written as one file and imported into a new
 store by ``synth import FILE --db NEW``, each arm a command of its own: ``single`` (today's
@@ -52,7 +53,9 @@ path: a large file read in chunks by synth's own pool) and ``cluster local:W``
 transaction). Deduplication runs in the command's process on the single arm, on the
 cluster on the other. Per arm: wall time (the cluster's start-up included), records/s, CPU
 seconds, the peak memory of the command and of its largest worker, and whether both stores
-hold the same records, sources, sightings, failures and duplicate groups.
+hold the same records, sources, sightings, failures and duplicate groups. ``--line-ends
+crlf`` writes the file with Windows line ends and ``--encoding cp1252`` in Windows-1252
+(as EndNote, Scopus and Web of Science exports saved on Windows often are).
 
 The whole path on a cluster (``--pipeline``, instead of tagging):
 
@@ -432,7 +435,14 @@ def pipeline_figure(
         shutil.rmtree(Path(f"{db}.work"), ignore_errors=True)
 
 
-def import_figure(sizes: list[int], workers: int, formats: list[str], out: Path) -> None:
+def import_figure(
+    sizes: list[int],
+    workers: int,
+    formats: list[str],
+    out: Path,
+    line_ends: str = "lf",
+    encoding: str = "utf-8",
+) -> None:
     """The ``--import`` figure: ``synth import`` of one file, single against the cluster."""
     from synth.corpus.synthetic import generate_records
     from synth.corpus.writers.bibtex import write_bibtex
@@ -445,8 +455,13 @@ def import_figure(sizes: list[int], workers: int, formats: list[str], out: Path)
             write, suffix = writers[fmt]
             path = out / f"records_{n}.{suffix}"
             write(records, path)
+            if line_ends != "lf" or encoding != "utf-8":
+                _rewrite(path, "\r\n" if line_ends == "crlf" else "\n", encoding)
             size = path.stat().st_size
-            print(f"\n{n:,} records, {fmt} ({size / 2**20:,.0f} MiB): import")
+            print(
+                f"\n{n:,} records, {fmt} ({size / 2**20:,.0f} MiB, {encoding}, "
+                f"{line_ends.upper()}): import"
+            )
             arms = [("single", []), (f"cluster local:{workers}", ["--cluster", f"local:{workers}"])]
             results: list[Arm] = []
             stores: list[Path] = []
@@ -474,6 +489,19 @@ def import_figure(sizes: list[int], workers: int, formats: list[str], out: Path)
                 for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
                     f.unlink(missing_ok=True)
             path.unlink()
+
+
+def _rewrite(path: Path, newline: str, encoding: str) -> None:
+    """The UTF-8 file at ``path`` again with ``newline`` line ends in ``encoding`` (a line
+    at a time; a character the encoding lacks becomes ``?``)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with (
+        path.open(encoding="utf-8", newline="") as src,
+        tmp.open("w", encoding=encoding, errors="replace", newline=newline) as dst,
+    ):
+        for line in src:
+            dst.write(line)
+    tmp.replace(path)
 
 
 def same_store(a: Path, b: Path) -> bool:
@@ -521,6 +549,12 @@ def main() -> None:
     )
     parser.add_argument("--formats", nargs="+", default=["ris", "bibtex"])
     parser.add_argument(
+        "--line-ends", choices=["lf", "crlf"], default="lf", help="--import: the file's line ends"
+    )
+    parser.add_argument(
+        "--encoding", default="utf-8", help="--import: the file's encoding (e.g. cp1252)"
+    )
+    parser.add_argument(
         "--pipeline",
         action="store_true",
         help="import, dedupe and tag on a LocalCluster instead (peak memory per process)",
@@ -546,7 +580,7 @@ def main() -> None:
 
             dedupe_figure(args.sizes, w, args.dedupe_partition_size or PARTITION_SIZE, out)
         else:
-            import_figure(args.sizes, w, args.formats, out)
+            import_figure(args.sizes, w, args.formats, out, args.line_ends, args.encoding)
         print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.out_dir is None:
             shutil.rmtree(out, ignore_errors=True)

@@ -227,7 +227,14 @@ def shortfall(text: str | None, fmt: str, source: str, found: int) -> list[Failu
     """
     if text is None:
         return []
-    expected = expected_records(text, fmt)
+    return shortfall_of(expected_records(text, fmt), fmt, source, found)
+
+
+def shortfall_of(
+    expected: tuple[int, str] | None, fmt: str, source: str, found: int
+) -> list[Failure]:
+    """:func:`shortfall` from what the text suggests (:func:`expected_records`), counted
+    before (a file read in pieces is counted piece by piece)."""
     if expected is None:
         return []
     count, what = expected

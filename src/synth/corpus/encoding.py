@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from synth.corpus.model import ReadError
@@ -132,23 +133,43 @@ _WESTERN_PUNCT = frozenset(
 )
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+class _Western:
+    """The tally behind :func:`_plausible_western`, fed a text in consecutive pieces (a
+    run of non-ASCII characters may span two)."""
+
+    def __init__(self) -> None:
+        self.run = self.odd = self.total = 0  # run: non-ASCII characters ending the text
+
+    def feed(self, text: str) -> None:
+        run = 0
+        for m in _NON_ASCII.finditer(text):
+            before = self.run if m.start() == 0 else 0
+            chars = m.group()
+            self.total += len(chars)
+            short = max(0, min(len(chars), 2 - before))  # the characters of a run below 3
+            self.odd += len(chars) - short
+            self.odd += sum(1 for ch in chars[:short] if not (ch.isalpha() or ch in _WESTERN_PUNCT))
+            run = before + len(chars) if m.end() == len(text) else 0
+        if text:
+            self.run = run
+
+    @property
+    def plausible(self) -> bool:
+        return self.total == 0 or self.odd / self.total < 0.1
+
+
 def _plausible_western(text: str) -> bool:
     """Windows-1252 decodes any byte; this tells real Western text from mis-decoded CJK.
 
     Real text has its accented letters inside words (rarely three in a row) and uses
     only a few symbols; GBK or Shift-JIS read as cp1252 gives runs like ``¿\xadÈö²âÊÔ``.
     """
-    run = 0
-    odd = total = 0
-    for ch in text:
-        if ord(ch) < 128:
-            run = 0
-            continue
-        total += 1
-        run += 1
-        if run >= 3 or not (ch.isalpha() or ch in _WESTERN_PUNCT):
-            odd += 1
-    return total == 0 or odd / total < 0.1
+    tally = _Western()
+    tally.feed(text)
+    return tally.plausible
 
 
 def _all_han(text: str) -> bool:
@@ -186,3 +207,54 @@ def _guess(data: bytes, path: object) -> Decoded:
         except (UnicodeDecodeError, LookupError):
             continue
     raise ReadError(path, "cannot be decoded as text in any known encoding")  # pragma: no cover
+
+
+#: What a byte-order mark of UTF-8 takes at a file's start.
+UTF8_BOM = codecs.BOM_UTF8
+
+
+def piecewise_encoding(blocks: Callable[[], Iterable[bytes]]) -> tuple[str, str, int] | None:
+    """:func:`decode_bytes`' encoding and rule for the file whose bytes ``blocks()``
+    yields (each call from its start), found without holding it whole, with how many
+    bytes its byte-order mark takes; for the files that can then be decoded in pieces cut
+    after any line feed: UTF-8 (with a byte-order mark or none) and the single-byte
+    Windows-1252 guessed (any byte is a whole character). None for the rest, which a
+    caller decodes whole: UTF-16 and UTF-32 (two or four bytes a character), a declared
+    encoding, binary bytes, a file the rules guess to be GB18030 or leave to
+    charset-normalizer (it reads a sample of the whole), or bytes no rule decodes."""
+    head = b""
+    for block in blocks():
+        head += block
+        if len(head) >= 8192:
+            break
+    if not head:
+        return None
+    if head.startswith(UTF8_BOM):
+        return ("utf-8", "bom", len(UTF8_BOM)) if _decodes(blocks(), "utf-8", 3) else None
+    if marked_encoding(head) is not None:
+        return None
+    if _decodes(blocks(), "utf-8"):
+        return "utf-8", "utf-8", 0
+    if looks_binary(head):
+        return None
+    tally = _Western()
+    try:
+        for block in blocks():
+            tally.feed(block.decode("cp1252"))  # one byte, one character: any cut is whole
+    except UnicodeDecodeError:
+        return None  # (bytes cp1252 leaves undefined: GB18030 or charset-normalizer's)
+    return ("cp1252", "guessed", 0) if tally.plausible else None
+
+
+def _decodes(blocks: Iterable[bytes], encoding: str, skip: int = 0) -> bool:
+    """Whether the bytes ``blocks`` join into (the first ``skip`` left out) decode."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        for block in blocks:
+            if skip:
+                block, skip = block[skip:], max(0, skip - len(block))
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -29,7 +29,6 @@ files here, and PDFs are read and linked on the client.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import itertools
 import json
@@ -52,7 +51,7 @@ import pyarrow.parquet as pq
 from distributed import KilledWorker
 
 from synth.corpus import chunked, detect
-from synth.corpus.encoding import decode_bytes, marked_encoding
+from synth.corpus.encoding import decode_bytes, piecewise_encoding
 from synth.corpus.model import WARNING, Failure, ReadError
 from synth.corpus.normalise import normalise_records, record_id
 from synth.corpus.readers import bibtex, text_reader
@@ -213,10 +212,7 @@ def _decoded(data: bytes, path: Path) -> tuple[str, str, str]:
     """The text :func:`synth.corpus.reading.read_file` reads (universal newlines), its
     encoding and how that was decided."""
     decoded = decode_bytes(data, path)
-    text = decoded.text
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text, decoded.encoding, decoded.how
+    return _newlines(decoded.text), decoded.encoding, decoded.how
 
 
 def _plan(index: int, path: Path, size: int) -> tuple[_Plan, Iterator[tuple[Any, ...]]]:
@@ -260,66 +256,153 @@ def _plan(index: int, path: Path, size: int) -> tuple[_Plan, Iterator[tuple[Any,
 
 #: Bytes read at a time while a large file is cut without being held whole.
 BLOCK_BYTES = 32 * 2**20
-#: The records' cuts of :data:`synth.corpus.chunked.CUT`, on a file's bytes.
+#: Bytes of a file's beginning its format is sniffed from (65,536 characters of text,
+#: four bytes at most each).
+_HEAD_BYTES = 4 * 65536 + 8
+
+
+def _crlf(pattern: str) -> str:
+    """A cut's pattern that also finds it where lines end in CR LF: ``\\r?`` before each
+    line feed and line end outside a character class (``[^\\n]`` takes a CR already)."""
+
+    def one(m: re.Match[str]) -> str:
+        token = m.group()
+        return {"\\n": "\\r?\\n", "$": "\\r?$"}.get(token, token)
+
+    return re.sub(r"\[(?:\\.|[^\]])*\]|\\.|\$", one, pattern)
+
+
+#: The records' cuts of :data:`synth.corpus.chunked.CUT`, on a file's bytes, per kind of
+#: line end (False: LF; True: CR LF, or both in one file).
 _CUT_BYTES = {
-    fmt: re.compile(rx.pattern.encode("ascii"), rx.flags & ~re.UNICODE)
-    for fmt, rx in chunked.CUT.items()
+    crlf: {
+        fmt: re.compile(
+            (_crlf(rx.pattern) if crlf else rx.pattern).encode("ascii"), rx.flags & ~re.UNICODE
+        )
+        for fmt, rx in chunked.CUT.items()
+    }
+    for crlf in (False, True)
 }
 
 
+def _newlines(text: str) -> str:
+    """Universal newlines, as :func:`synth.corpus.reading.read_file` reads a text."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _blocks(path: Path) -> Iterator[bytes]:
+    """The file's bytes, :data:`BLOCK_BYTES` at a time."""
+    with open(path, "rb") as fh:
+        while block := fh.read(BLOCK_BYTES):
+            yield block
+
+
+@dataclass(frozen=True)
+class _Bytes:
+    """How a file's bytes are cut and decoded piece by piece."""
+
+    encoding: str
+    #: bytes of a byte-order mark at the start, left out of the first chunk
+    skip: int = 0
+    #: some lines end in CR LF (none in CR alone)
+    crlf: bool = False
+
+    def text(self, data: bytes) -> str:
+        """A piece cut after a line feed, as the whole file's text holds it."""
+        text = data.decode(self.encoding)
+        return text.replace("\r\n", "\n") if self.crlf else text
+
+
 def _lean_plan(plan: _Plan, path: Path, size: int) -> Iterator[tuple[Any, ...]] | None:
-    """A large tagged export (RIS, MEDLINE, Web of Science, EndNote) in UTF-8, cut from its
-    bytes as they are read, never held whole (its text would be twice its size, or four
-    times, in a Python string: 1 GB of RIS, 4 GB of memory; issue 19's bound), each
-    chunk decoded when its task is sent. None where the file is read as before: small,
-    another format or encoding (a byte-order mark, a declared one, UTF-16, not UTF-8),
-    carriage returns, or no cut between two records."""
+    """A large tagged export (RIS, MEDLINE, Web of Science, EndNote) cut from its bytes as
+    they are read, never held whole (its text would be twice its size, or four times, in
+    a Python string: 1 GB of RIS, 4 GB of memory; issue 19's bound), each chunk decoded
+    when its task is sent: in UTF-8 (a byte-order mark left out of the first chunk) or in
+    a single-byte encoding guessed as :func:`synth.corpus.encoding.decode_bytes` guesses
+    it for the whole file (any byte offset is a character's start), lines ending in LF
+    or CR LF (the cuts found with either; a chunk ends after a line feed, so no CR LF is
+    split). None where the file is read as before: small, another format, an encoding
+    :func:`synth.corpus.encoding.piecewise_encoding` leaves whole (UTF-16 and UTF-32
+    stay whole: two or four bytes a character, a cut found in bytes may split one; a
+    declared encoding; GB18030 or charset-normalizer's guess), a line ending in CR alone
+    (old Mac exports; rare), or no cut between two records."""
     try:
         n_bytes = path.stat().st_size
         if n_bytes < size:
             return None
         with open(path, "rb") as fh:
-            head = fh.read(4 * 65536)
+            head = fh.read(_HEAD_BYTES)
     except OSError:
         return None
-    if marked_encoding(head) or detect.looks_like_pdf(head) or detect.is_xlsx(head):
+    if detect.looks_like_pdf(head) or detect.is_xlsx(head):
         return None
-    text = head.decode("utf-8", "ignore")[:65536]  # whole characters: the sniffed head
-    fmt = detect.sniff(text, path.suffix) if text.strip() else None
-    if fmt not in _CUT_BYTES:
+    # a first look (UTF-8 or not), so a file of another format is not read through here
+    if _sniffed(head.decode("utf-8", "replace"), path) not in chunked.CUT:
         return None
-    sha = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with open(path, "rb") as fh:
-            while block := fh.read(BLOCK_BYTES):
-                if b"\r" in block:
-                    return None  # universal newlines: the text is not the bytes
-                sha.update(block)
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-    except (UnicodeDecodeError, OSError):
+        found = piecewise_encoding(lambda: _blocks(path))
+        sha = hashlib.sha256()
+        crlf = found is not None and _crlf_only(path, sha)
+    except OSError:
         return None
-    chunks = _byte_chunks(path, fmt, size)
+    if found is None or crlf is None:
+        return None
+    encoding, how, skip = found
+    way = _Bytes(encoding, skip, crlf)
+    fmt = _sniffed(head[skip:].decode(encoding, "ignore"), path)
+    if fmt not in chunked.CUT:
+        return None
+    chunks = _byte_chunks(path, fmt, size, way)
     first = next(chunks, None)
     if first is None or first[1] == n_bytes:  # one chunk: read whole, as before
         return None
-    plan.fmt, plan.encoding, plan.encoding_how = fmt, "utf-8", "utf-8"
+    if how == "guessed":  # the whole file's warning, once
+        log.warning("%s: not UTF-8; decoded as %s (best guess)", path, encoding)
+    plan.fmt, plan.encoding, plan.encoding_how = fmt, encoding, how
     plan.sha256, plan.size = sha.hexdigest(), n_bytes
     plan.chunks = sys.maxsize  # known once the last chunk is cut
     if fmt == "ris":
-        plan.database = _ris_database_of(path, plan.name, n_bytes)
-    return _lean_tasks(plan, fmt, itertools.chain([first], chunks))
+        plan.database = _ris_database_of(path, plan.name, n_bytes, way)
+    return _lean_tasks(plan, fmt, way, itertools.chain([first], chunks))
 
 
-def _byte_chunks(path: Path, fmt: str, size: int) -> Iterator[tuple[bytes, int]]:
-    """The file's bytes cut between two records (:data:`_CUT_BYTES`) after every ``size``
-    bytes, each with the offset it ends at; as :func:`synth.corpus.chunked.chunk_bounds`
-    cuts text. A cut found in what was read is the file's: the pattern's look-ahead and
-    its blank lines end inside it."""
-    cut = _CUT_BYTES[fmt]
-    buf, start = b"", 0
+def _sniffed(head: str, path: Path) -> str | None:
+    """The format of a file whose text begins with ``head`` (decoded from
+    :data:`_HEAD_BYTES`), as :func:`synth.corpus.reading.read_file` sniffs the whole."""
+    text = _newlines(head)[:65536]
+    return detect.sniff(text, path.suffix) if text.strip() else None
+
+
+def _crlf_only(path: Path, sha: Any = None) -> bool | None:
+    """Whether some of the file's lines end in CR LF; None when a CR stands alone (a line
+    end of its own in universal newlines, which a cut in bytes does not see). ``sha`` (a
+    :mod:`hashlib` hash) is updated with the bytes read, on the way."""
+    crlf = pending = False  # pending: the last block ended in a CR
+    for block in _blocks(path):
+        if sha is not None:
+            sha.update(block)
+        if pending and not block.startswith(b"\n"):
+            return None
+        n_cr = block.count(b"\r")
+        pending = block.endswith(b"\r")
+        if n_cr:
+            crlf = True
+            if block.count(b"\r\n") + pending != n_cr:
+                return None
+    return None if pending else crlf
+
+
+def _byte_chunks(path: Path, fmt: str, size: int, way: _Bytes) -> Iterator[tuple[bytes, int]]:
+    """The file's bytes (past a byte-order mark) cut between two records
+    (:data:`_CUT_BYTES`) after every ``size`` bytes, each with the offset it ends at; as
+    :func:`synth.corpus.chunked.chunk_bounds` cuts text. A cut found in what was read is
+    the file's: the pattern's look-ahead and its blank lines end inside it."""
+    cut = _CUT_BYTES[way.crlf][fmt]
+    buf, start = b"", way.skip
     with open(path, "rb") as fh:
+        fh.seek(way.skip)
         eof = False
         while not eof or buf:
             if not eof and len(buf) < size + BLOCK_BYTES:
@@ -340,7 +423,7 @@ def _byte_chunks(path: Path, fmt: str, size: int) -> Iterator[tuple[bytes, int]]
 
 
 def _lean_tasks(
-    plan: _Plan, fmt: str, chunks: Iterator[tuple[bytes, int]]
+    plan: _Plan, fmt: str, way: _Bytes, chunks: Iterator[tuple[bytes, int]]
 ) -> Iterator[tuple[Any, ...]]:
     """A task per chunk, its text decoded when sent; the plan's record marks counted on
     the way (:func:`synth.corpus.detect.mark_counts`, chunk by chunk) and its chunk count
@@ -349,7 +432,7 @@ def _lean_tasks(
     found = ends = 0
     line0 = i = 0
     for i, (data, _) in enumerate(chunks):
-        text = data.decode("utf-8")
+        text = way.text(data)
         del data
         counts = detect.mark_counts(text, fmt)
         if counts is not None:
@@ -365,17 +448,18 @@ def _lean_tasks(
         plan.chunks = i + 1
 
 
-def _ris_database_of(path: Path, name: str, n_bytes: int) -> str | None:
+def _ris_database_of(path: Path, name: str, n_bytes: int, way: _Bytes) -> str | None:
     """:func:`_ris_database` of the whole file from as little of its beginning as gives
     the same answer (cut after a line)."""
     n = BLOCK_BYTES
     while True:
         with open(path, "rb") as fh:
+            fh.seek(way.skip)
             data = fh.read(n)
-        whole = len(data) >= n_bytes
+        whole = len(data) >= n_bytes - way.skip
         if not whole:
             data = data[: data.rfind(b"\n") + 1]
-        database, final = _ris_database_upto(data.decode("utf-8"), name)
+        database, final = _ris_database_upto(way.text(data), name)
         if final or whole:
             return database
         n *= 4
@@ -893,11 +977,8 @@ def _chunked_file(
                     text[:500])
         )  # fmt: skip
         found = 1
-    expected = plan.expected
-    if expected is not None and expected[0] >= 2 and found * 2 < expected[0]:
-        # the reader's warning, from the text (read again: this is rare)
-        text = _decoded(plan.path.read_bytes(), plan.path)[0]
-        parsed += detect.shortfall(text, plan.fmt or "", plan.name, found)
+    # the reader's warning, from the marks counted while cutting (the text is not read again)
+    parsed += detect.shortfall_of(plan.expected, plan.fmt or "", plan.name, found)
     failures = _in_file_order([*parsed, *untitled])
     n_kept = sum(pq.read_metadata(p.records).num_rows for p in parts)
     facts = _Facts(
