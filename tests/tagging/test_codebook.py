@@ -245,7 +245,7 @@ def test_outranks_must_name_another_label_of_the_facet(tmp_path: Path) -> None:
 def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path) -> None:
     ebcd = "        cues: [experience-based co-design, EBCD]"
     no_score = BASE.replace(ebcd, ebcd + "\n        outranks: [{label: co-design}]")
-    assert "needs `label` and `min_score`" in error_for(tmp_path, no_score)
+    assert "needs `label` and one of `min_score`, `fields`" in error_for(tmp_path, no_score)
     unknown = BASE.replace(
         ebcd, ebcd + "\n        combines: {labels: [co-design, codesign], min_score: 0.5}"
     )
@@ -266,6 +266,15 @@ def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path)
     assert "`demonyms_yield` needs `gazetteer: countries`" in error_for(tmp_path, no_gazetteer)
     bad_negation = BASE.replace("    multi: true", "    multi: true\n    negation: no-way")
     assert "`negation` must be true or false" in error_for(tmp_path, bad_negation)
+    for bad, says in [
+        ("[{label: co-design, min_score: 0.6, fields: [title]}]", "one of `min_score`, `fields`"),
+        ("[{label: co-design, fields: [journal]}]", "must be a list of fields"),
+        ("[{label: codesign, fields: [title]}]", "`outranks` names 'codesign'"),
+    ]:
+        assert says in error_for(tmp_path, BASE.replace(ebcd, ebcd + f"\n        outranks: {bad}"))
+    for bad, says in [("venue", "must be a list of fields"), ("[journal]", "not one of the")]:
+        text = BASE.replace("    multi: true", f"    multi: true\n    fields_yield: {bad}")
+        assert says in error_for(tmp_path, text)
     good = BASE.replace("    multi: true", "    multi: true\n    negation: false").replace(
         ebcd, ebcd + "\n        outranks: [{label: co-design, min_score: 0.6}]"
     )
@@ -273,6 +282,11 @@ def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path)
     assert facet.negation is False
     assert facet.labels["ebcd"].outranks == ("co-design",)
     assert facet.labels["ebcd"].outranks_from == (("co-design", 0.6),)
+    by_title = BASE.replace(
+        ebcd, ebcd + "\n        outranks: [{label: co-design, fields: [title]}]"
+    )
+    label = load_codebook(write(tmp_path, by_title)).facets["approach"].labels["ebcd"]
+    assert label.outranks_in == (("co-design", frozenset({"title"})),)
 
 
 def test_a_cues_unless_names_the_records_longer_texts_only(tmp_path: Path) -> None:

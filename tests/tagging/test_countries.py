@@ -338,3 +338,39 @@ def test_an_enumeration_or_a_copyright_word_early_in_an_abstract_is_no_rights_no
         "the records they keep and what they would give researchers.",
     )
     assert found == [{"United States"}, {"United States"}]
+
+
+def test_a_national_journals_name_gives_way_to_the_place_the_abstract_names() -> None:
+    rows = pd.DataFrame(
+        [
+            {"record_id": "r0", "title": "Trajectories of trauma symptoms in service members",
+             "venue": "British Journal of Psychiatry",
+             "abstract": "We followed a cohort of 5,000 soldiers from Texas for three years."},
+            {"record_id": "r1", "title": "Working in partnership with service users",
+             "venue": "British Journal of Healthcare Management"},
+        ]
+    )  # fmt: skip
+    tags = tag(rows)
+    found = tags[(tags.facet == "country") & (tags.score >= 0.5)]
+    assert found[["record_id", "label"]].values.tolist() == [
+        ["r0", "United States"],  # not also the United Kingdom from the journal's name
+        ["r1", "United Kingdom"],  # the journal's nation when the text names none
+    ]
+
+
+def test_a_us_federally_qualified_health_centre_is_the_united_states() -> None:
+    found = countries(
+        "Patients at federally-qualified community health centers were randomly assigned.",
+        "We recruited adults from six federally qualified health centers.",
+    )
+    assert found == [{"United States"}, {"United States"}]
+
+
+def test_classifications_and_scores_named_after_a_place_or_nation_name_no_country() -> None:
+    found = countries(
+        "Diagnosis of acute pancreatitis was based on the revised Atlanta classification.",
+        "Patients meeting the Rome III criteria for irritable bowel syndrome were enrolled.",
+        "Length of stay rose with the Japanese severity score (P=0.03).",
+        "Treatment followed the Dutch guidelines in 40 practices in Ohio.",
+    )
+    assert found == [set(), set(), set(), {"United States"}]

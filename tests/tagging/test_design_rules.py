@@ -425,3 +425,34 @@ def test_a_guideline_a_trial_implements_is_what_it_studied_not_what_it_is() -> N
     assert design("A clinical practice guideline for knee pain in adults", "") == [
         "guideline-toolkit"
     ]
+
+
+def test_a_title_that_calls_the_paper_qualitative_outweighs_the_trial_it_sits_in() -> None:
+    abstract = (
+        "Semi-structured qualitative interviews were conducted at participants' one-year "
+        "follow-up after a recently completed phase 2 clinical trial. Interviews from 19 of "
+        "24 participants were analysed with interpretative phenomenological analysis. Scores "
+        "on the Clinician Administered PTSD Scale fell by 40% in the randomized trial."
+    )
+    assert design(
+        "Perceived benefits of psychotherapy: qualitative follow-up study of a clinical trial",
+        abstract,
+    ) == ["qualitative"]
+    # without the title's word the trial and the interviews make it mixed methods
+    assert design("Perceived benefits of psychotherapy", abstract) == ["mixed-methods"]
+    # a title that calls it mixed methods keeps that, whatever else it names
+    assert design(
+        "Qualitative and survey findings: a mixed-methods study of a clinical trial", abstract
+    ) == ["mixed-methods"]
+
+
+def test_a_review_named_under_the_background_heading_is_the_background() -> None:
+    abstract = (
+        "BACKGROUND: A recent systematic review of implementation strategies found little "
+        "evidence. Recommendations from this review, and other studies, have suggested "
+        "theory-based interventions. METHODS: This protocol describes a cluster randomised "
+        "controlled trial in 92 general practices."
+    )
+    assert design("Implementing a guideline for back pain: trial protocol", abstract) == [
+        "quantitative"
+    ]

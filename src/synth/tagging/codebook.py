@@ -75,6 +75,7 @@ _FACET_KEYS = {
     "gazetteer",
     "conditions",
     "demonyms_yield",
+    "fields_yield",
     "fallback",
     "issuer_only",
 }
@@ -85,7 +86,7 @@ VENUE_CUES = ("all", "listed")
 _LABEL_KEYS = {"definition", "cues", "negative", "patterns", "metadata", "outranks", "combines"}
 #: Keys of a label's ``combines`` and of an ``outranks`` entry given as a mapping.
 _COMBINES_KEYS = {"labels", "min_score", "at_least", "same_sentence", "roles"}
-_OUTRANKS_KEYS = {"label", "min_score"}
+_OUTRANKS_KEYS = {"label", "min_score", "fields"}
 _CUE_KEYS = {"phrase", "weight", "case", "fields", "unless"}
 #: The fields a cue's ``unless`` may name: the record's own longer texts, whose presence
 #: makes a title's generic words say nothing ("Improving healthcare" names no setting
@@ -179,6 +180,11 @@ class Label:
     #: (an ``outranks`` entry ``{label, min_score}``: a community sample of adolescents
     #: is community, however often it says "adolescents")
     outranks_from: tuple[tuple[str, float], ...] = ()
+    #: outranked label -> fields where this label's own hit replaces it, whatever the
+    #: scores, unless it was itself replaced first (an ``outranks`` entry
+    #: ``{label, fields}``: a title that calls the paper a qualitative study outweighs the
+    #: trial it was nested in)
+    outranks_in: tuple[tuple[str, frozenset[str]], ...] = ()
     #: labels of the same facet that, each scoring at least ``combines_min``, make this
     #: one (a survey and focus groups: mixed methods), with their evidence
     combines: tuple[str, ...] = ()
@@ -217,6 +223,9 @@ class Facet:
     #: evidence is all such cues is dropped when another label of the facet has other
     #: evidence (``demonyms_yield``: "Hong Kong Chinese", "Turkish immigrants in Germany")
     yielding: frozenset[str] = frozenset()
+    #: fields whose hits, too, name a label only when nothing else does (``fields_yield``:
+    #: a national journal's name is a guess at the country that the text's own place beats)
+    yielding_fields: frozenset[str] = frozenset()
     #: the publisher field speaks for this facet only when the record has no venue: a
     #: report's publisher issued it, a journal's publisher ("Springer New York") printed it
     issuer_only: bool = False
@@ -575,7 +584,8 @@ class _Builder(RuleFileBuilder):
         for lid, lraw in labels_raw.items():
             labels[lid] = self.label(fid, lid, lraw, variants, labels_raw.lines.get(lid))
         for lid, label in labels.items():
-            for key, named in (("outranks", label.outranks), ("combines", label.combines)):
+            outranked = (*label.outranks, *(o for o, _ in label.outranks_in))
+            for key, named in (("outranks", outranked), ("combines", label.combines)):
                 unknown = [o for o in named if o not in labels or o == lid]
                 if unknown:
                     raise self.fail(
@@ -586,6 +596,7 @@ class _Builder(RuleFileBuilder):
         if not isinstance(negation, bool):
             raise self.fail(where, f"`negation` must be true or false, got {negation!r}")
         yielding = self.demonyms_yield(raw, where)
+        yielding_fields = self.fields_yield(raw, fields, where)
         fallbacks = self.fallback(fid, raw.get("fallback"), labels, where)
         issuer_only = raw.get("issuer_only", False)
         if not isinstance(issuer_only, bool):
@@ -601,6 +612,7 @@ class _Builder(RuleFileBuilder):
             counts_in=counts_in,
             negation=negation,
             yielding=yielding,
+            yielding_fields=yielding_fields,
             fallbacks=fallbacks,
             issuer_only=issuer_only,
         )
@@ -650,6 +662,19 @@ class _Builder(RuleFileBuilder):
         from synth.tagging.countries import gazetteer
 
         return frozenset(p.phrase for p in gazetteer().places if p.kind == "demonym")
+
+    def fields_yield(self, raw: dict, fields: Any, where: str) -> frozenset[str]:
+        """A facet's ``fields_yield``: fields of the facet whose hits give way, as
+        demonyms do, to a label the record's other fields name."""
+        value = raw.get("fields_yield") or []
+        if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+            raise self.fail(where, f"`fields_yield` must be a list of fields, got {value!r}")
+        unknown = [f for f in value if f not in fields]
+        if unknown:
+            raise self.fail(
+                where, f"`fields_yield` names {unknown[0]!r}, not one of the facet's `fields`"
+            )
+        return frozenset(value)
 
     def gazetteer_labels(self, fid: str, name: Any, where: str) -> dict[str, Label]:
         """A facet's labels built from a gazetteer (``gazetteer: countries``: one label per
@@ -802,22 +827,42 @@ class _Builder(RuleFileBuilder):
 
     def outranks(self, raw: Any, where: str) -> dict[str, Any]:
         """A label's ``outranks``: label ids (replaced when this label scores at least as
-        high), or ``{label, min_score}`` (replaced once this label scores ``min_score``)."""
+        high), ``{label, min_score}`` (replaced once this label scores ``min_score``) or
+        ``{label, fields}`` (replaced when this label has a hit of its own in one of
+        ``fields``; of two that name each other so, the better scored stays)."""
         names: list[str] = []
         from_score: dict[str, float] = {}
+        in_fields: dict[str, frozenset[str]] = {}
         for i, item in enumerate(self.list_of(raw, where, "outranks")):
             at = f"{where}, outranks {i + 1}"
             if isinstance(item, dict):
                 self.check_keys(item, _OUTRANKS_KEYS, at)
-                if not isinstance(item.get("label"), str) or "min_score" not in item:
-                    raise self.fail(at, "a mapping needs `label` and `min_score`")
-                names.append(item["label"])
-                from_score[item["label"]] = self.unit(item, 0.0, f"{at}, min_score")
+                label = item.get("label")
+                if not isinstance(label, str) or ("min_score" in item) == ("fields" in item):
+                    raise self.fail(at, "a mapping needs `label` and one of `min_score`, `fields`")
+                if "fields" in item:
+                    named = item["fields"]
+                    if (
+                        not isinstance(named, list)
+                        or not named
+                        or any(f not in FIELDS for f in named)
+                    ):
+                        raise self.fail(
+                            f"{at}, fields", f"must be a list of fields ({', '.join(FIELDS)})"
+                        )
+                    in_fields[label] = frozenset(named)
+                    continue
+                names.append(label)
+                from_score[label] = self.unit(item, 0.0, f"{at}, min_score")
             elif isinstance(item, str):
                 names.append(item)
             else:
                 raise self.fail(at, f"must be a label id or {{label, min_score}}, got {item!r}")
-        return {"outranks": tuple(names), "outranks_from": tuple(from_score.items())}
+        return {
+            "outranks": tuple(names),
+            "outranks_from": tuple(from_score.items()),
+            "outranks_in": tuple(in_fields.items()),
+        }
 
     def combines(self, raw: Any, where: str) -> dict[str, Any]:
         """A label's ``combines``: ``{labels: [...], min_score}`` (default 0.5), optionally

@@ -484,6 +484,14 @@ class _Engine:
             for lab in facet.labels.values()
             if lab.outranks
         }
+        #: (facet, label) -> ((outranked label, fields where this one's own hit replaces
+        #: it), ...): read before the scores' outranking (:meth:`_outrank_in`)
+        self.outranks_in = {
+            (f, lab.id): lab.outranks_in
+            for f, facet in cb.facets.items()
+            for lab in facet.labels.values()
+            if lab.outranks_in
+        }
         #: labels made of others' evidence (a label's ``combines``), codebook order
         self.combinations = tuple(
             (
@@ -499,7 +507,11 @@ class _Engine:
             if lab.combines
         )
         #: facet -> cue phrases that only name a label when nothing else does
-        self.yielding = {f: facet.yielding for f, facet in cb.facets.items() if facet.yielding}
+        self.yielding = {
+            f: (facet.yielding, facet.yielding_fields)
+            for f, facet in cb.facets.items()
+            if facet.yielding or facet.yielding_fields
+        }
         #: (facet, label, phrase) -> the fields whose text silences the cue (its ``unless``)
         self.unless = {(c.facet, c.label, c.phrase): c.unless for c in cb.cues() if c.unless}
         #: facets the publisher speaks for only when the record has no venue (issuer_only)
@@ -932,10 +944,11 @@ class _Engine:
             scored = self._combine(scored)
         if self.yielding and len(scored) > 1:
             scored = self._yield(scored)
+        ranked = bool(self.outranks or self.outranks_in)
         if self.conditions:  # cross-facet conditions (codebook), read after outranking
-            decided = self._outrank(scored) if self.outranks and len(scored) > 1 else scored
+            decided = self._outrank(scored) if ranked and len(scored) > 1 else scored
             scored = apply_conditions(self.conditions, scored, decided)
-        if self.outranks and len(scored) > 1:
+        if ranked and len(scored) > 1:
             scored = self._outrank(scored)
         scored.sort()  # facet rank, best score, label rank (keys are unique: groups unseen)
         single_done: set[str] = set()
@@ -966,29 +979,51 @@ class _Engine:
     def _outrank(self, scored: list[tuple]) -> list[tuple]:
         """Drop labels that a label of the same facet outranks: it scores at least as high,
         or at least its own ``min_score`` for that label (an ``outranks`` mapping)."""
+        if self.outranks_in:
+            scored = self._outrank_in(scored)
         outranks = self.outranks
         if not any(s[3] in outranks for s in scored):
             return scored
         scores = {s[3]: -s[1] for s in scored}
         dropped = set()
         for (facet, label), score in scores.items():
-            for other, from_score in self.outranks.get((facet, label), ()):
+            for other, from_score in outranks.get((facet, label), ()):
                 # from its own score on, or when it scores at least as high
                 at_least = scores.get((facet, other), 2.0) <= score
                 if at_least or (from_score is not None and score >= from_score):
                     dropped.add((facet, other))
         return [s for s in scored if s[3] not in dropped] if dropped else scored
 
+    def _outrank_in(self, scored: list[tuple]) -> list[tuple]:
+        """Drop labels that a label of the same facet outranks by where it is named (an
+        ``outranks`` entry with ``fields``): it has a hit of its own in those fields. Read
+        best score first and before the scores' outranking: a label dropped outranks
+        nothing, so of two that name each other in a title the stronger stays."""
+        dropped: set[tuple[str, str]] = set()
+        for s in sorted(scored, key=lambda e: e[1]):
+            if s[3] in dropped:
+                continue
+            for other, fields in self.outranks_in.get(s[3], ()):
+                if _own_hit_in(s, fields):
+                    dropped.add((s[3][0], other))
+        return [s for s in scored if s[3] not in dropped] if dropped else scored
+
     def _yield(self, scored: list[tuple]) -> list[tuple]:
         """Drop a yielding facet's labels whose positive evidence is all yielding cues
-        (demonyms) when another label of that facet has evidence of another kind (a place):
-        "Hong Kong Chinese women" were studied in Hong Kong, not in China."""
+        (demonyms) or hits in yielding fields (a journal's name) when another label of that
+        facet has evidence of another kind (a place in the text): "Hong Kong Chinese women"
+        were studied in Hong Kong, not in China; a US cohort in the "British Journal of
+        Psychiatry" in the US."""
         dropped = set()
-        for facet, weak in self.yielding.items():
+        for facet, (weak, weak_fields) in self.yielding.items():
             mine = [s for s in scored if s[3][0] == facet]
             if len(mine) < 2:
                 continue
-            only_weak = {s[3] for s in mine if all(h[5] in weak for h in s[4] if h[3] > 0)}
+            only_weak = {
+                s[3]
+                for s in mine
+                if all(h[5] in weak or h[2] in weak_fields for h in s[4] if h[3] > 0)
+            }
             if len(only_weak) < len(mine):
                 dropped |= only_weak
         return [s for s in scored if s[3] not in dropped] if dropped else scored
@@ -1073,6 +1108,13 @@ class _Engine:
 
 _LAST = (1_000_000, 1_000_000)
 _PROFILE_CACHE_MAX = 200_000
+
+
+def _own_hit_in(entry: tuple, fields: frozenset[str]) -> bool:
+    """Whether a scored label has a positive hit of its own cues (not one of the labels
+    it combines) in one of ``fields``."""
+    label = entry[3][1]
+    return any(h[1] == label and h[2] in fields and h[3] > 0 for h in entry[4])
 
 
 def _evidence_order(h: tuple) -> tuple[float, int, int]:
