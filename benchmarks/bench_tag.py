@@ -38,12 +38,13 @@ only ever slows a run down. The load average is printed before and after.
 Store mode (``--store``, instead of the above): ``synth tag`` end to end on a store.
 
     python benchmarks/bench_tag.py --store 50000 200000 [--review corpus/kei-2020/review.yml]
-                                   [--out-dir DIR] [--keep]
+                                   [--out-dir DIR] [--keep] [--n-process N]
 
 For each N, the N generated records (seed 19, as ``bench_scale.py``) are written as RIS and
 imported into a store once (kept in ``--out-dir`` for the next run), and ``synth tag --db
-COPY --review REVIEW`` runs on a fresh copy in a process of its own, as a user runs it
-(the review's criteria assessed and decisions suggested: the whole single-machine path).
+COPY --review REVIEW [--n-process N]`` runs on a fresh copy in a process of its own, as a
+user runs it (the review's criteria assessed and decisions suggested: the whole
+single-machine path; with ``--n-process`` the peak is the largest of its processes').
 It prints the wall time, the records/s, the CPU seconds (which other work on the machine
 moves less than wall time) and the peak resident memory of that process (sampled every
 0.1 s), and a digest of the stored run (its tags, criteria assessments and
@@ -221,12 +222,13 @@ def run_digest(db: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def bench_store(n: int, folder: Path, review: Path | None, keep: bool) -> None:
+def bench_store(n: int, folder: Path, review: Path | None, keep: bool, n_process: int = 1) -> None:
     """``synth tag`` on a copy of the N-record store: wall time, peak RSS, the run's digest."""
     source = store_of(n, folder)
     db = folder / f"tagged_{n}.sqlite"
     shutil.copyfile(source, db)
     extra = ["--review", str(review)] if review else []
+    extra += ["--n-process", str(n_process)] if n_process != 1 else []
     cmd = [sys.executable, "-c", _SYNTH, "tag", "--db", str(db), "--no-progress", *extra]
     stop, peak = threading.Event(), [0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -246,7 +248,8 @@ def bench_store(n: int, folder: Path, review: Path | None, keep: bool) -> None:
     if not keep:
         db.unlink()
     print(
-        f"synth tag, {n:,} records: {seconds:.1f} s wall ({n / seconds:,.0f} records/s), "
+        f"synth tag{f' --n-process {n_process}' if n_process != 1 else ''}, {n:,} records:"
+        f" {seconds:.1f} s wall ({n / seconds:,.0f} records/s), "
         f"{cpu:.1f} s CPU, peak RSS {peak[0] / 2**20:,.0f} MiB; run digest {digest}",
         flush=True,
     )
@@ -381,6 +384,7 @@ def main() -> None:
     parser.add_argument("--no-review", action="store_true", help="store mode: no criteria")
     parser.add_argument("--out-dir", type=Path, help="store mode: keep the stores here")
     parser.add_argument("--keep", action="store_true", help="store mode: keep tagged copies")
+    parser.add_argument("--n-process", type=int, default=1, help="store mode: synth tag's")
     parser.add_argument("--child", nargs=2, metavar=("ARM", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -392,7 +396,8 @@ def main() -> None:
             folder = args.out_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
             folder.mkdir(parents=True, exist_ok=True)
             for n in args.store:
-                bench_store(n, folder, None if args.no_review else args.review, args.keep)
+                review = None if args.no_review else args.review
+                bench_store(n, folder, review, args.keep, args.n_process)
                 print(_load(), flush=True)
         return
     sizes = [10_000] if args.quick else sorted(args.sizes)

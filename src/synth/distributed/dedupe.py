@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
 import logging
 import pickle
 import shutil
@@ -58,7 +57,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,8 +86,9 @@ from synth.corpus.dedupe import (
     dedupe,
     dedupe_rules,
 )
-from synth.corpus.model import LIST_COLUMNS
 from synth.distributed.cluster import IN_FLIGHT_PER_WORKER, ClusterError, ready_workers
+from synth.store.records import StoreRecords as _StoreReader
+from synth.store.records import store_frame as _store_frame
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -344,19 +344,16 @@ def _slim(records: pd.DataFrame) -> pd.DataFrame:
 _WEIGHED = ("abstract", "issue", "publisher", "url", "keywords", "language", "pub_type")
 #: long text columns read as there or not (all :func:`_completeness` asks of them)
 _PRESENCE_ONLY = ("abstract",)
-_STORE_ORDER = " ORDER BY r.source_id, r.position, r.record_id"  # load_records' order
 
 
-class StoreRecords:
-    """A store's records (the ``records`` view, in
-    :func:`synth.store.views.load_records`' order) read on the client a partition at a
-    time, as each partition's task is sent, and only the columns deduplication weighs:
-    the client never holds the whole store's records (a frame of a million records is
-    about 9 GiB; the 4 GB a process may take at that size in issue 19).
-
-    The count and the partitions must be read in one snapshot: construct it inside a
+class StoreRecords(_StoreReader):
+    """A store's records read on the client a partition at a time, as each partition's
+    task is sent (:class:`synth.store.records.StoreRecords`, which holds the snapshot's
+    rules), and only the columns deduplication weighs, slim (:func:`_slim`): the client
+    never holds the whole store's records (a frame of a million records is about 9 GiB;
+    the 4 GB a process may take at that size in issue 19). Construct it inside a
     transaction held until :func:`dedupe_on_cluster` returns (``refresh_duplicates``
-    does); a partition that is not the size counted is an error, not a silent change.
+    does).
     """
 
     def __init__(
@@ -366,53 +363,21 @@ class StoreRecords:
         *,
         columns: Sequence[str] | None = None,
     ) -> None:
-        self.con = con
-        self.size = max(1, int(partition_size))
-        (self.n,) = con.execute("SELECT count(*) FROM records").fetchone()
-        #: ``columns`` given (the tagger's: every column, as load_records types them):
-        #: those read whole and given as read; by default deduplication's, slim
+        #: ``columns`` given: those read whole and given as read; by default
+        #: deduplication's, slim
         self.whole = columns is not None
-        self.columns = list(columns) if columns is not None else [*_SCORED_COLUMNS, *_WEIGHED]
-        self._cursor: sqlite3.Cursor | None = None
-        self._next = 0
-
-    def __len__(self) -> int:
-        return int(self.n)
-
-    def sizes(self) -> list[int]:
-        return [min(self.size, self.n - k) for k in range(0, self.n, self.size)]
+        super().__init__(
+            con,
+            partition_size,
+            columns=list(columns) if columns is not None else [*_SCORED_COLUMNS, *_WEIGHED],
+            presence_only=() if self.whole else _PRESENCE_ONLY,
+        )
 
     def partition(self, k: int) -> pd.DataFrame:
         """The ``k``-th partition, slim (:func:`_slim`) unless ``columns`` were given:
         partitions are read in order."""
-        if k != self._next:
-            raise RuntimeError(f"a store's partitions are read in order: {k} after {self._next}")
-        if self._cursor is None:
-            # an abstract weighs only by being there: its presence is read, not its text
-            cols = ", ".join(
-                f"CASE WHEN r.{c} IS NULL OR r.{c} = '' THEN NULL ELSE 'x' END"
-                if c in _PRESENCE_ONLY and not self.whole
-                else f"r.{c}"
-                for c in self.columns
-            )
-            self._cursor = self.con.execute(f"SELECT {cols} FROM records r{_STORE_ORDER}")
-        rows = self._cursor.fetchmany(self.size)
-        expected = min(self.size, self.n - k * self.size)
-        if len(rows) != expected:
-            raise RuntimeError(
-                f"the store's records changed while read ({len(rows)} rows in partition {k}, "
-                f"{expected} expected): read them inside one transaction"
-            )
-        self._next += 1
-        if self._next * self.size >= self.n:
-            self.close()
-        frame = _store_frame(rows, self.columns)
+        frame = super().partition(k)
         return frame if self.whole else _slim(frame)
-
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        """Every partition, in order."""
-        for k in range(len(self.sizes())):
-            yield self.partition(k)
 
     def affinity(self, ids: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """:func:`_affinity` of pairs of record numbers (``ids`` names them), their raw
@@ -432,28 +397,6 @@ class StoreRecords:
             return _affinity(sub, np.searchsorted(wanted, a), np.searchsorted(wanted, b))
 
         return affinity
-
-    def close(self) -> None:
-        if self._cursor is not None:
-            self._cursor.close()
-            self._cursor = None
-
-
-def _store_frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
-    """Rows of the store's records as :func:`synth.store.views.load_records` types them
-    (list columns parsed from JSON, years as nullable integers)."""
-    values = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
-    for name in columns:
-        if name in (*LIST_COLUMNS, "extra"):
-            values[name] = [json.loads(v) for v in values[name]]
-    frame = pd.DataFrame({c: values[c] for c in columns}, columns=columns)
-    for name in ("year", "position", "line", "label_included"):
-        if name in frame.columns:
-            frame[name] = pd.array(values[name], dtype="Int64")
-    if "grey" in frame.columns:
-        grey = [None if v is None else bool(v) for v in values["grey"]]
-        frame["grey"] = pd.array(grey, dtype="boolean")
-    return frame
 
 
 def _read(source: Any) -> pd.DataFrame:

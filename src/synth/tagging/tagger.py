@@ -33,6 +33,7 @@ import multiprocessing
 import operator
 import pickle
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
@@ -147,6 +148,49 @@ def tag(
         cols, notes, failures = _run_parallel(cb, recs, workers, batch_size, progress)
     else:
         cols, notes, failures = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
+    return _output(cb, cols, notes, failures)
+
+
+def tag_chunks(
+    chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]],
+    *,
+    codebook: Codebook | None = None,
+    n_process: int = 1,
+    progress: bool = False,
+    total: int | None = None,
+    batch_size: int = 256,
+) -> Iterator[pd.DataFrame]:
+    """:func:`tag` over a stream of chunks ``(records, extracts, fulltexts)``: each
+    chunk's rows, as :func:`tag` gives them for that chunk, yielded in order as it is
+    done (a run that streams the store: ``synth.tagging.workflow.tag_store``).
+
+    With ``n_process > 1`` the worker processes start once for the whole stream and tag
+    every chunk (each chunk's records sent to them), their tokenizer caches warm from one
+    chunk to the next; a chunk is read from ``chunks`` only when the workers have room for
+    it, so about two chunks are in hand at a time. One progress bar over ``total``
+    records (the stream's length, when known) for the whole stream."""
+    cb = codebook or load_codebook()
+    workers = default_workers() if n_process in (0, -1) else max(1, int(n_process))
+    if total is not None:
+        workers = min(workers, max(1, total // 50))
+    bar = _progress(total, progress)
+    try:
+        if workers > 1:
+            yield from _stream_parallel(cb, chunks, workers, batch_size, bar)
+            return
+        engine = _engine(cb)
+        for records, extracts, fulltexts in chunks:
+            recs = _payloads(records, extracts, fulltexts)
+            yield _output(cb, *engine.run(recs, batch_size=batch_size, bar=bar))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _output(
+    cb: Codebook, cols: _Cols, notes: list[dict[str, Any]], failures: list[dict[str, Any]]
+) -> pd.DataFrame:
+    """The rows as :func:`tag` returns them, its notes and failures in ``attrs`` (logged)."""
     with gc_paused():
         out = cols.frame(cb.tag_version)
     out.attrs["notes"] = notes
@@ -394,7 +438,66 @@ def _run_parallel(
     return rows, notes, failures
 
 
-def _progress(total: int, show: bool) -> Any:
+def _tag_span(cb: Codebook, recs: Sequence[_Rec], batch_size: int) -> _Result | bytes:
+    """Worker entry point of :func:`tag_chunks`: tag ``recs`` (sent with the job: the
+    workers started before their chunk was read), pickled in a worker as
+    :func:`_tag_chunk` does."""
+    result = _engine(cb).run(recs, batch_size=batch_size)
+    if multiprocessing.parent_process() is None:
+        return result
+    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _stream_parallel(
+    cb: Codebook,
+    chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]],
+    workers: int,
+    batch_size: int,
+    bar: Any,
+) -> Iterator[pd.DataFrame]:
+    """:func:`tag_chunks` on ``workers`` processes (this one among them), one pool for
+    every chunk: each chunk cut into spans (:func:`_chunks`), the spans' results taken in
+    order and a chunk's rows yielded once its last span is back."""
+    #: per job sent, in order: its records and whether it is its chunk's last
+    sent: deque[tuple[int, bool]] = deque()
+
+    def jobs() -> Iterator[tuple[Sequence[_Rec], int]]:
+        for records, extracts, fulltexts in chunks:
+            recs = _payloads(records, extracts, fulltexts)
+            spans = list(_chunks(recs, workers)) or [(0, 0)]  # an empty chunk: no rows
+            for i, (start, stop) in enumerate(spans):
+                sent.append((stop - start, i == len(spans) - 1))
+                yield recs[start:stop], batch_size
+            del recs
+
+    _engine(cb)  # built before the workers fork, so that they inherit it
+    results = ordered_map(
+        _tag_span,
+        jobs(),
+        workers=workers,
+        shared=cb,
+        preload=["synth.tagging.tagger"],
+        in_process_fallback=True,  # no worker processes here: tag the rest in this one
+        work_here=True,  # this process tags too: its share is never pickled
+    )
+    rows, notes, failures = _Cols(), [], []
+    for result in results:
+        with gc_paused():  # unpickling the rows makes as many objects as tagging them did
+            part_rows, part_notes, part_failures = (
+                pickle.loads(result) if isinstance(result, bytes) else result
+            )
+            rows.extend(part_rows)
+            notes.extend(part_notes)
+            failures.extend(part_failures)
+        done, last = sent.popleft()
+        if bar is not None:
+            bar.update(done)
+        if last:
+            yield _output(cb, rows, notes, failures)
+            rows, notes, failures = _Cols(), [], []
+
+
+def _progress(total: int | None, show: bool) -> Any:
     if not show:
         return None
     from synth.progress import progress_bar
@@ -705,16 +808,21 @@ class _Engine:
         *,
         batch_size: int = 256,
         progress: bool = False,
+        bar: Any = None,
     ) -> _Result:
         """Tag ``recs``: rows, language notes, and the records that raised (by id).
 
         Records go through the pipeline in groups of ``RUN_GROUP`` batches; a group that
         raises is undone and tagged again record by record, so one bad record costs its
-        group a second pass and is the only one left out."""
+        group a second pass and is the only one left out. ``bar``: a longer run's
+        progress bar to advance by ``recs`` (left open), instead of one of their own."""
         rows = _Cols()
         notes: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
-        bar = _progress(len(recs), progress)
+        own = bar is None
+        if own:
+            bar = _progress(len(recs), progress)
+        end = (bar.n if bar is not None else 0) + len(recs)
         group = max(1, batch_size * RUN_GROUP)
         with gc_paused():
             for start in range(0, len(recs), group):
@@ -727,8 +835,9 @@ class _Engine:
                     del notes[n_notes:]
                     self.run_singly(span, batch_size, rows, notes, failures)
         if bar is not None:
-            bar.update(len(recs) - bar.n)
-            bar.close()
+            bar.update(end - bar.n)
+            if own:
+                bar.close()
         return rows, notes, failures
 
     def run_singly(

@@ -5,23 +5,27 @@ output with the learnable layer (model rows beside the rule rows, trained on rev
 verdicts and the rules' confident output), assesses the review's criteria, suggests
 decisions, and stores all of it as one tagging run.
 
-When no facet is refined (the default: ``synth/data/refine.yml``), the run streams: on one
-machine :data:`CHUNK_RECORDS` records at a time are tagged, on a cluster the store's
-records are read a partition at a time as sent to the workers and each partition's rows
-taken as they come back, in order; either way a chunk is judged and written to the run
-(:class:`_Chunks`, :class:`synth.store.tags.TaggingWriter`), then dropped, so no step
-holds every record's tags (200,000 records' tags and evidence took 8 GB). What the
-criteria need from the whole corpus (the inverse document frequencies of the similarity to
-a criterion's wording) is computed once, up front, from the records (on a cluster read
-whole for that alone, and only when a criterion has no cues); the stored run is the one
-the whole path stores, row for row.
+When no facet is refined (the default: ``synth/data/refine.yml``), the run streams: the
+store's records (and their full texts) are read a chunk at a time in one snapshot
+(:class:`synth.store.records.StoreRecords`), on one machine :data:`CHUNK_RECORDS` at a
+time as the tagger's workers take them, on a cluster a partition at a time as sent to the
+workers, each chunk's rows taken as they come back, in order; either way a chunk is judged
+and written to the run (:class:`_Chunks`, :class:`synth.store.tags.TaggingWriter`), then
+dropped, so no step holds every record or every record's tags (200,000 records' tags and
+evidence took 8 GB). What the criteria need from the whole corpus (the inverse document
+frequencies of the similarity to a criterion's wording) is computed once, up front, from
+the records, read whole for that alone and only when a criterion has no cues; the stored
+run is the one the whole path stores, row for row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sqlite3
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,16 +35,17 @@ from pandas.api.types import union_categoricals
 
 from synth.fulltext.passages import add_pages, tagger_inputs
 from synth.review import NO_REVIEW_NOTE, find_review, review_for
+from synth.store.db import id_chunks
 from synth.store.tags import TaggingWriter, load_overrides, save_tagging
 from synth.store.views import load_extracts, load_fulltexts, load_records
 
 log = logging.getLogger(__name__)
 
 
-#: Records tagged, judged and written at a time on the streaming path (:func:`tag_store`):
-#: enough for the tagger's batches and worker pool to run at full speed (a pool is started
-#: per chunk), few enough that a chunk's tags and evidence (about 80,000 rows) stay small
-#: beside the records themselves.
+#: Records read, tagged, judged and written at a time on the streaming path
+#: (:func:`tag_store`): enough for the tagger's batches and worker processes (started
+#: once for the run) to run at full speed, few enough that a chunk's records, tags and
+#: evidence (about 80,000 rows) stay small.
 CHUNK_RECORDS = 10_000
 
 
@@ -94,11 +99,13 @@ def tag_store(
     sent, each partition's rows judged and written as they come back, in order.
 
     Without a client and with no facet to refine, the run streams in chunks of
-    ``chunk_size`` records (default :data:`CHUNK_RECORDS`): each is tagged, its criteria
-    assessed and decisions suggested, and written to the run, which is marked finished
-    after the last. The run stored is the same; when there was more than one chunk (or
-    partition), :attr:`TagRun.tags` and :attr:`TagRun.assessment` are its rows without
-    their evidence (``None``; the store has it: :func:`synth.store.tags.load_run_tags`,
+    ``chunk_size`` records (default :data:`CHUNK_RECORDS`): each is read from the store,
+    tagged, its criteria assessed and decisions suggested, and written to the run, which
+    is marked finished after the last (the records read in one snapshot on a connection
+    of their own: what others commit meanwhile is not read). The run stored is the same;
+    when there was more than one chunk (or partition), :attr:`TagRun.tags` and
+    :attr:`TagRun.assessment` are its rows without their evidence (``None``; the store
+    has it: :func:`synth.store.tags.load_run_tags`,
     :func:`~synth.store.tags.load_assessment`).
     A failure midway removes what the run wrote; a kill leaves it unfinished: either way
     the previous run stays the current one.
@@ -123,17 +130,21 @@ def tag_store(
             con, client, codebook, review, review_path, n_process=n_process, progress=progress,
             refine=refine, partition_size=partition_size,
         )  # fmt: skip
+    if client is None and not facets:
+        return _streamed(
+            con, codebook, review, review_path, n_process=n_process, progress=progress,
+            refine=refine, chunk_size=chunk_size or CHUNK_RECORDS,
+        )  # fmt: skip
     records = load_records(con)
     extracts = load_extracts(con)
     # a PDF full text is read by its sections: its abstract and methods first, the rest
     # at the full-text weight (synth.fulltext.passages); records without one as stored
     stored_texts = load_fulltexts(con)
     records, extracts, fulltexts = tagger_inputs(records, extracts, stored_texts)
-    if client is None and not (facets and len(records)):
+    if client is None and not len(records):  # an empty store: nothing to refine
         return _streamed(
-            con, records, extracts, fulltexts, stored_texts, codebook, review, review_path,
-            n_process=n_process, progress=progress, refine=refine,
-            chunk_size=chunk_size or CHUNK_RECORDS,
+            con, codebook, review, review_path, n_process=n_process, progress=progress,
+            refine=refine, chunk_size=chunk_size or CHUNK_RECORDS,
         )  # fmt: skip
     if client is None:
         tags = tag(
@@ -210,10 +221,6 @@ def _run_params(
 
 def _streamed(
     con: sqlite3.Connection,
-    records: pd.DataFrame,
-    extracts: pd.DataFrame | None,
-    fulltexts: pd.DataFrame | None,
-    stored_texts: pd.DataFrame | None,
     codebook: Any,
     review: Any,
     review_path: Path | None,
@@ -223,29 +230,79 @@ def _streamed(
     refine: bool,
     chunk_size: int,
 ) -> TagRun:
-    """:func:`tag_store` a chunk of records at a time, written to one run as it goes."""
-    from synth.tagging.tagger import tag
+    """:func:`tag_store` a chunk of records at a time, read from the store as tagged
+    (:meth:`synth.store.records.StoreRecords.snapshot`: count, records, extracts and full
+    texts in one snapshot, on a connection of its own, while ``con`` writes the run) and
+    written to one run as it goes; the tagger's worker processes started once for every
+    chunk (:func:`synth.tagging.tagger.tag_chunks`), one progress bar over the records."""
+    from synth.store.records import StoreRecords
+    from synth.tagging.tagger import tag_chunks
 
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
-    chunks = range(0, max(len(records), 1), chunk_size)  # an empty store: one empty chunk
-    params = _run_params(codebook, review, review_path, n_process, None, len(records))
-    judge = _Chunks(
-        con, codebook, review, review_path, params, refine=refine, n=len(records),
-        many=len(chunks) > 1, similar=lambda: (records, extracts, fulltexts),
-    )  # fmt: skip
-    with judge:
-        for start in chunks:
-            part = records.iloc[start : start + chunk_size]
-            ids = set(part["record_id"])
-            ext, full, stored = (_of(f, ids) for f in (extracts, fulltexts, stored_texts))
-            tags = tag(
-                part, extracts=ext, fulltexts=full, codebook=codebook, n_process=n_process,
-                progress=progress,
-            )  # fmt: skip
-            judge.add(part, tags, ext, full, stored)
-            del tags
+    with StoreRecords.snapshot(con, chunk_size) as reader:
+        n = len(reader)
+        # a reviewer's passages: few beside the records, read once (by record or by ref)
+        extracts = load_extracts(reader.con)
+        params = _run_params(codebook, review, review_path, n_process, None, n)
+        snapshot = reader.con
+        judge = _Chunks(
+            con, codebook, review, review_path, params, refine=refine, n=n,
+            many=len(reader.sizes()) > 1,
+            similar=lambda: tagger_inputs(
+                load_records(snapshot), extracts, load_fulltexts(snapshot)
+            ),
+        )  # fmt: skip
+        #: each chunk as read, judged once its tags are back (in order)
+        read: deque[tuple[pd.DataFrame, Any, Any, Any]] = deque()
+
+        def chunks() -> Iterator[tuple[pd.DataFrame, Any, Any]]:
+            for part, ext, full, stored in _store_chunks(reader, extracts):
+                read.append((part, ext, full, stored))
+                yield part, ext, full
+
+        with judge:
+            tagged = tag_chunks(
+                chunks(), codebook=codebook, n_process=n_process, progress=progress, total=n
+            )
+            with contextlib.closing(tagged):
+                for tags in tagged:
+                    part, ext, full, stored = read.popleft()
+                    judge.add(part, tags, ext, full, stored)
+                    del tags, part, ext, full, stored
     return judge.result()
+
+
+def _store_chunks(reader: Any, extracts: pd.DataFrame | None) -> Iterator[tuple[Any, ...]]:
+    """Per chunk of ``reader`` (:class:`synth.store.records.StoreRecords`): its records,
+    extracts and full texts as the tagger reads them (:func:`tagger_inputs`: a PDF's
+    abstract and methods first), and its full texts as stored (their pages), the texts
+    read by record on the reader's connection; an empty store gives one empty chunk."""
+    if not len(reader):
+        records = _empty()[0]
+        yield records, _of(extracts, set()), None, None
+        return
+    for raw in reader:
+        ids = set(raw["record_id"])
+        stored = _fulltexts_of(reader.con, ids)
+        part, ext, full = tagger_inputs(raw, _of(extracts, ids), stored)
+        yield part, ext, full, stored
+
+
+#: Records whose full texts are read in one :func:`load_fulltexts` call: under its
+#: 500 records looked up by key (more read every text and keep theirs), with room for the
+#: members of their duplicate groups.
+_TEXTS_AT_ONCE = 250
+
+
+def _fulltexts_of(con: sqlite3.Connection, ids: set[Any]) -> pd.DataFrame:
+    """The stored full texts of the records ``ids`` (a kept record's from its group when
+    it has none), as :func:`load_fulltexts` gives every record's, looked up by key."""
+    parts = [load_fulltexts(con, record_ids=batch) for batch in id_chunks(ids, _TEXTS_AT_ONCE)]
+    found = [p for p in parts if len(p)]
+    if len(found) > 1:
+        return pd.concat(found, ignore_index=True)
+    return found[0] if found else load_fulltexts(con, record_ids=())
 
 
 def _streamed_on_cluster(
@@ -261,40 +318,40 @@ def _streamed_on_cluster(
     partition_size: int | None,
 ) -> TagRun:
     """:func:`tag_store` on ``client``'s cluster, streamed: the store's records read a
-    partition at a time (:class:`synth.distributed.dedupe.StoreRecords`) as each is sent
-    to a worker, and each partition's rows, back as Parquet, judged and written to the run
-    in partition order (:class:`_Chunks`, as on one machine), then dropped."""
-    from synth.corpus.model import RECORD_COLUMNS
+    partition at a time as each is sent to a worker, as on one machine
+    (:meth:`synth.store.records.StoreRecords.snapshot`, :func:`_store_chunks`), and each
+    partition's rows, back as Parquet, judged and written to the run in partition order
+    (:class:`_Chunks`, as on one machine), then dropped."""
     from synth.distributed import PARTITION_SIZE, tag_on_cluster
-    from synth.distributed.dedupe import StoreRecords
+    from synth.store.records import StoreRecords
 
     size = partition_size or PARTITION_SIZE
-    reader = StoreRecords(con, size, columns=RECORD_COLUMNS)
-    extracts = load_extracts(con)
-    stored_texts = load_fulltexts(con)
-    params = _run_params(codebook, review, review_path, n_process, client, len(reader))
-    judge = _Chunks(
-        con, codebook, review, review_path, params, refine=refine, n=len(reader),
-        many=len(reader.sizes()) > 1,
-        similar=lambda: tagger_inputs(load_records(con), extracts, stored_texts),
-    )  # fmt: skip
-    #: what each partition sent is judged with once its rows are back
-    sent: dict[int, tuple[pd.DataFrame, Any, Any, Any]] = {}
+    with StoreRecords.snapshot(con, size) as reader:
+        snapshot = reader.con
+        extracts = load_extracts(snapshot)
+        params = _run_params(codebook, review, review_path, n_process, client, len(reader))
+        judge = _Chunks(
+            con, codebook, review, review_path, params, refine=refine, n=len(reader),
+            many=len(reader.sizes()) > 1,
+            similar=lambda: tagger_inputs(
+                load_records(snapshot), extracts, load_fulltexts(snapshot)
+            ),
+        )  # fmt: skip
+        #: what each partition sent is judged with once its rows are back
+        sent: dict[int, tuple[pd.DataFrame, Any, Any, Any]] = {}
 
-    def partitions() -> Any:
-        for index, raw in enumerate(reader):
-            ids = set(raw["record_id"])
-            stored = _of(stored_texts, ids)
-            part, ext, full = tagger_inputs(raw, _of(extracts, ids), stored)
-            sent[index] = (part, ext, full, stored)
-            yield part, ext, full
+        def partitions() -> Any:
+            if not len(reader):  # an empty store: no partition sent
+                return
+            for index, chunk in enumerate(_store_chunks(reader, extracts)):
+                sent[index] = chunk
+                yield chunk[:3]
 
-    def each(result: dict[str, Any], tags: pd.DataFrame) -> None:
-        part, ext, full, stored = sent.pop(result["index"])
-        tags.attrs["failures"] = result["failures"]
-        judge.add(part, tags, ext, full, stored)
+        def each(result: dict[str, Any], tags: pd.DataFrame) -> None:
+            part, ext, full, stored = sent.pop(result["index"])
+            tags.attrs["failures"] = result["failures"]
+            judge.add(part, tags, ext, full, stored)
 
-    try:
         with judge:
             attrs = tag_on_cluster(
                 client, con, partitions(), codebook, partition_size=size, progress=progress,
@@ -302,8 +359,6 @@ def _streamed_on_cluster(
             ).attrs  # fmt: skip
             if not len(reader):  # an empty store: one empty chunk, as on one machine
                 judge.add(*_empty(), None, None, None)
-    finally:
-        reader.close()
     out = judge.result()
     out.tags.attrs.update(notes=attrs["notes"], partitions=attrs["partitions"])
     return out
