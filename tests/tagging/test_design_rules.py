@@ -456,3 +456,14 @@ def test_a_review_named_under_the_background_heading_is_the_background() -> None
     assert design("Implementing a guideline for back pain: trial protocol", abstract) == [
         "quantitative"
     ]
+
+
+def test_an_abstract_that_says_it_combines_both_methods_is_mixed_whatever_its_title() -> None:
+    abstract = (
+        "PURPOSE: We assessed physician responses to a community-level intervention. "
+        "METHODS: This study was a mixed qualitative and quantitative evaluation of a "
+        "randomized controlled community-wide educational intervention in 16 communities. "
+        "After the intervention, we conducted a mailed physician survey and interviews."
+    )
+    title = "Physician responses to a community-level trial promoting judicious antibiotic use"
+    assert design(title, abstract) == ["mixed-methods"]

@@ -104,14 +104,25 @@ def _reference_rows(eng, record_id, hits):
             gone = {key, *(f[3] for f in found)} if same else {key}
             scored = [s for s in scored if s[3] not in gone] + [(r[0], -score, r[1], key, group)]
 
-    for facet, weak in eng.yielding.items():
-        # a label known only by demonyms gives way to a label of the facet with a place
+    for facet, (weak, weak_fields) in eng.yielding.items():
+        # a label known only by demonyms (or a journal's name) gives way to a label of the
+        # facet with a place
         mine = [s for s in scored if s[3][0] == facet]
-        only_weak = {s[3] for s in mine if all(h[5] in weak for h in s[4] if h[3] > 0)}
+        only_weak = {
+            s[3] for s in mine if all(h[5] in weak or h[2] in weak_fields for h in s[4] if h[3] > 0)
+        }
         if len(mine) > 1 and len(only_weak) < len(mine):
             scored = [s for s in scored if s[3] not in only_weak]
 
     def outranked(scored):
+        # first by where a label is named (best first; a label dropped drops nothing)
+        gone: set = set()
+        for s in sorted(scored, key=lambda e: e[1]):
+            if s[3] not in gone:
+                for other, fields in eng.outranks_in.get(s[3], ()):
+                    if any(h[1] == s[3][1] and h[2] in fields and h[3] > 0 for h in s[4]):
+                        gone.add((s[3][0], other))
+        scored = [s for s in scored if s[3] not in gone]
         scores = {s[3]: -s[1] for s in scored}
         dropped = {
             (f, other)
