@@ -6,8 +6,8 @@ verdicts and the rules' confident output), assesses the review's criteria, sugge
 decisions, and stores all of it as one tagging run.
 
 When no facet is refined (the default: ``synth/data/refine.yml``), the run streams: the
-store's records (and their full texts) are read a chunk at a time in one snapshot
-(:class:`synth.store.records.StoreRecords`), on one machine :data:`CHUNK_RECORDS` at a
+store's records (and their full texts) are read a chunk at a time by key, listed once up
+front (:class:`synth.store.records.StoreRecords`), on one machine :data:`CHUNK_RECORDS` at a
 time as the tagger's workers take them, on a cluster a partition at a time as sent to the
 workers, each chunk's rows taken as they come back, in order; either way a chunk is judged
 and written to the run (:class:`_Chunks`, :class:`synth.store.tags.TaggingWriter`), then
@@ -101,8 +101,8 @@ def tag_store(
     Without a client and with no facet to refine, the run streams in chunks of
     ``chunk_size`` records (default :data:`CHUNK_RECORDS`): each is read from the store,
     tagged, its criteria assessed and decisions suggested, and written to the run, which
-    is marked finished after the last (the records read in one snapshot on a connection
-    of their own: what others commit meanwhile is not read). The run stored is the same;
+    is marked finished after the last (the records listed once up front: records others
+    commit meanwhile are not read). The run stored is the same;
     when there was more than one chunk (or partition), :attr:`TagRun.tags` and
     :attr:`TagRun.assessment` are its rows without their evidence (``None``; the store
     has it: :func:`synth.store.tags.load_run_tags`,
@@ -231,27 +231,24 @@ def _streamed(
     chunk_size: int,
 ) -> TagRun:
     """:func:`tag_store` a chunk of records at a time, read from the store as tagged
-    (:meth:`synth.store.records.StoreRecords.snapshot`: count, records, extracts and full
-    texts in one snapshot, on a connection of its own, while ``con`` writes the run) and
-    written to one run as it goes; the tagger's worker processes started once for every
-    chunk (:func:`synth.tagging.tagger.tag_chunks`), one progress bar over the records."""
+    (:meth:`synth.store.records.StoreRecords.listed`: the records' ids listed once, each
+    chunk's records and full texts read by key between the run's writes) and written to
+    one run as it goes; the tagger's worker processes started once for every chunk
+    (:func:`synth.tagging.tagger.tag_chunks`), one progress bar over the records."""
     from synth.store.records import StoreRecords
     from synth.tagging.tagger import tag_chunks
 
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
-    with StoreRecords.snapshot(con, chunk_size) as reader:
+    with StoreRecords.listed(con, chunk_size) as reader:
         n = len(reader)
         # a reviewer's passages: few beside the records, read once (by record or by ref)
-        extracts = load_extracts(reader.con)
+        extracts = load_extracts(con)
         params = _run_params(codebook, review, review_path, n_process, None, n)
-        snapshot = reader.con
         judge = _Chunks(
             con, codebook, review, review_path, params, refine=refine, n=n,
             many=len(reader.sizes()) > 1,
-            similar=lambda: tagger_inputs(
-                load_records(snapshot), extracts, load_fulltexts(snapshot)
-            ),
+            similar=lambda: tagger_inputs(load_records(con), extracts, load_fulltexts(con)),
         )  # fmt: skip
         #: each chunk as read, judged once its tags are back (in order)
         read: deque[tuple[pd.DataFrame, Any, Any, Any]] = deque()
@@ -319,23 +316,20 @@ def _streamed_on_cluster(
 ) -> TagRun:
     """:func:`tag_store` on ``client``'s cluster, streamed: the store's records read a
     partition at a time as each is sent to a worker, as on one machine
-    (:meth:`synth.store.records.StoreRecords.snapshot`, :func:`_store_chunks`), and each
+    (:meth:`synth.store.records.StoreRecords.listed`, :func:`_store_chunks`), and each
     partition's rows, back as Parquet, judged and written to the run in partition order
     (:class:`_Chunks`, as on one machine), then dropped."""
     from synth.distributed import PARTITION_SIZE, tag_on_cluster
     from synth.store.records import StoreRecords
 
     size = partition_size or PARTITION_SIZE
-    with StoreRecords.snapshot(con, size) as reader:
-        snapshot = reader.con
-        extracts = load_extracts(snapshot)
+    with StoreRecords.listed(con, size) as reader:
+        extracts = load_extracts(con)
         params = _run_params(codebook, review, review_path, n_process, client, len(reader))
         judge = _Chunks(
             con, codebook, review, review_path, params, refine=refine, n=len(reader),
             many=len(reader.sizes()) > 1,
-            similar=lambda: tagger_inputs(
-                load_records(snapshot), extracts, load_fulltexts(snapshot)
-            ),
+            similar=lambda: tagger_inputs(load_records(con), extracts, load_fulltexts(con)),
         )  # fmt: skip
         #: what each partition sent is judged with once its rows are back
         sent: dict[int, tuple[pd.DataFrame, Any, Any, Any]] = {}
