@@ -58,7 +58,7 @@ from synth.corpus.readers import bibtex, text_reader
 from synth.corpus.reading import _in_file_order, check_titles, failures_frame, read_file
 from synth.distributed.cluster import ClusterError
 from synth.store.batches import turn
-from synth.store.db import transaction
+from synth.store.db import bulk_cache, transaction
 from synth.store.imports import (
     _RECORD_FIELDS,
     INSERT_EXTRACT,
@@ -180,6 +180,8 @@ class _Plan:
     parts: dict[int, _Part] = field(default_factory=dict)
     #: a chunk's reader raised: the file is read again, whole, by one task
     fallback: bool = False
+    #: the record marks are counted by the chunks' tasks (chunks cut from bytes)
+    marks_in_parts: bool = False
     extras: dict[str, Path] = field(default_factory=dict)
     counted: bool = False  # on the progress bar
 
@@ -206,6 +208,9 @@ class _ChunkSpec:
     #: failure rows of the whole file that mark where a record's text ends (BibTeX
     #: ``@string`` failures), for the raw text of an untitled record
     marks: tuple[Failure, ...] = ()
+    #: a chunk sent as the file's bytes: how the worker decodes it (and counts its record
+    #: marks, for the file's shortfall warning), so the client only cuts and sends
+    way: _Bytes | None = None
 
 
 def _decoded(data: bytes, path: Path) -> tuple[str, str, str]:
@@ -398,52 +403,51 @@ def _byte_chunks(path: Path, fmt: str, size: int, way: _Bytes) -> Iterator[tuple
     """The file's bytes (past a byte-order mark) cut between two records
     (:data:`_CUT_BYTES`) after every ``size`` bytes, each with the offset it ends at; as
     :func:`synth.corpus.chunked.chunk_bounds` cuts text. A cut found in what was read is
-    the file's: the pattern's look-ahead and its blank lines end inside it."""
+    the file's: the pattern's look-ahead and its blank lines end inside it.
+
+    The buffer is searched from an offset (``pos``) rather than cut down after each
+    chunk, so a chunk's bytes are copied once (its slice) and the rest of the buffer only
+    when a block is added: the client cuts a gigabyte without copying it over and over."""
     cut = _CUT_BYTES[way.crlf][fmt]
-    buf, start = b"", way.skip
+    buf, pos, start = b"", 0, way.skip
     with open(path, "rb") as fh:
         fh.seek(way.skip)
         eof = False
-        while not eof or buf:
-            if not eof and len(buf) < size + BLOCK_BYTES:
+        while not eof or pos < len(buf):
+            left = len(buf) - pos
+            if not eof and left < size + BLOCK_BYTES:
                 block = fh.read(BLOCK_BYTES)
                 eof = not block
-                buf += block
+                buf, pos = buf[pos:] + block, 0
                 continue
-            m = cut.search(buf, size) if len(buf) > size else None
+            # (searched from pos + size: ``^`` there sees the byte before it, as in a slice)
+            m = cut.search(buf, pos + size) if left > size else None
             if m is None and not eof:
                 block = fh.read(BLOCK_BYTES)
                 eof = not block
-                buf += block
+                buf, pos = buf[pos:] + block, 0
                 continue
             end = m.end() if m is not None else len(buf)
-            start += end
-            yield buf[:end], start
-            buf = buf[end:]
+            start += end - pos
+            yield buf[pos:end], start
+            pos = end
 
 
 def _lean_tasks(
     plan: _Plan, fmt: str, way: _Bytes, chunks: Iterator[tuple[bytes, int]]
 ) -> Iterator[tuple[Any, ...]]:
-    """A task per chunk, its text decoded when sent; the plan's record marks counted on
-    the way (:func:`synth.corpus.detect.mark_counts`, chunk by chunk) and its chunk count
-    set after the last."""
-    counted = False
-    found = ends = 0
+    """A task per chunk, sent as its bytes: the worker decodes it and counts its record
+    marks (:func:`synth.corpus.detect.mark_counts`, summed per file when loading), so the
+    client, which competes with the workers for the cores, only cuts; the plan's chunk
+    count set after the last. A chunk's lines are counted in its bytes (a line feed byte
+    is a line end in UTF-8 and Windows-1252, and CR LF becomes one)."""
+    plan.marks_in_parts = True
     line0 = i = 0
     for i, (data, _) in enumerate(chunks):
-        text = way.text(data)
+        spec = _ChunkSpec(plan.name, fmt, line0, database=plan.database, way=way)
+        line0 += data.count(b"\n")
+        yield (_read_chunk, i, spec, data)
         del data
-        counts = detect.mark_counts(text, fmt)
-        if counts is not None:
-            counted = True
-            found += counts[0]
-            ends += counts[1]
-        spec = _ChunkSpec(plan.name, fmt, line0, database=plan.database)
-        line0 += text.count("\n")
-        yield (_read_chunk, i, spec, text)
-    if counted:
-        plan.expected = detect.expected_count(fmt, found, ends)
     if not plan.fallback:  # (read whole instead: no chunks)
         plan.chunks = i + 1
 
@@ -599,8 +603,8 @@ def _read_all(client: Client, files: list[Path], folder: Path, size: int, bar: A
         else:
             stem = folder / f"{plan.index:05d}-{max(part, 0):05d}"
             records, failures = result.pop("records"), result.pop("failures")
-            pq.write_table(records, f"{stem}.records.parquet")
-            pq.write_table(failures, f"{stem}.failures.parquet")
+            Path(f"{stem}.records.parquet").write_bytes(records)
+            Path(f"{stem}.failures.parquet").write_bytes(failures)
             for kind in ("extracts", "fulltexts"):
                 frame = result.pop(kind, None)
                 if frame is not None:
@@ -660,8 +664,8 @@ def _read_whole(name: str, data: bytes) -> dict[str, Any]:
         except ReadError as exc:
             return {"error": exc.reason}
     out: dict[str, Any] = {
-        "records": _records_table(result.records),
-        "failures": _failures_table(_failures(result.failures), False),
+        "records": _parquet(_records_table(result.records)),
+        "failures": _parquet(_failures_table(_failures(result.failures), False)),
         "fmt": result.format,
         "encoding": result.encoding,
         "encoding_how": result.encoding_how,
@@ -676,10 +680,16 @@ def _read_whole(name: str, data: bytes) -> dict[str, Any]:
     return out
 
 
-def _read_chunk(spec: _ChunkSpec, chunk: str) -> dict[str, Any]:
+def _read_chunk(spec: _ChunkSpec, chunk: str | bytes) -> dict[str, Any]:
     """Worker side: one chunk parsed and normalised; lines in whole-file terms, positions
-    and ids still the chunk's own (the client settles them)."""
+    and ids still the chunk's own (the client settles them). A chunk of bytes is decoded
+    here, and its record marks counted."""
+    marks = None
     try:
+        if isinstance(chunk, bytes):
+            assert spec.way is not None
+            chunk = spec.way.text(chunk)
+            marks = detect.mark_counts(chunk, spec.fmt)
         if spec.fmt == "bibtex":
             records, failures, seen, keys = _bibtex_chunk(spec, chunk)
             database = spec.database
@@ -717,14 +727,15 @@ def _read_chunk(spec: _ChunkSpec, chunk: str) -> dict[str, Any]:
         records = kept
     table = pa.concat_tables([_failures_table(failures, False), _failures_table(untitled, True)])
     return {
-        "records": _records_table(records),
-        "failures": table,
+        "records": _parquet(_records_table(records)),
+        "failures": _parquet(table),
         "seen": seen,
         "database": database,
         "read": n_read,
         "parsed_failures": len(failures),
         "dropped": dropped,
         "keys": keys,
+        "marks": marks,
     }
 
 
@@ -774,6 +785,14 @@ def _records_table(records: pd.DataFrame) -> pa.Table:
     return pa.table({n: _column(records, n) for n in _COLUMNS}, schema=RECORD_SCHEMA)
 
 
+def _parquet(table: pa.Table) -> bytes:
+    """A partition's Parquet file, written in the worker: the client saves the bytes
+    as they come (encoding them there took its CPU from the workers)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
 def _failures(frame: pd.DataFrame) -> list[Failure]:
     return [
         Failure(f.file, _int_or_none(f.line), _int_or_none(f.record), f.reason, f.raw, f.severity)
@@ -818,7 +837,7 @@ def _load_all(con: sqlite3.Connection, plans: list[_Plan]) -> ClusterImport:
                 sha = plan.sha256 or (plan.parts[0].meta["sha256"] if plan.parts else "")
                 if sha:
                     discard_incomplete(con, sha256=sha)
-        with transaction(con):
+        with bulk_cache(con), transaction(con):
             for plan in plans:
                 row, failures = _load_file(con, plan)
                 out.rows.append(row)
@@ -864,16 +883,19 @@ def _load_file(con: sqlite3.Connection, plan: _Plan) -> tuple[dict[str, Any], pd
         row.update(status=status, new=0, already=row["read"])
         return row, failures_frame(failures)
     source_id = _add_source(con, facts, row)  # type: ignore[arg-type]
-    for batch in rows():
-        con.executemany(INSERT_RECORD, ((r[0], source_id, *r[1:]) for r in batch))
+    for cols in rows():  # a batch's columns: sqlite3 binds the tuples zip makes
+        ids = [source_id] * len(cols[0])
+        con.executemany(INSERT_RECORD, zip(cols[0], ids, *cols[1:], strict=True))
     (new,) = con.execute(
         "SELECT count(*) FROM records_all WHERE source_id=?", (source_id,)
     ).fetchone()
     if new < row["read"]:
         # ids already in the store (same file name, key, title and year): keep provenance
         at = _COLUMNS.index("position"), _COLUMNS.index("line")
-        for batch in rows():
-            con.executemany(INSERT_SIGHTING, ((r[0], source_id, r[at[0]], r[at[1]]) for r in batch))
+        for cols in rows():
+            ids = [source_id] * len(cols[0])
+            rows_ = zip(cols[0], ids, cols[at[0]], cols[at[1]], strict=True)
+            con.executemany(INSERT_SIGHTING, rows_)
     con.executemany(
         INSERT_FAILURE,
         ((source_id, f.file, f.line, f.record, f.reason, f.raw, f.severity) for f in failures),
@@ -906,11 +928,23 @@ def _load_file(con: sqlite3.Connection, plan: _Plan) -> tuple[dict[str, Any], pd
 LOAD_BATCH = 20_000
 
 
-def _rows_of(path: Path) -> Iterator[list[tuple[Any, ...]]]:
-    """A partition's rows in the store's binding values, :data:`LOAD_BATCH` at a time."""
+#: A batch of a partition's rows as columns (:data:`_COLUMNS` order) of the store's
+#: binding values: built column by column from Arrow, never row by row.
+Columns = list[list[Any]]
+
+
+def _rows_of(path: Path) -> Iterator[Columns]:
+    """A partition's rows, :data:`LOAD_BATCH` at a time, as columns."""
     for batch in pq.ParquetFile(path).iter_batches(batch_size=LOAD_BATCH):
         batch = batch.cast(RECORD_SCHEMA) if batch.schema != RECORD_SCHEMA else batch
-        yield list(zip(*(batch.column(n).to_pylist() for n in _COLUMNS), strict=True))
+        yield [batch.column(n).to_pylist() for n in _COLUMNS]
+
+
+def _columns_of(path: Path) -> Columns:
+    """A chunk's partition whole, as columns (a chunk is a few megabytes of text)."""
+    table = pq.read_table(path)
+    table = table.cast(RECORD_SCHEMA) if table.schema != RECORD_SCHEMA else table
+    return [table.column(n).to_pylist() for n in _COLUMNS]
 
 
 def _read_failures(path: Path) -> list[tuple[Failure, bool]]:
@@ -924,9 +958,7 @@ def _read_failures(path: Path) -> list[tuple[Failure, bool]]:
     ]
 
 
-def _whole_file(
-    plan: _Plan,
-) -> tuple[_Facts, list[Failure], Callable[[], Iterator[list[tuple[Any, ...]]]]]:
+def _whole_file(plan: _Plan) -> tuple[_Facts, list[Failure], Callable[[], Iterator[Columns]]]:
     part = plan.parts[0]
     meta = part.meta
     n = pq.read_metadata(part.records).num_rows
@@ -936,7 +968,7 @@ def _whole_file(
     )  # fmt: skip
     failures = [f for f, _ in _read_failures(part.failures)]
 
-    def rows() -> Iterator[list[tuple[Any, ...]]]:
+    def rows() -> Iterator[Columns]:
         yield from _rows_of(part.records)
 
     return facts, failures, rows
@@ -949,9 +981,7 @@ _ID, _KEY, _TITLE, _YEAR, _POS, _DB, _EXTRA, _FILE = (
 )  # fmt: skip
 
 
-def _chunked_file(
-    plan: _Plan,
-) -> tuple[_Facts, list[Failure], Callable[[], Iterator[list[tuple[Any, ...]]]]]:
+def _chunked_file(plan: _Plan) -> tuple[_Facts, list[Failure], Callable[[], Iterator[Columns]]]:
     """A file read in chunks, put together as :func:`synth.corpus.reading.read_file` does:
     its failures in file order, its record count, and its rows (a generator: twice when
     the store already held some of its records)."""
@@ -978,7 +1008,14 @@ def _chunked_file(
         )  # fmt: skip
         found = 1
     # the reader's warning, from the marks counted while cutting (the text is not read again)
-    parsed += detect.shortfall_of(plan.expected, plan.fmt or "", plan.name, found)
+    expected = plan.expected
+    if plan.marks_in_parts:
+        counts = [p.meta["marks"] for p in parts if p.meta.get("marks") is not None]
+        if counts:
+            expected = detect.expected_count(
+                plan.fmt or "", sum(c[0] for c in counts), sum(c[1] for c in counts)
+            )
+    parsed += detect.shortfall_of(expected, plan.fmt or "", plan.name, found)
     failures = _in_file_order([*parsed, *untitled])
     n_kept = sum(pq.read_metadata(p.records).num_rows for p in parts)
     facts = _Facts(
@@ -986,7 +1023,7 @@ def _chunked_file(
         plan.size, range(n_kept),
     )  # fmt: skip
 
-    def rows() -> Iterator[list[tuple[Any, ...]]]:
+    def rows() -> Iterator[Columns]:
         seen_ids: dict[str, int] = {}
         first_keys: dict[str, int] = {}
         for part, offset in zip(parts, offsets, strict=True):
@@ -1002,38 +1039,50 @@ def _settled(
     database: str | None,
     seen_ids: dict[str, int],
     first_keys: dict[str, int],
-) -> list[tuple[Any, ...]]:
+) -> Columns:
     """One chunk's rows in whole-file terms: positions shifted, repeated ids numbered,
-    the database filled in, a BibTeX key used in an earlier chunk flagged."""
-    rows = [list(r) for batch in _rows_of(part.records) for r in batch]
+    the database filled in, a BibTeX key used in an earlier chunk flagged; as columns,
+    a row touched only where it changes."""
+    cols = _columns_of(part.records)
     meta = part.meta
-    fixes = _key_fixes(meta["keys"], first_keys) if plan.fmt == "bibtex" else {}
+    positions = cols[_POS]
     dropped = sorted(meta["dropped"])
-    # ids in position order, the dropped records counted too (as disambiguate_ids counts
-    # them before the rule for untitled records drops them)
-    order = sorted(
-        [(r[_POS], 0, i) for i, r in enumerate(rows)] + [(p, 1, rid) for p, rid in dropped]
-    )
-    for _, is_dropped, what in order:
-        rid = what if is_dropped else rows[what][_ID]
-        n = seen_ids.get(rid, 0)
-        seen_ids[rid] = n + 1
-        if n and not is_dropped:
-            row = rows[what]
-            key = row[_KEY] if isinstance(row[_KEY], str) else ""
-            row[_ID] = record_id(row[_FILE], f"{key}#{n + 1}", row[_TITLE], row[_YEAR])
-    for row in rows:
-        local = row[_POS]
-        if local in fixes:
-            row[_EXTRA] = _flag_key(row[_EXTRA], fixes[local], row)
-        if offset:
-            row[_POS] = local + offset
-            if plan.fmt != "bibtex" and '_warning"' in row[_EXTRA]:
-                extra = chunked._shift_warnings(json.loads(row[_EXTRA]), offset, 0)
-                row[_EXTRA] = _to_json(extra)
-        if database is not None and row[_DB] is None:
-            row[_DB] = database
-    return [tuple(r) for r in rows]
+    ids = cols[_ID]
+    dropped_ids = [rid for _, rid in dropped]
+    fresh = [*ids, *dropped_ids]
+    if len(set(fresh)) == len(fresh) and seen_ids.keys().isdisjoint(fresh):
+        seen_ids.update(dict.fromkeys(fresh, 1))  # no id repeated: none renumbered
+    else:
+        # ids in position order, the dropped records counted too (as disambiguate_ids
+        # counts them before the rule for untitled records drops them)
+        order = sorted(
+            [(p, 0, i) for i, p in enumerate(positions)] + [(p, 1, rid) for p, rid in dropped]
+        )
+        for _, is_dropped, what in order:
+            rid = what if is_dropped else ids[what]
+            n = seen_ids.get(rid, 0)
+            seen_ids[rid] = n + 1
+            if n and not is_dropped:
+                key = cols[_KEY][what]
+                key = key if isinstance(key, str) else ""
+                ids[what] = record_id(
+                    cols[_FILE][what], f"{key}#{n + 1}", cols[_TITLE][what], cols[_YEAR][what]
+                )
+    extras = cols[_EXTRA]
+    if plan.fmt == "bibtex":
+        fixes = _key_fixes(meta["keys"], first_keys)
+        for i, local in enumerate(positions):
+            if local in fixes:
+                extras[i] = _flag_key(extras[i], fixes[local])
+    if offset:
+        cols[_POS] = [p + offset for p in positions]
+        if plan.fmt != "bibtex":
+            for i, extra in enumerate(extras):
+                if '_warning"' in extra:
+                    extras[i] = _to_json(chunked._shift_warnings(json.loads(extra), offset, 0))
+    if database is not None:
+        cols[_DB] = [database if d is None else d for d in cols[_DB]]
+    return cols
 
 
 def _key_fixes(
@@ -1060,7 +1109,7 @@ def _duplicate_key_warning(key: str, line: int) -> str:
     return str(later["extra"]["_warnings"][0])
 
 
-def _flag_key(extra_json: str, fix: tuple[str, int, int | None], row: list[Any]) -> str:
+def _flag_key(extra_json: str, fix: tuple[str, int, int | None]) -> str:
     """``extra`` with the duplicate-key warning the whole file's reading gives."""
     key, first, named = fix
     extra = json.loads(extra_json)

@@ -28,7 +28,7 @@ import pandas as pd
 from synth.corpus.model import WARNING, Failure, ReadError
 from synth.corpus.reading import FileResult, failures_frame, iter_files, read_file
 from synth.store.batches import ShortTransactions, delete_in_batches, turn
-from synth.store.db import now, serialised, transaction
+from synth.store.db import bulk_cache, now, serialised, transaction
 from synth.store.duplicates import link_extracts, refresh_duplicates
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ def store_file(con: sqlite3.Connection, result: FileResult) -> dict[str, Any]:
             row.update(status=status, new=0, already=row["read"])
             return row
         try:
-            new = _write_rows(con, result, source_id)
+            with bulk_cache(con):
+                new = _write_rows(con, result, source_id)
         except BaseException:
             _discard_source(con, source_id)
             raise
