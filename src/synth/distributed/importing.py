@@ -405,32 +405,33 @@ def _byte_chunks(path: Path, fmt: str, size: int, way: _Bytes) -> Iterator[tuple
     :func:`synth.corpus.chunked.chunk_bounds` cuts text. A cut found in what was read is
     the file's: the pattern's look-ahead and its blank lines end inside it.
 
-    The buffer is searched from an offset (``pos``) rather than cut down after each
-    chunk, so a chunk's bytes are copied once (its slice) and the rest of the buffer only
-    when a block is added: the client cuts a gigabyte without copying it over and over."""
+    The buffer is a :class:`bytearray`: a block is added to its end and a chunk's bytes
+    dropped from its front in place, so a chunk's bytes are copied once (into the task)
+    and the rest of the buffer not at all: the client cuts a gigabyte without copying it
+    over and over."""
     cut = _CUT_BYTES[way.crlf][fmt]
-    buf, pos, start = b"", 0, way.skip
+    buf, start = bytearray(), way.skip
     with open(path, "rb") as fh:
         fh.seek(way.skip)
         eof = False
-        while not eof or pos < len(buf):
-            left = len(buf) - pos
-            if not eof and left < size + BLOCK_BYTES:
+        while not eof or buf:
+            if not eof and len(buf) < size + BLOCK_BYTES:
                 block = fh.read(BLOCK_BYTES)
                 eof = not block
-                buf, pos = buf[pos:] + block, 0
+                buf += block
                 continue
-            # (searched from pos + size: ``^`` there sees the byte before it, as in a slice)
-            m = cut.search(buf, pos + size) if left > size else None
+            m = cut.search(buf, size) if len(buf) > size else None
             if m is None and not eof:
                 block = fh.read(BLOCK_BYTES)
                 eof = not block
-                buf, pos = buf[pos:] + block, 0
+                buf += block
                 continue
             end = m.end() if m is not None else len(buf)
-            start += end - pos
-            yield buf[pos:end], start
-            pos = end
+            start += end
+            with memoryview(buf) as view:
+                chunk = bytes(view[:end])
+            del buf[:end]  # (CPython moves a bytearray's start: nothing is copied)
+            yield chunk, start
 
 
 def _lean_tasks(
