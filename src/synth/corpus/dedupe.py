@@ -1246,13 +1246,20 @@ def _affinity(records: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray
     return out
 
 
+#: The fields whose presence weighs in a record's completeness: DOI, abstract and PMID
+#: with their own weights (dedupe.yml), the rest with ``field``'s. A reader of the store's
+#: records for deduplication reads these (synth.distributed.dedupe).
+COMPLETENESS_FIELDS: tuple[str, ...] = (
+    "doi", "abstract", "pmid", "title", "authors", "year", "venue", "volume", "issue",
+    "pages", "publisher", "url", "keywords", "language", "pub_type",
+)  # fmt: skip
+_OWN_WEIGHT = ("doi", "abstract", "pmid")
+
+
 def _completeness(records: pd.DataFrame) -> np.ndarray:
     """How complete each record is: DOI, abstract and PMID weigh most, then every field."""
     w = dedupe_rules()["completeness"]
-    weights = {"doi": w["doi"], "abstract": w["abstract"], "pmid": w["pmid"]}
-    other = ["title", "authors", "year", "venue", "volume", "issue", "pages", "publisher",
-             "url", "keywords", "language", "pub_type"]  # fmt: skip
-    weights.update({c: w["field"] for c in other})
+    weights = {c: w[c] if c in _OWN_WEIGHT else w["field"] for c in COMPLETENESS_FIELDS}
     total = np.zeros(len(records), dtype=np.int64)
     for col, weight in weights.items():
         if col in records.columns:

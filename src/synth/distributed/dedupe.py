@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from synth.corpus.dedupe import (
+    COMPLETENESS_FIELDS,
     DedupeResult,
     _affinity,
     _cannot_links,
@@ -341,7 +342,7 @@ def _slim(records: pd.DataFrame) -> pd.DataFrame:
 
 #: The store's columns a record's completeness is weighed on (:func:`_completeness`)
 #: besides those scored; with those, all a partition of a store's records is read for.
-_WEIGHED = ("abstract", "issue", "publisher", "url", "keywords", "language", "pub_type")
+_WEIGHED = tuple(c for c in COMPLETENESS_FIELDS if c not in _SCORED_COLUMNS)
 #: long text columns read as there or not (all :func:`_completeness` asks of them)
 _PRESENCE_ONLY = ("abstract",)
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from synth.corpus.model import RECORD_COLUMNS
 from synth.store.db import id_chunks, in_marks
+from synth.store.records import RECORD_ORDER
 
 
 def load_records(con: sqlite3.Connection, *, with_groups: bool = False) -> pd.DataFrame:
@@ -33,7 +34,7 @@ def load_records(con: sqlite3.Connection, *, with_groups: bool = False) -> pd.Da
     sql += " FROM records r"
     if with_groups:
         sql += " LEFT JOIN duplicate_groups g ON g.record_id = r.record_id"
-    sql += " ORDER BY r.source_id, r.position, r.record_id"
+    sql += RECORD_ORDER  # the order every chunked reader of the store keeps
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]
     rows = cur.fetchall()
