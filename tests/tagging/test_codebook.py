@@ -270,8 +270,14 @@ def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path)
         ("[{label: co-design, min_score: 0.6, fields: [title]}]", "one of `min_score`, `fields`"),
         ("[{label: co-design, fields: [journal]}]", "must be a list of fields"),
         ("[{label: codesign, fields: [title]}]", "`outranks` names 'codesign'"),
+        ("[co-design, 0.5]", "{label, min_score} or {label, fields}"),
     ]:
         assert says in error_for(tmp_path, BASE.replace(ebcd, ebcd + f"\n        outranks: {bad}"))
+    # a field the facet does not read would never fire
+    unread = BASE.replace("    multi: true", "    multi: true\n    fields: [abstract]").replace(
+        ebcd, ebcd + "\n        outranks: [{label: co-design, fields: [title]}]"
+    )
+    assert "names field 'title', not one of the facet's `fields`" in error_for(tmp_path, unread)
     for bad, says in [("venue", "must be a list of fields"), ("[journal]", "not one of the")]:
         text = BASE.replace("    multi: true", f"    multi: true\n    fields_yield: {bad}")
         assert says in error_for(tmp_path, text)

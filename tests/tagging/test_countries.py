@@ -371,6 +371,7 @@ def test_classifications_and_scores_named_after_a_place_or_nation_name_no_countr
         "Diagnosis of acute pancreatitis was based on the revised Atlanta classification.",
         "Patients meeting the Rome III criteria for irritable bowel syndrome were enrolled.",
         "Length of stay rose with the Japanese severity score (P=0.03).",
-        "Treatment followed the Dutch guidelines in 40 practices in Ohio.",
+        # a nation's guidelines still name it: studies of adherence are mostly done there
+        "We audited adherence to the Dutch guidelines among 120 general practitioners.",
     )
-    assert found == [set(), set(), set(), {"United States"}]
+    assert found == [set(), set(), set(), {"Netherlands"}]

@@ -143,15 +143,6 @@ def test_a_study_marker_outweighs_a_background_marker_in_one_sentence(nlp) -> No
     assert roles(doc)["England"] == "study"
 
 
-def test_with_markers_of_both_the_heading_a_sentence_sits_under_decides(nlp) -> None:
-    doc = nlp(
-        "BACKGROUND: Findings from this review, and other studies, came from Australia. "
-        "METHODS: Unlike previous studies, we recruited parents in England."
-    )
-    got = roles(doc)
-    assert (got["Australia"], got["England"]) == ("background", "study")
-
-
 def test_title_keywords_and_extracts_are_the_papers_own(nlp) -> None:
     title = "Guidelines recommend co-design in Wales"
     extract = "Previous studies in England were cited."

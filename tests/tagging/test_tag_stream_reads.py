@@ -190,3 +190,20 @@ def test_tag_chunks_on_one_pool_gives_each_chunk_s_rows_as_tag_does() -> None:
         assert len(rows) and set(rows["record_id"]) <= set(part["record_id"])
         pd.testing.assert_frame_equal(rows, alone)
         assert rows.attrs == alone.attrs
+
+
+def test_a_record_removed_before_its_chunk_is_read_is_named(tmp_path: Path) -> None:
+    db = _generated_store(tmp_path, 30)
+    con = connect(db)
+    try:
+        reader = StoreRecords.listed(con, 10)
+        first = next(iter(reader))
+        gone = reader._ids[25]  # a record of the last chunk
+        with con:
+            con.execute("PRAGMA foreign_keys = OFF")
+            con.execute("DELETE FROM records_all WHERE record_id = ?", (gone,))
+        assert len(first) == 10 and len(reader.partition(1)) == 10
+        with pytest.raises(RuntimeError, match=rf"1 of chunk 2's 10 records .*\({gone}\)"):
+            reader.partition(2)
+    finally:
+        con.close()

@@ -112,9 +112,11 @@ class StoreRecords:
             rows = self.con.execute(sql + where, batch).fetchall()
             found.update((row[0], row[1:]) for row in rows)
         if len(found) != len(ids):
+            gone = [i for i in ids if i not in found]
             raise RuntimeError(
-                f"the store's records changed while read ({len(ids) - len(found)} of "
-                f"partition {k}'s {len(ids)} records gone)"
+                f"the store's records changed while read: {len(gone)} of chunk {k}'s "
+                f"{len(ids)} records were removed meanwhile ({', '.join(map(str, gone[:5]))}"
+                f"{', ...' if len(gone) > 5 else ''}); run the command again"
             )
         return store_frame([found[i] for i in ids], self.columns)
 

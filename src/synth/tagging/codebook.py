@@ -585,6 +585,12 @@ class _Builder(RuleFileBuilder):
             labels[lid] = self.label(fid, lid, lraw, variants, labels_raw.lines.get(lid))
         for lid, label in labels.items():
             outranked = (*label.outranks, *(o for o, _ in label.outranks_in))
+            unread = sorted({f for _, named in label.outranks_in for f in named} - set(fields))
+            if unread:
+                raise self.fail(
+                    f"{where}, label {lid!r}",
+                    f"`outranks` names field {unread[0]!r}, not one of the facet's `fields`",
+                )
             for key, named in (("outranks", outranked), ("combines", label.combines)):
                 unknown = [o for o in named if o not in labels or o == lid]
                 if unknown:
@@ -857,7 +863,10 @@ class _Builder(RuleFileBuilder):
             elif isinstance(item, str):
                 names.append(item)
             else:
-                raise self.fail(at, f"must be a label id or {{label, min_score}}, got {item!r}")
+                raise self.fail(
+                    at,
+                    f"must be a label id, {{label, min_score}} or {{label, fields}}, got {item!r}",
+                )
         return {
             "outranks": tuple(names),
             "outranks_from": tuple(from_score.items()),

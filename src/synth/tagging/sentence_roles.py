@@ -82,9 +82,7 @@ class SentenceRoles:
         segment_end: int | None = None,
     ) -> str:
         """The role of the sentence ``text[start:end]`` from the marks found in its doc:
-        a study marker in it (with a background marker too, the heading it sits under
-        decides: "BACKGROUND: ... this review, and other studies, ..." is the background's
-        review), else a background marker, else the last heading before its
+        a study marker in it, else a background marker, else the last heading before its
         end within its segment, else (with :attr:`before_study` set and ``segment_end``
         given) ``before_study`` when a study marker follows it in its segment, else
         :attr:`default`.
@@ -96,9 +94,6 @@ class SentenceRoles:
         if marks is None:
             return self.default
         found = marks.marker_roles(start, end)
-        if STUDY in found and BACKGROUND in found:
-            # markers of both: the heading the sentence sits under decides
-            return marks.heading_before(end, segment_start) or STUDY
         if STUDY in found:
             return STUDY
         if BACKGROUND in found:

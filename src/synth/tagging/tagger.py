@@ -1109,7 +1109,7 @@ class _Engine:
         best score first and before the scores' outranking: a label dropped outranks
         nothing, so of two that name each other in a title the stronger stays."""
         dropped: set[tuple[str, str]] = set()
-        for s in sorted(scored, key=lambda e: e[1]):
+        for s in sorted(scored, key=lambda e: e[:3]):  # facet, best score, label rank
             if s[3] in dropped:
                 continue
             for other, fields in self.outranks_in.get(s[3], ()):
