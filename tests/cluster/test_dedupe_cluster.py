@@ -27,7 +27,7 @@ from synth.corpus.reading import iter_files, read_file
 from synth.corpus.synthetic import generate_records
 from synth.corpus.writers.ris import write_ris
 from synth.distributed import ClusterError, cluster_client, dedupe_on_cluster
-from synth.distributed.dedupe import StoreRecords
+from synth.distributed.dedupe import DedupeRecords
 from synth.store import connect, import_paths, load_records
 from synth.store.duplicates import refresh_duplicates
 
@@ -105,7 +105,7 @@ def test_the_store_regroups_on_the_cluster_as_on_one_machine(
     def whole_store(*args: object, **kwargs: object) -> None:
         raise AssertionError("the store's records were read whole on the client")
 
-    # the records go to the workers a partition at a time (StoreRecords), never all at once
+    # the records go to the workers a partition at a time (DedupeRecords), never all at once
     monkeypatch.setattr("synth.store.duplicates.load_records", whole_store)
     try:
         out = refresh_duplicates(con, client=client)
@@ -141,9 +141,9 @@ def test_a_stores_records_read_a_partition_at_a_time_group_as_on_one_machine(
         assert links
         single = dedupe(stored, cannot_link=links)
 
-        real_partition, real_affinity = StoreRecords.partition, cluster_dedupe._affinity
+        real_partition, real_affinity = DedupeRecords.partition, cluster_dedupe._affinity
 
-        def partition(self: StoreRecords, k: int) -> pd.DataFrame:
+        def partition(self: DedupeRecords, k: int) -> pd.DataFrame:
             part = real_partition(self, k)
             read.append(len(part))
             return part
@@ -152,14 +152,14 @@ def test_a_stores_records_read_a_partition_at_a_time_group_as_on_one_machine(
             tie_breaks.append(len(frame))
             return real_affinity(frame, a, b)
 
-        monkeypatch.setattr(StoreRecords, "partition", partition)
+        monkeypatch.setattr(DedupeRecords, "partition", partition)
         monkeypatch.setattr(cluster_dedupe, "_affinity", affinity)
         con.execute("BEGIN")  # the count and the partitions in one snapshot
-        source = StoreRecords(con, partition_size=200)
+        source = DedupeRecords(con, partition_size=200)
         cluster = dedupe_on_cluster(source, client, cannot_link=links)
         con.execute("COMMIT")
         with pytest.raises(RuntimeError, match="read in order"):
-            StoreRecords(con, partition_size=200).partition(1)
+            DedupeRecords(con, partition_size=200).partition(1)
     finally:
         con.close()
     assert_same(single, cluster)

@@ -88,7 +88,7 @@ from synth.corpus.dedupe import (
     dedupe_rules,
 )
 from synth.distributed.cluster import IN_FLIGHT_PER_WORKER, ClusterError, ready_workers
-from synth.store.records import StoreRecords as _StoreReader
+from synth.store.records import StoreRecords
 from synth.store.records import store_frame as _store_frame
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ _RECORD_FIELDS = tuple(
 
 
 def dedupe_on_cluster(
-    records: pd.DataFrame | StoreRecords | Sequence[str | Path],
+    records: pd.DataFrame | DedupeRecords | Sequence[str | Path],
     client: Client,
     *,
     threshold: float | None = None,
@@ -147,7 +147,7 @@ def dedupe_on_cluster(
     ----------
     records
         Canonical records (a frame, cut into partitions of ``partition_size`` rows), a
-        store's records read a partition at a time (:class:`StoreRecords`), or Parquet
+        store's records read a partition at a time (:class:`DedupeRecords`), or Parquet
         files of records (one partition each; records in file order, files in the order
         given). Record ids must be unique across all of them.
     client
@@ -164,7 +164,7 @@ def dedupe_on_cluster(
 
     Only the ids, completeness and DOIs of the records (one value each, what the groups
     need) and the matched or nearly matched pairs come back to this process (and, from a
-    :class:`StoreRecords`, one partition of records at a time on its way out).
+    :class:`DedupeRecords`, one partition of records at a time on its way out).
     """
     clock = time.perf_counter()
     timings: dict[str, float] = {}
@@ -182,7 +182,7 @@ def dedupe_on_cluster(
         return dedupe(pd.DataFrame({"record_id": pd.Series([], dtype=object)}))
 
     def partition(k: int, source: Any) -> Any:  # a store's partition read when it is sent
-        return source.partition(k) if isinstance(source, StoreRecords) else source
+        return source.partition(k) if isinstance(source, DedupeRecords) else source
 
     if n >= 2**32:
         raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
@@ -259,7 +259,7 @@ def dedupe_on_cluster(
         )
     finally:
         run.close()
-        if isinstance(records, StoreRecords):
+        if isinstance(records, DedupeRecords):
             records.close()
     lap("pairs")
 
@@ -282,7 +282,7 @@ def dedupe_on_cluster(
         def affinity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return _affinity(frame, a, b)
 
-    elif isinstance(records, StoreRecords):
+    elif isinstance(records, DedupeRecords):
         affinity = records.affinity(ids)
     else:
         affinity = _Affinity(client, sources, offsets)
@@ -309,13 +309,13 @@ def dedupe_on_cluster(
 
 
 def _sources(
-    records: pd.DataFrame | StoreRecords | Sequence[str | Path],
+    records: pd.DataFrame | DedupeRecords | Sequence[str | Path],
     client: Client,
     partition_size: int,
 ) -> tuple[list[Any], list[int]]:
     """The partitions and their sizes: slices of a frame (sent with the task that reads
     them), a store's (read when sent), or Parquet paths (read by the workers)."""
-    if isinstance(records, StoreRecords):
+    if isinstance(records, DedupeRecords):
         sizes = records.sizes()
         return [records] * len(sizes), sizes
     if isinstance(records, pd.DataFrame):
@@ -347,7 +347,7 @@ _WEIGHED = tuple(c for c in COMPLETENESS_FIELDS if c not in _SCORED_COLUMNS)
 _PRESENCE_ONLY = ("abstract",)
 
 
-class StoreRecords(_StoreReader):
+class DedupeRecords(StoreRecords):
     """A store's records read on the client a partition at a time, as each partition's
     task is sent (:class:`synth.store.records.StoreRecords`, which holds the snapshot's
     rules), and only the columns deduplication weighs, slim (:func:`_slim`): the client
@@ -357,28 +357,17 @@ class StoreRecords(_StoreReader):
     does).
     """
 
-    def __init__(
-        self,
-        con: sqlite3.Connection,
-        partition_size: int = PARTITION_SIZE,
-        *,
-        columns: Sequence[str] | None = None,
-    ) -> None:
-        #: ``columns`` given: those read whole and given as read; by default
-        #: deduplication's, slim
-        self.whole = columns is not None
+    def __init__(self, con: sqlite3.Connection, partition_size: int = PARTITION_SIZE) -> None:
         super().__init__(
             con,
             partition_size,
-            columns=list(columns) if columns is not None else [*_SCORED_COLUMNS, *_WEIGHED],
-            presence_only=() if self.whole else _PRESENCE_ONLY,
+            columns=[*_SCORED_COLUMNS, *_WEIGHED],
+            presence_only=_PRESENCE_ONLY,
         )
 
     def partition(self, k: int) -> pd.DataFrame:
-        """The ``k``-th partition, slim (:func:`_slim`) unless ``columns`` were given:
-        partitions are read in order."""
-        frame = super().partition(k)
-        return frame if self.whole else _slim(frame)
+        """The ``k``-th partition, slim (:func:`_slim`): partitions are read in order."""
+        return _slim(super().partition(k))
 
     def affinity(self, ids: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """:func:`_affinity` of pairs of record numbers (``ids`` names them), their raw

@@ -88,7 +88,7 @@ def _refresh(
         try:
             stamp = _stamp(con)
             # on a cluster the records are read a partition at a time as they are sent
-            # (StoreRecords), in this transaction's snapshot: it ends when they are all out
+            # (DedupeRecords), in this transaction's snapshot: it ends when they are all out
             streamed = client is not None and (records is None or len(records) != stamp[0])
             if not streamed and (records is None or len(records) != stamp[0]):
                 records = load_records(con)
@@ -99,9 +99,9 @@ def _refresh(
             if client is None:
                 result = dedupe(records, cannot_link=links, progress=progress)
             else:
-                from synth.distributed.dedupe import StoreRecords, dedupe_on_cluster
+                from synth.distributed.dedupe import DedupeRecords, dedupe_on_cluster
 
-                source = StoreRecords(con) if streamed else records
+                source = DedupeRecords(con) if streamed else records
                 result = dedupe_on_cluster(source, client, cannot_link=links)
                 if not locked and con.in_transaction:
                     con.execute("COMMIT")
