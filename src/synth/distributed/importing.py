@@ -7,9 +7,12 @@ the chunk bounds, and the shifting of lines and positions back to whole-file ter
 :mod:`synth.corpus.chunked`'s and the BibTeX reader's own, and every BibTeX chunk gets the
 file's ``@string`` macros, collected once here as the reader collects them. Workers parse
 *and normalise*; a task's records come back in the store's record columns (Arrow, the
-types the store binds) and are written to a Parquet partition in the run's work folder
-(:func:`synth.distributed.cluster.work_folder`), its failures beside them. The workers
-need no shared file system: a task carries its file's bytes or its chunk's text.
+types the store binds) as a Parquet file the worker encodes, which this process saves as a
+partition in the run's work folder (:func:`synth.distributed.cluster.work_folder`), its
+failures beside them. The workers need no shared file system: a task carries its file's
+bytes, or its chunk's bytes (decoded, and its record marks counted, in the worker) or
+text. This process competes with the workers for the cores, so it only cuts, sends, saves
+and loads.
 
 What spans chunks is settled in this process while loading, in file order: positions
 (each chunk's count is known once the chunks before it are read), the ids of a record
