@@ -13,8 +13,9 @@ import pytest
 
 from synth.corpus import chunked
 from synth.corpus.encoding import decode_bytes, piecewise_encoding
+from synth.corpus.reading import universal_newlines
 from synth.distributed import importing
-from synth.distributed.importing import _byte_chunks, _Bytes, _crlf_only, _newlines
+from synth.distributed.importing import _byte_chunks, _Bytes, _crlf_only
 
 RIS = "".join(
     f"TY  - JOUR\nTI  - Étude {i} sur l’œuvre de Gödel — “quoted”\nAU  - Müller, Zoë\n"
@@ -161,7 +162,7 @@ def test_chunks_decoded_join_into_the_whole_files_text(
     chunks = list(_byte_chunks(path, "ris", size, way))
     assert chunks[-1][1] == len(data)
     texts = [way.text(c) for c, _ in chunks]
-    assert "".join(texts) == _newlines(decode_bytes(data).text)
+    assert "".join(texts) == universal_newlines(decode_bytes(data).text)
     assert all(t.startswith("TY  - ") for t in texts)  # each cut between two records
     assert len(chunks) > (1 if size >= 1_000 else 10)
 
@@ -176,5 +177,5 @@ def test_random_line_ends_and_blank_lines_cut_between_records(
     path = _write(tmp_path, data.encode())
     way = _Bytes("utf-8", 0, True)
     texts = [way.text(c) for c, _ in _byte_chunks(path, "ris", 200, way)]
-    assert "".join(texts) == _newlines(data)
+    assert "".join(texts) == universal_newlines(data)
     assert len(texts) > 10 and all(t.startswith("TY  - ") for t in texts)

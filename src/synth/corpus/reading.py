@@ -60,6 +60,14 @@ class ReadResult:
         yield self.failures
 
 
+def universal_newlines(text: str) -> str:
+    """Line ends as Python's text mode reads them: old Mac exports end lines with CR
+    alone, Windows ones with CR LF."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
 def failures_frame(failures: Iterable[Failure]) -> pd.DataFrame:
     df = pd.DataFrame([f.as_dict() for f in failures], columns=FAILURE_COLUMNS)
     df["line"] = pd.array(df["line"].tolist(), dtype="Int64")
@@ -114,10 +122,7 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
     else:
         decoded = decode_bytes(data, path)
         encoding, how = decoded.encoding, decoded.how
-        # universal newlines, as Python's text mode: old Mac exports end lines with CR alone
-        text = decoded.text
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = universal_newlines(decoded.text)
         if how == "guessed":
             log.warning("%s: not UTF-8; decoded as %s (best guess)", path, encoding)
         if not text.strip():

@@ -58,7 +58,13 @@ from synth.corpus.encoding import decode_bytes, piecewise_encoding
 from synth.corpus.model import WARNING, Failure, ReadError
 from synth.corpus.normalise import normalise_records, record_id
 from synth.corpus.readers import bibtex, text_reader
-from synth.corpus.reading import _in_file_order, check_titles, failures_frame, read_file
+from synth.corpus.reading import (
+    _in_file_order,
+    check_titles,
+    failures_frame,
+    read_file,
+    universal_newlines,
+)
 from synth.distributed.cluster import ClusterError
 from synth.store.batches import turn
 from synth.store.db import bulk_cache, transaction
@@ -220,7 +226,7 @@ def _decoded(data: bytes, path: Path) -> tuple[str, str, str]:
     """The text :func:`synth.corpus.reading.read_file` reads (universal newlines), its
     encoding and how that was decided."""
     decoded = decode_bytes(data, path)
-    return _newlines(decoded.text), decoded.encoding, decoded.how
+    return universal_newlines(decoded.text), decoded.encoding, decoded.how
 
 
 def _plan(index: int, path: Path, size: int) -> tuple[_Plan, Iterator[tuple[Any, ...]]]:
@@ -291,13 +297,6 @@ _CUT_BYTES = {
     }
     for crlf in (False, True)
 }
-
-
-def _newlines(text: str) -> str:
-    """Universal newlines, as :func:`synth.corpus.reading.read_file` reads a text."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
 
 
 def _blocks(path: Path) -> Iterator[bytes]:
@@ -379,7 +378,7 @@ def _lean_plan(plan: _Plan, path: Path, size: int) -> Iterator[tuple[Any, ...]] 
 def _sniffed(head: str, path: Path) -> str | None:
     """The format of a file whose text begins with ``head`` (decoded from
     :data:`_HEAD_BYTES`), as :func:`synth.corpus.reading.read_file` sniffs the whole."""
-    text = _newlines(head)[:65536]
+    text = universal_newlines(head)[:65536]
     return detect.sniff(text, path.suffix) if text.strip() else None
 
 
