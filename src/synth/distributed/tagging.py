@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import dask
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from distributed import KilledWorker, WorkerPlugin
 
@@ -278,9 +279,17 @@ def read_tag_partitions(files: Iterable[Path]) -> pd.DataFrame:
     return out[TAG_COLUMNS]
 
 
-def read_tag_partition(path: Path) -> pd.DataFrame:
-    """One partition's tag rows (a file :func:`tag_partitions` wrote), evidence parsed."""
-    frame = pq.read_table(path, schema=TAG_SCHEMA).to_pandas()
+def read_tag_partition(path: Path, *, parse_evidence: bool = True) -> pd.DataFrame:
+    """One partition's tag rows (a file :func:`tag_partitions` wrote), evidence parsed (or,
+    with ``parse_evidence=False``, the JSON text the store keeps, as the worker wrote it:
+    parsing every row's evidence only to write it again took most of the streamed run's
+    time in this process; :func:`synth.store.tags.parsed_evidence` parses what is needed)."""
+    table = pq.read_table(path, schema=TAG_SCHEMA)
+    if not parse_evidence:  # an empty cell is no evidence, as parsed below
+        where = table.schema.get_field_index("evidence")
+        filled = pc.if_else(pc.equal(table["evidence"], ""), "[]", table["evidence"])
+        return table.set_column(where, "evidence", pc.fill_null(filled, "[]")).to_pandas()
+    frame = table.to_pandas()
     frame["evidence"] = [json.loads(e) if e else [] for e in frame["evidence"]]
     return frame
 
@@ -303,14 +312,15 @@ def tag_on_cluster(
 
     With ``each``, ``records`` are :data:`Partition` s (read as they are sent) and each
     partition's rows are given to ``each`` with its result (:func:`tag_partitions`) in
-    partition order as they come back, not read back whole: the frame returned has no
-    rows, only the ``attrs``."""
+    partition order as they come back, not read back whole (their evidence as the JSON
+    text the store keeps, not parsed: :func:`read_tag_partition`): the frame returned has
+    no rows, only the ``attrs``."""
     folder = work_folder(con)
     landed = None
     if each is not None:
 
         def landed(result: dict[str, Any]) -> None:
-            each(result, read_tag_partition(result["path"]))
+            each(result, read_tag_partition(result["path"], parse_evidence=False))
 
     try:
         if extracts is not None and len(extracts) and isinstance(records, pd.DataFrame):

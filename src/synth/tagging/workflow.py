@@ -279,9 +279,11 @@ def _store_chunks(reader: Any, extracts: pd.DataFrame | None) -> Iterator[tuple[
         records = _empty()[0]
         yield records, _of(extracts, set()), None, None
         return
+    # a store without any full text (most large ones): none looked up by record
+    none = None if _has_fulltexts(reader.con) else load_fulltexts(reader.con, record_ids=())
     for raw in reader:
         ids = set(raw["record_id"])
-        stored = _fulltexts_of(reader.con, ids)
+        stored = _fulltexts_of(reader.con, ids) if none is None else none
         part, ext, full = tagger_inputs(raw, _of(extracts, ids), stored)
         yield part, ext, full, stored
 
@@ -290,6 +292,14 @@ def _store_chunks(reader: Any, extracts: pd.DataFrame | None) -> Iterator[tuple[
 #: 500 records looked up by key (more read every text and keep theirs), with room for the
 #: members of their duplicate groups.
 _TEXTS_AT_ONCE = 250
+
+
+def _has_fulltexts(con: sqlite3.Connection) -> bool:
+    """Whether the store holds any full text (Markdown, or a PDF linked to a record)."""
+    row = con.execute(
+        "SELECT EXISTS (SELECT 1 FROM fulltexts) OR EXISTS (SELECT 1 FROM fulltext_link_events)"
+    ).fetchone()
+    return bool(row[0])
 
 
 def _fulltexts_of(con: sqlite3.Connection, ids: set[Any]) -> pd.DataFrame:
@@ -448,9 +458,15 @@ class _Chunks:
         stored: pd.DataFrame | None,
     ) -> None:
         """Judge and write one chunk: its records, their tags as the tagger gave them, and
-        the chunk's extracts, full texts (as the tagger read them) and stored full texts."""
+        the chunk's extracts, full texts (as the tagger read them) and stored full texts.
+
+        The tags' evidence may be the JSON text the store keeps (a cluster's partitions):
+        it is parsed only where read here (criteria, pages, the rows kept whole)."""
         from synth.tagging.criteria import assess, criterion_rows, records_with_text, suggest
 
+        pages = stored is not None and len(stored) > 0
+        if self.judged or not self.many or pages:
+            tags = _parsed(tags)
         tags = add_pages(tags, stored)  # evidence found in a PDF names its page
         self.failures.extend(tags.attrs.get("failures") or [])
         assessment = suggested = None
@@ -483,6 +499,15 @@ class _Chunks:
             self.info,
             self.failures,
         )
+
+
+def _parsed(tags: pd.DataFrame) -> pd.DataFrame:
+    """``tags`` with their evidence as lists (JSON text parsed; lists as they are)."""
+    from synth.store.tags import parsed_evidence
+
+    if not len(tags) or not isinstance(tags["evidence"].iat[0], str):
+        return tags
+    return tags.assign(evidence=parsed_evidence(tags["evidence"]))
 
 
 def _empty() -> tuple[pd.DataFrame, pd.DataFrame]:
