@@ -152,21 +152,24 @@ def _write_part(
         w.executemany(
             "INSERT INTO criteria_assessments (run_id, record_id, criterion, kind,"
             " status, score, evidence) VALUES (?,?,?,?,?,?,?)",
-            (
-                (run_id, a.record_id, a.criterion, a.kind, a.status,
-                 None if pd.isna(a.score) else float(a.score), _dumps(a.evidence))
-                for a in assessment.itertuples()
+            zip(
+                repeat(run_id), _column(assessment, "record_id"),
+                _column(assessment, "criterion"), _column(assessment, "kind"),
+                _column(assessment, "status"),
+                [None if pd.isna(x) else float(x) for x in _column(assessment, "score")],
+                evidence_json(assessment["evidence"]),
             ),
         )  # fmt: skip
     if suggestions is not None:
         w.executemany(
             "INSERT INTO suggestions (run_id, record_id, decision, reason, explanation)"
             " VALUES (?,?,?,?,?)",
-            (
-                (run_id, s.record_id, s.decision, s.reason, s.explanation)
-                for s in suggestions.itertuples()
+            zip(
+                repeat(run_id), _column(suggestions, "record_id"),
+                _column(suggestions, "decision"), _column(suggestions, "reason"),
+                _column(suggestions, "explanation"),
             ),
-        )
+        )  # fmt: skip
 
 
 def evidence_json(cells: Iterable[Any]) -> list[str]:
