@@ -12,7 +12,7 @@ serves the module.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from synth.corpus.dedupe import DedupeResult, cannot_links_for_split, dedupe
 from synth.corpus.reading import iter_files, read_file
 from synth.corpus.synthetic import generate_records
 from synth.corpus.writers.ris import write_ris
-from synth.distributed import ClusterError, cluster_client, dedupe_on_cluster
+from synth.distributed import ClusterError, dedupe_on_cluster
 from synth.distributed.dedupe import DedupeRecords
 from synth.store import connect, import_paths, load_records
 from synth.store.duplicates import refresh_duplicates
@@ -43,12 +43,6 @@ PEER_FOLDERS = (
     "formats/screening-ptsd-vandeschoot-included-ris",
     "screening",
 )
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    with cluster_client("local:2") as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from synth.distributed import cluster_client
 from synth.store import connect, import_paths
 from synth.store.imports import ImportReport
 from tests.cluster.test_import_cluster import _assert_same_store
@@ -52,12 +50,6 @@ VARIANTS = {
     "cp1252-lf": ("cp1252", "\n", False),
     "mixed": ("utf-8", None, False),  # CR LF and LF in turn
 }
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    with cluster_client("local:2") as c:
-        yield c
 
 
 def _convert(text: str, encoding: str, newline: str | None, bom: bool) -> bytes:

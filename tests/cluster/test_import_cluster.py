@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +42,6 @@ CHUNK = 100_000
 def _when(column: str) -> bool:
     """A column that says when, not what (``imported_at``, ``started_at``, ...)."""
     return column == "at" or column.endswith("_at")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    with cluster_client("local:2") as c:
-        yield c
 
 
 def _tables(db: Path) -> dict[str, pd.DataFrame]:

@@ -6,14 +6,12 @@ not asked for each chunk's; the run stored is the single machine's all the same.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from synth.distributed import cluster_client
 from synth.distributed.tagging import _evidence_json
 from synth.store import connect
 from synth.store.tags import TaggingWriter, latest_run
@@ -94,12 +92,6 @@ def test_a_store_without_full_texts_is_not_asked_for_each_chunks(tmp_path: Path)
         con.close()
     by_record = [sql for sql in asked if "WHERE record_id IN" in sql]
     assert by_record == ["SELECT record_id, text, chars FROM fulltexts WHERE record_id IN ()"]
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    with cluster_client("local:2") as c:
-        yield c
 
 
 def _run(db: Path, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], Any]:

@@ -6,14 +6,13 @@ run that fails midway is never the current one."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from synth.distributed import cluster_client
 from synth.store import connect
 from synth.store.tags import current_tags, latest_run
 from synth.tagging import workflow
@@ -21,12 +20,6 @@ from synth.tagging.workflow import tag_store
 from tests.tagging.test_tag_chunks import TABLES, _generated_store, stored_run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    with cluster_client("local:2") as c:
-        yield c
 
 
 def _tagged(db: Path, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], Any]:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +24,6 @@ from pandas.testing import assert_frame_equal
 
 from synth.distributed import (
     TAG_SCHEMA,
-    cluster_client,
     read_tag_partitions,
     tag_partitions,
 )
@@ -48,12 +47,6 @@ ROOT = Path(__file__).resolve().parents[2]
 KEI_REVIEW = ROOT / "corpus" / "kei-2020" / "review.yml"
 #: a few thousand real records: two of the peer screening sets
 PEER_SETS = ("cohen2006_BetaBlockers.csv", "Nagtegaal_2019.csv")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    with cluster_client("local:2") as c:
-        yield c
 
 
 def _stored(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
