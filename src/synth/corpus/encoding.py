@@ -209,10 +209,6 @@ def _guess(data: bytes, path: object) -> Decoded:
     raise ReadError(path, "cannot be decoded as text in any known encoding")  # pragma: no cover
 
 
-#: What a byte-order mark of UTF-8 takes at a file's start.
-UTF8_BOM = codecs.BOM_UTF8
-
-
 def piecewise_encoding(blocks: Callable[[], Iterable[bytes]]) -> tuple[str, str, int] | None:
     """:func:`decode_bytes`' encoding and rule for the file whose bytes ``blocks()``
     yields (each call from its start), found without holding it whole, with how many
@@ -229,8 +225,9 @@ def piecewise_encoding(blocks: Callable[[], Iterable[bytes]]) -> tuple[str, str,
             break
     if not head:
         return None
-    if head.startswith(UTF8_BOM):
-        return ("utf-8", "bom", len(UTF8_BOM)) if _decodes(blocks(), "utf-8", 3) else None
+    bom = len(codecs.BOM_UTF8)
+    if head.startswith(codecs.BOM_UTF8):
+        return ("utf-8", "bom", bom) if _decodes(blocks(), "utf-8", bom) else None
     if marked_encoding(head) is not None:
         return None
     if _decodes(blocks(), "utf-8"):

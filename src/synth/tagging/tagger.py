@@ -142,8 +142,7 @@ def tag(
     """
     cb = codebook or load_codebook()
     recs = _payloads(records, extracts, fulltexts)
-    workers = default_workers() if n_process in (0, -1) else max(1, int(n_process))
-    workers = min(workers, max(1, len(recs) // 50))
+    workers = _workers(n_process, len(recs))
     if workers > 1:
         cols, notes, failures = _run_parallel(cb, recs, workers, batch_size, progress)
     else:
@@ -170,9 +169,7 @@ def tag_chunks(
     it, so about two chunks are in hand at a time. One progress bar over ``total``
     records (the stream's length, when known) for the whole stream."""
     cb = codebook or load_codebook()
-    workers = default_workers() if n_process in (0, -1) else max(1, int(n_process))
-    if total is not None:
-        workers = min(workers, max(1, total // 50))
+    workers = _workers(n_process, total)
     bar = _progress(total, progress)
     try:
         if workers > 1:
@@ -400,10 +397,7 @@ def _tag_chunk(
     its result thread would unpickle them while the main thread tags, the two trading
     the GIL every switch interval. A chunk the caller tags itself is never pickled."""
     cb, recs = shared
-    result = _engine(cb).run(recs[start:stop], batch_size=batch_size)
-    if multiprocessing.parent_process() is None:
-        return result
-    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    return _tag_span(cb, recs[start:stop], batch_size)
 
 
 def _run_parallel(
@@ -426,11 +420,7 @@ def _run_parallel(
     )
     with gc_paused():  # unpickling the rows makes as many objects as tagging them did
         for (start, stop), result in zip(spans, results, strict=True):
-            chunk = pickle.loads(result) if isinstance(result, bytes) else result
-            chunk_rows, chunk_notes, chunk_failures = chunk
-            rows.extend(chunk_rows)
-            notes.extend(chunk_notes)
-            failures.extend(chunk_failures)
+            _merge(result, rows, notes, failures)
             if bar is not None:
                 bar.update(stop - start)
     if bar is not None:
@@ -439,9 +429,9 @@ def _run_parallel(
 
 
 def _tag_span(cb: Codebook, recs: Sequence[_Rec], batch_size: int) -> _Result | bytes:
-    """Worker entry point of :func:`tag_chunks`: tag ``recs`` (sent with the job: the
-    workers started before their chunk was read), pickled in a worker as
-    :func:`_tag_chunk` does."""
+    """Worker entry point of :func:`tag_chunks` (``recs`` sent with the job: the workers
+    started before their chunk was read) and the body of :func:`_tag_chunk`: tag
+    ``recs``, the result pickled when in a worker process."""
     result = _engine(cb).run(recs, batch_size=batch_size)
     if multiprocessing.parent_process() is None:
         return result
@@ -483,18 +473,35 @@ def _stream_parallel(
     rows, notes, failures = _Cols(), [], []
     for result in results:
         with gc_paused():  # unpickling the rows makes as many objects as tagging them did
-            part_rows, part_notes, part_failures = (
-                pickle.loads(result) if isinstance(result, bytes) else result
-            )
-            rows.extend(part_rows)
-            notes.extend(part_notes)
-            failures.extend(part_failures)
+            _merge(result, rows, notes, failures)
         done, last = sent.popleft()
         if bar is not None:
             bar.update(done)
         if last:
             yield _output(cb, rows, notes, failures)
             rows, notes, failures = _Cols(), [], []
+
+
+def _merge(
+    result: _Result | bytes,
+    rows: _Cols,
+    notes: list[dict[str, Any]],
+    failures: list[dict[str, Any]],
+) -> None:
+    """Add a span's result (pickled when a worker process made it) to the run's."""
+    part_rows, part_notes, part_failures = (
+        pickle.loads(result) if isinstance(result, bytes) else result
+    )
+    rows.extend(part_rows)
+    notes.extend(part_notes)
+    failures.extend(part_failures)
+
+
+def _workers(n_process: int, n: int | None) -> int:
+    """Processes for ``n`` records (None: not known): ``n_process`` (0 or -1: the
+    machine's), at most one per 50 records."""
+    workers = default_workers() if n_process in (0, -1) else max(1, int(n_process))
+    return workers if n is None else min(workers, max(1, n // 50))
 
 
 def _progress(total: int | None, show: bool) -> Any:

@@ -130,7 +130,7 @@ def tag_store(
             con, client, codebook, review, review_path, n_process=n_process, progress=progress,
             refine=refine, partition_size=partition_size,
         )  # fmt: skip
-    if client is None and not facets:
+    if client is None and (not facets or _empty_store(con)):  # an empty one: nothing to refine
         return _streamed(
             con, codebook, review, review_path, n_process=n_process, progress=progress,
             refine=refine, chunk_size=chunk_size or CHUNK_RECORDS,
@@ -141,11 +141,6 @@ def tag_store(
     # at the full-text weight (synth.fulltext.passages); records without one as stored
     stored_texts = load_fulltexts(con)
     records, extracts, fulltexts = tagger_inputs(records, extracts, stored_texts)
-    if client is None and not len(records):  # an empty store: nothing to refine
-        return _streamed(
-            con, codebook, review, review_path, n_process=n_process, progress=progress,
-            refine=refine, chunk_size=chunk_size or CHUNK_RECORDS,
-        )  # fmt: skip
     if client is None:
         tags = tag(
             records,
@@ -292,6 +287,11 @@ def _store_chunks(reader: Any, extracts: pd.DataFrame | None) -> Iterator[tuple[
 #: 500 records looked up by key (more read every text and keep theirs), with room for the
 #: members of their duplicate groups.
 _TEXTS_AT_ONCE = 250
+
+
+def _empty_store(con: sqlite3.Connection) -> bool:
+    """Whether the store holds no record."""
+    return con.execute("SELECT NOT EXISTS (SELECT 1 FROM records)").fetchone()[0] == 1
 
 
 def _has_fulltexts(con: sqlite3.Connection) -> bool:
