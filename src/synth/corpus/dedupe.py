@@ -980,9 +980,23 @@ def _worth_scoring(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(which candidate pairs can match at all, year difference, a's main title may stand
     for b's title, b's for a's): years at most one apart and lengths close enough."""
-    dy = _year_diff(f, a, b)
     length = np.fromiter((len(t) for t in f.norm), np.int64, len(f))
     main_len = np.fromiter((len(t) for t in f.main), np.int64, len(f))
+    return _worth_scoring_by_length(f.year, length, main_len, a, b, threshold)
+
+
+def _worth_scoring_by_length(
+    year: np.ndarray,
+    length: np.ndarray,
+    main_len: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_worth_scoring` from the records' years and title and main title lengths
+    (all it reads: the Dask path filters candidates with these alone)."""
+    ya, yb = year[a], year[b]
+    dy = np.where((ya >= 0) & (yb >= 0), np.abs(ya - yb), -1)
 
     def reachable(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Indel ratio can reach the threshold only if the lengths are close enough."""

@@ -3,46 +3,51 @@
 :func:`dedupe_on_cluster` gives the :class:`~synth.corpus.dedupe.DedupeResult` that
 :func:`synth.corpus.dedupe.dedupe` gives on the same records in the same order (groups,
 kept records, pair rows with their scores and notes, rejected pairs, counts), computed
-so that no worker holds more than a partition of records or a bucket of blocking keys:
+so that no worker holds more than a partition of records or a bucket of keys or pairs,
+and a record's features leave its partition only for the pairs worth scoring:
 
 1. **Features per partition** (workers): each partition of records (a slice of a frame,
    or a Parquet file) gets the single path's per-record features (:func:`_features`,
-   :func:`_completeness`) and its blocking keys: DOI, PMID, the compact title and main
-   title, the title's token groups, its first and last characters (what
-   :func:`_candidates` and :func:`_identifier_pairs` block on), and the sort keys of the
-   two sorted neighbourhoods. Records are numbered by their place in the whole input.
-2. **Shuffle by key**: each (key, record) row, with the record's features, goes to the
-   bucket its key hashes to; the neighbourhood keys go to buckets by range (splitters
-   sampled from every partition), so each bucket holds a contiguous run of the sort.
-   The rows are written to the local disk of the worker that made them and read back by
-   a task on that worker when their bucket runs; with two tasks in flight per worker, a
-   worker holds a partition or a bucket at a time, never its share of the whole shuffle.
-   There are enough buckets for each to hold the features of at most about
-   :data:`BUCKET_RECORDS` records (a record has about 11 keys, each in the bucket its key
-   hashes to), with the blocks whose keys hashed to it.
-3. **Pairs within the buckets** (workers): a bucket runs the single path's functions on
-   its records: :func:`_identifier_pairs` per DOI or PMID, :func:`_keyed_pairs` per
-   block, :func:`_title_pairs` on the bucket's candidates. The few neighbourhood pairs
-   that straddle two range buckets are scored in one more task.
-4. **Groups on the client**: the scored pairs (matches and near misses only) come back,
+   :func:`_completeness`), written once to the worker's disk, and its blocking keys:
+   DOI and PMID, and 64-bit hashes of the compact title and main title, of the title's
+   token groups and of its first and last characters (what :func:`_candidates` and
+   :func:`_identifier_pairs` block on), and the sort keys of the two sorted
+   neighbourhoods. Records are numbered by their place in the whole input. The client
+   gets a few numbers per record back (year, title lengths, the first author's place
+   among every partition's sorted first authors), sent once to each worker.
+2. **Shuffle of keys** (no features): each (key, record) row goes to the bucket its key
+   hashes to; the neighbourhood rows go to buckets by range (splitters sampled from
+   every partition), so each bucket holds a contiguous run of the sort. The rows are
+   written to the local disk of the worker that made them and read back by a task on
+   that worker when their bucket runs; with two tasks in flight per worker, a worker
+   holds a partition or a bucket at a time, never its share of the whole shuffle.
+3. **Candidate pairs** (workers): a key bucket runs :func:`_keyed_pairs` per block (big
+   blocks walked in first author and year order, as the single path walks them) and
+   keeps the identifiers two or more records share; a range bucket pairs its run of each
+   neighbourhood; the few neighbourhood pairs that straddle two runs are found on the
+   client. Every pair goes to the pair bucket its code hashes to (all its copies in one).
+4. **Selection** (workers): a pair bucket counts its distinct candidates, keeps those
+   :func:`~synth.corpus.dedupe._worth_scoring` keeps (from the years and lengths alone),
+   and asks each partition for the features of just the records of those pairs and of
+   its identifier blocks; each partition reads its features once and cuts them so.
+5. **Scoring** (workers): a pair bucket runs :func:`_title_pairs` on its pairs and
+   :func:`_identifier_pairs` on its identifier blocks, on those records' features.
+6. **Groups on the client**: the scored pairs (matches and near misses only) come back,
    in the single path's order, and :func:`_join` (the single path's union-find) and
    :func:`_result_frames` make the groups, so provenance and kept records are the same.
-
-The counts of candidate and scored pairs are counted by hashing the pairs' codes into
-buckets too, so :attr:`DedupeResult.counts` match the single path's as well. A pair whose
-records share keys in several buckets is scored in each (the same score every time): the
-price of scoring without a join.
 
 The workers need no shared file system; a worker that leaves mid-run takes its files
 with it, and the run fails with an error saying so (nothing is written to a store before
 the result is complete: :func:`synth.store.duplicates.refresh_duplicates`).
 
-Two small differences in how blocks are formed, both immaterial on real records: a
-token-group block is keyed by its tokens (the single path by a 64-bit hash of them, whose
-collisions are vanishingly rare), and a big block is walked in first author then year
-order (the single path sorts by ``rank(first author) * 10000 + year + 1``: the same
-order for every year from 0 to 9998, which :func:`synth.corpus.normalise.normalise_year`
-guarantees).
+Two small differences in how blocks are formed, both immaterial on real records: a title
+block is keyed by a 64-bit hash of its key (the single path hashes token groups so too,
+and keys the others by their text: two different titles or affixes would have to share
+a hash, vanishingly rare, to make one more candidate pair), and a big block is walked in
+first author then year order (the single path sorts by ``rank(first author) * 10000 +
+year + 1``: the same order for every year from 0 to 9998, which
+:func:`synth.corpus.normalise.normalise_year` guarantees). Identifiers are compared as
+text, as the single path compares them.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ from synth.corpus.dedupe import (
     _sort_bytes,
     _sorted_unique,
     _title_pairs,
-    _worth_scoring,
+    _worth_scoring_by_length,
     dedupe,
     dedupe_rules,
 )
@@ -102,12 +107,10 @@ PARTITION_SIZE = 20_000
 _SCORED_COLUMNS = (
     "record_id", "title", "authors", "year", "venue", "volume", "pages", "doi", "pmid"
 )  # fmt: skip
+#: The columns :func:`_features` reads (the others only the groups' tie-breaker, read
+#: from the records themselves when asked).
+_FEATURE_COLUMNS = tuple(c for c in _SCORED_COLUMNS if c != "venue")
 _COMPLETENESS = "__completeness"
-#: About how many records' features a bucket holds at most (the default bucket count).
-BUCKET_RECORDS = 100_000
-#: Blocking keys per record (DOI, PMID, titles, token groups, first and last characters),
-#: about: 10.9 on generated records.
-KEYS_PER_RECORD = 11
 #: Seconds a failed run waits for its tasks still running before removing its files.
 CLOSE_TIMEOUT = 60.0
 #: Sort keys each partition offers for choosing the neighbourhood buckets' splitters,
@@ -155,15 +158,17 @@ def dedupe_on_cluster(
     threshold, cannot_link
         As for :func:`~synth.corpus.dedupe.dedupe`.
     partition_size
-        Rows per partition of a frame.
+        Rows per partition of a frame at most (the partitions are of even sizes, as
+        many for every worker).
     buckets
-        How many buckets the blocking keys are shuffled into (default: one per
-        partition, at least two per worker, and enough to hold about
-        :data:`BUCKET_RECORDS` records each); more buckets, less memory per task, more
-        copies of a record's features (one per bucket its keys go to).
+        How many buckets the blocking keys, and then the candidate pairs, are shuffled
+        into (default: one per partition, at least two per worker, a multiple of the
+        workers); more buckets, less memory per task.
 
     Only the ids, completeness and DOIs of the records (one value each, what the groups
-    need) and the matched or nearly matched pairs come back to this process (and, from a
+    need), a few numbers per record (years, title lengths, first authors' ranks: sent
+    once to each worker), the records each pair bucket needs (numbers), and the matched
+    or nearly matched pairs come back to this process (and, from a
     :class:`DedupeRecords`, one partition of records at a time on its way out).
     """
     clock = time.perf_counter()
@@ -175,7 +180,8 @@ def dedupe_on_cluster(
         timings[stage] = round(now - clock, 4)
         clock = now
 
-    sources, sizes = _sources(records, client, partition_size)
+    known = len(client.scheduler_info().get("workers", {}))  # a frame's cut (0: none yet)
+    sources, sizes = _sources(records, client, partition_size, max(1, known))
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n = int(offsets[-1])
     if n == 0:
@@ -187,9 +193,7 @@ def dedupe_on_cluster(
     if n >= 2**32:
         raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
     workers = ready_workers(client)
-    n_buckets = buckets or max(len(sources), 2 * workers, -(-KEYS_PER_RECORD * n // BUCKET_RECORDS))
-    # counting the distinct pairs takes fewer buckets (codes are small)
-    n_count = min(n_buckets, max(2 * workers, n_buckets // 4))
+    n_buckets = buckets or _round_up(max(len(sources), 2 * workers), workers)
     n_samples = -(-SAMPLES_PER_BUCKET * n_buckets // len(sources))
     rules = dedupe_rules()
     threshold = float(rules["matching"]["title_threshold"] if threshold is None else threshold)
@@ -217,6 +221,9 @@ def dedupe_on_cluster(
         doi = np.concatenate([p["doi"] for p in prepared])
         preprint = np.concatenate([p["preprint"] for p in prepared])
         cannot, constrained = _cannot_links(ids_list, cannot_link)
+        # what blocking and the first filter read of every record, a few numbers each:
+        # sent once to each worker
+        cheap = client.scatter(_cheap_columns(prepared), broadcast=True)
         lap("features")
 
         # the neighbourhood buckets: splitters from every partition's sample of sort keys
@@ -226,15 +233,13 @@ def dedupe_on_cluster(
         ranged = run.each(
             [lambda p=p: (_range_split, p["neighbourhoods"], splitters, run.name) for p in prepared]
         )
-        where = np.flatnonzero(constrained)
         hashed = run.each(
             [
                 lambda b=b: (
                     _hash_bucket,
                     [p["hashed"][b] for p in prepared],
-                    where,
-                    threshold,
-                    n_count,
+                    cheap,
+                    n_buckets,
                     run.name,
                 )
                 for b in range(n_buckets)
@@ -242,19 +247,51 @@ def dedupe_on_cluster(
         )
         in_range = run.each(
             [
-                lambda b=b: (_range_bucket, [r[b] for r in ranged], threshold, n_count, run.name)
+                lambda b=b: (_range_bucket, [r[b] for r in ranged], n_buckets, run.name)
                 for b in range(n_buckets)
             ]
         )
-        codes, cross_counts, edge_feats = _crossing_pairs([r.pop("edges") for r in in_range])
-        results = [*hashed, *in_range]
-        results += run.each(
-            [lambda: (_score_codes, edge_feats, codes, threshold, n_count, run.name)]
-        )
-        counted = run.each(
+        crossing, cross_counts = _crossing_pairs([r.pop("edges") for r in in_range])
+        crossing_parts = _hash_split(crossing, n_buckets)
+        blocked = [*hashed, *in_range]
+        # each candidate pair in one bucket: counted and filtered once, and the records of
+        # the pairs worth scoring asked of their partitions
+        selected = run.each(
             [
-                lambda c=c: (_count_unique, [r.pop(f"codes-{c}") for r in results])
-                for c in range(n_count)
+                lambda s=s: (
+                    _select,
+                    [r["pairs"][s] for r in blocked if r["pairs"][s]],
+                    crossing_parts[s],
+                    cheap,
+                    threshold,
+                    offsets,
+                    run.name,
+                )
+                for s in range(n_buckets)
+            ]
+        )
+        cut = run.each(
+            [
+                lambda k=k, p=p: (
+                    _cut,
+                    p["features"],
+                    [sel["needs"][k] for sel in selected],
+                    run.name,
+                )
+                for k, p in enumerate(prepared)
+            ]
+        )
+        where = np.flatnonzero(constrained)
+        results = run.each(
+            [
+                lambda s=s: (
+                    _score_bucket,
+                    selected[s]["work"],
+                    [c[s] for c in cut if c[s]],
+                    where,
+                    threshold,
+                )
+                for s in range(n_buckets)
             ]
         )
     finally:
@@ -265,13 +302,13 @@ def dedupe_on_cluster(
 
     counts: dict[str, int] = {"records": n}
     for name in [*_TITLE_KINDS.values(), *_NEIGHBOURHOODS]:
-        counts[f"blocking_{name}"] = sum(r["counts"].get(name, 0) for r in results)
+        counts[f"blocking_{name}"] = sum(r["counts"].get(name, 0) for r in blocked)
     for name in _NEIGHBOURHOODS:
         counts[f"blocking_{name}"] += cross_counts[name]
-    counts["candidates"] = sum(c[0] for c in counted)
-    counts["scored"] = sum(c[1] for c in counted)
-    doi_ok, doi_bad = _identifier_parts([r for r in results if "doi" in r], "doi")
-    pmid_ok, pmid_bad = _identifier_parts([r for r in results if "pmid" in r], "pmid")
+    counts["candidates"] = sum(s["candidates"] for s in selected)
+    counts["scored"] = sum(s["scored"] for s in selected)
+    doi_ok, doi_bad = _identifier_parts(results, "doi")
+    pmid_ok, pmid_bad = _identifier_parts(results, "pmid")
     title_ok, title_bad = _title_parts([r["title"] for r in results])
     counts["title_matches"] = len(title_ok)
 
@@ -312,9 +349,12 @@ def _sources(
     records: pd.DataFrame | DedupeRecords | Sequence[str | Path],
     client: Client,
     partition_size: int,
+    workers: int = 1,
 ) -> tuple[list[Any], list[int]]:
     """The partitions and their sizes: slices of a frame (sent with the task that reads
-    them), a store's (read when sent), or Parquet paths (read by the workers)."""
+    them: as many as it takes to hold at most ``partition_size`` rows each, rounded up to
+    a multiple of ``workers``, so that every worker gets as many), a store's (read when
+    sent), or Parquet paths (read by the workers)."""
     if isinstance(records, DedupeRecords):
         sizes = records.sizes()
         return [records] * len(sizes), sizes
@@ -322,7 +362,8 @@ def _sources(
         if "record_id" not in records.columns:
             raise KeyError("records need a record_id column")
         slim = _slim(records)
-        size = max(1, int(partition_size))
+        count = _round_up(-(-len(slim) // max(1, int(partition_size))), workers)
+        size = max(1, -(-len(slim) // max(1, count)))
         chunks = [slim.iloc[k : k + size] for k in range(0, len(slim), size)] or [slim]
         return chunks, [len(c) for c in chunks]
     paths = [str(p) for p in records]
@@ -333,9 +374,15 @@ def _sources(
 
 
 def _slim(records: pd.DataFrame) -> pd.DataFrame:
-    """Only the columns pairs are scored on, and each record's completeness (the only use
-    of the other fields): a fraction of the records to send."""
-    slim = records[[c for c in _SCORED_COLUMNS if c in records.columns]].copy()
+    """Only the columns the features read (a list of authors cut to its first name, all
+    :func:`_features` reads of it), and each record's completeness (the only use of the
+    other fields): a fraction of the records to send."""
+    slim = records[[c for c in _FEATURE_COLUMNS if c in records.columns]].copy()
+    if "authors" in slim.columns:
+        slim["authors"] = [
+            v[:1] if type(v) is list and v and type(v[0]) is str else v
+            for v in slim["authors"].tolist()
+        ]
     slim[_COMPLETENESS] = _completeness(records)
     return slim
 
@@ -407,9 +454,10 @@ def _size(source: Any) -> int:
 
 
 def _prepare(source: Any, offset: int, n_buckets: int, n_samples: int, run: str) -> dict[str, Any]:
-    """One partition's features, its (key, record) rows by hash bucket, and its
-    neighbourhood rows sorted (written to the worker's disk), with a sample of their sort
-    keys and what the client keeps of each record."""
+    """One partition's features (written once to the worker's disk), its blocking keys by
+    hash bucket and its neighbourhood rows sorted (written there too, without features),
+    with a sample of their sort keys, the few numbers per record blocking and the first
+    filter read (years, title lengths, first authors), and what the client keeps."""
     records = _read(source)
     f = _features(records)
     n = len(f)
@@ -422,13 +470,12 @@ def _prepare(source: Any, offset: int, n_buckets: int, n_samples: int, run: str)
         else _completeness(records)
     )
 
-    entries = _block_entries(f, idx)
-    kind_salt = entries["kind"].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    hashes = pd.util.hash_array(entries["key"]) + kind_salt
-    bucket = (hashes % np.uint64(n_buckets)).astype(np.int64)
+    title, ident = _block_entries(f, idx)
+    title_bucket = _bucket_of(title["key"], n_buckets)
+    ident_bucket = _bucket_of(ident["hash"], n_buckets)
     out: dict[str, Any] = {
         "hashed": [
-            _spill(run, _with_features(_take(entries, bucket == b), feats, offset))
+            _spill(run, (_take(title, title_bucket == b), _take(ident, ident_bucket == b)))
             for b in range(n_buckets)
         ]
     }
@@ -440,24 +487,56 @@ def _prepare(source: Any, offset: int, n_buckets: int, n_samples: int, run: str)
     out["samples"] = [
         (int(nb["kind"][k]), bytes(nb["key"][k]), int(nb["idx"][k])) for k in range(0, rows, every)
     ]
-    out["neighbourhoods"] = _spill(run, (nb, feats))
-    out.update(ids=f.ids, completeness=feats["completeness"], doi=f.doi, preprint=f.preprint)
+    out["neighbourhoods"] = _spill(run, nb)
+    out["features"] = _spill(run, feats)
+    family_code, family_names = pd.factorize(f.family, sort=True)
+    out.update(
+        ids=f.ids,
+        completeness=feats["completeness"],
+        doi=f.doi,
+        preprint=f.preprint,
+        year=f.year,
+        length=np.fromiter((len(t) for t in f.norm), np.int64, n),
+        main_len=np.fromiter((len(t) for t in f.main), np.int64, n),
+        family_code=family_code.astype(np.int64),
+        family_names=_objects(list(family_names)),
+    )
     return out
 
 
-def _range_split(
-    prepared: tuple[_Cols, _Cols], splitters: list[tuple[int, bytes, int]], run: str
-) -> list[_Spilled]:
-    """A partition's neighbourhood rows (with features) cut by the splitters."""
-    nb, feats = prepared
-    offset = int(feats["idx"][0]) if len(feats["idx"]) else 0
+def _cheap_columns(prepared: list[dict[str, Any]]) -> _Cols:
+    """Every record's year, title and main title lengths and the order it takes inside a
+    big block (first author's family, then year: the single path's ``secondary``), from
+    each partition's: a global rank of the families from each partition's sorted ones."""
+    names = np.unique(np.concatenate([p["family_names"] for p in prepared]))
+    rank = np.concatenate(
+        [np.searchsorted(names, p["family_names"])[p["family_code"]] for p in prepared]
+    ).astype(np.int64)
+    year = np.concatenate([p["year"] for p in prepared]).astype(np.int64)
+    return {
+        "secondary": rank * 10_000 + (year + 1),
+        "year": year,
+        "length": np.concatenate([p["length"] for p in prepared]),
+        "main_len": np.concatenate([p["main_len"] for p in prepared]),
+    }
+
+
+def _round_up(value: int, step: int) -> int:
+    return -(-value // max(1, step)) * max(1, step)
+
+
+def _bucket_of(hashes: np.ndarray, n: int) -> np.ndarray:
+    """The bucket of each 64-bit hash (its high bits: the low ones carry a salt)."""
+    h = (hashes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
+    return (h % np.uint64(n)).astype(np.int64)
+
+
+def _range_split(nb: _Cols, splitters: list[tuple[int, bytes, int]], run: str) -> list[_Spilled]:
+    """A partition's neighbourhood rows cut by the splitters."""
     # the rows are sorted: each bucket is the run between two splitters
     keys = list(zip(nb["kind"].tolist(), nb["key"].tolist(), nb["idx"].tolist(), strict=True))
     cuts = [0, *(bisect.bisect_left(keys, s) for s in splitters), len(keys)]
-    return [
-        _spill(run, _with_features(_take(nb, slice(cuts[b], cuts[b + 1])), feats, offset))
-        for b in range(len(splitters) + 1)
-    ]
+    return [_spill(run, _take(nb, slice(cuts[b], cuts[b + 1]))) for b in range(len(splitters) + 1)]
 
 
 def _take(cols: _Cols, sel: np.ndarray | slice) -> _Cols:
@@ -471,59 +550,94 @@ def _concat(parts: list[_Cols]) -> _Cols:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _with_features(entries: _Cols, feats: _Cols, offset: int) -> tuple[_Cols, _Cols]:
-    """Rows and the features of the records they name (each record once)."""
-    rows = _sorted_unique(entries["idx"]) - offset
-    return entries, _take(feats, rows)
+def _hash_strings(values: list[str], salt: int) -> np.ndarray:
+    """64-bit hashes of strings (the same in every process), salted by kind."""
+    if not values:
+        return np.zeros(0, dtype=np.uint64)
+    h = pd.util.hash_array(_objects(values), categorize=False)
+    return h * np.uint64(0x100000001B3) + np.uint64(salt)
 
 
-def _block_entries(f: _Features, idx: np.ndarray) -> _Cols:
-    """The (kind, key, order, record) rows of the keys :func:`_identifier_pairs` and
-    :func:`_candidates` block on. ``order`` and the record's number give the place the
-    single path's arrays give a row within a block (full titles before main titles,
-    token groups in the order they are dealt)."""
+def _block_entries(f: _Features, idx: np.ndarray) -> tuple[_Cols, _Cols]:
+    """The rows of the keys :func:`_candidates` blocks on, (kind, key, order, record),
+    and of the identifiers :func:`_identifier_pairs` blocks on, (kind, key, hash,
+    record). Title keys are 64-bit hashes (of the compact title, main title, their first
+    and last characters, and of each token group's token hashes as the single path
+    hashes its token ids). ``order`` and the record's number give the place the single
+    path's arrays give a row within a block (full titles before main titles, token groups
+    in the order they are dealt)."""
     b = dedupe_rules()["blocking"]
     affix, parts = int(b["affix_chars"]), int(b["token_groups"])
-    cut = len(_hash_powers()) - 1  # token places past this share one hash multiplier
     norm, main = f.norm.tolist(), f.main.tolist()
     titled = [k for k, t in enumerate(norm) if t]
     with_main = [k for k, t in enumerate(main) if t]
     compact = [norm[k].replace(" ", "") for k in titled]
     main_compact = [main[k].replace(" ", "") for k in with_main]
+    rows: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
+    kinds: list[int] = []
+    orders: list[int] = []
+
+    def add(kind: int, order: int, where: list[int] | np.ndarray, key: np.ndarray) -> None:
+        rows.append(np.asarray(where, dtype=np.int64))
+        keys.append(key)
+        kinds.append(kind)
+        orders.append(order)
+
+    add(_EXACT, 0, titled, _hash_strings(compact, _EXACT))
+    add(_EXACT, 1, with_main, _hash_strings(main_compact, _EXACT))
+    add(_START, 0, titled, _hash_strings([t[:affix] for t in compact], _START))
+    add(_START, 1, with_main, _hash_strings([t[:affix] for t in main_compact], _START))
+    add(_END, 0, titled, _hash_strings([t[-affix:] for t in compact], _END))
+    add(_END, 1, with_main, _hash_strings([t[-affix:] for t in main_compact], _END))
+    if len(f.tok_id):
+        # each token's hash stands for its id: the single path's group hash, the same in
+        # every partition
+        tokens = " ".join(t for t in norm if t).split(" ")
+        names = pd.unique(_objects(tokens))
+        tok = pd.util.hash_array(_objects(list(names)), categorize=False)[f.tok_id]
+        starts = np.concatenate([[0], np.cumsum(f.ntok)[:-1]])
+        pos = np.arange(len(tok), dtype=np.int64) - starts[f.owner]
+        powers = _hash_powers()
+        weight = tok * powers[np.minimum(pos // parts, len(powers) - 1)]
+        group = pos % parts
+        in_main = pos < f.main_ntok[f.owner]
+        for use_main in (0, 1):
+            for g in range(parts):
+                sel = (group == g) & in_main if use_main else group == g
+                owner = f.owner[sel]
+                if len(owner) == 0:
+                    add(_TOKENS, use_main * parts + g, [], np.zeros(0, dtype=np.uint64))
+                    continue
+                first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+                h = np.add.reduceat(weight[sel], first)
+                add(
+                    _TOKENS,
+                    use_main * parts + g,
+                    owner[first],
+                    h * np.uint64(0x9E3779B97F4A7C15) + np.uint64(g),
+                )
+    title = {
+        "kind": np.concatenate(
+            [np.full(len(r), k, dtype=np.int8) for k, r in zip(kinds, rows, strict=True)]
+        ),
+        "key": np.concatenate(keys).astype(np.uint64),
+        "order": np.concatenate(
+            [np.full(len(r), o, dtype=np.int8) for o, r in zip(orders, rows, strict=True)]
+        ),
+        "idx": idx[np.concatenate(rows)],
+    }
     doi, pmid = f.doi.tolist(), f.pmid.tolist()
     with_doi = [k for k, d in enumerate(doi) if d]
     with_pmid = [k for k, x in enumerate(pmid) if x]
-    blocks: list[tuple[int, int, list[int], list[str]]] = [
-        (_DOI, 0, with_doi, [doi[k] for k in with_doi]),
-        (_PMID, 0, with_pmid, [pmid[k] for k in with_pmid]),
-        (_EXACT, 0, titled, compact),
-        (_EXACT, 1, with_main, main_compact),
-        (_START, 0, titled, [t[:affix] for t in compact]),
-        (_START, 1, with_main, [t[:affix] for t in main_compact]),
-        (_END, 0, titled, [t[-affix:] for t in compact]),
-        (_END, 1, with_main, [t[-affix:] for t in main_compact]),
-    ]
-    token_rows: list[list[int]] = [[] for _ in range(2 * parts)]
-    token_keys: list[list[str]] = [[] for _ in range(2 * parts)]
-    main_ntok = f.main_ntok.tolist()
-    for k in titled:
-        tokens = norm[k].split(" ")
-        for use_main in (0, 1):
-            head = tokens[: main_ntok[k]] if use_main else tokens
-            for g in range(min(parts, len(head))):
-                group = head[g::parts]
-                key = f"{g}\x1f" + " ".join(group[:cut])
-                if len(group) > cut:
-                    key += "\x1e" + " ".join(sorted(group[cut:]))
-                token_rows[use_main * parts + g].append(k)
-                token_keys[use_main * parts + g].append(key)
-    blocks += [(_TOKENS, o, token_rows[o], token_keys[o]) for o in range(2 * parts)]
-    return {
-        "kind": np.concatenate([np.full(len(r), kind, dtype=np.int8) for kind, _, r, _ in blocks]),
-        "key": _objects([key for *_, keys in blocks for key in keys]),
-        "order": np.concatenate([np.full(len(r), o, dtype=np.int8) for _, o, r, _ in blocks]),
-        "idx": idx[np.array([k for _, _, r, _ in blocks for k in r], dtype=np.int64)],
+    dois, pmids = [doi[k] for k in with_doi], [pmid[k] for k in with_pmid]
+    ident = {
+        "kind": np.r_[np.full(len(dois), _DOI, np.int8), np.full(len(pmids), _PMID, np.int8)],
+        "key": _objects(dois + pmids),
+        "hash": np.r_[_hash_strings(dois, _DOI), _hash_strings(pmids, _PMID)].astype(np.uint64),
+        "idx": idx[np.array(with_doi + with_pmid, dtype=np.int64)],
     }
+    return title, ident
 
 
 def _neighbourhood_entries(f: _Features, idx: np.ndarray) -> _Cols:
@@ -728,95 +842,81 @@ def _local_features(feats: _Cols) -> _Features:
     return _Features(ids=feats["idx"], **arrays, tok_id=empty, owner=empty)
 
 
-def _gather_bucket(pieces: list[tuple[_Cols, _Cols]]) -> tuple[_Cols, _Cols]:
-    entries = _concat([p[0] for p in pieces])
-    feats = _concat([p[1] for p in pieces])
-    if feats:
-        feats = _take(feats, np.argsort(feats["idx"], kind="stable"))
-    return entries, feats
-
-
 def _hash_bucket(
-    pieces: list[tuple[_Cols, _Cols]],
-    constrained: np.ndarray,
-    threshold: float,
-    n_count: int,
-    run: str,
+    pieces: list[tuple[_Cols, _Cols]], cheap: _Cols, n_select: int, run: str
 ) -> dict[str, Any]:
-    """Identifier pairs and title pairs of the blocks whose keys hashed to this bucket."""
-    entries, feats = _gather_bucket(pieces)
-    if not feats:
-        return _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count, run)
-    f = _local_features(feats)
-    number = feats["idx"]
-    completeness = feats["completeness"]
-    local_constrained = np.isin(number, constrained)
-    ident = {}
-    for kind, rule in ((_DOI, "doi"), (_PMID, "pmid")):
-        sel = entries["kind"] == kind
-        key = _objects([""] * len(f))
-        key[np.searchsorted(number, entries["idx"][sel])] = entries["key"][sel]
-        ok, bad = _identifier_pairs(f, key, rule, completeness, local_constrained)
-        first: dict[str, int] = {}
-        for k in np.flatnonzero(key != "").tolist():
-            first.setdefault(key[k], int(number[k]))
-        ident[rule] = [
-            _pair_cols(
-                p,
-                number,
-                group_first=np.array([first[key[a]] for a in p.a.tolist()], dtype=np.int64),
-            )
-            for p in (ok, bad)
-        ]
-
+    """The title pairs of the blocks whose keys hashed to this bucket, and its
+    identifiers held by two or more records, by the bucket that selects them."""
+    title = _concat([p[0] for p in pieces])
+    ident = _concat([p[1] for p in pieces])
     rules = dedupe_rules()["blocking"]
     codes, counts = [], {}
     for kind, name in _TITLE_KINDS.items():
-        sel = entries["kind"] == kind
-        ent, keys, order = entries["idx"][sel], entries["key"][sel], entries["order"][sel]
+        if not title:
+            counts[name] = 0
+            continue
+        sel = title["kind"] == kind
+        ent, keys, order = title["idx"][sel], title["key"][sel], title["order"][sel]
         place = np.lexsort((ent, order))  # the single path's order of rows within a block
         ent, keys = ent[place], keys[place]
-        at = np.searchsorted(number, ent)
-        fam_rank = pd.factorize(f.family[at], sort=True)[0]
-        secondary = fam_rank * 10_000 + (f.year[at] + 1)
         window = int(rules["window"] if kind == _EXACT else rules["token_window"])
-        found = _keyed_pairs(ent, pd.factorize(keys)[0], secondary, window)
+        found = _keyed_pairs(ent, keys, cheap["secondary"][ent], window)
         counts[name] = len(found)
         codes.append(found)
-    out = _score_codes(feats, np.concatenate(codes), threshold, n_count, run)
-    out.update(ident)
-    out["counts"] = counts
+    pairs = _hash_split(np.concatenate(codes) if codes else _NO_CODES, n_select)
+    blocks = _identifier_blocks(ident, n_select)
+    return {"counts": counts, "pairs": _spill_parts(run, pairs, blocks)}
+
+
+_NO_CODES = np.zeros(0, dtype=np.int64)
+
+
+def _identifier_blocks(ident: _Cols, n: int) -> list[_Cols]:
+    """The identifier rows of keys two or more records hold, by the bucket their key
+    goes to (all of a key's rows in one)."""
+    if not ident or not len(ident["idx"]):
+        return [{} for _ in range(n)]
+    shared = np.zeros(len(ident["idx"]), dtype=bool)
+    for kind in (_DOI, _PMID):
+        sel = np.flatnonzero(ident["kind"] == kind)
+        if len(sel):
+            code = pd.factorize(ident["key"][sel])[0]
+            shared[sel] = np.bincount(code)[code] > 1
+    ident = _take(ident, shared)
+    bucket = _bucket_of(ident["hash"] + np.uint64(1), n)
+    return [_take(ident, bucket == s) for s in range(n)]
+
+
+def _spill_parts(run: str, pairs: list[np.ndarray], blocks: list[_Cols] | None = None) -> list:
+    """Each selecting bucket's share (None: nothing for it)."""
+    out: list[_Spilled | None] = []
+    for s, codes in enumerate(pairs):
+        block = blocks[s] if blocks else {}
+        has_block = bool(block) and len(block["idx"]) > 0
+        out.append(_spill(run, (codes, block)) if len(codes) or has_block else None)
     return out
 
 
-def _range_bucket(
-    pieces: list[tuple[_Cols, _Cols]], threshold: float, n_count: int, run: str
-) -> dict[str, Any]:
+def _range_bucket(pieces: list[_Cols], n_select: int, run: str) -> dict[str, Any]:
     """Title pairs of a run of both sorted neighbourhoods, and the run's first and last
     rows (for the pairs across runs)."""
-    entries, feats = _gather_bucket(pieces)
+    entries = _concat(pieces)
     window = int(dedupe_rules()["blocking"]["neighbourhood_window"])
-    if not feats:
-        out = _score_codes({}, np.zeros(0, dtype=np.int64), threshold, n_count, run)
-        out["edges"] = {"runs": {}, "feats": {}}
-        return out
+    if not entries:
+        return {"counts": {}, "pairs": [None] * n_select, "edges": {"runs": {}}}
     entries = _in_sort_order(entries)
-    codes, counts, runs, edge = [], {}, {}, []
+    codes, counts, runs = [], {}, {}
     for kind, name in enumerate(_NEIGHBOURHOODS):
         ent = entries["idx"][entries["kind"] == kind]
         found = _keyed_pairs(ent, np.zeros(len(ent), dtype=np.int64), np.arange(len(ent)), window)
         counts[name] = len(found)
         codes.append(found)
         runs[name] = (len(ent), ent[: window - 1], ent[-(window - 1) :] if len(ent) else ent)
-        edge += [ent[: window - 1], ent[-(window - 1) :]]
-    out = _score_codes(feats, np.concatenate(codes), threshold, n_count, run)
-    at = np.searchsorted(feats["idx"], _sorted_unique(np.concatenate(edge)))
-    out["edges"] = {"runs": runs, "feats": _take(feats, at)}
-    out["counts"] = counts
-    return out
+    pairs = _hash_split(np.concatenate(codes), n_select)
+    return {"counts": counts, "pairs": _spill_parts(run, pairs), "edges": {"runs": runs}}
 
 
-def _crossing_pairs(edges: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, int], _Cols]:
+def _crossing_pairs(edges: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, int]]:
     """The neighbourhood pairs whose records fall in two runs (client: a few rows per run)."""
     window = int(dedupe_rules()["blocking"]["neighbourhood_window"])
     codes: list[int] = []
@@ -843,36 +943,88 @@ def _crossing_pairs(edges: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, 
                     codes.append((min(x, y) << 32) | max(x, y))
                     found += 1
         counts[name] = found
-    feats = _concat([e["feats"] for e in edges])
-    if feats:
-        _, first = np.unique(feats["idx"], return_index=True)
-        feats = _take(feats, first)
-    return np.array(codes, dtype=np.int64), counts, feats
+    return np.array(codes, dtype=np.int64), counts
 
 
-def _score_codes(
-    feats: _Cols, codes: np.ndarray, threshold: float, n_count: int, run: str
+def _select(
+    pieces: list[tuple[np.ndarray, _Cols]],
+    crossing: np.ndarray,
+    cheap: _Cols,
+    threshold: float,
+    offsets: np.ndarray,
+    run: str,
 ) -> dict[str, Any]:
-    """:func:`_title_pairs` on candidate pairs (codes of record numbers); the matches and
-    near misses, and the candidates and scored pairs hashed for counting (on disk)."""
-    codes = _sorted_unique(codes.astype(np.int64))
-    scored = codes[:0]
-    title = {"accepted": _pair_cols(_Pairs.empty(""), np.zeros(0, dtype=np.int64))}
-    title["rejected"] = title["accepted"]
-    if len(codes):
-        number = feats["idx"]
-        f = _local_features(feats)
-        a = np.searchsorted(number, codes >> 32)
-        b = np.searchsorted(number, codes & 0xFFFFFFFF)
-        keep = _worth_scoring(f, a, b, threshold)[0]
-        scored = codes[keep]
+    """One bucket of candidate pairs (every copy of a pair comes here): the distinct
+    candidates and those worth scoring counted, and the records those and the bucket's
+    identifier blocks need, by partition (rows within it)."""
+    codes = _sorted_unique(np.concatenate([*(p[0] for p in pieces), crossing]).astype(np.int64))
+    a, b = codes >> 32, codes & 0xFFFFFFFF
+    keep = _worth_scoring_by_length(
+        cheap["year"], cheap["length"], cheap["main_len"], a, b, threshold
+    )[0]
+    scored = codes[keep]
+    blocks = _concat([p[1] for p in pieces])
+    members = blocks["idx"] if blocks else _NO_CODES
+    needed = _sorted_unique(np.concatenate([a[keep], b[keep], members]))
+    cuts = np.searchsorted(needed, offsets)
+    needs = [
+        (needed[cuts[k] : cuts[k + 1]] - offsets[k]).astype(np.int64)
+        for k in range(len(offsets) - 1)
+    ]
+    return {
+        "candidates": len(codes),
+        "scored": len(scored),
+        "needs": needs,
+        "work": _spill(run, (scored, blocks)),
+    }
+
+
+def _cut(feats: _Cols, needs: list[np.ndarray], run: str) -> list[_Spilled | None]:
+    """A partition's features of the records each selecting bucket needs."""
+    return [_spill(run, _take(feats, rows)) if len(rows) else None for rows in needs]
+
+
+def _score_bucket(
+    work: tuple[np.ndarray, _Cols], pieces: list[_Cols], constrained: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """The bucket's pairs worth scoring, scored (:func:`_title_pairs`), and its
+    identifier blocks' pairs (:func:`_identifier_pairs`), on the features of their
+    records only (partitions in order: sorted by number)."""
+    scored, blocks = work
+    feats = _concat(pieces)
+    out: dict[str, Any] = {}
+    empty = _pair_cols(_Pairs.empty(""), _NO_CODES)
+    out["title"] = {"accepted": empty, "rejected": empty}
+    for rule in ("doi", "pmid"):
+        out[rule] = [dict(empty, group_first=_NO_CODES)] * 2
+    if not feats:
+        return out
+    f = _local_features(feats)
+    number = feats["idx"]
+    if blocks and len(blocks["idx"]):
+        completeness = feats["completeness"]
+        local_constrained = np.isin(number, constrained)
+        for kind, rule in ((_DOI, "doi"), (_PMID, "pmid")):
+            sel = blocks["kind"] == kind
+            key = _objects([""] * len(f))
+            key[np.searchsorted(number, blocks["idx"][sel])] = blocks["key"][sel]
+            ok, bad = _identifier_pairs(f, key, rule, completeness, local_constrained)
+            first: dict[str, int] = {}
+            for k in np.flatnonzero(key != "").tolist():
+                first.setdefault(key[k], int(number[k]))
+            out[rule] = [
+                _pair_cols(
+                    p,
+                    number,
+                    group_first=np.array([first[key[a]] for a in p.a.tolist()], dtype=np.int64),
+                )
+                for p in (ok, bad)
+            ]
+    if len(scored):
+        a = np.searchsorted(number, scored >> 32)
+        b = np.searchsorted(number, scored & 0xFFFFFFFF)
         ok, bad = _title_pairs(f, (a << 32) | b, threshold, {})
-        title = {"accepted": _pair_cols(ok, number), "rejected": _pair_cols(bad, number)}
-    out: dict[str, Any] = {"title": title, "counts": {}}
-    for c, (cand, sc) in enumerate(
-        zip(_hash_split(codes, n_count), _hash_split(scored, n_count), strict=True)
-    ):
-        out[f"codes-{c}"] = _spill(run, (cand, sc))
+        out["title"] = {"accepted": _pair_cols(ok, number), "rejected": _pair_cols(bad, number)}
     return out
 
 
@@ -880,13 +1032,6 @@ def _hash_split(codes: np.ndarray, n: int) -> list[np.ndarray]:
     h = (codes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
     bucket = (h % np.uint64(n)).astype(np.int64)
     return [codes[bucket == c] for c in range(n)]
-
-
-def _count_unique(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[int, int]:
-    """Distinct candidate pairs and distinct scored pairs among one hash bucket's codes."""
-    cand = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, dtype=np.int64)
-    sc = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, dtype=np.int64)
-    return len(_sorted_unique(cand)), len(_sorted_unique(sc))
 
 
 def _pair_cols(p: _Pairs, number: np.ndarray, **extra: np.ndarray) -> _Cols:
