@@ -309,3 +309,28 @@ def test_issuer_only_and_rights_notices_are_checked(tmp_path: Path) -> None:
     assert "facet 'approach'" in message and "`issuer_only` must be true or false" in message
     message = error_for(tmp_path, "matching:\n  rights_notice: [x]\n" + BASE)
     assert "unknown key 'rights_notice'" in message
+
+
+def test_a_token_pattern_can_carry_a_weight(tmp_path: Path) -> None:
+    path = tmp_path / "codebook.yml"
+    path.write_text(
+        BASE.replace(
+            "        cues: [co-design]",
+            "        cues: [co-design]\n"
+            "        patterns:\n"
+            "          - pattern: [{LOWER: {IN: [we, they]}}, {LOWER: co-designed}]\n"
+            "            weight: 0.4\n"
+            "          - [{LOWER: jointly}, {LOWER: designed}]",
+        )
+    )
+    cb = load_codebook(path)
+    weights = {c.phrase: c.weight for c in cb.cues() if c.label == "co-design"}
+    assert weights["we co-designed"] == weights["they co-designed"] == 0.4
+    assert weights["jointly designed"] == 1.0
+    bad = BASE.replace(
+        "        cues: [co-design]",
+        "        cues: [co-design]\n        patterns:\n"
+        "          - {pattern: [{LOWER: co}], weigth: 2}",
+    )
+    message = error_for(tmp_path, bad)
+    assert "label 'co-design', pattern 1" in message and "unknown key 'weigth'" in message

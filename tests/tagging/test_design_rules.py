@@ -460,3 +460,42 @@ def test_an_abstract_that_says_it_combines_both_methods_is_mixed_whatever_its_ti
     assert design("Qualitative and quantitative analysis of hospital prescribing", regression) == [
         "quantitative"
     ]
+
+
+def test_a_qualitative_title_outranks_the_case_studies_it_is_built_on() -> None:
+    got = design(
+        "Electronic records in early adopter hospitals: final qualitative results from a "
+        "national evaluation",
+        "DESIGN: Longitudinal qualitative evaluation based on case studies. We conducted "
+        "interviews at five case study sites and analysed them within and across cases.",
+    )
+    assert got == ["qualitative"]
+    # without a title saying so, a case study that interviews staff stays a case study
+    single = design(
+        "Redesigning discharge in one trust: a case study",
+        "This case study describes how one hospital trust redesigned discharge. We "
+        "interviewed ten staff.",
+    )
+    assert single == ["case-study"]
+
+
+def test_authors_measuring_something_is_a_quantitative_study() -> None:
+    # an abstract cut short after its aim names no method and reports no figure; the
+    # fallback would call it a position paper, but the authors say they measured
+    got = design(
+        "Inequities in care for young children in a rural district",
+        "Few studies have looked at socioeconomic inequities in health in rural Africa, "
+        "where most poor families live far from any clinic and pay for their care. We "
+        "assessed differences in health care by sex and socioeconomic status for young "
+        "children living in a poor rural district, as a basis for planning by the "
+        "district's health management team and by the families and village leaders who "
+        "share its work.",
+    )
+    assert got == ["quantitative"]
+    # a systematic review that calculated pooled figures stays a review
+    review = design(
+        "Diagnostic accuracy of a screening test: a systematic review",
+        "We searched three databases and included 14 studies. We calculated pooled "
+        "sensitivity and specificity.",
+    )
+    assert review == ["review"]

@@ -565,3 +565,89 @@ def test_medlines_age_check_tags_name_no_paediatric_care() -> None:
     setting = tags[tags.facet == "setting"]
     assert "paediatrics-maternity" not in set(setting.loc[setting.record_id == "r0", "label"])
     assert set(setting.loc[setting.record_id == "r1", "label"]) == {"paediatrics-maternity"}
+
+
+def test_a_place_named_in_a_denial_is_still_the_papers_place() -> None:
+    # setting has negation off: "lack of" governs the effect, not where it was looked for
+    found = _settings(
+        ("Lack of reminder card effect on family medicine residents' guideline knowledge",
+         "A reminder card was attached to the charts of one group of residents for six "
+         "months; knowledge and attitude scores did not change."),
+        ("No fall in waits in general practice after online booking",
+         "Appointments booked online were compared with telephone bookings for a year."),
+    )  # fmt: skip
+    assert found == [{"primary-care"}] * 2
+
+
+def test_a_place_named_for_patients_outweighs_who_the_patients_are() -> None:
+    # guideline 3: the place decides; "patients with depression" alone are in psychiatric care
+    found = _settings(
+        ("Improving depression care through an online learning collaborative",
+         "This study examined a practice improvement programme for screening and managing "
+         "patients with depression in primary care."),
+        ("Relapse after stopping antidepressants",
+         "We followed 120 patients with major depression for two years after they stopped "
+         "their antidepressant."),
+    )  # fmt: skip
+    assert found == [{"primary-care"}, {"mental-health"}]
+
+
+def test_patients_given_an_antipsychotic_are_in_psychiatric_care() -> None:
+    found = _settings(
+        ("Weight gain on clozapine",
+         "Body weight was recorded for 12 weeks in 40 patients treated with clozapine and "
+         "18 patients treated with haloperidol."),
+        ("Liver enzymes during antipsychotic treatment",
+         "Transaminases were measured monthly in patients receiving olanzapine."),
+        # the drug alone is a pharmacology paper's subject, and healthy volunteers are in no
+        # service
+        ("Caffeine and clozapine pharmacokinetics",
+         "Twelve healthy volunteers took a single dose of clozapine with and without "
+         "caffeine."),
+    )  # fmt: skip
+    assert found == [{"mental-health"}, {"mental-health"}, set()]
+
+
+def test_pharmacies_dispensaries_and_doctors_offices_are_primary_care() -> None:
+    found = _settings(
+        ("Pharmacist care for reactive airways disease",
+         "Randomized controlled trial conducted at 36 community drugstores in one city."),
+        ("Treatment of sexually transmitted diseases",
+         "Staff at rural health centres and dispensaries were trained in syndromic "
+         "management."),
+        ("Tobacco cessation advice",
+         "We surveyed dentists about the advice they give in the dental office."),
+    )  # fmt: skip
+    assert found == [{"primary-care"}] * 3
+
+
+def test_hospital_and_community_based_clinics_together_are_several_settings() -> None:
+    got = _one(
+        "Provider alerts and blood pressure control",
+        "Cluster randomised trial. Setting: 2 hospital-based and 8 community-based clinics "
+        "of one regional health care system.",
+    )
+    assert got == {"multiple-mixed"}
+
+
+def test_patients_having_an_operation_are_in_hospital() -> None:
+    found = _settings(
+        ("Nursing care after coronary procedures",
+         "We developed guidance for the nursing care of people undergoing percutaneous "
+         "coronary intervention."),
+        ("Wound infection audit",
+         "We reviewed the records of 300 patients who underwent elective hip arthroplasty."),
+        # an operation in a sentence about others is no setting of this paper's
+        ("Nicorandil and the heart",
+         "Previous studies in patients undergoing angioplasty suggested cardioprotection. We "
+         "describe the drug's pharmacology."),
+    )  # fmt: skip
+    assert found == [{"acute-care"}, {"acute-care"}, set()]
+
+
+def test_ptsd_treatment_programmes_are_mental_health_care() -> None:
+    got = _one(
+        "Symptom change during cognitive processing therapy for veterans",
+        "Symptoms were assessed weekly in 120 veterans attending a PTSD treatment program.",
+    )
+    assert got == {"mental-health"}

@@ -1001,6 +1001,11 @@ class _Builder(RuleFileBuilder):
         return [cue]
 
     def pattern(self, fid: str, lid: str, pattern: Any, where: str) -> list[Cue]:
+        weight = 1.0
+        if isinstance(pattern, dict):  # {pattern: [...], weight: W}: counts less (or more)
+            self.check_keys(pattern, {"pattern", "weight"}, where)
+            weight = self.number(pattern.get("weight", 1.0), f"{where}, weight")
+            pattern = pattern.get("pattern")
         if not isinstance(pattern, list) or not pattern:
             raise self.fail(where, f"a token pattern must be a non-empty list, got {pattern!r}")
         errors = _spacy_pattern_errors(pattern)
@@ -1048,7 +1053,7 @@ class _Builder(RuleFileBuilder):
                 continue
             phrase = _join_tokens([t[0] for t in tokens])
             exact = tuple((j, t[0]) for j, t in enumerate(tokens) if t[1])
-            out.extend(self.add(Cue(fid, lid, "cue", phrase, 1.0, exact, None)))
+            out.extend(self.add(Cue(fid, lid, "cue", phrase, weight, exact, None)))
         return out
 
     def meta_rule(self, fid: str, lid: str, raw: Any, where: str) -> MetadataRule:
