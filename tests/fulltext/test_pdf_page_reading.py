@@ -10,6 +10,7 @@ line pattern over the text line by line, one ``get_charbox`` at a time.
 from __future__ import annotations
 
 import gc
+import hashlib
 import random
 import re
 from pathlib import Path
@@ -19,7 +20,8 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from synth.fulltext import PdfError, read_pdf
+from synth.fulltext import PdfDocument, PdfError, read_pdf
+from synth.fulltext import pdf as pdf_module
 from synth.fulltext.pdf import _METADATA_KEYS, _metadata, _open
 from synth.fulltext.pdf_layout import (
     BoxSlots,
@@ -272,3 +274,52 @@ def test_metadata_of_the_real_pdfs(peer_data: Path) -> None:
         except PdfError:  # the files that do not open: the failure tests' part
             continue
     assert titles >= 3
+
+
+def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """What read_pdf gives (or the reason it fails) for ``path`` read from its bytes in
+    memory (a file up to ``_REOPEN_ABOVE``), and from its path, opened again every 50 pages
+    (as a larger file is)."""
+
+    def read() -> object:
+        try:
+            return read_pdf(path)
+        except PdfError as error:
+            return error.reason
+
+    from_memory = read()
+    with monkeypatch.context() as patch:
+        patch.setattr(pdf_module, "_REOPEN_ABOVE", 0)
+        from_path = read()
+    return from_memory, from_path
+
+
+def test_a_file_read_from_memory_as_from_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small file is read whole and PDFium opens its bytes: the same document (its
+    digest that of the file) and the same reasons of failure as opening it by path."""
+    path = long_pdf(tmp_path / "long.pdf", 120)
+    from_memory, from_path = _both_ways(path, monkeypatch)
+    assert from_memory == from_path
+    assert isinstance(from_memory, PdfDocument) and len(from_memory.pages) == 120
+    assert from_memory.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    damaged = tmp_path / "damaged.pdf"  # passes the first checks, fails in PDFium
+    damaged.write_bytes(b"%PDF-1.7\n" + b"x" * 200 + b"\n%%EOF\n")
+    assert (
+        _both_ways(damaged, monkeypatch)
+        == ("truncated or damaged: Failed to load document (PDFium: Data format error).",) * 2
+    )
+
+
+@pytest.mark.peer
+def test_the_real_pdfs_read_from_memory_as_from_their_paths(
+    peer_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reasons = set()
+    for path in sorted((peer_data / "pdf").glob("*.pdf")):
+        from_memory, from_path = _both_ways(path, monkeypatch)
+        assert from_memory == from_path, path.name
+        if isinstance(from_memory, str):
+            reasons.add(from_memory)
+    assert "encrypted: needs a password" in reasons

@@ -89,7 +89,10 @@ class PdfDocument:
         return page_at(self._starts, offset)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, data: bytes | None) -> str:
+    """The file's SHA-256, from its bytes when they were read whole."""
+    if data is not None:
+        return hashlib.sha256(data).hexdigest()
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -97,14 +100,22 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_file(path: Path) -> None:
-    """The failures seen without a PDF library: missing, empty, not a PDF, cut short."""
+def _check_file(path: Path) -> bytes | None:
+    """The failures seen without a PDF library: missing, empty, not a PDF, cut short. A
+    file of at most ``_REOPEN_ABOVE`` bytes is read whole, and its bytes returned: PDFium
+    reads it from memory (its file reads, many small ones a page, cost a twentieth of the
+    reading) and the digest is taken from them (no second read)."""
+    data = None
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
-            head = handle.read(_HEADER_SPAN)
-            handle.seek(max(size - _TAIL_SPAN, 0))
-            tail = handle.read()
+            if size <= _REOPEN_ABOVE:
+                data = handle.read()
+                head, tail = data[:_HEADER_SPAN], data[max(len(data) - _TAIL_SPAN, 0) :]
+            else:
+                head = handle.read(_HEADER_SPAN)
+                handle.seek(max(size - _TAIL_SPAN, 0))
+                tail = handle.read()
     except FileNotFoundError:
         raise PdfError(path, "no such file") from None
     except OSError as exc:
@@ -115,6 +126,7 @@ def _check_file(path: Path) -> None:
         raise PdfError(path, f"not a PDF (starts with {head[:16]!r})")
     if b"%%EOF" not in tail:
         raise PdfError(path, "truncated or damaged: the file ends without %%EOF (cut short?)")
+    return data
 
 
 def _open_reason(message: str) -> str:
@@ -161,11 +173,16 @@ _METADATA_NAMES = tuple((key + "\0").encode("utf-8") for key in _METADATA_KEYS)
 _METADATA_ROOM = 1024  # bytes: most values fit, a longer one is asked for again
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path, data: bytes | None = None) -> Any:
     """The document's PDFium handle (close it with ``FPDF_CloseDocument``), opened as
-    ``pypdfium2.PdfDocument`` opens a path, without its object (which resolves the path
-    on disk, a tenth of a millisecond, and sets up a finalizer)."""
-    raw = pdfium_c.FPDF_LoadDocument((str(path) + "\0").encode("utf-8", "surrogateescape"), None)
+    ``pypdfium2.PdfDocument`` opens a path (or, given them, the file's bytes, which must
+    outlive the handle), without its object (which resolves the path on disk, a tenth of
+    a millisecond, and sets up a finalizer)."""
+    if data is not None:
+        raw = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
+    else:
+        name = (str(path) + "\0").encode("utf-8", "surrogateescape")
+        raw = pdfium_c.FPDF_LoadDocument(name, None)
     if pdfium_c.FPDF_GetPageCount(raw) < 1:
         code = pdfium_c.FPDF_GetLastError()
         if raw:
@@ -192,21 +209,25 @@ def _metadata(raw: Any) -> dict[str, str]:
     return metadata
 
 
-def _read_pages(path: Path, max_pages: int | None) -> tuple[_Pages, dict[str, str]]:
+def _read_pages(
+    path: Path, max_pages: int | None, data: bytes | None = None
+) -> tuple[_Pages, dict[str, str]]:
     """Every page's lines in reading order, and the metadata dictionary. A file larger
     than ``_REOPEN_ABOVE`` is opened again every ``_REOPEN_EVERY`` pages: PDFium keeps the
     objects it parsed (image data included) until the document closes, up to about 1.6
     times the bytes it read, so memory stays bounded by a chunk of pages, not by the file.
-    A smaller file is read in one opening: opening parses the page tree again, 2 ms a time
-    for 500 pages, and what PDFium keeps of it stays under 7 MB."""
-    doc = _open(path)
+    A smaller file is read in one opening, from its bytes (``data``) when given: opening
+    parses the page tree again, 2 ms a time for 500 pages, and what PDFium keeps of it
+    stays under 7 MB."""
+    doc = _open(path, data)
     try:
         pages = pdfium_c.FPDF_GetPageCount(doc)
         count = pages if max_pages is None else min(pages, max(max_pages, 0))
         metadata = _metadata(doc)
         read = _Pages([], [], 0.0, 0)
         rows, slots = RowColumns(), BoxSlots()
-        every = _REOPEN_EVERY if path.stat().st_size > _REOPEN_ABOVE else count + 1
+        large = data is None and path.stat().st_size > _REOPEN_ABOVE
+        every = _REOPEN_EVERY if large else count + 1
         for index in range(count):
             if index and index % every == 0:
                 pdfium_c.FPDF_CloseDocument(doc)
@@ -247,10 +268,10 @@ def read_pdf(path: Path | str, *, max_pages: int | None = None) -> PdfDocument:
     """Read one PDF (at most ``max_pages`` pages); a file that cannot be read raises
     :class:`PdfError` with the reason, never another exception."""
     path = Path(path)
-    _check_file(path)
+    data = _check_file(path)
     try:
         with gc_paused():  # a few objects a line, none in a cycle: ~3% of the reading
-            doc = _read(path, max_pages)
+            doc = _read(path, max_pages, data)
     except PdfError:
         raise
     except Exception as exc:  # a damaged file (or a reader bug) must not end an import
@@ -262,9 +283,9 @@ def read_pdf(path: Path | str, *, max_pages: int | None = None) -> PdfDocument:
     return doc
 
 
-def _read(path: Path, max_pages: int | None) -> PdfDocument:
+def _read(path: Path, max_pages: int | None, data: bytes | None) -> PdfDocument:
     """The document, from its pages' lines (which are let go on return)."""
-    read, metadata = _read_pages(path, max_pages)
+    read, metadata = _read_pages(path, max_pages, data)
     count = len(read.lines)
     if count == 0:
         raise PdfError(path, "no pages")
@@ -272,10 +293,12 @@ def _read(path: Path, max_pages: int | None) -> PdfDocument:
         if read.images_only:
             raise PdfError(path, OCR_HINT)
         raise PdfError(path, f"no text: its {count} page(s) are blank")
-    return _document(path, read, metadata)
+    return _document(path, read, metadata, data)
 
 
-def _document(path: Path, read: _Pages, metadata: dict[str, str]) -> PdfDocument:
+def _document(
+    path: Path, read: _Pages, metadata: dict[str, str], data: bytes | None
+) -> PdfDocument:
     kept = drop_running_lines(read.lines, read.heights)
     pages = tuple(join_hyphens([join_lines(lines) for lines in kept]))
     size = (read.first_width, read.heights[0])
@@ -283,7 +306,7 @@ def _document(path: Path, read: _Pages, metadata: dict[str, str]) -> PdfDocument
     sections = find_sections(pages)
     return PdfDocument(
         path=path,
-        sha256=_sha256(path),
+        sha256=_sha256(path, data),
         pages=pages,
         title=front.title,
         authors=front.authors,
