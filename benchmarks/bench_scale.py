@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scale.py [--sizes 20000 100000] [--workers 2]
                                      [--partition-size 5000] [--out-dir DIR] [--no-pool]
+                                     [--review corpus/kei-2020/review.yml] [--repeat 1]
 
 For each N, generates N synthetic records (``synth.corpus.synthetic.generate_records``, as
 ``bench_import.py`` and ``bench_tag.py`` do), imports them into a store once, and runs
@@ -14,14 +15,21 @@ it:
   * ``cluster``: ``--cluster local:W``, a Dask LocalCluster of W worker processes
     (``synth.distributed``), partitions of ``--partition-size`` records.
 
+With ``--review`` every arm runs ``synth tag --review FILE``: the review's criteria are
+judged and the stores carry their assessments and suggestions (without it, generated
+records have no review.yml beside them and nothing is judged). ``--repeat R`` runs the arms
+R times in turn (single, pool, cluster, single, ...) and prints each run.
+
 It prints, per arm: wall time (start-up included), records/s, CPU seconds (the command's
 and its worker processes': the cost of sharing the work, which other load on the machine
-moves less than wall time), the peak resident memory of the command's own process and of
-its largest worker process (sampled every 0.1 s over the process tree), and the ratios
-against ``single`` in the same run; and checks that every arm stored the same tags.
+moves less than wall time; and the command's own, apart), the peak resident memory of
+the command's own process and of its largest worker process (sampled every 0.1 s over the
+process tree), and the ratios against ``single`` in the same run; and checks that every arm
+stored the same tags (with ``--review``, the same assessments and suggestions too).
 
-What runs on the cluster so far is the rule tagger; the refiner, criteria and the store's
-bulk load run in the command's process on every arm. Each cluster worker is a fresh
+What runs on the cluster is the rule tagger and the judging of the review's criteria (with
+no facet refined, as by default); the store's bulk load, and the refiner when a facet is
+refined, run in the command's process on every arm. Each cluster worker is a fresh
 process that imports synth and builds its pipeline (a few CPU seconds each, paid once per
 run), where the pool's workers fork from a process that has both. The load average is
 printed before and after (the machine's cores may be shared).
@@ -103,6 +111,8 @@ class Arm:
     #: peak RSS per process of the command's tree, by pid
     peaks: dict[int, int] = field(default_factory=dict)
     root: int = 0
+    #: CPU seconds of the command's own process (its last sample before it ended)
+    own_cpu: float = 0.0
 
     @property
     def own_peak(self) -> int:
@@ -114,13 +124,20 @@ class Arm:
         return max(others, default=0)
 
 
-def _watch(pid: int, stop: threading.Event, peaks: dict[int, int]) -> None:
-    """Per-process peak RSS of ``pid`` and its descendants until ``stop``."""
+def _watch(
+    pid: int, stop: threading.Event, peaks: dict[int, int], own: list[float] | None = None
+) -> None:
+    """Per-process peak RSS of ``pid`` and its descendants until ``stop`` (and in ``own``,
+    the CPU seconds of ``pid`` itself, sampled as often)."""
     try:
         root = psutil.Process(pid)
     except psutil.Error:
         return
     while not stop.is_set():
+        if own is not None:
+            with contextlib.suppress(psutil.Error):
+                times = root.cpu_times()
+                own[:] = [times.user + times.system]
         with contextlib.suppress(psutil.Error):
             for p in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
@@ -145,7 +162,8 @@ def run_arm(name: str, db: Path, extra: list[str], command: str = "tag") -> Arm:
         text=True,
     )  # fmt: skip
     arm.root = proc.pid
-    watcher = threading.Thread(target=_watch, args=(proc.pid, stop, arm.peaks), daemon=True)
+    own: list[float] = []
+    watcher = threading.Thread(target=_watch, args=(proc.pid, stop, arm.peaks, own), daemon=True)
     watcher.start()
     _, errors = proc.communicate()
     arm.seconds = time.perf_counter() - t0
@@ -153,6 +171,7 @@ def run_arm(name: str, db: Path, extra: list[str], command: str = "tag") -> Arm:
     arm.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     stop.set()
     watcher.join()
+    arm.own_cpu = own[0] if own else 0.0
     if proc.returncode != 0:
         raise SystemExit(f"{name}: synth {command} failed ({proc.returncode}):\n{errors}")
     return arm
@@ -177,17 +196,27 @@ def make_store(n: int, folder: Path) -> tuple[Path, float]:
     return db, time.perf_counter() - t0
 
 
-def same_tags(stores: list[Path]) -> bool:
+def same_tags(stores: list[Path], *, judged: bool = False) -> bool:
+    """Whether every store's latest run has the same tags (with ``judged``, every table of
+    the run: tags, criteria assessments and suggestions, sorted)."""
+    import pandas as pd
     from pandas.testing import assert_frame_equal
 
     from synth.store import connect
-    from synth.store.tags import load_run_tags
+    from synth.store.tags import RUN_TABLES, latest_run, load_run_tags
 
     frames = []
     for db in stores:
         con = connect(db)
         try:
-            frames.append(load_run_tags(con))
+            if judged:
+                run = latest_run(con)
+                tables = [pd.read_sql_query(q, con, params=(run,)) for q in RUN_TABLES.values()]
+                if not len(tables[1]):
+                    return False  # nothing judged
+                frames.append(pd.concat(tables, keys=list(RUN_TABLES)))
+            else:
+                frames.append(load_run_tags(con))
         finally:
             con.close()
     try:
@@ -541,6 +570,10 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--no-pool", action="store_true", help="skip the --n-process arm")
     parser.add_argument(
+        "--review", type=Path, default=None, help="tag with this review.yml's criteria judged"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="tag: run the arms R times")
+    parser.add_argument(
         "--dedupe", action="store_true", help="the deduplication figure instead of tagging"
     )
     parser.add_argument("--dedupe-partition-size", type=int, default=None)
@@ -588,6 +621,7 @@ def main() -> None:
     for n in args.sizes:
         db, import_s = make_store(n, out)
         print(f"\n{n:,} records (imported in {import_s:.1f} s)")
+        review = ["--review", str(args.review.resolve())] if args.review else []
         arms = [("single", [])]
         if not args.no_pool:
             arms.append((f"pool {w}", ["--n-process", str(w)]))
@@ -595,33 +629,38 @@ def main() -> None:
             (f"cluster local:{w}", ["--cluster", f"local:{w}", "--partition-size",
                                     str(args.partition_size)])
         )  # fmt: skip
-        results: list[Arm] = []
-        stores: list[Path] = []
-        for name, extra in arms:
-            copy = out / f"{n}-{name.split()[0]}.sqlite"
-            shutil.copyfile(db, copy)
-            arm = run_arm(name, copy, extra)
-            results.append(arm)
-            stores.append(copy)
-            print(
-                f"  {name:<16} {arm.seconds:7.1f} s  {n / arm.seconds:7,.0f} rec/s  "
-                f"CPU {arm.cpu:6.1f} s  "
-                f"command {_mib(arm.own_peak)}  largest worker "
-                f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}",
-                flush=True,
-            )
-        base = results[0]
-        for arm in results[1:]:
-            mem = arm.worker_peak or arm.own_peak
-            print(
-                f"  {arm.name} / single: speed {base.seconds / arm.seconds:.2f}x, "
-                f"CPU {arm.cpu / base.cpu:.2f}x, "
-                f"largest process {max(mem, arm.own_peak) / base.own_peak:.2f}x of single's"
-            )
-        print(f"  same tags on every arm: {'yes' if same_tags(stores) else 'NO'}")
-        for copy in stores:
-            copy.unlink()
-            shutil.rmtree(Path(f"{copy}.work"), ignore_errors=True)
+        for repeat in range(args.repeat):
+            if args.repeat > 1:
+                print(f" run {repeat + 1} of {args.repeat}")
+            results: list[Arm] = []
+            stores: list[Path] = []
+            for name, extra in arms:
+                copy = out / f"{n}-{name.split()[0]}.sqlite"
+                shutil.copyfile(db, copy)
+                arm = run_arm(name, copy, [*extra, *review])
+                results.append(arm)
+                stores.append(copy)
+                print(
+                    f"  {name:<16} {arm.seconds:7.1f} s  {n / arm.seconds:7,.0f} rec/s  "
+                    f"CPU {arm.cpu:6.1f} s (command {arm.own_cpu:6.1f} s)  "
+                    f"command {_mib(arm.own_peak)}  largest worker "
+                    f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}",
+                    flush=True,
+                )
+            base = results[0]
+            for arm in results[1:]:
+                mem = arm.worker_peak or arm.own_peak
+                print(
+                    f"  {arm.name} / single: speed {base.seconds / arm.seconds:.2f}x, "
+                    f"CPU {arm.cpu / base.cpu:.2f}x (command's {arm.own_cpu / base.own_cpu:.2f}x), "
+                    f"largest process {max(mem, arm.own_peak) / base.own_peak:.2f}x of single's"
+                )
+            same = same_tags(stores, judged=bool(review))
+            what = "tags, assessments and suggestions" if review else "tags"
+            print(f"  same {what} on every arm: {'yes' if same else 'NO'}", flush=True)
+            for copy in stores:
+                copy.unlink()
+                shutil.rmtree(Path(f"{copy}.work"), ignore_errors=True)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.out_dir is None:
         shutil.rmtree(out, ignore_errors=True)

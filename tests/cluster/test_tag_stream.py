@@ -89,21 +89,22 @@ def test_a_cluster_run_that_fails_between_partitions_leaves_the_previous_one_cur
     copy_db: Callable[..., Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from synth.tagging import criteria
+    from synth.store.tags import TaggingWriter
 
     con = connect(copy_db(kei_imported_db))
     try:
         first = tag_store(con, client=client, partition_size=20).run_id
         before = current_tags(con)
-        real, calls = criteria.suggest, []
+        real, calls = TaggingWriter.add, []
 
-        def failing_second_partition(assessment: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-            calls.append(len(assessment))
+        def failing_second_partition(self: TaggingWriter, *args: Any, **kwargs: Any) -> None:
+            # the partitions are judged on the workers: the command only writes them
+            calls.append(1)
             if len(calls) == 2:  # the first partition is written by now
                 raise RuntimeError("the store's disk is full")
-            return real(assessment, **kwargs)
+            real(self, *args, **kwargs)
 
-        monkeypatch.setattr(criteria, "suggest", failing_second_partition)
+        monkeypatch.setattr(TaggingWriter, "add", failing_second_partition)
         with pytest.raises(RuntimeError, match="disk is full"):
             tag_store(con, client=client, partition_size=20)
         assert latest_run(con) == first

@@ -10,17 +10,24 @@ partition's rows, as they come back, to ``tags-NNNNN.parquet`` in a work folder 
 store's tag columns (evidence as the JSON text the store keeps). The workers need no
 shared file system, only synth installed.
 
+Given a review's criteria (:class:`Judging`, sent once to each worker by
+:class:`JudgePlugin`), a worker also judges each partition it tagged
+(:func:`synth.tagging.criteria.judge_chunk`, what one machine runs per chunk), adds the
+pages of its PDF texts to the evidence, and sends back the partition's assessment and
+suggestions with their evidence as JSON text: the command only writes them.
+
 :func:`tag_on_cluster` is the step :func:`synth.tagging.workflow.tag_store` runs with a
 ``client``, the work folder removed afterwards. With no facet refined it streams: the
-store's records sent a partition at a time as read, each partition's rows given back
-(``each``) in partition order as they land, judged and written to the run while later
-partitions are tagged. With a facet refined the rows are read back whole, in record order,
-and the store takes them as one tagging run (:func:`synth.store.tags.save_tagging`).
+store's records sent a partition at a time as read, each partition's rows (judged on its
+worker) given back (``each``) in partition order as they land and written to the run while
+later partitions are tagged. With a facet refined the rows are read back whole, in record
+order, and the store takes them as one tagging run (:func:`synth.store.tags.save_tagging`).
 Either way a run killed midway leaves the previous run the current one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import pickle
@@ -53,6 +60,8 @@ from synth.tagging.tagger import TAG_COLUMNS, extracts_by_record
 
 if TYPE_CHECKING:
     from distributed import Client, Worker
+
+    from synth.review import Review
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +122,46 @@ def plugin_name(codebook: Codebook) -> str:
     return f"synth-tagger-{codebook.sha256[:16]}"
 
 
+@dataclass(frozen=True)
+class Judging:
+    """What a worker judges a partition's tags against the review's criteria by
+    (:func:`synth.tagging.criteria.judge_chunk`): the review, the review with only the
+    criteria not judged by similarity (``by_cues``:
+    :func:`~synth.tagging.criteria.without_similarity`) and the criteria rules, sent to
+    each worker once (:class:`JudgePlugin`). The rows of the criteria judged by similarity
+    are computed once over every record by the caller (their word weights are the
+    corpus's) and each partition carries its own records' (:data:`Partition`)."""
+
+    review: Review
+    by_cues: Review
+    rules: dict[str, Any]
+
+
+class JudgePlugin(WorkerPlugin):
+    """A review's criteria and the criteria rules (:class:`Judging`), sent once to each
+    worker process (one that joins later gets them too), as :class:`TaggerPlugin` sends
+    the codebook: the partitions then carry only their own records' inputs."""
+
+    def __init__(self, judging: Judging) -> None:
+        self.judging_bytes = pickle.dumps(judging, protocol=pickle.HIGHEST_PROTOCOL)
+        self.name = f"synth-judge-{hashlib.sha256(self.judging_bytes).hexdigest()[:16]}"
+        self.judging: Judging | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self.name, "judging_bytes": self.judging_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.name = state["name"]
+        self.judging_bytes = state["judging_bytes"]
+        self.judging = None
+
+    def setup(self, worker: Worker) -> None:
+        self.judging = pickle.loads(self.judging_bytes)
+
+    def teardown(self, worker: Worker) -> None:
+        self.judging = None
+
+
 @dataclass
 class PartitionRun:
     """What :func:`tag_partitions` wrote."""
@@ -130,8 +179,15 @@ class PartitionRun:
     partitions: list[dict[str, Any]] = field(default_factory=list)
 
 
-#: One partition as given with its own texts: ``(records, extracts, fulltexts)``.
-Partition = tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]
+#: One partition as given with its own texts: ``(records, extracts, fulltexts)``, or, to
+#: be judged on the worker (``judging``), ``(records, extracts, fulltexts, stored,
+#: similar)``: its full texts as stored when one is a PDF (their pages are added to the
+#: evidence there) and its records' rows of the criteria judged by similarity (either
+#: None: none).
+Partition = (
+    tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]
+    | tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, Any, Any]
+)
 
 
 def tag_partitions(
@@ -145,6 +201,7 @@ def tag_partitions(
     partition_size: int = PARTITION_SIZE,
     progress: bool = False,
     each: Callable[[dict[str, Any]], None] | None = None,
+    judging: Judging | None = None,
 ) -> PartitionRun:
     """Tag ``records`` on ``client``'s workers; their rows as Parquet files in ``out_dir``.
 
@@ -170,6 +227,12 @@ def tag_partitions(
         later ones are tagged. Partitions sent and not yet passed to it are at most
         :data:`~synth.distributed.cluster.IN_FLIGHT_PER_WORKER` per worker, so neither
         the caller nor this function holds more than that many at once.
+    judging
+        The review's criteria (:class:`Judging`), sent to each worker once: each partition
+        is judged there after it is tagged (:func:`synth.tagging.criteria.judge_chunk`)
+        and its result carries ``assessment`` and ``suggestions``, evidence as the JSON
+        text the store keeps (given to ``each``, then dropped here). Without it, they
+        are None.
     """
     if partition_size < 1:
         raise ValueError(f"partition_size must be at least 1, not {partition_size}")
@@ -178,6 +241,11 @@ def tag_partitions(
     out_dir.mkdir(parents=True, exist_ok=True)
     plugin = TaggerPlugin(codebook)
     _register(client, plugin)
+    judge_name = None
+    if judging is not None:
+        judge_plugin = JudgePlugin(judging)
+        _register(client, judge_plugin)
+        judge_name = judge_plugin.name
     extract_texts = _texts_by_record(extracts, "extracts")
     full_texts = _texts_by_record(fulltexts, "fulltexts")
     limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
@@ -208,12 +276,18 @@ def tag_partitions(
         results[result["index"]] = {**result, "path": path}
         if bar is not None:
             bar.update(result["records"])
+        if each is None:
+            _drop_judged(results[result["index"]])
         while each is not None and unread and unread[0] in results:
-            each(results[unread.popleft()])
+            given = results[unread.popleft()]
+            each(given)
+            _drop_judged(given)  # written by now: what stays is the partition's summary
 
     try:
         for index, item in enumerate(_partitions(records, partition_size)):
-            part, own_ext, own_full = item if isinstance(item, tuple) else (item, None, None)
+            part, own_ext, own_full, *judged = (
+                item if isinstance(item, tuple) else (item, None, None)
+            )
             _check_ids(part, index)
             if not len(part):
                 continue
@@ -224,19 +298,16 @@ def tag_partitions(
                     part,
                     _texts_frame(part, _texts_by_record(own_ext, "extracts")),
                     _texts_frame(part, _texts_by_record(own_full, "fulltexts")),
+                    *judged,
                 )
             else:
-                payload = (
-                    part,
-                    _texts_frame(part, extract_texts),
-                    _texts_frame(part, full_texts),
-                )
+                payload = (part, _texts_frame(part, extract_texts), _texts_frame(part, full_texts))
             # the partition travels inside its task, not scattered to one worker ahead: the
             # scheduler keeps it until the task is done, so when a worker dies its partitions
             # run again elsewhere (a scattered one would die with it)
             with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
                 future = client.submit(
-                    _tag_partition, plugin.name, index, payload, pure=False,
+                    _tag_partition, plugin.name, index, payload, judge_name, pure=False,
                     key=f"{key}-{index:05d}",
                 )  # fmt: skip
             ids = part["record_id"]
@@ -244,7 +315,7 @@ def tag_partitions(
             pending.add(future)
             unread.append(index)
             run.records += len(part)
-            del item, part, own_ext, own_full, payload, ids
+            del item, part, own_ext, own_full, judged, payload, ids
             while (len(unread) if each is not None else len(flying)) >= limit:
                 land(next(pending))
         for future in pending:
@@ -263,6 +334,7 @@ def tag_partitions(
         run.failures.extend(result["failures"])
         run.partitions.append(
             {k: result[k] for k in ("index", "records", "rows", "worker", "engine", "seconds")}
+            | {"judging_seconds": result.get("judging_seconds", 0.0)}
         )
     return run
 
@@ -305,6 +377,7 @@ def tag_on_cluster(
     partition_size: int | None = None,
     progress: bool = False,
     each: Callable[[dict[str, Any], pd.DataFrame], None] | None = None,
+    judging: Judging | None = None,
 ) -> pd.DataFrame:
     """:func:`synth.tagging.tag` on ``client``'s cluster: the same rows (and ``attrs``),
     through Parquet partitions in a work folder beside ``con``'s store, removed afterwards
@@ -314,7 +387,9 @@ def tag_on_cluster(
     partition's rows are given to ``each`` with its result (:func:`tag_partitions`) in
     partition order as they come back, not read back whole (their evidence as the JSON
     text the store keeps, not parsed: :func:`read_tag_partition`): the frame returned has
-    no rows, only the ``attrs``."""
+    no rows, only the ``attrs``. With ``judging`` too, each partition is judged against
+    the review's criteria on its worker and its result carries its ``assessment`` and
+    ``suggestions`` (:func:`tag_partitions`)."""
     folder = work_folder(con)
     landed = None
     if each is not None:
@@ -335,6 +410,7 @@ def tag_on_cluster(
             partition_size=partition_size or PARTITION_SIZE,
             progress=progress,
             each=landed,
+            judging=judging if each is not None else None,
         )
         tags = read_tag_partitions(run.files if each is None else [])
     finally:
@@ -357,26 +433,56 @@ def tag_on_cluster(
 def _tag_partition(
     name: str,
     index: int,
-    payload: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
+    payload: tuple[Any, ...],
+    judge_name: str | None = None,
 ) -> dict[str, Any]:
     """Worker side: tag one partition with the worker's engine; its rows as an Arrow table
-    in :data:`TAG_SCHEMA` (so this process only writes them)."""
+    in :data:`TAG_SCHEMA` (so this process only writes them). A partition given its PDF
+    texts as stored has their pages added to its evidence; with ``judge_name`` (a
+    :class:`JudgePlugin`) it is judged against the review's criteria too, and its
+    ``assessment`` and ``suggestions`` come back ready for the store's writer (evidence as
+    the JSON text the store keeps)."""
     from distributed import get_worker
 
     from synth.tagging.tagger import tag
 
     worker = get_worker()
     plugin = worker.plugins.get(name)
-    if plugin is None or plugin.lock is None:
+    judge = worker.plugins.get(judge_name) if judge_name is not None else None
+    if (
+        plugin is None
+        or plugin.lock is None
+        or (judge_name is not None and (judge is None or judge.judging is None))
+    ):
         raise RuntimeError(
             f"the tagger is not set up on Dask worker {worker.address}: is synth installed "
             "in that worker's environment (the same version as here)?"
         )
-    records, extracts, fulltexts = payload
+    records, extracts, fulltexts, *more = payload
+    stored, similar = more if more else (None, None)
     start = time.perf_counter()
     with plugin.lock:
         tags = tag(records, extracts=extracts, fulltexts=fulltexts, codebook=plugin.codebook)
     seconds = time.perf_counter() - start
+    notes = list(tags.attrs.get("notes") or [])
+    failures = list(tags.attrs.get("failures") or [])
+    if stored is not None and len(stored):
+        from synth.fulltext.passages import add_pages
+
+        tags = add_pages(tags, stored)  # evidence found in a PDF names its page
+    assessment = suggestions = None
+    judging_seconds = 0.0
+    if judge is not None:
+        from synth.tagging.criteria import judge_chunk
+
+        start = time.perf_counter()
+        judging: Judging = judge.judging
+        assessment, suggestions = judge_chunk(
+            records, tags, judging.review, plugin.codebook, by_cues=judging.by_cues,
+            similar=similar, extracts=extracts, fulltexts=fulltexts, rules=judging.rules,
+        )  # fmt: skip
+        assessment["evidence"] = [_evidence_json(e) for e in assessment["evidence"]]
+        judging_seconds = time.perf_counter() - start
     table = pa.Table.from_pandas(
         pd.DataFrame(
             {
@@ -397,12 +503,20 @@ def _tag_partition(
         "table": table,
         "records": len(records),
         "rows": len(tags),
-        "notes": list(tags.attrs.get("notes") or []),
-        "failures": list(tags.attrs.get("failures") or []),
+        "notes": notes,
+        "failures": failures,
         "worker": worker.address,
         "engine": id(plugin.engine),
         "seconds": seconds,
+        "judging_seconds": judging_seconds,
+        "assessment": assessment,
+        "suggestions": suggestions,
     }
+
+
+def _drop_judged(result: dict[str, Any]) -> None:
+    """A partition's assessment and suggestions, once given to the caller, let go."""
+    result["assessment"] = result["suggestions"] = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -429,7 +543,7 @@ def _partitions(
         return
     for frame in records:
         if isinstance(frame, tuple):  # one partition with its texts, as given
-            yield (frame[0].reset_index(drop=True), frame[1], frame[2])
+            yield (frame[0].reset_index(drop=True), *frame[1:])
             continue
         for start in range(0, len(frame), size):
             yield frame.iloc[start : start + size].reset_index(drop=True)

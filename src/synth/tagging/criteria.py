@@ -824,6 +824,53 @@ def records_with_text(
     return out
 
 
+def without_similarity(review: Review) -> Review:
+    """``review`` with only the criteria not judged by similarity: what a chunk of records
+    is judged by from its own tags, the similarity rows being computed over every record
+    once (:func:`similarity_tags`) and given to :func:`judge_chunk`."""
+    return dataclasses.replace(
+        review,
+        inclusion_criteria=tuple(
+            c for c in review.inclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
+        ),
+        exclusion_criteria=tuple(
+            c for c in review.exclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
+        ),
+    )
+
+
+def judge_chunk(
+    records: pd.DataFrame,
+    tags: pd.DataFrame,
+    review: Review,
+    codebook: Codebook,
+    *,
+    by_cues: Review,
+    similar: pd.DataFrame | None = None,
+    extracts: pd.DataFrame | None = None,
+    fulltexts: pd.DataFrame | None = None,
+    rules: Mapping[str, Any] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A chunk of records judged against the review's criteria: ``(assessment,
+    suggestions)`` as :func:`assess` and :func:`suggest` give them for the whole corpus.
+
+    The chunk's criterion rows are read from its ``tags`` (their evidence as lists, PDF
+    pages added) for the criteria of ``by_cues`` (:func:`without_similarity`); ``similar``
+    are the rows of the criteria judged by similarity, computed once over every record
+    (its word weights are the corpus's), of which the chunk's records' are taken. Called
+    where the chunk was tagged: one machine's command, or a cluster's worker
+    (:mod:`synth.distributed.tagging`)."""
+    rows = criterion_rows(
+        records, tags, by_cues, codebook, extracts=extracts, fulltexts=fulltexts, rules=rules
+    )
+    if similar is not None and len(similar):
+        mine = similar[similar["record_id"].isin(set(records["record_id"]))]
+        rows = pd.concat([p for p in (rows, mine) if len(p)] or [rows], ignore_index=True)
+    with_text = records_with_text(records, extracts, fulltexts)
+    assessment = assess(records, rows, review, rules=rules, with_text=with_text)
+    return assessment, suggest(assessment, rules=rules)
+
+
 @dataclass(frozen=True)
 class _Limits:
     """The thresholds of ``criteria_rules.yml`` that :func:`assess` applies."""

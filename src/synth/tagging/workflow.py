@@ -9,19 +9,21 @@ When no facet is refined (the default: ``synth/data/refine.yml``), the run strea
 store's records (and their full texts) are read a chunk at a time by key, listed once up
 front (:class:`synth.store.records.StoreRecords`), on one machine :data:`CHUNK_RECORDS` at a
 time as the tagger's workers take them, on a cluster a partition at a time as sent to the
-workers, each chunk's rows taken as they come back, in order; either way a chunk is judged
-and written to the run (:class:`_Chunks`, :class:`synth.store.tags.TaggingWriter`), then
-dropped, so no step holds every record or every record's tags (200,000 records' tags and
-evidence took 8 GB). What the criteria need from the whole corpus (the inverse document
-frequencies of the similarity to a criterion's wording) is computed once, up front, from
-the records, read whole for that alone and only when a criterion has no cues; the stored
-run is the one the whole path stores, row for row.
+workers, each chunk's rows taken as they come back, in order; a chunk is judged against the
+review's criteria where it was tagged (here on one machine, on its worker on a cluster:
+:func:`synth.tagging.criteria.judge_chunk`) and written to the run (:class:`_Chunks`,
+:class:`synth.store.tags.TaggingWriter`), then dropped, so no step holds every record or
+every record's tags (200,000 records' tags and evidence took 8 GB). What the criteria
+need from the whole corpus (the rows of a criterion judged by similarity to its wording,
+whose words weigh by their inverse document frequency over every record) is computed
+once, up front, here, from the records, read whole for that alone and only when a
+criterion has no cues, and each chunk takes its records' rows; the stored run is the one
+the whole path stores, row for row.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import sqlite3
 from collections import deque
@@ -93,10 +95,12 @@ def tag_store(
 
     With a Dask ``client`` (:func:`synth.distributed.cluster_client`) the rule tagger runs
     on its cluster in partitions of ``partition_size`` records (default
-    :data:`synth.distributed.PARTITION_SIZE`; the same rows); the rest runs here, and the
-    store takes the run as without one. With no facet to refine it streams as on one
-    machine, a partition for a chunk: the store's records read a partition at a time as
-    sent, each partition's rows judged and written as they come back, in order.
+    :data:`synth.distributed.PARTITION_SIZE`; the same rows), and the store takes the run
+    as without one. With no facet to refine it streams as on one machine, a partition for
+    a chunk: the store's records read a partition at a time as sent, each partition judged
+    against the review's criteria on its worker too, and its rows, assessment and
+    suggestions written here as they come back, in order. With a facet to refine, the
+    refiner and the criteria run here, on every record's rows.
 
     Without a client and with no facet to refine, the run streams in chunks of
     ``chunk_size`` records (default :data:`CHUNK_RECORDS`): each is read from the store,
@@ -326,11 +330,19 @@ def _streamed_on_cluster(
 ) -> TagRun:
     """:func:`tag_store` on ``client``'s cluster, streamed: the store's records read a
     partition at a time as each is sent to a worker, as on one machine
-    (:meth:`synth.store.records.StoreRecords.listed`, :func:`_store_chunks`), and each
-    partition's rows, back as Parquet, judged and written to the run in partition order
-    (:class:`_Chunks`, as on one machine), then dropped."""
+    (:meth:`synth.store.records.StoreRecords.listed`, :func:`_store_chunks`), each tagged
+    and judged there against the review's criteria (shipped to each worker once, with the
+    rules: :class:`synth.distributed.tagging.Judging`; a partition carries its records'
+    rows of the criteria judged by similarity, computed here once over every record, and
+    its PDF texts for their pages), and each partition's tags, assessment and suggestions,
+    back with their evidence as the JSON text the store keeps, written to the run in
+    partition order (:meth:`_Chunks.add_judged`), then dropped: this process reads and
+    writes."""
     from synth.distributed import PARTITION_SIZE, tag_on_cluster
+    from synth.distributed.tagging import Judging
+    from synth.fulltext.passages import pdf_rows
     from synth.store.records import StoreRecords
+    from synth.tagging.criteria import load_rules
 
     size = partition_size or PARTITION_SIZE
     with StoreRecords.listed(con, size) as reader:
@@ -341,25 +353,29 @@ def _streamed_on_cluster(
             many=len(reader.sizes()) > 1,
             similar=lambda: tagger_inputs(load_records(con), extracts, load_fulltexts(con)),
         )  # fmt: skip
-        #: what each partition sent is judged with once its rows are back
-        sent: dict[int, tuple[pd.DataFrame, Any, Any, Any]] = {}
 
         def partitions() -> Any:
             if not len(reader):  # an empty store: no partition sent
                 return
-            for index, chunk in enumerate(_store_chunks(reader, extracts)):
-                sent[index] = chunk
-                yield chunk[:3]
+            similar = judge.similar if judge.similar is not None and len(judge.similar) else None
+            for part, ext, full, stored in _store_chunks(reader, extracts):
+                pages = stored if stored is not None and len(pdf_rows(stored)) else None
+                mine = None
+                if similar is not None:
+                    mine = similar[similar["record_id"].isin(set(part["record_id"]))]
+                yield part, ext, full, pages, mine
 
         def each(result: dict[str, Any], tags: pd.DataFrame) -> None:
-            part, ext, full, stored = sent.pop(result["index"])
             tags.attrs["failures"] = result["failures"]
-            judge.add(part, tags, ext, full, stored)
+            judge.add_judged(tags, result["assessment"], result["suggestions"])
 
         with judge:
+            judging = None
+            if judge.judged:
+                judging = Judging(review, judge.by_cues, load_rules())
             attrs = tag_on_cluster(
                 client, con, partitions(), codebook, partition_size=size, progress=progress,
-                each=each,
+                each=each, judging=judging,
             ).attrs  # fmt: skip
             if not len(reader):  # an empty store: one empty chunk, as on one machine
                 judge.add(*_empty(), None, None, None)
@@ -392,7 +408,7 @@ class _Chunks:
         many: bool,
         similar: Any,
     ) -> None:
-        from synth.tagging.criteria import METHOD_SIMILARITY, criterion_method
+        from synth.tagging.criteria import without_similarity
         from synth.tagging.refine import RefineParams
         from synth.tagging.tagger import TAG_COLUMNS
 
@@ -408,15 +424,7 @@ class _Chunks:
         self.writer = TaggingWriter(con, params)
         self._similar = similar
         self.similar: pd.DataFrame | None = None
-        self.by_cues = dataclasses.replace(
-            review,
-            inclusion_criteria=tuple(
-                c for c in review.inclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
-            ),
-            exclusion_criteria=tuple(
-                c for c in review.exclusion_criteria if criterion_method(c) != METHOD_SIMILARITY
-            ),
-        )
+        self.by_cues = without_similarity(review)
         self.failures: list[dict[str, Any]] = []
         self.kept: list[pd.DataFrame] = []
         self.assessments: list[pd.DataFrame] = []
@@ -462,26 +470,41 @@ class _Chunks:
 
         The tags' evidence may be the JSON text the store keeps (a cluster's partitions):
         it is parsed only where read here (criteria, pages, the rows kept whole)."""
-        from synth.tagging.criteria import assess, criterion_rows, records_with_text, suggest
+        from synth.tagging.criteria import judge_chunk
 
         pages = stored is not None and len(stored) > 0
         if self.judged or not self.many or pages:
             tags = _parsed(tags)
         tags = add_pages(tags, stored)  # evidence found in a PDF names its page
-        self.failures.extend(tags.attrs.get("failures") or [])
         assessment = suggested = None
         if self.judged:
-            ids = set(part["record_id"])
-            rows = criterion_rows(
-                part, tags, self.by_cues, self.codebook, extracts=ext, fulltexts=full
-            )
-            mine = self.similar[self.similar["record_id"].isin(ids)]  # type: ignore[index]
-            rows = pd.concat([p for p in (rows, mine) if len(p)] or [rows], ignore_index=True)
-            with_text = records_with_text(part, ext, full)
-            assessment = assess(part, rows, self.review, with_text=with_text)
-            suggested = suggest(assessment)
-            self.suggestions.append(suggested)
-            self.assessments.append(_slim(assessment) if self.many else assessment)
+            assessment, suggested = judge_chunk(
+                part, tags, self.review, self.codebook, by_cues=self.by_cues,
+                similar=self.similar, extracts=ext, fulltexts=full,
+            )  # fmt: skip
+        self._write(tags, assessment, suggested)
+
+    def add_judged(
+        self, tags: pd.DataFrame, assessment: pd.DataFrame | None, suggested: pd.DataFrame | None
+    ) -> None:
+        """Write one chunk a cluster's worker tagged and judged
+        (:func:`synth.distributed.tagging.tag_on_cluster` with ``judging``): its tags, PDF
+        pages added, and its assessment and suggestions, evidence as the JSON text the
+        store keeps, written as they are (parsed only in a run of one chunk, whose rows
+        :class:`TagRun` keeps whole)."""
+        if not self.many:
+            tags = _parsed(tags)
+            if assessment is not None:
+                assessment = _parsed(assessment)
+        self._write(tags, assessment, suggested)
+
+    def _write(
+        self, tags: pd.DataFrame, assessment: pd.DataFrame | None, suggested: pd.DataFrame | None
+    ) -> None:
+        self.failures.extend(tags.attrs.get("failures") or [])
+        if self.judged:
+            self.suggestions.append(suggested)  # type: ignore[arg-type]
+            self.assessments.append(_slim(assessment) if self.many else assessment)  # type: ignore[arg-type]
         self.writer.add(tags, assessment=assessment, suggestions=suggested)
         self.kept.append(_slim(tags) if self.many else tags)
 
