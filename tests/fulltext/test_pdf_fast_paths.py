@@ -29,6 +29,7 @@ from synth.fulltext.pdf_layout import (
     join_hyphens,
     reading_order,
 )
+from synth.fulltext.pdf_meta import _normal, _on_page
 from tests.pdf_fixtures import Text, write_pdf
 
 _LINE_END = re.compile(r"\b([^\W\d_]+)-\n(\w+)")
@@ -212,3 +213,20 @@ def test_reading_order_as_first_written() -> None:
         assert [ln.text for ln in got] == [ln.text for ln in expected], lines
         cuts_seen.add(sum(1 for ln in lines if ln.x0 == 50.0 and ln.x1 == 550.0))
     assert {0, 1, 2} <= cuts_seen
+
+
+def test_a_name_on_the_page_as_in_the_normalised_page() -> None:
+    """Whether an author's normalised last name is on page 1, looked for in the lowered
+    page when it is one word: the same answer as in the whole page normalised, for random
+    names and pages of letters (with their odd case forms), digits, marks, punctuation
+    and spaces."""
+    rng = random.Random(7)
+    alphabet = "abAB\u0130\u0131\u017f\u212a\u00df\u0307_1\u00b2 -.,'\u2019\n\t"
+    both = 0
+    for _ in range(20000):
+        name = _normal("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4))))
+        page = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        found = _on_page(name, page)
+        assert found == (name in _normal(page)), (name, page)
+        both += found and " " not in name and name != ""
+    assert both > 1000

@@ -117,10 +117,11 @@ def _centred_title(lines: Sequence[Line], width: float) -> str | None:
     return " ".join(picked) if picked and len(" ".join(picked).split()) >= 3 else None
 
 
-def _title_on_page(title: str, lines: Sequence[Line]) -> bool:
-    """Whether one to three consecutive lines near the top of page 1 say ``title``."""
+def _title_on_page(title: str, normals: Sequence[str]) -> bool:
+    """Whether one to three consecutive lines near the top of page 1 (``normals``: the
+    first 40, normalised) say ``title``."""
     wanted = _normal(title)
-    texts = [_normal(ln.text) for ln in lines[:40]]
+    texts = normals
     for start in range(len(texts)):
         for count in (1, 2, 3):
             window = " ".join(texts[start : start + count])
@@ -161,13 +162,14 @@ def _names(line: str) -> list[str]:
     return names
 
 
-def _page_authors(lines: Sequence[Line], title: str | None) -> tuple[str, ...]:
+def _page_authors(
+    lines: Sequence[Line], title: str | None, normals: Sequence[str]
+) -> tuple[str, ...]:
     """Names on the lines after the title (skipping affiliation lines), up to 'Abstract';
-    none without a title to start from."""
+    none without a title to start from (``normals``: the first 40 lines normalised)."""
     texts = [ln.text for ln in lines[:40]]
     if not title:
         return ()
-    normals = [_normal(text) for text in texts]
     wanted, start = _normal(title), 0
     for i, normal in enumerate(normals):
         if len(normal) > 3 and normal in wanted:
@@ -200,11 +202,11 @@ def _meta_authors(author: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _year(lines: Sequence[Line], page1: str, creation: str) -> int | None:
+def _year(lines: Sequence[Line], page1: str, creation: str, normals: Sequence[str]) -> int | None:
     """A year printed above the abstract, else a copyright year on page 1, else the file's
-    creation date."""
-    for line in lines[:25]:
-        if _normal(line.text).startswith(("abstract", "summary")):
+    creation date (``normals``: the first lines normalised)."""
+    for line, normal in zip(lines[:25], normals, strict=False):
+        if normal.startswith(("abstract", "summary")):
             break
         match = _YEAR.search(_DOI.sub(" ", line.text) if "10." in line.text else line.text)
         if match:
@@ -225,9 +227,11 @@ def front_matter(
     """Title, authors, DOI and year from page 1's lines (with font sizes; ``size`` is the
     page's width and height), the first pages' text and the metadata dictionary."""
     width, height = size
+    # the first 40 lines normalised, once for the three steps that read them
+    normals = [_normal(ln.text) for ln in first_lines[:40]]
     meta_title = (metadata.get("Title") or "").strip()
     font_title = _font_title(first_lines, height) or _centred_title(first_lines, width)
-    if plausible_title(meta_title) and _title_on_page(meta_title, first_lines):
+    if plausible_title(meta_title) and _title_on_page(meta_title, normals):
         title: str | None = meta_title
     elif font_title:
         title = font_title
@@ -238,14 +242,23 @@ def front_matter(
     title = _TITLE_MARKS.sub("", title) if title else None
     page1 = first_pages[0] if first_pages else ""
     authors = _meta_authors(metadata.get("Author") or "")
-    if not (authors and _normal(authors[0].split()[-1]) in _normal(page1)):
-        authors = _page_authors(first_lines, font_title or title) or authors
+    if not (authors and _on_page(_normal(authors[0].split()[-1]), page1)):
+        authors = _page_authors(first_lines, font_title or title, normals) or authors
     return Front(
         title=title,
         authors=authors,
         doi=find_doi(first_pages),
-        year=_year(first_lines, page1, metadata.get("CreationDate", "")),
+        year=_year(first_lines, page1, metadata.get("CreationDate", ""), normals),
     )
+
+
+def _on_page(name: str, page: str) -> bool:
+    """``name in _normal(page)`` for a normalised name; for one word (word characters
+    only) that is ``name in page.lower()``, since normalising keeps every run of word
+    characters as it is (the whole page is not normalised for one name)."""
+    if " " in name:
+        return name in _normal(page)
+    return name in page.lower()
 
 
 # ------------------------------------------------------------------------- sections
