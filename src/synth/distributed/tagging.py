@@ -175,7 +175,8 @@ class PartitionRun:
     notes: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     #: per partition: index, records, rows, the worker that tagged it (``worker``, and
-    #: ``engine``, the id of its engine there) and its seconds tagging
+    #: ``engine``, the id of its engine there), its seconds tagging (``seconds``) and
+    #: judging the review's criteria there (``judging_seconds``, 0 without ``judging``)
     partitions: list[dict[str, Any]] = field(default_factory=list)
 
 
