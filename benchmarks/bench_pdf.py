@@ -21,6 +21,7 @@ only imports the reader and one that reads them bare.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -126,7 +127,11 @@ def main() -> None:
             ]
         big = long_pdf(out / "long.pdf", args.pages)
         sets[f"generated {args.pages}-page PDF"] = [big]
-        print(f"pypdfium2 {version('pypdfium2')}, best of {args.repeat}, {args.clock} clock")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+        print(
+            f"pypdfium2 {version('pypdfium2')}, best of {args.repeat}, {args.clock} clock, "
+            f"load average {load} (1, 5, 15 min; other work on the machine makes the figures noisy)"
+        )
         print(f"{'files':34} {'pages':>6} {'bare p/s':>10} {'synth p/s':>10} {'ratio':>6}")
         for name, files in sets.items():
             pages = sum(page_count(f) for f in files)
