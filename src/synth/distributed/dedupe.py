@@ -187,8 +187,12 @@ def dedupe_on_cluster(
     if n == 0:
         return dedupe(pd.DataFrame({"record_id": pd.Series([], dtype=object)}))
 
-    def partition(k: int, source: Any) -> Any:  # a store's partition read when it is sent
-        return source.partition(k) if isinstance(source, DedupeRecords) else source
+    def partition(k: int, source: Any) -> Any:
+        """A store's partition read, a frame's slimmed (:func:`_slim`), when it is sent:
+        while the workers featurise the partitions sent before it."""
+        if isinstance(source, DedupeRecords):
+            return source.partition(k)
+        return _slim(source) if isinstance(source, pd.DataFrame) else source
 
     if n >= 2**32:
         raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
@@ -351,8 +355,8 @@ def _sources(
     partition_size: int,
     workers: int = 1,
 ) -> tuple[list[Any], list[int]]:
-    """The partitions and their sizes: slices of a frame (sent with the task that reads
-    them: as many as it takes to hold at most ``partition_size`` rows each, rounded up to
+    """The partitions and their sizes: slices of a frame (slimmed and sent with the task
+    that reads them: as many as it takes to hold at most ``partition_size`` rows each, rounded up to
     a multiple of ``workers``, so that every worker gets as many), a store's (read when
     sent), or Parquet paths (read by the workers)."""
     if isinstance(records, DedupeRecords):
@@ -361,10 +365,9 @@ def _sources(
     if isinstance(records, pd.DataFrame):
         if "record_id" not in records.columns:
             raise KeyError("records need a record_id column")
-        slim = _slim(records)
-        count = _round_up(-(-len(slim) // max(1, int(partition_size))), workers)
-        size = max(1, -(-len(slim) // max(1, count)))
-        chunks = [slim.iloc[k : k + size] for k in range(0, len(slim), size)] or [slim]
+        count = _round_up(-(-len(records) // max(1, int(partition_size))), workers)
+        size = max(1, -(-len(records) // max(1, count)))
+        chunks = [records.iloc[k : k + size] for k in range(0, len(records), size)] or [records]
         return chunks, [len(c) for c in chunks]
     paths = [str(p) for p in records]
     missing = [p for p in paths if not Path(p).is_file()]
