@@ -265,7 +265,13 @@ def test_outranks_from_a_score_combines_and_negation_are_checked(tmp_path: Path)
     no_gazetteer = BASE.replace("    multi: true", "    multi: true\n    demonyms_yield: true")
     assert "`demonyms_yield` needs `gazetteer: countries`" in error_for(tmp_path, no_gazetteer)
     bad_negation = BASE.replace("    multi: true", "    multi: true\n    negation: no-way")
-    assert "`negation` must be true or false" in error_for(tmp_path, bad_negation)
+    assert "`negation` must be true, false or {window: N}" in error_for(tmp_path, bad_negation)
+    bad_window = BASE.replace("    multi: true", "    multi: true\n    negation: {window: -1}")
+    assert "negation.window" in error_for(tmp_path, bad_window)
+    short = BASE.replace("    multi: true", "    multi: true\n    negation: {window: 2}")
+    (tmp_path / "short.yml").write_text(short)
+    approach = load_codebook(tmp_path / "short.yml").facets["approach"]
+    assert approach.negation and approach.negation_window == 2
     for bad, says in [
         ("[{label: co-design, min_score: 0.6, fields: [title]}]", "one of `min_score`, `fields`"),
         ("[{label: co-design, fields: [journal]}]", "must be a list of fields"),
@@ -334,3 +340,65 @@ def test_a_token_pattern_can_carry_a_weight(tmp_path: Path) -> None:
     )
     message = error_for(tmp_path, bad)
     assert "label 'co-design', pattern 1" in message and "unknown key 'weigth'" in message
+    no_tokens = BASE.replace(
+        "        cues: [co-design]",
+        "        cues: [co-design]\n        patterns:\n          - {weight: 0.5}",
+    )
+    assert "needs its `pattern`" in error_for(tmp_path, no_tokens)
+    # a phrase that is already a plain cue of the label cannot get a second weight
+    clash = BASE.replace(
+        "        cues: [co-design]",
+        "        cues: [co-design, jointly designed]\n        patterns:\n"
+        "          - pattern: [{LOWER: jointly}, {LOWER: designed}]\n"
+        "            weight: 0.5",
+    )
+    message = error_for(tmp_path, clash)
+    assert "'jointly designed' is already a cue of this label" in message
+
+
+def test_a_pattern_weight_changes_the_score_and_yields_gives_way_to_a_place(
+    tmp_path: Path,
+) -> None:
+    import pandas as pd
+
+    from synth.tagging.tagger import tag
+
+    text = """version: t1
+facets:
+  setting:
+    definition: where
+    multi: true
+    labels:
+      primary-care:
+        definition: general practice
+        cues: [general practice]
+      mental-health:
+        definition: psychiatric care
+        patterns:
+          - pattern: [{LOWER: patients}, {LOWER: with}, {LOWER: depression}]
+            weight: WEIGHT
+            yields: YIELDS
+"""
+    records = pd.DataFrame(
+        [
+            {"record_id": "a", "title": "", "abstract": "We followed patients with depression."},
+            {"record_id": "b", "title": "",
+             "abstract": "We followed patients with depression in general practice."},
+        ]
+    )  # fmt: skip
+
+    def labels(weight: float, yields: str) -> dict[str, dict[str, float]]:
+        path = tmp_path / f"cb-{weight}-{yields}.yml"
+        path.write_text(text.replace("WEIGHT", str(weight)).replace("YIELDS", yields))
+        tags = tag(records, codebook=load_codebook(path))
+        out: dict[str, dict[str, float]] = {"a": {}, "b": {}}
+        for rid, label, score in zip(tags.record_id, tags.label, tags.score, strict=True):
+            out[rid][label] = score
+        return out
+
+    heavy, light = labels(1.0, "false"), labels(0.4, "false")
+    assert light["a"]["mental-health"] < heavy["a"]["mental-health"]
+    # alone it names the label; beside a place it gives way only when it yields
+    assert set(labels(1.0, "true")["a"]) == {"mental-health"}
+    assert set(labels(1.0, "true")["b"]) == {"primary-care"}
+    assert "mental-health" in heavy["b"]

@@ -462,23 +462,6 @@ def test_an_abstract_that_says_it_combines_both_methods_is_mixed_whatever_its_ti
     ]
 
 
-def test_a_qualitative_title_outranks_the_case_studies_it_is_built_on() -> None:
-    got = design(
-        "Electronic records in early adopter hospitals: final qualitative results from a "
-        "national evaluation",
-        "DESIGN: Longitudinal qualitative evaluation based on case studies. We conducted "
-        "interviews at five case study sites and analysed them within and across cases.",
-    )
-    assert got == ["qualitative"]
-    # without a title saying so, a case study that interviews staff stays a case study
-    single = design(
-        "Redesigning discharge in one trust: a case study",
-        "This case study describes how one hospital trust redesigned discharge. We "
-        "interviewed ten staff.",
-    )
-    assert single == ["case-study"]
-
-
 def test_authors_measuring_something_is_a_quantitative_study() -> None:
     # an abstract cut short after its aim names no method and reports no figure; the
     # fallback would call it a position paper, but the authors say they measured
@@ -499,3 +482,28 @@ def test_authors_measuring_something_is_a_quantitative_study() -> None:
         "sensitivity and specificity.",
     )
     assert review == ["review"]
+    # analysing documents or comparing models measures nothing: not quantitative alone
+    documents = design(
+        "Patient involvement in national health policy",
+        "We analysed 42 policy documents from five European countries to identify how "
+        "patient involvement is framed.",
+    )
+    assert "quantitative" not in documents
+
+
+def test_a_grey_report_of_an_evaluation_outranks_its_methods_a_final_report_alone_not() -> None:
+    def grey(title: str, abstract: str) -> list[str]:
+        row = {"record_id": "g", "title": title, "abstract": abstract, "pub_type": "report",
+               "grey": True, "publisher": "A charity"}  # fmt: skip
+        tags = tag(records_frame([row]))
+        return tags.loc[(tags.facet == "design") & (tags.score >= 0.5), "label"].tolist()
+
+    assert grey(
+        "Evaluation of a men's shed programme: final report",
+        "We compared loneliness scores before and after members joined.",
+    ) == ["evaluation-report"]
+    assert grey(
+        "Experiences of unpaid carers: final report",
+        "This report presents a qualitative study of 40 unpaid carers, interviewed at home; "
+        "interviews were analysed thematically.",
+    ) == ["qualitative"]

@@ -219,6 +219,11 @@ class Facet:
     #: study's design, which a negated finding still shows ("did not significantly
     #: differ" is a quantitative result, a "non-randomised" trial still a trial)
     negation: bool = True
+    #: how far (tokens between) a trigger reaches to negate this facet's cues, at most; None:
+    #: each trigger's own window. A place is denied by the verb that governs it ("without
+    #: referral to hospital", "did not consult a GP"), not by a denial of an effect three
+    #: words before it ("lack of reminder card effect on family medicine residents")
+    negation_window: int | None = None
     #: cue phrases that name a label only when nothing else does: a label whose positive
     #: evidence is all such cues is dropped when another label of the facet has other
     #: evidence (``demonyms_yield``: "Hong Kong Chinese", "Turkish immigrants in Germany")
@@ -404,6 +409,8 @@ class _Builder(RuleFileBuilder):
     def __init__(self, raw: bytes, source: Path | str) -> None:
         super().__init__(raw, source)
         self.index: dict[str, Cue] = {}
+        #: per facet, the phrases of patterns marked ``yields: true`` (see :meth:`pattern`)
+        self.yields: dict[str, set[str]] = {}
 
     def build(self) -> Codebook:
         doc = read_yaml(self.raw, self.fail)
@@ -527,6 +534,15 @@ class _Builder(RuleFileBuilder):
             ),
         )
 
+    def facet_negation(self, raw: Any, where: str) -> tuple[bool, int | None]:
+        """A facet's ``negation``: true, false, or ``{window: N}`` (on, with a shorter reach)."""
+        if isinstance(raw, bool):
+            return raw, None
+        if isinstance(raw, dict):
+            self.check_keys(raw, {"window"}, f"{where}, negation")
+            return True, self.window(raw.get("window"), f"{where}, negation.window")
+        raise self.fail(where, f"`negation` must be true, false or {{window: N}}, got {raw!r}")
+
     def window(self, value: Any, where: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise self.fail(where, f"must be a whole number >= 0, got {value!r}")
@@ -598,10 +614,8 @@ class _Builder(RuleFileBuilder):
                         f"{where}, label {lid!r}",
                         f"`{key}` names {unknown[0]!r}, which is not another label of this facet",
                     )
-        negation = raw.get("negation", True)
-        if not isinstance(negation, bool):
-            raise self.fail(where, f"`negation` must be true or false, got {negation!r}")
-        yielding = self.demonyms_yield(raw, where)
+        negation, negation_window = self.facet_negation(raw.get("negation", True), where)
+        yielding = self.demonyms_yield(raw, where) | frozenset(self.yields.get(fid, ()))
         yielding_fields = self.fields_yield(raw, fields, where)
         fallbacks = self.fallback(fid, raw.get("fallback"), labels, where)
         issuer_only = raw.get("issuer_only", False)
@@ -617,6 +631,7 @@ class _Builder(RuleFileBuilder):
             conditions=self.conditions(fid, raw.get("conditions"), where),
             counts_in=counts_in,
             negation=negation,
+            negation_window=negation_window,
             yielding=yielding,
             yielding_fields=yielding_fields,
             fallbacks=fallbacks,
@@ -1001,11 +1016,21 @@ class _Builder(RuleFileBuilder):
         return [cue]
 
     def pattern(self, fid: str, lid: str, pattern: Any, where: str) -> list[Cue]:
-        weight = 1.0
-        if isinstance(pattern, dict):  # {pattern: [...], weight: W}: counts less (or more)
-            self.check_keys(pattern, {"pattern", "weight"}, where)
-            weight = self.number(pattern.get("weight", 1.0), f"{where}, weight")
-            pattern = pattern.get("pattern")
+        """A token pattern, or ``{pattern, weight, yields}``: ``weight`` counts it less (or
+        more); ``yields: true`` makes its phrases give way, as demonyms do, to another label
+        of the facet with evidence of another kind (who the patients are yields to the place
+        named for them: "patients with depression in primary care")."""
+        weight, yields = 1.0, False
+        if isinstance(pattern, dict):
+            self.check_keys(pattern, {"pattern", "weight", "yields"}, where)
+            if "pattern" not in pattern:
+                raise self.fail(where, "a weighted pattern needs its `pattern` (a token list)")
+            if "weight" in pattern:
+                weight = self.number(pattern["weight"], where)
+            yields = pattern.get("yields", False)
+            if not isinstance(yields, bool):
+                raise self.fail(where, f"`yields` must be true or false, got {yields!r}")
+            pattern = pattern["pattern"]
         if not isinstance(pattern, list) or not pattern:
             raise self.fail(where, f"a token pattern must be a non-empty list, got {pattern!r}")
         errors = _spacy_pattern_errors(pattern)
@@ -1053,7 +1078,18 @@ class _Builder(RuleFileBuilder):
                 continue
             phrase = _join_tokens([t[0] for t in tokens])
             exact = tuple((j, t[0]) for j, t in enumerate(tokens) if t[1])
-            out.extend(self.add(Cue(fid, lid, "cue", phrase, weight, exact, None)))
+            cue = Cue(fid, lid, "cue", phrase, weight, exact, None)
+            known = self.index.get(cue.id)
+            mine = self.yields.get(fid, set())
+            if known is not None and (known.weight != weight or yields != (phrase in mine)):
+                raise self.fail(
+                    where,
+                    f"{phrase!r} is already a cue of this label (weight {known.weight:g}); "
+                    "a pattern may not give it another weight or make it yield",
+                )
+            if yields:
+                self.yields.setdefault(fid, set()).add(phrase)
+            out.extend(self.add(cue))
         return out
 
     def meta_rule(self, fid: str, lid: str, raw: Any, where: str) -> MetadataRule:

@@ -366,6 +366,8 @@ class _CueInfo:
     case: tuple[tuple[int, str], ...]
     #: whether a negation trigger before the cue turns it (the facet's ``negation``)
     negatable: bool = True
+    #: the furthest (tokens between) a trigger reaches this cue; None: the trigger's own
+    negation_window: int | None = None
 
 
 @Language.factory(
@@ -493,7 +495,10 @@ class DocLabels:
         sign = -1.0 if cue.kind == "negative" else 1.0
         weights = {f: sign * cue.weight * cb.field_weights.get(f, 1.0) for f in fields}
         negatable = facet.negation if facet is not None else True
-        return _CueInfo(cue.facet, cue.label, cue.kind, cue.phrase, weights, cue.case, negatable)
+        reach = facet.negation_window if facet is not None else None
+        return _CueInfo(
+            cue.facet, cue.label, cue.kind, cue.phrase, weights, cue.case, negatable, reach
+        )
 
     def _unknown(self, doc: Doc, start: int, end: int, span_id: int) -> _CueInfo:
         """A match from someone else's patterns: facet/label from its id or its label."""
@@ -633,6 +638,8 @@ class DocLabels:
                 if gap > max_window:
                     break
                 if gap > t_window or doc[t_start].idx < s0:
+                    continue
+                if info.negation_window is not None and gap > info.negation_window:
                     continue
                 if any(doc[j].lower_ in terminators for j in range(t_end, start)):
                     break

@@ -1129,7 +1129,9 @@ class _Engine:
         (demonyms) or hits in yielding fields (a journal's name) when another label of that
         facet has evidence of another kind (a place in the text): "Hong Kong Chinese women"
         were studied in Hong Kong, not in China; a US cohort in the "British Journal of
-        Psychiatry" in the US."""
+        Psychiatry" in the US; "patients with depression in primary care" are in primary
+        care. A label does not give way to one it ``outranks``: "hospitalized patients with
+        schizophrenia" are on a psychiatric ward, not in acute care."""
         dropped = set()
         for facet, (weak, weak_fields) in self.yielding.items():
             mine = [s for s in scored if s[3][0] == facet]
@@ -1140,8 +1142,11 @@ class _Engine:
                 for s in mine
                 if all(h[5] in weak or h[2] in weak_fields for h in s[4] if h[3] > 0)
             }
-            if len(only_weak) < len(mine):
-                dropped |= only_weak
+            strong = [s[3][1] for s in mine if s[3] not in only_weak]
+            for key in only_weak:
+                over = {o for o, _ in self.outranks.get(key, ())}
+                if any(label not in over for label in strong):
+                    dropped.add(key)
         return [s for s in scored if s[3] not in dropped] if dropped else scored
 
     def _combine(self, scored: list[tuple]) -> list[tuple]:
