@@ -430,6 +430,7 @@ class _Features:
     volume: np.ndarray  # digits of the volume ("" if none)
     page: np.ndarray  # digits of the first page ("" if none)
     page_kind: np.ndarray  # 1 a page range, 2 a single page or article number, 0 none
+    vocab: np.ndarray | None = None  # the tokens tok_id numbers (in the order first met)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -519,6 +520,7 @@ def _features(records: pd.DataFrame) -> _Features:
         volume=_objects(volume),
         page=_objects(page),
         page_kind=kind,
+        vocab=vocabulary,
     )
 
 
@@ -700,17 +702,29 @@ def _token_group_keys(f: _Features, parts: int) -> tuple[np.ndarray, np.ndarray]
     title with a dropped subtitle (and a typo) still meets the full title. Keys are
     64-bit hashes of the token ids in order, computed with numpy, not in Python.
     """
-    if len(f.tok_id) == 0:
+    groups = _token_groups(f, parts, f.tok_id.astype(np.uint64) + np.uint64(1))
+    if not groups:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
-    tok_id = f.tok_id.astype(np.uint64) + np.uint64(1)
+    return np.concatenate([g[1] for g in groups]), np.concatenate([g[2] for g in groups])
+
+
+def _token_groups(
+    f: _Features, parts: int, value: np.ndarray
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Each non-empty token group of :func:`_token_group_keys` as (slot, records, keys):
+    slot ``g`` the full titles' group ``g``, ``parts + g`` the main titles'. ``value``
+    is each token's 64-bit value (its id + 1 here; the cluster path's a hash of the
+    token, the same in every partition)."""
+    if len(f.tok_id) == 0:
+        return []
     starts = np.concatenate([[0], np.cumsum(f.ntok)[:-1]])
-    pos = np.arange(len(tok_id), dtype=np.int64) - starts[f.owner]
+    pos = np.arange(len(value), dtype=np.int64) - starts[f.owner]
     powers = _hash_powers()
     mult = powers[np.minimum(pos // parts, len(powers) - 1)]
-    weight = tok_id * mult
+    weight = value * mult
     group = pos % parts
     in_main = pos < f.main_ntok[f.owner]
-    entities, keys = [], []
+    out = []
     for use_main in (False, True):
         for g in range(parts):
             # tokens are in title order, so each title's group is one contiguous run
@@ -720,11 +734,9 @@ def _token_group_keys(f: _Features, parts: int) -> tuple[np.ndarray, np.ndarray]
                 continue
             first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             h = np.add.reduceat(weight[sel], first)
-            entities.append(owner[first])
-            keys.append(h * np.uint64(0x9E3779B97F4A7C15) + np.uint64(g))
-    if not entities:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
-    return np.concatenate(entities), np.concatenate(keys)
+            key = h * np.uint64(0x9E3779B97F4A7C15) + np.uint64(g)
+            out.append((use_main * parts + g, owner[first], key))
+    return out
 
 
 @cache

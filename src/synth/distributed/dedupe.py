@@ -42,8 +42,11 @@ the result is complete: :func:`synth.store.duplicates.refresh_duplicates`).
 
 Two small differences in how blocks are formed, both immaterial on real records: a title
 block is keyed by a 64-bit hash of its key (the single path hashes token groups so too,
-and keys the others by their text: two different titles or affixes would have to share
-a hash, vanishingly rare, to make one more candidate pair), and a big block is walked in
+and keys the others by their text). Two different titles or affixes sharing a hash
+(vanishingly rare) would merge their two blocks into one: more candidate pairs and other
+blocking counts, and, were the merged block bigger than its window, a true pair possibly
+pushed out of the window it is walked in; never a false group, as every candidate is
+scored on its records' features as the single path scores it. A big block is walked in
 first author then year order (the single path sorts by ``rank(first author) * 10000 +
 year + 1``: the same order for every year from 0 to 9998, which
 :func:`synth.corpus.normalise.normalise_year` guarantees). Identifiers are compared as
@@ -78,7 +81,6 @@ from synth.corpus.dedupe import (
     _completeness,
     _Features,
     _features,
-    _hash_powers,
     _identifier_pairs,
     _join,
     _keyed_pairs,
@@ -88,6 +90,7 @@ from synth.corpus.dedupe import (
     _sort_bytes,
     _sorted_unique,
     _title_pairs,
+    _token_groups,
     _worth_scoring_by_length,
     dedupe,
     dedupe_rules,
@@ -111,8 +114,9 @@ _SCORED_COLUMNS = (
 #: from the records themselves when asked).
 _FEATURE_COLUMNS = tuple(c for c in _SCORED_COLUMNS if c != "venue")
 _COMPLETENESS = "__completeness"
-#: Seconds a failed run waits for its tasks still running before removing its files.
-CLOSE_TIMEOUT = 60.0
+#: Seconds before a read that ran off the worker holding its files (paused) is sent
+#: again; doubled at each try, at most 5 s.
+RETRY_PAUSE = 0.2
 #: Sort keys each partition offers for choosing the neighbourhood buckets' splitters,
 #: per bucket.
 SAMPLES_PER_BUCKET = 32
@@ -131,7 +135,7 @@ _NEIGHBOURHOODS = ("neighbourhood_title", "neighbourhood_reversed")
 #: the per-record arrays of _Features that pairs are scored on (not the ids; tok_id and
 #: owner are per token)
 _RECORD_FIELDS = tuple(
-    x.name for x in fields(_Features) if x.name not in ("tok_id", "owner", "ids")
+    x.name for x in fields(_Features) if x.name not in ("tok_id", "owner", "ids", "vocab")
 )
 
 
@@ -194,8 +198,7 @@ def dedupe_on_cluster(
             return source.partition(k)
         return _slim(source) if isinstance(source, pd.DataFrame) else source
 
-    if n >= 2**32:
-        raise ValueError(f"{n:,} records: the pair codes hold at most 2**32 records")
+    _check_count(n)
     workers = ready_workers(client)
     n_buckets = buckets or _round_up(max(len(sources), 2 * workers), workers)
     n_samples = -(-SAMPLES_PER_BUCKET * n_buckets // len(sources))
@@ -216,22 +219,25 @@ def dedupe_on_cluster(
                 for k, s in enumerate(sources)
             ]
         )
-        ids = _objects([x for p in prepared for x in p["ids"]])
+        ids = _objects([x for p in prepared for x in p.pop("ids")])
         ids_list = ids.tolist()
         if len(set(ids_list)) != n:
             repeated = sorted(k for k, v in Counter(ids_list).items() if v > 1)
             raise ValueError(f"record ids must be unique; repeated: {', '.join(repeated[:5])}")
-        completeness = np.concatenate([p["completeness"] for p in prepared])
-        doi = np.concatenate([p["doi"] for p in prepared])
-        preprint = np.concatenate([p["preprint"] for p in prepared])
+        completeness = np.concatenate([p.pop("completeness") for p in prepared])
+        doi = np.concatenate([p.pop("doi") for p in prepared])
+        preprint = np.concatenate([p.pop("preprint") for p in prepared])
         cannot, constrained = _cannot_links(ids_list, cannot_link)
         # what blocking and the first filter read of every record, a few numbers each:
         # sent once to each worker
         cheap = client.scatter(_cheap_columns(prepared), broadcast=True)
+        for p in prepared:  # used: only the partitions' files are kept
+            for name in _CHEAP_INPUTS:
+                del p[name]
         lap("features")
 
         # the neighbourhood buckets: splitters from every partition's sample of sort keys
-        samples = sorted(x for p in prepared for x in p["samples"])
+        samples = sorted(x for p in prepared for x in p.pop("samples"))
         step = len(samples) / n_buckets
         splitters = [samples[int(step * k)] for k in range(1, n_buckets)] if samples else []
         ranged = run.each(
@@ -507,6 +513,10 @@ def _prepare(source: Any, offset: int, n_buckets: int, n_samples: int, run: str)
     return out
 
 
+#: What :func:`_cheap_columns` reads of each partition's numbers (dropped once read).
+_CHEAP_INPUTS = ("year", "length", "main_len", "family_code", "family_names")
+
+
 def _cheap_columns(prepared: list[dict[str, Any]]) -> _Cols:
     """Every record's year, title and main title lengths and the order it takes inside a
     big block (first author's family, then year: the single path's ``secondary``), from
@@ -522,6 +532,29 @@ def _cheap_columns(prepared: list[dict[str, Any]]) -> _Cols:
         "length": np.concatenate([p["length"] for p in prepared]),
         "main_len": np.concatenate([p["main_len"] for p in prepared]),
     }
+
+
+#: The most records a run takes: a pair is coded ``a << 32 | b`` in an int64, so record
+#: numbers must stay below its sign bit (2**31).
+MAX_RECORDS = 2**31
+
+
+def _check_count(n: int) -> None:
+    if n > MAX_RECORDS:
+        raise ValueError(
+            f"{n:,} records: the cluster's pair codes number at most 2**31 "
+            f"({MAX_RECORDS:,}) records; deduplicate fewer at a time"
+        )
+
+
+def _codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairs of record numbers (each below :data:`MAX_RECORDS`) coded ``a << 32 | b``:
+    non-negative int64s, :func:`_pair_of` undoes it."""
+    return (np.asarray(a, dtype=np.int64) << 32) | np.asarray(b, dtype=np.int64)
+
+
+def _pair_of(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return codes >> 32, codes & 0xFFFFFFFF
 
 
 def _round_up(value: int, step: int) -> int:
@@ -596,30 +629,9 @@ def _block_entries(f: _Features, idx: np.ndarray) -> tuple[_Cols, _Cols]:
     if len(f.tok_id):
         # each token's hash stands for its id: the single path's group hash, the same in
         # every partition
-        tokens = " ".join(t for t in norm if t).split(" ")
-        names = pd.unique(_objects(tokens))
-        tok = pd.util.hash_array(_objects(list(names)), categorize=False)[f.tok_id]
-        starts = np.concatenate([[0], np.cumsum(f.ntok)[:-1]])
-        pos = np.arange(len(tok), dtype=np.int64) - starts[f.owner]
-        powers = _hash_powers()
-        weight = tok * powers[np.minimum(pos // parts, len(powers) - 1)]
-        group = pos % parts
-        in_main = pos < f.main_ntok[f.owner]
-        for use_main in (0, 1):
-            for g in range(parts):
-                sel = (group == g) & in_main if use_main else group == g
-                owner = f.owner[sel]
-                if len(owner) == 0:
-                    add(_TOKENS, use_main * parts + g, [], np.zeros(0, dtype=np.uint64))
-                    continue
-                first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-                h = np.add.reduceat(weight[sel], first)
-                add(
-                    _TOKENS,
-                    use_main * parts + g,
-                    owner[first],
-                    h * np.uint64(0x9E3779B97F4A7C15) + np.uint64(g),
-                )
+        tok = pd.util.hash_array(_objects(list(f.vocab)), categorize=False)[f.tok_id]
+        for slot, owner, key in _token_groups(f, parts, tok):
+            add(_TOKENS, slot, owner, key)
     title = {
         "kind": np.concatenate(
             [np.full(len(r), k, dtype=np.int8) for k, r in zip(kinds, rows, strict=True)]
@@ -684,31 +696,56 @@ def _run_folder(run: str, worker: Any = None) -> Path:
     return Path(worker.local_directory) / f"synth-dedupe-{run}"
 
 
-def _spill(run: str, value: Any) -> _Spilled:
-    """``value`` pickled into this worker's folder for the run."""
+#: Runs closed in this process (their folders removed: a task still running after its
+#: run failed writes nothing more). Names only, the last few hundred.
+_CLOSED_RUNS: dict[str, None] = {}
+_CLOSED_KEPT = 512
+
+
+def _this_worker() -> Any:
     from distributed import get_worker
 
-    folder = _run_folder(run)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return get_worker()
+    except ValueError:  # not in a worker's task
+        return None
+
+
+def _spill(run: str, value: Any) -> _Spilled:
+    """``value`` pickled into this worker's folder for the run (nothing, once the run is
+    closed: a task that outlives its failed run leaves no file behind)."""
+    worker = _this_worker()
+    folder = _run_folder(run, worker)
     path = folder / f"{uuid.uuid4().hex}.pkl"
+    spilled = _Spilled(worker.address if worker is not None else "", str(path))
+    if run in _CLOSED_RUNS:
+        return spilled
+    folder.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    try:
-        address = get_worker().address
-    except ValueError:
-        address = ""
-    return _Spilled(address, str(path))
+    if run in _CLOSED_RUNS:  # closed while writing: its removal may have come first
+        shutil.rmtree(folder, ignore_errors=True)
+    return spilled
 
 
 def _read_files(spilled: list[_Spilled]) -> list[bytes]:
     """Spilled values' pickled bytes (all on this worker): they travel to the task that
-    needs them as they are, and are unpickled only there (:func:`_call`)."""
+    needs them as they are, and are unpickled only there (:func:`_call`). Run by the
+    scheduler elsewhere (the holder paused, its memory full), it raises
+    :class:`_Elsewhere`, and the task is sent again."""
+    worker = _this_worker()
+    here = worker.address if worker is not None else ""
     out = []
     for item in spilled:
+        if item.address and here != item.address:
+            raise _Elsewhere(item.address)
         try:
             with open(item.path, "rb") as fh:
                 out.append(fh.read())
         except FileNotFoundError:
+            run = Path(item.path).parent.name.removeprefix("synth-dedupe-")
+            if run in _CLOSED_RUNS:
+                raise _Closed(f"dedupe: run {run} is closed: its files are removed") from None
             raise _Gone(
                 f"dedupe: {item.path} of worker {item.address} is gone: the worker that "
                 "wrote it left the cluster; run the deduplication again"
@@ -741,8 +778,33 @@ def _remove_run_folder(run: str, dask_worker: Any = None) -> None:
     shutil.rmtree(_run_folder(run, dask_worker), ignore_errors=True)
 
 
+def _close_run(run: str, dask_worker: Any = None) -> None:
+    """Mark the run closed in this process (its tasks still running write no more), then
+    remove its folder."""
+    _CLOSED_RUNS[run] = None
+    while len(_CLOSED_RUNS) > _CLOSED_KEPT:
+        del _CLOSED_RUNS[next(iter(_CLOSED_RUNS))]
+    _remove_run_folder(run, dask_worker)
+
+
 class _Gone(RuntimeError):
     """A worker's shuffle file is gone with the worker that wrote it."""
+
+
+class _Closed(RuntimeError):
+    """A task of a closed run (it failed) asked for files already removed."""
+
+
+class _Elsewhere(RuntimeError):
+    """Spilled files asked of a worker other than the one holding them (the holder was
+    paused, or busy, and the scheduler sent the read elsewhere): worth sending again
+    while the holder is in the cluster. ``args[0]`` is the holder's address."""
+
+
+_LOST = (
+    "deduplication stopped: a Dask worker was lost ({exc}); nothing was written: run it "
+    "again (a worker that runs out of memory dies so: try smaller partitions)"
+)
 
 
 class _Run:
@@ -761,8 +823,15 @@ class _Run:
 
         results: list[Any] = [None] * len(calls)
         queue = iter(enumerate(calls))
-        pending: dict[str, int] = {}
+        pending: dict[str, tuple[int, Any, list[Any]]] = {}
+        tries: Counter[int] = Counter()
         done = as_completed()
+
+        def send(k: int, fn: Any, args: list[Any]) -> None:
+            future = self.client.submit(_call, fn, *map(self._read, args), pure=False)
+            pending[future.key] = (k, fn, args)
+            self.in_flight[future.key] = future
+            done.add(future)
 
         def top_up() -> None:
             while len(pending) < self.limit:
@@ -771,24 +840,37 @@ class _Run:
                     return
                 k, call = item
                 fn, *args = call()
-                future = self.client.submit(_call, fn, *map(self._read, args), pure=False)
-                pending[future.key] = k
-                self.in_flight[future.key] = future
-                done.add(future)
+                send(k, fn, args)
 
         top_up()
         for future in done:
+            k, fn, args = pending.pop(future.key)
+            del self.in_flight[future.key]
             try:
-                results[pending.pop(future.key)] = future.result()
+                results[k] = future.result()
+            except _Elsewhere as exc:  # a read ran off its holder: again, if it is here
+                if not self._retry(exc.args[0], tries[k]):
+                    raise ClusterError(_LOST.format(exc=f"{exc.args[0]} left")) from None
+                tries[k] += 1
+                send(k, fn, args)
+                continue
             except (KilledWorker, _Gone) as exc:  # the run stops; the store is not touched
-                raise ClusterError(
-                    f"deduplication stopped: a Dask worker was lost ({exc}); nothing was "
-                    "written: run it again (a worker that runs out of memory dies so: try "
-                    "smaller partitions)"
-                ) from None
-            del self.in_flight[future.key], future
+                raise ClusterError(_LOST.format(exc=exc)) from None
+            finally:
+                del future
             top_up()
         return results
+
+    def _retry(self, holder: str, tries: int) -> bool:
+        """Whether a read that ran off ``holder`` is worth sending again (the holder is
+        still in the cluster), after a pause growing with ``tries`` (a paused worker
+        takes its reads again once it has room)."""
+        workers = self.client.scheduler_info().get("workers", {})
+        if holder not in workers:
+            return False
+        log.info("dedupe: a read ran off %s, which holds its files (paused?): sent again", holder)
+        time.sleep(min(RETRY_PAUSE * 2**tries, 5.0))
+        return True
 
     def _read(self, arg: Any) -> Any:
         """A task's argument as it is sent: spilled values (alone or a list of them) read
@@ -819,19 +901,17 @@ class _Run:
         return places, futures
 
     def close(self) -> None:
-        """Remove the run's files, once the tasks still running (after a failure) end."""
-        from distributed import wait
-
+        """Cancel the tasks still in flight (after a failure), mark the run closed on
+        every worker (a task still running writes no more) and remove its files."""
         if self.in_flight:
-            futures = list(self.in_flight.values())  # a few: let them end, then remove
             with contextlib.suppress(Exception):
-                wait(futures, timeout=CLOSE_TIMEOUT)
+                self.client.cancel(list(self.in_flight.values()))
             self.in_flight.clear()
         try:
-            self.client.run(_remove_run_folder, self.name)
+            self.client.run(_close_run, self.name)
         except Exception as exc:  # a worker gone: its folder went with it, or stays
             log.warning("dedupe: could not remove every worker's shuffle files (%s)", exc)
-        _remove_run_folder(self.name)
+        _close_run(self.name)
 
 
 # -- buckets (workers) -----------------------------------------------------------------------
@@ -961,7 +1041,7 @@ def _select(
     candidates and those worth scoring counted, and the records those and the bucket's
     identifier blocks need, by partition (rows within it)."""
     codes = _sorted_unique(np.concatenate([*(p[0] for p in pieces), crossing]).astype(np.int64))
-    a, b = codes >> 32, codes & 0xFFFFFFFF
+    a, b = _pair_of(codes)
     keep = _worth_scoring_by_length(
         cheap["year"], cheap["length"], cheap["main_len"], a, b, threshold
     )[0]
@@ -1024,16 +1104,17 @@ def _score_bucket(
                 for p in (ok, bad)
             ]
     if len(scored):
-        a = np.searchsorted(number, scored >> 32)
-        b = np.searchsorted(number, scored & 0xFFFFFFFF)
-        ok, bad = _title_pairs(f, (a << 32) | b, threshold, {})
+        a, b = _pair_of(scored)
+        ok, bad = _title_pairs(
+            f, _codes(np.searchsorted(number, a), np.searchsorted(number, b)), threshold, {}
+        )
         out["title"] = {"accepted": _pair_cols(ok, number), "rejected": _pair_cols(bad, number)}
     return out
 
 
 def _hash_split(codes: np.ndarray, n: int) -> list[np.ndarray]:
-    h = (codes.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
-    bucket = (h % np.uint64(n)).astype(np.int64)
+    """Pair codes by the bucket they hash to (every copy of a pair in one)."""
+    bucket = _bucket_of(codes, n)
     return [codes[bucket == c] for c in range(n)]
 
 
@@ -1095,7 +1176,7 @@ def _title_parts(results: list[dict[str, _Cols]]) -> tuple[_Pairs, _Pairs]:
     rule = "title+year+author"
     if not cols or not len(cols["a"]):
         return _Pairs.empty(rule), _Pairs.empty(rule)
-    code = (cols["a"] << 32) | cols["b"]
+    code = _codes(cols["a"], cols["b"])
     _, first = np.unique(code, return_index=True)
     cols, code = _take(cols, first), code[first]
     cols = _take(cols, np.lexsort((code, -cols["score"])))
