@@ -157,6 +157,30 @@ def test_a_paused_holders_reads_wait_for_it_and_a_lost_ones_stop_the_run(
     assert _run_folders(client) == []
 
 
+def test_a_holder_that_stays_paused_stops_the_run_instead_of_hanging(
+    cluster: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dd, "RETRY_TRIES", 2)
+    monkeypatch.setattr(dd, "RETRY_PAUSE", 0.05)
+    local, client = cluster
+    a, _ = sorted(client.scheduler_info()["workers"])
+    run = dd._Run(client, "test-stays-paused", 2)
+    try:
+        spilled = client.submit(
+            dd._spill, "test-stays-paused", {"x": 7}, workers=[a], pure=False
+        ).result()
+        _pause(local, a, True)
+        time.sleep(0.5)  # the scheduler hears of it
+        try:
+            with pytest.raises(ClusterError, match="stayed paused"):
+                run.each([lambda: (_where, spilled)])
+        finally:
+            _pause(local, a, False)
+    finally:
+        run.close()
+    assert _run_folders(client) == []
+
+
 def test_a_run_is_refused_past_the_pair_codes_bit_and_codes_stay_positive() -> None:
     dd._check_count(2**31)
     with pytest.raises(ValueError, match=r"at most 2\*\*31"):

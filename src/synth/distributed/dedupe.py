@@ -117,6 +117,9 @@ _COMPLETENESS = "__completeness"
 #: Seconds before a read that ran off the worker holding its files (paused) is sent
 #: again; doubled at each try, at most 5 s.
 RETRY_PAUSE = 0.2
+#: Tries before a worker that stays paused (about two minutes of pauses) stops the run: its
+#: memory is not coming back, and waiting longer would only hang the command.
+RETRY_TRIES = 30
 #: Sort keys each partition offers for choosing the neighbourhood buckets' splitters,
 #: per bucket.
 SAMPLES_PER_BUCKET = 32
@@ -849,6 +852,10 @@ class _Run:
             try:
                 results[k] = future.result()
             except _Elsewhere as exc:  # a read ran off its holder: again, if it is here
+                if tries[k] >= RETRY_TRIES:
+                    raise ClusterError(
+                        _LOST.format(exc=f"{exc.args[0]} stayed paused (its memory is full?)")
+                    ) from None
                 if not self._retry(exc.args[0], tries[k]):
                     raise ClusterError(_LOST.format(exc=f"{exc.args[0]} left")) from None
                 tries[k] += 1
