@@ -222,9 +222,8 @@ def tag_partitions(
         only by ``ref`` is matched first, see :func:`tag_on_cluster`). Each partition is
         sent with its own records' texts.
     each
-        Called with each partition's result (``index``, ``path`` of its Parquet file and
-        ``table``, its rows as written there, ``records``, ``rows``, ``notes``,
-        ``failures``, ...) in partition order, as soon as
+        Called with each partition's result (``index``, ``path`` of its Parquet file,
+        ``records``, ``rows``, ``notes``, ``failures``, ...) in partition order, as soon as
         it and those before it are back: what the caller reads a partition's rows by while
         later ones are tagged. Partitions sent and not yet passed to it are at most
         :data:`~synth.distributed.cluster.IN_FLIGHT_PER_WORKER` per worker, so neither
@@ -275,8 +274,7 @@ def tag_partitions(
         table = result.pop("table")
         path = out_dir / f"tags-{result['index']:05d}.parquet"
         pq.write_table(table, path)
-        # the rows as an Arrow table too, for ``each``: not read back from the file
-        results[result["index"]] = {**result, "path": path, "table": table}
+        results[result["index"]] = {**result, "path": path}
         if bar is not None:
             bar.update(result["records"])
         if each is None:
@@ -359,12 +357,7 @@ def read_tag_partition(path: Path, *, parse_evidence: bool = True) -> pd.DataFra
     with ``parse_evidence=False``, the JSON text the store keeps, as the worker wrote it:
     parsing every row's evidence only to write it again took most of the streamed run's
     time in this process; :func:`synth.store.tags.parsed_evidence` parses what is needed)."""
-    return tag_frame(pq.read_table(path, schema=TAG_SCHEMA), parse_evidence=parse_evidence)
-
-
-def tag_frame(table: pa.Table, *, parse_evidence: bool = True) -> pd.DataFrame:
-    """A partition's tag rows from its Arrow table in :data:`TAG_SCHEMA` (as written to its
-    file: :func:`read_tag_partition`)."""
+    table = pq.read_table(path, schema=TAG_SCHEMA)
     if not parse_evidence:  # an empty cell is no evidence, as parsed below
         where = table.schema.get_field_index("evidence")
         filled = pc.if_else(pc.equal(table["evidence"], ""), "[]", table["evidence"])
@@ -403,8 +396,7 @@ def tag_on_cluster(
     if each is not None:
 
         def landed(result: dict[str, Any]) -> None:
-            # the table the worker sent (also in the file): not read back from the disk
-            each(result, tag_frame(result["table"], parse_evidence=False))
+            each(result, read_tag_partition(result["path"], parse_evidence=False))
 
     try:
         if extracts is not None and len(extracts) and isinstance(records, pd.DataFrame):
@@ -524,9 +516,8 @@ def _tag_partition(
 
 
 def _drop_judged(result: dict[str, Any]) -> None:
-    """A partition's rows, assessment and suggestions, once given to the caller, let go
-    (its file keeps its rows)."""
-    result["table"] = result["assessment"] = result["suggestions"] = None
+    """A partition's assessment and suggestions, once given to the caller, let go."""
+    result["assessment"] = result["suggestions"] = None
 
 
 # --------------------------------------------------------------------------- helpers
