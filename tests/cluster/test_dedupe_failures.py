@@ -110,9 +110,29 @@ def _where(value: Any) -> Any:
     return value
 
 
-def test_a_read_sent_off_the_worker_holding_the_file_says_so(cluster: tuple[Any, Any]) -> None:
-    """On a cluster of several machines the file is not there: a read run elsewhere must
-    not look like a lost worker (on one machine it could read the path, and must not)."""
+_READ = dd._read_spilled
+
+
+def _own_disk_only(path: str) -> bytes:
+    """A worker reads only files under its own folder, as on a cluster of several
+    machines (a LocalCluster's workers share one disk)."""
+    worker = dd._this_worker()
+    if worker is not None and not path.startswith(str(worker.local_directory)):
+        raise FileNotFoundError(path)
+    return _READ(path)
+
+
+@pytest.fixture
+def separate_disks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dd, "_read_spilled", _own_disk_only)
+
+
+def test_a_read_off_the_holder_reads_a_shared_disk_and_says_so_on_another_machine(
+    cluster: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On one machine a read the scheduler runs on another worker reads the holder's
+    file; on a cluster of several machines the file is not there, and that must not
+    look like a lost worker."""
     _, client = cluster
     a, b = sorted(client.scheduler_info()["workers"])
     run = "test-elsewhere"
@@ -120,7 +140,9 @@ def test_a_read_sent_off_the_worker_holding_the_file_says_so(cluster: tuple[Any,
         spilled = client.submit(dd._spill, run, [1, 2, 3], workers=[a], pure=False).result()
         assert spilled.address == a
         here = client.submit(dd._read_files, [spilled], workers=[a], pure=False).result()
-        assert len(here) == 1
+        shared = client.submit(dd._read_files, [spilled], workers=[b], pure=False).result()
+        assert shared == here and len(here) == 1
+        monkeypatch.setattr(dd, "_read_spilled", _own_disk_only)
         off = client.submit(dd._read_files, [spilled], workers=[b], pure=False)
         with pytest.raises(dd._Elsewhere) as err:
             off.result()
@@ -130,7 +152,7 @@ def test_a_read_sent_off_the_worker_holding_the_file_says_so(cluster: tuple[Any,
 
 
 def test_a_paused_holders_reads_wait_for_it_and_a_lost_ones_stop_the_run(
-    cluster: tuple[Any, Any], caplog: pytest.LogCaptureFixture
+    cluster: tuple[Any, Any], caplog: pytest.LogCaptureFixture, separate_disks: None
 ) -> None:
     caplog.set_level(logging.INFO, logger=dd.__name__)
     local, client = cluster
@@ -149,7 +171,7 @@ def test_a_paused_holders_reads_wait_for_it_and_a_lost_ones_stop_the_run(
             timer.join()
         assert f"a read ran off {a}" in caplog.text  # sent elsewhere, then again
         # the holder gone (an address no worker has): the run stops, saying so
-        gone = dd._Spilled("tcp://127.0.0.1:1", spilled.path)
+        gone = dd._Spilled("tcp://127.0.0.1:1", spilled.path + ".gone")
         with pytest.raises(ClusterError, match="a Dask worker was lost"):
             run.each([lambda: (_where, gone)])
     finally:
@@ -158,9 +180,9 @@ def test_a_paused_holders_reads_wait_for_it_and_a_lost_ones_stop_the_run(
 
 
 def test_a_holder_that_stays_paused_stops_the_run_instead_of_hanging(
-    cluster: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+    cluster: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch, separate_disks: None
 ) -> None:
-    monkeypatch.setattr(dd, "RETRY_TRIES", 2)
+    monkeypatch.setattr(dd, "RETRY_SECONDS", 0.5)
     monkeypatch.setattr(dd, "RETRY_PAUSE", 0.05)
     local, client = cluster
     a, _ = sorted(client.scheduler_info()["workers"])
@@ -172,7 +194,7 @@ def test_a_holder_that_stays_paused_stops_the_run_instead_of_hanging(
         _pause(local, a, True)
         time.sleep(0.5)  # the scheduler hears of it
         try:
-            with pytest.raises(ClusterError, match="stayed paused"):
+            with pytest.raises(ClusterError, match=r"stayed paused for over 0\.5 s"):
                 run.each([lambda: (_where, spilled)])
         finally:
             _pause(local, a, False)

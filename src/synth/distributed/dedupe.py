@@ -117,9 +117,10 @@ _COMPLETENESS = "__completeness"
 #: Seconds before a read that ran off the worker holding its files (paused) is sent
 #: again; doubled at each try, at most 5 s.
 RETRY_PAUSE = 0.2
-#: Tries before a worker that stays paused (about two minutes of pauses) stops the run: its
-#: memory is not coming back, and waiting longer would only hang the command.
-RETRY_TRIES = 30
+#: Seconds a worker holding files may stay paused, from its first read sent elsewhere,
+#: before the run stops: its memory is not coming back, and waiting longer would only
+#: hang the command.
+RETRY_SECONDS = 120.0
 #: Sort keys each partition offers for choosing the neighbourhood buckets' splitters,
 #: per bucket.
 SAMPLES_PER_BUCKET = 32
@@ -545,8 +546,8 @@ MAX_RECORDS = 2**31
 def _check_count(n: int) -> None:
     if n > MAX_RECORDS:
         raise ValueError(
-            f"{n:,} records: the cluster's pair codes number at most 2**31 "
-            f"({MAX_RECORDS:,}) records; deduplicate fewer at a time"
+            f"{n:,} records: the cluster's pair codes hold at most 2**31 "
+            f"({MAX_RECORDS:,}) records in one deduplication"
         )
 
 
@@ -731,24 +732,30 @@ def _spill(run: str, value: Any) -> _Spilled:
     return spilled
 
 
+def _read_spilled(path: str) -> bytes:
+    """One spilled file's bytes, from this worker's disk."""
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def _read_files(spilled: list[_Spilled]) -> list[bytes]:
-    """Spilled values' pickled bytes (all on this worker): they travel to the task that
-    needs them as they are, and are unpickled only there (:func:`_call`). Run by the
-    scheduler elsewhere (the holder paused, its memory full), it raises
+    """Spilled values' pickled bytes (on this worker, or on one whose disk this one
+    shares: a LocalCluster's): they travel to the task that needs them as they are, and
+    are unpickled only there (:func:`_call`). Run by the scheduler on a worker of another
+    host (the holder paused, its memory full) where the file is not, it raises
     :class:`_Elsewhere`, and the task is sent again."""
     worker = _this_worker()
     here = worker.address if worker is not None else ""
     out = []
     for item in spilled:
-        if item.address and here != item.address:
-            raise _Elsewhere(item.address)
         try:
-            with open(item.path, "rb") as fh:
-                out.append(fh.read())
+            out.append(_read_spilled(item.path))
         except FileNotFoundError:
             run = Path(item.path).parent.name.removeprefix("synth-dedupe-")
             if run in _CLOSED_RUNS:
                 raise _Closed(f"dedupe: run {run} is closed: its files are removed") from None
+            if item.address and here != item.address:
+                raise _Elsewhere(item.address) from None
             raise _Gone(
                 f"dedupe: {item.path} of worker {item.address} is gone: the worker that "
                 "wrote it left the cluster; run the deduplication again"
@@ -808,6 +815,11 @@ _LOST = (
     "deduplication stopped: a Dask worker was lost ({exc}); nothing was written: run it "
     "again (a worker that runs out of memory dies so: try smaller partitions)"
 )
+_PAUSED = (
+    "deduplication stopped: the Dask worker {worker}, which holds part of the run's "
+    "shuffle files, stayed paused for over {seconds:g} s (its memory full); nothing was "
+    "written: run it again with smaller partitions or more memory per worker"
+)
 
 
 class _Run:
@@ -828,6 +840,7 @@ class _Run:
         queue = iter(enumerate(calls))
         pending: dict[str, tuple[int, Any, list[Any]]] = {}
         tries: Counter[int] = Counter()
+        paused_since: dict[str, float] = {}  # holder -> its first read sent elsewhere
         done = as_completed()
 
         def send(k: int, fn: Any, args: list[Any]) -> None:
@@ -852,12 +865,14 @@ class _Run:
             try:
                 results[k] = future.result()
             except _Elsewhere as exc:  # a read ran off its holder: again, if it is here
-                if tries[k] >= RETRY_TRIES:
+                holder = exc.args[0]
+                since = paused_since.setdefault(holder, time.monotonic())
+                if time.monotonic() - since > RETRY_SECONDS:
                     raise ClusterError(
-                        _LOST.format(exc=f"{exc.args[0]} stayed paused (its memory is full?)")
+                        _PAUSED.format(worker=holder, seconds=RETRY_SECONDS)
                     ) from None
-                if not self._retry(exc.args[0], tries[k]):
-                    raise ClusterError(_LOST.format(exc=f"{exc.args[0]} left")) from None
+                if not self._retry(holder, tries[k]):
+                    raise ClusterError(_LOST.format(exc=f"{holder} left")) from None
                 tries[k] += 1
                 send(k, fn, args)
                 continue
