@@ -226,10 +226,14 @@ class PagedText:
 # ---------------------------------------------------------------- the tagger
 
 
+#: The columns of a PDF text that :func:`add_pages` reads to place evidence on its page.
+PAGE_COLUMNS = ("record_id", "text", "page_starts", "sections")
+
+
 def pdf_rows(fulltexts: pd.DataFrame | None) -> pd.DataFrame:
     """The rows of ``fulltexts`` that are PDF texts with pages."""
     if fulltexts is None or fulltexts.empty or "page_starts" not in fulltexts.columns:
-        return pd.DataFrame(columns=["record_id", "text", "page_starts", "sections"])
+        return pd.DataFrame(columns=list(PAGE_COLUMNS))
     return fulltexts[fulltexts["page_starts"].map(has_pages)]
 
 

@@ -340,7 +340,7 @@ def _streamed_on_cluster(
     writes."""
     from synth.distributed import PARTITION_SIZE, tag_on_cluster
     from synth.distributed.tagging import Judging
-    from synth.fulltext.passages import pdf_rows
+    from synth.fulltext.passages import PAGE_COLUMNS, pdf_rows
     from synth.store.records import StoreRecords
     from synth.tagging.criteria import load_rules
 
@@ -359,7 +359,9 @@ def _streamed_on_cluster(
                 return
             similar = judge.similar if judge.similar is not None and len(judge.similar) else None
             for part, ext, full, stored in _store_chunks(reader, extracts):
-                pages = stored if stored is not None and len(pdf_rows(stored)) else None
+                # only the PDF texts, only the columns that place evidence on its page
+                pdfs = pdf_rows(stored)
+                pages = pdfs[list(PAGE_COLUMNS)] if len(pdfs) else None
                 mine = None
                 if similar is not None:
                     mine = similar[similar["record_id"].isin(set(part["record_id"]))]
@@ -468,8 +470,8 @@ class _Chunks:
         """Judge and write one chunk: its records, their tags as the tagger gave them, and
         the chunk's extracts, full texts (as the tagger read them) and stored full texts.
 
-        The tags' evidence may be the JSON text the store keeps (a cluster's partitions):
-        it is parsed only where read here (criteria, pages, the rows kept whole)."""
+        The tags' evidence is parsed only where read here (criteria, pages, the rows kept
+        whole)."""
         from synth.tagging.criteria import judge_chunk
 
         pages = stored is not None and len(stored) > 0
