@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser import console_errors, network_urls, start_browser, unavailable
+from tests.browser import network_urls, start_browser, unavailable
 from tests.lab import (
     ACTION_TIMEOUT,
     cell_errors,
     jupyterlab_missing,
+    lab_console_errors,
     lab_server,
     open_notebook,
     restart_kernel,
@@ -119,11 +120,6 @@ def _save(driver: Any, server: Any, field_id: str, saves: int) -> str:
     return wait_for(driver, saved, f"save {saves} ({field_id})", ACTION_TIMEOUT, server)
 
 
-def _widget_model_race(message: str) -> bool:
-    """The jupyterlab-manager's "widget model not found" from ``_make_model``."""
-    return "jupyterlab-manager" in message and "Error: widget model not found" in message
-
-
 def _shown_values(driver: Any) -> dict[str, str]:
     from selenium.webdriver.support.ui import Select
 
@@ -170,7 +166,7 @@ def test_a_reviewer_extracts_in_jupyterlab_and_finds_it_after_a_restart(
     # builds a box whose children's models are still arriving (a frontend race, seen in
     # 1 of about 10 runs; the widgets render and every value is saved, as checked below);
     # any other console error fails the test
-    errors = [e for e in console_errors(driver) if not _widget_model_race(e["message"])]
+    errors = lab_console_errors(driver)
     assert errors == [], [e["message"] for e in errors]
     assert [u for u in network_urls(driver) if not u.startswith(server.url + "/")] == []
 
@@ -261,5 +257,5 @@ def test_a_reviewer_judges_a_finding_in_the_findings_panel(
     assert mine[["event_id", "finding_id", "component", "level"]].values.tolist() == [
         [event, finding, "overall", "very low"]
     ]
-    errors = [e for e in console_errors(driver) if not _widget_model_race(e["message"])]
+    errors = lab_console_errors(driver)
     assert errors == [], [e["message"] for e in errors]

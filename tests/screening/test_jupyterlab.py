@@ -25,13 +25,14 @@ import pytest
 from typer.testing import CliRunner
 
 from synth.cli import app
-from tests.browser import console_errors, network_urls, start_browser, unavailable
+from tests.browser import network_urls, start_browser, unavailable
 from tests.lab import (
     cell_errors,
     choose_option,
     click_button,
     jupyterlab_missing,
     kei_review,
+    lab_console_errors,
     lab_server,
     open_notebook,
     restart_kernel,
@@ -106,7 +107,7 @@ def test_a_reviewer_screens_in_jupyterlab(review: tuple[Path, Path], lab: Any) -
 
     assert widget_errors(driver) == []
     assert cell_errors(driver) == []
-    assert console_errors(driver) == []
+    assert lab_console_errors(driver) == []
     # the page loaded nothing but the local server (the widgets' frontend included)
     assert [u for u in network_urls(driver) if not u.startswith(server.url + "/")] == []
 
