@@ -14,9 +14,9 @@ import pytest
 
 from synth.distributed.tagging import _evidence_json
 from synth.store import connect
-from synth.store.tags import TaggingWriter, latest_run
+from synth.store.tags import TaggingWriter
 from synth.tagging.workflow import tag_store
-from tests.tagging.test_tag_chunks import stored_run
+from tests.tagging.test_tag_chunks import _generated_store, stored_run, tagged
 
 EVIDENCE = [
     [{"sentence": "A trial in « Île-de-France » of 40 wards.", "field": "abstract", "w": 0.5}],
@@ -53,7 +53,7 @@ def _written(db: Path, evidence: list[Any]) -> pd.DataFrame:
 def test_evidence_given_as_json_text_is_stored_as_given(tmp_path: Path) -> None:
     """The rows a worker sends back (evidence encoded there) store what the same rows with
     their evidence as lists store."""
-    db = _store(tmp_path / "s", 5)
+    db = _generated_store(tmp_path, 5, review=False)
     as_lists = _written(db, EVIDENCE)
     # encoded as a worker encodes a partition's evidence for its Parquet file
     as_text = _written(db, [_evidence_json(e) for e in EVIDENCE])
@@ -61,27 +61,9 @@ def test_evidence_given_as_json_text_is_stored_as_given(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(as_lists, as_text)
 
 
-def _store(folder: Path, n: int) -> Path:
-    """``n`` generated records in a store with no review beside them (no criteria)."""
-    from synth.corpus.synthetic import generate_records
-    from synth.corpus.writers.ris import write_ris
-    from synth.store import import_paths
-
-    folder.mkdir()
-    records, _ = generate_records(n, seed=11)
-    write_ris(records, folder / "records.ris")
-    db = folder / "store.sqlite"
-    con = connect(db)
-    try:
-        import_paths(con, [folder / "records.ris"])
-    finally:
-        con.close()
-    return db
-
-
 def test_a_store_without_full_texts_is_not_asked_for_each_chunks(tmp_path: Path) -> None:
     """Most large stores have no full text: their chunks do not look any up by record."""
-    db = _store(tmp_path / "s", 120)
+    db = _generated_store(tmp_path, 120, review=False)
     con = connect(db)
     asked: list[str] = []
     con.set_trace_callback(lambda sql: asked.append(sql) if "fulltexts" in sql else None)
@@ -94,16 +76,6 @@ def test_a_store_without_full_texts_is_not_asked_for_each_chunks(tmp_path: Path)
     assert by_record == ["SELECT record_id, text, chars FROM fulltexts WHERE record_id IN ()"]
 
 
-def _run(db: Path, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], Any]:
-    con = connect(db)
-    try:
-        run = tag_store(con, **kwargs)
-        assert latest_run(con) == run.run_id
-        return stored_run(con, run.run_id), run
-    finally:
-        con.close()
-
-
 @pytest.mark.slow
 def test_a_run_without_criteria_on_the_cluster_stores_the_single_machine_run(
     client: object, tmp_path: Path
@@ -111,14 +83,14 @@ def test_a_run_without_criteria_on_the_cluster_stores_the_single_machine_run(
     """No review: the partitions' evidence goes from the workers' Parquet to the store
     unparsed; the rows are the single machine's, and one partition's rows in memory have
     their evidence as lists, as on one machine."""
-    db = _store(tmp_path / "s", 900)
+    db = _generated_store(tmp_path, 900, review=False)
     copies = {}
     for name in ("single", "many", "one"):
         copies[name] = tmp_path / f"{name}.sqlite"
         copies[name].write_bytes(db.read_bytes())
-    single, one_chunk = _run(copies["single"])
-    many, run = _run(copies["many"], client=client, partition_size=250)
-    one, whole = _run(copies["one"], client=client, partition_size=5_000)
+    single, _, one_chunk = tagged(copies["single"])
+    many, _, run = tagged(copies["many"], client=client, partition_size=250)
+    one, _, whole = tagged(copies["one"], client=client, partition_size=5_000)
     assert [p["records"] for p in run.tags.attrs["partitions"]] == [250, 250, 250, 150]
     assert run.assessment is None  # no review, no criteria
     assert len(single["tags"])

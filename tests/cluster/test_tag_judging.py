@@ -14,10 +14,9 @@ import pandas as pd
 import pytest
 
 from synth.store import connect
-from synth.store.tags import latest_run
 from synth.tagging import criteria, workflow
 from synth.tagging.workflow import tag_store
-from tests.tagging.test_tag_chunks import stored_run
+from tests.tagging.test_tag_chunks import stored_run, tagged
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +25,9 @@ KEI_REVIEW = ROOT / "corpus" / "kei-2020" / "review.yml"
 
 
 def _tagged(db: Path, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], Any]:
-    con = connect(db)
-    try:
-        run = tag_store(con, review_path=KEI_REVIEW, **kwargs)
-        assert latest_run(con) == run.run_id
-        return stored_run(con, run.run_id), run
-    finally:
-        con.close()
+    """Tagged with the bundled review's criteria: the stored run and the TagRun."""
+    tables, _, run = tagged(db, review_path=KEI_REVIEW, **kwargs)
+    return tables, run
 
 
 def _never_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:

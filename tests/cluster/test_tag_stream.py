@@ -17,19 +17,9 @@ from synth.store import connect
 from synth.store.tags import current_tags, latest_run
 from synth.tagging import workflow
 from synth.tagging.workflow import tag_store
-from tests.tagging.test_tag_chunks import TABLES, _generated_store, stored_run
+from tests.tagging.test_tag_chunks import TABLES, _generated_store, stored_run, tagged
 
 pytestmark = pytest.mark.slow
-
-
-def _tagged(db: Path, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], Any]:
-    con = connect(db)
-    try:
-        run = tag_store(con, **kwargs)
-        assert latest_run(con) == run.run_id
-        return stored_run(con, run.run_id), run
-    finally:
-        con.close()
 
 
 def test_several_partitions_with_criteria_store_the_single_machine_run(
@@ -40,8 +30,8 @@ def test_several_partitions_with_criteria_store_the_single_machine_run(
     db = _generated_store(tmp_path, 2_000)
     review = tmp_path / "review.yml"
     shutil.copyfile(db, tmp_path / "cluster.sqlite")
-    single, _ = _tagged(db, review_path=review)
-    cluster, run = _tagged(
+    single, _, _ = tagged(db, review_path=review)
+    cluster, _, run = tagged(
         tmp_path / "cluster.sqlite", review_path=review, client=client, partition_size=600
     )
     assert [p["records"] for p in run.tags.attrs["partitions"]] == [600, 600, 600, 200]
@@ -71,7 +61,7 @@ def test_the_cluster_run_reads_the_store_a_partition_at_a_time(
 
     monkeypatch.setattr(workflow, "load_records", whole)
     db = copy_db(kei_imported_db)
-    cluster, run = _tagged(db, client=client, partition_size=20)
+    cluster, _, run = tagged(db, client=client, partition_size=20)
     assert [p["records"] for p in run.tags.attrs["partitions"]] == [20, 20, 20, 8]
     con = connect(kei_tagged_db)
     try:

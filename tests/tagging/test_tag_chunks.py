@@ -76,22 +76,24 @@ def test_the_bundled_corpus_tagged_in_chunks_stores_the_same_run(
     assert_same_run(whole, chunked)
 
 
-def _generated_store(folder: Path, n: int) -> Path:
+def _generated_store(folder: Path, n: int, *, review: bool = True) -> Path:
     """``n`` generated records in a store, with a review whose criteria are KEI's (cues)
-    and one without cues, judged by similarity to its wording across all records."""
+    and one without cues, judged by similarity to its wording across all records (with
+    ``review=False`` none beside them: no criteria)."""
     from synth.corpus.synthetic import generate_records
     from synth.corpus.writers.ris import write_ris
     from synth.store import import_paths
 
     records, _ = generate_records(n, seed=7)
     write_ris(records, folder / "records.ris")
-    kei = yaml.safe_load((KEI / "review.yml").read_text("utf-8"))
-    similar = {"id": "patient-reported", "text": "Patient-reported outcomes in hospital care"}
-    review = {
-        "inclusion_criteria": [*kei["inclusion_criteria"], similar],
-        "exclusion_criteria": kei["exclusion_criteria"],
-    }
-    (folder / "review.yml").write_text(yaml.safe_dump(review), "utf-8")
+    if review:
+        kei = yaml.safe_load((KEI / "review.yml").read_text("utf-8"))
+        similar = {"id": "patient-reported", "text": "Patient-reported outcomes in hospital care"}
+        review_yml = {
+            "inclusion_criteria": [*kei["inclusion_criteria"], similar],
+            "exclusion_criteria": kei["exclusion_criteria"],
+        }
+        (folder / "review.yml").write_text(yaml.safe_dump(review_yml), "utf-8")
     db = folder / "generated.sqlite"
     con = connect(db)
     try:
