@@ -58,6 +58,16 @@ def test_national_health_system_bodies() -> None:
     assert got == [{"United Kingdom"}, {"United States"}, {"United States"}, {"Canada"}]
 
 
+def test_medicare_and_medicaid_in_a_sentence_case_title() -> None:
+    # titles written in sentence case lower the programme's name; it is no common word
+    got = countries(
+        "The effect of external feedback on the management of medicare inpatients.",
+        "Asthma care of medicaid children in two states.",
+        "Claims data from Medicare Australia were analysed.",
+    )
+    assert got == [{"United States"}, {"United States"}, {"Australia"}]
+
+
 def test_new_south_wales_is_australia_not_wales() -> None:
     assert countries("Emergency departments in New South Wales were audited.") == [{"Australia"}]
 
