@@ -209,9 +209,9 @@ def test_a_run_is_refused_past_the_pair_codes_bit_and_codes_stay_positive() -> N
         dd._check_count(2**31 + 1)
     a = np.array([0, 2**31 - 2, 5], dtype=np.int64)
     b = np.array([1, 2**31 - 1, 2**31 - 1], dtype=np.int64)
-    codes = dd._codes(a, b)
+    codes = dd._pair_codes(a, b)
     assert (codes >= 0).all()
     back_a, back_b = dd._pair_of(codes)
     assert back_a.tolist() == a.tolist() and back_b.tolist() == b.tolist()
     # one record more and the code's sign bit is set: what the limit keeps out
-    assert dd._codes(np.array([2**31]), np.array([2**31 + 1]))[0] < 0
+    assert dd._pair_codes(np.array([2**31]), np.array([2**31 + 1]))[0] < 0

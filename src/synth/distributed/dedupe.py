@@ -551,9 +551,11 @@ def _check_count(n: int) -> None:
         )
 
 
-def _codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairs of record numbers (each below :data:`MAX_RECORDS`) coded ``a << 32 | b``:
-    non-negative int64s, :func:`_pair_of` undoes it."""
+def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairs of record numbers (each below :data:`MAX_RECORDS`) coded ``a << 32 | b``, as
+    given (``a`` the lower of each pair where it matters: nothing is swapped or dropped,
+    unlike :func:`synth.corpus.dedupe._codes`): non-negative int64s, :func:`_pair_of`
+    undoes it."""
     return (np.asarray(a, dtype=np.int64) << 32) | np.asarray(b, dtype=np.int64)
 
 
@@ -1024,7 +1026,8 @@ def _range_bucket(pieces: list[_Cols], n_select: int, run: str) -> dict[str, Any
 def _crossing_pairs(edges: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, int]]:
     """The neighbourhood pairs whose records fall in two runs (client: a few rows per run)."""
     window = int(dedupe_rules()["blocking"]["neighbourhood_window"])
-    codes: list[int] = []
+    lo: list[int] = []
+    hi: list[int] = []
     counts = {}
     for name in _NEIGHBOURHOODS:
         rows: dict[int, tuple[int, int]] = {}  # place in the whole sort -> (run, record)
@@ -1045,10 +1048,11 @@ def _crossing_pairs(edges: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, 
                     break
                 if rows[p][0] != rows[q][0]:
                     x, y = rows[p][1], rows[q][1]
-                    codes.append((min(x, y) << 32) | max(x, y))
+                    lo.append(min(x, y))
+                    hi.append(max(x, y))
                     found += 1
         counts[name] = found
-    return np.array(codes, dtype=np.int64), counts
+    return _pair_codes(np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64)), counts
 
 
 def _select(
@@ -1128,7 +1132,7 @@ def _score_bucket(
     if len(scored):
         a, b = _pair_of(scored)
         ok, bad = _title_pairs(
-            f, _codes(np.searchsorted(number, a), np.searchsorted(number, b)), threshold, {}
+            f, _pair_codes(np.searchsorted(number, a), np.searchsorted(number, b)), threshold, {}
         )
         out["title"] = {"accepted": _pair_cols(ok, number), "rejected": _pair_cols(bad, number)}
     return out
@@ -1198,7 +1202,7 @@ def _title_parts(results: list[dict[str, _Cols]]) -> tuple[_Pairs, _Pairs]:
     rule = "title+year+author"
     if not cols or not len(cols["a"]):
         return _Pairs.empty(rule), _Pairs.empty(rule)
-    code = _codes(cols["a"], cols["b"])
+    code = _pair_codes(cols["a"], cols["b"])
     _, first = np.unique(code, return_index=True)
     cols, code = _take(cols, first), code[first]
     cols = _take(cols, np.lexsort((code, -cols["score"])))
