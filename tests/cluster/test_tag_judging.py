@@ -5,7 +5,6 @@ stored run is the single machine's, table by table."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,7 @@ import pytest
 
 from synth.store import connect
 from synth.tagging import criteria, workflow
-from synth.tagging.workflow import tag_store
-from tests.tagging.test_tag_chunks import stored_run, tagged
+from tests.tagging.test_tag_chunks import tagged
 
 pytestmark = pytest.mark.slow
 
@@ -122,40 +120,3 @@ def test_the_command_only_writes_what_the_workers_judged(
     pd.testing.assert_frame_equal(whole.assessment, one_chunk.assessment)
     pd.testing.assert_frame_equal(whole.suggestions, one_chunk.suggestions)
     assert whole.tags["evidence"].tolist() == one_chunk.tags["evidence"].tolist()
-
-
-def test_a_review_with_a_criterion_judged_by_similarity_sends_each_partition_its_rows(
-    client: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The similarity rows are computed once here over every record (their word weights
-    are the corpus's); each partition is judged on its worker with its records' rows."""
-    from tests.tagging.test_tag_chunks import _generated_store
-
-    db = _generated_store(tmp_path, 2_000)
-    review = tmp_path / "review.yml"
-    shutil.copyfile(db, tmp_path / "cluster.sqlite")
-    con = connect(db)
-    try:
-        single = stored_run(con, tag_store(con, review_path=review).run_id)
-    finally:
-        con.close()
-    similarity = criteria.similarity_tags  # computed here, once
-    computed: list[int] = []
-
-    def once(records: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        computed.append(len(records))
-        return similarity(records, *args, **kwargs)
-
-    _never_here(monkeypatch)
-    monkeypatch.setattr(criteria, "similarity_tags", once)
-    con = connect(tmp_path / "cluster.sqlite")
-    try:
-        run = tag_store(con, review_path=review, client=client, partition_size=600)
-        cluster = stored_run(con, run.run_id)
-    finally:
-        con.close()
-    assert computed == [2_000]
-    assessment = single["criteria_assessments"]
-    assert (assessment[assessment["criterion"] == "patient-reported"]["status"] == "met").any()
-    for name, frame in single.items():
-        pd.testing.assert_frame_equal(frame, cluster[name], obj=name)

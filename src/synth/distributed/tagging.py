@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from distributed import Client, Worker
 
     from synth.review import Review
+    from synth.tagging.criteria import SimilarityCounts, SimilarityCriteria, SimilarityWeights
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +129,16 @@ class Judging:
     (:func:`synth.tagging.criteria.judge_chunk`): the review, the review with only the
     criteria not judged by similarity (``by_cues``:
     :func:`~synth.tagging.criteria.without_similarity`) and the criteria rules, sent to
-    each worker once (:class:`JudgePlugin`). The rows of the criteria judged by similarity
-    are computed once over every record by the caller (their word weights are the
-    corpus's) and each partition carries its own records' (:data:`Partition`)."""
+    each worker once (:class:`JudgePlugin`), with the word weights of the criteria judged
+    by similarity (``similarity``, None: no such criterion): their words' inverse document
+    frequency over every record, counted first on the workers
+    (:func:`similarity_counts_on_cluster`), a number per word, with which each partition's
+    records are scored on its worker."""
 
     review: Review
     by_cues: Review
     rules: dict[str, Any]
+    similarity: SimilarityWeights | None = None
 
 
 class JudgePlugin(WorkerPlugin):
@@ -181,13 +185,12 @@ class PartitionRun:
 
 
 #: One partition as given with its own texts: ``(records, extracts, fulltexts)``, or, to
-#: be judged on the worker (``judging``), ``(records, extracts, fulltexts, stored,
-#: similar)``: its full texts as stored when one is a PDF (their pages are added to the
-#: evidence there) and its records' rows of the criteria judged by similarity (either
+#: be judged on the worker (``judging``), ``(records, extracts, fulltexts, stored)``: its
+#: full texts as stored when one is a PDF (their pages are added to the evidence there;
 #: None: none).
 Partition = (
     tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]
-    | tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, Any, Any]
+    | tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, Any]
 )
 
 
@@ -428,6 +431,74 @@ def tag_on_cluster(
     return tags
 
 
+def similarity_counts_on_cluster(
+    client: Client,
+    partitions: Iterable[tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]],
+    wanted: SimilarityCriteria,
+) -> SimilarityCounts:
+    """Pass 1 of the criteria judged by similarity (``wanted``) on ``client``'s workers:
+    each partition (records, extracts, full texts, as the tagger reads them) counted on a
+    worker (:meth:`~synth.tagging.criteria.SimilarityCriteria.count`), its counts back
+    (a number per criterion word) and summed here: the counts of the whole corpus, whose
+    word weights (:meth:`~synth.tagging.criteria.SimilarityCriteria.weigh`) then travel
+    to each worker once, in :class:`Judging`. A partition is sent with only the texts
+    counted (no other column), read as sent: at most
+    :data:`~synth.distributed.cluster.IN_FLIGHT_PER_WORKER` per worker in flight."""
+    from distributed import as_completed
+
+    from synth.tagging.criteria import SimilarityCounts
+
+    limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
+    key = f"synth-similarity-{uuid.uuid4().hex[:12]}"
+    pending = as_completed()
+    flying: dict[Any, int] = {}
+    total = SimilarityCounts()
+
+    def land(future: Any) -> None:
+        nonlocal total
+        index = flying.pop(future)
+        try:
+            counts = future.result()
+        except KilledWorker as exc:
+            raise ClusterError(
+                f"partition {index} was lost with every worker that counted its words "
+                f"({exc}); a worker that runs out of memory dies so: try a smaller "
+                "--partition-size"
+            ) from None
+        future.release()
+        total += counts
+
+    try:
+        for index, (part, ext, full) in enumerate(partitions):
+            if not len(part):
+                continue
+            if ext is not None and len(ext):
+                ext = _matched_extracts(part, ext)
+            payload = (
+                part[[c for c in _COUNTED_COLUMNS if c in part.columns]],
+                ext,
+                full[["record_id", "text"]] if full is not None and len(full) else None,
+            )
+            future = client.submit(
+                _count_partition, payload, wanted, pure=False, key=f"{key}-{index:05d}"
+            )
+            flying[future] = index
+            pending.add(future)
+            del part, ext, full, payload
+            while len(flying) >= limit:
+                land(next(pending))
+        for future in pending:
+            land(future)
+    except BaseException:
+        client.cancel(list(flying))
+        raise
+    return total
+
+
+#: The record columns :meth:`~synth.tagging.criteria.SimilarityCriteria.count` reads.
+_COUNTED_COLUMNS = ("record_id", "title", "keywords", "abstract")
+
+
 # --------------------------------------------------------------------------- in the workers
 
 
@@ -460,7 +531,7 @@ def _tag_partition(
             "in that worker's environment (the same version as here)?"
         )
     records, extracts, fulltexts, *more = payload
-    stored, similar = more if more else (None, None)
+    stored = more[0] if more else None
     start = time.perf_counter()
     with plugin.lock:
         tags = tag(records, extracts=extracts, fulltexts=fulltexts, codebook=plugin.codebook)
@@ -480,7 +551,8 @@ def _tag_partition(
         judging: Judging = judge.judging
         assessment, suggestions = judge_chunk(
             records, tags, judging.review, plugin.codebook, by_cues=judging.by_cues,
-            similar=similar, extracts=extracts, fulltexts=fulltexts, rules=judging.rules,
+            similarity=judging.similarity, extracts=extracts, fulltexts=fulltexts,
+            rules=judging.rules,
         )  # fmt: skip
         assessment["evidence"] = [_evidence_json(e) for e in assessment["evidence"]]
         judging_seconds = time.perf_counter() - start
@@ -513,6 +585,14 @@ def _tag_partition(
         "assessment": assessment,
         "suggestions": suggestions,
     }
+
+
+def _count_partition(payload: tuple[Any, ...], wanted: SimilarityCriteria) -> SimilarityCounts:
+    """Worker side: pass 1 of the criteria judged by similarity over one partition's texts
+    (:meth:`synth.tagging.criteria.SimilarityCriteria.count`): a number per criterion
+    word back, whatever the partition's size."""
+    records, extracts, fulltexts = payload
+    return wanted.count(records, extracts, fulltexts)
 
 
 def _drop_judged(result: dict[str, Any]) -> None:

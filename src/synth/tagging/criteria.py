@@ -262,43 +262,179 @@ def similarity_tags(
     and a ``note`` saying no cues were given). The rows have the tagger's columns
     (``source`` "similarity") so :func:`assess` reads them as it reads cue rows; they are
     not stored as tags.
+
+    The word weights are those of the records given: their sentences counted
+    (:meth:`SimilarityCriteria.count`), then scored (:meth:`SimilarityWeights.rows`), the
+    two passes a run in chunks makes over a corpus, counting every chunk first and scoring
+    each with the counts summed: the rows are the same.
     """
     from synth.tagging.tagger import TAG_COLUMNS
 
-    rules = load_rules() if rules is None else rules
-    sim = rules["similarity"]
-    wanted = [c for c in review_criteria(review) if criterion_method(c) == METHOD_SIMILARITY]
-    wanted = [c for c in wanted if c.text.strip()]
-    if not wanted:  # every criterion has cues (or is a date range): nothing to compare
+    wanted = SimilarityCriteria.of(review, rules)
+    if wanted is None:  # every criterion has cues (or is a date range): nothing to compare
         return pd.DataFrame(columns=TAG_COLUMNS)
-    units = [
-        u
-        for u in _sentences(records, extracts, fulltexts, int(sim["max_sentence_chars"]))
-        if len(_words(u[2])) >= int(sim["min_words"])
-    ]
-    if not wanted or not units:
-        return pd.DataFrame(columns=TAG_COLUMNS)
-    scores = _similarities([u[2] for u in units], [c.text for c in wanted])
-    version = "similarity:idf-coverage"
-    best: dict[tuple[Any, str], tuple[float, int]] = {}
-    for i, (rid, _field, _text) in enumerate(units):
-        for j, c in enumerate(wanted):
-            value = float(scores[i, j])
-            key = (rid, c.id)
-            if value > best.get(key, (0.0, -1))[0]:
-                best[key] = (value, i)
-    rows = []
-    for (rid, cid), (value, i) in best.items():
-        if value < float(sim["min_score"]):
-            continue
-        _, field, sentence = units[i]
-        evidence = [
-            {"field": field, "sentence": sentence, "match": sentence, "cue": SIMILARITY_NOTE,
-             "negated": False, "weight": round(value, 4), "method": METHOD_SIMILARITY,
-             "note": SIMILARITY_NOTE}
-        ]  # fmt: skip
-        rows.append((rid, CRITERION_FACET, cid, round(value, 4), evidence, "similarity", version))
-    return pd.DataFrame(rows, columns=TAG_COLUMNS)
+    counts = wanted.count(records, extracts, fulltexts)
+    return wanted.weigh(counts).rows(records, extracts, fulltexts)
+
+
+@dataclass(frozen=True)
+class SimilarityCounts:
+    """What the word weights of similarity need from a part of a corpus (pass 1): its
+    sentences long enough to be compared (``units``), and per word of the criteria the
+    number of those sentences that contain it (``words``; a word in none left out).
+    Small whatever the corpus (a number per criterion word); parts are summed (``+``)."""
+
+    units: int = 0
+    words: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def __add__(self, other: SimilarityCounts) -> SimilarityCounts:
+        words = dict(self.words)
+        for word, n in other.words.items():
+            words[word] = words.get(word, 0) + n
+        return SimilarityCounts(self.units + other.units, words)
+
+
+@dataclass(frozen=True)
+class SimilarityCriteria:
+    """The review's criteria judged by similarity to their wording (no cues, not a date
+    range, some text), with the ``similarity`` rules that read them: what both passes
+    over a corpus need. Their words' weights are the inverse document frequency
+    (sklearn's ``TfidfVectorizer(smooth_idf=True)``) over every sentence of the corpus
+    and the criteria's texts, idf(w) = ln((1 + n) / (1 + df(w))) + 1, and only the
+    criteria's own words are weighed (a sentence's score is the weighted share of the
+    criterion's words it contains): so a part of the corpus is first counted
+    (:meth:`count`, :class:`SimilarityCounts`), the parts' counts summed and weighed
+    (:meth:`weigh`), and each part then scored with the weights (:class:`SimilarityWeights`)."""
+
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    #: the content words of the criteria's texts (:func:`_words`), sorted
+    vocabulary: tuple[str, ...]
+    max_chars: int
+    min_words: int
+    min_score: float
+
+    @classmethod
+    def of(
+        cls, review: Review, rules: Mapping[str, Any] | None = None
+    ) -> SimilarityCriteria | None:
+        """The review's criteria judged by similarity; None when it has none."""
+        sim = (load_rules() if rules is None else rules)["similarity"]
+        wanted = [c for c in review_criteria(review) if criterion_method(c) == METHOD_SIMILARITY]
+        wanted = [c for c in wanted if c.text.strip()]
+        if not wanted:
+            return None
+        words = sorted({w for c in wanted for w in _words(c.text)})
+        return cls(
+            ids=tuple(c.id for c in wanted),
+            texts=tuple(c.text for c in wanted),
+            vocabulary=tuple(words),
+            max_chars=int(sim["max_sentence_chars"]),
+            min_words=int(sim["min_words"]),
+            min_score=float(sim["min_score"]),
+        )
+
+    def units(
+        self,
+        records: pd.DataFrame,
+        extracts: pd.DataFrame | None = None,
+        fulltexts: pd.DataFrame | None = None,
+    ) -> Iterator[tuple[Any, str, str, list[str]]]:
+        """(record_id, field, sentence, its content words) of every sentence of the
+        records' texts with at least ``min_words`` content words: what is compared."""
+        for rid, field, sentence in _sentences(records, extracts, fulltexts, self.max_chars):
+            words = _words(sentence)
+            if len(words) >= self.min_words:
+                yield rid, field, sentence, words
+
+    def count(
+        self,
+        records: pd.DataFrame,
+        extracts: pd.DataFrame | None = None,
+        fulltexts: pd.DataFrame | None = None,
+    ) -> SimilarityCounts:
+        """Pass 1 over a part of the corpus (records with their extracts and full texts):
+        its sentences compared, and per criterion word those that contain it."""
+        wanted = frozenset(self.vocabulary)
+        units = 0
+        found: dict[str, int] = {}
+        for *_, words in self.units(records, extracts, fulltexts):
+            units += 1
+            for word in wanted.intersection(words):
+                found[word] = found.get(word, 0) + 1
+        return SimilarityCounts(units, found)
+
+    def weigh(self, counts: SimilarityCounts) -> SimilarityWeights:
+        """The criteria's word weights from the whole corpus's counts (every part's
+        summed), as sklearn's ``TfidfVectorizer(smooth_idf=True)`` fitted on every
+        sentence and the criteria's texts gives them, float for float."""
+        queries = [set(_words(t)) for t in self.texts]
+        df = np.array(
+            [counts.words.get(w, 0) + sum(w in q for q in queries) for w in self.vocabulary],
+            dtype=np.float64,
+        )
+        df += 1.0  # as sklearn: smoothing, in its order of operations
+        idf = np.full_like(df, fill_value=counts.units + len(self.texts) + 1)
+        idf /= df
+        np.log(idf, out=idf)
+        idf += 1.0
+        return SimilarityWeights(self, counts.units, tuple(float(x) for x in idf))
+
+
+@dataclass(frozen=True)
+class SimilarityWeights:
+    """The criteria judged by similarity with their words' weights over the whole corpus
+    (:meth:`SimilarityCriteria.weigh`): what scores any part of it (pass 2, :meth:`rows`).
+    Small: a number per criterion word; sent once to each worker of a cluster."""
+
+    criteria: SimilarityCriteria
+    #: the sentences compared in the whole corpus (none: no row anywhere)
+    units: int
+    #: the inverse document frequency of each word of ``criteria.vocabulary``
+    idf: tuple[float, ...]
+
+    def rows(
+        self,
+        records: pd.DataFrame,
+        extracts: pd.DataFrame | None = None,
+        fulltexts: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Pass 2: the criterion rows of these records (a part of the corpus, with their
+        extracts and full texts), exactly those :func:`similarity_tags` gives them over
+        the whole corpus."""
+        from synth.tagging.tagger import TAG_COLUMNS
+
+        wanted = self.criteria
+        units = list(wanted.units(records, extracts, fulltexts)) if self.units else []
+        if not units:
+            return pd.DataFrame(columns=TAG_COLUMNS)
+        index = {w: k for k, w in enumerate(wanted.vocabulary)}
+        present = _present([u[3] for u in units], index)
+        weights = _present([_words(t) for t in wanted.texts], index)
+        weights.data *= np.asarray(self.idf, dtype=np.float64)[weights.indices]
+        scores = _coverage(present, weights)
+        version = "similarity:idf-coverage"
+        best: dict[tuple[Any, str], tuple[float, int]] = {}
+        for i, (rid, *_) in enumerate(units):
+            for j, cid in enumerate(wanted.ids):
+                value = float(scores[i, j])
+                key = (rid, cid)
+                if value > best.get(key, (0.0, -1))[0]:
+                    best[key] = (value, i)
+        rows = []
+        for (rid, cid), (value, i) in best.items():
+            if value < wanted.min_score:
+                continue
+            _, field, sentence, _ = units[i]
+            evidence = [
+                {"field": field, "sentence": sentence, "match": sentence, "cue": SIMILARITY_NOTE,
+                 "negated": False, "weight": round(value, 4), "method": METHOD_SIMILARITY,
+                 "note": SIMILARITY_NOTE}
+            ]  # fmt: skip
+            rows.append(
+                (rid, CRITERION_FACET, cid, round(value, 4), evidence, "similarity", version)
+            )
+        return pd.DataFrame(rows, columns=TAG_COLUMNS)
 
 
 def _sentences(
@@ -364,24 +500,35 @@ def _words(text: str) -> list[str]:
     return out
 
 
-def _similarities(sentences: list[str], queries: list[str]) -> np.ndarray:
+def _present(texts: list[list[str]], index: Mapping[str, int]) -> Any:
+    """Text x word of ``index``: 1.0 where the text has the word (a binary count matrix,
+    its columns sorted, as sklearn's ``CountVectorizer(binary=True)`` gives one)."""
+    from scipy import sparse
+
+    indptr = [0]
+    indices: list[int] = []
+    for words in texts:
+        indices.extend(sorted({index[w] for w in words if w in index}))
+        indptr.append(len(indices))
+    data = np.ones(len(indices), dtype=np.float64)
+    shape = (len(texts), len(index))
+    return sparse.csr_array(
+        (data, np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+        shape=shape,
+    )
+
+
+def _coverage(present: Any, weights: Any) -> np.ndarray:
     """Sentence x query: the share of the query's content words (weighted by inverse
-    document frequency over the sentences) that the sentence contains.
+    document frequency over the corpus's sentences) that the sentence contains.
 
     Coverage rather than cosine: a long sentence that says everything the criterion says
     is not penalised for saying more, and a word every sentence uses ("study") counts less
-    than the words that make the criterion ("primary care").
+    than the words that make the criterion ("primary care"). ``present`` (sentence x
+    word, binary) and ``weights`` (query x word, each word's idf) over the queries' words
+    alone, in sklearn's (alphabetical) order: the sums are the ones a vectorizer over
+    every word gives, float for float (no other word adds to them).
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = TfidfVectorizer(analyzer=_words, binary=True, norm=None, smooth_idf=True)
-    try:
-        vec.fit(sentences + queries)
-    except ValueError:  # no content word anywhere
-        return np.zeros((len(sentences), len(queries)))
-    present = vec.transform(sentences)
-    present.data[:] = 1.0
-    weights = vec.transform(queries)  # binary: each query word once, times its idf
     total = np.asarray(weights.sum(axis=1)).ravel()
     covered = (present @ weights.T).toarray()
     return np.divide(covered, total, out=np.zeros_like(covered), where=total > 0)
@@ -826,8 +973,9 @@ def records_with_text(
 
 def without_similarity(review: Review) -> Review:
     """``review`` with only the criteria not judged by similarity: what a chunk of records
-    is judged by from its own tags, the similarity rows being computed over every record
-    once (:func:`similarity_tags`) and given to :func:`judge_chunk`."""
+    is judged by from its own tags, the criteria judged by similarity being scored with
+    their words' weights over every record (:class:`SimilarityWeights`, given to
+    :func:`judge_chunk`)."""
     return dataclasses.replace(
         review,
         inclusion_criteria=tuple(
@@ -846,7 +994,7 @@ def judge_chunk(
     codebook: Codebook,
     *,
     by_cues: Review,
-    similar: pd.DataFrame | None = None,
+    similarity: SimilarityWeights | None = None,
     extracts: pd.DataFrame | None = None,
     fulltexts: pd.DataFrame | None = None,
     rules: Mapping[str, Any] | None = None,
@@ -855,16 +1003,17 @@ def judge_chunk(
     suggestions)`` as :func:`assess` and :func:`suggest` give them for the whole corpus.
 
     The chunk's criterion rows are read from its ``tags`` (their evidence as lists, PDF
-    pages added) for the criteria of ``by_cues`` (:func:`without_similarity`); ``similar``
-    are the rows of the criteria judged by similarity, computed once over every record
-    (its word weights are the corpus's), of which the chunk's records' are taken. Called
-    where the chunk was tagged: one machine's command, or a cluster's worker
-    (:mod:`synth.distributed.tagging`)."""
+    pages added) for the criteria of ``by_cues`` (:func:`without_similarity`); those of
+    the criteria judged by similarity are scored here (:meth:`SimilarityWeights.rows`)
+    with ``similarity``, their words' weights over every record of the corpus (counted
+    first: :class:`SimilarityCriteria`), the rows :func:`similarity_tags` gives the
+    chunk's records over the whole corpus. Called where the chunk was tagged: one
+    machine's command, or a cluster's worker (:mod:`synth.distributed.tagging`)."""
     rows = criterion_rows(
         records, tags, by_cues, codebook, extracts=extracts, fulltexts=fulltexts, rules=rules
     )
-    if similar is not None and len(similar):
-        mine = similar[similar["record_id"].isin(set(records["record_id"]))]
+    if similarity is not None:
+        mine = similarity.rows(records, extracts, fulltexts)
         rows = pd.concat([p for p in (rows, mine) if len(p)] or [rows], ignore_index=True)
     with_text = records_with_text(records, extracts, fulltexts)
     assessment = assess(records, rows, review, rules=rules, with_text=with_text)

@@ -14,16 +14,19 @@ review's criteria where it was tagged (here on one machine, on its worker on a c
 :func:`synth.tagging.criteria.judge_chunk`) and written to the run (:class:`_Chunks`,
 :class:`synth.store.tags.TaggingWriter`), then dropped, so no step holds every record or
 every record's tags (200,000 records' tags and evidence took 8 GB). What the criteria
-need from the whole corpus (the rows of a criterion judged by similarity to its wording,
-whose words weigh by their inverse document frequency over every record) is computed
-once, up front, here, from the records, read whole for that alone and only when a
-criterion has no cues, and each chunk takes its records' rows; the stored run is the one
-the whole path stores, row for row.
+need from the whole corpus (a criterion judged by similarity to its wording weighs its
+words by their inverse document frequency over every record's sentences) is counted
+first, only when a criterion has no cues, a chunk at a time as the tagging reads them
+(on a cluster on the workers, a small count back per partition), the counts summed into
+the words' weights, and each chunk scored with them where it is judged
+(:class:`synth.tagging.criteria.SimilarityCriteria`); the stored run is the one the
+whole path stores, row for row.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import sqlite3
 from collections import deque
@@ -247,7 +250,7 @@ def _streamed(
         judge = _Chunks(
             con, codebook, review, review_path, params, refine=refine, n=n,
             many=len(reader.sizes()) > 1,
-            similar=lambda: tagger_inputs(load_records(con), extracts, load_fulltexts(con)),
+            count=lambda wanted: _counted(wanted, _store_chunks(copy.copy(reader), extracts)),
         )  # fmt: skip
         #: each chunk as read, judged once its tags are back (in order)
         read: deque[tuple[pd.DataFrame, Any, Any, Any]] = deque()
@@ -267,6 +270,18 @@ def _streamed(
                     judge.add(part, tags, ext, full, stored)
                     del tags, part, ext, full, stored
     return judge.result()
+
+
+def _counted(wanted: Any, chunks: Iterator[tuple[Any, ...]]) -> Any:
+    """Pass 1 of the criteria judged by similarity (``wanted``:
+    :class:`synth.tagging.criteria.SimilarityCriteria`) on one machine: the counts of each
+    chunk (records, extracts, full texts as the tagger reads them), summed."""
+    from synth.tagging.criteria import SimilarityCounts
+
+    total = SimilarityCounts()
+    for part, ext, full, _ in chunks:
+        total += wanted.count(part, ext, full)
+    return total
 
 
 def _store_chunks(reader: Any, extracts: pd.DataFrame | None) -> Iterator[tuple[Any, ...]]:
@@ -332,14 +347,15 @@ def _streamed_on_cluster(
     partition at a time as each is sent to a worker, as on one machine
     (:meth:`synth.store.records.StoreRecords.listed`, :func:`_store_chunks`), each tagged
     and judged there against the review's criteria (shipped to each worker once, with the
-    rules: :class:`synth.distributed.tagging.Judging`; a partition carries its records'
-    rows of the criteria judged by similarity, computed here once over every record, and
+    rules, and the word weights of the criteria judged by similarity, counted on the
+    workers first, a partition at a time: :class:`synth.distributed.tagging.Judging`,
+    :func:`~synth.distributed.tagging.similarity_counts_on_cluster`; a partition carries
     its PDF texts for their pages), and each partition's tags, assessment and suggestions,
     back with their evidence as the JSON text the store keeps, written to the run in
     partition order (:meth:`_Chunks.add_judged`), then dropped: this process reads and
     writes."""
     from synth.distributed import PARTITION_SIZE, tag_on_cluster
-    from synth.distributed.tagging import Judging
+    from synth.distributed.tagging import Judging, similarity_counts_on_cluster
     from synth.fulltext.passages import PAGE_COLUMNS, pdf_rows
     from synth.store.records import StoreRecords
     from synth.tagging.criteria import load_rules
@@ -351,21 +367,19 @@ def _streamed_on_cluster(
         judge = _Chunks(
             con, codebook, review, review_path, params, refine=refine, n=len(reader),
             many=len(reader.sizes()) > 1,
-            similar=lambda: tagger_inputs(load_records(con), extracts, load_fulltexts(con)),
+            count=lambda wanted: similarity_counts_on_cluster(
+                client, _text_chunks(copy.copy(reader), extracts), wanted
+            ),
         )  # fmt: skip
 
         def partitions() -> Any:
             if not len(reader):  # an empty store: no partition sent
                 return
-            similar = judge.similar if judge.similar is not None and len(judge.similar) else None
             for part, ext, full, stored in _store_chunks(reader, extracts):
                 # only the PDF texts, only the columns that place evidence on its page
                 pdfs = pdf_rows(stored)
                 pages = pdfs[list(PAGE_COLUMNS)] if len(pdfs) else None
-                mine = None
-                if similar is not None:
-                    mine = similar[similar["record_id"].isin(set(part["record_id"]))]
-                yield part, ext, full, pages, mine
+                yield part, ext, full, pages
 
         def each(result: dict[str, Any], tags: pd.DataFrame) -> None:
             tags.attrs["failures"] = result["failures"]
@@ -374,7 +388,7 @@ def _streamed_on_cluster(
         with judge:
             judging = None
             if judge.judged:
-                judging = Judging(review, judge.by_cues, load_rules())
+                judging = Judging(review, judge.by_cues, load_rules(), judge.similarity)
             attrs = tag_on_cluster(
                 client, con, partitions(), codebook, partition_size=size, progress=progress,
                 each=each, judging=judging,
@@ -386,15 +400,25 @@ def _streamed_on_cluster(
     return out
 
 
+def _text_chunks(reader: Any, extracts: pd.DataFrame | None) -> Iterator[tuple[Any, ...]]:
+    """The store's chunks of ``reader`` as the tagger reads them (records, extracts, full
+    texts): what the criteria judged by similarity count (an empty store: none)."""
+    if len(reader):
+        for part, ext, full, _ in _store_chunks(reader, extracts):
+            yield part, ext, full
+
+
 class _Chunks:
     """A run written a chunk of records at a time (one machine's chunks, a cluster's
     partitions): each chunk's tags judged against the review's criteria, decisions
     suggested, written (:class:`~synth.store.tags.TaggingWriter`) and dropped.
 
     Similarity to a criterion's wording weighs words by their frequency in every record's
-    sentences, so it is computed once, on entering, from ``similar()`` (records, extracts,
-    full texts; called only when a criterion is judged so), and each chunk takes its
-    records' rows; the chunks judge the cues alone.
+    sentences, so on entering, when a criterion is judged so, ``count(wanted)`` counts
+    them over every record (pass 1: :meth:`synth.tagging.criteria.SimilarityCriteria.count`
+    summed over the chunks, here or on a cluster's workers) and the counts give the words'
+    weights (:attr:`similarity`), with which each chunk's records are scored where the
+    chunk is judged (pass 2): no step holds every record's sentences or rows.
     """
 
     def __init__(
@@ -408,7 +432,7 @@ class _Chunks:
         refine: bool,
         n: int,
         many: bool,
-        similar: Any,
+        count: Any,
     ) -> None:
         from synth.tagging.criteria import without_similarity
         from synth.tagging.refine import RefineParams
@@ -424,8 +448,9 @@ class _Chunks:
             self.model, self.info = pd.DataFrame(columns=TAG_COLUMNS), {}
             params["model"] = {"params": RefineParams().as_dict(), "facets": self.info}
         self.writer = TaggingWriter(con, params)
-        self._similar = similar
-        self.similar: pd.DataFrame | None = None
+        self._count = count
+        #: the word weights of the criteria judged by similarity (None: no such criterion)
+        self.similarity: Any = None
         self.by_cues = without_similarity(review)
         self.failures: list[dict[str, Any]] = []
         self.kept: list[pd.DataFrame] = []
@@ -433,24 +458,13 @@ class _Chunks:
         self.suggestions: list[pd.DataFrame] = []
 
     def __enter__(self) -> _Chunks:
-        from synth.tagging.criteria import (
-            METHOD_SIMILARITY,
-            criterion_method,
-            review_criteria,
-            similarity_tags,
-        )
-        from synth.tagging.tagger import TAG_COLUMNS
+        from synth.tagging.criteria import SimilarityCriteria
 
         if self.judged:
-            if any(criterion_method(c) == METHOD_SIMILARITY for c in review_criteria(self.review)):
-                records, extracts, fulltexts = self._similar()
-                self.similar = similarity_tags(
-                    records, self.review, extracts=extracts, fulltexts=fulltexts
-                )
-                del records, extracts, fulltexts
-            else:  # what similarity_tags gives when no criterion is judged by similarity
-                self.similar = pd.DataFrame(columns=TAG_COLUMNS)
-        self._similar = None
+            wanted = SimilarityCriteria.of(self.review)
+            if wanted is not None:  # a criterion without cues: pass 1 over every record
+                self.similarity = wanted.weigh(self._count(wanted))
+        self._count = None
         self.writer.__enter__()
         return self
 
@@ -482,7 +496,7 @@ class _Chunks:
         if self.judged:
             assessment, suggested = judge_chunk(
                 part, tags, self.review, self.codebook, by_cues=self.by_cues,
-                similar=self.similar, extracts=ext, fulltexts=full,
+                similarity=self.similarity, extracts=ext, fulltexts=full,
             )  # fmt: skip
         self._write(tags, assessment, suggested)
 
