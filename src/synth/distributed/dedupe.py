@@ -501,7 +501,7 @@ def _prepare(source: Any, offset: int, n_buckets: int, n_samples: int, run: str)
         (int(nb["kind"][k]), bytes(nb["key"][k]), int(nb["idx"][k])) for k in range(0, rows, every)
     ]
     out["neighbourhoods"] = _spill(run, nb)
-    out["features"] = _spill(run, feats)
+    out["features"] = _spill(run, _packed(feats))
     family_code, family_names = pd.factorize(f.family, sort=True)
     out.update(
         ids=f.ids,
@@ -583,6 +583,34 @@ def _range_split(nb: _Cols, splitters: list[tuple[int, bytes, int]], run: str) -
 
 def _take(cols: _Cols, sel: np.ndarray | slice) -> _Cols:
     return {k: v[sel] for k, v in cols.items()}
+
+
+def _packed(cols: _Cols) -> dict[str, Any]:
+    """Columns to spill: each array of strings as an Arrow array (its buffers are written
+    and read as they are, and rows taken from it in C), where pickling an object array
+    builds and reads every string one by one. :func:`_unpacked` undoes it."""
+    import pyarrow as pa
+
+    out: dict[str, Any] = {}
+    for name, values in cols.items():
+        if values.dtype == object:
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):  # else kept as is
+                values = pa.array(values, type=pa.large_string())
+        out[name] = values
+    return out
+
+
+def _take_packed(cols: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """Rows of packed columns (:func:`_packed`), still packed."""
+    return {k: v[rows] if isinstance(v, np.ndarray) else v.take(rows) for k, v in cols.items()}
+
+
+def _unpacked(cols: dict[str, Any]) -> _Cols:
+    """Packed columns (:func:`_packed`) as numpy arrays again (strings as object arrays)."""
+    return {
+        k: v if isinstance(v, np.ndarray) else v.to_numpy(zero_copy_only=False)
+        for k, v in cols.items()
+    }
 
 
 def _concat(parts: list[_Cols]) -> _Cols:
@@ -1089,8 +1117,9 @@ def _select(
 
 
 def _cut(feats: _Cols, needs: list[np.ndarray], run: str) -> list[_Spilled | None]:
-    """A partition's features of the records each selecting bucket needs."""
-    return [_spill(run, _take(feats, rows)) if len(rows) else None for rows in needs]
+    """A partition's features (:func:`_packed`) of the records each selecting bucket
+    needs, packed as they came."""
+    return [_spill(run, _take_packed(feats, rows)) if len(rows) else None for rows in needs]
 
 
 def _score_bucket(
@@ -1100,7 +1129,7 @@ def _score_bucket(
     identifier blocks' pairs (:func:`_identifier_pairs`), on the features of their
     records only (partitions in order: sorted by number)."""
     scored, blocks = work
-    feats = _concat(pieces)
+    feats = _concat([_unpacked(p) for p in pieces])
     out: dict[str, Any] = {}
     empty = _pair_cols(_Pairs.empty(""), _NO_CODES)
     out["title"] = {"accepted": empty, "rejected": empty}
