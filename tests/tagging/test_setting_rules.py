@@ -15,14 +15,14 @@ from synth.tagging.describe import counted_tags
 from synth.tagging.tagger import tag
 
 
-def _settings(*papers: tuple[str, str]) -> list[set[str]]:
+def _settings(*papers: tuple[str, str], codebook: Path | None = None) -> list[set[str]]:
     """The setting labels counted (score >= the counted threshold) for records with these
-    (title, abstract) pairs, in their order."""
+    (title, abstract) pairs, in their order (tagged with ``codebook``, default synth's)."""
     rows = [
         {"record_id": f"r{i}", "source_key": f"k{i}", "title": t, "abstract": a}
         for i, (t, a) in enumerate(papers)
     ]
-    tags = counted_tags(tag(records_frame(rows)))
+    tags = counted_tags(tag(records_frame(rows), codebook=load_codebook(codebook)))
     out: list[set[str]] = [set() for _ in papers]
     setting = tags[tags.facet == "setting"]
     for rid, label in zip(setting["record_id"], setting["label"], strict=True):
@@ -231,12 +231,15 @@ _REVIEW_CONDITION = (
 )
 
 
-def _mini_settings(tmp_path: Path, conditions: str, title: str, abstract: str) -> set[str]:
+def _mini(tmp_path: Path, conditions: str) -> Path:
+    """:data:`_MINI` with setting's ``conditions``, as a codebook file."""
     path = tmp_path / "codebook.yml"
     path.write_text(_MINI.format(conditions=conditions), encoding="utf-8")
-    rows = [{"record_id": "r0", "source_key": "k0", "title": title, "abstract": abstract}]
-    tags = counted_tags(tag(records_frame(rows), codebook=load_codebook(path)))
-    return set(tags.loc[tags.facet == "setting", "label"])
+    return path
+
+
+def _mini_settings(tmp_path: Path, conditions: str, title: str, abstract: str) -> set[str]:
+    return _settings((title, abstract), codebook=_mini(tmp_path, conditions))[0]
 
 
 def test_the_condition_is_the_codebooks(tmp_path: Path) -> None:
@@ -312,8 +315,7 @@ def test_the_condition_is_the_codebooks(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_condition_is_a_clear_error(tmp_path: Path, conditions: str, problem: str) -> None:
-    path = tmp_path / "codebook.yml"
-    path.write_text(_MINI.format(conditions=conditions), encoding="utf-8")
+    path = _mini(tmp_path, conditions)
     with pytest.raises(CodebookError, match=problem) as err:
         load_codebook(path)
     assert str(err.value).startswith(f"{path}: facet 'setting'")

@@ -22,7 +22,9 @@ store's records sent a partition at a time as read, each partition's rows (judge
 worker) given back (``each``) in partition order as they land and written to the run while
 later partitions are tagged. With a facet refined the rows are read back whole, in record
 order, and the store takes them as one tagging run (:func:`synth.store.tags.save_tagging`).
-Either way a run killed midway leaves the previous run the current one.
+Either way a run killed midway leaves the previous run the current one; a partition that
+raises on its worker (its tagging, or judging: :class:`JudgingError`) stops the run with a
+:class:`~synth.distributed.cluster.ClusterError` naming the partition and the error.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ TAG_SCHEMA = pa.schema(
     ]
 )
 _evidence_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+class JudgingError(RuntimeError):
+    """A partition's criteria could not be judged on its worker: the message names what
+    raised there (:func:`tag_partitions` stops the run with it)."""
 
 
 class TaggerPlugin(WorkerPlugin):
@@ -273,6 +280,11 @@ def tag_partitions(
                 f"that tried it ({exc}); a worker that runs out of memory dies so: try a "
                 "smaller --partition-size"
             ) from None
+        except Exception as exc:  # raised in its task on the worker: the run stops, named
+            why = str(exc) if isinstance(exc, JudgingError) else f"{type(exc).__name__}: {exc}"
+            raise ClusterError(
+                f"partition {index} (records {first} to {last}) failed on its worker: {why}"
+            ) from exc
         future.release()
         table = result.pop("table")
         path = out_dir / f"tags-{result['index']:05d}.parquet"
@@ -549,11 +561,15 @@ def _tag_partition(
 
         start = time.perf_counter()
         judging: Judging = judge.judging
-        assessment, suggestions = judge_chunk(
-            records, tags, judging.review, plugin.codebook, by_cues=judging.by_cues,
-            similarity=judging.similarity, extracts=extracts, fulltexts=fulltexts,
-            rules=judging.rules,
-        )  # fmt: skip
+        try:
+            assessment, suggestions = judge_chunk(
+                records, tags, judging.review, plugin.codebook, by_cues=judging.by_cues,
+                similarity=judging.similarity, extracts=extracts, fulltexts=fulltexts,
+                rules=judging.rules,
+            )  # fmt: skip
+        except Exception as exc:
+            what = f"judging the review's criteria raised {type(exc).__name__}: {exc}"
+            raise JudgingError(what) from exc
         assessment["evidence"] = [_evidence_json(e) for e in assessment["evidence"]]
         judging_seconds = time.perf_counter() - start
     table = pa.Table.from_pandas(

@@ -481,16 +481,11 @@ class _Chunks:
         full: pd.DataFrame | None,
         stored: pd.DataFrame | None,
     ) -> None:
-        """Judge and write one chunk: its records, their tags as the tagger gave them, and
-        the chunk's extracts, full texts (as the tagger read them) and stored full texts.
-
-        The tags' evidence is parsed only where read here (criteria, pages, the rows kept
-        whole)."""
+        """Judge and write one chunk: its records, their tags as the tagger gave them
+        (evidence as lists: :func:`synth.tagging.tagger.tag_chunks`), and the chunk's
+        extracts, full texts (as the tagger read them) and stored full texts."""
         from synth.tagging.criteria import judge_chunk
 
-        pages = stored is not None and len(stored) > 0
-        if self.judged or not self.many or pages:
-            tags = _parsed(tags)
         tags = add_pages(tags, stored)  # evidence found in a PDF names its page
         assessment = suggested = None
         if self.judged:
