@@ -1295,16 +1295,20 @@ def _completeness(records: pd.DataFrame) -> np.ndarray:
 
 def _present(column: pd.Series) -> np.ndarray:
     """1 where a value is there: not missing, not an empty string or list."""
-    values = column.to_numpy(dtype=object, na_value=None)
     if column.name in LIST_COLUMNS:
+        values = column.to_numpy(dtype=object, na_value=None)
         return np.fromiter(
             (len(v) > 0 if isinstance(v, _SEQUENCES) else 0 for v in values),
             np.int64,
             len(values),
         )
     present = column.notna().to_numpy().copy()
-    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-        present &= values != ""
+    if isinstance(column.dtype, pd.StringDtype):
+        # lengths from the column's own storage (Arrow's in C): no string is built, where
+        # the values as objects copy every abstract
+        present &= column.str.len().fillna(0).to_numpy(dtype=np.int64) > 0
+    elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        present &= column.to_numpy(dtype=object, na_value=None) != ""
     return present.astype(np.int64)
 
 
