@@ -244,27 +244,42 @@ def dedupe_on_cluster(
         samples = sorted(x for p in prepared for x in p.pop("samples"))
         step = len(samples) / n_buckets
         splitters = [samples[int(step * k)] for k in range(1, n_buckets)] if samples else []
-        ranged = run.each(
-            [lambda p=p: (_range_split, p["neighbourhoods"], splitters, run.name) for p in prepared]
-        )
-        hashed = run.each(
+        # one round: the neighbourhood rows split, the key buckets, and the neighbourhood
+        # buckets as soon as the splits are done
+        n_parts = len(prepared)
+        split = range(n_parts)
+        keyed = run.each(
             [
-                lambda b=b: (
-                    _hash_bucket,
-                    [p["hashed"][b] for p in prepared],
-                    cheap,
-                    n_buckets,
-                    run.name,
-                )
-                for b in range(n_buckets)
+                *(
+                    lambda p=p: (_range_split, p["neighbourhoods"], splitters, run.name)
+                    for p in prepared
+                ),
+                *(
+                    lambda b=b: (
+                        _hash_bucket,
+                        [p["hashed"][b] for p in prepared],
+                        cheap,
+                        n_buckets,
+                        run.name,
+                    )
+                    for b in range(n_buckets)
+                ),
+                *(
+                    _Later(
+                        split,
+                        lambda done, b=b: (
+                            _range_bucket,
+                            [done[k][b] for k in split],
+                            n_buckets,
+                            run.name,
+                        ),
+                    )
+                    for b in range(n_buckets)
+                ),
             ]
         )
-        in_range = run.each(
-            [
-                lambda b=b: (_range_bucket, [r[b] for r in ranged], n_buckets, run.name)
-                for b in range(n_buckets)
-            ]
-        )
+        hashed = keyed[n_parts : n_parts + n_buckets]
+        in_range = keyed[n_parts + n_buckets :]
         crossing, cross_counts = _crossing_pairs([r.pop("edges") for r in in_range])
         crossing_parts = _hash_split(crossing, n_buckets)
         blocked = [*hashed, *in_range]
@@ -852,6 +867,15 @@ _PAUSED = (
 )
 
 
+@dataclass(frozen=True)
+class _Later:
+    """A call of :meth:`_Run.each` that waits for others of the same round (by place):
+    ``build`` gives its function and arguments from the round's results."""
+
+    waits: range
+    build: Callable[[list[Any]], tuple[Any, ...]]
+
+
 class _Run:
     """One deduplication's tasks: at most ``limit`` in flight (so a worker holds a bucket
     or two at a time, not the shuffle), each :class:`_Spilled` argument read back by a
@@ -862,12 +886,15 @@ class _Run:
         self.client, self.name, self.limit = client, name, max(1, limit)
         self.in_flight: dict[str, Future] = {}
 
-    def each(self, calls: list[Callable[[], tuple[Any, ...]]]) -> list[Any]:
-        """The results of ``calls`` (each gives a function and its arguments), in order."""
+    def each(self, calls: Sequence[Callable[[], tuple[Any, ...]] | _Later]) -> list[Any]:
+        """The results of ``calls`` (each gives a function and its arguments), in order;
+        a :class:`_Later` call is sent, in its turn, once the calls it waits for are done
+        (no barrier between it and the others)."""
         from distributed import KilledWorker, as_completed
 
         results: list[Any] = [None] * len(calls)
-        queue = iter(enumerate(calls))
+        finished: set[int] = set()
+        queue = 0  # the next call to send
         pending: dict[str, tuple[int, Any, list[Any]]] = {}
         tries: Counter[int] = Counter()
         paused_since: dict[str, float] = {}  # holder -> its first read sent elsewhere
@@ -880,13 +907,17 @@ class _Run:
             done.add(future)
 
         def top_up() -> None:
-            while len(pending) < self.limit:
-                item = next(queue, None)
-                if item is None:
-                    return
-                k, call = item
-                fn, *args = call()
-                send(k, fn, args)
+            nonlocal queue
+            while len(pending) < self.limit and queue < len(calls):
+                call = calls[queue]
+                if isinstance(call, _Later):
+                    if not finished.issuperset(call.waits):
+                        return  # sent when they are done (they are in flight)
+                    fn, *args = call.build(results)
+                else:
+                    fn, *args = call()
+                send(queue, fn, args)
+                queue += 1
 
         top_up()
         for future in done:
@@ -894,6 +925,7 @@ class _Run:
             del self.in_flight[future.key]
             try:
                 results[k] = future.result()
+                finished.add(k)
             except _Elsewhere as exc:  # a read ran off its holder: again, if it is here
                 holder = exc.args[0]
                 since = paused_since.setdefault(holder, time.monotonic())
