@@ -18,9 +18,11 @@ and a record's features leave its partition only for the pairs worth scoring:
 2. **Shuffle of keys** (no features): each (key, record) row goes to the bucket its key
    hashes to; the neighbourhood rows go to buckets by range (splitters sampled from
    every partition), so each bucket holds a contiguous run of the sort. The rows are
-   written to the local disk of the worker that made them and read back by a task on
-   that worker when their bucket runs; with two tasks in flight per worker, a worker
-   holds a partition or a bucket at a time, never its share of the whole shuffle.
+   written to the local disk of the worker that made them and read by the task of their
+   bucket from its own worker's disk where the file is there (a LocalCluster's workers
+   share one), else, from the first file missing on then, by a task on the worker that
+   holds them; with two tasks in flight per worker, a worker holds a partition or a
+   bucket at a time, never its share of the whole shuffle.
 3. **Candidate pairs** (workers): a key bucket runs :func:`_keyed_pairs` per block (big
    blocks walked in first author and year order, as the single path walks them) and
    keeps the identifiers two or more records share; a range bucket pairs its run of each
@@ -810,6 +812,8 @@ def _read_files(spilled: list[_Spilled]) -> list[bytes]:
 
 #: marks an argument read from workers' files: (marker, one value or a list, places, bytes)
 _GATHERED = "synth-dedupe-gathered"
+#: marks an argument the task reads itself: (marker, one value or a list, spilled values)
+_IN_PLACE = "synth-dedupe-in-place"
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -823,9 +827,37 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
                 for k, blob in zip(where, found, strict=True):
                     out[k] = pickle.loads(blob)
             return out[0] if one else out
+        if isinstance(arg, tuple) and len(arg) == 3 and arg[0] == _IN_PLACE:
+            _, one, spilled = arg
+            values = [pickle.loads(blob) for blob in _read_in_place(spilled)]
+            return values[0] if one else values
         return arg
 
     return fn(*map(unpickled, args))
+
+
+def _read_in_place(spilled: list[_Spilled]) -> list[bytes]:
+    """Spilled values' bytes read by the task that needs them, from the disk of the worker
+    running it (on a LocalCluster, or workers sharing a machine, every worker's files are
+    there). A file of another worker that is not here raises :class:`_NotHere`: the
+    run reads its files through the workers holding them from then on
+    (:func:`_read_files`)."""
+    worker = _this_worker()
+    here = worker.address if worker is not None else ""
+    out = []
+    for item in spilled:
+        try:
+            out.append(_read_spilled(item.path))
+        except FileNotFoundError:
+            run = Path(item.path).parent.name.removeprefix("synth-dedupe-")
+            if run in _CLOSED_RUNS:
+                raise _Closed(f"dedupe: run {run} is closed: its files are removed") from None
+            if item.address and here != item.address:
+                raise _NotHere(item.address) from None
+            raise _Gone(
+                f"dedupe: {item.path} of worker {item.address} is gone; run the deduplication again"
+            ) from None
+    return out
 
 
 def _remove_run_folder(run: str, dask_worker: Any = None) -> None:
@@ -848,6 +880,11 @@ class _Gone(RuntimeError):
 
 class _Closed(RuntimeError):
     """A task of a closed run (it failed) asked for files already removed."""
+
+
+class _NotHere(RuntimeError):
+    """A task found another worker's spilled file missing from its own disk (workers on
+    several machines): read through the holder instead. ``args[0]`` is the holder."""
 
 
 class _Elsewhere(RuntimeError):
@@ -885,6 +922,9 @@ class _Run:
     def __init__(self, client: Client, name: str, limit: int) -> None:
         self.client, self.name, self.limit = client, name, max(1, limit)
         self.in_flight: dict[str, Future] = {}
+        #: whether a task reads spilled files itself (True until one is not on its
+        #: worker's disk), not through a read task on the worker holding them
+        self.in_place = True
 
     def each(self, calls: Sequence[Callable[[], tuple[Any, ...]] | _Later]) -> list[Any]:
         """The results of ``calls`` (each gives a function and its arguments), in order;
@@ -926,6 +966,11 @@ class _Run:
             try:
                 results[k] = future.result()
                 finished.add(k)
+            except _NotHere as exc:  # workers on several machines: read by the holders
+                log.info("dedupe: %s's files are not on every worker's disk", exc.args[0])
+                self.in_place = False
+                send(k, fn, args)
+                continue
             except _Elsewhere as exc:  # a read ran off its holder: again, if it is here
                 holder = exc.args[0]
                 since = paused_since.setdefault(holder, time.monotonic())
@@ -958,10 +1003,15 @@ class _Run:
 
     def _read(self, arg: Any) -> Any:
         """A task's argument as it is sent: spilled values (alone or a list of them) read
-        by one task per worker holding some, partitions of a frame scattered."""
+        by the task itself (:func:`_read_in_place`) or, once a file was not where the
+        task ran, by one task per worker holding some; partitions of a frame scattered."""
         if isinstance(arg, _Spilled):
+            if self.in_place:
+                return (_IN_PLACE, True, [arg])
             return (_GATHERED, True, *self._gather([arg]))
         if isinstance(arg, list) and arg and all(isinstance(x, _Spilled) for x in arg):
+            if self.in_place:
+                return (_IN_PLACE, False, arg)
             return (_GATHERED, False, *self._gather(arg))
         if isinstance(arg, pd.DataFrame):  # a partition: sent to a worker, not in the graph
             return self.client.scatter(arg)
