@@ -236,7 +236,7 @@ def dedupe_on_cluster(
         cannot, constrained = _cannot_links(ids_list, cannot_link)
         # what blocking and the first filter read of every record, a few numbers each:
         # sent once to each worker
-        cheap = client.scatter(_cheap_columns(prepared), broadcast=True)
+        cheap = client.scatter(_cheap_columns(prepared), broadcast=True, hash=False)
         for p in prepared:  # used: only the partitions' files are kept
             for name in _CHEAP_INPUTS:
                 del p[name]
@@ -1014,7 +1014,10 @@ class _Run:
                 return (_IN_PLACE, False, arg)
             return (_GATHERED, False, *self._gather(arg))
         if isinstance(arg, pd.DataFrame):  # a partition: sent to a worker, not in the graph
-            return self.client.scatter(arg)
+            # not hashed: Dask would name it by a token of its contents, pickling a frame
+            # of lists (authors) twice to check the pickle is stable (about 1 s of the
+            # client's CPU at 100,000 records)
+            return self.client.scatter(arg, hash=False)
         return arg
 
     def _gather(self, spilled: list[_Spilled]) -> tuple[list[list[int]], list[Future]]:
