@@ -621,18 +621,31 @@ def tag_evaluate_abstracts_cmd(
             "are held out whole: read only their summary."
         ),
     ] = "all",
+    by_source: Annotated[
+        bool,
+        typer.Option(
+            "--by-source",
+            help="Only the summary per source (Nagtegaal's health services, Cohen's drug "
+            "trials, ...): summary figures, so fit for a held-out set.",
+        ),
+    ] = False,
 ) -> None:
     """Per label and confusion tables on a real-abstract gold set (or one half of it).
 
     `synth tag evaluate --abstracts` prints every half's summary beside the store's gold.
     """
-    from synth.tagging.abstract_gold import evaluate_abstract_gold
+    from synth.tagging.abstract_gold import tag_abstract_gold
 
     with clear_errors():
         if not (gold_dir / "gold.csv").is_file():
             raise FileNotFoundError(f"{gold_dir}: no gold.csv there")
-        result = evaluate_abstract_gold(gold_dir, peer, split=split)
-        console.print(result.to_text(), highlight=False, soft_wrap=True)
+        tagged = tag_abstract_gold(gold_dir, peer, split=split)
+        if by_source:
+            table = tagged.by_source()
+            text = table.to_string(index=False, float_format=lambda x: f"{x:.3f}")
+        else:
+            text = tagged.score(split).to_text()
+        console.print(text, highlight=False, soft_wrap=True)
 
 
 @tag_app.command("describe")

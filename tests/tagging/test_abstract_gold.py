@@ -69,6 +69,21 @@ def test_the_command_tags_and_scores_the_gold_set() -> None:
         assert f"{facet}     {macro:.3f}" in result.output
 
 
+@pytest.mark.peer
+def test_the_command_prints_the_summary_per_source() -> None:
+    if not PEER.is_dir():
+        pytest.skip(f"peer data not found at {PEER}")
+    args = ["tag", "evaluate-abstracts", "--gold-dir", str(GOLD), "--peer", str(PEER)]
+    result = CliRunner().invoke(app, [*args, "--by-source"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:3] == ["source", "records", "setting_macro"]
+    # set 1's three sources, their records adding up to the set's 300
+    counts = {line.split()[0]: int(line.split()[1]) for line in lines[1:] if line.strip()}
+    assert set(counts) == {"Nagtegaal", "cohen2006", "screening-ptsd-vandeschoot-included-ris"}
+    assert sum(counts.values()) == 300
+
+
 def test_a_missing_peer_folder_is_one_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["tag", "evaluate-abstracts", "--gold-dir", str(GOLD), "--peer", str(tmp_path)]
@@ -167,3 +182,39 @@ def test_combined_sets_keep_records_with_the_same_id_apart() -> None:
         "set1:g001": "review",
         "set3:g001": "quantitative",
     }
+
+
+def test_the_summary_per_source_scores_each_source_on_its_own_records() -> None:
+    from synth.tagging.abstract_gold import source_of
+
+    assert source_of("screening/cohen2006_ADHD.csv") == "cohen2006"
+    assert source_of("screening/Nagtegaal_2019.csv") == "Nagtegaal"
+    assert source_of("formats/asreview-demo-data/scopus.ris") == "asreview-demo-data"
+    datasets = {"g001": "screening/cohen2006_ADHD.csv", "g002": "screening/cohen2006_NSAIDS.csv",
+                "g003": "screening/Nagtegaal_2019.csv"}  # fmt: skip
+    rows = [
+        ("g001", "setting", "acute-care", "acute-care"),  # drug trial: right
+        ("g002", "setting", "acute-care", "acute-care"),  # drug trial: right
+        ("g003", "setting", "primary-care", "community"),  # health services: wrong
+        ("g001", "country", "US", "United States"),
+        ("g002", "country", "not-applicable", ""),
+        ("g003", "country", "GB", ""),  # named, not given
+        *[(g, "design", "quantitative", "quantitative") for g in datasets],
+    ]
+    gold = pd.DataFrame(
+        [(g, datasets[g], g, f, lab) for g, f, lab, _ in rows],
+        columns=["gold_id", "dataset", "key", "facet", "label"],
+    )
+    tags = pd.DataFrame(
+        [(g, f, p, 0.9, [], "rule", "rules:x") for g, f, _, p in rows if p],
+        columns=["record_id", "facet", "label", "score", "evidence", "source", "version"],
+    )
+    table = TaggedGold(gold, pd.DataFrame({"record_id": sorted(datasets)}), tags).by_source()
+    by = table.set_index("source")
+    assert list(by.index) == ["Nagtegaal", "cohen2006"]
+    assert by.loc["cohen2006", "records"] == 2 and by.loc["Nagtegaal", "records"] == 1
+    assert by.loc["cohen2006", "setting_micro"] == 1.0
+    assert by.loc["Nagtegaal", "setting_micro"] == 0.0
+    assert by.loc["cohen2006", "country_exact"] == "1 of 1"
+    assert by.loc["Nagtegaal", "country_exact"] == "0 of 1"
+    assert (by["design_micro"] == 1.0).all()

@@ -171,6 +171,45 @@ class TaggedGold:
         """Gold as ``record_id, facet, label`` (``record_id`` is the gold id)."""
         return _as_tag_rows(self.gold)
 
+    def by_source(self) -> pd.DataFrame:
+        """The summary figures per source (:func:`source_of` the record's dataset): which
+        kinds of paper the tagger reads well. Summary figures only, so a held-out set may
+        be read this way too; a source of a few records says little."""
+        sources = self.gold.drop_duplicates("gold_id").set_index("gold_id")["dataset"]
+        sources = sources.map(source_of)
+        rows = []
+        for source in sorted(set(sources)):
+            ids = set(sources.index[sources == source])
+            part = TaggedGold(
+                self.gold[self.gold["gold_id"].isin(ids)],
+                self.records[self.records["record_id"].isin(ids)],
+                self.tags[self.tags["record_id"].isin(ids)],
+            ).score()
+            summary = part.summary().set_index("facet")
+            rows.append(
+                {
+                    "source": source,
+                    "records": len(ids),
+                    "setting_macro": summary.loc["setting", "macro_f1"],
+                    "setting_micro": summary.loc["setting", "micro_f1"],
+                    "country_exact": f"{part.country_exact} of {part.country_named}",
+                    "design_macro": summary.loc["design", "macro_f1"],
+                    "design_micro": summary.loc["design", "micro_f1"],
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def source_of(dataset: str) -> str:
+    """The source a gold record's dataset belongs to: a screening file's review
+    (``screening/cohen2006_ADHD.csv`` -> ``cohen2006``, one source for its six drug
+    classes) or an export folder's name (``formats/asreview-demo-data/scopus.ris`` ->
+    ``asreview-demo-data``)."""
+    parts = Path(dataset).parts
+    if len(parts) > 2:  # formats/<folder>/<file>
+        return parts[-2]
+    return Path(dataset).stem.split("_")[0]
+
 
 def combined(sets: dict[str, TaggedGold]) -> TaggedGold:
     """Several tagged gold sets as one, each record's id prefixed with its set's name
