@@ -132,3 +132,34 @@ def test_a_string_columns_values_count_whatever_its_storage(dtype: str) -> None:
     frame = pd.DataFrame({"record_id": list("abcdef"), "abstract": column, "doi": column})
     as_objects = frame.astype(object)
     assert _completeness(frame).tolist() == _completeness(as_objects).tolist()
+
+
+def test_a_slim_partitions_first_authors_are_the_records_first_authors() -> None:
+    from synth.corpus.dedupe import _features
+
+    records = pd.DataFrame(
+        {
+            "record_id": [f"r{k}" for k in range(10)],
+            "title": ["a title"] * 10,
+            "authors": [
+                ["Smith; J", "Brown, A."],  # a ';' inside the first name
+                ["O'Brien, P.", "Li"],
+                [],
+                None,
+                "Ng, A.; Tan, B.",
+                ["", "Li, X."],
+                [None, "Li, X."],
+                ("Tanaka, A.",),
+                ["Müller, K."],
+                float("nan"),
+            ],
+        }
+    )
+    slim = dd._slim(records)
+    # a list left only with a ';' in its first name, empty, or no text first
+    lists = [type(v) is list for v in slim["authors"]]
+    assert lists == [True, False, True, False, False, False, True, False, False, False]
+    whole, cut = _features(records), _features(slim)
+    assert cut.family.tolist() == whole.family.tolist()
+    assert cut.initial.tolist() == whole.initial.tolist()
+    assert whole.family.tolist()[:2] == ["smith", "obrien"]

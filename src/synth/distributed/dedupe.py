@@ -409,12 +409,21 @@ def _slim(records: pd.DataFrame) -> pd.DataFrame:
     other fields): a fraction of the records to send."""
     slim = records[[c for c in _FEATURE_COLUMNS if c in records.columns]].copy()
     if "authors" in slim.columns:
-        slim["authors"] = [
-            v[:1] if type(v) is list and v and type(v[0]) is str else v
-            for v in slim["authors"].tolist()
-        ]
+        slim["authors"] = [_first_name(v) for v in slim["authors"].tolist()]
     slim[_COMPLETENESS] = _completeness(records)
     return slim
+
+
+def _first_name(authors: Any) -> Any:
+    """What :func:`_features` reads of a record's authors: a list's first name as text
+    (read as the first name of a text of names cut at ';', which it then is) or, with a
+    ';' in it, in a list of its own; anything else as it is. No new list per record: a
+    list is an object Python's garbage collector tracks, and the client holds every
+    record's lists (a full collection walks them all)."""
+    if type(authors) is list and authors and type(authors[0]) is str:
+        first = authors[0]
+        return first if ";" not in first else [first]
+    return authors
 
 
 #: The store's columns a record's completeness is weighed on (:func:`_completeness`)
