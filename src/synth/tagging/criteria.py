@@ -405,11 +405,18 @@ class SimilarityWeights:
         from synth.tagging.tagger import TAG_COLUMNS
 
         wanted = self.criteria
-        units = list(wanted.units(records, extracts, fulltexts)) if self.units else []
+        index = {w: k for k, w in enumerate(wanted.vocabulary)}
+        # only a sentence with a word of the criteria scores above 0 (and may be a
+        # record's best): the others are not kept, nor any sentence's other words
+        units: list[tuple[Any, str, str]] = []
+        found: list[list[str]] = []
+        for rid, field, sentence, words in wanted.units(records, extracts, fulltexts):
+            if self.units and (theirs := [w for w in words if w in index]):
+                units.append((rid, field, sentence))
+                found.append(theirs)
         if not units:
             return pd.DataFrame(columns=TAG_COLUMNS)
-        index = {w: k for k, w in enumerate(wanted.vocabulary)}
-        present = _present([u[3] for u in units], index)
+        present = _present(found, index)
         weights = _present([_words(t) for t in wanted.texts], index)
         weights.data *= np.asarray(self.idf, dtype=np.float64)[weights.indices]
         scores = _coverage(present, weights)
@@ -425,7 +432,7 @@ class SimilarityWeights:
         for (rid, cid), (value, i) in best.items():
             if value < wanted.min_score:
                 continue
-            _, field, sentence, _ = units[i]
+            _, field, sentence = units[i]
             evidence = [
                 {"field": field, "sentence": sentence, "match": sentence, "cue": SIMILARITY_NOTE,
                  "negated": False, "weight": round(value, 4), "method": METHOD_SIMILARITY,
