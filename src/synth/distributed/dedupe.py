@@ -510,13 +510,10 @@ def _prepare(source: Any, offset: int, n_buckets: int, n_samples: int, run: str)
     )
 
     title, ident = _block_entries(f, idx)
-    title_bucket = _bucket_of(title["key"], n_buckets)
-    ident_bucket = _bucket_of(ident["hash"], n_buckets)
+    title_parts = _by_bucket(title, _bucket_of(title["key"], n_buckets), n_buckets)
+    ident_parts = _by_bucket(ident, _bucket_of(ident["hash"], n_buckets), n_buckets)
     out: dict[str, Any] = {
-        "hashed": [
-            _spill(run, (_take(title, title_bucket == b), _take(ident, ident_bucket == b)))
-            for b in range(n_buckets)
-        ]
+        "hashed": [_spill(run, parts) for parts in zip(title_parts, ident_parts, strict=True)]
     }
 
     nb = _neighbourhood_entries(f, idx)
@@ -609,6 +606,15 @@ def _range_split(nb: _Cols, splitters: list[tuple[int, bytes, int]], run: str) -
 
 def _take(cols: _Cols, sel: np.ndarray | slice) -> _Cols:
     return {k: v[sel] for k, v in cols.items()}
+
+
+def _by_bucket(cols: _Cols, bucket: np.ndarray, n: int) -> list[_Cols]:
+    """The rows of each bucket, in their order (one sort, then slices: not a mask per
+    bucket)."""
+    order = np.argsort(bucket, kind="stable")
+    cuts = np.searchsorted(bucket[order], np.arange(n + 1))
+    rows = _take(cols, order)
+    return [_take(rows, slice(cuts[b], cuts[b + 1])) for b in range(n)]
 
 
 def _packed(cols: _Cols) -> dict[str, Any]:
@@ -1112,8 +1118,7 @@ def _identifier_blocks(ident: _Cols, n: int) -> list[_Cols]:
             code = pd.factorize(ident["key"][sel])[0]
             shared[sel] = np.bincount(code)[code] > 1
     ident = _take(ident, shared)
-    bucket = _bucket_of(ident["hash"] + np.uint64(1), n)
-    return [_take(ident, bucket == s) for s in range(n)]
+    return _by_bucket(ident, _bucket_of(ident["hash"] + np.uint64(1), n), n)
 
 
 def _spill_parts(run: str, pairs: list[np.ndarray], blocks: list[_Cols] | None = None) -> list:
@@ -1263,8 +1268,7 @@ def _score_bucket(
 
 def _hash_split(codes: np.ndarray, n: int) -> list[np.ndarray]:
     """Pair codes by the bucket they hash to (every copy of a pair in one)."""
-    bucket = _bucket_of(codes, n)
-    return [codes[bucket == c] for c in range(n)]
+    return [part["code"] for part in _by_bucket({"code": codes}, _bucket_of(codes, n), n)]
 
 
 def _pair_cols(p: _Pairs, number: np.ndarray, **extra: np.ndarray) -> _Cols:
