@@ -930,9 +930,10 @@ class _Later:
 
 class _Run:
     """One deduplication's tasks: at most ``limit`` in flight (so a worker holds a bucket
-    or two at a time, not the shuffle), each :class:`_Spilled` argument read back by a
-    task on the worker that wrote it, each partition of a frame sent when its task is;
-    the files removed by :meth:`close`."""
+    or two at a time, not the shuffle), each :class:`_Spilled` argument read by the task
+    from its own worker's disk (or, once a file was not there, by a task on the worker
+    that wrote it), each partition of a frame sent when its task is; the files removed
+    by :meth:`close`."""
 
     def __init__(self, client: Client, name: str, limit: int) -> None:
         self.client, self.name, self.limit = client, name, max(1, limit)
