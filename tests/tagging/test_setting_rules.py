@@ -53,24 +53,6 @@ def test_veterans_followed_in_the_community_are_community() -> None:
     assert got == {"community"}
 
 
-def test_veterans_are_who_not_where_a_place_named_gives_the_setting() -> None:
-    found = _settings(
-        ("Treatment outcomes for military veterans with posttraumatic stress disorder",
-         "Veterans with PTSD (n = 255) completed prolonged exposure or cognitive processing "
-         "therapy. Symptom clusters were assessed at each session."),
-        ("Depression screening among veterans",
-         "We surveyed 412 veterans attending three primary care clinics about depressive "
-         "symptoms."),
-        ("Sleep after deployment in soldiers",
-         "Soldiers admitted to a military hospital after blast injury were followed for a "
-         "year."),
-        # with no place named, veterans followed where they live stay community
-        ("Resilience in service members after deployment",
-         "Service members completed a mail survey on combat exposure and social support."),
-    )  # fmt: skip
-    assert found == [{"mental-health"}, {"primary-care"}, {"acute-care"}, {"community"}]
-
-
 def test_psychiatric_inpatients_are_mental_health() -> None:
     got = _one(
         "Risperidone versus clozapine in treatment-resistant schizophrenia",
