@@ -58,14 +58,14 @@ def test_national_health_system_bodies() -> None:
     assert got == [{"United Kingdom"}, {"United States"}, {"United States"}, {"Canada"}]
 
 
-def test_medicare_and_medicaid_in_a_sentence_case_title() -> None:
-    # titles written in sentence case lower the programme's name; it is no common word
+def test_australias_medicare_by_its_own_institutions_is_australia() -> None:
     got = countries(
-        "The effect of external feedback on the management of medicare inpatients.",
-        "Asthma care of medicaid children in two states.",
         "Claims data from Medicare Australia were analysed.",
+        "We counted Medicare Benefits Schedule items for mental health care plans.",
+        "Medicare Locals commissioned the after-hours services we evaluated.",
+        "We analysed claims of Medicare beneficiaries.",
     )
-    assert got == [{"United States"}, {"United States"}, {"Australia"}]
+    assert got == [{"Australia"}, {"Australia"}, {"Australia"}, {"United States"}]
 
 
 def test_new_south_wales_is_australia_not_wales() -> None:
