@@ -641,8 +641,16 @@ def tag_evaluate_abstracts_cmd(
             raise FileNotFoundError(f"{gold_dir}: no gold.csv there")
         tagged = tag_abstract_gold(gold_dir, peer, split=split)
         if by_source:
+            from synth.tagging.abstract_gold import FEW_RECORDS
+
             table = tagged.by_source()
             text = table.to_string(index=False, float_format=lambda x: f"{x:.3f}")
+            few = table.loc[table["records"] < FEW_RECORDS, "source"].tolist()
+            if few:
+                text += (
+                    f"\n\nFewer than {FEW_RECORDS} records, figures that say little: "
+                    + ", ".join(few)
+                )
         else:
             text = tagged.score(split).to_text()
         console.print(text, highlight=False, soft_wrap=True)

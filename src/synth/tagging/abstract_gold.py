@@ -15,6 +15,7 @@ is right); countries are ISO codes, to which the tagger's labels are mapped
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -201,14 +202,23 @@ class TaggedGold:
 
 
 def source_of(dataset: str) -> str:
-    """The source a gold record's dataset belongs to: a screening file's review
-    (``screening/cohen2006_ADHD.csv`` -> ``cohen2006``, one source for its six drug
-    classes) or an export folder's name (``formats/asreview-demo-data/scopus.ris`` ->
+    """The source a gold record's dataset belongs to: a screening file's review, named up
+    to its year (``screening/cohen2006_ADHD.csv`` -> ``cohen2006``, one source for its six
+    drug classes; ``screening/van_de_Schoot_2017.csv`` -> ``van_de_Schoot_2017``), or an
+    export folder's name (``formats/asreview-demo-data/scopus.ris`` ->
     ``asreview-demo-data``)."""
     parts = Path(dataset).parts
     if len(parts) > 2:  # formats/<folder>/<file>
         return parts[-2]
-    return Path(dataset).stem.split("_")[0]
+    stem = Path(dataset).stem
+    year = _SOURCE_YEAR.match(stem)
+    return year.group(1) if year else stem
+
+
+#: A screening file's name up to its year: the review, whatever classes follow it.
+_SOURCE_YEAR = re.compile(r"(.*?(?:19|20)\d\d)(?:_|$)")
+#: Below this many records a source's figures say little (printed under the table).
+FEW_RECORDS = 30
 
 
 def combined(sets: dict[str, TaggedGold]) -> TaggedGold:
