@@ -140,3 +140,121 @@ def test_judging_that_fails_on_a_worker_leaves_the_store_as_it_was(
     assert _latest(db) == first
     work = Path(f"{db}.work")  # the run's work folder removed
     assert not work.exists() or not any(work.iterdir())
+
+
+def test_the_worker_traceback_of_failed_judging_is_logged_for_synth_v(
+    scheduler: str,
+    kei_imported_db: Path,
+    copy_db: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The command's message is one line; the worker's traceback of what raised (the
+    judging's own frames, not only the wrapper's) is logged at INFO, which ``synth -v``
+    shows."""
+    from distributed import Client
+
+    from synth.distributed.cluster import ClusterError
+    from synth.tagging.workflow import tag_store
+
+    db = copy_db(kei_imported_db)
+    _failing_on_the_workers(monkeypatch)
+    caplog.set_level("INFO", logger="synth.distributed.tagging")
+    con = connect(db)
+    try:
+        with Client(scheduler) as client, pytest.raises(ClusterError) as raised:
+            tag_store(con, client=client, partition_size=5)
+    finally:
+        con.close()
+    assert "\n" not in str(raised.value)
+    logged = [r for r in caplog.records if "failed on its worker" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelname == "INFO"
+    text = logged[0].getMessage()
+    assert "Traceback" in text and "judge_chunk" in text
+    assert 'raise RuntimeError("the criteria rules have no met_threshold")' in text
+
+
+def _uncued_review(folder: Path) -> Path:
+    """The bundled review with criteria judged by similarity (their cues removed)."""
+    from tests.tagging.test_similarity_streamed import _review
+
+    return _review(folder).path
+
+
+def test_counting_that_fails_on_a_worker_stops_the_command_with_one_line(
+    scheduler: str,
+    kei_imported_db: Path,
+    copy_db: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Pass 1 of the criteria judged by similarity raising on a worker: the command ends
+    with one message naming the partition and what it was doing (exit 2, no traceback;
+    before, the worker's exception came back raw: a traceback, exit 1), the worker's
+    traceback logged for ``synth -v``, and no run written."""
+    from distributed import get_worker
+
+    from synth.tagging.criteria import SimilarityCriteria
+
+    db = copy_db(kei_imported_db)
+    review = _uncued_review(tmp_path)
+    before = _tables(db)
+    real = SimilarityCriteria.count
+
+    def count(self: SimilarityCriteria, records: pd.DataFrame, *args: Any) -> Any:
+        get_worker()  # raises ValueError outside a worker's task
+        if len(records):
+            raise RuntimeError("no such vocabulary")
+        return real(self, records, *args)
+
+    monkeypatch.setattr(SimilarityCriteria, "count", count)
+    caplog.set_level("INFO", logger="synth.distributed.tagging")
+    result = runner.invoke(
+        app,
+        ["tag", "--db", str(db), "--no-progress", "--scheduler", scheduler,
+         "--partition-size", "9", "--review", str(review)],
+    )  # fmt: skip
+    assert result.exit_code == 2, (result.output, result.exception)
+    out = " ".join(result.output.split())
+    assert "error:" in out and "Traceback" not in out
+    assert "failed on its worker while counting the criteria's words" in out
+    assert "RuntimeError: no such vocabulary" in out and "(records r" in out
+    logged = [r for r in caplog.records if "failed on its worker" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert 'raise RuntimeError("no such vocabulary")' in caplog.text  # the worker's frame
+    after = _tables(db)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(after[table], before[table], obj=table)
+
+
+def test_a_cancelled_partition_is_not_called_a_failure_on_its_worker(
+    scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition's task cancelled (not raised on its worker: another client, the
+    cluster closing) comes back as the cancellation it is, not as the ClusterError of a
+    partition that "failed on its worker" (what every exception became before)."""
+    from concurrent.futures import CancelledError
+
+    from distributed import Client
+
+    from synth.corpus.synthetic import generate_records
+    from synth.distributed import tagging as dtagging
+    from synth.distributed.cluster import ClusterError
+    from synth.tagging.codebook import load_codebook
+
+    records, _ = generate_records(20, seed=3)
+    with Client(scheduler) as client:
+        submit = client.submit
+
+        def cancelled(*args: Any, **kwargs: Any) -> Any:
+            future = submit(*args, **kwargs)
+            future.cancel()
+            return future
+
+        monkeypatch.setattr(client, "submit", cancelled)
+        with pytest.raises(CancelledError) as raised:
+            dtagging.tag_partitions(
+                client, records, load_codebook(), out_dir=tmp_path / "parts", partition_size=5
+            )
+    assert not isinstance(raised.value, ClusterError)

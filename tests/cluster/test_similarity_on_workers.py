@@ -125,3 +125,49 @@ def test_a_partition_counted_on_a_worker_sends_back_its_criteria_words_alone(
     one = client.submit(dtagging._count_partition, chunks[0], wanted).result()
     assert isinstance(one, SimilarityCounts) and set(one.words) <= set(wanted.vocabulary)
     assert dtagging.similarity_counts_on_cluster(client, iter(()), wanted) == SimilarityCounts()
+
+
+def test_a_record_edited_between_the_passes_on_the_cluster_is_told_and_recorded(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A record's abstract edited after the workers counted the store (pass 1) and before
+    they scored it (pass 2): each worker sends back what it scored with its partition,
+    and the run says the weights are not those of the texts judged (a warning, and
+    ``similarity_recounted`` false with both passes' totals in its parameters)."""
+    import sqlite3
+
+    from synth.store.tags import run_params
+
+    db = _generated_store(tmp_path, 700)
+    review = review_for(tmp_path / "review.yml")
+    real = dtagging.similarity_counts_on_cluster
+
+    def counted_then_edited(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        other = sqlite3.connect(db)
+        try:
+            with other:
+                (rid,) = other.execute("SELECT record_id FROM records LIMIT 1").fetchone()
+                other.execute(
+                    "UPDATE records_all SET abstract = coalesce(abstract, '') || ? "
+                    "WHERE record_id = ?",
+                    (" Patient-reported outcomes were measured in hospital care.", rid),
+                )
+        finally:
+            other.close()
+        return out
+
+    monkeypatch.setattr(dtagging, "similarity_counts_on_cluster", counted_then_edited)
+    caplog.set_level("WARNING", logger="synth.tagging.workflow")
+    con = connect(db)
+    try:
+        run = tag_store(con, review_path=review.path, client=client, partition_size=300)
+        params = run_params(con, run.run_id)
+    finally:
+        con.close()
+    told = [r for r in caplog.records if "pass 1 counted" in r.getMessage()]
+    assert len(told) == 1
+    assert params["similarity_recounted"] is False
+    first, second = params["similarity_counts"]["pass_1"], params["similarity_counts"]["pass_2"]
+    assert second["sentences"] == first["sentences"] + 1
+    assert second["criterion_words"] >= first["criterion_words"] + 4  # its four words

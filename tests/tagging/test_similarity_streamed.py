@@ -357,3 +357,133 @@ def test_synth_tag_on_one_machine_counts_chunk_by_chunk_and_reads_no_record_whol
         assert row.score == score, (row.record_id, row.criterion)
         assert row.evidence == evidence, (row.record_id, row.criterion)
     assert (mine["score"] > 0).sum() > 50  # judged, with evidence
+
+
+# -- the store changed between the two passes ---------------------------------------------
+
+#: Sentences an edit adds to a record's abstract between the passes (criterion words).
+_ADDED = (
+    " Patients and staff worked together as equal partners throughout."
+    " Service users shared power in the design and delivery of the service."
+)
+
+
+def _edited_after(target: Callable[..., Any], db: Path) -> Callable[..., Any]:
+    """``target`` (pass 1), then a record's abstract edited by another connection, as a
+    reviewer's edit committed while the run goes on: pass 2 reads it, pass 1 did not."""
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        out = target(*args, **kwargs)
+        other = sqlite3.connect(db)
+        try:
+            with other:
+                (rid,) = other.execute("SELECT record_id FROM records LIMIT 1").fetchone()
+                other.execute(
+                    "UPDATE records_all SET abstract = coalesce(abstract, '') || ? "
+                    "WHERE record_id = ?",
+                    (_ADDED, rid),
+                )
+        finally:
+            other.close()
+        return out
+
+    return counted
+
+
+def test_a_record_edited_between_the_passes_is_told_and_recorded(
+    kei_imported_db: Path,
+    copy_db: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A record's abstract edited after pass 1 counted the store and before pass 2 scored
+    it: the weights are not those of the texts judged, and the run says so (a warning,
+    and ``similarity_recounted`` false with both passes' totals in its parameters); the
+    same run without the edit says nothing and records nothing of it."""
+    from synth.store.tags import run_params
+    from synth.tagging.workflow import tag_store
+
+    review = _review(tmp_path)
+    quiet_db = copy_db(kei_imported_db, tmp_path / "quiet.sqlite")
+    edited_db = copy_db(kei_imported_db, tmp_path / "edited.sqlite")
+    caplog.set_level("WARNING", logger="synth.tagging.workflow")
+    con = connect(quiet_db)
+    try:
+        run = tag_store(con, review_path=review.path, chunk_size=9, refine=False)
+        quiet = run_params(con, run.run_id)
+    finally:
+        con.close()
+    assert "similarity_recounted" not in quiet and "pass 1 counted" not in caplog.text
+    monkeypatch.setattr(workflow, "_counted", _edited_after(workflow._counted, edited_db))
+    con = connect(edited_db)
+    try:
+        run = tag_store(con, review_path=review.path, chunk_size=9, refine=False)
+        params = run_params(con, run.run_id)
+    finally:
+        con.close()
+    told = [r for r in caplog.records if "pass 1 counted" in r.getMessage()]
+    assert len(told) == 1 and told[0].levelname == "WARNING"
+    assert params["similarity_recounted"] is False
+    first, second = params["similarity_counts"]["pass_1"], params["similarity_counts"]["pass_2"]
+    assert second["sentences"] == first["sentences"] + 2  # the two sentences added
+    assert second["criterion_words"] > first["criterion_words"]
+    assert f"pass 1 counted {first['sentences']} sentences" in told[0].getMessage()
+
+
+def test_pass_1_on_one_machine_has_its_own_progress_and_tells_of_no_extract_again(
+    kei_imported_db: Path,
+    copy_db: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Pass 1 reads every chunk before the tagging's bar starts: it has a bar of its own
+    over the records (and a log line), and an extract naming no record is not told of
+    once more per chunk by it (the tagging of each chunk tells of it)."""
+    import synth.progress
+    from synth.store.views import load_extracts
+    from synth.tagging.workflow import tag_store
+
+    review = _review(tmp_path)
+    db = copy_db(kei_imported_db, tmp_path / "bar.sqlite")
+    real = load_extracts
+
+    def with_a_stray(con: sqlite3.Connection) -> pd.DataFrame:
+        ext = real(con)
+        stray = {**ext.iloc[0].to_dict(), "record_id": None, "ref": "nosuch2020"}
+        return pd.concat([ext, pd.DataFrame([stray])], ignore_index=True)
+
+    monkeypatch.setattr(workflow, "load_extracts", with_a_stray)
+    bars: list[dict[str, Any]] = []
+    real_bar = synth.progress.progress_bar
+
+    def bar(*args: Any, **kwargs: Any) -> Any:
+        bars.append(kwargs)
+        return real_bar(*args, **kwargs)
+
+    monkeypatch.setattr(synth.progress, "progress_bar", bar)
+    passes: list[str] = []
+    count = SimilarityCriteria.count
+
+    def counting(self: SimilarityCriteria, *args: Any) -> Any:
+        passes.append("count")
+        return count(self, *args)
+
+    monkeypatch.setattr(SimilarityCriteria, "count", counting)
+    caplog.set_level("INFO", logger="synth")
+    con = connect(db)
+    try:
+        run = tag_store(con, review_path=review.path, chunk_size=9, progress=True, refine=False)
+    finally:
+        con.close()
+    chunks = len(passes)
+    assert chunks > 5
+    assert bars and bars[0]["desc"] == "counting criteria words"
+    assert bars[0]["total"] == len(run.suggestions)
+    assert any("counting the words of 4 criteria" in r.getMessage() for r in caplog.records)
+    stray = [r for r in caplog.records if "name no record" in r.getMessage()]
+    # once per chunk by each reader of the chunk's extracts (the tagger, the criteria's
+    # cue rows and records with text, similarity's scoring), none of them pass 1's
+    assert stray and all(r.name == "synth.tagging.tagger" for r in stray)
+    assert len(stray) == 4 * chunks

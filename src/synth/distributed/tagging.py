@@ -37,6 +37,7 @@ import shutil
 import sqlite3
 import threading
 import time
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -58,6 +59,7 @@ from synth.distributed.cluster import (
     work_folder,
 )
 from synth.tagging.codebook import Codebook
+from synth.tagging.criteria import _TEXT_FIELDS
 from synth.tagging.tagger import TAG_COLUMNS, extracts_by_record
 
 if TYPE_CHECKING:
@@ -87,7 +89,10 @@ _evidence_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 class JudgingError(RuntimeError):
     """A partition's criteria could not be judged on its worker: the message names what
-    raised there (:func:`tag_partitions` stops the run with it)."""
+    raised there (:func:`tag_partitions` stops the run with it), ``worker_traceback`` its
+    traceback there as text (logged by the command: ``synth -v``)."""
+
+    worker_traceback: str = ""
 
 
 class TaggerPlugin(WorkerPlugin):
@@ -242,8 +247,10 @@ def tag_partitions(
         The review's criteria (:class:`Judging`), sent to each worker once: each partition
         is judged there after it is tagged (:func:`synth.tagging.criteria.judge_chunk`)
         and its result carries ``assessment`` and ``suggestions``, evidence as the JSON
-        text the store keeps (given to ``each``, then dropped here). Without it, they
-        are None.
+        text the store keeps (given to ``each``, then dropped here), and
+        ``similarity_counts``, what the criteria judged by similarity read there
+        (:meth:`~synth.tagging.criteria.SimilarityWeights.scored`; None: no such
+        criterion). Without it, they are None.
     """
     if partition_size < 1:
         raise ValueError(f"partition_size must be at least 1, not {partition_size}")
@@ -272,19 +279,7 @@ def tag_partitions(
 
     def land(future: Any) -> None:
         index, first, last = flying.pop(future)
-        try:
-            result = future.result()
-        except KilledWorker as exc:
-            raise ClusterError(
-                f"partition {index} (records {first} to {last}) was lost with every worker "
-                f"that tried it ({exc}); a worker that runs out of memory dies so: try a "
-                "smaller --partition-size"
-            ) from None
-        except Exception as exc:  # raised in its task on the worker: the run stops, named
-            why = str(exc) if isinstance(exc, JudgingError) else f"{type(exc).__name__}: {exc}"
-            raise ClusterError(
-                f"partition {index} (records {first} to {last}) failed on its worker: {why}"
-            ) from exc
+        result = _landed(future, f"partition {index} (records {first} to {last})", "tried it")
         future.release()
         table = result.pop("table")
         path = out_dir / f"tags-{result['index']:05d}.parquet"
@@ -447,6 +442,9 @@ def similarity_counts_on_cluster(
     client: Client,
     partitions: Iterable[tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]],
     wanted: SimilarityCriteria,
+    *,
+    progress: bool = False,
+    total: int | None = None,
 ) -> SimilarityCounts:
     """Pass 1 of the criteria judged by similarity (``wanted``) on ``client``'s workers:
     each partition (records, extracts, full texts, as the tagger reads them) counted on a
@@ -455,37 +453,41 @@ def similarity_counts_on_cluster(
     word weights (:meth:`~synth.tagging.criteria.SimilarityCriteria.weigh`) then travel
     to each worker once, in :class:`Judging`. A partition is sent with only the texts
     counted (no other column), read as sent: at most
-    :data:`~synth.distributed.cluster.IN_FLIGHT_PER_WORKER` per worker in flight."""
+    :data:`~synth.distributed.cluster.IN_FLIGHT_PER_WORKER` per worker in flight. With
+    ``progress``, a bar over the ``total`` records; a partition that raises on its worker
+    stops it with a :class:`~synth.distributed.cluster.ClusterError` naming it."""
     from distributed import as_completed
 
-    from synth.tagging.criteria import SimilarityCounts
+    from synth.tagging.criteria import SimilarityCounts, unmatched_extracts_quiet
 
     limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
     key = f"synth-similarity-{uuid.uuid4().hex[:12]}"
     pending = as_completed()
-    flying: dict[Any, int] = {}
-    total = SimilarityCounts()
+    #: what each future in flight counts: (partition index, first and last record, records)
+    flying: dict[Any, tuple[int, str, str, int]] = {}
+    counted = SimilarityCounts()
+    log.info("counting the words of %d criteria judged by similarity", len(wanted.ids))
+    bar = _progress(progress, total, "counting criteria words")
 
     def land(future: Any) -> None:
-        nonlocal total
-        index = flying.pop(future)
-        try:
-            counts = future.result()
-        except KilledWorker as exc:
-            raise ClusterError(
-                f"partition {index} was lost with every worker that counted its words "
-                f"({exc}); a worker that runs out of memory dies so: try a smaller "
-                "--partition-size"
-            ) from None
+        nonlocal counted
+        index, first, last, n = flying.pop(future)
+        counts = _landed(
+            future, f"partition {index} (records {first} to {last})", "counted its words",
+            doing=" while counting the criteria's words",
+        )  # fmt: skip
         future.release()
-        total += counts
+        counted += counts
+        if bar is not None:
+            bar.update(n)
 
     try:
         for index, (part, ext, full) in enumerate(partitions):
             if not len(part):
                 continue
             if ext is not None and len(ext):
-                ext = _matched_extracts(part, ext)
+                with unmatched_extracts_quiet():  # the tagging of the partition says so
+                    ext = _matched_extracts(part, ext)
             payload = (
                 part[[c for c in _COUNTED_COLUMNS if c in part.columns]],
                 ext,
@@ -494,9 +496,10 @@ def similarity_counts_on_cluster(
             future = client.submit(
                 _count_partition, payload, wanted, pure=False, key=f"{key}-{index:05d}"
             )
-            flying[future] = index
+            ids = part["record_id"]
+            flying[future] = (index, ids.iloc[0], ids.iloc[-1], len(part))
             pending.add(future)
-            del part, ext, full, payload
+            del part, ext, full, payload, ids
             while len(flying) >= limit:
                 land(next(pending))
         for future in pending:
@@ -504,11 +507,15 @@ def similarity_counts_on_cluster(
     except BaseException:
         client.cancel(list(flying))
         raise
-    return total
+    finally:
+        if bar is not None:
+            bar.close()
+    return counted
 
 
-#: The record columns :meth:`~synth.tagging.criteria.SimilarityCriteria.count` reads.
-_COUNTED_COLUMNS = ("record_id", "title", "keywords", "abstract")
+#: The record columns :meth:`~synth.tagging.criteria.SimilarityCriteria.count` reads
+#: (its text fields, named once there).
+_COUNTED_COLUMNS = ("record_id", *_TEXT_FIELDS)
 
 
 # --------------------------------------------------------------------------- in the workers
@@ -525,7 +532,7 @@ def _tag_partition(
     texts as stored has their pages added to its evidence; with ``judge_name`` (a
     :class:`JudgePlugin`) it is judged against the review's criteria too, and its
     ``assessment`` and ``suggestions`` come back ready for the store's writer (evidence as
-    the JSON text the store keeps)."""
+    the JSON text the store keeps), with the counts of what similarity scored."""
     from distributed import get_worker
 
     from synth.tagging.tagger import tag
@@ -556,6 +563,7 @@ def _tag_partition(
         tags = add_pages(tags, stored)  # evidence found in a PDF names its page
     assessment = suggestions = None
     judging_seconds = 0.0
+    seen: list[SimilarityCounts] = []  # what similarity scored, to compare with pass 1
     if judge is not None:
         from synth.tagging.criteria import judge_chunk
 
@@ -565,11 +573,14 @@ def _tag_partition(
             assessment, suggestions = judge_chunk(
                 records, tags, judging.review, plugin.codebook, by_cues=judging.by_cues,
                 similarity=judging.similarity, extracts=extracts, fulltexts=fulltexts,
-                rules=judging.rules,
+                rules=judging.rules, seen=seen.append,
             )  # fmt: skip
         except Exception as exc:
             what = f"judging the review's criteria raised {type(exc).__name__}: {exc}"
-            raise JudgingError(what) from exc
+            error = JudgingError(what)
+            # the cause does not travel back with it: its traceback as text does
+            error.worker_traceback = traceback.format_exc()
+            raise error from exc
         assessment["evidence"] = [_evidence_json(e) for e in assessment["evidence"]]
         judging_seconds = time.perf_counter() - start
     table = pa.Table.from_pandas(
@@ -600,6 +611,7 @@ def _tag_partition(
         "judging_seconds": judging_seconds,
         "assessment": assessment,
         "suggestions": suggestions,
+        "similarity_counts": seen[0] if seen else None,
     }
 
 
@@ -701,9 +713,37 @@ def _matched_extracts(records: pd.DataFrame, extracts: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(rows, columns=["record_id", "text"])
 
 
-def _progress(show: bool, total: int | None) -> Any:
+def _progress(show: bool, total: int | None, desc: str = "tagging on the cluster") -> Any:
     if not show:
         return None
     from synth.progress import progress_bar
 
-    return progress_bar(total=total, unit="rec", desc="tagging on the cluster")
+    return progress_bar(total=total, unit="rec", desc=desc)
+
+
+def _landed(future: Any, partition: str, lost: str, *, doing: str = "") -> Any:
+    """The result of a task on ``partition`` (named so in a message) that is done.
+
+    A task that raised on its worker (its status ``error``) stops the run with a
+    :class:`~synth.distributed.cluster.ClusterError` naming the partition, what it was
+    ``doing`` and the error, the worker's traceback logged first (shown with ``synth
+    -v``); one lost with every worker that ``lost`` (tried) it says so. Any other error
+    (the task cancelled, its result not read here) is raised as it is: not the worker's.
+    """
+    try:
+        return future.result()
+    except KilledWorker as exc:
+        raise ClusterError(
+            f"{partition} was lost with every worker that {lost} ({exc}); a worker that runs "
+            "out of memory dies so: try a smaller --partition-size"
+        ) from None
+    except Exception as exc:
+        if future.status != "error":  # cancelled, or its result unreadable here
+            raise
+        why = str(exc) if isinstance(exc, JudgingError) else f"{type(exc).__name__}: {exc}"
+        there = getattr(exc, "worker_traceback", None)  # a JudgingError's, of what raised
+        if there:
+            log.info("%s failed on its worker%s:\n%s", partition, doing, there.rstrip())
+        else:
+            log.info("%s failed on its worker%s:", partition, doing, exc_info=exc)
+        raise ClusterError(f"{partition} failed on its worker{doing}: {why}") from exc

@@ -14,12 +14,13 @@ Thresholds and the pairs of opposite criteria are data (``synth/data/criteria_ru
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
 import math
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -293,6 +294,31 @@ class SimilarityCounts:
             words[word] = words.get(word, 0) + n
         return SimilarityCounts(self.units + other.units, words)
 
+    def totals(self) -> dict[str, int]:
+        """The sentences counted and the criterion words found in them, summed (what a
+        run's parameters record when the two passes disagree)."""
+        return {"sentences": self.units, "criterion_words": sum(self.words.values())}
+
+
+@contextlib.contextmanager
+def unmatched_extracts_quiet() -> Iterator[None]:
+    """Pass 1 reads a part's extracts as its tagging does, which warns of those naming no
+    record (:func:`synth.tagging.tagger.extracts_by_record`): this thread's warning of
+    them left out meanwhile, so that it is not given once more per part."""
+    import threading
+
+    me = threading.get_ident()
+
+    def told(record: logging.LogRecord) -> bool:
+        return record.thread != me or "name no record" not in str(record.msg)
+
+    logger = logging.getLogger("synth.tagging.tagger")
+    logger.addFilter(told)
+    try:
+        yield
+    finally:
+        logger.removeFilter(told)
+
 
 @dataclass(frozen=True)
 class SimilarityCriteria:
@@ -358,10 +384,11 @@ class SimilarityCriteria:
         wanted = frozenset(self.vocabulary)
         units = 0
         found: dict[str, int] = {}
-        for *_, words in self.units(records, extracts, fulltexts):
-            units += 1
-            for word in wanted.intersection(words):
-                found[word] = found.get(word, 0) + 1
+        with unmatched_extracts_quiet():  # the tagging of the same part says so, once
+            for *_, words in self.units(records, extracts, fulltexts):
+                units += 1
+                for word in wanted.intersection(words):
+                    found[word] = found.get(word, 0) + 1
         return SimilarityCounts(units, found)
 
     def weigh(self, counts: SimilarityCounts) -> SimilarityWeights:
@@ -402,6 +429,18 @@ class SimilarityWeights:
         """Pass 2: the criterion rows of these records (a part of the corpus, with their
         extracts and full texts), exactly those :func:`similarity_tags` gives them over
         the whole corpus."""
+        return self.scored(records, extracts, fulltexts)[0]
+
+    def scored(
+        self,
+        records: pd.DataFrame,
+        extracts: pd.DataFrame | None = None,
+        fulltexts: pd.DataFrame | None = None,
+    ) -> tuple[pd.DataFrame, SimilarityCounts]:
+        """Pass 2 (:meth:`rows`) with the counts of what it read, as pass 1 counts them
+        (:meth:`SimilarityCriteria.count`): summed over the parts scored, they are pass 1's
+        unless the texts changed between the passes (the weights then are not those of
+        the texts judged)."""
         from synth.tagging.tagger import TAG_COLUMNS
 
         wanted = self.criteria
@@ -410,12 +449,19 @@ class SimilarityWeights:
         # record's best): the others are not kept, nor any sentence's other words
         units: list[tuple[Any, str, str]] = []
         found: list[list[str]] = []
+        seen = 0
+        seen_words: dict[str, int] = {}
         for rid, field, sentence, words in wanted.units(records, extracts, fulltexts):
-            if self.units and (theirs := [w for w in words if w in index]):
-                units.append((rid, field, sentence))
-                found.append(theirs)
+            seen += 1
+            if theirs := [w for w in words if w in index]:
+                for word in set(theirs):
+                    seen_words[word] = seen_words.get(word, 0) + 1
+                if self.units:
+                    units.append((rid, field, sentence))
+                    found.append(theirs)
+        counts = SimilarityCounts(seen, seen_words)
         if not units:
-            return pd.DataFrame(columns=TAG_COLUMNS)
+            return pd.DataFrame(columns=TAG_COLUMNS), counts
         present = _present(found, index)
         weights = _present([_words(t) for t in wanted.texts], index)
         weights.data *= np.asarray(self.idf, dtype=np.float64)[weights.indices]
@@ -441,7 +487,7 @@ class SimilarityWeights:
             rows.append(
                 (rid, CRITERION_FACET, cid, round(value, 4), evidence, "similarity", version)
             )
-        return pd.DataFrame(rows, columns=TAG_COLUMNS)
+        return pd.DataFrame(rows, columns=TAG_COLUMNS), counts
 
 
 def _sentences(
@@ -1005,9 +1051,12 @@ def judge_chunk(
     extracts: pd.DataFrame | None = None,
     fulltexts: pd.DataFrame | None = None,
     rules: Mapping[str, Any] | None = None,
+    seen: Callable[[SimilarityCounts], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A chunk of records judged against the review's criteria: ``(assessment,
     suggestions)`` as :func:`assess` and :func:`suggest` give them for the whole corpus.
+    ``seen`` is given the counts of the sentences scored by similarity
+    (:meth:`SimilarityWeights.scored`), to compare with pass 1's.
 
     The chunk's criterion rows are read from its ``tags`` (their evidence as lists, PDF
     pages added) for the criteria of ``by_cues`` (:func:`without_similarity`); those of
@@ -1020,7 +1069,9 @@ def judge_chunk(
         records, tags, by_cues, codebook, extracts=extracts, fulltexts=fulltexts, rules=rules
     )
     if similarity is not None:
-        mine = similarity.rows(records, extracts, fulltexts)
+        mine, counts = similarity.scored(records, extracts, fulltexts)
+        if seen is not None:
+            seen(counts)
         rows = pd.concat([p for p in (rows, mine) if len(p)] or [rows], ignore_index=True)
     with_text = records_with_text(records, extracts, fulltexts)
     assessment = assess(records, rows, review, rules=rules, with_text=with_text)

@@ -250,7 +250,9 @@ def _streamed(
         judge = _Chunks(
             con, codebook, review, review_path, params, refine=refine, n=n,
             many=len(reader.sizes()) > 1,
-            count=lambda wanted: _counted(wanted, _store_chunks(copy.copy(reader), extracts)),
+            count=lambda wanted: _counted(
+                wanted, _store_chunks(copy.copy(reader), extracts), progress=progress, total=n
+            ),
         )  # fmt: skip
         #: each chunk as read, judged once its tags are back (in order)
         read: deque[tuple[pd.DataFrame, Any, Any, Any]] = deque()
@@ -272,16 +274,30 @@ def _streamed(
     return judge.result()
 
 
-def _counted(wanted: Any, chunks: Iterator[tuple[Any, ...]]) -> Any:
+def _counted(
+    wanted: Any, chunks: Iterator[tuple[Any, ...]], *, progress: bool = False, total: int = 0
+) -> Any:
     """Pass 1 of the criteria judged by similarity (``wanted``:
     :class:`synth.tagging.criteria.SimilarityCriteria`) on one machine: the counts of each
-    chunk (records, extracts, full texts as the tagger reads them), summed."""
+    chunk (records, extracts, full texts as the tagger reads them), summed; with
+    ``progress``, a bar of its own over the ``total`` records, before the tagging's."""
+    from synth.progress import progress_bar
     from synth.tagging.criteria import SimilarityCounts
 
-    total = SimilarityCounts()
-    for part, ext, full, _ in chunks:
-        total += wanted.count(part, ext, full)
-    return total
+    log.info("counting the words of %d criteria judged by similarity", len(wanted.ids))
+    counted = SimilarityCounts()
+    bar = None
+    if progress:
+        bar = progress_bar(total=total, unit="rec", desc="counting criteria words")
+    try:
+        for part, ext, full, _ in chunks:
+            counted += wanted.count(part, ext, full)
+            if bar is not None:
+                bar.update(len(part))
+    finally:
+        if bar is not None:
+            bar.close()
+    return counted
 
 
 def _store_chunks(reader: Any, extracts: pd.DataFrame | None) -> Iterator[tuple[Any, ...]]:
@@ -368,7 +384,8 @@ def _streamed_on_cluster(
             con, codebook, review, review_path, params, refine=refine, n=len(reader),
             many=len(reader.sizes()) > 1,
             count=lambda wanted: similarity_counts_on_cluster(
-                client, _text_chunks(copy.copy(reader), extracts), wanted
+                client, _text_chunks(copy.copy(reader), extracts), wanted, progress=progress,
+                total=len(reader),
             ),
         )  # fmt: skip
 
@@ -383,7 +400,10 @@ def _streamed_on_cluster(
 
         def each(result: dict[str, Any], tags: pd.DataFrame) -> None:
             tags.attrs["failures"] = result["failures"]
-            judge.add_judged(tags, result["assessment"], result["suggestions"])
+            judge.add_judged(
+                tags, result["assessment"], result["suggestions"],
+                seen=result.get("similarity_counts"),
+            )  # fmt: skip
 
         with judge:
             judging = None
@@ -418,7 +438,10 @@ class _Chunks:
     them over every record (pass 1: :meth:`synth.tagging.criteria.SimilarityCriteria.count`
     summed over the chunks, here or on a cluster's workers) and the counts give the words'
     weights (:attr:`similarity`), with which each chunk's records are scored where the
-    chunk is judged (pass 2): no step holds every record's sentences or rows.
+    chunk is judged (pass 2): no step holds every record's sentences or rows. Pass 2
+    counts what it scored as pass 1 did (:attr:`recounted`): the store read twice, a
+    record edited, a PDF linked or groups rebuilt between the passes make the sums
+    differ, and the run then says so (:meth:`_recount_checked`).
     """
 
     def __init__(
@@ -451,6 +474,9 @@ class _Chunks:
         self._count = count
         #: the word weights of the criteria judged by similarity (None: no such criterion)
         self.similarity: Any = None
+        #: pass 1's counts the weights are of, and pass 2's of the chunks judged so far
+        self.counted: Any = None
+        self.recounted: Any = None
         self.by_cues = without_similarity(review)
         self.failures: list[dict[str, Any]] = []
         self.kept: list[pd.DataFrame] = []
@@ -463,7 +489,10 @@ class _Chunks:
         if self.judged:
             wanted = SimilarityCriteria.of(self.review)
             if wanted is not None:  # a criterion without cues: pass 1 over every record
-                self.similarity = wanted.weigh(self._count(wanted))
+                from synth.tagging.criteria import SimilarityCounts
+
+                self.counted, self.recounted = self._count(wanted), SimilarityCounts()
+                self.similarity = wanted.weigh(self.counted)
         self._count = None
         self.writer.__enter__()
         return self
@@ -471,7 +500,33 @@ class _Chunks:
     def __exit__(self, *exc: Any) -> None:
         if exc[0] is None:
             self.writer.finish_params(failures=self.failures)
+            self._recount_checked()
         self.writer.__exit__(*exc)
+
+    def _seen(self, counts: Any) -> None:
+        """Pass 2's counts of a chunk: :meth:`synth.tagging.criteria.SimilarityWeights.scored`."""
+        if counts is not None and self.recounted is not None:
+            self.recounted += counts
+
+    def _recount_checked(self) -> None:
+        """Pass 2's counts against pass 1's: when the texts judged were not those
+        weighed, a warning and the run's parameters say so (``similarity_recounted``
+        false, the totals of both passes)."""
+        if self.counted is None or self.recounted == self.counted:
+            return
+        first, second = self.counted.totals(), self.recounted.totals()
+        log.warning(
+            "the store changed while the criteria judged by similarity were read: pass 1 "
+            "counted %d sentences (%d criterion words), pass 2 scored %d (%d); records "
+            "edited, full texts linked or duplicate groups rebuilt meanwhile? Their scores "
+            "use the words' weights of the store as first read: tag again to weigh them on "
+            "the texts judged",
+            first["sentences"], first["criterion_words"],
+            second["sentences"], second["criterion_words"],
+        )  # fmt: skip
+        self.writer.finish_params(
+            similarity_recounted=False, similarity_counts={"pass_1": first, "pass_2": second}
+        )
 
     def add(
         self,
@@ -491,18 +546,24 @@ class _Chunks:
         if self.judged:
             assessment, suggested = judge_chunk(
                 part, tags, self.review, self.codebook, by_cues=self.by_cues,
-                similarity=self.similarity, extracts=ext, fulltexts=full,
+                similarity=self.similarity, extracts=ext, fulltexts=full, seen=self._seen,
             )  # fmt: skip
         self._write(tags, assessment, suggested)
 
     def add_judged(
-        self, tags: pd.DataFrame, assessment: pd.DataFrame | None, suggested: pd.DataFrame | None
+        self,
+        tags: pd.DataFrame,
+        assessment: pd.DataFrame | None,
+        suggested: pd.DataFrame | None,
+        *,
+        seen: Any = None,
     ) -> None:
         """Write one chunk a cluster's worker tagged and judged
         (:func:`synth.distributed.tagging.tag_on_cluster` with ``judging``): its tags, PDF
         pages added, and its assessment and suggestions, evidence as the JSON text the
         store keeps, written as they are (parsed only in a run of one chunk, whose rows
-        :class:`TagRun` keeps whole)."""
+        :class:`TagRun` keeps whole); ``seen``, what its similarity scoring read."""
+        self._seen(seen)
         if not self.many:
             tags = _parsed(tags)
             if assessment is not None:
