@@ -622,7 +622,8 @@ def _first_numbers(values: list[Any]) -> list[str]:
     heads = [v.partition("-")[0] if type(v) is str else "" for v in values]
     out = [(h.lstrip("0") or "0") if h.isdigit() else "" for h in heads]
     for k, v in enumerate(values):
-        if not out[k] and v is not None and v == v:
+        # pd.NA (a string[python] or string[pyarrow] column's missing value) has no truth
+        if not out[k] and v is not None and v is not pd.NA and v == v:
             out[k] = _first_digits(v)
     return out
 
