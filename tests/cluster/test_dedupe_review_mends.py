@@ -100,3 +100,21 @@ def test_two_clients_run_at_once_on_one_scheduler(client: Any) -> None:
     for k, records in enumerate(frames):
         assert not isinstance(out[k], Exception), out[k]
         _same(records, out[k])
+
+
+# -- 2: no record with a title ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("title", ["", None])
+def test_a_frame_without_titles(client: Any, title: str | None) -> None:
+    records = pd.DataFrame(
+        {
+            "record_id": [f"r{k}" for k in range(6)],
+            "title": pd.Series([title] * 6, dtype=object),
+            "authors": [["Smith, J"]] * 6,
+            "year": [2000] * 6,
+        }
+    )
+    result = dedupe_on_cluster(records, client, partition_size=2, buckets=3)
+    assert result.counts["duplicates"] == 0
+    _same(records, result)

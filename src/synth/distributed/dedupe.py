@@ -249,6 +249,8 @@ def dedupe_on_cluster(
         samples = sorted(x for p in prepared for x in p.pop("samples"))
         step = len(samples) / n_buckets
         splitters = [samples[int(step * k)] for k in range(1, n_buckets)] if samples else []
+        # as many runs as _range_split cuts (one where no record has a title: no samples)
+        n_range = len(splitters) + 1
         # one round: the neighbourhood rows split, the key buckets, and the neighbourhood
         # buckets as soon as the splits are done
         n_parts = len(prepared)
@@ -279,7 +281,7 @@ def dedupe_on_cluster(
                             run.name,
                         ),
                     )
-                    for b in range(n_buckets)
+                    for b in range(n_range)
                 ),
             ]
         )
