@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+import synth.distributed.dedupe as dd
 from synth.corpus.dedupe import dedupe
 from synth.corpus.synthetic import generate_records
 from synth.distributed import dedupe_on_cluster
@@ -118,3 +119,19 @@ def test_a_frame_without_titles(client: Any, title: str | None) -> None:
     result = dedupe_on_cluster(records, client, partition_size=2, buckets=3)
     assert result.counts["duplicates"] == 0
     _same(records, result)
+
+
+# -- 5: a DOI with a lone surrogate --------------------------------------------------------
+
+
+def test_a_doi_with_a_lone_surrogate(client: Any) -> None:
+    records, _ = generate_records(300, seed=4)
+    doi = records["doi"].astype(object).tolist()
+    doi[5] = doi[6] = "10.1000/caf\udce9"
+    records["doi"] = pd.Series(doi, dtype=object)
+    result = dedupe_on_cluster(records, client, partition_size=100, buckets=3)
+    _same(records, result)
+    groups = result.groups.set_index("record_id")["group_id"]
+    ids = records["record_id"].tolist()
+    assert groups[ids[5]] == groups[ids[6]]  # one DOI: one paper
+    assert dd._hash_strings(["10.1000/caf\udce9"], 0)[0] != dd._hash_strings(["10.1000/caf"], 0)[0]

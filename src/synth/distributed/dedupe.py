@@ -631,7 +631,8 @@ def _packed(cols: _Cols) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, values in cols.items():
         if values.dtype == object:
-            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):  # else kept as is
+            # else kept as is (a lone surrogate: UnicodeEncodeError)
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
                 values = pa.array(values, type=pa.large_string())
         out[name] = values
     return out
@@ -661,8 +662,26 @@ def _hash_strings(values: list[str], salt: int) -> np.ndarray:
     """64-bit hashes of strings (the same in every process), salted by kind."""
     if not values:
         return np.zeros(0, dtype=np.uint64)
-    h = pd.util.hash_array(_objects(values), categorize=False)
+    h = _hash_texts(values)
     return h * np.uint64(0x100000001B3) + np.uint64(salt)
+
+
+def _hash_texts(values: list[str]) -> np.ndarray:
+    """Pandas' 64-bit hashes of strings (UTF-8); a string with a lone surrogate (text
+    decoded with ``surrogateescape``, which UTF-8 cannot encode) is hashed as its
+    ``surrogatepass`` bytes read as Latin-1: the same hash for it in every process."""
+    try:
+        return pd.util.hash_array(_objects(values), categorize=False)
+    except UnicodeEncodeError:
+        return pd.util.hash_array(_objects([_encodable(v) for v in values]), categorize=False)
+
+
+def _encodable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("latin-1")
+    return value
 
 
 def _block_entries(f: _Features, idx: np.ndarray) -> tuple[_Cols, _Cols]:
@@ -700,7 +719,7 @@ def _block_entries(f: _Features, idx: np.ndarray) -> tuple[_Cols, _Cols]:
     if len(f.tok_id):
         # each token's hash stands for its id: the single path's group hash, the same in
         # every partition
-        tok = pd.util.hash_array(_objects(list(f.vocab)), categorize=False)[f.tok_id]
+        tok = _hash_texts(list(f.vocab))[f.tok_id]
         for slot, owner, key in _token_groups(f, parts, tok):
             add(_TOKENS, slot, owner, key)
     title = {
