@@ -18,7 +18,7 @@ from pandas.testing import assert_frame_equal
 import synth.distributed.dedupe as dd
 from synth.corpus.dedupe import dedupe
 from synth.corpus.synthetic import generate_records
-from synth.distributed import dedupe_on_cluster
+from synth.distributed import ClusterError, dedupe_on_cluster
 
 
 def _same(records: pd.DataFrame, cluster: Any) -> None:
@@ -119,6 +119,28 @@ def test_a_frame_without_titles(client: Any, title: str | None) -> None:
     result = dedupe_on_cluster(records, client, partition_size=2, buckets=3)
     assert result.counts["duplicates"] == 0
     _same(records, result)
+
+
+# -- 4: a partition lost before its task ran -----------------------------------------------
+
+
+def test_a_partition_forgotten_before_its_task_stops_the_run_as_lost(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scattered partition's data gone (as with its worker killed just after the
+    scatter): the run stops with the lost-worker message, not a raw cancellation."""
+    real = dd._Run._read
+
+    def lost(self: Any, arg: Any) -> Any:
+        sent = real(self, arg)
+        if isinstance(arg, pd.DataFrame):
+            self.client.cancel(sent)
+        return sent
+
+    monkeypatch.setattr(dd._Run, "_read", lost)
+    records, _ = generate_records(600, seed=38)
+    with pytest.raises(ClusterError, match=r"a Dask worker was lost.*nothing was written"):
+        dedupe_on_cluster(records, client, partition_size=200, buckets=3)
 
 
 # -- 5: a DOI with a lone surrogate --------------------------------------------------------

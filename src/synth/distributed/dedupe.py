@@ -67,7 +67,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -943,6 +943,29 @@ _PAUSED = (
 )
 
 
+def _lost_errors() -> tuple[type[BaseException], ...]:
+    """What a task's result raises when a worker left with what the task needed: killed,
+    its data forgotten (a cancelled future), its connection closed, its files gone."""
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+    from distributed.comm import CommClosedError
+
+    return (KilledWorker, _Gone, CancelledError, CommClosedError)
+
+
+def _lost_text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _lost_as_cluster_error() -> Iterator[None]:
+    try:
+        yield
+    except _lost_errors() as exc:
+        raise ClusterError(_LOST.format(exc=_lost_text(exc))) from None
+
+
 @dataclass(frozen=True)
 class _Later:
     """A call of :meth:`_Run.each` that waits for others of the same round (by place):
@@ -970,7 +993,7 @@ class _Run:
         """The results of ``calls`` (each gives a function and its arguments), in order;
         a :class:`_Later` call is sent, in its turn, once the calls it waits for are done
         (no barrier between it and the others)."""
-        from distributed import KilledWorker, as_completed
+        from distributed import as_completed
 
         results: list[Any] = [None] * len(calls)
         finished: set[int] = set()
@@ -981,7 +1004,9 @@ class _Run:
         done = as_completed()
 
         def send(k: int, fn: Any, args: list[Any]) -> None:
-            future = self.client.submit(_call, fn, *map(self._read, args), pure=False)
+            with _lost_as_cluster_error():  # a partition scattered to a worker that left
+                sent = list(map(self._read, args))
+                future = self.client.submit(_call, fn, *sent, pure=False)
             pending[future.key] = (k, fn, args)
             self.in_flight[future.key] = future
             done.add(future)
@@ -1023,8 +1048,8 @@ class _Run:
                 tries[k] += 1
                 send(k, fn, args)
                 continue
-            except (KilledWorker, _Gone) as exc:  # the run stops; the store is not touched
-                raise ClusterError(_LOST.format(exc=exc)) from None
+            except _lost_errors() as exc:  # the run stops; the store is not touched
+                raise ClusterError(_LOST.format(exc=_lost_text(exc))) from None
             finally:
                 del future
             top_up()
