@@ -5,6 +5,7 @@ lone surrogate; a round's later calls wait only for earlier calls."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,6 +120,34 @@ def test_a_frame_without_titles(client: Any, title: str | None) -> None:
     result = dedupe_on_cluster(records, client, partition_size=2, buckets=3)
     assert result.counts["duplicates"] == 0
     _same(records, result)
+
+
+# -- 3: no futures of a run held after reads through the holders --------------------------
+
+_READ = dd._read_spilled
+
+
+def _own_disk_only(path: str) -> bytes:
+    """A worker reads only files under its own folder, as on several machines."""
+    worker = dd._this_worker()
+    if worker is not None and not path.startswith(str(worker.local_directory)):
+        raise FileNotFoundError(path)
+    return _READ(path)
+
+
+def test_reads_through_the_holders_leave_no_futures_held(
+    threaded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dd, "_read_spilled", _own_disk_only)
+    for seed in (36, 37):
+        records, _ = generate_records(900, seed=seed)
+        result = dedupe_on_cluster(records, threaded, partition_size=300, buckets=4)
+        _same(records, result)
+        del result
+    gc.collect()
+    held = {k: v for k, v in threaded.refcount.items() if v}
+    assert held == {}, sorted(held)[:5]
+    assert not threaded.futures
 
 
 # -- 4: a partition lost before its task ran -----------------------------------------------

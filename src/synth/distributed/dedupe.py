@@ -1028,31 +1028,43 @@ class _Run:
         for future in done:
             k, fn, args = pending.pop(future.key)
             del self.in_flight[future.key]
-            try:
-                results[k] = future.result()
+            # the error read as a value, not raised here: a raised error's traceback
+            # would hold this frame (the calls, their arguments, the futures of the
+            # run) for as long as the client keeps the failed task's error
+            with _lost_as_cluster_error():
+                error = future.exception()
+            if error is None:
+                with _lost_as_cluster_error():
+                    results[k] = future.result()
                 finished.add(k)
-            except _NotHere as exc:  # workers on several machines: read by the holders
-                log.info("dedupe: %s's files are not on every worker's disk", exc.args[0])
+                del future
+                top_up()
+                continue
+            if not isinstance(error, (_NotHere, _Elsewhere, *_lost_errors())):
+                future.result()  # the task's own error, raised with its worker's traceback
+            del future
+            if isinstance(error, _NotHere):  # workers on several machines: read by holders
+                holder = error.args[0]
+                error.__traceback__ = None
+                del error
+                log.info("dedupe: %s's files are not on every worker's disk", holder)
                 self.in_place = False
                 send(k, fn, args)
                 continue
-            except _Elsewhere as exc:  # a read ran off its holder: again, if it is here
-                holder = exc.args[0]
+            if isinstance(error, _Elsewhere):  # a read ran off its holder: again, if here
+                holder = error.args[0]
+                error.__traceback__ = None
+                del error
                 since = paused_since.setdefault(holder, time.monotonic())
                 if time.monotonic() - since > RETRY_SECONDS:
-                    raise ClusterError(
-                        _PAUSED.format(worker=holder, seconds=RETRY_SECONDS)
-                    ) from None
+                    raise ClusterError(_PAUSED.format(worker=holder, seconds=RETRY_SECONDS))
                 if not self._retry(holder, tries[k]):
-                    raise ClusterError(_LOST.format(exc=f"{holder} left")) from None
+                    raise ClusterError(_LOST.format(exc=f"{holder} left"))
                 tries[k] += 1
                 send(k, fn, args)
                 continue
-            except _lost_errors() as exc:  # the run stops; the store is not touched
-                raise ClusterError(_LOST.format(exc=_lost_text(exc))) from None
-            finally:
-                del future
-            top_up()
+            # the run stops; the store is not touched
+            raise ClusterError(_LOST.format(exc=_lost_text(error))) from None
         return results
 
     def _retry(self, holder: str, tries: int) -> bool:
