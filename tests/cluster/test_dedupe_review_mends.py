@@ -186,3 +186,26 @@ def test_a_doi_with_a_lone_surrogate(client: Any) -> None:
     ids = records["record_id"].tolist()
     assert groups[ids[5]] == groups[ids[6]]  # one DOI: one paper
     assert dd._hash_strings(["10.1000/caf\udce9"], 0)[0] != dd._hash_strings(["10.1000/caf"], 0)[0]
+
+
+# -- 6: a round's calls --------------------------------------------------------------------
+
+
+def _plus(*values: int) -> int:
+    return sum(values)
+
+
+@pytest.mark.parametrize("waits", [range(1, 3), range(2, 3)])
+def test_a_later_call_may_wait_only_for_earlier_calls(threaded: Any, waits: range) -> None:
+    run = dd._Run(threaded, "test-later-order", 2)
+    try:
+        with pytest.raises(ValueError, match="only earlier calls"):
+            run.each(
+                [
+                    lambda: (_plus, 1),
+                    lambda: (_plus, 2),
+                    dd._Later(waits, lambda done: (_plus, done[1], done[2])),
+                ]
+            )
+    finally:
+        run.close()

@@ -995,6 +995,11 @@ class _Run:
         (no barrier between it and the others)."""
         from distributed import as_completed
 
+        for k, call in enumerate(calls):  # sent in order: a call waits only for earlier ones
+            if isinstance(call, _Later) and not (
+                len(call.waits) == 0 or (call.waits.start >= 0 and max(call.waits) < k)
+            ):
+                raise ValueError(f"call {k} waits for {call.waits}: only earlier calls")
         results: list[Any] = [None] * len(calls)
         finished: set[int] = set()
         queue = 0  # the next call to send
@@ -1065,6 +1070,8 @@ class _Run:
                 continue
             # the run stops; the store is not touched
             raise ClusterError(_LOST.format(exc=_lost_text(error))) from None
+        if len(finished) < len(calls):  # a _Later never sent: a bug, never a short result
+            raise RuntimeError(f"dedupe: calls {sorted(set(range(len(calls))) - finished)} not run")
         return results
 
     def _retry(self, holder: str, tries: int) -> bool:
