@@ -172,6 +172,26 @@ def test_a_partition_forgotten_before_its_task_stops_the_run_as_lost(
         dedupe_on_cluster(records, client, partition_size=200, buckets=3)
 
 
+def test_a_worker_gone_while_the_arrays_are_scattered_stops_the_run_as_lost(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection to a worker killed while the per-record arrays are broadcast
+    closes under the scatter (as a worker killed 0.7 s into a run did)."""
+    from distributed.comm import CommClosedError
+
+    real = client.scatter
+
+    def scatter(data: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("broadcast"):
+            raise CommClosedError("in <TCP (closed) ConnectionPool.scatter>: Stream is closed")
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(client, "scatter", scatter)
+    records, _ = generate_records(300, seed=39)
+    with pytest.raises(ClusterError, match=r"a Dask worker was lost.*nothing was written"):
+        dedupe_on_cluster(records, client, partition_size=100, buckets=3)
+
+
 # -- 5: a DOI with a lone surrogate --------------------------------------------------------
 
 

@@ -239,7 +239,8 @@ def dedupe_on_cluster(
         # (a list of one: a dict would be scattered as a mapping of its names, under the
         # scheduler-wide keys "year", "length"... that another run on this scheduler
         # would overwrite)
-        cheap = client.scatter([_cheap_columns(prepared)], broadcast=True, hash=False)[0]
+        with _lost_as_cluster_error():  # a worker that left while the arrays went to it
+            cheap = client.scatter([_cheap_columns(prepared)], broadcast=True, hash=False)[0]
         for p in prepared:  # used: only the partitions' files are kept
             for name in _CHEAP_INPUTS:
                 del p[name]
