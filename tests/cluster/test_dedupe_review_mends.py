@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,24 +25,6 @@ def _same(records: pd.DataFrame, cluster: Any) -> None:
     for name in ("groups", "pairs", "rejected"):
         assert_frame_equal(getattr(single, name), getattr(cluster, name))
     assert single.counts == cluster.counts
-
-
-@pytest.fixture
-def threaded(tmp_path: Path) -> Iterator[Any]:
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=False,
-            dashboard_address=None,
-            local_directory=str(tmp_path),
-            memory_limit=0,
-        ) as local,
-        Client(local) as client,
-    ):
-        yield client
 
 
 # -- 1: the per-record arrays under a key of the run's own --------------------------------

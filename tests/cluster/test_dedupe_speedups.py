@@ -7,8 +7,6 @@ column's values count towards completeness whatever its storage.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,24 +41,6 @@ def test_a_local_clusters_tasks_read_their_files_themselves(client: Any) -> None
     names = _task_names(stream.data)
     assert "_call" in names
     assert "_read_files" not in names  # every worker sees every file: no read tasks
-
-
-@pytest.fixture
-def threaded(tmp_path: Path) -> Iterator[Any]:
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=False,
-            dashboard_address=None,
-            local_directory=str(tmp_path),
-            memory_limit=0,
-        ) as local,
-        Client(local) as client,
-    ):
-        yield client
 
 
 _READ = dd._read_spilled

@@ -831,23 +831,7 @@ def _read_files(spilled: list[_Spilled]) -> list[bytes]:
     are unpickled only there (:func:`_call`). Run by the scheduler on a worker of another
     host (the holder paused, its memory full) where the file is not, it raises
     :class:`_Elsewhere`, and the task is sent again."""
-    worker = _this_worker()
-    here = worker.address if worker is not None else ""
-    out = []
-    for item in spilled:
-        try:
-            out.append(_read_spilled(item.path))
-        except FileNotFoundError:
-            run = Path(item.path).parent.name.removeprefix("synth-dedupe-")
-            if run in _CLOSED_RUNS:
-                raise _Closed(f"dedupe: run {run} is closed: its files are removed") from None
-            if item.address and here != item.address:
-                raise _Elsewhere(item.address) from None
-            raise _Gone(
-                f"dedupe: {item.path} of worker {item.address} is gone: the worker that "
-                "wrote it left the cluster; run the deduplication again"
-            ) from None
-    return out
+    return _read_here(spilled, _Elsewhere)
 
 
 #: marks an argument read from workers' files: (marker, one value or a list, places, bytes)
@@ -882,6 +866,14 @@ def _read_in_place(spilled: list[_Spilled]) -> list[bytes]:
     there). A file of another worker that is not here raises :class:`_NotHere`: the
     run reads its files through the workers holding them from then on
     (:func:`_read_files`)."""
+    return _read_here(spilled, _NotHere)
+
+
+def _read_here(spilled: list[_Spilled], elsewhere: type[Exception]) -> list[bytes]:
+    """Spilled values' bytes from this worker's disk. A file that is not there: a closed
+    run's (:class:`_Closed`), another worker's on another disk (``elsewhere``, with that
+    worker's address: the caller reads it through its holder), or one whose worker left
+    the cluster (:class:`_Gone`)."""
     worker = _this_worker()
     here = worker.address if worker is not None else ""
     out = []
@@ -893,9 +885,10 @@ def _read_in_place(spilled: list[_Spilled]) -> list[bytes]:
             if run in _CLOSED_RUNS:
                 raise _Closed(f"dedupe: run {run} is closed: its files are removed") from None
             if item.address and here != item.address:
-                raise _NotHere(item.address) from None
+                raise elsewhere(item.address) from None
             raise _Gone(
-                f"dedupe: {item.path} of worker {item.address} is gone; run the deduplication again"
+                f"dedupe: {item.path} of worker {item.address} is gone: the worker that "
+                "wrote it left the cluster; run the deduplication again"
             ) from None
     return out
 
