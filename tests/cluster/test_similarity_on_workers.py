@@ -21,6 +21,7 @@ from synth.tagging import criteria, workflow
 from synth.tagging.criteria import SimilarityCounts, SimilarityCriteria, SimilarityWeights
 from synth.tagging.workflow import tag_store
 from tests.cluster.test_tag_judging import _never_here
+from tests.tagging.test_similarity_streamed import _edited_after
 from tests.tagging.test_tag_chunks import _generated_store, stored_run
 
 pytestmark = pytest.mark.slow
@@ -134,29 +135,15 @@ def test_a_record_edited_between_the_passes_on_the_cluster_is_told_and_recorded(
     they scored it (pass 2): each worker sends back what it scored with its partition,
     and the run says the weights are not those of the texts judged (a warning, and
     ``similarity_recounted`` false with both passes' totals in its parameters)."""
-    import sqlite3
-
     from synth.store.tags import run_params
 
     db = _generated_store(tmp_path, 700)
     review = review_for(tmp_path / "review.yml")
-    real = dtagging.similarity_counts_on_cluster
-
-    def counted_then_edited(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        other = sqlite3.connect(db)
-        try:
-            with other:
-                (rid,) = other.execute("SELECT record_id FROM records LIMIT 1").fetchone()
-                other.execute(
-                    "UPDATE records_all SET abstract = coalesce(abstract, '') || ? "
-                    "WHERE record_id = ?",
-                    (" Patient-reported outcomes were measured in hospital care.", rid),
-                )
-        finally:
-            other.close()
-        return out
-
+    counted_then_edited = _edited_after(
+        dtagging.similarity_counts_on_cluster,
+        db,
+        " Patient-reported outcomes were measured in hospital care.",
+    )
     monkeypatch.setattr(dtagging, "similarity_counts_on_cluster", counted_then_edited)
     caplog.set_level("WARNING", logger="synth.tagging.workflow")
     con = connect(db)

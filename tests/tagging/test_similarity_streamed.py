@@ -368,9 +368,10 @@ _ADDED = (
 )
 
 
-def _edited_after(target: Callable[..., Any], db: Path) -> Callable[..., Any]:
-    """``target`` (pass 1), then a record's abstract edited by another connection, as a
-    reviewer's edit committed while the run goes on: pass 2 reads it, pass 1 did not."""
+def _edited_after(target: Callable[..., Any], db: Path, added: str = _ADDED) -> Callable[..., Any]:
+    """``target`` (pass 1), then a record's abstract edited by another connection (``added``
+    to it), as a reviewer's edit committed while the run goes on: pass 2 reads it, pass 1
+    did not."""
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         out = target(*args, **kwargs)
@@ -381,7 +382,7 @@ def _edited_after(target: Callable[..., Any], db: Path) -> Callable[..., Any]:
                 other.execute(
                     "UPDATE records_all SET abstract = coalesce(abstract, '') || ? "
                     "WHERE record_id = ?",
-                    (_ADDED, rid),
+                    (added, rid),
                 )
         finally:
             other.close()
