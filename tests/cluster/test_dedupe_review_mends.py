@@ -12,20 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from pandas.testing import assert_frame_equal
 
 import synth.distributed.dedupe as dd
-from synth.corpus.dedupe import dedupe
 from synth.corpus.synthetic import generate_records
 from synth.distributed import ClusterError, dedupe_on_cluster
-
-
-def _same(records: pd.DataFrame, cluster: Any) -> None:
-    single = dedupe(records)
-    for name in ("groups", "pairs", "rejected"):
-        assert_frame_equal(getattr(single, name), getattr(cluster, name))
-    assert single.counts == cluster.counts
-
+from tests.cluster.test_dedupe_speedups import _own_disk_only, _same
 
 # -- 1: the per-record arrays under a key of the run's own --------------------------------
 
@@ -103,16 +94,6 @@ def test_a_frame_without_titles(client: Any, title: str | None) -> None:
 
 
 # -- 3: no futures of a run held after reads through the holders --------------------------
-
-_READ = dd._read_spilled
-
-
-def _own_disk_only(path: str) -> bytes:
-    """A worker reads only files under its own folder, as on several machines."""
-    worker = dd._this_worker()
-    if worker is not None and not path.startswith(str(worker.local_directory)):
-        raise FileNotFoundError(path)
-    return _READ(path)
 
 
 def test_reads_through_the_holders_leave_no_futures_held(
