@@ -12,6 +12,7 @@ text from peer-data and a test can check that it still points at the same record
     python scripts/sample_abstract_gold.py --set 2   # -> tests/fixtures/abstracts-gold-2/sample.csv
     python scripts/sample_abstract_gold.py --set 3   # -> tests/fixtures/abstracts-gold-3/sample.csv
     python scripts/sample_abstract_gold.py --set 4   # -> tests/fixtures/abstracts-gold-4/sample.csv
+    python scripts/sample_abstract_gold.py --set 5   # -> tests/fixtures/abstracts-gold-5/sample.csv
 
 Set 2 is a second, wholly held-out set drawn later (issue 16, second session) from the same
 datasets' other records and from further sources (the asreview demo exports: clinical
@@ -25,6 +26,11 @@ while set 2 stays held out.
 Set 4 (issue 16, fifth session) is drawn from what the sources still hold, never a record
 of sets 1 to 3: a second held-out set, measured first before any rule of that session and
 then kept unread, beside set 2.
+
+Set 5 (issue 16, ninth session) is a third held-out set from what the sources still hold,
+never a record of sets 1 to 4: two thirds health services (the kind closest to the
+co-production literature), so that the figure a new corpus should expect rests on three
+unread sets of 877 abstracts rather than two.
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ OUT = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
 OUT_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
 OUT_3 = ROOT / "tests" / "fixtures" / "abstracts-gold-3" / "sample.csv"
 OUT_4 = ROOT / "tests" / "fixtures" / "abstracts-gold-4" / "sample.csv"
+OUT_5 = ROOT / "tests" / "fixtures" / "abstracts-gold-5" / "sample.csv"
 SEED = 16
 SEED_2 = 1602
 SEED_3 = 1603
 SEED_4 = 1604
+SEED_5 = 1605
 MIN_WORDS = 60  # an abstract, not a title with a sentence
 #: dataset -> how many records; the screening CSVs by record_id, the RIS file by position
 PLAN = {
@@ -105,6 +113,18 @@ PLAN_4 = {
     "formats/asreview-demo-data/_baseline.ris": 16,
 }
 
+#: Set 5: health services weighted (the PTSD cohorts and the asreview exports are used up).
+PLAN_5 = {
+    "screening/Nagtegaal_2019.csv": 200,
+    "screening/cohen2006_ADHD.csv": 10,
+    "screening/cohen2006_Antihistamines.csv": 10,
+    "screening/cohen2006_AtypicalAntipsychotics.csv": 10,
+    "screening/cohen2006_BetaBlockers.csv": 10,
+    "screening/cohen2006_Estrogens.csv": 10,
+    "screening/cohen2006_NSAIDS.csv": 10,
+    "screening/Kitchenham_2010.csv": 40,
+}
+
 
 def title_hash(title: str) -> str:
     """A short, whitespace- and case-insensitive fingerprint of a title."""
@@ -130,13 +150,13 @@ def candidates(dataset: str) -> list[tuple[str, str]]:
 
 
 def sample(which: int = 1) -> list[dict[str, str]]:
-    """Set 1, 2, 3 or 4: none of an earlier set's titles, no title twice, fewer records where
+    """Set 1 to 5: none of an earlier set's titles, no title twice, fewer records where
     a source has fewer eligible ones."""
     if which == 1:
         plan, rng, seen = PLAN, random.Random(SEED), set()
     else:
-        plan = {2: PLAN_2, 3: PLAN_3, 4: PLAN_4}[which]
-        rng = random.Random({2: SEED_2, 3: SEED_3, 4: SEED_4}[which])
+        plan = {2: PLAN_2, 3: PLAN_3, 4: PLAN_4, 5: PLAN_5}[which]
+        rng = random.Random({2: SEED_2, 3: SEED_3, 4: SEED_4, 5: SEED_5}[which])
         seen = {row["title_sha1"] for earlier in range(1, which) for row in sample(earlier)}
     rows = []
     for dataset, n in plan.items():
@@ -153,10 +173,10 @@ def sample(which: int = 1) -> list[dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", type=int, choices=(1, 2, 3, 4), default=1, dest="which")
+    parser.add_argument("--set", type=int, choices=(1, 2, 3, 4, 5), default=1, dest="which")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    args.out = args.out or {1: OUT, 2: OUT_2, 3: OUT_3, 4: OUT_4}[args.which]
+    args.out = args.out or {1: OUT, 2: OUT_2, 3: OUT_3, 4: OUT_4, 5: OUT_5}[args.which]
     rows = sample(args.which)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8", newline="") as fh:

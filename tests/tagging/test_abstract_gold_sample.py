@@ -15,6 +15,7 @@ SAMPLE = ROOT / "tests" / "fixtures" / "abstracts-gold" / "sample.csv"
 SAMPLE_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
 SAMPLE_3 = ROOT / "tests" / "fixtures" / "abstracts-gold-3" / "sample.csv"
 SAMPLE_4 = ROOT / "tests" / "fixtures" / "abstracts-gold-4" / "sample.csv"
+SAMPLE_5 = ROOT / "tests" / "fixtures" / "abstracts-gold-5" / "sample.csv"
 
 pytestmark = pytest.mark.peer
 
@@ -84,4 +85,20 @@ def test_set_4_is_drawn_as_committed_and_shares_no_title_with_sets_1_to_3() -> N
     earlier = {r["title_sha1"] for path in (SAMPLE, SAMPLE_2, SAMPLE_3) for r in _rows(path)}
     assert not set(titles) & earlier
     gold = _rows(SAMPLE_4.parent / "gold.csv")
+    assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
+
+
+def test_set_5_is_drawn_as_committed_and_shares_no_title_with_sets_1_to_4() -> None:
+    sampler = _sampler()
+    rows = _rows(SAMPLE_5)
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(5)]
+    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
+    titles = [r["title_sha1"] for r in rows]
+    assert len(titles) == len(set(titles)) == 300
+    earlier = {
+        r["title_sha1"] for path in (SAMPLE, SAMPLE_2, SAMPLE_3, SAMPLE_4) for r in _rows(path)
+    }
+    assert not set(titles) & earlier
+    assert Counter(r["dataset"] for r in rows) == Counter(sampler.PLAN_5)
+    gold = _rows(SAMPLE_5.parent / "gold.csv")
     assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled

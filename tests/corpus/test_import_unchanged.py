@@ -1,0 +1,348 @@
+"""Reading and importing give exactly what they gave before the import was made faster.
+
+``import_digests.json`` beside this file holds, per input, a digest of every column of
+the records read (values and dtype), of the failures report, and of every row an import
+writes to a fresh store (records, sightings, failures, duplicate groups and pairs). It
+was written by this module (``python tests/corpus/test_import_unchanged.py``) at the
+commit before the RIS import was vectorised (issue 19); any change to what is read or
+stored shows here as the column or table that differs.
+
+Inputs: a generated corpus written as RIS and BibTeX, a RIS copy of it dirtied the ways
+real exports are (CRLF, missing ERs, binary junk, wrapped and padded values, decomposed
+accents, untitled records, repeats, tags after ER), read in one piece and in chunks on
+two workers, and imported twice over (a second file of the same name re-seeing records);
+and, marked ``peer``, every export in ``../shared/peer-data/formats``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+HERE = Path(__file__).resolve().parent
+GOLDEN = HERE / "import_digests.json"
+PEER_FORMATS = HERE.parents[1].parent / "shared" / "peer-data" / "formats"
+N_GENERATED = 1_500
+#: chunks of over 200 records (what a reader samples to name the file's database)
+CHUNK_CHARS = 600_000
+
+
+def _canon(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, list | tuple):
+        return [_canon(v) for v in value]
+    if isinstance(value, dict):
+        return [[str(k), _canon(v)] for k, v in value.items()]  # key order counts
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
+    return [type(value).__name__, value if isinstance(value, str | int | float) else repr(value)]
+
+
+def _sha(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def frame_digest(df: pd.DataFrame) -> dict[str, str]:
+    """Per column: its dtype and values, and the row count and column order."""
+    out = {"_columns": _sha([list(map(str, df.columns)), len(df)])}
+    for col in df.columns:
+        out[str(col)] = _sha([str(df[col].dtype), [_canon(v) for v in df[col].tolist()]])
+    return out
+
+
+def read_digest(path: Path) -> dict[str, Any]:
+    from synth.corpus import ReadError, read_file
+
+    try:
+        result = read_file(path)
+    except ReadError as exc:
+        return {"error": exc.reason}
+    return {
+        "format": result.format,
+        "database": result.database,
+        "records": frame_digest(result.records),
+        "failures": frame_digest(result.failures),
+    }
+
+
+#: what an import writes, minus what differs on every run (times, this machine's paths)
+STORE_QUERIES = {
+    "sources": "SELECT source_id, sha256, name, format, database, encoding, encoding_how,"
+    " size, n_records, n_failures, n_warnings, n_new, complete FROM sources_all"
+    " ORDER BY source_id",
+    "records": "SELECT * FROM records_all ORDER BY record_id",
+    "records_order": "SELECT record_id FROM records ORDER BY source_id, position, record_id",
+    "sightings": "SELECT * FROM record_sightings_all ORDER BY record_id, source_id, position",
+    "failures": "SELECT source_id, file, line, record, reason, raw, severity"
+    " FROM import_failures_all ORDER BY failure_id",
+    "groups": "SELECT * FROM duplicate_groups ORDER BY record_id",
+    "pairs": "SELECT * FROM duplicate_pairs ORDER BY record_a, record_b",
+}
+
+
+def store_digest(db: Path) -> dict[str, str]:
+    con = sqlite3.connect(db)
+    try:
+        out = {}
+        for name, sql in STORE_QUERIES.items():
+            rows = con.execute(sql).fetchall()
+            out[name] = _sha([len(rows), [[_canon(v) for v in row] for row in rows]])
+        return out
+    finally:
+        con.close()
+
+
+# -- the generated inputs ------------------------------------------------------------------
+
+
+def _dirty_ris(text: str) -> str:
+    """The generated RIS, dirtied record by record the ways real exports are."""
+    records = text.split("\nER  - \n")
+    out: list[str] = ["Exported by some database\nwith a preamble line\n\n"]
+    for i, rec in enumerate(records):
+        if not rec.strip():
+            continue
+        rec = rec.strip("\n")
+        lines = rec.split("\n")
+        k = i % 23
+        if k == 1:  # padded, tabbed and decomposed values, a non-breaking space
+            lines = [
+                ln.replace("TI  - ", "TI  -   ", 1).replace("e", "e\u0301", 2) + " \t "
+                if ln.startswith("TI  - ")
+                else ln.replace(" ", "\u00a0", 1)
+                if ln.startswith("T2  - ")
+                else ln
+                for ln in lines
+            ]
+        elif k == 2:  # an abstract wrapped over lines, a title with a line break in it
+            lines = [
+                ln[:40] + "\n   " + ln[40:] if ln.startswith(("AB  - ", "N2  - ")) else ln
+                for ln in lines
+            ]
+        elif k == 3:  # no title (kept when it has a DOI or PMID)
+            lines = [ln for ln in lines if not ln.startswith(("TI  - ", "T1  - "))]
+        elif k == 4:  # no title and no identifier: a failure row
+            lines = [
+                ln
+                for ln in lines
+                if not ln.startswith(("TI  - ", "T1  - ", "DO  - ", "AN  - ", "UR  - ", "N1  - "))
+            ]
+        elif k == 5:  # binary junk
+            lines.insert(2, "N1  - junk \x01\x02 here")
+        elif k == 6:  # keywords and authors in one line, odd year and DOI forms
+            lines += [
+                "KW  - alpha; beta ;gamma",
+                "KW  - delta, epsilon",
+                "AU  - Smith, J. and Jones, K.",
+                "Y1  - c. 1998/05//",
+                "UR  - https://doi.org/10.1234/ABC.def.",
+                "M1  - PMID: 1234567",
+            ]
+        elif k == 7:  # an empty record
+            lines = ["TY  - JOUR"]
+        elif k == 8:  # a repeat of the record before: a second source record
+            lines = records[i - 1].strip("\n").split("\n")
+        elif k == 9:  # irregular spacing and an unknown tag
+            lines = [ln.replace("  - ", " - ", 1) if ln[:2] in ("PY", "VL") else ln for ln in lines]
+            lines.append("ZZ  - an unknown tag")
+        elif k == 10:  # a stray value line and empty tags
+            lines += ["AB  - ", "SP  - ", "EP  - 12", "DA  - 2001///"]
+        out.append("\n".join(lines))
+        if k == 11:  # missing ER: closed by the next TY
+            out.append("\n\n")
+        elif k == 12:  # Ovid tags after ER
+            out.append("\nER  - \nNL  - a note after the end\n\n")
+        else:
+            out.append("\nER  - \n\n")
+    return "".join(out).replace("\n", "\r\n")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_inputs(tmp_path_factory.mktemp("generated"))
+
+
+def make_inputs(folder: Path) -> dict[str, Path]:
+    from synth.corpus.synthetic import generate_records
+    from synth.corpus.writers.bibtex import write_bibtex
+    from synth.corpus.writers.ris import write_ris
+
+    records, _ = generate_records(N_GENERATED, seed=19)
+    paths = {"ris": folder / "clean" / "records.ris", "bib": folder / "clean" / "records.bib"}
+    paths["ris"].parent.mkdir()
+    write_ris(records, paths["ris"])
+    write_bibtex(records, paths["bib"])
+    dirty = folder / "dirty" / "records.ris"
+    dirty.parent.mkdir()
+    dirty.write_bytes(_dirty_ris(paths["ris"].read_text("utf-8")).encode("utf-8"))
+    paths["dirty"] = dirty
+    # the same name in another folder, half of it again: its records are seen again
+    again = folder / "again" / "records.ris"
+    again.parent.mkdir()
+    text = paths["ris"].read_text("utf-8")
+    again.write_text(text[: len(text) // 2].rsplit("\nER  - \n", 1)[0] + "\nER  - \n", "utf-8")
+    paths["again"] = again
+    return paths
+
+
+def _inputs(paths: dict[str, Path]) -> dict[str, str]:
+    return {k: hashlib.sha256(p.read_bytes()).hexdigest()[:20] for k, p in sorted(paths.items())}
+
+
+def _chunked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synth.corpus import chunked
+
+    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 1)
+    monkeypatch.setattr(chunked, "CHUNK_CHARS", CHUNK_CHARS)
+    monkeypatch.setattr(chunked, "default_workers", lambda: 2)
+
+
+def generated_digests(paths: dict[str, Path], tmp: Path) -> dict[str, Any]:
+    from synth.store import connect, import_paths
+
+    out: dict[str, Any] = {"inputs": _inputs(paths)}
+    for key in ("ris", "bib", "dirty", "again"):
+        out[f"read:{key}"] = read_digest(paths[key])
+    db = tmp / "store.sqlite"
+    con = connect(db)
+    try:
+        import_paths(con, [paths["dirty"], paths["bib"]])
+        import_paths(con, [paths["again"], paths["ris"]])
+    finally:
+        con.close()
+    out["store"] = store_digest(db)
+    return out
+
+
+def _golden() -> dict[str, Any]:
+    return json.loads(GOLDEN.read_text("utf-8"))
+
+
+def _compare(got: dict[str, Any], want: dict[str, Any], where: str) -> None:
+    diffs = []
+    for key in sorted(set(got) | set(want)):
+        a, b = got.get(key), want.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += [f"{key}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            diffs.append(f"{key}: {a!r} != {b!r}")
+    assert not diffs, f"{where}: differs from before in {diffs}"
+
+
+def test_generated_corpus_reads_and_imports_as_before(generated, tmp_path, monkeypatch):
+    want = _golden()["generated"]
+    got_inputs = _inputs(generated)
+    if got_inputs != want["inputs"]:
+        pytest.fail("the generated inputs changed (synthetic.py or a writer): rewrite the digests")
+    got = generated_digests(generated, tmp_path)
+    _compare(got, want, "generated, one process")
+
+
+def test_generated_corpus_read_in_chunks_reads_and_imports_as_before(
+    generated, tmp_path, monkeypatch
+):
+    from synth.corpus import chunked
+
+    _chunked(monkeypatch)
+    assert len(chunked.chunk_bounds(generated["dirty"].read_text("utf-8"), "ris", CHUNK_CHARS)) > 3
+    got = generated_digests(generated, tmp_path)
+    _compare(got, _golden()["generated_chunked"], "generated, read in chunks on two workers")
+
+
+def _peer_files() -> list[str]:
+    if not PEER_FORMATS.is_dir():
+        return []
+    return sorted(str(p.relative_to(PEER_FORMATS)) for p in PEER_FORMATS.rglob("*") if p.is_file())
+
+
+@pytest.mark.peer
+def test_peer_exports_read_as_before(peer_data):
+    want = _golden()["peer"]
+    names = _peer_files()
+    assert names, "no peer exports found"
+    missing = sorted(set(want) - set(names))
+    assert not missing, f"peer exports gone: {missing}"
+    for name in names:
+        if name in want:
+            _compare(read_digest(PEER_FORMATS / name), want[name], name)
+
+
+@pytest.mark.peer
+def test_peer_ris_exports_import_as_before(peer_data, tmp_path):
+    from synth.store import connect, import_paths
+
+    want = _golden()["peer_store"]
+    for folder, digest in want.items():
+        db = tmp_path / f"{folder}.sqlite"
+        con = connect(db)
+        try:
+            import_paths(con, [PEER_FORMATS / folder])
+        finally:
+            con.close()
+        _compare(store_digest(db), digest, f"{folder} imported")
+
+
+#: folders of real RIS exports imported whole (their other files with them)
+PEER_STORE_FOLDERS = [
+    "asreview-demo-data",
+    "rispy",
+    "jabref",
+    "pybtexnbib-ris",
+    "screening-ptsd-vandeschoot-included-ris",
+]
+
+
+def write_golden() -> None:  # pragma: no cover - run by hand at a known-good commit
+    import tempfile
+
+    mp = pytest.MonkeyPatch()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "inputs").mkdir()
+        (folder / "one").mkdir()
+        paths = make_inputs(folder / "inputs")
+        one = generated_digests(paths, folder / "one")
+        (folder / "chunks").mkdir()
+        _chunked(mp)
+        two = generated_digests(paths, folder / "chunks")
+        mp.undo()
+        peer = {name: read_digest(PEER_FORMATS / name) for name in _peer_files()}
+        stores = {}
+        for name in PEER_STORE_FOLDERS:
+            db = folder / f"{name}.sqlite"
+            from synth.store import connect, import_paths
+
+            con = connect(db)
+            import_paths(con, [PEER_FORMATS / name])
+            con.close()
+            stores[name] = store_digest(db)
+    GOLDEN.write_text(
+        json.dumps(
+            {"generated": one, "generated_chunked": two, "peer": peer, "peer_store": stores},
+            indent=1,
+        )
+        + "\n",
+        "utf-8",
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if re.fullmatch(r"--write", " ".join(sys.argv[1:])):
+        import logging
+
+        logging.disable(logging.WARNING)
+        write_golden()
+    else:
+        print("usage: python tests/corpus/test_import_unchanged.py --write")
