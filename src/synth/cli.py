@@ -413,15 +413,10 @@ def tag_cmd(
             raise ValueError(str(exc)) from exc
         finally:
             con.close()
-    tags = run.tags
-    counts = (
-        tags.groupby(["facet", "label"]).size().rename("records").reset_index()
-        if len(tags)
-        else pd.DataFrame(columns=["facet", "label", "records"])
-    )
+    summary = run.summary  # counted as the run was written: no record's rows held
+    counts = summary.per_label()
     console.print(frame_table(counts, title=f"Tagging run {run.run_id}: records per label"))
-    with_evidence = tags["record_id"].nunique() if len(tags) else 0
-    console.print(f"{len(tags)} tags with evidence on {with_evidence} records")
+    console.print(f"{summary.tags} tags with evidence on {summary.records} records")
     for failure in run.failures:
         err.print(
             f"[yellow]warning:[/] record {failure['record_id']} could not be tagged: "
@@ -429,8 +424,8 @@ def tag_cmd(
             highlight=False,
             soft_wrap=True,
         )
-    if run.suggestions is not None:
-        dec = run.suggestions["decision"].value_counts().to_dict()
+    if summary.decisions is not None:
+        dec = summary.decisions
         console.print(
             "suggested decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(dec.items()))
         )
@@ -444,9 +439,11 @@ ABSTRACT_GOLD_HELD_OUT = Path("tests/fixtures/abstracts-gold-2")
 ABSTRACT_GOLD_3 = Path("tests/fixtures/abstracts-gold-3")
 #: Set 4: labelled in the fifth session, held out like set 2 (summary figures only).
 ABSTRACT_GOLD_4 = Path("tests/fixtures/abstracts-gold-4")
+#: Set 5: labelled in the ninth session, held out like sets 2 and 4.
+ABSTRACT_GOLD_5 = Path("tests/fixtures/abstracts-gold-5")
 PEER_DATA = Path("../shared/peer-data")
-#: Column names of sets 3 and 4 in the --abstracts table.
-SET_3, SET_4 = "set 3", "set 4 (held out)"
+#: Column names of sets 3 to 5 in the --abstracts table.
+SET_3, SET_4, SET_5 = "set 3", "set 4 (held out)", "set 5 (held out)"
 
 
 @tag_app.command("evaluate")
@@ -461,7 +458,7 @@ def tag_evaluate_cmd(
         typer.Option(
             "--abstracts",
             help="Score the real-abstract gold sets too (set 1: all, dev and test halves; "
-            "set 2, held out; set 3; set 4, held out) and print them beside the store's "
+            "set 2, held out; set 3; sets 4 and 5, held out) and print them beside the store's "
             "gold, one table.",
         ),
     ] = False,
@@ -485,6 +482,13 @@ def tag_evaluate_cmd(
             help="The held-out real-abstract gold set 4 (gold.csv; skipped if absent).",
         ),
     ] = ABSTRACT_GOLD_4,
+    set5_dir: Annotated[
+        Path,
+        typer.Option(
+            "--set5-dir",
+            help="The held-out real-abstract gold set 5 (gold.csv; skipped if absent).",
+        ),
+    ] = ABSTRACT_GOLD_5,
     peer: Annotated[
         Path, typer.Option(help="Where the real-abstract gold's records are (peer-data).")
     ] = PEER_DATA,
@@ -502,7 +506,7 @@ def tag_evaluate_cmd(
     """Precision, recall and F1 of the tags against gold labels.
 
     With --db and --gold alone: per label, for the store's own gold. With --abstracts:
-    the real-abstract gold sets (set 1's halves, held-out sets 2 and 4, set 3) beside the
+    the real-abstract gold sets (set 1's halves, held-out sets 2, 4 and 5, set 3) beside the
     store's gold,
     per facet. With --refiner-cv: whether the learnable layer beats the rules on held-out folds.
     """
@@ -537,7 +541,7 @@ def tag_evaluate_cmd(
                 )
                 others = {
                     name: tag_abstract_gold(folder, peer)
-                    for name, folder in ((SET_3, set3_dir), (SET_4, set4_dir))
+                    for name, folder in ((SET_3, set3_dir), (SET_4, set4_dir), (SET_5, set5_dir))
                     if (folder / "gold.csv").is_file()
                 } or None
                 table = side_by_side(
@@ -555,7 +559,7 @@ def tag_evaluate_cmd(
                 store_name = db.name if db is not None else ""
                 cv_real, cv_name = real, "real abstracts (set 1)"
                 if real is not None and others and SET_3 in others:
-                    # sets 2 and 4 stay held out: never trained on
+                    # sets 2, 4 and 5 stay held out: never trained on
                     from synth.tagging.abstract_gold import combined
 
                     cv_real = combined({"set1": real, "set3": others[SET_3]})
