@@ -67,6 +67,34 @@ def test_files_on_other_machines_are_read_through_their_holders(
     assert "_read_files" in _task_names(stream.data)
 
 
+def test_a_file_on_another_machine_logs_no_failed_task(
+    threaded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading through the holders is the plan on several machines, not a failure: no
+    worker logs a "Compute Failed" block for it."""
+    import logging
+
+    monkeypatch.setattr(dd, "_read_spilled", _own_disk_only)
+    seen: list[str] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Seen(level=logging.WARNING)
+    loggers = [logging.getLogger(n) for n in ("distributed.worker", "distributed.scheduler")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        records, _ = generate_records(1500, seed=23)
+        result = dedupe_on_cluster(records, threaded, partition_size=200, buckets=5)
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    _same(records, result)
+    assert not [m for m in seen if "Compute Failed" in m or "_NotHere" in m], seen
+
+
 def _plus(*values: int) -> int:
     return sum(values)
 

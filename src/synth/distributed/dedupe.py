@@ -857,7 +857,21 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
             return values[0] if one else values
         return arg
 
-    return fn(*map(unpickled, args))
+    try:
+        values = [unpickled(arg) for arg in args]
+    except _NotHere as exc:  # answered, not raised: a raised error is logged by its worker
+        return _Redirect(exc.args[0])
+    return fn(*values)
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    """What a task answers when another worker's file is not on its disk (workers on
+    several machines, :class:`_NotHere`): the run reads through the holders from then on.
+    An answer rather than an error, so each worker's log does not show a "Compute Failed"
+    block for a read that goes on as planned."""
+
+    holder: str
 
 
 def _read_in_place(spilled: list[_Spilled]) -> list[bytes]:
@@ -917,7 +931,8 @@ class _Closed(RuntimeError):
 
 class _NotHere(RuntimeError):
     """A task found another worker's spilled file missing from its own disk (workers on
-    several machines): read through the holder instead. ``args[0]`` is the holder."""
+    several machines): read through the holder instead. ``args[0]`` is the holder. Never
+    leaves the task: :func:`_call` answers it as a :class:`_Redirect`."""
 
 
 class _Elsewhere(RuntimeError):
@@ -1034,22 +1049,20 @@ class _Run:
                 error = future.exception()
             if error is None:
                 with _lost_as_cluster_error():
-                    results[k] = future.result()
-                finished.add(k)
+                    result = future.result()
                 del future
+                if isinstance(result, _Redirect):  # workers on several machines
+                    log.info("dedupe: %s's files are not on every worker's disk", result.holder)
+                    self.in_place = False
+                    send(k, fn, args)
+                    continue
+                results[k] = result
+                finished.add(k)
                 top_up()
                 continue
-            if not isinstance(error, (_NotHere, _Elsewhere, *_lost_errors())):
+            if not isinstance(error, (_Elsewhere, *_lost_errors())):
                 future.result()  # the task's own error, raised with its worker's traceback
             del future
-            if isinstance(error, _NotHere):  # workers on several machines: read by holders
-                holder = error.args[0]
-                error.__traceback__ = None
-                del error
-                log.info("dedupe: %s's files are not on every worker's disk", holder)
-                self.in_place = False
-                send(k, fn, args)
-                continue
             if isinstance(error, _Elsewhere):  # a read ran off its holder: again, if here
                 holder = error.args[0]
                 error.__traceback__ = None
