@@ -612,8 +612,12 @@ def _refiner_cv_text(  # type: ignore[no-untyped-def]
 @tag_app.command("evaluate-abstracts")
 def tag_evaluate_abstracts_cmd(
     gold_dir: Annotated[
-        Path, typer.Option(help="The real-abstract gold set (gold.csv and its guideline).")
-    ] = ABSTRACT_GOLD,
+        list[Path] | None,
+        typer.Option(
+            help="The real-abstract gold set (gold.csv and its guideline); given several "
+            "times, the sets pooled as one (e.g. the held-out sets 2, 4 and 5)."
+        ),
+    ] = None,
     peer: Annotated[
         Path, typer.Option(help="Where the gold's records are (the peer-data folder).")
     ] = PEER_DATA,
@@ -621,8 +625,8 @@ def tag_evaluate_abstracts_cmd(
         str,
         typer.Option(
             help="all, dev (odd ids) or test (even ids); set 1's halves (both read for "
-            "errors by now); sets 2 and 4 (--gold-dir tests/fixtures/abstracts-gold-2, -4) "
-            "are held out whole: read only their summary."
+            "errors by now); sets 2, 4 and 5 (--gold-dir tests/fixtures/abstracts-gold-2, "
+            "-4, -5) are held out whole: read only their summary."
         ),
     ] = "all",
     by_source: Annotated[
@@ -633,18 +637,46 @@ def tag_evaluate_abstracts_cmd(
             "trials, ...): summary figures, so fit for a held-out set.",
         ),
     ] = False,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            help="Only the summary figures, each with its 95% interval over this many "
+            "bootstrap samples of the records (1000 is usual; 0: none): how far a figure "
+            "could move on another sample of the same kind. Fit for a held-out set."
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of --bootstrap's samples.")] = 0,
 ) -> None:
     """Per label and confusion tables on a real-abstract gold set (or one half of it).
 
     `synth tag evaluate --abstracts` prints every half's summary beside the store's gold.
     """
-    from synth.tagging.abstract_gold import tag_abstract_gold
+    from synth.tagging.abstract_gold import combined, tag_abstract_gold
 
     with clear_errors():
-        if not (gold_dir / "gold.csv").is_file():
-            raise FileNotFoundError(f"{gold_dir}: no gold.csv there")
-        tagged = tag_abstract_gold(gold_dir, peer, split=split)
-        if by_source:
+        folders = gold_dir or [ABSTRACT_GOLD]
+        for folder in folders:
+            if not (folder / "gold.csv").is_file():
+                raise FileNotFoundError(f"{folder}: no gold.csv there")
+        if len(set(folders)) < len(folders):
+            raise ValueError("--gold-dir: the same gold set given twice")
+        if bootstrap < 0:
+            raise ValueError(f"--bootstrap: a number of samples, 0 or more (got {bootstrap})")
+        sets = {folder.name: tag_abstract_gold(folder, peer, split=split) for folder in folders}
+        tagged = next(iter(sets.values())) if len(sets) == 1 else combined(sets)
+        if len(sets) > 1:
+            console.print(
+                f"Pooled: {', '.join(sets)} ({tagged.gold['gold_id'].nunique()} records)",
+                highlight=False,
+            )
+        if bootstrap:
+            table = tagged.bootstrap(bootstrap, seed=seed, progress=True)
+            text = table.to_string(index=False, float_format=lambda x: f"{x:.3f}") + (
+                f"\n\n95% percentile intervals over {bootstrap} bootstrap samples of the "
+                f"records (seed {seed}): how far each figure could move on another sample "
+                "of abstracts of this kind."
+            )
+        elif by_source:
             from synth.tagging.abstract_gold import FEW_RECORDS
 
             table = tagged.by_source()

@@ -221,3 +221,81 @@ def test_the_summary_per_source_scores_each_source_on_its_own_records() -> None:
     assert by.loc["cohen2006", "country_exact"] == "1 of 1"
     assert by.loc["Nagtegaal_2019", "country_exact"] == "0 of 1"
     assert (by["design_micro"] == 1.0).all()
+
+
+def _half_right(n: int) -> TaggedGold:
+    """``n`` records: setting right on the even ones, wrong on the odd; design and country
+    right on every one."""
+    rows = []
+    for k in range(n):
+        g = f"g{k:03d}"
+        rows += [
+            (g, "setting", "acute-care", "acute-care" if k % 2 == 0 else "community"),
+            (g, "design", "quantitative", "quantitative"),
+            (g, "country", "US", "United States"),
+        ]
+    return _tagged(rows)
+
+
+def test_a_bootstrap_sample_counts_a_record_drawn_twice_twice() -> None:
+    import numpy as np
+
+    tagged = _half_right(6)
+    sample = tagged.resampled(np.random.default_rng(3))
+    ids = sample.gold["gold_id"].drop_duplicates().tolist()
+    assert len(ids) == 6 == len(set(ids))  # as many records, each under an id of its own
+    originals = [i.split("~")[0] for i in ids]
+    assert len(set(originals)) < 6  # drawn with replacement: some twice, some not at all
+    for new, old in zip(ids, originals, strict=True):  # each copy keeps its record's tags
+        copy = sample.tags[sample.tags["record_id"] == new][["facet", "label"]]
+        own = tagged.tags[tagged.tags["record_id"] == old][["facet", "label"]]
+        assert copy.values.tolist() == own.values.tolist()
+
+
+def test_the_bootstrap_gives_each_figure_an_interval_around_its_value() -> None:
+    from synth.tagging.abstract_gold import summary_figures
+
+    tagged = _half_right(40)
+    table = tagged.bootstrap(300, seed=1).set_index("figure")
+    point = summary_figures(tagged.score())
+    assert list(table.index) == list(point)
+    for figure, value in point.items():
+        assert table.loc[figure, "value"] == value
+        assert table.loc[figure, "low"] <= value <= table.loc[figure, "high"]
+    # every design and country right on every record: no sample can say otherwise
+    for figure in ("design micro-F1", "country exact where named"):
+        assert table.loc[figure, ["low", "high"]].tolist() == [1.0, 1.0]
+    # setting right on half the records: samples differ, so the interval is not a point
+    assert table.loc["setting micro-F1", "low"] < 0.5 < table.loc["setting micro-F1", "high"]
+    again = tagged.bootstrap(300, seed=1)
+    assert again.equals(tagged.bootstrap(300, seed=1))  # a seed gives the same intervals
+    with pytest.raises(ValueError, match="at least 1"):
+        tagged.bootstrap(0)
+
+
+@pytest.mark.peer
+def test_the_command_pools_held_out_sets_and_bootstraps_their_figures() -> None:
+    if not PEER.is_dir():
+        pytest.skip(f"peer data not found at {PEER}")
+    from synth.tagging.abstract_gold import combined, summary_figures, tag_abstract_gold
+
+    sets = [ROOT / "tests" / "fixtures" / f"abstracts-gold-{n}" for n in (2, 4)]
+    args = ["tag", "evaluate-abstracts", "--peer", str(PEER)]
+    for folder in sets:
+        args += ["--gold-dir", str(folder)]
+    result = CliRunner().invoke(app, [*args, "--bootstrap", "50", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    pooled = combined({f.name: tag_abstract_gold(f, PEER) for f in sets})
+    n = pooled.gold["gold_id"].nunique()
+    assert n == 277 + 300
+    assert f"Pooled: abstracts-gold-2, abstracts-gold-4 ({n} records)" in result.output
+    expected = pooled.bootstrap(50, seed=7).set_index("figure")
+    for figure in summary_figures(pooled.score()):
+        line = next(x for x in result.output.splitlines() if x.strip().startswith(figure))
+        value, low, high = (float(x) for x in line.split()[-3:])
+        assert (value, low, high) == tuple(
+            round(float(expected.loc[figure, c]), 3) for c in ("value", "low", "high")
+        ), line
+    assert "50 bootstrap samples of the records (seed 7)" in result.output
+    twice = CliRunner().invoke(app, [*args, "--gold-dir", str(sets[0])])
+    assert twice.exit_code == 2 and "the same gold set given twice" in twice.output
