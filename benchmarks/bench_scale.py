@@ -3,6 +3,7 @@
     python benchmarks/bench_scale.py [--sizes 20000 100000] [--workers 2]
                                      [--partition-size 5000] [--out-dir DIR] [--no-pool]
                                      [--review corpus/kei-2020/review.yml] [--repeat 1]
+                                     [--arms single pool cluster]
 
 For each N, generates N synthetic records (``synth.corpus.synthetic.generate_records``, as
 ``bench_import.py`` and ``bench_tag.py`` do), imports them into a store once, and runs
@@ -14,6 +15,12 @@ it:
     skips it);
   * ``cluster``: ``--cluster local:W``, a Dask LocalCluster of W worker processes
     (``synth.distributed``), partitions of ``--partition-size`` records.
+
+``--arms`` runs some of them (the ratios are against ``single`` when it runs). A store
+``store_N.sqlite`` already in ``--out-dir`` is used as it is (made once: keep one to
+compare two checkouts on the same records, ``PYTHONPATH=<checkout>/src``), and each arm
+prints a digest of the run it stored (its tags, criteria assessments and suggestions,
+sorted: two versions of the code that store the same run print the same digest).
 
 With ``--review`` every arm runs ``synth tag --review FILE``: the review's criteria are
 judged and the stores carry their assessments and suggestions (without it, generated
@@ -178,15 +185,18 @@ def run_arm(name: str, db: Path, extra: list[str], command: str = "tag") -> Arm:
 
 
 def make_store(n: int, folder: Path) -> tuple[Path, float]:
-    """N generated records imported into a store (the seconds the import took)."""
+    """N generated records imported into a store (the seconds the import took; 0 for a
+    store of N already in ``folder``, reused)."""
     from synth.corpus.synthetic import generate_records
     from synth.corpus.writers.ris import write_ris
     from synth.store import connect, import_paths
 
+    db = folder / f"store_{n}.sqlite"
+    if db.exists():
+        return db, 0.0
     records, _ = generate_records(n, seed=19)
     ris = folder / f"records_{n}.ris"
     write_ris(records, ris)
-    db = folder / f"store_{n}.sqlite"
     t0 = time.perf_counter()
     con = connect(db)
     try:
@@ -194,6 +204,26 @@ def make_store(n: int, folder: Path) -> tuple[Path, float]:
     finally:
         con.close()
     return db, time.perf_counter() - t0
+
+
+def run_digest(db: Path) -> str:
+    """sha256 of the latest tagging run's tables, sorted (the run's ids left out)."""
+    import hashlib
+
+    from synth.store import connect
+    from synth.store.tags import RUN_TABLES, latest_run
+
+    con = connect(db)
+    try:
+        run_id = latest_run(con)
+        h = hashlib.sha256()
+        for table, sql in RUN_TABLES.items():
+            h.update(table.encode())
+            for row in con.execute(sql, (run_id,)):
+                h.update(repr(tuple(row)).encode())  # the store's rows are sqlite3.Row
+    finally:
+        con.close()
+    return h.hexdigest()[:16]
 
 
 def same_tags(stores: list[Path], *, judged: bool = False) -> bool:
@@ -570,6 +600,10 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--no-pool", action="store_true", help="skip the --n-process arm")
     parser.add_argument(
+        "--arms", nargs="+", choices=["single", "pool", "cluster"],
+        default=["single", "pool", "cluster"], help="tag: the arms to run",
+    )  # fmt: skip
+    parser.add_argument(
         "--review", type=Path, default=None, help="tag with this review.yml's criteria judged"
     )
     parser.add_argument("--repeat", type=int, default=1, help="tag: run the arms R times")
@@ -620,15 +654,17 @@ def main() -> None:
         return
     for n in args.sizes:
         db, import_s = make_store(n, out)
-        print(f"\n{n:,} records (imported in {import_s:.1f} s)")
+        made = f"imported in {import_s:.1f} s" if import_s else "the store in --out-dir"
+        print(f"\n{n:,} records ({made})")
         review = ["--review", str(args.review.resolve())] if args.review else []
-        arms = [("single", [])]
-        if not args.no_pool:
+        arms = [("single", [])] if "single" in args.arms else []
+        if not args.no_pool and "pool" in args.arms:
             arms.append((f"pool {w}", ["--n-process", str(w)]))
-        arms.append(
-            (f"cluster local:{w}", ["--cluster", f"local:{w}", "--partition-size",
-                                    str(args.partition_size)])
-        )  # fmt: skip
+        if "cluster" in args.arms:
+            arms.append(
+                (f"cluster local:{w}", ["--cluster", f"local:{w}", "--partition-size",
+                                        str(args.partition_size)])
+            )  # fmt: skip
         for repeat in range(args.repeat):
             if args.repeat > 1:
                 print(f" run {repeat + 1} of {args.repeat}")
@@ -644,11 +680,12 @@ def main() -> None:
                     f"  {name:<16} {arm.seconds:7.1f} s  {n / arm.seconds:7,.0f} rec/s  "
                     f"CPU {arm.cpu:6.1f} s (command {arm.own_cpu:6.1f} s)  "
                     f"command {_mib(arm.own_peak)}  largest worker "
-                    f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}",
+                    f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}  "
+                    f"run digest {run_digest(copy)}",
                     flush=True,
                 )
             base = results[0]
-            for arm in results[1:]:
+            for arm in results[1:] if base.name == "single" else []:
                 mem = arm.worker_peak or arm.own_peak
                 print(
                     f"  {arm.name} / single: speed {base.seconds / arm.seconds:.2f}x, "

@@ -5,9 +5,13 @@ run it stores is the same."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from synth.tagging import pipeline, tagger
@@ -51,6 +55,21 @@ def test_a_chunk_forgets_its_new_words_once_the_pipeline_has_learned_enough() ->
     assert "Zorblatt" in nlp.vocab.strings  # learned before: kept
 
 
+def test_a_chunk_inside_another_is_the_outer_ones() -> None:
+    """spaCy's memory zones do not nest: inside one, :func:`chunk_words` opens none, and
+    the outer zone forgets what was tagged inside."""
+    nlp = build_nlp(load_codebook(), write_spans=False)
+    words = len(nlp.vocab.strings)
+    with chunk_words(nlp, growth=0):
+        inner = chunk_words(nlp, growth=0)
+        with inner:
+            assert _hits(nlp, TEXTS)
+        assert isinstance(inner, contextlib.nullcontext)
+        assert nlp.vocab.in_memory_zone  # the outer zone still open
+    assert len(nlp.vocab.strings) == words
+    assert not nlp.vocab.in_memory_zone
+
+
 def test_chunks_that_forget_their_words_store_the_same_run(
     kei_imported_db: Path,
     copy_db: Callable[..., Path],
@@ -69,3 +88,69 @@ def test_chunks_that_forget_their_words_store_the_same_run(
     (engine,) = tagger._ENGINES.values()
     built = build_nlp(engine.cb, write_spans=False)
     assert len(engine.nlp.vocab.strings) == len(built.vocab.strings)
+
+
+#: Where :func:`_spied_span` writes, per span a worker process tagged: its pid and the
+#: strings its pipeline holds after the span (set by the test; forked workers inherit it).
+_SPANS: Path | None = None
+_TAG_SPAN = tagger._tag_span
+
+
+def _spied_span(cb: object, recs: object, batch_size: int) -> object:
+    """:func:`synth.tagging.tagger._tag_span` that says what the process holds after it."""
+    out = _TAG_SPAN(cb, recs, batch_size)  # type: ignore[arg-type]
+    assert _SPANS is not None
+    strings = len(tagger._engine(cb).nlp.vocab.strings)  # type: ignore[arg-type]
+    with _SPANS.open("a", encoding="utf-8") as f:
+        f.write(f"{os.getpid()} {strings}\n")
+    return out
+
+
+def _generated_chunks(n: int, size: int) -> list[tuple[pd.DataFrame, None, None]]:
+    """``n`` generated records (rare words in every one) as chunks of ``size``."""
+    from synth.corpus.synthetic import generate_records
+
+    records, _ = generate_records(n, seed=3)
+    return [
+        (records.iloc[i : i + size].reset_index(drop=True), None, None) for i in range(0, n, size)
+    ]
+
+
+def test_each_worker_process_forgets_the_new_words_of_every_span_it_tags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--n-process 2`` over a stream of chunks (the pool: this process and one forked
+    worker, each tagging spans of the chunks): with a growth of 0, every span's new words
+    are gone after it in both processes, whose pipelines then hold the strings they were
+    built with, span after span; and the rows are those of a run that keeps every word."""
+    import multiprocessing
+
+    from synth import parallel
+
+    chunks = _generated_chunks(1_200, 400)  # three chunks, four spans of 100 each
+    cb = load_codebook()
+    monkeypatch.setattr(tagger, "_ENGINES", {})
+    kept = list(tagger.tag_chunks(iter(chunks), codebook=cb, n_process=2, total=1_200))
+    grown = len(tagger._engine(cb).nlp.vocab.strings)
+
+    context = multiprocessing.get_context("fork")  # the worker inherits the patches
+    monkeypatch.setattr(parallel, "mp_context", lambda preload=(): context)
+    monkeypatch.setattr(tagger, "_ENGINES", {})
+    monkeypatch.setattr(tagger, "_tag_span", _spied_span)
+    monkeypatch.setattr(sys.modules[__name__], "_SPANS", tmp_path / "spans.txt")
+    monkeypatch.setattr(pipeline, "VOCAB_GROWTH", 0)
+    forgot = list(tagger.tag_chunks(iter(chunks), codebook=cb, n_process=2, total=1_200))
+
+    assert len(forgot) == len(kept) == 3
+    for a, b in zip(kept, forgot, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    built = len(build_nlp(cb, write_spans=False).vocab.strings)
+    assert grown > built + 10_000  # the words a run keeps without forgetting them
+    spans = [
+        tuple(map(int, line.split()))
+        for line in (tmp_path / "spans.txt").read_text().split("\n")
+        if line
+    ]
+    assert len(spans) == 12
+    assert {pid for pid, _ in spans} >= {os.getpid()} and len({pid for pid, _ in spans}) == 2
+    assert {strings for _, strings in spans} == {built}

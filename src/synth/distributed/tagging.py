@@ -39,6 +39,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -123,11 +124,24 @@ class TaggerPlugin(WorkerPlugin):
 
         self.codebook = pickle.loads(self.codebook_bytes)
         self.engine = engine_for(self.codebook)
-        # a worker started with several threads must not run one engine in two at once
-        self.lock = threading.Lock()
+        # a worker started with several threads must not run one engine in two at once,
+        # nor may workers in one process (a LocalCluster without processes) share theirs
+        # (a chunk's memory zone forgets the words others tag with: chunk_words)
+        self.lock = _engine_lock(self.engine)
 
     def teardown(self, worker: Worker) -> None:
         self.codebook = self.engine = None
+
+
+#: The lock of each engine the workers in this process tag with (:class:`TaggerPlugin`).
+_ENGINE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_ENGINE_LOCKS_LOCK = threading.Lock()
+
+
+def _engine_lock(engine: Any) -> threading.Lock:
+    """The one lock of ``engine`` in this process, whichever worker's plugin asks."""
+    with _ENGINE_LOCKS_LOCK:
+        return _ENGINE_LOCKS.setdefault(engine, threading.Lock())
 
 
 def plugin_name(codebook: Codebook) -> str:
@@ -529,12 +543,15 @@ def _tag_partition(
 ) -> dict[str, Any]:
     """Worker side: tag one partition with the worker's engine; its rows as an Arrow table
     in :data:`TAG_SCHEMA` (so this process only writes them). A partition given its PDF
-    texts as stored has their pages added to its evidence; with ``judge_name`` (a
+    texts as stored has their pages added to its evidence; it is tagged under
+    :func:`synth.tagging.pipeline.chunk_words`, so that the worker's vocabulary stops
+    growing with the partitions it tags; with ``judge_name`` (a
     :class:`JudgePlugin`) it is judged against the review's criteria too, and its
     ``assessment`` and ``suggestions`` come back ready for the store's writer (evidence as
     the JSON text the store keeps), with the counts of what similarity scored."""
     from distributed import get_worker
 
+    from synth.tagging.pipeline import chunk_words
     from synth.tagging.tagger import tag
 
     worker = get_worker()
@@ -552,7 +569,8 @@ def _tag_partition(
     records, extracts, fulltexts, *more = payload
     stored = more[0] if more else None
     start = time.perf_counter()
-    with plugin.lock:
+    # the partition's new words forgotten once the worker has learned enough of them
+    with plugin.lock, chunk_words(plugin.engine.nlp):
         tags = tag(records, extracts=extracts, fulltexts=fulltexts, codebook=plugin.codebook)
     seconds = time.perf_counter() - start
     notes = list(tags.attrs.get("notes") or [])

@@ -103,15 +103,23 @@ _BUILT_WORDS: weakref.WeakKeyDictionary[Language, int] = weakref.WeakKeyDictiona
 
 
 def chunk_words(nlp: Language, growth: int | None = None) -> contextlib.AbstractContextManager[Any]:
-    """The context in which ``nlp`` tags one chunk of a long run (a store tagged a chunk
-    at a time: :func:`synth.tagging.workflow.tag_store`), so that its vocabulary stops
-    growing with the corpus: nothing until it has learned ``growth`` words (default
-    :data:`VOCAB_GROWTH`) beyond those it was built with, then spaCy's memory zone
-    (:meth:`spacy.language.Language.memory_zone`), at whose end the words (and strings)
-    new in the chunk are forgotten. The rows are the same either way (a word's lexeme
-    is made again from its text when met again); the tokenizer cache is not filled
-    inside a zone, which is why zones wait until it is full. No doc made inside may be
-    read after it."""
+    """The context in which ``nlp`` tags one chunk of a long run, so that its vocabulary
+    stops growing with the corpus: nothing until it has learned ``growth`` words
+    (default :data:`VOCAB_GROWTH`) beyond those it was built with, then spaCy's memory
+    zone (:meth:`spacy.language.Language.memory_zone`), at whose end the words (and
+    strings) new in the chunk are forgotten. The rows are the same either way (a word's
+    lexeme is made again from its text when met again); the tokenizer cache is not
+    filled inside a zone, which is why zones wait until it is full. No doc made inside
+    may be read after it.
+
+    Every process that tags a stream of chunks enters it per chunk: this one per chunk
+    of a store (:func:`synth.tagging.tagger.tag_chunks`), each worker process of
+    ``--n-process`` per span of records it is sent (:func:`synth.tagging.tagger._tag_span`),
+    each Dask worker per partition (:func:`synth.distributed.tagging._tag_partition`,
+    one thread at a time per pipeline). Inside a zone already open on ``nlp`` (zones do
+    not nest) it is nothing: the outer one forgets."""
+    if getattr(nlp.vocab, "in_memory_zone", True):  # in one, or spaCy before zones (3.8)
+        return contextlib.nullcontext()
     learned = len(nlp.vocab) - _BUILT_WORDS.get(nlp, 0)
     if learned < (VOCAB_GROWTH if growth is None else growth):
         return contextlib.nullcontext()

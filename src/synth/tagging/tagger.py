@@ -44,7 +44,7 @@ from synth.corpus.normalise import normalise_doi
 from synth.parallel import default_workers, gc_paused, ordered_map
 from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
 from synth.tagging.conditions import apply_conditions
-from synth.tagging.pipeline import HITS_KEY, SEGMENTS_KEY, TEXT_KEY, build_nlp
+from synth.tagging.pipeline import HITS_KEY, SEGMENTS_KEY, TEXT_KEY, build_nlp, chunk_words
 from synth.tagging.sentence_roles import ALWAYS_COUNT_FIELDS
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,11 @@ def tag_chunks(
     every chunk (each chunk's records sent to them), their tokenizer caches warm from one
     chunk to the next; a chunk is read from ``chunks`` only when the workers have room for
     it, so about two chunks are in hand at a time. One progress bar over ``total``
-    records (the stream's length, when known) for the whole stream."""
+    records (the stream's length, when known) for the whole stream.
+
+    Each process tags its share under :func:`synth.tagging.pipeline.chunk_words`: this
+    one each chunk (or, with workers, each span of one it tags itself), each worker each
+    span it is sent, so that no process's vocabulary grows with the stream."""
     cb = codebook or load_codebook()
     workers = _workers(n_process, total)
     bar = _progress(total, progress)
@@ -178,7 +182,10 @@ def tag_chunks(
         engine = _engine(cb)
         for records, extracts, fulltexts in chunks:
             recs = _payloads(records, extracts, fulltexts)
-            yield _output(cb, *engine.run(recs, batch_size=batch_size, bar=bar))
+            with chunk_words(engine.nlp):  # its new words forgotten once enough are learned
+                result = engine.run(recs, batch_size=batch_size, bar=bar)
+            yield _output(cb, *result)
+            del recs, result
     finally:
         if bar is not None:
             bar.close()
@@ -431,8 +438,12 @@ def _run_parallel(
 def _tag_span(cb: Codebook, recs: Sequence[_Rec], batch_size: int) -> _Result | bytes:
     """Worker entry point of :func:`tag_chunks` (``recs`` sent with the job: the workers
     started before their chunk was read) and the body of :func:`_tag_chunk`: tag
-    ``recs``, the result pickled when in a worker process."""
-    result = _engine(cb).run(recs, batch_size=batch_size)
+    ``recs``, the result pickled when in a worker process. The span is tagged under
+    :func:`synth.tagging.pipeline.chunk_words`: a worker's vocabulary stops growing
+    with the run once it has learned enough words."""
+    engine = _engine(cb)
+    with chunk_words(engine.nlp):
+        result = engine.run(recs, batch_size=batch_size)
     if multiprocessing.parent_process() is None:
         return result
     return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)

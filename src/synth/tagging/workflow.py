@@ -238,8 +238,7 @@ def _streamed(
     one run as it goes; the tagger's worker processes started once for every chunk
     (:func:`synth.tagging.tagger.tag_chunks`), one progress bar over the records."""
     from synth.store.records import StoreRecords
-    from synth.tagging.pipeline import chunk_words
-    from synth.tagging.tagger import engine_for, tag_chunks
+    from synth.tagging.tagger import tag_chunks
 
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
@@ -257,16 +256,10 @@ def _streamed(
         )  # fmt: skip
         #: each chunk as read, judged once its tags are back (in order)
         read: deque[tuple[pd.DataFrame, Any, Any, Any]] = deque()
-        # tagged here (one process): the pipeline's vocabulary bounded, each chunk tagged
-        # and judged in a context that forgets its new words once it has learned enough
-        nlp = engine_for(codebook).nlp if n_process == 1 else None
-
         def chunks() -> Iterator[tuple[pd.DataFrame, Any, Any]]:
             for part, ext, full, stored in _store_chunks(reader, extracts):
                 read.append((part, ext, full, stored))
-                # left when the next chunk is asked for: the chunk's rows are in hand
-                with chunk_words(nlp) if nlp is not None else contextlib.nullcontext():
-                    yield part, ext, full
+                yield part, ext, full
 
         with judge:
             tagged = tag_chunks(
