@@ -91,13 +91,14 @@ def test_a_run_without_criteria_on_the_cluster_stores_the_single_machine_run(
     single, _, one_chunk = tagged(copies["single"])
     many, _, run = tagged(copies["many"], client=client, partition_size=250)
     one, _, whole = tagged(copies["one"], client=client, partition_size=5_000)
-    assert [p["records"] for p in run.tags.attrs["partitions"]] == [250, 250, 250, 150]
-    assert run.assessment is None  # no review, no criteria
+    assert [p["records"] for p in run.partitions] == [250, 250, 250, 150]
+    assert run.assessment is None and run.summary.decisions is None  # no review, no criteria
     assert len(single["tags"])
     for name, frame in single.items():
         pd.testing.assert_frame_equal(frame, many[name], obj=name)
         pd.testing.assert_frame_equal(frame, one[name], obj=name)
-    assert run.tags["evidence"].isna().all()
+    assert run.tags is None  # several partitions: no rows held (the store has them)
+    assert run.summary == one_chunk.summary
     assert whole.tags["evidence"].tolist() == one_chunk.tags["evidence"].tolist()
     assert all(isinstance(e, list) for e in whole.tags["evidence"])
     con = sqlite3.connect(copies["many"])

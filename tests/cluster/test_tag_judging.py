@@ -81,7 +81,7 @@ def test_the_bundled_review_judged_on_the_cluster_stores_the_single_machine_run(
     cluster, run = _tagged(
         copy_db(db, tmp_path / "cluster.sqlite"), client=client, partition_size=9
     )
-    partitions = run.tags.attrs["partitions"]
+    partitions = run.partitions
     assert len(partitions) > 5 and partitions[-1]["records"] < 9  # several, the last short
     assessment = single["criteria_assessments"]
     assert set(assessment["criterion"]) >= {"equal-relationship", "years"}
@@ -91,10 +91,9 @@ def test_the_bundled_review_judged_on_the_cluster_stores_the_single_machine_run(
     for name, frame in single.items():
         assert len(frame), name
         pd.testing.assert_frame_equal(frame, cluster[name], obj=name)
-    # what the run keeps in memory: the assessment and suggestions of every partition
-    assert len(run.assessment) == len(assessment)
-    assert run.assessment["evidence"].isna().all()  # the store has it
-    assert len(run.suggestions) == len(single["suggestions"])
+    # what the run keeps in memory: counts, no partition's rows (the store has them)
+    assert run.assessment is None and run.suggestions is None
+    assert sum(run.summary.decisions.values()) == len(single["suggestions"])
 
 
 def test_the_command_only_writes_what_the_workers_judged(

@@ -34,16 +34,17 @@ def test_several_partitions_with_criteria_store_the_single_machine_run(
     cluster, _, run = tagged(
         tmp_path / "cluster.sqlite", review_path=review, client=client, partition_size=600
     )
-    assert [p["records"] for p in run.tags.attrs["partitions"]] == [600, 600, 600, 200]
+    assert [p["records"] for p in run.partitions] == [600, 600, 600, 200]
     assessment = single["criteria_assessments"]
     by_similarity = assessment[assessment["criterion"] == "patient-reported"]
     assert (by_similarity["status"] == "met").any()  # the similarity criterion is judged
     for name, frame in single.items():
         assert len(frame), name
         pd.testing.assert_frame_equal(frame, cluster[name], obj=name)
-    # the rows in memory are the run's without their evidence (the store has it)
-    assert run.tags["evidence"].isna().all()
-    assert len(run.tags) == len(single["tags"])
+    # no rows held in memory (the store has them): their counts
+    assert run.tags is None and run.assessment is None and run.suggestions is None
+    assert run.summary.tags == len(single["tags"])
+    assert sum(run.summary.decisions.values()) == len(single["suggestions"])
 
 
 def test_the_cluster_run_reads_the_store_a_partition_at_a_time(
@@ -62,7 +63,7 @@ def test_the_cluster_run_reads_the_store_a_partition_at_a_time(
     monkeypatch.setattr(workflow, "load_records", whole)
     db = copy_db(kei_imported_db)
     cluster, _, run = tagged(db, client=client, partition_size=20)
-    assert [p["records"] for p in run.tags.attrs["partitions"]] == [20, 20, 20, 8]
+    assert [p["records"] for p in run.partitions] == [20, 20, 20, 8]
     con = connect(kei_tagged_db)
     try:
         single = stored_run(con, latest_run(con))

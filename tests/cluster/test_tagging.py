@@ -84,7 +84,7 @@ def test_cluster_tags_equal_the_single_machine_tags_on_the_bundled_corpus(
     _assert_same_run(kei_tagged_db, db)
     # 68 records in partitions of at most 20, spread over both workers, and each worker
     # tagged its partitions with the one engine its plugin built
-    parts = run.tags.attrs["partitions"]
+    parts = run.partitions
     assert [p["records"] for p in parts] == [20, 20, 20, 8]
     workers = {p["worker"] for p in parts}
     assert len(workers) == 2

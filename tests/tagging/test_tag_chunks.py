@@ -49,19 +49,40 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.where(frame.notna(), None)
 
 
+def old_summary(tags: pd.DataFrame, suggestions: pd.DataFrame | None) -> tuple[Any, ...]:
+    """What ``synth tag`` printed, as it computed it from every record's rows before the
+    run kept only counts (:class:`synth.tagging.workflow.TagSummary`)."""
+    counts = (
+        tags.groupby(["facet", "label"]).size().rename("records").reset_index()
+        if len(tags)
+        else pd.DataFrame(columns=["facet", "label", "records"])
+    )
+    with_evidence = tags["record_id"].nunique() if len(tags) else 0
+    dec = None if suggestions is None else suggestions["decision"].value_counts().to_dict()
+    return counts, len(tags), with_evidence, dec
+
+
+def assert_summary_of(run: Any, tags: pd.DataFrame, suggestions: pd.DataFrame | None) -> None:
+    """``run``'s summary is what the old summary computed from ``tags`` (its rule rows)
+    and ``suggestions``."""
+    counts, n, with_evidence, dec = old_summary(tags, suggestions)
+    pd.testing.assert_frame_equal(run.summary.per_label(), counts)
+    assert (run.summary.tags, run.summary.records, run.summary.decisions) == (
+        n, with_evidence, dec,
+    )  # fmt: skip
+
+
 def assert_same_run(whole: tuple, chunked: tuple) -> None:
     (tables, params, run), (tables2, params2, run2) = whole, chunked
     for name, frame in tables.items():
         assert len(frame), name  # the comparison compares something
         pd.testing.assert_frame_equal(frame, tables2[name], obj=name)
     assert params == params2
-    pd.testing.assert_frame_equal(plain(run.suggestions), plain(run2.suggestions))
-    # several chunks: the rule rows in memory without their evidence (the store has it)
-    key = ["record_id", "facet", "label", "score", "source", "version"]
-    pd.testing.assert_frame_equal(plain(run.tags[key]), plain(run2.tags[key]))
-    assert run2.tags["evidence"].isna().all()
-    judged = [c for c in run.assessment.columns if c != "evidence"]
-    pd.testing.assert_frame_equal(plain(run.assessment[judged]), plain(run2.assessment[judged]))
+    # one chunk: its rows in hand; several: none held, their counts the whole run's
+    assert run.tags is not None and run.suggestions is not None
+    assert run2.tags is None and run2.assessment is None and run2.suggestions is None
+    assert_summary_of(run, run.tags, run.suggestions)
+    assert run2.summary == run.summary
     assert run.failures == run2.failures
 
 
@@ -192,7 +213,8 @@ def test_synth_tags_summary_is_the_same_in_chunks(
     chunks' rows as from the whole run's."""
     from typer.testing import CliRunner
 
-    from synth.cli import app
+    from synth.cli import app, console, frame_table
+    from synth.store.tags import load_run_tags, load_suggestions
     from synth.tagging import workflow
 
     printed = []
@@ -202,5 +224,20 @@ def test_synth_tags_summary_is_the_same_in_chunks(
         result = CliRunner().invoke(app, ["tag", "--db", str(db), "--no-progress"])
         assert result.exit_code == 0, result.output
         printed.append(result.output.replace(f"{name}.sqlite", "X"))
+        # what it printed when it summed every record's rows, from the stored run
+        con = connect(db)
+        try:
+            tags = load_run_tags(con)
+            counts, n, with_evidence, dec = old_summary(tags, load_suggestions(con))
+            run_id = latest_run(con)
+        finally:
+            con.close()
+        assert (tags["source"] == "rule").all()
+        with console.capture() as table:
+            console.print(frame_table(counts, title=f"Tagging run {run_id}: records per label"))
+        assert table.get() in result.output
+        assert f"\n{n} tags with evidence on {with_evidence} records\n" in result.output
+        decisions = ", ".join(f"{k} {v}" for k, v in sorted(dec.items()))
+        assert f"\nsuggested decisions: {decisions}\n" in result.output
     assert "suggested decisions: " in printed[0]
     assert printed[0] == printed[1]

@@ -431,7 +431,7 @@ def _import_and_tag(
                         progress=progress,
                         client=client,
                     )
-                    stages.note(f"tagging run {run.run_id}: {len(run.tags)} tags")
+                    stages.note(f"tagging run {run.run_id}: {run.summary.tags} tags")
                     for failure in run.failures:
                         stages.note(
                             f"record {failure['record_id']} could not be tagged: {failure['error']}"

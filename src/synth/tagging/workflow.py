@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pandas.api.types import union_categoricals
 
 from synth.fulltext.passages import add_pages, tagger_inputs
 from synth.review import NO_REVIEW_NOTE, find_review, review_for
@@ -55,15 +54,57 @@ CHUNK_RECORDS = 10_000
 
 
 @dataclass
+class TagSummary:
+    """What ``synth tag`` prints of a run, counted as its rows are written (a chunk at a
+    time when it streams), whatever the number of records: rule rows per facet and label
+    (a row per record and label), rule rows and the records they are on, and the
+    decisions suggested (None: no criteria judged)."""
+
+    labels: dict[tuple[str, str], int] = field(default_factory=dict)
+    tags: int = 0
+    records: int = 0
+    decisions: dict[str, int] | None = None
+
+    @classmethod
+    def of(cls, tags: pd.DataFrame, suggestions: pd.DataFrame | None) -> TagSummary:
+        """The summary of a run's rule rows and suggestions."""
+        out = cls(decisions=None if suggestions is None else {})
+        out.add(tags, suggestions)
+        return out
+
+    def add(self, tags: pd.DataFrame, suggestions: pd.DataFrame | None) -> None:
+        """Count one chunk's rule rows and suggestions (a chunk's records are no other
+        chunk's)."""
+        if len(tags):
+            sizes = tags.groupby(["facet", "label"], observed=True, sort=False).size()
+            for (facet, label), n in sizes.items():
+                key = (str(facet), str(label))
+                self.labels[key] = self.labels.get(key, 0) + int(n)
+            self.tags += len(tags)
+            self.records += int(tags["record_id"].nunique())
+        if suggestions is not None:
+            self.decisions = self.decisions if self.decisions is not None else {}
+            for decision, n in suggestions["decision"].value_counts().items():
+                self.decisions[decision] = self.decisions.get(decision, 0) + int(n)
+
+    def per_label(self) -> pd.DataFrame:
+        """``facet, label, records``, by facet and label."""
+        rows = [(f, lab, n) for (f, lab), n in sorted(self.labels.items())]
+        return pd.DataFrame(rows, columns=["facet", "label", "records"])
+
+
+@dataclass
 class TagRun:
     """What a tagging run stored."""
 
     run_id: int
-    #: the rule rows (``source="rule"``); when the run streamed over several chunks of
-    #: records (:func:`tag_store`), without their evidence (``None``: the store has it,
-    #: :func:`synth.store.tags.load_run_tags`), as is the assessment: no step holds every
-    #: record's evidence
-    tags: pd.DataFrame
+    #: the rule rows (``source="rule"``); None when the run streamed over several chunks
+    #: of records (:func:`tag_store`): the store has them
+    #: (:func:`synth.store.tags.load_run_tags`), and no step holds every record's rows
+    tags: pd.DataFrame | None
+    #: the criteria's assessment and the decisions suggested: None when no criteria were
+    #: judged, or when the run streamed over several chunks
+    #: (:func:`synth.store.tags.load_assessment`, :func:`~synth.store.tags.load_suggestions`)
     assessment: pd.DataFrame | None
     suggestions: pd.DataFrame | None
     review_path: Path | None
@@ -73,6 +114,11 @@ class TagRun:
     model_info: dict[str, Any] | None = None
     #: records that raised while being tagged (``record_id``, ``error``); the rest were
     failures: list[dict[str, Any]] = field(default_factory=list)
+    #: what ``synth tag`` prints of the run, however it ran
+    summary: TagSummary = field(default_factory=TagSummary)
+    #: on a cluster: per partition, its records, rows and the worker that tagged it
+    #: (:attr:`synth.distributed.tagging.PartitionRun.partitions`); None on one machine
+    partitions: list[dict[str, Any]] | None = None
 
 
 def tag_store(
@@ -110,10 +156,11 @@ def tag_store(
     tagged, its criteria assessed and decisions suggested, and written to the run, which
     is marked finished after the last (the records listed once up front: records others
     commit meanwhile are not read). The run stored is the same;
-    when there was more than one chunk (or partition), :attr:`TagRun.tags` and
-    :attr:`TagRun.assessment` are its rows without their evidence (``None``; the store
-    has it: :func:`synth.store.tags.load_run_tags`,
-    :func:`~synth.store.tags.load_assessment`).
+    when there was more than one chunk (or partition), :attr:`TagRun.tags`,
+    :attr:`TagRun.assessment` and :attr:`TagRun.suggestions` are None (the store has
+    them: :func:`synth.store.tags.load_run_tags`, :func:`~synth.store.tags.load_assessment`,
+    :func:`~synth.store.tags.load_suggestions`) and only their counts are kept
+    (:attr:`TagRun.summary`): what is held does not grow with the records.
     A failure midway removes what the run wrote; a kill leaves it unfinished: either way
     the previous run stays the current one.
     """
@@ -198,7 +245,10 @@ def tag_store(
     run_id = save_tagging(
         con, stored, params=params, assessment=assessment, suggestions=suggestions
     )
-    return TagRun(run_id, tags, assessment, suggestions, review_path, model, info, failures)
+    summary = TagSummary.of(tags, suggestions)
+    return TagRun(
+        run_id, tags, assessment, suggestions, review_path, model, info, failures, summary
+    )
 
 
 def _run_params(
@@ -256,6 +306,7 @@ def _streamed(
         )  # fmt: skip
         #: each chunk as read, judged once its tags are back (in order)
         read: deque[tuple[pd.DataFrame, Any, Any, Any]] = deque()
+
         def chunks() -> Iterator[tuple[pd.DataFrame, Any, Any]]:
             for part, ext, full, stored in _store_chunks(reader, extracts):
                 read.append((part, ext, full, stored))
@@ -415,7 +466,7 @@ def _streamed_on_cluster(
             if not len(reader):  # an empty store: one empty chunk, as on one machine
                 judge.add(*_empty(), None, None, None)
     out = judge.result()
-    out.tags.attrs.update(notes=attrs["notes"], partitions=attrs["partitions"])
+    out.partitions = attrs["partitions"]
     return out
 
 
@@ -478,9 +529,9 @@ class _Chunks:
         self.recounted: Any = None
         self.by_cues = without_similarity(review)
         self.failures: list[dict[str, Any]] = []
-        self.kept: list[pd.DataFrame] = []
-        self.assessments: list[pd.DataFrame] = []
-        self.suggestions: list[pd.DataFrame] = []
+        self.summary = TagSummary(decisions={} if self.judged else None)
+        #: a run of one chunk: its rows, assessment and suggestions (several: none kept)
+        self.kept: tuple[pd.DataFrame, Any, Any] | None = None
 
     def __enter__(self) -> _Chunks:
         from synth.tagging.criteria import SimilarityCriteria
@@ -573,25 +624,26 @@ class _Chunks:
         self, tags: pd.DataFrame, assessment: pd.DataFrame | None, suggested: pd.DataFrame | None
     ) -> None:
         self.failures.extend(tags.attrs.get("failures") or [])
-        if self.judged:
-            self.suggestions.append(suggested)  # type: ignore[arg-type]
-            self.assessments.append(_slim(assessment) if self.many else assessment)  # type: ignore[arg-type]
         self.writer.add(tags, assessment=assessment, suggestions=suggested)
-        self.kept.append(_slim(tags) if self.many else tags)
+        self.summary.add(tags, suggested if self.judged else None)
+        if not self.many:
+            self.kept = (tags, assessment, suggested)
 
     def result(self) -> TagRun:
-        """What the run stored (its rows without their evidence when there were chunks)."""
-        tags = _joined(self.kept)
-        tags.attrs["failures"] = self.failures
+        """What the run stored: its summary, and its rows when there was one chunk."""
+        tags, assessment, suggested = self.kept if self.kept is not None else (None,) * 3
+        if tags is not None:
+            tags.attrs["failures"] = self.failures
         return TagRun(
             self.writer.run_id,
             tags,
-            _joined(self.assessments) if self.judged else None,
-            _joined(self.suggestions) if self.judged else None,
+            assessment if self.judged else None,
+            suggested if self.judged else None,
             self.review_path,
             self.model,
             self.info,
             self.failures,
+            self.summary,
         )
 
 
@@ -619,34 +671,3 @@ def _of(frame: pd.DataFrame | None, ids: set[Any]) -> pd.DataFrame | None:
         return frame
     rid = frame["record_id"]
     return frame[rid.isin(ids) | rid.isna()]
-
-
-#: Columns of tags and assessments that repeat a few values (held as categories).
-_FEW_VALUES = ("facet", "label", "source", "version", "criterion", "kind", "status", "method")
-
-
-def _slim(frame: pd.DataFrame) -> pd.DataFrame:
-    """A chunk's rows as :class:`TagRun` keeps them: without their evidence (the store has
-    it), the columns of a few values as categories (a string per row took most of the
-    rest: 1.6 million tag rows at 200,000 records)."""
-    few = {c: "category" for c in _FEW_VALUES if c in frame.columns}
-    return frame.assign(evidence=None).astype(few)
-
-
-def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The chunks' rows as one frame, categories joined (not turned back into strings).
-    Several chunks' ``frames`` are emptied as their columns are joined, a column at a
-    time, so the rows are not held twice: joining 1.6 million tag rows (200,000 records)
-    took 38 MiB above them at its peak, 58 MiB when every chunk's columns were kept."""
-    if len(frames) == 1:
-        return frames[0]
-    columns = {}
-    for name, dtype in frames[0].dtypes.items():
-        parts = [f.pop(name) for f in frames]
-        if isinstance(dtype, pd.CategoricalDtype):
-            columns[name] = pd.Series(union_categoricals(parts, sort_categories=True))
-        else:
-            columns[name] = pd.concat(parts, ignore_index=True)
-        del parts
-    frames.clear()
-    return pd.DataFrame(columns)
