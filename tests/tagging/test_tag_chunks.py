@@ -139,6 +139,47 @@ def test_a_generated_corpus_tagged_in_chunks_stores_the_same_run(tmp_path: Path)
     assert_same_run(whole, chunked)
 
 
+def test_extracts_known_by_ref_are_matched_once_per_run_not_per_chunk(
+    kei_imported_db: Path,
+    copy_db: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The bundled corpus's extracts known only by their ``ref`` (as when imported before
+    their records), and one naming no record, in chunks of 9 against one chunk: each
+    extract reaches the records it names whatever their chunk (the same run), and only
+    the one naming no record is warned of, once per run, by its ref, file and line."""
+    from synth.store.views import load_extracts
+    from synth.tagging import workflow
+
+    files: list[str] = []
+
+    def by_ref(con: sqlite3.Connection) -> pd.DataFrame:
+        ext = load_extracts(con)
+        assert ext["record_id"].notna().all() and ext["ref"].notna().all()
+        stray = {**ext.iloc[0].to_dict(), "ref": "nosuch2020", "line": 999}
+        files.append(stray["source_file"])
+        ext = pd.concat([ext, pd.DataFrame([stray])], ignore_index=True).astype(object)
+        ext["record_id"] = None
+        return ext
+
+    monkeypatch.setattr(workflow, "load_extracts", by_ref)
+    caplog.set_level("WARNING", logger="synth")
+    runs, told = [], []
+    for name, size in (("whole", 10_000), ("chunked", 9)):
+        caplog.clear()
+        runs.append(tagged(copy_db(kei_imported_db, tmp_path / f"{name}.sqlite"), chunk_size=size))
+        told.append([r.getMessage() for r in caplog.records if "name no record" in r.getMessage()])
+    assert runs[0][1]["records"] > 5 * 9
+    assert_same_run(*runs)
+    for messages in told:
+        assert len(messages) == 1, messages
+        assert f"nosuch2020 ({files[0]}, line 999)" in messages[0]
+    with_text = runs[0][0]["tags"]["evidence"].str.contains('"field": "extract')
+    assert with_text.any()  # the extracts were read
+
+
 def test_a_run_that_fails_between_chunks_leaves_the_previous_one_current(
     kei_imported_db: Path, copy_db: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

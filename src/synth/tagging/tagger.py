@@ -255,6 +255,34 @@ def _payloads(
     ]
 
 
+class RefIndex:
+    """Records by what an extract's ``ref`` may name: a DOI, else a source key (BibTeX
+    key), as :func:`extracts_by_record` matches them; built from the records given."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[Any]] = {}
+        self.by_doi: dict[str, list[Any]] = {}
+
+    @staticmethod
+    def keys(ref: str) -> tuple[str | None, str]:
+        """The DOI (normalised; None: none in it) and the source key ``ref`` may name,
+        as the records' are held (:meth:`add`)."""
+        return (normalise_doi(ref) if "10." in ref else None), ref.strip().casefold()
+
+    def add(self, record_id: Any, source_key: Any, doi: Any) -> None:
+        if isinstance(source_key, str) and source_key:
+            self.by_key.setdefault(source_key.strip().casefold(), []).append(record_id)
+        if isinstance(doi, str) and doi:
+            self.by_doi.setdefault(doi.lower(), []).append(record_id)
+
+    def targets(self, ref: str) -> list[Any]:
+        """The records ``ref`` names: those of its DOI, else of its source key (none:
+        an empty list)."""
+        doi, key = self.keys(ref)
+        targets = self.by_doi.get(doi, []) if doi else []
+        return targets or self.by_key.get(key, [])
+
+
 def extracts_by_record(
     records: pd.DataFrame, extracts: pd.DataFrame | None
 ) -> dict[Any, list[str]]:
@@ -265,18 +293,14 @@ def extracts_by_record(
     texts = _column(extracts, "text")
     rids = _column(extracts, "record_id")
     refs = _column(extracts, "ref")
-    by_key: dict[str, list[Any]] = {}
-    by_doi: dict[str, list[Any]] = {}
+    index = RefIndex()
     for rid, key, doi in zip(
         _column(records, "record_id"),
         _column(records, "source_key"),
         _column(records, "doi"),
         strict=True,
     ):
-        if isinstance(key, str) and key:
-            by_key.setdefault(key.strip().casefold(), []).append(rid)
-        if isinstance(doi, str) and doi:
-            by_doi.setdefault(doi.lower(), []).append(rid)
+        index.add(rid, key, doi)
     out: dict[Any, list[str]] = {}
     unmatched: list[str] = []
     for text, rid, ref in zip(texts, rids, refs, strict=True):
@@ -285,9 +309,7 @@ def extracts_by_record(
         if rid is not None and not (isinstance(rid, float) and rid != rid):
             targets = [rid]
         elif isinstance(ref, str) and ref.strip():
-            doi = normalise_doi(ref) if "10." in ref else None
-            targets = by_doi.get(doi, []) if doi else []
-            targets = targets or by_key.get(ref.strip().casefold(), [])
+            targets = index.targets(ref)
             if not targets:
                 unmatched.append(ref)
         else:

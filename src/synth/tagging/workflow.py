@@ -190,7 +190,7 @@ def tag_store(
             refine=refine, chunk_size=chunk_size or CHUNK_RECORDS,
         )  # fmt: skip
     records = load_records(con)
-    extracts = load_extracts(con)
+    extracts = _run_extracts(con)
     # a PDF full text is read by its sections: its abstract and methods first, the rest
     # at the full-text weight (synth.fulltext.passages); records without one as stored
     stored_texts = load_fulltexts(con)
@@ -295,7 +295,7 @@ def _streamed(
     with StoreRecords.listed(con, chunk_size) as reader:
         n = len(reader)
         # a reviewer's passages: few beside the records, read once (by record or by ref)
-        extracts = load_extracts(con)
+        extracts = _run_extracts(con)
         params = _run_params(codebook, review, review_path, n_process, None, n)
         judge = _Chunks(
             con, codebook, review, review_path, params, refine=refine, n=n,
@@ -322,6 +322,59 @@ def _streamed(
                     judge.add(part, tags, ext, full, stored)
                     del tags, part, ext, full, stored
     return judge.result()
+
+
+def _run_extracts(con: sqlite3.Connection) -> pd.DataFrame:
+    """The store's extracts as a run reads them, each with the ``record_id`` it is about:
+    one known only by its ``ref`` (a source key or DOI no record had when it was imported)
+    matched once against every record of the store, as the tagger matches a ref among the
+    records it is given (:class:`synth.tagging.tagger.RefIndex`), a row per record named,
+    so that each chunk of a streamed run gets the extracts of its own records and no
+    chunk takes another's for naming no record. Those naming no record of the store are
+    warned of once, by ref, file and line, and left out."""
+    from synth.tagging.tagger import RefIndex
+
+    extracts = load_extracts(con)
+    known = extracts["record_id"].notna()
+    if known.all():
+        return extracts
+    refs = [r if isinstance(r, str) and r.strip() else None for r in extracts["ref"]]
+    texts = [isinstance(t, str) and bool(t.strip()) for t in extracts["text"]]
+    wanted = {
+        i for i, (k, r, t) in enumerate(zip(known, refs, texts, strict=True)) if not k and r and t
+    }
+    keys = [RefIndex.keys(refs[i]) for i in sorted(wanted)]
+    dois, names = {d for d, _ in keys if d}, {k for _, k in keys}
+    index = RefIndex()  # only the records a ref may name: a few, however large the store
+    for rid, key, doi in con.execute("SELECT record_id, source_key, doi FROM records"):
+        named = (isinstance(key, str) and key.strip().casefold() in names) or (
+            isinstance(doi, str) and doi.lower() in dois
+        )
+        if named:
+            index.add(rid, key, doi)
+    rows: list[int] = []
+    ids: list[Any] = []
+    unmatched: list[str] = []
+    for i, rid in enumerate(extracts["record_id"]):
+        if known.iat[i]:
+            rows.append(i)
+            ids.append(rid)
+        elif i in wanted:
+            targets = list(dict.fromkeys(index.targets(refs[i])))  # type: ignore[arg-type]
+            rows.extend([i] * len(targets))
+            ids.extend(targets)
+            if not targets:
+                at = extracts.iloc[i]
+                unmatched.append(f"{refs[i]} ({at['source_file']}, line {at['line']})")
+    if unmatched:
+        log.warning(
+            "%d extract(s) name no record (ref not a source_key or DOI of any record in the "
+            "store): %s%s",
+            len(unmatched), "; ".join(unmatched[:5]), "; ..." if len(unmatched) > 5 else "",
+        )  # fmt: skip
+    out = extracts.iloc[rows].reset_index(drop=True)
+    out["record_id"] = pd.Series(ids, dtype=object)
+    return out
 
 
 def _counted(
@@ -428,7 +481,7 @@ def _streamed_on_cluster(
 
     size = partition_size or PARTITION_SIZE
     with StoreRecords.listed(con, size) as reader:
-        extracts = load_extracts(con)
+        extracts = _run_extracts(con)
         params = _run_params(codebook, review, review_path, n_process, client, len(reader))
         judge = _Chunks(
             con, codebook, review, review_path, params, refine=refine, n=len(reader),
@@ -665,9 +718,8 @@ def _empty() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _of(frame: pd.DataFrame | None, ids: set[Any]) -> pd.DataFrame | None:
-    """The rows of ``frame`` for the records ``ids`` (rows with no record id kept: an
-    extract matched by its ``ref``, which the tagger resolves among the given records)."""
+    """The rows of ``frame`` for the records ``ids`` (the run's extracts each name their
+    record: :func:`_run_extracts`)."""
     if frame is None or "record_id" not in frame.columns:
         return frame
-    rid = frame["record_id"]
-    return frame[rid.isin(ids) | rid.isna()]
+    return frame[frame["record_id"].isin(ids)]
