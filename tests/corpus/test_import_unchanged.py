@@ -346,3 +346,55 @@ if __name__ == "__main__":  # pragma: no cover
         write_golden()
     else:
         print("usage: python tests/corpus/test_import_unchanged.py --write")
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(module, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_groups_found_beside_the_insert_are_the_same(generated, tmp_path, monkeypatch, start):
+    """A first import into an empty store groups its records in another process while it
+    writes them: the same store as grouping them after, in this process."""
+    import multiprocessing
+
+    import synth.parallel
+    import synth.store.duplicates
+    import synth.store.imports
+
+    monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0)
+    monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
+    context = multiprocessing.get_context(start)
+    monkeypatch.setattr(synth.parallel, "mp_context", lambda preload=(): context)
+    here = _count_calls(monkeypatch, synth.store.duplicates, "dedupe")
+    started = _count_calls(monkeypatch, synth.store.imports, "EarlyGroups")
+    got = generated_digests(generated, tmp_path)
+    _compare(got, _golden()["generated"], f"grouped beside the insert ({start})")
+    # the first import (an empty store) grouped elsewhere; the second, here
+    assert len(started) == 1 and len(here) == 1
+
+
+def test_a_grouping_process_that_dies_is_done_again_here(generated, tmp_path, monkeypatch):
+    import synth.store.duplicates
+    import synth.store.imports
+
+    def dies(*args: Any) -> None:
+        import os
+
+        os._exit(3)
+
+    monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0)
+    monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
+    monkeypatch.setattr(synth.store.imports, "_group_elsewhere", dies)
+    here = _count_calls(monkeypatch, synth.store.duplicates, "dedupe")
+    got = generated_digests(generated, tmp_path)
+    _compare(got, _golden()["generated"], "grouped here after the process died")
+    assert len(here) == 2

@@ -18,7 +18,7 @@ import pandas as pd
 from synth.corpus.model import Failure, Parsed
 from synth.corpus.normalise import disambiguate_ids, normalise_records
 from synth.corpus.readers import text_reader
-from synth.parallel import default_workers, ordered_map
+from synth.parallel import default_workers, mp_context, ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,19 @@ def _parse_chunk(fmt: str, chunk: str, source: str) -> tuple[pd.DataFrame, list[
     frame = normalise_records(
         parsed.records, source_file=source, source_format=fmt, database=parsed.database
     )
-    return frame, parsed.failures, (parsed.database, seen)
+    # the rows whose extra holds a reader's warning (its lines are shifted by the caller)
+    warned = [i for i, e in enumerate(frame["extra"]) if e and _has_warning(e)]
+    return frame, parsed.failures, (parsed.database, seen, warned)
+
+
+def _parse_span(
+    text: str, fmt: str, start: int, end: int, source: str
+) -> tuple[pd.DataFrame, list[Failure], Any]:
+    return _parse_chunk(fmt, text[start:end], source)
+
+
+def _has_warning(extra: dict[str, Any]) -> bool:
+    return any(k.endswith("_warning") for k in extra)
 
 
 def _shift_text(text: str, positions: int, lines: int) -> str:
@@ -96,7 +108,7 @@ def _shift(failure: Failure, positions: int, lines: int) -> Failure:
 
 def _shift_warnings(extra: dict[str, Any], positions: int, lines: int) -> dict[str, Any]:
     """Readers' warnings kept in a record's extra (``wos_warning``, ...) name lines too."""
-    if not any(k.endswith("_warning") for k in extra):
+    if not _has_warning(extra):
         return extra
     return {
         k: _shift_text(v, positions, lines) if k.endswith("_warning") and isinstance(v, str) else v
@@ -110,19 +122,32 @@ def read_chunked(
     """Records (already normalised) and a ``Parsed`` holding failures and the database."""
     workers = workers or default_workers()
     bounds = chunk_bounds(text, fmt)
-    jobs = ((fmt, text[a:b], source) for a, b in bounds)
-    results = list(ordered_map(_parse_chunk, jobs, workers=workers, preload=[__name__]))
+    if workers > 1 and mp_context().get_start_method() == "fork":
+        # forked workers have the text already: send each only where its chunk lies
+        # (a 190 MB file's chunks were otherwise pickled through the pipes)
+        spans = ((fmt, a, b, source) for a, b in bounds)
+        results = list(ordered_map(_parse_span, spans, workers=workers, shared=text))
+    else:
+        jobs = ((fmt, text[a:b], source) for a, b in bounds)
+        results = list(ordered_map(_parse_chunk, jobs, workers=workers, preload=[__name__]))
     frames: list[pd.DataFrame] = []
     failures: list[Failure] = []
     database = None
     positions = 0
-    for (start, _), (frame, chunk_failures, (chunk_db, seen)) in zip(bounds, results, strict=True):
-        lines = text.count("\n", 0, start)
+    lines = 0  # lines before the chunk's start, counted chunk by chunk (not from 0 each time)
+    counted = 0
+    for (start, _), (frame, chunk_failures, info) in zip(bounds, results, strict=True):
+        chunk_db, seen, warned = info
+        lines += text.count("\n", counted, start)
+        counted = start
         if len(frame):
             frame["position"] = frame["position"] + positions
             frame["line"] = frame["line"] + lines
-            if start:
-                frame["extra"] = [_shift_warnings(e, positions, lines) for e in frame["extra"]]
+            if start and warned:
+                extra = frame["extra"].tolist()
+                for i in warned:
+                    extra[i] = _shift_warnings(extra[i], positions, lines)
+                frame["extra"] = extra
         frames.append(frame)
         failures += [_shift(f, positions, lines) for f in chunk_failures]
         database = database or chunk_db

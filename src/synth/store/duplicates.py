@@ -52,6 +52,7 @@ def refresh_duplicates(
     progress: bool = False,
     records: pd.DataFrame | None = None,
     client: Client | None = None,
+    grouped: Any = None,
 ) -> dict[str, int]:
     """Re-run deduplication over every committed record and update the derived groups.
 
@@ -70,9 +71,13 @@ def refresh_duplicates(
     With a Dask ``client`` (:func:`synth.distributed.cluster_client`) the records are
     deduplicated on its workers (:func:`synth.distributed.dedupe.dedupe_on_cluster`):
     the same groups and pairs, written the same way; without one, in this process.
+
+    ``grouped`` (an import's grouping of ``records`` started while it stored them:
+    :class:`synth.store.imports.EarlyGroups`) gives the result of ``dedupe`` when asked
+    with the very ``records`` and the cannot-links it was started with, else None.
     """
     with grouping_turn(con, wait=True):
-        return _refresh(con, progress=progress, records=records, client=client)
+        return _refresh(con, progress=progress, records=records, client=client, grouped=grouped)
 
 
 def _refresh(
@@ -81,6 +86,7 @@ def _refresh(
     progress: bool,
     records: pd.DataFrame | None,
     client: Client | None = None,
+    grouped: Any = None,
 ) -> dict[str, int]:
     for attempt in range(ATTEMPTS):
         locked = attempt == ATTEMPTS - 1
@@ -97,7 +103,9 @@ def _refresh(
             if not locked and not streamed:
                 con.execute("COMMIT")
             if client is None:
-                result = dedupe(records, cannot_link=links, progress=progress)
+                result = grouped.take(records, links) if grouped is not None else None
+                if result is None:
+                    result = dedupe(records, cannot_link=links, progress=progress)
             else:
                 from synth.distributed.dedupe import DedupeRecords, dedupe_on_cluster
 

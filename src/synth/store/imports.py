@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from synth.corpus.dedupe import COMPLETENESS_FIELDS, _present
 from synth.corpus.model import WARNING, Failure, ReadError
 from synth.corpus.reading import FileResult, failures_frame, iter_files, read_file
+from synth.parallel import default_workers
 from synth.store.batches import ShortTransactions, delete_in_batches, turn
 from synth.store.db import bulk_cache, now, serialised, transaction
 from synth.store.duplicates import link_extracts, refresh_duplicates
@@ -70,19 +74,29 @@ def _none(value: Any) -> Any:
 
 
 _to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_json_str = json.encoder.encode_basestring  # what _to_json writes a str with
+
+
+def _json_list(value: Any) -> str:
+    """:data:`_to_json` of a list of strings (an author or keyword list), without the
+    encoder's call per list: the same text, ``["a", "b"]``."""
+    if type(value) is list and all(type(v) is str for v in value):
+        return "[" + ", ".join(map(_json_str, value)) + "]"
+    return _to_json(value)
 
 
 def _column(df: pd.DataFrame, name: str) -> list[Any]:
     """A column as plain Python values with None for missing (what sqlite3 binds)."""
     col = df[name]
-    if name in ("authors", "keywords", "extra"):
-        return [_to_json(v) for v in col]
+    if name in ("authors", "keywords"):
+        return [_json_list(v) for v in col]
+    if name == "extra":
+        return [_to_json(v) if v else "{}" for v in col]
     if name in ("year", "position", "line", "label_included"):
         return [None if v is pd.NA else int(v) for v in col.astype("Int64")]
     if name == "grey":
         return [None if v is pd.NA else int(bool(v)) for v in col.astype("boolean")]
-    values = col.astype(object)
-    return values.where(values.notna(), None).tolist()
+    return col.to_numpy(dtype=object, na_value=None).tolist()
 
 
 def record_rows(df: pd.DataFrame, source_id: int) -> list[tuple[Any, ...]]:
@@ -263,6 +277,87 @@ def _discard_source(con: sqlite3.Connection, source_id: int) -> None:
             con.execute(f"PRAGMA foreign_keys={int(checks)}")
 
 
+#: The columns deduplication reads (a record's id, and what it scores or weighs): what
+#: :class:`EarlyGroups` sends its process, not the rest (``extra`` is slow to send).
+_DEDUPE_COLUMNS = ("record_id", *COMPLETENESS_FIELDS)
+
+
+class EarlyGroups:
+    """An import's duplicate groups, found in another process while it stores the records.
+
+    A first import into an empty store dedupes the records it has just read (not read
+    back from the store); they are known before they are written, so the grouping runs
+    beside the insert (on a second core) instead of after it. :meth:`take` gives its
+    result only for the very frame and cannot-links it was started with (what
+    ``refresh_duplicates`` would otherwise pass to ``dedupe``); any other call, or a
+    process that failed, gives None and the grouping runs as before, in the caller.
+    """
+
+    def __init__(self, con: sqlite3.Connection, records: pd.DataFrame) -> None:
+        from synth.parallel import mp_context
+        from synth.store.duplicates import cannot_links
+
+        self.records = records
+        self.links = cannot_links(con)
+        ctx = mp_context(preload=["synth.corpus.dedupe"])
+        self._recv, send = ctx.Pipe(duplex=False)
+        slim = records[[c for c in _DEDUPE_COLUMNS if c in records.columns]]
+        if "abstract" in slim.columns:
+            # deduplication asks only whether a record has an abstract (its completeness):
+            # send that, not the text (150 MB of a 100,000-record file)
+            has = _present(slim["abstract"]) > 0
+            slim = slim.assign(abstract=np.where(has, "x", None))
+        self._proc = ctx.Process(
+            target=_group_elsewhere,
+            args=(os.getpid(), slim, self.links, send),
+            daemon=True,
+        )
+        try:
+            self._proc.start()
+        finally:
+            send.close()
+
+    def take(self, records: pd.DataFrame, links: list[tuple[str, str]]) -> Any:
+        """The ``DedupeResult`` of ``records`` with ``links``, if that is what runs here."""
+        if records is not self.records or links != self.links:
+            self.cancel()
+            return None
+        try:
+            status, value = self._recv.recv()
+        except (EOFError, OSError):  # the process died (memory, a kill): group here
+            status, value = "died", None
+        finally:
+            self.cancel()
+        if status != "ok":
+            log.warning("grouping beside the insert failed (%s); grouping again here", value)
+            return None
+        return value
+
+    def cancel(self) -> None:
+        """Stop the process (when its result is not wanted, or has been read)."""
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._recv.close()
+
+
+def _group_elsewhere(
+    caller: int, records: pd.DataFrame, links: list[tuple[str, str]], send: Any
+) -> None:
+    from synth.corpus.dedupe import dedupe
+    from synth.parallel import _die_with
+
+    _die_with(caller)  # a killed import takes this process with it
+    try:
+        # no progress bar: it would print over the import's own, which runs meanwhile
+        result = dedupe(records, cannot_link=links)
+    except Exception as exc:  # the caller groups again, and sees the error there
+        send.send(("error", repr(exc)))
+    else:
+        send.send(("ok", result))
+    send.close()
+
+
 def import_paths(
     con: sqlite3.Connection,
     paths: Iterable[Path | str],
@@ -300,6 +395,7 @@ def import_paths(
     fresh: list[pd.DataFrame] = []
     rows: list[dict[str, Any]] = []
     failures: list[pd.DataFrame] = []
+    early: EarlyGroups | None = None
     bar = None
     if progress:
         from synth.progress import progress_bar
@@ -311,42 +407,56 @@ def import_paths(
         landed = import_on_cluster(client, con, files, bar=bar, chunk_chars=chunk_chars)
         rows, failures = landed.rows, landed.failures
         files, empty_before = [], False  # dedupe reads the records back from the store
-    for path in files:
-        if bar is not None:
-            bar.set_postfix_str(path.name[:40])
-        try:
-            result = read_file(path)
-        except ReadError as exc:
-            fail = Failure(path.name, None, None, exc.reason, "")
-            store_unreadable(con, path.name, exc.reason)
-            rows.append(
-                {"file": str(path), "format": "?", "database": None, "read": 0, "failed": 1,
-                 "warnings": 0, "new": 0, "already": 0, "extracts": 0, "fulltexts": 0,
-                 "status": f"not read: {exc.reason}"}
-            )  # fmt: skip
-            failures.append(failures_frame([fail]))
-        else:
-            row = store_file(con, result)
-            rows.append(row)
-            failures.append(result.failures)
-            if row["status"] == "imported" and row["already"] == 0:
-                fresh.append(result.records)
+    try:
+        for path in files:
+            if bar is not None:
+                bar.set_postfix_str(path.name[:40])
+            try:
+                result = read_file(path)
+            except ReadError as exc:
+                fail = Failure(path.name, None, None, exc.reason, "")
+                store_unreadable(con, path.name, exc.reason)
+                rows.append(
+                    {"file": str(path), "format": "?", "database": None, "read": 0,
+                     "failed": 1, "warnings": 0, "new": 0, "already": 0, "extracts": 0,
+                     "fulltexts": 0, "status": f"not read: {exc.reason}"}
+                )  # fmt: skip
+                failures.append(failures_frame([fail]))
             else:
-                empty_before = False  # some rows were not inserted: read the store instead
+                if dedupe and empty_before and path is files[-1] and not pdfs:
+                    # the records the groups will be found in, if every file is new: group
+                    # them beside the insert (dropped below if some rows were not new)
+                    early = _early_groups(con, [*fresh, result.records])
+                row = store_file(con, result)
+                rows.append(row)
+                failures.append(result.failures)
+                if row["status"] == "imported" and row["already"] == 0:
+                    fresh.append(result.records)
+                else:
+                    empty_before = False  # some rows were not inserted: read the store
+            if bar is not None:
+                bar.update(1)
+        read_pdfs = import_pdfs(con, pdfs, roots, bar)
         if bar is not None:
-            bar.update(1)
-    read_pdfs = import_pdfs(con, pdfs, roots, bar)
-    if bar is not None:
-        bar.close()
-    rows += read_pdfs.rows
-    if read_pdfs.failures:
-        failures.append(failures_frame(read_pdfs.failures))
-    totals: dict[str, int] = link_pdfs(con)
-    if totals["pdfs_own_record"]:
-        empty_before = False  # records were added from PDFs: read the store instead
-    if dedupe:
-        in_memory = pd.concat(fresh, ignore_index=True) if empty_before and fresh else None
-        totals.update(refresh_duplicates(con, progress=progress, records=in_memory, client=client))
+            bar.close()
+        rows += read_pdfs.rows
+        if read_pdfs.failures:
+            failures.append(failures_frame(read_pdfs.failures))
+        totals: dict[str, int] = link_pdfs(con)
+        if totals["pdfs_own_record"]:
+            empty_before = False  # records were added from PDFs: read the store instead
+        if dedupe:
+            in_memory = None
+            if empty_before and fresh:
+                in_memory = early.records if early is not None else _concat(fresh)
+            totals.update(
+                refresh_duplicates(
+                    con, progress=progress, records=in_memory, client=client, grouped=early
+                )
+            )
+    finally:
+        if early is not None:
+            early.cancel()
     totals.update(link_extracts(con))
     totals.update(store_totals(con))
     files_df = pd.DataFrame(
@@ -357,6 +467,26 @@ def import_paths(
     fails = [f for f in failures if len(f)]
     failures_df = pd.concat(fails, ignore_index=True) if fails else pd.DataFrame()
     return ImportReport(files=files_df, failures=failures_df, totals=totals)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True)
+
+
+#: Below this many records the grouping is quicker here than a process started for it.
+EARLY_GROUPS_MIN_RECORDS = 20_000
+
+
+def _early_groups(con: sqlite3.Connection, frames: list[pd.DataFrame]) -> EarlyGroups | None:
+    """The grouping of ``frames`` (all an import into an empty store read) started in
+    another process, or None where it would not pay or cannot start."""
+    if sum(len(f) for f in frames) < EARLY_GROUPS_MIN_RECORDS or default_workers() < 2:
+        return None
+    try:
+        return EarlyGroups(con, _concat(frames))
+    except OSError as exc:  # no processes here (a sandbox): group after the insert
+        log.debug("grouping beside the insert not started: %r", exc)
+        return None
 
 
 def store_unreadable(con: sqlite3.Connection, file: str, reason: str) -> None:
