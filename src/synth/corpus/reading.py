@@ -125,7 +125,7 @@ def read_file(path: Path | str, fmt: str | None = None) -> FileResult:
         text = universal_newlines(decoded.text)
         if how == "guessed":
             log.warning("%s: not UTF-8; decoded as %s (best guess)", path, encoding)
-        if not text.strip():
+        if not text or text.isspace():  # (not a stripped copy of a 200 MB text)
             fmt = fmt or detect.format_from_extension(path) or "unknown"
             parsed = Parsed(failures=[Failure(name, None, None, "file is empty", "")])
         else:
@@ -195,8 +195,10 @@ def check_titles(
         else:
             reason = f"{where}: no title and no DOI/PMID"
             rows.append(Failure(name, line, position, reason, raw.of(line, rec)))
-    kept = records[~(untitled & ~has_id)].reset_index(drop=True)
-    return kept, rows
+    dropped = untitled & ~has_id
+    # every column filtered (a copy of each) only when some record is dropped
+    kept = records[~dropped] if dropped.any() else records
+    return kept.reset_index(drop=True), rows
 
 
 class _RawText:
