@@ -337,6 +337,7 @@ class EarlyGroups:
             return None
         try:
             status, value = self._recv.recv()
+            self._proc.join(timeout=5)  # let it end by itself (terminated, it leaks)
         except (EOFError, OSError):  # the process died (memory, a kill): group here
             status, value = "died", None
         finally:
@@ -511,8 +512,9 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-#: Below this many records the grouping is quicker here than a process started for it.
-EARLY_GROUPS_MIN_RECORDS = 20_000
+#: Below this many records a process started for the grouping gains nothing measurable
+#: (20,000 records: the same within noise, with and without).
+EARLY_GROUPS_MIN_RECORDS = 50_000
 
 
 def _early_groups(con: sqlite3.Connection, frames: list[pd.DataFrame]) -> EarlyGroups | None:
