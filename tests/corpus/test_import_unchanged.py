@@ -398,3 +398,35 @@ def test_a_grouping_process_that_dies_is_done_again_here(generated, tmp_path, mo
     got = generated_digests(generated, tmp_path)
     _compare(got, _golden()["generated"], "grouped here after the process died")
     assert len(here) == 2
+
+
+def test_a_grouping_started_for_records_not_all_new_is_not_used(generated, tmp_path, monkeypatch):
+    """The last file turns out to be one imported before (same bytes, another folder):
+    the records grouped beside the insert are not the store's, so it groups them here,
+    as it does with no grouping beside the insert."""
+    import shutil
+
+    import synth.store.duplicates
+    import synth.store.imports
+    from synth.store import connect, import_paths
+
+    folder = tmp_path / "twice"
+    (folder / "b").mkdir(parents=True)
+    shutil.copy(generated["ris"], folder / "a.ris")
+    shutil.copy(generated["ris"], folder / "b" / "a.ris")
+    digests = []
+    for early in (False, True):
+        monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0 if early else 10**9)
+        monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
+        here = _count_calls(monkeypatch, synth.store.duplicates, "dedupe")
+        started = _count_calls(monkeypatch, synth.store.imports, "EarlyGroups")
+        db = tmp_path / f"store-{early}.sqlite"
+        con = connect(db)
+        try:
+            report = import_paths(con, [folder])
+        finally:
+            con.close()
+        assert list(report.files["status"]) == ["imported", "unchanged (imported before)"]
+        assert len(started) == int(early) and len(here) == 1
+        digests.append(store_digest(db))
+    assert digests[0] == digests[1]
