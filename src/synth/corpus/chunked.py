@@ -122,14 +122,20 @@ def read_chunked(
     """Records (already normalised) and a ``Parsed`` holding failures and the database."""
     workers = workers or default_workers()
     bounds = chunk_bounds(text, fmt)
+    # this process reads chunks too (``work_here``): it starts at once, while its workers
+    # start (a fork server's start and imports took ~1.5 s: more than reading a
+    # 20,000-record file in one process), and its own chunks' frames are not pickled
     if workers > 1 and mp_context().get_start_method() == "fork":
         # forked workers have the text already: send each only where its chunk lies
         # (a 190 MB file's chunks were otherwise pickled through the pipes)
         spans = ((fmt, a, b, source) for a, b in bounds)
-        results = list(ordered_map(_parse_span, spans, workers=workers, shared=text))
+        mapped = ordered_map(_parse_span, spans, workers=workers, shared=text, work_here=True)
     else:
         jobs = ((fmt, text[a:b], source) for a, b in bounds)
-        results = list(ordered_map(_parse_chunk, jobs, workers=workers, preload=[__name__]))
+        mapped = ordered_map(
+            _parse_chunk, jobs, workers=workers, preload=[__name__], work_here=True
+        )
+    results = list(mapped)
     frames: list[pd.DataFrame] = []
     failures: list[Failure] = []
     database = None
