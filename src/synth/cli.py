@@ -615,7 +615,8 @@ def tag_evaluate_abstracts_cmd(
         list[Path] | None,
         typer.Option(
             help="The real-abstract gold set (gold.csv and its guideline); given several "
-            "times, the sets pooled as one (e.g. the held-out sets 2, 4 and 5)."
+            "times, the sets pooled as one, summary figures only (e.g. the held-out sets 2, 4 "
+            "and 5)."
         ),
     ] = None,
     peer: Annotated[
@@ -658,11 +659,19 @@ def tag_evaluate_abstracts_cmd(
         for folder in folders:
             if not (folder / "gold.csv").is_file():
                 raise FileNotFoundError(f"{folder}: no gold.csv there")
-        if len(set(folders)) < len(folders):
+        if len({folder.resolve() for folder in folders}) < len(folders):
             raise ValueError("--gold-dir: the same gold set given twice")
         if bootstrap < 0:
             raise ValueError(f"--bootstrap: a number of samples, 0 or more (got {bootstrap})")
-        sets = {folder.name: tag_abstract_gold(folder, peer, split=split) for folder in folders}
+        if bootstrap and by_source:
+            raise ValueError("--bootstrap and --by-source: one at a time")
+        names = [folder.name for folder in folders]
+        if len(set(names)) < len(names):  # folders of one name: told apart by their paths
+            names = [str(folder) for folder in folders]
+        sets = {
+            name: tag_abstract_gold(folder, peer, split=split)
+            for name, folder in zip(names, folders, strict=True)
+        }
         tagged = next(iter(sets.values())) if len(sets) == 1 else combined(sets)
         if len(sets) > 1:
             console.print(
@@ -670,11 +679,11 @@ def tag_evaluate_abstracts_cmd(
                 highlight=False,
             )
         if bootstrap:
-            table = tagged.bootstrap(bootstrap, seed=seed, progress=True)
+            table = tagged.bootstrap(bootstrap, seed=seed)
             text = table.to_string(index=False, float_format=lambda x: f"{x:.3f}") + (
                 f"\n\n95% percentile intervals over {bootstrap} bootstrap samples of the "
                 f"records (seed {seed}): how far each figure could move on another sample "
-                "of abstracts of this kind."
+                "of as many abstracts of this kind (samples: those defining the figure)."
             )
         elif by_source:
             from synth.tagging.abstract_gold import FEW_RECORDS
@@ -687,6 +696,12 @@ def tag_evaluate_abstracts_cmd(
                     f"\n\nFewer than {FEW_RECORDS} records, figures that say little: "
                     + ", ".join(few)
                 )
+        elif len(sets) > 1:  # pooled sets (the held-out ones, say): their summary only
+            text = (
+                tagged.score(split)
+                .summary()
+                .to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="")
+            )
         else:
             text = tagged.score(split).to_text()
         console.print(text, highlight=False, soft_wrap=True)

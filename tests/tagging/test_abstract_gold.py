@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -237,19 +238,49 @@ def _half_right(n: int) -> TaggedGold:
     return _tagged(rows)
 
 
-def test_a_bootstrap_sample_counts_a_record_drawn_twice_twice() -> None:
-    import numpy as np
+def _copied(tagged: TaggedGold, times: list[int]) -> TaggedGold:
+    """The set with its k-th record present ``times[k]`` times, each copy under an id of
+    its own: what a weighting of the records stands for."""
+    ids = tagged.gold["gold_id"].drop_duplicates().tolist()
+    golds, tags = [], []
+    for gid, n in zip(ids, times, strict=True):
+        for c in range(n):
+            golds.append(tagged.gold[tagged.gold["gold_id"] == gid].assign(gold_id=f"{gid}~{c}"))
+            tags.append(tagged.tags[tagged.tags["record_id"] == gid].assign(record_id=f"{gid}~{c}"))
+    return TaggedGold(pd.concat(golds), tagged.records.iloc[0:0], pd.concat(tags))
 
-    tagged = _half_right(6)
-    sample = tagged.resampled(np.random.default_rng(3))
-    ids = sample.gold["gold_id"].drop_duplicates().tolist()
-    assert len(ids) == 6 == len(set(ids))  # as many records, each under an id of its own
-    originals = [i.split("~")[0] for i in ids]
-    assert len(set(originals)) < 6  # drawn with replacement: some twice, some not at all
-    for new, old in zip(ids, originals, strict=True):  # each copy keeps its record's tags
-        copy = sample.tags[sample.tags["record_id"] == new][["facet", "label"]]
-        own = tagged.tags[tagged.tags["record_id"] == old][["facet", "label"]]
-        assert copy.values.tolist() == own.values.tolist()
+
+def test_a_weighting_of_the_records_scores_as_the_records_copied_would() -> None:
+    from synth.tagging.abstract_gold import summary_figures
+
+    rows = [
+        ("g0", "setting", "acute-care", "acute-care"),
+        ("g1", "setting", "primary-care", "community"),
+        ("g2", "setting", "not-applicable", ""),
+        ("g3", "setting", "community", ""),
+        ("g0", "design", "review", "review"),
+        ("g1", "design", "quantitative", "review"),
+        ("g2", "design", "qualitative", "qualitative"),
+        ("g3", "design", "not-applicable", "quantitative"),
+        ("g0", "country", "US", "United States"),
+        ("g1", "country", "GB", ""),
+        ("g2", "country", "not-applicable", ""),
+        ("g3", "country", "not-applicable", "Canada"),
+    ]
+    tagged = _tagged(rows)
+    weightings = [[1, 1, 1, 1], [2, 0, 1, 3], [0, 3, 1, 0], [0, 0, 2, 1]]
+    table = tagged.weighted_figures(np.array(weightings))
+    for k, times in enumerate(weightings):
+        expected = summary_figures(_copied(tagged, times).score())
+        got = table.iloc[k].to_dict()
+        assert list(got) == list(expected)
+        for figure, value in expected.items():
+            if np.isnan(value):  # [0, 0, 2, 1]: no record names a country
+                assert np.isnan(got[figure]), (times, figure)
+            else:
+                assert got[figure] == pytest.approx(value), (times, figure)
+    with pytest.raises(ValueError, match="3 columns for 4 records"):
+        tagged.weighted_figures(np.ones((1, 3)))
 
 
 def test_the_bootstrap_gives_each_figure_an_interval_around_its_value() -> None:
@@ -265,6 +296,7 @@ def test_the_bootstrap_gives_each_figure_an_interval_around_its_value() -> None:
     # every design and country right on every record: no sample can say otherwise
     for figure in ("design micro-F1", "country exact where named"):
         assert table.loc[figure, ["low", "high"]].tolist() == [1.0, 1.0]
+    assert (table["samples"] == 300).all()  # every sample defines every figure here
     # setting right on half the records: samples differ, so the interval is not a point
     assert table.loc["setting micro-F1", "low"] < 0.5 < table.loc["setting micro-F1", "high"]
     again = tagged.bootstrap(300, seed=1)
@@ -292,10 +324,32 @@ def test_the_command_pools_held_out_sets_and_bootstraps_their_figures() -> None:
     expected = pooled.bootstrap(50, seed=7).set_index("figure")
     for figure in summary_figures(pooled.score()):
         line = next(x for x in result.output.splitlines() if x.strip().startswith(figure))
-        value, low, high = (float(x) for x in line.split()[-3:])
+        value, low, high = (float(x) for x in line.split()[-4:-1])
         assert (value, low, high) == tuple(
             round(float(expected.loc[figure, c]), 3) for c in ("value", "low", "high")
         ), line
     assert "50 bootstrap samples of the records (seed 7)" in result.output
-    twice = CliRunner().invoke(app, [*args, "--gold-dir", str(sets[0])])
+    twice = CliRunner().invoke(app, [*args, "--gold-dir", str(sets[0].resolve())])
     assert twice.exit_code == 2 and "the same gold set given twice" in twice.output
+    both = CliRunner().invoke(app, [*args, "--bootstrap", "5", "--by-source"])
+    assert both.exit_code == 2 and "one at a time" in both.output
+    summary = CliRunner().invoke(app, args)  # pooled: the summary, no per-label detail
+    assert summary.exit_code == 0, summary.output
+    assert "macro_f1" in summary.output and "Confusion" not in summary.output
+
+
+def test_gold_sets_of_one_name_in_two_folders_are_pooled_apart(tmp_path: Path) -> None:
+    if not PEER.is_dir():
+        pytest.skip(f"peer data not found at {PEER}")
+    folders = []
+    for side in ("x", "y"):
+        folder = tmp_path / side / "gold"
+        folder.mkdir(parents=True)
+        rows = (GOLD / "gold.csv").read_text(encoding="utf-8").splitlines()
+        part = rows[1:21] if side == "x" else rows[21:41]
+        (folder / "gold.csv").write_text("\n".join([rows[0], *part]) + "\n", encoding="utf-8")
+        folders += ["--gold-dir", str(folder)]
+    args = ["tag", "evaluate-abstracts", "--peer", str(PEER), *folders]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "(40 records)" in result.output

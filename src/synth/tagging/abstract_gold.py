@@ -16,7 +16,6 @@ is right); countries are ISO codes, to which the tagger's labels are mapped
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from synth.tagging.describe import counted_tags
-from synth.tagging.evaluate import NOT_APPLICABLE, EvaluationResult, evaluate
+from synth.tagging.evaluate import NOT_APPLICABLE, EvaluationResult, evaluate, record_outcomes
 
 FACETS = ("setting", "country", "design")
 NOT_STATED = "not-stated"
@@ -154,14 +153,41 @@ def summary_figures(result: AbstractGoldResult) -> dict[str, float]:
 
 def _country_exact(tags: pd.DataFrame, gold: pd.DataFrame) -> tuple[int, int]:
     """(abstracts naming a country, those whose country set the tagger gives exactly)."""
+    exact = _country_exact_by_record(tags, gold)
+    return len(exact), int(exact.sum())
+
+
+def _country_exact_by_record(tags: pd.DataFrame, gold: pd.DataFrame) -> pd.Series:
+    """For each abstract naming a country (by gold id): whether the tagger gives exactly
+    its countries."""
     iso = country_iso()
     counted = counted_tags(tags)
     counted = counted[counted["facet"] == "country"]
     given = counted.groupby("record_id")["label"].agg(lambda ls: {iso.get(x, x) for x in ls})
     named = gold[(gold["facet"] == "country") & (gold["label"] != NOT_APPLICABLE)]
     wanted = named.groupby("gold_id")["label"].agg(set)
-    exact = sum(given.get(gid, set()) == labels for gid, labels in wanted.items())
-    return len(wanted), int(exact)
+    return pd.Series(
+        [given.get(gid, set()) == labels for gid, labels in wanted.items()],
+        index=wanted.index,
+        dtype=bool,
+    )
+
+
+def _weighted(
+    weights: np.ndarray, at: tuple[np.ndarray, np.ndarray], values: pd.Series, shape: tuple
+) -> np.ndarray:
+    """Each weighting's sum of ``values`` per label (records x labels, then weighted)."""
+    per_record = np.zeros(shape)
+    np.add.at(per_record, at, values.to_numpy(dtype=float))
+    return weights @ per_record
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 elementwise, 0 where it is undefined (as :func:`synth.tagging.evaluate` has it)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        return np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
 
 
 @dataclass
@@ -187,49 +213,79 @@ class TaggedGold:
         """Gold as ``record_id, facet, label`` (``record_id`` is the gold id)."""
         return _as_tag_rows(self.gold)
 
-    def resampled(self, rng: np.random.Generator) -> TaggedGold:
-        """As many records as the set has, drawn with replacement (a bootstrap sample);
-        a record drawn twice counts twice, under ids of its own (``g001~17``)."""
-        ids = self.gold["gold_id"].drop_duplicates().to_numpy()
-        drawn = rng.choice(ids, size=len(ids), replace=True)
-        keys = pd.DataFrame({"old": drawn, "new": [f"{g}~{k}" for k, g in enumerate(drawn)]})
-        gold = keys.merge(self.gold, left_on="old", right_on="gold_id")
-        gold = gold.drop(columns=["old", "gold_id"]).rename(columns={"new": "gold_id"})
-        tags = keys.merge(self.tags, left_on="old", right_on="record_id")
-        tags = tags.drop(columns=["old", "record_id"]).rename(columns={"new": "record_id"})
-        return TaggedGold(gold, self.records.iloc[0:0], tags)
+    def weighted_figures(self, weights: np.ndarray) -> pd.DataFrame:
+        """:func:`summary_figures` for each row of ``weights`` (records x how often each
+        record counts, in the order of the gold's ids): a bootstrap sample is a row whose
+        record drawn twice counts twice. One pass over the records builds each facet's
+        per-record outcomes (:func:`synth.tagging.evaluate.record_outcomes`, what
+        :func:`~synth.tagging.evaluate.evaluate` counts); every row's counts are then a
+        product, so a thousand samples take about a second. A figure no record of a row
+        defines (no record naming a country) is NaN there."""
+        ids = pd.Index(self.gold["gold_id"].drop_duplicates())
+        weights = np.atleast_2d(np.asarray(weights, dtype=float))
+        if weights.shape[1] != len(ids):
+            raise ValueError(f"weights: {weights.shape[1]} columns for {len(ids)} records")
+        outcomes = record_outcomes(
+            self.tags, _as_tag_rows(self.gold), facets=list(FACETS),
+            label_map={"country": country_iso()},
+        )  # fmt: skip
+        out: dict[str, np.ndarray] = {}
+        for facet in FACETS:
+            part = outcomes[outcomes["facet"] == facet]
+            labels = pd.Index(sorted(set(part["label"])))
+            at = (ids.get_indexer(part["record_id"]), labels.get_indexer(part["label"]))
+            tp, fp, fn = (_weighted(weights, at, part[c], (len(ids), len(labels)))
+                          for c in ("tp", "fp", "fn"))  # fmt: skip
+            present = (tp + fp + fn) > 0  # the labels evaluate() scores in that sample
+            per_label = _f1(tp, fp, fn)
+            with np.errstate(invalid="ignore"):
+                macro = (per_label * present).sum(axis=1) / present.sum(axis=1)
+            out[f"{facet} macro"] = macro
+            out[f"{facet} micro"] = _f1(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
+        exact = _country_exact_by_record(self.tags, self.gold)
+        named = weights @ ids.isin(exact.index).astype(float)
+        given = weights @ exact.reindex(ids, fill_value=False).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            country = np.where(named > 0, given / named, np.nan)
+        return pd.DataFrame(
+            {
+                "setting macro-F1": out["setting macro"],
+                "setting micro-F1": out["setting micro"],
+                "country exact where named": country,
+                "country micro-F1": out["country micro"],
+                "design macro-F1": out["design macro"],
+                "design micro-F1": out["design micro"],
+            }
+        )
 
-    def bootstrap(
-        self, n: int = 1000, *, seed: int = 0, level: float = 0.95, progress: bool = False
-    ) -> pd.DataFrame:
-        """How far the summary figures could move on another sample of the same kind of
-        abstracts: percentile intervals over ``n`` bootstrap samples of the records
-        (:meth:`resampled`). A few hundred abstracts with labels of five or ten cases give
-        wide intervals on macro-F1, against which a rule change's gain of a record or
-        two is read. One row per figure: ``value`` on the set as it is, ``low``
-        and ``high`` the interval."""
+    def bootstrap(self, n: int = 1000, *, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+        """How far each summary figure could move on another sample of as many abstracts
+        of the same kind: percentile intervals over ``n`` bootstrap samples of the records
+        (drawn with replacement, a record drawn twice counting twice;
+        :meth:`weighted_figures`). These are the uncertainties of each figure's level; a
+        rule change is judged on the same records (a paired comparison), not by whether
+        it leaves a figure inside its interval. One row per figure: ``value`` on the set
+        as it is, ``low`` and ``high`` the interval, ``samples`` how many samples define
+        the figure (a sample may hold no record naming a country). Macro-F1 is over the
+        labels a sample holds, as it is over the labels a set holds."""
         if n < 1:
             raise ValueError(f"bootstrap: n must be at least 1 (got {n})")
         if not 0 < level < 1:
             raise ValueError(f"bootstrap: level must be between 0 and 1 (got {level})")
+        records = self.gold["gold_id"].nunique()
         rng = np.random.default_rng(seed)
-        light = TaggedGold(
-            self.gold, self.records.iloc[0:0], self.tags.drop(columns="evidence", errors="ignore")
-        )
-        draws: Iterable[int] = range(n)
-        if progress:
-            from synth.progress import progress_bar
-
-            draws = progress_bar(draws, desc="bootstrap", unit="sample")
-        samples = pd.DataFrame([summary_figures(light.resampled(rng).score()) for _ in draws])
-        tail = (1 - level) / 2
+        draws = rng.integers(0, records, size=(n, records))
+        weights = np.stack([np.bincount(row, minlength=records) for row in draws])
+        samples = self.weighted_figures(weights)
         point = summary_figures(self.score())
+        tail = (1 - level) / 2
         return pd.DataFrame(
             {
                 "figure": list(point),
                 "value": list(point.values()),
                 "low": [samples[f].quantile(tail) for f in point],
                 "high": [samples[f].quantile(1 - tail) for f in point],
+                "samples": [int(samples[f].notna().sum()) for f in point],
             }
         )
 

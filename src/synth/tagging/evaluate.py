@@ -200,7 +200,7 @@ def evaluate(
                 unclear += 1
                 continue
             raw = pred_sets.get((rid, facet), set())
-            p = {NOT_APPLICABLE} if (not raw and g == {NOT_APPLICABLE}) else raw
+            p = _scored(g, raw)
             counts["tp"].update(g & p)
             counts["fn"].update(g - p)
             counts["fp"].update(p - g)
@@ -240,6 +240,41 @@ def evaluate(
         threshold=threshold,
         unmatched_keys=unmatched,
     )
+
+
+def record_outcomes(
+    tags: pd.DataFrame,
+    gold: pd.DataFrame,
+    *,
+    facets: Sequence[str],
+    threshold: float = COUNTED_SCORE,
+    label_map: Mapping[str, Mapping[str, str]] | None = None,
+) -> pd.DataFrame:
+    """Each gold record's part in :func:`evaluate`'s counts: one row per record, facet and
+    label it counts for (``record_id, facet, label, tp, fp, fn``, each 0 or 1), so that the
+    counts of any weighting of the records (a bootstrap sample: a record drawn twice counts
+    twice) are these rows' weighted sums. ``gold`` is keyed by ``record_id``; records whose
+    gold is ``unclear`` are left out, as :func:`evaluate` leaves them."""
+    _check_gold_columns(gold)
+    gold = gold[gold["label"].astype(str).str.strip() != ""]
+    gold_sets = _label_sets(gold, facets)
+    pred_sets = _label_sets(_predictions(tags, facets, threshold, label_map), facets)
+    rows = []
+    for (rid, facet), g in gold_sets.items():
+        if UNCLEAR in g:
+            continue
+        p = _scored(g, pred_sets.get((rid, facet), set()))
+        for label in sorted(g | p):
+            hit, said = label in g, label in p
+            rows.append((rid, facet, label, int(hit and said), int(said and not hit),
+                         int(hit and not said)))  # fmt: skip
+    return pd.DataFrame(rows, columns=["record_id", "facet", "label", "tp", "fp", "fn"])
+
+
+def _scored(gold: set[str], predicted: set[str]) -> set[str]:
+    """The labels predicted for a record as they are scored: no label where the gold says
+    ``not-applicable`` is that label, right."""
+    return {NOT_APPLICABLE} if (not predicted and gold == {NOT_APPLICABLE}) else predicted
 
 
 def _predictions(
