@@ -85,13 +85,17 @@ def test_a_file_on_another_machine_logs_no_failed_task(
     loggers = [logging.getLogger(n) for n in ("distributed.worker", "distributed.scheduler")]
     for logger in loggers:
         logger.addHandler(handler)
+    from distributed import get_task_stream
+
     try:
         records, _ = generate_records(1500, seed=23)
-        result = dedupe_on_cluster(records, threaded, partition_size=200, buckets=5)
+        with get_task_stream(threaded) as stream:
+            result = dedupe_on_cluster(records, threaded, partition_size=200, buckets=5)
     finally:
         for logger in loggers:
             logger.removeHandler(handler)
     _same(records, result)
+    assert "_read_files" in _task_names(stream.data)  # the holders were read through
     assert not [m for m in seen if "Compute Failed" in m or "_NotHere" in m], seen
 
 
