@@ -56,6 +56,52 @@ def test_in_process_workers_forget_each_partitions_new_words_one_at_a_time(
     assert len(set(threaded.run(lock).values())) == 1  # one engine, one lock
 
 
+class _Forgetful(dict):  # type: ignore[type-arg]
+    """A cache of engines that keeps none: as if emptied (a sixth codebook's engine
+    built) after every engine built."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+def test_partitions_are_tagged_by_the_plugins_engine_whatever_the_cache(
+    threaded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each partition is tagged with its worker plugin's engine, the one whose lock it
+    holds and whose memory zone it tags in, not one looked up again in this process's
+    cache of engines (emptied when a sixth codebook's is built: here, never kept): no
+    engine is built but the plugins', and each holds the strings it was built with."""
+    monkeypatch.setattr(tagger, "_ENGINES", {})
+    records, expected = _records_and_rows()
+    built: list[Any] = []
+
+    class _Recorded(tagger._Engine):
+        def __init__(self, cb: Any) -> None:
+            super().__init__(cb)
+            built.append(self)
+
+    monkeypatch.setattr(tagger, "_Engine", _Recorded)
+    monkeypatch.setattr(tagger, "_ENGINES", _Forgetful())
+    monkeypatch.setattr(pipeline, "VOCAB_GROWTH", 0)
+    codebook = load_codebook()
+    run = tag_partitions(
+        threaded, records, codebook, out_dir=tmp_path / "run", partition_size=PARTITION
+    )
+    assert len(run.partitions) == RECORDS // PARTITION
+    pd.testing.assert_frame_equal(read_tag_partitions(run.files), expected)
+    name = plugin_name(codebook)
+
+    def engine(dask_worker: Any) -> int:
+        return id(dask_worker.plugins[name].engine)
+
+    plugins = set(threaded.run(engine).values())
+    assert len(plugins) == 2  # each worker's plugin built its own (none kept)
+    assert {id(e) for e in built} == plugins  # and no partition built another
+    assert {p["engine"] for p in run.partitions} <= plugins
+    words = len(build_nlp(codebook, write_spans=False).vocab.strings)
+    assert [len(e.nlp.vocab.strings) for e in built] == [words, words]
+
+
 def test_worker_processes_forget_each_partitions_new_words(
     client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -154,3 +154,87 @@ def test_each_worker_process_forgets_the_new_words_of_every_span_it_tags(
     assert len(spans) == 12
     assert {pid for pid, _ in spans} >= {os.getpid()} and len({pid for pid, _ in spans}) == 2
     assert {strings for _, strings in spans} == {built}
+
+
+#: Words no pipeline has met (a thread's document made while another's zone is open).
+UNSEEN = "Zorblattic quuxification of Frobnitzia patients in Wxyzland"
+
+
+def test_a_thread_that_tags_waits_for_anothers_memory_zone_to_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two threads of one process share its engine (Dask workers of a LocalCluster
+    without processes, and this process's own ``tag()``). Thread A tags a chunk in a
+    memory zone (growth 0) and, still inside it, lets thread B in; B's ``tag()`` makes a
+    document of words new to the pipeline and reads it once A is done. B must not make
+    it inside A's zone: A's exit would free its words (spaCy's E018) or, with B's own
+    zone a no-op while A's is open, keep them in B's rows' stead. B waits for the
+    engine's lock (held by A for the zone and the run), so its document is made after
+    A's zone closed, and both threads' rows are those of a run alone."""
+    import threading
+
+    (chunk, _, _), *_ = _generated_chunks(100, 100)
+    cb = load_codebook()
+    monkeypatch.setattr(tagger, "_ENGINES", {})
+    alone_a = tagger.tag(chunk, codebook=cb)
+    alone_b = tagger.tag(chunk.iloc[:10], codebook=cb)
+    monkeypatch.setattr(tagger, "_ENGINES", {})
+    monkeypatch.setattr(pipeline, "VOCAB_GROWTH", 0)
+    engine = tagger.engine_for(cb)
+    a_zoned, b_here, a_done = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    class _Watched:
+        """The engine's lock, saying when B comes to take it."""
+
+        def __init__(self, lock: object) -> None:
+            self.lock = lock
+
+        def __enter__(self) -> object:
+            if threading.current_thread().name == "B":
+                b_here.set()
+            return self.lock.__enter__()  # type: ignore[attr-defined]
+
+        def __exit__(self, *exc: object) -> object:
+            return self.lock.__exit__(*exc)  # type: ignore[attr-defined]
+
+    run = engine.run
+
+    def spied_run(recs: object, **kwargs: object) -> object:
+        if threading.current_thread().name == "A":
+            result = run(recs, **kwargs)  # type: ignore[arg-type]
+            seen["a_zone"] = engine.nlp.vocab.in_memory_zone
+            a_zoned.set()
+            b_here.wait(60)  # B in its run, or at the lock
+            return result
+        doc = engine.nlp.make_doc(UNSEEN)  # B, mid-document when A's zone ends
+        b_here.set()
+        a_done.wait(60)
+        try:
+            seen["b_words"] = [t.lower_ for t in doc]
+        except KeyError as exc:  # E018: the string was freed
+            seen["b_words"] = repr(exc)
+        return run(recs, **kwargs)  # type: ignore[arg-type]
+
+    lock = _Watched(getattr(engine, "lock", threading.RLock()))
+    monkeypatch.setattr(engine, "lock", lock, raising=False)  # before: no lock
+    monkeypatch.setattr(engine, "run", spied_run)
+
+    def a() -> None:
+        seen["a"] = list(tagger.tag_chunks([(chunk, None, None)], codebook=cb))
+        a_done.set()
+
+    def b() -> None:
+        seen["b"] = tagger.tag(chunk.iloc[:10], codebook=cb)
+
+    threads = [threading.Thread(target=a, name="A"), threading.Thread(target=b, name="B")]
+    threads[0].start()
+    a_zoned.wait(60)  # B starts once A is inside its zone
+    threads[1].start()
+    for t in threads:
+        t.join()
+    assert seen["a_zone"] is True
+    assert seen["b_words"] == UNSEEN.lower().split()
+    (rows_a,) = seen["a"]  # type: ignore[misc]
+    pd.testing.assert_frame_equal(rows_a, alone_a)
+    pd.testing.assert_frame_equal(seen["b"], alone_b)  # type: ignore[arg-type]

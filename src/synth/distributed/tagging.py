@@ -39,7 +39,6 @@ import threading
 import time
 import traceback
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -109,7 +108,7 @@ class TaggerPlugin(WorkerPlugin):
         self.codebook_bytes = pickle.dumps(codebook, protocol=pickle.HIGHEST_PROTOCOL)
         self.codebook: Codebook | None = None
         self.engine: Any = None
-        self.lock: threading.Lock | None = None
+        self.lock: threading.RLock | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"name": self.name, "codebook_bytes": self.codebook_bytes}
@@ -133,15 +132,10 @@ class TaggerPlugin(WorkerPlugin):
         self.codebook = self.engine = None
 
 
-#: The lock of each engine the workers in this process tag with (:class:`TaggerPlugin`).
-_ENGINE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
-_ENGINE_LOCKS_LOCK = threading.Lock()
-
-
-def _engine_lock(engine: Any) -> threading.Lock:
-    """The one lock of ``engine`` in this process, whichever worker's plugin asks."""
-    with _ENGINE_LOCKS_LOCK:
-        return _ENGINE_LOCKS.setdefault(engine, threading.Lock())
+def _engine_lock(engine: Any) -> threading.RLock:
+    """The one lock of ``engine`` in this process, whichever worker's plugin asks: the
+    engine's own, which every caller that runs it holds (this process's ``tag()`` too)."""
+    return engine.lock
 
 
 def plugin_name(codebook: Codebook) -> str:
@@ -551,8 +545,7 @@ def _tag_partition(
     the JSON text the store keeps), with the counts of what similarity scored."""
     from distributed import get_worker
 
-    from synth.tagging.pipeline import chunk_words
-    from synth.tagging.tagger import tag
+    from synth.tagging.tagger import tag_with_engine
 
     worker = get_worker()
     plugin = worker.plugins.get(name)
@@ -569,9 +562,12 @@ def _tag_partition(
     records, extracts, fulltexts, *more = payload
     stored = more[0] if more else None
     start = time.perf_counter()
-    # the partition's new words forgotten once the worker has learned enough of them
-    with plugin.lock, chunk_words(plugin.engine.nlp):
-        tags = tag(records, extracts=extracts, fulltexts=fulltexts, codebook=plugin.codebook)
+    # the plugin's own engine (tag() would look it up again, in a cache emptied at a
+    # sixth codebook), under its lock, the partition's new words forgotten once the
+    # worker has learned enough of them
+    tags = tag_with_engine(
+        plugin.engine, records, extracts=extracts, fulltexts=fulltexts, zone=True
+    )
     seconds = time.perf_counter() - start
     notes = list(tags.attrs.get("notes") or [])
     failures = list(tags.attrs.get("failures") or [])

@@ -115,9 +115,12 @@ def chunk_words(nlp: Language, growth: int | None = None) -> contextlib.Abstract
     Every process that tags a stream of chunks enters it per chunk: this one per chunk
     of a store (:func:`synth.tagging.tagger.tag_chunks`), each worker process of
     ``--n-process`` per span of records it is sent (:func:`synth.tagging.tagger._tag_span`),
-    each Dask worker per partition (:func:`synth.distributed.tagging._tag_partition`,
-    one thread at a time per pipeline). Inside a zone already open on ``nlp`` (zones do
-    not nest) it is nothing: the outer one forgets."""
+    each Dask worker per partition (:func:`synth.distributed.tagging._tag_partition`).
+    Each enters it holding the engine's lock, till the run in it is done
+    (``synth.tagging.tagger._Engine.run_locked``), as does every other caller that runs
+    the engine: a zone takes the new words of every thread that uses the pipeline, and
+    frees them at its exit. Inside a zone already open on ``nlp`` (zones do not nest) it
+    is nothing: the outer one forgets."""
     if getattr(nlp.vocab, "in_memory_zone", True):  # in one, or spaCy before zones (3.8)
         return contextlib.nullcontext()
     learned = len(nlp.vocab) - _BUILT_WORDS.get(nlp, 0)

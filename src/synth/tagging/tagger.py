@@ -27,12 +27,14 @@ How the text is fed to spaCy (the choices that keep it fast and bounded):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing
 import operator
 import pickle
 import re
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
@@ -146,8 +148,29 @@ def tag(
     if workers > 1:
         cols, notes, failures = _run_parallel(cb, recs, workers, batch_size, progress)
     else:
-        cols, notes, failures = _engine(cb).run(recs, batch_size=batch_size, progress=progress)
+        cols, notes, failures = _engine(cb).run_locked(
+            recs, zone=False, batch_size=batch_size, progress=progress
+        )
     return _output(cb, cols, notes, failures)
+
+
+def tag_with_engine(
+    engine: _Engine,
+    records: pd.DataFrame,
+    *,
+    extracts: pd.DataFrame | None = None,
+    fulltexts: pd.DataFrame | None = None,
+    batch_size: int = 256,
+    zone: bool = False,
+) -> pd.DataFrame:
+    """:func:`tag` in this process with ``engine`` itself (:func:`engine_for`'s, kept
+    by its holder: a Dask worker's :class:`synth.distributed.tagging.TaggerPlugin`), not
+    the one :func:`tag` would look up for its codebook (this process's cache of engines
+    is emptied when a sixth codebook's is built). Tagged under the engine's lock, and
+    with ``zone`` under :func:`synth.tagging.pipeline.chunk_words` (a partition of a
+    long run); the rows as :func:`tag` gives them."""
+    recs = _payloads(records, extracts, fulltexts)
+    return _output(engine.cb, *engine.run_locked(recs, zone=zone, batch_size=batch_size))
 
 
 def tag_chunks(
@@ -182,8 +205,8 @@ def tag_chunks(
         engine = _engine(cb)
         for records, extracts, fulltexts in chunks:
             recs = _payloads(records, extracts, fulltexts)
-            with chunk_words(engine.nlp):  # its new words forgotten once enough are learned
-                result = engine.run(recs, batch_size=batch_size, bar=bar)
+            # its new words forgotten once enough are learned
+            result = engine.run_locked(recs, zone=True, batch_size=batch_size, bar=bar)
             yield _output(cb, *result)
             del recs, result
     finally:
@@ -463,9 +486,7 @@ def _tag_span(cb: Codebook, recs: Sequence[_Rec], batch_size: int) -> _Result | 
     ``recs``, the result pickled when in a worker process. The span is tagged under
     :func:`synth.tagging.pipeline.chunk_words`: a worker's vocabulary stops growing
     with the run once it has learned enough words."""
-    engine = _engine(cb)
-    with chunk_words(engine.nlp):
-        result = engine.run(recs, batch_size=batch_size)
+    result = _engine(cb).run_locked(recs, zone=True, batch_size=batch_size)
     if multiprocessing.parent_process() is None:
         return result
     return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
@@ -563,7 +584,9 @@ def _engine(cb: Codebook) -> _Engine:
 
 def engine_for(cb: Codebook) -> _Engine:
     """The process's tagging engine for ``cb`` (built once, then reused by :func:`tag`):
-    a worker process that tags many partitions builds its pipeline once."""
+    a worker process that tags many partitions builds its pipeline once. Keep it to tag
+    with it (:func:`tag_with_engine`): :func:`tag` looks it up again, and this process's
+    cache of engines is emptied when a sixth codebook's is built."""
     return _engine(cb)
 
 
@@ -601,6 +624,11 @@ class _Engine:
     def __init__(self, cb: Codebook) -> None:
         self.cb = cb
         self.nlp = build_nlp(cb, write_spans=False)
+        #: held by whoever runs the pipeline (:meth:`run_locked`), for the whole run and
+        #: any memory zone around it: a zone open on the pipeline takes every thread's new
+        #: words (another thread's would be freed mid-document at its exit), and another
+        #: thread's chunk_words is nothing while it is open. Reentrant: a holder may tag.
+        self.lock = threading.RLock()
         self.procs = [proc for _, proc in self.nlp.pipeline]
         self.version = cb.tag_version
         self.meta_rules: dict[str, list[MetadataRule]] = {}
@@ -841,6 +869,15 @@ class _Engine:
                 yield doc, i
             for doc in self.fulltext_docs(rec):
                 yield doc, i
+
+    def run_locked(self, recs: Sequence[_Rec], *, zone: bool, **kwargs: Any) -> _Result:
+        """:meth:`run` under the engine's :attr:`lock` (one thread of this process at a
+        time: Dask workers of a LocalCluster without processes and this process's own
+        :func:`tag` share the engine), and with ``zone`` inside
+        :func:`synth.tagging.pipeline.chunk_words` (its new words forgotten at the end,
+        once the pipeline has learned enough), entered under the lock."""
+        with self.lock, chunk_words(self.nlp) if zone else contextlib.nullcontext():
+            return self.run(recs, **kwargs)
 
     def run(
         self,
