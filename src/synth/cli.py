@@ -417,6 +417,8 @@ def tag_cmd(
     counts = summary.per_label()
     console.print(frame_table(counts, title=f"Tagging run {run.run_id}: records per label"))
     console.print(f"{summary.tags} tags with evidence on {summary.records} records")
+    if summary.notes:
+        console.print(f"{summary.notes} record(s) look non-English; tagged all the same")
     for failure in run.failures:
         err.print(
             f"[yellow]warning:[/] record {failure['record_id']} could not be tagged: "

@@ -57,13 +57,16 @@ CHUNK_RECORDS = 10_000
 class TagSummary:
     """What ``synth tag`` prints of a run, counted as its rows are written (a chunk at a
     time when it streams), whatever the number of records: rule rows per facet and label
-    (a row per record and label), rule rows and the records they are on, and the
+    (a row per record and label), rule rows and the records they are on, the records
+    whose text looks non-English (the tagger's ``notes``: tagged all the same), and the
     decisions suggested (None: no criteria judged)."""
 
     labels: dict[tuple[str, str], int] = field(default_factory=dict)
     tags: int = 0
     records: int = 0
     decisions: dict[str, int] | None = None
+    #: records whose text looks non-English (``tags.attrs["notes"]`` of each chunk)
+    notes: int = 0
 
     @classmethod
     def of(cls, tags: pd.DataFrame, suggestions: pd.DataFrame | None) -> TagSummary:
@@ -73,8 +76,10 @@ class TagSummary:
         return out
 
     def add(self, tags: pd.DataFrame, suggestions: pd.DataFrame | None) -> None:
-        """Count one chunk's rule rows and suggestions (a chunk's records are no other
+        """Count one chunk's rule rows, its notes (``tags.attrs["notes"]``: records
+        whose text looks non-English) and suggestions (a chunk's records are no other
         chunk's)."""
+        self.notes += len(tags.attrs.get("notes") or ())
         if len(tags):
             sizes = tags.groupby(["facet", "label"], observed=True, sort=False).size()
             for (facet, label), n in sizes.items():
@@ -503,6 +508,7 @@ def _streamed_on_cluster(
 
         def each(result: dict[str, Any], tags: pd.DataFrame) -> None:
             tags.attrs["failures"] = result["failures"]
+            tags.attrs["notes"] = result["notes"]  # counted in the run's summary
             judge.add_judged(
                 tags, result["assessment"], result["suggestions"],
                 seen=result.get("similarity_counts"),
