@@ -125,7 +125,11 @@ def ordered_map(
                 if item is not None:
                     taken[item[0]] = item[1]
                     here = True
-                    done[item[0]] = fn(*item[1])
+                    try:
+                        done[item[0]] = fn(*item[1])
+                    except Exception:
+                        _raise_earlier(pending, item[0])  # as a serial run would
+                        raise
                     here = False
                     del taken[item[0]]
                 elif pending:
@@ -155,6 +159,122 @@ def ordered_map(
         sys.setswitchinterval(switch)
 
 
+def _raise_earlier(pending: dict[int, Future[Any]], job: int) -> None:
+    """Raise the error of the earliest job before ``job`` still in the pool that fails:
+    the error a serial run would have raised instead of ``job``'s. A job the pool lost
+    (it broke) is not counted: its error is not the job's own."""
+    for i in sorted(i for i in pending if i < job):
+        error = pending[i].exception()
+        if error is not None and not isinstance(error, BrokenProcessPool):
+            raise error
+
+
+class BackgroundFailed(Exception):
+    """A :class:`Background` process gave no result: its error, its exit, or a timeout."""
+
+
+class Background:
+    """``fn(given, *args)`` run in another process while this one goes on; its result
+    is read once (:meth:`result`), and the process stopped when not wanted (:meth:`cancel`).
+
+    ``given`` (a large input) is inherited where the process forks; otherwise pickled and
+    written to it from a thread, so this process goes on meanwhile (the write waits for
+    the process to read). The process dies with this one (:func:`die_with_caller`), and
+    makes no semaphore for progress bars (tqdm's lock), which would leak if it is stopped
+    mid-work. Raises OSError where no process can start: a sandbox, or inside a daemonic
+    process (a pool's worker), which may have no children.
+    """
+
+    def __init__(
+        self, fn: Callable[..., Any], given: Any, *args: Any, preload: Iterable[str] = ()
+    ) -> None:
+        if multiprocessing.current_process().daemon:
+            raise OSError("a daemonic process (a pool's worker) may start no process")
+        ctx = mp_context(preload)
+        self._recv, send = ctx.Pipe(duplex=False)
+        forked = ctx.get_start_method() == "fork"  # the process has ``given`` already
+        read, self._give = (None, None) if forked else ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_run_in_background,
+            args=(os.getpid(), fn, given if forked else None, read, args, send),
+            daemon=True,
+        )
+        try:
+            self._proc.start()
+        finally:
+            send.close()
+            if read is not None:
+                read.close()
+        self._sender: threading.Thread | None = None
+        if self._give is not None:
+            self._sender = threading.Thread(target=self._send, args=(given,), daemon=True)
+            self._sender.start()
+
+    def _send(self, given: Any) -> None:
+        try:
+            self._give.send(given)  # type: ignore[union-attr]
+        except (OSError, ValueError):  # the process is gone: result() says so
+            pass
+        finally:
+            self._give.close()  # type: ignore[union-attr]
+
+    def result(self, timeout: float) -> Any:
+        """``fn``'s result, waited for at most ``timeout`` seconds; else BackgroundFailed
+        (``fn`` raised, the process died, or it is still running: it is then stopped)."""
+        from multiprocessing.connection import wait
+
+        try:
+            ready = wait([self._recv, self._proc.sentinel], timeout=timeout)
+            if not ready:
+                raise BackgroundFailed(f"no result in {timeout:.0f} s; stopped")
+            try:  # a result, or (the process died) the pipe's end
+                status, value = self._recv.recv()
+            except (EOFError, OSError):
+                self._proc.join(timeout=5)
+                raise BackgroundFailed(
+                    f"the process ended, exit code {self._proc.exitcode}"
+                ) from None
+            self._proc.join(timeout=5)  # let it end by itself
+            if status != "ok":
+                raise BackgroundFailed(value)
+            return value
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the process (when its result is not wanted, or has been read)."""
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._recv.close()
+        if self._sender is not None:
+            self._sender.join()  # its write fails once the process is gone
+
+
+def _run_in_background(
+    caller: int,
+    fn: Callable[..., Any],
+    given: Any,
+    read: Any,
+    args: tuple[Any, ...],
+    send: Any,
+) -> None:
+    from tqdm import tqdm
+
+    die_with_caller(caller)
+    tqdm.set_lock(threading.RLock())  # no semaphore (leaked if this process is stopped)
+    try:
+        if read is not None:
+            given = read.recv()
+            read.close()
+        result = fn(given, *args)
+    except Exception as exc:  # the caller sees its repr
+        send.send(("error", repr(exc)))
+    else:
+        send.send(("ok", result))
+    send.close()
+
+
 _HELD: Any = None  # in a worker: ``ordered_map``'s ``shared`` input
 #: How often a worker checks that its caller still lives (where no pidfd tells it).
 PARENT_POLL_SECONDS = 0.5
@@ -164,11 +284,12 @@ def _start_worker(caller: int, shared: Any) -> None:
     """Worker initializer: die with the caller, and hold ``shared`` for every job."""
     global _HELD
     _HELD = shared
-    _die_with(caller)
+    die_with_caller(caller)
 
 
-def _die_with(caller: int) -> None:
-    """End this worker when the process that started the pool dies, even by ``kill -9``.
+def die_with_caller(caller: int) -> None:
+    """End this process (a pool's worker, or any process started for ``caller``) when
+    ``caller`` dies, even by ``kill -9``.
 
     An orphaned worker would otherwise wait forever on a queue whose other end it holds
     itself, keeping its memory and the caller's stdout/stderr pipes. On Linux the kernel

@@ -401,9 +401,10 @@ def test_a_grouping_process_that_dies_is_done_again_here(generated, tmp_path, mo
 
 
 def test_a_grouping_started_for_records_not_all_new_is_not_used(generated, tmp_path, monkeypatch):
-    """The last file turns out to be one imported before (same bytes, another folder):
-    the records grouped beside the insert are not the store's, so it groups them here,
-    as it does with no grouping beside the insert."""
+    """The last file turns out to be one imported before (same bytes, another name, so
+    other record ids: the grouping itself succeeds): the records grouped beside the insert
+    are not the store's, so it groups them here, as it does with no grouping beside the
+    insert."""
     import shutil
 
     import synth.store.duplicates
@@ -413,7 +414,7 @@ def test_a_grouping_started_for_records_not_all_new_is_not_used(generated, tmp_p
     folder = tmp_path / "twice"
     (folder / "b").mkdir(parents=True)
     shutil.copy(generated["ris"], folder / "a.ris")
-    shutil.copy(generated["ris"], folder / "b" / "a.ris")
+    shutil.copy(generated["ris"], folder / "b" / "c.ris")
     digests = []
     for early in (False, True):
         monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0 if early else 10**9)
@@ -430,3 +431,185 @@ def test_a_grouping_started_for_records_not_all_new_is_not_used(generated, tmp_p
         assert len(started) == int(early) and len(here) == 1
         digests.append(store_digest(db))
     assert digests[0] == digests[1]
+
+
+def _import_with_and_without_early_groups(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    paths: list[Path],
+    meanwhile: Any = None,
+    **settings: Any,
+) -> list[dict[str, Any]]:
+    """Store digests of importing ``paths`` into an empty store without and with the
+    grouping beside the insert (forked, so monkeypatched code runs in it);
+    ``meanwhile(db, result)`` runs after each file is stored, before the grouping is
+    taken. Asserts the grouping was started (or not) and how often this process grouped."""
+    import multiprocessing
+
+    import synth.parallel
+    import synth.store.duplicates
+    import synth.store.imports
+    from synth.store import connect, import_paths
+
+    context = multiprocessing.get_context("fork")
+    monkeypatch.setattr(synth.parallel, "mp_context", lambda preload=(): context)
+    monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
+    for name, value in settings.items():
+        monkeypatch.setattr(synth.store.imports, name, value)
+    digests = []
+    for early in (False, True):
+        monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0 if early else 10**9)
+        db = tmp_path / f"store-{early}.sqlite"
+        real_store = synth.store.imports.store_file
+        if meanwhile is not None:
+
+            def store(
+                con: sqlite3.Connection, result: Any, db: Path = db, real: Any = real_store
+            ) -> dict[str, Any]:
+                row = real(con, result)
+                meanwhile(db, result)
+                return row
+
+            monkeypatch.setattr(synth.store.imports, "store_file", store)
+        started = _count_calls(monkeypatch, synth.store.imports, "EarlyGroups")
+        con = connect(db)
+        try:
+            import_paths(con, paths)
+        finally:
+            con.close()
+        monkeypatch.setattr(synth.store.imports, "store_file", real_store)
+        assert len(started) == int(early)
+        digests.append(store_digest(db))
+    return digests
+
+
+def test_a_cannot_link_written_while_grouping_beside_the_insert_is_kept(
+    generated, tmp_path, monkeypatch
+):
+    """A reviewer splits two records after the grouping began with no cannot-links: its
+    result is not used, and the pair stays apart as with no grouping beside the insert."""
+    from synth.corpus.dedupe import dedupe
+    from synth.store import connect
+
+    def split_a_pair(db: Path, result: Any) -> None:
+        pair = dedupe(result.records).pairs.iloc[0]
+        con = connect(db)
+        try:
+            with con:
+                con.execute(
+                    "INSERT INTO group_events (kind, record_a, record_b, reviewer, created_at)"
+                    " VALUES ('split', ?, ?, 'test', '2026-01-01')",
+                    (pair["record_a"], pair["record_b"]),
+                )
+        finally:
+            con.close()
+
+    without, early = _import_with_and_without_early_groups(
+        monkeypatch, tmp_path, [generated["ris"]], split_a_pair
+    )
+    assert early == without
+
+
+def test_records_another_import_commits_meanwhile_are_grouped_too(generated, tmp_path, monkeypatch):
+    """Another import stores (and groups) a file while this one's grouping runs beside
+    its insert: the store holds more than those records, so the result is not used."""
+    from synth.store import connect, import_paths
+
+    def import_another(db: Path, result: Any) -> None:
+        if result.path == generated["ris"]:
+            con = connect(db)
+            try:
+                import_paths(con, [generated["bib"]])
+            finally:
+                con.close()
+
+    without, early = _import_with_and_without_early_groups(
+        monkeypatch, tmp_path, [generated["ris"]], import_another
+    )
+    assert early == without
+
+
+def _hangs(*args: Any) -> None:
+    import time
+
+    time.sleep(10**6)
+
+
+def test_a_grouping_process_that_hangs_is_stopped_and_done_here(
+    generated, tmp_path, monkeypatch, caplog
+):
+    """A grouping process alive but stuck: past the deadline it is stopped and the
+    records grouped here; the same store as with none."""
+    import logging
+
+    import synth.store.duplicates
+    import synth.store.imports
+
+    here = _count_calls(monkeypatch, synth.store.duplicates, "dedupe")
+    with caplog.at_level(logging.WARNING, logger="synth.store.imports"):
+        without, early = _import_with_and_without_early_groups(
+            monkeypatch, tmp_path, [generated["ris"]], _group_elsewhere=_hangs,
+            EARLY_GROUPS_SECONDS=0.5, EARLY_GROUPS_SECONDS_PER_RECORD=0.0,
+        )  # fmt: skip
+    assert early == without
+    assert len(here) == 2  # with and without: both grouped here
+    assert "no result in 0 s; stopped" in caplog.text
+
+
+def test_a_grouping_process_that_dies_is_named_with_its_exit_code(
+    generated, tmp_path, monkeypatch, caplog
+):
+    import logging
+
+    def dies(*args: Any) -> None:
+        import os
+
+        os._exit(3)
+
+    with caplog.at_level(logging.WARNING, logger="synth.store.imports"):
+        without, early = _import_with_and_without_early_groups(
+            monkeypatch, tmp_path, [generated["ris"]], _group_elsewhere=dies
+        )
+    assert early == without
+    assert "exit code 3" in caplog.text
+
+
+def _import_in(db: str, path: str, done: Any) -> None:
+    import synth.store.imports
+    from synth.store import connect, import_paths
+
+    synth.store.imports.EARLY_GROUPS_MIN_RECORDS = 0
+    synth.store.imports.default_workers = lambda: 2
+    con = connect(db)
+    try:
+        import_paths(con, [path])
+        done.send("ok")
+    except Exception as exc:
+        done.send(repr(exc))
+    finally:
+        con.close()
+
+
+def test_an_import_inside_a_daemonic_process_groups_in_it(generated, tmp_path):
+    """A pool's worker (a daemonic process) may start no process: the grouping is not
+    started beside the insert, and the import completes as with none."""
+    import multiprocessing
+
+    from synth.store import connect, import_paths
+
+    context = multiprocessing.get_context("fork")
+    recv, send = context.Pipe(duplex=False)
+    db = tmp_path / "in-daemon.sqlite"
+    proc = context.Process(
+        target=_import_in, args=(str(db), str(generated["ris"]), send), daemon=True
+    )
+    proc.start()
+    send.close()
+    assert recv.recv() == "ok"
+    proc.join()
+    con = connect(tmp_path / "here.sqlite")
+    try:
+        import_paths(con, [generated["ris"]])
+    finally:
+        con.close()
+    assert store_digest(db) == store_digest(tmp_path / "here.sqlite")

@@ -325,3 +325,16 @@ def test_first_import_dedupes_in_memory_exactly_as_from_the_store(
     in_memory = con.execute(query).fetchall()
     refresh_duplicates(con)  # the same, read back from the database
     assert [tuple(r) for r in con.execute(query).fetchall()] == [tuple(r) for r in in_memory]
+
+
+def test_record_rows_write_extra_as_before() -> None:
+    """``extra`` as JSON: an empty dict as ``{}``, a missing one as ``null`` (as before
+    the rows were built a column at a time)."""
+    import pandas as pd
+
+    from synth.store.imports import record_rows
+
+    frame = pd.DataFrame({c: [None, None, None] for c in imports_module._RECORD_FIELDS})
+    frame["extra"] = [None, {}, {"a": 1}]
+    extra = imports_module._RECORD_FIELDS.index("extra")
+    assert [row[extra] for row in record_rows(frame, 1)] == ["null", "{}", '{"a": 1}']

@@ -146,6 +146,23 @@ def test_a_job_failing_here_is_its_own_error_not_a_pool_failure(caplog) -> None:
     assert "running the remaining jobs here" not in caplog.text
 
 
+def _fail_jobs_1_and_2(x: int, parent: int) -> int:
+    if x in (1, 2):
+        raise ValueError(f"job {x} failed {'here' if os.getpid() == parent else 'in a worker'}")
+    return x
+
+
+def test_the_earliest_failing_job_is_raised_as_in_a_serial_run() -> None:
+    """Job 1 goes to the worker, job 2 runs here: both fail, and job 1's error is raised
+    (a serial run would never have reached job 2)."""
+    jobs = [(x, os.getpid()) for x in range(10)]
+    with pytest.raises(ValueError, match="job 1 failed"):
+        [_fail_jobs_1_and_2(*job) for job in jobs]
+    for work_here in (False, True):
+        with pytest.raises(ValueError, match="job 1 failed in a worker"):
+            list(ordered_map(_fail_jobs_1_and_2, jobs, workers=2, work_here=work_here))
+
+
 def test_chunks_shrink_towards_the_end_and_keep_every_record_in_order() -> None:
     """Guided sizes: big chunks first, small ones last, so no process waits long at the end."""
     from synth.tagging.tagger import _chunks, _payloads
@@ -248,3 +265,52 @@ def test_workers_die_with_a_caller_killed_by_sigkill(mode, tmp_path: Path) -> No
     for pid in left:  # do not leave them to the next test either
         os.kill(pid, signal.SIGKILL)
     assert not left, f"workers outlived their killed caller: {left}"
+
+
+def _bar_then_wait(folder: str, seconds: float) -> int:
+    """Makes a (disabled) progress bar, as ``dedupe`` does, says so, and works on."""
+    from synth.progress import progress_bar
+
+    progress_bar(total=1, disable=True).close()
+    Path(folder, "started").write_text("")
+    time.sleep(seconds)
+    return 1
+
+
+def _fails(given: int) -> int:
+    raise ValueError(f"no result for {given}")
+
+
+def test_a_background_result_or_why_there_is_none(tmp_path: Path) -> None:
+    assert parallel.Background(_bar_then_wait, str(tmp_path), 0).result(timeout=60) == 1
+    with pytest.raises(parallel.BackgroundFailed, match=r"ValueError.*no result for 7"):
+        parallel.Background(_fails, 7).result(timeout=60)
+    with pytest.raises(parallel.BackgroundFailed, match="no result in 0 s; stopped"):
+        parallel.Background(_bar_then_wait, str(tmp_path), 600).result(timeout=0.2)
+
+
+_STOPPED_MIDWAY = """
+import sys, threading, time
+from pathlib import Path
+from synth import parallel
+from tests.tagging.test_parallel import _bar_then_wait
+threading.Thread(target=time.sleep, args=(600,), daemon=True).start()  # so: forkserver
+job = parallel.Background(_bar_then_wait, sys.argv[1], 600)
+while not Path(sys.argv[1], "started").exists():
+    time.sleep(0.05)
+job.cancel()
+print(parallel.mp_context().get_start_method())
+"""
+
+
+def test_a_background_process_stopped_midway_leaks_no_semaphore(tmp_path: Path) -> None:
+    """tqdm's lock (a semaphore a progress bar creates, even disabled) would be left to
+    the resource tracker, which warns at exit, by a fork-server process terminated."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")])}
+    done = subprocess.run(
+        [sys.executable, "-c", _STOPPED_MIDWAY, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "forkserver"
+    assert "leaked semaphore" not in done.stderr, done.stderr

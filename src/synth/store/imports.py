@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from synth.corpus.dedupe import COMPLETENESS_FIELDS, _present
+from synth.corpus.dedupe import dedupe_inputs
 from synth.corpus.model import WARNING, Failure, ReadError
 from synth.corpus.reading import FileResult, failures_frame, iter_files, read_file
 from synth.parallel import default_workers
@@ -92,7 +89,7 @@ def _column(df: pd.DataFrame, name: str) -> list[Any]:
     if name in ("authors", "keywords"):
         return [_json_list(v) for v in col]
     if name == "extra":
-        return [_to_json(v) if v else "{}" for v in col]
+        return ["{}" if type(v) is dict and not v else _to_json(v) for v in col]
     if name in ("year", "position", "line", "label_included"):
         return [None if v is pd.NA else int(v) for v in col.astype("Int64")]
     if name == "grey":
@@ -278,9 +275,12 @@ def _discard_source(con: sqlite3.Connection, source_id: int) -> None:
             con.execute(f"PRAGMA foreign_keys={int(checks)}")
 
 
-#: The columns deduplication reads (a record's id, and what it scores or weighs): what
-#: :class:`EarlyGroups` sends its process, not the rest (``extra`` is slow to send).
-_DEDUPE_COLUMNS = ("record_id", *COMPLETENESS_FIELDS)
+#: How long :meth:`EarlyGroups.take` waits for the grouping process, at most: this many
+#: seconds, plus :data:`EARLY_GROUPS_SECONDS_PER_RECORD` per record (about 20 times what
+#: grouping takes: 100,000 records in 2.7 s on one core, so 80 s). Past it the process
+#: is taken as stuck, stopped, and the records grouped in the caller.
+EARLY_GROUPS_SECONDS = 30.0
+EARLY_GROUPS_SECONDS_PER_RECORD = 0.0005
 
 
 class EarlyGroups:
@@ -295,106 +295,41 @@ class EarlyGroups:
     """
 
     def __init__(self, con: sqlite3.Connection, records: pd.DataFrame) -> None:
-        from synth.parallel import mp_context
+        from synth.parallel import Background
         from synth.store.duplicates import cannot_links
 
         self.records = records
         self.links = cannot_links(con)
-        ctx = mp_context(preload=["synth.corpus.dedupe"])
-        self._recv, send = ctx.Pipe(duplex=False)
-        slim = _slim(records)
-        forked = ctx.get_start_method() == "fork"  # the process has the records already
-        given, self._give = (None, None) if forked else ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(
-            target=_group_elsewhere,
-            args=(os.getpid(), slim if forked else None, self.links, send, given),
-            daemon=True,
+        # only what dedupe reads is sent (where the process does not fork, a thread sends
+        # it meanwhile: 0.4 s of 100,000 records' columns)
+        self._job = Background(
+            _group_elsewhere, dedupe_inputs(records), self.links, preload=["synth.corpus.dedupe"]
         )
-        try:
-            self._proc.start()
-        finally:
-            send.close()
-            if given is not None:
-                given.close()
-        if self._give is not None:
-            # pickled and written from a thread, so the insert starts meanwhile (the pipe
-            # write waits for the new process to read: 0.4 s of 100,000 records' columns)
-            self._sender = threading.Thread(target=self._send, args=(slim,), daemon=True)
-            self._sender.start()
-
-    def _send(self, slim: pd.DataFrame) -> None:
-        try:
-            self._give.send(slim)  # type: ignore[union-attr]
-        except (OSError, ValueError):  # the process is gone: take() groups here
-            pass
-        finally:
-            self._give.close()  # type: ignore[union-attr]
 
     def take(self, records: pd.DataFrame, links: list[tuple[str, str]]) -> Any:
         """The ``DedupeResult`` of ``records`` with ``links``, if that is what runs here."""
+        from synth.parallel import BackgroundFailed
+
         if records is not self.records or links != self.links:
             self.cancel()
             return None
+        limit = EARLY_GROUPS_SECONDS + EARLY_GROUPS_SECONDS_PER_RECORD * len(records)
         try:
-            status, value = self._recv.recv()
-            self._proc.join(timeout=5)  # let it end by itself (terminated, it leaks)
-        except (EOFError, OSError):  # the process died (memory, a kill): group here
-            status, value = "died", None
-        finally:
-            self.cancel()
-        if status != "ok":
-            log.warning("grouping beside the insert failed (%s); grouping again here", value)
+            return self._job.result(timeout=limit)
+        except BackgroundFailed as exc:  # an error, a death (memory, a kill), stuck
+            log.warning("grouping beside the insert failed (%s); grouping again here", exc)
             return None
-        return value
 
     def cancel(self) -> None:
         """Stop the process (when its result is not wanted, or has been read)."""
-        if self._proc.is_alive():
-            self._proc.terminate()
-        self._proc.join()
-        self._recv.close()
-        if self._give is not None:
-            self._sender.join()  # its write fails once the process is gone
+        self._job.cancel()
 
 
-_PRESENT, _ABSENT = ["x"], []  # type: ignore[var-annotated]
-
-
-def _slim(records: pd.DataFrame) -> pd.DataFrame:
-    """The columns deduplication reads; of those it only weighs for being there (the
-    abstract, 150 MB of text at 100,000 records; the keywords), only whether they are."""
-    slim = records[[c for c in _DEDUPE_COLUMNS if c in records.columns]]
-    if "abstract" in slim.columns:
-        has = _present(slim["abstract"]) > 0
-        slim = slim.assign(abstract=np.where(has, "x", None))
-    if "keywords" in slim.columns:  # one list object each way: pickled once
-        has = _present(slim["keywords"]) > 0
-        slim = slim.assign(keywords=[_PRESENT if h else _ABSENT for h in has.tolist()])
-    return slim
-
-
-def _group_elsewhere(
-    caller: int,
-    records: pd.DataFrame | None,
-    links: list[tuple[str, str]],
-    send: Any,
-    given: Any,
-) -> None:
+def _group_elsewhere(records: pd.DataFrame, links: list[tuple[str, str]]) -> Any:
     from synth.corpus.dedupe import dedupe
-    from synth.parallel import _die_with
 
-    _die_with(caller)  # a killed import takes this process with it
-    try:
-        if records is None:
-            records = given.recv()
-            given.close()
-        # no progress bar: it would print over the import's own, which runs meanwhile
-        result = dedupe(records, cannot_link=links)
-    except Exception as exc:  # the caller groups again, and sees the error there
-        send.send(("error", repr(exc)))
-    else:
-        send.send(("ok", result))
-    send.close()
+    # no progress bar: it would print over the import's own, which runs meanwhile
+    return dedupe(records, cannot_link=links)
 
 
 def import_paths(
@@ -524,7 +459,7 @@ def _early_groups(con: sqlite3.Connection, frames: list[pd.DataFrame]) -> EarlyG
         return None
     try:
         return EarlyGroups(con, _concat(frames))
-    except OSError as exc:  # no processes here (a sandbox): group after the insert
+    except OSError as exc:  # no processes here (a sandbox, a pool's worker): group after
         log.debug("grouping beside the insert not started: %r", exc)
         return None
 
