@@ -383,6 +383,9 @@ def test_groups_found_beside_the_insert_are_the_same(generated, tmp_path, monkey
 
 
 def test_a_grouping_process_that_dies_is_done_again_here(generated, tmp_path, monkeypatch):
+    import multiprocessing
+
+    import synth.parallel
     import synth.store.duplicates
     import synth.store.imports
 
@@ -391,6 +394,10 @@ def test_a_grouping_process_that_dies_is_done_again_here(generated, tmp_path, mo
 
         os._exit(3)
 
+    # forked, so the monkeypatched grouping runs in it (a fork server would pickle it by
+    # name, and a test's local function has none: the full suite's threads choose one)
+    context = multiprocessing.get_context("fork")
+    monkeypatch.setattr(synth.parallel, "mp_context", lambda preload=(): context)
     monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0)
     monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
     monkeypatch.setattr(synth.store.imports, "_group_elsewhere", dies)
@@ -613,3 +620,26 @@ def test_an_import_inside_a_daemonic_process_groups_in_it(generated, tmp_path):
     finally:
         con.close()
     assert store_digest(db) == store_digest(tmp_path / "here.sqlite")
+
+
+def test_a_grouping_process_that_cannot_start_is_done_here(generated, tmp_path, monkeypatch):
+    """Whatever stops the process from starting (here: a fork server cannot pickle what
+    it is given), the import groups in this process: the same store, no error."""
+    import multiprocessing
+
+    import synth.parallel
+    import synth.store.duplicates
+    import synth.store.imports
+
+    def local(*args: Any) -> None:  # a local function: no name a fork server can pickle
+        raise AssertionError("never runs")
+
+    context = multiprocessing.get_context("forkserver")
+    monkeypatch.setattr(synth.parallel, "mp_context", lambda preload=(): context)
+    monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0)
+    monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
+    monkeypatch.setattr(synth.store.imports, "_group_elsewhere", local)
+    here = _count_calls(monkeypatch, synth.store.duplicates, "dedupe")
+    got = generated_digests(generated, tmp_path)
+    _compare(got, _golden()["generated"], "grouped here when the process could not start")
+    assert len(here) == 2

@@ -459,7 +459,9 @@ def _early_groups(con: sqlite3.Connection, frames: list[pd.DataFrame]) -> EarlyG
         return None
     try:
         return EarlyGroups(con, _concat(frames))
-    except OSError as exc:  # no processes here (a sandbox, a pool's worker): group after
+    except Exception as exc:  # an optimisation: whatever stops it (no
+        # processes in a sandbox or a pool's worker, what a fork server cannot pickle), the
+        # records are grouped after the insert, as without it
         log.debug("grouping beside the insert not started: %r", exc)
         return None
 
