@@ -206,26 +206,6 @@ def make_store(n: int, folder: Path) -> tuple[Path, float]:
     return db, time.perf_counter() - t0
 
 
-def run_digest(db: Path) -> str:
-    """sha256 of the latest tagging run's tables, sorted (the run's ids left out)."""
-    import hashlib
-
-    from synth.store import connect
-    from synth.store.tags import RUN_TABLES, latest_run
-
-    con = connect(db)
-    try:
-        run_id = latest_run(con)
-        h = hashlib.sha256()
-        for table, sql in RUN_TABLES.items():
-            h.update(table.encode())
-            for row in con.execute(sql, (run_id,)):
-                h.update(repr(tuple(row)).encode())  # the store's rows are sqlite3.Row
-    finally:
-        con.close()
-    return h.hexdigest()[:16]
-
-
 def same_tags(stores: list[Path], *, judged: bool = False) -> bool:
     """Whether every store's latest run has the same tags (with ``judged``, every table of
     the run: tags, criteria assessments and suggestions, sorted)."""
@@ -261,6 +241,13 @@ _DEDUPE_CHILD = (
     "import sys; sys.path.insert(0, sys.argv[1]); from bench_scale import dedupe_child; "
     "dedupe_child(*sys.argv[2:])"
 )
+
+
+def _run_digest(db: Path) -> str:
+    """:func:`bench_tag.run_digest` (this folder is the script's: importable as such)."""
+    from bench_tag import run_digest
+
+    return run_digest(db)
 
 
 def dedupe_child(pkl: str, out: str, workers: str, partition_size: str) -> None:
@@ -681,7 +668,7 @@ def main() -> None:
                     f"CPU {arm.cpu:6.1f} s (command {arm.own_cpu:6.1f} s)  "
                     f"command {_mib(arm.own_peak)}  largest worker "
                     f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}  "
-                    f"run digest {run_digest(copy)}",
+                    f"run digest {_run_digest(copy)}",
                     flush=True,
                 )
             base = results[0]

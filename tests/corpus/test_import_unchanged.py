@@ -382,29 +382,37 @@ def test_groups_found_beside_the_insert_are_the_same(generated, tmp_path, monkey
     assert len(started) == 1 and len(here) == 1
 
 
-def test_a_grouping_process_that_dies_is_done_again_here(generated, tmp_path, monkeypatch):
+def _grouped_here_when(
+    grouping: Any, start: str, generated: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Import the generated corpus with ``grouping`` as the process's work, started by
+    ``start`` (fork: a monkeypatched function runs in it; a fork server pickles it by name):
+    the store is as before and this process grouped both imports itself."""
     import multiprocessing
 
     import synth.parallel
     import synth.store.duplicates
     import synth.store.imports
 
+    context = multiprocessing.get_context(start)
+    monkeypatch.setattr(synth.parallel, "mp_context", lambda preload=(): context)
+    monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0)
+    monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
+    monkeypatch.setattr(synth.store.imports, "_group_elsewhere", grouping)
+    here = _count_calls(monkeypatch, synth.store.duplicates, "dedupe")
+    got = generated_digests(generated, tmp_path)
+    _compare(got, _golden()["generated"], f"grouped here ({grouping.__name__}, {start})")
+    assert len(here) == 2
+
+
+def test_a_grouping_process_that_dies_is_done_again_here(generated, tmp_path, monkeypatch):
     def dies(*args: Any) -> None:
         import os
 
         os._exit(3)
 
-    # forked, so the monkeypatched grouping runs in it (a fork server would pickle it by
-    # name, and a test's local function has none: the full suite's threads choose one)
-    context = multiprocessing.get_context("fork")
-    monkeypatch.setattr(synth.parallel, "mp_context", lambda preload=(): context)
-    monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0)
-    monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
-    monkeypatch.setattr(synth.store.imports, "_group_elsewhere", dies)
-    here = _count_calls(monkeypatch, synth.store.duplicates, "dedupe")
-    got = generated_digests(generated, tmp_path)
-    _compare(got, _golden()["generated"], "grouped here after the process died")
-    assert len(here) == 2
+    # forked: the full suite's live threads would otherwise choose a fork server
+    _grouped_here_when(dies, "fork", generated, tmp_path, monkeypatch)
 
 
 def test_a_grouping_started_for_records_not_all_new_is_not_used(generated, tmp_path, monkeypatch):
@@ -625,21 +633,8 @@ def test_an_import_inside_a_daemonic_process_groups_in_it(generated, tmp_path):
 def test_a_grouping_process_that_cannot_start_is_done_here(generated, tmp_path, monkeypatch):
     """Whatever stops the process from starting (here: a fork server cannot pickle what
     it is given), the import groups in this process: the same store, no error."""
-    import multiprocessing
-
-    import synth.parallel
-    import synth.store.duplicates
-    import synth.store.imports
 
     def local(*args: Any) -> None:  # a local function: no name a fork server can pickle
         raise AssertionError("never runs")
 
-    context = multiprocessing.get_context("forkserver")
-    monkeypatch.setattr(synth.parallel, "mp_context", lambda preload=(): context)
-    monkeypatch.setattr(synth.store.imports, "EARLY_GROUPS_MIN_RECORDS", 0)
-    monkeypatch.setattr(synth.store.imports, "default_workers", lambda: 2)
-    monkeypatch.setattr(synth.store.imports, "_group_elsewhere", local)
-    here = _count_calls(monkeypatch, synth.store.duplicates, "dedupe")
-    got = generated_digests(generated, tmp_path)
-    _compare(got, _golden()["generated"], "grouped here when the process could not start")
-    assert len(here) == 2
+    _grouped_here_when(local, "forkserver", generated, tmp_path, monkeypatch)
