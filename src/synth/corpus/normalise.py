@@ -139,28 +139,8 @@ def split_list(value: Any, splitter: re.Pattern[str] = _AUTHOR_SPLIT) -> list[st
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return []
     items = value if isinstance(value, list | tuple) else splitter.split(str(value))
-    # clean ASCII text (most names and keywords) skips the call to clean_text
-    return [
-        text
-        for text in (
-            item.strip(" ,;")
-            if type(item) is str
-            and item.isprintable()
-            and item
-            and item[0] != " "
-            and item[-1] != " "
-            and "  " not in item
-            and (item.isascii() or _is_nfc("NFC", item))
-            else _clean_item(item)
-            for item in items
-        )
-        if text
-    ]
-
-
-def _clean_item(item: Any) -> str | None:
-    text = clean_text(item)
-    return text.strip(" ,;") if text else None
+    # clean text (most names and keywords) passes through clean_column without a call
+    return [text for text in (t.strip(" ,;") for t in clean_column(items) if t) if text]
 
 
 _KEYWORD_SPLIT = re.compile(r"\s*[;\n]\s*")
