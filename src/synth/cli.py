@@ -649,12 +649,26 @@ def tag_evaluate_abstracts_cmd(
         ),
     ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of --bootstrap's samples.")] = 0,
+    codebook: Annotated[
+        Path | None,
+        typer.Option(help="Tag with this codebook instead of the package's."),
+    ] = None,
+    baseline_codebook: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also tag with this codebook and print, per summary figure, baseline, new "
+            "(--codebook, default the package's) and their difference; with --bootstrap, the "
+            "difference's 95% interval over the same resampled records for both (paired). "
+            "Summary figures only, so fit for held-out sets; needs --gold-dir."
+        ),
+    ] = None,
 ) -> None:
     """Per label and confusion tables on a real-abstract gold set (or one half of it).
 
     `synth tag evaluate --abstracts` prints every half's summary beside the store's gold.
     """
     from synth.tagging.abstract_gold import combined, tag_abstract_gold
+    from synth.tagging.codebook import load_codebook
 
     with clear_errors():
         folders = gold_dir or [ABSTRACT_GOLD]
@@ -667,11 +681,17 @@ def tag_evaluate_abstracts_cmd(
             raise ValueError(f"--bootstrap: a number of samples, 0 or more (got {bootstrap})")
         if bootstrap and by_source:
             raise ValueError("--bootstrap and --by-source: one at a time")
+        if baseline_codebook is not None and not gold_dir:
+            raise ValueError("--baseline-codebook: name the gold set(s) to compare on (--gold-dir)")
+        if baseline_codebook is not None and by_source:
+            raise ValueError("--baseline-codebook and --by-source: one at a time")
+        cb = load_codebook(codebook) if codebook is not None else None
+        base_cb = load_codebook(baseline_codebook) if baseline_codebook is not None else None
         names = [folder.name for folder in folders]
         if len(set(names)) < len(names):  # folders of one name: told apart by their paths
             names = [str(folder) for folder in folders]
         sets = {
-            name: tag_abstract_gold(folder, peer, split=split)
+            name: tag_abstract_gold(folder, peer, split=split, codebook=cb)
             for name, folder in zip(names, folders, strict=True)
         }
         tagged = next(iter(sets.values())) if len(sets) == 1 else combined(sets)
@@ -680,7 +700,11 @@ def tag_evaluate_abstracts_cmd(
                 f"Pooled: {', '.join(sets)} ({tagged.gold['gold_id'].nunique()} records)",
                 highlight=False,
             )
-        if bootstrap:
+        if base_cb is not None:
+            text = _codebook_difference_text(
+                tagged, tagged.retagged(base_cb), bootstrap, seed, baseline_codebook, codebook
+            )
+        elif bootstrap:
             table = tagged.bootstrap(bootstrap, seed=seed)
             text = table.to_string(index=False, float_format=lambda x: f"{x:.3f}") + (
                 f"\n\n95% percentile intervals over {bootstrap} bootstrap samples of the "
@@ -707,6 +731,33 @@ def tag_evaluate_abstracts_cmd(
         else:
             text = tagged.score(split).to_text()
         console.print(text, highlight=False, soft_wrap=True)
+
+
+def _codebook_difference_text(  # type: ignore[no-untyped-def]
+    new, baseline, bootstrap: int, seed: int, base_path: Path, new_path: Path | None
+) -> str:
+    """``evaluate-abstracts --baseline-codebook``: the paired comparison as text."""
+    table = new.bootstrap_difference(baseline, bootstrap, seed=seed)
+    changed = new.changed_records(baseline)
+    text = table.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="")
+    new_name = new_path or "the package's codebook"
+    lines = [
+        f"Baseline codebook: {base_path}; new: {new_name}",
+        "",
+        text,
+        "",
+        "Records whose labels changed: "
+        + ", ".join(f"{facet} {n}" for facet, n in changed.items())
+        + f" (of {new.gold['gold_id'].nunique()})",
+    ]
+    if bootstrap:
+        lines += [
+            "",
+            f"difference = new - baseline; low, high: its 95% percentile interval over "
+            f"{bootstrap} bootstrap samples of the records (seed {seed}), each sample the "
+            "same records for both codebooks (paired).",
+        ]
+    return "\n".join(lines)
 
 
 @tag_app.command("describe")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -353,3 +354,154 @@ def test_gold_sets_of_one_name_in_two_folders_are_pooled_apart(tmp_path: Path) -
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "(40 records)" in result.output
+
+
+def _two_arms(rows: list[tuple[str, str, str, str, str]]) -> tuple[TaggedGold, TaggedGold]:
+    """(new, baseline) taggings of one gold from (gold_id, facet, gold label, baseline's
+    prediction, new prediction; '' for none)."""
+    base = _tagged([(g, f, lab, b) for g, f, lab, b, _ in rows])
+    new = _tagged([(g, f, lab, n) for g, f, lab, _, n in rows])
+    return TaggedGold(base.gold, base.records, new.tags), base
+
+
+def _mixed_arms(n: int) -> tuple[TaggedGold, TaggedGold]:
+    """``n`` records; the new tagging fixes some design errors, breaks one setting and adds
+    a wrong country to one record."""
+    rows = []
+    for k in range(n):
+        g = f"g{k:03d}"
+        setting = "acute-care" if k % 3 else "community"
+        design = ("review", "quantitative", "qualitative")[k % 3]
+        rows += [
+            (g, "setting", setting, setting if k % 2 else "", setting if k not in (4, 5) else ""),
+            (g, "design", design, design if k % 4 else "quantitative",
+             design if k % 8 else "quantitative"),
+            (g, "country", "US" if k % 5 else "not-applicable", "United States" if k % 5 else "",
+             "United States" if k % 5 else ("Canada" if k == 10 else "")),
+        ]  # fmt: skip
+    return _two_arms(rows)
+
+
+def test_a_tagging_compared_with_itself_differs_by_nothing() -> None:
+    new, _ = _mixed_arms(30)
+    table = new.bootstrap_difference(new, 200, seed=3).set_index("figure")
+    assert (table["difference"] == 0).all()
+    assert (table["low"] == 0).all() and (table["high"] == 0).all()
+    assert (table["baseline"] == table["new"]).all()
+    assert new.changed_records(new) == {"setting": 0, "country": 0, "design": 0}
+
+
+def test_the_paired_difference_is_each_sample_scored_twice_on_the_same_records() -> None:
+    from synth.tagging.abstract_gold import summary_figures
+
+    new, base = _mixed_arms(24)
+    n, seed = 6, 11
+    table = new.bootstrap_difference(base, n, seed=seed).set_index("figure")
+    point_new, point_base = summary_figures(new.score()), summary_figures(base.score())
+    for figure in point_new:
+        assert table.loc[figure, "new"] == point_new[figure]
+        assert table.loc[figure, "baseline"] == point_base[figure]
+        assert table.loc[figure, "difference"] == point_new[figure] - point_base[figure]
+    # the samples drawn by hand: each record copied as often as the seed draws it, both
+    # arms scored on those copies, the difference taken per sample
+    ids = new.gold["gold_id"].drop_duplicates().tolist()
+    draws = np.random.default_rng(seed).integers(0, len(ids), size=(n, len(ids)))
+    explicit = []
+    for row in draws:
+        times = np.bincount(row, minlength=len(ids)).tolist()
+        a = summary_figures(_copied(new, times).score())
+        b = summary_figures(_copied(base, times).score())
+        explicit.append({f: a[f] - b[f] for f in a})
+    explicit = pd.DataFrame(explicit)
+    for figure in point_new:
+        low, high = explicit[figure].quantile(0.025), explicit[figure].quantile(0.975)
+        assert table.loc[figure, "low"] == pytest.approx(low), figure
+        assert table.loc[figure, "high"] == pytest.approx(high), figure
+    # setting: the even records but 4 (none in both) and record 5; country: record 10;
+    # design: records 12 and 20 (record 4's gold is quantitative, as both arms say)
+    assert new.changed_records(base) == {"setting": 12, "country": 1, "design": 2}
+
+
+def test_a_change_to_few_records_gets_a_paired_interval_narrower_than_either_level() -> None:
+    # the new tagging fixes two of 60 records' settings and changes nothing else: every
+    # sample's difference is >= 0, while each arm's own level moves by far more
+    rows = [(f"g{k:02d}", "setting", "acute-care", "acute-care" if k % 2 else "community",
+             "acute-care" if k % 2 or k in (0, 2) else "community") for k in range(60)]  # fmt: skip
+    new, base = _two_arms(rows)
+    paired = new.bootstrap_difference(base, 500, seed=0).set_index("figure")
+    level = base.bootstrap(500, seed=0).set_index("figure")
+    micro = "setting micro-F1"
+    assert paired.loc[micro, "difference"] == pytest.approx(2 / 60)
+    # a sample draws records 0 and 2 about twice in all: its difference is that over 60
+    assert 0 <= paired.loc[micro, "low"] < paired.loc[micro, "high"] <= 7 / 60
+    width = paired.loc[micro, "high"] - paired.loc[micro, "low"]
+    assert width < (level.loc[micro, "high"] - level.loc[micro, "low"]) / 2
+    assert new.changed_records(base)["setting"] == 2
+    with pytest.raises(ValueError, match="not the same gold records"):
+        new.bootstrap_difference(_half_right(60), 10)
+
+
+def test_the_comparison_refuses_a_baseline_without_a_gold_set_and_a_bad_codebook(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner()
+    base = tmp_path / "base.yml"
+    base.write_text("facets: [unclosed\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", "evaluate-abstracts", "--baseline-codebook", str(base)])
+    assert result.exit_code == 2 and "--gold-dir" in result.output
+    args = ["tag", "evaluate-abstracts", "--gold-dir", str(GOLD), "--peer", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--baseline-codebook", str(base)])
+    assert result.exit_code == 2 and "base.yml" in result.output, result.output
+    assert "Traceback" not in result.output
+    missing = tmp_path / "nowhere.yml"
+    result = runner.invoke(app, [*args, "--codebook", str(missing)])
+    assert result.exit_code == 2 and "nowhere.yml" in result.output, result.output
+    result = runner.invoke(app, [*args, "--baseline-codebook", str(missing), "--by-source"])
+    assert result.exit_code == 2 and "one at a time" in result.output
+
+
+def _gold_subset(tmp_path: Path, rows: slice) -> Path:
+    folder = tmp_path / "gold"
+    folder.mkdir()
+    lines = (GOLD / "gold.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "gold.csv").write_text("\n".join([lines[0], *lines[rows]]) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.peer
+def test_the_command_compares_two_codebooks_on_the_same_records(tmp_path: Path) -> None:
+    if not PEER.is_dir():
+        pytest.skip(f"peer data not found at {PEER}")
+    from synth.tagging.abstract_gold import summary_figures, tag_abstract_gold
+    from synth.tagging.codebook import default_path, load_codebook
+
+    folder = _gold_subset(tmp_path, slice(1, 61))
+    base = tmp_path / "base.yml"
+    text = default_path().read_text(encoding="utf-8")
+    base.write_text(text, encoding="utf-8")
+    cue = "          - questionnaire\n"
+    assert text.count(cue) == 1
+    cut = tmp_path / "cut.yml"
+    cut.write_text(text.replace(cue, ""), encoding="utf-8")
+    args = ["tag", "evaluate-abstracts", "--gold-dir", str(folder), "--peer", str(PEER)]
+
+    same = CliRunner().invoke(app, [*args, "--baseline-codebook", str(base), "--bootstrap", "50"])
+    assert same.exit_code == 0, same.output
+    assert "Records whose labels changed: setting 0, country 0, design 0 (of 60)" in same.output
+    for line in same.output.splitlines():
+        if "-F1" in line or "where named" in line:
+            assert line.split()[-4:-1] == ["0.000", "0.000", "0.000"], line
+
+    arms = ["--codebook", str(cut), "--baseline-codebook", str(base)]
+    result = CliRunner().invoke(app, [*args, *arms])
+    assert result.exit_code == 0, result.output
+    new = summary_figures(tag_abstract_gold(folder, PEER, codebook=load_codebook(cut)).score())
+    old = summary_figures(tag_abstract_gold(folder, PEER, codebook=load_codebook(base)).score())
+    assert new["design macro-F1"] != old["design macro-F1"]  # the cue mattered here
+    for figure in new:
+        line = next(x for x in result.output.splitlines() if x.strip().startswith(figure))
+        baseline, value, difference = (float(x) for x in line.split()[-3:])
+        assert (baseline, value) == (round(old[figure], 3), round(new[figure], 3)), line
+        assert difference == round(new[figure] - old[figure], 3), line
+    changed = re.search(r"Records whose labels changed: .*design (\d+) \(of 60\)", result.output)
+    assert changed and int(changed.group(1)) > 0, result.output

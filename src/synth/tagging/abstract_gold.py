@@ -19,12 +19,16 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from synth.tagging.describe import counted_tags
 from synth.tagging.evaluate import NOT_APPLICABLE, EvaluationResult, evaluate, record_outcomes
+
+if TYPE_CHECKING:
+    from synth.tagging.codebook import Codebook
 
 FACETS = ("setting", "country", "design")
 NOT_STATED = "not-stated"
@@ -145,6 +149,7 @@ def summary_figures(result: AbstractGoldResult) -> dict[str, float]:
         "setting macro-F1": float(summary.loc["setting", "macro_f1"]),
         "setting micro-F1": float(summary.loc["setting", "micro_f1"]),
         "country exact where named": result.country_accuracy,
+        "country macro-F1": float(summary.loc["country", "macro_f1"]),
         "country micro-F1": float(summary.loc["country", "micro_f1"]),
         "design macro-F1": float(summary.loc["design", "macro_f1"]),
         "design micro-F1": float(summary.loc["design", "micro_f1"]),
@@ -221,7 +226,7 @@ class TaggedGold:
         :func:`~synth.tagging.evaluate.evaluate` counts); every row's counts are then a
         product, so a thousand samples take about a second. A figure no record of a row
         defines (no record naming a country) is NaN there."""
-        ids = pd.Index(self.gold["gold_id"].drop_duplicates())
+        ids = self._ids()
         weights = np.atleast_2d(np.asarray(weights, dtype=float))
         if weights.shape[1] != len(ids):
             raise ValueError(f"weights: {weights.shape[1]} columns for {len(ids)} records")
@@ -252,6 +257,7 @@ class TaggedGold:
                 "setting macro-F1": out["setting macro"],
                 "setting micro-F1": out["setting micro"],
                 "country exact where named": country,
+                "country macro-F1": out["country macro"],
                 "country micro-F1": out["country micro"],
                 "design macro-F1": out["design macro"],
                 "design micro-F1": out["design micro"],
@@ -263,31 +269,81 @@ class TaggedGold:
         of the same kind: percentile intervals over ``n`` bootstrap samples of the records
         (drawn with replacement, a record drawn twice counting twice;
         :meth:`weighted_figures`). These are the uncertainties of each figure's level; a
-        rule change is judged on the same records (a paired comparison), not by whether
-        it leaves a figure inside its interval. One row per figure: ``value`` on the set
-        as it is, ``low`` and ``high`` the interval, ``samples`` how many samples define
-        the figure (a sample may hold no record naming a country). Macro-F1 is over the
-        labels a sample holds, as it is over the labels a set holds."""
-        if n < 1:
-            raise ValueError(f"bootstrap: n must be at least 1 (got {n})")
-        if not 0 < level < 1:
-            raise ValueError(f"bootstrap: level must be between 0 and 1 (got {level})")
-        records = self.gold["gold_id"].nunique()
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, records, size=(n, records))
-        weights = np.stack([np.bincount(row, minlength=records) for row in draws])
-        samples = self.weighted_figures(weights)
+        rule change is judged on the same records (a paired comparison,
+        :meth:`bootstrap_difference`), not by whether it leaves a figure inside its
+        interval. One row per figure: ``value`` on the set as it is, ``low`` and ``high``
+        the interval, ``samples`` how many samples define the figure (a sample may hold no
+        record naming a country). Macro-F1 is over the labels a sample holds, as it is over
+        the labels a set holds."""
+        _check_bootstrap(n, level)
+        samples = self.weighted_figures(self._sample_weights(n, seed))
         point = summary_figures(self.score())
-        tail = (1 - level) / 2
         return pd.DataFrame(
-            {
-                "figure": list(point),
-                "value": list(point.values()),
-                "low": [samples[f].quantile(tail) for f in point],
-                "high": [samples[f].quantile(1 - tail) for f in point],
-                "samples": [int(samples[f].notna().sum()) for f in point],
-            }
-        )
+            {"figure": list(point), "value": list(point.values()),
+             **_percentiles(samples, list(point), level)}
+        )  # fmt: skip
+
+    def retagged(self, codebook: Codebook) -> TaggedGold:
+        """The same gold and records tagged with ``codebook`` (one of the two arms of
+        :meth:`bootstrap_difference`)."""
+        from synth.tagging import tag
+
+        return TaggedGold(self.gold, self.records, tag(self.records, codebook=codebook))
+
+    def bootstrap_difference(
+        self, baseline: TaggedGold, n: int = 1000, *, seed: int = 0, level: float = 0.95
+    ) -> pd.DataFrame:
+        """This tagging against ``baseline``'s of the same gold records (another codebook's,
+        :meth:`retagged`), paired: each summary figure under both, ``difference`` (this
+        minus baseline) and, for ``n`` > 0, its percentile interval over ``n`` bootstrap
+        samples of the records, each sample the SAME records (same weights) for both arms
+        (:meth:`weighted_figures`). A change that moves a few records moves every sample
+        by about as much, so the interval is that of the change, not the much wider one of
+        each figure's level (:meth:`bootstrap`). ``samples``: the samples defining the
+        figure under both arms. The seed draws the same samples as :meth:`bootstrap`'s."""
+        if n < 0:
+            raise ValueError(f"bootstrap: n must be 0 or more (got {n})")
+        ids = self._ids()
+        if not ids.equals(baseline._ids()) or not self.gold.equals(baseline.gold):
+            raise ValueError("bootstrap_difference: the two arms are not the same gold records")
+        new, base = summary_figures(self.score()), summary_figures(baseline.score())
+        table = pd.DataFrame(
+            {"figure": list(new), "baseline": list(base.values()), "new": list(new.values()),
+             "difference": [new[f] - base[f] for f in new]}
+        )  # fmt: skip
+        if n:
+            _check_bootstrap(n, level)
+            weights = self._sample_weights(n, seed)
+            diff = self.weighted_figures(weights) - baseline.weighted_figures(weights)
+            table = table.assign(**_percentiles(diff, list(new), level))
+        return table
+
+    def changed_records(self, baseline: TaggedGold) -> dict[str, int]:
+        """Per facet, how many gold records the two taggings label differently (their
+        counted labels, as scored, are not the same set)."""
+        ids = set(self._ids())
+
+        def label_sets(tags: pd.DataFrame) -> pd.Series:
+            counted = counted_tags(tags)
+            counted = counted[counted["record_id"].isin(ids)]
+            return counted.groupby(["facet", "record_id"])["label"].agg(frozenset)
+
+        new, base = label_sets(self.tags), label_sets(baseline.tags)
+        both = pd.concat([new.rename("new"), base.rename("base")], axis=1)
+        both = both.map(lambda x: x if isinstance(x, frozenset) else frozenset())
+        differs = both["new"] != both["base"]
+        return {f: int(differs[differs.index.get_level_values("facet") == f].sum()) for f in FACETS}
+
+    def _ids(self) -> pd.Index:
+        """The gold's record ids, in the order of :meth:`weighted_figures`' columns."""
+        return pd.Index(self.gold["gold_id"].drop_duplicates())
+
+    def _sample_weights(self, n: int, seed: int) -> np.ndarray:
+        """``n`` bootstrap samples of the records as weights (samples x records: how often
+        each record was drawn), the same for a seed and a set of records."""
+        records = len(self._ids())
+        draws = np.random.default_rng(seed).integers(0, records, size=(n, records))
+        return np.stack([np.bincount(row, minlength=records) for row in draws])
 
     def by_source(self) -> pd.DataFrame:
         """The summary figures per source (:func:`source_of` the record's dataset): which
@@ -316,6 +372,24 @@ class TaggedGold:
                 }
             )
         return pd.DataFrame(rows)
+
+
+def _check_bootstrap(n: int, level: float) -> None:
+    if n < 1:
+        raise ValueError(f"bootstrap: n must be at least 1 (got {n})")
+    if not 0 < level < 1:
+        raise ValueError(f"bootstrap: level must be between 0 and 1 (got {level})")
+
+
+def _percentiles(samples: pd.DataFrame, figures: list[str], level: float) -> dict[str, list]:
+    """Per figure, the ``level`` percentile interval of ``samples``' column (``low``,
+    ``high``) and how many samples define it (``samples``: NaN where none does)."""
+    tail = (1 - level) / 2
+    return {
+        "low": [samples[f].quantile(tail) for f in figures],
+        "high": [samples[f].quantile(1 - tail) for f in figures],
+        "samples": [int(samples[f].notna().sum()) for f in figures],
+    }
 
 
 def source_of(dataset: str) -> str:
@@ -362,14 +436,20 @@ def _as_tag_rows(gold: pd.DataFrame) -> pd.DataFrame:
 
 
 def tag_abstract_gold(
-    folder: Path | str, peer: Path | str, *, n_process: int = 1, split: str = "all"
+    folder: Path | str,
+    peer: Path | str,
+    *,
+    n_process: int = 1,
+    split: str = "all",
+    codebook: Codebook | None = None,
 ) -> TaggedGold:
-    """Read the gold's records (those of ``split``) from ``peer`` and tag them."""
+    """Read the gold's records (those of ``split``) from ``peer`` and tag them (with
+    ``codebook``, default the package's)."""
     from synth.tagging import tag
 
     gold = load_gold_long(folder, split)
     records = load_records(gold, peer)
-    return TaggedGold(gold, records, tag(records, n_process=n_process))
+    return TaggedGold(gold, records, tag(records, n_process=n_process, codebook=codebook))
 
 
 def evaluate_abstract_gold(
