@@ -37,7 +37,7 @@ from bibtexparser import model as bm
 
 from synth.corpus.model import Failure, Parsed, ReadError
 from synth.corpus.readers._latex import bibtex_data, decode_latex, decode_verbatim
-from synth.parallel import default_workers, ordered_map
+from synth.parallel import default_workers, gc_paused, mp_context, ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ def parse_bibtex(text: str, source: str, workers: int | None = None) -> Parsed:
         results = _run_parallel(text, bounds, macros, targets, min(workers, len(bounds)))
     if results is None:  # in-process, a chunk at a time: one chunk's blocks in memory
         bounds = _chunk_bounds(text, starts, n_chunks) if n_chunks > 1 else [(0, len(text), 0)]
-        results = [_parse_chunk(text[a:b], line0, macros, targets) for a, b, line0 in bounds]
+        with gc_paused():
+            results = [_parse_span(text, *bound, macros, targets) for bound in bounds]
     parsed = _merge(results, source, failures, rules)
     log.debug("%s: %d entries, %d failures", source, len(parsed.records), len(parsed.failures))
     head = text[:65536]
@@ -229,10 +230,28 @@ def _run_parallel(
     targets: frozenset[str],
     workers: int,
 ) -> list[list[tuple[Any, ...]]] | None:
-    """Chunks parsed in worker processes, in order; ``None`` if processes are unavailable."""
-    jobs = ((text[start:end], line0, macros, targets) for start, end, line0 in bounds)
+    """Chunks parsed in worker processes and here, in order; ``None`` if processes are
+    unavailable.
+
+    This process parses chunks too (``work_here``): its own chunks' records are not
+    pickled, and it does not sit on a core waiting. Forked workers have the text
+    already, so each job is only where its chunk lies (``shared``); other workers get
+    the chunk's text and the header of the block after it (see :func:`_parse_chunk`).
+    """
     try:
-        results = list(ordered_map(_parse_chunk, jobs, workers=workers, preload=[__name__]))
+        if mp_context().get_start_method() == "fork":
+            spans = ((start, end, line0, macros, targets) for start, end, line0 in bounds)
+            mapped = ordered_map(_parse_span, spans, workers=workers, shared=text, work_here=True)
+        else:
+            jobs = (
+                (text[start:end], line0, macros, targets, _header_at(text, end))
+                for start, end, line0 in bounds
+            )
+            mapped = ordered_map(
+                _parse_chunk, jobs, workers=workers, preload=[__name__], work_here=True
+            )
+        with gc_paused():
+            results = list(mapped)
     except Exception as exc:  # no processes here (sandbox, daemon): the caller reads in-process;
         # a real bug in _parse_chunk then raises again there, with its own traceback
         log.warning("BibTeX: worker processes failed (%r); reading in-process", exc)
@@ -451,28 +470,174 @@ def _evaluate(
 
 # --------------------------------------------------------------------------- chunk parsing
 
+# The fast path: a well-formed ``{``-delimited entry is read with regexes that follow
+# bibtexparser's splitter mark for mark (its marks: ``{ } " , =``, newlines and block
+# starts; a delimiter right after a backslash is no mark). Anything they do not take
+# whole goes to the splitter itself, so only text that both read the same way is read
+# here. In a value at depth 0: plain text, ``{...}`` groups (nested up to _DEPTH) and
+# ``"..."`` strings without braces or backslashes; a backslash at depth 0 goes to the
+# splitter.
+_DEPTH = 6
+_IN_BRACES = r"(?:[^{}]++|(?<=\\)[{}])"
+
+
+def _braced(depth: int) -> str:
+    if depth == 0:
+        return rf"\{{{_IN_BRACES}*+\}}"
+    return rf"\{{(?:{_IN_BRACES}|{_braced(depth - 1)})*+\}}"
+
+
+_VALUE = rf"(?:[^{{}}\",\\]++|{_braced(_DEPTH)}|\"[^\"{{}}\\]*+\")*+"
+_FIELD_KEY = r"[^{}\",=\\]*+"
+#: a whole entry: type, key, and its fields as ``name = value`` runs split by commas
+_FAST_ENTRY = re.compile(
+    rf"@(\w+)[ \t]*\{{([^{{}}\",=\\]*),"
+    rf"((?:{_FIELD_KEY}={_VALUE},)*+(?:{_FIELD_KEY}={_VALUE})?)[ \t\n]*\}}"
+)
+_FAST_FIELD = re.compile(rf"({_FIELD_KEY})=({_VALUE})")
+#: the splitter's block start (any ``@type`` followed by ``{`` or ``(``, anywhere)
+_BLOCK_MARK = re.compile(r"@\w*[ \t]*(?=[{(])")
+_NOT_ENTRIES = ("comment", "preamble", "string")
+
+
+def _header_at(text: str, end: int) -> str:
+    """The block start at ``end`` (``@type{``), where the next chunk begins; ``""`` at the
+    end of the text. Appended to a chunk, it ends the chunk's last block as the whole
+    file does: an unclosed entry is cut off there, not at the end of the file."""
+    m = _BLOCK_AT_START.match(text, end)
+    return m.group() if m else ""
+
+
+def _parse_span(
+    text: str,
+    start: int,
+    end: int,
+    line0: int,
+    macros: dict[str, str],
+    targets: frozenset[str],
+) -> list[tuple[Any, ...]]:
+    """:func:`_parse_chunk` of ``text[start:end]`` (a forked worker holds ``text``)."""
+    return _parse_chunk(text[start:end], line0, macros, targets, _header_at(text, end))
+
 
 def _parse_chunk(
-    chunk: str, line0: int, macros: dict[str, str], targets: frozenset[str]
+    chunk: str,
+    line0: int,
+    macros: dict[str, str],
+    targets: frozenset[str],
+    after: str = "",
 ) -> list[tuple[Any, ...]]:
-    """Split one chunk and turn its blocks into items (runs in a worker process).
+    """Turn one chunk's blocks into items (runs in a worker process, or here).
 
     Items are ``("r", record, crossref_info)`` for entries and
-    ``("f", line, kind, reason, raw)`` for blocks that could not be parsed.
+    ``("f", line, kind, reason, raw)`` for blocks that could not be parsed. ``after`` is
+    the header of the block after the chunk (see :func:`_header_at`). Entries the fast
+    path (above) takes whole are read here; from any other block to the next line that
+    starts a block, the text goes to bibtexparser's splitter (:func:`_split_region`).
     """
     rules = _rules()
-    blocks = _split(chunk)
     items: list[tuple[Any, ...]] = []
+    previous: dict[str, Any] | None = None
+    fast_entry = _FAST_ENTRY.match
+    find_block = _BLOCK_MARK.search
+    fields_of = _FAST_FIELD.findall
+    n = len(chunk)
+    pos = 0  # where the text between blocks (an implicit comment) starts
+    line, counted = line0, 0  # lines before offset ``counted``
+    with gc_paused():
+        while True:
+            m = find_block(chunk, pos)
+            at = m.start() if m else n
+            if previous is not None and at > pos:
+                _check_stray(previous, chunk, pos, at, line + chunk.count("\n", counted, pos))
+            previous = None
+            if m is None:
+                break
+            line += chunk.count("\n", counted, at)
+            counted = at
+            e = fast_entry(chunk, at)
+            if e is not None:
+                end = e.end()
+                etype = e.group(1).lower()
+                if not etype.startswith(_NOT_ENTRIES) and (
+                    chunk.find("@", m.end(), end) < 0 or not find_block(chunk, m.end(), end)
+                ):
+                    fields = [(k.strip(), v.strip()) for k, v in fields_of(chunk, *e.span(3))]
+                    record, xref = _entry(
+                        etype, e.group(2).strip(), fields, line + 1, macros, targets, rules
+                    )
+                    items.append(("r", record, xref))
+                    previous = record
+                    pos = end
+                    continue
+            nxt = _BLOCK_AFTER_NEWLINE.search(chunk, m.end())
+            end = nxt.start() + 1 if nxt else n
+            tail = nxt.group()[1:] if nxt else after
+            prefix = chunk[chunk.rfind("\n", 0, at) + 1 : at]  # the line's start
+            _split_region(chunk[at:end], tail, prefix, line, macros, targets, rules, items)
+            pos = end
+    return items
+
+
+def _check_stray(record: dict[str, Any], chunk: str, a: int, b: int, line: int) -> None:
+    """The text between an entry and the next block (the splitter's implicit comment,
+    ``line`` lines before it): does it look like fields cut off by an extra ``}``?"""
+    gap = chunk[a:b]
+    if gap.isspace():
+        return
+    comment = gap.lstrip()  # as Splitter._end_implicit_comment: blank lines off
+    leading = gap.count("\n", 0, len(gap) - len(comment))
+    comment = comment.rstrip()
+    if _STRAY_FIELDS.match(comment):
+        _stray_warning(record, line + leading, comment)
+
+
+def _stray_warning(record: dict[str, Any], line: int, comment: str) -> None:
+    _warn(
+        record,
+        f"text after the entry's closing brace looks like more fields (line "
+        f"{line + 1}: {comment[:60]!r}); an extra '}}'?",
+    )
+
+
+def _split_region(
+    region: str,
+    tail: str,
+    prefix: str,
+    line0: int,
+    macros: dict[str, str],
+    targets: frozenset[str],
+    rules: _Rules,
+    items: list[tuple[Any, ...]],
+) -> None:
+    """Blocks of ``region`` (``line0`` lines into the file) by bibtexparser's splitter.
+
+    ``tail`` is the header of the block after the region: the splitter ends the
+    region's last block there as it would in the whole file, and the failed block it
+    makes of the header itself is dropped. ``prefix`` is the text before the region on
+    its first line: a failure's text shows whole lines.
+
+    The splitter counts no newline right after a backslash (its marks are not escaped
+    characters), so lines in a region after such a line are one short; every region
+    (and every entry the fast path reads) starts at its true line.
+    """
+    text = region + tail
+    blocks = _split(text)
+    count = len(blocks)
+    if tail and blocks and isinstance(blocks[-1], bm.ParsingFailedBlock):
+        tail_line = region.count("\n") - region.count("\\\n")  # the splitter's count
+        count -= blocks[-1].start_line == tail_line  # (kept for ``_failed``)
     lines: list[str] | None = None
     previous: dict[str, Any] | None = None
-    for i, block in enumerate(blocks):
+    for i, block in enumerate(blocks[:count]):
         inner = getattr(block, "ignore_error_block", None)
         if isinstance(block, bm.DuplicateBlockKeyBlock | bm.DuplicateFieldKeyBlock):
-            if not isinstance(inner, bm.Entry):
-                continue  # a redefined @string: handled by _collect_macros
             block = inner
         if isinstance(block, bm.Entry):
-            record, xref = _entry(block, line0, macros, targets, rules)
+            fields = [(f.key, f.value) for f in block.fields]
+            line = line0 + (block.start_line or 0) + 1
+            etype = block.entry_type.strip().lower()
+            record, xref = _entry(etype, block.key.strip(), fields, line, macros, targets, rules)
             items.append(("r", record, xref))
             previous = record
         elif isinstance(block, bm.ParsingFailedBlock):
@@ -481,19 +646,14 @@ def _parse_chunk(
             if head.startswith("@string"):
                 continue  # reported once by _collect_macros
             if lines is None:
-                lines = chunk.split("\n")
+                lines = (prefix + text).split("\n")
             items.append(_failed(block, blocks, i, line0, lines))
         elif isinstance(block, bm.ImplicitComment):
             if previous is not None and _STRAY_FIELDS.match(block.comment):
-                _warn(
-                    previous,
-                    f"text after the entry's closing brace looks like more fields (line "
-                    f"{line0 + block.start_line + 1}: {block.comment[:60]!r}); an extra '}}'?",
-                )
+                _stray_warning(previous, line0 + block.start_line, block.comment)
             previous = None
-        else:
+        else:  # @string (handled by _collect_macros), @comment, @preamble
             previous = None
-    return items
 
 
 def _failed(
@@ -545,15 +705,21 @@ def _warn(record: dict[str, Any], message: str) -> None:
 
 
 def _entry(
-    entry: bm.Entry, line0: int, macros: dict[str, str], targets: frozenset[str], rules: _Rules
+    etype: str,
+    key: str,
+    fields: list[tuple[str, str]],
+    line: int,
+    macros: dict[str, str],
+    targets: frozenset[str],
+    rules: _Rules,
 ) -> tuple[dict[str, Any], tuple[Any, ...] | None]:
-    """One entry's record, plus what crossref resolution needs if it takes part in one."""
+    """One entry's record (``fields`` as the splitter gives them: names and values
+    stripped), plus what crossref resolution needs if it takes part in one."""
     warnings: list[str] = []
     values: dict[str, str] = {}
     months = rules.months
-    for field in entry.fields:
-        name = field.key.lower()  # the splitter strips keys and values
-        raw = field.value
+    for name, raw in fields:
+        name = name.lower()
         if name in values:
             warnings.append(
                 f"field '{name}' is given twice; the first value is used "
@@ -568,10 +734,8 @@ def _entry(
                 name, raw = spill.pop()
                 if name.lower() not in values:
                     values[name.lower()] = _evaluate(raw, macros, months, warnings, name, spill)
-    key = entry.key.strip()
-    etype = entry.entry_type.strip().lower()
     record = _record(etype, key, values, rules, warnings)
-    record["line"] = line0 + (entry.start_line or 0) + 1
+    record["line"] = line
     xref: tuple[Any, ...] | None = None
     if "crossref" in values or key.casefold() in targets or _aliases(values) & targets:
         xref = (etype, key, values)
