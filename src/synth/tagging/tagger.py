@@ -46,6 +46,7 @@ from synth.corpus.normalise import normalise_doi
 from synth.parallel import default_workers, gc_paused, ordered_map
 from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
 from synth.tagging.conditions import apply_conditions
+from synth.tagging.fallbacks import Fallback
 from synth.tagging.pipeline import HITS_KEY, SEGMENTS_KEY, TEXT_KEY, build_nlp, chunk_words
 from synth.tagging.sentence_roles import ALWAYS_COUNT_FIELDS
 
@@ -1024,18 +1025,44 @@ class _Engine:
         """Add a facet's fallback label (:mod:`synth.tagging.fallbacks`) to a record that
         has no row of that facet (its rows are ``rows`` from ``start``)."""
         found = set(rows.facet[start:])
+        fell_back: set[str] = set()
         for fb in self.fallbacks:
-            if fb.facet in found:
+            if fb.facet in fell_back:
+                continue
+            weak = fb.facet in found and self.all_weaker(rows, start, fb)
+            if fb.facet in found and not weak:
                 continue
             reason = fb.applies(self.without_notice(rec.abstract))
             if reason is None:
                 continue
-            found.add(fb.facet)  # the first fallback of a facet that holds
+            fell_back.add(fb.facet)  # the first fallback of a facet that holds
+            if weak and not self.multi.get(fb.facet, True):  # the weak label gives way
+                self.drop_facet_rows(rows, start, fb.facet)
             rows.record_id.append(rec.record_id)
             rows.facet.append(fb.facet)
             rows.label.append(fb.label)
             rows.score.append(fb.score)
             rows.evidence.append(fb.evidence(reason))
+
+    @staticmethod
+    def all_weaker(rows: _Cols, start: int, fb: Fallback) -> bool:
+        """Whether every row of ``fb``'s facet from ``start`` scores below its
+        ``weaker_than`` (False when it has none)."""
+        below = fb.weaker_than
+        if below is None:
+            return False
+        return all(
+            score < below
+            for facet, score in zip(rows.facet[start:], rows.score[start:], strict=True)
+            if facet == fb.facet
+        )
+
+    @staticmethod
+    def drop_facet_rows(rows: _Cols, start: int, facet: str) -> None:
+        """Drop the rows of ``facet`` from ``start`` (a record's own rows)."""
+        keep = [i for i in range(start, len(rows)) if rows.facet[i] != facet]
+        for column in (rows.record_id, rows.facet, rows.label, rows.score, rows.evidence):
+            column[start:] = [column[i] for i in keep]
 
     def language_note(self, rec: _Rec) -> str | None:
         lang = rec.language
