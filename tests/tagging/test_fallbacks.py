@@ -119,6 +119,8 @@ facets:
         ("fallback: position-paper", r"must be a mapping with `label`"),
         ("fallback: [{label: review}, {label: essay}]", r"fallback 2: `label` must name"),
         ("fallback: {label: review, min_numbers: many}", r"`min_numbers` must be a whole"),
+        ("fallback: {label: review, over_weaker_than: 0}", r"`over_weaker_than` must be a score"),
+        ("fallback: {label: review, over_weaker_than: x}", r"`over_weaker_than` must be a score"),
     ],
 )
 def test_a_bad_fallback_is_a_clear_error(tmp_path: Path, fallback: str, problem: str) -> None:
@@ -146,3 +148,26 @@ def test_a_commentary_with_a_rights_notice_is_read_without_it() -> None:
     notice = " © 2010 The Authors. Published by Elsevier Ltd on behalf of 12 societies."
     rows = _design_rows("Who holds the pen in co-design?", COMMENTARY + notice)
     assert [(label, score) for label, score, _ in rows] == [("position-paper", 0.5)]
+
+
+def test_a_fallback_is_read_over_weak_labels_only_where_the_codebook_says(
+    tmp_path: Path,
+) -> None:
+    # one passing "systematic review" and no figure: the label found stops a fallback
+    # without `over_weaker_than`; with a bound above its score, the label gives way
+    abstract = COMMENTARY + " As a systematic review would show, they rarely do."
+    row = {"record_id": "r1", "source_key": "k1", "title": "Who decides?", "abstract": abstract}
+    path = tmp_path / "codebook.yml"
+    path.write_text(_MINI.format(fallback=""), encoding="utf-8")
+    found = tag(records_frame([row]), codebook=load_codebook(path))
+    ((label, score),) = found.loc[found.facet == "design", ["label", "score"]].values.tolist()
+    assert label == "review"
+    for key, expected in (
+        ("", "review"),
+        (f", over_weaker_than: {score + 0.01:.4f}", "position-paper"),
+        (f", over_weaker_than: {score:.4f}", "review"),  # not below the bound: it stands
+    ):
+        fallback = f"fallback: {{label: position-paper, max_numbers: 0{key}}}"
+        path.write_text(_MINI.format(fallback=fallback), encoding="utf-8")
+        tags = tag(records_frame([row]), codebook=load_codebook(path))
+        assert tags.loc[tags.facet == "design", "label"].tolist() == [expected], key

@@ -643,7 +643,8 @@ class _Builder(RuleFileBuilder):
     ) -> tuple[Fallback, ...]:
         """A facet's ``fallback`` (:mod:`synth.tagging.fallbacks`): one mapping or a list
         of them, each a label of the facet, its score, and the abstract's least words and
-        least and most figures."""
+        least and most figures, and the score under which the facet's labels do not stop
+        it (``over_weaker_than``)."""
         if raw is None:
             return ()
         items = raw if isinstance(raw, list) else [raw]
@@ -667,7 +668,20 @@ class _Builder(RuleFileBuilder):
                 ):
                     raise self.fail(at, f"`{key}` must be a whole number >= 0, got {value!r}")
                 counts[key] = value
-            out.append(Fallback(facet=fid, label=label, score=float(score), **counts))
+            over = item.get("over_weaker_than")
+            if over is not None and (not _is_number(over) or not 0 < over <= 1):
+                raise self.fail(
+                    at, f"`over_weaker_than` must be a score above 0 and at most 1, got {over!r}"
+                )
+            out.append(
+                Fallback(
+                    facet=fid,
+                    label=label,
+                    score=float(score),
+                    over_weaker_than=None if over is None else float(over),
+                    **counts,
+                )
+            )
         return tuple(out)
 
     def demonyms_yield(self, raw: dict, where: str) -> frozenset[str]:

@@ -18,12 +18,13 @@ holds is taken)::
 
 A fallback is read only when the facet has no label at all for the record (not even a
 weak one), and only from the abstract: a record known by its title alone gets nothing.
-A fallback read from figures the abstract reports (``min_numbers`` above 0) is also read
-when the facet's labels all score below :data:`WEAKER_THAN` (the counted score: a lone
-"associated with" or "n ="): figures throughout show what was done better than one weak
-cue does. Those weak labels stay in a multi-label facet and give way to the fallback in a
-single-label one (a fallback scores 0.5, above them). A fallback read from the absence of
-figures is not: a weak cue is still a hint that the paper did something.
+A fallback with ``over_weaker_than: S`` is also read when the facet's labels all score
+below S (the codebook's design facet: figures throughout show what was done better than
+one weak "associated with" or "n =" does, so its quantitative fallback says
+``over_weaker_than: 0.5``, the counted score). Those weak labels stay in a multi-label
+facet and give way to the fallback in a single-label one. A fallback without the key is
+not read over any label (the position-paper fallback: a weak cue is still a hint that
+the paper did something).
 Its evidence says why, so a reviewer sees a reasoned default, not a cue.
 """
 
@@ -34,11 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Keys of a facet's ``fallback``.
-FALLBACK_KEYS = frozenset({"label", "score", "min_words", "min_numbers", "max_numbers"})
-#: A facet whose labels all score below this has found none, as far as its fallback goes:
-#: the score from which a tag counts as a label
-#: (:data:`synth.tagging.describe.COUNTED_SCORE`).
-WEAKER_THAN = 0.5
+FALLBACK_KEYS = frozenset(
+    {"label", "score", "min_words", "min_numbers", "max_numbers", "over_weaker_than"}
+)
 #: The cue name fallback evidence carries (exports and the evidence view show it).
 FALLBACK_CUE = "fallback"
 
@@ -65,9 +64,8 @@ def count_figures(text: str) -> int:
 class Fallback:
     """On ``facet``: ``label`` at ``score`` when no label of the facet was found and the
     abstract has at least ``min_words`` words and between ``min_numbers`` and
-    ``max_numbers`` figures (None: no upper bound); for a fallback read from figures
-    (``min_numbers`` > 0), "no label" is also every label found scoring below
-    :attr:`weaker_than`."""
+    ``max_numbers`` figures (None: no upper bound); with ``over_weaker_than``, "no label"
+    is also every label found scoring below it."""
 
     facet: str
     label: str
@@ -75,12 +73,8 @@ class Fallback:
     min_words: int = 60
     min_numbers: int = 0
     max_numbers: int | None = None
-
-    @property
-    def weaker_than(self) -> float | None:
-        """Labels of the facet scoring below this do not stop the fallback (None: any
-        label does): :data:`WEAKER_THAN` for a fallback read from figures."""
-        return WEAKER_THAN if self.min_numbers > 0 else None
+    #: labels of the facet scoring below this do not stop the fallback (None: any does)
+    over_weaker_than: float | None = None
 
     def applies(self, abstract: Any) -> str | None:
         """The reason the fallback holds for this abstract, or None when it does not."""

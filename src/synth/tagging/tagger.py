@@ -1047,8 +1047,8 @@ class _Engine:
     @staticmethod
     def all_weaker(rows: _Cols, start: int, fb: Fallback) -> bool:
         """Whether every row of ``fb``'s facet from ``start`` scores below its
-        ``weaker_than`` (False when it has none)."""
-        below = fb.weaker_than
+        ``over_weaker_than`` (False when it has none)."""
+        below = fb.over_weaker_than
         if below is None:
             return False
         return all(
