@@ -5,10 +5,11 @@ pickled bytes once, also on workers that join later) and tags partitions of
 ``partition_size`` records with :func:`synth.tagging.tagger.tag`, the same function the
 single-machine path calls, so the rows are the same. This process sends the partitions
 (at most two per worker in flight: it never holds more than that of the input beyond what
-it was given; a partition whose worker dies runs again on another) and writes each
-partition's rows, as they come back, to ``tags-NNNNN.parquet`` in a work folder with the
-store's tag columns (evidence as the JSON text the store keeps). The workers need no
-shared file system, only synth installed.
+it was given; a partition whose worker dies runs again on another; the first ones read
+while the workers build their engines) and writes each partition's rows, as they come
+back, to ``tags-NNNNN.parquet`` in a work folder with the store's tag columns (evidence as
+the JSON text the store keeps), or, streamed, gives them to the caller as they are. The
+workers need no shared file system, only synth installed.
 
 Given a review's criteria (:class:`Judging`, sent once to each worker by
 :class:`JudgePlugin`), a worker also judges each partition it tagged
@@ -227,7 +228,8 @@ def tag_partitions(
     each: Callable[[dict[str, Any]], None] | None = None,
     judging: Judging | None = None,
 ) -> PartitionRun:
-    """Tag ``records`` on ``client``'s workers; their rows as Parquet files in ``out_dir``.
+    """Tag ``records`` on ``client``'s workers; their rows as Parquet files in ``out_dir``
+    (with ``each``, given to it instead).
 
     Parameters
     ----------
@@ -245,10 +247,12 @@ def tag_partitions(
         only by ``ref`` is matched first, see :func:`tag_on_cluster`). Each partition is
         sent with its own records' texts.
     each
-        Called with each partition's result (``index``, ``path`` of its Parquet file,
-        ``records``, ``rows``, ``notes``, ``failures``, ...) in partition order, as soon as
-        it and those before it are back: what the caller reads a partition's rows by while
-        later ones are tagged. Partitions sent and not yet passed to it are at most
+        Called with each partition's result (``index``, ``table``: its rows as the
+        worker sent them, an Arrow table in :data:`TAG_SCHEMA` (:func:`tag_frame`),
+        ``records``, ``rows``, ``notes``, ``failures``, ...) in partition order, as soon
+        as it and those before it are back: what the caller writes a partition's rows by
+        while later ones are tagged (no Parquet file is written: ``files`` is empty).
+        Partitions sent and not yet passed to it are at most
         :data:`~synth.distributed.cluster.IN_FLIGHT_PER_WORKER` per worker, so neither
         the caller nor this function holds more than that many at once.
     judging
@@ -266,12 +270,14 @@ def tag_partitions(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     plugin = TaggerPlugin(codebook)
-    _register(client, plugin)
+    plugins: list[WorkerPlugin] = [plugin]
     judge_name = None
     if judging is not None:
         judge_plugin = JudgePlugin(judging)
-        _register(client, judge_plugin)
+        plugins.append(judge_plugin)
         judge_name = judge_plugin.name
+    # the workers build their engines while this process reads the first partitions
+    setting_up: _Registering | None = _Registering(client, plugins)
     extract_texts = _texts_by_record(extracts, "extracts")
     full_texts = _texts_by_record(fulltexts, "fulltexts")
     limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
@@ -289,10 +295,11 @@ def tag_partitions(
         index, first, last = flying.pop(future)
         result = _landed(future, f"partition {index} (records {first} to {last})", "tried it")
         future.release()
-        table = result.pop("table")
-        path = out_dir / f"tags-{result['index']:05d}.parquet"
-        pq.write_table(table, path)
-        results[result["index"]] = {**result, "path": path}
+        if each is None:  # read back whole afterwards: kept on disk meanwhile
+            path = out_dir / f"tags-{result['index']:05d}.parquet"
+            pq.write_table(result.pop("table"), path)
+            result["path"] = path
+        results[result["index"]] = result
         if bar is not None:
             bar.update(result["records"])
         if each is None:
@@ -301,6 +308,24 @@ def tag_partitions(
             given = results[unread.popleft()]
             each(given)
             _drop_judged(given)  # written by now: what stays is the partition's summary
+            given["table"] = None
+
+    #: partitions read while the workers set up, sent once they have
+    waiting: list[tuple[int, tuple[Any, ...], tuple[int, str, str], int]] = []
+
+    def send(index: int, payload: tuple[Any, ...], named: tuple[int, str, str], n: int) -> None:
+        # the partition travels inside its task, not scattered to one worker ahead: the
+        # scheduler keeps it until the task is done, so when a worker dies its partitions
+        # run again elsewhere (a scattered one would die with it)
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
+            future = client.submit(
+                _tag_partition, plugin.name, index, payload, judge_name, pure=False,
+                key=f"{key}-{index:05d}",
+            )  # fmt: skip
+        flying[future] = named
+        pending.add(future)
+        unread.append(index)
+        run.records += n
 
     try:
         for index, item in enumerate(_partitions(records, partition_size)):
@@ -321,33 +346,38 @@ def tag_partitions(
                 )
             else:
                 payload = (part, _texts_frame(part, extract_texts), _texts_frame(part, full_texts))
-            # the partition travels inside its task, not scattered to one worker ahead: the
-            # scheduler keeps it until the task is done, so when a worker dies its partitions
-            # run again elsewhere (a scattered one would die with it)
-            with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
-                future = client.submit(
-                    _tag_partition, plugin.name, index, payload, judge_name, pure=False,
-                    key=f"{key}-{index:05d}",
-                )  # fmt: skip
             ids = part["record_id"]
-            flying[future] = (index, ids.iloc[0], ids.iloc[-1])
-            pending.add(future)
-            unread.append(index)
-            run.records += len(part)
+            waiting.append((index, payload, (index, ids.iloc[0], ids.iloc[-1]), len(part)))
             del item, part, own_ext, own_full, judged, payload, ids
+            if setting_up is not None and not setting_up.done() and len(waiting) < limit:
+                continue  # another partition read while the engines are built
+            if setting_up is not None:
+                setting_up.wait()
+                setting_up = None
+            while waiting:
+                send(*waiting.pop(0))
             while (len(unread) if each is not None else len(flying)) >= limit:
                 land(next(pending))
+        if setting_up is not None:
+            setting_up.wait()
+            setting_up = None
+        while waiting:
+            send(*waiting.pop(0))
         for future in pending:
             land(future)
     except BaseException:
+        waiting.clear()
         client.cancel(list(flying))  # nothing of a failed run goes on tagging
         raise
     finally:
+        if setting_up is not None:
+            setting_up.wait(raise_error=False)
         if bar is not None:
             bar.close()
     for index in sorted(results):
         result = results[index]
-        run.files.append(result["path"])
+        if "path" in result:  # none with ``each``: each partition's rows were given to it
+            run.files.append(result["path"])
         run.rows += result["rows"]
         run.notes.extend(result["notes"])
         run.failures.extend(result["failures"])
@@ -375,7 +405,12 @@ def read_tag_partition(path: Path, *, parse_evidence: bool = True) -> pd.DataFra
     with ``parse_evidence=False``, the JSON text the store keeps, as the worker wrote it:
     parsing every row's evidence only to write it again took most of the streamed run's
     time in this process; :func:`synth.store.tags.parsed_evidence` parses what is needed)."""
-    table = pq.read_table(path, schema=TAG_SCHEMA)
+    return tag_frame(pq.read_table(path, schema=TAG_SCHEMA), parse_evidence=parse_evidence)
+
+
+def tag_frame(table: pa.Table, *, parse_evidence: bool = True) -> pd.DataFrame:
+    """A partition's tag rows as an Arrow table in :data:`TAG_SCHEMA` (what a worker sends
+    back, or :func:`read_tag_partition` reads) as a frame: see there."""
     if not parse_evidence:  # an empty cell is no evidence, as parsed below
         where = table.schema.get_field_index("evidence")
         filled = pc.if_else(pc.equal(table["evidence"], ""), "[]", table["evidence"])
@@ -405,8 +440,8 @@ def tag_on_cluster(
     With ``each``, ``records`` are :data:`Partition` s (read as they are sent) and each
     partition's rows are given to ``each`` with its result (:func:`tag_partitions`) in
     partition order as they come back, not read back whole (their evidence as the JSON
-    text the store keeps, not parsed: :func:`read_tag_partition`): the frame returned has
-    no rows, only the ``attrs``. With ``judging`` too, each partition is judged against
+    text the store keeps, not parsed: :func:`tag_frame`; no file between): the frame
+    returned has no rows, only the ``attrs``. With ``judging`` too, each partition is judged against
     the review's criteria on its worker and its result carries its ``assessment`` and
     ``suggestions`` (:func:`tag_partitions`)."""
     folder = work_folder(con)
@@ -414,7 +449,7 @@ def tag_on_cluster(
     if each is not None:
 
         def landed(result: dict[str, Any]) -> None:
-            each(result, read_tag_partition(result["path"], parse_evidence=False))
+            each(result, tag_frame(result["table"], parse_evidence=False))
 
     try:
         if extracts is not None and len(extracts) and isinstance(records, pd.DataFrame):
@@ -645,7 +680,35 @@ def _drop_judged(result: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _register(client: Client, plugin: TaggerPlugin) -> None:
+class _Registering:
+    """Worker plugins registered (:func:`_register`, in order) in a thread of their own,
+    so that the caller reads partitions while the workers build their engines; ``wait``
+    before sending a task that needs them (it raises what registering raised)."""
+
+    def __init__(self, client: Client, plugins: list[WorkerPlugin]) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(client, plugins), name="synth-register", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, client: Client, plugins: list[WorkerPlugin]) -> None:
+        try:
+            for plugin in plugins:
+                _register(client, plugin)
+        except BaseException as exc:  # raised in the caller's thread by wait()
+            self.error = exc
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def wait(self, *, raise_error: bool = True) -> None:
+        self.thread.join()
+        if raise_error and self.error is not None:
+            raise self.error
+
+
+def _register(client: Client, plugin: WorkerPlugin) -> None:
     """Register ``plugin`` unless the cluster has it (registering again rebuilds engines)."""
     name = plugin.name
 
