@@ -196,3 +196,13 @@ def test_damaged_entries_read_as_the_splitter_reads_them(monkeypatch):
         assert (fast.records, fast.failures) == (slow.records, slow.failures), text
         checked += 1
     assert checked > 200
+
+
+@pytest.mark.parametrize("pad", ["", " " * 70])  # short values are cached, long ones not
+def test_whitespace_runs_become_one_space(pad):
+    from synth.corpus.readers._latex import decode_latex, decode_verbatim
+
+    for text in ["a\tb", "a\n b", "a\xa0b", "a\u2009\u2009b", " a b ", "a  b", "a\x1cb"]:
+        assert decode_latex(pad + text + pad) == " ".join(text.split())
+        assert decode_verbatim(pad + text + pad) == " ".join(text.split())
+    assert decode_latex(pad + "x" + pad + "y") == "x y"

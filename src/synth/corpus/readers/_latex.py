@@ -130,6 +130,18 @@ def _decode(text: str) -> str:
     decoder = _decoder()
     if decoder.trigger.search(text):  # plain text skips the substitution
         text = decoder.decode(text)
+    return _one_spaced(text)
+
+
+def _one_spaced(text: str) -> str:
+    """Runs of whitespace as one space, none at the ends (``" ".join(text.split())``).
+
+    Printable text holds no whitespace but the space (tabs, newlines and the other
+    spaces ``split`` splits on are not printable), so printable text without two spaces
+    in a row or one at an end is returned as it is, without building a copy.
+    """
+    if text and text[0] != " " and text[-1] != " " and "  " not in text and text.isprintable():
+        return text
     return " ".join(text.split())
 
 
@@ -160,4 +172,4 @@ def decode_verbatim(text: str) -> str:
     """
     if "\\" in text or "{" in text or "}" in text:
         text = _VERBATIM.sub(lambda m: m.group(1) or "", text)
-    return " ".join(text.split())
+    return _one_spaced(text)

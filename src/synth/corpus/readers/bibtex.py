@@ -494,7 +494,13 @@ _FAST_ENTRY = re.compile(
     rf"@(\w+)[ \t]*\{{([^{{}}\",=\\]*),"
     rf"((?:{_FIELD_KEY}={_VALUE},)*+(?:{_FIELD_KEY}={_VALUE})?)[ \t\n]*\}}"
 )
-_FAST_FIELD = re.compile(rf"({_FIELD_KEY})=({_VALUE})")
+_KEY_CHAR = r"[^{}\",=\\\s]"
+#: one field of an entry ``_FAST_ENTRY`` took, name and value stripped (a run of spaces
+#: inside is kept only where more follows; ``\s`` is what ``str.strip`` strips)
+_FAST_FIELD = re.compile(
+    rf"\s*+((?:{_KEY_CHAR}++|\s++(?={_KEY_CHAR}))*+)\s*+=\s*+"
+    rf"((?:[^{{}}\",\\\s]++|\s++(?=[^\s,}}])|{_braced(_DEPTH)}|\"[^\"{{}}\\]*+\")*+)"
+)
 #: the splitter's block start (any ``@type`` followed by ``{`` or ``(``, anywhere)
 _BLOCK_MARK = re.compile(r"@\w*[ \t]*(?=[{(])")
 _NOT_ENTRIES = ("comment", "preamble", "string")
@@ -562,7 +568,7 @@ def _parse_chunk(
                 if not etype.startswith(_NOT_ENTRIES) and (
                     chunk.find("@", m.end(), end) < 0 or not find_block(chunk, m.end(), end)
                 ):
-                    fields = [(k.strip(), v.strip()) for k, v in fields_of(chunk, *e.span(3))]
+                    fields = fields_of(chunk, *e.span(3))
                     record, xref = _entry(
                         etype, e.group(2).strip(), fields, line + 1, macros, targets, rules
                     )
@@ -756,24 +762,21 @@ def _record(
     """Canonical record keys from an entry's evaluated (still LaTeX) field values."""
     record: dict[str, Any] = {"source_key": key or None, "pub_type_raw": etype}
     extra: dict[str, Any] = {}
-    present: dict[str, list[str]] = {}
-    for name in values:
-        column = rules.column_of.get(name)
-        if column is not None:
-            present.setdefault(column, []).append(name)
     used: set[str] = set()
-    for column, names in present.items():
-        if len(names) > 1:  # e.g. journal and booktitle: the better-ranked one first
-            names.sort(key=rules.rank.__getitem__)
+    for column, names in _columns_of(tuple(values)):
         for name in names:
-            converted = _convert(column, name, values[name], rules, extra)
+            if column in _CONVERTED:
+                converted = _convert(column, name, values[name], rules, extra)
+            else:
+                converted = _decode_field(name, values[name], rules)
             if converted is None or converted == "" or converted == []:
                 continue
             record[column] = converted
             used.add(name)
             break
+    also_extra = rules.also_extra
     for name, value in values.items():
-        if (name not in used or name in rules.also_extra) and value:
+        if value and (name not in used or name in also_extra):
             decoded = _decode_field(name, value, rules)
             if decoded:  # `owner = {}` says nothing
                 extra[name] = decoded
@@ -785,6 +788,27 @@ def _record(
         extra["_warnings"] = list(warnings)
     record["extra"] = extra
     return record
+
+
+@lru_cache(maxsize=4096)  # an export's entries mostly share a few sets of fields
+def _columns_of(names: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``(column, field names)`` for an entry's field names: columns in the order of
+    their first field, each column's fields the better-ranked first (e.g. journal
+    before booktitle)."""
+    rules = _rules()
+    present: dict[str, list[str]] = {}
+    for name in names:
+        column = rules.column_of.get(name)
+        if column is not None:
+            present.setdefault(column, []).append(name)
+    return tuple(
+        (column, tuple(sorted(fields, key=rules.rank.__getitem__)))
+        for column, fields in present.items()
+    )
+
+
+#: the columns :func:`_convert` treats on their own (the rest are decoded LaTeX)
+_CONVERTED = frozenset({"authors", "keywords", "grey", "label_included", "url", "pages"})
 
 
 def _convert(column: str, name: str, value: str, rules: _Rules, extra: dict[str, Any]) -> Any:
