@@ -7,6 +7,7 @@ machine's, table for table."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ def test_the_workers_count_and_score_and_the_command_sends_only_the_weights(
 
     def spy(func: Any, *args: Any, **kwargs: Any) -> Any:
         payload = args[0] if func is dtagging._count_partition else args[2]
+        if isinstance(payload, bytes):  # a partition to tag, pickled once by the command
+            payload = pickle.loads(payload)
         submitted.append((func.__name__, payload))
         return submit(func, *args, **kwargs)
 

@@ -316,10 +316,12 @@ def tag_partitions(
     def send(index: int, payload: tuple[Any, ...], named: tuple[int, str, str], n: int) -> None:
         # the partition travels inside its task, not scattered to one worker ahead: the
         # scheduler keeps it until the task is done, so when a worker dies its partitions
-        # run again elsewhere (a scattered one would die with it)
+        # run again elsewhere (a scattered one would die with it); pickled here, once, so
+        # the scheduler passes bytes on instead of unpickling and pickling the frames
+        packed = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
             future = client.submit(
-                _tag_partition, plugin.name, index, payload, judge_name, pure=False,
+                _tag_partition, plugin.name, index, packed, judge_name, pure=False,
                 key=f"{key}-{index:05d}",
             )  # fmt: skip
         flying[future] = named
@@ -567,7 +569,7 @@ _COUNTED_COLUMNS = ("record_id", *_TEXT_FIELDS)
 def _tag_partition(
     name: str,
     index: int,
-    payload: tuple[Any, ...],
+    payload: tuple[Any, ...] | bytes,
     judge_name: str | None = None,
 ) -> dict[str, Any]:
     """Worker side: tag one partition with the worker's engine; its rows as an Arrow table
@@ -594,6 +596,8 @@ def _tag_partition(
             f"the tagger is not set up on Dask worker {worker.address}: is synth installed "
             "in that worker's environment (the same version as here)?"
         )
+    if isinstance(payload, bytes):  # as sent by tag_partitions
+        payload = pickle.loads(payload)
     records, extracts, fulltexts, *more = payload
     stored = more[0] if more else None
     start = time.perf_counter()
