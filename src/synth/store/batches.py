@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from itertools import islice
@@ -52,6 +53,7 @@ class ShortTransactions:
     def __init__(self, con: sqlite3.Connection) -> None:
         self.con = con
         self.started: float | None = None  # when the open transaction began
+        self.committed: float | None = None  # when :meth:`commit` last let others in
         self.transactions = 0
         self._held: AbstractContextManager[object] | None = None
 
@@ -79,27 +81,50 @@ class ShortTransactions:
         return cur
 
     def executemany(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
-        """Insert ``rows`` (any iterable, consumed lazily); returns how many were given."""
+        """Insert ``rows`` (any iterable, consumed lazily); returns how many were given.
+
+        While the pause after a commit lasts, the next rows are taken from ``rows``
+        (built then, where ``rows`` builds them lazily): the lock is free meanwhile, so
+        building them is the pause instead of time spent with the lock or asleep."""
         n = 0
-        for chunk in _chunks(rows, CHUNK_ROWS):
+        chunks = _chunks(rows, CHUNK_ROWS)
+        ready: deque[list[tuple[Any, ...]]] = deque()
+        while True:
+            while self._pausing():
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                ready.append(chunk)
+            chunk = ready.popleft() if ready else next(chunks, None)
+            if chunk is None:
+                return n
             self._begin()
             self.con.executemany(sql, chunk)
             n += len(chunk)
             self._maybe_commit()
-        return n
 
     def commit(self) -> None:
-        """Commit now and let a waiting writer in (e.g. before a slow step)."""
+        """Commit now and let a waiting writer in (e.g. before a slow step): the next
+        transaction begins :data:`PAUSE_SECONDS` after this commit at the earliest (work
+        done meanwhile without the lock counts)."""
         if self.started is not None:
             self.started = None
             try:
                 self.con.execute("COMMIT")
             finally:
                 self._release()
-            time.sleep(PAUSE_SECONDS)
+            self.committed = time.monotonic()
+
+    def _pausing(self) -> bool:
+        """Whether the pause after the last commit still lasts."""
+        return self.committed is not None and time.monotonic() < self.committed + PAUSE_SECONDS
 
     def _begin(self) -> None:
         if self.started is None:
+            if self.committed is not None:
+                left = self.committed + PAUSE_SECONDS - time.monotonic()
+                if left > 0:
+                    time.sleep(left)  # (a waiting writer gets in meanwhile)
             self._held = serialised(self.con)
             self._held.__enter__()
             try:

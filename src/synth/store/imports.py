@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,20 @@ def record_rows(df: pd.DataFrame, source_id: int) -> list[tuple[Any, ...]]:
         for name in _RECORD_FIELDS
     ]
     return list(zip(*columns, strict=True))
+
+
+#: Records whose rows :func:`_record_rows_lazily` builds at a time: about what is built
+#: in the pause after a commit (:data:`synth.store.batches.PAUSE_SECONDS`, 50 ms).
+ROWS_AT_ONCE = 5_000
+
+
+def _record_rows_lazily(df: pd.DataFrame, source_id: int) -> Iterator[tuple[Any, ...]]:
+    """:func:`record_rows`, built :data:`ROWS_AT_ONCE` records at a time as they are
+    taken: a short transaction's writer builds them while others may take the lock
+    (:meth:`synth.store.batches.ShortTransactions.executemany`), instead of all of them
+    before it writes the first."""
+    for start in range(0, len(df), ROWS_AT_ONCE):
+        yield from record_rows(df.iloc[start : start + ROWS_AT_ONCE], source_id)
 
 
 #: Where an import writes a file's rows, children first (the order they are removed in).
@@ -193,7 +207,7 @@ def _write_rows(con: sqlite3.Connection, result: FileResult, source_id: int) -> 
     """Records, sightings, failures, extracts and full texts in short transactions; the
     source marked complete in the last. Returns how many records were new."""
     with ShortTransactions(con) as w:
-        w.executemany(INSERT_RECORD, record_rows(result.records, source_id))
+        w.executemany(INSERT_RECORD, _record_rows_lazily(result.records, source_id))
         (new,) = con.execute(  # this import's rows, committed or in its open transaction
             "SELECT count(*) FROM records_all WHERE source_id=?", (source_id,)
         ).fetchone()
