@@ -14,7 +14,9 @@ it:
   * ``pool``: ``--n-process W``, synth's own worker pool on this machine (``--no-pool``
     skips it);
   * ``cluster``: ``--cluster local:W``, a Dask LocalCluster of W worker processes
-    (``synth.distributed``), partitions of ``--partition-size`` records.
+    (``synth.distributed``), partitions of ``--partition-size`` records;
+  * ``cluster1`` (only when ``--arms`` names it): ``--cluster local:1``, one worker, so
+    that with ``cluster`` the run prints how much faster W workers are than one.
 
 ``--arms`` runs some of them (the ratios are against ``single`` when it runs). A store
 ``store_N.sqlite`` already in ``--out-dir`` is used as it is (made once: keep one to
@@ -53,7 +55,8 @@ in a fresh process per arm: ``single`` (``synth.corpus.dedupe.dedupe``), and
 ``synth.distributed.dedupe.PARTITION_SIZE``). Per arm: the dedupe's wall time (the
 cluster's start-up apart), records/s, CPU seconds, the peak memory of the process and of
 its largest worker, recall and precision on the planted pairs, and whether the groups and
-pairs are the single path's.
+pairs are the single path's; then how much faster W workers are than one (with and
+without the cluster's start).
 
 Import (``--import``, instead of tagging):
 
@@ -312,15 +315,17 @@ def dedupe_figure(sizes: list[int], workers: int, partition_size: int, out: Path
         print(f"\n{n:,} records, {len(planted):,} planted duplicate pairs: dedupe")
         arms = [("single", 0), ("cluster local:1", 1), (f"cluster local:{workers}", workers)]
         base: tuple[Arm, dict] | None = None
+        clusters: dict[int, tuple[Arm, dict]] = {}
         for name, w in arms:
             arm, info = _dedupe_arm(name, pkl, out / f"dedupe_{n}_{w}.json", w, partition_size)
+            clusters[w] = (arm, info)
             same = "" if base is None else (
                 "  same groups and pairs as single: "
                 + ("yes" if info["digest"] == base[1]["digest"] else "NO")
             )  # fmt: skip
             start = f" (+{info['start']:.1f} s start)" if info["start"] else ""
             print(
-                f"  {name:<16} {arm.seconds:7.1f} s{start:<14} {n / arm.seconds:7,.0f} rec/s  "
+                f"  {name:<16} {arm.seconds:7.2f} s{start:<14} {n / arm.seconds:7,.0f} rec/s  "
                 f"CPU {arm.cpu:6.1f} s  command {_mib(arm.own_peak)}  largest worker "
                 f"{_mib(arm.worker_peak) if arm.worker_peak else '      -    '}  "
                 f"recall {info['recall']:.4f} precision {info['precision']:.4f}{same}",
@@ -334,6 +339,13 @@ def dedupe_figure(sizes: list[int], workers: int, partition_size: int, out: Path
                     f"  {name} / single: time {arm.seconds / base[0].seconds:.2f}x, "
                     f"largest process {largest:.2f}x of single's"
                 )
+        if workers != 1:
+            (one, a), (many, b) = clusters[1], clusters[workers]
+            print(
+                f"  local:{workers} over local:1: {one.seconds / many.seconds:.2f}x faster "
+                f"({(one.seconds + a['start']) / (many.seconds + b['start']):.2f}x with the "
+                "cluster's start)"
+            )
         pkl.unlink()
 
 
@@ -587,8 +599,9 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--no-pool", action="store_true", help="skip the --n-process arm")
     parser.add_argument(
-        "--arms", nargs="+", choices=["single", "pool", "cluster"],
-        default=["single", "pool", "cluster"], help="tag: the arms to run",
+        "--arms", nargs="+", choices=["single", "pool", "cluster1", "cluster"],
+        default=["single", "pool", "cluster"],
+        help="tag: the arms to run (cluster1: --cluster local:1, beside local:W)",
     )  # fmt: skip
     parser.add_argument(
         "--review", type=Path, default=None, help="tag with this review.yml's criteria judged"
@@ -647,6 +660,11 @@ def main() -> None:
         arms = [("single", [])] if "single" in args.arms else []
         if not args.no_pool and "pool" in args.arms:
             arms.append((f"pool {w}", ["--n-process", str(w)]))
+        if "cluster1" in args.arms:
+            arms.append(
+                ("cluster1 local:1", ["--cluster", "local:1", "--partition-size",
+                                      str(args.partition_size)])
+            )  # fmt: skip
         if "cluster" in args.arms:
             arms.append(
                 (f"cluster local:{w}", ["--cluster", f"local:{w}", "--partition-size",
@@ -678,6 +696,13 @@ def main() -> None:
                     f"  {arm.name} / single: speed {base.seconds / arm.seconds:.2f}x, "
                     f"CPU {arm.cpu / base.cpu:.2f}x (command's {arm.own_cpu / base.own_cpu:.2f}x), "
                     f"largest process {max(mem, arm.own_peak) / base.own_peak:.2f}x of single's"
+                )
+            one = [a for a in results if a.name.startswith("cluster1 ")]
+            many = [a for a in results if a.name.startswith("cluster ")]
+            if one and many:
+                print(
+                    f"  {many[0].name} over local:1: {one[0].seconds / many[0].seconds:.2f}x "
+                    f"faster (CPU {many[0].cpu / one[0].cpu:.2f}x)"
                 )
             same = same_tags(stores, judged=bool(review))
             what = "tags, assessments and suggestions" if review else "tags"
