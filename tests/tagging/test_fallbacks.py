@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from synth.corpus.normalise import records_frame
@@ -150,24 +151,53 @@ def test_a_commentary_with_a_rights_notice_is_read_without_it() -> None:
     assert [(label, score) for label, score, _ in rows] == [("position-paper", 0.5)]
 
 
-def test_a_fallback_is_read_over_weak_labels_only_where_the_codebook_says(
-    tmp_path: Path,
-) -> None:
-    # one passing "systematic review" and no figure: the label found stops a fallback
-    # without `over_weaker_than`; with a bound above its score, the label gives way
+def _weak_review(tmp_path: Path, fallback: str, multi: bool = False) -> pd.DataFrame:
+    # one passing "systematic review" (a cue of weight 0.5: about 0.37) and no figure
+    mini = _MINI.replace(
+        "cues: [systematic review]", "cues: [{{phrase: systematic review, weight: 0.5}}]"
+    )
+    if multi:
+        mini = mini.replace("multi: false", "multi: true")
     abstract = COMMENTARY + " As a systematic review would show, they rarely do."
     row = {"record_id": "r1", "source_key": "k1", "title": "Who decides?", "abstract": abstract}
     path = tmp_path / "codebook.yml"
-    path.write_text(_MINI.format(fallback=""), encoding="utf-8")
-    found = tag(records_frame([row]), codebook=load_codebook(path))
-    ((label, score),) = found.loc[found.facet == "design", ["label", "score"]].values.tolist()
-    assert label == "review"
+    path.write_text(mini.format(fallback=fallback), encoding="utf-8")
+    tags = tag(records_frame([row]), codebook=load_codebook(path))
+    return tags[tags.facet == "design"]
+
+
+def test_a_fallback_is_read_over_weak_labels_only_where_the_codebook_says(
+    tmp_path: Path,
+) -> None:
+    ((label, score),) = _weak_review(tmp_path, "")[["label", "score"]].values.tolist()
+    assert label == "review" and score < 0.45  # found weakly, or this test is void
     for key, expected in (
-        ("", "review"),
-        (f", over_weaker_than: {score + 0.01:.4f}", "position-paper"),
-        (f", over_weaker_than: {score:.4f}", "review"),  # not below the bound: it stands
+        ("", ["review"]),  # the weak label stops a fallback without the key
+        (", over_weaker_than: 0.45", ["position-paper"]),  # below the bound: it gives way
+        (f", over_weaker_than: {score:.4f}", ["review"]),  # not below the bound: it stands
     ):
-        fallback = f"fallback: {{label: position-paper, max_numbers: 0{key}}}"
-        path.write_text(_MINI.format(fallback=fallback), encoding="utf-8")
-        tags = tag(records_frame([row]), codebook=load_codebook(path))
-        assert tags.loc[tags.facet == "design", "label"].tolist() == [expected], key
+        design = _weak_review(tmp_path, f"fallback: {{label: position-paper, max_numbers: 0{key}}}")
+        assert design["label"].tolist() == expected, key
+
+
+def test_a_fallback_over_its_own_weak_label_raises_it_and_keeps_its_cues(tmp_path: Path) -> None:
+    for multi in (False, True):
+        design = _weak_review(
+            tmp_path, "fallback: {label: review, max_numbers: 0, over_weaker_than: 0.45}", multi
+        )
+        # one row of the label (never a weak one and a fallback's beside it), at the
+        # fallback's score, whose evidence gives the reason and then the weak cue
+        assert design[["label", "score"]].values.tolist() == [["review", 0.5]], multi
+        (evidence,) = design["evidence"]
+        assert evidence[0]["cue"] == FALLBACK_CUE
+        assert "systematic review" in {e["match"].lower() for e in evidence[1:]}
+
+
+def test_a_fallback_above_the_counted_score_is_refused(tmp_path: Path) -> None:
+    # a label counted (and read by conditions, which run before the fallback) never gives
+    # way to a guess
+    path = tmp_path / "codebook.yml"
+    fallback = "fallback: {label: review, over_weaker_than: 0.6}"
+    path.write_text(_MINI.format(fallback=fallback), encoding="utf-8")
+    with pytest.raises(CodebookError, match=r"at most 0.5 \(the counted score\)"):
+        load_codebook(path)

@@ -47,10 +47,13 @@ def _tags(title: str, abstract: str):  # type: ignore[no-untyped-def]
 def test_figures_throughout_outweigh_one_weak_design_cue() -> None:
     tags = _tags("Looking for gall bladder disease in the patient's iris", IRIDOLOGY)
     design = tags[tags.facet == "design"]
-    # the weak "prevalence" label gives way: one design row, the fallback's
+    # the weak "prevalence" label is raised: one design row, at the fallback's score, its
+    # evidence the fallback's reason and then the weak cue a reviewer may want to see
     assert design[["label", "score"]].values.tolist() == [["quantitative", 0.5]]
-    (ev,) = design.iloc[0]["evidence"]
-    assert ev["cue"] == FALLBACK_CUE and "figure(s)" in ev["sentence"]
+    first, *cues = design.iloc[0]["evidence"]
+    assert first["cue"] == FALLBACK_CUE and "figure(s)" in first["sentence"]
+    assert first["sentence"].startswith("no design found at 0.5 or more")  # not "named"
+    assert any("prevalence" in e["sentence"] for e in cues)
 
 
 def test_a_weak_cue_still_stops_the_fallback_read_from_no_figures() -> None:

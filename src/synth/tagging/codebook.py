@@ -669,9 +669,14 @@ class _Builder(RuleFileBuilder):
                     raise self.fail(at, f"`{key}` must be a whole number >= 0, got {value!r}")
                 counts[key] = value
             over = item.get("over_weaker_than")
-            if over is not None and (not _is_number(over) or not 0 < over <= 1):
+            if over is not None and (
+                not _is_number(over) or not 0 < over <= DEFAULT_WHEN_SCORE
+            ):  # above the counted score a label that counts (and that conditions read,
+                # before the fallback) would give way to a guess
                 raise self.fail(
-                    at, f"`over_weaker_than` must be a score above 0 and at most 1, got {over!r}"
+                    at,
+                    f"`over_weaker_than` must be a score above 0 and at most "
+                    f"{DEFAULT_WHEN_SCORE} (the counted score), got {over!r}",
                 )
             out.append(
                 Fallback(

@@ -76,8 +76,9 @@ class Fallback:
     #: labels of the facet scoring below this do not stop the fallback (None: any does)
     over_weaker_than: float | None = None
 
-    def applies(self, abstract: Any) -> str | None:
-        """The reason the fallback holds for this abstract, or None when it does not."""
+    def applies(self, abstract: Any, weak: bool = False) -> str | None:
+        """The reason the fallback holds for this abstract, or None when it does not
+        (``weak``: the facet's labels were all found below ``over_weaker_than``)."""
         if not isinstance(abstract, str):
             return None
         words = len(abstract.split())
@@ -88,7 +89,8 @@ class Fallback:
             self.max_numbers is not None and figures > self.max_numbers
         ):
             return None
-        return f"no {self.facet} named, and the abstract ({words} words) reports " + (
+        named = f"found at {self.over_weaker_than} or more" if weak else "named"
+        return f"no {self.facet} {named}, and the abstract ({words} words) reports " + (
             "no figures" if figures == 0 else f"{figures} figure(s)"
         )
 

@@ -1032,12 +1032,14 @@ class _Engine:
             weak = fb.facet in found and self.all_weaker(rows, start, fb)
             if fb.facet in found and not weak:
                 continue
-            reason = fb.applies(self.without_notice(rec.abstract))
+            reason = fb.applies(self.without_notice(rec.abstract), weak=weak)
             if reason is None:
                 continue
             fell_back.add(fb.facet)  # the first fallback of a facet that holds
-            if weak and not self.multi.get(fb.facet, True):  # the weak label gives way
-                self.drop_facet_rows(rows, start, fb.facet)
+            if weak and not self.multi.get(fb.facet, True):  # other weak labels give way
+                self.drop_facet_rows(rows, start, fb.facet, but=fb.label)
+            if weak and self.raise_own_row(rows, start, fb, reason):
+                continue  # the fallback's label was found weakly: raised, its cues kept
             rows.record_id.append(rec.record_id)
             rows.facet.append(fb.facet)
             rows.label.append(fb.label)
@@ -1058,11 +1060,26 @@ class _Engine:
         )
 
     @staticmethod
-    def drop_facet_rows(rows: _Cols, start: int, facet: str) -> None:
-        """Drop the rows of ``facet`` from ``start`` (a record's own rows)."""
-        keep = [i for i in range(start, len(rows)) if rows.facet[i] != facet]
+    def drop_facet_rows(rows: _Cols, start: int, facet: str, but: str | None = None) -> None:
+        """Drop the rows of ``facet`` from ``start`` (a record's own rows), except the
+        row of label ``but``."""
+        keep = [
+            i for i in range(start, len(rows)) if rows.facet[i] != facet or rows.label[i] == but
+        ]
         for column in (rows.record_id, rows.facet, rows.label, rows.score, rows.evidence):
             column[start:] = [column[i] for i in keep]
+
+    @staticmethod
+    def raise_own_row(rows: _Cols, start: int, fb: Fallback, reason: str) -> bool:
+        """Raise the record's weak row of ``fb``'s own label to the fallback's score, its
+        evidence the fallback's reason followed by the cues that found it weakly (one
+        row per label, and a reviewer still sees those cues). False when there is none."""
+        for i in range(start, len(rows)):
+            if rows.facet[i] == fb.facet and rows.label[i] == fb.label:
+                rows.score[i] = max(rows.score[i], fb.score)
+                rows.evidence[i] = fb.evidence(reason) + list(rows.evidence[i])
+                return True
+        return False
 
     def language_note(self, rec: _Rec) -> str | None:
         lang = rec.language
