@@ -48,8 +48,10 @@ def test_country_accuracy_counts_exact_sets_where_a_country_is_named() -> None:
          ("g3", "country", "United Kingdom", 0.9), ("g4", "country", "Netherlands", 0.3)],
         columns=["record_id", "facet", "label", "score"],
     )  # fmt: skip
-    # g1 right; g2 misses Canada; g3 names none (not counted); g4's tag is below the threshold
-    assert _country_exact(tags, gold) == (3, 1)
+    # g1 right; g2 misses Canada; g4's tag is below the threshold; g3 names none and gets
+    # one: not counted in the accuracy where named, but the other figure's only miss
+    assert _country_exact(tags, gold) == (3, 1, 1, 0)
+    assert _country_exact(tags[tags.record_id != "g3"], gold) == (3, 1, 1, 1)
 
 
 @pytest.mark.peer
@@ -291,6 +293,10 @@ def test_the_bootstrap_gives_each_figure_an_interval_around_its_value() -> None:
     table = tagged.bootstrap(300, seed=1).set_index("figure")
     point = summary_figures(tagged.score())
     assert list(table.index) == list(point)
+    # every record names a country: the figure of those naming none is defined by none
+    none = "country none where none named"
+    assert np.isnan(point.pop(none)) and table.loc[none, "samples"] == 0
+    table = table.drop(index=none)
     for figure, value in point.items():
         assert table.loc[figure, "value"] == value
         assert table.loc[figure, "low"] <= value <= table.loc[figure, "high"]

@@ -108,15 +108,23 @@ def load_records(gold: pd.DataFrame, peer: Path | str) -> pd.DataFrame:
 @dataclass
 class AbstractGoldResult:
     """Per-facet scores, plus the country figure the targets use: of the abstracts that
-    name a country, the share whose countries the tagger gives exactly (ISO codes)."""
+    name a country, the share whose countries the tagger gives exactly (ISO codes); and
+    its other side, which that figure cannot see: of the abstracts that name none, the
+    share the tagger gives none (a background country given to a review shows here)."""
 
     evaluation: EvaluationResult
     country_named: int
     country_exact: int
+    country_unnamed: int = 0
+    country_none: int = 0
 
     @property
     def country_accuracy(self) -> float:
         return self.country_exact / self.country_named if self.country_named else float("nan")
+
+    @property
+    def country_none_share(self) -> float:
+        return self.country_none / self.country_unnamed if self.country_unnamed else float("nan")
 
     def summary(self) -> pd.DataFrame:
         """One row per facet: macro and micro F1, and the country accuracy."""
@@ -135,7 +143,8 @@ class AbstractGoldResult:
         return (
             f"Real-abstract gold set: {self.evaluation.coverage['gold_records'].max()} records; "
             f"country named in {self.country_named}, given exactly for {self.country_exact} "
-            f"({self.country_accuracy:.3f})\n\n"
+            f"({self.country_accuracy:.3f}); no country named in {self.country_unnamed}, "
+            f"none given for {self.country_none} ({self.country_none_share:.3f})\n\n"
             + self.summary().to_string(index=False, float_format=lambda x: f"{x:.3f}")
             + "\n\n"
             + self.evaluation.to_text()
@@ -149,6 +158,7 @@ def summary_figures(result: AbstractGoldResult) -> dict[str, float]:
         "setting macro-F1": float(summary.loc["setting", "macro_f1"]),
         "setting micro-F1": float(summary.loc["setting", "micro_f1"]),
         "country exact where named": result.country_accuracy,
+        "country none where none named": result.country_none_share,
         "country macro-F1": float(summary.loc["country", "macro_f1"]),
         "country micro-F1": float(summary.loc["country", "micro_f1"]),
         "design macro-F1": float(summary.loc["design", "macro_f1"]),
@@ -156,21 +166,34 @@ def summary_figures(result: AbstractGoldResult) -> dict[str, float]:
     }
 
 
-def _country_exact(tags: pd.DataFrame, gold: pd.DataFrame) -> tuple[int, int]:
-    """(abstracts naming a country, those whose country set the tagger gives exactly)."""
+def _country_exact(tags: pd.DataFrame, gold: pd.DataFrame) -> tuple[int, int, int, int]:
+    """(abstracts naming a country, those whose country set the tagger gives exactly,
+    abstracts naming none, those the tagger gives none)."""
     exact = _country_exact_by_record(tags, gold)
-    return len(exact), int(exact.sum())
+    is_named = exact.index.isin(_country_named_ids(gold))
+    named, unnamed = exact[is_named], exact[~is_named]
+    return len(named), int(named.sum()), len(unnamed), int(unnamed.sum())
+
+
+def _country_named_ids(gold: pd.DataFrame) -> pd.Index:
+    """Gold ids of the abstracts whose gold names a country."""
+    country = gold[gold["facet"] == "country"]
+    return pd.Index(country.loc[country["label"] != NOT_APPLICABLE, "gold_id"].unique())
 
 
 def _country_exact_by_record(tags: pd.DataFrame, gold: pd.DataFrame) -> pd.Series:
-    """For each abstract naming a country (by gold id): whether the tagger gives exactly
-    its countries."""
+    """For each abstract of the gold (by gold id): whether the tagger gives exactly its
+    countries (none, for an abstract whose gold names none)."""
     iso = country_iso()
     counted = counted_tags(tags)
     counted = counted[counted["facet"] == "country"]
     given = counted.groupby("record_id")["label"].agg(lambda ls: {iso.get(x, x) for x in ls})
-    named = gold[(gold["facet"] == "country") & (gold["label"] != NOT_APPLICABLE)]
-    wanted = named.groupby("gold_id")["label"].agg(set)
+    country = gold[gold["facet"] == "country"]
+    wanted = (
+        country.assign(label=country["label"].where(country["label"] != NOT_APPLICABLE))
+        .groupby("gold_id")["label"]
+        .agg(lambda ls: set(ls.dropna()))
+    )
     return pd.Series(
         [given.get(gid, set()) == labels for gid, labels in wanted.items()],
         index=wanted.index,
@@ -248,15 +271,19 @@ class TaggedGold:
             out[f"{facet} macro"] = macro
             out[f"{facet} micro"] = _f1(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
         exact = _country_exact_by_record(self.tags, self.gold)
-        named = weights @ ids.isin(exact.index).astype(float)
-        given = weights @ exact.reindex(ids, fill_value=False).to_numpy(dtype=float)
+        right = exact.reindex(ids, fill_value=False).to_numpy(dtype=float)
+        in_named = ids.isin(_country_named_ids(self.gold)).astype(float)
+        in_unnamed = ids.isin(exact.index).astype(float) - in_named
+        named, unnamed = weights @ in_named, weights @ in_unnamed
         with np.errstate(invalid="ignore", divide="ignore"):
-            country = np.where(named > 0, given / named, np.nan)
+            country = np.where(named > 0, (weights @ (right * in_named)) / named, np.nan)
+            none = np.where(unnamed > 0, (weights @ (right * in_unnamed)) / unnamed, np.nan)
         return pd.DataFrame(
             {
                 "setting macro-F1": out["setting macro"],
                 "setting micro-F1": out["setting micro"],
                 "country exact where named": country,
+                "country none where none named": none,
                 "country macro-F1": out["country macro"],
                 "country micro-F1": out["country micro"],
                 "design macro-F1": out["design macro"],
