@@ -303,6 +303,11 @@ def test_the_condition_is_the_codebooks(tmp_path: Path) -> None:
             r"`require.or_fields` names 'heading', not a field",
         ),
         (
+            "conditions: [{when: {facet: design, labels: [review]}, "
+            "require: {or_fields: [abstract], or_roles: [methods]}}]",
+            r"`require.or_roles` must list sentence roles \(study, background",
+        ),
+        (
             "conditions: [{when: {facet: design, labels: [review], absent: maybe}, "
             "require: {min_score: 0.8}}]",
             r"`when.absent` must be true or false",

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from synth.tagging.codebook import FIELDS, load_codebook
-from synth.tagging.sentence_roles import load_sentence_roles
+from synth.tagging.sentence_roles import ALWAYS_COUNT_FIELDS, load_sentence_roles
 from synth.tagging.tagger import (
     EVIDENCE_KEYS,
     TAG_COLUMNS,
@@ -136,7 +136,7 @@ def _reference_rows(eng, record_id, hits):
     for cond in (c for f in eng.cb.facets.values() for c in f.conditions):
         # a cross-facet condition: when the record has one of `when` labels (of a
         # single-label facet: its best label once outranked), a label of the limited
-        # facet needs `min_score` or a positive hit in one of `or_fields`
+        # facet needs `min_score` or a positive hit in one of `or_fields` (and `or_roles`)
         when = [s for s in decided if s[3][0] == cond.when_facet]
         if cond.when_best:
             when = sorted(when, key=lambda s: (s[1], s[2]))[:1]
@@ -146,7 +146,9 @@ def _reference_rows(eng, record_id, hits):
                 s for s in scored
                 if s[3][0] != cond.facet or -s[1] >= cond.min_score
                 or (cond.labels is not None and s[3][1] not in cond.labels)
-                or any(h[2] in cond.or_fields and h[3] > 0 for h in s[4])
+                or any(h[2] in cond.or_fields and h[3] > 0
+                       and (cond.or_roles is None or h[9] is None or h[9] in cond.or_roles
+                            or h[2] in ALWAYS_COUNT_FIELDS) for h in s[4])
             ]  # fmt: skip
     scored = sorted(outranked(scored))
     out, done = [], set()

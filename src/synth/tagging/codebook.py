@@ -776,6 +776,16 @@ class _Builder(RuleFileBuilder):
                 raise self.fail(
                     at, f"`require.or_fields` names {bad[0]!r}, not a field ({', '.join(FIELDS)})"
                 )
+            roles = None
+            if "or_roles" in require:
+                roles = self.str_list(require.get("or_roles"), f"{at}, require.or_roles")
+                bad = [r for r in roles if r not in ROLES]
+                if not roles or bad:
+                    raise self.fail(
+                        at,
+                        f"`require.or_roles` must list sentence roles ({', '.join(ROLES)}), "
+                        f"got {require.get('or_roles')!r}",
+                    )
             out.append(
                 Condition(
                     facet=fid,
@@ -786,6 +796,7 @@ class _Builder(RuleFileBuilder):
                     or_fields=frozenset(fields),
                     when_absent=absent,
                     labels=limited,
+                    or_roles=None if roles is None else frozenset(roles),
                 )
             )
         return tuple(out)

@@ -15,7 +15,10 @@ of them; when ``facet`` keeps one label per record (``multi: false``), only its 
 is read: a trial that also mentions a toolkit is a trial, and its setting stands. Then
 each label of the limited facet (or only those the condition's own ``labels`` lists) is
 kept only if it meets ``require``: a score of at least ``min_score``, or evidence (a hit
-counting for it) in one of ``or_fields``. An evaluation report is grey literature::
+counting for it) in one of ``or_fields`` (with ``or_roles``, in a sentence of one of
+those roles: a review's abstract names its country in a sentence about the review itself,
+"this review of trials in Ontario", not in its background). An evaluation report is grey
+literature::
 
     design:
       conditions:
@@ -40,7 +43,7 @@ CONDITION_KEYS = frozenset({"when", "require", "labels"})
 #: ``require: never``: the limited labels are dropped whenever ``when`` holds.
 NEVER = "never"
 WHEN_KEYS = frozenset({"facet", "labels", "min_score", "absent"})
-REQUIRE_KEYS = frozenset({"min_score", "or_fields"})
+REQUIRE_KEYS = frozenset({"min_score", "or_fields", "or_roles"})
 #: ``when.min_score`` when not given: the score from which a tag counts as a label
 #: (:data:`synth.tagging.describe.COUNTED_SCORE`).
 DEFAULT_WHEN_SCORE = 0.5
@@ -64,6 +67,9 @@ class Condition:
     when_absent: bool = False
     #: the labels of ``facet`` the condition limits (None: every label)
     labels: frozenset[str] | None = None
+    #: a hit in ``or_fields`` counts only in a sentence of one of these roles
+    #: (:mod:`synth.tagging.sentence_roles`; None: any)
+    or_roles: frozenset[str] | None = None
 
     def holds(self, scores: dict[tuple[str, str], float], best: dict[str, tuple[str, str]]) -> bool:
         """Whether the record's scored labels meet ``when`` (``best``: each facet's best
@@ -88,8 +94,21 @@ class Condition:
         """Whether a label of the limited facet with this score and these hits stays."""
         if score >= self.min_score:
             return True
-        fields = self.or_fields
-        return bool(fields) and any(h[2] in fields and h[3] > 0 for h in group)
+        fields, roles = self.or_fields, self.or_roles
+        if not fields:
+            return False
+        if roles is None:
+            return any(h[2] in fields and h[3] > 0 for h in group)
+        # as a facet's `counts_in` reads roles: a hit outside any sentence (a web address)
+        # or in a field that is the paper's throughout (a title) has no role to fail
+        from synth.tagging.sentence_roles import ALWAYS_COUNT_FIELDS
+
+        return any(
+            h[2] in fields
+            and h[3] > 0
+            and (h[9] is None or h[9] in roles or h[2] in ALWAYS_COUNT_FIELDS)
+            for h in group
+        )
 
 
 def apply_conditions(
