@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 #: below this many blocks a file is parsed in-process: worker start-up would cost more
 PARALLEL_MIN_BLOCKS = 2000
-#: blocks per chunk handed to a worker (bounds a worker's memory, balances the load)
-CHUNK_BLOCKS = 5000
+#: blocks per chunk handed to a worker (bounds a worker's memory, balances the load:
+#: at 100,000 entries on two cores 2,500 read 5.0-5.2 s, 5,000 5.3-5.7 s)
+CHUNK_BLOCKS = 2500
 
 _BLOCK_AFTER_NEWLINE = re.compile(r"\n@\w*[ \t]*[{(]")
 _BLOCK_AT_START = re.compile(r"@\w*[ \t]*[{(]")
@@ -140,7 +141,7 @@ def parse_bibtex(text: str, source: str, workers: int | None = None) -> Parsed:
         One record per entry, in file order, with ``position`` counting failed entries
         too; one :class:`Failure` per block that could not be parsed.
     """
-    if not text.strip():
+    if not text or text.isspace():  # (not a stripped copy of a 200 MB text)
         return Parsed(failures=[Failure(source, None, None, "file is empty", "")])
     if "\x00" in text[:65536]:
         raise ReadError(
