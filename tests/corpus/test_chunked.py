@@ -90,3 +90,25 @@ def test_wos_chunks_cut_between_records_and_read_each_once(
     lines = text.split("\n")
     assert {lines[n - 1] for n in parallel.records.line} == {"PT J"}
     assert parallel.failures.reason.str.contains("outside any record").sum() == 3
+
+
+def test_a_record_seen_three_times_gets_the_ids_of_a_one_piece_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twice in the first chunk and once more in a later one: three distinct ids, the
+    same as reading the file in one piece (numbering each chunk's repeats and then the
+    whole file's gave the third the second's id, and the store kept only one of them)."""
+    body = [RECORD.format(n=i) for i in range(300)]
+    body.insert(1, RECORD.format(n=0))
+    body.append(RECORD.format(n=0))
+    path = tmp_path / "big.ris"
+    path.write_text("".join(body), encoding="utf-8")
+    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 10**12)
+    single = read_file(path)
+    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 1)
+    monkeypatch.setattr(chunked, "CHUNK_CHARS", 5_000)
+    monkeypatch.setattr(chunked, "default_workers", lambda: 2)
+    assert len(chunked.chunk_bounds(path.read_text(), "ris", 5_000)) > 5
+    parallel = read_file(path)
+    assert parallel.records.record_id.is_unique and len(parallel.records) == 302
+    assert parallel.records.equals(single.records)

@@ -73,8 +73,15 @@ def _parse_chunk(fmt: str, chunk: str, source: str) -> tuple[pd.DataFrame, list[
         + [f.record or 0 for f in parsed.failures]
         + [0]
     )
+    # repeats keep their own ids here: read_chunked numbers them over the whole file (a
+    # chunk's own numbering, renumbered, gave a record seen three times, twice in one
+    # chunk, the id of another)
     frame = normalise_records(
-        parsed.records, source_file=source, source_format=fmt, database=parsed.database
+        parsed.records,
+        source_file=source,
+        source_format=fmt,
+        database=parsed.database,
+        disambiguate=False,
     )
     # the rows whose extra holds a reader's warning (its lines are shifted by the caller)
     warned = [i for i, e in enumerate(frame["extra"]) if e and _has_warning(e)]

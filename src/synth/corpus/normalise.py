@@ -164,8 +164,12 @@ def normalise_records(
     source_file: str,
     source_format: str,
     database: str | None = None,
+    disambiguate: bool = True,
 ) -> pd.DataFrame:
     """Canonical DataFrame (columns :data:`RECORD_COLUMNS`) from a reader's raw dicts.
+
+    With ``disambiguate=False`` a repeated entry keeps its own id: a chunk of a file read
+    in chunks, whose repeats are numbered over the whole file (:func:`disambiguate_ids`).
 
     Works a column at a time (each field of every record, then the next field), with the
     common value (``None``, or text already clean) passed through inline and only the
@@ -232,7 +236,8 @@ def normalise_records(
         "line": column("line"),
         "extra": extras,
     }
-    return disambiguate_ids(_columns_frame(columns, n))
+    frame = _columns_frame(columns, n)
+    return disambiguate_ids(frame) if disambiguate else frame
 
 
 def clean_column(values: list[Any]) -> list[str | None]:
