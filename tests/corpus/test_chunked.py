@@ -21,6 +21,17 @@ ER  -
 BROKEN = "AU  - Nobody\nTI  - a record that never says its type\nER  - \n\n"
 
 
+def _one_piece_and_chunked(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """``path`` read in one piece, then in more than five chunks on two workers."""
+    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 10**12)
+    single = read_file(path)
+    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 1)
+    monkeypatch.setattr(chunked, "CHUNK_CHARS", 5_000)
+    monkeypatch.setattr(chunked, "default_workers", lambda: 2)
+    assert len(chunked.chunk_bounds(path.read_text(), "ris", 5_000)) > 5
+    return single, read_file(path)
+
+
 @pytest.mark.parametrize("fmt_file", ["ris"])
 def test_chunked_read_equals_single_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt_file: str
@@ -31,13 +42,7 @@ def test_chunked_read_equals_single_read(
     path = tmp_path / f"big.{fmt_file}"
     path.write_text("".join(body), encoding="utf-8")
 
-    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 10**12)
-    single = read_file(path)
-    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 1)
-    monkeypatch.setattr(chunked, "CHUNK_CHARS", 5_000)
-    monkeypatch.setattr(chunked, "default_workers", lambda: 2)
-    assert len(chunked.chunk_bounds(path.read_text(), "ris", 5_000)) > 5
-    parallel = read_file(path)
+    single, parallel = _one_piece_and_chunked(path, monkeypatch)
 
     assert parallel.records.equals(single.records)
     assert parallel.failures.equals(single.failures)
@@ -103,12 +108,6 @@ def test_a_record_seen_three_times_gets_the_ids_of_a_one_piece_read(
     body.append(RECORD.format(n=0))
     path = tmp_path / "big.ris"
     path.write_text("".join(body), encoding="utf-8")
-    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 10**12)
-    single = read_file(path)
-    monkeypatch.setattr(chunked, "PARALLEL_MIN_CHARS", 1)
-    monkeypatch.setattr(chunked, "CHUNK_CHARS", 5_000)
-    monkeypatch.setattr(chunked, "default_workers", lambda: 2)
-    assert len(chunked.chunk_bounds(path.read_text(), "ris", 5_000)) > 5
-    parallel = read_file(path)
+    single, parallel = _one_piece_and_chunked(path, monkeypatch)
     assert parallel.records.record_id.is_unique and len(parallel.records) == 302
     assert parallel.records.equals(single.records)
