@@ -134,6 +134,13 @@ class Arm:
         return max(others, default=0)
 
 
+def _speed(ratio: float) -> str:
+    """A speed ratio (old time over new) in words: "1.36x faster", "0.60x (1.67x slower)"."""
+    if ratio >= 1:
+        return f"{ratio:.2f}x faster"
+    return f"{ratio:.2f}x ({1 / ratio:.2f}x slower)"
+
+
 def _watch(
     pid: int, stop: threading.Event, peaks: dict[int, int], own: list[float] | None = None
 ) -> None:
@@ -342,9 +349,9 @@ def dedupe_figure(sizes: list[int], workers: int, partition_size: int, out: Path
         if workers != 1:
             (one, a), (many, b) = clusters[1], clusters[workers]
             print(
-                f"  local:{workers} over local:1: {one.seconds / many.seconds:.2f}x faster "
-                f"({(one.seconds + a['start']) / (many.seconds + b['start']):.2f}x with the "
-                "cluster's start)"
+                f"  local:{workers} over local:1: {_speed(one.seconds / many.seconds)} "
+                f"({_speed((one.seconds + a['start']) / (many.seconds + b['start']))} with "
+                "the cluster's start)"
             )
         pkl.unlink()
 
@@ -701,8 +708,9 @@ def main() -> None:
             many = [a for a in results if a.name.startswith("cluster ")]
             if one and many:
                 print(
-                    f"  {many[0].name} over local:1: {one[0].seconds / many[0].seconds:.2f}x "
-                    f"faster (CPU {many[0].cpu / one[0].cpu:.2f}x)"
+                    f"  {many[0].name} over local:1: "
+                    f"{_speed(one[0].seconds / many[0].seconds)} "
+                    f"(CPU {many[0].cpu / one[0].cpu:.2f}x)"
                 )
             same = same_tags(stores, judged=bool(review))
             what = "tags, assessments and suggestions" if review else "tags"
