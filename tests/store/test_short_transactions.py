@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from synth.store import batches, connect
-from synth.store.db import BULK_CHECKPOINT_PAGES, bulk_cache
+from synth.store.db import bulk_cache
 
 
 class Clock:
@@ -109,15 +109,13 @@ def test_a_writer_with_nothing_to_build_still_leaves_the_whole_pause(
         assert "sleep" in [name for name, _ in gap], gap
 
 
-def test_a_bulk_load_checkpoints_its_log_less_often_and_restores_the_connection(
-    tmp_path: Path,
-) -> None:
+def test_a_bulk_load_keeps_checkpointing_as_sqlite_does(tmp_path: Path) -> None:
+    # each commit's checkpoint runs after the lock is released and widens the pause in
+    # which a reviewer's write gets in: a bulk load must not put it off
     con = connect(tmp_path / "review.sqlite")
-    con.execute("PRAGMA wal_autocheckpoint=1000")
+    (pages,) = con.execute("PRAGMA wal_autocheckpoint").fetchone()
     with bulk_cache(con):
-        (pages,) = con.execute("PRAGMA wal_autocheckpoint").fetchone()
-        assert pages == BULK_CHECKPOINT_PAGES > 1000
-    assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+        assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == pages <= 1000
     con.close()
 
 
@@ -126,6 +124,5 @@ def test_a_failing_bulk_load_restores_the_connection_too(tmp_path: Path) -> None
     (cache,) = con.execute("PRAGMA cache_size").fetchone()
     with pytest.raises(sqlite3.OperationalError), bulk_cache(con):
         con.execute("SELECT * FROM no_such_table")
-    assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
     assert con.execute("PRAGMA cache_size").fetchone()[0] == cache
     con.close()

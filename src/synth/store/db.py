@@ -93,32 +93,25 @@ def transaction(con: sqlite3.Connection) -> Iterator[None]:
 BULK_CACHE_KIB = 256 * 1024
 
 
-#: Write-ahead log pages (4 KiB) after which a bulk load's commit copies the log into the
-#: database (SQLite's default is 1,000). Each of a large import's short transactions
-#: writes more than 1,000 pages, so by default every commit also checkpointed: two
-#: ``fsync`` calls more per commit. (Storing 100,000 RIS records read beforehand: 3.0-3.1 s
-#: before, 2.5-2.6 s with this and the rows built in the pauses after commits, same run.)
-#: The log grows to about 40 MB between checkpoints instead of 4 MB.
-BULK_CHECKPOINT_PAGES = 10_000
-
-
 @contextmanager
 def bulk_cache(con: sqlite3.Connection) -> Iterator[None]:
     """A large page cache on ``con`` while a file's records are written (an import, one
-    machine or a cluster), and its write-ahead log checkpointed less often
-    (:data:`BULK_CHECKPOINT_PAGES`); the connection's own settings restored after. What
-    is stored is the same, only fewer pages are read and written again, and fewer
-    ``fsync`` calls made. Memory is taken as pages are used, up to :data:`BULK_CACHE_KIB`."""
+    machine or a cluster), the connection's own restored after; what is stored is the
+    same, only fewer pages are read and written again. Memory is taken as pages are
+    used, up to :data:`BULK_CACHE_KIB`.
+
+    The write-ahead log keeps SQLite's checkpoint every 1,000 pages, so each of a large
+    import's commits checkpoints after it has released the write lock: that time adds to
+    the pause in which a waiting reviewer's write gets in (checkpointing every 10,000 pages
+    instead saved about 0.3 s at 100,000 records, but a reviewer's worst wait for the lock
+    rose from 0.33-0.43 s to 0.63-0.73 s and its own commits did the checkpoints)."""
     (before,) = con.execute("PRAGMA cache_size").fetchone()
-    (checkpoint,) = con.execute("PRAGMA wal_autocheckpoint").fetchone()
     con.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
-    con.execute(f"PRAGMA wal_autocheckpoint={max(int(checkpoint), BULK_CHECKPOINT_PAGES)}")
     try:
         yield
     finally:
         with suppress(sqlite3.Error):  # (a failing store: its error is the one to see)
             con.execute(f"PRAGMA cache_size={int(before)}")
-            con.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint)}")
 
 
 @cache
