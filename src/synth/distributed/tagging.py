@@ -278,9 +278,7 @@ def tag_partitions(
         judge_name = judge_plugin.name
     # the workers build their engines while this process reads the first partitions
     setting_up: _Registering | None = _Registering(client, plugins)
-    extract_texts = _texts_by_record(extracts, "extracts")
-    full_texts = _texts_by_record(fulltexts, "fulltexts")
-    limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
+    limit = 0  # set in the ``try`` below, whose ``finally`` waits for the registration
     run = PartitionRun(folder=out_dir, files=[], records=0, rows=0)
     results: dict[int, dict[str, Any]] = {}
     bar = _progress(progress, len(records) if isinstance(records, pd.DataFrame) else None)
@@ -330,6 +328,9 @@ def tag_partitions(
         run.records += n
 
     try:
+        extract_texts = _texts_by_record(extracts, "extracts")
+        full_texts = _texts_by_record(fulltexts, "fulltexts")
+        limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
         for index, item in enumerate(_partitions(records, partition_size)):
             part, own_ext, own_full, *judged = (
                 item if isinstance(item, tuple) else (item, None, None)
@@ -367,13 +368,18 @@ def tag_partitions(
             send(*waiting.pop(0))
         for future in pending:
             land(future)
-    except BaseException:
+    except BaseException as exc:
         waiting.clear()
         client.cancel(list(flying))  # nothing of a failed run goes on tagging
+        if setting_up is not None:
+            setting_up.stop()  # bounded, and through a Ctrl-C: the caller stays prompt
+            if setting_up.error is not None and setting_up.error is not exc:
+                exc.add_note(f"registering the workers' plugins failed too: {setting_up.error!r}")
+            setting_up = None
         raise
     finally:
         if setting_up is not None:
-            setting_up.wait(raise_error=False)
+            setting_up.stop()
         if bar is not None:
             bar.close()
     for index in sorted(results):
@@ -684,13 +690,26 @@ def _drop_judged(result: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
+#: How long a failed or interrupted run waits for its registration thread to end (Ctrl-C
+#: stays prompt; a registration still going then registers no further plugin).
+STOP_WAIT = 5.0
+
+
 class _Registering:
     """Worker plugins registered (:func:`_register`, in order) in a thread of their own,
     so that the caller reads partitions while the workers build their engines; ``wait``
-    before sending a task that needs them (it raises what registering raised)."""
+    before sending a task that needs them (it raises what registering raised), ``stop``
+    when the run ends otherwise.
+
+    The thread's end is an Event, not ``Thread.join``: a join interrupted by Ctrl-C marks
+    the thread stopped while it still runs (CPython 3.11, bpo-45274), and later joins
+    return at once.
+    """
 
     def __init__(self, client: Client, plugins: list[WorkerPlugin]) -> None:
         self.error: BaseException | None = None
+        self.ended = threading.Event()
+        self.abandoned = False
         self.thread = threading.Thread(
             target=self._run, args=(client, plugins), name="synth-register", daemon=True
         )
@@ -699,28 +718,62 @@ class _Registering:
     def _run(self, client: Client, plugins: list[WorkerPlugin]) -> None:
         try:
             for plugin in plugins:
+                if self.abandoned:  # the run ended: register nothing more for it
+                    break
                 _register(client, plugin)
         except BaseException as exc:  # raised in the caller's thread by wait()
             self.error = exc
+        finally:
+            self.ended.set()
 
     def done(self) -> bool:
-        return not self.thread.is_alive()
+        return self.ended.is_set()
 
-    def wait(self, *, raise_error: bool = True) -> None:
-        self.thread.join()
-        if raise_error and self.error is not None:
+    def wait(self) -> None:
+        self.ended.wait()
+        if self.error is not None:
             raise self.error
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Wait at most ``timeout`` (:data:`STOP_WAIT`) seconds for the thread to end,
+        through further Ctrl-Cs; a thread still registering then registers no more."""
+        self.abandoned = True
+        deadline = time.monotonic() + (STOP_WAIT if timeout is None else timeout)
+        while not self.ended.is_set() and time.monotonic() < deadline:
+            try:
+                self.ended.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            except KeyboardInterrupt:  # already ending: the wait stays bounded
+                continue
+        if not self.ended.is_set():
+            log.warning(
+                "the workers' plugins were still being registered %.0f s after the run"
+                " ended; no further plugin is registered for it",
+                STOP_WAIT if timeout is None else timeout,
+            )
 
 
 def _register(client: Client, plugin: WorkerPlugin) -> None:
-    """Register ``plugin`` unless the cluster has it (registering again rebuilds engines)."""
+    """Register ``plugin`` unless the cluster has it (registering again rebuilds engines).
+
+    A registration that fails (its ``setup`` raised on a worker) is unregistered again:
+    the scheduler keeps a plugin as known before the workers have set it up, so the next
+    run on a long-lived cluster would otherwise skip it and fail "not set up".
+    """
     name = plugin.name
 
     def known(dask_scheduler: Any) -> bool:
         return name in dask_scheduler.worker_plugins
 
-    if not client.run_on_scheduler(known):
+    if client.run_on_scheduler(known):
+        return
+    try:
         client.register_plugin(plugin)
+    except BaseException:
+        try:
+            client.unregister_worker_plugin(name)
+        except Exception as exc:  # the registration's own error is what the caller sees
+            log.warning("could not unregister the failed plugin %s: %r", name, exc)
+        raise
 
 
 def _partitions(
