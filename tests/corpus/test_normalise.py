@@ -88,3 +88,24 @@ def test_repeated_untitled_entries_get_distinct_ids() -> None:
     raw = [{"abstract": "no title here", "position": i, "line": i} for i in (1, 2, 3)]
     df = normalise_records(raw, source_file="f.csv", source_format="csv")
     assert df.record_id.is_unique
+
+
+def test_a_repeat_never_takes_the_id_of_an_entry_keyed_like_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # k1 twice and an entry whose own key is k1#2 (same title and year): k1's repeat would
+    # have been given k1#2's id, and the store kept one of the two records
+    from synth.store import connect, import_paths
+
+    entries = [("k1", "Title 1"), ("k2", "Title 2"), ("k1", "Title 1"), ("k1#2", "Title 1")]
+    raw = [
+        {"source_key": k, "title": t, "year": 2001, "position": i, "line": i}
+        for i, (k, t) in enumerate(entries, 1)
+    ]
+    df = normalise_records(raw, source_file="f.ris", source_format="ris")
+    assert df.record_id.is_unique
+    assert df.record_id[3] == record_id("f.ris", "k1#2", "Title 1", 2001)  # its own id kept
+    text = "".join(f"TY  - JOUR\nID  - {k}\nTI  - {t}\nPY  - 2001\nER  - \n\n" for k, t in entries)
+    (tmp_path / "f.ris").write_text(text, encoding="utf-8")
+    con = connect(tmp_path / "review.sqlite")
+    import_paths(con, [tmp_path / "f.ris"], dedupe=False)
+    assert con.execute("SELECT count(*) FROM records_all").fetchone()[0] == 4
+    con.close()

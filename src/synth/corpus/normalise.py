@@ -292,18 +292,27 @@ def _grey_types() -> frozenset[str]:
 
 def disambiguate_ids(df: pd.DataFrame) -> pd.DataFrame:
     """The same entry twice in one file is still two source records: the n-th repeat of an
-    id gets ``#n`` in its key basis. Run over a whole file (also one read in chunks)."""
+    id gets ``#n`` in its key basis (or the next free number, when an entry of the file
+    has that id already: one keyed ``k1#2`` beside ``k1`` twice would otherwise share it,
+    and the store would keep one of the two). Run over a whole file (also one read in
+    chunks)."""
     repeats = df.groupby("record_id", sort=False).cumcount()
     if not repeats.any():
         return df
     df = df.copy()
+    taken = set(df["record_id"])
     for i in repeats[repeats > 0].index:
         row = df.loc[i]
         source_key = row.source_key if isinstance(row.source_key, str) else ""
         title = row.title if isinstance(row.title, str) else None
         year = None if pd.isna(row.year) else int(row.year)
-        key = f"{source_key}#{repeats[i] + 1}"
-        df.at[i, "record_id"] = record_id(row.source_file, key, title, year)
+        n = repeats[i] + 1
+        new_id = record_id(row.source_file, f"{source_key}#{n}", title, year)
+        while new_id in taken:
+            n += 1
+            new_id = record_id(row.source_file, f"{source_key}#{n}", title, year)
+        taken.add(new_id)
+        df.at[i, "record_id"] = new_id
     return df
 
 
