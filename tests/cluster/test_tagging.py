@@ -219,6 +219,7 @@ def test_a_killed_cluster_run_leaves_the_store_as_it_was(
         finished_before = con.execute(
             "SELECT count(*) FROM runs WHERE finished_at IS NOT NULL"
         ).fetchone()[0]
+        rows_before = _rows(con)
     finally:
         con.close()
     work = db.parent / (db.name + ".work")
@@ -256,14 +257,26 @@ def test_a_killed_cluster_run_leaves_the_store_as_it_was(
         assert_frame_equal(current_tags(con), tags_before)
         # the killed run's rows are in the store, unfinished, and its work folder is left
         # (streamed, its partitions' rows went to the store, not to files); the next run
-        # (here on the module's cluster) clears the folder and is stored as usual
+        # (here on the module's cluster) removes those rows (their process is gone),
+        # clears the folder and is stored as usual
         assert _unfinished_rows(db)
+        assert _rows(con) != rows_before
         assert list(work.glob(f"{WORK_PREFIX}*"))
         run = tag_store(con, client=client, partition_size=30)
         assert latest_run(con) == run.run_id != run_before
+        assert _unfinished_rows(db) == 0
+        assert _rows(con, but=run.run_id) == rows_before  # what it held before the kill
     finally:
         con.close()
     assert not list(work.glob(f"{WORK_PREFIX}*"))
+
+
+def _rows(con: sqlite3.Connection, but: int = 0) -> dict[str, int]:
+    """Rows of each table a tagging run writes, those of run ``but`` left out."""
+    return {
+        table: con.execute(f"SELECT count(*) FROM {table} WHERE run_id != ?", (but,)).fetchone()[0]
+        for table in ("tags", "criteria_assessments", "suggestions")
+    }
 
 
 def _unfinished_rows(db: Path) -> int:

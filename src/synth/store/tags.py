@@ -9,13 +9,15 @@ machine row stands for a tag (:func:`synth.tagging.refine.best_rows`).
 Overrides are events: re-tagging adds a run and never touches them. A run is written in
 short transactions (all at once, :func:`save_tagging`, or a chunk of records at a time,
 :class:`TaggingWriter`) and read only once finished (:func:`latest_run`), so a killed run
-is never the current one.
+is never the current one, and the next run removes its rows (:func:`discard_killed_runs`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import sqlite3
 from collections.abc import Iterable
 from itertools import repeat
@@ -59,7 +61,8 @@ def save_tagging(
     A large run is written in short transactions (:mod:`synth.store.batches`), so
     reviewers can record decisions meanwhile; readers see the run only once its ``runs``
     row is marked finished, last. A run that fails is removed again; one killed midway
-    stays unfinished, and the previous finished run remains the current one.
+    stays unfinished, and the previous finished run remains the current one, until the
+    next run removes its rows (:func:`discard_killed_runs`).
     :class:`TaggingWriter` writes a run part by part with the same guarantees.
     """
     with TaggingWriter(con, params) as writer:
@@ -77,6 +80,7 @@ class TaggingWriter:
     ``params`` updated by :meth:`finish_params` (what is known only at the end, such as
     the failures). An error removes what the run wrote; a process killed midway leaves
     the run unfinished: either way the previous finished run stays the current one.
+    Entering first removes the rows of runs so left (:func:`discard_killed_runs`).
     """
 
     def __init__(self, con: sqlite3.Connection, params: dict[str, Any]) -> None:
@@ -86,8 +90,11 @@ class TaggingWriter:
         self._updated: dict[str, Any] = {}
 
     def __enter__(self) -> TaggingWriter:
+        discard_killed_runs(self.con)
         with transaction(self.con):
-            self.run_id = start_run(self.con, "tag", self.params)
+            # the process writing the run, until it finishes: a run left unfinished by a
+            # process that is gone is discarded by the next run (discard_killed_runs)
+            self.run_id = start_run(self.con, "tag", {**self.params, OWNER: _owner()})
         return self
 
     def add(
@@ -117,11 +124,10 @@ class TaggingWriter:
             return
         try:
             with transaction(self.con):
-                if self._updated:
-                    self.con.execute(
-                        "UPDATE runs SET params=? WHERE run_id=?",
-                        (_dumps({**self.params, **self._updated}), self.run_id),
-                    )
+                self.con.execute(  # without its owner: a finished run is nobody's
+                    "UPDATE runs SET params=? WHERE run_id=?",
+                    (_dumps({**self.params, **self._updated}), self.run_id),
+                )
                 self.con.execute(
                     "UPDATE runs SET finished_at=? WHERE run_id=?", (now(), self.run_id)
                 )
@@ -192,6 +198,58 @@ def _discard_run(con: sqlite3.Connection, run_id: int) -> None:
             delete_in_batches(con, table, "run_id=?", (run_id,))
     except sqlite3.Error:  # the store itself is failing: the unfinished run stays unseen
         log.warning("could not remove the rows of failed tagging run %s", run_id)
+
+
+#: The key of an unfinished tagging run's params naming the process that writes it.
+OWNER = "owner"
+
+
+def _owner() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def discard_killed_runs(con: sqlite3.Connection) -> int:
+    """Remove the rows of unfinished tagging runs whose process is gone (killed midway),
+    in one transaction, and return how many were removed.
+
+    Only runs whose owner (:data:`OWNER`: pid and host) ran on this host and no longer
+    runs: a run still going in another process (two reviewers at once), one started on
+    another host, or one recorded before owners were, is left as it is. Its ``runs`` row
+    stays, unfinished, as a record (``discarded`` in its params), as a failed run's does.
+    """
+    from synth.parallel import pid_alive
+
+    host, me = socket.gethostname(), os.getpid()
+    killed: list[tuple[int, dict[str, Any]]] = []
+    for run_id in [
+        r[0]
+        for r in con.execute("SELECT run_id FROM runs WHERE kind='tag' AND finished_at IS NULL")
+    ]:
+        params = run_params(con, run_id)
+        owner = params.get(OWNER)
+        if not isinstance(owner, dict) or owner.get("host") != host:
+            continue
+        pid = owner.get("pid")
+        if isinstance(pid, int) and pid != me and not pid_alive(pid):
+            killed.append((run_id, params))
+    if not killed:
+        return 0
+    removed = 0
+    with transaction(con):
+        for run_id, params in killed:
+            for table in ("tags", "criteria_assessments", "suggestions"):
+                cur = con.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+                removed += max(cur.rowcount, 0)
+            params.pop(OWNER)
+            con.execute(
+                "UPDATE runs SET params=? WHERE run_id=?",
+                (_dumps({**params, "discarded": now()}), run_id),
+            )
+    log.info(
+        "removed %d rows of %d tagging run(s) killed midway (%s)",
+        removed, len(killed), ", ".join(str(r) for r, _ in killed),
+    )  # fmt: skip
+    return removed
 
 
 #: A tagging run's stored tables, sorted, its run id left out: what two versions of the
