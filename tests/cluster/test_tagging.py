@@ -319,8 +319,21 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_tags_are_the_same(
         assert thread.is_alive(), outcome
         assert time.monotonic() < deadline, "no partition landed"
         time.sleep(0.005)
-    victim = sorted(pids.values())[0]
-    os.kill(victim, signal.SIGKILL)  # a worker, with partitions still to tag
+    # a worker the scheduler has given a partition to tag, with partitions still to come:
+    # an idle victim would show nothing
+    victim = 0
+    while not victim:
+        assert thread.is_alive(), outcome
+        assert time.monotonic() < deadline, "no worker held a partition"
+        busy = client.processing()  # type: ignore[attr-defined]
+        for address, keys in busy.items():
+            held = [k for k in keys if str(k).startswith("synth-tag-")]
+            if held and address in pids:
+                victim = pids[address]
+                break
+        else:
+            time.sleep(0.005)
+    os.kill(victim, signal.SIGKILL)
     thread.join(180)
     assert not thread.is_alive()
     assert "error" not in outcome, outcome.get("error")
