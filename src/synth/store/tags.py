@@ -14,6 +14,7 @@ is never the current one, and the next run removes its rows (:func:`discard_kill
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from synth import __version__
-from synth.store.batches import ShortTransactions, delete_in_batches
+from synth.store.batches import ShortTransactions, delete_in_batches, fcntl, store_file_path
 from synth.store.db import now, transaction
 
 log = logging.getLogger(__name__)
@@ -88,13 +89,15 @@ class TaggingWriter:
         self.params = params
         self.run_id = 0
         self._updated: dict[str, Any] = {}
+        self._lock: _RunLock | None = None
 
     def __enter__(self) -> TaggingWriter:
         discard_killed_runs(self.con)
         with transaction(self.con):
-            # the process writing the run, until it finishes: a run left unfinished by a
-            # process that is gone is discarded by the next run (discard_killed_runs)
+            # the owner (pid and host) is information only; whether the run is still
+            # going is told by its lock (run_lock), taken before the row is committed
             self.run_id = start_run(self.con, "tag", {**self.params, OWNER: _owner()})
+            self._lock = _RunLock.take(self.con, self.run_id)
         return self
 
     def add(
@@ -119,21 +122,37 @@ class TaggingWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if kind is not None:
-            _discard_run(self.con, self.run_id)
-            return
         try:
-            with transaction(self.con):
-                self.con.execute(  # without its owner: a finished run is nobody's
-                    "UPDATE runs SET params=? WHERE run_id=?",
-                    (_dumps({**self.params, **self._updated}), self.run_id),
-                )
-                self.con.execute(
-                    "UPDATE runs SET finished_at=? WHERE run_id=?", (now(), self.run_id)
-                )
-        except BaseException:
-            _discard_run(self.con, self.run_id)
-            raise
+            if kind is not None:
+                if _discard_run(self.con, self.run_id):
+                    _drop_owner(self.con, self.run_id)  # failed, not killed (F4)
+                elif self._lock is not None:
+                    self._lock.keep_file()  # rows left: the next run removes them
+                return
+            try:
+                with transaction(self.con):
+                    cur = self.con.execute(  # without its owner: a finished run is nobody's
+                        "UPDATE runs SET params=?, finished_at=? WHERE run_id=?"
+                        " AND finished_at IS NULL AND json_extract(params, '$.discarded') IS NULL",
+                        (_dumps({**self.params, **self._updated}), now(), self.run_id),
+                    )
+                    if cur.rowcount != 1:
+                        raise RunDiscardedError(
+                            f"tagging run {self.run_id} was discarded by another run while it"
+                            " was written (taken for killed), so its rows are incomplete;"
+                            " it is left unfinished: run the tagging again"
+                        )
+            except BaseException:
+                _discard_run(self.con, self.run_id)
+                raise
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+
+class RunDiscardedError(RuntimeError):
+    """A tagging run cannot finish: another run discarded it as killed meanwhile."""
 
 
 def _write_part(
@@ -191,13 +210,93 @@ def _column(frame: pd.DataFrame, name: str) -> list[Any]:
     return frame[name].tolist()
 
 
-def _discard_run(con: sqlite3.Connection, run_id: int) -> None:
-    """Remove what a failed run wrote (its ``runs`` row stays, unfinished, as a record)."""
+def _discard_run(con: sqlite3.Connection, run_id: int) -> bool:
+    """Remove what a failed run wrote (its ``runs`` row stays, unfinished, as a record);
+    False if the store failed meanwhile."""
     try:
-        for table in ("tags", "criteria_assessments", "suggestions"):
-            delete_in_batches(con, table, "run_id=?", (run_id,))
+        _delete_rows(con, run_id)
     except sqlite3.Error:  # the store itself is failing: the unfinished run stays unseen
         log.warning("could not remove the rows of failed tagging run %s", run_id)
+        return False
+    return True
+
+
+def _delete_rows(con: sqlite3.Connection, run_id: int) -> int:
+    """Delete a run's rows in short transactions (a reviewer's write never waits long)."""
+    return sum(
+        delete_in_batches(con, table, "run_id=?", (run_id,))
+        for table in ("tags", "criteria_assessments", "suggestions")
+    )
+
+
+def _drop_owner(con: sqlite3.Connection, run_id: int) -> None:
+    try:
+        with transaction(con):
+            params = run_params(con, run_id)
+            if params.pop(OWNER, None) is not None:
+                con.execute("UPDATE runs SET params=? WHERE run_id=?", (_dumps(params), run_id))
+    except sqlite3.Error:
+        log.warning("could not record failed tagging run %s as failed", run_id)
+
+
+class _RunLock:
+    """A tagging run's lock: a file beside the store, ``<store>-tagrun-<run id>.lock``,
+    held exclusively by the writing process from the run's start until it finishes or
+    fails, then removed. The operating system releases it when its holder dies, even by
+    ``kill -9``, whatever PID namespace or container it ran in, so a run whose lock can
+    be taken is one whose writer is gone (:func:`discard_killed_runs`)."""
+
+    def __init__(self, path: str, handle: Any) -> None:
+        self.path = path
+        self.handle = handle
+        self._remove = True
+
+    @classmethod
+    def take(cls, con: sqlite3.Connection, run_id: int) -> _RunLock | None:
+        path = run_lock_path(con, run_id)
+        if path is None or fcntl is None:
+            return None
+        try:
+            handle = open(path, "ab")  # noqa: SIM115 - held for the run's life
+        except OSError:
+            return None  # (a read-only folder: the run is never taken for killed)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return None
+        return cls(path, handle)
+
+    @classmethod
+    def try_dead(cls, path: str) -> _RunLock | None:
+        """The lock of a run whose writer is gone (None if held, or no such file)."""
+        if fcntl is None:
+            return None
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - never creates the file
+        except OSError:
+            return None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return None
+        return cls(path, handle)
+
+    def keep_file(self) -> None:
+        self._remove = False
+
+    def release(self) -> None:
+        if self._remove:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        self.handle.close()  # releases the lock
+
+
+def run_lock_path(con: sqlite3.Connection, run_id: int) -> str | None:
+    """Where tagging run ``run_id``'s lock file is (None for an in-memory store)."""
+    path = store_file_path(con)
+    return None if path is None else f"{path}-tagrun-{run_id}.lock"
 
 
 #: The key of an unfinished tagging run's params naming the process that writes it.
@@ -209,47 +308,61 @@ def _owner() -> dict[str, Any]:
 
 
 def discard_killed_runs(con: sqlite3.Connection) -> int:
-    """Remove the rows of unfinished tagging runs whose process is gone (killed midway),
-    in one transaction, and return how many were removed.
+    """Remove the rows of unfinished tagging runs whose writer is gone (killed midway)
+    and return how many were removed.
 
-    Only runs whose owner (:data:`OWNER`: pid and host) ran on this host and no longer
-    runs: a run still going in another process (two reviewers at once), one started on
-    another host, or one recorded before owners were, is left as it is. Its ``runs`` row
-    stays, unfinished, as a record (``discarded`` in its params), as a failed run's does.
+    A run's writer holds the run's lock file (:class:`_RunLock`) while it lives; a run is
+    taken for killed only if that lock can be taken without waiting. A run still going
+    in another process, container or PID namespace holds it and is left alone, and so is
+    one with no lock file (recorded before locks were, or a failed run, already removed).
+    The runs are marked ``discarded`` in one short transaction (checking again that they
+    are unfinished), then their rows are deleted in short transactions
+    (:func:`synth.store.batches.delete_in_batches`), so a reviewer's write never waits
+    long; a crash midway leaves the lock file, and the next run removes the rest. Their
+    ``runs`` rows stay, unfinished, as a record. An in-memory store has no lock files and
+    nothing here is done.
     """
-    from synth.parallel import pid_alive
-
-    host, me = socket.gethostname(), os.getpid()
-    killed: list[tuple[int, dict[str, Any]]] = []
-    for run_id in [
-        r[0]
-        for r in con.execute("SELECT run_id FROM runs WHERE kind='tag' AND finished_at IS NULL")
-    ]:
-        params = run_params(con, run_id)
-        owner = params.get(OWNER)
-        if not isinstance(owner, dict) or owner.get("host") != host:
-            continue
-        pid = owner.get("pid")
-        if isinstance(pid, int) and pid != me and not pid_alive(pid):
-            killed.append((run_id, params))
-    if not killed:
+    if store_file_path(con) is None or fcntl is None:
         return 0
-    removed = 0
-    with transaction(con):
-        for run_id, params in killed:
-            for table in ("tags", "criteria_assessments", "suggestions"):
-                cur = con.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
-                removed += max(cur.rowcount, 0)
-            params.pop(OWNER)
-            con.execute(
-                "UPDATE runs SET params=? WHERE run_id=?",
-                (_dumps({**params, "discarded": now()}), run_id),
-            )
-    log.info(
-        "removed %d rows of %d tagging run(s) killed midway (%s)",
-        removed, len(killed), ", ".join(str(r) for r, _ in killed),
-    )  # fmt: skip
-    return removed
+    held: dict[int, _RunLock] = {}
+    try:
+        for (run_id,) in con.execute(
+            "SELECT run_id FROM runs WHERE kind='tag' AND finished_at IS NULL"
+        ).fetchall():
+            path = run_lock_path(con, run_id)
+            lock = _RunLock.try_dead(path) if path is not None else None
+            if lock is not None:
+                held[run_id] = lock
+        if not held:
+            return 0
+        killed: list[int] = []
+        with transaction(con):
+            for run_id, lock in held.items():
+                params = run_params(con, run_id)
+                params.pop(OWNER, None)
+                params.setdefault("discarded", now())
+                cur = con.execute(
+                    "UPDATE runs SET params=? WHERE run_id=? AND finished_at IS NULL",
+                    (_dumps(params), run_id),
+                )
+                if cur.rowcount == 1:
+                    killed.append(run_id)
+                else:  # finished meanwhile: its lock file is its writer's to remove
+                    lock.keep_file()
+        removed = sum(_delete_rows(con, run_id) for run_id in killed)
+        if killed:
+            log.info(
+                "removed %d rows of %d tagging run(s) killed midway (%s)",
+                removed, len(killed), ", ".join(str(r) for r in killed),
+            )  # fmt: skip
+        return removed
+    except BaseException:
+        for lock in held.values():
+            lock.keep_file()  # (its rows are removed by the next run)
+        raise
+    finally:
+        for lock in held.values():
+            lock.release()
 
 
 #: A tagging run's stored tables, sorted, its run id left out: what two versions of the
