@@ -66,6 +66,25 @@ def test_a_check_that_fails_waits_for_the_registration_and_keeps_its_error(
     assert any("setup failed on a worker" in n for n in notes), notes
 
 
+def test_a_failure_before_the_loop_leaves_no_registration_running(
+    threaded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (review of 33e806f F5: the thread was started before the ``try`` that waits for it)
+    _slow_registration(monkeypatch, 2.0)
+
+    def no_bar(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no progress bar")
+
+    monkeypatch.setattr(dtagging, "_progress", no_bar)
+    records, _ = generate_records(10, seed=5)
+    with pytest.raises(RuntimeError, match="no progress bar"):
+        tag_partitions(threaded, records, load_codebook(), out_dir=tmp_path)
+    running = [t for t in threading.enumerate() if t.name == "synth-register" and t.is_alive()]
+    for t in running:
+        t.join(10)
+    assert not running, "tag_partitions raised while its registration went on"
+
+
 def test_ctrl_c_while_the_workers_set_up_waits_for_the_registration(
     threaded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

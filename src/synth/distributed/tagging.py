@@ -276,9 +276,9 @@ def tag_partitions(
         judge_plugin = JudgePlugin(judging)
         plugins.append(judge_plugin)
         judge_name = judge_plugin.name
-    # the workers build their engines while this process reads the first partitions
-    setting_up: _Registering | None = _Registering(client, plugins)
-    limit = 0  # set in the ``try`` below, whose ``finally`` waits for the registration
+    # started as the ``try`` below's first statement, whose ``finally`` waits for it
+    setting_up: _Registering | None = None
+    limit = 0  # set in the ``try`` below
     run = PartitionRun(folder=out_dir, files=[], records=0, rows=0)
     results: dict[int, dict[str, Any]] = {}
     bar = _progress(progress, len(records) if isinstance(records, pd.DataFrame) else None)
@@ -328,6 +328,8 @@ def tag_partitions(
         run.records += n
 
     try:
+        # the workers build their engines while this process reads the first partitions
+        setting_up = _Registering(client, plugins)
         extract_texts = _texts_by_record(extracts, "extracts")
         full_texts = _texts_by_record(fulltexts, "fulltexts")
         limit = IN_FLIGHT_PER_WORKER * ready_workers(client)
