@@ -236,3 +236,27 @@ def test_a_run_still_going_in_another_process_is_left_alone(db: Path) -> None:
         assert "live" in _labels(con)
     finally:
         con.close()
+
+
+def test_the_run_behind_the_tags_is_the_latest_finished_one(db: Path) -> None:
+    # notebook 05's "Tagging run behind the tags" (review of 3f6e5c3 F3): it took the
+    # newest tag run, finished or not
+    from synth.store.tags import latest_run_summary
+
+    con = connect(db)
+    live = _writer(db, "live", "wait")  # a run in progress, newer than the finished one
+    try:
+        killed = _writer(db, "killed", "kill")
+        assert killed.wait(30) == -signal.SIGKILL
+        summary = latest_run_summary(con)
+        assert summary["run_id"].tolist() == [latest_run(con)]
+        assert summary.columns.tolist() == ["run_id", "kind", "started_at", "version"]
+    finally:
+        assert live.stdin is not None
+        live.stdin.close()
+        assert live.wait(30) == 0
+    try:
+        assert latest_run_summary(con)["run_id"].tolist() == [latest_run(con)]
+        assert latest_run_summary(con, "nothing").empty
+    finally:
+        con.close()

@@ -394,6 +394,17 @@ def latest_run(con: sqlite3.Connection, kind: str = "tag") -> int | None:
     return row[0]
 
 
+def latest_run_summary(con: sqlite3.Connection, kind: str = "tag") -> pd.DataFrame:
+    """The latest finished run of ``kind`` (:func:`latest_run`, the one the current tags
+    are read from): its run_id, kind, started_at and version, one row (none if no run
+    has finished). An unfinished, failed, killed or discarded run is never it."""
+    return pd.read_sql_query(
+        "SELECT run_id, kind, started_at, version FROM runs WHERE run_id=?",
+        con,
+        params=(latest_run(con, kind),),
+    )
+
+
 def load_run_tags(
     con: sqlite3.Connection, run_id: int | None = None, *, parse_evidence: bool = True
 ) -> pd.DataFrame:
