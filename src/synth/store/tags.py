@@ -239,6 +239,16 @@ def _drop_owner(con: sqlite3.Connection, run_id: int) -> None:
         log.warning("could not record failed tagging run %s as failed", run_id)
 
 
+def _locked_now(handle: Any) -> bool:
+    """Take an exclusive lock on the open file without waiting; close it if held elsewhere."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    return True
+
+
 class _RunLock:
     """A tagging run's lock: a file beside the store, ``<store>-tagrun-<run id>.lock``,
     held exclusively by the writing process from the run's start until it finishes or
@@ -260,12 +270,7 @@ class _RunLock:
             handle = open(path, "ab")  # noqa: SIM115 - held for the run's life
         except OSError:
             return None  # (a read-only folder: the run is never taken for killed)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return None
-        return cls(path, handle)
+        return cls(path, handle) if _locked_now(handle) else None
 
     @classmethod
     def try_dead(cls, path: str) -> _RunLock | None:
@@ -276,12 +281,7 @@ class _RunLock:
             handle = open(path, "rb")  # noqa: SIM115 - never creates the file
         except OSError:
             return None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return None
-        return cls(path, handle)
+        return cls(path, handle) if _locked_now(handle) else None
 
     def keep_file(self) -> None:
         self._remove = False
