@@ -28,7 +28,13 @@ from typing import Any
 import pandas as pd
 
 from synth import __version__
-from synth.store.batches import ShortTransactions, delete_in_batches, fcntl, store_file_path
+from synth.store.batches import (
+    ShortTransactions,
+    delete_in_batches,
+    fcntl,
+    store_file_path,
+    turn,
+)
 from synth.store.db import now, transaction
 
 log = logging.getLogger(__name__)
@@ -239,49 +245,44 @@ def _drop_owner(con: sqlite3.Connection, run_id: int) -> None:
         log.warning("could not record failed tagging run %s as failed", run_id)
 
 
-def _locked_now(handle: Any) -> bool:
-    """Take an exclusive lock on the open file without waiting; close it if held elsewhere."""
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return False
-    return True
-
-
 class _RunLock:
-    """A tagging run's lock: a file beside the store, ``<store>-tagrun-<run id>.lock``,
-    held exclusively by the writing process from the run's start until it finishes or
-    fails, then removed. The operating system releases it when its holder dies, even by
-    ``kill -9``, whatever PID namespace or container it ran in, so a run whose lock can
-    be taken is one whose writer is gone (:func:`discard_killed_runs`)."""
+    """A tagging run's lock: the store's lock ``tagrun-<run id>``
+    (:func:`synth.store.batches.turn`: a file beside the store,
+    ``<store>-tagrun-<run id>.lock``), held by the writing process from the run's start
+    until it finishes or fails, then its file removed. The operating system releases it
+    when its holder dies, even by ``kill -9``, whatever PID namespace or container it ran
+    in, so a run whose lock can be taken is one whose writer is gone
+    (:func:`discard_killed_runs`)."""
 
-    def __init__(self, path: str, handle: Any) -> None:
+    def __init__(self, path: str, held: contextlib.ExitStack) -> None:
         self.path = path
-        self.handle = handle
+        self._held = held
         self._remove = True
 
     @classmethod
     def take(cls, con: sqlite3.Connection, run_id: int) -> _RunLock | None:
-        path = run_lock_path(con, run_id)
-        if path is None or fcntl is None:
-            return None
-        try:
-            handle = open(path, "ab")  # noqa: SIM115 - held for the run's life
-        except OSError:
-            return None  # (a read-only folder: the run is never taken for killed)
-        return cls(path, handle) if _locked_now(handle) else None
+        """The new run's lock (None where none can be taken: a read-only folder, an
+        in-memory store; such a run is never taken for killed)."""
+        return cls._without_waiting(con, run_id, existing=False)
 
     @classmethod
-    def try_dead(cls, path: str) -> _RunLock | None:
-        """The lock of a run whose writer is gone (None if held, or no such file)."""
-        if fcntl is None:
+    def try_dead(cls, con: sqlite3.Connection, run_id: int) -> _RunLock | None:
+        """The lock of a run whose writer is gone (None if held, or no such file: a run
+        recorded before locks were is never taken for killed)."""
+        return cls._without_waiting(con, run_id, existing=True)
+
+    @classmethod
+    def _without_waiting(
+        cls, con: sqlite3.Connection, run_id: int, *, existing: bool
+    ) -> _RunLock | None:
+        path = run_lock_path(con, run_id)
+        if path is None or (existing and not os.path.exists(path)):
             return None
-        try:
-            handle = open(path, "rb")  # noqa: SIM115 - never creates the file
-        except OSError:
-            return None
-        return cls(path, handle) if _locked_now(handle) else None
+        held = contextlib.ExitStack()
+        if held.enter_context(turn(con, f"{RUN_LOCK}{run_id}", wait=False)):
+            return cls(path, held)
+        held.close()
+        return None
 
     def keep_file(self) -> None:
         self._remove = False
@@ -290,13 +291,17 @@ class _RunLock:
         if self._remove:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
-        self.handle.close()  # releases the lock
+        self._held.close()  # releases the lock
+
+
+#: The name of a tagging run's lock (:func:`synth.store.batches.turn`), before its id.
+RUN_LOCK = "tagrun-"
 
 
 def run_lock_path(con: sqlite3.Connection, run_id: int) -> str | None:
     """Where tagging run ``run_id``'s lock file is (None for an in-memory store)."""
     path = store_file_path(con)
-    return None if path is None else f"{path}-tagrun-{run_id}.lock"
+    return None if path is None else f"{path}-{RUN_LOCK}{run_id}.lock"
 
 
 #: The key of an unfinished tagging run's params naming the process that writes it.
@@ -329,8 +334,7 @@ def discard_killed_runs(con: sqlite3.Connection) -> int:
         for (run_id,) in con.execute(
             "SELECT run_id FROM runs WHERE kind='tag' AND finished_at IS NULL"
         ).fetchall():
-            path = run_lock_path(con, run_id)
-            lock = _RunLock.try_dead(path) if path is not None else None
+            lock = _RunLock.try_dead(con, run_id)
             if lock is not None:
                 held[run_id] = lock
         if not held:
