@@ -151,19 +151,43 @@ class AbstractGoldResult:
         )
 
 
+COUNTRY_EXACT = "country exact where named"
+COUNTRY_NONE = "country none where none named"
+# The figures the issue's targets name, in the order every table prints them: one list,
+# so a figure added here is in the summary, the bootstrap and the paired comparison alike
+SUMMARY_FIGURES: tuple[str, ...] = (
+    "setting macro-F1",
+    "setting micro-F1",
+    COUNTRY_EXACT,
+    COUNTRY_NONE,
+    "country macro-F1",
+    "country micro-F1",
+    "design macro-F1",
+    "design micro-F1",
+)
+
+
+def _f1_figure(facet: str, average: str) -> str:
+    """The summary figure's name of one facet's macro or micro F1."""
+    return f"{facet} {average}-F1"
+
+
+def _in_order(figures: dict) -> dict:
+    """``figures`` keyed and ordered as :data:`SUMMARY_FIGURES`."""
+    return {name: figures[name] for name in SUMMARY_FIGURES}
+
+
 def summary_figures(result: AbstractGoldResult) -> dict[str, float]:
     """The figures the issue's targets name, as one flat mapping."""
     summary = result.summary().set_index("facet")
-    return {
-        "setting macro-F1": float(summary.loc["setting", "macro_f1"]),
-        "setting micro-F1": float(summary.loc["setting", "micro_f1"]),
-        "country exact where named": result.country_accuracy,
-        "country none where none named": result.country_none_share,
-        "country macro-F1": float(summary.loc["country", "macro_f1"]),
-        "country micro-F1": float(summary.loc["country", "micro_f1"]),
-        "design macro-F1": float(summary.loc["design", "macro_f1"]),
-        "design micro-F1": float(summary.loc["design", "micro_f1"]),
+    figures: dict[str, float] = {
+        _f1_figure(facet, average): float(summary.loc[facet, f"{average}_f1"])
+        for facet in FACETS
+        for average in ("macro", "micro")
     }
+    figures[COUNTRY_EXACT] = result.country_accuracy
+    figures[COUNTRY_NONE] = result.country_none_share
+    return _in_order(figures)
 
 
 def _country_exact(tags: pd.DataFrame, gold: pd.DataFrame) -> tuple[int, int, int, int]:
@@ -268,28 +292,19 @@ class TaggedGold:
             per_label = _f1(tp, fp, fn)
             with np.errstate(invalid="ignore"):
                 macro = (per_label * present).sum(axis=1) / present.sum(axis=1)
-            out[f"{facet} macro"] = macro
-            out[f"{facet} micro"] = _f1(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
+            out[_f1_figure(facet, "macro")] = macro
+            out[_f1_figure(facet, "micro")] = _f1(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
         exact = _country_exact_by_record(self.tags, self.gold)
         right = exact.reindex(ids, fill_value=False).to_numpy(dtype=float)
         in_named = ids.isin(_country_named_ids(self.gold)).astype(float)
         in_unnamed = ids.isin(exact.index).astype(float) - in_named
         named, unnamed = weights @ in_named, weights @ in_unnamed
         with np.errstate(invalid="ignore", divide="ignore"):
-            country = np.where(named > 0, (weights @ (right * in_named)) / named, np.nan)
-            none = np.where(unnamed > 0, (weights @ (right * in_unnamed)) / unnamed, np.nan)
-        return pd.DataFrame(
-            {
-                "setting macro-F1": out["setting macro"],
-                "setting micro-F1": out["setting micro"],
-                "country exact where named": country,
-                "country none where none named": none,
-                "country macro-F1": out["country macro"],
-                "country micro-F1": out["country micro"],
-                "design macro-F1": out["design macro"],
-                "design micro-F1": out["design micro"],
-            }
-        )
+            out[COUNTRY_EXACT] = np.where(named > 0, (weights @ (right * in_named)) / named, np.nan)
+            out[COUNTRY_NONE] = np.where(
+                unnamed > 0, (weights @ (right * in_unnamed)) / unnamed, np.nan
+            )
+        return pd.DataFrame(_in_order(out))
 
     def bootstrap(self, n: int = 1000, *, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
         """How far each summary figure could move on another sample of as many abstracts
