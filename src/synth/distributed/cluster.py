@@ -9,6 +9,7 @@ runs today's single-machine path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synth.parallel import default_workers, pid_alive
-from synth.store.batches import store_file_path
+from synth.store.batches import store_file_path, turn
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -160,28 +161,85 @@ def ready_workers(client: Client) -> int:
     return max(1, len(client.scheduler_info().get("workers", {})))
 
 
-def work_folder(con: sqlite3.Connection) -> Path:
+@contextmanager
+def work_folder(con: sqlite3.Connection) -> Iterator[Path]:
     """A new folder for one run's partitions (import, tagging), in ``<store>.work/``
-    beside the store (a temporary folder for a store in memory). Folders left by runs
-    whose process is gone (killed) are removed first."""
+    beside the store (a temporary folder for a store in memory), removed on leaving.
+
+    The run holds the store's lock ``work-<folder name>`` (:func:`synth.store.batches.turn`:
+    a file beside the store, ``<store>-work-run-....lock``) from before its folder is made
+    until after it is removed: the operating system releases it when the run dies, even by
+    ``kill -9``, whatever PID namespace or container it ran in. Folders left by other runs
+    are removed first, but only those whose lock can be taken without waiting (their run is
+    gone); a folder with no lock file (made before these locks were) is removed when the
+    process its name gives is not running here, as before.
+    """
     store = store_file_path(con)
     if store is None:
         import tempfile
 
-        return Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
+        folder = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
     root = Path(store + ".work")
     root.mkdir(exist_ok=True)
     for old in root.glob(f"{WORK_PREFIX}*"):
-        if old.is_dir() and not _alive(old.name):
-            shutil.rmtree(old, ignore_errors=True)
+        if old.is_dir():
+            _remove_if_left(con, old)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     folder = root / f"{WORK_PREFIX}{os.getpid()}-{stamp}-{time.monotonic_ns() % 10**6:06d}"
-    folder.mkdir()
-    return folder
+    # the lock first: a folder is never seen without its lock file while its run lives
+    with turn(con, _lock_name(folder), wait=False) as held:
+        try:
+            folder.mkdir()
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            if held:
+                _unlink(_lock_path(store, folder))
+
+
+#: The store's lock (:func:`synth.store.batches.turn`) a run holds for its work folder,
+#: before the folder's name.
+WORK_LOCK = "work-"
+
+
+def _lock_name(folder: Path) -> str:
+    return f"{WORK_LOCK}{folder.name}"
+
+
+def _lock_path(store: str, folder: Path) -> str:
+    """Where ``folder``'s lock file is (as :func:`synth.store.batches.turn` names it)."""
+    return f"{store}-{_lock_name(folder)}.lock"
+
+
+def _remove_if_left(con: sqlite3.Connection, folder: Path) -> None:
+    """Remove work folder ``folder`` if the run that made it is gone: its lock taken
+    without waiting (held meanwhile, so that its file is removed by whoever removes the
+    folder), or, with no lock file, its process not running here."""
+    store = store_file_path(con)
+    assert store is not None
+    if not os.path.exists(_lock_path(store, folder)):
+        if not _alive(folder.name):  # made before work folders had locks
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    with turn(con, _lock_name(folder), wait=False) as held:
+        if held:
+            shutil.rmtree(folder, ignore_errors=True)
+            _unlink(_lock_path(store, folder))
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _alive(name: str) -> bool:
-    """Whether the process that made work folder ``name`` (``run-<pid>-...``) still runs."""
+    """Whether the process that made work folder ``name`` (``run-<pid>-...``) still runs
+    (only for folders with no lock file: a pid says nothing across PID namespaces)."""
     try:
         pid = int(name[len(WORK_PREFIX) :].split("-", 1)[0])
     except ValueError:

@@ -37,7 +37,6 @@ import itertools
 import json
 import logging
 import re
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -148,12 +147,9 @@ def import_on_cluster(
     size = chunk_chars or CHUNK_CHARS
     if size < 1:
         raise ValueError(f"chunk_chars must be at least 1, not {size}")
-    folder = work_folder(con)
-    try:
+    with work_folder(con) as folder:  # removed on leaving
         plans = _read_all(client, files, folder, size, bar)
         return _load_all(con, plans)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- planning

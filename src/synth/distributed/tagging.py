@@ -34,7 +34,6 @@ import hashlib
 import json
 import logging
 import pickle
-import shutil
 import sqlite3
 import threading
 import time
@@ -454,14 +453,13 @@ def tag_on_cluster(
     returned has no rows, only the ``attrs``. With ``judging`` too, each partition is judged against
     the review's criteria on its worker and its result carries its ``assessment`` and
     ``suggestions`` (:func:`tag_partitions`)."""
-    folder = work_folder(con)
     landed = None
     if each is not None:
 
         def landed(result: dict[str, Any]) -> None:
             each(result, tag_frame(result["table"], parse_evidence=False))
 
-    try:
+    with work_folder(con) as folder:  # removed on leaving
         if extracts is not None and len(extracts) and isinstance(records, pd.DataFrame):
             extracts = _matched_extracts(records, extracts)
         run = tag_partitions(
@@ -477,8 +475,6 @@ def tag_on_cluster(
             judging=judging if each is not None else None,
         )
         tags = read_tag_partitions(run.files if each is None else [])
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     tags.attrs["notes"] = run.notes
     tags.attrs["failures"] = run.failures
     tags.attrs["partitions"] = run.partitions

@@ -1,0 +1,157 @@
+"""Work folders (``<store>.work/run-<pid>-...``, issue 19): a run holds the store's lock
+for its folder while it lives, and another run removes a folder only when that lock can be
+taken, not by its pid (which says nothing across PID namespaces or after pid reuse)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synth.distributed.cluster import WORK_LOCK, WORK_PREFIX, work_folder
+from synth.parallel import pid_alive
+from synth.store.batches import turn
+
+ROOT = Path(__file__).resolve().parents[2]
+#: a pid that runs nowhere here: a run in another container, or one long gone
+GONE_PID = 99_999_999
+
+#: A run in another PID namespace: makes its work folder (named with ``GONE_PID``), holds
+#: its lock, says so, and waits until killed.
+_OWNER = """
+import sqlite3, sys
+from pathlib import Path
+from synth.distributed.cluster import WORK_LOCK
+from synth.store.batches import turn
+db, name = sys.argv[1], sys.argv[2]
+con = sqlite3.connect(db)
+with turn(con, WORK_LOCK + name, wait=False) as held:
+    (Path(db + ".work") / name).mkdir(parents=True)
+    print("held" if held else "not held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    c = sqlite3.connect(tmp_path / "store.sqlite")
+    yield c
+    c.close()
+
+
+def _left(db: Path, name: str) -> Path:
+    folder = db.parent / (db.name + ".work") / name
+    folder.mkdir(parents=True)
+    (folder / "tags-00000.parquet").write_bytes(b"partition")
+    return folder
+
+
+def _lock_file(db: Path, name: str) -> Path:
+    return db.parent / f"{db.name}-{WORK_LOCK}{name}.lock"
+
+
+def _a_run(con: sqlite3.Connection) -> Path:
+    with work_folder(con) as folder:
+        assert folder.is_dir()
+        return folder
+
+
+def test_a_folder_whose_owner_holds_its_lock_is_kept_whatever_its_pid(
+    con: sqlite3.Connection, tmp_path: Path
+) -> None:
+    db = tmp_path / "store.sqlite"
+    name = f"{WORK_PREFIX}{GONE_PID}-20260101T000000-000001"
+    assert not pid_alive(GONE_PID)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, str(db), name],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline().strip() == "held"
+        folder = db.parent / (db.name + ".work") / name
+        _a_run(con)
+        assert folder.is_dir(), "a live run's work folder was removed (its pid is not here)"
+        assert _lock_file(db, name).exists()
+    finally:
+        owner.send_signal(signal.SIGKILL)  # as a killed run dies: its lock released
+        owner.wait()
+    _a_run(con)
+    assert not folder.exists(), "a killed run's work folder was kept"
+    assert not _lock_file(db, name).exists()
+
+
+def test_a_folder_held_by_another_open_handle_is_kept(
+    con: sqlite3.Connection, tmp_path: Path
+) -> None:
+    db = tmp_path / "store.sqlite"
+    name = f"{WORK_PREFIX}{GONE_PID}-20260101T000000-000002"
+    folder = _left(db, name)
+    other = sqlite3.connect(db)
+    try:
+        with turn(other, f"{WORK_LOCK}{name}", wait=False) as held:
+            assert held
+            _a_run(con)
+            assert (folder / "tags-00000.parquet").exists()
+        _a_run(con)  # released: its owner has gone
+        assert not folder.exists()
+        assert not _lock_file(db, name).exists()
+    finally:
+        other.close()
+
+
+def test_a_run_removes_its_folder_and_lock_on_leaving_and_keeps_them_meanwhile(
+    con: sqlite3.Connection, tmp_path: Path
+) -> None:
+    db = tmp_path / "store.sqlite"
+    with work_folder(con) as folder:
+        assert _lock_file(db, folder.name).exists()
+        (folder / "tags-00000.parquet").write_bytes(b"partition")
+        second = _a_run(con)  # another run of this process meanwhile
+        assert folder.is_dir()
+        assert second != folder and not second.exists()
+    assert not folder.exists()
+    assert not _lock_file(db, folder.name).exists()
+
+
+def test_a_run_that_raises_removes_its_folder_and_lock(
+    con: sqlite3.Connection, tmp_path: Path
+) -> None:
+    db = tmp_path / "store.sqlite"
+    with pytest.raises(RuntimeError, match="partition failed"), work_folder(con) as folder:
+        raise RuntimeError("partition failed")
+    assert not folder.exists()
+    assert not _lock_file(db, folder.name).exists()
+
+
+def test_a_folder_without_a_lock_file_falls_back_on_its_pid(
+    con: sqlite3.Connection, tmp_path: Path
+) -> None:
+    # (folders left by runs from before work folders had locks)
+    db = tmp_path / "store.sqlite"
+    gone = _left(db, f"{WORK_PREFIX}{GONE_PID}-20260101T000000-000003")
+    alive = _left(db, f"{WORK_PREFIX}{os.getpid()}-20260101T000000-000004")
+    _a_run(con)
+    assert not gone.exists()
+    assert alive.is_dir()
+    assert not _lock_file(db, gone.name).exists()
+
+
+def test_a_store_in_memory_gets_a_temporary_folder_removed_on_leaving() -> None:
+    mem = sqlite3.connect(":memory:")
+    try:
+        with work_folder(mem) as folder:
+            assert folder.is_dir()
+        assert not folder.exists()
+    finally:
+        mem.close()
