@@ -31,7 +31,15 @@ if TYPE_CHECKING:
     from synth.tagging.codebook import Codebook
 
 FACETS = ("setting", "country", "design")
+#: Every facet a gold set may label (a column of its gold.csv), in the order tables print
+#: them: the setting/country/design sets label the first three, the approach set
+#: (``tests/fixtures/approach-gold``) the approach.
+GOLD_FACETS = (*FACETS, "approach")
+#: Facets a record may hold several labels of, joined with ``;`` in gold.csv.
+MULTI_LABEL = frozenset({"country", "approach"})
 NOT_STATED = "not-stated"
+#: The gold's "no label" values (``not-stated``; ``none`` for the approach).
+NO_LABEL = frozenset({NOT_STATED, "none"})
 #: Set 1's halves (``tests/fixtures/abstracts-gold``): its first session's rules were
 #: improved by reading the errors on ``dev`` (odd gold ids) only, holding ``test`` (even
 #: ids) out; once set 2 (``tests/fixtures/abstracts-gold-2``) was labelled, both halves of
@@ -63,19 +71,30 @@ def country_iso() -> dict[str, str]:
 
 
 def load_gold_long(folder: Path | str, split: str = "all") -> pd.DataFrame:
-    """``gold.csv`` as rows of (gold_id, dataset, key, facet, label), countries split;
-    only the records of ``split`` (see :data:`SPLITS`)."""
-    gold = pd.read_csv(Path(folder) / "gold.csv", dtype=str, keep_default_na=False)
+    """``gold.csv`` as rows of (gold_id, dataset, key, facet, label), the labels of a
+    multi-label facet (:data:`MULTI_LABEL`) split; only the records of ``split`` (see
+    :data:`SPLITS`). The facets are the :data:`GOLD_FACETS` the file has columns for."""
+    path = Path(folder) / "gold.csv"
+    gold = pd.read_csv(path, dtype=str, keep_default_na=False)
+    facets = [f for f in GOLD_FACETS if f in gold.columns]
+    if not facets:
+        raise ValueError(f"{path}: no facet column (one of {', '.join(GOLD_FACETS)})")
     gold = of_split(gold, split)
     rows = []
     for r in gold.itertuples(index=False):
-        for facet in FACETS:
+        for facet in facets:
             value = getattr(r, facet).strip()
-            labels = value.split(";") if facet == "country" and value != NOT_STATED else [value]
+            labels = value.split(";") if facet in MULTI_LABEL else [value]
             for label in labels:
-                label = NOT_APPLICABLE if label == NOT_STATED else label.strip()
+                label = NOT_APPLICABLE if label.strip() in NO_LABEL else label.strip()
                 rows.append((r.gold_id, r.dataset, r.key, facet, label))
     return pd.DataFrame(rows, columns=["gold_id", "dataset", "key", "facet", "label"])
+
+
+def facets_of(gold: pd.DataFrame) -> tuple[str, ...]:
+    """The facets long gold rows label, in :data:`GOLD_FACETS` order."""
+    present = set(gold["facet"])
+    return tuple(f for f in GOLD_FACETS if f in present)
 
 
 def load_records(gold: pd.DataFrame, peer: Path | str) -> pd.DataFrame:
@@ -117,6 +136,8 @@ class AbstractGoldResult:
     country_exact: int
     country_unnamed: int = 0
     country_none: int = 0
+    #: the facets the gold labels (:func:`facets_of`)
+    facets: tuple[str, ...] = FACETS
 
     @property
     def country_accuracy(self) -> float:
@@ -131,20 +152,27 @@ class AbstractGoldResult:
         avg = self.evaluation.averages.set_index(["facet", "average"])["f1"]
         rows = [
             {"facet": f, "macro_f1": avg.get((f, "macro")), "micro_f1": avg.get((f, "micro"))}
-            for f in FACETS
+            for f in self.facets
         ]
         out = pd.DataFrame(rows)
-        out["country_accuracy_where_named"] = [
-            self.country_accuracy if f == "country" else None for f in FACETS
-        ]
+        if "country" in self.facets:
+            out["country_accuracy_where_named"] = [
+                self.country_accuracy if f == "country" else None for f in self.facets
+            ]
         return out
 
     def to_text(self) -> str:
+        head = f"Real-abstract gold set: {self.evaluation.coverage['gold_records'].max()} records"
+        if "country" in self.facets:
+            head += (
+                f"; country named in {self.country_named}, given exactly for "
+                f"{self.country_exact} ({self.country_accuracy:.3f}); no country named in "
+                f"{self.country_unnamed}, none given for {self.country_none} "
+                f"({self.country_none_share:.3f})"
+            )
         return (
-            f"Real-abstract gold set: {self.evaluation.coverage['gold_records'].max()} records; "
-            f"country named in {self.country_named}, given exactly for {self.country_exact} "
-            f"({self.country_accuracy:.3f}); no country named in {self.country_unnamed}, "
-            f"none given for {self.country_none} ({self.country_none_share:.3f})\n\n"
+            head
+            + "\n\n"
             + self.summary().to_string(index=False, float_format=lambda x: f"{x:.3f}")
             + "\n\n"
             + self.evaluation.to_text()
@@ -164,6 +192,8 @@ SUMMARY_FIGURES: tuple[str, ...] = (
     "country micro-F1",
     "design macro-F1",
     "design micro-F1",
+    "approach macro-F1",
+    "approach micro-F1",
 )
 
 
@@ -173,8 +203,8 @@ def _f1_figure(facet: str, average: str) -> str:
 
 
 def _in_order(figures: dict) -> dict:
-    """``figures`` keyed and ordered as :data:`SUMMARY_FIGURES`."""
-    return {name: figures[name] for name in SUMMARY_FIGURES}
+    """``figures`` keyed and ordered as :data:`SUMMARY_FIGURES` (those a gold set has)."""
+    return {name: figures[name] for name in SUMMARY_FIGURES if name in figures}
 
 
 def summary_figures(result: AbstractGoldResult) -> dict[str, float]:
@@ -182,11 +212,12 @@ def summary_figures(result: AbstractGoldResult) -> dict[str, float]:
     summary = result.summary().set_index("facet")
     figures: dict[str, float] = {
         _f1_figure(facet, average): float(summary.loc[facet, f"{average}_f1"])
-        for facet in FACETS
+        for facet in result.facets
         for average in ("macro", "micro")
     }
-    figures[COUNTRY_EXACT] = result.country_accuracy
-    figures[COUNTRY_NONE] = result.country_none_share
+    if "country" in result.facets:
+        figures[COUNTRY_EXACT] = result.country_accuracy
+        figures[COUNTRY_NONE] = result.country_none_share
     return _in_order(figures)
 
 
@@ -256,10 +287,15 @@ class TaggedGold:
         evaluation = evaluate(
             self.tags[self.tags["record_id"].isin(set(gold["gold_id"]))],
             _as_tag_rows(gold),
-            facets=list(FACETS),
+            facets=list(self.facets),
             label_map={"country": country_iso()},
         )
-        return AbstractGoldResult(evaluation, *_country_exact(self.tags, gold))
+        return AbstractGoldResult(evaluation, *_country_exact(self.tags, gold), facets=self.facets)
+
+    @property
+    def facets(self) -> tuple[str, ...]:
+        """The facets this gold labels (:func:`facets_of`)."""
+        return facets_of(self.gold)
 
     def gold_rows(self) -> pd.DataFrame:
         """Gold as ``record_id, facet, label`` (``record_id`` is the gold id)."""
@@ -277,12 +313,13 @@ class TaggedGold:
         weights = np.atleast_2d(np.asarray(weights, dtype=float))
         if weights.shape[1] != len(ids):
             raise ValueError(f"weights: {weights.shape[1]} columns for {len(ids)} records")
+        facets = self.facets
         outcomes = record_outcomes(
-            self.tags, _as_tag_rows(self.gold), facets=list(FACETS),
+            self.tags, _as_tag_rows(self.gold), facets=list(facets),
             label_map={"country": country_iso()},
         )  # fmt: skip
         out: dict[str, np.ndarray] = {}
-        for facet in FACETS:
+        for facet in facets:
             part = outcomes[outcomes["facet"] == facet]
             labels = pd.Index(sorted(set(part["label"])))
             at = (ids.get_indexer(part["record_id"]), labels.get_indexer(part["label"]))
@@ -294,6 +331,8 @@ class TaggedGold:
                 macro = (per_label * present).sum(axis=1) / present.sum(axis=1)
             out[_f1_figure(facet, "macro")] = macro
             out[_f1_figure(facet, "micro")] = _f1(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
+        if "country" not in facets:
+            return pd.DataFrame(_in_order(out))
         exact = _country_exact_by_record(self.tags, self.gold)
         right = exact.reindex(ids, fill_value=False).to_numpy(dtype=float)
         in_named = ids.isin(_country_named_ids(self.gold)).astype(float)
@@ -374,7 +413,8 @@ class TaggedGold:
         both = pd.concat([new.rename("new"), base.rename("base")], axis=1)
         both = both.map(lambda x: x if isinstance(x, frozenset) else frozenset())
         differs = both["new"] != both["base"]
-        return {f: int(differs[differs.index.get_level_values("facet") == f].sum()) for f in FACETS}
+        facet_of = differs.index.get_level_values("facet")
+        return {f: int(differs[facet_of == f].sum()) for f in self.facets}
 
     def _ids(self) -> pd.Index:
         """The gold's record ids, in the order of :meth:`weighted_figures`' columns."""
@@ -402,17 +442,14 @@ class TaggedGold:
                 self.tags[self.tags["record_id"].isin(ids)],
             ).score()
             summary = part.summary().set_index("facet")
-            rows.append(
-                {
-                    "source": source,
-                    "records": len(ids),
-                    "setting_macro": summary.loc["setting", "macro_f1"],
-                    "setting_micro": summary.loc["setting", "micro_f1"],
-                    "country_exact": f"{part.country_exact} of {part.country_named}",
-                    "design_macro": summary.loc["design", "macro_f1"],
-                    "design_micro": summary.loc["design", "micro_f1"],
-                }
-            )
+            row: dict[str, object] = {"source": source, "records": len(ids)}
+            for facet in self.facets:
+                if facet == "country":
+                    row["country_exact"] = f"{part.country_exact} of {part.country_named}"
+                else:
+                    row[f"{facet}_macro"] = summary.loc[facet, "macro_f1"]
+                    row[f"{facet}_micro"] = summary.loc[facet, "micro_f1"]
+            rows.append(row)
         return pd.DataFrame(rows)
 
 
@@ -458,6 +495,12 @@ def combined(sets: dict[str, TaggedGold]) -> TaggedGold:
     """Several tagged gold sets as one, each record's id prefixed with its set's name
     (``set1:g001``), so that ids that repeat across sets stay apart: the refiner's
     cross-validation deals folds over sets 1 and 3 together."""
+    kinds = {one.facets for one in sets.values()}
+    if len(kinds) > 1:
+        raise ValueError(
+            "cannot pool gold sets that label different facets: "
+            + "; ".join(f"{name}: {', '.join(one.facets)}" for name, one in sets.items())
+        )
     golds, records, tags = [], [], []
     for name, one in sets.items():
         golds.append(one.gold.assign(gold_id=f"{name}:" + one.gold["gold_id"].astype(str)))
