@@ -30,6 +30,9 @@ raises on its worker (its tagging, or judging: :class:`JudgingError`) stops the 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
@@ -689,8 +692,133 @@ def _drop_judged(result: dict[str, Any]) -> None:
 
 
 #: How long a failed or interrupted run waits for its registration thread to end (Ctrl-C
-#: stays prompt; a registration still going then registers no further plugin).
+#: stays prompt); a registration still going then is cut (:class:`_Gate`): the thread
+#: can no longer reach the cluster, and what it was registering is withdrawn.
 STOP_WAIT = 5.0
+#: How long withdrawing a cut registration, or releasing its lock, may take (each: one
+#: call to the scheduler).
+UNDO_WAIT = 5.0
+
+
+class _Abandoned(Exception):
+    """The run has ended: its registration thread may no longer use the client."""
+
+
+class _Gate:
+    """The client as the registration thread uses it (:func:`_register`).
+
+    Each call (a :class:`~distributed.Client` or :class:`~distributed.Lock` method) runs
+    as a task on the client's own event loop, which the thread waits for; :meth:`close`
+    (the run has ended) cancels the call under way, which frees the thread at once, and
+    any later call raises :class:`_Abandoned` instead of reaching the cluster. A blocking
+    ``Client.register_plugin`` in the thread itself could not be cut: a thread that
+    outlived :data:`STOP_WAIT` went on registering after the run had ended, into a client
+    the command was closing or a cluster a later run was using.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._guard = threading.Lock()
+        self._closed = False
+        self._calls: set[concurrent.futures.Future[Any]] = set()
+        #: the plugin whose registration (or unregistration) is under way
+        self.registering: str | None = None
+        #: the registration locks held (:meth:`hold`), released by :meth:`close` if need be
+        self._held: list[Any] = []
+
+    def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``method(*args, **kwargs)`` awaited on the client's loop (where Dask's sync
+        methods give their coroutine); :class:`_Abandoned` once the gate is closed."""
+
+        async def on_loop() -> Any:
+            return await method(*args, **kwargs)
+
+        with self._guard:
+            if self._closed:
+                raise _Abandoned
+            future = asyncio.run_coroutine_threadsafe(on_loop(), self.client.loop.asyncio_loop)
+            self._calls.add(future)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise _Abandoned from None
+        finally:
+            with self._guard:
+                self._calls.discard(future)
+
+    @contextlib.contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        """Hold the cluster's lock ``name`` (a :class:`distributed.Lock` on the
+        scheduler, shared by every client of it), released on leaving or by :meth:`close`."""
+        from distributed import Lock
+
+        lock = Lock(name, scheduler_rpc=self.client.scheduler, loop=self.client.loop)
+        try:
+            self.call(lock.acquire)
+            with self._guard:
+                if self._closed:  # cut as it was granted: its lease, unrefreshed, lapses
+                    raise _Abandoned
+                self._held.append(lock)
+            try:
+                yield
+            finally:
+                with self._guard:  # whoever takes it from the list releases it
+                    mine = lock in self._held
+                    if mine:
+                        self._held.remove(lock)
+                if mine:
+                    self.call(lock.release)
+        finally:
+            _stop_refreshing(self.client, lock)
+
+    def close(self, timeout: float = UNDO_WAIT) -> None:
+        """Cut the thread off the cluster: the call under way cancelled, no further one;
+        a registration cut midway is withdrawn from the scheduler (whose registry may
+        have it: the next run registers it again rather than take it for set up), then
+        the locks held are released (each step at most ``timeout`` seconds)."""
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            calls, held, self._held = list(self._calls), self._held, []
+        for future in calls:
+            future.cancel()
+        name = self.registering
+        if name is not None:
+
+            def forget(dask_scheduler: Any) -> None:
+                # not unregister_worker_plugin: it waits for every worker, whose event
+                # loop may be busy setting this very plugin up
+                dask_scheduler.worker_plugins.pop(name, None)
+
+            self._cleanup(lambda: self.client.run_on_scheduler(forget), timeout, name)
+        for lock in held:
+            self._cleanup(lock.release, timeout, lock.name)
+            _stop_refreshing(self.client, lock)
+
+    def _cleanup(self, method: Callable[[], Any], timeout: float, what: str) -> None:
+        async def on_loop() -> Any:
+            return await method()
+
+        try:
+            future = asyncio.run_coroutine_threadsafe(on_loop(), self.client.loop.asyncio_loop)
+        except RuntimeError as exc:  # the client's loop is closed: nothing left to undo
+            log.debug("registration of %s not undone: %r", what, exc)
+            return
+        try:
+            future.result(timeout)
+        except BaseException as exc:  # logged: the run's own error is what the caller sees
+            future.cancel()
+            log.warning("could not undo the registration of %s: %r", what, exc)
+
+
+def _stop_refreshing(client: Client, lock: Any) -> None:
+    """A :class:`distributed.Lock`'s lease refresher, which runs on the client's loop
+    for as long as the lock object lives, stopped."""
+    refresher = getattr(lock, "refresh_callback", None)
+    if refresher is not None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: it is stopped too
+            client.loop.add_callback(refresher.stop)
 
 
 class _Registering:
@@ -701,24 +829,25 @@ class _Registering:
 
     The thread's end is an Event, not ``Thread.join``: a join interrupted by Ctrl-C marks
     the thread stopped while it still runs (CPython 3.11, bpo-45274), and later joins
-    return at once.
+    return at once. The thread reaches the cluster only through a :class:`_Gate`, which
+    ``stop`` closes: after the run, the thread has ended or can no longer touch it.
     """
 
     def __init__(self, client: Client, plugins: list[WorkerPlugin]) -> None:
         self.error: BaseException | None = None
         self.ended = threading.Event()
-        self.abandoned = False
+        self.gate = _Gate(client)
         self.thread = threading.Thread(
-            target=self._run, args=(client, plugins), name="synth-register", daemon=True
+            target=self._run, args=(self.gate, plugins), name="synth-register", daemon=True
         )
         self.thread.start()
 
-    def _run(self, client: Client, plugins: list[WorkerPlugin]) -> None:
+    def _run(self, gate: _Gate, plugins: list[WorkerPlugin]) -> None:
         try:
             for plugin in plugins:
-                if self.abandoned:  # the run ended: register nothing more for it
-                    break
-                _register(client, plugin)
+                _register(gate, plugin)
+        except _Abandoned:  # the run ended (stop): nothing more is registered for it
+            pass
         except BaseException as exc:  # raised in the caller's thread by wait()
             self.error = exc
         finally:
@@ -734,44 +863,66 @@ class _Registering:
 
     def stop(self, timeout: float | None = None) -> None:
         """Wait at most ``timeout`` (:data:`STOP_WAIT`) seconds for the thread to end,
-        through further Ctrl-Cs; a thread still registering then registers no more."""
-        self.abandoned = True
-        deadline = time.monotonic() + (STOP_WAIT if timeout is None else timeout)
+        through further Ctrl-Cs, then close its gate: a registration still going is cut
+        and withdrawn, and the thread can reach the cluster no more."""
+        limit = STOP_WAIT if timeout is None else timeout
+        deadline = time.monotonic() + limit
         while not self.ended.is_set() and time.monotonic() < deadline:
             try:
                 self.ended.wait(min(0.1, max(0.0, deadline - time.monotonic())))
             except KeyboardInterrupt:  # already ending: the wait stays bounded
                 continue
-        if not self.ended.is_set():
-            log.warning(
-                "the workers' plugins were still being registered %.0f s after the run"
-                " ended; no further plugin is registered for it",
-                STOP_WAIT if timeout is None else timeout,
-            )
+        if self.ended.is_set():
+            return
+        self.gate.close()
+        log.warning(
+            "the workers' plugins were still being registered %.0f s after the run"
+            " ended; it reaches the cluster no more (a registration under way is"
+            " withdrawn)",
+            limit,
+        )
 
 
-def _register(client: Client, plugin: WorkerPlugin) -> None:
+def _register(gate: _Gate, plugin: WorkerPlugin) -> None:
     """Register ``plugin`` unless the cluster has it (registering again rebuilds engines).
 
-    A registration that fails (its ``setup`` raised on a worker) is unregistered again:
-    the scheduler keeps a plugin as known before the workers have set it up, so the next
-    run on a long-lived cluster would otherwise skip it and fail "not set up".
+    The check and the registration are one step for every client of the scheduler: they
+    hold the cluster's lock ``synth-register-<plugin name>`` (a :class:`distributed.Lock`)
+    meanwhile. Without it two runs on one long-lived scheduler could both find the plugin
+    missing and both register it (the second one's replaces the first's on each worker,
+    tearing down the engine the first run's partitions use), or the second could find it
+    known while the first's workers were still setting it up (Dask records a plugin before
+    its workers have it: the scheduler's ``register_worker_plugin`` with ``idempotent``
+    would close only the first race) and send partitions to a worker without it; a
+    registration (which returns once every worker has set it up) is waited for instead.
+
+    A registration that fails (its ``setup`` raised on a worker) is unregistered again,
+    still under the lock: the scheduler keeps a plugin as known before the workers have
+    set it up, so the next run on a long-lived cluster would otherwise skip it and fail
+    "not set up".
     """
     name = plugin.name
 
     def known(dask_scheduler: Any) -> bool:
         return name in dask_scheduler.worker_plugins
 
-    if client.run_on_scheduler(known):
-        return
-    try:
-        client.register_plugin(plugin)
-    except BaseException:
+    with gate.hold(f"synth-register-{name}"):
+        if gate.call(gate.client.run_on_scheduler, known):
+            return
+        gate.registering = name
         try:
-            client.unregister_worker_plugin(name)
-        except Exception as exc:  # the registration's own error is what the caller sees
-            log.warning("could not unregister the failed plugin %s: %r", name, exc)
-        raise
+            gate.call(gate.client.register_plugin, plugin)
+        except _Abandoned:
+            raise
+        except BaseException:
+            try:
+                gate.call(gate.client.unregister_worker_plugin, name)
+            except _Abandoned:
+                raise
+            except Exception as exc:  # the registration's own error is what the caller sees
+                log.warning("could not unregister the failed plugin %s: %r", name, exc)
+            raise
+        gate.registering = None
 
 
 def _partitions(
