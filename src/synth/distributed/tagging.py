@@ -876,7 +876,7 @@ class _Registering:
             return
         self.gate.close()
         log.warning(
-            "the workers' plugins were still being registered %.0f s after the run"
+            "the workers' plugins were still being registered %g s after the run"
             " ended; it reaches the cluster no more (a registration under way is"
             " withdrawn)",
             limit,
