@@ -4,11 +4,12 @@
     python scripts/gold_agreement.py A.csv B.csv --out tests/fixtures/abstracts-gold \
         [--adjudications tests/fixtures/abstracts-gold/adjudications.csv]
 
-Reads two label files (gold_id, setting, country, design, note; see the guideline beside
-``sample.csv``), writes ``agreement.md`` (Cohen's kappa and the share labelled alike per
-facet, before any reconciliation) and ``disagreements.csv`` (each record and facet where
-the two differ, with both labels and notes) for a third reader to adjudicate. Country
-labels are compared as sets of codes. With the third reader's ``adjudications.csv``
+Reads two label files (gold_id, the facets labelled, note; see the guideline beside
+``sample.csv``: setting, country and design, or the approach), writes ``agreement.md``
+(Cohen's kappa and the share labelled alike per facet, before any reconciliation) and
+``disagreements.csv`` (each record and facet where the two differ, with both labels and
+notes) for a third reader to adjudicate. Country and approach labels are compared as sets
+(a record's several labels, in any order). With the third reader's ``adjudications.csv``
 (gold_id, facet, label, reason) it also writes ``gold.csv``: the agreed label where the two
 agree, the adjudicated one where they differ, beside the record's dataset and key.
 """
@@ -21,14 +22,18 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-FACETS = ("setting", "country", "design")
+#: the facets a gold set may label, in the order its files have them
+GOLD_FACETS = ("setting", "country", "design", "approach")
+FACETS = GOLD_FACETS[:3]  # set by main() to the facets the two files label
 
 
 def normalise(facet: str, value: object) -> str:
-    """One comparable string per label: country codes as a sorted set."""
+    """One comparable string per label: country codes and approaches as sorted sets."""
     text = "" if pd.isna(value) else str(value).strip()
     if facet == "country" and text != "not-stated":
         return ";".join(sorted({c.strip().upper() for c in text.split(";") if c.strip()}))
+    if facet == "approach":
+        return ";".join(sorted({c.strip().lower() for c in text.split(";") if c.strip()}))
     return text.lower()
 
 
@@ -105,14 +110,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--adjudications", type=Path, help="the third reader's decisions")
     args = parser.parse_args()
+    global FACETS
+    columns = set(pd.read_csv(args.a, dtype=str, nrows=0).columns)
+    FACETS = tuple(f for f in GOLD_FACETS if f in columns)
     a, b = read_labels(args.a), read_labels(args.b)
     table = agreement(a, b)
     args.out.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Agreement of the two labellers (before reconciliation)",
         "",
-        f"Records labelled by both: {len(a.index.intersection(b.index))}. Country compared as",
-        "sets of codes. Computed by `scripts/gold_agreement.py`.",
+        f"Records labelled by both: {len(a.index.intersection(b.index))}. Several labels of a",
+        "record (countries, approaches) compared as sets. Computed by `scripts/gold_agreement.py`.",
         "",
         "| facet | records | labelled alike | Cohen's kappa |",
         "|---|---|---|---|",
