@@ -44,6 +44,7 @@ import pandas as pd
 
 from synth.corpus.normalise import normalise_doi
 from synth.parallel import default_workers, gc_paused, ordered_map
+from synth.tagging.abbreviations import without_other_meanings
 from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
 from synth.tagging.conditions import apply_conditions
 from synth.tagging.fallbacks import Fallback
@@ -995,6 +996,8 @@ class _Engine:
             notes.append({"record_id": rec.record_id, "note": note})
         if self.unless and hits:
             hits = self.without_silenced(rec, hits)
+        if hits:  # "proton pump inhibitors (PPIs)": not PPI the involvement
+            hits = without_other_meanings(hits, lambda: _texts(rec))
         start = len(rows)
         if hits:
             self.rows(rec.record_id, hits, rows)
@@ -1343,6 +1346,12 @@ class _Engine:
 
 _LAST = (1_000_000, 1_000_000)
 _PROFILE_CACHE_MAX = 200_000
+
+
+def _texts(rec: _Rec) -> list[str]:
+    """The record's own text fields, where it may define an abbreviation."""
+    parts = [rec.title, rec.keywords, rec.abstract, *rec.extracts, *rec.fulltexts]
+    return [p for p in parts if isinstance(p, str) and p]
 
 
 def _own_hit_in(entry: tuple, fields: frozenset[str]) -> bool:

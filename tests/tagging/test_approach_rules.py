@@ -1,0 +1,140 @@
+"""The approach facet on literature outside co-production (approach gold set's guideline):
+an abbreviation means what the record defines it as; patients as participants are not
+involvement; a clinician's decision support and "treatment options" are not shared
+decision making. Sentences are real ones from the peer screening sets, or close
+paraphrases."""
+
+from __future__ import annotations
+
+import pytest
+
+from synth.corpus.normalise import records_frame
+from synth.tagging.abbreviations import definitions, is_abbreviation, without_other_meanings
+from synth.tagging.evaluate import counted_tags
+from synth.tagging.tagger import tag
+
+
+def _labels(facet: str, *rows: dict) -> list[set[str]]:
+    """Each record's counted labels of ``facet``."""
+    frame = records_frame(
+        [{"record_id": f"r{i}", "source_key": f"k{i}", **row} for i, row in enumerate(rows)]
+    )
+    tags = counted_tags(tag(frame))
+    tags = tags[tags.facet == facet]
+    return [set(tags.loc[tags.record_id == f"r{i}", "label"]) for i in range(len(rows))]
+
+
+# -- abbreviations ----------------------------------------------------------------------------
+
+
+def test_abbreviations_and_their_definitions_are_read_both_ways_round() -> None:
+    assert is_abbreviation("PPI") and is_abbreviation("P&PI") and is_abbreviation("US")
+    assert not is_abbreviation("Ppi") and not is_abbreviation("involvement")
+    text = "Patients took proton pump inhibitors (PPIs) daily; PPI (the drug class) helped."
+    got = definitions(text, "PPI")
+    assert got[0].endswith("took proton pump inhibitors") and got[1] == "the drug class"
+    assert definitions("PPI was used.", "PPI") == []  # used, never defined
+
+
+def test_a_hit_is_dropped_only_where_the_record_defines_it_otherwise() -> None:
+    hit = ("approach", "ppi", "abstract", 1.2, False, "PPI", 0, "PPI", "s", "study")
+    spelled = ("approach", "ppi", "abstract", 2.0, False, "patient and public involvement",
+               0, "patient and public involvement", "s", "study")  # fmt: skip
+    other = ["We measured prepulse inhibition (PPI) of the startle response."]
+    assert without_other_meanings([hit], lambda: other) == []
+    own = ["Patient and public involvement (PPI) shaped the study."]
+    assert without_other_meanings([hit, spelled], lambda: own) == [hit, spelled]
+    never = ["PPI members sat on the steering group."]
+    kept = [hit]
+    assert without_other_meanings(kept, lambda: never) is kept  # nothing defined: as before
+
+
+def test_records_keep_an_abbreviation_only_in_its_own_meaning() -> None:
+    got = _labels(
+        "approach",
+        {
+            "title": "Developing guidelines for community child health staff",
+            "abstract": "Community child health doctors and nurses recorded all contacts with "
+            "children with emotional and behavioural difficulties (EBD) over a one month "
+            "period. Referral pathways for EBD were examined.",
+        },
+        {
+            "title": "Prepulse inhibition in schizophrenia",
+            "abstract": "We measured prepulse inhibition (PPI) of the acoustic startle response "
+            "in 40 patients. PPI was impaired in patients compared with controls.",
+        },
+        {
+            "title": "Involving the public in research",
+            "abstract": "Patient and public involvement (PPI) shaped the study. PPI members sat "
+            "on the steering group.",
+        },
+    )
+    assert got == [set(), set(), {"ppi"}]
+
+
+def test_a_country_abbreviation_defined_as_something_else_names_no_country() -> None:
+    got = _labels(
+        "country",
+        {
+            "title": "Ovarian cysts in postmenopausal women",
+            "abstract": "Women were examined by transvaginal ultrasound (US) in a clinic. "
+            "US findings were recorded for 120 women.",
+        },
+        {
+            "title": "Diabetes care",
+            "abstract": "A cohort of adults in the United States (US) was followed for five "
+            "years. US adults were surveyed.",
+        },
+    )
+    assert got == [set(), {"United States"}]
+
+
+# -- patients as participants, clinicians' decision support -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "abstract",
+    [
+        "Amisulpride has been studied in trials involving patients with schizophrenia; "
+        "it improved negative symptoms.",
+        "National guidelines call for participation in systems to rapidly diagnose and "
+        "treat myocardial infarction. Participation rates were high.",
+        "Children's participation in the trial was discussed with their parents.",
+    ],
+)
+def test_patients_taking_part_in_a_study_or_a_system_are_not_involvement(abstract: str) -> None:
+    assert _labels("approach", {"title": "A study", "abstract": abstract}) == [set()]
+
+
+def test_involvement_in_planning_a_service_still_is() -> None:
+    abstract = (
+        "We describe how service user involvement shaped the redesign of a mental health "
+        "service: patient representatives sat on the project board."
+    )
+    assert _labels("approach", {"title": "Redesign", "abstract": abstract}) == [{"ppi"}]
+
+
+@pytest.mark.parametrize(
+    ("title", "abstract"),
+    [
+        (
+            "Use of a Clinical Decision Support Tool to improve guideline adherence for the "
+            "treatment of skin and soft tissue infections",
+            "Prescribers used the tool in the emergency department.",
+        ),
+        (
+            "Evidence-based guidelines for treating bipolar disorder",
+            "The best evidence from randomized controlled trials was used to evaluate "
+            "treatment options.",
+        ),
+    ],
+)
+def test_clinicians_decision_support_and_treatment_options_are_not_shared_decisions(
+    title: str, abstract: str
+) -> None:
+    assert _labels("approach", {"title": title, "abstract": abstract}) == [set()]
+
+
+def test_a_patient_decision_aid_is_still_shared_decision_making() -> None:
+    title = "Use of a decision aid to support informed choice about breast screening"
+    assert _labels("approach", {"title": title}) == [{"shared-decision-making"}]
