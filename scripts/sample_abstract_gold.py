@@ -177,14 +177,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     args.out = args.out or {1: OUT, 2: OUT_2, 3: OUT_3, 4: OUT_4, 5: OUT_5}[args.which]
-    rows = sample(args.which)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8", newline="") as fh:
+    write_sample(sample(args.which), args.out, prefix="g")
+
+
+def write_sample(rows: list[dict[str, str]], out: Path, *, prefix: str) -> None:
+    """``sample.csv``: the drawn records numbered ``<prefix>001`` on, in drawing order."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["gold_id", "dataset", "key", "title_sha1"])
         writer.writeheader()
         for n, row in enumerate(rows, start=1):
-            writer.writerow({"gold_id": f"g{n:03d}", **row})
-    print(f"wrote {len(rows)} records to {args.out}")
+            writer.writerow({"gold_id": f"{prefix}{n:03d}", **row})
+    print(f"wrote {len(rows)} records to {out}")
 
 
 if __name__ == "__main__":

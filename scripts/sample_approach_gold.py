@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sample_abstract_gold import MIN_WORDS, PEER, ROOT, title_hash
+from sample_abstract_gold import MIN_WORDS, PEER, ROOT, title_hash, write_sample
 
 OUT = ROOT / "tests" / "fixtures" / "approach-gold" / "sample.csv"
 SEED = 1701
@@ -92,14 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    rows = sample()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["gold_id", "dataset", "key", "title_sha1"])
-        writer.writeheader()
-        for n, row in enumerate(rows, start=1):
-            writer.writerow({"gold_id": f"a{n:03d}", **row})
-    print(f"wrote {len(rows)} records to {args.out}")
+    write_sample(sample(), args.out, prefix="a")
 
 
 if __name__ == "__main__":

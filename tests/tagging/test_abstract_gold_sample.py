@@ -102,3 +102,22 @@ def test_set_5_is_drawn_as_committed_and_shares_no_title_with_sets_1_to_4() -> N
     assert Counter(r["dataset"] for r in rows) == Counter(sampler.PLAN_5)
     gold = _rows(SAMPLE_5.parent / "gold.csv")
     assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
+
+
+def test_the_approach_set_is_drawn_as_committed_apart_from_the_other_sets() -> None:
+    approach = load_script("scripts/sample_approach_gold.py")
+    if not approach.PEER.is_dir():
+        pytest.skip(f"peer data not found at {approach.PEER}")
+    path = ROOT / "tests" / "fixtures" / "approach-gold" / "sample.csv"
+    rows = _rows(path)
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in approach.sample()]
+    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
+    titles = [r["title_sha1"] for r in rows]
+    assert len(titles) == len(set(titles)) == 300
+    others = {r["title_sha1"] for s in (SAMPLE, SAMPLE_2, SAMPLE_3, SAMPLE_4, SAMPLE_5)
+              for r in _rows(s)}  # fmt: skip
+    assert not set(titles) & others
+    for dataset, (n_broad, n_rest) in approach.PLAN.items():
+        assert sum(r["dataset"] == dataset for r in rows) == n_broad + n_rest, dataset
+    gold = _rows(path.parent / "gold.csv")
+    assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
