@@ -443,9 +443,13 @@ ABSTRACT_GOLD_3 = Path("tests/fixtures/abstracts-gold-3")
 ABSTRACT_GOLD_4 = Path("tests/fixtures/abstracts-gold-4")
 #: Set 5: labelled in the ninth session, held out like sets 2 and 4.
 ABSTRACT_GOLD_5 = Path("tests/fixtures/abstracts-gold-5")
+#: The approach gold set: real abstracts labelled for the approach facet only.
+APPROACH_GOLD = Path("tests/fixtures/approach-gold")
 PEER_DATA = Path("../shared/peer-data")
 #: Column names of sets 3 to 5 in the --abstracts table.
 SET_3, SET_4, SET_5 = "set 3", "set 4 (held out)", "set 5 (held out)"
+#: Column name of the approach gold set in the --abstracts table.
+SET_APPROACH = "approach set"
 
 
 @tag_app.command("evaluate")
@@ -460,8 +464,8 @@ def tag_evaluate_cmd(
         typer.Option(
             "--abstracts",
             help="Score the real-abstract gold sets too (set 1: all, dev and test halves; "
-            "set 2, held out; set 3; sets 4 and 5, held out) and print them beside the store's "
-            "gold, one table.",
+            "set 2, held out; set 3; sets 4 and 5, held out; the approach set) and print them "
+            "beside the store's gold, one table.",
         ),
     ] = False,
     abstracts_dir: Annotated[
@@ -491,6 +495,13 @@ def tag_evaluate_cmd(
             help="The held-out real-abstract gold set 5 (gold.csv; skipped if absent).",
         ),
     ] = ABSTRACT_GOLD_5,
+    approach_dir: Annotated[
+        Path,
+        typer.Option(
+            "--approach-dir",
+            help="The approach gold set (gold.csv labelling the approach; skipped if absent).",
+        ),
+    ] = APPROACH_GOLD,
     peer: Annotated[
         Path, typer.Option(help="Where the real-abstract gold's records are (peer-data).")
     ] = PEER_DATA,
@@ -543,7 +554,12 @@ def tag_evaluate_cmd(
                 )
                 others = {
                     name: tag_abstract_gold(folder, peer)
-                    for name, folder in ((SET_3, set3_dir), (SET_4, set4_dir), (SET_5, set5_dir))
+                    for name, folder in (
+                        (SET_3, set3_dir),
+                        (SET_4, set4_dir),
+                        (SET_5, set5_dir),
+                        (SET_APPROACH, approach_dir),
+                    )
                     if (folder / "gold.csv").is_file()
                 } or None
                 table = side_by_side(
