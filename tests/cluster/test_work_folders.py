@@ -155,3 +155,26 @@ def test_a_store_in_memory_gets_a_temporary_folder_removed_on_leaving() -> None:
         assert not folder.exists()
     finally:
         mem.close()
+
+
+def test_a_lock_file_whose_folder_is_gone_is_swept_once_its_lock_is_free(
+    con: sqlite3.Connection, tmp_path: Path
+) -> None:
+    # (review 11a F7: a run killed between taking its lock and making its folder, or
+    # between removing its folder and its lock file, left the lock file for good)
+    db = tmp_path / "store.sqlite"
+    left = f"{WORK_PREFIX}{GONE_PID}-20260101T000000-000005"
+    held_name = f"{WORK_PREFIX}{GONE_PID}-20260101T000000-000006"
+    _lock_file(db, left).write_bytes(b"")
+    other = sqlite3.connect(db)
+    try:
+        with turn(other, f"{WORK_LOCK}{held_name}", wait=False) as held:
+            assert held  # a live run about to make its folder
+            _a_run(con)
+            assert not _lock_file(db, left).exists(), "a lock file with no folder was kept"
+            assert _lock_file(db, held_name).exists(), "a live run's lock file was removed"
+        _a_run(con)
+        assert not _lock_file(db, held_name).exists()
+    finally:
+        other.close()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".lock")]

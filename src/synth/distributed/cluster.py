@@ -10,6 +10,7 @@ runs today's single-machine path.
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -172,7 +173,9 @@ def work_folder(con: sqlite3.Connection) -> Iterator[Path]:
     ``kill -9``, whatever PID namespace or container it ran in. Folders left by other runs
     are removed first, but only those whose lock can be taken without waiting (their run is
     gone); a folder with no lock file (made before these locks were) is removed when the
-    process its name gives is not running here, as before.
+    process its name gives is not running here, as before. A lock file whose folder is gone
+    (a run killed just before making its folder, or just after removing it) is removed too
+    when its lock can be taken; a folder that could not be removed keeps its lock file.
     """
     store = store_file_path(con)
     if store is None:
@@ -189,6 +192,7 @@ def work_folder(con: sqlite3.Connection) -> Iterator[Path]:
     for old in root.glob(f"{WORK_PREFIX}*"):
         if old.is_dir():
             _remove_if_left(con, old)
+    _sweep_lock_files(con, store, root)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     folder = root / f"{WORK_PREFIX}{os.getpid()}-{stamp}-{time.monotonic_ns() % 10**6:06d}"
     # the lock first: a folder is never seen without its lock file while its run lives
@@ -198,7 +202,7 @@ def work_folder(con: sqlite3.Connection) -> Iterator[Path]:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-            if held:
+            if held and not folder.exists():  # a folder not removed keeps its lock file
                 _unlink(_lock_path(store, folder))
 
 
@@ -229,7 +233,23 @@ def _remove_if_left(con: sqlite3.Connection, folder: Path) -> None:
     with turn(con, _lock_name(folder), wait=False) as held:
         if held:
             shutil.rmtree(folder, ignore_errors=True)
-            _unlink(_lock_path(store, folder))
+            if not folder.exists():
+                _unlink(_lock_path(store, folder))
+
+
+def _sweep_lock_files(con: sqlite3.Connection, store: str, root: Path) -> None:
+    """Remove the lock files of work folders that are gone, left by a run killed between
+    taking its lock and making its folder, or between removing its folder and its lock
+    file: only those whose lock can be taken without waiting (a live run holds its lock
+    from before its folder is made until after its lock file is removed)."""
+    head = f"{os.path.basename(store)}-{WORK_LOCK}"
+    for path in Path(store).parent.glob(f"{glob.escape(head)}{WORK_PREFIX}*.lock"):
+        folder = root / path.name[len(head) : -len(".lock")]
+        if folder.exists():
+            continue  # its folder's own check (_remove_if_left) decides
+        with turn(con, _lock_name(folder), wait=False) as held:
+            if held and not folder.exists():
+                _unlink(str(path))
 
 
 def _unlink(path: str) -> None:
