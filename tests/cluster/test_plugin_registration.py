@@ -1,23 +1,37 @@
-"""Registering the tagger's worker plugins (issue 19): one registration at a time per
-plugin for every client of a scheduler (the check and the registration one step), and a
-registration cut when its run ends, so that nothing of the run registers afterwards."""
+"""Registering the tagger's worker plugins (issue 19): registered once for every client
+of a scheduler (``idempotent``: the scheduler checks and records in one step), a run's
+partitions waiting on their workers for a setup another run's registration has under
+way, and a registration cut when its run ends, so that nothing of the run registers
+afterwards; no lock is taken that a stopped run could leave behind (review 11a)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from distributed import Client, WorkerPlugin
+from distributed import Client, LocalCluster, WorkerPlugin
+from distributed.scheduler import DEFAULT_EXTENSIONS
+from pandas.testing import assert_frame_equal
 
 from synth.corpus.synthetic import generate_records
 from synth.distributed import tagging as dtagging
-from synth.distributed.tagging import TaggerPlugin, _Registering, tag_partitions
+from synth.distributed.tagging import (
+    TaggerPlugin,
+    _Registering,
+    _set_up,
+    read_tag_partitions,
+    tag_partitions,
+)
 from synth.tagging.codebook import load_codebook
+from synth.tagging.tagger import tag
 
 
 class _Setups:
@@ -34,10 +48,14 @@ STATE = _Setups()
 
 
 class Blocking(WorkerPlugin):
-    """A plugin whose setup on each worker waits until the test releases it."""
+    """A plugin whose setup on each worker waits until the test releases it (registered
+    as synth registers its own: ``idempotent``, marked with its registration's token)."""
+
+    idempotent = True
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.token = uuid.uuid4().hex
 
     async def setup(self, worker: Any) -> None:
         with STATE.lock:
@@ -78,35 +96,199 @@ def _workers(client: Any) -> int:
     return len(client.scheduler_info()["workers"])
 
 
-def test_a_second_run_waits_for_the_first_runs_registration(threaded: Any, setups: _Setups) -> None:
-    """Another client of the scheduler finding the plugin registered while its workers
-    still set it up waits for them (it sent partitions to workers without it before), and
-    the plugin is set up once per worker, not once per run."""
+def _blocked_tagger_setup(monkeypatch: pytest.MonkeyPatch, setups: _Setups) -> None:
+    """TaggerPlugin's setup waits (without holding the workers' loop) for the test."""
+    real = TaggerPlugin.setup
+
+    async def blocked(self: TaggerPlugin, worker: Any) -> None:
+        with setups.lock:
+            setups.started.append(f"{self.name}@{worker.address}")
+        while not setups.release.is_set():
+            await asyncio.sleep(0.01)
+        real(self, worker)
+        with setups.lock:
+            setups.finished.append(f"{self.name}@{worker.address}")
+
+    monkeypatch.setattr(TaggerPlugin, "setup", blocked)
+
+
+def _waiting_tasks(client: Any) -> int:
+    """Tasks executing on the workers (a partition waiting there for its plugin)."""
+
+    def executing(dask_worker: Any) -> int:
+        return sum(ts.state == "executing" for ts in dask_worker.state.tasks.values())
+
+    return sum(client.run(executing).values())
+
+
+def test_a_second_run_waits_on_its_workers_for_the_first_runs_setup(
+    threaded: Any, setups: _Setups, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another client of the scheduler registering the plugin while the first run's
+    workers still set it up is answered at once (the scheduler has it), sets nothing up
+    again, and its partitions wait on their workers for the setup, then are tagged with
+    it (without that wait they failed "not set up")."""
+    _blocked_tagger_setup(monkeypatch, setups)
     n = _workers(threaded)
-    first = _Registering(threaded, [Blocking("synth-test-once")])
+    codebook = load_codebook()
+    records, _ = generate_records(20, seed=5)
+    first = _Registering(threaded, [TaggerPlugin(codebook)])
     _wait_until(lambda: len(setups.started) == n, "the workers started setting up")
-    with Client(threaded.scheduler.address) as other:
-        second = _Registering(other, [Blocking("synth-test-once")])
+    out: dict[str, Any] = {}
+
+    def second_run() -> None:
         try:
-            assert not second.ended.wait(1.0), (
-                "the second run went on while the workers were still setting the plugin up"
+            out["run"] = tag_partitions(
+                other, records, codebook, out_dir=tmp_path / "second", partition_size=10
             )
+        except BaseException as exc:
+            out["error"] = exc
+
+    with Client(threaded.scheduler.address) as other:
+        second = threading.Thread(target=second_run)
+        second.start()
+        try:
+            _wait_until(lambda: _waiting_tasks(threaded) == n, "its partitions reached workers")
+            assert "run" not in out and "error" not in out  # they wait for the setups
         finally:
             setups.release.set()
+        second.join(60)
         first.wait()
-        second.wait()
-    assert len(setups.started) == n, setups.started  # not registered twice
+    assert not second.is_alive()
+    assert "error" not in out, out.get("error")
+    assert_frame_equal(read_tag_partitions(out["run"].files), tag(records, codebook=codebook))
+    assert len(setups.started) == n, setups.started  # set up once per worker, not per run
     assert len(setups.finished) == n
-    assert "synth-test-once" in _registered(threaded)
+
+
+def _leases(client: Any) -> dict[str, int]:
+    """The scheduler's distributed.Lock leases and waiters on synth's names, if any."""
+
+    def held(dask_scheduler: Any) -> dict[str, int]:
+        ext = dask_scheduler.extensions.get("semaphores")
+        if ext is None:
+            return {}
+        return {str(k): len(v) for k, v in ext.leases.items() if str(k).startswith("synth-") and v}
+
+    return client.run_on_scheduler(held)
+
+
+def test_a_run_stopped_while_another_registers_leaves_nothing_to_wait_for(
+    threaded: Any, setups: _Setups
+) -> None:
+    """(review 11a F1, F5) A run stopped while another run's registration of the same
+    plugin is under way left a lock lease the scheduler later granted to nobody: every
+    later run on the scheduler waited for its timeout (about 37 s), silently."""
+    n = _workers(threaded)
+    first = _Registering(threaded, [Blocking("synth-test-shared")])
+    _wait_until(lambda: len(setups.started) == n, "the workers started setting up")
+    with Client(threaded.scheduler.address) as other:
+        second = _Registering(other, [Blocking("synth-test-shared")])
+        second.stop(timeout=0.2)  # its run fails meanwhile
+        assert second.error is None
+    setups.release.set()
+    first.wait()
+    assert _leases(threaded) == {}, "a lock lease was left on the scheduler"
+    with Client(threaded.scheduler.address) as third:
+        later = _Registering(third, [Blocking("synth-test-shared")])
+        assert later.ended.wait(60)  # a guard: the plugin is known, nothing to wait for
+        later.wait()
+    assert len(setups.started) == n, setups.started
+    assert "synth-test-shared" in _registered(threaded)
+
+
+def test_a_scheduler_without_locks_registers(setups: _Setups, tmp_path: Path) -> None:
+    """(review 11a F2) A scheduler without the semaphores extension (a trimmed or custom
+    one) made every run fail with RuntimeError('Released too often')."""
+    setups.release.set()
+    ext = {k: v for k, v in DEFAULT_EXTENSIONS.items() if k != "semaphores"}
+    with (
+        LocalCluster(
+            n_workers=1, processes=False, dashboard_address=None, memory_limit=0,
+            local_directory=str(tmp_path), scheduler_kwargs={"extensions": ext},
+        ) as local,
+        Client(local) as client,
+    ):  # fmt: skip
+        _Registering(client, [Blocking("synth-test-nolock")]).wait()
+        assert "synth-test-nolock" in _registered(client)
+    assert len(setups.finished) == 1
+
+
+def test_a_cut_that_cannot_be_withdrawn_says_so_once(
+    threaded: Any, setups: _Setups, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """(review 11a F3, F4) With the scheduler not answering, stop() waited for two undos
+    (the registration and its lock, UNDO_WAIT each) and said the registration "is
+    withdrawn" whatever happened: now one undo, and a warning that says it failed."""
+    monkeypatch.setattr(dtagging, "UNDO_WAIT", 0.3)
+    n = _workers(threaded)
+    with Client(threaded.scheduler.address) as other:
+        running = _Registering(other, [Blocking("synth-test-stuck")])
+        _wait_until(lambda: len(setups.started) == n, "the workers started setting up")
+
+        async def never(*args: Any, **kwargs: Any) -> None:  # a scheduler that is gone
+            await asyncio.Event().wait()
+
+        monkeypatch.setattr(other, "run_on_scheduler", never)
+        with caplog.at_level(logging.WARNING, logger="synth.distributed.tagging"):
+            running.stop(timeout=0.2)
+        assert running.ended.wait(30)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "synth.distributed.tagging"]
+    assert len(warnings) == 1, warnings
+    assert "synth-test-stuck under way could not be withdrawn" in warnings[0]
+    assert "withdrawn from the scheduler" not in warnings[0]
+
+
+def test_a_cut_run_does_not_withdraw_another_runs_registration(
+    threaded: Any, setups: _Setups
+) -> None:
+    """A cut run withdraws its own registration only (its token), not the registration of
+    the same plugin another run made, which that run's partitions rely on."""
+    setups.release.set()
+    _Registering(threaded, [Blocking("synth-test-theirs")]).wait()
+    gate = dtagging._Gate(threaded)
+    gate.registering = Blocking("synth-test-theirs")  # cut as its registration went out
+    assert "before the scheduler recorded it" in gate.close()
+    assert "synth-test-theirs" in _registered(threaded)
+
+
+class _Worker:
+    def __init__(self, plugins: dict[str, Any]) -> None:
+        self.plugins = plugins
+        self.address = "tcp://worker:1"
+
+
+def test_a_partition_waits_for_its_plugins_setup_and_no_longer() -> None:
+    plugin = TaggerPlugin.__new__(TaggerPlugin)
+    plugin.__setstate__({"name": "t", "token": "x", "codebook_bytes": b""})
+    worker = _Worker({})
+    ready = threading.Timer(0.2, lambda: worker.plugins.update(t=plugin))
+    ready.start()
+    setting = threading.Timer(0.4, lambda: setattr(plugin, "lock", threading.RLock()))
+    setting.start()
+    try:
+        got = _set_up(worker, "t", lambda p: p.lock is not None, time.monotonic() + 60)
+    finally:
+        ready.cancel()
+        setting.cancel()
+    assert got is plugin
+    assert _set_up(_Worker({}), "t", lambda p: True, time.monotonic()) is None  # past its deadline
+    failed = TaggerPlugin.__new__(TaggerPlugin)
+    failed.__setstate__({"name": "t", "token": "y", "codebook_bytes": b""})
+    failed.setup_error = "OSError: spaCy model not found"
+    with pytest.raises(RuntimeError, match="spaCy model not found"):
+        _set_up(_Worker({"t": failed}), "t", lambda p: p.lock is not None, time.monotonic() + 60)
 
 
 def test_a_registration_cut_by_the_runs_end_registers_nothing_afterwards(
-    threaded: Any, setups: _Setups
+    threaded: Any, setups: _Setups, caplog: Any
 ) -> None:
     n = _workers(threaded)
     running = _Registering(threaded, [Blocking("synth-test-cut"), Blocking("synth-test-next")])
     _wait_until(lambda: len(setups.started) == n, "the workers started setting up")
-    running.stop(timeout=0.2)
+    with caplog.at_level(logging.WARNING, logger="synth.distributed.tagging"):
+        running.stop(timeout=0.2)
+    assert "synth-test-cut under way was withdrawn from the scheduler" in caplog.text
     setups.release.set()  # the cut registration's setups end on the workers
     _wait_until(lambda: len(setups.finished) >= n, "the blocked setups ended")
     running.thread.join(30)
@@ -126,18 +308,7 @@ def test_a_failed_command_returns_and_its_registration_is_withdrawn(
     STOP_WAIT), its registration thread over, and the plugin it was registering is not
     registered afterwards: the next run registers it again."""
     monkeypatch.setattr(dtagging, "STOP_WAIT", 0.2)
-    real = TaggerPlugin.setup
-
-    async def blocked(self: TaggerPlugin, worker: Any) -> None:
-        with setups.lock:
-            setups.started.append(f"{self.name}@{worker.address}")
-        while not setups.release.is_set():
-            await asyncio.sleep(0.01)
-        real(self, worker)
-        with setups.lock:
-            setups.finished.append(f"{self.name}@{worker.address}")
-
-    monkeypatch.setattr(TaggerPlugin, "setup", blocked)
+    _blocked_tagger_setup(monkeypatch, setups)
     n = _workers(threaded)
     records, _ = generate_records(10, seed=5)
     codebook = load_codebook()

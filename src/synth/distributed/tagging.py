@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import hashlib
 import json
 import logging
@@ -104,32 +103,46 @@ class TaggerPlugin(WorkerPlugin):
     The codebook travels once, as pickled bytes, to the scheduler and from there to each
     worker (a worker that joins later gets it too); partitions then reuse the engine that
     :func:`synth.tagging.tagger.tag` keeps per process and codebook.
+
+    Registered ``idempotent``: the scheduler records it only if it has no plugin of that
+    name (:func:`_register`); ``token`` marks this registration (what a cut one withdraws:
+    :class:`_Gate`), ``setup_error`` what its setup raised on this worker (a partition
+    waiting for it says so: :func:`_set_up`).
     """
+
+    idempotent = True
 
     def __init__(self, codebook: Codebook) -> None:
         self.name = plugin_name(codebook)
+        self.token = uuid.uuid4().hex
         self.codebook_bytes = pickle.dumps(codebook, protocol=pickle.HIGHEST_PROTOCOL)
         self.codebook: Codebook | None = None
         self.engine: Any = None
         self.lock: threading.RLock | None = None
+        self.setup_error: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "codebook_bytes": self.codebook_bytes}
+        return {"name": self.name, "token": self.token, "codebook_bytes": self.codebook_bytes}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.name = state["name"]
+        self.token = state["token"]
         self.codebook_bytes = state["codebook_bytes"]
-        self.codebook = self.engine = self.lock = None
+        self.codebook = self.engine = self.lock = self.setup_error = None
 
     def setup(self, worker: Worker) -> None:
         from synth.tagging.tagger import engine_for  # the per-process engine tag() reuses
 
-        self.codebook = pickle.loads(self.codebook_bytes)
-        self.engine = engine_for(self.codebook)
+        try:
+            self.codebook = pickle.loads(self.codebook_bytes)
+            self.engine = engine_for(self.codebook)
+        except Exception as exc:
+            self.setup_error = f"{type(exc).__name__}: {exc}"
+            raise
         # a worker started with several threads must not run one engine in two at once,
         # nor may workers in one process (a LocalCluster without processes) share theirs
         # (a chunk's memory zone forgets the words others tag with: chunk_words)
-        self.lock = _engine_lock(self.engine)
+        self.lock = _engine_lock(self.engine)  # last: what says it is set up
 
     def teardown(self, worker: Worker) -> None:
         self.codebook = self.engine = None
@@ -167,23 +180,33 @@ class Judging:
 class JudgePlugin(WorkerPlugin):
     """A review's criteria and the criteria rules (:class:`Judging`), sent once to each
     worker process (one that joins later gets them too), as :class:`TaggerPlugin` sends
-    the codebook: the partitions then carry only their own records' inputs."""
+    the codebook (and registered as it is): the partitions then carry only their own
+    records' inputs."""
+
+    idempotent = True
 
     def __init__(self, judging: Judging) -> None:
         self.judging_bytes = pickle.dumps(judging, protocol=pickle.HIGHEST_PROTOCOL)
         self.name = f"synth-judge-{hashlib.sha256(self.judging_bytes).hexdigest()[:16]}"
+        self.token = uuid.uuid4().hex
         self.judging: Judging | None = None
+        self.setup_error: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "judging_bytes": self.judging_bytes}
+        return {"name": self.name, "token": self.token, "judging_bytes": self.judging_bytes}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.name = state["name"]
+        self.token = state["token"]
         self.judging_bytes = state["judging_bytes"]
-        self.judging = None
+        self.judging = self.setup_error = None
 
     def setup(self, worker: Worker) -> None:
-        self.judging = pickle.loads(self.judging_bytes)
+        try:
+            self.judging = pickle.loads(self.judging_bytes)
+        except Exception as exc:
+            self.setup_error = f"{type(exc).__name__}: {exc}"
+            raise
 
     def teardown(self, worker: Worker) -> None:
         self.judging = None
@@ -321,8 +344,8 @@ def tag_partitions(
         packed = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         with dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"}):
             future = client.submit(
-                _tag_partition, plugin.name, index, packed, judge_name, pure=False,
-                key=f"{key}-{index:05d}",
+                _tag_partition, plugin.name, index, packed, judge_name, SETUP_WAIT,
+                pure=False, key=f"{key}-{index:05d}",
             )  # fmt: skip
         flying[future] = named
         pending.add(future)
@@ -578,6 +601,7 @@ def _tag_partition(
     index: int,
     payload: tuple[Any, ...] | bytes,
     judge_name: str | None = None,
+    setup_wait: float | None = None,
 ) -> dict[str, Any]:
     """Worker side: tag one partition with the worker's engine; its rows as an Arrow table
     in :data:`TAG_SCHEMA` (so this process only writes them). A partition given its PDF
@@ -586,22 +610,27 @@ def _tag_partition(
     growing with the partitions it tags; with ``judge_name`` (a
     :class:`JudgePlugin`) it is judged against the review's criteria too, and its
     ``assessment`` and ``suggestions`` come back ready for the store's writer (evidence as
-    the JSON text the store keeps), with the counts of what similarity scored."""
+    the JSON text the store keeps), with the counts of what similarity scored.
+
+    A plugin still being set up on this worker (another run registered it and its workers
+    are building their engines: :func:`_register`) is waited for, at most ``setup_wait``
+    (:data:`SETUP_WAIT`) seconds."""
     from distributed import get_worker
 
     from synth.tagging.tagger import tag_with_engine
 
     worker = get_worker()
-    plugin = worker.plugins.get(name)
-    judge = worker.plugins.get(judge_name) if judge_name is not None else None
-    if (
-        plugin is None
-        or plugin.lock is None
-        or (judge_name is not None and (judge is None or judge.judging is None))
-    ):
+    wait = SETUP_WAIT if setup_wait is None else setup_wait
+    deadline = time.monotonic() + wait
+    plugin = _set_up(worker, name, lambda p: p.lock is not None, deadline)
+    judge = None
+    if judge_name is not None:
+        judge = _set_up(worker, judge_name, lambda p: p.judging is not None, deadline)
+    if plugin is None or (judge_name is not None and judge is None):
         raise RuntimeError(
-            f"the tagger is not set up on Dask worker {worker.address}: is synth installed "
-            "in that worker's environment (the same version as here)?"
+            f"the tagger is not set up on Dask worker {worker.address} (waited {wait:g} s "
+            "for it): is synth installed in that worker's environment (the same version "
+            "as here)?"
         )
     if isinstance(payload, bytes):  # as sent by tag_partitions
         payload = pickle.loads(payload)
@@ -675,6 +704,29 @@ def _tag_partition(
     }
 
 
+def _set_up(worker: Worker, name: str, ready: Callable[[Any], bool], deadline: float) -> Any:
+    """Worker plugin ``name`` once set up on ``worker`` (``ready``), waited for until
+    ``deadline`` (None: not by then). Dask adds a plugin to the worker before its setup
+    runs, and the scheduler answers a registration of a plugin it knows at once, so a run
+    may send partitions while another run's registration is still setting it up here; a
+    setup that raised here raises at once with its error."""
+    pause = threading.Event()
+    while True:
+        plugin = worker.plugins.get(name)
+        if plugin is not None:
+            if ready(plugin):
+                return plugin
+            error = getattr(plugin, "setup_error", None)
+            if error is not None:
+                raise RuntimeError(
+                    f"worker plugin {name} could not be set up on Dask worker"
+                    f" {worker.address}: {error}"
+                )
+        if time.monotonic() >= deadline:
+            return None
+        pause.wait(0.05)
+
+
 def _count_partition(payload: tuple[Any, ...], wanted: SimilarityCriteria) -> SimilarityCounts:
     """Worker side: pass 1 of the criteria judged by similarity over one partition's texts
     (:meth:`synth.tagging.criteria.SimilarityCriteria.count`): a number per criterion
@@ -695,9 +747,13 @@ def _drop_judged(result: dict[str, Any]) -> None:
 #: stays prompt); a registration still going then is cut (:class:`_Gate`): the thread
 #: can no longer reach the cluster, and what it was registering is withdrawn.
 STOP_WAIT = 5.0
-#: How long withdrawing a cut registration, or releasing its lock, may take (each: one
-#: call to the scheduler).
-UNDO_WAIT = 5.0
+#: How long withdrawing a cut registration may take (one call to the scheduler): a
+#: failed or interrupted run returns within STOP_WAIT + UNDO_WAIT seconds.
+UNDO_WAIT = 2.0
+#: How long a partition waits on its worker for the tagger's plugin to be set up there
+#: (by another run's registration, still under way: :func:`_register`) before it fails
+#: "not set up".
+SETUP_WAIT = 120.0
 
 
 class _Abandoned(Exception):
@@ -707,10 +763,10 @@ class _Abandoned(Exception):
 class _Gate:
     """The client as the registration thread uses it (:func:`_register`).
 
-    Each call (a :class:`~distributed.Client` or :class:`~distributed.Lock` method) runs
-    as a task on the client's own event loop, which the thread waits for; :meth:`close`
-    (the run has ended) cancels the call under way, which frees the thread at once, and
-    any later call raises :class:`_Abandoned` instead of reaching the cluster. A blocking
+    Each call (a :class:`~distributed.Client` method) runs as a task on the client's own
+    event loop, which the thread waits for; :meth:`close` (the run has ended) cancels the
+    call under way, which frees the thread at once, and any later call raises
+    :class:`_Abandoned` instead of reaching the cluster. A blocking
     ``Client.register_plugin`` in the thread itself could not be cut: a thread that
     outlived :data:`STOP_WAIT` went on registering after the run had ended, into a client
     the command was closing or a cluster a later run was using.
@@ -722,9 +778,7 @@ class _Gate:
         self._closed = False
         self._calls: set[concurrent.futures.Future[Any]] = set()
         #: the plugin whose registration (or unregistration) is under way
-        self.registering: str | None = None
-        #: the registration locks held (:meth:`hold`), released by :meth:`close` if need be
-        self._held: list[Any] = []
+        self.registering: WorkerPlugin | None = None
 
     def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``method(*args, **kwargs)`` awaited on the client's loop (where Dask's sync
@@ -746,79 +800,57 @@ class _Gate:
             with self._guard:
                 self._calls.discard(future)
 
-    @contextlib.contextmanager
-    def hold(self, name: str) -> Iterator[None]:
-        """Hold the cluster's lock ``name`` (a :class:`distributed.Lock` on the
-        scheduler, shared by every client of it), released on leaving or by :meth:`close`."""
-        from distributed import Lock
-
-        lock = Lock(name, scheduler_rpc=self.client.scheduler, loop=self.client.loop)
-        try:
-            self.call(lock.acquire)
-            with self._guard:
-                if self._closed:  # cut as it was granted: its lease, unrefreshed, lapses
-                    raise _Abandoned
-                self._held.append(lock)
-            try:
-                yield
-            finally:
-                with self._guard:  # whoever takes it from the list releases it
-                    mine = lock in self._held
-                    if mine:
-                        self._held.remove(lock)
-                if mine:
-                    self.call(lock.release)
-        finally:
-            _stop_refreshing(self.client, lock)
-
-    def close(self, timeout: float = UNDO_WAIT) -> None:
+    def close(self, timeout: float = UNDO_WAIT) -> str:
         """Cut the thread off the cluster: the call under way cancelled, no further one;
-        a registration cut midway is withdrawn from the scheduler (whose registry may
-        have it: the next run registers it again rather than take it for set up), then
-        the locks held are released (each step at most ``timeout`` seconds)."""
+        a registration cut midway withdrawn from the scheduler's registry (which may have
+        recorded it: the next run registers it again rather than take it for set up),
+        waiting at most ``timeout`` seconds for the scheduler. What was done, in words."""
         with self._guard:
             if self._closed:
-                return
+                return "it had been cut already"
             self._closed = True
-            calls, held, self._held = list(self._calls), self._held, []
+            calls = list(self._calls)
         for future in calls:
             future.cancel()
-        name = self.registering
-        if name is not None:
+        plugin = self.registering
+        if plugin is None:
+            return "no registration was under way"
+        name, token = plugin.name, getattr(plugin, "token", None)
 
-            def forget(dask_scheduler: Any) -> None:
-                # not unregister_worker_plugin: it waits for every worker, whose event
-                # loop may be busy setting this very plugin up
-                dask_scheduler.worker_plugins.pop(name, None)
+        def forget(dask_scheduler: Any) -> bool:
+            # not unregister_worker_plugin: it waits for every worker, whose event loop
+            # may be busy setting this very plugin up; and only this run's registration
+            # (its token), not one another run made of the same plugin
+            stored = dask_scheduler.worker_plugins.get(name)
+            if stored is None or (token is not None and token.encode() not in bytes(stored)):
+                return False
+            del dask_scheduler.worker_plugins[name]
+            return True
 
-            self._cleanup(lambda: self.client.run_on_scheduler(forget), timeout, name)
-        for lock in held:
-            self._cleanup(lock.release, timeout, lock.name)
-            _stop_refreshing(self.client, lock)
-
-    def _cleanup(self, method: Callable[[], Any], timeout: float, what: str) -> None:
         async def on_loop() -> Any:
-            return await method()
+            return await self.client.run_on_scheduler(forget)
 
         try:
             future = asyncio.run_coroutine_threadsafe(on_loop(), self.client.loop.asyncio_loop)
-        except RuntimeError as exc:  # the client's loop is closed: nothing left to undo
-            log.debug("registration of %s not undone: %r", what, exc)
-            return
+        except RuntimeError:  # the client's loop is closed: nothing of it reaches the cluster
+            return f"the registration of {name} ended with its client"
         try:
-            future.result(timeout)
-        except BaseException as exc:  # logged: the run's own error is what the caller sees
+            withdrawn = future.result(timeout)
+        except BaseException as exc:  # the run's own error is what the caller sees
             future.cancel()
-            log.warning("could not undo the registration of %s: %r", what, exc)
-
-
-def _stop_refreshing(client: Client, lock: Any) -> None:
-    """A :class:`distributed.Lock`'s lease refresher, which runs on the client's loop
-    for as long as the lock object lives, stopped."""
-    refresher = getattr(lock, "refresh_callback", None)
-    if refresher is not None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: it is stopped too
-            client.loop.add_callback(refresher.stop)
+            if isinstance(exc, concurrent.futures.TimeoutError):
+                exc = TimeoutError(f"no answer from the scheduler in {timeout:g} s")
+            return (
+                f"the registration of {name} under way could not be withdrawn ({exc}): the"
+                " scheduler may keep it, its workers finishing the setup (on a LocalCluster"
+                " without processes a setup under way holds the loop the scheduler shares)"
+            )
+        if withdrawn:
+            return f"the registration of {name} under way was withdrawn from the scheduler"
+        return (
+            f"the registration of {name} was cut before the scheduler recorded it (or"
+            " another run's registration of it stands)"
+        )
 
 
 class _Registering:
@@ -864,7 +896,8 @@ class _Registering:
     def stop(self, timeout: float | None = None) -> None:
         """Wait at most ``timeout`` (:data:`STOP_WAIT`) seconds for the thread to end,
         through further Ctrl-Cs, then close its gate: a registration still going is cut
-        and withdrawn, and the thread can reach the cluster no more."""
+        and withdrawn (one call to the scheduler, at most :data:`UNDO_WAIT` seconds more),
+        and the thread can reach the cluster no more."""
         limit = STOP_WAIT if timeout is None else timeout
         deadline = time.monotonic() + limit
         while not self.ended.is_set() and time.monotonic() < deadline:
@@ -874,55 +907,46 @@ class _Registering:
                 continue
         if self.ended.is_set():
             return
-        self.gate.close()
+        done = self.gate.close()
         log.warning(
-            "the workers' plugins were still being registered %g s after the run"
-            " ended; it reaches the cluster no more (a registration under way is"
-            " withdrawn)",
+            "the workers' plugins were still being registered %g s after the run ended;"
+            " the registration thread reaches the cluster no more: %s",
             limit,
+            done,
         )
 
 
 def _register(gate: _Gate, plugin: WorkerPlugin) -> None:
-    """Register ``plugin`` unless the cluster has it (registering again rebuilds engines).
+    """Register ``plugin`` unless the scheduler has it (registering again rebuilds engines).
 
-    The check and the registration are one step for every client of the scheduler: they
-    hold the cluster's lock ``synth-register-<plugin name>`` (a :class:`distributed.Lock`)
-    meanwhile. Without it two runs on one long-lived scheduler could both find the plugin
-    missing and both register it (the second one's replaces the first's on each worker,
-    tearing down the engine the first run's partitions use), or the second could find it
-    known while the first's workers were still setting it up (Dask records a plugin before
-    its workers have it: the scheduler's ``register_worker_plugin`` with ``idempotent``
-    would close only the first race) and send partitions to a worker without it; a
-    registration (which returns once every worker has set it up) is waited for instead.
+    The plugin is registered ``idempotent``: the scheduler's ``register_worker_plugin``
+    checks its registry and records the plugin in one step on its event loop, so two runs
+    on one long-lived scheduler cannot both register it (the second one's replacing the
+    first's on each worker, tearing down the engine the first run's partitions use). The
+    second run's call returns at once, maybe while the first run's workers are still
+    setting the plugin up (the scheduler records a plugin before its workers have it): its
+    partitions then wait on their workers for the setup (:func:`_set_up`, at most
+    :data:`SETUP_WAIT` seconds). No lock is taken: a run stopped, or killed, while
+    registering leaves nothing that later runs wait for.
 
-    A registration that fails (its ``setup`` raised on a worker) is unregistered again,
-    still under the lock: the scheduler keeps a plugin as known before the workers have
-    set it up, so the next run on a long-lived cluster would otherwise skip it and fail
-    "not set up".
+    A registration that fails (its ``setup`` raised on a worker) is unregistered again:
+    the scheduler keeps a plugin as known before the workers have set it up, so the next
+    run on a long-lived cluster would otherwise skip it and fail "not set up".
     """
-    name = plugin.name
-
-    def known(dask_scheduler: Any) -> bool:
-        return name in dask_scheduler.worker_plugins
-
-    with gate.hold(f"synth-register-{name}"):
-        if gate.call(gate.client.run_on_scheduler, known):
-            return
-        gate.registering = name
+    gate.registering = plugin
+    try:
+        gate.call(gate.client.register_plugin, plugin)
+    except _Abandoned:
+        raise
+    except BaseException:
         try:
-            gate.call(gate.client.register_plugin, plugin)
+            gate.call(gate.client.unregister_worker_plugin, plugin.name)
         except _Abandoned:
             raise
-        except BaseException:
-            try:
-                gate.call(gate.client.unregister_worker_plugin, name)
-            except _Abandoned:
-                raise
-            except Exception as exc:  # the registration's own error is what the caller sees
-                log.warning("could not unregister the failed plugin %s: %r", name, exc)
-            raise
-        gate.registering = None
+        except Exception as exc:  # the registration's own error is what the caller sees
+            log.warning("could not unregister the failed plugin %s: %r", plugin.name, exc)
+        raise
+    gate.registering = None
 
 
 def _partitions(
