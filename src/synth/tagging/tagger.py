@@ -44,7 +44,7 @@ import pandas as pd
 
 from synth.corpus.normalise import normalise_doi
 from synth.parallel import default_workers, gc_paused, ordered_map
-from synth.tagging.abbreviations import without_other_meanings
+from synth.tagging.abbreviations import expansions, without_other_meanings
 from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
 from synth.tagging.conditions import apply_conditions
 from synth.tagging.fallbacks import Fallback
@@ -687,6 +687,11 @@ class _Engine:
         }
         #: (facet, label, phrase) -> the fields whose text silences the cue (its ``unless``)
         self.unless = {(c.facet, c.label, c.phrase): c.unless for c in cb.cues() if c.unless}
+        #: (facet, label, abbreviation) -> what the codebook's spelled-out cues say it means
+        #: (synth.tagging.abbreviations): a record defining it otherwise drops its hits
+        self.abbreviations = expansions(
+            (c.facet, c.label, c.phrase) for c in cb.cues() if c.kind == "cue"
+        )
         #: facets the publisher speaks for only when the record has no venue (issuer_only)
         self.issuer_only = frozenset(f for f, facet in cb.facets.items() if facet.issuer_only)
         self.rights_notices = cb.rights_notices
@@ -996,8 +1001,8 @@ class _Engine:
             notes.append({"record_id": rec.record_id, "note": note})
         if self.unless and hits:
             hits = self.without_silenced(rec, hits)
-        if hits:  # "proton pump inhibitors (PPIs)": not PPI the involvement
-            hits = without_other_meanings(hits, lambda: _texts(rec))
+        if hits and self.abbreviations:  # "proton pump inhibitors (PPIs)": not involvement
+            hits = without_other_meanings(hits, lambda: _texts(rec), self.abbreviations)
         start = len(rows)
         if hits:
             self.rows(rec.record_id, hits, rows)
