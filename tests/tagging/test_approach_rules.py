@@ -216,3 +216,42 @@ def test_a_country_named_with_a_sample_size_keeps_the_country() -> None:
         },
     )
     assert got == [{"United Kingdom", "Australia"}]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Patient participation rates were 71.5% in the intervention practices.",
+        "Patient participation in the trial was high.",
+        "Public participation in research was encouraged by the funder.",
+        "Community participation rates differed between districts.",
+    ],
+)
+def test_participation_in_a_study_overlapping_an_involvement_cue_is_not_involvement(
+    sentence: str,
+) -> None:
+    assert _labels("approach", {"title": "A trial", "abstract": sentence}) == [set()]
+
+
+@pytest.mark.parametrize(
+    "abstract",
+    [
+        "Caseworkers used Structured Decision Making (SDM) tools. SDM was applied to 300 families.",
+        "Surrogate decision making (SDM) was studied. SDM was common among 200 families.",
+        "Evidence-based design (EBD) guided the new wards. EBD principles were applied.",
+    ],
+)
+def test_a_definition_sharing_generic_words_but_not_the_first_means_something_else(
+    abstract: str,
+) -> None:
+    assert _labels("approach", {"title": "A study", "abstract": abstract}) == [set()]
+
+
+def test_shared_decisions_defined_in_other_words_stay_shared_decision_making() -> None:
+    abstract = (
+        "Decisions shared by patients and doctors (SDM) were studied. SDM was observed in 40 "
+        "consultations."
+    )
+    assert _labels("approach", {"title": "Consultations", "abstract": abstract}) == [
+        {"shared-decision-making"}
+    ]

@@ -12,9 +12,12 @@ read as Schwartz and Hearst (2003) read one: the words before ``(ABBR)`` (or
 ``(ABBRs)``), or inside ``ABBR (...)``, whose letters spell the abbreviation in order, the
 first at the start of a word; a bracket that does not spell it ("the UK (n = 120)",
 "the US (2019)") defines nothing. A definition means the label when it shares at least
-half the words of one of the label's own spelled-out cues that spell the abbreviation
-(``patient and public involvement`` for PPI; "involvement of patients and the public
-(PPI)" shares all three), or holds a spelled-out phrase the record matched for the label.
+half the words of one of the label's own spelled-out cues that write the abbreviation out,
+among them the word its first letter stands for (``patient and public involvement`` for
+PPI: "involvement of patients and the public (PPI)" is read as "patients and the public",
+two of the three and the first; "structured decision making (SDM)" shares two words of
+"shared decision making" but not its first, so it means something else), or holds a
+spelled-out phrase the record matched for the label.
 An abbreviation whose label has no such cue (its meaning is not in the data) is never
 dropped, and neither is one the record never defines.
 """
@@ -118,17 +121,30 @@ def expansions(cues: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str
     for (facet, label), phrases in by_label.items():
         spelled = [p for p in phrases if not is_abbreviation(p) and len(p.split()) > 1]
         for abbr in (p for p in phrases if is_abbreviation(p)):
-            meant = [content_words(p) for p in spelled if expands(abbr, p)]
+            meant = [_meaning(p) for p in spelled if expands(abbr, p)]
             if meant:
                 out[(facet, label, abbr)] = meant
     return out
 
 
-def means_label(definition: str, meant: Sequence[frozenset[str]], own: Iterable[str]) -> bool:
-    """Whether a definition names the label: it shares at least half the words of one of
-    its known expansions, or holds a phrase the record matched for the label."""
+def _meaning(phrase: str) -> tuple[frozenset[str], str]:
+    """A known expansion as (its content words, its first content word: the one the
+    abbreviation's first letter stands for)."""
+    first = next((w for w in _WORD.findall(phrase.lower()) if w not in _STOP), "")
+    return content_words(phrase), next(iter(content_words(first)), "")
+
+
+def means_label(
+    definition: str, meant: Sequence[tuple[frozenset[str], str]], own: Iterable[str]
+) -> bool:
+    """Whether a definition names the label: it shares its first word and at least half
+    the words of one of the known expansions ("structured decision making (SDM)" shares
+    two of "shared decision making"'s words, not its first: another meaning), or holds a
+    phrase the record matched for the label."""
     words = content_words(definition)
-    if any(len(words & m) >= max(1, ceil(len(m) / 2)) for m in meant if m):
+    if any(
+        first in words and len(words & m) >= max(1, ceil(len(m) / 2)) for m, first in meant if m
+    ):
         return True
     return any(content_words(p) and content_words(p) <= words for p in own)
 
