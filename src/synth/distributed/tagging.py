@@ -105,16 +105,14 @@ class TaggerPlugin(WorkerPlugin):
     :func:`synth.tagging.tagger.tag` keeps per process and codebook.
 
     Registered ``idempotent``: the scheduler records it only if it has no plugin of that
-    name (:func:`_register`); ``token`` marks this registration (what a cut one withdraws:
-    :class:`_Gate`), ``setup_error`` what its setup raised on this worker (a partition
-    waiting for it says so: :func:`_set_up`).
+    name (:func:`_register`); ``setup_error`` is what its setup raised on this worker (a
+    partition waiting for it says so: :func:`_set_up`).
     """
 
     idempotent = True
 
     def __init__(self, codebook: Codebook) -> None:
         self.name = plugin_name(codebook)
-        self.token = uuid.uuid4().hex
         self.codebook_bytes = pickle.dumps(codebook, protocol=pickle.HIGHEST_PROTOCOL)
         self.codebook: Codebook | None = None
         self.engine: Any = None
@@ -122,27 +120,26 @@ class TaggerPlugin(WorkerPlugin):
         self.setup_error: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "token": self.token, "codebook_bytes": self.codebook_bytes}
+        return {"name": self.name, "codebook_bytes": self.codebook_bytes}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.name = state["name"]
-        self.token = state["token"]
         self.codebook_bytes = state["codebook_bytes"]
         self.codebook = self.engine = self.lock = self.setup_error = None
 
     def setup(self, worker: Worker) -> None:
-        from synth.tagging.tagger import engine_for  # the per-process engine tag() reuses
+        try:  # all of it: a partition waiting for the setup learns of any failure at once
+            from synth.tagging.tagger import engine_for  # the per-process engine tag() reuses
 
-        try:
             self.codebook = pickle.loads(self.codebook_bytes)
             self.engine = engine_for(self.codebook)
+            # a worker started with several threads must not run one engine in two at
+            # once, nor may workers in one process (a LocalCluster without processes)
+            # share theirs (a chunk's memory zone forgets the words others tag with)
+            self.lock = _engine_lock(self.engine)  # last: what says it is set up
         except Exception as exc:
             self.setup_error = f"{type(exc).__name__}: {exc}"
             raise
-        # a worker started with several threads must not run one engine in two at once,
-        # nor may workers in one process (a LocalCluster without processes) share theirs
-        # (a chunk's memory zone forgets the words others tag with: chunk_words)
-        self.lock = _engine_lock(self.engine)  # last: what says it is set up
 
     def teardown(self, worker: Worker) -> None:
         self.codebook = self.engine = None
@@ -188,16 +185,14 @@ class JudgePlugin(WorkerPlugin):
     def __init__(self, judging: Judging) -> None:
         self.judging_bytes = pickle.dumps(judging, protocol=pickle.HIGHEST_PROTOCOL)
         self.name = f"synth-judge-{hashlib.sha256(self.judging_bytes).hexdigest()[:16]}"
-        self.token = uuid.uuid4().hex
         self.judging: Judging | None = None
         self.setup_error: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "token": self.token, "judging_bytes": self.judging_bytes}
+        return {"name": self.name, "judging_bytes": self.judging_bytes}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.name = state["name"]
-        self.token = state["token"]
         self.judging_bytes = state["judging_bytes"]
         self.judging = self.setup_error = None
 
@@ -622,16 +617,10 @@ def _tag_partition(
     worker = get_worker()
     wait = SETUP_WAIT if setup_wait is None else setup_wait
     deadline = time.monotonic() + wait
-    plugin = _set_up(worker, name, lambda p: p.lock is not None, deadline)
+    plugin = _set_up(worker, name, lambda p: p.lock is not None, deadline, wait)
     judge = None
     if judge_name is not None:
-        judge = _set_up(worker, judge_name, lambda p: p.judging is not None, deadline)
-    if plugin is None or (judge_name is not None and judge is None):
-        raise RuntimeError(
-            f"the tagger is not set up on Dask worker {worker.address} (waited {wait:g} s "
-            "for it): is synth installed in that worker's environment (the same version "
-            "as here)?"
-        )
+        judge = _set_up(worker, judge_name, lambda p: p.judging is not None, deadline, wait)
     if isinstance(payload, bytes):  # as sent by tag_partitions
         payload = pickle.loads(payload)
     records, extracts, fulltexts, *more = payload
@@ -704,12 +693,16 @@ def _tag_partition(
     }
 
 
-def _set_up(worker: Worker, name: str, ready: Callable[[Any], bool], deadline: float) -> Any:
+def _set_up(
+    worker: Worker, name: str, ready: Callable[[Any], bool], deadline: float, wait: float
+) -> Any:
     """Worker plugin ``name`` once set up on ``worker`` (``ready``), waited for until
-    ``deadline`` (None: not by then). Dask adds a plugin to the worker before its setup
-    runs, and the scheduler answers a registration of a plugin it knows at once, so a run
-    may send partitions while another run's registration is still setting it up here; a
-    setup that raised here raises at once with its error."""
+    ``deadline`` (``wait`` seconds from the start). Dask adds a plugin to the worker
+    before its setup runs, and the scheduler answers a registration of a plugin it knows
+    at once, so a run may send partitions while another run's registration is still
+    setting it up here; a setup that raised here raises at once with its error. Not set
+    up by the deadline, a RuntimeError says what was seen: the plugin absent from the
+    worker (synth missing there?) or present with its setup still under way."""
     pause = threading.Event()
     while True:
         plugin = worker.plugins.get(name)
@@ -723,8 +716,18 @@ def _set_up(worker: Worker, name: str, ready: Callable[[Any], bool], deadline: f
                     f" {worker.address}: {error}"
                 )
         if time.monotonic() >= deadline:
-            return None
+            break
         pause.wait(0.05)
+    if plugin is None:
+        raise RuntimeError(
+            f"the tagger's plugin {name} is not on Dask worker {worker.address} (waited"
+            f" {wait:g} s for it): is synth installed in that worker's environment (the"
+            " same version as here)?"
+        )
+    raise RuntimeError(
+        f"another run's set-up of {name} on Dask worker {worker.address} has not"
+        f" finished in {wait:g} s"
+    )
 
 
 def _count_partition(payload: tuple[Any, ...], wanted: SimilarityCriteria) -> SimilarityCounts:
@@ -745,11 +748,9 @@ def _drop_judged(result: dict[str, Any]) -> None:
 
 #: How long a failed or interrupted run waits for its registration thread to end (Ctrl-C
 #: stays prompt); a registration still going then is cut (:class:`_Gate`): the thread
-#: can no longer reach the cluster, and what it was registering is withdrawn.
+#: can no longer reach the cluster. What it was registering is not withdrawn: another
+#: run may rely on the scheduler's record of it (``idempotent``: :func:`_register`).
 STOP_WAIT = 5.0
-#: How long withdrawing a cut registration may take (one call to the scheduler): a
-#: failed or interrupted run returns within STOP_WAIT + UNDO_WAIT seconds.
-UNDO_WAIT = 2.0
 #: How long a partition waits on its worker for the tagger's plugin to be set up there
 #: (by another run's registration, still under way: :func:`_register`) before it fails
 #: "not set up".
@@ -800,11 +801,11 @@ class _Gate:
             with self._guard:
                 self._calls.discard(future)
 
-    def close(self, timeout: float = UNDO_WAIT) -> str:
-        """Cut the thread off the cluster: the call under way cancelled, no further one;
-        a registration cut midway withdrawn from the scheduler's registry (which may have
-        recorded it: the next run registers it again rather than take it for set up),
-        waiting at most ``timeout`` seconds for the scheduler. What was done, in words."""
+    def close(self) -> str:
+        """Cut the thread off the cluster: the call under way cancelled, no further one.
+        A registration cut midway is not withdrawn: the scheduler may have recorded it,
+        and another run answered by that record (``idempotent``) relies on it, as does a
+        worker that joins later. What was cut, in words."""
         with self._guard:
             if self._closed:
                 return "it had been cut already"
@@ -815,41 +816,10 @@ class _Gate:
         plugin = self.registering
         if plugin is None:
             return "no registration was under way"
-        name, token = plugin.name, getattr(plugin, "token", None)
-
-        def forget(dask_scheduler: Any) -> bool:
-            # not unregister_worker_plugin: it waits for every worker, whose event loop
-            # may be busy setting this very plugin up; and only this run's registration
-            # (its token), not one another run made of the same plugin
-            stored = dask_scheduler.worker_plugins.get(name)
-            if stored is None or (token is not None and token.encode() not in bytes(stored)):
-                return False
-            del dask_scheduler.worker_plugins[name]
-            return True
-
-        async def on_loop() -> Any:
-            return await self.client.run_on_scheduler(forget)
-
-        try:
-            future = asyncio.run_coroutine_threadsafe(on_loop(), self.client.loop.asyncio_loop)
-        except RuntimeError:  # the client's loop is closed: nothing of it reaches the cluster
-            return f"the registration of {name} ended with its client"
-        try:
-            withdrawn = future.result(timeout)
-        except BaseException as exc:  # the run's own error is what the caller sees
-            future.cancel()
-            if isinstance(exc, concurrent.futures.TimeoutError):
-                exc = TimeoutError(f"no answer from the scheduler in {timeout:g} s")
-            return (
-                f"the registration of {name} under way could not be withdrawn ({exc}): the"
-                " scheduler may keep it, its workers finishing the setup (on a LocalCluster"
-                " without processes a setup under way holds the loop the scheduler shares)"
-            )
-        if withdrawn:
-            return f"the registration of {name} under way was withdrawn from the scheduler"
         return (
-            f"the registration of {name} was cut before the scheduler recorded it (or"
-            " another run's registration of it stands)"
+            f"the registration of {plugin.name} was cut; it may still finish on the"
+            " workers, and if the scheduler recorded it, it stays registered (later runs"
+            " and joining workers use it)"
         )
 
 
@@ -896,8 +866,8 @@ class _Registering:
     def stop(self, timeout: float | None = None) -> None:
         """Wait at most ``timeout`` (:data:`STOP_WAIT`) seconds for the thread to end,
         through further Ctrl-Cs, then close its gate: a registration still going is cut
-        and withdrawn (one call to the scheduler, at most :data:`UNDO_WAIT` seconds more),
-        and the thread can reach the cluster no more."""
+        (not withdrawn: :meth:`_Gate.close`), and the thread can reach the cluster no
+        more."""
         limit = STOP_WAIT if timeout is None else timeout
         deadline = time.monotonic() + limit
         while not self.ended.is_set() and time.monotonic() < deadline:
@@ -929,23 +899,15 @@ def _register(gate: _Gate, plugin: WorkerPlugin) -> None:
     :data:`SETUP_WAIT` seconds). No lock is taken: a run stopped, or killed, while
     registering leaves nothing that later runs wait for.
 
-    A registration that fails (its ``setup`` raised on a worker) is unregistered again:
-    the scheduler keeps a plugin as known before the workers have set it up, so the next
-    run on a long-lived cluster would otherwise skip it and fail "not set up".
+    Nothing is ever unregistered, neither a registration cut by the run's end nor one
+    whose ``setup`` raised on a worker: another run answered by the scheduler's record
+    may be tagging with the plugin where its setup succeeded, and unregistering tears it
+    down there (and a joining worker would never get it). Where the setup raised, the
+    worker keeps its error (``setup_error``), and every partition sent there fails at once
+    with it (:func:`_set_up`) until that worker restarts.
     """
     gate.registering = plugin
-    try:
-        gate.call(gate.client.register_plugin, plugin)
-    except _Abandoned:
-        raise
-    except BaseException:
-        try:
-            gate.call(gate.client.unregister_worker_plugin, plugin.name)
-        except _Abandoned:
-            raise
-        except Exception as exc:  # the registration's own error is what the caller sees
-            log.warning("could not unregister the failed plugin %s: %r", plugin.name, exc)
-        raise
+    gate.call(gate.client.register_plugin, plugin)
     gate.registering = None
 
 
