@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,37 @@ def test_a_lock_file_whose_folder_is_gone_is_swept_once_its_lock_is_free(
     finally:
         other.close()
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".lock")]
+
+
+def test_a_new_folders_lock_found_held_gives_another_name_not_an_unlocked_run(
+    con: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(review 11c N2) A sweeping run can hold a starting run's new lock file the moment
+    before it removes it: the starting run found its lock held (False) and carried on
+    without one, its folder then removable by any run whose pid test it failed."""
+    from contextlib import contextmanager
+
+    from synth.distributed import cluster
+
+    fcntl = pytest.importorskip("fcntl")
+
+    real, names = cluster.turn, []
+
+    @contextmanager
+    def held_first(c: sqlite3.Connection, name: str, *, wait: bool) -> Iterator[Any]:
+        names.append(name)
+        if len(names) == 1:  # the sweeper has it, and removes its file
+            yield False
+            return
+        with real(c, name, wait=wait) as held:
+            yield held
+
+    monkeypatch.setattr(cluster, "turn", held_first)
+    db = tmp_path / "store.sqlite"
+    with work_folder(con) as folder:
+        lock = _lock_file(db, folder.name)
+        assert lock.exists(), "the run went on with no lock file"
+        with open(lock, "ab") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by this run
+    assert len(names) == 2 and names[0] != names[1]
+    assert not lock.exists() and not folder.exists()

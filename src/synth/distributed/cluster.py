@@ -193,17 +193,27 @@ def work_folder(con: sqlite3.Connection) -> Iterator[Path]:
         if old.is_dir():
             _remove_if_left(con, old)
     _sweep_lock_files(con, store, root)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    folder = root / f"{WORK_PREFIX}{os.getpid()}-{stamp}-{time.monotonic_ns() % 10**6:06d}"
-    # the lock first: a folder is never seen without its lock file while its run lives
-    with turn(con, _lock_name(folder), wait=False) as held:
-        try:
-            folder.mkdir()
-            yield folder
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-            if held and not folder.exists():  # a folder not removed keeps its lock file
-                _unlink(_lock_path(store, folder))
+    for _ in range(NAME_TRIES):
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        folder = root / f"{WORK_PREFIX}{os.getpid()}-{stamp}-{time.monotonic_ns() % 10**6:06d}"
+        # the lock first: a folder is never seen without its lock file while its run lives
+        with turn(con, _lock_name(folder), wait=False) as held:
+            if held is False:  # a new name's lock held: another run sweeps it (or has it)
+                continue
+            try:
+                folder.mkdir()
+                yield folder
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+                if held and not folder.exists():  # a folder not removed keeps its lock file
+                    _unlink(_lock_path(store, folder))
+            return
+    raise OSError(f"{root}: no work folder name whose lock was free in {NAME_TRIES} tries")
+
+
+#: How many new names :func:`work_folder` tries when the lock of one is held (another
+#: run, sweeping lock files, holds it the moment before it removes the file).
+NAME_TRIES = 5
 
 
 #: The store's lock (:func:`synth.store.batches.turn`) a run holds for its work folder,

@@ -16,6 +16,7 @@ holding their turn) take turns through a file lock beside the store (:func:`turn
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections import deque
@@ -175,23 +176,38 @@ def turn(con: sqlite3.Connection, name: str, *, wait: bool) -> Iterator[bool | N
     lock means that work really is under way. It is per open file: two connections of one
     process take turns too. Where no file lock can be taken (an in-memory store, a
     read-only folder, no ``fcntl``), yields None: nobody takes turns.
+
+    A lock file may be removed by whoever holds its lock (a work folder's, by the run
+    that sweeps it: :mod:`synth.distributed.cluster`), also between this call's open and
+    its flock: the lock (taken or found held) counts only if the path still names the
+    file, else the file is opened again (at most 20 times).
     """
     path = store_file_path(con)
     if fcntl is None or path is None:
         yield None
         return
-    try:
-        handle = open(f"{path}-{name}.lock", "ab")  # noqa: SIM115 - held across the yield
-    except OSError:
-        yield None
-        return
-    with handle:
+    lock, tries = f"{path}-{name}.lock", 20
+    for _ in range(tries):
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
+            handle = open(lock, "ab")  # noqa: SIM115 - held across the yield
+        except OSError:
+            yield None
             return
-        yield True  # closing the file releases the lock
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                taken = True
+            except BlockingIOError:
+                taken = False
+            try:
+                named = os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:
+                named = False
+            if named:
+                yield taken  # closing the file releases the lock
+                return
+        # removed (or replaced) by its holder before this flock: not the lock others take
+    raise OSError(f"{lock}: removed {tries} times as its lock was taken")
 
 
 def store_file_path(con: sqlite3.Connection) -> str | None:
