@@ -778,7 +778,7 @@ class _Gate:
         self._guard = threading.Lock()
         self._closed = False
         self._calls: set[concurrent.futures.Future[Any]] = set()
-        #: the plugin whose registration (or unregistration) is under way
+        #: the plugin whose registration is under way (what a cut says it cut)
         self.registering: WorkerPlugin | None = None
 
     def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
