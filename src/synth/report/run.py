@@ -34,7 +34,7 @@ the same keys at its top level).
 The review name is the review.yml's ``id`` (else ``name`` or ``slug``), else the corpus
 folder's name; each review gets its own store and report folder, so one review's run
 never overwrites another's. A run writes its pages into a folder beside the report
-(``.<name>.partial-<pid>``) that replaces the report only once every notebook ran: a
+(``.<name>.partial-<pid>-<random>``) that replaces the report only once every notebook ran: a
 failed run leaves the last good report in place and its own pages in ``<name>.failed``.
 """
 
@@ -46,6 +46,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -592,19 +593,40 @@ def _check_replaceable(final: Path) -> None:
         )
 
 
+#: How long a partial report folder whose process is not running here is left before it is
+#: removed: a run in another container on the same volume has a pid this process cannot
+#: see (or the same pid as a run here), and it writes its pages meanwhile.
+STALE_PARTIAL_SECONDS = 3600.0
+
+
 def _staging_dir(final: Path) -> Path:
-    """A new folder beside ``final`` for this run's pages; partial folders that runs which
-    were killed left behind (their process is gone) are removed first."""
+    """A new folder beside ``final`` for this run's pages, named by this process and a
+    random part (two runs in two containers may share a pid), so a run never empties
+    another's; partial folders that killed runs left behind (their process is gone and
+    nothing was written in them for :data:`STALE_PARTIAL_SECONDS`) are removed first."""
     final.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{final.name}.partial-"
+    now = time.time()
     for old in final.parent.glob(f"{prefix}*"):
-        pid = old.name[len(prefix) :]
-        if pid.isdigit() and not pid_alive(int(pid)):
+        pid = old.name[len(prefix) :].split("-", 1)[0]
+        if (
+            pid.isdigit()
+            and not pid_alive(int(pid))
+            and _idle_for(old, now) > STALE_PARTIAL_SECONDS
+        ):
             shutil.rmtree(old, ignore_errors=True)
-    staging = final.parent / f"{prefix}{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = final.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     return staging
+
+
+def _idle_for(folder: Path, now: float) -> float:
+    """Seconds since anything in ``folder`` (or the folder itself) was last written."""
+    try:
+        times = [folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))]
+    except OSError:  # removed meanwhile, or unreadable: not ours to judge now
+        return 0.0
+    return now - max(times)
 
 
 def _replace_dir(staging: Path, final: Path) -> None:
@@ -612,8 +634,7 @@ def _replace_dir(staging: Path, final: Path) -> None:
     deleted only once the new one is in place)."""
     old = None
     if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
+        old = final.with_name(f".{final.name}.old-{os.getpid()}-{uuid.uuid4().hex[:12]}")
         final.rename(old)
     staging.rename(final)
     if old is not None:
