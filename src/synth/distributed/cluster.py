@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synth.parallel import default_workers, pid_alive
-from synth.store.batches import store_file_path, turn
+from synth.store.batches import lock_path, store_file_path, turn
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -227,7 +227,7 @@ def _lock_name(folder: Path) -> str:
 
 def _lock_path(store: str, folder: Path) -> str:
     """Where ``folder``'s lock file is (as :func:`synth.store.batches.turn` names it)."""
-    return f"{store}-{_lock_name(folder)}.lock"
+    return lock_path(store, _lock_name(folder))
 
 
 def _remove_if_left(con: sqlite3.Connection, folder: Path) -> None:

@@ -186,7 +186,7 @@ def turn(con: sqlite3.Connection, name: str, *, wait: bool) -> Iterator[bool | N
     if fcntl is None or path is None:
         yield None
         return
-    lock, tries = f"{path}-{name}.lock", 20
+    lock, tries = lock_path(path, name), 20
     for _ in range(tries):
         try:
             handle = open(lock, "ab")  # noqa: SIM115 - held across the yield
@@ -208,6 +208,11 @@ def turn(con: sqlite3.Connection, name: str, *, wait: bool) -> Iterator[bool | N
                 return
         # removed (or replaced) by its holder before this flock: not the lock others take
     raise OSError(f"{lock}: removed {tries} times as its lock was taken")
+
+
+def lock_path(store: str, name: str) -> str:
+    """The file of the store's ``name`` lock (:func:`turn`): ``<store>-<name>.lock``."""
+    return f"{store}-{name}.lock"
 
 
 def store_file_path(con: sqlite3.Connection) -> str | None:

@@ -32,6 +32,7 @@ from synth.store.batches import (
     ShortTransactions,
     delete_in_batches,
     fcntl,
+    lock_path,
     store_file_path,
     turn,
 )
@@ -301,7 +302,7 @@ RUN_LOCK = "tagrun-"
 def run_lock_path(con: sqlite3.Connection, run_id: int) -> str | None:
     """Where tagging run ``run_id``'s lock file is (None for an in-memory store)."""
     path = store_file_path(con)
-    return None if path is None else f"{path}-{RUN_LOCK}{run_id}.lock"
+    return None if path is None else lock_path(path, f"{RUN_LOCK}{run_id}")
 
 
 #: The key of an unfinished tagging run's params naming the process that writes it.
