@@ -16,6 +16,8 @@ SAMPLE_2 = ROOT / "tests" / "fixtures" / "abstracts-gold-2" / "sample.csv"
 SAMPLE_3 = ROOT / "tests" / "fixtures" / "abstracts-gold-3" / "sample.csv"
 SAMPLE_4 = ROOT / "tests" / "fixtures" / "abstracts-gold-4" / "sample.csv"
 SAMPLE_5 = ROOT / "tests" / "fixtures" / "abstracts-gold-5" / "sample.csv"
+SAMPLE_6 = ROOT / "tests" / "fixtures" / "abstracts-gold-6" / "sample.csv"
+APPROACH_SAMPLE = ROOT / "tests" / "fixtures" / "approach-gold" / "sample.csv"
 
 pytestmark = pytest.mark.peer
 
@@ -104,11 +106,29 @@ def test_set_5_is_drawn_as_committed_and_shares_no_title_with_sets_1_to_4() -> N
     assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
 
 
+def test_set_6_is_software_engineering_apart_from_every_other_set() -> None:
+    sampler = _sampler()
+    rows = _rows(SAMPLE_6)
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(6)]
+    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
+    titles = [r["title_sha1"] for r in rows]
+    assert len(titles) == len(set(titles)) == 150
+    earlier = {
+        r["title_sha1"]
+        for path in (SAMPLE, SAMPLE_2, SAMPLE_3, SAMPLE_4, SAMPLE_5, APPROACH_SAMPLE)
+        for r in _rows(path)
+    }
+    assert not set(titles) & earlier
+    assert Counter(r["dataset"] for r in rows) == Counter(sampler.PLAN_6)
+    gold = _rows(SAMPLE_6.parent / "gold.csv")
+    assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
+
+
 def test_the_approach_set_is_drawn_as_committed_apart_from_the_other_sets() -> None:
     approach = load_script("scripts/sample_approach_gold.py")
     if not approach.PEER.is_dir():
         pytest.skip(f"peer data not found at {approach.PEER}")
-    path = ROOT / "tests" / "fixtures" / "approach-gold" / "sample.csv"
+    path = APPROACH_SAMPLE
     rows = _rows(path)
     drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in approach.sample()]
     assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
