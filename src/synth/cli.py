@@ -443,11 +443,14 @@ ABSTRACT_GOLD_3 = Path("tests/fixtures/abstracts-gold-3")
 ABSTRACT_GOLD_4 = Path("tests/fixtures/abstracts-gold-4")
 #: Set 5: labelled in the ninth session, held out like sets 2 and 4.
 ABSTRACT_GOLD_5 = Path("tests/fixtures/abstracts-gold-5")
+#: Set 6: software engineering (twelfth session), read like sets 1 and 3.
+ABSTRACT_GOLD_6 = Path("tests/fixtures/abstracts-gold-6")
 #: The approach gold set: real abstracts labelled for the approach facet only.
 APPROACH_GOLD = Path("tests/fixtures/approach-gold")
 PEER_DATA = Path("../shared/peer-data")
 #: Column names of sets 3 to 5 in the --abstracts table.
 SET_3, SET_4, SET_5 = "set 3", "set 4 (held out)", "set 5 (held out)"
+SET_6 = "set 6 (software eng.)"
 #: Column name of the approach gold set in the --abstracts table.
 SET_APPROACH = "approach set"
 
@@ -495,6 +498,13 @@ def tag_evaluate_cmd(
             help="The held-out real-abstract gold set 5 (gold.csv; skipped if absent).",
         ),
     ] = ABSTRACT_GOLD_5,
+    set6_dir: Annotated[
+        Path,
+        typer.Option(
+            "--set6-dir",
+            help="Real-abstract gold set 6, software engineering (gold.csv; skipped if absent).",
+        ),
+    ] = ABSTRACT_GOLD_6,
     approach_dir: Annotated[
         Path,
         typer.Option(
@@ -519,8 +529,8 @@ def tag_evaluate_cmd(
     """Precision, recall and F1 of the tags against gold labels.
 
     With --db and --gold alone: per label, for the store's own gold. With --abstracts:
-    the real-abstract gold sets (set 1's halves, held-out sets 2, 4 and 5, set 3) beside the
-    store's gold,
+    the real-abstract gold sets (set 1's halves, held-out sets 2, 4 and 5, sets 3 and 6)
+    beside the store's gold,
     per facet. With --refiner-cv: whether the learnable layer beats the rules on held-out folds.
     """
     from synth.tagging.evaluate import load_gold
@@ -558,6 +568,7 @@ def tag_evaluate_cmd(
                         (SET_3, set3_dir),
                         (SET_4, set4_dir),
                         (SET_5, set5_dir),
+                        (SET_6, set6_dir),
                         (SET_APPROACH, approach_dir),
                     )
                     if (folder / "gold.csv").is_file()

@@ -507,3 +507,58 @@ def test_a_grey_report_of_an_evaluation_outranks_its_methods_a_final_report_alon
         "This report presents a qualitative study of 40 unpaid carers, interviewed at home; "
         "interviews were analysed thematically.",
     ) == ["qualitative"]
+
+
+# Computing and software-engineering research (gold set 6, its guideline's reading): a
+# method, system or model evaluated by experiment or on data is quantitative (guideline 5:
+# "modelling of data"); one only proposed is a conceptual paper.
+@pytest.mark.parametrize(
+    ("title", "abstract", "label"),
+    [
+        (
+            "Fast matching of noisy sensor traces",
+            "This paper presents an algorithm for aligning sensor traces recorded at different "
+            "rates. Experimental results on three public collections show that it outperforms "
+            "dynamic time warping while using less memory.",
+            "quantitative",
+        ),
+        (
+            "Pair reviews of requirements documents",
+            "We propose a reading technique for requirements documents. The technique was "
+            "compared with ad hoc reading in a controlled experiment with 48 students.",
+            "quantitative",
+        ),
+        (
+            "Effort estimation with a neural network",
+            "In this paper we train a neural network on the effort records of finished "
+            "projects and report its prediction accuracy against expert estimates.",
+            "quantitative",
+        ),
+        (
+            "Requirements of modelling tools: a literature survey",
+            "Our objective is to list the quality attributes that modelling tools must have, "
+            "identified with a literature survey of journals and conference proceedings.",
+            "review",
+        ),
+    ],
+)
+def test_a_method_evaluated_by_experiment_is_quantitative_a_literature_survey_a_review(
+    title: str, abstract: str, label: str
+) -> None:
+    assert design(title, abstract) == [label]
+
+
+def test_a_literature_survey_in_a_title_is_no_questionnaire_survey() -> None:
+    # computing says "survey" for a review of the literature; a bare survey is a questionnaire
+    assert design("Model-driven testing: a literature survey", "") == ["review"]
+    assert design("Burnout among ward nurses: a national survey", "") == ["quantitative"]
+
+
+def test_a_camera_viewpoint_is_no_viewpoint_article() -> None:
+    abstract = (
+        "We present a method for estimating body pose from a single camera. The approach is "
+        "evaluated through tracking over extended motion trials; the results suggest it is "
+        "robust to movement speed and camera viewpoint."
+    )
+    assert "position-paper" not in design("Pose estimation from motion primitives", abstract)
+    assert design("Viewpoint: who owns the waiting list?", "") == ["position-paper"]

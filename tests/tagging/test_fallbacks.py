@@ -201,3 +201,34 @@ def test_a_fallback_above_the_counted_score_is_refused(tmp_path: Path) -> None:
     path.write_text(_MINI.format(fallback=fallback), encoding="utf-8")
     with pytest.raises(CodebookError, match=r"at most 0.5 \(the counted score\)"):
         load_codebook(path)
+
+
+PROPOSAL = (
+    "Control software often intertwines what a machine must do with how its parts are "
+    "wired together, which makes it hard to verify and harder to reuse. This paper proposes "
+    "an execution architecture that keeps the two apart: functions that change the state of "
+    "the machine are written on their own, and the rules by which they interact are kept by "
+    "an engine that checks them while the system runs. The architecture is illustrated with "
+    "the controller of a conveyor, and its consequences for testing are discussed."
+)
+
+
+def test_a_weak_cue_of_the_fallbacks_own_label_does_not_stop_it() -> None:
+    # "This paper proposes" says, weakly, what the fallback concludes from an abstract with
+    # no method and no figure: the two agree, so the paper is a position paper, the weak
+    # cue kept in the evidence after the fallback's reason
+    rows = _design_rows("An execution architecture for control systems", PROPOSAL)
+    assert [(label, score) for label, score, _ in rows] == [("position-paper", 0.5)]
+    evidence = rows[0][2]
+    assert evidence[0]["cue"] == FALLBACK_CUE
+    assert "this paper proposes" in {e["match"].lower() for e in evidence[1:]}
+
+
+def test_a_weak_cue_of_another_label_still_stops_the_fallback() -> None:
+    # a weak hint of a method other than the fallback's own says the paper did something
+    abstract = PROPOSAL.replace(
+        "and its consequences for testing are discussed.",
+        "and a benchmark of its overhead is planned.",
+    )
+    rows = _design_rows("An execution architecture for control systems", abstract)
+    assert "position-paper" not in [label for label, score, _ in rows if score >= 0.5]

@@ -23,8 +23,10 @@ below S (the codebook's design facet: figures throughout show what was done bett
 one weak "associated with" or "n =" does, so its quantitative fallback says
 ``over_weaker_than: 0.5``, the counted score). Those weak labels stay in a multi-label
 facet and give way to the fallback in a single-label one. A fallback without the key is
-not read over any label (the position-paper fallback: a weak cue is still a hint that
-the paper did something).
+not read over another label (the position-paper fallback: a weak hint of a method is
+still a hint that the paper did something), but it is over a weak row of its own label
+alone, which agrees with it ("This paper proposes an architecture ..." in an abstract
+that names no method and reports no figure: a conceptual paper).
 Its evidence says why, so a reviewer sees a reasoned default, not a cue.
 """
 

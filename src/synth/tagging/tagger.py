@@ -1037,7 +1037,9 @@ class _Engine:
         for fb in self.fallbacks:
             if fb.facet in fell_back:
                 continue
-            weak = fb.facet in found and self.all_weaker(rows, start, fb)
+            weak = fb.facet in found and (
+                self.all_weaker(rows, start, fb) or self.only_own_weaker(rows, start, fb)
+            )
             if fb.facet in found and not weak:
                 continue
             reason = fb.applies(self.without_notice(rec.abstract), weak=weak)
@@ -1064,6 +1066,19 @@ class _Engine:
         return all(
             score < below
             for facet, score in zip(rows.facet[start:], rows.score[start:], strict=True)
+            if facet == fb.facet
+        )
+
+    @staticmethod
+    def only_own_weaker(rows: _Cols, start: int, fb: Fallback) -> bool:
+        """Whether the only rows of ``fb``'s facet from ``start`` are of its own label,
+        scoring below its score: the weak cue agrees with the fallback ("In this paper we
+        propose ..." in an abstract with no method and no figure is a position paper)."""
+        return all(
+            label == fb.label and score < fb.score
+            for facet, label, score in zip(
+                rows.facet[start:], rows.label[start:], rows.score[start:], strict=True
+            )
             if facet == fb.facet
         )
 
