@@ -562,3 +562,17 @@ def test_a_camera_viewpoint_is_no_viewpoint_article() -> None:
     )
     assert "position-paper" not in design("Pose estimation from motion primitives", abstract)
     assert design("Viewpoint: who owns the waiting list?", "") == ["position-paper"]
+
+
+def test_others_empirical_evidence_does_not_make_a_discussion_paper_quantitative() -> None:
+    # "empirically" and "experimental evidence" speak of what is known, not of what the
+    # paper measured (a reviewer's finding on Nagtegaal 2019's discussion papers)
+    for abstract in (
+        "The influence of guidelines on medical decisions has been empirically demonstrated "
+        "in several settings. Yet the ways in which guidelines shape the reasoning of "
+        "physicians remain poorly understood, and this discussion considers what a guideline "
+        "is for.",
+        "How guidance enters clinical reasoning is disputed: there is little experimental "
+        "evidence on it. This essay considers three accounts.",
+    ):
+        assert "quantitative" not in design("Guidelines and decisions", abstract), abstract

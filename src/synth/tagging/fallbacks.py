@@ -16,17 +16,18 @@ holds is taken)::
           max_numbers: 0     # figures in the abstract (years and reference marks aside)
         - {label: quantitative, score: 0.5, min_words: 60, min_numbers: 5}
 
-A fallback is read only when the facet has no label at all for the record (not even a
-weak one), and only from the abstract: a record known by its title alone gets nothing.
-A fallback with ``over_weaker_than: S`` is also read when the facet's labels all score
-below S (the codebook's design facet: figures throughout show what was done better than
-one weak "associated with" or "n =" does, so its quantitative fallback says
+A fallback is read when the facet has no label at all for the record, and only from the
+abstract: a record known by its title alone gets nothing. It is also read over a weak row
+of its own label alone (below its score), which agrees with it: "This paper proposes an
+architecture ..." in an abstract that names no method and reports no figure is a
+conceptual paper, and the weak cue stays in the evidence after the reason. A fallback
+with ``over_weaker_than: S`` is also read when the facet's labels all score below S (the
+codebook's design facet: figures throughout show what was done better than one weak
+"associated with" or "n =" does, so its quantitative fallback says
 ``over_weaker_than: 0.5``, the counted score). Those weak labels stay in a multi-label
 facet and give way to the fallback in a single-label one. A fallback without the key is
-not read over another label (the position-paper fallback: a weak hint of a method is
-still a hint that the paper did something), but it is over a weak row of its own label
-alone, which agrees with it ("This paper proposes an architecture ..." in an abstract
-that names no method and reports no figure: a conceptual paper).
+not read over a weak row of another label (the position-paper fallback: a weak hint of a
+method is still a hint that the paper did something).
 Its evidence says why, so a reviewer sees a reasoned default, not a cue.
 """
 
@@ -42,6 +43,9 @@ FALLBACK_KEYS = frozenset(
 )
 #: The cue name fallback evidence carries (exports and the evidence view show it).
 FALLBACK_CUE = "fallback"
+#: What a facet found when a fallback is read over weak rows (:meth:`Fallback.applies`):
+#: labels all below its ``over_weaker_than``, or only its own label below its score.
+WEAKER, OWN_WEAKLY = "weaker", "own weakly"
 
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d(?:s|'s)?\b")
 # a reference mark glued to a word or a full stop ("recognised.1", "trials2,3"): no figure
@@ -64,10 +68,10 @@ def count_figures(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Fallback:
-    """On ``facet``: ``label`` at ``score`` when no label of the facet was found and the
-    abstract has at least ``min_words`` words and between ``min_numbers`` and
-    ``max_numbers`` figures (None: no upper bound); with ``over_weaker_than``, "no label"
-    is also every label found scoring below it."""
+    """On ``facet``: ``label`` at ``score`` when no label of the facet was found (or only
+    its own, below ``score``) and the abstract has at least ``min_words`` words and
+    between ``min_numbers`` and ``max_numbers`` figures (None: no upper bound); with
+    ``over_weaker_than``, "no label" is also every label found scoring below it."""
 
     facet: str
     label: str
@@ -78,9 +82,10 @@ class Fallback:
     #: labels of the facet scoring below this do not stop the fallback (None: any does)
     over_weaker_than: float | None = None
 
-    def applies(self, abstract: Any, weak: bool = False) -> str | None:
-        """The reason the fallback holds for this abstract, or None when it does not
-        (``weak``: the facet's labels were all found below ``over_weaker_than``)."""
+    def applies(self, abstract: Any, weak: str | None = None) -> str | None:
+        """The reason the fallback holds for this abstract, or None when it does not.
+        ``weak`` says what the facet found: None nothing, :data:`WEAKER` labels all
+        below ``over_weaker_than``, :data:`OWN_WEAKLY` only its own label, weakly."""
         if not isinstance(abstract, str):
             return None
         words = len(abstract.split())
@@ -91,7 +96,11 @@ class Fallback:
             self.max_numbers is not None and figures > self.max_numbers
         ):
             return None
-        named = f"found at {self.over_weaker_than} or more" if weak else "named"
+        named = {
+            None: "named",
+            WEAKER: f"found at {self.over_weaker_than} or more",
+            OWN_WEAKLY: f"named but {self.label}, weakly",
+        }[weak]
         return f"no {self.facet} {named}, and the abstract ({words} words) reports " + (
             "no figures" if figures == 0 else f"{figures} figure(s)"
         )

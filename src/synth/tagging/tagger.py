@@ -47,7 +47,7 @@ from synth.parallel import default_workers, gc_paused, ordered_map
 from synth.tagging.abbreviations import expansions, without_other_meanings
 from synth.tagging.codebook import FIELDS, Codebook, MetadataRule, load_codebook
 from synth.tagging.conditions import apply_conditions
-from synth.tagging.fallbacks import Fallback
+from synth.tagging.fallbacks import OWN_WEAKLY, WEAKER, Fallback
 from synth.tagging.pipeline import HITS_KEY, SEGMENTS_KEY, TEXT_KEY, build_nlp, chunk_words
 from synth.tagging.sentence_roles import ALWAYS_COUNT_FIELDS
 
@@ -1031,17 +1031,21 @@ class _Engine:
 
     def fall_back(self, rec: _Rec, rows: _Cols, start: int) -> None:
         """Add a facet's fallback label (:mod:`synth.tagging.fallbacks`) to a record that
-        has no row of that facet (its rows are ``rows`` from ``start``)."""
+        has no row of that facet, or only weak ones the fallback may be read over (its
+        rows are ``rows`` from ``start``)."""
         found = set(rows.facet[start:])
         fell_back: set[str] = set()
         for fb in self.fallbacks:
             if fb.facet in fell_back:
                 continue
-            weak = fb.facet in found and (
-                self.all_weaker(rows, start, fb) or self.only_own_weaker(rows, start, fb)
-            )
-            if fb.facet in found and not weak:
-                continue
+            weak = None
+            if fb.facet in found:
+                if self.all_weaker(rows, start, fb):
+                    weak = WEAKER
+                elif self.only_own_weaker(rows, start, fb):
+                    weak = OWN_WEAKLY
+                else:
+                    continue
             reason = fb.applies(self.without_notice(rec.abstract), weak=weak)
             if reason is None:
                 continue
