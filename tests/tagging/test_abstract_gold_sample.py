@@ -17,6 +17,7 @@ SAMPLE_3 = ROOT / "tests" / "fixtures" / "abstracts-gold-3" / "sample.csv"
 SAMPLE_4 = ROOT / "tests" / "fixtures" / "abstracts-gold-4" / "sample.csv"
 SAMPLE_5 = ROOT / "tests" / "fixtures" / "abstracts-gold-5" / "sample.csv"
 SAMPLE_6 = ROOT / "tests" / "fixtures" / "abstracts-gold-6" / "sample.csv"
+SAMPLE_7 = ROOT / "tests" / "fixtures" / "abstracts-gold-7" / "sample.csv"
 APPROACH_SAMPLE = ROOT / "tests" / "fixtures" / "approach-gold" / "sample.csv"
 
 pytestmark = pytest.mark.peer
@@ -121,6 +122,24 @@ def test_set_6_is_software_engineering_apart_from_every_other_set() -> None:
     assert not set(titles) & earlier
     assert Counter(r["dataset"] for r in rows) == Counter(sampler.PLAN_6)
     gold = _rows(SAMPLE_6.parent / "gold.csv")
+    assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
+
+
+def test_set_7_is_health_services_and_drug_trials_apart_from_every_other_set() -> None:
+    sampler = _sampler()
+    rows = _rows(SAMPLE_7)
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(7)]
+    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
+    titles = [r["title_sha1"] for r in rows]
+    assert len(titles) == len(set(titles)) == 198
+    earlier = {
+        r["title_sha1"]
+        for path in (SAMPLE, SAMPLE_2, SAMPLE_3, SAMPLE_4, SAMPLE_5, SAMPLE_6, APPROACH_SAMPLE)
+        for r in _rows(path)
+    }
+    assert not set(titles) & earlier
+    assert Counter(r["dataset"] for r in rows) == Counter(sampler.PLAN_7)
+    gold = _rows(SAMPLE_7.parent / "gold.csv")
     assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
 
 
