@@ -385,3 +385,44 @@ def test_classifications_and_scores_named_after_a_place_or_nation_name_no_countr
         "We audited adherence to the Dutch guidelines among 120 general practitioners.",
     )
     assert found == [set(), set(), set(), {"Netherlands"}]
+
+
+def test_any_instrument_rule_or_declaration_named_after_a_place_names_no_country() -> None:
+    # not listed one by one: a place followed by an eponym head of countries.yml
+    # (directly or after a few capitalised words) is where the instrument comes from
+    found = countries(
+        "Cardiovascular risk was estimated with the Framingham risk score in 40 practices.",
+        "Quality of life was assessed with total Nottingham Health Profile scores.",
+        "Symptoms were rated weekly on the Bunney-Hamburg Rating Scale.",
+        "Pain fell by 23% on the Arhus Index after six weeks of treatment.",
+        "The Nuremberg Code and medical research",
+        "Patients with ankylosing spondylitis by the modified New York criteria were enrolled.",
+    )
+    assert found == [set()] * 6
+
+
+def test_a_place_followed_by_other_words_or_a_body_before_a_head_still_names_it() -> None:
+    found = countries(
+        # the place itself, then a verb or a comma: no instrument
+        "Patients in Boston scored higher on every scale than those elsewhere.",
+        "We recruited 40 practices in Leeds, scored by two raters.",
+        # a health-system body is no instrument's birthplace ("NICE criteria")
+        "Patients meeting NICE criteria were referred from 12 practices.",
+        # a corpus named after a city is left to count (gold set 6's reading)
+        "Emotions were classified in the Geneva Multimodal Emotion Portrayal corpus.",
+    )
+    assert found == [
+        {"United States"},
+        {"United Kingdom"},
+        {"United Kingdom"},
+        {"Switzerland"},
+    ]
+
+
+def test_an_ordinary_word_that_a_gazetteer_holds_as_a_city_names_no_country() -> None:
+    # geonames has a city "Commonwealth" in the Philippines and Salem in India and the US
+    found = countries(
+        "Only three editors knew the Commonwealth guidelines for reporting suicide.",
+        "Inpatients of the state hospital in Salem were followed for a year.",
+    )
+    assert found == [set(), set()]

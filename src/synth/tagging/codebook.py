@@ -238,6 +238,13 @@ class Facet:
     #: holds (:mod:`synth.tagging.fallbacks`: an abstract with no method and no figures
     #: argues; one with figures throughout measured something)
     fallbacks: tuple[Fallback, ...] = ()
+    #: a gazetteer facet's eponym heads (countries.yml ``eponym_heads``): a place followed
+    #: by one names an instrument or rule from there ("Framingham risk score"), no country
+    eponym_heads: tuple[tuple[str, ...], ...] = ()
+    #: the gazetteer's cue phrases that are places (names, cities, regions), which
+    #: ``eponym_heads`` read; a body ("NICE criteria") or demonym is not an instrument's
+    #: birthplace
+    eponym_places: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -636,6 +643,8 @@ class _Builder(RuleFileBuilder):
             yielding_fields=yielding_fields,
             fallbacks=fallbacks,
             issuer_only=issuer_only,
+            eponym_heads=self.eponym_heads(raw),
+            eponym_places=self.eponym_places(raw),
         )
 
     def fallback(
@@ -702,6 +711,24 @@ class _Builder(RuleFileBuilder):
         from synth.tagging.countries import gazetteer
 
         return frozenset(p.phrase for p in gazetteer().places if p.kind == "demonym")
+
+    @staticmethod
+    def eponym_heads(raw: dict) -> tuple[tuple[str, ...], ...]:
+        """A gazetteer facet's eponym heads (``eponym_heads`` of its gazetteer's file)."""
+        if raw.get("gazetteer") != "countries":
+            return ()
+        from synth.tagging.countries import gazetteer
+
+        return gazetteer().eponym_heads
+
+    @staticmethod
+    def eponym_places(raw: dict) -> frozenset[str]:
+        """A gazetteer facet's place phrases (not its bodies or demonyms)."""
+        if raw.get("gazetteer") != "countries":
+            return frozenset()
+        from synth.tagging.countries import gazetteer
+
+        return frozenset(p.phrase for p in gazetteer().places if p.kind not in ("body", "demonym"))
 
     def fields_yield(self, raw: dict, fields: Any, where: str) -> frozenset[str]:
         """A facet's ``fields_yield``: fields of the facet whose hits give way, as

@@ -43,6 +43,7 @@ _FILE_KEYS = {
     "blockers",
     "demonym_blockers",
     "deployment_blockers",
+    "eponym_heads",
     "generic_domains",
 }
 _COUNTRY_KEYS = {"names", "demonyms", "bodies", "domains"}
@@ -81,6 +82,9 @@ class Gazetteer:
     #: blockers that also count against their country: a record that says its soldiers
     #: were deployed to Afghanistan means the deployment by its "Afghanistan" keyword too
     against: frozenset[str] = frozenset()
+    #: words (lower case, split) that, after a place and at most a few capitalised words,
+    #: make it the name of an instrument, rule or declaration ("Framingham risk score")
+    eponym_heads: tuple[tuple[str, ...], ...] = ()
 
     def code_of(self, label: str) -> str | None:
         return _codes(self).get(label)
@@ -241,6 +245,8 @@ class _Build:
         blockers += [t.format(d) for t in templates for d in demonyms]
         deployed = self.deployments(raw.get("deployment_blockers"))
         blockers += deployed
+        heads = self.strings(raw.get("eponym_heads"), "eponym_heads")
+        eponym_heads = tuple(dict.fromkeys(tuple(h.lower().split()) for h in heads))
         generic = set(self.strings(raw.get("generic_domains"), "generic_domains"))
         domains: dict[str, tuple[str, ...]] = {}
         tlds = {code: country.get("tld") or "" for code, country in info.items()}
@@ -252,7 +258,12 @@ class _Build:
             domains[code] = tuple(d.lower() for d in [*own, *extra] if d)
         ordered = dict(sorted(labels.items(), key=lambda kv: kv[1]))
         return Gazetteer(
-            ordered, tuple(places), tuple(dict.fromkeys(blockers)), domains, frozenset(deployed)
+            ordered,
+            tuple(places),
+            tuple(dict.fromkeys(blockers)),
+            domains,
+            frozenset(deployed),
+            eponym_heads,
         )
 
     # -- claims ---------------------------------------------------------------------------

@@ -410,6 +410,9 @@ class _CueInfo:
     negatable: bool = True
     #: the furthest (tokens between) a trigger reaches this cue; None: the trigger's own
     negation_window: int | None = None
+    #: a gazetteer place's eponym heads by their first word (:func:`_names_an_eponym`);
+    #: None for every other cue
+    eponyms: dict[str, tuple[tuple[str, ...], ...]] | None = None
 
 
 @Language.factory(
@@ -538,9 +541,18 @@ class DocLabels:
         weights = {f: sign * cue.weight * cb.field_weights.get(f, 1.0) for f in fields}
         negatable = facet.negation if facet is not None else True
         reach = facet.negation_window if facet is not None else None
+        eponyms = None
+        if (
+            facet is not None
+            and facet.eponym_heads
+            and cue.kind == "cue"
+            and cue.phrase in facet.eponym_places
+        ):
+            eponyms = _heads_by_first_word(facet.eponym_heads)
         return _CueInfo(
-            cue.facet, cue.label, cue.kind, cue.phrase, weights, cue.case, negatable, reach
-        )
+            cue.facet, cue.label, cue.kind, cue.phrase, weights, cue.case, negatable, reach,
+            eponyms,
+        )  # fmt: skip
 
     def _unknown(self, doc: Doc, start: int, end: int, span_id: int) -> _CueInfo:
         """A match from someone else's patterns: facet/label from its id or its label."""
@@ -631,6 +643,8 @@ class DocLabels:
                 continue  # a role marker or heading (_ROLE_PHRASE): the roles component's
             if info.case and not all(doc[start + j].text == t for j, t in info.case):
                 continue
+            if info.eponyms is not None and _names_an_eponym(doc, end, info.eponyms):
+                continue  # "Framingham risk score": an instrument from there, no country
             facet = info.facet
             prev = reach.get(facet)
             if prev is not None and end <= prev[1]:
@@ -700,6 +714,37 @@ class DocLabels:
 
 
 _SURFACES_MAX = 100_000
+#: Capitalised words allowed between a place and its eponym head ("Nottingham Health
+#: Profile", "Yale-New Haven Hospital Depressive Symptom scale").
+EPONYM_GAP = 3
+
+
+@cache
+def _heads_by_first_word(
+    heads: tuple[tuple[str, ...], ...],
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for head in heads:
+        by_first.setdefault(head[0], []).append(head)
+    return {first: tuple(hs) for first, hs in by_first.items()}
+
+
+def _names_an_eponym(doc: Doc, end: int, heads: dict[str, tuple[tuple[str, ...], ...]]) -> bool:
+    """Whether the place ending at token ``end`` begins the name of an instrument, rule
+    or declaration: an eponym head ("score", "Health Profile ... Index") follows it,
+    directly or after at most :data:`EPONYM_GAP` capitalised words or hyphens."""
+    n = len(doc)
+    for j in range(end, min(end + EPONYM_GAP + 1, n)):
+        tok = doc[j]
+        for head in heads.get(tok.lower_, ()):
+            if j + len(head) <= n and all(doc[j + k].lower_ == w for k, w in enumerate(head)):
+                return True
+        text = tok.text
+        if not (text == "-" or (text[:1].isupper() and text.isalpha())):
+            return False
+    return False
+
+
 #: ``_cue_infos`` values below 0: a pseudo-negation, a sentence-role marker or heading.
 _PSEUDO = -1
 _ROLE_PHRASE = -2
