@@ -697,3 +697,28 @@ def test_ptsd_treatment_programmes_are_mental_health_care() -> None:
          "survivors recruited from the general population."),
     )  # fmt: skip
     assert found == [{"mental-health"}, {"community"}]
+
+
+def test_mental_health_in_a_title_alone_names_no_service() -> None:
+    # the words name an outcome or a field; a population studied for it is not in a
+    # mental health service (gold sets 3 and 7), a service the record names still is
+    got = _settings(
+        (
+            "Mental health over time in a military sample",
+            "Soldiers completed surveys before deployment and at two follow-ups three years "
+            "apart; trajectories of symptoms were modelled.",
+        ),
+        (
+            "Combatant status, sexual violence and mental health outcomes after a civil war",
+            "A household survey of 1,600 adults was conducted across the country's regions.",
+        ),
+        (
+            "Co-production in mental health: peer workers in community mental health teams",
+            "Peer workers and staff of four teams were interviewed about their roles.",
+        ),
+        (
+            "An evaluation of a State Department of Mental Health training program",
+            "We evaluated the knowledge of 109 clinicians trained by the program.",
+        ),
+    )
+    assert got == [{"community"}, {"community"}, {"mental-health"}, {"mental-health"}]
