@@ -118,13 +118,15 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
     set4_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-4"
     set5_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-5"
     set6_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-6"
+    set7_dir = ROOT / "tests" / "fixtures" / "abstracts-gold-7"
     approach_dir = ROOT / "tests" / "fixtures" / "approach-gold"
     result = runner.invoke(
         app,
         ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--abstracts",
          "--abstracts-dir", str(gold_dir), "--held-out-dir", str(held_out_dir),
          "--set3-dir", str(set3_dir), "--set4-dir", str(set4_dir), "--set5-dir", str(set5_dir),
-         "--set6-dir", str(set6_dir), "--approach-dir", str(approach_dir),
+         "--set6-dir", str(set6_dir), "--set7-dir", str(set7_dir),
+         "--approach-dir", str(approach_dir),
          "--peer", str(peer_data)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -141,12 +143,13 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
             "set 4 (held out)": tag_abstract_gold(set4_dir, peer_data),
             "set 5 (held out)": tag_abstract_gold(set5_dir, peer_data),
             "set 6 (software eng.)": tag_abstract_gold(set6_dir, peer_data),
+            "set 7": tag_abstract_gold(set7_dir, peer_data),
             "approach set": tag_abstract_gold(approach_dir, peer_data),
         },
     )
     names = ("set 1: all", "set 1: dev", "set 1: test", "set 2 (held out)", "set 3",
-             "set 4 (held out)", "set 5 (held out)", "set 6 (software eng.)", "approach set",
-             "kei-gold")  # fmt: skip
+             "set 4 (held out)", "set 5 (held out)", "set 6 (software eng.)", "set 7",
+             "approach set", "kei-gold")  # fmt: skip
     for name in names:
         assert name in result.output
     assert "codebook was written from that corpus" in result.output
@@ -157,6 +160,7 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
         ("country", "set 4 (held out)"),
         ("design", "set 5 (held out)"),
         ("design", "set 6 (software eng.)"),
+        ("setting", "set 7"),
         ("approach", "kei-gold"),
         ("approach", "approach set"),
     ]:

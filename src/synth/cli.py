@@ -445,12 +445,14 @@ ABSTRACT_GOLD_4 = Path("tests/fixtures/abstracts-gold-4")
 ABSTRACT_GOLD_5 = Path("tests/fixtures/abstracts-gold-5")
 #: Set 6: software engineering (twelfth session), read like sets 1 and 3.
 ABSTRACT_GOLD_6 = Path("tests/fixtures/abstracts-gold-6")
+#: Set 7: health services and drug trials (twelfth session), read.
+ABSTRACT_GOLD_7 = Path("tests/fixtures/abstracts-gold-7")
 #: The approach gold set: real abstracts labelled for the approach facet only.
 APPROACH_GOLD = Path("tests/fixtures/approach-gold")
 PEER_DATA = Path("../shared/peer-data")
 #: Column names of sets 3 to 5 in the --abstracts table.
 SET_3, SET_4, SET_5 = "set 3", "set 4 (held out)", "set 5 (held out)"
-SET_6 = "set 6 (software eng.)"
+SET_6, SET_7 = "set 6 (software eng.)", "set 7"
 #: Column name of the approach gold set in the --abstracts table.
 SET_APPROACH = "approach set"
 
@@ -467,8 +469,8 @@ def tag_evaluate_cmd(
         typer.Option(
             "--abstracts",
             help="Score the real-abstract gold sets too (set 1: all, dev and test halves; "
-            "set 2, held out; set 3; sets 4 and 5, held out; the approach set) and print them "
-            "beside the store's gold, one table.",
+            "set 2, held out; set 3; sets 4 and 5, held out; sets 6 and 7; the approach set) "
+            "and print them beside the store's gold, one table.",
         ),
     ] = False,
     abstracts_dir: Annotated[
@@ -505,6 +507,14 @@ def tag_evaluate_cmd(
             help="Real-abstract gold set 6, software engineering (gold.csv; skipped if absent).",
         ),
     ] = ABSTRACT_GOLD_6,
+    set7_dir: Annotated[
+        Path,
+        typer.Option(
+            "--set7-dir",
+            help="Real-abstract gold set 7, health services and drug trials (gold.csv; "
+            "skipped if absent).",
+        ),
+    ] = ABSTRACT_GOLD_7,
     approach_dir: Annotated[
         Path,
         typer.Option(
@@ -529,7 +539,7 @@ def tag_evaluate_cmd(
     """Precision, recall and F1 of the tags against gold labels.
 
     With --db and --gold alone: per label, for the store's own gold. With --abstracts:
-    the real-abstract gold sets (set 1's halves, held-out sets 2, 4 and 5, sets 3 and 6)
+    the real-abstract gold sets (set 1's halves, held-out sets 2, 4 and 5, sets 3, 6 and 7)
     beside the store's gold,
     per facet. With --refiner-cv: whether the learnable layer beats the rules on held-out folds.
     """
@@ -569,6 +579,7 @@ def tag_evaluate_cmd(
                         (SET_4, set4_dir),
                         (SET_5, set5_dir),
                         (SET_6, set6_dir),
+                        (SET_7, set7_dir),
                         (SET_APPROACH, approach_dir),
                     )
                     if (folder / "gold.csv").is_file()
