@@ -426,3 +426,31 @@ def test_an_ordinary_word_that_a_gazetteer_holds_as_a_city_names_no_country() ->
         "Inpatients of the state hospital in Salem were followed for a year.",
     )
     assert found == [set(), set()]
+
+
+def test_an_eponym_ends_at_a_sentence_a_heading_a_line_or_a_spaced_dash() -> None:
+    # a review's finding: the words after a place were read across these boundaries
+    found = countries(
+        "Adults were surveyed in the U.K. Scores were higher in women.",
+        "Adults were surveyed in the U.S. The Health Index fell by 3 points.",
+        "SETTING Leeds MAIN OUTCOME MEASURES Scores on the anxiety scale.",
+        "Patients were seen in England RESULTS Scores were high.",
+        "Practices in Leeds\nRESULTS Scores rose.",
+        "Data came from Germany - Questionnaire data were analysed.",
+        # a place's own law holds there ("code" is no eponym head)
+        "We studied how the Ohio Revised Code shapes involuntary treatment.",
+    )
+    assert found == [
+        {"United Kingdom"},
+        {"United States"},
+        {"United Kingdom"},
+        {"United Kingdom"},
+        {"United Kingdom"},
+        {"Germany"},
+        {"United States"},
+    ]
+
+
+def test_a_title_in_title_case_reads_its_places_as_places() -> None:
+    titles = ["Primary Care In Canada Scores Poorly On Access", "The Nuremberg Code and research"]
+    assert countries(*titles, field="title") == [{"Canada"}, set()]

@@ -699,7 +699,7 @@ def test_ptsd_treatment_programmes_are_mental_health_care() -> None:
     assert found == [{"mental-health"}, {"community"}]
 
 
-def test_mental_health_in_a_title_alone_names_no_service() -> None:
+def test_mental_health_in_a_title_gives_way_to_a_setting_the_record_names() -> None:
     # the words name an outcome or a field; a population studied for it is not in a
     # mental health service (gold sets 3 and 7), a service the record names still is
     got = _settings(
@@ -716,9 +716,31 @@ def test_mental_health_in_a_title_alone_names_no_service() -> None:
             "Co-production in mental health: peer workers in community mental health teams",
             "Peer workers and staff of four teams were interviewed about their roles.",
         ),
-        (
-            "An evaluation of a State Department of Mental Health training program",
-            "We evaluated the knowledge of 109 clinicians trained by the program.",
+        (  # a state's department of mental health runs services (the cue, not the title)
+            "Can line clinicians master dialectical behavior therapy?",
+            "We evaluated the conceptual mastery of 109 clinicians trained through a State "
+            "Department of Mental Health training initiative.",
         ),
     )
     assert got == [{"community"}, {"community"}, {"mental-health"}, {"mental-health"}]
+
+
+def test_a_mental_health_service_named_with_a_word_between_and_a_researchers_department() -> None:
+    got = _settings(
+        # a review's findings on the title rule: these are services, named in the text
+        (
+            "The START trial: carers of people with dementia",
+            "Three mental health community services and one outpatient service took part.",
+        ),
+        (
+            "Mental health consumer and provider perspectives on recovery",
+            "We interviewed twenty people about what recovery means to them.",
+        ),
+        # the authors' university department is where they work, not a service studied
+        (
+            "Violence and health in an American city",
+            "Researchers of the Department of Mental Health at a school of public health "
+            "surveyed 1,600 adults in their households.",
+        ),
+    )
+    assert got == [{"mental-health"}, {"mental-health"}, {"community"}]

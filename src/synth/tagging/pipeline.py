@@ -620,6 +620,7 @@ class DocLabels:
         pseudo = (-1, -1)
         seg = -1
         seg_start = seg_end = -1
+        seg_title_case: bool | None = None  # the segment is a title in Title Case
         field = ""
         bounds: list[int] = []
         k = 0
@@ -643,8 +644,6 @@ class DocLabels:
                 continue  # a role marker or heading (_ROLE_PHRASE): the roles component's
             if info.case and not all(doc[start + j].text == t for j, t in info.case):
                 continue
-            if info.eponyms is not None and _names_an_eponym(doc, end, info.eponyms):
-                continue  # "Framingham risk score": an instrument from there, no country
             facet = info.facet
             prev = reach.get(facet)
             if prev is not None and end <= prev[1]:
@@ -659,11 +658,21 @@ class DocLabels:
                     seg += 1
                 seg_start, seg_end, field = segments[seg] if seg >= 0 else (0, 0, "")
                 bounds, k, s0, s1 = [], 0, -1, -1
+                seg_title_case = None
                 if start_char >= seg_end:
                     continue  # between segments (a separator)
             weight = info.weights.get(field)
             if weight is None:
                 continue
+            if info.eponyms is not None:  # "Framingham risk score": from there, no country
+                if field == "title" and seg_title_case is None:
+                    seg_title_case = _title_cased(text[seg_start:seg_end])
+                # a Title Case title's capitals say nothing of where a name ends ("Primary
+                # Care In Canada Scores Poorly"): its places are read as places
+                if not (field == "title" and seg_title_case) and _names_an_eponym(
+                    doc, end, info.eponyms
+                ):
+                    continue
             last = first if end - start == 1 else doc[end - 1]
             end_char = last.idx + len(last)
             if use_sents:
@@ -732,17 +741,29 @@ def _heads_by_first_word(
 def _names_an_eponym(doc: Doc, end: int, heads: dict[str, tuple[tuple[str, ...], ...]]) -> bool:
     """Whether the place ending at token ``end`` begins the name of an instrument, rule
     or declaration: an eponym head ("score", "Health Profile ... Index") follows it,
-    directly or after at most :data:`EPONYM_GAP` capitalised words or hyphens."""
+    directly or after at most :data:`EPONYM_GAP` Title-case words or unspaced hyphens. A
+    place ending in a full stop ("the U.K.") ends its sentence; a line break, a word in
+    capitals (a heading: "in Leeds RESULTS Scores ...") or any other word ends the name."""
     n = len(doc)
+    if doc[end - 1].text.endswith("."):
+        return False
     for j in range(end, min(end + EPONYM_GAP + 1, n)):
         tok = doc[j]
         for head in heads.get(tok.lower_, ()):
             if j + len(head) <= n and all(doc[j + k].lower_ == w for k, w in enumerate(head)):
                 return True
         text = tok.text
-        if not (text == "-" or (text[:1].isupper() and text.isalpha())):
+        hyphen = text == "-" and not doc[j - 1].whitespace_ and not tok.whitespace_
+        if not (hyphen or (text.istitle() and text.isalpha())):
             return False
     return False
+
+
+def _title_cased(text: str) -> bool:
+    """Whether a title capitalises (nearly) every word ("Primary Care In Canada Scores
+    Poorly On Access"): its words then say nothing of where a name ends."""
+    words = [w for w in text.split() if len(w) > 3 and w[:1].isalpha()]
+    return len(words) >= 3 and sum(w[:1].isupper() for w in words) >= 0.8 * len(words)
 
 
 #: ``_cue_infos`` values below 0: a pseudo-negation, a sentence-role marker or heading.
