@@ -157,6 +157,17 @@ PLAN_7 = {
     "screening/cohen2006_NSAIDS.csv": 8,
 }
 
+#: set -> (its plan, its seed, where its sample is written): one row per set
+SETS = {
+    1: (PLAN, SEED, OUT),
+    2: (PLAN_2, SEED_2, OUT_2),
+    3: (PLAN_3, SEED_3, OUT_3),
+    4: (PLAN_4, SEED_4, OUT_4),
+    5: (PLAN_5, SEED_5, OUT_5),
+    6: (PLAN_6, SEED_6, OUT_6),
+    7: (PLAN_7, SEED_7, OUT_7),
+}
+
 
 def title_hash(title: str) -> str:
     """A short, whitespace- and case-insensitive fingerprint of a title."""
@@ -184,16 +195,12 @@ def candidates(dataset: str) -> list[tuple[str, str]]:
 def sample(which: int = 1) -> list[dict[str, str]]:
     """Set 1 to 7: none of an earlier set's titles, no title twice, fewer records where
     a source has fewer eligible ones."""
-    if which == 1:
-        plan, rng, seen = PLAN, random.Random(SEED), set()
-    else:
-        plans = {2: PLAN_2, 3: PLAN_3, 4: PLAN_4, 5: PLAN_5, 6: PLAN_6, 7: PLAN_7}
-        seeds = {2: SEED_2, 3: SEED_3, 4: SEED_4, 5: SEED_5, 6: SEED_6, 7: SEED_7}
-        plan, rng = plans[which], random.Random(seeds[which])
-        seen = {row["title_sha1"] for earlier in range(1, which) for row in sample(earlier)}
-        if which >= 6:  # nor a record the approach set labelled
-            with APPROACH_SAMPLE.open(encoding="utf-8", newline="") as fh:
-                seen |= {row["title_sha1"] for row in csv.DictReader(fh)}
+    plan, seed, _ = SETS[which]
+    rng = random.Random(seed)
+    seen = {row["title_sha1"] for earlier in range(1, which) for row in sample(earlier)}
+    if which >= 6:  # nor a record the approach set labelled
+        with APPROACH_SAMPLE.open(encoding="utf-8", newline="") as fh:
+            seen |= {row["title_sha1"] for row in csv.DictReader(fh)}
     rows = []
     for dataset, n in plan.items():
         pool = candidates(dataset)
@@ -209,12 +216,10 @@ def sample(which: int = 1) -> list[dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", type=int, choices=(1, 2, 3, 4, 5, 6, 7), default=1, dest="which")
+    parser.add_argument("--set", type=int, choices=tuple(SETS), default=1, dest="which")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    args.out = (
-        args.out or {1: OUT, 2: OUT_2, 3: OUT_3, 4: OUT_4, 5: OUT_5, 6: OUT_6, 7: OUT_7}[args.which]
-    )
+    args.out = args.out or SETS[args.which][2]
     write_sample(sample(args.which), args.out, prefix="g")
 
 

@@ -107,39 +107,25 @@ def test_set_5_is_drawn_as_committed_and_shares_no_title_with_sets_1_to_4() -> N
     assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
 
 
-def test_set_6_is_software_engineering_apart_from_every_other_set() -> None:
+@pytest.mark.parametrize(
+    ("which", "path", "size"),
+    [(6, SAMPLE_6, 150), (7, SAMPLE_7, 198)],
+    ids=["set 6, software engineering", "set 7, health services and drug trials"],
+)
+def test_sets_6_and_7_are_drawn_as_committed_apart_from_every_other_set(
+    which: int, path: Path, size: int
+) -> None:
     sampler = _sampler()
-    rows = _rows(SAMPLE_6)
-    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(6)]
+    rows = _rows(path)
+    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(which)]
     assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
     titles = [r["title_sha1"] for r in rows]
-    assert len(titles) == len(set(titles)) == 150
-    earlier = {
-        r["title_sha1"]
-        for path in (SAMPLE, SAMPLE_2, SAMPLE_3, SAMPLE_4, SAMPLE_5, APPROACH_SAMPLE)
-        for r in _rows(path)
-    }
-    assert not set(titles) & earlier
-    assert Counter(r["dataset"] for r in rows) == Counter(sampler.PLAN_6)
-    gold = _rows(SAMPLE_6.parent / "gold.csv")
-    assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
-
-
-def test_set_7_is_health_services_and_drug_trials_apart_from_every_other_set() -> None:
-    sampler = _sampler()
-    rows = _rows(SAMPLE_7)
-    drawn = [(r["dataset"], r["key"], r["title_sha1"]) for r in sampler.sample(7)]
-    assert drawn == [(r["dataset"], r["key"], r["title_sha1"]) for r in rows]
-    titles = [r["title_sha1"] for r in rows]
-    assert len(titles) == len(set(titles)) == 198
-    earlier = {
-        r["title_sha1"]
-        for path in (SAMPLE, SAMPLE_2, SAMPLE_3, SAMPLE_4, SAMPLE_5, SAMPLE_6, APPROACH_SAMPLE)
-        for r in _rows(path)
-    }
-    assert not set(titles) & earlier
-    assert Counter(r["dataset"] for r in rows) == Counter(sampler.PLAN_7)
-    gold = _rows(SAMPLE_7.parent / "gold.csv")
+    assert len(titles) == len(set(titles)) == size
+    earlier = (SAMPLE, SAMPLE_2, SAMPLE_3, SAMPLE_4, SAMPLE_5, SAMPLE_6)[: which - 1]
+    others = {r["title_sha1"] for p in (*earlier, APPROACH_SAMPLE) for r in _rows(p)}
+    assert not set(titles) & others
+    assert Counter(r["dataset"] for r in rows) == Counter(sampler.SETS[which][0])
+    gold = _rows(path.parent / "gold.csv")
     assert [g["gold_id"] for g in gold] == [r["gold_id"] for r in rows]  # every record labelled
 
 

@@ -643,8 +643,7 @@ class _Builder(RuleFileBuilder):
             yielding_fields=yielding_fields,
             fallbacks=fallbacks,
             issuer_only=issuer_only,
-            eponym_heads=self.eponym_heads(raw),
-            eponym_places=self.eponym_places(raw),
+            **self.eponyms(raw),
         )
 
     def fallback(
@@ -713,22 +712,16 @@ class _Builder(RuleFileBuilder):
         return frozenset(p.phrase for p in gazetteer().places if p.kind == "demonym")
 
     @staticmethod
-    def eponym_heads(raw: dict) -> tuple[tuple[str, ...], ...]:
-        """A gazetteer facet's eponym heads (``eponym_heads`` of its gazetteer's file)."""
+    def eponyms(raw: dict) -> dict[str, Any]:
+        """A gazetteer facet's ``eponym_heads`` (of its gazetteer's file) and the place
+        phrases they follow (not its bodies or demonyms); nothing for another facet."""
         if raw.get("gazetteer") != "countries":
-            return ()
+            return {}
         from synth.tagging.countries import gazetteer
 
-        return gazetteer().eponym_heads
-
-    @staticmethod
-    def eponym_places(raw: dict) -> frozenset[str]:
-        """A gazetteer facet's place phrases (not its bodies or demonyms)."""
-        if raw.get("gazetteer") != "countries":
-            return frozenset()
-        from synth.tagging.countries import gazetteer
-
-        return frozenset(p.phrase for p in gazetteer().places if p.kind not in ("body", "demonym"))
+        gaz = gazetteer()
+        places = frozenset(p.phrase for p in gaz.places if p.kind not in ("body", "demonym"))
+        return {"eponym_heads": gaz.eponym_heads, "eponym_places": places}
 
     def fields_yield(self, raw: dict, fields: Any, where: str) -> frozenset[str]:
         """A facet's ``fields_yield``: fields of the facet whose hits give way, as
