@@ -509,6 +509,48 @@ def test_a_grey_report_of_an_evaluation_outranks_its_methods_a_final_report_alon
     ) == ["qualitative"]
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Working group report on hypertension in pregnancy",
+        "Report of the expert panel on the principles of HIV therapy",
+        "Evidence-based software engineering: a report from the workshop held in 2007",
+    ],
+)
+def test_a_report_in_a_title_alone_names_no_evaluation_report(title: str) -> None:
+    # guideline 5: an evaluation report reports an evaluation; a panel's, a working
+    # group's or a workshop's report (grey by its title word) evaluates nothing
+    abstract = "The panel met twice and agreed on the principles set out here."
+    assert "evaluation-report" not in design(title, abstract)
+    # the title that says what was evaluated still names one
+    assert design("Evaluation of a community falls service: a report", "") == ["evaluation-report"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Clinical practice guidelines for moderate dementia",
+        "Scandinavian clinical practice guidelines for the treatment of panic disorder",
+        "Society guidelines for management of patients with atrial fibrillation",
+    ],
+)
+def test_guidelines_for_a_care_task_in_a_title_are_guidance_whatever_literature_it_searched(
+    title: str,
+) -> None:
+    # how a guideline was made (a literature search, meta-analyses) is not what it is
+    abstract = (
+        "METHODS: A literature review was conducted and the evidence was graded. "
+        "RESULTS: Recommendations cover assessment, drug treatment and follow-up."
+    )
+    assert design(title, abstract) == ["guideline-toolkit"]
+    # a study of a guideline's use is still a study
+    assert design(
+        "Primary care physicians' response to dissemination of practice guidelines",
+        "We surveyed 400 physicians before and after the guidelines were mailed; 62% "
+        "reported a change in their prescribing.",
+    ) == ["quantitative"]
+
+
 # Computing and software-engineering research (gold set 6, its guideline's reading): a
 # method, system or model evaluated by experiment or on data is quantitative (guideline 5:
 # "modelling of data"); one only proposed is a conceptual paper.
