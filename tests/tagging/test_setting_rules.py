@@ -258,6 +258,53 @@ def test_the_condition_is_the_codebooks(tmp_path: Path) -> None:
     assert _mini_settings(tmp_path, never, *trial) == {"acute-care"}
 
 
+_CHAINED = """\
+version: '1'
+name: t
+facets:
+  setting:
+    conditions:
+      - when: {facet: design, labels: [review]}
+        require: {min_score: 0.75, or_fields: [title]}
+    labels:
+      acute-care:
+        cues: [hospitals]
+  design:
+    multi: false
+    conditions:
+      - when: {facet: publication, labels: [grey], absent: true}
+        labels: [report]
+        require: never
+    labels:
+      report:
+        cues: [final report]
+      review:
+        cues: [systematic review]
+  publication:
+    labels:
+      grey:
+        cues: [{phrase: white paper, fields: [title]}]
+"""
+
+
+def test_a_condition_reads_the_label_its_facet_ends_with(tmp_path: Path) -> None:
+    """A journal paper's 'report' is dropped by design's own condition; the setting's
+    condition then reads the review the paper ends as, not the dropped report."""
+    path = tmp_path / "codebook.yml"
+    path.write_text(_CHAINED, encoding="utf-8")
+    paper = (
+        "Drug X: final report",
+        "This final report presents a systematic review. Trials run in hospitals were pooled.",
+    )
+    rows = [{"record_id": "r0", "source_key": "k0", "title": paper[0], "abstract": paper[1]}]
+    tags = counted_tags(tag(records_frame(rows), codebook=load_codebook(path)))
+    assert set(tags.loc[tags.facet == "design", "label"]) == {"review"}
+    assert _settings(paper, codebook=path)[0] == set()
+    # as grey literature the report stands, and so does the setting it names
+    grey = ("Drug X: final report, a white paper", paper[1])
+    assert _settings(grey, codebook=path)[0] == {"acute-care"}
+
+
 @pytest.mark.parametrize(
     ("conditions", "problem"),
     [

@@ -132,24 +132,39 @@ def _reference_rows(eng, record_id, hits):
         }
         return [s for s in scored if s[3] not in dropped]
 
-    decided = outranked(scored)
-    for cond in (c for f in eng.cb.facets.values() for c in f.conditions):
+    def dropped_by(decided):
         # a cross-facet condition: when the record has one of `when` labels (of a
         # single-label facet: its best label once outranked), a label of the limited
         # facet needs `min_score` or a positive hit in one of `or_fields` (and `or_roles`)
-        when = [s for s in decided if s[3][0] == cond.when_facet]
-        if cond.when_best:
-            when = sorted(when, key=lambda s: (s[1], s[2]))[:1]
-        found = any(s[3][1] in cond.when_labels and -s[1] >= cond.when_score for s in when)
-        if found != cond.when_absent:  # `absent`: when the record has none of them
-            scored = [
-                s for s in scored
-                if s[3][0] != cond.facet or -s[1] >= cond.min_score
-                or (cond.labels is not None and s[3][1] not in cond.labels)
-                or any(h[2] in cond.or_fields and h[3] > 0
-                       and (cond.or_roles is None or h[9] is None or h[9] in cond.or_roles
-                            or h[2] in ALWAYS_COUNT_FIELDS) for h in s[4])
-            ]  # fmt: skip
+        gone = set()
+        for cond in (c for f in eng.cb.facets.values() for c in f.conditions):
+            when = [s for s in decided if s[3][0] == cond.when_facet]
+            if cond.when_best:
+                when = sorted(when, key=lambda s: (s[1], s[2]))[:1]
+            found = any(s[3][1] in cond.when_labels and -s[1] >= cond.when_score for s in when)
+            if found != cond.when_absent:  # `absent`: when the record has none of them
+                gone |= {
+                    s[3] for s in scored
+                    if s[3][0] == cond.facet and -s[1] < cond.min_score
+                    and (cond.labels is None or s[3][1] in cond.labels)
+                    and not any(h[2] in cond.or_fields and h[3] > 0
+                                and (cond.or_roles is None or h[9] is None
+                                     or h[9] in cond.or_roles or h[2] in ALWAYS_COUNT_FIELDS)
+                                for h in s[4])
+                }  # fmt: skip
+        return gone
+
+    def bests(decided):
+        return {min((s for s in decided if s[3][0] == f), key=lambda s: (s[1], s[2]))[3]
+                for f in {s[3][0] for s in decided}}  # fmt: skip
+
+    decided = outranked(scored)
+    gone = dropped_by(decided)
+    if gone & bests(decided):
+        # a facet's best label dropped: the conditions read again with the label it ends
+        # with; what was dropped stays dropped
+        gone |= dropped_by([s for s in decided if s[3] not in gone])
+    scored = [s for s in scored if s[3] not in gone]
     scored = sorted(outranked(scored))
     out, done = [], set()
     for _, neg, _, (facet, label), group in scored:

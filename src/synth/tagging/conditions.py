@@ -30,7 +30,10 @@ The codebook validates the key on load
 (:meth:`synth.tagging.codebook._Builder.conditions`); :func:`apply_conditions` runs on a
 record's scored labels after scoring, before single-label facets keep their best label.
 ``require: never`` drops the labels whenever ``when`` holds (a score may round to 1.0, so
-no ``min_score`` says "never").
+no ``min_score`` says "never"). A condition reads the label a facet ends with: when one
+condition drops a single-label facet's best label (a journal paper's "evaluation report"),
+the conditions are read again with that facet's next label (the commentary the paper is,
+which limits its country).
 """
 
 from __future__ import annotations
@@ -125,17 +128,43 @@ def apply_conditions(
     if not conds:
         return scored
     scores = {s[3]: s[5] for s in scored}
-    best: dict[str, tuple] = {}  # facet -> its best entry (score, then codebook order)
-    for s in decided if decided is not None else scored:
+    candidates = decided if decided is not None else scored
+    best = _best_labels(candidates)
+    dropped = _dropped(conds, scored, scores, best)
+    if dropped and not dropped.isdisjoint(best.values()):
+        # a condition read a facet's best label that another condition drops (a journal
+        # paper's "evaluation report", which grey literature alone may be): read again the
+        # label that facet ends with, so a setting or country is limited by it (what the
+        # first reading dropped stays dropped: a second reading only adds)
+        kept = {k: v for k, v in scores.items() if k not in dropped}
+        best = _best_labels([s for s in candidates if s[3] not in dropped])
+        dropped |= _dropped(conds, scored, kept, best)
+    return [s for s in scored if s[3] not in dropped] if dropped else scored
+
+
+def _best_labels(entries: Sequence[tuple]) -> dict[str, tuple[str, str]]:
+    """Each facet's best (facet, label) among ``entries``: score, then codebook order."""
+    best: dict[str, tuple] = {}
+    for s in entries:
         b = best.get(s[3][0])
         if b is None or (s[1], s[2]) < (b[1], b[2]):
             best[s[3][0]] = s
-    best_keys = {f: s[3] for f, s in best.items()}
-    dropped = set()
+    return {f: s[3] for f, s in best.items()}
+
+
+def _dropped(
+    conds: Sequence[Condition],
+    scored: list[tuple],
+    scores: dict[tuple[str, str], float],
+    best: dict[str, tuple[str, str]],
+) -> set[tuple[str, str]]:
+    """The (facet, label) keys of ``scored`` that a condition holding on ``scores`` and
+    ``best`` does not keep."""
+    dropped: set[tuple[str, str]] = set()
     for cond in conds:
-        if not cond.holds(scores, best_keys):
+        if not cond.holds(scores, best):
             continue
         for s in scored:
             if cond.limits(s[3]) and not cond.keeps(s[5], s[4]):
                 dropped.add(s[3])
-    return [s for s in scored if s[3] not in dropped] if dropped else scored
+    return dropped
