@@ -530,7 +530,9 @@ def tag_evaluate_cmd(
         typer.Option(
             "--refiner-cv",
             help="Cross-validate rules alone against rules + refiner on each gold set "
-            "(held-out folds) and say which facets the refiner helps.",
+            "(held-out folds; the read real-abstract sets 1, 3, 6 and 7 pooled), test it "
+            "trained on those read sets on the held-out sets 2, 4 and 5, and say which "
+            "facets the refiner helps.",
         ),
     ] = False,
     folds: Annotated[int, typer.Option(help="Folds of --refiner-cv.")] = 5,
@@ -557,7 +559,7 @@ def tag_evaluate_cmd(
         gold_rows = load_gold(gold) if gold is not None else None
         with _open_store(db if gold_rows is not None else None) as con:
             bundled = _store_evaluation(con, gold_rows, facet) if con is not None else None
-            real = None
+            real = held_out = None
             others: dict | None = None
             if abstracts:
                 from synth.tagging.abstract_gold import (
@@ -597,14 +599,8 @@ def tag_evaluate_cmd(
                 console.print(bundled.to_text(), highlight=False, soft_wrap=True)
             if refiner_cv:
                 store_name = db.name if db is not None else ""
-                cv_real, cv_name = real, "real abstracts (set 1)"
-                if real is not None and others and SET_3 in others:
-                    # sets 2, 4 and 5 stay held out: never trained on
-                    from synth.tagging.abstract_gold import combined
-
-                    cv_real = combined({"set1": real, "set3": others[SET_3]})
-                    cv_name = "real abstracts (sets 1 and 3)"
-                text = _refiner_cv_text(cv_real, con, store_name, gold_rows, folds, seed, cv_name)
+                read, unread = _refiner_gold_sets(real, held_out, others)
+                text = _refiner_cv_text(read, unread, con, store_name, gold_rows, folds, seed)
                 console.print(text, highlight=False, soft_wrap=True)
 
 
@@ -633,17 +629,51 @@ def _store_evaluation(con, gold: pd.DataFrame, facets: list[str] | None):  # typ
     return evaluate(tags, gold, records=records, facets=facets)
 
 
+#: the read real-abstract sets the refiner is cross-validated and trained on, and the
+#: held-out ones it is then tested on (never trained on, never read)
+REFINER_READ_SETS = ("set 1", SET_3, SET_6, SET_7)
+REFINER_HELD_OUT_SETS = ("set 2", SET_4, SET_5)
+
+
+def _refiner_gold_sets(real, held_out, others):  # type: ignore[no-untyped-def]
+    """The read sets pooled (folds are dealt over them) and the held-out sets pooled,
+    each with its name, or None where no set of that kind was scored."""
+    from synth.tagging.abstract_gold import combined
+
+    found = {"set 1": real, "set 2": held_out, **(others or {})}
+
+    def pooled(names: tuple[str, ...]):  # type: ignore[no-untyped-def]
+        sets = {n: found[n] for n in names if found.get(n) is not None}
+        if not sets:
+            return None
+        one = next(iter(sets.values())) if len(sets) == 1 else combined(sets)
+        return one, f"real abstracts ({', '.join(sets)})"
+
+    return pooled(REFINER_READ_SETS), pooled(REFINER_HELD_OUT_SETS)
+
+
 def _refiner_cv_text(  # type: ignore[no-untyped-def]
-    real, con, name: str, gold: pd.DataFrame | None, k: int, seed: int, real_name: str
+    read, unread, con, name: str, gold: pd.DataFrame | None, k: int, seed: int
 ) -> str:
-    """The refiner's cross-validation on the real-abstract gold (when scored: ``real``,
-    named ``real_name``) and the store's gold (when given: ``con`` the open store,
-    ``name`` its file's)."""
-    from synth.tagging.refiner_cv import cross_validate_real, cross_validate_store, to_text
+    """The refiner's cross-validation on the read real-abstract sets (``read``: the tagged
+    sets pooled and their name, when scored), the refiner trained on them and tested on
+    the held-out sets (``unread``, likewise), and the store's gold (when given: ``con``
+    the open store, ``name`` its file's)."""
+    from synth.tagging.refiner_cv import (
+        cross_validate_real,
+        cross_validate_store,
+        to_text,
+        train_test_real,
+    )
 
     results = []
-    if real is not None:
-        results.append(cross_validate_real(real, k=k, seed=seed, name=real_name))
+    if read is not None:
+        results.append(cross_validate_real(read[0], k=k, seed=seed, name=read[1]))
+        if unread is not None:
+            results.append(
+                train_test_real(read[0], unread[0], name=unread[1],
+                                about=f"trained on {read[1]}")
+            )  # fmt: skip
     if con is not None and gold is not None:
         results.append(cross_validate_store(con, gold, name=name, k=k, seed=seed))
     return to_text(results)

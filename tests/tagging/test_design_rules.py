@@ -543,12 +543,31 @@ def test_guidelines_for_a_care_task_in_a_title_are_guidance_whatever_literature_
         "RESULTS: Recommendations cover assessment, drug treatment and follow-up."
     )
     assert design(title, abstract) == ["guideline-toolkit"]
-    # a study of a guideline's use is still a study
-    assert design(
-        "Primary care physicians' response to dissemination of practice guidelines",
-        "We surveyed 400 physicians before and after the guidelines were mailed; 62% "
-        "reported a change in their prescribing.",
-    ) == ["quantitative"]
+
+
+@pytest.mark.parametrize(
+    ("title", "abstract", "label"),
+    [
+        # a review of guidelines says so in its title
+        ("A review of clinical guidelines for the management of postpartum haemorrhage",
+         "We compared the recommendations of 12 national guidelines.", "review"),
+        ("Clinical practice guidelines for the management of pain in children: a systematic "
+         "review", "We searched five databases and appraised the guidelines found.", "review"),
+        # a study of guidelines' use, effect or appraisal (a title alone, or a survey)
+        ("Adherence to clinical practice guidelines for the management of asthma in general "
+         "practice", "", None),
+        ("Why do GPs not follow clinical guidelines for the treatment of hypertension?", "",
+         None),
+        ("Impact of clinical practice guidelines for the management of low back pain", "", None),
+        ("Prescribing guidelines for the treatment of depression: what do general "
+         "practitioners think?", "A survey of 500 GPs was conducted; 61% had read the "
+         "guidelines.", "quantitative"),
+    ],
+)  # fmt: skip
+def test_a_title_that_reviews_or_studies_guidelines_for_a_care_task_is_no_guideline(
+    title: str, abstract: str, label: str | None
+) -> None:
+    assert design(title, abstract) == ([label] if label else [])
 
 
 # Computing and software-engineering research (gold set 6, its guideline's reading): a

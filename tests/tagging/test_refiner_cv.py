@@ -17,6 +17,8 @@ from synth.tagging.refiner_cv import (
     cross_validate,
     decision,
     helps,
+    to_text,
+    train_test,
     training_verdicts,
 )
 
@@ -115,6 +117,29 @@ def test_the_scores_compare_rules_alone_with_the_best_view() -> None:
     assert row["refined_micro_f1"] > row["rules_micro_f1"]
     assert bool(row["helps"])
     assert set(cv.refined["source"]) <= {"rule", "model"}
+
+
+def test_trained_on_one_set_and_scored_on_another_only_the_other_counts() -> None:
+    """The refiner fitted on the first records' gold alone predicts the last ones': the
+    acute-care records the rules missed among them are found; a label only a test record
+    has (r3's social care, moved to the test side) is never learnt; scores count the test
+    records only."""
+    records, rules, gold = _corpus()
+    train = gold[gold.record_id.isin([f"r{i}" for i in range(4, 20)])]
+    test = gold[gold.record_id.isin(["r0", "r1", "r2", "r3"])]
+    params = RefineParams(min_examples=1)
+    got = train_test(records, rules, train, test, load_codebook(), ["setting"], params=params,
+                     name="unread")  # fmt: skip
+    assert set(got.model.record_id) <= {"r0", "r1", "r2", "r3"}
+    assert got.model[got.model.label == "social-care"].empty
+    learnt = got.model[(got.model.label == "acute-care") & (got.model.score >= 0.5)]
+    assert "r2" in set(learnt.record_id)  # an acute-care record the rules missed
+    row = got.table.set_index("facet").loc["setting"]
+    assert row["records"] == 4 and row["gold"] == "unread"
+    assert row["refined_micro_f1"] > row["rules_micro_f1"]
+    assert "unread: trained on 16 other records" in to_text([got])
+    with pytest.raises(ValueError, match="share no record"):
+        train_test(records, rules, gold, test, load_codebook(), ["setting"])
 
 
 def test_a_facet_is_refined_only_where_it_helped_and_hurt_nowhere() -> None:

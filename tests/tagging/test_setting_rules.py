@@ -277,9 +277,12 @@ facets:
         require: never
     labels:
       report:
+        outranks: [{label: trial, min_score: 0.5}]
         cues: [final report]
       review:
         cues: [systematic review]
+      trial:
+        cues: [randomised trial]
   publication:
     labels:
       grey:
@@ -303,6 +306,16 @@ def test_a_condition_reads_the_label_its_facet_ends_with(tmp_path: Path) -> None
     # as grey literature the report stands, and so does the setting it names
     grey = ("Drug X: final report, a white paper", paper[1])
     assert _settings(grey, codebook=path)[0] == {"acute-care"}
+    # the report had outranked a trial: with the report gone the paper is the trial
+    # again (outranked anew), not the weaker review, and keeps its setting
+    trial = (
+        "Drug X: final report of a randomised trial",
+        "We ran a randomised trial in hospitals. We also read one systematic review.",
+    )
+    rows = [{"record_id": "r0", "source_key": "k0", "title": trial[0], "abstract": trial[1]}]
+    tags = counted_tags(tag(records_frame(rows), codebook=load_codebook(path)))
+    assert set(tags.loc[tags.facet == "design", "label"]) == {"trial"}
+    assert _settings(trial, codebook=path)[0] == {"acute-care"}
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,7 @@ def _reference_rows(eng, record_id, hits):
         }
         return [s for s in scored if s[3] not in dropped]
 
-    def dropped_by(decided):
+    def dropped_by(decided, scored):
         # a cross-facet condition: when the record has one of `when` labels (of a
         # single-label facet: its best label once outranked), a label of the limited
         # facet needs `min_score` or a positive hit in one of `or_fields` (and `or_roles`)
@@ -154,16 +154,14 @@ def _reference_rows(eng, record_id, hits):
                 }  # fmt: skip
         return gone
 
-    def bests(decided):
-        return {min((s for s in decided if s[3][0] == f), key=lambda s: (s[1], s[2]))[3]
-                for f in {s[3][0] for s in decided}}  # fmt: skip
-
-    decided = outranked(scored)
-    gone = dropped_by(decided)
-    if gone & bests(decided):
-        # a facet's best label dropped: the conditions read again with the label it ends
-        # with; what was dropped stays dropped
-        gone |= dropped_by([s for s in decided if s[3] not in gone])
+    # read the conditions on what is left, outranked, until a reading drops nothing more
+    gone: set = set()
+    while True:
+        left = [s for s in scored if s[3] not in gone]
+        more = dropped_by(outranked(left), left) - gone
+        if not more:
+            break
+        gone |= more
     scored = [s for s in scored if s[3] not in gone]
     scored = sorted(outranked(scored))
     out, done = [], set()

@@ -494,7 +494,8 @@ FEW_RECORDS = 30
 def combined(sets: dict[str, TaggedGold]) -> TaggedGold:
     """Several tagged gold sets as one, each record's id prefixed with its set's name
     (``set1:g001``), so that ids that repeat across sets stay apart: the refiner's
-    cross-validation deals folds over sets 1 and 3 together."""
+    cross-validation deals folds over the read sets together, and is trained on them and
+    tested on the held-out sets pooled."""
     kinds = {one.facets for one in sets.values()}
     if len(kinds) > 1:
         raise ValueError(

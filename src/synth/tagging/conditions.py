@@ -31,14 +31,14 @@ The codebook validates the key on load
 record's scored labels after scoring, before single-label facets keep their best label.
 ``require: never`` drops the labels whenever ``when`` holds (a score may round to 1.0, so
 no ``min_score`` says "never"). A condition reads the label a facet ends with: when one
-condition drops a single-label facet's best label (a journal paper's "evaluation report"),
-the conditions are read again with that facet's next label (the commentary the paper is,
-which limits its country).
+condition drops a label of a facet another condition reads (a journal paper's "evaluation
+report"), the conditions are read again on the labels left, outranked again, until no
+reading drops more (:func:`apply_conditions`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 #: Keys of a condition, of its ``when`` and of its ``require``.
@@ -115,31 +115,38 @@ class Condition:
 
 
 def apply_conditions(
-    conds: Sequence[Condition], scored: list[tuple], decided: list[tuple] | None = None
+    conds: Sequence[Condition],
+    scored: list[tuple],
+    outrank: Callable[[list[tuple]], list[tuple]] | None = None,
 ) -> list[tuple]:
     """A record's scored labels without those a condition drops.
 
     ``scored`` holds the tagger's rows in the making: ``(facet rank, -score, label rank,
     (facet, label), hits, score)``; ``conds`` are the codebook's conditions (the tagger
-    gathers them once); ``decided`` is ``scored`` after outranking, from which a
-    single-label facet's best label is read (a review that names trials more often than
-    itself is a review: the label it ends with decides). Returns ``scored`` itself when
-    nothing is dropped."""
+    gathers them once); ``outrank`` is the tagger's outranking, after which a single-label
+    facet's best label is read (a review that names trials more often than itself is a
+    review: the label it ends with decides). A condition reads the label a facet ends with:
+    while a reading drops a label of a facet some condition reads (a journal paper's
+    "evaluation report", which only grey literature may be), the conditions are read again
+    on what is left, outranked again (the quantitative study the report had outranked is
+    back). Drops only add, so this ends. Returns ``scored`` itself when nothing is
+    dropped."""
     if not conds:
         return scored
-    scores = {s[3]: s[5] for s in scored}
-    candidates = decided if decided is not None else scored
-    best = _best_labels(candidates)
-    dropped = _dropped(conds, scored, scores, best)
-    if dropped and not dropped.isdisjoint(best.values()):
-        # a condition read a facet's best label that another condition drops (a journal
-        # paper's "evaluation report", which grey literature alone may be): read again the
-        # label that facet ends with, so a setting or country is limited by it (what the
-        # first reading dropped stays dropped: a second reading only adds)
-        kept = {k: v for k, v in scores.items() if k not in dropped}
-        best = _best_labels([s for s in candidates if s[3] not in dropped])
-        dropped |= _dropped(conds, scored, kept, best)
-    return [s for s in scored if s[3] not in dropped] if dropped else scored
+    watched = {c.when_facet for c in conds}
+    dropped: set[tuple[str, str]] = set()
+    present = scored
+    while True:
+        decided = outrank(present) if outrank is not None and len(present) > 1 else present
+        scores = {s[3]: s[5] for s in present}
+        new = _dropped(conds, present, scores, _best_labels(decided))
+        if not new:
+            break
+        dropped |= new
+        present = [s for s in scored if s[3] not in dropped]
+        if not any(key[0] in watched for key in new):
+            break  # no condition reads the facets that lost labels: nothing else changes
+    return present
 
 
 def _best_labels(entries: Sequence[tuple]) -> dict[str, tuple[str, str]]:

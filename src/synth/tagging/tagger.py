@@ -1203,8 +1203,7 @@ class _Engine:
             scored = self._yield(scored)
         ranked = bool(self.outranks or self.outranks_in)
         if self.conditions:  # cross-facet conditions (codebook), read after outranking
-            decided = self._outrank(scored) if ranked and len(scored) > 1 else scored
-            scored = apply_conditions(self.conditions, scored, decided)
+            scored = apply_conditions(self.conditions, scored, self._outrank if ranked else None)
         if ranked and len(scored) > 1:
             scored = self._outrank(scored)
         scored.sort()  # facet rank, best score, label rank (keys are unique: groups unseen)
