@@ -338,3 +338,58 @@ def test_record_rows_write_extra_as_before() -> None:
     frame["extra"] = [None, {}, {"a": 1}]
     extra = imports_module._RECORD_FIELDS.index("extra")
     assert [row[extra] for row in record_rows(frame, 1)] == ["null", "{}", '{"a": 1}']
+
+
+class _Tag(str):
+    """A str subclass (what a reader might leave in a list): encoded as a string."""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [], ["a", "é \"q\" \\ \n\t"], [_Tag("x")], ["a", 1], [None, 2.5], [float("nan")],
+        {"k": [1, {"z": None}], "d": Path("p")}, {1: "x"}, {}, None, 3, 1.5, "s",
+    ],
+)  # fmt: skip
+def test_record_json_is_the_encoders_text(value: object) -> None:
+    """Authors, keywords and ``extra`` are written as ``JSONEncoder(ensure_ascii=False,
+    default=str).encode`` writes them, though its C encoder is made once (and a list of
+    strings is joined without it)."""
+    import json
+
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    assert imports_module._to_json(value) == encode(value)
+    assert imports_module._json_list(value) == encode(value)
+
+
+def test_record_json_fails_as_the_encoder_does() -> None:
+    """A value the encoder refuses fails with its own error, not a recursion error."""
+    circular: list[object] = []
+    circular.append(circular)
+    for encode in (imports_module._to_json, imports_module._json_list):
+        with pytest.raises(ValueError, match="Circular reference"):
+            encode(circular)
+        with pytest.raises(ValueError, match="Circular reference"):
+            encode({"self": circular})
+
+
+def test_record_rows_write_integers_and_flags_as_python_ints() -> None:
+    """Years, positions, lines, labels and the grey flag are bound as ints or None
+    (whatever dtype the frame has them in)."""
+    import pandas as pd
+
+    from synth.store.imports import record_rows
+
+    frame = pd.DataFrame({c: [None, None] for c in imports_module._RECORD_FIELDS})
+    frame["year"] = pd.array([2001, None], dtype="Int64")
+    frame["position"] = [1.0, float("nan")]
+    frame["line"] = ["3", None]
+    frame["grey"] = pd.array([True, None], dtype="boolean")
+    frame["label_included"] = [0, 1]
+    rows = record_rows(frame, 1)
+    for name, want in [
+        ("year", [2001, None]), ("position", [1, None]), ("line", [3, None]),
+        ("grey", [1, None]), ("label_included", [0, 1]),
+    ]:  # fmt: skip
+        got = [row[imports_module._RECORD_FIELDS.index(name)] for row in rows]
+        assert got == want and all(v is None or type(v) is int for v in got), name

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,29 +71,62 @@ def _none(value: Any) -> Any:
     return value
 
 
-_to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
-_json_str = json.encoder.encode_basestring  # what _to_json writes a str with
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_json_str = json.encoder.encode_basestring  # what _ENCODER writes a str with
+
+
+def _one_shot(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """``encoder.encode``, the same text, with its C encoder made once instead of per
+    value (``JSONEncoder.encode`` makes one per call: half the time of 100,000 small
+    ``extra`` dicts). Without circular-reference checks: a value it cannot encode
+    (circular, too deep, of no JSON type) is encoded again by ``encoder.encode``, which
+    raises what it always did."""
+    make = json.encoder.c_make_encoder
+    if make is None or encoder.indent is not None:  # (no C accelerator: as it is)
+        return encoder.encode
+    chunks = make(
+        None, encoder.default, _json_str, encoder.indent, encoder.key_separator,
+        encoder.item_separator, encoder.sort_keys, encoder.skipkeys, encoder.allow_nan,
+    )  # fmt: skip
+
+    def encode(value: Any) -> str:
+        try:
+            return "".join(chunks(value, 0))
+        except Exception:
+            return encoder.encode(value)
+
+    return encode
+
+
+_to_json = _one_shot(_ENCODER)
 
 
 def _json_list(value: Any) -> str:
-    """:data:`_to_json` of a list of strings (an author or keyword list), without the
-    encoder's call per list: the same text, ``["a", "b"]``."""
-    if type(value) is list and all(type(v) is str for v in value):
-        return "[" + ", ".join(map(_json_str, value)) + "]"
+    """:data:`_to_json` of a list of strings (an author or keyword list), without an
+    encoder call per list: the same text, ``["a", "b"]``. A value that is not a str
+    makes ``_json_str`` raise TypeError, and the list is encoded as any other value."""
+    if type(value) is list:
+        try:
+            return "[" + ", ".join(map(_json_str, value)) + "]"
+        except TypeError:
+            pass
     return _to_json(value)
 
 
 def _column(df: pd.DataFrame, name: str) -> list[Any]:
-    """A column as plain Python values with None for missing (what sqlite3 binds)."""
+    """A column as plain Python values with None for missing (what sqlite3 binds).
+
+    Integers and flags go through ``Int64`` to a list at once (Python ints, None for
+    missing), not cell by cell over the masked array."""
     col = df[name]
     if name in ("authors", "keywords"):
         return [_json_list(v) for v in col]
     if name == "extra":
         return ["{}" if type(v) is dict and not v else _to_json(v) for v in col]
-    if name in ("year", "position", "line", "label_included"):
-        return [None if v is pd.NA else int(v) for v in col.astype("Int64")]
     if name == "grey":
-        return [None if v is pd.NA else int(bool(v)) for v in col.astype("boolean")]
+        col = col.astype("boolean")
+    if name in ("year", "position", "line", "label_included", "grey"):
+        col = col.astype("Int64")
     return col.to_numpy(dtype=object, na_value=None).tolist()
 
 
