@@ -63,6 +63,34 @@ def test_evaluate_needs_a_store_with_its_gold_or_the_real_abstracts(kei_db: Path
     assert nothing.exit_code == 2 and "give --db and --gold, or --abstracts" in nothing.output
 
 
+def test_evaluate_reads_the_gold_sets_from_one_root(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["tag", "evaluate", "--abstracts", "--gold-root", str(tmp_path)])
+    assert missing.exit_code == 2 and "no gold.csv there" in missing.output
+    assert "abstracts-gold" in missing.output
+
+
+def test_the_refiner_is_checked_on_the_read_sets_and_tested_on_the_held_out_ones() -> None:
+    """Read sets (set 1 and the table's sets not held out) are pooled for the folds; the
+    held-out sets pooled are the test; a set labelling other facets (approach) is neither."""
+    from synth.cli import _refiner_gold_sets
+    from synth.tagging.abstract_gold import GOLD_SETS, TaggedGold
+
+    def one(facet: str) -> TaggedGold:
+        gold = pd.DataFrame({"gold_id": ["g1"], "facet": [facet], "label": ["x"]})
+        return TaggedGold(
+            gold, pd.DataFrame({"record_id": ["g1"]}), pd.DataFrame({"record_id": []})
+        )
+
+    others = {s.name: one("approach" if "approach" in s.folder else "design") for s in GOLD_SETS}
+    read, unread = _refiner_gold_sets(one("design"), others)
+    held = [s.name for s in GOLD_SETS if s.held_out]
+    kept = [s.name for s in GOLD_SETS if not s.held_out and "approach" not in s.folder]
+    assert read[1] == f"real abstracts ({', '.join(['set 1', *kept])})"
+    assert unread[1] == f"real abstracts ({', '.join(held)})"
+    assert set(read[0].gold["gold_id"]) == {f"{n}:g1" for n in ["set 1", *kept]}
+    assert _refiner_gold_sets(None, others) == (None, None)
+
+
 def test_evaluate_without_peer_data_is_one_clear_error(kei_db: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
@@ -123,11 +151,7 @@ def test_evaluate_prints_the_real_abstracts_beside_the_bundled_gold(
     result = runner.invoke(
         app,
         ["tag", "evaluate", "--db", str(kei_db), "--gold", str(GOLD), "--abstracts",
-         "--abstracts-dir", str(gold_dir), "--held-out-dir", str(held_out_dir),
-         "--set3-dir", str(set3_dir), "--set4-dir", str(set4_dir), "--set5-dir", str(set5_dir),
-         "--set6-dir", str(set6_dir), "--set7-dir", str(set7_dir),
-         "--approach-dir", str(approach_dir),
-         "--peer", str(peer_data)],
+         "--gold-root", str(ROOT / "tests" / "fixtures"), "--peer", str(peer_data)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     con = connect(kei_db)

@@ -433,28 +433,12 @@ def tag_cmd(
         )
 
 
-#: The real-abstract gold set and where its abstracts are (run from the repository).
-ABSTRACT_GOLD = Path("tests/fixtures/abstracts-gold")
-#: Set 2 of the real-abstract gold: labelled later, never read record by record.
-ABSTRACT_GOLD_HELD_OUT = Path("tests/fixtures/abstracts-gold-2")
-#: Set 3: labelled in the fourth session; its errors are read, like set 1's.
-ABSTRACT_GOLD_3 = Path("tests/fixtures/abstracts-gold-3")
-#: Set 4: labelled in the fifth session, held out like set 2 (summary figures only).
-ABSTRACT_GOLD_4 = Path("tests/fixtures/abstracts-gold-4")
-#: Set 5: labelled in the ninth session, held out like sets 2 and 4.
-ABSTRACT_GOLD_5 = Path("tests/fixtures/abstracts-gold-5")
-#: Set 6: software engineering (twelfth session), read like sets 1 and 3.
-ABSTRACT_GOLD_6 = Path("tests/fixtures/abstracts-gold-6")
-#: Set 7: health services and drug trials (twelfth session), read.
-ABSTRACT_GOLD_7 = Path("tests/fixtures/abstracts-gold-7")
-#: The approach gold set: real abstracts labelled for the approach facet only.
-APPROACH_GOLD = Path("tests/fixtures/approach-gold")
+#: Where the real-abstract gold sets' folders are (run from the repository): set 1
+#: (``abstracts-gold``) and the table ``synth.tagging.abstract_gold.GOLD_SETS``.
+GOLD_ROOT = Path("tests/fixtures")
+#: Set 1, the real-abstract gold set `synth tag evaluate-abstracts` scores by default.
+ABSTRACT_GOLD = GOLD_ROOT / "abstracts-gold"
 PEER_DATA = Path("../shared/peer-data")
-#: Column names of sets 3 to 5 in the --abstracts table.
-SET_3, SET_4, SET_5 = "set 3", "set 4 (held out)", "set 5 (held out)"
-SET_6, SET_7 = "set 6 (software eng.)", "set 7"
-#: Column name of the approach gold set in the --abstracts table.
-SET_APPROACH = "approach set"
 
 
 @tag_app.command("evaluate")
@@ -473,55 +457,14 @@ def tag_evaluate_cmd(
             "and print them beside the store's gold, one table.",
         ),
     ] = False,
-    abstracts_dir: Annotated[
-        Path, typer.Option(help="The real-abstract gold set 1 (gold.csv).")
-    ] = ABSTRACT_GOLD,
-    held_out_dir: Annotated[
-        Path,
-        typer.Option(help="The held-out real-abstract gold set 2 (gold.csv; skipped if absent)."),
-    ] = ABSTRACT_GOLD_HELD_OUT,
-    set3_dir: Annotated[
+    gold_root: Annotated[
         Path,
         typer.Option(
-            "--set3-dir", help="The real-abstract gold set 3 (gold.csv; skipped if absent)."
+            help="Where the real-abstract gold sets' folders are: abstracts-gold (set 1, "
+            "required with --abstracts), abstracts-gold-2 ... -7 and approach-gold (each "
+            "skipped if absent)."
         ),
-    ] = ABSTRACT_GOLD_3,
-    set4_dir: Annotated[
-        Path,
-        typer.Option(
-            "--set4-dir",
-            help="The held-out real-abstract gold set 4 (gold.csv; skipped if absent).",
-        ),
-    ] = ABSTRACT_GOLD_4,
-    set5_dir: Annotated[
-        Path,
-        typer.Option(
-            "--set5-dir",
-            help="The held-out real-abstract gold set 5 (gold.csv; skipped if absent).",
-        ),
-    ] = ABSTRACT_GOLD_5,
-    set6_dir: Annotated[
-        Path,
-        typer.Option(
-            "--set6-dir",
-            help="Real-abstract gold set 6, software engineering (gold.csv; skipped if absent).",
-        ),
-    ] = ABSTRACT_GOLD_6,
-    set7_dir: Annotated[
-        Path,
-        typer.Option(
-            "--set7-dir",
-            help="Real-abstract gold set 7, health services and drug trials (gold.csv; "
-            "skipped if absent).",
-        ),
-    ] = ABSTRACT_GOLD_7,
-    approach_dir: Annotated[
-        Path,
-        typer.Option(
-            "--approach-dir",
-            help="The approach gold set (gold.csv labelling the approach; skipped if absent).",
-        ),
-    ] = APPROACH_GOLD,
+    ] = GOLD_ROOT,
     peer: Annotated[
         Path, typer.Option(help="Where the real-abstract gold's records are (peer-data).")
     ] = PEER_DATA,
@@ -545,6 +488,7 @@ def tag_evaluate_cmd(
     beside the store's gold,
     per facet. With --refiner-cv: whether the learnable layer beats the rules on held-out folds.
     """
+    from synth.tagging.abstract_gold import GOLD_SETS, SET_1
     from synth.tagging.evaluate import load_gold
 
     with clear_errors():
@@ -554,12 +498,12 @@ def tag_evaluate_cmd(
             raise FileNotFoundError(f"{gold}: no such gold file")
         if gold is None and not abstracts:
             raise ValueError("nothing to score: give --db and --gold, or --abstracts")
-        if abstracts and not (abstracts_dir / "gold.csv").is_file():
-            raise FileNotFoundError(f"{abstracts_dir}: no gold.csv there")
+        if abstracts and not (gold_root / SET_1 / "gold.csv").is_file():
+            raise FileNotFoundError(f"{gold_root / SET_1}: no gold.csv there")
         gold_rows = load_gold(gold) if gold is not None else None
         with _open_store(db if gold_rows is not None else None) as con:
             bundled = _store_evaluation(con, gold_rows, facet) if con is not None else None
-            real = held_out = None
+            real = None
             others: dict | None = None
             if abstracts:
                 from synth.tagging.abstract_gold import (
@@ -568,29 +512,16 @@ def tag_evaluate_cmd(
                     tag_abstract_gold,
                 )
 
-                real = tag_abstract_gold(abstracts_dir, peer)
-                held_out = (
-                    tag_abstract_gold(held_out_dir, peer)
-                    if (held_out_dir / "gold.csv").is_file()
-                    else None
-                )
+                real = tag_abstract_gold(gold_root / SET_1, peer)
                 others = {
-                    name: tag_abstract_gold(folder, peer)
-                    for name, folder in (
-                        (SET_3, set3_dir),
-                        (SET_4, set4_dir),
-                        (SET_5, set5_dir),
-                        (SET_6, set6_dir),
-                        (SET_7, set7_dir),
-                        (SET_APPROACH, approach_dir),
-                    )
-                    if (folder / "gold.csv").is_file()
+                    one.name: tag_abstract_gold(gold_root / one.folder, peer)
+                    for one in GOLD_SETS
+                    if (gold_root / one.folder / "gold.csv").is_file()
                 } or None
                 table = side_by_side(
                     real,
                     bundled,
                     bundled_name=gold.parent.name if gold else "",
-                    held_out=held_out,
                     others=others,
                 )
                 console.print(side_by_side_text(table, with_caveat=bundled is not None),
@@ -599,7 +530,7 @@ def tag_evaluate_cmd(
                 console.print(bundled.to_text(), highlight=False, soft_wrap=True)
             if refiner_cv:
                 store_name = db.name if db is not None else ""
-                read, unread = _refiner_gold_sets(real, held_out, others)
+                read, unread = _refiner_gold_sets(real, others)
                 text = _refiner_cv_text(read, unread, con, store_name, gold_rows, folds, seed)
                 console.print(text, highlight=False, soft_wrap=True)
 
@@ -629,27 +560,27 @@ def _store_evaluation(con, gold: pd.DataFrame, facets: list[str] | None):  # typ
     return evaluate(tags, gold, records=records, facets=facets)
 
 
-#: the read real-abstract sets the refiner is cross-validated and trained on, and the
-#: held-out ones it is then tested on (never trained on, never read)
-REFINER_READ_SETS = ("set 1", SET_3, SET_6, SET_7)
-REFINER_HELD_OUT_SETS = ("set 2", SET_4, SET_5)
+def _refiner_gold_sets(real, others):  # type: ignore[no-untyped-def]
+    """The read real-abstract sets pooled (set 1 and every set of ``GOLD_SETS`` not held
+    out that labels set 1's facets; the refiner's folds are dealt over them) and the
+    held-out sets pooled (it is trained on the first and tested on these), each with its
+    name, or None where no such set was scored."""
+    from synth.tagging.abstract_gold import GOLD_SETS, combined
 
+    if real is None:
+        return None, None
+    held = {one.name for one in GOLD_SETS if one.held_out}
+    found = {"set 1": real, **(others or {})}
+    found = {n: g for n, g in found.items() if g.facets == real.facets}
 
-def _refiner_gold_sets(real, held_out, others):  # type: ignore[no-untyped-def]
-    """The read sets pooled (folds are dealt over them) and the held-out sets pooled,
-    each with its name, or None where no set of that kind was scored."""
-    from synth.tagging.abstract_gold import combined
-
-    found = {"set 1": real, "set 2": held_out, **(others or {})}
-
-    def pooled(names: tuple[str, ...]):  # type: ignore[no-untyped-def]
-        sets = {n: found[n] for n in names if found.get(n) is not None}
+    def pooled(names: list[str]):  # type: ignore[no-untyped-def]
+        sets = {n: found[n] for n in names}
         if not sets:
             return None
         one = next(iter(sets.values())) if len(sets) == 1 else combined(sets)
         return one, f"real abstracts ({', '.join(sets)})"
 
-    return pooled(REFINER_READ_SETS), pooled(REFINER_HELD_OUT_SETS)
+    return pooled([n for n in found if n not in held]), pooled([n for n in found if n in held])
 
 
 def _refiner_cv_text(  # type: ignore[no-untyped-def]

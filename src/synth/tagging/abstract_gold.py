@@ -47,6 +47,32 @@ NO_LABEL = frozenset({NOT_STATED, "none"})
 SPLITS = ("all", "dev", "test")
 
 
+@dataclass(frozen=True)
+class GoldSet:
+    """One real-abstract gold set after set 1: its column in the side-by-side table, its
+    folder under the gold root (``tests/fixtures``), and whether it is held out (read only
+    as summary figures, never trained on: the estimate for a new corpus)."""
+
+    name: str
+    folder: str
+    held_out: bool = False
+
+
+#: Set 1's folder under the gold root (scored whole and in its halves, :data:`SPLITS`).
+SET_1 = "abstracts-gold"
+#: The gold sets after set 1, in the order the table prints them. A new set is one row here
+#: (and its folder under ``tests/fixtures``), not a new option of each command.
+GOLD_SETS = (
+    GoldSet("set 2 (held out)", "abstracts-gold-2", held_out=True),
+    GoldSet("set 3", "abstracts-gold-3"),
+    GoldSet("set 4 (held out)", "abstracts-gold-4", held_out=True),
+    GoldSet("set 5 (held out)", "abstracts-gold-5", held_out=True),
+    GoldSet("set 6 (software eng.)", "abstracts-gold-6"),
+    GoldSet("set 7", "abstracts-gold-7"),
+    GoldSet("approach set", "approach-gold"),
+)
+
+
 def in_split(gold_id: str, split: str) -> bool:
     """Whether ``gold_id`` (``g001`` ...) belongs to ``split`` (all, dev or test)."""
     if split not in SPLITS:
