@@ -292,30 +292,30 @@ facets:
 
 def test_a_condition_reads_the_label_its_facet_ends_with(tmp_path: Path) -> None:
     """A journal paper's 'report' is dropped by design's own condition; the setting's
-    condition then reads the review the paper ends as, not the dropped report."""
+    condition then reads the label the paper ends with, not the dropped report."""
     path = tmp_path / "codebook.yml"
     path.write_text(_CHAINED, encoding="utf-8")
-    paper = (
-        "Drug X: final report",
-        "This final report presents a systematic review. Trials run in hospitals were pooled.",
+
+    def labels(paper: tuple[str, str]) -> tuple[set[str], set[str]]:
+        """The paper's design and setting labels."""
+        rows = [{"record_id": "r0", "source_key": "k0", "title": paper[0], "abstract": paper[1]}]
+        tags = counted_tags(tag(records_frame(rows), codebook=load_codebook(path)))
+        return tuple(set(tags.loc[tags.facet == f, "label"]) for f in ("design", "setting"))
+
+    abstract = (
+        "This final report presents a systematic review. Trials run in hospitals were pooled."
     )
-    rows = [{"record_id": "r0", "source_key": "k0", "title": paper[0], "abstract": paper[1]}]
-    tags = counted_tags(tag(records_frame(rows), codebook=load_codebook(path)))
-    assert set(tags.loc[tags.facet == "design", "label"]) == {"review"}
-    assert _settings(paper, codebook=path)[0] == set()
+    assert labels(("Drug X: final report", abstract)) == ({"review"}, set())
     # as grey literature the report stands, and so does the setting it names
-    grey = ("Drug X: final report, a white paper", paper[1])
-    assert _settings(grey, codebook=path)[0] == {"acute-care"}
+    grey = labels(("Drug X: final report, a white paper", abstract))
+    assert grey[1] == {"acute-care"}
     # the report had outranked a trial: with the report gone the paper is the trial
     # again (outranked anew), not the weaker review, and keeps its setting
     trial = (
         "Drug X: final report of a randomised trial",
         "We ran a randomised trial in hospitals. We also read one systematic review.",
     )
-    rows = [{"record_id": "r0", "source_key": "k0", "title": trial[0], "abstract": trial[1]}]
-    tags = counted_tags(tag(records_frame(rows), codebook=load_codebook(path)))
-    assert set(tags.loc[tags.facet == "design", "label"]) == {"trial"}
-    assert _settings(trial, codebook=path)[0] == {"acute-care"}
+    assert labels(trial) == ({"trial"}, {"acute-care"})
 
 
 @pytest.mark.parametrize(
