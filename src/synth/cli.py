@@ -499,7 +499,10 @@ def tag_evaluate_cmd(
         if gold is None and not abstracts:
             raise ValueError("nothing to score: give --db and --gold, or --abstracts")
         if abstracts and not (gold_root / SET_1 / "gold.csv").is_file():
-            raise FileNotFoundError(f"{gold_root / SET_1}: no gold.csv there")
+            raise FileNotFoundError(
+                f"{gold_root / SET_1}: no gold.csv there (--gold-root is the folder that "
+                f"holds {SET_1}, {GOLD_SETS[0].folder} ...)"
+            )
         gold_rows = load_gold(gold) if gold is not None else None
         with _open_store(db if gold_rows is not None else None) as con:
             bundled = _store_evaluation(con, gold_rows, facet) if con is not None else None
@@ -518,6 +521,9 @@ def tag_evaluate_cmd(
                     for one in GOLD_SETS
                     if (gold_root / one.folder / "gold.csv").is_file()
                 } or None
+                skipped = [one.folder for one in GOLD_SETS if one.name not in (others or {})]
+                if skipped:
+                    console.print(f"skipped (no gold.csv under {gold_root}): {', '.join(skipped)}")
                 table = side_by_side(
                     real,
                     bundled,

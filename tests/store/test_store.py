@@ -373,6 +373,23 @@ def test_record_json_fails_as_the_encoder_does() -> None:
             encode({"self": circular})
 
 
+def test_a_circular_value_is_caught_even_with_a_high_recursion_limit() -> None:
+    """The encoder keeps its circular-reference check: with the recursion limit raised (a
+    notebook may), a circular value is the encoder's ValueError, not a crash."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.setrecursionlimit(10**6)\n"
+        "from synth.store.imports import _to_json\n"
+        "a = []; a.append(a)\n"
+        "try:\n    _to_json({'x': a})\nexcept ValueError as e:\n    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "Circular reference detected" in done.stdout
+
+
 def test_record_rows_write_integers_and_flags_as_python_ints() -> None:
     """Years, positions, lines, labels and the grey flag are bound as ints or None
     (whatever dtype the frame has them in)."""

@@ -146,7 +146,9 @@ def test_side_by_side_scores_each_half_beside_the_bundled_gold() -> None:
          ("g002", "setting", "community", "community"),  # right
          *[(g, f, "not-applicable", "") for g in ("g001", "g002") for f in ("country", "design")]]
     )  # fmt: skip
-    table = side_by_side(real, bundled, bundled_name="kei-gold", held_out=held_out)
+    table = side_by_side(
+        real, bundled, bundled_name="kei-gold", others={"set 2 (held out)": held_out}
+    )
     micro = table.xs("micro", level="average")
     assert micro.loc["setting", ("set 1: dev", "f1")] == 1.0
     assert micro.loc["setting", ("set 1: test", "f1")] == 0.5

@@ -124,6 +124,28 @@ def test_patterns_for_the_span_ruler_carry_facet_label_and_cue() -> None:
     assert any(p["id"] == "~negation|pseudo|not only" for p in patterns)
 
 
+def test_a_negative_may_be_a_token_pattern_with_fields(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "        cues: [co-design]\n",
+        "        cues: [co-design]\n"
+        "        negative:\n"
+        "          - pattern: [{LOWER: {IN: [impact, effect]}}, {LOWER: of},\n"
+        "                      {LOWER: the, OP: '?'}, {LOWER: co-design}]\n"
+        "            weight: 2.0\n"
+        "            fields: [title]\n",
+    )
+    cb = load_codebook(write(tmp_path, text))
+    negative = {c.phrase: c for c in cb.facets["approach"].labels["co-design"].negative}
+    assert set(negative) == {"impact of co-design", "impact of the co-design",
+                             "effect of co-design", "effect of the co-design"}  # fmt: skip
+    cue = negative["impact of the co-design"]
+    assert (cue.kind, cue.weight, cue.fields) == ("negative", 2.0, frozenset({"title"}))
+    refused = error_for(
+        tmp_path, text.replace("            weight: 2.0\n", "            yields: true\n")
+    )
+    assert "`yields` is for cues, not for a negative pattern" in refused
+
+
 def test_parse_codebook_from_text() -> None:
     cb = parse_codebook(BASE, source="inline")
     assert cb.version == "t1" and cb.path is None

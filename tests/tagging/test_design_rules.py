@@ -546,6 +546,25 @@ def test_guidelines_for_a_care_task_in_a_title_are_guidance_whatever_literature_
 
 
 @pytest.mark.parametrize(
+    "title",
+    [
+        "Guidelines for the treatment of the late effects of childhood cancer",
+        "Clinical guidelines for improving adherence to antiretroviral therapy",
+        "A toolkit for reducing the impact of falls in care homes",
+        "Consensus statement on the management of the adverse effects of antipsychotics",
+    ],
+)
+def test_a_guideline_about_effects_or_adherence_is_still_a_guideline(title: str) -> None:
+    # the negatives below are tied to the guideline word ("impact of guidelines"), not to
+    # what a guideline may be about
+    abstract = (
+        "These guidelines were developed by an expert panel. The panel reviewed the "
+        "literature and graded the evidence; recommendations are made for clinicians."
+    )
+    assert design(title, abstract) == ["guideline-toolkit"]
+
+
+@pytest.mark.parametrize(
     ("title", "abstract", "label"),
     [
         # a review of guidelines says so in its title
@@ -559,6 +578,8 @@ def test_guidelines_for_a_care_task_in_a_title_are_guidance_whatever_literature_
         ("Why do GPs not follow clinical guidelines for the treatment of hypertension?", "",
          None),
         ("Impact of clinical practice guidelines for the management of low back pain", "", None),
+        ("Risk factors in diabetes: how well do we follow the guidelines for treatment?", "",
+         None),
         ("Prescribing guidelines for the treatment of depression: what do general "
          "practitioners think?", "A survey of 500 GPs was conducted; 61% had read the "
          "guidelines.", "quantitative"),

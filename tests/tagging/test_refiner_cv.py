@@ -137,9 +137,26 @@ def test_trained_on_one_set_and_scored_on_another_only_the_other_counts() -> Non
     row = got.table.set_index("facet").loc["setting"]
     assert row["records"] == 4 and row["gold"] == "unread"
     assert row["refined_micro_f1"] > row["rules_micro_f1"]
-    assert "unread: trained on 16 other records" in to_text([got])
+    assert got.held_out and "unread: trained on 16 other records" in to_text([got])
+    # a held-out set reports; it never votes for refining a facet
+    assert to_text([got]).rstrip().splitlines()[-2].endswith("not counted): ")
     with pytest.raises(ValueError, match="share no record"):
         train_test(records, rules, gold, test, load_codebook(), ["setting"])
+
+
+def test_real_gold_sets_sharing_a_record_are_refused() -> None:
+    """Trained and tested on sets that share a record (dataset and key), the test would
+    score labels the refiner was taught: an error, before any fitting."""
+    from synth.tagging.abstract_gold import TaggedGold
+    from synth.tagging.refiner_cv import train_test_real
+
+    def one(keys: list[str]) -> TaggedGold:
+        records = pd.DataFrame({"record_id": keys, "dataset": "d.csv", "key": keys, "title": keys})
+        gold = pd.DataFrame({"gold_id": keys, "facet": "design", "label": "review"})
+        return TaggedGold(gold, records, pd.DataFrame({"record_id": []}))
+
+    with pytest.raises(ValueError, match=r"1 record\(s\) are in both .*d\.csv key 2"):
+        train_test_real(one(["1", "2"]), one(["2", "3"]))
 
 
 def test_a_facet_is_refined_only_where_it_helped_and_hurt_nowhere() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,23 +77,31 @@ _json_str = json.encoder.encode_basestring  # what _ENCODER writes a str with
 
 
 def _one_shot(encoder: json.JSONEncoder) -> Callable[[Any], str]:
-    """``encoder.encode``, the same text, with its C encoder made once instead of per
-    value (``JSONEncoder.encode`` makes one per call: half the time of 100,000 small
-    ``extra`` dicts). Without circular-reference checks: a value it cannot encode
-    (circular, too deep, of no JSON type) is encoded again by ``encoder.encode``, which
-    raises what it always did."""
+    """``encoder.encode``, the same text, with its C encoder made once per thread instead
+    of once per value (``JSONEncoder.encode`` makes one per call: half the time of 100,000
+    small ``extra`` dicts). It keeps the circular-reference check (its own markers, one
+    set per thread, cleared after a failure); a value it cannot encode (circular, of no
+    JSON type) is encoded again by ``encoder.encode``, which raises what it always did."""
     make = json.encoder.c_make_encoder
     if make is None or encoder.indent is not None:  # (no C accelerator: as it is)
         return encoder.encode
-    chunks = make(
-        None, encoder.default, _json_str, encoder.indent, encoder.key_separator,
-        encoder.item_separator, encoder.sort_keys, encoder.skipkeys, encoder.allow_nan,
-    )  # fmt: skip
+    local = threading.local()
+
+    def made() -> tuple[dict[int, Any], Callable[[Any, int], Any]]:
+        markers: dict[int, Any] = {}
+        chunks = make(
+            markers, encoder.default, _json_str, encoder.indent, encoder.key_separator,
+            encoder.item_separator, encoder.sort_keys, encoder.skipkeys, encoder.allow_nan,
+        )  # fmt: skip
+        local.made = (markers, chunks)
+        return local.made
 
     def encode(value: Any) -> str:
+        markers, chunks = getattr(local, "made", None) or made()
         try:
             return "".join(chunks(value, 0))
         except Exception:
+            markers.clear()
             return encoder.encode(value)
 
     return encode

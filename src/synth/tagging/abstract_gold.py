@@ -590,24 +590,21 @@ def side_by_side(
     bundled: EvaluationResult | None,
     *,
     bundled_name: str = "bundled",
-    held_out: TaggedGold | None = None,
     others: dict[str, TaggedGold] | None = None,
 ) -> pd.DataFrame:
     """Per facet and average (macro, micro): precision, recall and F1 on the real-abstract
-    gold set 1 (all, dev and test halves), set 2 (``held_out``) and any ``others`` (name ->
-    set, e.g. set 3) beside ``bundled`` (a review's own gold), one column group each; a
+    gold set 1 (all, dev and test halves) and any ``others`` (name -> set, e.g. the sets of
+    :data:`GOLD_SETS`) beside ``bundled`` (a review's own gold), one column group each; a
     facet one side does not label is blank."""
     groups: dict[str, pd.DataFrame] = {}
     if real is not None:
         for split in SPLITS:
             groups[f"set 1: {split}"] = real.score(split).evaluation.averages
-    if held_out is not None:
-        groups["set 2 (held out)"] = held_out.score("all").evaluation.averages
     for name, other in (others or {}).items():
         groups[name] = other.score("all").evaluation.averages
     if bundled is not None:
         groups[bundled_name] = bundled.averages
-    facets = list(FACETS) if real is not None or held_out is not None or others else []
+    facets = list(FACETS) if real is not None or others else []
     for averages in groups.values():
         facets += [f for f in dict.fromkeys(averages["facet"]) if f not in facets and f != "all"]
     index = pd.MultiIndex.from_product([facets, ["macro", "micro"]], names=["facet", "average"])

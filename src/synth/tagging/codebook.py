@@ -876,9 +876,11 @@ class _Builder(RuleFileBuilder):
             cues.extend(self.pattern(fid, lid, pat, f"{where}, pattern {i + 1}"))
         negative: list[Cue] = []
         for i, item in enumerate(self.list_of(raw.get("negative"), where, "negative")):
-            negative.extend(
-                self.cue(fid, lid, "negative", item, f"{where}, negative cue {i + 1}", variants)
-            )
+            at = f"{where}, negative cue {i + 1}"
+            if isinstance(item, dict) and "pattern" in item:  # a token pattern against it
+                negative.extend(self.pattern(fid, lid, item, at, kind="negative"))
+            else:
+                negative.extend(self.cue(fid, lid, "negative", item, at, variants))
         metadata = tuple(
             self.meta_rule(fid, lid, r, f"{where}, metadata rule {i + 1}")
             for i, r in enumerate(self.list_of(raw.get("metadata"), where, "metadata"))
@@ -1065,14 +1067,17 @@ class _Builder(RuleFileBuilder):
         self.index[cue.id] = cue
         return [cue]
 
-    def pattern(self, fid: str, lid: str, pattern: Any, where: str) -> list[Cue]:
-        """A token pattern, or ``{pattern, weight, yields}``: ``weight`` counts it less (or
-        more); ``yields: true`` makes its phrases give way, as demonyms do, to another label
-        of the facet with evidence of another kind (who the patients are yields to the place
-        named for them: "patients with depression in primary care")."""
-        weight, yields = 1.0, False
+    def pattern(self, fid: str, lid: str, pattern: Any, where: str, kind: str = "cue") -> list[Cue]:
+        """A token pattern, or ``{pattern, weight, yields, fields}``: ``weight`` counts it
+        less (or more); ``yields: true`` makes its phrases give way, as demonyms do, to
+        another label of the facet with evidence of another kind (who the patients are
+        yields to the place named for them: "patients with depression in primary care");
+        ``fields`` limits where it counts, as a cue's do. Of kind ``negative`` (an item of a
+        label's ``negative`` list) its phrases count against the label ("impact of (the)
+        guidelines" against a guideline)."""
+        weight, yields, fields = 1.0, False, None
         if isinstance(pattern, dict):
-            self.check_keys(pattern, {"pattern", "weight", "yields"}, where)
+            self.check_keys(pattern, {"pattern", "weight", "yields", "fields"}, where)
             if "pattern" not in pattern:
                 raise self.fail(where, "a weighted pattern needs its `pattern` (a token list)")
             if "weight" in pattern:
@@ -1080,6 +1085,14 @@ class _Builder(RuleFileBuilder):
             yields = pattern.get("yields", False)
             if not isinstance(yields, bool):
                 raise self.fail(where, f"`yields` must be true or false, got {yields!r}")
+            if yields and kind != "cue":
+                raise self.fail(where, "`yields` is for cues, not for a negative pattern")
+            if "fields" in pattern:
+                fl = self.str_list(pattern["fields"], f"{where}, fields")
+                bad = [f for f in fl if f not in FIELDS]
+                if bad or not fl:
+                    raise self.fail(where, f"unknown field {bad[0] if bad else None!r}")
+                fields = frozenset(fl)
             pattern = pattern["pattern"]
         if not isinstance(pattern, list) or not pattern:
             raise self.fail(where, f"a token pattern must be a non-empty list, got {pattern!r}")
@@ -1128,14 +1141,16 @@ class _Builder(RuleFileBuilder):
                 continue
             phrase = _join_tokens([t[0] for t in tokens])
             exact = tuple((j, t[0]) for j, t in enumerate(tokens) if t[1])
-            cue = Cue(fid, lid, "cue", phrase, weight, exact, None)
+            cue = Cue(fid, lid, kind, phrase, weight, exact, fields)
             known = self.index.get(cue.id)
             mine = self.yields.get(fid, set())
-            if known is not None and (known.weight != weight or yields != (phrase in mine)):
+            if known is not None and (
+                known.weight != weight or known.fields != fields or yields != (phrase in mine)
+            ):
                 raise self.fail(
                     where,
-                    f"{phrase!r} is already a cue of this label (weight {known.weight:g}); "
-                    "a pattern may not give it another weight or make it yield",
+                    f"{phrase!r} is already a {kind} of this label (weight {known.weight:g}); "
+                    "a pattern may not give it another weight or fields, or make it yield",
                 )
             if yields:
                 self.yields.setdefault(fid, set()).add(phrase)
