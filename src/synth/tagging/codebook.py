@@ -1012,6 +1012,14 @@ class _Builder(RuleFileBuilder):
             raise self.fail(where, f"`{key}` must be a list, got {type(value).__name__}")
         return value
 
+    def cue_fields(self, raw: Any, where: str) -> frozenset[str]:
+        """A cue's or a pattern's ``fields``: a non-empty list of known fields."""
+        fl = self.str_list(raw, f"{where}, fields")
+        bad = [f for f in fl if f not in FIELDS]
+        if bad or not fl:
+            raise self.fail(where, f"unknown field {bad[0] if bad else None!r}")
+        return frozenset(fl)
+
     def cue(
         self, fid: str, lid: str, kind: str, item: Any, where: str, variants: bool
     ) -> list[Cue]:
@@ -1025,11 +1033,7 @@ class _Builder(RuleFileBuilder):
             if not isinstance(case, bool):
                 raise self.fail(where, f"`case` must be true or false, got {case!r}")
             if "fields" in item:
-                fl = self.str_list(item["fields"], f"{where}, fields")
-                bad = [f for f in fl if f not in FIELDS]
-                if bad or not fl:
-                    raise self.fail(where, f"unknown field {bad[0] if bad else None!r}")
-                fields = frozenset(fl)
+                fields = self.cue_fields(item["fields"], where)
             if "unless" in item:
                 ul = self.str_list(item["unless"], f"{where}, unless")
                 bad = [f for f in ul if f not in UNLESS_FIELDS]
@@ -1088,11 +1092,7 @@ class _Builder(RuleFileBuilder):
             if yields and kind != "cue":
                 raise self.fail(where, "`yields` is for cues, not for a negative pattern")
             if "fields" in pattern:
-                fl = self.str_list(pattern["fields"], f"{where}, fields")
-                bad = [f for f in fl if f not in FIELDS]
-                if bad or not fl:
-                    raise self.fail(where, f"unknown field {bad[0] if bad else None!r}")
-                fields = frozenset(fl)
+                fields = self.cue_fields(pattern["fields"], where)
             pattern = pattern["pattern"]
         if not isinstance(pattern, list) or not pattern:
             raise self.fail(where, f"a token pattern must be a non-empty list, got {pattern!r}")
