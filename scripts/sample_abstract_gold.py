@@ -73,26 +73,26 @@ SEED_5 = 1605
 SEED_6 = 1606
 SEED_7 = 1607
 MIN_WORDS = 60  # an abstract, not a title with a sentence
+#: Cohen 2006's drug-class screening sets, sampled alike in every plan.
+COHEN_CLASSES = ("ADHD", "Antihistamines", "AtypicalAntipsychotics", "BetaBlockers", "Estrogens",
+                 "NSAIDS")  # fmt: skip
+
+
+def _cohen(n: int) -> dict[str, int]:
+    """``n`` records from each Cohen 2006 class, in the order every plan lists them."""
+    return {f"screening/cohen2006_{c}.csv": n for c in COHEN_CLASSES}
+
+
 #: dataset -> how many records; the screening CSVs by record_id, the RIS file by position
 PLAN = {
     "screening/Nagtegaal_2019.csv": 120,
-    "screening/cohen2006_ADHD.csv": 20,
-    "screening/cohen2006_Antihistamines.csv": 20,
-    "screening/cohen2006_AtypicalAntipsychotics.csv": 20,
-    "screening/cohen2006_BetaBlockers.csv": 20,
-    "screening/cohen2006_Estrogens.csv": 20,
-    "screening/cohen2006_NSAIDS.csv": 20,
+    **_cohen(20),
     "formats/screening-ptsd-vandeschoot-included-ris/schoot-lgmm-ptsd-included-1.ris": 60,
 }
 #: Set 2: more of the same datasets (other records) and sources set 1 does not have.
 PLAN_2 = {
     "screening/Nagtegaal_2019.csv": 100,
-    "screening/cohen2006_ADHD.csv": 8,
-    "screening/cohen2006_Antihistamines.csv": 8,
-    "screening/cohen2006_AtypicalAntipsychotics.csv": 8,
-    "screening/cohen2006_BetaBlockers.csv": 8,
-    "screening/cohen2006_Estrogens.csv": 8,
-    "screening/cohen2006_NSAIDS.csv": 8,
+    **_cohen(8),
     "screening/Kitchenham_2010.csv": 15,
     "formats/screening-ptsd-vandeschoot-included-ris/schoot-lgmm-ptsd-included-1.ris": 40,
     "formats/asreview-demo-data/_baseline.ris": 40,
@@ -106,12 +106,7 @@ PLAN_2 = {
 #: Set 3: the same sources' remaining records (health services weighted, as in set 1).
 PLAN_3 = {
     "screening/Nagtegaal_2019.csv": 150,
-    "screening/cohen2006_ADHD.csv": 7,
-    "screening/cohen2006_Antihistamines.csv": 7,
-    "screening/cohen2006_AtypicalAntipsychotics.csv": 7,
-    "screening/cohen2006_BetaBlockers.csv": 7,
-    "screening/cohen2006_Estrogens.csv": 7,
-    "screening/cohen2006_NSAIDS.csv": 7,
+    **_cohen(7),
     "screening/Kitchenham_2010.csv": 25,
     "formats/screening-ptsd-vandeschoot-included-ris/schoot-lgmm-ptsd-included-1.ris": 40,
     "formats/asreview-demo-data/_baseline.ris": 40,
@@ -121,12 +116,7 @@ PLAN_3 = {
 #: Set 4: what is left (the asreview exports are used up but for 16 baseline records).
 PLAN_4 = {
     "screening/Nagtegaal_2019.csv": 155,
-    "screening/cohen2006_ADHD.csv": 7,
-    "screening/cohen2006_Antihistamines.csv": 7,
-    "screening/cohen2006_AtypicalAntipsychotics.csv": 7,
-    "screening/cohen2006_BetaBlockers.csv": 7,
-    "screening/cohen2006_Estrogens.csv": 7,
-    "screening/cohen2006_NSAIDS.csv": 7,
+    **_cohen(7),
     "screening/Kitchenham_2010.csv": 40,
     "formats/screening-ptsd-vandeschoot-included-ris/schoot-lgmm-ptsd-included-1.ris": 47,
     "formats/asreview-demo-data/_baseline.ris": 16,
@@ -135,12 +125,7 @@ PLAN_4 = {
 #: Set 5: health services weighted (the PTSD cohorts and the asreview exports are used up).
 PLAN_5 = {
     "screening/Nagtegaal_2019.csv": 200,
-    "screening/cohen2006_ADHD.csv": 10,
-    "screening/cohen2006_Antihistamines.csv": 10,
-    "screening/cohen2006_AtypicalAntipsychotics.csv": 10,
-    "screening/cohen2006_BetaBlockers.csv": 10,
-    "screening/cohen2006_Estrogens.csv": 10,
-    "screening/cohen2006_NSAIDS.csv": 10,
+    **_cohen(10),
     "screening/Kitchenham_2010.csv": 40,
 }
 
@@ -149,12 +134,7 @@ PLAN_6 = {"screening/Kitchenham_2010.csv": 150}
 #: Set 7: health services and drug trials, read.
 PLAN_7 = {
     "screening/Nagtegaal_2019.csv": 150,
-    "screening/cohen2006_ADHD.csv": 8,
-    "screening/cohen2006_Antihistamines.csv": 8,
-    "screening/cohen2006_AtypicalAntipsychotics.csv": 8,
-    "screening/cohen2006_BetaBlockers.csv": 8,
-    "screening/cohen2006_Estrogens.csv": 8,
-    "screening/cohen2006_NSAIDS.csv": 8,
+    **_cohen(8),
 }
 
 #: set -> (its plan, its seed, where its sample is written): one row per set
