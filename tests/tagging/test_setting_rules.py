@@ -764,7 +764,7 @@ def test_mental_health_in_a_title_gives_way_to_a_setting_the_record_names() -> N
     # mental health service (gold sets 3 and 7), a service the record names still is
     got = _settings(
         (
-            "Mental health over time in a military sample",
+            "Mental health of soldiers across five years",
             "Soldiers completed surveys before deployment and at two follow-ups three years "
             "apart; trajectories of symptoms were modelled.",
         ),
@@ -777,7 +777,7 @@ def test_mental_health_in_a_title_gives_way_to_a_setting_the_record_names() -> N
             "Peer workers and staff of four teams were interviewed about their roles.",
         ),
         (  # a state's department of mental health runs services (the cue, not the title)
-            "Can line clinicians master dialectical behavior therapy?",
+            "Can community clinicians learn dialectical behaviour therapy?",
             "We evaluated the conceptual mastery of 109 clinicians trained through a State "
             "Department of Mental Health training initiative.",
         ),
